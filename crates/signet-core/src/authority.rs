@@ -1,0 +1,4 @@
+//! The engine (placeholder while the contract settles).
+pub struct Authority;
+pub struct CaRuntime;
+pub struct DeliveryReport;

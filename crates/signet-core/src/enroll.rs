@@ -1,0 +1,91 @@
+//! `Enroll`: the one interface every intermediary (REST, CLI, web pages, ACME, EST, SCEP,
+//! CMP) uses to reach a CA (AD CS `ICertConfig` + `ICertRequest`). `Authority` implements it
+//! in process; `signet-cli` has an HTTP implementation so a front end can run elsewhere.
+
+use crate::BoxFuture;
+use crate::ids::RequestId;
+use crate::model::RequestStatus;
+
+/// One CA as discovered (`ICertConfig`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaSummary {
+    pub name: String,
+    /// `host/CAName`.
+    pub config: String,
+    pub subject: String,
+    pub key_algorithm: String,
+    pub policy: String,
+    pub exits: Vec<String>,
+    pub profiles: Vec<String>,
+    pub default_profile: Option<String>,
+}
+
+/// A request as an intermediary submits it (`ICertRequest::Submit`).
+#[derive(Debug, Clone)]
+pub struct SubmitRequest {
+    /// CA name or config string `host/CAName`.
+    pub ca: String,
+    /// PKCS#10, PEM or DER.
+    pub csr: Vec<u8>,
+    pub profile: Option<String>,
+    pub attributes: Vec<(String, String)>,
+    /// The authenticated identity of the caller, if any.
+    pub requester: Option<String>,
+}
+
+/// The CA's answer (`ICertRequest::GetDisposition` and friends).
+#[derive(Debug, Clone)]
+pub struct SubmitResponse {
+    pub id: RequestId,
+    pub status: RequestStatus,
+    pub message: Option<String>,
+    /// Hex serial when issued.
+    pub serial: Option<String>,
+    /// The certificate, DER, when issued (or revoked).
+    pub certificate: Option<Vec<u8>>,
+    /// The issuing chain, DER, leaf's issuer first.
+    pub chain: Vec<Vec<u8>>,
+}
+
+/// Why an intermediary call failed. Each maps to one RFC 9457 problem type in the REST layer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EnrollError {
+    #[error("unknown CA {0:?}")]
+    UnknownCa(String),
+    #[error("unknown profile {profile:?} for CA {ca:?}")]
+    UnknownProfile { ca: String, profile: String },
+    /// The request could not be parsed or verified; nothing was stored.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("request {0} not found")]
+    NotFound(String),
+    /// The CA is shutting down or not started.
+    #[error("the CA is unavailable: {0}")]
+    Unavailable(String),
+    /// An unexpected error; details are in the server log under `incident`.
+    #[error("internal error (incident {incident})")]
+    Internal { incident: String },
+    /// An error reported by a remote CA over HTTP.
+    #[error("{title} (HTTP {status}): {detail}")]
+    Remote {
+        status: u16,
+        title: String,
+        detail: String,
+    },
+}
+
+/// The intermediary's view of the CA.
+pub trait Enroll: Send + Sync {
+    /// Config discovery.
+    fn list_cas(&self) -> BoxFuture<'_, Result<Vec<CaSummary>, EnrollError>>;
+    /// Submit a request.
+    fn submit(&self, req: SubmitRequest) -> BoxFuture<'_, Result<SubmitResponse, EnrollError>>;
+    /// Retrieve a request's disposition (`RetrievePending`).
+    fn retrieve<'a>(
+        &'a self,
+        ca: &'a str,
+        id: RequestId,
+    ) -> BoxFuture<'a, Result<SubmitResponse, EnrollError>>;
+    /// The CA certificate, DER.
+    fn ca_certificate<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<u8>, EnrollError>>;
+}

@@ -1,0 +1,47 @@
+//! The Signet domain: identifiers, the request state machine, the policy and exit module
+//! contracts (mirroring AD CS `ICertServerPolicy` / `ICertServerExit`), the `Store`, `Signer`
+//! and `Clock` seams, and the engine that ties them together (`Authority`).
+//!
+//! Architecture invariant: this crate has no HTTP, no SQL and no async runtime. Futures it
+//! returns are runtime-agnostic; CPU-heavy work (CSR verification, policy, signing) runs on
+//! its own fixed worker pool ([`pool::WorkPool`]), never on the caller's executor threads.
+//!
+//! # Layout
+//! - [`ids`]: `CaName`, `ProfileName`, `RequestId`, `SerialNumber`.
+//! - [`event`]: `Event` (AD CS `EXITEVENT_*` values) and `EventMask`.
+//! - [`model`]: `RequestStatus`, `RequestRecord`, `CertificateRecord`, `StoredExtension`.
+//! - [`draft`]: `Draft`, the certificate under construction that policy modules edit.
+//! - [`policy`]: `Policy`, `PolicyCtx`, `Verdict`.
+//! - [`exit`]: `Exit`, `ExitCtx`.
+//! - [`store`]: `Store` and the commit types it takes.
+//! - [`signer`]: `Signer`, `Clock`, `Random`.
+//! - [`enroll`]: `Enroll`, the one trait every intermediary calls.
+//! - [`authority`]: `Authority`, the engine; `CaRuntime`.
+//! - [`pool`]: `WorkPool`, the CPU worker pool.
+#![forbid(unsafe_code)]
+
+pub mod authority;
+pub mod draft;
+pub mod enroll;
+pub mod event;
+pub mod exit;
+pub mod ids;
+pub mod model;
+pub mod policy;
+pub mod pool;
+pub mod signer;
+pub mod store;
+
+pub use authority::{Authority, CaRuntime, DeliveryReport};
+pub use draft::{Draft, ExtensionOrigin};
+pub use enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
+pub use event::{Event, EventMask};
+pub use exit::{Exit, ExitCtx};
+pub use ids::{CaName, ProfileName, RequestId, SerialNumber};
+pub use model::{CertificateRecord, RequestRecord, RequestStatus, StoredExtension};
+pub use policy::{ModuleError, Policy, PolicyCtx, RequestProps, Verdict};
+pub use signer::{Clock, Random, Signer, SignerError, SystemClock};
+pub use store::{NewCertificate, NewEvent, NewRequest, OutboxEvent, Store, StoreError};
+
+/// A boxed, sendable future: the async seam that keeps this crate runtime-agnostic.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -1,0 +1,186 @@
+//! The policy module contract: AD CS `ICertPolicy` (the module) and `ICertServerPolicy` (the
+//! context the CA hands it).
+
+use std::time::SystemTime;
+
+use signet_x509::{CertificationRequest, DistinguishedName, Extension, San};
+
+use crate::draft::{Draft, DraftError, ExtensionOrigin};
+use crate::ids::{CaName, ProfileName, RequestId};
+
+/// A module failed (configuration, internal error). On `verify` this makes the request
+/// `failed`; on `start` it stops the server from starting.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{module}: {message}")]
+pub struct ModuleError {
+    pub module: String,
+    pub message: String,
+}
+
+impl ModuleError {
+    pub fn new(module: impl Into<String>, message: impl Into<String>) -> ModuleError {
+        ModuleError {
+            module: module.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The policy's answer (AD CS `VR_INSTANT_OK`, `VR_PENDING`, `VR_INSTANT_BAD`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Issue,
+    /// Put the request in the pending queue, with a reason shown to the requester.
+    Pending(String),
+    /// Refuse, with a reason naming what was wrong.
+    Deny(String),
+}
+
+/// What the CA tells a policy module about itself at start (`ICertPolicy::Initialize`).
+#[derive(Debug, Clone)]
+pub struct CaInfo {
+    pub name: CaName,
+    /// `host/CAName`.
+    pub config: String,
+    pub subject: DistinguishedName,
+    /// The CA certificate, DER.
+    pub certificate: Vec<u8>,
+}
+
+/// The request as submitted, read-only (the `GetRequestProperty`/`GetRequestAttribute` side).
+#[derive(Debug, Clone)]
+pub struct RequestProps {
+    /// `None` on a first submission: Signet assigns ids when the request is committed.
+    pub id: Option<RequestId>,
+    pub ca: CaName,
+    pub profile: ProfileName,
+    /// The authenticated identity that submitted the request, if any.
+    pub requester: Option<String>,
+    pub attributes: Vec<(String, String)>,
+    pub csr: CertificationRequest,
+    pub submitted_at: SystemTime,
+}
+
+/// The context a policy module works in (`ICertServerPolicy`): read the request, edit the
+/// draft certificate.
+pub struct PolicyCtx<'a> {
+    request: &'a RequestProps,
+    draft: &'a mut Draft,
+    new_request: bool,
+    approver: Option<&'a str>,
+    origin: ExtensionOrigin,
+}
+
+impl<'a> PolicyCtx<'a> {
+    pub fn new(
+        request: &'a RequestProps,
+        draft: &'a mut Draft,
+        new_request: bool,
+        approver: Option<&'a str>,
+    ) -> PolicyCtx<'a> {
+        PolicyCtx {
+            request,
+            draft,
+            new_request,
+            approver,
+            origin: ExtensionOrigin::Policy,
+        }
+    }
+
+    // --- the request (read-only) ---
+
+    pub fn request(&self) -> &RequestProps {
+        self.request
+    }
+    pub fn profile(&self) -> &ProfileName {
+        &self.request.profile
+    }
+    pub fn requester(&self) -> Option<&str> {
+        self.request.requester.as_deref()
+    }
+    pub fn request_subject(&self) -> &DistinguishedName {
+        &self.request.csr.subject
+    }
+    pub fn request_sans(&self) -> &[San] {
+        &self.request.csr.sans
+    }
+    pub fn request_extensions(&self) -> &[Extension] {
+        &self.request.csr.extensions
+    }
+    pub fn public_key(&self) -> signet_x509::KeyAlgorithm {
+        self.request.csr.key
+    }
+    pub fn public_key_der(&self) -> &[u8] {
+        &self.request.csr.spki_der
+    }
+    /// A request attribute (`GetRequestAttribute`), matched case-insensitively as AD CS does.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.request
+            .attributes
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// `bNewRequest`: false when an officer resubmits the request.
+    pub fn is_new_request(&self) -> bool {
+        self.new_request
+    }
+    /// Who resubmitted the request, on a resubmission.
+    pub fn approver(&self) -> Option<&str> {
+        self.approver
+    }
+
+    // --- the draft certificate (read-write) ---
+
+    pub fn draft(&self) -> &Draft {
+        self.draft
+    }
+    pub fn set_subject(&mut self, subject: DistinguishedName) {
+        self.draft.set_subject(subject);
+    }
+    pub fn set_sans(&mut self, sans: Vec<San>) {
+        self.draft.set_sans(sans);
+    }
+    pub fn set_validity(
+        &mut self,
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<(), DraftError> {
+        self.draft.set_validity(not_before, not_after)
+    }
+    /// Adds or replaces an extension (`SetCertificateExtension`).
+    pub fn set_extension(&mut self, ext: Extension) -> Result<(), DraftError> {
+        self.draft.set_extension(ext, self.origin)
+    }
+    pub fn set_critical(&mut self, oid: &str, critical: bool) -> Result<(), DraftError> {
+        self.draft.set_critical(oid, critical)
+    }
+    /// `EXTENSION_DISABLE_FLAG`: kept in the record, left out of the certificate.
+    pub fn disable_extension(&mut self, oid: &str) -> Result<(), DraftError> {
+        self.draft.disable_extension(oid)
+    }
+    /// Copies a requested extension into the certificate.
+    pub fn enable_extension(&mut self, oid: &str) -> Result<(), DraftError> {
+        self.draft.enable_extension(oid)
+    }
+}
+
+/// A policy module (`ICertPolicy`). One per CA. `verify` runs on the CA's worker pool, so it
+/// may block briefly but must not wait on the network for long.
+pub trait Policy: Send + Sync {
+    /// The module's type name (`profiles`, `rules`, ...).
+    fn name(&self) -> &str;
+    /// `GetDescription`.
+    fn description(&self) -> String;
+    /// `Initialize`: called once when the CA starts.
+    fn start(&self, ca: &CaInfo) -> Result<(), ModuleError>;
+    /// Whether a profile exists; requests naming an unknown profile are refused before they
+    /// are stored.
+    fn has_profile(&self, profile: &ProfileName) -> bool;
+    /// The profile used when a request names none.
+    fn default_profile(&self) -> Option<ProfileName>;
+    /// `VerifyRequest`.
+    fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError>;
+    /// `ShutDown`.
+    fn shutdown(&self) {}
+}

@@ -1,0 +1,154 @@
+//! Extensions: the generic `Extension` triple and builders for the ones the CA writes.
+
+use std::net::IpAddr;
+
+/// One X.509 extension. `value` is the DER inside the `extnValue` OCTET STRING.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extension {
+    /// Dotted OID, e.g. `2.5.29.17`.
+    pub oid: String,
+    pub critical: bool,
+    pub value: Vec<u8>,
+}
+
+/// A subject alternative name of a kind Signet understands.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum San {
+    Dns(String),
+    Ip(IpAddr),
+    Email(String),
+    Uri(String),
+}
+
+impl std::fmt::Display for San {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            San::Dns(v) => write!(f, "DNS:{v}"),
+            San::Ip(v) => write!(f, "IP:{v}"),
+            San::Email(v) => write!(f, "email:{v}"),
+            San::Uri(v) => write!(f, "URI:{v}"),
+        }
+    }
+}
+
+/// KeyUsage bits (RFC 5280 §4.2.1.3), as a bit set where bit N is `1 << N`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyUsage(pub u16);
+
+impl KeyUsage {
+    pub const DIGITAL_SIGNATURE: KeyUsage = KeyUsage(1 << 0);
+    pub const NON_REPUDIATION: KeyUsage = KeyUsage(1 << 1);
+    pub const KEY_ENCIPHERMENT: KeyUsage = KeyUsage(1 << 2);
+    pub const DATA_ENCIPHERMENT: KeyUsage = KeyUsage(1 << 3);
+    pub const KEY_AGREEMENT: KeyUsage = KeyUsage(1 << 4);
+    pub const KEY_CERT_SIGN: KeyUsage = KeyUsage(1 << 5);
+    pub const CRL_SIGN: KeyUsage = KeyUsage(1 << 6);
+
+    /// Parses a configuration name (`digitalSignature`, `keyEncipherment`, ...).
+    pub fn from_name(name: &str) -> Option<KeyUsage> {
+        Some(match name {
+            "digitalSignature" => Self::DIGITAL_SIGNATURE,
+            "nonRepudiation" | "contentCommitment" => Self::NON_REPUDIATION,
+            "keyEncipherment" => Self::KEY_ENCIPHERMENT,
+            "dataEncipherment" => Self::DATA_ENCIPHERMENT,
+            "keyAgreement" => Self::KEY_AGREEMENT,
+            "keyCertSign" => Self::KEY_CERT_SIGN,
+            "cRLSign" => Self::CRL_SIGN,
+            _ => return None,
+        })
+    }
+
+    pub fn union(self, other: KeyUsage) -> KeyUsage {
+        KeyUsage(self.0 | other.0)
+    }
+
+    pub fn contains(self, other: KeyUsage) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+/// Well-known OIDs, dotted.
+pub mod oid {
+    pub const SUBJECT_KEY_IDENTIFIER: &str = "2.5.29.14";
+    pub const KEY_USAGE: &str = "2.5.29.15";
+    pub const SUBJECT_ALT_NAME: &str = "2.5.29.17";
+    pub const BASIC_CONSTRAINTS: &str = "2.5.29.19";
+    pub const AUTHORITY_KEY_IDENTIFIER: &str = "2.5.29.35";
+    pub const EXT_KEY_USAGE: &str = "2.5.29.37";
+    pub const KP_SERVER_AUTH: &str = "1.3.6.1.5.5.7.3.1";
+    pub const KP_CLIENT_AUTH: &str = "1.3.6.1.5.5.7.3.2";
+    pub const KP_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+    pub const KP_EMAIL_PROTECTION: &str = "1.3.6.1.5.5.7.3.4";
+    pub const KP_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
+    pub const KP_OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
+}
+
+/// Resolves an EKU configuration name (`serverAuth`, `clientAuth`, ...) or a dotted OID.
+pub fn eku_oid(name: &str) -> Option<String> {
+    let oid = match name {
+        "serverAuth" => oid::KP_SERVER_AUTH,
+        "clientAuth" => oid::KP_CLIENT_AUTH,
+        "codeSigning" => oid::KP_CODE_SIGNING,
+        "emailProtection" => oid::KP_EMAIL_PROTECTION,
+        "timeStamping" => oid::KP_TIME_STAMPING,
+        "OCSPSigning" => oid::KP_OCSP_SIGNING,
+        other if is_dotted_oid(other) => other,
+        _ => return None,
+    };
+    Some(oid.to_string())
+}
+
+/// True when `s` looks like a dotted OID with at least two arcs.
+pub fn is_dotted_oid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+// Builders. Each returns an `Extension` whose criticality follows RFC 5280 and the CA/B
+// Forum profile: KU critical, BC critical, SAN critical only when the subject is empty,
+// EKU/SKI/AKI non-critical.
+
+/// keyUsage, critical. `KeyUsage ::= BIT STRING` with named bits (minimal DER encoding).
+pub fn key_usage(usage: KeyUsage) -> Extension {
+    crate::cert::ext_key_usage_impl(usage)
+}
+
+/// extKeyUsage, non-critical. `ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId`.
+pub fn extended_key_usage(oids: &[String]) -> crate::Result<Extension> {
+    crate::cert::ext_eku_impl(oids)
+}
+
+/// basicConstraints, critical. `BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE,
+/// pathLenConstraint INTEGER (0..MAX) OPTIONAL }`.
+pub fn basic_constraints(ca: bool, path_len: Option<u8>) -> Extension {
+    crate::cert::ext_bc_impl(ca, path_len)
+}
+
+/// subjectKeyIdentifier, non-critical, with the given key id.
+pub fn subject_key_identifier(key_id: &[u8]) -> Extension {
+    crate::cert::ext_ski_impl(key_id)
+}
+
+/// authorityKeyIdentifier, non-critical, `keyIdentifier` only.
+pub fn authority_key_identifier(key_id: &[u8]) -> Extension {
+    crate::cert::ext_aki_impl(key_id)
+}
+
+/// subjectAltName; critical when `subject_empty` (RFC 5280 §4.2.1.6).
+pub fn subject_alt_name(sans: &[San], subject_empty: bool) -> crate::Result<Extension> {
+    crate::cert::ext_san_impl(sans, subject_empty)
+}
+
+/// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents of an SPKI.
+pub fn key_identifier(spki_der: &[u8]) -> crate::Result<[u8; 20]> {
+    crate::cert::key_identifier_impl(spki_der)
+}
+
+/// Decodes a subjectAltName extension value into the SANs Signet understands; other
+/// GeneralName forms are reported as `Unsupported` so nothing is silently dropped.
+pub fn parse_subject_alt_name(value: &[u8]) -> crate::Result<Vec<San>> {
+    crate::csr::parse_san_impl(value)
+}

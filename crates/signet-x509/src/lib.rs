@@ -1,0 +1,52 @@
+//! DER in and out for Signet: PKCS#10 requests (parse + proof-of-possession check),
+//! certificates (TBS encoding from a draft, assembly with a detached signature), extensions,
+//! names and PEM.
+//!
+//! This crate knows ASN.1 and nothing about the CA: no storage, no policy, no HTTP. It is the
+//! only crate that touches untrusted DER directly, so every parser here returns a typed
+//! [`Error`] and never panics on input.
+//!
+//! # Layout
+//! - [`name`]: `DistinguishedName` (RFC 4514 string form <-> DER `Name`).
+//! - [`csr`]: `parse_csr` and `CertificationRequest`.
+//! - [`cert`]: `TbsCertificateParams`, `encode_tbs_certificate`, `assemble_certificate`,
+//!   `CertificateInfo`.
+//! - [`ext`]: builders for the extensions the CA writes (KU, EKU, BC, SKI/AKI, SAN).
+//! - [`alg`]: `KeyAlgorithm`, `SignatureAlgorithm` and their AlgorithmIdentifiers.
+//! - [`pem`]: PEM helpers.
+#![forbid(unsafe_code)]
+
+pub mod alg;
+pub mod cert;
+pub mod csr;
+pub mod ext;
+pub mod name;
+pub mod pem;
+
+pub use alg::{KeyAlgorithm, SignatureAlgorithm};
+pub use cert::{
+    CertificateInfo, TbsCertificateParams, assemble_certificate, encode_tbs_certificate,
+    parse_certificate,
+};
+pub use csr::{CertificationRequest, parse_csr};
+pub use ext::{Extension, KeyUsage, San};
+pub use name::DistinguishedName;
+
+/// Everything that can go wrong turning bytes into X.509 objects or back.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is not well-formed DER/PEM for the expected structure.
+    #[error("malformed {what}: {reason}")]
+    Malformed { what: &'static str, reason: String },
+    /// The request's self-signature (proof of possession) does not verify.
+    #[error("the request signature does not verify (no proof of possession)")]
+    BadSignature,
+    /// A key or signature algorithm Signet does not accept.
+    #[error("unsupported {what}: {detail}")]
+    Unsupported { what: &'static str, detail: String },
+    /// A value we were asked to encode is invalid (e.g. a bad DN string).
+    #[error("invalid {what}: {reason}")]
+    Invalid { what: &'static str, reason: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

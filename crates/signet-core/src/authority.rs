@@ -1,4 +1,727 @@
-//! The engine (placeholder while the contract settles).
-pub struct Authority;
-pub struct CaRuntime;
-pub struct DeliveryReport;
+//! `Authority`: the engine. It owns the CAs (key, policy module, exit modules), runs the
+//! request lifecycle (seed steps 4, 5, 7, 8) and implements `Enroll` in process.
+//!
+//! Submit, step by step:
+//! 1. Resolve the CA (name or `host/name` config string) and the profile; unknown → error,
+//!    nothing stored.
+//! 2. On the worker pool: parse the PKCS#10 and check its signature (malformed → error,
+//!    nothing stored), run `Policy::verify` on a fresh `Draft`, and on `Issue` build the
+//!    TBSCertificate and sign it.
+//! 3. Commit the request row, its extensions, the certificate and the outbox events in one
+//!    durable transaction (`Store::create_request`). Only then is the certificate returned.
+//! 4. Wake the exit delivery loop (`Authority::deliver`), which notifies each exit module of
+//!    the events in its mask, in outbox order, and acknowledges them.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use signet_x509::{
+    CertificationRequest, DistinguishedName, Extension, KeyAlgorithm, TbsCertificateParams, ext,
+};
+
+use crate::BoxFuture;
+use crate::draft::{Draft, ExtensionOrigin};
+use crate::enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
+use crate::event::{Event, EventMask};
+use crate::exit::{Exit, ExitCtx};
+use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
+use crate::model::{RequestRecord, RequestStatus, StoredExtension};
+use crate::policy::{CaInfo, ModuleError, Policy, PolicyCtx, RequestProps, Verdict};
+use crate::pool::WorkPool;
+use crate::signer::{Clock, Random, Signer};
+use crate::store::{NewCertificate, NewEvent, NewRequest, Store, StoreError};
+
+/// Limits on what a submitter may send alongside the CSR.
+pub const MAX_ATTRIBUTES: usize = 64;
+pub const MAX_ATTRIBUTE_LEN: usize = 4096;
+/// How far notBefore is backdated to absorb clients' clock skew (AD CS `ClockSkewMinutes`
+/// defaults to 10).
+pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// One CA as configured: its identity, key, certificate chain and modules.
+pub struct CaRuntime {
+    pub info: CaInfo,
+    pub key_algorithm: KeyAlgorithm,
+    pub signer: Arc<dyn Signer>,
+    /// The CA certificate first, then its issuers (a root has just itself).
+    pub chain: Vec<Vec<u8>>,
+    /// The CA certificate's notAfter: nothing it issues may outlive it.
+    pub not_after: SystemTime,
+    pub policy: Arc<dyn Policy>,
+    pub exits: Vec<Arc<dyn Exit>>,
+}
+
+/// Engine-wide settings and seams.
+pub struct AuthorityConfig {
+    /// The host part of config strings (`host/CAName`).
+    pub host: String,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub random: Arc<dyn Random>,
+    /// Worker threads for CPU work; usually the number of cores.
+    pub workers: usize,
+}
+
+/// What one delivery pass did, for metrics and logs.
+#[derive(Debug, Default, Clone)]
+pub struct DeliveryReport {
+    pub delivered: u64,
+    pub failed: u64,
+    /// Outbox rows not yet acknowledged by the slowest exit module, per CA.
+    pub lag: Vec<(CaName, u64)>,
+    /// True when a module failed and the pass should be retried later.
+    pub retry: bool,
+}
+
+struct CaState {
+    runtime: CaRuntime,
+    authority_key_id: [u8; 20],
+    /// Exit modules with the masks they returned from `start`.
+    exits: Mutex<Vec<(Arc<dyn Exit>, EventMask)>>,
+}
+
+/// The engine. Cheap to share behind an `Arc`.
+pub struct Authority {
+    host: String,
+    cas: HashMap<CaName, Arc<CaState>>,
+    order: Vec<CaName>,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    random: Arc<dyn Random>,
+    pool: WorkPool,
+    accepting: AtomicBool,
+    wake: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+}
+
+/// Why the engine could not be built or started.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("CA {0}: {1}")]
+    Ca(String, String),
+    #[error(transparent)]
+    Module(#[from] ModuleError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Authority {
+    /// Builds the engine. Nothing runs until [`Authority::start`].
+    pub fn new(config: AuthorityConfig, cas: Vec<CaRuntime>) -> Result<Authority, StartError> {
+        let mut map = HashMap::new();
+        let mut order = Vec::new();
+        for runtime in cas {
+            let name = runtime.info.name.clone();
+            let authority_key_id = ext::key_identifier(runtime.signer.public_key_der())
+                .map_err(|e| StartError::Ca(name.to_string(), e.to_string()))?;
+            if map.contains_key(&name) {
+                return Err(StartError::Ca(name.to_string(), "configured twice".into()));
+            }
+            order.push(name.clone());
+            map.insert(
+                name,
+                Arc::new(CaState { runtime, authority_key_id, exits: Mutex::new(Vec::new()) }),
+            );
+        }
+        Ok(Authority {
+            host: config.host,
+            cas: map,
+            order,
+            store: config.store,
+            clock: config.clock,
+            random: config.random,
+            pool: WorkPool::new(config.workers),
+            accepting: AtomicBool::new(false),
+            wake: Mutex::new(None),
+        })
+    }
+
+    /// Registers the callback that wakes the exit delivery loop after a commit.
+    pub fn set_wake(&self, f: Box<dyn Fn() + Send + Sync>) {
+        if let Ok(mut w) = self.wake.lock() {
+            *w = Some(f);
+        }
+    }
+
+    fn wake(&self) {
+        if let Ok(w) = self.wake.lock()
+            && let Some(f) = w.as_ref()
+        {
+            f();
+        }
+    }
+
+    /// Seed step 1: start each CA's policy module and exit modules (collecting their event
+    /// masks), then record a `Startup` event per CA. Then accept requests.
+    pub async fn start(&self) -> Result<(), StartError> {
+        let now = self.clock.now();
+        let mut events = Vec::new();
+        for name in &self.order {
+            let ca = &self.cas[name];
+            ca.runtime.policy.start(&ca.runtime.info)?;
+            let mut started = Vec::new();
+            for exit in &ca.runtime.exits {
+                let mask = exit.start(&ca.runtime.info)?;
+                tracing::info!(ca = %name, exit = exit.name(), mask = format!("{:#x}", mask.0), "exit module started");
+                started.push((Arc::clone(exit), mask));
+            }
+            if let Ok(mut exits) = ca.exits.lock() {
+                *exits = started;
+            }
+            events.push(NewEvent {
+                ca: name.clone(),
+                event: Event::Startup,
+                request_id: None,
+                at: now,
+                details: "{}".into(),
+            });
+        }
+        self.store.append_events(events).await?;
+        self.accepting.store(true, Ordering::SeqCst);
+        self.wake();
+        Ok(())
+    }
+
+    /// Stops accepting new submissions (they get `Unavailable`). In-flight ones finish.
+    pub fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::SeqCst);
+    }
+
+    /// Records a `Shutdown` event per CA. Call after in-flight requests drained, then run a
+    /// last [`Authority::deliver`] and [`Authority::stop_modules`].
+    pub async fn record_shutdown(&self) -> Result<(), StoreError> {
+        self.stop_accepting();
+        let now = self.clock.now();
+        let events = self
+            .order
+            .iter()
+            .map(|name| NewEvent {
+                ca: name.clone(),
+                event: Event::Shutdown,
+                request_id: None,
+                at: now,
+                details: "{}".into(),
+            })
+            .collect();
+        self.store.append_events(events).await
+    }
+
+    /// Calls `ShutDown` on every module and stops the worker pool.
+    pub fn stop_modules(&self) {
+        for name in &self.order {
+            let ca = &self.cas[name];
+            ca.runtime.policy.shutdown();
+            for exit in &ca.runtime.exits {
+                exit.shutdown();
+            }
+        }
+        self.pool.close();
+    }
+
+    /// Config discovery for every CA.
+    pub fn summaries(&self) -> Vec<CaSummary> {
+        self.order
+            .iter()
+            .map(|name| {
+                let rt = &self.cas[name].runtime;
+                CaSummary {
+                    name: name.to_string(),
+                    config: format!("{}/{}", self.host, name),
+                    subject: rt.info.subject.to_string(),
+                    key_algorithm: rt.key_algorithm.config_name(),
+                    policy: rt.policy.name().to_string(),
+                    exits: rt.exits.iter().map(|e| e.name().to_string()).collect(),
+                    profiles: rt.policy.profiles().iter().map(ToString::to_string).collect(),
+                    default_profile: rt.policy.default_profile().map(|p| p.to_string()),
+                }
+            })
+            .collect()
+    }
+
+    /// The CA names in configuration order.
+    pub fn ca_names(&self) -> &[CaName] {
+        &self.order
+    }
+
+    /// Resolves a CA by name or by config string (`host/name` or AD CS's `host\name`).
+    fn resolve(&self, ca: &str) -> Result<&Arc<CaState>, EnrollError> {
+        let name = ca.rsplit(['/', '\\']).next().unwrap_or(ca);
+        CaName::new(name)
+            .ok()
+            .and_then(|n| self.cas.get(&n))
+            .ok_or_else(|| EnrollError::UnknownCa(ca.chars().take(100).collect()))
+    }
+
+    /// The chain (CA certificate first) of a CA.
+    pub fn chain(&self, ca: &str) -> Result<Vec<Vec<u8>>, EnrollError> {
+        Ok(self.resolve(ca)?.runtime.chain.clone())
+    }
+
+    /// Seed steps 4–5: submit a request.
+    pub async fn submit_request(&self, req: SubmitRequest) -> Result<SubmitResponse, EnrollError> {
+        let ca = Arc::clone(self.resolve(&req.ca)?);
+        if !self.accepting.load(Ordering::SeqCst) {
+            return Err(EnrollError::Unavailable("the CA is not accepting requests".into()));
+        }
+        let profile = self.resolve_profile(&ca, req.profile.as_deref())?;
+        check_attributes(&req.attributes)?;
+
+        let now = self.clock.now();
+        let mut serial = [0u8; 20];
+        self.random.fill(&mut serial).map_err(|e| internal("random", &e))?;
+        let serial = SerialNumber::from_random(serial);
+
+        let csr_bytes = req.csr;
+        let job_ca = Arc::clone(&ca);
+        let attributes = req.attributes;
+        let requester = req.requester;
+        let prepared = self
+            .pool
+            .run(move || {
+                let csr = signet_x509::parse_csr(&csr_bytes)
+                    .map_err(|e| EnrollError::BadRequest(e.to_string()))?;
+                let props = RequestProps {
+                    id: None,
+                    ca: job_ca.runtime.info.name.clone(),
+                    profile,
+                    requester,
+                    attributes,
+                    csr,
+                    submitted_at: now,
+                };
+                Ok::<_, EnrollError>(decide(&job_ca, props, serial, now, true, None))
+            })
+            .await
+            .map_err(|e| internal("worker pool", &e))??;
+
+        let record = NewRequest {
+            ca: ca.runtime.info.name.clone(),
+            status: prepared.status,
+            profile: Some(prepared.props.profile.clone()),
+            requester: prepared.props.requester.clone(),
+            format: "pkcs10".into(),
+            raw: prepared.props.csr.der.clone(),
+            subject: prepared.props.csr.subject.to_string(),
+            submitted_at: now,
+            resolved_at: (prepared.status != RequestStatus::Pending).then_some(now),
+            message: prepared.message.clone(),
+            attributes: prepared.props.attributes.clone(),
+            extensions: prepared.extensions,
+            certificate: prepared.certificate.clone(),
+            events: prepared.event.map(|e| (e, prepared.details.clone())).into_iter().collect(),
+        };
+        let id = self.store.create_request(record).await.map_err(|e| internal("store", &e))?;
+        tracing::info!(
+            ca = %ca.runtime.info.name,
+            request = id.get(),
+            status = %prepared.status,
+            serial = prepared.certificate.as_ref().map(|c| c.serial.to_hex()),
+            "request resolved"
+        );
+        self.wake();
+        Ok(SubmitResponse {
+            id,
+            status: prepared.status,
+            message: prepared.message,
+            serial: prepared.certificate.as_ref().map(|c| c.serial.to_hex()),
+            certificate: prepared.certificate.map(|c| c.der),
+            chain: ca.runtime.chain.clone(),
+        })
+    }
+
+    fn resolve_profile(
+        &self,
+        ca: &CaState,
+        requested: Option<&str>,
+    ) -> Result<ProfileName, EnrollError> {
+        let policy = &ca.runtime.policy;
+        let unknown = |p: &str| EnrollError::UnknownProfile {
+            ca: ca.runtime.info.name.to_string(),
+            profile: p.chars().take(100).collect(),
+        };
+        match requested {
+            Some(p) => {
+                let name = ProfileName::new(p).map_err(|_| unknown(p))?;
+                if policy.has_profile(&name) { Ok(name) } else { Err(unknown(p)) }
+            }
+            None => policy.default_profile().ok_or_else(|| {
+                EnrollError::BadRequest(format!(
+                    "CA {} has no default profile: name one",
+                    ca.runtime.info.name
+                ))
+            }),
+        }
+    }
+
+    /// Retrieves a request's disposition; polling a pending request records a
+    /// `RetrievePending` event.
+    pub async fn retrieve_request(
+        &self,
+        ca: &str,
+        id: RequestId,
+    ) -> Result<SubmitResponse, EnrollError> {
+        let ca = Arc::clone(self.resolve(ca)?);
+        let name = ca.runtime.info.name.clone();
+        let record = self
+            .store
+            .get_request(&name, id)
+            .await
+            .map_err(|e| internal("store", &e))?
+            .ok_or_else(|| EnrollError::NotFound(format!("{id} on CA {name}")))?;
+        if record.status == RequestStatus::Pending {
+            let event = NewEvent {
+                ca: name.clone(),
+                event: Event::RetrievePending,
+                request_id: Some(id),
+                at: self.clock.now(),
+                details: "{}".into(),
+            };
+            self.store.append_events(vec![event]).await.map_err(|e| internal("store", &e))?;
+            self.wake();
+        }
+        Ok(response_from_record(record, ca.runtime.chain.clone()))
+    }
+
+    /// Seeds steps 7–8: one delivery pass. For every CA and exit module, reads the outbox
+    /// after the module's cursor, notifies it of the events in its mask in order, and moves
+    /// the cursor past what it acknowledged. A module error stops that module's pass (later
+    /// events wait behind the failed one) and asks for a retry.
+    pub async fn deliver(&self) -> DeliveryReport {
+        let mut report = DeliveryReport::default();
+        for name in &self.order {
+            let ca = Arc::clone(&self.cas[name]);
+            let exits = ca.exits.lock().map(|e| e.clone()).unwrap_or_default();
+            let mut slowest = u64::MAX;
+            let mut cache: HashMap<RequestId, Option<RequestRecord>> = HashMap::new();
+            for (exit, mask) in exits {
+                match self.deliver_to(&ca, exit.as_ref(), mask, &mut cache, &mut report).await {
+                    Ok(cursor) => slowest = slowest.min(cursor),
+                    Err(e) => {
+                        tracing::warn!(ca = %name, exit = exit.name(), error = %e, "exit delivery failed; will retry");
+                        report.retry = true;
+                        if let Ok(c) = self.store.exit_cursor(name, exit.name()).await {
+                            slowest = slowest.min(c);
+                        }
+                    }
+                }
+            }
+            let head = self.store.outbox_head(name).await.unwrap_or(0);
+            let lag = if slowest == u64::MAX { 0 } else { head.saturating_sub(slowest) };
+            report.lag.push((name.clone(), lag));
+        }
+        report
+    }
+
+    async fn deliver_to(
+        &self,
+        ca: &CaState,
+        exit: &dyn Exit,
+        mask: EventMask,
+        cache: &mut HashMap<RequestId, Option<RequestRecord>>,
+        report: &mut DeliveryReport,
+    ) -> Result<u64, String> {
+        const PAGE: u32 = 256;
+        let name = &ca.runtime.info.name;
+        let mut cursor = self.store.exit_cursor(name, exit.name()).await.map_err(|e| e.to_string())?;
+        loop {
+            let page =
+                self.store.outbox_after(name, cursor, PAGE).await.map_err(|e| e.to_string())?;
+            if page.is_empty() {
+                return Ok(cursor);
+            }
+            let mut acked = cursor;
+            let mut failure = None;
+            for row in &page {
+                if mask.contains(row.event) {
+                    let request = match row.request_id {
+                        Some(id) => match cache.get(&id) {
+                            Some(r) => r.clone(),
+                            None => {
+                                let r = self
+                                    .store
+                                    .get_request(name, id)
+                                    .await
+                                    .map_err(|e| e.to_string())?;
+                                cache.insert(id, r.clone());
+                                r
+                            }
+                        },
+                        None => None,
+                    };
+                    let ctx = ExitCtx {
+                        ca: ca.runtime.info.clone(),
+                        seq: row.seq,
+                        event: row.event,
+                        at: row.at,
+                        request,
+                        details: row.details.clone(),
+                    };
+                    if let Err(e) = exit.notify(&ctx).await {
+                        report.failed += 1;
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                    report.delivered += 1;
+                }
+                acked = row.seq;
+            }
+            if acked > cursor {
+                self.store.ack_exit(name, exit.name(), acked).await.map_err(|e| e.to_string())?;
+                cursor = acked;
+            }
+            if let Some(f) = failure {
+                return Err(f);
+            }
+            if page.len() < PAGE as usize {
+                return Ok(cursor);
+            }
+        }
+    }
+}
+
+/// The outcome of running the policy (and signing) for one request.
+struct Prepared {
+    props: RequestProps,
+    status: RequestStatus,
+    message: Option<String>,
+    extensions: Vec<StoredExtension>,
+    certificate: Option<NewCertificate>,
+    event: Option<Event>,
+    details: String,
+}
+
+/// Runs the policy module on a fresh draft and, on `Issue`, builds and signs the
+/// certificate. Runs on the worker pool.
+fn decide(
+    ca: &CaState,
+    props: RequestProps,
+    serial: SerialNumber,
+    now: SystemTime,
+    new_request: bool,
+    approver: Option<&str>,
+) -> Prepared {
+    let rt = &ca.runtime;
+    let floor = now.checked_sub(CLOCK_SKEW).unwrap_or(now);
+    let mut draft = Draft::new(floor, rt.not_after, &props.csr.extensions);
+    let verdict = {
+        let mut ctx = PolicyCtx::new(&props, &mut draft, new_request, approver);
+        rt.policy.verify(&mut ctx)
+    };
+    let mut prepared = Prepared {
+        props,
+        status: RequestStatus::Failed,
+        message: None,
+        extensions: draft.extensions().to_vec(),
+        certificate: None,
+        event: None,
+        details: "{}".into(),
+    };
+    match verdict {
+        Ok(Verdict::Issue) => match build_certificate(ca, &prepared.props.csr, &draft, serial) {
+            Ok((certificate, extensions)) => {
+                prepared.status = RequestStatus::Issued;
+                prepared.message = Some("issued".into());
+                prepared.details = format!("{{\"serial\":\"{}\"}}", serial.to_hex());
+                prepared.extensions = extensions;
+                prepared.certificate = Some(certificate);
+                prepared.event = Some(Event::Issued);
+            }
+            Err(reason) => {
+                tracing::warn!(ca = %rt.info.name, %reason, "certificate could not be built");
+                prepared.message = Some(reason);
+            }
+        },
+        Ok(Verdict::Pending(reason)) => {
+            prepared.status = RequestStatus::Pending;
+            prepared.message = Some(reason);
+            prepared.event = Some(Event::Pending);
+        }
+        Ok(Verdict::Deny(reason)) => {
+            prepared.status = RequestStatus::Denied;
+            prepared.message = Some(reason);
+            prepared.event = Some(Event::Denied);
+        }
+        Err(e) => {
+            tracing::warn!(ca = %rt.info.name, error = %e, "policy module failed");
+            prepared.message = Some(format!("policy module failed: {e}"));
+        }
+    }
+    prepared
+}
+
+/// Turns the draft into a signed certificate. Returns the certificate and the extensions
+/// as recorded (the draft's, plus those the CA adds).
+fn build_certificate(
+    ca: &CaState,
+    csr: &CertificationRequest,
+    draft: &Draft,
+    serial: SerialNumber,
+) -> Result<(NewCertificate, Vec<StoredExtension>), String> {
+    let rt = &ca.runtime;
+    let subject = draft.subject();
+    if subject.is_empty() && draft.sans().is_empty() {
+        return Err("the policy left neither a subject nor a subjectAltName".into());
+    }
+    let mut recorded: Vec<StoredExtension> = draft
+        .extensions()
+        .iter()
+        .filter(|e| !(e.oid == ext::oid::SUBJECT_ALT_NAME && !draft.sans().is_empty()))
+        .cloned()
+        .collect();
+    let server = |e: Extension| StoredExtension {
+        oid: e.oid,
+        critical: e.critical,
+        disabled: false,
+        origin: ExtensionOrigin::Server,
+        value: e.value,
+    };
+    if !draft.sans().is_empty() {
+        let san = ext::subject_alt_name(draft.sans(), subject.is_empty())
+            .map_err(|e| format!("subjectAltName: {e}"))?;
+        recorded.push(server(san));
+    }
+    let key_id = ext::key_identifier(&csr.spki_der).map_err(|e| format!("key id: {e}"))?;
+    recorded.push(server(ext::subject_key_identifier(&key_id)));
+    recorded.push(server(ext::authority_key_identifier(&ca.authority_key_id)));
+
+    let extensions: Vec<Extension> = recorded
+        .iter()
+        .filter(|e| !e.disabled)
+        .map(|e| Extension { oid: e.oid.clone(), critical: e.critical, value: e.value.clone() })
+        .collect();
+    let algorithm = rt.signer.algorithm();
+    let tbs = signet_x509::encode_tbs_certificate(&TbsCertificateParams {
+        serial: serial.as_bytes(),
+        signature: algorithm,
+        issuer: &rt.info.subject,
+        not_before: draft.not_before(),
+        not_after: draft.not_after(),
+        subject,
+        spki_der: &csr.spki_der,
+        extensions: &extensions,
+    })
+    .map_err(|e| format!("encoding the certificate: {e}"))?;
+    let signature = rt.signer.sign(&tbs).map_err(|e| e.to_string())?;
+    let der = signet_x509::assemble_certificate(&tbs, algorithm, &signature)
+        .map_err(|e| format!("assembling the certificate: {e}"))?;
+    let certificate = NewCertificate {
+        serial,
+        der,
+        subject: subject.to_string(),
+        sans: draft.sans().iter().map(ToString::to_string).collect(),
+        not_before: draft.not_before(),
+        not_after: draft.not_after(),
+    };
+    Ok((certificate, recorded))
+}
+
+fn check_attributes(attributes: &[(String, String)]) -> Result<(), EnrollError> {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(EnrollError::BadRequest(format!(
+            "too many request attributes ({}; at most {MAX_ATTRIBUTES})",
+            attributes.len()
+        )));
+    }
+    for (name, value) in attributes {
+        let name_ok = !name.is_empty()
+            && name.len() <= 128
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !name_ok {
+            return Err(EnrollError::BadRequest(format!(
+                "invalid request attribute name {:?}",
+                name.chars().take(64).collect::<String>()
+            )));
+        }
+        if value.len() > MAX_ATTRIBUTE_LEN {
+            return Err(EnrollError::BadRequest(format!(
+                "request attribute {name} is longer than {MAX_ATTRIBUTE_LEN} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn response_from_record(record: RequestRecord, chain: Vec<Vec<u8>>) -> SubmitResponse {
+    SubmitResponse {
+        id: record.id,
+        status: record.status,
+        message: record.message,
+        serial: record.certificate.as_ref().map(|c| c.serial.to_hex()),
+        certificate: record.certificate.map(|c| c.der),
+        chain,
+    }
+}
+
+/// Logs an unexpected error under a fresh incident id and returns the opaque error.
+fn internal(what: &str, error: &dyn std::fmt::Display) -> EnrollError {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let incident = format!("{:x}", nanos & 0xffff_ffff_ffff);
+    tracing::error!(%incident, %what, %error, "internal error");
+    EnrollError::Internal { incident }
+}
+
+impl Enroll for Authority {
+    fn list_cas(&self) -> BoxFuture<'_, Result<Vec<CaSummary>, EnrollError>> {
+        Box::pin(async move { Ok(self.summaries()) })
+    }
+
+    fn submit(&self, req: SubmitRequest) -> BoxFuture<'_, Result<SubmitResponse, EnrollError>> {
+        Box::pin(self.submit_request(req))
+    }
+
+    fn retrieve<'a>(
+        &'a self,
+        ca: &'a str,
+        id: RequestId,
+    ) -> BoxFuture<'a, Result<SubmitResponse, EnrollError>> {
+        Box::pin(self.retrieve_request(ca, id))
+    }
+
+    fn ca_certificate<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<u8>, EnrollError>> {
+        Box::pin(async move {
+            let chain = self.chain(ca)?;
+            chain.into_iter().next().ok_or_else(|| EnrollError::NotFound(format!("CA {ca}")))
+        })
+    }
+}
+
+/// Issues the self-signed certificate of a new root CA: v3, basicConstraints cA (critical),
+/// keyUsage keyCertSign + cRLSign (+ digitalSignature, for OCSP responses signed by the CA),
+/// SKI, and AKI equal to the SKI.
+pub fn self_signed_root(
+    signer: &dyn Signer,
+    subject: &DistinguishedName,
+    serial: SerialNumber,
+    not_before: SystemTime,
+    not_after: SystemTime,
+) -> Result<Vec<u8>, String> {
+    let spki = signer.public_key_der();
+    let key_id = ext::key_identifier(spki).map_err(|e| e.to_string())?;
+    let usage = signet_x509::KeyUsage::KEY_CERT_SIGN
+        .union(signet_x509::KeyUsage::CRL_SIGN)
+        .union(signet_x509::KeyUsage::DIGITAL_SIGNATURE);
+    let extensions = [
+        ext::basic_constraints(true, None),
+        ext::key_usage(usage),
+        ext::subject_key_identifier(&key_id),
+        ext::authority_key_identifier(&key_id),
+    ];
+    let algorithm = signer.algorithm();
+    let tbs = signet_x509::encode_tbs_certificate(&TbsCertificateParams {
+        serial: serial.as_bytes(),
+        signature: algorithm,
+        issuer: subject,
+        not_before,
+        not_after,
+        subject,
+        spki_der: spki,
+        extensions: &extensions,
+    })
+    .map_err(|e| e.to_string())?;
+    let signature = signer.sign(&tbs).map_err(|e| e.to_string())?;
+    signet_x509::assemble_certificate(&tbs, algorithm, &signature).map_err(|e| e.to_string())
+}

@@ -32,14 +32,14 @@ pub mod pool;
 pub mod signer;
 pub mod store;
 
-pub use authority::{Authority, CaRuntime, DeliveryReport};
+pub use authority::{Authority, AuthorityConfig, CaRuntime, DeliveryReport, StartError};
 pub use draft::{Draft, ExtensionOrigin};
 pub use enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
 pub use event::{Event, EventMask};
 pub use exit::{Exit, ExitCtx};
 pub use ids::{CaName, ProfileName, RequestId, SerialNumber};
 pub use model::{CertificateRecord, RequestRecord, RequestStatus, StoredExtension};
-pub use policy::{ModuleError, Policy, PolicyCtx, RequestProps, Verdict};
+pub use policy::{CaInfo, ModuleError, Policy, PolicyCtx, RequestProps, Verdict};
 pub use signer::{Clock, Random, Signer, SignerError, SystemClock};
 pub use store::{NewCertificate, NewEvent, NewRequest, OutboxEvent, Store, StoreError};
 

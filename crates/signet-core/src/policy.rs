@@ -177,6 +177,8 @@ pub trait Policy: Send + Sync {
     /// Whether a profile exists; requests naming an unknown profile are refused before they
     /// are stored.
     fn has_profile(&self, profile: &ProfileName) -> bool;
+    /// Every profile this module knows, for config discovery.
+    fn profiles(&self) -> Vec<ProfileName>;
     /// The profile used when a request names none.
     fn default_profile(&self) -> Option<ProfileName>;
     /// `VerifyRequest`.

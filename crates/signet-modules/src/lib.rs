@@ -1,1 +1,57 @@
+//! Signet's built-in modules: the `profiles` policy module (AD CS certificate templates /
+//! EJBCA profiles) and the `log` and `file` exit modules.
+//!
+//! Modules see only their context objects (`PolicyCtx`, `ExitCtx`); they never touch the
+//! store or the key. Each module parses its own section of `signet.toml` from a
+//! `toml::Value`, so the configuration loader stays generic.
+//!
+//! # Layout
+//! - [`profiles`]: `ProfilesPolicy` and `ProfileConfig`.
+//! - [`exits`]: `LogExit`, `FileExit`.
+//! - [`build_policy`], [`build_exit`]: construct a module from its configuration.
 #![forbid(unsafe_code)]
+
+pub mod exits;
+pub mod profiles;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use signet_core::{Exit, Policy};
+
+/// A module's configuration was rejected; the message names the offending key.
+#[derive(Debug, thiserror::Error)]
+#[error("{module} module: {message}")]
+pub struct ConfigError {
+    pub module: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(module: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError { module: module.to_string(), message: message.into() }
+    }
+}
+
+/// Builds a policy module of the given kind from its configuration table.
+pub fn build_policy(kind: &str, config: &toml::Value) -> Result<Arc<dyn Policy>, ConfigError> {
+    match kind {
+        "profiles" => Ok(Arc::new(profiles::ProfilesPolicy::from_toml(config)?)),
+        other => Err(ConfigError::new(other, "unknown policy module (known: profiles)")),
+    }
+}
+
+/// Builds an exit module instance. `name` is the instance name (it keys the delivery
+/// cursor), `kind` the module type, `data_dir` resolves relative paths.
+pub fn build_exit(
+    name: &str,
+    kind: &str,
+    config: &toml::Value,
+    data_dir: &Path,
+) -> Result<Arc<dyn Exit>, ConfigError> {
+    match kind {
+        "log" => Ok(Arc::new(exits::LogExit::from_toml(name, config)?)),
+        "file" => Ok(Arc::new(exits::FileExit::from_toml(name, config, data_dir)?)),
+        other => Err(ConfigError::new(other, "unknown exit module (known: log, file)")),
+    }
+}

@@ -1,0 +1,580 @@
+//! `profiles`: the default policy module. Each profile (an AD CS certificate template) says
+//! which keys it accepts, what of the request's subject and SANs it copies, how long the
+//! certificate lives, its key usages, and whether it issues at once or waits for a manager.
+//!
+//! A request that names anything the profile does not allow is denied with a message that
+//! names the offending value; nothing is silently trimmed.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use signet_core::{CaInfo, ModuleError, Policy, PolicyCtx, ProfileName, Verdict};
+use signet_x509::{DistinguishedName, KeyAlgorithm, KeyUsage, San, ext};
+
+use crate::ConfigError;
+
+/// Whether a profile issues at once or waits for a certificate manager.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// Issue as soon as the request passes the profile's rules.
+    Auto,
+    /// Put the request in the pending queue; it issues when a manager resubmits it.
+    Manual,
+}
+
+/// One profile, as written in `signet.toml` under `[ca.policy.profiles.NAME]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileConfig {
+    #[serde(default)]
+    pub description: String,
+    pub approval: Approval,
+    pub validity_days: u32,
+    /// `p256`, `p384`, `ed25519`, `rsa`, `mldsa65`.
+    pub key_algorithms: Vec<String>,
+    #[serde(default = "default_rsa_min_bits")]
+    pub rsa_min_bits: u32,
+    /// Subject attribute types copied from the request (`CN`, `O`, ...). Any other attribute
+    /// in the request's subject is refused.
+    #[serde(default = "default_subject_attributes")]
+    pub subject_attributes: Vec<String>,
+    /// Treat the subject CN as a host name: it must pass the DNS rules and is added to the
+    /// SANs if the request did not list it (CA/Browser Forum practice).
+    #[serde(default)]
+    pub common_name_as_dns: bool,
+    /// Refuse requests that end up with no subjectAltName.
+    #[serde(default)]
+    pub require_san: bool,
+    /// DNS names allowed: equal to a suffix or ending in `.suffix`.
+    #[serde(default)]
+    pub dns_suffixes: Vec<String>,
+    #[serde(default)]
+    pub allow_wildcards: bool,
+    /// IP addresses allowed, as CIDR ranges (`10.0.0.0/8`, `::1/128`).
+    #[serde(default)]
+    pub ip_ranges: Vec<String>,
+    /// E-mail addresses allowed by domain suffix.
+    #[serde(default)]
+    pub email_domains: Vec<String>,
+    /// URI SANs allowed when they start with one of these prefixes.
+    #[serde(default)]
+    pub uri_prefixes: Vec<String>,
+    #[serde(default = "default_max_sans")]
+    pub max_sans: usize,
+    /// keyUsage names. `keyEncipherment` and `dataEncipherment` apply to RSA keys only and
+    /// are left out for EC, EdDSA and ML-DSA keys (those keys cannot encrypt).
+    pub key_usage: Vec<String>,
+    /// extKeyUsage names (`serverAuth`, `clientAuth`, ...) or dotted OIDs.
+    pub extended_key_usage: Vec<String>,
+}
+
+fn default_rsa_min_bits() -> u32 {
+    2048
+}
+fn default_subject_attributes() -> Vec<String> {
+    vec!["CN".into()]
+}
+fn default_max_sans() -> usize {
+    100
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModuleConfig {
+    #[serde(default)]
+    module: Option<String>,
+    default_profile: Option<String>,
+    #[serde(default)]
+    profiles: BTreeMap<String, ProfileConfig>,
+}
+
+/// A profile with its configuration checked and pre-computed.
+#[derive(Debug, Clone)]
+struct Profile {
+    name: ProfileName,
+    config: ProfileConfig,
+    keys: Vec<String>,
+    ip_ranges: Vec<Cidr>,
+    key_usage: KeyUsage,
+    eku: Vec<String>,
+    validity: Duration,
+}
+
+/// The `profiles` policy module.
+#[derive(Debug)]
+pub struct ProfilesPolicy {
+    profiles: BTreeMap<ProfileName, Profile>,
+    default_profile: Option<ProfileName>,
+}
+
+impl ProfilesPolicy {
+    /// Parses `[ca.policy]` (with its `profiles` table) and checks every profile.
+    pub fn from_toml(config: &toml::Value) -> Result<ProfilesPolicy, ConfigError> {
+        let err = |m: String| ConfigError::new("profiles", m);
+        let parsed: ModuleConfig =
+            config.clone().try_into().map_err(|e: toml::de::Error| err(e.message().to_string()))?;
+        let _ = parsed.module;
+        let mut profiles = BTreeMap::new();
+        for (name, config) in parsed.profiles {
+            let profile = Profile::new(&name, config).map_err(|m| err(format!("profile {name}: {m}")))?;
+            profiles.insert(profile.name.clone(), profile);
+        }
+        let default_profile = match parsed.default_profile {
+            Some(p) => {
+                let name = ProfileName::new(&p).map_err(|e| err(e.to_string()))?;
+                if !profiles.contains_key(&name) {
+                    return Err(err(format!("default_profile {p:?} is not a configured profile")));
+                }
+                Some(name)
+            }
+            None => None,
+        };
+        if profiles.is_empty() {
+            return Err(err("no profiles configured".into()));
+        }
+        Ok(ProfilesPolicy { profiles, default_profile })
+    }
+}
+
+impl Profile {
+    fn new(name: &str, config: ProfileConfig) -> Result<Profile, String> {
+        let name = ProfileName::new(name).map_err(|e| e.to_string())?;
+        if config.validity_days == 0 {
+            return Err("validity_days must be at least 1".into());
+        }
+        let known_keys = ["p256", "p384", "ed25519", "rsa", "mldsa65"];
+        for k in &config.key_algorithms {
+            if !known_keys.contains(&k.as_str()) {
+                return Err(format!("unknown key algorithm {k:?} (known: {})", known_keys.join(", ")));
+            }
+        }
+        if config.key_algorithms.is_empty() {
+            return Err("key_algorithms is empty".into());
+        }
+        let mut key_usage = KeyUsage::default();
+        for ku in &config.key_usage {
+            key_usage = key_usage
+                .union(KeyUsage::from_name(ku).ok_or_else(|| format!("unknown key usage {ku:?}"))?);
+        }
+        if key_usage.contains(KeyUsage::KEY_CERT_SIGN) || key_usage.contains(KeyUsage::CRL_SIGN) {
+            return Err("keyCertSign and cRLSign belong to CA profiles, not leaf profiles".into());
+        }
+        let mut eku = Vec::new();
+        for e in &config.extended_key_usage {
+            eku.push(ext::eku_oid(e).ok_or_else(|| format!("unknown extended key usage {e:?}"))?);
+        }
+        if eku.is_empty() {
+            return Err("extended_key_usage is empty: a leaf profile must name its purposes".into());
+        }
+        let ip_ranges = config
+            .ip_ranges
+            .iter()
+            .map(|r| Cidr::parse(r).ok_or_else(|| format!("bad ip range {r:?}")))
+            .collect::<Result<_, _>>()?;
+        for s in &config.subject_attributes {
+            if s.is_empty() {
+                return Err("empty subject attribute name".into());
+            }
+        }
+        Ok(Profile {
+            name,
+            keys: config.key_algorithms.clone(),
+            ip_ranges,
+            key_usage,
+            eku,
+            validity: Duration::from_secs(u64::from(config.validity_days) * 86_400),
+            config,
+        })
+    }
+
+    fn check_key(&self, key: KeyAlgorithm) -> Result<(), String> {
+        let family = match key {
+            KeyAlgorithm::P256 => "p256",
+            KeyAlgorithm::P384 => "p384",
+            KeyAlgorithm::Ed25519 => "ed25519",
+            KeyAlgorithm::Rsa { .. } => "rsa",
+            KeyAlgorithm::MlDsa65 => "mldsa65",
+        };
+        if !self.keys.iter().any(|k| k == family) {
+            return Err(format!(
+                "key algorithm {key} is not allowed by profile {} (allowed: {})",
+                self.name,
+                self.keys.join(", ")
+            ));
+        }
+        if let KeyAlgorithm::Rsa { bits } = key
+            && bits < self.config.rsa_min_bits
+        {
+            return Err(format!(
+                "RSA key of {bits} bits is below profile {}'s minimum of {} bits",
+                self.name, self.config.rsa_min_bits
+            ));
+        }
+        Ok(())
+    }
+
+    /// The subject to issue: the request's, if every attribute in it is allowed.
+    fn subject(&self, requested: &DistinguishedName) -> Result<DistinguishedName, String> {
+        for (kind, value) in requested.attributes() {
+            if !self.config.subject_attributes.iter().any(|a| a.eq_ignore_ascii_case(&kind)) {
+                return Err(format!(
+                    "subject attribute {kind}={value} is not allowed by profile {} (allowed: {})",
+                    self.name,
+                    self.config.subject_attributes.join(", ")
+                ));
+            }
+        }
+        Ok(requested.clone())
+    }
+
+    fn check_dns(&self, name: &str) -> Result<(), String> {
+        let lower = name.to_ascii_lowercase();
+        let (wildcard, base) = match lower.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        if wildcard && !self.config.allow_wildcards {
+            return Err(format!("wildcard DNS name {name} is not allowed by profile {}", self.name));
+        }
+        if !valid_hostname(base) {
+            return Err(format!("DNS name {name:?} is not a valid host name"));
+        }
+        let allowed = self
+            .config
+            .dns_suffixes
+            .iter()
+            .any(|s| base == s.as_str() || base.ends_with(&format!(".{s}")));
+        if !allowed {
+            return Err(format!(
+                "DNS name {name} is not allowed by profile {} (allowed suffixes: {})",
+                self.name,
+                list_or_none(&self.config.dns_suffixes)
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_san(&self, san: &San) -> Result<(), String> {
+        match san {
+            San::Dns(d) => self.check_dns(d),
+            San::Ip(ip) => {
+                if self.ip_ranges.iter().any(|r| r.contains(ip)) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "IP address {ip} is not allowed by profile {} (allowed ranges: {})",
+                        self.name,
+                        list_or_none(&self.config.ip_ranges)
+                    ))
+                }
+            }
+            San::Email(e) => {
+                let domain = e.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
+                let ok = domain.is_some_and(|d| {
+                    self.config.email_domains.iter().any(|s| d == *s || d.ends_with(&format!(".{s}")))
+                });
+                if ok {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "e-mail address {e} is not allowed by profile {} (allowed domains: {})",
+                        self.name,
+                        list_or_none(&self.config.email_domains)
+                    ))
+                }
+            }
+            San::Uri(u) => {
+                if self.config.uri_prefixes.iter().any(|p| u.starts_with(p.as_str())) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "URI {u} is not allowed by profile {} (allowed prefixes: {})",
+                        self.name,
+                        list_or_none(&self.config.uri_prefixes)
+                    ))
+                }
+            }
+        }
+    }
+
+    /// The SANs to issue: every requested SAN (each must be allowed), plus the CN as a DNS
+    /// name or IP address when `common_name_as_dns` is set.
+    fn sans(&self, subject: &DistinguishedName, requested: &[San]) -> Result<Vec<San>, String> {
+        let mut sans = Vec::new();
+        for san in requested {
+            self.check_san(san)?;
+            if !sans.contains(san) {
+                sans.push(san.clone());
+            }
+        }
+        if self.config.common_name_as_dns
+            && let Some(cn) = subject.common_name()
+        {
+            let as_san = match cn.parse::<IpAddr>() {
+                Ok(ip) => San::Ip(ip),
+                Err(_) => San::Dns(cn.to_ascii_lowercase()),
+            };
+            self.check_san(&as_san).map_err(|e| format!("subject CN: {e}"))?;
+            let present = sans.iter().any(|s| match (s, &as_san) {
+                (San::Dns(a), San::Dns(b)) => a.eq_ignore_ascii_case(b),
+                (a, b) => a == b,
+            });
+            if !present {
+                sans.push(as_san);
+            }
+        }
+        if sans.len() > self.config.max_sans {
+            return Err(format!(
+                "{} subject alternative names exceed profile {}'s maximum of {}",
+                sans.len(),
+                self.name,
+                self.config.max_sans
+            ));
+        }
+        if self.config.require_san && sans.is_empty() {
+            return Err(format!("profile {} requires at least one subject alternative name", self.name));
+        }
+        Ok(sans)
+    }
+
+    fn key_usage_for(&self, key: KeyAlgorithm) -> KeyUsage {
+        let mut usage = self.key_usage;
+        if !matches!(key, KeyAlgorithm::Rsa { .. }) {
+            usage.0 &= !(KeyUsage::KEY_ENCIPHERMENT.0 | KeyUsage::DATA_ENCIPHERMENT.0);
+        }
+        usage
+    }
+
+    fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {
+        let module_err = |m: String| ModuleError::new("profiles", m);
+        if let Err(reason) = self.check_key(ctx.public_key()) {
+            return Ok(Verdict::Deny(reason));
+        }
+        let subject = match self.subject(ctx.request_subject()) {
+            Ok(s) => s,
+            Err(reason) => return Ok(Verdict::Deny(reason)),
+        };
+        let sans = match self.sans(&subject, ctx.request_sans()) {
+            Ok(s) => s,
+            Err(reason) => return Ok(Verdict::Deny(reason)),
+        };
+        if subject.is_empty() && sans.is_empty() {
+            return Ok(Verdict::Deny(
+                "the request names neither a subject nor a subject alternative name".into(),
+            ));
+        }
+        ctx.set_subject(subject);
+        ctx.set_sans(sans);
+
+        let not_before = ctx.draft().not_before();
+        let not_after = (not_before + self.validity).min(ctx.draft().not_after());
+        ctx.set_validity(not_before, not_after).map_err(|e| module_err(e.to_string()))?;
+
+        let usage = self.key_usage_for(ctx.public_key());
+        if usage != KeyUsage::default() {
+            ctx.set_extension(ext::key_usage(usage)).map_err(|e| module_err(e.to_string()))?;
+        }
+        let eku = ext::extended_key_usage(&self.eku).map_err(|e| module_err(e.to_string()))?;
+        ctx.set_extension(eku).map_err(|e| module_err(e.to_string()))?;
+
+        Ok(match self.config.approval {
+            Approval::Auto => Verdict::Issue,
+            Approval::Manual if ctx.is_new_request() => Verdict::Pending(format!(
+                "profile {} requires approval by a certificate manager",
+                self.name
+            )),
+            Approval::Manual => Verdict::Issue,
+        })
+    }
+}
+
+impl Policy for ProfilesPolicy {
+    fn name(&self) -> &str {
+        "profiles"
+    }
+
+    fn description(&self) -> String {
+        format!("profiles policy module ({} profiles)", self.profiles.len())
+    }
+
+    fn start(&self, ca: &CaInfo) -> Result<(), ModuleError> {
+        tracing::info!(ca = %ca.name, profiles = ?self.profiles.keys().map(|p| p.as_str()).collect::<Vec<_>>(), "profiles policy started");
+        Ok(())
+    }
+
+    fn has_profile(&self, profile: &ProfileName) -> bool {
+        self.profiles.contains_key(profile)
+    }
+
+    fn profiles(&self) -> Vec<ProfileName> {
+        self.profiles.keys().cloned().collect()
+    }
+
+    fn default_profile(&self) -> Option<ProfileName> {
+        self.default_profile.clone()
+    }
+
+    fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {
+        let profile = self.profiles.get(ctx.profile()).ok_or_else(|| {
+            ModuleError::new("profiles", format!("no profile {}", ctx.profile()))
+        })?;
+        profile.verify(ctx)
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() { "none".into() } else { items.join(", ") }
+}
+
+/// A host name of LDH labels (RFC 1123), at most 253 characters.
+fn valid_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// An IP range in CIDR notation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    fn parse(s: &str) -> Option<Cidr> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, p.parse::<u8>().ok()?),
+            None => {
+                let a = s.parse::<IpAddr>().ok()?;
+                (a, if a.is_ipv4() { 32 } else { 128 })
+            }
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        (prefix <= max).then_some(Cidr { network: addr, prefix })
+    }
+
+    fn contains(&self, ip: &IpAddr) -> bool {
+        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+            if prefix == 0 { 0 } else { bits >> (width - prefix) }
+        }
+        match (self.network, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                masked(u32::from(n).into(), self.prefix, 32) == masked(u32::from(*a).into(), self.prefix, 32)
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                masked(u128::from(n), self.prefix, 128) == masked(u128::from(*a), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(extra: &str) -> Profile {
+        let text = format!(
+            r#"
+approval = "auto"
+validity_days = 30
+key_algorithms = ["p256", "rsa"]
+key_usage = ["digitalSignature", "keyEncipherment"]
+extended_key_usage = ["serverAuth"]
+common_name_as_dns = true
+dns_suffixes = ["example.com"]
+ip_ranges = ["10.0.0.0/8", "::1/128"]
+{extra}
+"#
+        );
+        let config: ProfileConfig = toml::from_str(&text).expect("profile parses");
+        Profile::new("server", config).expect("profile is valid")
+    }
+
+    #[test]
+    fn cidr_matching() {
+        let c = Cidr::parse("10.0.0.0/8").expect("cidr");
+        assert!(c.contains(&"10.255.1.2".parse().expect("ip")));
+        assert!(!c.contains(&"11.0.0.1".parse().expect("ip")));
+        assert!(!c.contains(&"::1".parse().expect("ip")));
+        assert!(Cidr::parse("0.0.0.0/0").expect("any").contains(&"1.2.3.4".parse().expect("ip")));
+        assert!(Cidr::parse("10.0.0.0/33").is_none());
+    }
+
+    #[test]
+    fn dns_rules_name_the_offending_value() {
+        let p = profile("");
+        assert!(p.check_dns("www.example.com").is_ok());
+        assert!(p.check_dns("example.com").is_ok());
+        let e = p.check_dns("evil-example.com").expect_err("not a suffix match");
+        assert!(e.contains("evil-example.com"), "{e}");
+        assert!(p.check_dns("*.example.com").expect_err("wildcards off").contains("wildcard"));
+        assert!(p.check_dns("bad_label.example.com").is_err());
+        let p = profile("allow_wildcards = true");
+        assert!(p.check_dns("*.example.com").is_ok());
+    }
+
+    #[test]
+    fn sans_are_checked_and_cn_is_added() {
+        let p = profile("");
+        let subject = DistinguishedName::parse("CN=www.example.com").expect("dn");
+        let sans = p.sans(&subject, &[San::Ip("10.1.2.3".parse().expect("ip"))]).expect("allowed");
+        assert_eq!(sans.len(), 2);
+        let e = p
+            .sans(&subject, &[San::Email("a@example.com".into())])
+            .expect_err("e-mail not allowed");
+        assert!(e.contains("a@example.com"), "{e}");
+        let e = p.sans(&subject, &[San::Ip("192.168.1.1".parse().expect("ip"))]).expect_err("ip");
+        assert!(e.contains("192.168.1.1"), "{e}");
+    }
+
+    #[test]
+    fn subject_attributes_outside_the_profile_are_refused() {
+        let p = profile("");
+        let dn = DistinguishedName::parse("O=Evil Corp,CN=www.example.com").expect("dn");
+        let e = p.subject(&dn).expect_err("O is not allowed");
+        assert!(e.contains("O=Evil Corp"), "{e}");
+    }
+
+    #[test]
+    fn keys_are_checked() {
+        let p = profile("");
+        assert!(p.check_key(KeyAlgorithm::P256).is_ok());
+        assert!(p.check_key(KeyAlgorithm::Ed25519).expect_err("ed25519").contains("ed25519"));
+        assert!(p.check_key(KeyAlgorithm::Rsa { bits: 2048 }).is_ok());
+        let p = profile("rsa_min_bits = 3072");
+        assert!(p.check_key(KeyAlgorithm::Rsa { bits: 2048 }).expect_err("small").contains("2048"));
+    }
+
+    #[test]
+    fn key_encipherment_only_for_rsa() {
+        let p = profile("");
+        assert!(!p.key_usage_for(KeyAlgorithm::P256).contains(KeyUsage::KEY_ENCIPHERMENT));
+        assert!(
+            p.key_usage_for(KeyAlgorithm::Rsa { bits: 2048 }).contains(KeyUsage::KEY_ENCIPHERMENT)
+        );
+    }
+
+    #[test]
+    fn bad_configuration_is_refused() {
+        let bad = [
+            "approval = \"auto\"\nvalidity_days = 0\nkey_algorithms=[\"p256\"]\nkey_usage=[]\nextended_key_usage=[\"serverAuth\"]",
+            "approval = \"auto\"\nvalidity_days = 1\nkey_algorithms=[\"dsa\"]\nkey_usage=[]\nextended_key_usage=[\"serverAuth\"]",
+            "approval = \"auto\"\nvalidity_days = 1\nkey_algorithms=[\"p256\"]\nkey_usage=[\"keyCertSign\"]\nextended_key_usage=[\"serverAuth\"]",
+            "approval = \"auto\"\nvalidity_days = 1\nkey_algorithms=[\"p256\"]\nkey_usage=[]\nextended_key_usage=[]",
+        ];
+        for text in bad {
+            let config: ProfileConfig = toml::from_str(text).expect("parses");
+            assert!(Profile::new("x", config).is_err(), "{text}");
+        }
+    }
+}

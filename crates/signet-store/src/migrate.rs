@@ -1,0 +1,108 @@
+//! Schema migrations: an ordered list of SQL scripts compiled into the binary, applied at open
+//! and recorded in `schema_migrations`.
+//!
+//! To change the schema, add `migrations/sqlite/NNNN_name.sql` and one entry at the end of
+//! [`MIGRATIONS`]. Never edit a script that has shipped: databases that already applied it will
+//! not run it again.
+
+use rusqlite::{Connection, TransactionBehavior, params};
+use signet_core::StoreError;
+
+use crate::codec::sql_error;
+
+/// One schema step.
+pub(crate) struct Migration {
+    /// Strictly increasing, starting at 1.
+    pub(crate) version: u32,
+    pub(crate) name: &'static str,
+    pub(crate) sql: &'static str,
+}
+
+/// Every migration this build knows, oldest first.
+pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sql: include_str!("../migrations/sqlite/0001_init.sql"),
+}];
+
+/// The schema version this build writes.
+pub(crate) fn latest_version() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+const CREATE_TRACKING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL,
+    applied_at  INTEGER NOT NULL
+)";
+
+/// Brings the database up to [`latest_version`] in one transaction, so a failed migration
+/// leaves the schema as it was. Returns the version the database had before.
+///
+/// A database whose version is newer than this build knows is refused: an older Signet would
+/// otherwise write rows that a newer schema's invariants do not expect.
+pub(crate) fn migrate(conn: &mut Connection, now: i64) -> Result<u32, StoreError> {
+    // IMMEDIATE takes the write lock first, so two processes opening a fresh file at once do
+    // not both try to create the tables.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error("starting the migration transaction"))?;
+    tx.execute_batch(CREATE_TRACKING)
+        .map_err(sql_error("creating schema_migrations"))?;
+    let current: i64 = tx
+        .query_row(
+            "SELECT coalesce(max(version), 0) FROM schema_migrations",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sql_error("reading the schema version"))?;
+    let latest = latest_version();
+    let current = u32::try_from(current).map_err(|_| {
+        StoreError::Backend(format!("schema_migrations holds an invalid version {current}"))
+    })?;
+    if current > latest {
+        return Err(StoreError::Backend(format!(
+            "the database schema is version {current}, newer than this build of Signet \
+             understands (up to {latest}); run a newer Signet, or restore a backup made \
+             with this version"
+        )));
+    }
+    for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+        tx.execute_batch(m.sql).map_err(|e| {
+            StoreError::Backend(format!(
+                "migration {:04}_{} failed: {e}",
+                m.version, m.name
+            ))
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            params![m.version, m.name, now],
+        )
+        .map_err(sql_error("recording a migration"))?;
+        tracing::info!(version = m.version, name = m.name, "applied schema migration");
+    }
+    tx.commit()
+        .map_err(sql_error("committing the migration transaction"))?;
+    Ok(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_strictly_increasing_from_one() {
+        let mut expected = 1;
+        for m in MIGRATIONS {
+            assert_eq!(m.version, expected, "migration {} is out of order", m.name);
+            assert!(!m.sql.trim().is_empty());
+            // The runner owns the transaction; a script must not end it early.
+            let ends_transaction = m.sql.lines().any(|l| {
+                let l = l.trim_start().to_ascii_uppercase();
+                l.starts_with("BEGIN") || l.starts_with("COMMIT") || l.starts_with("END")
+            });
+            assert!(!ends_transaction, "migration {} manages a transaction", m.name);
+            expected += 1;
+        }
+    }
+}

@@ -1,1 +1,22 @@
+//! The HTTP face of Signet: the REST API (DESIGN §3), public CA certificate downloads,
+//! health and Prometheus metrics, and the exit delivery loop that runs beside them.
+//!
+//! The REST handlers reach the CA only through `Enroll` (in process: `Authority`). Errors
+//! are mapped to RFC 9457 problems in exactly one place, [`problem::Problem`].
+//!
+//! # Layout
+//! - [`api`]: the router and handlers.
+//! - [`problem`]: `Problem`, the RFC 9457 error body, and the `EnrollError` mapping.
+//! - [`metrics`]: `Metrics`, rendered as Prometheus text on `/metrics`.
+//! - [`delivery`]: the exit delivery loop.
+//! - `openapi.json`: the OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod delivery;
+pub mod metrics;
+pub mod problem;
+
+pub use api::{AppState, router};
+pub use delivery::Delivery;
+pub use metrics::Metrics;

@@ -1,0 +1,327 @@
+//! The REST API (DESIGN §3) and the public endpoints.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use signet_core::{Authority, Enroll, EnrollError, RequestId, SubmitRequest, SubmitResponse};
+use signet_x509::pem;
+
+use crate::Metrics;
+use crate::problem::Problem;
+
+/// The OpenAPI document, kept beside the code it describes.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub authority: Arc<Authority>,
+    pub metrics: Arc<Metrics>,
+    /// The largest request body accepted, in bytes.
+    pub max_body: usize,
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let limit = state.max_body;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/cas", get(list_cas))
+        .route("/api/v1/cas/{ca}/certificate", get(ca_certificate))
+        .route("/api/v1/cas/{ca}/chain", get(ca_chain))
+        .route("/api/v1/cas/{ca}/requests", post(submit))
+        .route("/api/v1/cas/{ca}/requests/{id}", get(retrieve))
+        .route("/ca/{file}", get(public_ca_certificate))
+        .fallback(|| async { Problem::not_found("no such resource") })
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let mut resp = state.metrics.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+async fn openapi() -> Response {
+    let mut resp = OPENAPI.into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// One CA in config discovery.
+#[derive(Serialize)]
+struct CaView {
+    name: String,
+    config: String,
+    subject: String,
+    key_algorithm: String,
+    policy: String,
+    exits: Vec<String>,
+    profiles: Vec<String>,
+    default_profile: Option<String>,
+}
+
+async fn list_cas(State(state): State<AppState>) -> Result<Response, Problem> {
+    let cas = state.authority.list_cas().await?;
+    let views: Vec<CaView> = cas
+        .into_iter()
+        .map(|c| CaView {
+            name: c.name,
+            config: c.config,
+            subject: c.subject,
+            key_algorithm: c.key_algorithm,
+            policy: c.policy,
+            exits: c.exits,
+            profiles: c.profiles,
+            default_profile: c.default_profile,
+        })
+        .collect();
+    Ok(axum::Json(views).into_response())
+}
+
+#[derive(Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+fn certificates_response(ders: &[Vec<u8>], format: Option<&str>) -> Result<Response, Problem> {
+    match format.unwrap_or("pem") {
+        "pem" => {
+            let text: String = ders.iter().map(|d| pem::encode("CERTIFICATE", d)).collect();
+            let mut resp = text.into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-pem-file"));
+            Ok(resp)
+        }
+        "der" if ders.len() == 1 => {
+            let mut resp = ders[0].clone().into_response();
+            resp.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pkix-cert"));
+            Ok(resp)
+        }
+        "der" => Err(Problem::bad_request("a chain of several certificates has no DER form; use PEM")),
+        other => Err(Problem::bad_request(format!("unknown format {other:?} (pem or der)"))),
+    }
+}
+
+async fn ca_certificate(
+    State(state): State<AppState>,
+    Path(ca): Path<String>,
+    Query(q): Query<FormatQuery>,
+) -> Result<Response, Problem> {
+    let der = state.authority.ca_certificate(&ca).await?;
+    certificates_response(&[der], q.format.as_deref())
+}
+
+async fn ca_chain(
+    State(state): State<AppState>,
+    Path(ca): Path<String>,
+    Query(q): Query<FormatQuery>,
+) -> Result<Response, Problem> {
+    let chain = state.authority.chain(&ca)?;
+    certificates_response(&chain, q.format.as_deref())
+}
+
+/// `GET /ca/{ca}.crt`: the CA certificate, DER, for AIA caIssuers.
+async fn public_ca_certificate(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+) -> Result<Response, Problem> {
+    let ca = file
+        .strip_suffix(".crt")
+        .ok_or_else(|| Problem::not_found("CA certificates are served as /ca/NAME.crt"))?;
+    let der = state.authority.ca_certificate(ca).await?;
+    let mut resp = der.into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pkix-cert"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    Ok(resp)
+}
+
+/// The JSON body of `POST /api/v1/cas/{ca}/requests`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmitBody {
+    csr: String,
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct SubmitQuery {
+    profile: Option<String>,
+}
+
+/// The request view returned by submit and retrieve.
+#[derive(Serialize)]
+struct RequestView {
+    id: i64,
+    ca: String,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    serial: Option<String>,
+    /// PEM.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate: Option<String>,
+    /// PEM, the issuing CA first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain: Option<Vec<String>>,
+}
+
+fn view(ca: &str, r: SubmitResponse) -> RequestView {
+    let certificate = r.certificate.as_ref().map(|d| pem::encode("CERTIFICATE", d));
+    let chain = certificate
+        .as_ref()
+        .map(|_| r.chain.iter().map(|d| pem::encode("CERTIFICATE", d)).collect());
+    RequestView {
+        id: r.id.get(),
+        ca: ca.to_string(),
+        status: r.status.as_str(),
+        message: r.message,
+        serial: r.serial,
+        certificate,
+        chain,
+    }
+}
+
+/// `POST /api/v1/cas/{ca}/requests`: JSON `{csr, profile?, attributes?}`, or a raw PKCS#10
+/// body (`Content-Type: application/pkcs10`, DER or PEM) with `?profile=`.
+async fn submit(
+    State(state): State<AppState>,
+    Path(ca): Path<String>,
+    Query(q): Query<SubmitQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    let result = submit_inner(&state, &ca, q, &headers, body).await;
+    state.metrics.observe_latency(started.elapsed());
+    match &result {
+        Ok(v) => state.metrics.count_request(&ca, v.status),
+        Err(_) => state.metrics.count_request(&ca, "rejected"),
+    }
+    let v = result?;
+    Ok((StatusCode::CREATED, axum::Json(v)).into_response())
+}
+
+async fn submit_inner(
+    state: &AppState,
+    ca: &str,
+    q: SubmitQuery,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<RequestView, Problem> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                "Request body too large",
+                format!("the body exceeds the limit of {} bytes", state.max_body),
+            )
+        } else {
+            Problem::bad_request(format!("could not read the body: {e}"))
+        }
+    })?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let request = match content_type.as_str() {
+        "application/json" => {
+            let b: SubmitBody = serde_json::from_slice(&body)
+                .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))?;
+            SubmitRequest {
+                ca: ca.to_string(),
+                csr: b.csr.into_bytes(),
+                profile: b.profile.or(q.profile),
+                attributes: b.attributes.into_iter().collect(),
+                requester: None,
+            }
+        }
+        "application/pkcs10" => SubmitRequest {
+            ca: ca.to_string(),
+            csr: body.to_vec(),
+            profile: q.profile,
+            attributes: Vec::new(),
+            requester: None,
+        },
+        other => {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                format!("{other:?} is not accepted: send application/json or application/pkcs10"),
+            ));
+        }
+    };
+    let response = state.authority.submit(request).await?;
+    Ok(view(ca, response))
+}
+
+/// `GET /api/v1/cas/{ca}/requests/{id}`.
+async fn retrieve(
+    State(state): State<AppState>,
+    Path((ca, id)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let id: RequestId = id.parse().map_err(|e: signet_core::ids::IdError| {
+        Problem::bad_request(e.to_string())
+    })?;
+    let response = match state.authority.retrieve(&ca, id).await {
+        Ok(r) => r,
+        Err(EnrollError::NotFound(d)) => return Err(Problem::not_found(format!("request {d}"))),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(axum::Json(view(&ca, response)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_document_is_json_and_names_every_route() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        let paths = doc["paths"].as_object().expect("paths");
+        for p in [
+            "/healthz",
+            "/metrics",
+            "/api/v1/cas",
+            "/api/v1/cas/{ca}/certificate",
+            "/api/v1/cas/{ca}/chain",
+            "/api/v1/cas/{ca}/requests",
+            "/api/v1/cas/{ca}/requests/{id}",
+            "/ca/{ca}.crt",
+        ] {
+            assert!(paths.contains_key(p), "{p} missing from openapi.json");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Prometheus metrics, kept by hand (a few counters and one histogram do not need a crate).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the issuance latency histogram, in seconds.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+
+/// The server's metrics.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, String), u64>>,
+    latency_buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+    outbox_lag: Mutex<BTreeMap<String, u64>>,
+    deliveries: AtomicU64,
+    delivery_failures: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one answered request by CA and disposition (`issued`, `pending`, `denied`,
+    /// `failed`, or `rejected` for input refused before it was stored).
+    pub fn count_request(&self, ca: &str, status: &str) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((ca.to_string(), status.to_string())).or_default() += 1;
+        }
+    }
+
+    /// Records the latency of one submission.
+    pub fn observe_latency(&self, elapsed: Duration) {
+        let secs = elapsed.as_secs_f64();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.latency_sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Records a delivery pass.
+    pub fn record_delivery(&self, report: &signet_core::DeliveryReport) {
+        self.deliveries.fetch_add(report.delivered, Ordering::Relaxed);
+        self.delivery_failures.fetch_add(report.failed, Ordering::Relaxed);
+        if let Ok(mut m) = self.outbox_lag.lock() {
+            for (ca, lag) in &report.lag {
+                m.insert(ca.to_string(), *lag);
+            }
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP signet_requests_total Certificate requests answered, by CA and disposition.\n");
+        out.push_str("# TYPE signet_requests_total counter\n");
+        if let Ok(m) = self.requests.lock() {
+            for ((ca, status), n) in m.iter() {
+                let _ = writeln!(out, "signet_requests_total{{ca=\"{}\",status=\"{}\"}} {n}", escape(ca), escape(status));
+            }
+        }
+        out.push_str("# HELP signet_issuance_latency_seconds Time to answer a submission.\n");
+        out.push_str("# TYPE signet_issuance_latency_seconds histogram\n");
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let n = self.latency_buckets[i].load(Ordering::Relaxed);
+            let _ = writeln!(out, "signet_issuance_latency_seconds_bucket{{le=\"{bound}\"}} {n}");
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "signet_issuance_latency_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "signet_issuance_latency_seconds_sum {sum}");
+        let _ = writeln!(out, "signet_issuance_latency_seconds_count {count}");
+        out.push_str("# HELP signet_outbox_lag Outbox events not yet acknowledged by the slowest exit module.\n");
+        out.push_str("# TYPE signet_outbox_lag gauge\n");
+        if let Ok(m) = self.outbox_lag.lock() {
+            for (ca, lag) in m.iter() {
+                let _ = writeln!(out, "signet_outbox_lag{{ca=\"{}\"}} {lag}", escape(ca));
+            }
+        }
+        out.push_str("# HELP signet_exit_deliveries_total Events delivered to exit modules.\n");
+        out.push_str("# TYPE signet_exit_deliveries_total counter\n");
+        let _ = writeln!(out, "signet_exit_deliveries_total {}", self.deliveries.load(Ordering::Relaxed));
+        out.push_str("# HELP signet_exit_delivery_failures_total Failed exit module notifications (retried).\n");
+        out.push_str("# TYPE signet_exit_delivery_failures_total counter\n");
+        let _ = writeln!(out, "signet_exit_delivery_failures_total {}", self.delivery_failures.load(Ordering::Relaxed));
+        out
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_histogram() {
+        let m = Metrics::default();
+        m.count_request("demo", "issued");
+        m.count_request("demo", "issued");
+        m.observe_latency(Duration::from_millis(3));
+        let text = m.render();
+        assert!(text.contains("signet_requests_total{ca=\"demo\",status=\"issued\"} 2"), "{text}");
+        assert!(text.contains("signet_issuance_latency_seconds_bucket{le=\"0.005\"} 1"), "{text}");
+        assert!(text.contains("signet_issuance_latency_seconds_bucket{le=\"0.0025\"} 0"), "{text}");
+        assert!(text.contains("signet_issuance_latency_seconds_count 1"), "{text}");
+    }
+}

@@ -1,0 +1,89 @@
+//! RFC 9457 problem details: the one place where errors become HTTP responses.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use signet_core::EnrollError;
+
+/// An `application/problem+json` body.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl Problem {
+    /// A problem of the given slug (the `type` is `urn:signet:problem:SLUG`).
+    pub fn new(status: StatusCode, slug: &str, title: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: format!("urn:signet:problem:{slug}"),
+            title: title.to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+}
+
+impl From<EnrollError> for Problem {
+    fn from(e: EnrollError) -> Problem {
+        match &e {
+            EnrollError::UnknownCa(_) => {
+                Problem::new(StatusCode::NOT_FOUND, "unknown-ca", "Unknown CA", e.to_string())
+            }
+            EnrollError::UnknownProfile { .. } => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "unknown-profile",
+                "Unknown profile",
+                e.to_string(),
+            ),
+            EnrollError::BadRequest(d) => {
+                Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", d.clone())
+            }
+            EnrollError::NotFound(_) => {
+                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", e.to_string())
+            }
+            EnrollError::Unavailable(d) => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "CA unavailable",
+                d.clone(),
+            ),
+            EnrollError::Internal { .. } => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                e.to_string(),
+            ),
+            EnrollError::Remote { status, title, detail } => Problem {
+                kind: "about:blank".into(),
+                title: title.clone(),
+                status: *status,
+                detail: detail.clone(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut resp = (status, body).into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        resp
+    }
+}

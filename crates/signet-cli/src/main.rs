@@ -1,1 +1,186 @@
-fn main() {}
+//! `signet`: the one binary. `init` makes a CA, `serve` runs it, `config` discovers CAs,
+//! `request` submits and retrieves requests through `Enroll` over HTTP, `bench` measures
+//! issuance throughput.
+//!
+//! # Layout
+//! - `config.rs`: the `signet.toml` schema and template.
+//! - `init.rs`, `serve.rs`: `signet init`, `signet serve`.
+//! - `remote.rs`: `RemoteEnroll`, the HTTP implementation of `Enroll`.
+//! - `request.rs`: `signet config` and `signet request ...`.
+//! - `bench.rs`: `signet bench`.
+#![forbid(unsafe_code)]
+
+mod bench;
+mod config;
+mod init;
+mod remote;
+mod request;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "signet", version, about = "Signet: an open-source certificate authority server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a root CA, its database, signet.toml and the bootstrap admin token.
+    Init {
+        #[arg(long, default_value = "./signet-data")]
+        data: PathBuf,
+        /// The CA name (the CAName of the config string host/CAName).
+        #[arg(long, default_value = "demo")]
+        ca: String,
+        /// p256, p384, ed25519, rsa2048, rsa3072, rsa4096 or mldsa65.
+        #[arg(long, default_value = "p256")]
+        key: String,
+        /// The CA subject, e.g. "O=Example,CN=Example Root CA" (written in DER order).
+        #[arg(long)]
+        subject: Option<String>,
+        #[arg(long, default_value_t = 3650)]
+        validity_days: u32,
+        /// A DNS suffix the default profiles accept (repeatable); default: localhost, test.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Development mode: the CA key is written UNENCRYPTED.
+        #[arg(long)]
+        dev: bool,
+        /// A file holding the passphrase that encrypts the CA key (or SIGNET_PASSPHRASE).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// The listen address written to signet.toml.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Run the CA server.
+    Serve {
+        #[arg(long, default_value = "./signet-data")]
+        data: PathBuf,
+        /// Overrides [server] listen, e.g. 127.0.0.1:0 for any free port.
+        #[arg(long)]
+        listen: Option<String>,
+        /// Development mode: initialise an unencrypted dev CA in --data if there is none.
+        #[arg(long)]
+        dev: bool,
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// List the CAs of a server with their config strings.
+    Config {
+        #[arg(long, env = "SIGNET_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit and retrieve certificate requests.
+    Request {
+        #[command(subcommand)]
+        command: request::RequestCommand,
+    },
+    /// Measure issuance throughput over HTTP against a durable SQLite store.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
+}
+
+fn read_passphrase(file: Option<&PathBuf>) -> Result<Option<Vec<u8>>> {
+    let raw = match file {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
+        None => std::env::var_os("SIGNET_PASSPHRASE").map(|v| v.into_encoded_bytes()),
+    };
+    Ok(raw.map(|mut p| {
+        while p.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            p.pop();
+        }
+        p
+    }))
+}
+
+fn init_logging(format: &str, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        let _ = builder.json().try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Init { data, ca, key, subject, validity_days, domains, dev, passphrase_file, listen } => {
+            init_logging("text", "warn");
+            let passphrase = if dev && passphrase_file.is_none() { None } else { read_passphrase(passphrase_file.as_ref())? };
+            init::run(&init::InitOptions {
+                data,
+                ca,
+                key,
+                subject,
+                validity_days,
+                domains,
+                dev: dev && passphrase.is_none(),
+                passphrase,
+                listen,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve { data, listen, dev, passphrase_file } => {
+            let passphrase = read_passphrase(passphrase_file.as_ref())?;
+            if dev && !data.join("signet.toml").exists() {
+                init_logging("text", "info");
+                eprintln!("--dev: no CA in {}, creating a development CA", data.display());
+                init::run(&init::InitOptions {
+                    data: data.clone(),
+                    ca: "demo".into(),
+                    key: "p256".into(),
+                    subject: None,
+                    validity_days: 3650,
+                    domains: Vec::new(),
+                    dev: true,
+                    passphrase: None,
+                    listen: "127.0.0.1:8080".into(),
+                })?;
+            }
+            let config = config::Config::load(&data)?;
+            init_logging(&config.logging.format, &config.logging.level);
+            runtime()?.block_on(serve::run(data, listen, passphrase))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { server, json } => {
+            init_logging("text", "warn");
+            runtime()?.block_on(request::config(&server, json))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Request { command } => {
+            init_logging("text", "warn");
+            runtime()?.block_on(request::run(command))
+        }
+        Command::Bench(args) => {
+            init_logging("text", "warn");
+            runtime()?.block_on(bench::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

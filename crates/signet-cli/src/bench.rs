@@ -1,0 +1,228 @@
+//! `signet bench`: N concurrent HTTP clients submit CSRs to the real submit endpoint for a
+//! fixed time and the figures are printed: certificates/s and latency percentiles.
+//!
+//! Without `--server` it creates a development CA in a fresh directory (durable SQLite,
+//! `synchronous=FULL`, the default modules) and serves it in this process on 127.0.0.1:0,
+//! so one command measures the whole path: HTTP, CSR check, policy, signing, commit.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use clap::Args;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use signet_core::Signer;
+use signet_keys::SoftwareKey;
+use signet_x509::KeyAlgorithm;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Benchmark a running server instead of an in-process one.
+    #[arg(long)]
+    server: Option<String>,
+    #[arg(long, default_value = "demo")]
+    ca: String,
+    #[arg(long, default_value = "server")]
+    profile: String,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Distinct subject keys to make CSRs from.
+    #[arg(long, default_value_t = 256)]
+    keys: usize,
+    /// Subject key type: p256, p384, ed25519, rsa2048.
+    #[arg(long, default_value = "p256")]
+    key: String,
+    /// The CA's key type for the in-process server.
+    #[arg(long, default_value = "p256")]
+    ca_key: String,
+    /// Data directory for the in-process server (default: a fresh temporary one).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// DNS suffix of the CSRs' names (must be allowed by the profile).
+    #[arg(long, default_value = "bench.test")]
+    domain: String,
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    let algorithm = KeyAlgorithm::from_config_name(&args.key).with_context(|| format!("--key {}", args.key))?;
+    eprintln!("making {} {} CSRs...", args.keys, algorithm);
+    let bodies = make_bodies(&args, algorithm)?;
+
+    let (base, running, data) = match &args.server {
+        Some(url) => (url.trim_end_matches('/').to_string(), None, None),
+        None => {
+            let data = args.data.clone().unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("signet-bench-{}", std::process::id()))
+            });
+            if !data.join("signet.toml").exists() {
+                crate::init::run(&crate::init::InitOptions {
+                    data: data.clone(),
+                    ca: args.ca.clone(),
+                    key: args.ca_key.clone(),
+                    subject: None,
+                    validity_days: 3650,
+                    domains: vec![args.domain.clone()],
+                    dev: true,
+                    passphrase: None,
+                    listen: "127.0.0.1:0".into(),
+                })?;
+            }
+            let running = crate::serve::start(&data, Some("127.0.0.1:0"), None).await?;
+            (format!("http://{}", running.addr), Some(running), Some(data))
+        }
+    };
+
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(args.concurrency)
+        .build_http();
+    let url: hyper::Uri = format!("{base}/api/v1/cas/{}/requests", args.ca).parse()?;
+    let bodies = Arc::new(bodies);
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // Warm up the connection pool and check that the profile issues.
+    let (status, body) = post(&client, &url, bodies[0].clone()).await?;
+    if status != 201 || !body.contains("\"issued\"") {
+        bail!("the warm-up request was not issued (HTTP {status}): {body}");
+    }
+
+    eprintln!("running {} clients for {} s against {base} ...", args.concurrency, args.duration);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..args.concurrency {
+        let client = client.clone();
+        let url = url.clone();
+        let bodies = Arc::clone(&bodies);
+        let stop = Arc::clone(&stop);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(4096);
+            let mut errors = 0u64;
+            let mut i = worker;
+            while !stop.load(Ordering::Relaxed) {
+                let body = bodies[i % bodies.len()].clone();
+                i += 1;
+                let t = Instant::now();
+                match post(&client, &url, body).await {
+                    Ok((201, text)) if text.contains("\"issued\"") => {
+                        latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(args.duration)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (l, e) = t.await?;
+        latencies.extend(l);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let idx = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(latencies[idx]) / 1000.0
+    };
+    let issued = latencies.len();
+    println!("signet bench: {} {} CSRs, {} clients, {:.1} s", args.keys, algorithm, args.concurrency, elapsed);
+    println!("  issued:        {issued} certificates ({errors} errors)");
+    println!("  throughput:    {:.0} certificates/s", issued as f64 / elapsed);
+    println!("  latency p50:   {:.2} ms", pct(0.50));
+    println!("  latency p99:   {:.2} ms", pct(0.99));
+    println!("  latency max:   {:.2} ms", pct(1.0));
+    if let Some(running) = running {
+        running.stop().await?;
+        if args.data.is_none()
+            && let Some(d) = data
+        {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+    if errors > 0 && issued == 0 {
+        bail!("no certificate was issued");
+    }
+    Ok(())
+}
+
+async fn post(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    url: &hyper::Uri,
+    body: Bytes,
+) -> Result<(u16, String)> {
+    let request = Request::post(url.clone()).header("content-type", "application/json").body(Full::new(body))?;
+    let response = client.request(request).await?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await?.to_bytes();
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// Pre-builds the JSON bodies: one CSR per key, each for `hostN.DOMAIN`.
+fn make_bodies(args: &BenchArgs, algorithm: KeyAlgorithm) -> Result<Vec<Bytes>> {
+    (0..args.keys.max(1))
+        .map(|i| {
+            let key = SoftwareKey::generate(algorithm).context("generating a key")?;
+            let host = format!("host{i}.{}", args.domain);
+            let der = build_csr(&key, &host)?;
+            let pem = signet_x509::pem::encode("CERTIFICATE REQUEST", &der);
+            let body = serde_json::json!({ "csr": pem, "profile": args.profile });
+            Ok(Bytes::from(serde_json::to_vec(&body)?))
+        })
+        .collect()
+}
+
+/// A minimal PKCS#10 request for `CN=host` with a DNS subjectAltName, signed by `key`.
+///
+/// ```text
+/// CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm, signature BIT STRING }
+/// CertificationRequestInfo ::= SEQUENCE { version INTEGER { v1(0) }, subject Name,
+///      subjectPKInfo SubjectPublicKeyInfo, attributes [0] IMPLICIT SET OF Attribute }
+/// ```
+pub fn build_csr(key: &SoftwareKey, host: &str) -> Result<Vec<u8>> {
+    const OID_CN: &[u8] = &[0x06, 0x03, 0x55, 0x04, 0x03];
+    const OID_EXT_REQ: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e];
+    const OID_SAN: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x11];
+    let cn = tlv(0x30, &[OID_CN, &tlv(0x0c, host.as_bytes())].concat());
+    let name = tlv(0x30, &tlv(0x31, &cn));
+    let san = tlv(0x30, &tlv(0x82, host.as_bytes()));
+    let extension = tlv(0x30, &[OID_SAN, &tlv(0x04, &san)].concat());
+    let extensions = tlv(0x30, &extension);
+    let attribute = tlv(0x30, &[OID_EXT_REQ, &tlv(0x31, &extensions)].concat());
+    let info = tlv(
+        0x30,
+        &[&[0x02, 0x01, 0x00][..], &name, key.public_key_der(), &tlv(0xa0, &attribute)].concat(),
+    );
+    let signature = key.sign(&info).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let alg = key.algorithm().algorithm_identifier_der();
+    let bits = tlv(0x03, &[&[0u8][..], &signature].concat());
+    Ok(tlv(0x30, &[info, alg, bits].concat()))
+}
+
+fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}

@@ -1,0 +1,133 @@
+//! `signet init`: a root CA, its database, `signet.toml` and the bootstrap admin token.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, Result, bail};
+use signet_core::{Random, SerialNumber, Signer};
+use signet_keys::{SoftwareKey, SystemRandom};
+use signet_x509::{DistinguishedName, KeyAlgorithm};
+
+use crate::config::Template;
+
+/// What to create.
+pub struct InitOptions {
+    pub data: PathBuf,
+    pub ca: String,
+    pub key: String,
+    pub subject: Option<String>,
+    pub validity_days: u32,
+    pub domains: Vec<String>,
+    pub dev: bool,
+    pub passphrase: Option<Vec<u8>>,
+    pub listen: String,
+}
+
+/// Creates the data directory. Refuses to touch an existing configuration.
+pub fn run(opts: &InitOptions) -> Result<()> {
+    let name = signet_core::CaName::new(&opts.ca).context("--ca")?;
+    let algorithm = KeyAlgorithm::from_config_name(&opts.key)
+        .filter(|k| !matches!(k, KeyAlgorithm::Rsa { bits } if ![2048, 3072, 4096].contains(bits)))
+        .with_context(|| {
+            format!("unknown key type {:?} (p256, p384, ed25519, rsa2048, rsa3072, rsa4096, mldsa65)", opts.key)
+        })?;
+    let config_path = opts.data.join("signet.toml");
+    if config_path.exists() {
+        bail!("{} already exists: refusing to overwrite an existing CA", config_path.display());
+    }
+    if opts.passphrase.is_none() && !opts.dev {
+        bail!(
+            "the CA key is encrypted at rest: give --passphrase-file FILE or set SIGNET_PASSPHRASE \
+             (or pass --dev for an unencrypted development key)"
+        );
+    }
+    if opts.validity_days == 0 {
+        bail!("--validity-days must be at least 1");
+    }
+    for d in &opts.domains {
+        let ok = !d.is_empty()
+            && d.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        if !ok {
+            bail!("--domain {d:?} is not a DNS name");
+        }
+    }
+    let subject_text = opts.subject.clone().unwrap_or_else(|| format!("O=Signet,CN={} Root CA", opts.ca));
+    let subject = DistinguishedName::parse(&subject_text)
+        .with_context(|| format!("--subject {subject_text:?}"))?;
+
+    let key = SoftwareKey::generate(algorithm).context("generating the CA key")?;
+    let mut serial = [0u8; 20];
+    SystemRandom.fill(&mut serial).context("random serial")?;
+    let now = SystemTime::now();
+    let not_before = now - Duration::from_secs(60);
+    let not_after = now + Duration::from_secs(u64::from(opts.validity_days) * 86_400);
+    let cert = signet_core::authority::self_signed_root(
+        &key,
+        &subject,
+        SerialNumber::from_random(serial),
+        not_before,
+        not_after,
+    )
+    .map_err(anyhow::Error::msg)
+    .context("signing the CA certificate")?;
+
+    let ca_dir = opts.data.join("ca").join(name.as_str());
+    fs::create_dir_all(&ca_dir).with_context(|| format!("creating {}", ca_dir.display()))?;
+    let key_pem = match &opts.passphrase {
+        Some(p) => key.to_encrypted_pem(p).context("encrypting the CA key")?,
+        None => key.to_unencrypted_pem().context("encoding the CA key")?,
+    };
+    write_private(&ca_dir.join("key.pem"), key_pem.as_bytes())?;
+    fs::write(ca_dir.join("cert.pem"), signet_x509::pem::encode("CERTIFICATE", &cert))
+        .context("writing the CA certificate")?;
+
+    let domains = if opts.domains.is_empty() {
+        // RFC 6761 names: safe for a development CA, never a real site.
+        vec!["localhost".to_string(), "test".to_string()]
+    } else {
+        opts.domains.clone()
+    };
+    let template = Template { ca: name.as_str(), domains: &domains, listen: &opts.listen };
+    fs::write(&config_path, template.render()).context("writing signet.toml")?;
+
+    let mut token = [0u8; 32];
+    SystemRandom.fill(&mut token).context("random token")?;
+    write_private(&opts.data.join("admin.token"), format!("signet_{}\n", hex::encode(token)).as_bytes())?;
+
+    let store = signet_store::SqliteStore::open(&opts.data.join("signet.db"))
+        .map_err(|e| anyhow::anyhow!("creating the database: {e}"))?;
+    drop(store);
+
+    let fingerprint = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert);
+    println!("Created CA {name} in {}", opts.data.display());
+    println!("  subject:     {subject}");
+    println!("  key:         {algorithm} ({})", if opts.dev { "UNENCRYPTED" } else { "encrypted, PBES2" });
+    println!("  valid until: {} days from now", opts.validity_days);
+    println!("  SHA-256:     {}", hex::encode(fingerprint.as_ref()));
+    println!("  config:      {}", config_path.display());
+    println!("  admin token: {} (mode 0600)", opts.data.join("admin.token").display());
+    println!("  DNS names:   {}", domains.join(", "));
+    if opts.dev {
+        eprintln!();
+        eprintln!("WARNING: --dev: the CA private key is stored UNENCRYPTED in {}.", ca_dir.join("key.pem").display());
+        eprintln!("WARNING: use this CA for development only; never trust it outside this machine.");
+    }
+    Ok(())
+}
+
+/// Writes a file readable by its owner only (0600), failing if it exists.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}

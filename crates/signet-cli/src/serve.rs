@@ -1,0 +1,211 @@
+//! `signet serve`: load the configuration, start the CAs and their modules, serve HTTP, and
+//! shut down cleanly on SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use signet_core::authority::AuthorityConfig;
+use signet_core::{Authority, CaInfo, CaName, CaRuntime, Signer, Store, SystemClock};
+use signet_keys::{SoftwareKey, SystemRandom};
+use signet_server::{AppState, Delivery, Metrics};
+use signet_store::SqliteStore;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// A running server, for `serve` and for `bench`'s in-process server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub authority: Arc<Authority>,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// Asks the server to stop and waits for the clean shutdown.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.context("server task")?
+    }
+}
+
+/// Loads everything and starts serving on `listen` (or the configured address).
+pub async fn start(data: &Path, listen: Option<&str>, passphrase: Option<&[u8]>) -> Result<Running> {
+    let config = Config::load(data)?;
+    let db_path = Config::resolve(data, &config.server.database);
+    let store = Arc::new(
+        SqliteStore::open(&db_path).map_err(|e| anyhow::anyhow!("opening {}: {e}", db_path.display()))?,
+    );
+    let mut cas = Vec::new();
+    for ca in &config.cas {
+        cas.push(load_ca(data, &config.server.host, ca, passphrase)?);
+    }
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    let authority = Arc::new(
+        Authority::new(
+            AuthorityConfig {
+                host: config.server.host.clone(),
+                store: Arc::clone(&store) as Arc<dyn Store>,
+                clock: Arc::new(SystemClock),
+                random: Arc::new(SystemRandom),
+                workers,
+            },
+            cas,
+        )
+        .context("building the CA")?,
+    );
+    let metrics = Arc::new(Metrics::default());
+    let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
+    authority.start().await.context("starting the modules")?;
+
+    let listen = listen.unwrap_or(&config.server.listen).to_string();
+    let listener = TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+    let addr = listener.local_addr()?;
+    let app = signet_server::router(AppState {
+        authority: Arc::clone(&authority),
+        metrics,
+        max_body: config.server.max_body_bytes,
+    });
+    let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+    let task_authority = Arc::clone(&authority);
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = shutdown_rx.await;
+                tracing::info!("shutting down: draining in-flight requests");
+            })
+            .await;
+        // In-flight requests are drained; no new ones are accepted.
+        task_authority.stop_accepting();
+        delivery.stop().await;
+        if let Err(e) = task_authority.record_shutdown().await {
+            tracing::error!(error = %e, "could not record the Shutdown event");
+        }
+        let report = task_authority.deliver().await;
+        if report.retry {
+            tracing::warn!("some exit events are undelivered; they will be delivered at next start");
+        }
+        task_authority.stop_modules();
+        store.close().await;
+        tracing::info!("stopped");
+        served.context("HTTP server")
+    });
+    tracing::info!(%addr, cas = ?authority.ca_names().iter().map(|c| c.as_str()).collect::<Vec<_>>(), "signet is serving");
+    Ok(Running { addr, authority, shutdown, task })
+}
+
+fn load_ca(
+    data: &Path,
+    host: &str,
+    ca: &crate::config::CaConfig,
+    passphrase: Option<&[u8]>,
+) -> Result<CaRuntime> {
+    let name = CaName::new(&ca.name).context("CA name")?;
+    let key_path = Config::resolve(data, &ca.key);
+    let cert_path = Config::resolve(data, &ca.certificate);
+    let key_pem = std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    let key = SoftwareKey::from_pem(&key_pem, passphrase).map_err(|e| match e {
+        signet_keys::KeyError::PassphraseRequired => anyhow::anyhow!(
+            "CA {name}: the key {} is encrypted: give --passphrase-file FILE or set SIGNET_PASSPHRASE",
+            key_path.display()
+        ),
+        other => anyhow::anyhow!("CA {name}: loading {}: {other}", key_path.display()),
+    })?;
+    if passphrase.is_none() {
+        tracing::warn!(ca = %name, "the CA key is stored UNENCRYPTED (development mode)");
+    }
+    let cert_pem = std::fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
+    let chain = signet_x509::pem::decode_all(&cert_pem, "CERTIFICATE")
+        .with_context(|| format!("parsing {}", cert_path.display()))?;
+    let Some(cert_der) = chain.first() else {
+        bail!("{} holds no certificate", cert_path.display());
+    };
+    let info = signet_x509::parse_certificate(cert_der)
+        .with_context(|| format!("parsing {}", cert_path.display()))?;
+    if info.spki_der != key.public_key_der() {
+        bail!("CA {name}: the key {} does not match the certificate {}", key_path.display(), cert_path.display());
+    }
+    let policy_kind = ca
+        .policy
+        .get("module")
+        .and_then(|m| m.as_str())
+        .with_context(|| format!("CA {name}: [ca.policy] needs `module`"))?;
+    let policy = signet_modules::build_policy(policy_kind, &ca.policy)
+        .with_context(|| format!("CA {name}"))?;
+    let mut exits = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for table in &ca.exits {
+        let mut table = table.clone();
+        let exit_name = take_string(&mut table, "name").with_context(|| format!("CA {name}: [[ca.exit]]"))?;
+        let kind = take_string(&mut table, "module").with_context(|| format!("CA {name}: exit {exit_name}"))?;
+        if !seen.insert(exit_name.clone()) {
+            bail!("CA {name}: two exit modules are named {exit_name:?}");
+        }
+        exits.push(
+            signet_modules::build_exit(&exit_name, &kind, &toml::Value::Table(table), data)
+                .with_context(|| format!("CA {name}: exit {exit_name}"))?,
+        );
+    }
+    let key_algorithm = key.key_algorithm();
+    Ok(CaRuntime {
+        info: CaInfo {
+            config: format!("{host}/{name}"),
+            name,
+            subject: info.subject.clone(),
+            certificate: cert_der.clone(),
+        },
+        key_algorithm,
+        signer: Arc::new(key) as Arc<dyn Signer>,
+        chain,
+        not_after: info.not_after,
+        policy,
+        exits,
+    })
+}
+
+fn take_string(table: &mut toml::Table, key: &str) -> Result<String> {
+    match table.remove(key) {
+        Some(toml::Value::String(s)) => Ok(s),
+        Some(_) => bail!("`{key}` must be a string"),
+        None => bail!("`{key}` is required"),
+    }
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(data: PathBuf, listen: Option<String>, passphrase: Option<Vec<u8>>) -> Result<()> {
+    let running = start(&data, listen.as_deref(), passphrase.as_deref()).await?;
+    // Scripts and tests read this line to find the port.
+    println!("signet: listening on http://{}", running.addr);
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    running.stop().await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

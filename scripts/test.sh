@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs Signet's whole test suite: unit tests, integration tests against the real `signet`
+# binary, and the oracles they call (openssl, pkilint). Installs what the tests need:
+#   - openssl (Debian package) if it is missing,
+#   - pkilint into a virtualenv at $SIGNET_VENV (default: .venv in the checkout).
+# Usage: scripts/test.sh [extra cargo test arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing openssl" >&2
+  apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+
+venv="${SIGNET_VENV:-$PWD/.venv}"
+if [ ! -x "$venv/bin/lint_pkix_cert" ]; then
+  echo "scripts/test.sh: installing pkilint into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pkilint==0.13.3'
+fi
+export SIGNET_PKILINT_BIN="$venv/bin"
+
+cargo test --workspace --release --locked "$@"

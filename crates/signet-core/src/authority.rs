@@ -566,7 +566,7 @@ fn build_certificate(
     let mut recorded: Vec<StoredExtension> = draft
         .extensions()
         .iter()
-        .filter(|e| !(e.oid == ext::oid::SUBJECT_ALT_NAME && !draft.sans().is_empty()))
+        .filter(|e| e.oid != ext::oid::SUBJECT_ALT_NAME || draft.sans().is_empty())
         .cloned()
         .collect();
     let server = |e: Extension| StoredExtension {

@@ -24,8 +24,7 @@ pub(crate) const ID_ML_DSA_65: ObjectIdentifier =
 // Password-based encryption, RFC 8018 and RFC 3565 / NIST.
 
 /// id-PBES2, RFC 8018 appendix A.4.
-pub(crate) const ID_PBES2: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
+pub(crate) const ID_PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
 /// id-PBKDF2, RFC 8018 appendix A.2.
 pub(crate) const ID_PBKDF2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.12");

@@ -227,7 +227,10 @@ mod tests {
             0x04, 0x20,
         ];
         doc.extend_from_slice(&[0x33; 32]);
-        assert_eq!(algorithm_of(&doc).unwrap().unwrap(), Pkcs8Algorithm::Ed25519);
+        assert_eq!(
+            algorithm_of(&doc).unwrap().unwrap(),
+            Pkcs8Algorithm::Ed25519
+        );
 
         let mut trailing = doc.clone();
         trailing.push(0);

@@ -122,7 +122,8 @@ pub fn extended_key_usage(oids: &[String]) -> crate::Result<Extension> {
 }
 
 /// basicConstraints, critical. `BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE,
-/// pathLenConstraint INTEGER (0..MAX) OPTIONAL }`.
+/// pathLenConstraint INTEGER (0..MAX) OPTIONAL }`. `path_len` is ignored when `ca` is false
+/// (RFC 5280 §4.2.1.9 forbids it there), so an end-entity value is the empty SEQUENCE.
 pub fn basic_constraints(ca: bool, path_len: Option<u8>) -> Extension {
     crate::cert::ext_bc_impl(ca, path_len)
 }

@@ -17,8 +17,10 @@
 #![forbid(unsafe_code)]
 
 pub mod alg;
+mod asn1;
 pub mod cert;
 pub mod csr;
+mod dn;
 pub mod ext;
 pub mod name;
 pub mod pem;

@@ -7,10 +7,27 @@ pub struct DistinguishedName {
 }
 
 impl DistinguishedName {
-    /// Parses an RFC 4514-style string (`CN=demo,O=Example`; also accepts the OpenSSL form
-    /// `/O=Example/CN=demo`). Attribute types: CN, C, O, OU, L, ST, SERIALNUMBER, DC, E
-    /// (emailAddress), UID, street, title, GN, SN, or a dotted OID. Values are encoded as
-    /// UTF8String (PrintableString for C and SERIALNUMBER, IA5String for DC and E).
+    /// Parses an RFC 4514-style string (`C=US,O=Example,CN=demo`; also accepts the OpenSSL
+    /// `-subj` form `/C=US/O=Example/CN=demo`).
+    ///
+    /// **Ordering:** the RDNs are written in the order they appear in the DER `Name`, so
+    /// `C=US,O=Example,CN=demo` encodes `C` first and `CN` last. This is the reverse of
+    /// RFC 4514's "most specific first" convention, and it is deliberate: it is how
+    /// `openssl req -subj` and `openssl x509 -nameopt oneline` users read and write names, and
+    /// [`Display`](std::fmt::Display) prints in the same order, so `parse(&dn.to_string())`
+    /// reproduces `dn`.
+    ///
+    /// Grammar: RDNs separated by `,` (or `/` in the OpenSSL form); attributes of a multi-valued
+    /// RDN joined by `+`; spaces around types and unescaped spaces around values are ignored;
+    /// `\c` escapes any character and `\XX` a byte (UTF-8 sequences may be spelt as several);
+    /// a value written `#hex` is taken as the DER of the whole value (RFC 4514 §2.4). An empty
+    /// string is the empty name.
+    ///
+    /// Attribute types (case-insensitive): CN, C, O, OU, L, ST, SERIALNUMBER, DC, E
+    /// (emailAddress), UID, street, title, GN, SN, a few long names (`commonName`, ...), or a
+    /// dotted OID. Values are encoded as UTF8String, except C and SERIALNUMBER
+    /// (PrintableString; C must be two letters) and DC and emailAddress (IA5String). Empty
+    /// values are rejected.
     pub fn parse(s: &str) -> crate::Result<DistinguishedName> {
         crate::csr::parse_dn_impl(s)
     }
@@ -53,16 +70,27 @@ impl DistinguishedName {
     }
 }
 
-/// RFC 4514 string form, most significant RDN first as written in configuration
-/// (`CN=demo,O=Example` is printed in the order the RDNs were given).
+/// The string form accepted by [`DistinguishedName::parse`]: RDNs in DER order separated by
+/// `,`, multi-valued RDNs joined by `+`, RFC 4514 escaping, and `#hex` for values that are not
+/// strings.
 impl std::fmt::Display for DistinguishedName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self
-            .attributes()
-            .into_iter()
-            .map(|(k, v)| format!("{k}={}", escape_rfc4514(&v)))
-            .collect();
-        f.write_str(&parts.join(","))
+        let rdns = crate::dn::decode_name(&self.der).unwrap_or_default();
+        for (i, rdn) in rdns.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            for (j, (k, v)) in rdn.iter().enumerate() {
+                if j > 0 {
+                    f.write_str("+")?;
+                }
+                match v {
+                    crate::dn::AttrValue::Text(t) => write!(f, "{k}={}", escape_rfc4514(t))?,
+                    crate::dn::AttrValue::Hex(h) => write!(f, "{k}={h}")?,
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -73,14 +101,5 @@ impl std::fmt::Debug for DistinguishedName {
 }
 
 fn escape_rfc4514(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for (i, c) in v.chars().enumerate() {
-        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=')
-            || (i == 0 && (c == '#' || c == ' '));
-        if special {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+    crate::dn::escape_value(v)
 }

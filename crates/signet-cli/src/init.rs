@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use signet_core::{Random, SerialNumber, Signer};
+use signet_core::{Random, SerialNumber};
 use signet_keys::{SoftwareKey, SystemRandom};
 use signet_x509::{DistinguishedName, KeyAlgorithm};
 
@@ -59,7 +59,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
 
     let key = SoftwareKey::generate(algorithm).context("generating the CA key")?;
     let mut serial = [0u8; 20];
-    SystemRandom.fill(&mut serial).context("random serial")?;
+    SystemRandom::new().fill(&mut serial).context("random serial")?;
     let now = SystemTime::now();
     let not_before = now - Duration::from_secs(60);
     let not_after = now + Duration::from_secs(u64::from(opts.validity_days) * 86_400);
@@ -93,7 +93,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     fs::write(&config_path, template.render()).context("writing signet.toml")?;
 
     let mut token = [0u8; 32];
-    SystemRandom.fill(&mut token).context("random token")?;
+    SystemRandom::new().fill(&mut token).context("random token")?;
     write_private(&opts.data.join("admin.token"), format!("signet_{}\n", hex::encode(token)).as_bytes())?;
 
     let store = signet_store::SqliteStore::open(&opts.data.join("signet.db"))

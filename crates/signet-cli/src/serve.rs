@@ -18,7 +18,6 @@ use crate::config::Config;
 /// A running server, for `serve` and for `bench`'s in-process server.
 pub struct Running {
     pub addr: SocketAddr,
-    pub authority: Arc<Authority>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
@@ -52,7 +51,7 @@ pub async fn start(data: &Path, listen: Option<&str>, passphrase: Option<&[u8]>)
                 host: config.server.host.clone(),
                 store: Arc::clone(&store) as Arc<dyn Store>,
                 clock: Arc::new(SystemClock),
-                random: Arc::new(SystemRandom),
+                random: Arc::new(SystemRandom::new()),
                 workers,
             },
             cas,
@@ -96,7 +95,7 @@ pub async fn start(data: &Path, listen: Option<&str>, passphrase: Option<&[u8]>)
         served.context("HTTP server")
     });
     tracing::info!(%addr, cas = ?authority.ca_names().iter().map(|c| c.as_str()).collect::<Vec<_>>(), "signet is serving");
-    Ok(Running { addr, authority, shutdown, task })
+    Ok(Running { addr, shutdown, task })
 }
 
 fn load_ca(

@@ -253,6 +253,11 @@ impl Authority {
             .ok_or_else(|| EnrollError::UnknownCa(ca.chars().take(100).collect()))
     }
 
+    /// The canonical name of a CA given by name or config string, if it exists.
+    pub fn ca_name(&self, ca: &str) -> Option<&CaName> {
+        self.resolve(ca).ok().map(|c| &c.runtime.info.name)
+    }
+
     /// The chain (CA certificate first) of a CA.
     pub fn chain(&self, ca: &str) -> Result<Vec<Vec<u8>>, EnrollError> {
         Ok(self.resolve(ca)?.runtime.chain.clone())

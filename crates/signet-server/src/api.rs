@@ -219,9 +219,11 @@ async fn submit(
     let started = Instant::now();
     let result = submit_inner(&state, &ca, q, &headers, body).await;
     state.metrics.observe_latency(started.elapsed());
+    // Label by configured CA only: a caller must not be able to mint metric series.
+    let label = state.authority.ca_name(&ca).map_or("unknown", |n| n.as_str());
     match &result {
-        Ok(v) => state.metrics.count_request(&ca, v.status),
-        Err(_) => state.metrics.count_request(&ca, "rejected"),
+        Ok(v) => state.metrics.count_request(label, v.status),
+        Err(_) => state.metrics.count_request(label, "rejected"),
     }
     let v = result?;
     Ok((StatusCode::CREATED, axum::Json(v)).into_response())

@@ -54,7 +54,12 @@ pub(crate) fn seq_to_sql(seq: u64, what: &str) -> Result<i64, StoreError> {
 }
 
 /// A stored row that does not decode into its domain type.
-pub(crate) fn corrupt(table: &str, row: i64, column: &str, problem: &str) -> StoreError {
+pub(crate) fn corrupt(
+    table: &str,
+    row: impl std::fmt::Display,
+    column: &str,
+    problem: &str,
+) -> StoreError {
     StoreError::Backend(format!(
         "corrupt row in {table} (row {row}), column {column}: {problem}"
     ))

@@ -58,7 +58,9 @@ pub(crate) fn migrate(conn: &mut Connection, now: i64) -> Result<u32, StoreError
         .map_err(sql_error("reading the schema version"))?;
     let latest = latest_version();
     let current = u32::try_from(current).map_err(|_| {
-        StoreError::Backend(format!("schema_migrations holds an invalid version {current}"))
+        StoreError::Backend(format!(
+            "schema_migrations holds an invalid version {current}"
+        ))
     })?;
     if current > latest {
         return Err(StoreError::Backend(format!(
@@ -69,17 +71,18 @@ pub(crate) fn migrate(conn: &mut Connection, now: i64) -> Result<u32, StoreError
     }
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
         tx.execute_batch(m.sql).map_err(|e| {
-            StoreError::Backend(format!(
-                "migration {:04}_{} failed: {e}",
-                m.version, m.name
-            ))
+            StoreError::Backend(format!("migration {:04}_{} failed: {e}", m.version, m.name))
         })?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
             params![m.version, m.name, now],
         )
         .map_err(sql_error("recording a migration"))?;
-        tracing::info!(version = m.version, name = m.name, "applied schema migration");
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied schema migration"
+        );
     }
     tx.commit()
         .map_err(sql_error("committing the migration transaction"))?;
@@ -92,8 +95,7 @@ mod tests {
 
     #[test]
     fn versions_are_strictly_increasing_from_one() {
-        let mut expected = 1;
-        for m in MIGRATIONS {
+        for (expected, m) in (1..).zip(MIGRATIONS) {
             assert_eq!(m.version, expected, "migration {} is out of order", m.name);
             assert!(!m.sql.trim().is_empty());
             // The runner owns the transaction; a script must not end it early.
@@ -101,8 +103,11 @@ mod tests {
                 let l = l.trim_start().to_ascii_uppercase();
                 l.starts_with("BEGIN") || l.starts_with("COMMIT") || l.starts_with("END")
             });
-            assert!(!ends_transaction, "migration {} manages a transaction", m.name);
-            expected += 1;
+            assert!(
+                !ends_transaction,
+                "migration {} manages a transaction",
+                m.name
+            );
         }
     }
 }

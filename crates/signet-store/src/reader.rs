@@ -1,0 +1,409 @@
+//! Reads: a few threads, each with its own read-only connection (opened on its first job),
+//! fed by one job channel. WAL lets them read while the writer commits; each query sees the
+//! database as of its last commit, so a write whose future resolved is visible to every read
+//! started after it.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use signet_core::{
+    CaName, CertificateRecord, Event, ExtensionOrigin, OutboxEvent, ProfileName, RequestId,
+    RequestRecord, RequestStatus, SerialNumber, StoreError, StoredExtension,
+};
+
+use crate::codec::{corrupt, sql_error, time_column};
+
+type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) + Send + 'static>;
+
+/// The reader threads and their job channel.
+pub(crate) struct Readers {
+    jobs: Option<mpsc::Sender<Job>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Readers {
+    /// Starts `count` reader threads for the database at `path`.
+    pub(crate) fn start(path: &Path, count: usize) -> Result<Readers, StoreError> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut threads = Vec::with_capacity(count);
+        for i in 0..count.max(1) {
+            let rx = Arc::clone(&rx);
+            let path = path.to_path_buf();
+            let t = thread::Builder::new()
+                .name(format!("signet-store-read-{i}"))
+                .spawn(move || serve(&path, &rx))
+                .map_err(|e| {
+                    StoreError::Backend(format!("could not start a reader thread: {e}"))
+                })?;
+            threads.push(t);
+        }
+        Ok(Readers {
+            jobs: Some(tx),
+            threads,
+        })
+    }
+
+    /// Runs `f` on a reader thread's connection; the future resolves with its result.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Ok(conn) => f(conn),
+                Err(e) => Err(StoreError::Backend(format!(
+                    "could not open a read connection: {e}"
+                ))),
+            };
+            let _ = reply.send(result);
+        });
+        let jobs = self.jobs.as_ref().ok_or(StoreError::Closed)?;
+        jobs.send(job)
+            .map_err(|_| StoreError::Backend("the storage reader threads have stopped".into()))?;
+        answer.await.map_err(|_| {
+            StoreError::Backend("a storage reader thread stopped before answering".into())
+        })?
+    }
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        self.jobs.take();
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                tracing::error!("a storage reader thread panicked");
+            }
+        }
+    }
+}
+
+/// One reader thread: takes jobs until the channel closes.
+fn serve(path: &Path, rx: &Mutex<mpsc::Receiver<Job>>) {
+    let mut conn: Option<Connection> = None;
+    loop {
+        // Hold the lock only while taking a job.
+        let job = match rx.lock().unwrap_or_else(PoisonError::into_inner).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        if conn.is_none() {
+            match open_read_only(path) {
+                Ok(c) => conn = Some(c),
+                Err(e) => {
+                    job(Err(&e));
+                    continue;
+                }
+            }
+        }
+        if let Some(c) = &conn {
+            // A panicking query loses its reply (the caller sees an error); the thread and its
+            // connection stay usable.
+            let run = std::panic::AssertUnwindSafe(|| job(Ok(c)));
+            if std::panic::catch_unwind(run).is_err() {
+                tracing::error!("a storage read panicked");
+            }
+        }
+    }
+}
+
+fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn =
+        Connection::open_with_flags(path, flags).map_err(sql_error("opening the database"))?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(sql_error("setting busy_timeout"))?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+// ---- Queries ----------------------------------------------------------------------------
+
+/// The `requests` columns every request query reads, in [`RequestRow::from_row`] order.
+macro_rules! select_requests {
+    () => {
+        "SELECT id, ca, status, format, raw, requester, profile, subject, submitted_at, \
+         resolved_at, message FROM requests "
+    };
+}
+const GET_REQUEST: &str = concat!(select_requests!(), "WHERE id = ?1 AND ca = ?2");
+const LIST_BY_STATUS: &str = concat!(
+    select_requests!(),
+    "WHERE ca = ?1 AND status = ?2 ORDER BY id LIMIT ?3"
+);
+const LIST_ALL: &str = concat!(select_requests!(), "WHERE ca = ?1 ORDER BY id LIMIT ?2");
+const ATTRIBUTES: &str =
+    "SELECT name, value FROM request_attributes WHERE request_id = ?1 ORDER BY position";
+const EXTENSIONS: &str = "SELECT position, oid, critical, disabled, origin, value \
+    FROM request_extensions WHERE request_id = ?1 ORDER BY position";
+const CERTIFICATE: &str = "SELECT id, serial, der, subject, sans, not_before, not_after \
+    FROM certificates WHERE request_id = ?1 ORDER BY id LIMIT 1";
+const OUTBOX_AFTER: &str = "SELECT seq, event, request_id, at, details FROM outbox \
+    WHERE ca = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
+const OUTBOX_HEAD: &str = "SELECT seq FROM outbox WHERE ca = ?1 ORDER BY seq DESC LIMIT 1";
+const EXIT_CURSOR: &str = "SELECT seq FROM exit_cursors WHERE ca = ?1 AND exit = ?2";
+
+/// A `requests` row as stored, before its values are parsed into domain types.
+struct RequestRow {
+    id: i64,
+    ca: String,
+    status: String,
+    format: String,
+    raw: Vec<u8>,
+    requester: Option<String>,
+    profile: Option<String>,
+    subject: String,
+    submitted_at: i64,
+    resolved_at: Option<i64>,
+    message: Option<String>,
+}
+
+impl RequestRow {
+    /// Reads the columns in `select_requests!` order.
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestRow> {
+        Ok(RequestRow {
+            id: r.get(0)?,
+            ca: r.get(1)?,
+            status: r.get(2)?,
+            format: r.get(3)?,
+            raw: r.get(4)?,
+            requester: r.get(5)?,
+            profile: r.get(6)?,
+            subject: r.get(7)?,
+            submitted_at: r.get(8)?,
+            resolved_at: r.get(9)?,
+            message: r.get(10)?,
+        })
+    }
+
+    /// Parses the row and loads its attributes, extensions and certificate.
+    fn into_record(self, conn: &Connection) -> Result<RequestRecord, StoreError> {
+        let bad = |column: &str, problem: &str| corrupt("requests", self.id, column, problem);
+        let id = RequestId::new(self.id).map_err(|e| bad("id", &e.to_string()))?;
+        let ca = CaName::new(&self.ca).map_err(|e| bad("ca", &e.to_string()))?;
+        let status: RequestStatus = self.status.parse().map_err(|e: String| bad("status", &e))?;
+        let profile = self
+            .profile
+            .as_deref()
+            .map(ProfileName::new)
+            .transpose()
+            .map_err(|e| bad("profile", &e.to_string()))?;
+        let submitted_at = time_column("requests", self.id, "submitted_at", self.submitted_at)?;
+        let resolved_at = self
+            .resolved_at
+            .map(|t| time_column("requests", self.id, "resolved_at", t))
+            .transpose()?;
+        Ok(RequestRecord {
+            id,
+            ca,
+            status,
+            profile,
+            requester: self.requester,
+            format: self.format,
+            raw: self.raw,
+            subject: self.subject,
+            submitted_at,
+            resolved_at,
+            message: self.message,
+            attributes: attributes(conn, self.id)?,
+            extensions: extensions(conn, self.id)?,
+            certificate: certificate(conn, self.id)?,
+        })
+    }
+}
+
+pub(crate) fn get_request(
+    conn: &Connection,
+    ca: &CaName,
+    id: RequestId,
+) -> Result<Option<RequestRecord>, StoreError> {
+    let row = conn
+        .prepare_cached(GET_REQUEST)
+        .and_then(|mut s| {
+            s.query_row(params![id.get(), ca.as_str()], RequestRow::from_row)
+                .optional()
+        })
+        .map_err(sql_error("reading a request"))?;
+    row.map(|r| r.into_record(conn)).transpose()
+}
+
+pub(crate) fn list_requests(
+    conn: &Connection,
+    ca: &CaName,
+    status: Option<RequestStatus>,
+    limit: u32,
+) -> Result<Vec<RequestRecord>, StoreError> {
+    let rows: Vec<RequestRow> = match status {
+        Some(status) => conn.prepare_cached(LIST_BY_STATUS).and_then(|mut s| {
+            s.query_map(
+                params![ca.as_str(), status.as_str(), i64::from(limit)],
+                RequestRow::from_row,
+            )?
+            .collect()
+        }),
+        None => conn.prepare_cached(LIST_ALL).and_then(|mut s| {
+            s.query_map(params![ca.as_str(), i64::from(limit)], RequestRow::from_row)?
+                .collect()
+        }),
+    }
+    .map_err(sql_error("listing requests"))?;
+    rows.into_iter().map(|r| r.into_record(conn)).collect()
+}
+
+fn attributes(conn: &Connection, request_id: i64) -> Result<Vec<(String, String)>, StoreError> {
+    conn.prepare_cached(ATTRIBUTES)
+        .and_then(|mut s| {
+            s.query_map(params![request_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(sql_error("reading request attributes"))
+}
+
+fn extensions(conn: &Connection, request_id: i64) -> Result<Vec<StoredExtension>, StoreError> {
+    type Raw = (i64, String, bool, bool, String, Vec<u8>);
+    let rows: Vec<Raw> = conn
+        .prepare_cached(EXTENSIONS)
+        .and_then(|mut s| {
+            s.query_map(params![request_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(sql_error("reading request extensions"))?;
+    rows.into_iter()
+        .map(|(position, oid, critical, disabled, origin, value)| {
+            let origin = ExtensionOrigin::parse(&origin).ok_or_else(|| {
+                corrupt(
+                    "request_extensions",
+                    request_id,
+                    "origin",
+                    &format!("unknown origin {origin:?} at position {position}"),
+                )
+            })?;
+            Ok(StoredExtension {
+                oid,
+                critical,
+                disabled,
+                origin,
+                value,
+            })
+        })
+        .collect()
+}
+
+fn certificate(
+    conn: &Connection,
+    request_id: i64,
+) -> Result<Option<CertificateRecord>, StoreError> {
+    type Raw = (i64, String, Vec<u8>, String, String, i64, i64);
+    let raw: Option<Raw> = conn
+        .prepare_cached(CERTIFICATE)
+        .and_then(|mut s| {
+            s.query_row(params![request_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .optional()
+        })
+        .map_err(sql_error("reading a certificate"))?;
+    let Some((id, serial, der, subject, sans, not_before, not_after)) = raw else {
+        return Ok(None);
+    };
+    let bad = |column: &str, problem: &str| corrupt("certificates", id, column, problem);
+    let serial: SerialNumber = serial.parse().map_err(|e| bad("serial", &format!("{e}")))?;
+    let sans: Vec<String> = serde_json::from_str(&sans)
+        .map_err(|e| bad("sans", &format!("not a JSON array of strings: {e}")))?;
+    Ok(Some(CertificateRecord {
+        serial,
+        der,
+        subject,
+        sans,
+        not_before: time_column("certificates", id, "not_before", not_before)?,
+        not_after: time_column("certificates", id, "not_after", not_after)?,
+    }))
+}
+
+pub(crate) fn outbox_after(
+    conn: &Connection,
+    ca: &CaName,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<OutboxEvent>, StoreError> {
+    type Raw = (i64, i64, Option<i64>, i64, String);
+    // A cursor past what SQLite can hold has nothing after it.
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let rows: Vec<Raw> = conn
+        .prepare_cached(OUTBOX_AFTER)
+        .and_then(|mut s| {
+            s.query_map(params![ca.as_str(), after, i64::from(limit)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect()
+        })
+        .map_err(sql_error("reading the outbox"))?;
+    rows.into_iter()
+        .map(|(seq, event, request_id, at, details)| {
+            let bad = |column: &str, problem: &str| corrupt("outbox", seq, column, problem);
+            let event = u32::try_from(event)
+                .ok()
+                .and_then(Event::from_bit)
+                .ok_or_else(|| bad("event", &format!("unknown event bit {event:#x}")))?;
+            let request_id = request_id
+                .map(RequestId::new)
+                .transpose()
+                .map_err(|e| bad("request_id", &e.to_string()))?;
+            Ok(OutboxEvent {
+                seq: u64::try_from(seq).map_err(|_| bad("seq", "negative"))?,
+                ca: ca.clone(),
+                event,
+                request_id,
+                at: time_column("outbox", seq, "at", at)?,
+                details,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn outbox_head(conn: &Connection, ca: &CaName) -> Result<u64, StoreError> {
+    let head: Option<i64> = conn
+        .prepare_cached(OUTBOX_HEAD)
+        .and_then(|mut s| s.query_row(params![ca.as_str()], |r| r.get(0)).optional())
+        .map_err(sql_error("reading the outbox head"))?;
+    let head = head.unwrap_or(0);
+    u64::try_from(head).map_err(|_| corrupt("outbox", head, "seq", "negative"))
+}
+
+pub(crate) fn exit_cursor(conn: &Connection, ca: &CaName, exit: &str) -> Result<u64, StoreError> {
+    let seq: Option<i64> = conn
+        .prepare_cached(EXIT_CURSOR)
+        .and_then(|mut s| {
+            s.query_row(params![ca.as_str(), exit], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_error("reading an exit cursor"))?;
+    let seq = seq.unwrap_or(0);
+    u64::try_from(seq)
+        .map_err(|_| corrupt("exit_cursors", format!("{ca}/{exit}"), "seq", "negative"))
+}

@@ -54,7 +54,8 @@ pub struct BenchArgs {
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
-    let algorithm = KeyAlgorithm::from_config_name(&args.key).with_context(|| format!("--key {}", args.key))?;
+    let algorithm =
+        KeyAlgorithm::from_config_name(&args.key).with_context(|| format!("--key {}", args.key))?;
     eprintln!("making {} {} CSRs...", args.keys, algorithm);
     let bodies = make_bodies(&args, algorithm)?;
 
@@ -78,7 +79,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 })?;
             }
             let running = crate::serve::start(&data, Some("127.0.0.1:0"), None).await?;
-            (format!("http://{}", running.addr), Some(running), Some(data))
+            (
+                format!("http://{}", running.addr),
+                Some(running),
+                Some(data),
+            )
         }
     };
 
@@ -95,7 +100,10 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         bail!("the warm-up request was not issued (HTTP {status}): {body}");
     }
 
-    eprintln!("running {} clients for {} s against {base} ...", args.concurrency, args.duration);
+    eprintln!(
+        "running {} clients for {} s against {base} ...",
+        args.concurrency, args.duration
+    );
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
@@ -140,9 +148,15 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         f64::from(latencies[idx]) / 1000.0
     };
     let issued = latencies.len();
-    println!("signet bench: {} {} CSRs, {} clients, {:.1} s", args.keys, algorithm, args.concurrency, elapsed);
+    println!(
+        "signet bench: {} {} CSRs, {} clients, {:.1} s",
+        args.keys, algorithm, args.concurrency, elapsed
+    );
     println!("  issued:        {issued} certificates ({errors} errors)");
-    println!("  throughput:    {:.0} certificates/s", issued as f64 / elapsed);
+    println!(
+        "  throughput:    {:.0} certificates/s",
+        issued as f64 / elapsed
+    );
     println!("  latency p50:   {:.2} ms", pct(0.50));
     println!("  latency p99:   {:.2} ms", pct(0.99));
     println!("  latency max:   {:.2} ms", pct(1.0));
@@ -165,7 +179,9 @@ async fn post(
     url: &hyper::Uri,
     body: Bytes,
 ) -> Result<(u16, String)> {
-    let request = Request::post(url.clone()).header("content-type", "application/json").body(Full::new(body))?;
+    let request = Request::post(url.clone())
+        .header("content-type", "application/json")
+        .body(Full::new(body))?;
     let response = client.request(request).await?;
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await?.to_bytes();
@@ -195,7 +211,9 @@ fn make_bodies(args: &BenchArgs, algorithm: KeyAlgorithm) -> Result<Vec<Bytes>> 
 /// ```
 pub fn build_csr(key: &SoftwareKey, host: &str) -> Result<Vec<u8>> {
     const OID_CN: &[u8] = &[0x06, 0x03, 0x55, 0x04, 0x03];
-    const OID_EXT_REQ: &[u8] = &[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e];
+    const OID_EXT_REQ: &[u8] = &[
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0e,
+    ];
     const OID_SAN: &[u8] = &[0x06, 0x03, 0x55, 0x1d, 0x11];
     let cn = tlv(0x30, &[OID_CN, &tlv(0x0c, host.as_bytes())].concat());
     let name = tlv(0x30, &tlv(0x31, &cn));
@@ -205,7 +223,13 @@ pub fn build_csr(key: &SoftwareKey, host: &str) -> Result<Vec<u8>> {
     let attribute = tlv(0x30, &[OID_EXT_REQ, &tlv(0x31, &extensions)].concat());
     let info = tlv(
         0x30,
-        &[&[0x02, 0x01, 0x00][..], &name, key.public_key_der(), &tlv(0xa0, &attribute)].concat(),
+        &[
+            &[0x02, 0x01, 0x00][..],
+            &name,
+            key.public_key_der(),
+            &tlv(0xa0, &attribute),
+        ]
+        .concat(),
     );
     let signature = key.sign(&info).map_err(|e| anyhow::anyhow!("{e}"))?;
     let alg = key.algorithm().algorithm_identifier_der();
@@ -219,7 +243,11 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     if len < 0x80 {
         out.push(len as u8);
     } else {
-        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
         out.push(0x80 | bytes.len() as u8);
         out.extend(bytes);
     }

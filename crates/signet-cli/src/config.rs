@@ -48,7 +48,10 @@ pub struct LoggingConfig {
 
 impl Default for LoggingConfig {
     fn default() -> Self {
-        LoggingConfig { format: "text".into(), level: "info".into() }
+        LoggingConfig {
+            format: "text".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -79,7 +82,11 @@ impl Config {
     }
 
     pub fn resolve(data: &Path, p: &str) -> PathBuf {
-        if Path::new(p).is_absolute() { PathBuf::from(p) } else { data.join(p) }
+        if Path::new(p).is_absolute() {
+            PathBuf::from(p)
+        } else {
+            data.join(p)
+        }
     }
 }
 
@@ -218,12 +225,20 @@ mod tests {
     #[test]
     fn template_parses_and_builds_its_modules() {
         let domains = vec!["example.com".to_string()];
-        let text = Template { ca: "demo", domains: &domains, listen: "127.0.0.1:0" }
-            .render();
+        let text = Template {
+            ca: "demo",
+            domains: &domains,
+            listen: "127.0.0.1:0",
+        }
+        .render();
         let config: Config = toml::from_str(&text).expect("template parses");
         assert_eq!(config.cas.len(), 1);
         let ca = &config.cas[0];
-        let module = ca.policy.get("module").and_then(|m| m.as_str()).expect("module");
+        let module = ca
+            .policy
+            .get("module")
+            .and_then(|m| m.as_str())
+            .expect("module");
         signet_modules::build_policy(module, &ca.policy).expect("policy builds");
         assert_eq!(ca.exits.len(), 1);
     }

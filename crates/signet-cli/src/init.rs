@@ -31,11 +31,17 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     let algorithm = KeyAlgorithm::from_config_name(&opts.key)
         .filter(|k| !matches!(k, KeyAlgorithm::Rsa { bits } if ![2048, 3072, 4096].contains(bits)))
         .with_context(|| {
-            format!("unknown key type {:?} (p256, p384, ed25519, rsa2048, rsa3072, rsa4096, mldsa65)", opts.key)
+            format!(
+                "unknown key type {:?} (p256, p384, ed25519, rsa2048, rsa3072, rsa4096, mldsa65)",
+                opts.key
+            )
         })?;
     let config_path = opts.data.join("signet.toml");
     if config_path.exists() {
-        bail!("{} already exists: refusing to overwrite an existing CA", config_path.display());
+        bail!(
+            "{} already exists: refusing to overwrite an existing CA",
+            config_path.display()
+        );
     }
     if opts.passphrase.is_none() && !opts.dev {
         bail!(
@@ -48,18 +54,25 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     }
     for d in &opts.domains {
         let ok = !d.is_empty()
-            && d.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+            && d.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
         if !ok {
             bail!("--domain {d:?} is not a DNS name");
         }
     }
-    let subject_text = opts.subject.clone().unwrap_or_else(|| format!("O=Signet,CN={} Root CA", opts.ca));
+    let subject_text = opts
+        .subject
+        .clone()
+        .unwrap_or_else(|| format!("O=Signet,CN={} Root CA", opts.ca));
     let subject = DistinguishedName::parse(&subject_text)
         .with_context(|| format!("--subject {subject_text:?}"))?;
 
     let key = SoftwareKey::generate(algorithm).context("generating the CA key")?;
     let mut serial = [0u8; 20];
-    SystemRandom::new().fill(&mut serial).context("random serial")?;
+    SystemRandom::new()
+        .fill(&mut serial)
+        .context("random serial")?;
     let now = SystemTime::now();
     let not_before = now - Duration::from_secs(60);
     let not_after = now + Duration::from_secs(u64::from(opts.validity_days) * 86_400);
@@ -80,8 +93,11 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         None => key.to_unencrypted_pem().context("encoding the CA key")?,
     };
     write_private(&ca_dir.join("key.pem"), key_pem.as_bytes())?;
-    fs::write(ca_dir.join("cert.pem"), signet_x509::pem::encode("CERTIFICATE", &cert))
-        .context("writing the CA certificate")?;
+    fs::write(
+        ca_dir.join("cert.pem"),
+        signet_x509::pem::encode("CERTIFICATE", &cert),
+    )
+    .context("writing the CA certificate")?;
 
     let domains = if opts.domains.is_empty() {
         // RFC 6761 names: safe for a development CA, never a real site.
@@ -89,12 +105,21 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     } else {
         opts.domains.clone()
     };
-    let template = Template { ca: name.as_str(), domains: &domains, listen: &opts.listen };
+    let template = Template {
+        ca: name.as_str(),
+        domains: &domains,
+        listen: &opts.listen,
+    };
     fs::write(&config_path, template.render()).context("writing signet.toml")?;
 
     let mut token = [0u8; 32];
-    SystemRandom::new().fill(&mut token).context("random token")?;
-    write_private(&opts.data.join("admin.token"), format!("signet_{}\n", hex::encode(token)).as_bytes())?;
+    SystemRandom::new()
+        .fill(&mut token)
+        .context("random token")?;
+    write_private(
+        &opts.data.join("admin.token"),
+        format!("signet_{}\n", hex::encode(token)).as_bytes(),
+    )?;
 
     let store = signet_store::SqliteStore::open(&opts.data.join("signet.db"))
         .map_err(|e| anyhow::anyhow!("creating the database: {e}"))?;
@@ -103,16 +128,31 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     let fingerprint = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert);
     println!("Created CA {name} in {}", opts.data.display());
     println!("  subject:     {subject}");
-    println!("  key:         {algorithm} ({})", if opts.dev { "UNENCRYPTED" } else { "encrypted, PBES2" });
+    println!(
+        "  key:         {algorithm} ({})",
+        if opts.dev {
+            "UNENCRYPTED"
+        } else {
+            "encrypted, PBES2"
+        }
+    );
     println!("  valid until: {} days from now", opts.validity_days);
     println!("  SHA-256:     {}", hex::encode(fingerprint.as_ref()));
     println!("  config:      {}", config_path.display());
-    println!("  admin token: {} (mode 0600)", opts.data.join("admin.token").display());
+    println!(
+        "  admin token: {} (mode 0600)",
+        opts.data.join("admin.token").display()
+    );
     println!("  DNS names:   {}", domains.join(", "));
     if opts.dev {
         eprintln!();
-        eprintln!("WARNING: --dev: the CA private key is stored UNENCRYPTED in {}.", ca_dir.join("key.pem").display());
-        eprintln!("WARNING: use this CA for development only; never trust it outside this machine.");
+        eprintln!(
+            "WARNING: --dev: the CA private key is stored UNENCRYPTED in {}.",
+            ca_dir.join("key.pem").display()
+        );
+        eprintln!(
+            "WARNING: use this CA for development only; never trust it outside this machine."
+        );
     }
     Ok(())
 }
@@ -126,7 +166,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut f = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())

@@ -24,7 +24,11 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "signet", version, about = "Signet: an open-source certificate authority server")]
+#[command(
+    name = "signet",
+    version,
+    about = "Signet: an open-source certificate authority server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,12 +105,17 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
 }
 
 fn read_passphrase(file: Option<&PathBuf>) -> Result<Option<Vec<u8>>> {
     let raw = match file {
-        Some(path) => Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
         None => std::env::var_os("SIGNET_PASSPHRASE").map(|v| v.into_encoded_bytes()),
     };
     Ok(raw.map(|mut p| {
@@ -134,9 +143,23 @@ fn init_logging(format: &str, level: &str) {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Init { data, ca, key, subject, validity_days, domains, dev, passphrase_file, listen } => {
+        Command::Init {
+            data,
+            ca,
+            key,
+            subject,
+            validity_days,
+            domains,
+            dev,
+            passphrase_file,
+            listen,
+        } => {
             init_logging("text", "warn");
-            let passphrase = if dev && passphrase_file.is_none() { None } else { read_passphrase(passphrase_file.as_ref())? };
+            let passphrase = if dev && passphrase_file.is_none() {
+                None
+            } else {
+                read_passphrase(passphrase_file.as_ref())?
+            };
             init::run(&init::InitOptions {
                 data,
                 ca,
@@ -150,11 +173,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { data, listen, dev, passphrase_file } => {
+        Command::Serve {
+            data,
+            listen,
+            dev,
+            passphrase_file,
+        } => {
             let passphrase = read_passphrase(passphrase_file.as_ref())?;
             if dev && !data.join("signet.toml").exists() {
                 init_logging("text", "info");
-                eprintln!("--dev: no CA in {}, creating a development CA", data.display());
+                eprintln!(
+                    "--dev: no CA in {}, creating a development CA",
+                    data.display()
+                );
                 init::run(&init::InitOptions {
                     data: data.clone(),
                     ca: "demo".into(),

@@ -9,7 +9,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use signet_core::{
-    BoxFuture, CaSummary, Enroll, EnrollError, RequestId, RequestStatus, SubmitRequest, SubmitResponse,
+    BoxFuture, CaSummary, Enroll, EnrollError, RequestId, RequestStatus, SubmitRequest,
+    SubmitResponse,
 };
 
 /// An HTTP client of the REST API implementing `Enroll`.
@@ -59,7 +60,10 @@ impl RemoteEnroll {
             )));
         }
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Ok(RemoteEnroll { base: base.trim_end_matches('/').to_string(), client })
+        Ok(RemoteEnroll {
+            base: base.trim_end_matches('/').to_string(),
+            client,
+        })
     }
 
     /// Sends one request and returns (status, content type, body).
@@ -70,7 +74,9 @@ impl RemoteEnroll {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Result<(StatusCode, Bytes), EnrollError> {
-        let mut builder = Request::builder().method(method).uri(format!("{}{}", self.base, path));
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
         if let Some(ct) = content_type {
             builder = builder.header("content-type", ct);
         }
@@ -99,15 +105,19 @@ impl RemoteEnroll {
         body: Option<serde_json::Value>,
     ) -> Result<T, EnrollError> {
         let (ct, bytes) = match body {
-            Some(v) => (Some("application/json"), serde_json::to_vec(&v).unwrap_or_default()),
+            Some(v) => (
+                Some("application/json"),
+                serde_json::to_vec(&v).unwrap_or_default(),
+            ),
             None => (None, Vec::new()),
         };
         let (status, body) = self.call(method, path, ct, bytes).await?;
         if !status.is_success() {
             return Err(problem(status, &body));
         }
-        serde_json::from_slice(&body)
-            .map_err(|e| EnrollError::Unavailable(format!("unexpected response from the server: {e}")))
+        serde_json::from_slice(&body).map_err(|e| {
+            EnrollError::Unavailable(format!("unexpected response from the server: {e}"))
+        })
     }
 }
 
@@ -115,9 +125,16 @@ fn problem(status: StatusCode, body: &[u8]) -> EnrollError {
     let parsed: Option<ProblemView> = serde_json::from_slice(body).ok();
     let (title, detail) = match parsed {
         Some(p) => (p.title.unwrap_or_default(), p.detail.unwrap_or_default()),
-        None => (status.canonical_reason().unwrap_or("error").to_string(), String::from_utf8_lossy(body).chars().take(200).collect()),
+        None => (
+            status.canonical_reason().unwrap_or("error").to_string(),
+            String::from_utf8_lossy(body).chars().take(200).collect(),
+        ),
     };
-    EnrollError::Remote { status: status.as_u16(), title, detail }
+    EnrollError::Remote {
+        status: status.as_u16(),
+        title,
+        detail,
+    }
 }
 
 fn path_segment(s: &str) -> String {
@@ -134,9 +151,14 @@ fn path_segment(s: &str) -> String {
 }
 
 fn decode_view(v: RequestView) -> Result<SubmitResponse, EnrollError> {
-    let bad = |m: String| EnrollError::Unavailable(format!("unexpected response from the server: {m}"));
+    let bad =
+        |m: String| EnrollError::Unavailable(format!("unexpected response from the server: {m}"));
     let certificate = match v.certificate {
-        Some(pem) => Some(signet_x509::pem::decode(pem.as_bytes()).map_err(|e| bad(e.to_string()))?.1),
+        Some(pem) => Some(
+            signet_x509::pem::decode(pem.as_bytes())
+                .map_err(|e| bad(e.to_string()))?
+                .1,
+        ),
         None => None,
     };
     let chain = v
@@ -180,12 +202,16 @@ impl Enroll for RemoteEnroll {
         Box::pin(async move {
             // PEM travels as JSON text; DER is re-armoured first.
             let csr = if signet_x509::pem::looks_like_pem(&req.csr) {
-                String::from_utf8(req.csr).map_err(|_| EnrollError::BadRequest("the CSR PEM is not UTF-8".into()))?
+                String::from_utf8(req.csr)
+                    .map_err(|_| EnrollError::BadRequest("the CSR PEM is not UTF-8".into()))?
             } else {
                 signet_x509::pem::encode("CERTIFICATE REQUEST", &req.csr)
             };
-            let attributes: serde_json::Map<String, serde_json::Value> =
-                req.attributes.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+            let attributes: serde_json::Map<String, serde_json::Value> = req
+                .attributes
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
             let mut body = serde_json::json!({ "csr": csr, "attributes": attributes });
             if let Some(p) = req.profile {
                 body["profile"] = serde_json::Value::String(p);
@@ -196,7 +222,11 @@ impl Enroll for RemoteEnroll {
         })
     }
 
-    fn retrieve<'a>(&'a self, ca: &'a str, id: RequestId) -> BoxFuture<'a, Result<SubmitResponse, EnrollError>> {
+    fn retrieve<'a>(
+        &'a self,
+        ca: &'a str,
+        id: RequestId,
+    ) -> BoxFuture<'a, Result<SubmitResponse, EnrollError>> {
         Box::pin(async move {
             let path = format!("/api/v1/cas/{}/requests/{id}", path_segment(ca));
             let view: RequestView = self.json(Method::GET, &path, None).await?;

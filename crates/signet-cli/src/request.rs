@@ -75,7 +75,13 @@ pub async fn config(server: &str, json: bool) -> Result<()> {
         let profiles: Vec<String> = c
             .profiles
             .iter()
-            .map(|p| if Some(p) == c.default_profile.as_ref() { format!("{p} (default)") } else { p.clone() })
+            .map(|p| {
+                if Some(p) == c.default_profile.as_ref() {
+                    format!("{p} (default)")
+                } else {
+                    p.clone()
+                }
+            })
             .collect();
         println!("  profiles:  {}", profiles.join(", "));
         println!("  exits:     {}", c.exits.join(", "));
@@ -93,18 +99,31 @@ async fn default_ca(enroll: &RemoteEnroll, ca: Option<String>) -> Result<String>
         [] => bail!("the server has no CA"),
         many => bail!(
             "the server has several CAs ({}): choose one with --ca",
-            many.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
 
 pub async fn run(command: RequestCommand) -> Result<ExitCode> {
     match command {
-        RequestCommand::Submit { csr, ca, profile, attributes, out, json, server } => {
+        RequestCommand::Submit {
+            csr,
+            ca,
+            profile,
+            attributes,
+            out,
+            json,
+            server,
+        } => {
             let bytes = if csr.as_os_str() == "-" {
                 use std::io::Read;
                 let mut buf = Vec::new();
-                std::io::stdin().read_to_end(&mut buf).context("reading standard input")?;
+                std::io::stdin()
+                    .read_to_end(&mut buf)
+                    .context("reading standard input")?;
                 buf
             } else {
                 std::fs::read(&csr).with_context(|| format!("reading {}", csr.display()))?
@@ -120,11 +139,23 @@ pub async fn run(command: RequestCommand) -> Result<ExitCode> {
             let enroll = RemoteEnroll::new(&server)?;
             let ca = default_ca(&enroll, ca).await?;
             let response = enroll
-                .submit(SubmitRequest { ca: ca.clone(), csr: bytes, profile, attributes, requester: None })
+                .submit(SubmitRequest {
+                    ca: ca.clone(),
+                    csr: bytes,
+                    profile,
+                    attributes,
+                    requester: None,
+                })
                 .await?;
             report(&ca, &response, out.as_ref(), json)
         }
-        RequestCommand::Status { id, ca, out, json, server } => {
+        RequestCommand::Status {
+            id,
+            ca,
+            out,
+            json,
+            server,
+        } => {
             let id: RequestId = id.parse()?;
             let enroll = RemoteEnroll::new(&server)?;
             let ca = default_ca(&enroll, ca).await?;
@@ -135,7 +166,10 @@ pub async fn run(command: RequestCommand) -> Result<ExitCode> {
 }
 
 fn report(ca: &str, r: &SubmitResponse, out: Option<&PathBuf>, json: bool) -> Result<ExitCode> {
-    let pem_cert = r.certificate.as_ref().map(|d| signet_x509::pem::encode("CERTIFICATE", d));
+    let pem_cert = r
+        .certificate
+        .as_ref()
+        .map(|d| signet_x509::pem::encode("CERTIFICATE", d));
     if let (Some(path), Some(cert)) = (out, &pem_cert) {
         let mut text = cert.clone();
         for c in &r.chain {

@@ -31,18 +31,25 @@ impl Running {
 }
 
 /// Loads everything and starts serving on `listen` (or the configured address).
-pub async fn start(data: &Path, listen: Option<&str>, passphrase: Option<&[u8]>) -> Result<Running> {
+pub async fn start(
+    data: &Path,
+    listen: Option<&str>,
+    passphrase: Option<&[u8]>,
+) -> Result<Running> {
     let config = Config::load(data)?;
     let db_path = Config::resolve(data, &config.server.database);
     let store = Arc::new(
-        SqliteStore::open(&db_path).map_err(|e| anyhow::anyhow!("opening {}: {e}", db_path.display()))?,
+        SqliteStore::open(&db_path)
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", db_path.display()))?,
     );
     let mut cas = Vec::new();
     for ca in &config.cas {
         cas.push(load_ca(data, &config.server.host, ca, passphrase)?);
     }
     let workers = match config.server.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
         n => n,
     };
     let authority = Arc::new(
@@ -63,7 +70,9 @@ pub async fn start(data: &Path, listen: Option<&str>, passphrase: Option<&[u8]>)
     authority.start().await.context("starting the modules")?;
 
     let listen = listen.unwrap_or(&config.server.listen).to_string();
-    let listener = TcpListener::bind(&listen).await.with_context(|| format!("binding {listen}"))?;
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let app = signet_server::router(AppState {
         authority: Arc::clone(&authority),
@@ -87,7 +96,9 @@ pub async fn start(data: &Path, listen: Option<&str>, passphrase: Option<&[u8]>)
         }
         let report = task_authority.deliver().await;
         if report.retry {
-            tracing::warn!("some exit events are undelivered; they will be delivered at next start");
+            tracing::warn!(
+                "some exit events are undelivered; they will be delivered at next start"
+            );
         }
         task_authority.stop_modules();
         store.close().await;
@@ -95,7 +106,11 @@ pub async fn start(data: &Path, listen: Option<&str>, passphrase: Option<&[u8]>)
         served.context("HTTP server")
     });
     tracing::info!(%addr, cas = ?authority.ca_names().iter().map(|c| c.as_str()).collect::<Vec<_>>(), "signet is serving");
-    Ok(Running { addr, shutdown, task })
+    Ok(Running {
+        addr,
+        shutdown,
+        task,
+    })
 }
 
 fn load_ca(
@@ -107,7 +122,8 @@ fn load_ca(
     let name = CaName::new(&ca.name).context("CA name")?;
     let key_path = Config::resolve(data, &ca.key);
     let cert_path = Config::resolve(data, &ca.certificate);
-    let key_pem = std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
+    let key_pem =
+        std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
     let key = SoftwareKey::from_pem(&key_pem, passphrase).map_err(|e| match e {
         signet_keys::KeyError::PassphraseRequired => anyhow::anyhow!(
             "CA {name}: the key {} is encrypted: give --passphrase-file FILE or set SIGNET_PASSPHRASE",
@@ -118,7 +134,8 @@ fn load_ca(
     if passphrase.is_none() {
         tracing::warn!(ca = %name, "the CA key is stored UNENCRYPTED (development mode)");
     }
-    let cert_pem = std::fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
+    let cert_pem =
+        std::fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
     let chain = signet_x509::pem::decode_all(&cert_pem, "CERTIFICATE")
         .with_context(|| format!("parsing {}", cert_path.display()))?;
     let Some(cert_der) = chain.first() else {
@@ -127,7 +144,11 @@ fn load_ca(
     let info = signet_x509::parse_certificate(cert_der)
         .with_context(|| format!("parsing {}", cert_path.display()))?;
     if info.spki_der != key.public_key_der() {
-        bail!("CA {name}: the key {} does not match the certificate {}", key_path.display(), cert_path.display());
+        bail!(
+            "CA {name}: the key {} does not match the certificate {}",
+            key_path.display(),
+            cert_path.display()
+        );
     }
     let policy_kind = ca
         .policy
@@ -140,8 +161,10 @@ fn load_ca(
     let mut seen = std::collections::HashSet::new();
     for table in &ca.exits {
         let mut table = table.clone();
-        let exit_name = take_string(&mut table, "name").with_context(|| format!("CA {name}: [[ca.exit]]"))?;
-        let kind = take_string(&mut table, "module").with_context(|| format!("CA {name}: exit {exit_name}"))?;
+        let exit_name =
+            take_string(&mut table, "name").with_context(|| format!("CA {name}: [[ca.exit]]"))?;
+        let kind = take_string(&mut table, "module")
+            .with_context(|| format!("CA {name}: exit {exit_name}"))?;
         if !seen.insert(exit_name.clone()) {
             bail!("CA {name}: two exit modules are named {exit_name:?}");
         }

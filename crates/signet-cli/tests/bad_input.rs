@@ -121,8 +121,14 @@ fn bad_input_is_rejected_and_stores_nothing() {
     check_rejected(&server, &mut last, "unknown CA", resp, 404, &["nope"]);
     // Callers cannot mint metric series with made-up CA names.
     let metrics = String::from_utf8_lossy(&server.get("/metrics").body).into_owned();
-    assert!(!metrics.contains("ca=\"nope\""), "unknown CA leaked into metrics:\n{metrics}");
-    assert!(metrics.contains("ca=\"unknown\",status=\"rejected\""), "{metrics}");
+    assert!(
+        !metrics.contains("ca=\"nope\""),
+        "unknown CA leaked into metrics:\n{metrics}"
+    );
+    assert!(
+        metrics.contains("ca=\"unknown\",status=\"rejected\""),
+        "{metrics}"
+    );
     let resp = server.post_json(
         path,
         &serde_json::json!({ "csr": good_pem, "profile": "gold" }),

@@ -78,15 +78,37 @@ impl Store for MemStore {
     }
     fn outbox_head<'a>(&'a self, ca: &'a CaName) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move {
-            Ok(self.outbox.lock().unwrap().iter().filter(|e| &e.ca == ca).map(|e| e.seq).max().unwrap_or(0))
+            Ok(self
+                .outbox
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|e| &e.ca == ca)
+                .map(|e| e.seq)
+                .max()
+                .unwrap_or(0))
         })
     }
-    fn exit_cursor<'a>(&'a self, ca: &'a CaName, exit: &'a str) -> BoxFuture<'a, Result<u64, StoreError>> {
+    fn exit_cursor<'a>(
+        &'a self,
+        ca: &'a CaName,
+        exit: &'a str,
+    ) -> BoxFuture<'a, Result<u64, StoreError>> {
         Box::pin(async move {
-            Ok(*self.cursors.lock().unwrap().get(&(ca.to_string(), exit.to_string())).unwrap_or(&0))
+            Ok(*self
+                .cursors
+                .lock()
+                .unwrap()
+                .get(&(ca.to_string(), exit.to_string()))
+                .unwrap_or(&0))
         })
     }
-    fn ack_exit<'a>(&'a self, ca: &'a CaName, exit: &'a str, seq: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn ack_exit<'a>(
+        &'a self,
+        ca: &'a CaName,
+        exit: &'a str,
+        seq: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let mut c = self.cursors.lock().unwrap();
             let slot = c.entry((ca.to_string(), exit.to_string())).or_default();
@@ -178,7 +200,9 @@ impl Random for ZeroRandom {
 
 fn ed25519_spki() -> Vec<u8> {
     // SubjectPublicKeyInfo { id-Ed25519, BIT STRING of 32 bytes }.
-    let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+    let mut spki = vec![
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
     spki.extend([0x11; 32]);
     spki
 }
@@ -223,7 +247,10 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
         chain: Vec::new(),
         not_after: SystemTime::now(),
         policy: Arc::new(AllowAll),
-        exits: vec![issued_only.clone() as Arc<dyn Exit>, flaky.clone() as Arc<dyn Exit>],
+        exits: vec![
+            issued_only.clone() as Arc<dyn Exit>,
+            flaky.clone() as Arc<dyn Exit>,
+        ],
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let authority = Authority::new(
@@ -241,15 +268,27 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
     let now = SystemTime::now();
     let events = [Event::Issued, Event::Pending, Event::Issued, Event::Denied]
         .into_iter()
-        .map(|event| NewEvent { ca: ca.clone(), event, request_id: None, at: now, details: "{}".into() })
+        .map(|event| NewEvent {
+            ca: ca.clone(),
+            event,
+            request_id: None,
+            at: now,
+            details: "{}".into(),
+        })
         .collect();
     block_on(store.append_events(events)).unwrap();
 
     // First pass: `flaky` fails on its first event (Startup, seq 1) and stops there.
     let report = block_on(authority.deliver());
     assert!(report.retry, "a failed notification asks for a retry");
-    assert_eq!(*issued_only.seen.lock().unwrap(), vec![(2, Event::Issued), (4, Event::Issued)]);
-    assert!(flaky.seen.lock().unwrap().is_empty(), "nothing is skipped past a failure");
+    assert_eq!(
+        *issued_only.seen.lock().unwrap(),
+        vec![(2, Event::Issued), (4, Event::Issued)]
+    );
+    assert!(
+        flaky.seen.lock().unwrap().is_empty(),
+        "nothing is skipped past a failure"
+    );
     assert_eq!(report.lag, vec![(ca.clone(), 5)]);
 
     // Second pass: `flaky` gets everything, in order, once.
@@ -265,13 +304,20 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
             (5, Event::Denied)
         ]
     );
-    assert_eq!(issued_only.seen.lock().unwrap().len(), 2, "no redelivery after acknowledgement");
+    assert_eq!(
+        issued_only.seen.lock().unwrap().len(),
+        2,
+        "no redelivery after acknowledgement"
+    );
     assert_eq!(report.lag, vec![(ca.clone(), 0)]);
 
     // Shutdown is recorded and delivered to the module that asked for everything.
     block_on(authority.record_shutdown()).unwrap();
     block_on(authority.deliver());
-    assert_eq!(flaky.seen.lock().unwrap().last(), Some(&(6, Event::Shutdown)));
+    assert_eq!(
+        flaky.seen.lock().unwrap().last(),
+        Some(&(6, Event::Shutdown))
+    );
     assert_eq!(issued_only.seen.lock().unwrap().len(), 2);
     authority.stop_modules();
 }

@@ -20,7 +20,10 @@ struct CommonConfig {
 }
 
 fn parse_common(module: &str, config: &toml::Value) -> Result<CommonConfig, ConfigError> {
-    config.clone().try_into().map_err(|e: toml::de::Error| ConfigError::new(module, e.message()))
+    config
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::new(module, e.message()))
 }
 
 fn parse_mask(module: &str, events: Option<&Vec<String>>) -> Result<EventMask, ConfigError> {
@@ -32,7 +35,11 @@ fn parse_mask(module: &str, events: Option<&Vec<String>>) -> Result<EventMask, C
 
 /// The JSON record of one event, as the `file` module writes it and the `log` module logs it.
 pub fn event_record(ctx: &ExitCtx) -> serde_json::Value {
-    let at = ctx.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default();
+    let at = ctx
+        .at
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
     let details: serde_json::Value =
         serde_json::from_str(&ctx.details).unwrap_or(serde_json::Value::Null);
     let mut record = serde_json::json!({
@@ -83,7 +90,10 @@ impl LogExit {
         if c.directory.is_some() {
             return Err(ConfigError::new("log", "unknown option `directory`"));
         }
-        Ok(LogExit { name: name.to_string(), mask: parse_mask("log", c.events.as_ref())? })
+        Ok(LogExit {
+            name: name.to_string(),
+            mask: parse_mask("log", c.events.as_ref())?,
+        })
     }
 }
 
@@ -137,8 +147,16 @@ impl FileExit {
         let dir = c
             .directory
             .ok_or_else(|| ConfigError::new("file", "`directory` is required"))?;
-        let directory = if Path::new(&dir).is_absolute() { dir.into() } else { data_dir.join(dir) };
-        Ok(FileExit { name: name.to_string(), mask: parse_mask("file", c.events.as_ref())?, directory })
+        let directory = if Path::new(&dir).is_absolute() {
+            dir.into()
+        } else {
+            data_dir.join(dir)
+        };
+        Ok(FileExit {
+            name: name.to_string(),
+            mask: parse_mask("file", c.events.as_ref())?,
+            directory,
+        })
     }
 
     pub fn directory(&self) -> &Path {
@@ -152,10 +170,17 @@ impl FileExit {
             && let Some(cert) = ctx.request.as_ref().and_then(|r| r.certificate.as_ref())
         {
             let pem = signet_x509::pem::encode("CERTIFICATE", &cert.der);
-            write_atomic(&self.directory.join(format!("{}.pem", cert.serial.to_hex())), pem.as_bytes())?;
+            write_atomic(
+                &self.directory.join(format!("{}.pem", cert.serial.to_hex())),
+                pem.as_bytes(),
+            )?;
         }
-        let record = serde_json::to_vec_pretty(&event_record(ctx)).map_err(std::io::Error::other)?;
-        write_atomic(&events.join(format!("{:012}-{}.json", ctx.seq, ctx.event.name())), &record)
+        let record =
+            serde_json::to_vec_pretty(&event_record(ctx)).map_err(std::io::Error::other)?;
+        write_atomic(
+            &events.join(format!("{:012}-{}.json", ctx.seq, ctx.event.name())),
+            &record,
+        )
     }
 }
 
@@ -178,18 +203,27 @@ impl Exit for FileExit {
         &self.name
     }
     fn description(&self) -> String {
-        format!("writes certificates and event records to {}", self.directory.display())
+        format!(
+            "writes certificates and event records to {}",
+            self.directory.display()
+        )
     }
     fn start(&self, _ca: &CaInfo) -> Result<EventMask, ModuleError> {
         fs::create_dir_all(self.directory.join("events")).map_err(|e| {
-            ModuleError::new(&self.name, format!("cannot create {}: {e}", self.directory.display()))
+            ModuleError::new(
+                &self.name,
+                format!("cannot create {}: {e}", self.directory.display()),
+            )
         })?;
         Ok(self.mask)
     }
     fn notify<'a>(&'a self, ctx: &'a ExitCtx) -> BoxFuture<'a, Result<(), ModuleError>> {
         Box::pin(async move {
             self.write(ctx).map_err(|e| {
-                ModuleError::new(&self.name, format!("writing to {}: {e}", self.directory.display()))
+                ModuleError::new(
+                    &self.name,
+                    format!("writing to {}: {e}", self.directory.display()),
+                )
             })
         })
     }

@@ -29,7 +29,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(module: &str, message: impl Into<String>) -> ConfigError {
-        ConfigError { module: module.to_string(), message: message.into() }
+        ConfigError {
+            module: module.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -37,7 +40,10 @@ impl ConfigError {
 pub fn build_policy(kind: &str, config: &toml::Value) -> Result<Arc<dyn Policy>, ConfigError> {
     match kind {
         "profiles" => Ok(Arc::new(profiles::ProfilesPolicy::from_toml(config)?)),
-        other => Err(ConfigError::new(other, "unknown policy module (known: profiles)")),
+        other => Err(ConfigError::new(
+            other,
+            "unknown policy module (known: profiles)",
+        )),
     }
 }
 
@@ -51,7 +57,12 @@ pub fn build_exit(
 ) -> Result<Arc<dyn Exit>, ConfigError> {
     match kind {
         "log" => Ok(Arc::new(exits::LogExit::from_toml(name, config)?)),
-        "file" => Ok(Arc::new(exits::FileExit::from_toml(name, config, data_dir)?)),
-        other => Err(ConfigError::new(other, "unknown exit module (known: log, file)")),
+        "file" => Ok(Arc::new(exits::FileExit::from_toml(
+            name, config, data_dir,
+        )?)),
+        other => Err(ConfigError::new(
+            other,
+            "unknown exit module (known: log, file)",
+        )),
     }
 }

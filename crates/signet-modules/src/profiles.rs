@@ -114,19 +114,24 @@ impl ProfilesPolicy {
     /// Parses `[ca.policy]` (with its `profiles` table) and checks every profile.
     pub fn from_toml(config: &toml::Value) -> Result<ProfilesPolicy, ConfigError> {
         let err = |m: String| ConfigError::new("profiles", m);
-        let parsed: ModuleConfig =
-            config.clone().try_into().map_err(|e: toml::de::Error| err(e.message().to_string()))?;
+        let parsed: ModuleConfig = config
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| err(e.message().to_string()))?;
         let _ = parsed.module;
         let mut profiles = BTreeMap::new();
         for (name, config) in parsed.profiles {
-            let profile = Profile::new(&name, config).map_err(|m| err(format!("profile {name}: {m}")))?;
+            let profile =
+                Profile::new(&name, config).map_err(|m| err(format!("profile {name}: {m}")))?;
             profiles.insert(profile.name.clone(), profile);
         }
         let default_profile = match parsed.default_profile {
             Some(p) => {
                 let name = ProfileName::new(&p).map_err(|e| err(e.to_string()))?;
                 if !profiles.contains_key(&name) {
-                    return Err(err(format!("default_profile {p:?} is not a configured profile")));
+                    return Err(err(format!(
+                        "default_profile {p:?} is not a configured profile"
+                    )));
                 }
                 Some(name)
             }
@@ -135,7 +140,10 @@ impl ProfilesPolicy {
         if profiles.is_empty() {
             return Err(err("no profiles configured".into()));
         }
-        Ok(ProfilesPolicy { profiles, default_profile })
+        Ok(ProfilesPolicy {
+            profiles,
+            default_profile,
+        })
     }
 }
 
@@ -148,7 +156,10 @@ impl Profile {
         let known_keys = ["p256", "p384", "ed25519", "rsa", "mldsa65"];
         for k in &config.key_algorithms {
             if !known_keys.contains(&k.as_str()) {
-                return Err(format!("unknown key algorithm {k:?} (known: {})", known_keys.join(", ")));
+                return Err(format!(
+                    "unknown key algorithm {k:?} (known: {})",
+                    known_keys.join(", ")
+                ));
             }
         }
         if config.key_algorithms.is_empty() {
@@ -167,7 +178,9 @@ impl Profile {
             eku.push(ext::eku_oid(e).ok_or_else(|| format!("unknown extended key usage {e:?}"))?);
         }
         if eku.is_empty() {
-            return Err("extended_key_usage is empty: a leaf profile must name its purposes".into());
+            return Err(
+                "extended_key_usage is empty: a leaf profile must name its purposes".into(),
+            );
         }
         let ip_ranges = config
             .ip_ranges
@@ -219,7 +232,12 @@ impl Profile {
     /// The subject to issue: the request's, if every attribute in it is allowed.
     fn subject(&self, requested: &DistinguishedName) -> Result<DistinguishedName, String> {
         for (kind, value) in requested.attributes() {
-            if !self.config.subject_attributes.iter().any(|a| a.eq_ignore_ascii_case(&kind)) {
+            if !self
+                .config
+                .subject_attributes
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(&kind))
+            {
                 return Err(format!(
                     "subject attribute {kind}={value} is not allowed by profile {} (allowed: {})",
                     self.name,
@@ -237,7 +255,10 @@ impl Profile {
             None => (false, lower.as_str()),
         };
         if wildcard && !self.config.allow_wildcards {
-            return Err(format!("wildcard DNS name {name} is not allowed by profile {}", self.name));
+            return Err(format!(
+                "wildcard DNS name {name} is not allowed by profile {}",
+                self.name
+            ));
         }
         if !valid_hostname(base) {
             return Err(format!("DNS name {name:?} is not a valid host name"));
@@ -274,7 +295,10 @@ impl Profile {
             San::Email(e) => {
                 let domain = e.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
                 let ok = domain.is_some_and(|d| {
-                    self.config.email_domains.iter().any(|s| d == *s || d.ends_with(&format!(".{s}")))
+                    self.config
+                        .email_domains
+                        .iter()
+                        .any(|s| d == *s || d.ends_with(&format!(".{s}")))
                 });
                 if ok {
                     Ok(())
@@ -287,7 +311,12 @@ impl Profile {
                 }
             }
             San::Uri(u) => {
-                if self.config.uri_prefixes.iter().any(|p| u.starts_with(p.as_str())) {
+                if self
+                    .config
+                    .uri_prefixes
+                    .iter()
+                    .any(|p| u.starts_with(p.as_str()))
+                {
                     Ok(())
                 } else {
                     Err(format!(
@@ -317,7 +346,8 @@ impl Profile {
                 Ok(ip) => San::Ip(ip),
                 Err(_) => San::Dns(cn.to_ascii_lowercase()),
             };
-            self.check_san(&as_san).map_err(|e| format!("subject CN: {e}"))?;
+            self.check_san(&as_san)
+                .map_err(|e| format!("subject CN: {e}"))?;
             let present = sans.iter().any(|s| match (s, &as_san) {
                 (San::Dns(a), San::Dns(b)) => a.eq_ignore_ascii_case(b),
                 (a, b) => a == b,
@@ -335,7 +365,10 @@ impl Profile {
             ));
         }
         if self.config.require_san && sans.is_empty() {
-            return Err(format!("profile {} requires at least one subject alternative name", self.name));
+            return Err(format!(
+                "profile {} requires at least one subject alternative name",
+                self.name
+            ));
         }
         Ok(sans)
     }
@@ -371,14 +404,17 @@ impl Profile {
 
         let not_before = ctx.draft().not_before();
         let not_after = (not_before + self.validity).min(ctx.draft().not_after());
-        ctx.set_validity(not_before, not_after).map_err(|e| module_err(e.to_string()))?;
+        ctx.set_validity(not_before, not_after)
+            .map_err(|e| module_err(e.to_string()))?;
 
         let usage = self.key_usage_for(ctx.public_key());
         if usage != KeyUsage::default() {
-            ctx.set_extension(ext::key_usage(usage)).map_err(|e| module_err(e.to_string()))?;
+            ctx.set_extension(ext::key_usage(usage))
+                .map_err(|e| module_err(e.to_string()))?;
         }
         let eku = ext::extended_key_usage(&self.eku).map_err(|e| module_err(e.to_string()))?;
-        ctx.set_extension(eku).map_err(|e| module_err(e.to_string()))?;
+        ctx.set_extension(eku)
+            .map_err(|e| module_err(e.to_string()))?;
 
         Ok(match self.config.approval {
             Approval::Auto => Verdict::Issue,
@@ -418,15 +454,20 @@ impl Policy for ProfilesPolicy {
     }
 
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {
-        let profile = self.profiles.get(ctx.profile()).ok_or_else(|| {
-            ModuleError::new("profiles", format!("no profile {}", ctx.profile()))
-        })?;
+        let profile = self
+            .profiles
+            .get(ctx.profile())
+            .ok_or_else(|| ModuleError::new("profiles", format!("no profile {}", ctx.profile())))?;
         profile.verify(ctx)
     }
 }
 
 fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() { "none".into() } else { items.join(", ") }
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }
 
 /// A host name of LDH labels (RFC 1123), at most 253 characters.
@@ -438,7 +479,9 @@ fn valid_hostname(name: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -459,16 +502,24 @@ impl Cidr {
             }
         };
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        (prefix <= max).then_some(Cidr { network: addr, prefix })
+        (prefix <= max).then_some(Cidr {
+            network: addr,
+            prefix,
+        })
     }
 
     fn contains(&self, ip: &IpAddr) -> bool {
         fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
-            if prefix == 0 { 0 } else { bits >> (width - prefix) }
+            if prefix == 0 {
+                0
+            } else {
+                bits >> (width - prefix)
+            }
         }
         match (self.network, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                masked(u32::from(n).into(), self.prefix, 32) == masked(u32::from(*a).into(), self.prefix, 32)
+                masked(u32::from(n).into(), self.prefix, 32)
+                    == masked(u32::from(*a).into(), self.prefix, 32)
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
                 masked(u128::from(n), self.prefix, 128) == masked(u128::from(*a), self.prefix, 128)
@@ -506,7 +557,11 @@ ip_ranges = ["10.0.0.0/8", "::1/128"]
         assert!(c.contains(&"10.255.1.2".parse().expect("ip")));
         assert!(!c.contains(&"11.0.0.1".parse().expect("ip")));
         assert!(!c.contains(&"::1".parse().expect("ip")));
-        assert!(Cidr::parse("0.0.0.0/0").expect("any").contains(&"1.2.3.4".parse().expect("ip")));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .expect("any")
+                .contains(&"1.2.3.4".parse().expect("ip"))
+        );
         assert!(Cidr::parse("10.0.0.0/33").is_none());
     }
 
@@ -515,9 +570,15 @@ ip_ranges = ["10.0.0.0/8", "::1/128"]
         let p = profile("");
         assert!(p.check_dns("www.example.com").is_ok());
         assert!(p.check_dns("example.com").is_ok());
-        let e = p.check_dns("evil-example.com").expect_err("not a suffix match");
+        let e = p
+            .check_dns("evil-example.com")
+            .expect_err("not a suffix match");
         assert!(e.contains("evil-example.com"), "{e}");
-        assert!(p.check_dns("*.example.com").expect_err("wildcards off").contains("wildcard"));
+        assert!(
+            p.check_dns("*.example.com")
+                .expect_err("wildcards off")
+                .contains("wildcard")
+        );
         assert!(p.check_dns("bad_label.example.com").is_err());
         let p = profile("allow_wildcards = true");
         assert!(p.check_dns("*.example.com").is_ok());
@@ -527,13 +588,17 @@ ip_ranges = ["10.0.0.0/8", "::1/128"]
     fn sans_are_checked_and_cn_is_added() {
         let p = profile("");
         let subject = DistinguishedName::parse("CN=www.example.com").expect("dn");
-        let sans = p.sans(&subject, &[San::Ip("10.1.2.3".parse().expect("ip"))]).expect("allowed");
+        let sans = p
+            .sans(&subject, &[San::Ip("10.1.2.3".parse().expect("ip"))])
+            .expect("allowed");
         assert_eq!(sans.len(), 2);
         let e = p
             .sans(&subject, &[San::Email("a@example.com".into())])
             .expect_err("e-mail not allowed");
         assert!(e.contains("a@example.com"), "{e}");
-        let e = p.sans(&subject, &[San::Ip("192.168.1.1".parse().expect("ip"))]).expect_err("ip");
+        let e = p
+            .sans(&subject, &[San::Ip("192.168.1.1".parse().expect("ip"))])
+            .expect_err("ip");
         assert!(e.contains("192.168.1.1"), "{e}");
     }
 
@@ -549,18 +614,30 @@ ip_ranges = ["10.0.0.0/8", "::1/128"]
     fn keys_are_checked() {
         let p = profile("");
         assert!(p.check_key(KeyAlgorithm::P256).is_ok());
-        assert!(p.check_key(KeyAlgorithm::Ed25519).expect_err("ed25519").contains("ed25519"));
+        assert!(
+            p.check_key(KeyAlgorithm::Ed25519)
+                .expect_err("ed25519")
+                .contains("ed25519")
+        );
         assert!(p.check_key(KeyAlgorithm::Rsa { bits: 2048 }).is_ok());
         let p = profile("rsa_min_bits = 3072");
-        assert!(p.check_key(KeyAlgorithm::Rsa { bits: 2048 }).expect_err("small").contains("2048"));
+        assert!(
+            p.check_key(KeyAlgorithm::Rsa { bits: 2048 })
+                .expect_err("small")
+                .contains("2048")
+        );
     }
 
     #[test]
     fn key_encipherment_only_for_rsa() {
         let p = profile("");
-        assert!(!p.key_usage_for(KeyAlgorithm::P256).contains(KeyUsage::KEY_ENCIPHERMENT));
         assert!(
-            p.key_usage_for(KeyAlgorithm::Rsa { bits: 2048 }).contains(KeyUsage::KEY_ENCIPHERMENT)
+            !p.key_usage_for(KeyAlgorithm::P256)
+                .contains(KeyUsage::KEY_ENCIPHERMENT)
+        );
+        assert!(
+            p.key_usage_for(KeyAlgorithm::Rsa { bits: 2048 })
+                .contains(KeyUsage::KEY_ENCIPHERMENT)
         );
     }
 

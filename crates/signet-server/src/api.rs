@@ -63,7 +63,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
 
 async fn openapi() -> Response {
     let mut resp = OPENAPI.into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -108,18 +111,26 @@ fn certificates_response(ders: &[Vec<u8>], format: Option<&str>) -> Result<Respo
         "pem" => {
             let text: String = ders.iter().map(|d| pem::encode("CERTIFICATE", d)).collect();
             let mut resp = text.into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-pem-file"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-pem-file"),
+            );
             Ok(resp)
         }
         "der" if ders.len() == 1 => {
             let mut resp = ders[0].clone().into_response();
-            resp.headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pkix-cert"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pkix-cert"),
+            );
             Ok(resp)
         }
-        "der" => Err(Problem::bad_request("a chain of several certificates has no DER form; use PEM")),
-        other => Err(Problem::bad_request(format!("unknown format {other:?} (pem or der)"))),
+        "der" => Err(Problem::bad_request(
+            "a chain of several certificates has no DER form; use PEM",
+        )),
+        other => Err(Problem::bad_request(format!(
+            "unknown format {other:?} (pem or der)"
+        ))),
     }
 }
 
@@ -151,9 +162,14 @@ async fn public_ca_certificate(
         .ok_or_else(|| Problem::not_found("CA certificates are served as /ca/NAME.crt"))?;
     let der = state.authority.ca_certificate(ca).await?;
     let mut resp = der.into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/pkix-cert"));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pkix-cert"),
+    );
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     Ok(resp)
 }
 
@@ -192,10 +208,16 @@ struct RequestView {
 }
 
 fn view(ca: &str, r: SubmitResponse) -> RequestView {
-    let certificate = r.certificate.as_ref().map(|d| pem::encode("CERTIFICATE", d));
-    let chain = certificate
+    let certificate = r
+        .certificate
         .as_ref()
-        .map(|_| r.chain.iter().map(|d| pem::encode("CERTIFICATE", d)).collect());
+        .map(|d| pem::encode("CERTIFICATE", d));
+    let chain = certificate.as_ref().map(|_| {
+        r.chain
+            .iter()
+            .map(|d| pem::encode("CERTIFICATE", d))
+            .collect()
+    });
     RequestView {
         id: r.id.get(),
         ca: ca.to_string(),
@@ -220,7 +242,10 @@ async fn submit(
     let result = submit_inner(&state, &ca, q, &headers, body).await;
     state.metrics.observe_latency(started.elapsed());
     // Label by configured CA only: a caller must not be able to mint metric series.
-    let label = state.authority.ca_name(&ca).map_or("unknown", |n| n.as_str());
+    let label = state
+        .authority
+        .ca_name(&ca)
+        .map_or("unknown", |n| n.as_str());
     match &result {
         Ok(v) => state.metrics.count_request(label, v.status),
         Err(_) => state.metrics.count_request(label, "rejected"),
@@ -294,9 +319,9 @@ async fn retrieve(
     State(state): State<AppState>,
     Path((ca, id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
-    let id: RequestId = id.parse().map_err(|e: signet_core::ids::IdError| {
-        Problem::bad_request(e.to_string())
-    })?;
+    let id: RequestId = id
+        .parse()
+        .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))?;
     let response = match state.authority.retrieve(&ca, id).await {
         Ok(r) => r,
         Err(EnrollError::NotFound(d)) => return Err(Problem::not_found(format!("request {d}"))),

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Upper bounds of the issuance latency histogram, in seconds.
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 /// The server's metrics.
 #[derive(Default)]
@@ -45,8 +47,10 @@ impl Metrics {
 
     /// Records a delivery pass.
     pub fn record_delivery(&self, report: &signet_core::DeliveryReport) {
-        self.deliveries.fetch_add(report.delivered, Ordering::Relaxed);
-        self.delivery_failures.fetch_add(report.failed, Ordering::Relaxed);
+        self.deliveries
+            .fetch_add(report.delivered, Ordering::Relaxed);
+        self.delivery_failures
+            .fetch_add(report.failed, Ordering::Relaxed);
         if let Ok(mut m) = self.outbox_lag.lock() {
             for (ca, lag) in &report.lag {
                 m.insert(ca.to_string(), *lag);
@@ -57,21 +61,34 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        out.push_str("# HELP signet_requests_total Certificate requests answered, by CA and disposition.\n");
+        out.push_str(
+            "# HELP signet_requests_total Certificate requests answered, by CA and disposition.\n",
+        );
         out.push_str("# TYPE signet_requests_total counter\n");
         if let Ok(m) = self.requests.lock() {
             for ((ca, status), n) in m.iter() {
-                let _ = writeln!(out, "signet_requests_total{{ca=\"{}\",status=\"{}\"}} {n}", escape(ca), escape(status));
+                let _ = writeln!(
+                    out,
+                    "signet_requests_total{{ca=\"{}\",status=\"{}\"}} {n}",
+                    escape(ca),
+                    escape(status)
+                );
             }
         }
         out.push_str("# HELP signet_issuance_latency_seconds Time to answer a submission.\n");
         out.push_str("# TYPE signet_issuance_latency_seconds histogram\n");
         for (i, bound) in BUCKETS.iter().enumerate() {
             let n = self.latency_buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "signet_issuance_latency_seconds_bucket{{le=\"{bound}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "signet_issuance_latency_seconds_bucket{{le=\"{bound}\"}} {n}"
+            );
         }
         let count = self.latency_count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "signet_issuance_latency_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "signet_issuance_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = writeln!(out, "signet_issuance_latency_seconds_sum {sum}");
         let _ = writeln!(out, "signet_issuance_latency_seconds_count {count}");
@@ -84,16 +101,26 @@ impl Metrics {
         }
         out.push_str("# HELP signet_exit_deliveries_total Events delivered to exit modules.\n");
         out.push_str("# TYPE signet_exit_deliveries_total counter\n");
-        let _ = writeln!(out, "signet_exit_deliveries_total {}", self.deliveries.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "signet_exit_deliveries_total {}",
+            self.deliveries.load(Ordering::Relaxed)
+        );
         out.push_str("# HELP signet_exit_delivery_failures_total Failed exit module notifications (retried).\n");
         out.push_str("# TYPE signet_exit_delivery_failures_total counter\n");
-        let _ = writeln!(out, "signet_exit_delivery_failures_total {}", self.delivery_failures.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "signet_exit_delivery_failures_total {}",
+            self.delivery_failures.load(Ordering::Relaxed)
+        );
         out
     }
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -107,9 +134,21 @@ mod tests {
         m.count_request("demo", "issued");
         m.observe_latency(Duration::from_millis(3));
         let text = m.render();
-        assert!(text.contains("signet_requests_total{ca=\"demo\",status=\"issued\"} 2"), "{text}");
-        assert!(text.contains("signet_issuance_latency_seconds_bucket{le=\"0.005\"} 1"), "{text}");
-        assert!(text.contains("signet_issuance_latency_seconds_bucket{le=\"0.0025\"} 0"), "{text}");
-        assert!(text.contains("signet_issuance_latency_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("signet_requests_total{ca=\"demo\",status=\"issued\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("signet_issuance_latency_seconds_bucket{le=\"0.005\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("signet_issuance_latency_seconds_bucket{le=\"0.0025\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("signet_issuance_latency_seconds_count 1"),
+            "{text}"
+        );
     }
 }

@@ -27,7 +27,12 @@ impl Problem {
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Problem {
-        Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", detail)
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
     }
 
     pub fn not_found(detail: impl Into<String>) -> Problem {
@@ -38,21 +43,30 @@ impl Problem {
 impl From<EnrollError> for Problem {
     fn from(e: EnrollError) -> Problem {
         match &e {
-            EnrollError::UnknownCa(_) => {
-                Problem::new(StatusCode::NOT_FOUND, "unknown-ca", "Unknown CA", e.to_string())
-            }
+            EnrollError::UnknownCa(_) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "unknown-ca",
+                "Unknown CA",
+                e.to_string(),
+            ),
             EnrollError::UnknownProfile { .. } => Problem::new(
                 StatusCode::BAD_REQUEST,
                 "unknown-profile",
                 "Unknown profile",
                 e.to_string(),
             ),
-            EnrollError::BadRequest(d) => {
-                Problem::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request", d.clone())
-            }
-            EnrollError::NotFound(_) => {
-                Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", e.to_string())
-            }
+            EnrollError::BadRequest(d) => Problem::new(
+                StatusCode::BAD_REQUEST,
+                "bad-request",
+                "Bad request",
+                d.clone(),
+            ),
+            EnrollError::NotFound(_) => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                e.to_string(),
+            ),
             EnrollError::Unavailable(d) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -65,7 +79,11 @@ impl From<EnrollError> for Problem {
                 "Internal error",
                 e.to_string(),
             ),
-            EnrollError::Remote { status, title, detail } => Problem {
+            EnrollError::Remote {
+                status,
+                title,
+                detail,
+            } => Problem {
                 kind: "about:blank".into(),
                 title: title.clone(),
                 status: *status,

@@ -16,8 +16,12 @@ venv="${SIGNET_VENV:-$PWD/.venv}"
 if [ ! -x "$venv/bin/lint_pkix_cert" ]; then
   echo "scripts/test.sh: installing pkilint into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pkilint==0.13.3'
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'pkilint==0.13.3' 'cryptography>=47'
 fi
 export SIGNET_PKILINT_BIN="$venv/bin"
+# The venv's python has `cryptography` (a pkilint dependency, with ML-DSA): the ML-DSA key
+# tests use it as their oracle. Every oracle is required here: a missing one fails the run.
+export PATH="$venv/bin:$PATH"
+export SIGNET_REQUIRE_ORACLES=1
 
 cargo test --workspace --release --locked "$@"

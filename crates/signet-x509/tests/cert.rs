@@ -97,10 +97,20 @@ fn openssl_verifies(o: &Openssl, ca: &[u8], leaf: &[u8], name: &str) {
     pkilint(o, leaf, name);
 }
 
-/// Runs pkilint when it is installed in the workspace venv; skipped (with a note) otherwise.
+/// Runs pkilint from `$SIGNET_PKILINT_BIN` (set by scripts/test.sh) or the workspace venv.
+/// Missing pkilint is a failure under `SIGNET_REQUIRE_ORACLES` (as in scripts/test.sh and CI),
+/// a printed note otherwise.
 fn pkilint(o: &Openssl, cert: &[u8], name: &str) {
-    let lint = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/lint_pkix_cert");
+    let dir = std::env::var_os("SIGNET_PKILINT_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin"));
+    let lint = dir.join("lint_pkix_cert");
     if !lint.exists() {
+        assert!(
+            std::env::var_os("SIGNET_REQUIRE_ORACLES").is_none(),
+            "pkilint is required but not installed at {}: run scripts/test.sh",
+            lint.display()
+        );
         eprintln!(
             "pkilint not installed at {}; skipping lint of {name}",
             lint.display()

@@ -105,6 +105,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         args.concurrency, args.duration
     );
     let started = Instant::now();
+    let cpu_before = process_cpu_seconds();
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
         let client = client.clone();
@@ -139,6 +140,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         errors += e;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds().zip(cpu_before).map(|(after, before)| after - before);
     latencies.sort_unstable();
     let pct = |p: f64| -> f64 {
         if latencies.is_empty() {
@@ -160,6 +162,18 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     println!("  latency p50:   {:.2} ms", pct(0.50));
     println!("  latency p99:   {:.2} ms", pct(0.99));
     println!("  latency max:   {:.2} ms", pct(1.0));
+    if let Some(cpu) = cpu
+        && issued > 0
+    {
+        // CPU time is what a noisy (shared) machine does not distort: it counts the server
+        // and, when in process, the benchmark's own HTTP clients.
+        println!(
+            "  CPU per cert:  {:.0} us ({:.2} cores busy of {})",
+            cpu * 1e6 / issued as f64,
+            cpu / elapsed,
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        );
+    }
     if let Some(running) = running {
         running.stop().await?;
         if args.data.is_none()
@@ -172,6 +186,18 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         bail!("no certificate was issued");
     }
     Ok(())
+}
+
+/// User + system CPU time of this process, from /proc (Linux); `None` elsewhere.
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux configuration Signet targets.
+    Some((utime + stime) / 100.0)
 }
 
 async fn post(

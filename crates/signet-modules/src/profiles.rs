@@ -98,6 +98,7 @@ struct Profile {
     config: ProfileConfig,
     keys: Vec<String>,
     ip_ranges: Vec<Cidr>,
+    uri_prefixes: Vec<Uri>,
     key_usage: KeyUsage,
     eku: Vec<String>,
     validity: Duration,
@@ -182,6 +183,30 @@ impl Profile {
                 "extended_key_usage is empty: a leaf profile must name its purposes".into(),
             );
         }
+        if config.key_usage.is_empty() {
+            return Err("key_usage is empty: a leaf profile must name its key usages".into());
+        }
+        let mut config = config;
+        for (field, list) in [
+            ("dns_suffixes", &mut config.dns_suffixes),
+            ("email_domains", &mut config.email_domains),
+        ] {
+            for suffix in list.iter_mut() {
+                *suffix = suffix.to_ascii_lowercase();
+                if !valid_hostname(suffix) {
+                    return Err(format!(
+                        "{field}: {suffix:?} is not a DNS name (no leading or trailing dot, no wildcard)"
+                    ));
+                }
+            }
+        }
+        let mut uri_prefixes = Vec::new();
+        for p in &config.uri_prefixes {
+            let parsed = Uri::parse(p)
+                .filter(|u| u.userinfo.is_none())
+                .ok_or_else(|| format!("uri_prefixes: {p:?} is not scheme://host[/path]"))?;
+            uri_prefixes.push(parsed);
+        }
         let ip_ranges = config
             .ip_ranges
             .iter()
@@ -196,6 +221,7 @@ impl Profile {
             name,
             keys: config.key_algorithms.clone(),
             ip_ranges,
+            uri_prefixes,
             key_usage,
             eku,
             validity: Duration::from_secs(u64::from(config.validity_days) * 86_400),
@@ -229,8 +255,11 @@ impl Profile {
         Ok(())
     }
 
-    /// The subject to issue: the request's, if every attribute in it is allowed.
+    /// The subject to issue: the request's, if every attribute in it is allowed, holds a
+    /// printable string within the RFC 5280 upper bound, and there is at most one CN (a
+    /// second CN is read by some relying parties instead of the first).
     fn subject(&self, requested: &DistinguishedName) -> Result<DistinguishedName, String> {
+        let mut common_names = 0;
         for (kind, value) in requested.attributes() {
             if !self
                 .config
@@ -242,6 +271,34 @@ impl Profile {
                     "subject attribute {kind}={value} is not allowed by profile {} (allowed: {})",
                     self.name,
                     self.config.subject_attributes.join(", ")
+                ));
+            }
+            if kind == "CN" {
+                common_names += 1;
+                if common_names > 1 {
+                    return Err(format!("subject has more than one CN (second: CN={value})"));
+                }
+            }
+            if value.starts_with('#') {
+                return Err(format!(
+                    "subject attribute {kind} is not a character string"
+                ));
+            }
+            if value.chars().any(char::is_control) {
+                return Err(format!(
+                    "subject attribute {kind} contains a control character"
+                ));
+            }
+            let bound = match kind.as_str() {
+                "C" => 2,
+                "L" | "ST" => 128,
+                "E" => 255,
+                _ => 64,
+            };
+            if value.is_empty() || value.chars().count() > bound {
+                return Err(format!(
+                    "subject attribute {kind} must be 1 to {bound} characters (RFC 5280), got {}",
+                    value.chars().count()
                 ));
             }
         }
@@ -293,13 +350,21 @@ impl Profile {
                 }
             }
             San::Email(e) => {
-                let domain = e.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
-                let ok = domain.is_some_and(|d| {
-                    self.config
-                        .email_domains
-                        .iter()
-                        .any(|s| d == *s || d.ends_with(&format!(".{s}")))
-                });
+                let ok = match e.split_once('@') {
+                    Some((local, domain)) => {
+                        let domain = domain.to_ascii_lowercase();
+                        !local.is_empty()
+                            && !domain.contains('@')
+                            && !local.bytes().any(|b| b.is_ascii_whitespace())
+                            && valid_hostname(&domain)
+                            && self
+                                .config
+                                .email_domains
+                                .iter()
+                                .any(|s| domain == *s || domain.ends_with(&format!(".{s}")))
+                    }
+                    None => false,
+                };
                 if ok {
                     Ok(())
                 } else {
@@ -311,12 +376,13 @@ impl Profile {
                 }
             }
             San::Uri(u) => {
-                if self
-                    .config
-                    .uri_prefixes
-                    .iter()
-                    .any(|p| u.starts_with(p.as_str()))
-                {
+                // Scheme, host and port must match exactly (no userinfo), then the path
+                // prefix: `https://example.com.evil.net` and `https://example.com@evil.net`
+                // do not match `https://example.com`.
+                let allowed = Uri::parse(u).is_some_and(|uri| {
+                    uri.userinfo.is_none() && self.uri_prefixes.iter().any(|p| p.allows(&uri))
+                });
+                if allowed {
                     Ok(())
                 } else {
                     Err(format!(
@@ -335,8 +401,13 @@ impl Profile {
         let mut sans = Vec::new();
         for san in requested {
             self.check_san(san)?;
-            if !sans.contains(san) {
-                sans.push(san.clone());
+            // DNS names are case-insensitive: issue them in lower case, once.
+            let san = match san {
+                San::Dns(d) => San::Dns(d.to_ascii_lowercase()),
+                other => other.clone(),
+            };
+            if !sans.contains(&san) {
+                sans.push(san);
             }
         }
         if self.config.common_name_as_dns
@@ -348,11 +419,7 @@ impl Profile {
             };
             self.check_san(&as_san)
                 .map_err(|e| format!("subject CN: {e}"))?;
-            let present = sans.iter().any(|s| match (s, &as_san) {
-                (San::Dns(a), San::Dns(b)) => a.eq_ignore_ascii_case(b),
-                (a, b) => a == b,
-            });
-            if !present {
+            if !sans.contains(&as_san) {
                 sans.push(as_san);
             }
         }
@@ -373,12 +440,70 @@ impl Profile {
         Ok(sans)
     }
 
+    /// The profile's key usages that the key can have: encipherment needs RSA; keyAgreement
+    /// needs RSA or EC (not EdDSA or ML-DSA, RFC 8410 / FIPS 204).
     fn key_usage_for(&self, key: KeyAlgorithm) -> KeyUsage {
         let mut usage = self.key_usage;
         if !matches!(key, KeyAlgorithm::Rsa { .. }) {
             usage.0 &= !(KeyUsage::KEY_ENCIPHERMENT.0 | KeyUsage::DATA_ENCIPHERMENT.0);
         }
+        if matches!(key, KeyAlgorithm::Ed25519 | KeyAlgorithm::MlDsa65) {
+            usage.0 &= !KeyUsage::KEY_AGREEMENT.0;
+        }
         usage
+    }
+
+    /// Requested extensions the profile does not grant are refused, not dropped: key usages
+    /// or purposes beyond the profile's, a CA certificate, or an unknown critical extension.
+    /// Other non-critical extensions stay recorded (disabled) and out of the certificate.
+    fn check_requested_extensions(
+        &self,
+        requested: &[signet_x509::Extension],
+        usage: KeyUsage,
+    ) -> Result<(), String> {
+        use signet_x509::ext::oid;
+        for e in requested {
+            let bad = |err: signet_x509::Error| format!("requested extension {}: {err}", e.oid);
+            match e.oid.as_str() {
+                oid::SUBJECT_ALT_NAME | oid::SUBJECT_KEY_IDENTIFIER => {}
+                oid::KEY_USAGE => {
+                    let asked = ext::parse_key_usage(&e.value).map_err(bad)?;
+                    if !usage.contains(asked) {
+                        return Err(format!(
+                            "requested key usage bits {:#06x} exceed profile {}'s ({:#06x} for this key)",
+                            asked.0, self.name, usage.0
+                        ));
+                    }
+                }
+                oid::EXT_KEY_USAGE => {
+                    for purpose in ext::parse_extended_key_usage(&e.value).map_err(bad)? {
+                        if !self.eku.contains(&purpose) {
+                            return Err(format!(
+                                "requested extended key usage {purpose} is not allowed by profile {}",
+                                self.name
+                            ));
+                        }
+                    }
+                }
+                oid::BASIC_CONSTRAINTS => {
+                    let (ca, _) = ext::parse_basic_constraints(&e.value).map_err(bad)?;
+                    if ca {
+                        return Err(format!(
+                            "the request asks for a CA certificate; profile {} issues end-entity certificates",
+                            self.name
+                        ));
+                    }
+                }
+                other if e.critical => {
+                    return Err(format!(
+                        "the request marks extension {other} critical and profile {} does not support it",
+                        self.name
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {
@@ -408,10 +533,18 @@ impl Profile {
             .map_err(|e| module_err(e.to_string()))?;
 
         let usage = self.key_usage_for(ctx.public_key());
-        if usage != KeyUsage::default() {
-            ctx.set_extension(ext::key_usage(usage))
-                .map_err(|e| module_err(e.to_string()))?;
+        if usage == KeyUsage::default() {
+            return Ok(Verdict::Deny(format!(
+                "profile {} allows no key usage for a {} key",
+                self.name,
+                ctx.public_key()
+            )));
         }
+        if let Err(reason) = self.check_requested_extensions(ctx.request_extensions(), usage) {
+            return Ok(Verdict::Deny(reason));
+        }
+        ctx.set_extension(ext::key_usage(usage))
+            .map_err(|e| module_err(e.to_string()))?;
         let eku = ext::extended_key_usage(&self.eku).map_err(|e| module_err(e.to_string()))?;
         ctx.set_extension(eku)
             .map_err(|e| module_err(e.to_string()))?;
@@ -483,6 +616,66 @@ fn valid_hostname(name: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
+}
+
+/// The parts of a URI that allow-lists compare (RFC 3986 `scheme://[userinfo@]host[:port]/path`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Uri {
+    scheme: String,
+    userinfo: Option<String>,
+    host: String,
+    port: Option<String>,
+    path: String,
+}
+
+impl Uri {
+    fn parse(s: &str) -> Option<Uri> {
+        if s.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            return None;
+        }
+        let (scheme, rest) = s.split_once("://")?;
+        let scheme_ok = !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
+        if !scheme_ok {
+            return None;
+        }
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, path) = rest.split_at(end);
+        let (userinfo, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_string()), h),
+            None => (None, authority),
+        };
+        // An IPv6 literal keeps its colons inside brackets.
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !p.contains(']') => (h, Some(p.to_string())),
+            _ => (hostport, None),
+        };
+        if host.is_empty() {
+            return None;
+        }
+        Some(Uri {
+            scheme: scheme.to_ascii_lowercase(),
+            userinfo,
+            host: host.to_ascii_lowercase(),
+            port,
+            path: path.to_string(),
+        })
+    }
+
+    /// Whether `uri` falls under this prefix: same scheme, host and port, and a path that
+    /// starts with the prefix's path on a segment boundary.
+    fn allows(&self, uri: &Uri) -> bool {
+        let rest = uri.path.strip_prefix(self.path.as_str());
+        let path_ok = rest.is_some_and(|r| {
+            self.path.is_empty()
+                || self.path.ends_with('/')
+                || r.is_empty()
+                || r.starts_with(['/', '?', '#'])
+        });
+        self.scheme == uri.scheme && self.host == uri.host && self.port == uri.port && path_ok
+    }
 }
 
 /// An IP range in CIDR notation.
@@ -653,5 +846,118 @@ ip_ranges = ["10.0.0.0/8", "::1/128"]
             let config: ProfileConfig = toml::from_str(text).expect("parses");
             assert!(Profile::new("x", config).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn subjects_with_two_cns_or_oversized_values_are_refused() {
+        let p = profile("");
+        let two = DistinguishedName::parse("CN=www.example.com,CN=evil.com").expect("dn");
+        assert!(
+            p.subject(&two)
+                .expect_err("two CNs")
+                .contains("more than one CN")
+        );
+        let long = DistinguishedName::parse(&format!("CN={}", "a".repeat(65))).expect("dn");
+        assert!(p.subject(&long).expect_err("65 chars").contains("1 to 64"));
+    }
+
+    #[test]
+    fn email_and_uri_allow_lists_match_whole_hosts() {
+        let p = profile(
+            "email_domains = [\"Example.com\"]\nuri_prefixes = [\"https://example.com/app\"]",
+        );
+        for ok in ["a@example.com", "b@mail.example.com"] {
+            assert!(p.check_san(&San::Email(ok.into())).is_ok(), "{ok}");
+        }
+        for bad in [
+            "@example.com",
+            "a@evil-example.com",
+            "a@b@example.com",
+            "a@.example.com",
+        ] {
+            assert!(p.check_san(&San::Email(bad.into())).is_err(), "{bad}");
+        }
+        for ok in [
+            "https://example.com/app",
+            "https://EXAMPLE.com/app/x",
+            "https://example.com/app?q",
+        ] {
+            assert!(p.check_san(&San::Uri(ok.into())).is_ok(), "{ok}");
+        }
+        for bad in [
+            "https://example.com.evil.net/app",
+            "https://example.com@evil.net/app",
+            "https://user@example.com/app",
+            "https://example.com/apple",
+            "http://example.com/app",
+            "https://example.com:444/app",
+        ] {
+            assert!(p.check_san(&San::Uri(bad.into())).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn requested_extensions_beyond_the_profile_are_refused() {
+        let p = profile("");
+        let usage = p.key_usage_for(KeyAlgorithm::P256);
+        let eku = |names: &[&str]| {
+            let oids: Vec<String> = names.iter().filter_map(|n| ext::eku_oid(n)).collect();
+            ext::extended_key_usage(&oids).expect("eku")
+        };
+        assert!(
+            p.check_requested_extensions(&[eku(&["serverAuth"])], usage)
+                .is_ok()
+        );
+        let e = p.check_requested_extensions(&[eku(&["serverAuth", "codeSigning"])], usage);
+        assert!(e.expect_err("codeSigning").contains("1.3.6.1.5.5.7.3.3"));
+        let ca = ext::basic_constraints(true, None);
+        assert!(
+            p.check_requested_extensions(&[ca], usage)
+                .expect_err("CA")
+                .contains("CA")
+        );
+        let ku = ext::key_usage(KeyUsage::DIGITAL_SIGNATURE.union(KeyUsage::KEY_ENCIPHERMENT));
+        assert!(
+            p.check_requested_extensions(std::slice::from_ref(&ku), usage)
+                .is_err()
+        );
+        let critical = signet_x509::Extension {
+            oid: "1.2.3.4".into(),
+            critical: true,
+            value: vec![5, 0],
+        };
+        assert!(p.check_requested_extensions(&[critical], usage).is_err());
+        let harmless = signet_x509::Extension {
+            oid: "1.2.3.4".into(),
+            critical: false,
+            value: vec![5, 0],
+        };
+        assert!(p.check_requested_extensions(&[harmless], usage).is_ok());
+    }
+
+    #[test]
+    fn allow_lists_are_normalised_and_checked_at_load() {
+        let p = profile("email_domains = [\"Example.COM\"]");
+        assert!(p.check_san(&San::Email("a@example.com".into())).is_ok());
+        for bad in [
+            "dns_suffixes = [\".example.com\"]",
+            "dns_suffixes = [\"example.com.\"]",
+            "uri_prefixes = [\"example.com\"]",
+        ] {
+            let text = format!(
+                "approval = \"auto\"\nvalidity_days = 1\nkey_algorithms=[\"p256\"]\nkey_usage=[\"digitalSignature\"]\nextended_key_usage=[\"serverAuth\"]\n{bad}"
+            );
+            let config: ProfileConfig = toml::from_str(&text).expect("parses");
+            assert!(Profile::new("x", config).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn eddsa_keys_get_no_key_agreement() {
+        let text = "approval = \"auto\"\nvalidity_days = 1\nkey_algorithms=[\"p256\", \"ed25519\"]\nkey_usage=[\"keyAgreement\"]\nextended_key_usage=[\"clientAuth\"]";
+        let config: ProfileConfig = toml::from_str(text).expect("parses");
+        let p = Profile::new("x", config).expect("valid");
+        assert_eq!(p.key_usage_for(KeyAlgorithm::Ed25519), KeyUsage::default());
+        assert_eq!(p.key_usage_for(KeyAlgorithm::P256), KeyUsage::KEY_AGREEMENT);
     }
 }

@@ -457,8 +457,12 @@ pub(crate) fn decode_sans(value: &[u8], strict: bool) -> crate::Result<Vec<San>>
     if r.is_empty() {
         return Err(malformed(WHAT, "empty GeneralNames"));
     }
+    // Control characters (NUL above all) are refused: C clients truncate at NUL, so
+    // `a@evil.net\0.example.com` would match one domain here and another there.
     let ia5 = |v: &[u8]| -> crate::Result<String> {
-        if v.is_ascii() {
+        if v.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+            Err(malformed(WHAT, "control character in a name"))
+        } else if v.is_ascii() {
             Ok(v.iter().map(|&b| char::from(b)).collect())
         } else {
             Err(malformed(WHAT, "IA5String with non-ASCII bytes"))
@@ -526,4 +530,56 @@ pub(crate) fn dn_from_der_impl(der: &[u8]) -> crate::Result<DistinguishedName> {
 
 pub(crate) fn dn_attributes_impl(der: &[u8]) -> Vec<(String, String)> {
     crate::dn::attributes(der)
+}
+
+pub(crate) fn parse_eku_impl(value: &[u8]) -> crate::Result<Vec<String>> {
+    // ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId
+    // KeyPurposeId ::= OBJECT IDENTIFIER
+    const WHAT: &str = "extKeyUsage";
+    let seq = asn1::single(value, asn1::SEQUENCE, WHAT)?;
+    let mut r = Reader::new(seq.value, WHAT);
+    let mut out = Vec::new();
+    while !r.is_empty() {
+        let oid = r.read(asn1::OID, "KeyPurposeId")?;
+        out.push(asn1::oid_to_string(oid.value).ok_or_else(|| malformed(WHAT, "bad OID"))?);
+    }
+    if out.is_empty() {
+        return Err(malformed(WHAT, "empty sequence"));
+    }
+    Ok(out)
+}
+
+pub(crate) fn parse_key_usage_impl(value: &[u8]) -> crate::Result<crate::KeyUsage> {
+    // KeyUsage ::= BIT STRING { digitalSignature (0), ..., decipherOnly (8) }
+    const WHAT: &str = "keyUsage";
+    let tlv = asn1::single(value, asn1::BIT_STRING, WHAT)?;
+    let (_, bits) = asn1::bit_string(tlv.value, WHAT)?;
+    // Bit 0 is the most significant bit of the first octet.
+    let mut usage = 0u16;
+    for (i, octet) in bits.iter().take(2).enumerate() {
+        for bit in 0..8 {
+            if octet & (0x80 >> bit) != 0 {
+                usage |= 1 << (i * 8 + bit);
+            }
+        }
+    }
+    Ok(crate::KeyUsage(usage))
+}
+
+pub(crate) fn parse_basic_constraints_impl(value: &[u8]) -> crate::Result<(bool, Option<u32>)> {
+    // BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE,
+    //                                 pathLenConstraint INTEGER (0..MAX) OPTIONAL }
+    const WHAT: &str = "basicConstraints";
+    let seq = asn1::single(value, asn1::SEQUENCE, WHAT)?;
+    let mut r = Reader::new(seq.value, WHAT);
+    let ca = match r.read_optional(asn1::BOOLEAN)? {
+        Some(b) => asn1::decode_bool(&b, WHAT)?,
+        None => false,
+    };
+    let path_len = match r.read_optional(asn1::INTEGER)? {
+        Some(i) => Some(asn1::small_uint(i.value, WHAT)?),
+        None => None,
+    };
+    r.finish(WHAT)?;
+    Ok((ca, path_len))
 }

@@ -153,3 +153,49 @@ pub fn key_identifier(spki_der: &[u8]) -> crate::Result<[u8; 20]> {
 pub fn parse_subject_alt_name(value: &[u8]) -> crate::Result<Vec<San>> {
     crate::csr::parse_san_impl(value)
 }
+
+/// Decodes an extKeyUsage value into dotted OIDs.
+pub fn parse_extended_key_usage(value: &[u8]) -> crate::Result<Vec<String>> {
+    crate::csr::parse_eku_impl(value)
+}
+
+/// Decodes a keyUsage value (bits beyond `decipherOnly` are ignored).
+pub fn parse_key_usage(value: &[u8]) -> crate::Result<KeyUsage> {
+    crate::csr::parse_key_usage_impl(value)
+}
+
+/// Decodes a basicConstraints value into (cA, pathLenConstraint).
+pub fn parse_basic_constraints(value: &[u8]) -> crate::Result<(bool, Option<u32>)> {
+    crate::csr::parse_basic_constraints_impl(value)
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[test]
+    fn builders_and_decoders_agree() {
+        let usage = KeyUsage::DIGITAL_SIGNATURE
+            .union(KeyUsage::KEY_ENCIPHERMENT)
+            .union(KeyUsage::CRL_SIGN);
+        assert_eq!(parse_key_usage(&key_usage(usage).value).ok(), Some(usage));
+        let ekus = vec![
+            oid::KP_SERVER_AUTH.to_string(),
+            oid::KP_CLIENT_AUTH.to_string(),
+        ];
+        let e = extended_key_usage(&ekus)
+            .map(|e| e.value)
+            .unwrap_or_default();
+        assert_eq!(parse_extended_key_usage(&e).ok(), Some(ekus));
+        assert_eq!(
+            parse_basic_constraints(&basic_constraints(true, Some(2)).value).ok(),
+            Some((true, Some(2)))
+        );
+        assert_eq!(
+            parse_basic_constraints(&basic_constraints(false, None).value).ok(),
+            Some((false, None))
+        );
+        assert!(parse_key_usage(&[0x30, 0x00]).is_err());
+        assert!(parse_extended_key_usage(&[0x30, 0x00]).is_err());
+    }
+}

@@ -67,6 +67,9 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         .unwrap_or_else(|| format!("O=Signet,CN={} Root CA", opts.ca));
     let subject = DistinguishedName::parse(&subject_text)
         .with_context(|| format!("--subject {subject_text:?}"))?;
+    if subject.is_empty() {
+        bail!("--subject must not be empty: a CA's name is its issuer name (RFC 5280 4.1.2.4)");
+    }
 
     let key = SoftwareKey::generate(algorithm).context("generating the CA key")?;
     let mut serial = [0u8; 20];
@@ -110,8 +113,6 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         domains: &domains,
         listen: &opts.listen,
     };
-    fs::write(&config_path, template.render()).context("writing signet.toml")?;
-
     let mut token = [0u8; 32];
     SystemRandom::new()
         .fill(&mut token)
@@ -124,6 +125,8 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     let store = signet_store::SqliteStore::open(&opts.data.join("signet.db"))
         .map_err(|e| anyhow::anyhow!("creating the database: {e}"))?;
     drop(store);
+    // signet.toml last: its presence is what marks the directory as initialised.
+    fs::write(&config_path, template.render()).context("writing signet.toml")?;
 
     let fingerprint = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert);
     println!("Created CA {name} in {}", opts.data.display());

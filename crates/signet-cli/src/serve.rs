@@ -15,6 +15,9 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 
+/// How long a graceful shutdown waits for open requests before closing them.
+const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// A running server, for `serve` and for `bench`'s in-process server.
 pub struct Running {
     pub addr: SocketAddr,
@@ -82,12 +85,32 @@ pub async fn start(
     let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let task_authority = Arc::clone(&authority);
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = shutdown_rx.await;
+        let (drain, drain_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut server = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = drain_rx.await;
+                })
+                .into_future(),
+        );
+        let served = tokio::select! {
+            // The server stopped by itself (an accept error).
+            result = &mut server => result,
+            _ = shutdown_rx => {
                 tracing::info!("shutting down: draining in-flight requests");
-            })
-            .await;
+                let _ = drain.send(());
+                // A client that never finishes its request must not hold the CA up forever.
+                match tokio::time::timeout(DRAIN_DEADLINE, &mut server).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::warn!(deadline = ?DRAIN_DEADLINE, "connections still open at the drain deadline; closing them");
+                        server.abort();
+                        Ok(Ok(()))
+                    }
+                }
+            }
+        };
+        let served = served.map_err(|e| anyhow::anyhow!("server task: {e}"))?;
         // In-flight requests are drained; no new ones are accepted.
         task_authority.stop_accepting();
         delivery.stop().await;
@@ -131,7 +154,7 @@ fn load_ca(
         ),
         other => anyhow::anyhow!("CA {name}: loading {}: {other}", key_path.display()),
     })?;
-    if passphrase.is_none() {
+    if !key_pem.starts_with(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         tracing::warn!(ca = %name, "the CA key is stored UNENCRYPTED (development mode)");
     }
     let cert_pem =
@@ -184,6 +207,7 @@ fn load_ca(
         key_algorithm,
         signer: Arc::new(key) as Arc<dyn Signer>,
         chain,
+        not_before: info.not_before,
         not_after: info.not_after,
         policy,
         exits,

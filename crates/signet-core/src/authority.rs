@@ -47,6 +47,8 @@ pub struct CaRuntime {
     pub signer: Arc<dyn Signer>,
     /// The CA certificate first, then its issuers (a root has just itself).
     pub chain: Vec<Vec<u8>>,
+    /// The CA certificate's notBefore: nothing it issues starts earlier.
+    pub not_before: SystemTime,
     /// The CA certificate's notAfter: nothing it issues may outlive it.
     pub not_after: SystemTime,
     pub policy: Arc<dyn Policy>,
@@ -96,6 +98,9 @@ pub struct Authority {
     /// Requests committed by this process, so exit delivery does not read back from the
     /// store what it has just written.
     recent: RecentRequests,
+    /// When each pending request last raised `RetrievePending`: polling is unauthenticated
+    /// and cheap, a durable event is not, so one event per request per minute is recorded.
+    polled: Mutex<HashMap<RequestId, SystemTime>>,
 }
 
 /// Why the engine could not be built or started.
@@ -142,6 +147,7 @@ impl Authority {
             accepting: AtomicBool::new(false),
             wake: Mutex::new(None),
             recent: RecentRequests::default(),
+            polled: Mutex::new(HashMap::new()),
         })
     }
 
@@ -316,7 +322,12 @@ impl Authority {
                 Ok::<_, EnrollError>(decide(&job_ca, props, serial, now, true, None))
             })
             .await
-            .map_err(|e| internal("worker pool", &e))??;
+            .map_err(|e| match e {
+                crate::pool::PoolError::Busy => {
+                    EnrollError::Unavailable("the CA is busy: retry shortly".into())
+                }
+                other => internal("worker pool", &other),
+            })??;
 
         let record = NewRequest {
             ca: ca.runtime.info.name.clone(),
@@ -406,7 +417,7 @@ impl Authority {
             .await
             .map_err(|e| internal("store", &e))?
             .ok_or_else(|| EnrollError::NotFound(format!("{id} on CA {name}")))?;
-        if record.status == RequestStatus::Pending {
+        if record.status == RequestStatus::Pending && self.first_poll_in_a_while(id) {
             let event = NewEvent {
                 ca: name.clone(),
                 event: Event::RetrievePending,
@@ -421,6 +432,24 @@ impl Authority {
             self.wake();
         }
         Ok(response_from_record(record, ca.runtime.chain.clone()))
+    }
+
+    fn first_poll_in_a_while(&self, id: RequestId) -> bool {
+        const QUIET: Duration = Duration::from_secs(60);
+        let now = self.clock.now();
+        let Ok(mut polled) = self.polled.lock() else {
+            return true;
+        };
+        if polled.len() > 10_000 {
+            polled.retain(|_, at| now.duration_since(*at).is_ok_and(|d| d < QUIET));
+        }
+        match polled.get(&id) {
+            Some(at) if now.duration_since(*at).is_ok_and(|d| d < QUIET) => false,
+            _ => {
+                polled.insert(id, now);
+                true
+            }
+        }
     }
 
     /// Seeds steps 7–8: one delivery pass. For every CA and exit module, reads the outbox
@@ -626,7 +655,10 @@ fn decide(
     approver: Option<&str>,
 ) -> Prepared {
     let rt = &ca.runtime;
-    let floor = now.checked_sub(CLOCK_SKEW).unwrap_or(now);
+    let floor = now
+        .checked_sub(CLOCK_SKEW)
+        .unwrap_or(now)
+        .max(rt.not_before);
     let mut draft = Draft::new(floor, rt.not_after, &props.csr.extensions);
     let verdict = {
         let mut ctx = PolicyCtx::new(&props, &mut draft, new_request, approver);
@@ -652,8 +684,12 @@ fn decide(
                 prepared.event = Some(Event::Issued);
             }
             Err(reason) => {
-                tracing::warn!(ca = %rt.info.name, %reason, "certificate could not be built");
-                prepared.message = Some(reason);
+                // Internal detail stays in the log; the requester gets the incident id.
+                let incident = incident_id();
+                tracing::error!(ca = %rt.info.name, %incident, %reason, "certificate could not be built");
+                prepared.message = Some(format!(
+                    "the certificate could not be built (incident {incident})"
+                ));
             }
         },
         Ok(Verdict::Pending(reason)) => {
@@ -667,8 +703,9 @@ fn decide(
             prepared.event = Some(Event::Denied);
         }
         Err(e) => {
-            tracing::warn!(ca = %rt.info.name, error = %e, "policy module failed");
-            prepared.message = Some(format!("policy module failed: {e}"));
+            let incident = incident_id();
+            tracing::error!(ca = %rt.info.name, %incident, error = %e, "policy module failed");
+            prepared.message = Some(format!("the policy module failed (incident {incident})"));
         }
     }
     prepared
@@ -687,12 +724,6 @@ fn build_certificate(
     if subject.is_empty() && draft.sans().is_empty() {
         return Err("the policy left neither a subject nor a subjectAltName".into());
     }
-    let mut recorded: Vec<StoredExtension> = draft
-        .extensions()
-        .iter()
-        .filter(|e| e.oid != ext::oid::SUBJECT_ALT_NAME || draft.sans().is_empty())
-        .cloned()
-        .collect();
     let server = |e: Extension| StoredExtension {
         oid: e.oid,
         critical: e.critical,
@@ -700,6 +731,24 @@ fn build_certificate(
         origin: ExtensionOrigin::Server,
         value: e.value,
     };
+    // basicConstraints comes from the policy (a subordinate-CA profile) or, when the policy
+    // set none, is cA=FALSE: a leaf never carries a requester's basicConstraints.
+    let policy_bc = draft
+        .extensions()
+        .iter()
+        .any(|e| e.oid == ext::oid::BASIC_CONSTRAINTS && !e.disabled);
+    let mut recorded: Vec<StoredExtension> = Vec::with_capacity(draft.extensions().len() + 4);
+    if !policy_bc {
+        recorded.push(server(ext::basic_constraints(false, None)));
+    }
+    recorded.extend(
+        draft
+            .extensions()
+            .iter()
+            .filter(|e| e.oid != ext::oid::SUBJECT_ALT_NAME || draft.sans().is_empty())
+            .filter(|e| e.oid != ext::oid::BASIC_CONSTRAINTS || policy_bc)
+            .cloned(),
+    );
     if !draft.sans().is_empty() {
         let san = ext::subject_alt_name(draft.sans(), subject.is_empty())
             .map_err(|e| format!("subjectAltName: {e}"))?;
@@ -783,13 +832,21 @@ fn response_from_record(record: RequestRecord, chain: Vec<Vec<u8>>) -> SubmitRes
     }
 }
 
+/// A short id that ties a requester-visible failure to its log line: wall-clock
+/// microseconds and a process-wide counter, so two incidents never share an id.
+fn incident_id() -> String {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let micros = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{:x}-{n:x}", micros & 0xffff_ffff_ffff)
+}
+
 /// Logs an unexpected error under a fresh incident id and returns the opaque error.
 fn internal(what: &str, error: &dyn std::fmt::Display) -> EnrollError {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    let incident = format!("{:x}", nanos & 0xffff_ffff_ffff);
+    let incident = incident_id();
     tracing::error!(%incident, %what, %error, "internal error");
     EnrollError::Internal { incident }
 }

@@ -3,6 +3,10 @@
 //! which any executor can await.
 
 use std::sync::{Arc, Mutex, mpsc};
+
+/// Jobs waiting beyond this many are refused (`PoolError::Busy`) instead of queued: with
+/// request bodies up to 64 KiB this bounds the queue's memory, and callers get a fast 503.
+pub const QUEUE_LIMIT: usize = 4096;
 use std::thread;
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -10,18 +14,22 @@ type Job = Box<dyn FnOnce() + Send + 'static>;
 /// A fixed-size thread pool.
 #[derive(Clone)]
 pub struct WorkPool {
-    sender: Arc<Mutex<Option<mpsc::Sender<Job>>>>,
+    sender: Arc<Mutex<Option<mpsc::SyncSender<Job>>>>,
 }
 
-/// The pool is shut down or the job panicked.
+/// Why a job did not run.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("the worker pool is unavailable (shut down, or the job panicked)")]
-pub struct PoolClosed;
+pub enum PoolError {
+    #[error("the worker pool is shut down, or the job panicked")]
+    Closed,
+    #[error("the worker pool's queue is full")]
+    Busy,
+}
 
 impl WorkPool {
     /// Starts `threads` workers (at least one).
     pub fn new(threads: usize) -> WorkPool {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE_LIMIT);
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..threads.max(1) {
             let rx = Arc::clone(&rx);
@@ -36,7 +44,7 @@ impl WorkPool {
                         };
                         match job {
                             // A panicking job drops its result sender (the caller sees
-                            // `PoolClosed`); the worker itself survives.
+                            // `PoolError::Closed`); the worker itself survives.
                             Ok(job) => {
                                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
                             }
@@ -54,7 +62,7 @@ impl WorkPool {
     }
 
     /// Runs `f` on a worker; the future resolves with its result.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, PoolClosed>
+    pub async fn run<T, F>(&self, f: F) -> Result<T, PoolError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
@@ -64,14 +72,14 @@ impl WorkPool {
             let _ = tx.send(f());
         });
         {
-            let guard = self.sender.lock().map_err(|_| PoolClosed)?;
-            guard
-                .as_ref()
-                .ok_or(PoolClosed)?
-                .send(job)
-                .map_err(|_| PoolClosed)?;
+            let guard = self.sender.lock().map_err(|_| PoolError::Closed)?;
+            let sender = guard.as_ref().ok_or(PoolError::Closed)?;
+            sender.try_send(job).map_err(|e| match e {
+                mpsc::TrySendError::Full(_) => PoolError::Busy,
+                mpsc::TrySendError::Disconnected(_) => PoolError::Closed,
+            })?;
         }
-        rx.await.map_err(|_| PoolClosed)
+        rx.await.map_err(|_| PoolError::Closed)
     }
 
     /// Stops accepting work; workers exit when the queue is empty.

@@ -245,6 +245,7 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
         key_algorithm: signet_x509::KeyAlgorithm::Ed25519,
         signer: Arc::new(NoSigner(ed25519_spki())),
         chain: Vec::new(),
+        not_before: SystemTime::UNIX_EPOCH,
         not_after: SystemTime::now(),
         policy: Arc::new(AllowAll),
         exits: vec![

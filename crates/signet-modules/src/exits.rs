@@ -162,7 +162,14 @@ impl FileExit {
     pub fn directory(&self) -> &Path {
         &self.directory
     }
+}
 
+/// The blocking half of `FileExit`.
+struct FileWriter {
+    directory: PathBuf,
+}
+
+impl FileWriter {
     fn write(&self, ctx: &ExitCtx) -> std::io::Result<()> {
         let events = self.directory.join("events");
         fs::create_dir_all(&events)?;
@@ -219,7 +226,15 @@ impl Exit for FileExit {
     }
     fn notify<'a>(&'a self, ctx: &'a ExitCtx) -> BoxFuture<'a, Result<(), ModuleError>> {
         Box::pin(async move {
-            self.write(ctx).map_err(|e| {
+            // fsync blocks: keep it off the runtime's threads, which serve HTTP.
+            let writer = FileWriter {
+                directory: self.directory.clone(),
+            };
+            let owned = ctx.clone();
+            let result = tokio::task::spawn_blocking(move || writer.write(&owned))
+                .await
+                .map_err(|e| ModuleError::new(&self.name, format!("writer task: {e}")))?;
+            result.map_err(|e| {
                 ModuleError::new(
                     &self.name,
                     format!("writing to {}: {e}", self.directory.display()),

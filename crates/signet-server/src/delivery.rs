@@ -39,8 +39,10 @@ impl Delivery {
                     backoff = Duration::from_millis(200);
                     Duration::from_secs(30)
                 };
+                let retrying = report.retry;
                 tokio::select! {
-                    _ = wake.notified() => {
+                    // While a module is failing, new commits do not cut the backoff short.
+                    _ = wake.notified(), if !retrying => {
                         // Coalesce a burst of commits into one pass.
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }

@@ -218,6 +218,10 @@ fn check_leaf(server: &Server, leaf: &Path, cn: &str, rsa: bool, response_serial
         "keyUsage must be present and critical:\n{text}"
     );
     assert!(
+        text.contains("X509v3 Basic Constraints: critical") && text.contains("CA:FALSE"),
+        "a leaf carries basicConstraints cA=FALSE:\n{text}"
+    );
+    assert!(
         text.contains("Digital Signature"),
         "keyUsage digitalSignature:\n{text}"
     );
@@ -387,6 +391,52 @@ fn policy_denies_and_pends() {
     assert!(
         message.contains("O=Acme Corp") || message.contains("O="),
         "the denial names the O attribute: {v:#}"
+    );
+
+    // Two CNs: relying parties disagree on which one counts.
+    let csr = openssl_csr(&server.work, "p256", "/CN=app.test/CN=evil.test", &[]);
+    let v = server.submit(&csr, None);
+    assert_eq!(v["status"], "denied", "{v:#}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("more than one CN"),
+        "{v:#}"
+    );
+
+    // A requested purpose beyond the profile's is refused, not silently dropped.
+    let eku_csr = server.work.join("eku.csr");
+    let eku_key = server.work.join("eku.key");
+    let run = common::run_program(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            eku_key.to_str().expect("UTF-8"),
+            "-subj",
+            "/CN=app.test",
+            "-addext",
+            "extendedKeyUsage=serverAuth,codeSigning",
+            "-out",
+            eku_csr.to_str().expect("UTF-8"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let v = server.submit(&eku_csr, None);
+    assert_eq!(v["status"], "denied", "{v:#}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1.3.6.1.5.5.7.3.3"),
+        "the denial names codeSigning's OID: {v:#}"
     );
 
     // An Ed25519 key on the server profile (p256, p384, rsa).

@@ -21,7 +21,7 @@ pub struct InitOptions {
     pub validity_days: u32,
     pub domains: Vec<String>,
     pub dev: bool,
-    pub passphrase: Option<Vec<u8>>,
+    pub passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
     pub listen: String,
 }
 

@@ -22,6 +22,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -111,14 +112,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the runtime")
 }
 
-fn read_passphrase(file: Option<&PathBuf>) -> Result<Option<Vec<u8>>> {
+/// The CA key passphrase from a file or `SIGNET_PASSPHRASE`, wiped from memory when dropped.
+/// (The environment variable itself stays in the process environment: prefer the file.)
+fn read_passphrase(file: Option<&PathBuf>) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let raw = match file {
         Some(path) => {
             Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
         }
         None => std::env::var_os("SIGNET_PASSPHRASE").map(|v| v.into_encoded_bytes()),
     };
-    Ok(raw.map(|mut p| {
+    Ok(raw.map(|p| {
+        let mut p = Zeroizing::new(p);
         while p.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             p.pop();
         }

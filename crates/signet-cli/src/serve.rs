@@ -223,8 +223,17 @@ fn take_string(table: &mut toml::Table, key: &str) -> Result<String> {
 }
 
 /// Runs the server until SIGINT or SIGTERM.
-pub async fn run(data: PathBuf, listen: Option<String>, passphrase: Option<Vec<u8>>) -> Result<()> {
-    let running = start(&data, listen.as_deref(), passphrase.as_deref()).await?;
+pub async fn run(
+    data: PathBuf,
+    listen: Option<String>,
+    passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
+) -> Result<()> {
+    let running = start(
+        &data,
+        listen.as_deref(),
+        passphrase.as_ref().map(|p| p.as_slice()),
+    )
+    .await?;
     // Scripts and tests read this line to find the port.
     println!("signet: listening on http://{}", running.addr);
     use std::io::Write;

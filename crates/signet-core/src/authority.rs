@@ -265,9 +265,13 @@ impl Authority {
 
     /// Resolves a CA by name or by config string (`host/name` or AD CS's `host\name`).
     fn resolve(&self, ca: &str) -> Result<&Arc<CaState>, EnrollError> {
-        let name = ca.rsplit(['/', '\\']).next().unwrap_or(ca);
-        CaName::new(name)
-            .ok()
+        // A config string names this server: another host's `host/name` is not ours.
+        let name = match ca.rsplit_once(['/', '\\']) {
+            Some((host, name)) if host.eq_ignore_ascii_case(&self.host) => Some(name),
+            Some(_) => None,
+            None => Some(ca),
+        };
+        name.and_then(|n| CaName::new(n).ok())
             .and_then(|n| self.cas.get(&n))
             .ok_or_else(|| EnrollError::UnknownCa(ca.chars().take(100).collect()))
     }

@@ -176,7 +176,14 @@ impl Profile {
         }
         let mut eku = Vec::new();
         for e in &config.extended_key_usage {
-            eku.push(ext::eku_oid(e).ok_or_else(|| format!("unknown extended key usage {e:?}"))?);
+            let oid = ext::eku_oid(e).ok_or_else(|| format!("unknown extended key usage {e:?}"))?;
+            // anyExtendedKeyUsage makes a leaf good for every purpose (AD CS ESC2).
+            if oid == "2.5.29.37.0" {
+                return Err(
+                    "anyExtendedKeyUsage (2.5.29.37.0) is refused: name the purposes".into(),
+                );
+            }
+            eku.push(oid);
         }
         if eku.is_empty() {
             return Err(

@@ -1,0 +1,130 @@
+#!/bin/sh
+# Regenerates the seed corpora in corpus/<target>/seed-* with OpenSSL (3.0 or later).
+# Keys are throwaway: they go to a temporary directory that is removed at the end.
+# Run from anywhere: sh fuzz/gen-seeds.sh
+set -eu
+cd "$(dirname "$0")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+csr() { # name, key options..., then -- and extra req options
+    name=$1; shift
+    openssl req -new -nodes -keyout "$tmp/$name.key" -outform DER \
+        -out "corpus/parse_csr/seed-$name.der" "$@"
+}
+csr p256 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -subj "/C=US/O=Example/CN=p256.example" \
+    -addext "subjectAltName=DNS:p256.example,IP:192.0.2.1"
+csr rsa2048 -newkey rsa:2048 -subj "/O=Example/OU=Ops+OU=Web/CN=rsa.example" \
+    -addext "subjectAltName=DNS:rsa.example,DNS:*.rsa.example,email:ops@example.com"
+csr ed25519 -newkey ed25519 -subj "/CN=ed25519.example" \
+    -addext "subjectAltName=DNS:ed25519.example,IP:2001:db8::1,URI:https://ed25519.example/"
+# A challengePassword attribute next to the extension request, as SCEP clients send.
+cat > "$tmp/scep.cnf" <<'CNF'
+[req]
+prompt = no
+distinguished_name = dn
+attributes = attrs
+req_extensions = ext
+[dn]
+CN = scep.example
+[attrs]
+challengePassword = s3cret
+[ext]
+subjectAltName = DNS:scep.example
+CNF
+csr challenge -newkey ec -pkeyopt ec_paramgen_curve:P-256 -config "$tmp/scep.cnf"
+
+# A self-signed P-256 certificate with SANs, as DER.
+openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$tmp/ca.key" \
+    -subj "/C=US/O=Example/CN=Example Root" -days 365 -set_serial 0x1234abcd \
+    -addext "subjectAltName=DNS:root.example,IP:192.0.2.2" \
+    -outform DER -out corpus/parse_certificate/seed-p256.der
+
+# PEM: one request, one certificate, and a bundle with text around and between blocks.
+openssl req -inform DER -in corpus/parse_csr/seed-p256.der -out corpus/pem_decode/seed-csr.pem
+openssl x509 -inform DER -in corpus/parse_certificate/seed-p256.der -out corpus/pem_decode/seed-cert.pem
+{
+    echo "Subject: CN=Example Root"
+    cat corpus/pem_decode/seed-cert.pem
+    echo "between"
+    cat corpus/pem_decode/seed-csr.pem | sed 's/$/\r/'
+    cat corpus/pem_decode/seed-cert.pem
+} > corpus/pem_decode/seed-bundle.pem
+
+# Names (DER, built with asn1parse -genconf) and one name in text form.
+gen() { # target, name, then the genconf text on stdin
+    cat > "$tmp/$2.cnf"
+    openssl asn1parse -genconf "$tmp/$2.cnf" -noout -out "corpus/$1/seed-$2.der"
+}
+gen distinguished_name multi <<'CNF'
+asn1 = SEQUENCE:name
+[name]
+c = SET:c
+o = SET:o
+ou = SET:ou
+cn = SET:cn
+[c]
+a = SEQUENCE:c_atv
+[c_atv]
+t = OID:countryName
+v = PRINTABLESTRING:US
+[o]
+a = SEQUENCE:o_atv
+[o_atv]
+t = OID:organizationName
+v = UTF8:Example, Inc.
+[ou]
+a = SEQUENCE:ou1
+b = SEQUENCE:ou2
+[ou1]
+t = OID:organizationalUnitName
+v = UTF8:Ops
+[ou2]
+t = OID:organizationalUnitName
+v = UTF8:Web
+[cn]
+a = SEQUENCE:cn_atv
+[cn_atv]
+t = OID:commonName
+v = UTF8:demo+1=x;y
+CNF
+gen distinguished_name other-types <<'CNF'
+asn1 = SEQUENCE:name
+[name]
+dc = SET:dc
+e = SET:e
+x = SET:x
+[dc]
+a = SEQUENCE:dc_atv
+[dc_atv]
+t = OID:domainComponent
+v = IA5STRING:example
+[e]
+a = SEQUENCE:e_atv
+[e_atv]
+t = OID:emailAddress
+v = IA5STRING:ops@example.com
+[x]
+a = SEQUENCE:x_atv
+[x_atv]
+t = OID:1.3.6.1.4.1.99999.1
+v = INTEGER:42
+CNF
+printf 'C=US,O=Example\\, Inc.,OU=Ops+OU=Web,CN=\\#demo\\20,1.3.6.1.4.1.99999.1=#02012a' \
+    > corpus/distinguished_name/seed-text.txt
+
+gen subject_alt_name mixed <<'CNF'
+asn1 = SEQUENCE:sans
+[sans]
+dns = IMPLICIT:2,IA5STRING:example.com
+wild = IMPLICIT:2,IA5STRING:*.example.com
+ip4 = IMPLICIT:7,FORMAT:HEX,OCTETSTRING:C0000201
+ip6 = IMPLICIT:7,FORMAT:HEX,OCTETSTRING:20010DB8000000000000000000000001
+email = IMPLICIT:1,IA5STRING:ops@example.com
+uri = IMPLICIT:6,IA5STRING:https://example.com/
+CNF
+gen subject_alt_name dns <<'CNF'
+asn1 = SEQUENCE:sans
+[sans]
+dns = IMPLICIT:2,IA5STRING:a.example
+CNF

@@ -4,10 +4,12 @@
 # Run from anywhere: sh fuzz/gen-seeds.sh
 set -eu
 cd "$(dirname "$0")"
+mkdir -p corpus/parse_csr corpus/parse_certificate corpus/pem_decode corpus/distinguished_name \
+    corpus/subject_alt_name corpus/extensions
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-csr() { # name, key options..., then -- and extra req options
+csr() { # seed name, then the key and subject options for `openssl req`
     name=$1; shift
     openssl req -new -nodes -keyout "$tmp/$name.key" -outform DER \
         -out "corpus/parse_csr/seed-$name.der" "$@"
@@ -47,7 +49,7 @@ openssl x509 -inform DER -in corpus/parse_certificate/seed-p256.der -out corpus/
     echo "Subject: CN=Example Root"
     cat corpus/pem_decode/seed-cert.pem
     echo "between"
-    cat corpus/pem_decode/seed-csr.pem | sed 's/$/\r/'
+    sed "s/\$/\r/" corpus/pem_decode/seed-csr.pem
     cat corpus/pem_decode/seed-cert.pem
 } > corpus/pem_decode/seed-bundle.pem
 
@@ -127,4 +129,22 @@ gen subject_alt_name dns <<'CNF'
 asn1 = SEQUENCE:sans
 [sans]
 dns = IMPLICIT:2,IA5STRING:a.example
+CNF
+
+# Extension values for the `extensions` target: keyUsage, extKeyUsage, basicConstraints.
+gen extensions key-usage <<'CNF'
+asn1 = FORMAT:BITLIST,BITSTRING:0,2,5,8
+CNF
+gen extensions eku <<'CNF'
+asn1 = SEQUENCE:eku
+[eku]
+a = OID:serverAuth
+b = OID:clientAuth
+c = OID:1.3.6.1.4.1.99999.3.1
+CNF
+gen extensions basic-constraints <<'CNF'
+asn1 = SEQUENCE:bc
+[bc]
+ca = BOOLEAN:TRUE
+len = INTEGER:2
 CNF

@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
         assert!(!der.is_empty(), "decode returned an empty body");
         let text = pem::encode(label, der);
         let (label2, der2) = pem::decode(text.as_bytes()).expect("encode output does not decode");
-        assert_eq!((&label2, &der2), (label, der), "PEM round trip changed the block");
+        assert_eq!(
+            (&label2, &der2),
+            (label, der),
+            "PEM round trip changed the block"
+        );
 
         // decode_all may still fail on a malformed later block, which decode never reads.
         if let Ok(all) = pem::decode_all(data, label) {
@@ -30,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(certs) = pem::decode_all(data, "CERTIFICATE") {
         assert!(certs.iter().all(|c| !c.is_empty()));
         if !certs.is_empty() {
-            assert!(first.is_ok(), "decode_all found a block that decode rejects");
+            assert!(
+                first.is_ok(),
+                "decode_all found a block that decode rejects"
+            );
         }
     }
 });

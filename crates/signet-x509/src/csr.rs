@@ -460,7 +460,10 @@ pub(crate) fn decode_sans(value: &[u8], strict: bool) -> crate::Result<Vec<San>>
     // Control characters (NUL above all) are refused: C clients truncate at NUL, so
     // `a@evil.net\0.example.com` would match one domain here and another there.
     let ia5 = |v: &[u8]| -> crate::Result<String> {
-        if v.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+        if v.is_empty() {
+            // RFC 5280 4.2.1.6: names in subjectAltName MUST NOT be empty.
+            Err(malformed(WHAT, "empty name"))
+        } else if v.iter().any(|b| *b < 0x20 || *b == 0x7f) {
             Err(malformed(WHAT, "control character in a name"))
         } else if v.is_ascii() {
             Ok(v.iter().map(|&b| char::from(b)).collect())

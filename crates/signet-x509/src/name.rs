@@ -15,7 +15,10 @@ impl DistinguishedName {
     /// RFC 4514's "most specific first" convention, and it is deliberate: it is how
     /// `openssl req -subj` and `openssl x509 -nameopt oneline` users read and write names, and
     /// [`Display`](std::fmt::Display) prints in the same order, so `parse(&dn.to_string())`
-    /// reproduces `dn`.
+    /// reproduces a `dn` that `parse` wrote. It does **not** for every DER name: `Display`
+    /// prints a value's text, not its string type, so a PrintableString CN comes back as a
+    /// UTF8String (the fuzz target `distinguished_name --features strict` shows such cases).
+    /// Keep names as DER; never rebuild one from its text.
     ///
     /// Grammar: RDNs separated by `,` (or `/` in the OpenSSL form); attributes of a multi-valued
     /// RDN joined by `+`; spaces around types and unescaped spaces around values are ignored;

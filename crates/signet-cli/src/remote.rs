@@ -9,40 +9,15 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use signet_core::{
-    BoxFuture, CaSummary, Enroll, EnrollError, RequestId, RequestStatus, SubmitRequest,
-    SubmitResponse,
+    BoxFuture, CaSummary, Enroll, EnrollError, RequestId, SubmitRequest, SubmitResponse,
 };
+use signet_server::wire::{CaView, RequestView};
 
 /// An HTTP client of the REST API implementing `Enroll`.
 #[derive(Clone)]
 pub struct RemoteEnroll {
     base: String,
     client: Client<HttpConnector, Full<Bytes>>,
-}
-
-#[derive(Deserialize)]
-struct CaView {
-    name: String,
-    config: String,
-    subject: String,
-    key_algorithm: String,
-    policy: String,
-    exits: Vec<String>,
-    #[serde(default)]
-    profiles: Vec<String>,
-    #[serde(default)]
-    default_profile: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct RequestView {
-    id: i64,
-    status: String,
-    message: Option<String>,
-    serial: Option<String>,
-    certificate: Option<String>,
-    #[serde(default)]
-    chain: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -151,50 +126,15 @@ fn path_segment(s: &str) -> String {
 }
 
 fn decode_view(v: RequestView) -> Result<SubmitResponse, EnrollError> {
-    let bad =
-        |m: String| EnrollError::Unavailable(format!("unexpected response from the server: {m}"));
-    let certificate = match v.certificate {
-        Some(pem) => Some(
-            signet_x509::pem::decode(pem.as_bytes())
-                .map_err(|e| bad(e.to_string()))?
-                .1,
-        ),
-        None => None,
-    };
-    let chain = v
-        .chain
-        .unwrap_or_default()
-        .iter()
-        .map(|p| signet_x509::pem::decode(p.as_bytes()).map(|(_, d)| d))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(e.to_string()))?;
-    Ok(SubmitResponse {
-        id: RequestId::new(v.id).map_err(|e| bad(e.to_string()))?,
-        status: v.status.parse::<RequestStatus>().map_err(bad)?,
-        message: v.message,
-        serial: v.serial,
-        certificate,
-        chain,
-    })
+    v.into_response()
+        .map_err(|m| EnrollError::Unavailable(format!("unexpected response from the server: {m}")))
 }
 
 impl Enroll for RemoteEnroll {
     fn list_cas(&self) -> BoxFuture<'_, Result<Vec<CaSummary>, EnrollError>> {
         Box::pin(async move {
             let cas: Vec<CaView> = self.json(Method::GET, "/api/v1/cas", None).await?;
-            Ok(cas
-                .into_iter()
-                .map(|c| CaSummary {
-                    name: c.name,
-                    config: c.config,
-                    subject: c.subject,
-                    key_algorithm: c.key_algorithm,
-                    policy: c.policy,
-                    exits: c.exits,
-                    profiles: c.profiles,
-                    default_profile: c.default_profile,
-                })
-                .collect())
+            Ok(cas.into_iter().map(CaSummary::from).collect())
         })
     }
 

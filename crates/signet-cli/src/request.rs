@@ -53,16 +53,7 @@ pub async fn config(server: &str, json: bool) -> Result<()> {
     let enroll = RemoteEnroll::new(server)?;
     let cas = enroll.list_cas().await?;
     if json {
-        let list: Vec<serde_json::Value> = cas
-            .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "name": c.name, "config": c.config, "subject": c.subject,
-                    "key_algorithm": c.key_algorithm, "policy": c.policy, "exits": c.exits,
-                    "profiles": c.profiles, "default_profile": c.default_profile,
-                })
-            })
-            .collect();
+        let list: Vec<signet_server::wire::CaView> = cas.iter().cloned().map(Into::into).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }

@@ -11,12 +11,13 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Serialize};
-use signet_core::{Authority, Enroll, EnrollError, RequestId, SubmitRequest, SubmitResponse};
+use serde::Deserialize;
+use signet_core::{Authority, Enroll, EnrollError, RequestId, SubmitRequest};
 use signet_x509::pem;
 
 use crate::Metrics;
 use crate::problem::Problem;
+use crate::wire::{CaView, RequestView};
 
 /// The OpenAPI document, kept beside the code it describes.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -70,34 +71,9 @@ async fn openapi() -> Response {
     resp
 }
 
-/// One CA in config discovery.
-#[derive(Serialize)]
-struct CaView {
-    name: String,
-    config: String,
-    subject: String,
-    key_algorithm: String,
-    policy: String,
-    exits: Vec<String>,
-    profiles: Vec<String>,
-    default_profile: Option<String>,
-}
-
 async fn list_cas(State(state): State<AppState>) -> Result<Response, Problem> {
     let cas = state.authority.list_cas().await?;
-    let views: Vec<CaView> = cas
-        .into_iter()
-        .map(|c| CaView {
-            name: c.name,
-            config: c.config,
-            subject: c.subject,
-            key_algorithm: c.key_algorithm,
-            policy: c.policy,
-            exits: c.exits,
-            profiles: c.profiles,
-            default_profile: c.default_profile,
-        })
-        .collect();
+    let views: Vec<CaView> = cas.into_iter().map(CaView::from).collect();
     Ok(axum::Json(views).into_response())
 }
 
@@ -189,46 +165,6 @@ struct SubmitQuery {
     profile: Option<String>,
 }
 
-/// The request view returned by submit and retrieve.
-#[derive(Serialize)]
-struct RequestView {
-    id: i64,
-    ca: String,
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    serial: Option<String>,
-    /// PEM.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    certificate: Option<String>,
-    /// PEM, the issuing CA first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    chain: Option<Vec<String>>,
-}
-
-fn view(ca: &str, r: SubmitResponse) -> RequestView {
-    let certificate = r
-        .certificate
-        .as_ref()
-        .map(|d| pem::encode("CERTIFICATE", d));
-    let chain = certificate.as_ref().map(|_| {
-        r.chain
-            .iter()
-            .map(|d| pem::encode("CERTIFICATE", d))
-            .collect()
-    });
-    RequestView {
-        id: r.id.get(),
-        ca: ca.to_string(),
-        status: r.status.as_str(),
-        message: r.message,
-        serial: r.serial,
-        certificate,
-        chain,
-    }
-}
-
 /// `POST /api/v1/cas/{ca}/requests`: JSON `{csr, profile?, attributes?}`, or a raw PKCS#10
 /// body (`Content-Type: application/pkcs10`, DER or PEM) with `?profile=`.
 async fn submit(
@@ -247,7 +183,7 @@ async fn submit(
         .ca_name(&ca)
         .map_or("unknown", |n| n.as_str());
     match &result {
-        Ok(v) => state.metrics.count_request(label, v.status),
+        Ok(v) => state.metrics.count_request(label, &v.status),
         Err(_) => state.metrics.count_request(label, "rejected"),
     }
     let v = result?;
@@ -311,7 +247,7 @@ async fn submit_inner(
         }
     };
     let response = state.authority.submit(request).await?;
-    Ok(view(ca, response))
+    Ok(RequestView::new(ca, response))
 }
 
 /// `GET /api/v1/cas/{ca}/requests/{id}`.
@@ -327,7 +263,7 @@ async fn retrieve(
         Err(EnrollError::NotFound(d)) => return Err(Problem::not_found(format!("request {d}"))),
         Err(e) => return Err(e.into()),
     };
-    Ok(axum::Json(view(&ca, response)).into_response())
+    Ok(axum::Json(RequestView::new(&ca, response)).into_response())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! - [`problem`]: `Problem`, the RFC 9457 error body, and the `EnrollError` mapping.
 //! - [`metrics`]: `Metrics`, rendered as Prometheus text on `/metrics`.
 //! - [`delivery`]: the exit delivery loop.
+//! - [`wire`]: the JSON bodies, shared with the HTTP client in signet-cli.
 //! - `openapi.json`: the OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod api;
 pub mod delivery;
 pub mod metrics;
 pub mod problem;
+pub mod wire;
 
 pub use api::{AppState, router};
 pub use delivery::Delivery;

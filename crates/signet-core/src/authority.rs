@@ -333,49 +333,57 @@ impl Authority {
                 other => internal("worker pool", &other),
             })??;
 
+        let Prepared {
+            props,
+            status,
+            message,
+            extensions,
+            certificate,
+            event,
+            details,
+        } = prepared;
         let record = NewRequest {
-            ca: ca.runtime.info.name.clone(),
-            status: prepared.status,
-            profile: Some(prepared.props.profile.clone()),
-            requester: prepared.props.requester.clone(),
+            ca: props.ca,
+            status,
+            profile: Some(props.profile),
+            requester: props.requester,
             format: "pkcs10".into(),
-            raw: prepared.props.csr.der.clone(),
-            subject: prepared.props.csr.subject.to_string(),
+            subject: props.csr.subject.to_string(),
+            raw: props.csr.der,
             submitted_at: now,
-            resolved_at: (prepared.status != RequestStatus::Pending).then_some(now),
-            message: prepared.message.clone(),
-            attributes: prepared.props.attributes.clone(),
-            extensions: prepared.extensions,
-            certificate: prepared.certificate.clone(),
-            events: prepared
-                .event
-                .map(|e| (e, prepared.details.clone()))
-                .into_iter()
-                .collect(),
+            resolved_at: (status != RequestStatus::Pending).then_some(now),
+            message,
+            attributes: props.attributes,
+            extensions,
+            certificate,
+            events: event.map(|e| (e, details)).into_iter().collect(),
         };
+        // One copy: the store takes the record, exit delivery and the response use the copy.
         let recent = record.clone();
         let id = self
             .store
             .create_request(record)
             .await
             .map_err(|e| internal("store", &e))?;
+        let serial = recent.certificate.as_ref().map(|c| c.serial.to_hex());
+        let response = SubmitResponse {
+            id,
+            status,
+            message: recent.message.clone(),
+            serial: serial.clone(),
+            certificate: recent.certificate.as_ref().map(|c| c.der.clone()),
+            chain: ca.runtime.chain.clone(),
+        };
         self.recent.insert(id, recent);
         tracing::info!(
             ca = %ca.runtime.info.name,
             request = id.get(),
-            status = %prepared.status,
-            serial = prepared.certificate.as_ref().map(|c| c.serial.to_hex()),
+            status = %status,
+            serial,
             "request resolved"
         );
         self.wake();
-        Ok(SubmitResponse {
-            id,
-            status: prepared.status,
-            message: prepared.message,
-            serial: prepared.certificate.as_ref().map(|c| c.serial.to_hex()),
-            certificate: prepared.certificate.map(|c| c.der),
-            chain: ca.runtime.chain.clone(),
-        })
+        Ok(response)
     }
 
     fn resolve_profile(

@@ -820,39 +820,28 @@ pub fn openssl_csr(dir: &Path, key: &str, subj: &str, sans: &[&str]) -> PathBuf 
 /// Converts a PEM CSR to DER.
 pub fn csr_der(csr_pem: &Path) -> Vec<u8> {
     let out = unique(csr_pem.parent().expect("CSR has a directory"), "csr", "der");
-    let run = run_program(
-        "openssl",
-        &[
-            "req",
-            "-in",
-            &csr_pem.display().to_string(),
-            "-outform",
-            "DER",
-            "-out",
-            &out.display().to_string(),
-        ],
-    );
-    assert_eq!(run.code, 0, "converting the CSR to DER: {run}");
-    fs::read(&out).expect("reading the DER CSR")
+    openssl_to_der("req", csr_pem, &out)
 }
 
 /// Converts a PEM certificate to DER.
 pub fn cert_der(cert_pem: &Path) -> Vec<u8> {
-    let out = cert_pem.with_extension("der");
+    openssl_to_der("x509", cert_pem, &cert_pem.with_extension("der"))
+}
+
+/// `openssl SUBCOMMAND -in PEM -outform DER -out OUT`, and the DER it wrote.
+fn openssl_to_der(subcommand: &str, pem: &Path, out: &Path) -> Vec<u8> {
+    let (input, output) = (pem.display().to_string(), out.display().to_string());
     let run = run_program(
         "openssl",
         &[
-            "x509",
-            "-in",
-            &cert_pem.display().to_string(),
-            "-outform",
-            "DER",
-            "-out",
-            &out.display().to_string(),
+            subcommand, "-in", &input, "-outform", "DER", "-out", &output,
         ],
     );
-    assert_eq!(run.code, 0, "converting the certificate to DER: {run}");
-    fs::read(&out).expect("reading the DER certificate")
+    assert_eq!(
+        run.code, 0,
+        "openssl {subcommand}: converting {input} to DER: {run}"
+    );
+    fs::read(out).expect("reading the DER file")
 }
 
 /// Writes PEM text to a new file in `dir`.

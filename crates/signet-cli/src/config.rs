@@ -13,8 +13,59 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(default)]
     pub logging: LoggingConfig,
+    #[serde(default)]
+    pub security: SecurityConfig,
+    /// TLS client certificates mapped to identities.
+    #[serde(rename = "identity", default)]
+    pub identities: Vec<IdentityConfig>,
     #[serde(rename = "ca", default)]
     pub cas: Vec<CaConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// AD CS `RoleSeparationEnabled`: no identity may be both admin and manager.
+    pub role_separation: bool,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            role_separation: true,
+        }
+    }
+}
+
+/// One `[[identity]]`: a TLS client certificate (by exact subject or by one SAN) and the
+/// identity it authenticates as.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityConfig {
+    pub name: String,
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub cas: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub san: Option<String>,
+}
+
+/// `[server.tls]`: an HTTPS listener beside the plain one, accepting client certificates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub listen: String,
+    /// The server certificate chain (PEM) and its private key (PKCS#8 PEM).
+    pub certificate: String,
+    pub key: String,
+    /// CA certificates whose client certificates are accepted (PEM); default: this server's
+    /// own CA certificates.
+    #[serde(default)]
+    pub client_ca: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -25,6 +76,7 @@ pub struct ServerConfig {
     pub database: String,
     pub max_body_bytes: usize,
     pub workers: usize,
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +87,7 @@ impl Default for ServerConfig {
             database: "signet.db".into(),
             max_body_bytes: 64 * 1024,
             workers: 0,
+            tls: None,
         }
     }
 }
@@ -123,6 +176,27 @@ max_body_bytes = 65536
 # Worker threads for CSR checks, policy and signing; 0 = one per CPU core.
 workers = 0
 
+# An HTTPS listener beside the plain one; clients may authenticate with a certificate
+# (mapped by [[identity]] below) or with an API token. Uncomment to use:
+# [server.tls]
+# listen = "127.0.0.1:8443"
+# certificate = "tls/server.pem"    # chain, PEM
+# key = "tls/server.key"            # PKCS#8 PEM
+# client_ca = "tls/clients.pem"     # default: this server's CA certificates
+
+[security]
+# AD CS RoleSeparationEnabled: no identity may hold both the admin and manager roles (an
+# identity that does may do nothing). Turn off only for a one-person test installation.
+role_separation = true
+
+# TLS client certificates mapped to identities (by exact subject, or by one SAN written
+# dns:, email:, uri: or ip:). Roles: admin, manager, auditor, requester; `cas` limits them.
+# [[identity]]
+# name = "alice"
+# subject = "CN=alice,O=Example"
+# roles = ["manager"]
+# cas = ["{ca}"]
+
 [logging]
 # "text" or "json" (one JSON object per line). Keys and tokens are never logged.
 format = "text"
@@ -160,6 +234,11 @@ default_profile = "server"
 #                       keyAgreement (the encipherment bits are applied to RSA keys only)
 #   extended_key_usage  serverAuth, clientAuth, codeSigning, emailProtection, timeStamping,
 #                       OCSPSigning, or dotted OIDs
+#   anonymous           allow requests without credentials (default false; never with
+#                       approval = "auto" and clientAuth)
+#   enroll              identity names / "group:NAME" that may enroll (default: any identity
+#                       with the requester role)
+#   approvals           with approval = "manual": distinct managers who must approve (M of N)
 # A request naming anything a profile does not allow is denied with a message naming it.
 [ca.policy.profiles.server]
 description = "TLS server certificates, issued at once"
@@ -196,6 +275,7 @@ uri_prefixes = []
 max_sans = 100
 key_usage = ["digitalSignature", "keyEncipherment"]
 extended_key_usage = ["serverAuth", "clientAuth"]
+approvals = 1
 
 # Exit modules (AD CS ICertExit), notified of the events they ask for, at least once and
 # in order, from a durable outbox. `events` takes: all, Issued, Pending, Denied, Revoked,

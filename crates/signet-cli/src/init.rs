@@ -117,13 +117,38 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     SystemRandom::new()
         .fill(&mut token)
         .context("random token")?;
+    let token = zeroize::Zeroizing::new(format!("signet_{}", hex::encode(token)));
     write_private(
         &opts.data.join("admin.token"),
-        format!("signet_{}\n", hex::encode(token)).as_bytes(),
+        format!("{}\n", token.as_str()).as_bytes(),
     )?;
 
     let store = signet_store::SqliteStore::open(&opts.data.join("signet.db"))
         .map_err(|e| anyhow::anyhow!("creating the database: {e}"))?;
+    // The bootstrap administrator: an every-CA admin token, stored as its hash like any other.
+    let created = SystemTime::now();
+    let bootstrap = signet_core::NewToken {
+        name: "bootstrap-admin".into(),
+        hash: signet_x509::sha256(token.as_bytes()),
+        roles: signet_core::Roles::from_roles(&[signet_core::Role::Admin]),
+        cas: Vec::new(),
+        groups: Vec::new(),
+        created_at: created,
+        created_by: "signet init".into(),
+        expires_at: None,
+        audit: vec![signet_core::NewAudit {
+            at: created,
+            actor: "signet init".into(),
+            action: "token-create".into(),
+            ca: None,
+            target: signet_core::AuditTarget::Other("token/bootstrap-admin".into()),
+            details: r#"{"name":"bootstrap-admin","roles":"admin","cas":""}"#.into(),
+        }],
+    };
+    use signet_core::Store;
+    block_on(store.create_token(bootstrap))
+        .map_err(|e| anyhow::anyhow!("recording the bootstrap admin token: {e}"))?;
+    block_on(store.close());
     drop(store);
     // signet.toml last: its presence is what marks the directory as initialised.
     fs::write(&config_path, template.render()).context("writing signet.toml")?;
@@ -158,6 +183,27 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Runs a store future to completion on this thread. `init` runs both outside and inside
+/// the tokio runtime (from `bench`), and the store's futures need no runtime: they resolve
+/// when its writer thread answers.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
 }
 
 /// Writes a file readable by its owner only (0600), failing if it exists.

@@ -7,9 +7,11 @@
 //! - `init.rs`, `serve.rs`: `signet init`, `signet serve`.
 //! - `remote.rs`: `RemoteEnroll`, the HTTP implementation of `Enroll`.
 //! - `request.rs`: `signet config` and `signet request ...`.
+//! - `admin.rs`: `signet admin ...` and `signet audit ...`.
 //! - `bench.rs`: `signet bench`.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod bench;
 mod config;
 mod init;
@@ -90,6 +92,10 @@ enum Command {
         #[command(subcommand)]
         command: request::RequestCommand,
     },
+    /// Administer a running server: view, approve, deny, edit, revoke, import, tokens.
+    Admin(admin::AdminArgs),
+    /// Verify or export the hash-chained audit log.
+    Audit(admin::AuditArgs),
     /// Measure issuance throughput over HTTP against a durable SQLite store.
     Bench(bench::BenchArgs),
 }
@@ -215,6 +221,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Request { command } => {
             init_logging("text", "warn");
             runtime()?.block_on(request::run(command))
+        }
+        Command::Admin(args) => {
+            init_logging("text", "warn");
+            runtime()?.block_on(admin::run(args))
+        }
+        Command::Audit(args) => {
+            init_logging("text", "warn");
+            runtime()?.block_on(admin::audit(args))
         }
         Command::Bench(args) => {
             init_logging("text", "warn");

@@ -9,7 +9,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
 use signet_core::{
-    BoxFuture, CaSummary, Enroll, EnrollError, RequestId, SubmitRequest, SubmitResponse,
+    BoxFuture, CaSummary, Enroll, EnrollError, Identity, RequestId, SubmitRequest, SubmitResponse,
 };
 use signet_server::wire::{CaView, RequestView};
 
@@ -18,6 +18,8 @@ use signet_server::wire::{CaView, RequestView};
 pub struct RemoteEnroll {
     base: String,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Sent as `Authorization: Bearer` on every call. Never logged.
+    token: Option<zeroize::Zeroizing<String>>,
 }
 
 #[derive(Deserialize)]
@@ -38,7 +40,17 @@ impl RemoteEnroll {
         Ok(RemoteEnroll {
             base: base.trim_end_matches('/').to_string(),
             client,
+            token: None,
         })
+    }
+
+    /// Authenticates every call with this API token.
+    pub fn with_token(mut self, token: Option<String>) -> RemoteEnroll {
+        self.token = token
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+            .map(zeroize::Zeroizing::new);
+        self
     }
 
     /// Sends one request and returns (status, content type, body).
@@ -54,6 +66,9 @@ impl RemoteEnroll {
             .uri(format!("{}{}", self.base, path));
         if let Some(ct) = content_type {
             builder = builder.header("content-type", ct);
+        }
+        if let Some(t) = &self.token {
+            builder = builder.header("authorization", format!("Bearer {}", t.as_str()));
         }
         let request = builder
             .body(Full::new(Bytes::from(body)))
@@ -73,7 +88,7 @@ impl RemoteEnroll {
         Ok((status, body))
     }
 
-    async fn json<T: for<'de> Deserialize<'de>>(
+    pub async fn json<T: for<'de> Deserialize<'de>>(
         &self,
         method: Method,
         path: &str,
@@ -96,7 +111,7 @@ impl RemoteEnroll {
     }
 }
 
-fn problem(status: StatusCode, body: &[u8]) -> EnrollError {
+pub fn problem(status: StatusCode, body: &[u8]) -> EnrollError {
     let parsed: Option<ProblemView> = serde_json::from_slice(body).ok();
     let (title, detail) = match parsed {
         Some(p) => (p.title.unwrap_or_default(), p.detail.unwrap_or_default()),
@@ -112,7 +127,7 @@ fn problem(status: StatusCode, body: &[u8]) -> EnrollError {
     }
 }
 
-fn path_segment(s: &str) -> String {
+pub fn path_segment(s: &str) -> String {
     // CA names are [A-Za-z0-9._-]; a config string's '/' must be escaped.
     s.bytes()
         .map(|b| {
@@ -166,6 +181,7 @@ impl Enroll for RemoteEnroll {
         &'a self,
         ca: &'a str,
         id: RequestId,
+        _caller: Option<&'a Identity>,
     ) -> BoxFuture<'a, Result<SubmitResponse, EnrollError>> {
         Box::pin(async move {
             let path = format!("/api/v1/cas/{}/requests/{id}", path_segment(ca));

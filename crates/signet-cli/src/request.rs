@@ -31,6 +31,9 @@ pub enum RequestCommand {
         json: bool,
         #[arg(long, env = "SIGNET_SERVER", default_value = "http://127.0.0.1:8080")]
         server: String,
+        /// API token (or SIGNET_TOKEN); profiles refuse anonymous requests unless they allow them.
+        #[arg(long, env = "SIGNET_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
     /// Retrieve a request's disposition (and certificate, once issued).
     ///
@@ -45,6 +48,9 @@ pub enum RequestCommand {
         json: bool,
         #[arg(long, env = "SIGNET_SERVER", default_value = "http://127.0.0.1:8080")]
         server: String,
+        /// API token (or SIGNET_TOKEN); profiles refuse anonymous requests unless they allow them.
+        #[arg(long, env = "SIGNET_TOKEN", hide_env_values = true)]
+        token: Option<String>,
     },
 }
 
@@ -80,7 +86,7 @@ pub async fn config(server: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn default_ca(enroll: &RemoteEnroll, ca: Option<String>) -> Result<String> {
+pub(crate) async fn default_ca(enroll: &RemoteEnroll, ca: Option<String>) -> Result<String> {
     if let Some(ca) = ca {
         return Ok(ca);
     }
@@ -108,6 +114,7 @@ pub async fn run(command: RequestCommand) -> Result<ExitCode> {
             out,
             json,
             server,
+            token,
         } => {
             let bytes = if csr.as_os_str() == "-" {
                 use std::io::Read;
@@ -127,7 +134,7 @@ pub async fn run(command: RequestCommand) -> Result<ExitCode> {
                         .with_context(|| format!("--attr {a:?} is not name=value"))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            let enroll = RemoteEnroll::new(&server)?;
+            let enroll = RemoteEnroll::new(&server)?.with_token(token);
             let ca = default_ca(&enroll, ca).await?;
             let response = enroll
                 .submit(SubmitRequest {
@@ -135,7 +142,7 @@ pub async fn run(command: RequestCommand) -> Result<ExitCode> {
                     csr: bytes,
                     profile,
                     attributes,
-                    requester: None,
+                    caller: None,
                 })
                 .await?;
             report(&ca, &response, out.as_ref(), json)
@@ -146,11 +153,12 @@ pub async fn run(command: RequestCommand) -> Result<ExitCode> {
             out,
             json,
             server,
+            token,
         } => {
             let id: RequestId = id.parse()?;
-            let enroll = RemoteEnroll::new(&server)?;
+            let enroll = RemoteEnroll::new(&server)?.with_token(token);
             let ca = default_ca(&enroll, ca).await?;
-            let response = enroll.retrieve(&ca, id).await?;
+            let response = enroll.retrieve(&ca, id, None).await?;
             report(&ca, &response, out.as_ref(), json)
         }
     }

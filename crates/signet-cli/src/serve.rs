@@ -21,6 +21,8 @@ const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 /// A running server, for `serve` and for `bench`'s in-process server.
 pub struct Running {
     pub addr: SocketAddr,
+    /// The HTTPS listener's address, when `[server.tls]` is configured.
+    pub tls_addr: Option<SocketAddr>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
@@ -49,6 +51,25 @@ pub async fn start(
     for ca in &config.cas {
         cas.push(load_ca(data, &config.server.host, ca, passphrase)?);
     }
+    let cert_identities = Arc::new(cert_identities(&config)?);
+    let config_text = std::fs::read(data.join("signet.toml")).unwrap_or_default();
+    let config_details = signet_core::admin::JsonObject::new()
+        .str("file", "signet.toml")
+        .str("sha256", &hex::encode(signet_x509::sha256(&config_text)))
+        .str(
+            "cas",
+            &config
+                .cas
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+        .bool("role_separation", config.security.role_separation)
+        .finish();
+    if !config.security.role_separation {
+        tracing::warn!("role separation is OFF: one identity may be both admin and manager");
+    }
     let workers = match config.server.workers {
         0 => std::thread::available_parallelism()
             .map(|n| n.get())
@@ -63,6 +84,8 @@ pub async fn start(
                 clock: Arc::new(SystemClock),
                 random: Arc::new(SystemRandom::new()),
                 workers,
+                role_separation: config.security.role_separation,
+                config_details,
             },
             cas,
         )
@@ -81,7 +104,49 @@ pub async fn start(
         authority: Arc::clone(&authority),
         metrics,
         max_body: config.server.max_body_bytes,
+        cert_identities,
     });
+    let (tls_stop, tls_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (tls_addr, tls_task) = match &config.server.tls {
+        Some(tls) => {
+            let read = |p: &str| {
+                let path = Config::resolve(data, p);
+                std::fs::read(&path)
+                    .with_context(|| format!("[server.tls]: reading {}", path.display()))
+            };
+            let roots = match &tls.client_ca {
+                Some(p) => read(p)?,
+                None => authority
+                    .ca_names()
+                    .iter()
+                    .filter_map(|c| authority.chain(c.as_str()).ok())
+                    .flatten()
+                    .flat_map(|der| signet_x509::pem::encode("CERTIFICATE", &der).into_bytes())
+                    .collect(),
+            };
+            let tls_config = signet_server::tls::server_config(
+                &read(&tls.certificate)?,
+                &read(&tls.key)?,
+                &roots,
+            )
+            .context("[server.tls]")?;
+            let listener = TcpListener::bind(&tls.listen)
+                .await
+                .with_context(|| format!("binding {}", tls.listen))?;
+            let addr = listener.local_addr()?;
+            let task = tokio::spawn(signet_server::tls::serve(
+                listener,
+                tls_config,
+                app.clone(),
+                async move {
+                    let _ = tls_stop_rx.await;
+                },
+                DRAIN_DEADLINE,
+            ));
+            (Some(addr), Some(task))
+        }
+        None => (None, None),
+    };
     let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let task_authority = Arc::clone(&authority);
     let task = tokio::spawn(async move {
@@ -111,6 +176,12 @@ pub async fn start(
             }
         };
         let served = served.map_err(|e| anyhow::anyhow!("server task: {e}"))?;
+        let _ = tls_stop.send(());
+        if let Some(t) = tls_task
+            && let Ok(Err(e)) = t.await
+        {
+            tracing::warn!(error = %e, "the TLS listener stopped with an error");
+        }
         // In-flight requests are drained; no new ones are accepted.
         task_authority.stop_accepting();
         delivery.stop().await;
@@ -131,6 +202,7 @@ pub async fn start(
     tracing::info!(%addr, cas = ?authority.ca_names().iter().map(|c| c.as_str()).collect::<Vec<_>>(), "signet is serving");
     Ok(Running {
         addr,
+        tls_addr,
         shutdown,
         task,
     })
@@ -214,6 +286,68 @@ fn load_ca(
     })
 }
 
+/// The `[[identity]]` certificate mappings, checked: known roles and CAs, a subject or SAN to
+/// match, and role separation.
+fn cert_identities(config: &Config) -> Result<Vec<signet_server::auth::CertMapping>> {
+    let mut out = Vec::new();
+    for i in &config.identities {
+        let what = || format!("[[identity]] {:?}", i.name);
+        signet_core::auth::check_identity_name(&i.name)
+            .map_err(anyhow::Error::msg)
+            .with_context(what)?;
+        let roles = signet_core::Roles::parse_list(&i.roles.join(","))
+            .map_err(anyhow::Error::msg)
+            .with_context(what)?;
+        if roles.is_empty() {
+            bail!("{}: give at least one role", what());
+        }
+        if config.security.role_separation && roles.violates_separation() {
+            bail!(
+                "{}: admin and manager together break role separation ([security] role_separation)",
+                what()
+            );
+        }
+        let cas = i
+            .cas
+            .iter()
+            .map(|c| {
+                if !config.cas.iter().any(|k| k.name == *c) {
+                    bail!("{}: unknown CA {c:?}", what());
+                }
+                CaName::new(c).map_err(anyhow::Error::from)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let subject = i
+            .subject
+            .as_deref()
+            .map(signet_x509::DistinguishedName::parse)
+            .transpose()
+            .with_context(what)?;
+        let san = i
+            .san
+            .as_deref()
+            .map(signet_server::auth::parse_san)
+            .transpose()
+            .map_err(anyhow::Error::msg)
+            .with_context(what)?;
+        if subject.is_none() && san.is_none() {
+            bail!(
+                "{}: give `subject` or `san` to match certificates by",
+                what()
+            );
+        }
+        out.push(signet_server::auth::CertMapping {
+            subject,
+            san,
+            name: i.name.clone(),
+            roles,
+            cas,
+            groups: i.groups.clone(),
+        });
+    }
+    Ok(out)
+}
+
 fn take_string(table: &mut toml::Table, key: &str) -> Result<String> {
     match table.remove(key) {
         Some(toml::Value::String(s)) => Ok(s),
@@ -236,6 +370,9 @@ pub async fn run(
     .await?;
     // Scripts and tests read this line to find the port.
     println!("signet: listening on http://{}", running.addr);
+    if let Some(addr) = running.tls_addr {
+        println!("signet: listening on https://{addr}");
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     wait_for_signal().await;

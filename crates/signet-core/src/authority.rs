@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use signet_x509::{
@@ -22,6 +22,7 @@ use signet_x509::{
 };
 
 use crate::BoxFuture;
+use crate::auth::{Identity, Role};
 use crate::draft::{Draft, ExtensionOrigin};
 use crate::enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
 use crate::event::{Event, EventMask};
@@ -31,7 +32,9 @@ use crate::model::{RequestRecord, RequestStatus, StoredExtension};
 use crate::policy::{CaInfo, ModuleError, Policy, PolicyCtx, RequestProps, Verdict};
 use crate::pool::WorkPool;
 use crate::signer::{Clock, Random, Signer};
-use crate::store::{NewCertificate, NewEvent, NewRequest, Store, StoreError};
+use crate::store::{
+    AuditTarget, NewAudit, NewCertificate, NewEvent, NewRequest, Store, StoreError, TokenRecord,
+};
 
 /// Limits on what a submitter may send alongside the CSR.
 pub const MAX_ATTRIBUTES: usize = 64;
@@ -64,6 +67,12 @@ pub struct AuthorityConfig {
     pub random: Arc<dyn Random>,
     /// Worker threads for CPU work; usually the number of cores.
     pub workers: usize,
+    /// AD CS `RoleSeparationEnabled`: an identity holding both admin and manager may do
+    /// nothing. On unless the configuration turns it off.
+    pub role_separation: bool,
+    /// Recorded as the details of the `config-load` audit record at start (a JSON object,
+    /// e.g. the configuration file's SHA-256).
+    pub config_details: String,
 }
 
 /// What one delivery pass did, for metrics and logs.
@@ -77,9 +86,9 @@ pub struct DeliveryReport {
     pub retry: bool,
 }
 
-struct CaState {
-    runtime: CaRuntime,
-    authority_key_id: [u8; 20],
+pub(crate) struct CaState {
+    pub(crate) runtime: CaRuntime,
+    pub(crate) authority_key_id: [u8; 20],
     /// Exit modules with the masks they returned from `start`.
     exits: Mutex<Vec<(Arc<dyn Exit>, EventMask)>>,
 }
@@ -89,15 +98,20 @@ pub struct Authority {
     host: String,
     cas: HashMap<CaName, Arc<CaState>>,
     order: Vec<CaName>,
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    random: Arc<dyn Random>,
-    pool: WorkPool,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) random: Arc<dyn Random>,
+    pub(crate) pool: WorkPool,
+    pub(crate) separation: bool,
+    config_details: String,
+    /// API tokens by the SHA-256 of their secret, loaded at start and kept current by token
+    /// creation and revocation (this process is the only writer of its database).
+    pub(crate) tokens: RwLock<HashMap<[u8; 32], TokenRecord>>,
     accepting: AtomicBool,
     wake: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     /// Requests committed by this process, so exit delivery does not read back from the
     /// store what it has just written.
-    recent: RecentRequests,
+    pub(crate) recent: RecentRequests,
     /// When each pending request last raised `RetrievePending`: polling is unauthenticated
     /// and cheap, a durable event is not, so one event per request per minute is recorded.
     polled: Mutex<HashMap<RequestId, SystemTime>>,
@@ -144,6 +158,9 @@ impl Authority {
             clock: config.clock,
             random: config.random,
             pool: WorkPool::new(config.workers),
+            separation: config.role_separation,
+            config_details: config.config_details,
+            tokens: RwLock::new(HashMap::new()),
             accepting: AtomicBool::new(false),
             wake: Mutex::new(None),
             recent: RecentRequests::default(),
@@ -158,7 +175,7 @@ impl Authority {
         }
     }
 
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         if let Ok(w) = self.wake.lock()
             && let Some(f) = w.as_ref()
         {
@@ -170,6 +187,20 @@ impl Authority {
     /// masks), then record a `Startup` event per CA. Then accept requests.
     pub async fn start(&self) -> Result<(), StartError> {
         let now = self.clock.now();
+        let tokens = self.store.list_tokens().await?;
+        if let Ok(mut map) = self.tokens.write() {
+            *map = tokens.into_iter().map(|t| (t.hash, t)).collect();
+        }
+        self.store
+            .append_audit(vec![NewAudit {
+                at: now,
+                actor: "system".into(),
+                action: "config-load".into(),
+                ca: None,
+                target: AuditTarget::None,
+                details: self.config_details.clone(),
+            }])
+            .await?;
         let mut events = Vec::new();
         for name in &self.order {
             let ca = &self.cas[name];
@@ -264,7 +295,7 @@ impl Authority {
     }
 
     /// Resolves a CA by name or by config string (`host/name` or AD CS's `host\name`).
-    fn resolve(&self, ca: &str) -> Result<&Arc<CaState>, EnrollError> {
+    pub(crate) fn resolve(&self, ca: &str) -> Result<&Arc<CaState>, EnrollError> {
         // A config string names this server: another host's `host/name` is not ours.
         let name = match ca.rsplit_once(['/', '\\']) {
             Some((host, name)) if host.eq_ignore_ascii_case(&self.host) => Some(name),
@@ -295,6 +326,7 @@ impl Authority {
             ));
         }
         let profile = self.resolve_profile(&ca, req.profile.as_deref())?;
+        self.may_enroll(&ca, &profile, req.caller.as_ref())?;
         check_attributes(&req.attributes)?;
 
         // Whole seconds, as certificates and the store keep them.
@@ -308,7 +340,7 @@ impl Authority {
         let csr_bytes = req.csr;
         let job_ca = Arc::clone(&ca);
         let attributes = req.attributes;
-        let requester = req.requester;
+        let requester = req.caller.map(|c| c.name);
         let prepared = self
             .pool
             .run(move || {
@@ -323,7 +355,7 @@ impl Authority {
                     csr,
                     submitted_at: now,
                 };
-                Ok::<_, EnrollError>(decide(&job_ca, props, serial, now, true, None))
+                Ok::<_, EnrollError>(decide(&job_ca, props, serial, now, true, None, &[]))
             })
             .await
             .map_err(|e| match e {
@@ -342,6 +374,25 @@ impl Authority {
             event,
             details,
         } = prepared;
+        let audit = vec![NewAudit {
+            at: now,
+            actor: props
+                .requester
+                .clone()
+                .unwrap_or_else(|| "anonymous".into()),
+            action: "submit".into(),
+            ca: Some(props.ca.clone()),
+            target: AuditTarget::ThisRequest,
+            details: crate::admin::JsonObject::new()
+                .str("profile", props.profile.as_str())
+                .str("subject", &props.csr.subject.to_string())
+                .str("status", status.as_str())
+                .opt_str(
+                    "serial",
+                    certificate.as_ref().map(|c| c.serial.to_hex()).as_deref(),
+                )
+                .finish(),
+        }];
         let record = NewRequest {
             ca: props.ca,
             status,
@@ -352,6 +403,7 @@ impl Authority {
             raw: props.csr.der,
             submitted_at: now,
             resolved_at: (status != RequestStatus::Pending).then_some(now),
+            audit,
             message,
             attributes: props.attributes,
             extensions,
@@ -366,6 +418,7 @@ impl Authority {
             .await
             .map_err(|e| internal("store", &e))?;
         let serial = recent.certificate.as_ref().map(|c| c.serial.to_hex());
+        let recent = recent.into_record(id);
         let response = SubmitResponse {
             id,
             status,
@@ -384,6 +437,46 @@ impl Authority {
         );
         self.wake();
         Ok(response)
+    }
+
+    /// Who may submit to a profile: anonymous callers only where the profile allows it;
+    /// otherwise an identity with the requester role on this CA that the profile's enrollment
+    /// list names (by name or group), if it has one.
+    fn may_enroll(
+        &self,
+        ca: &CaState,
+        profile: &ProfileName,
+        caller: Option<&Identity>,
+    ) -> Result<(), EnrollError> {
+        let access = ca.runtime.policy.access(profile);
+        let Some(who) = caller else {
+            if access.anonymous {
+                return Ok(());
+            }
+            return Err(EnrollError::Unauthenticated(format!(
+                "profile {profile} does not allow anonymous enrollment: authenticate with an API token (Authorization: Bearer) or a TLS client certificate"
+            )));
+        };
+        who.authorize(
+            Role::Requester,
+            Some(&ca.runtime.info.name),
+            self.separation,
+        )?;
+        let listed = access.enroll.is_empty()
+            || access
+                .enroll
+                .iter()
+                .any(|e| match e.strip_prefix("group:") {
+                    Some(group) => who.groups.iter().any(|g| g == group),
+                    None => *e == who.name,
+                });
+        if !listed {
+            return Err(EnrollError::Forbidden(format!(
+                "{} may not enroll in profile {profile}",
+                who.name
+            )));
+        }
+        Ok(())
     }
 
     fn resolve_profile(
@@ -420,15 +513,37 @@ impl Authority {
         &self,
         ca: &str,
         id: RequestId,
+        caller: Option<&Identity>,
     ) -> Result<SubmitResponse, EnrollError> {
         let ca = Arc::clone(self.resolve(ca)?);
         let name = ca.runtime.info.name.clone();
+        let not_found = || EnrollError::NotFound(format!("{id} on CA {name}"));
         let record = self
             .store
             .get_request(&name, id)
             .await
             .map_err(|e| internal("store", &e))?
-            .ok_or_else(|| EnrollError::NotFound(format!("{id} on CA {name}")))?;
+            .ok_or_else(not_found)?;
+        // Officers and auditors see every request; a requester their own; anyone the
+        // requests submitted anonymously. Others are told it does not exist.
+        let visible = match (&record.requester, caller) {
+            (None, _) => true,
+            (Some(_), None) => false,
+            (Some(owner), Some(who)) => {
+                *owner == who.name
+                    || [Role::Manager, Role::Admin, Role::Auditor]
+                        .into_iter()
+                        .any(|r| who.authorize(r, Some(&name), self.separation).is_ok())
+            }
+        };
+        if !visible {
+            return Err(match caller {
+                None => EnrollError::Unauthenticated(format!(
+                    "request {id} belongs to an identity: authenticate to retrieve it"
+                )),
+                Some(_) => not_found(),
+            });
+        }
         if record.status == RequestStatus::Pending && self.first_poll_in_a_while(id) {
             let event = NewEvent {
                 ca: name.clone(),
@@ -587,7 +702,7 @@ impl Authority {
 /// Invariant: whatever changes a request's stored state must also replace or drop its entry
 /// here, or exit modules would read a stale row.
 #[derive(Default)]
-struct RecentRequests {
+pub(crate) struct RecentRequests {
     inner: Mutex<(
         HashMap<RequestId, RequestRecord>,
         std::collections::VecDeque<RequestId>,
@@ -597,34 +712,13 @@ struct RecentRequests {
 impl RecentRequests {
     const CAPACITY: usize = 8192;
 
-    fn insert(&self, id: RequestId, req: NewRequest) {
-        let record = RequestRecord {
-            id,
-            ca: req.ca,
-            status: req.status,
-            profile: req.profile,
-            requester: req.requester,
-            format: req.format,
-            raw: req.raw,
-            subject: req.subject,
-            submitted_at: req.submitted_at,
-            resolved_at: req.resolved_at,
-            message: req.message,
-            attributes: req.attributes,
-            extensions: req.extensions,
-            certificate: req.certificate.map(|c| crate::model::CertificateRecord {
-                serial: c.serial,
-                der: c.der,
-                subject: c.subject,
-                sans: c.sans,
-                not_before: c.not_before,
-                not_after: c.not_after,
-            }),
-        };
+    /// Records the newest committed state of a request.
+    pub(crate) fn insert(&self, id: RequestId, record: RequestRecord) {
         if let Ok(mut guard) = self.inner.lock() {
             let (map, order) = &mut *guard;
-            map.insert(id, record);
-            order.push_back(id);
+            if map.insert(id, record).is_none() {
+                order.push_back(id);
+            }
             while order.len() > Self::CAPACITY {
                 if let Some(old) = order.pop_front() {
                     map.remove(&old);
@@ -633,12 +727,50 @@ impl RecentRequests {
         }
     }
 
-    fn get(&self, id: RequestId) -> Option<RequestRecord> {
+    pub(crate) fn get(&self, id: RequestId) -> Option<RequestRecord> {
         self.inner.lock().ok()?.0.get(&id).cloned()
     }
 }
 
-fn whole_seconds(t: SystemTime) -> SystemTime {
+impl NewRequest {
+    /// The record as the store now holds it under `id`.
+    pub(crate) fn into_record(self, id: RequestId) -> RequestRecord {
+        RequestRecord {
+            id,
+            ca: self.ca,
+            status: self.status,
+            profile: self.profile,
+            requester: self.requester,
+            format: self.format,
+            raw: self.raw,
+            subject: self.subject,
+            submitted_at: self.submitted_at,
+            resolved_at: self.resolved_at,
+            message: self.message,
+            attributes: self.attributes,
+            extensions: self.extensions,
+            certificate: self.certificate.map(NewCertificate::into_record),
+            approvals: Vec::new(),
+            version: 0,
+        }
+    }
+}
+
+impl NewCertificate {
+    pub(crate) fn into_record(self) -> crate::model::CertificateRecord {
+        crate::model::CertificateRecord {
+            serial: self.serial,
+            der: self.der,
+            subject: self.subject,
+            sans: self.sans,
+            not_before: self.not_before,
+            not_after: self.not_after,
+            revocation: None,
+        }
+    }
+}
+
+pub(crate) fn whole_seconds(t: SystemTime) -> SystemTime {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => SystemTime::UNIX_EPOCH + Duration::from_secs(d.as_secs()),
         Err(_) => t,
@@ -646,25 +778,31 @@ fn whole_seconds(t: SystemTime) -> SystemTime {
 }
 
 /// The outcome of running the policy (and signing) for one request.
-struct Prepared {
-    props: RequestProps,
-    status: RequestStatus,
-    message: Option<String>,
-    extensions: Vec<StoredExtension>,
-    certificate: Option<NewCertificate>,
-    event: Option<Event>,
-    details: String,
+pub(crate) struct Prepared {
+    pub(crate) props: RequestProps,
+    pub(crate) status: RequestStatus,
+    pub(crate) message: Option<String>,
+    pub(crate) extensions: Vec<StoredExtension>,
+    pub(crate) certificate: Option<NewCertificate>,
+    pub(crate) event: Option<Event>,
+    pub(crate) details: String,
 }
 
 /// Runs the policy module on a fresh draft and, on `Issue`, builds and signs the
 /// certificate. Runs on the worker pool.
-fn decide(
+///
+/// On a resubmission, `officer_edits` are the extensions a certificate manager set or
+/// disabled on the pending request (origin `Admin`); they are applied after the policy ran,
+/// because they are the officer's explicit decision about this one certificate. An edited
+/// subjectAltName replaces the SANs the policy chose.
+pub(crate) fn decide(
     ca: &CaState,
     props: RequestProps,
     serial: SerialNumber,
     now: SystemTime,
     new_request: bool,
     approver: Option<&str>,
+    officer_edits: &[StoredExtension],
 ) -> Prepared {
     let rt = &ca.runtime;
     let floor = now
@@ -675,6 +813,12 @@ fn decide(
     let verdict = {
         let mut ctx = PolicyCtx::new(&props, &mut draft, new_request, approver);
         rt.policy.verify(&mut ctx)
+    };
+    let verdict = match verdict {
+        Ok(Verdict::Issue) => {
+            apply_officer_edits(&mut draft, officer_edits).map(|()| Verdict::Issue)
+        }
+        other => other,
     };
     let mut prepared = Prepared {
         props,
@@ -721,6 +865,38 @@ fn decide(
         }
     }
     prepared
+}
+
+fn apply_officer_edits(draft: &mut Draft, edits: &[StoredExtension]) -> Result<(), ModuleError> {
+    let failed = |e: String| ModuleError::new("officer edits", e);
+    for edit in edits.iter().filter(|e| e.origin == ExtensionOrigin::Admin) {
+        if edit.oid == ext::oid::SUBJECT_ALT_NAME {
+            if edit.disabled {
+                draft.set_sans(Vec::new());
+            } else {
+                let sans =
+                    ext::parse_subject_alt_name(&edit.value).map_err(|e| failed(e.to_string()))?;
+                draft.set_sans(sans);
+            }
+            continue;
+        }
+        if edit.disabled {
+            // Disabling what the draft does not have is already true.
+            let _ = draft.disable_extension(&edit.oid);
+        } else {
+            draft
+                .set_extension(
+                    Extension {
+                        oid: edit.oid.clone(),
+                        critical: edit.critical,
+                        value: edit.value.clone(),
+                    },
+                    ExtensionOrigin::Admin,
+                )
+                .map_err(|e| failed(e.to_string()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Turns the draft into a signed certificate. Returns the certificate and the extensions
@@ -805,7 +981,7 @@ fn build_certificate(
     Ok((certificate, recorded))
 }
 
-fn check_attributes(attributes: &[(String, String)]) -> Result<(), EnrollError> {
+pub(crate) fn check_attributes(attributes: &[(String, String)]) -> Result<(), EnrollError> {
     if attributes.len() > MAX_ATTRIBUTES {
         return Err(EnrollError::BadRequest(format!(
             "too many request attributes ({}; at most {MAX_ATTRIBUTES})",
@@ -833,7 +1009,7 @@ fn check_attributes(attributes: &[(String, String)]) -> Result<(), EnrollError> 
     Ok(())
 }
 
-fn response_from_record(record: RequestRecord, chain: Vec<Vec<u8>>) -> SubmitResponse {
+pub(crate) fn response_from_record(record: RequestRecord, chain: Vec<Vec<u8>>) -> SubmitResponse {
     SubmitResponse {
         id: record.id,
         status: record.status,
@@ -857,7 +1033,7 @@ fn incident_id() -> String {
 }
 
 /// Logs an unexpected error under a fresh incident id and returns the opaque error.
-fn internal(what: &str, error: &dyn std::fmt::Display) -> EnrollError {
+pub(crate) fn internal(what: &str, error: &dyn std::fmt::Display) -> EnrollError {
     let incident = incident_id();
     tracing::error!(%incident, %what, %error, "internal error");
     EnrollError::Internal { incident }
@@ -876,8 +1052,9 @@ impl Enroll for Authority {
         &'a self,
         ca: &'a str,
         id: RequestId,
+        caller: Option<&'a Identity>,
     ) -> BoxFuture<'a, Result<SubmitResponse, EnrollError>> {
-        Box::pin(self.retrieve_request(ca, id))
+        Box::pin(self.retrieve_request(ca, id, caller))
     }
 
     fn ca_certificate<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<u8>, EnrollError>> {

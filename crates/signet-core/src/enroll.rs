@@ -3,6 +3,7 @@
 //! in process; `signet-cli` has an HTTP implementation so a front end can run elsewhere.
 
 use crate::BoxFuture;
+use crate::auth::Identity;
 use crate::ids::RequestId;
 use crate::model::RequestStatus;
 
@@ -29,8 +30,9 @@ pub struct SubmitRequest {
     pub csr: Vec<u8>,
     pub profile: Option<String>,
     pub attributes: Vec<(String, String)>,
-    /// The authenticated identity of the caller, if any.
-    pub requester: Option<String>,
+    /// The authenticated caller (`None`: anonymous, which only some profiles allow). Its name
+    /// is recorded as the requester. `RemoteEnroll` ignores it and sends its own credential.
+    pub caller: Option<Identity>,
 }
 
 /// The CA's answer (`ICertRequest::GetDisposition` and friends).
@@ -59,6 +61,16 @@ pub enum EnrollError {
     BadRequest(String),
     #[error("request {0} not found")]
     NotFound(String),
+    /// No credentials, or credentials that are not valid (unknown, expired, revoked).
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// Valid credentials without the role this needs; nothing was changed.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// The request or certificate is not in a state that allows this (e.g. approving an
+    /// issued request, or a concurrent change won).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The CA is shutting down or not started.
     #[error("the CA is unavailable: {0}")]
     Unavailable(String),
@@ -80,11 +92,13 @@ pub trait Enroll: Send + Sync {
     fn list_cas(&self) -> BoxFuture<'_, Result<Vec<CaSummary>, EnrollError>>;
     /// Submit a request.
     fn submit(&self, req: SubmitRequest) -> BoxFuture<'_, Result<SubmitResponse, EnrollError>>;
-    /// Retrieve a request's disposition (`RetrievePending`).
+    /// Retrieve a request's disposition (`RetrievePending`). A requester sees their own
+    /// requests (and anonymous ones); managers, administrators and auditors see every request.
     fn retrieve<'a>(
         &'a self,
         ca: &'a str,
         id: RequestId,
+        caller: Option<&'a Identity>,
     ) -> BoxFuture<'a, Result<SubmitResponse, EnrollError>>;
     /// The CA certificate, DER.
     fn ca_certificate<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<u8>, EnrollError>>;

@@ -142,8 +142,35 @@ impl SerialNumber {
         Ok(Self(arr))
     }
 
+    /// Accepts the unsigned magnitude of any positive serial of at most 20 octets as DER
+    /// encodes it (RFC 5280 §4.1.2.2), as certificates issued elsewhere carry (import). It is
+    /// kept left-padded to 20 bytes; [`SerialNumber::magnitude`] gives the original back.
+    pub fn from_magnitude(bytes: &[u8]) -> Result<Self, IdError> {
+        let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+        let magnitude = &bytes[start..];
+        // A 20-byte magnitude with the top bit set needs a 21st (zero) octet in DER.
+        let too_long = magnitude.len() > 20 || (magnitude.len() == 20 && magnitude[0] & 0x80 != 0);
+        if magnitude.is_empty() || too_long {
+            return Err(IdError {
+                kind: "serial number",
+                value: hex::encode(bytes),
+                rule: "a positive integer of at most 20 octets",
+            });
+        }
+        let mut arr = [0u8; 20];
+        arr[20 - magnitude.len()..].copy_from_slice(magnitude);
+        Ok(Self(arr))
+    }
+
     pub fn as_bytes(&self) -> &[u8; 20] {
         &self.0
+    }
+
+    /// The serial without leading zero bytes (what a DER INTEGER of it holds, less any sign
+    /// octet). For serials Signet issues this is all 20 bytes.
+    pub fn magnitude(&self) -> &[u8] {
+        let start = self.0.iter().position(|&b| b != 0).unwrap_or(19);
+        &self.0[start..]
     }
 
     /// Lowercase hex, 40 characters.
@@ -159,9 +186,9 @@ impl FromStr for SerialNumber {
         let bytes = hex::decode(&cleaned).map_err(|_| IdError {
             kind: "serial number",
             value: s.chars().take(80).collect(),
-            rule: "40 hexadecimal digits",
+            rule: "hexadecimal digits",
         })?;
-        Self::from_bytes(&bytes)
+        Self::from_magnitude(&bytes)
     }
 }
 
@@ -199,7 +226,12 @@ mod tests {
             assert_eq!(s.to_hex().len(), 40);
             assert_eq!(s.to_hex().parse::<SerialNumber>().expect("round trip"), s);
         }
-        assert!("00ab".parse::<SerialNumber>().is_err());
+        assert!("00".parse::<SerialNumber>().is_err());
+        let short = "00ab"
+            .parse::<SerialNumber>()
+            .expect("short serials are accepted");
+        assert_eq!(short.magnitude(), &[0xab]);
+        assert!(SerialNumber::from_magnitude(&[0x80; 20]).is_err());
     }
 
     #[test]

@@ -16,10 +16,15 @@
 //! - [`store`]: `Store` and the commit types it takes.
 //! - [`signer`]: `Signer`, `Clock`, `Random`.
 //! - [`enroll`]: `Enroll`, the one trait every intermediary calls.
+//! - [`auth`]: `Role`, `Roles`, `Identity`: who may do what.
 //! - [`authority`]: `Authority`, the engine; `CaRuntime`.
+//! - [`admin`]: the administration operations of `Authority` (ICertAdmin / ICertView):
+//!   approve, deny, edit, revoke, import, view, tokens, audit.
 //! - [`pool`]: `WorkPool`, the CPU worker pool.
 #![forbid(unsafe_code)]
 
+pub mod admin;
+pub mod auth;
 pub mod authority;
 pub mod draft;
 pub mod enroll;
@@ -32,16 +37,23 @@ pub mod pool;
 pub mod signer;
 pub mod store;
 
+pub use auth::{Identity, Role, Roles};
 pub use authority::{Authority, AuthorityConfig, CaRuntime, DeliveryReport, StartError};
 pub use draft::{Draft, ExtensionOrigin};
 pub use enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
 pub use event::{Event, EventMask};
 pub use exit::{Exit, ExitCtx};
 pub use ids::{CaName, ProfileName, RequestId, SerialNumber};
-pub use model::{CertificateRecord, RequestRecord, RequestStatus, StoredExtension};
-pub use policy::{CaInfo, ModuleError, Policy, PolicyCtx, RequestProps, Verdict};
+pub use model::{
+    Approval, CertificateRecord, RequestRecord, RequestStatus, Revocation, RevocationReason,
+    StoredExtension,
+};
+pub use policy::{CaInfo, ModuleError, Policy, PolicyCtx, ProfileAccess, RequestProps, Verdict};
 pub use signer::{Clock, Random, Signer, SignerError, SystemClock};
-pub use store::{NewCertificate, NewEvent, NewRequest, OutboxEvent, Store, StoreError};
+pub use store::{
+    AuditCheck, AuditRecord, AuditTarget, NewAudit, NewCertificate, NewEvent, NewRequest, NewToken,
+    OutboxEvent, RequestUpdate, RevocationChange, Store, StoreError, TokenRecord, ViewQuery,
+};
 
 /// A boxed, sendable future: the async seam that keeps this crate runtime-agnostic.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -70,6 +70,96 @@ pub struct CertificateRecord {
     pub sans: Vec<String>,
     pub not_before: SystemTime,
     pub not_after: SystemTime,
+    /// Set while the certificate is revoked (or on hold).
+    pub revocation: Option<Revocation>,
+}
+
+/// RFC 5280 §5.3.1 CRLReason codes a certificate can be revoked with (7 is unused and
+/// `removeFromCRL` (8) is what releasing a hold publishes, not a revocation reason).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RevocationReason {
+    Unspecified = 0,
+    KeyCompromise = 1,
+    CaCompromise = 2,
+    AffiliationChanged = 3,
+    Superseded = 4,
+    CessationOfOperation = 5,
+    CertificateHold = 6,
+    PrivilegeWithdrawn = 9,
+    AaCompromise = 10,
+}
+
+impl RevocationReason {
+    pub const ALL: [RevocationReason; 9] = [
+        RevocationReason::Unspecified,
+        RevocationReason::KeyCompromise,
+        RevocationReason::CaCompromise,
+        RevocationReason::AffiliationChanged,
+        RevocationReason::Superseded,
+        RevocationReason::CessationOfOperation,
+        RevocationReason::CertificateHold,
+        RevocationReason::PrivilegeWithdrawn,
+        RevocationReason::AaCompromise,
+    ];
+
+    /// The RFC 5280 name (`keyCompromise`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            RevocationReason::Unspecified => "unspecified",
+            RevocationReason::KeyCompromise => "keyCompromise",
+            RevocationReason::CaCompromise => "cACompromise",
+            RevocationReason::AffiliationChanged => "affiliationChanged",
+            RevocationReason::Superseded => "superseded",
+            RevocationReason::CessationOfOperation => "cessationOfOperation",
+            RevocationReason::CertificateHold => "certificateHold",
+            RevocationReason::PrivilegeWithdrawn => "privilegeWithdrawn",
+            RevocationReason::AaCompromise => "aACompromise",
+        }
+    }
+
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: i64) -> Option<RevocationReason> {
+        Self::ALL.into_iter().find(|r| i64::from(r.code()) == code)
+    }
+
+    /// Parses a name (case-insensitive) or a numeric code.
+    pub fn parse(s: &str) -> Result<RevocationReason, String> {
+        if let Ok(code) = s.parse::<i64>() {
+            return Self::from_code(code)
+                .ok_or_else(|| format!("{code} is not a revocation reason code"));
+        }
+        Self::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|r| r.name()).collect();
+                format!(
+                    "unknown revocation reason {:?} (one of {})",
+                    s.chars().take(40).collect::<String>(),
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// A certificate's revocation as recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub at: SystemTime,
+    pub reason: RevocationReason,
+    /// RFC 5280 §5.3.2 invalidity date: when the key is known or suspected to have been
+    /// compromised, if earlier than the revocation.
+    pub invalidity_date: Option<SystemTime>,
+}
+
+/// One certificate manager's approval of a pending request (M-of-N approval).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    pub approver: String,
+    pub at: SystemTime,
 }
 
 /// A request with everything recorded about it (the AD CS request row, its attributes,
@@ -94,4 +184,9 @@ pub struct RequestRecord {
     pub attributes: Vec<(String, String)>,
     pub extensions: Vec<StoredExtension>,
     pub certificate: Option<CertificateRecord>,
+    /// Approvals recorded while the request waits for its M-of-N managers.
+    pub approvals: Vec<Approval>,
+    /// Bumped by every change to the request; updates name the version they read, so two
+    /// concurrent changes cannot both win.
+    pub version: u64,
 }

@@ -165,6 +165,30 @@ impl<'a> PolicyCtx<'a> {
     }
 }
 
+/// Who may enroll in a profile and how many managers must approve (the parts of a profile
+/// the engine enforces itself, before and after the policy runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileAccess {
+    /// Unauthenticated callers may submit.
+    pub anonymous: bool,
+    /// Identity names and `group:NAME` entries that may enroll; empty: any identity holding
+    /// the requester role on the CA.
+    pub enroll: Vec<String>,
+    /// Distinct certificate managers (never the requester) who must approve a pending request
+    /// before it is resubmitted to the policy. At least 1.
+    pub approvals: u32,
+}
+
+impl Default for ProfileAccess {
+    fn default() -> Self {
+        ProfileAccess {
+            anonymous: false,
+            enroll: Vec::new(),
+            approvals: 1,
+        }
+    }
+}
+
 /// A policy module (`ICertPolicy`). One per CA. `verify` runs on the CA's worker pool, so it
 /// may block briefly but must not wait on the network for long.
 pub trait Policy: Send + Sync {
@@ -181,6 +205,10 @@ pub trait Policy: Send + Sync {
     fn profiles(&self) -> Vec<ProfileName>;
     /// The profile used when a request names none.
     fn default_profile(&self) -> Option<ProfileName>;
+    /// Who may enroll in `profile`, and its M-of-N approval count.
+    fn access(&self, _profile: &ProfileName) -> ProfileAccess {
+        ProfileAccess::default()
+    }
     /// `VerifyRequest`.
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError>;
     /// `ShutDown`.

@@ -7,9 +7,10 @@
 use std::time::SystemTime;
 
 use crate::BoxFuture;
+use crate::auth::Roles;
 use crate::event::Event;
 use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
-use crate::model::{RequestRecord, RequestStatus, StoredExtension};
+use crate::model::{Approval, RequestRecord, RequestStatus, Revocation, StoredExtension};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,149 @@ pub struct NewRequest {
     pub certificate: Option<NewCertificate>,
     /// Events for the outbox (e.g. `Issued`), with JSON details.
     pub events: Vec<(Event, String)>,
+    /// Audit records, committed with the request (`AuditTarget::ThisRequest` names it).
+    pub audit: Vec<NewAudit>,
+}
+
+/// What an audit record is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditTarget {
+    None,
+    /// The request being created in the same write (its id is not known before).
+    ThisRequest,
+    Request(RequestId),
+    Certificate(SerialNumber),
+    /// Anything else, e.g. `token/3`.
+    Other(String),
+}
+
+/// An audit record to append. The store assigns `seq` and chains the hash.
+#[derive(Debug, Clone)]
+pub struct NewAudit {
+    pub at: SystemTime,
+    /// The identity name, or `anonymous`, or `system`.
+    pub actor: String,
+    /// `submit`, `approve`, `deny`, `issue`, `set-attributes`, `set-extension`, `revoke`,
+    /// `unrevoke`, `import`, `token-create`, `token-revoke`, `config-load`.
+    pub action: String,
+    pub ca: Option<CaName>,
+    pub target: AuditTarget,
+    /// A JSON object.
+    pub details: String,
+}
+
+/// One audit record as stored: the chain link is `hash = SHA-256(prev_hash || record)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub at: SystemTime,
+    pub actor: String,
+    pub action: String,
+    pub ca: Option<String>,
+    /// `CA/request/ID`, `CA/certificate/SERIAL`, `token/ID`, ... or empty.
+    pub target: String,
+    pub details: String,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// The result of recomputing the audit chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheck {
+    /// Records checked.
+    pub records: u64,
+    /// The first record whose link does not hold, and why. `None`: the chain is intact.
+    pub first_broken: Option<(u64, String)>,
+}
+
+/// A change to a stored request (resubmission, denial, an officer's edit), committed in one
+/// transaction with its events and audit records. Fails with `StateChanged` if the request
+/// is no longer at `expect_version`.
+#[derive(Debug, Clone)]
+pub struct RequestUpdate {
+    pub ca: CaName,
+    pub id: RequestId,
+    pub expect_version: u64,
+    pub status: RequestStatus,
+    pub message: Option<String>,
+    pub resolved_at: Option<SystemTime>,
+    /// Replaces the attributes when `Some`.
+    pub attributes: Option<Vec<(String, String)>>,
+    /// Replaces the extensions when `Some`.
+    pub extensions: Option<Vec<StoredExtension>>,
+    pub certificate: Option<NewCertificate>,
+    /// Records one more approval (`Conflict` if this approver already approved).
+    pub add_approval: Option<Approval>,
+    /// Forgets the approvals (a denial restarts M-of-N).
+    pub clear_approvals: bool,
+    pub events: Vec<(Event, String)>,
+    pub audit: Vec<NewAudit>,
+}
+
+/// Revoking, re-revoking (from hold) or releasing a certificate, with the request's new
+/// status. Fails with `StateChanged` if the certificate's revocation is not `expect`.
+#[derive(Debug, Clone)]
+pub struct RevocationChange {
+    pub ca: CaName,
+    pub serial: SerialNumber,
+    pub request_id: RequestId,
+    pub expect: Option<Revocation>,
+    pub new: Option<Revocation>,
+    pub status: RequestStatus,
+    pub events: Vec<(Event, String)>,
+    pub audit: Vec<NewAudit>,
+}
+
+/// An API token to record. Only the SHA-256 of the secret is stored.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub name: String,
+    pub hash: [u8; 32],
+    pub roles: Roles,
+    pub cas: Vec<CaName>,
+    pub groups: Vec<String>,
+    pub created_at: SystemTime,
+    pub created_by: String,
+    pub expires_at: Option<SystemTime>,
+    pub audit: Vec<NewAudit>,
+}
+
+/// An API token as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: u64,
+    pub name: String,
+    pub hash: [u8; 32],
+    pub roles: Roles,
+    pub cas: Vec<CaName>,
+    pub groups: Vec<String>,
+    pub created_at: SystemTime,
+    pub created_by: String,
+    pub expires_at: Option<SystemTime>,
+    pub revoked_at: Option<SystemTime>,
+}
+
+/// ICertView: which requests to list. Every filter is optional; results are ordered by id
+/// and paginated with `after_id`.
+#[derive(Debug, Clone, Default)]
+pub struct ViewQuery {
+    pub status: Option<RequestStatus>,
+    pub profile: Option<String>,
+    pub requester: Option<String>,
+    /// Case-insensitive substring of the subject or of any SAN.
+    pub text: Option<String>,
+    pub serial: Option<SerialNumber>,
+    pub submitted_after: Option<SystemTime>,
+    pub submitted_before: Option<SystemTime>,
+    /// Certificate notBefore range (when it was issued).
+    pub issued_after: Option<SystemTime>,
+    pub issued_before: Option<SystemTime>,
+    /// Unrevoked certificates whose notAfter falls before this time (and after now).
+    pub expiring_before: Option<SystemTime>,
+    /// Only requests that have a certificate.
+    pub certificates_only: bool,
+    pub after_id: Option<RequestId>,
+    pub limit: u32,
 }
 
 /// An event not tied to a new request (CA-level events, `RetrievePending`).
@@ -128,6 +272,59 @@ pub trait Store: Send + Sync {
         exit: &'a str,
         seq: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Changes a stored request (see [`RequestUpdate`]).
+    fn update_request(&self, update: RequestUpdate) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Revokes or releases a certificate (see [`RevocationChange`]).
+    fn change_revocation(&self, change: RevocationChange) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Appends audit records not tied to another write (configuration loads, ...).
+    fn append_audit(&self, records: Vec<NewAudit>) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Records a token; returns its id.
+    fn create_token(&self, token: NewToken) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Marks a token revoked (`StateChanged` if unknown or already revoked).
+    fn revoke_token(
+        &self,
+        id: u64,
+        at: SystemTime,
+        audit: Vec<NewAudit>,
+    ) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Every token, revoked ones included, by id.
+    fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<TokenRecord>, StoreError>>;
+
+    /// ICertView: requests matching a query.
+    fn view_requests<'a>(
+        &'a self,
+        ca: &'a CaName,
+        query: ViewQuery,
+    ) -> BoxFuture<'a, Result<Vec<RequestRecord>, StoreError>>;
+
+    /// The request that holds the certificate with this serial.
+    fn request_by_serial<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<RequestRecord>, StoreError>>;
+
+    /// Audit records with `seq > after`, in order, at most `limit`.
+    fn audit_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>>;
+
+    /// Audit records about one target (`CA/request/ID`), in order.
+    fn audit_for<'a>(
+        &'a self,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>>;
+
+    /// Recomputes the audit hash chain.
+    fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>>;
 
     /// Flushes and stops the writer; later writes fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;

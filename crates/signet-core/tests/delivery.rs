@@ -116,6 +116,68 @@ impl Store for MemStore {
             Ok(())
         })
     }
+    fn update_request(
+        &self,
+        _u: signet_core::RequestUpdate,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Backend("not used here".into())) })
+    }
+    fn change_revocation(
+        &self,
+        _c: signet_core::RevocationChange,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Backend("not used here".into())) })
+    }
+    fn append_audit(
+        &self,
+        _records: Vec<signet_core::NewAudit>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn create_token(&self, _t: signet_core::NewToken) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async { Err(StoreError::Backend("not used here".into())) })
+    }
+    fn revoke_token(
+        &self,
+        _id: u64,
+        _at: SystemTime,
+        _audit: Vec<signet_core::NewAudit>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Backend("not used here".into())) })
+    }
+    fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<signet_core::TokenRecord>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn view_requests<'a>(
+        &'a self,
+        _ca: &'a CaName,
+        _q: signet_core::ViewQuery,
+    ) -> BoxFuture<'a, Result<Vec<RequestRecord>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn request_by_serial<'a>(
+        &'a self,
+        _ca: &'a CaName,
+        _serial: signet_core::SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<RequestRecord>, StoreError>> {
+        Box::pin(async { Ok(None) })
+    }
+    fn audit_after(
+        &self,
+        _after: u64,
+        _limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<signet_core::AuditRecord>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn audit_for<'a>(
+        &'a self,
+        _target: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<signet_core::AuditRecord>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn verify_audit(&self) -> BoxFuture<'_, Result<signet_core::AuditCheck, StoreError>> {
+        Box::pin(async { Err(StoreError::Backend("not used here".into())) })
+    }
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
@@ -261,6 +323,8 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
             clock,
             random: Arc::new(ZeroRandom),
             workers: 1,
+            role_separation: true,
+            config_details: "{}".into(),
         },
         vec![runtime],
     )

@@ -69,6 +69,22 @@ pub struct ProfileConfig {
     pub key_usage: Vec<String>,
     /// extKeyUsage names (`serverAuth`, `clientAuth`, ...) or dotted OIDs.
     pub extended_key_usage: Vec<String>,
+    /// Unauthenticated callers may submit (off by default). Never together with automatic
+    /// issuance of client-authentication certificates.
+    #[serde(default)]
+    pub anonymous: bool,
+    /// Identity names and `group:NAME` entries that may enroll; empty: any identity with the
+    /// requester role on the CA.
+    #[serde(default)]
+    pub enroll: Vec<String>,
+    /// With `approval = "manual"`: how many distinct certificate managers must approve (M of
+    /// N). The requester never counts.
+    #[serde(default = "default_approvals")]
+    pub approvals: u32,
+}
+
+fn default_approvals() -> u32 {
+    1
 }
 
 fn default_rsa_min_bits() -> u32 {
@@ -192,6 +208,30 @@ impl Profile {
         }
         if config.key_usage.is_empty() {
             return Err("key_usage is empty: a leaf profile must name its key usages".into());
+        }
+        if config.approvals == 0 || config.approvals > 16 {
+            return Err("approvals must be between 1 and 16".into());
+        }
+        if config.approvals > 1 && config.approval != Approval::Manual {
+            return Err(format!(
+                "approvals = {} needs approval = \"manual\"",
+                config.approvals
+            ));
+        }
+        // Anyone could obtain a certificate to log in with (AD CS ESC1 without even an
+        // account): anonymous client-authentication profiles must wait for a manager.
+        const CLIENT_AUTH: &str = "1.3.6.1.5.5.7.3.2";
+        if config.anonymous
+            && config.approval == Approval::Auto
+            && eku.iter().any(|e| e == CLIENT_AUTH)
+        {
+            return Err(
+                "anonymous = true with approval = \"auto\" would issue client-authentication certificates to anyone; require approval = \"manual\" or drop clientAuth".into(),
+            );
+        }
+        for e in &config.enroll {
+            let name = e.strip_prefix("group:").unwrap_or(e);
+            signet_core::auth::check_identity_name(name).map_err(|m| format!("enroll: {m}"))?;
         }
         let mut config = config;
         for (field, list) in [
@@ -591,6 +631,17 @@ impl Policy for ProfilesPolicy {
 
     fn default_profile(&self) -> Option<ProfileName> {
         self.default_profile.clone()
+    }
+
+    fn access(&self, profile: &ProfileName) -> signet_core::ProfileAccess {
+        match self.profiles.get(profile) {
+            Some(p) => signet_core::ProfileAccess {
+                anonymous: p.config.anonymous,
+                enroll: p.config.enroll.clone(),
+                approvals: p.config.approvals,
+            },
+            None => signet_core::ProfileAccess::default(),
+        }
     }
 
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {

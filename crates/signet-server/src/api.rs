@@ -16,6 +16,7 @@ use signet_core::{Authority, Enroll, EnrollError, RequestId, SubmitRequest};
 use signet_x509::pem;
 
 use crate::Metrics;
+use crate::auth::{Caller, CertIdentities};
 use crate::problem::Problem;
 use crate::wire::{CaView, RequestView};
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The largest request body accepted, in bytes.
     pub max_body: usize,
+    /// How TLS client certificates map to identities.
+    pub cert_identities: CertIdentities,
 }
 
 /// The whole HTTP surface.
@@ -41,8 +44,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cas", get(list_cas))
         .route("/api/v1/cas/{ca}/certificate", get(ca_certificate))
         .route("/api/v1/cas/{ca}/chain", get(ca_chain))
-        .route("/api/v1/cas/{ca}/requests", post(submit))
+        .route(
+            "/api/v1/cas/{ca}/requests",
+            post(submit).get(crate::admin_api::view_requests),
+        )
         .route("/api/v1/cas/{ca}/requests/{id}", get(retrieve))
+        .merge(crate::admin_api::routes())
         .route("/ca/{file}", get(public_ca_certificate))
         .fallback(|| async { Problem::not_found("no such resource") })
         .layer(DefaultBodyLimit::max(limit))
@@ -169,13 +176,14 @@ struct SubmitQuery {
 /// body (`Content-Type: application/pkcs10`, DER or PEM) with `?profile=`.
 async fn submit(
     State(state): State<AppState>,
+    caller: Caller,
     Path(ca): Path<String>,
     Query(q): Query<SubmitQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let result = submit_inner(&state, &ca, q, &headers, body).await;
+    let result = submit_inner(&state, caller, &ca, q, &headers, body).await;
     state.metrics.observe_latency(started.elapsed());
     // Label by configured CA only: a caller must not be able to mint metric series.
     let label = state
@@ -192,6 +200,7 @@ async fn submit(
 
 async fn submit_inner(
     state: &AppState,
+    caller: Caller,
     ca: &str,
     q: SubmitQuery,
     headers: &HeaderMap,
@@ -227,7 +236,7 @@ async fn submit_inner(
                 csr: b.csr.into_bytes(),
                 profile: b.profile.or(q.profile),
                 attributes: b.attributes.into_iter().collect(),
-                requester: None,
+                caller: caller.0,
             }
         }
         "application/pkcs10" => SubmitRequest {
@@ -235,7 +244,7 @@ async fn submit_inner(
             csr: body.to_vec(),
             profile: q.profile,
             attributes: Vec::new(),
-            requester: None,
+            caller: caller.0,
         },
         other => {
             return Err(Problem::new(
@@ -253,12 +262,13 @@ async fn submit_inner(
 /// `GET /api/v1/cas/{ca}/requests/{id}`.
 async fn retrieve(
     State(state): State<AppState>,
+    caller: Caller,
     Path((ca, id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let id: RequestId = id
         .parse()
         .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))?;
-    let response = match state.authority.retrieve(&ca, id).await {
+    let response = match state.authority.retrieve(&ca, id, caller.identity()).await {
         Ok(r) => r,
         Err(EnrollError::NotFound(d)) => return Err(Problem::not_found(format!("request {d}"))),
         Err(e) => return Err(e.into()),

@@ -5,7 +5,11 @@
 //! are mapped to RFC 9457 problems in exactly one place, [`problem::Problem`].
 //!
 //! # Layout
-//! - [`api`]: the router and handlers.
+//! - [`api`]: the router and the enrollment handlers.
+//! - [`admin_api`]: the administration handlers (ICertAdmin/ICertView, tokens, audit).
+//! - [`auth`]: `Caller`, the authenticated identity of a request (bearer token or TLS client
+//!   certificate); authorization happens in the engine.
+//! - [`tls`]: the TLS listener that hands client certificates to `auth`.
 //! - [`problem`]: `Problem`, the RFC 9457 error body, and the `EnrollError` mapping.
 //! - [`metrics`]: `Metrics`, rendered as Prometheus text on `/metrics`.
 //! - [`delivery`]: the exit delivery loop.
@@ -13,10 +17,13 @@
 //! - `openapi.json`: the OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 #![forbid(unsafe_code)]
 
+pub mod admin_api;
 pub mod api;
+pub mod auth;
 pub mod delivery;
 pub mod metrics;
 pub mod problem;
+pub mod tls;
 pub mod wire;
 
 pub use api::{AppState, router};

@@ -67,6 +67,18 @@ impl From<EnrollError> for Problem {
                 "Not found",
                 e.to_string(),
             ),
+            EnrollError::Unauthenticated(d) => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Unauthenticated",
+                d.clone(),
+            ),
+            EnrollError::Forbidden(d) => {
+                Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", d.clone())
+            }
+            EnrollError::Conflict(d) => {
+                Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", d.clone())
+            }
             EnrollError::Unavailable(d) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

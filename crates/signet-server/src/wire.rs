@@ -116,3 +116,325 @@ impl RequestView {
         })
     }
 }
+
+// ---- Administration bodies ---------------------------------------------------------------
+
+/// A request as officers see it (`GET .../requests`, `.../requests/{id}/details`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordView {
+    pub id: i64,
+    pub ca: String,
+    pub status: String,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub requester: Option<String>,
+    pub subject: String,
+    pub format: String,
+    pub submitted_at: String,
+    #[serde(default)]
+    pub resolved_at: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    pub version: u64,
+    pub approvals: Vec<ApprovalView>,
+    #[serde(default)]
+    pub approvals_required: Option<u32>,
+    #[serde(default)]
+    pub certificate: Option<CertificateView>,
+    /// Present in the detailed view only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Vec<(String, String)>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Vec<ExtensionView>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<AuditView>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApprovalView {
+    pub approver: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CertificateView {
+    pub serial: String,
+    pub subject: String,
+    pub sans: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+    #[serde(default)]
+    pub revocation_reason: Option<String>,
+    #[serde(default)]
+    pub invalidity_date: Option<String>,
+    /// PEM; in the detailed view only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pem: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExtensionView {
+    pub oid: String,
+    pub critical: bool,
+    pub disabled: bool,
+    /// `request`, `policy`, `admin` or `server`.
+    pub origin: String,
+    /// The DER inside extnValue, hex.
+    pub value: String,
+}
+
+/// One audit record (`GET /api/v1/audit` returns one per line).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditView {
+    pub seq: u64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    #[serde(default)]
+    pub ca: Option<String>,
+    pub target: String,
+    pub details: serde_json::Value,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl From<&signet_core::AuditRecord> for AuditView {
+    fn from(r: &signet_core::AuditRecord) -> AuditView {
+        AuditView {
+            seq: r.seq,
+            at: rfc3339(r.at),
+            actor: r.actor.clone(),
+            action: r.action.clone(),
+            ca: r.ca.clone(),
+            target: r.target.clone(),
+            details: serde_json::from_str(&r.details)
+                .unwrap_or_else(|_| serde_json::Value::String(r.details.clone())),
+            prev_hash: hex_lower(&r.prev_hash),
+            hash: hex_lower(&r.hash),
+        }
+    }
+}
+
+/// The result of `GET /api/v1/audit/verify` and `signet audit verify`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditCheckView {
+    pub ok: bool,
+    pub records: u64,
+    #[serde(default)]
+    pub first_broken: Option<u64>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl From<signet_core::AuditCheck> for AuditCheckView {
+    fn from(c: signet_core::AuditCheck) -> AuditCheckView {
+        AuditCheckView {
+            ok: c.first_broken.is_none(),
+            records: c.records,
+            first_broken: c.first_broken.as_ref().map(|b| b.0),
+            reason: c.first_broken.map(|b| b.1),
+        }
+    }
+}
+
+/// An API token as listed (never its secret or hash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: u64,
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Empty: every CA.
+    pub cas: Vec<String>,
+    pub groups: Vec<String>,
+    pub created_at: String,
+    pub created_by: String,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+    /// Present only in the answer to creation: the secret, shown once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+impl From<&signet_core::TokenRecord> for TokenView {
+    fn from(t: &signet_core::TokenRecord) -> TokenView {
+        TokenView {
+            id: t.id,
+            name: t.name.clone(),
+            roles: t.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            cas: t.cas.iter().map(|c| c.to_string()).collect(),
+            groups: t.groups.clone(),
+            created_at: rfc3339(t.created_at),
+            created_by: t.created_by.clone(),
+            expires_at: t.expires_at.map(rfc3339),
+            revoked_at: t.revoked_at.map(rfc3339),
+            token: None,
+        }
+    }
+}
+
+impl RecordView {
+    /// The list form; `details` adds attributes, extensions, the PEM and the history.
+    pub fn new(
+        r: &signet_core::RequestRecord,
+        details: Option<&signet_core::admin::RequestDetails>,
+    ) -> RecordView {
+        let certificate = r.certificate.as_ref().map(|c| CertificateView {
+            serial: c.serial.to_hex(),
+            subject: c.subject.clone(),
+            sans: c.sans.clone(),
+            not_before: rfc3339(c.not_before),
+            not_after: rfc3339(c.not_after),
+            revoked_at: c.revocation.map(|v| rfc3339(v.at)),
+            revocation_reason: c.revocation.map(|v| v.reason.name().to_string()),
+            invalidity_date: c.revocation.and_then(|v| v.invalidity_date).map(rfc3339),
+            pem: details.map(|_| pem::encode("CERTIFICATE", &c.der)),
+        });
+        RecordView {
+            id: r.id.get(),
+            ca: r.ca.to_string(),
+            status: r.status.as_str().to_string(),
+            profile: r.profile.as_ref().map(|p| p.to_string()),
+            requester: r.requester.clone(),
+            subject: r.subject.clone(),
+            format: r.format.clone(),
+            submitted_at: rfc3339(r.submitted_at),
+            resolved_at: r.resolved_at.map(rfc3339),
+            message: r.message.clone(),
+            version: r.version,
+            approvals: r
+                .approvals
+                .iter()
+                .map(|a| ApprovalView {
+                    approver: a.approver.clone(),
+                    at: rfc3339(a.at),
+                })
+                .collect(),
+            approvals_required: details.map(|d| d.approvals_required),
+            certificate,
+            attributes: details.map(|_| r.attributes.clone()),
+            extensions: details.map(|_| {
+                r.extensions
+                    .iter()
+                    .map(|e| ExtensionView {
+                        oid: e.oid.clone(),
+                        critical: e.critical,
+                        disabled: e.disabled,
+                        origin: e.origin.as_str().to_string(),
+                        value: hex_lower(&e.value),
+                    })
+                    .collect()
+            }),
+            history: details.map(|d| d.history.iter().map(AuditView::from).collect()),
+        }
+    }
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC).
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SSZ` (UTC only) or unix seconds.
+pub fn parse_time(s: &str) -> Result<std::time::SystemTime, String> {
+    let s = s.trim();
+    let bad =
+        || format!("{s:?} is not a time: use YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix seconds");
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+    }
+    let (date, time) = match s.split_once(['T', 't', ' ']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let mut parts = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (Some(Some(y)), Some(Some(m)), Some(Some(d)), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad());
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
+        return Err(bad());
+    }
+    let mut secs = days_from_civil(y, m, d) * 86_400;
+    if let Some(t) = time {
+        let t = t.strip_suffix(['Z', 'z']).ok_or_else(bad)?;
+        let mut hms = t.split(':').map(|p| p.parse::<i64>().ok());
+        let (Some(Some(h)), Some(Some(mi)), Some(Some(se)), None) =
+            (hms.next(), hms.next(), hms.next(), hms.next())
+        else {
+            return Err(bad());
+        };
+        if h > 23 || mi > 59 || se > 60 {
+            return Err(bad());
+        }
+        secs += h * 3600 + mi * 60 + se;
+    }
+    Ok(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64))
+}
+
+// Howard Hinnant's civil-calendar algorithms (days since 1970-01-01 <-> y/m/d).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip() {
+        for s in [
+            "1970-01-01T00:00:00Z",
+            "2026-12-01T19:38:31Z",
+            "2000-02-29T23:59:59Z",
+        ] {
+            let t = parse_time(s).expect("parses");
+            assert_eq!(rfc3339(t), s);
+        }
+        assert_eq!(
+            parse_time("2026-03-01").map(rfc3339),
+            Ok("2026-03-01T00:00:00Z".into())
+        );
+        assert!(parse_time("2026-13-01").is_err());
+        assert!(parse_time("yesterday").is_err());
+    }
+}

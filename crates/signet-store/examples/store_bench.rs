@@ -125,6 +125,7 @@ fn issuance(n: u64, rng: &mut SplitMix) -> NewRequest {
             not_after: now + Duration::from_secs(90 * 86_400),
         }),
         events: vec![(Event::Issued, format!("{{\"request\":{n}}}"))],
+        audit: Vec::new(),
     }
 }
 

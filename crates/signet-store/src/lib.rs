@@ -33,6 +33,7 @@
 //! - `examples/store_bench.rs`: an issuance-shaped write benchmark.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 mod checkpoint;
 mod codec;
 mod migrate;
@@ -44,14 +45,15 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags};
 use signet_core::{
-    BoxFuture, CaName, NewEvent, NewRequest, OutboxEvent, RequestId, RequestRecord, RequestStatus,
-    Store, StoreError,
+    AuditCheck, AuditRecord, BoxFuture, CaName, NewAudit, NewEvent, NewRequest, NewToken,
+    OutboxEvent, RequestId, RequestRecord, RequestStatus, RequestUpdate, RevocationChange,
+    SerialNumber, Store, StoreError, TokenRecord, ViewQuery,
 };
 
 use crate::checkpoint::Checkpointer;
 use crate::codec::{sql_error, to_unix};
 use crate::reader::Readers;
-use crate::writer::{AckExit, Writer};
+use crate::writer::{AckExit, RevokeToken, Writer};
 
 /// How long a connection waits for a lock held by another connection (another process on the
 /// same file, or a checkpoint) before failing.
@@ -228,6 +230,85 @@ impl Store for SqliteStore {
             seq,
         };
         Box::pin(self.writer.ack_exit(ack))
+    }
+
+    fn update_request(&self, update: RequestUpdate) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.update_request(update))
+    }
+
+    fn change_revocation(&self, change: RevocationChange) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.change_revocation(change))
+    }
+
+    fn append_audit(&self, records: Vec<NewAudit>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.append_audit(records))
+    }
+
+    fn create_token(&self, token: NewToken) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.writer.create_token(token))
+    }
+
+    fn revoke_token(
+        &self,
+        id: u64,
+        at: SystemTime,
+        audit: Vec<NewAudit>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.revoke_token(RevokeToken { id, at, audit }))
+    }
+
+    fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<TokenRecord>, StoreError>> {
+        Box::pin(self.readers.run(reader::list_tokens))
+    }
+
+    fn view_requests<'a>(
+        &'a self,
+        ca: &'a CaName,
+        query: ViewQuery,
+    ) -> BoxFuture<'a, Result<Vec<RequestRecord>, StoreError>> {
+        let ca = ca.clone();
+        Box::pin(
+            self.readers
+                .run(move |conn| reader::view_requests(conn, &ca, &query)),
+        )
+    }
+
+    fn request_by_serial<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<RequestRecord>, StoreError>> {
+        let ca = ca.clone();
+        Box::pin(
+            self.readers
+                .run(move |conn| reader::request_by_serial(conn, &ca, &serial)),
+        )
+    }
+
+    fn audit_after(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>> {
+        Box::pin(
+            self.readers
+                .run(move |conn| reader::audit_after(conn, after, limit)),
+        )
+    }
+
+    fn audit_for<'a>(
+        &'a self,
+        target: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>> {
+        let target = target.to_string();
+        Box::pin(
+            self.readers
+                .run(move |conn| reader::audit_for(conn, &target)),
+        )
+    }
+
+    fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>> {
+        Box::pin(self.readers.run(audit::verify))
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

@@ -19,11 +19,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration this build knows, oldest first.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "admin",
+        sql: include_str!("../migrations/sqlite/0002_admin.sql"),
+    },
+];
 
 /// The schema version this build writes.
 pub(crate) fn latest_version() -> u32 {

@@ -11,11 +11,12 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use signet_core::{
-    CaName, CertificateRecord, Event, ExtensionOrigin, OutboxEvent, ProfileName, RequestId,
-    RequestRecord, RequestStatus, SerialNumber, StoreError, StoredExtension,
+    Approval, AuditRecord, CaName, CertificateRecord, Event, ExtensionOrigin, OutboxEvent,
+    ProfileName, RequestId, RequestRecord, RequestStatus, Revocation, RevocationReason, Roles,
+    SerialNumber, StoreError, StoredExtension, TokenRecord, ViewQuery,
 };
 
-use crate::codec::{corrupt, sql_error, time_column};
+use crate::codec::{corrupt, from_unix, sql_error, time_column, to_unix};
 
 type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) + Send + 'static>;
 
@@ -131,7 +132,7 @@ fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
 macro_rules! select_requests {
     () => {
         "SELECT id, ca, status, format, raw, requester, profile, subject, submitted_at, \
-         resolved_at, message FROM requests "
+         resolved_at, message, version FROM requests "
     };
 }
 const GET_REQUEST: &str = concat!(select_requests!(), "WHERE id = ?1 AND ca = ?2");
@@ -144,8 +145,14 @@ const ATTRIBUTES: &str =
     "SELECT name, value FROM request_attributes WHERE request_id = ?1 ORDER BY position";
 const EXTENSIONS: &str = "SELECT position, oid, critical, disabled, origin, value \
     FROM request_extensions WHERE request_id = ?1 ORDER BY position";
-const CERTIFICATE: &str = "SELECT id, serial, der, subject, sans, not_before, not_after \
+const CERTIFICATE: &str = "SELECT id, serial, der, subject, sans, not_before, not_after, \
+    revoked_at, revocation_reason, invalidity_date \
     FROM certificates WHERE request_id = ?1 ORDER BY id LIMIT 1";
+const APPROVALS: &str =
+    "SELECT approver, at FROM approvals WHERE request_id = ?1 ORDER BY at, approver";
+const BY_SERIAL: &str = "SELECT request_id FROM certificates WHERE ca = ?1 AND serial = ?2";
+const TOKENS: &str = "SELECT id, name, hash, roles, cas, groups, created_at, created_by, \
+    expires_at, revoked_at FROM tokens ORDER BY id";
 const OUTBOX_AFTER: &str = "SELECT seq, event, request_id, at, details FROM outbox \
     WHERE ca = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
 const OUTBOX_HEAD: &str = "SELECT seq FROM outbox WHERE ca = ?1 ORDER BY seq DESC LIMIT 1";
@@ -164,6 +171,7 @@ struct RequestRow {
     submitted_at: i64,
     resolved_at: Option<i64>,
     message: Option<String>,
+    version: i64,
 }
 
 impl RequestRow {
@@ -181,6 +189,7 @@ impl RequestRow {
             submitted_at: r.get(8)?,
             resolved_at: r.get(9)?,
             message: r.get(10)?,
+            version: r.get(11)?,
         })
     }
 
@@ -216,6 +225,8 @@ impl RequestRow {
             attributes: attributes(conn, self.id)?,
             extensions: extensions(conn, self.id)?,
             certificate: certificate(conn, self.id)?,
+            approvals: approvals(conn, self.id)?,
+            version: u64::try_from(self.version).map_err(|_| bad("version", "negative"))?,
         })
     }
 }
@@ -310,25 +321,31 @@ fn certificate(
     conn: &Connection,
     request_id: i64,
 ) -> Result<Option<CertificateRecord>, StoreError> {
-    type Raw = (i64, String, Vec<u8>, String, String, i64, i64);
+    type Raw = (
+        (i64, String, Vec<u8>, String, String, i64, i64),
+        (Option<i64>, Option<i64>, Option<i64>),
+    );
     let raw: Option<Raw> = conn
         .prepare_cached(CERTIFICATE)
         .and_then(|mut s| {
             s.query_row(params![request_id], |r| {
                 Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
+                    (
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ),
+                    (r.get(7)?, r.get(8)?, r.get(9)?),
                 ))
             })
             .optional()
         })
         .map_err(sql_error("reading a certificate"))?;
-    let Some((id, serial, der, subject, sans, not_before, not_after)) = raw else {
+    let Some(((id, serial, der, subject, sans, not_before, not_after), revoked)) = raw else {
         return Ok(None);
     };
     let bad = |column: &str, problem: &str| corrupt("certificates", id, column, problem);
@@ -342,7 +359,271 @@ fn certificate(
         sans,
         not_before: time_column("certificates", id, "not_before", not_before)?,
         not_after: time_column("certificates", id, "not_after", not_after)?,
+        revocation: match revoked {
+            (Some(at), Some(reason), invalidity) => Some(Revocation {
+                at: time_column("certificates", id, "revoked_at", at)?,
+                reason: RevocationReason::from_code(reason)
+                    .ok_or_else(|| bad("revocation_reason", &format!("unknown code {reason}")))?,
+                invalidity_date: invalidity
+                    .map(|t| time_column("certificates", id, "invalidity_date", t))
+                    .transpose()?,
+            }),
+            (None, None, _) => None,
+            _ => return Err(bad("revoked_at", "set without a reason, or the reverse")),
+        },
     }))
+}
+
+fn approvals(conn: &Connection, request_id: i64) -> Result<Vec<Approval>, StoreError> {
+    let rows: Vec<(String, i64)> = conn
+        .prepare_cached(APPROVALS)
+        .and_then(|mut s| {
+            s.query_map(params![request_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+        .map_err(sql_error("reading approvals"))?;
+    rows.into_iter()
+        .map(|(approver, at)| {
+            Ok(Approval {
+                approver,
+                at: time_column("approvals", request_id, "at", at)?,
+            })
+        })
+        .collect()
+}
+
+/// ICertView: the filters of [`ViewQuery`] as one statement with bound parameters (never
+/// spliced text), ordered by id.
+pub(crate) fn view_requests(
+    conn: &Connection,
+    ca: &CaName,
+    q: &ViewQuery,
+) -> Result<Vec<RequestRecord>, StoreError> {
+    use rusqlite::types::Value;
+    let mut sql = String::from(concat!(
+        "SELECT r.id, r.ca, r.status, r.format, r.raw, r.requester, r.profile, r.subject, ",
+        "r.submitted_at, r.resolved_at, r.message, r.version FROM requests r ",
+        "LEFT JOIN certificates c ON c.request_id = r.id WHERE r.ca = ?1"
+    ));
+    let mut args: Vec<Value> = vec![Value::Text(ca.as_str().to_string())];
+    let mut push = |sql: &mut String, clause: &str, v: Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(status) = q.status {
+        push(
+            &mut sql,
+            " AND r.status = ?",
+            Value::Text(status.as_str().into()),
+        );
+    }
+    if let Some(p) = &q.profile {
+        push(&mut sql, " AND r.profile = ?", Value::Text(p.clone()));
+    }
+    if let Some(who) = &q.requester {
+        push(&mut sql, " AND r.requester = ?", Value::Text(who.clone()));
+    }
+    if let Some(text) = &q.text {
+        // instr() on lower-cased text: a substring match with no LIKE wildcards to escape.
+        let needle = text.to_lowercase();
+        push(
+            &mut sql,
+            " AND (instr(lower(r.subject), ?) > 0",
+            Value::Text(needle.clone()),
+        );
+        push(
+            &mut sql,
+            " OR instr(lower(coalesce(c.sans, '')), ?) > 0)",
+            Value::Text(needle),
+        );
+    }
+    if let Some(serial) = &q.serial {
+        push(&mut sql, " AND c.serial = ?", Value::Text(serial.to_hex()));
+    }
+    let time = |t: std::time::SystemTime| to_unix(t).map(Value::Integer);
+    if let Some(t) = q.submitted_after {
+        push(&mut sql, " AND r.submitted_at >= ?", time(t)?);
+    }
+    if let Some(t) = q.submitted_before {
+        push(&mut sql, " AND r.submitted_at < ?", time(t)?);
+    }
+    if let Some(t) = q.issued_after {
+        push(&mut sql, " AND c.not_before >= ?", time(t)?);
+    }
+    if let Some(t) = q.issued_before {
+        push(&mut sql, " AND c.not_before < ?", time(t)?);
+    }
+    if let Some(t) = q.expiring_before {
+        push(
+            &mut sql,
+            " AND c.revoked_at IS NULL AND c.not_after < ?",
+            time(t)?,
+        );
+        push(
+            &mut sql,
+            " AND c.not_after >= ?",
+            time(std::time::SystemTime::now())?,
+        );
+    }
+    if q.certificates_only {
+        sql.push_str(" AND c.id IS NOT NULL");
+    }
+    if let Some(after) = q.after_id {
+        push(&mut sql, " AND r.id > ?", Value::Integer(after.get()));
+    }
+    push(
+        &mut sql,
+        " ORDER BY r.id LIMIT ?",
+        Value::Integer(i64::from(q.limit)),
+    );
+    let rows: Vec<RequestRow> = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_map(rusqlite::params_from_iter(args), RequestRow::from_row)?
+                .collect()
+        })
+        .map_err(sql_error("querying requests"))?;
+    rows.into_iter().map(|r| r.into_record(conn)).collect()
+}
+
+pub(crate) fn request_by_serial(
+    conn: &Connection,
+    ca: &CaName,
+    serial: &SerialNumber,
+) -> Result<Option<RequestRecord>, StoreError> {
+    let id: Option<i64> = conn
+        .prepare_cached(BY_SERIAL)
+        .and_then(|mut s| {
+            s.query_row(params![ca.as_str(), serial.to_hex()], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_error("finding a certificate"))?;
+    match id {
+        Some(id) => {
+            let id = RequestId::new(id)
+                .map_err(|e| corrupt("certificates", id, "request_id", &e.to_string()))?;
+            get_request(conn, ca, id)
+        }
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn list_tokens(conn: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
+    type Raw = (
+        i64,
+        String,
+        Vec<u8>,
+        String,
+        String,
+        String,
+        i64,
+        String,
+        Option<i64>,
+        Option<i64>,
+    );
+    let rows: Vec<Raw> = conn
+        .prepare_cached(TOKENS)
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })?
+            .collect()
+        })
+        .map_err(sql_error("reading tokens"))?;
+    rows.into_iter()
+        .map(
+            |(
+                id,
+                name,
+                hash,
+                roles,
+                cas,
+                groups,
+                created_at,
+                created_by,
+                expires_at,
+                revoked_at,
+            )| {
+                let bad = |column: &str, problem: &str| corrupt("tokens", id, column, problem);
+                let hash: [u8; 32] = hash
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| bad("hash", "not 32 bytes"))?;
+                let roles = Roles::parse_list(&roles).map_err(|e| bad("roles", &e))?;
+                let cas = cas
+                    .split(',')
+                    .filter(|c| !c.is_empty())
+                    .map(CaName::new)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| bad("cas", &e.to_string()))?;
+                let time =
+                    |column: &str, t: i64| from_unix(t).ok_or_else(|| bad(column, "out of range"));
+                Ok(TokenRecord {
+                    id: u64::try_from(id).map_err(|_| bad("id", "negative"))?,
+                    name,
+                    hash,
+                    roles,
+                    cas,
+                    groups: groups
+                        .split(',')
+                        .filter(|g| !g.is_empty())
+                        .map(String::from)
+                        .collect(),
+                    created_at: time("created_at", created_at)?,
+                    created_by,
+                    expires_at: expires_at.map(|t| time("expires_at", t)).transpose()?,
+                    revoked_at: revoked_at.map(|t| time("revoked_at", t)).transpose()?,
+                })
+            },
+        )
+        .collect()
+}
+
+pub(crate) fn audit_after(
+    conn: &Connection,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let rows: Vec<crate::audit::RawRecord> = conn
+        .prepare_cached(&format!(
+            "{}WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            crate::audit::SELECT
+        ))
+        .and_then(|mut s| {
+            s.query_map(
+                params![after, i64::from(limit)],
+                crate::audit::record_from_row,
+            )?
+            .collect()
+        })
+        .map_err(sql_error("reading the audit log"))?;
+    rows.into_iter().map(|r| r.into_record()).collect()
+}
+
+pub(crate) fn audit_for(conn: &Connection, target: &str) -> Result<Vec<AuditRecord>, StoreError> {
+    let rows: Vec<crate::audit::RawRecord> = conn
+        .prepare_cached(&format!(
+            "{}WHERE target = ?1 ORDER BY seq LIMIT 1000",
+            crate::audit::SELECT
+        ))
+        .and_then(|mut s| {
+            s.query_map(params![target], crate::audit::record_from_row)?
+                .collect()
+        })
+        .map_err(sql_error("reading the audit log"))?;
+    rows.into_iter().map(|r| r.into_record()).collect()
 }
 
 pub(crate) fn outbox_after(

@@ -20,7 +20,10 @@ use std::time::SystemTime;
 
 use futures_channel::oneshot;
 use rusqlite::{Connection, params};
-use signet_core::{CaName, NewEvent, NewRequest, RequestId, StoreError};
+use signet_core::{
+    CaName, NewAudit, NewEvent, NewRequest, NewToken, RequestId, RequestUpdate, RevocationChange,
+    StoreError,
+};
 
 use crate::StoreStats;
 use crate::checkpoint::Checkpoints;
@@ -41,6 +44,17 @@ enum Op {
     CreateRequest(Box<NewRequest>),
     AppendEvents(Vec<NewEvent>),
     AckExit(AckExit),
+    UpdateRequest(Box<RequestUpdate>),
+    ChangeRevocation(Box<RevocationChange>),
+    AppendAudit(Vec<NewAudit>),
+    CreateToken(Box<NewToken>),
+    RevokeToken(RevokeToken),
+}
+
+pub(crate) struct RevokeToken {
+    pub(crate) id: u64,
+    pub(crate) at: SystemTime,
+    pub(crate) audit: Vec<NewAudit>,
 }
 
 pub(crate) struct AckExit {
@@ -52,12 +66,14 @@ pub(crate) struct AckExit {
 enum Reply {
     Id(oneshot::Sender<Result<RequestId, StoreError>>),
     Unit(oneshot::Sender<Result<(), StoreError>>),
+    Num(oneshot::Sender<Result<u64, StoreError>>),
 }
 
 /// What a successful operation produced.
 enum Done {
     Id(RequestId),
     Unit,
+    Num(u64),
 }
 
 /// The handle the store keeps: the command channel and the thread.
@@ -129,6 +145,31 @@ impl Writer {
 
     pub(crate) async fn ack_exit(&self, ack: AckExit) -> Result<(), StoreError> {
         self.unit(Op::AckExit(ack)).await
+    }
+
+    pub(crate) async fn update_request(&self, u: RequestUpdate) -> Result<(), StoreError> {
+        self.unit(Op::UpdateRequest(Box::new(u))).await
+    }
+
+    pub(crate) async fn change_revocation(&self, c: RevocationChange) -> Result<(), StoreError> {
+        self.unit(Op::ChangeRevocation(Box::new(c))).await
+    }
+
+    pub(crate) async fn append_audit(&self, records: Vec<NewAudit>) -> Result<(), StoreError> {
+        self.unit(Op::AppendAudit(records)).await
+    }
+
+    pub(crate) async fn revoke_token(&self, r: RevokeToken) -> Result<(), StoreError> {
+        self.unit(Op::RevokeToken(r)).await
+    }
+
+    pub(crate) async fn create_token(&self, t: NewToken) -> Result<u64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command {
+            op: Op::CreateToken(Box::new(t)),
+            reply: Reply::Num(reply),
+        })?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn unit(&self, op: Op) -> Result<(), StoreError> {
@@ -375,6 +416,14 @@ impl Op {
             Op::CreateRequest(req) => create_request(conn, req).map(Done::Id),
             Op::AppendEvents(events) => append_events(conn, events).map(|()| Done::Unit),
             Op::AckExit(ack) => ack_exit(conn, ack).map(|()| Done::Unit),
+            Op::UpdateRequest(u) => update_request(conn, u).map(|()| Done::Unit),
+            Op::ChangeRevocation(c) => change_revocation(conn, c).map(|()| Done::Unit),
+            Op::AppendAudit(records) => records
+                .iter()
+                .try_for_each(|r| crate::audit::append(conn, r, None))
+                .map(|()| Done::Unit),
+            Op::CreateToken(t) => create_token(conn, t).map(Done::Num),
+            Op::RevokeToken(r) => revoke_token(conn, r).map(|()| Done::Unit),
         }
     }
 }
@@ -386,13 +435,19 @@ impl Reply {
             Reply::Id(tx) => {
                 let _ = tx.send(result.and_then(|d| match d {
                     Done::Id(id) => Ok(id),
-                    Done::Unit => Err(mismatch()),
+                    _ => Err(mismatch()),
                 }));
             }
             Reply::Unit(tx) => {
                 let _ = tx.send(result.and_then(|d| match d {
                     Done::Unit => Ok(()),
-                    Done::Id(_) => Err(mismatch()),
+                    _ => Err(mismatch()),
+                }));
+            }
+            Reply::Num(tx) => {
+                let _ = tx.send(result.and_then(|d| match d {
+                    Done::Num(n) => Ok(n),
+                    _ => Err(mismatch()),
                 }));
             }
         }
@@ -520,7 +575,264 @@ fn create_request(conn: &Connection, req: &NewRequest) -> Result<RequestId, Stor
                 .map_err(sql_error("recording an event"))?;
         }
     }
+    for record in &req.audit {
+        crate::audit::append(conn, record, Some(rowid))?;
+    }
     Ok(id)
+}
+
+const UPDATE_REQUEST: &str = "UPDATE requests     SET status = ?1, message = ?2, resolved_at = ?3, version = version + 1     WHERE id = ?4 AND ca = ?5 AND version = ?6";
+const DELETE_ATTRIBUTES: &str = "DELETE FROM request_attributes WHERE request_id = ?1";
+const DELETE_EXTENSIONS: &str = "DELETE FROM request_extensions WHERE request_id = ?1";
+const INSERT_APPROVAL: &str =
+    "INSERT INTO approvals (request_id, approver, at) VALUES (?1, ?2, ?3)";
+const DELETE_APPROVALS: &str = "DELETE FROM approvals WHERE request_id = ?1";
+
+/// A change to an existing request, refused unless it is still at the version the caller
+/// read.
+fn update_request(conn: &Connection, u: &RequestUpdate) -> Result<(), StoreError> {
+    let id = u.id.get();
+    let resolved_at = u.resolved_at.map(to_unix).transpose()?;
+    let version = seq_to_sql(u.expect_version, "request version")?;
+    let changed = conn
+        .prepare_cached(UPDATE_REQUEST)
+        .and_then(|mut s| {
+            s.execute(params![
+                u.status.as_str(),
+                u.message,
+                resolved_at,
+                id,
+                u.ca.as_str(),
+                version
+            ])
+        })
+        .map_err(sql_error("updating a request"))?;
+    if changed == 0 {
+        return Err(StoreError::StateChanged(format!(
+            "request {id} of CA {} is not at version {}",
+            u.ca, u.expect_version
+        )));
+    }
+    if let Some(attributes) = &u.attributes {
+        exec_id(conn, DELETE_ATTRIBUTES, id, "replacing request attributes")?;
+        let mut s = conn
+            .prepare_cached(INSERT_ATTRIBUTE)
+            .map_err(sql_error("recording request attributes"))?;
+        for (position, (name, value)) in attributes.iter().enumerate() {
+            s.execute(params![id, position as i64, name, value])
+                .map_err(sql_error("recording a request attribute"))?;
+        }
+    }
+    if let Some(extensions) = &u.extensions {
+        exec_id(conn, DELETE_EXTENSIONS, id, "replacing request extensions")?;
+        let mut s = conn
+            .prepare_cached(INSERT_EXTENSION)
+            .map_err(sql_error("recording request extensions"))?;
+        for (position, ext) in extensions.iter().enumerate() {
+            s.execute(params![
+                id,
+                position as i64,
+                ext.oid,
+                ext.critical,
+                ext.disabled,
+                ext.origin.as_str(),
+                ext.value,
+            ])
+            .map_err(sql_error("recording a request extension"))?;
+        }
+    }
+    if u.clear_approvals {
+        exec_id(conn, DELETE_APPROVALS, id, "clearing approvals")?;
+    }
+    if let Some(a) = &u.add_approval {
+        let at = to_unix(a.at)?;
+        conn.prepare_cached(INSERT_APPROVAL)
+            .and_then(|mut s| s.execute(params![id, a.approver, at]))
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::Conflict(format!(
+                        "{} has already approved request {id}",
+                        a.approver
+                    ))
+                } else {
+                    sql_error("recording an approval")(e)
+                }
+            })?;
+    }
+    if let Some(cert) = &u.certificate {
+        insert_certificate(conn, &u.ca, id, cert)?;
+    }
+    insert_events(conn, &u.ca, Some(id), &u.events)?;
+    for record in &u.audit {
+        crate::audit::append(conn, record, None)?;
+    }
+    Ok(())
+}
+
+fn exec_id(conn: &Connection, sql: &str, id: i64, context: &'static str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute(params![id]))
+        .map(drop)
+        .map_err(sql_error(context))
+}
+
+fn insert_certificate(
+    conn: &Connection,
+    ca: &CaName,
+    request_id: i64,
+    cert: &signet_core::NewCertificate,
+) -> Result<(), StoreError> {
+    let sans = serde_json::to_string(&cert.sans)
+        .map_err(|e| StoreError::Backend(format!("encoding subject alternative names: {e}")))?;
+    let serial = cert.serial.to_hex();
+    let (not_before, not_after) = (to_unix(cert.not_before)?, to_unix(cert.not_after)?);
+    conn.prepare_cached(INSERT_CERTIFICATE)
+        .and_then(|mut s| {
+            s.execute(params![
+                ca.as_str(),
+                serial,
+                request_id,
+                cert.der,
+                cert.subject,
+                sans,
+                not_before,
+                not_after,
+            ])
+        })
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!(
+                    "serial number {serial} is already recorded for CA {ca}"
+                ))
+            } else {
+                sql_error("recording a certificate")(e)
+            }
+        })?;
+    Ok(())
+}
+
+/// Events raised now by a change to an existing request (or none).
+fn insert_events(
+    conn: &Connection,
+    ca: &CaName,
+    request_id: Option<i64>,
+    events: &[(signet_core::Event, String)],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let at = to_unix(SystemTime::now())?;
+    let mut s = conn
+        .prepare_cached(INSERT_EVENT)
+        .map_err(sql_error("recording events"))?;
+    for (event, details) in events {
+        s.execute(params![ca.as_str(), event.bit(), request_id, at, details])
+            .map_err(sql_error("recording an event"))?;
+    }
+    Ok(())
+}
+
+const CHANGE_REVOCATION: &str = "UPDATE certificates     SET revoked_at = ?1, revocation_reason = ?2, invalidity_date = ?3     WHERE ca = ?4 AND serial = ?5 AND request_id = ?6       AND revoked_at IS ?7 AND revocation_reason IS ?8";
+const SET_STATUS: &str =
+    "UPDATE requests SET status = ?1, version = version + 1 WHERE id = ?2 AND ca = ?3";
+
+fn change_revocation(conn: &Connection, c: &RevocationChange) -> Result<(), StoreError> {
+    let parts = |r: &Option<signet_core::Revocation>| -> Result<_, StoreError> {
+        Ok(match r {
+            Some(r) => (
+                Some(to_unix(r.at)?),
+                Some(i64::from(r.reason.code())),
+                r.invalidity_date.map(to_unix).transpose()?,
+            ),
+            None => (None, None, None),
+        })
+    };
+    let (new_at, new_reason, new_invalidity) = parts(&c.new)?;
+    let (old_at, old_reason, _) = parts(&c.expect)?;
+    let serial = c.serial.to_hex();
+    let changed = conn
+        .prepare_cached(CHANGE_REVOCATION)
+        .and_then(|mut s| {
+            s.execute(params![
+                new_at,
+                new_reason,
+                new_invalidity,
+                c.ca.as_str(),
+                serial,
+                c.request_id.get(),
+                old_at,
+                old_reason
+            ])
+        })
+        .map_err(sql_error("changing a revocation"))?;
+    if changed == 0 {
+        return Err(StoreError::StateChanged(format!(
+            "certificate {serial} of CA {} changed meanwhile",
+            c.ca
+        )));
+    }
+    conn.prepare_cached(SET_STATUS)
+        .and_then(|mut s| {
+            s.execute(params![
+                c.status.as_str(),
+                c.request_id.get(),
+                c.ca.as_str()
+            ])
+        })
+        .map_err(sql_error("updating a request's status"))?;
+    insert_events(conn, &c.ca, Some(c.request_id.get()), &c.events)?;
+    for record in &c.audit {
+        crate::audit::append(conn, record, None)?;
+    }
+    Ok(())
+}
+
+const INSERT_TOKEN: &str = "INSERT INTO tokens     (name, hash, roles, cas, groups, created_at, created_by, expires_at)     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL";
+
+fn create_token(conn: &Connection, t: &NewToken) -> Result<u64, StoreError> {
+    let cas: Vec<&str> = t.cas.iter().map(CaName::as_str).collect();
+    let created_at = to_unix(t.created_at)?;
+    let expires_at = t.expires_at.map(to_unix).transpose()?;
+    conn.prepare_cached(INSERT_TOKEN)
+        .and_then(|mut s| {
+            s.execute(params![
+                t.name,
+                t.hash.as_slice(),
+                t.roles.to_string(),
+                cas.join(","),
+                t.groups.join(","),
+                created_at,
+                t.created_by,
+                expires_at,
+            ])
+        })
+        .map_err(sql_error("recording a token"))?;
+    let id = conn.last_insert_rowid();
+    for record in &t.audit {
+        crate::audit::append(conn, record, None)?;
+    }
+    u64::try_from(id)
+        .map_err(|_| StoreError::Backend("the database assigned a negative token id".into()))
+}
+
+fn revoke_token(conn: &Connection, r: &RevokeToken) -> Result<(), StoreError> {
+    let id = seq_to_sql(r.id, "token id")?;
+    let at = to_unix(r.at)?;
+    let changed = conn
+        .prepare_cached(REVOKE_TOKEN)
+        .and_then(|mut s| s.execute(params![at, id]))
+        .map_err(sql_error("revoking a token"))?;
+    if changed == 0 {
+        return Err(StoreError::StateChanged(format!(
+            "token {} does not exist or is already revoked",
+            r.id
+        )));
+    }
+    for record in &r.audit {
+        crate::audit::append(conn, record, None)?;
+    }
+    Ok(())
 }
 
 fn append_events(conn: &Connection, events: &[NewEvent]) -> Result<(), StoreError> {

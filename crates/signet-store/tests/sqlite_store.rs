@@ -44,6 +44,7 @@ fn pending(ca_name: &str, n: u64) -> NewRequest {
         extensions: vec![],
         certificate: None,
         events: vec![(Event::Pending, format!("{{\"n\":{n}}}"))],
+        audit: Vec::new(),
     }
 }
 

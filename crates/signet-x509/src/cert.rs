@@ -512,3 +512,56 @@ pub(crate) fn key_identifier_impl(spki_der: &[u8]) -> crate::Result<[u8; 20]> {
     out.copy_from_slice(digest.as_ref());
     Ok(out)
 }
+
+/// Checks that `cert` (PEM or DER) was signed by the key in `issuer_spki_der` and names
+/// `issuer` as its issuer: how a CA recognises a certificate issued elsewhere with its own key
+/// (AD CS `ICertAdmin::ImportCertificate`). Returns the parsed summary.
+pub fn verify_issued_by(
+    cert: &[u8],
+    issuer: &DistinguishedName,
+    issuer_spki_der: &[u8],
+) -> crate::Result<CertificateInfo> {
+    const WHAT: &str = "certificate";
+    let info = parse_certificate(cert)?;
+    if info.issuer.as_der() != issuer.as_der() {
+        return Err(crate::Error::Invalid {
+            what: "issuer",
+            reason: format!("the certificate's issuer is {}, not {issuer}", info.issuer),
+        });
+    }
+    let pem_der;
+    let der: &[u8] = if cert.first() == Some(&asn1::SEQUENCE) {
+        cert
+    } else {
+        pem_der = crate::pem::decode(cert)?.1;
+        &pem_der
+    };
+    // Certificate  ::=  SEQUENCE  {
+    //      tbsCertificate       TBSCertificate,
+    //      signatureAlgorithm   AlgorithmIdentifier,
+    //      signatureValue       BIT STRING  }
+    let outer = asn1::single(der, asn1::SEQUENCE, WHAT)?;
+    let mut r = Reader::new(outer.value, WHAT);
+    let tbs = r.read(asn1::SEQUENCE, "tbsCertificate")?;
+    let alg = AlgId::decode(&r.read(asn1::SEQUENCE, "signatureAlgorithm")?, WHAT)?;
+    let signature =
+        asn1::octet_aligned_bits(r.read(asn1::BIT_STRING, "signatureValue")?.value, WHAT)?;
+    let spki = Spki::decode(issuer_spki_der, "issuer public key")?;
+    let key = crate::csr::classify_key(&spki)?;
+    crate::csr::verify_signature(key, spki.key, &alg, tbs.raw, signature).map_err(|e| match e {
+        crate::Error::BadSignature => crate::Error::Invalid {
+            what: "signature",
+            reason: "the certificate was not signed by this CA's key".into(),
+        },
+        other => other,
+    })?;
+    Ok(info)
+}
+
+/// SHA-256 of `data`: certificate fingerprints, token hashes, audit chain links.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}

@@ -171,7 +171,7 @@ fn unsupported(what: &'static str, detail: impl Into<String>) -> Error {
 }
 
 /// Works out the key algorithm from the SPKI, checking parameters and sizes.
-fn classify_key(spki: &Spki<'_>) -> crate::Result<KeyAlgorithm> {
+pub(crate) fn classify_key(spki: &Spki<'_>) -> crate::Result<KeyAlgorithm> {
     const WHAT: &str = "subject public key";
     let oid = spki.alg.oid;
     let key = spki.key;
@@ -280,7 +280,7 @@ impl Hash {
 }
 
 /// Checks the request's self-signature with aws-lc-rs.
-fn verify_signature(
+pub(crate) fn verify_signature(
     key: KeyAlgorithm,
     public_key: &[u8],
     alg: &AlgId<'_>,

@@ -169,6 +169,13 @@ pub fn parse_basic_constraints(value: &[u8]) -> crate::Result<(bool, Option<u32>
     crate::csr::parse_basic_constraints_impl(value)
 }
 
+/// Checks that `value` is exactly one DER TLV, as an extension value must be.
+pub fn check_der(value: &[u8]) -> crate::Result<()> {
+    let mut r = crate::asn1::Reader::new(value, "extension value");
+    r.read_any()?;
+    r.finish("extension value")
+}
+
 #[cfg(test)]
 mod decode_tests {
     use super::*;

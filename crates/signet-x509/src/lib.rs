@@ -28,7 +28,7 @@ pub mod pem;
 pub use alg::{KeyAlgorithm, SignatureAlgorithm};
 pub use cert::{
     CertificateInfo, TbsCertificateParams, assemble_certificate, encode_tbs_certificate,
-    parse_certificate,
+    parse_certificate, sha256, verify_issued_by,
 };
 pub use csr::{CertificationRequest, parse_csr};
 pub use ext::{Extension, KeyUsage, San};

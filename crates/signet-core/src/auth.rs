@@ -1,0 +1,227 @@
+//! Identities and roles (AD CS role-based administration, DESIGN §6).
+//!
+//! An [`Identity`] is who a caller proved to be (an API token or a TLS client certificate,
+//! mapped by the server), with the roles it holds and the CAs they apply to. Every operation
+//! of the engine that changes or reveals state names the role it needs and asks
+//! [`Identity::authorize`]; the HTTP layer only authenticates.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::enroll::EnrollError;
+use crate::ids::CaName;
+
+/// A role (AD CS: CA administrator, certificate manager, auditor; plus enrollment).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// CA administrator: configuration, tokens, import, CRL publication.
+    Admin,
+    /// Certificate manager (AD CS "officer"): approve, deny, edit pending requests, revoke.
+    Manager,
+    /// Auditor: reads and verifies the audit log.
+    Auditor,
+    /// Submits requests and retrieves their own.
+    Requester,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Manager, Role::Auditor, Role::Requester];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Auditor => "auditor",
+            Role::Requester => "requester",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            Role::Admin => 1,
+            Role::Manager => 2,
+            Role::Auditor => 4,
+            Role::Requester => 8,
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Role, String> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!(
+                    "unknown role {:?} (admin, manager, auditor, requester)",
+                    s.chars().take(40).collect::<String>()
+                )
+            })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A set of roles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Roles(u8);
+
+impl Roles {
+    pub fn from_roles(roles: &[Role]) -> Roles {
+        Roles(roles.iter().fold(0, |m, r| m | r.bit()))
+    }
+    pub fn contains(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+    /// Administrator and certificate manager at once: what role separation forbids.
+    pub fn violates_separation(self) -> bool {
+        self.contains(Role::Admin) && self.contains(Role::Manager)
+    }
+    /// Parses a comma-separated list (`admin,auditor`).
+    pub fn parse_list(s: &str) -> Result<Roles, String> {
+        let roles = s
+            .split(',')
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| r.trim().parse())
+            .collect::<Result<Vec<Role>, _>>()?;
+        Ok(Roles::from_roles(&roles))
+    }
+}
+
+impl fmt::Display for Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(Role::as_str).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The name recorded as requester, approver and audit actor. Tokens and certificate
+    /// mappings with the same name are the same identity.
+    pub name: String,
+    pub roles: Roles,
+    /// The CAs the roles apply to; empty means every CA.
+    pub cas: Vec<CaName>,
+    /// Groups, for profiles' enrollment lists (`group:NAME`).
+    pub groups: Vec<String>,
+    /// How the caller authenticated (`token:ID`, `certificate`), for the audit log.
+    pub via: String,
+}
+
+impl Identity {
+    /// Whether the identity holds `role` on `ca` (on every CA when `ca` is `None`).
+    pub fn has(&self, role: Role, ca: Option<&CaName>) -> bool {
+        self.roles.contains(role)
+            && match ca {
+                Some(ca) => self.cas.is_empty() || self.cas.contains(ca),
+                None => self.cas.is_empty(),
+            }
+    }
+
+    /// Checks that the identity may act in `role` on `ca`. With role separation on, an
+    /// identity holding both administrator and manager may do nothing at all (AD CS
+    /// `RoleSeparationEnabled`).
+    pub fn authorize(
+        &self,
+        role: Role,
+        ca: Option<&CaName>,
+        separation: bool,
+    ) -> Result<(), EnrollError> {
+        if separation && self.roles.violates_separation() {
+            return Err(EnrollError::Forbidden(format!(
+                "{} holds both the admin and manager roles, which role separation forbids",
+                self.name
+            )));
+        }
+        if self.has(role, ca) {
+            return Ok(());
+        }
+        let scope = ca.map_or("every CA".to_string(), |c| format!("CA {c}"));
+        Err(EnrollError::Forbidden(format!(
+            "{} does not hold the {role} role on {scope}",
+            self.name
+        )))
+    }
+}
+
+/// Requires an authenticated caller.
+pub fn require(caller: Option<&Identity>) -> Result<&Identity, EnrollError> {
+    caller.ok_or_else(|| {
+        EnrollError::Unauthenticated(
+            "this operation needs credentials: an API token (Authorization: Bearer) or a TLS client certificate".into(),
+        )
+    })
+}
+
+/// Checks an identity name (token names, certificate mappings): 1-64 characters that read
+/// well in logs and cannot be confused with syntax.
+pub fn check_identity_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid identity name {:?}: 1-64 characters from A-Z a-z 0-9 - _ . @",
+            name.chars().take(64).collect::<String>()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(roles: &[Role], cas: &[&str]) -> Identity {
+        Identity {
+            name: "x".into(),
+            roles: Roles::from_roles(roles),
+            cas: cas.iter().map(|c| CaName::new(c).expect("name")).collect(),
+            groups: Vec::new(),
+            via: "test".into(),
+        }
+    }
+
+    #[test]
+    fn roles_are_scoped_to_cas() {
+        let a = CaName::new("a").expect("name");
+        let b = CaName::new("b").expect("name");
+        let m = who(&[Role::Manager], &["a"]);
+        assert!(m.authorize(Role::Manager, Some(&a), true).is_ok());
+        assert!(m.authorize(Role::Manager, Some(&b), true).is_err());
+        assert!(m.authorize(Role::Manager, None, true).is_err());
+        assert!(m.authorize(Role::Admin, Some(&a), true).is_err());
+        let any = who(&[Role::Auditor], &[]);
+        assert!(any.authorize(Role::Auditor, None, true).is_ok());
+    }
+
+    #[test]
+    fn separation_blocks_admin_plus_manager() {
+        let a = CaName::new("a").expect("name");
+        let both = who(&[Role::Admin, Role::Manager], &[]);
+        assert!(both.authorize(Role::Admin, Some(&a), true).is_err());
+        assert!(both.authorize(Role::Manager, Some(&a), true).is_err());
+        assert!(both.authorize(Role::Manager, Some(&a), false).is_ok());
+        assert_eq!(
+            Roles::parse_list("admin, auditor").map(|r| r.to_string()),
+            Ok("admin,auditor".into())
+        );
+        assert!(Roles::parse_list("root").is_err());
+    }
+}

@@ -1,0 +1,566 @@
+//! The administration API (DESIGN §3): the ICertView queries, the pending queue (approve,
+//! deny, edit), revocation, import, API tokens and the audit log.
+//!
+//! Handlers parse and authenticate; the engine (`signet_core::admin`) authorizes each call by
+//! role and does the work, so a forbidden call changes nothing.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use signet_core::admin::{ExtensionEdit, TokenSpec};
+use signet_core::{RequestId, RequestStatus, RevocationReason, Roles, SerialNumber, ViewQuery};
+use signet_x509::ext;
+
+use crate::api::AppState;
+use crate::auth::{Caller, parse_san};
+use crate::problem::Problem;
+use crate::wire::{AuditCheckView, AuditView, RecordView, RequestView, TokenView, parse_time};
+
+/// The administration routes (merged into [`crate::api::router`]).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/whoami", get(whoami))
+        .route(
+            "/api/v1/cas/{ca}/requests/{id}/details",
+            get(request_details),
+        )
+        .route("/api/v1/cas/{ca}/requests/{id}/approve", post(approve))
+        .route("/api/v1/cas/{ca}/requests/{id}/deny", post(deny))
+        .route(
+            "/api/v1/cas/{ca}/requests/{id}/attributes",
+            axum::routing::patch(set_attributes),
+        )
+        .route(
+            "/api/v1/cas/{ca}/requests/{id}/extensions/{oid}",
+            put(set_extension).delete(disable_extension),
+        )
+        .route(
+            "/api/v1/cas/{ca}/certificates",
+            get(view_certificates).post(import),
+        )
+        .route("/api/v1/cas/{ca}/certificates/{serial}", get(certificate))
+        .route(
+            "/api/v1/cas/{ca}/certificates/{serial}/revoke",
+            post(revoke),
+        )
+        .route(
+            "/api/v1/cas/{ca}/certificates/{serial}/unrevoke",
+            post(unrevoke),
+        )
+        .route("/api/v1/tokens", get(list_tokens).post(create_token))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/api/v1/audit", get(audit_log))
+        .route("/api/v1/audit/verify", get(audit_verify))
+}
+
+fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Problem> {
+    if body.is_empty() {
+        return serde_json::from_slice(b"{}")
+            .map_err(|e| Problem::bad_request(format!("a JSON body is required: {e}")));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
+}
+
+fn request_id(s: &str) -> Result<RequestId, Problem> {
+    s.parse()
+        .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))
+}
+
+fn serial(s: &str) -> Result<SerialNumber, Problem> {
+    s.parse()
+        .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))
+}
+
+async fn whoami(caller: Caller) -> Result<Response, Problem> {
+    let who = signet_core::auth::require(caller.identity())?;
+    Ok(axum::Json(serde_json::json!({
+        "name": who.name,
+        "roles": who.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "cas": who.cas.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+        "groups": who.groups,
+        "via": who.via,
+    }))
+    .into_response())
+}
+
+/// ICertView filters, as query parameters.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ViewParams {
+    status: Option<String>,
+    profile: Option<String>,
+    requester: Option<String>,
+    /// Substring of the subject or a SAN.
+    q: Option<String>,
+    serial: Option<String>,
+    submitted_after: Option<String>,
+    submitted_before: Option<String>,
+    issued_after: Option<String>,
+    issued_before: Option<String>,
+    expiring_within_days: Option<u32>,
+    after: Option<i64>,
+    limit: Option<u32>,
+}
+
+impl ViewParams {
+    fn into_query(self, certificates_only: bool) -> Result<ViewQuery, Problem> {
+        let time = |v: Option<String>| {
+            v.map(|s| parse_time(&s).map_err(Problem::bad_request))
+                .transpose()
+        };
+        let text = self.q.filter(|q| !q.is_empty());
+        if text.as_ref().is_some_and(|t| t.len() > 256) {
+            return Err(Problem::bad_request("q is longer than 256 bytes"));
+        }
+        Ok(ViewQuery {
+            status: self
+                .status
+                .map(|s| s.parse::<RequestStatus>().map_err(Problem::bad_request))
+                .transpose()?,
+            profile: self.profile,
+            requester: self.requester,
+            text,
+            serial: self.serial.map(|s| serial(&s)).transpose()?,
+            submitted_after: time(self.submitted_after)?,
+            submitted_before: time(self.submitted_before)?,
+            issued_after: time(self.issued_after)?,
+            issued_before: time(self.issued_before)?,
+            expiring_before: self.expiring_within_days.map(|d| {
+                std::time::SystemTime::now() + std::time::Duration::from_secs(u64::from(d) * 86_400)
+            }),
+            certificates_only,
+            after_id: self
+                .after
+                .map(|a| RequestId::new(a).map_err(|e| Problem::bad_request(e.to_string())))
+                .transpose()?,
+            limit: self.limit.unwrap_or(100),
+        })
+    }
+}
+
+/// A page of the view: the rows and the cursor for the next page.
+fn page(rows: Vec<signet_core::RequestRecord>, limit: u32) -> Response {
+    let next = (rows.len() as u32 >= limit.clamp(1, signet_core::admin::MAX_PAGE))
+        .then(|| rows.last().map(|r| r.id.get()))
+        .flatten();
+    let items: Vec<RecordView> = rows.iter().map(|r| RecordView::new(r, None)).collect();
+    axum::Json(serde_json::json!({ "items": items, "next": next })).into_response()
+}
+
+/// `GET /api/v1/cas/{ca}/requests`.
+pub async fn view_requests(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ca): Path<String>,
+    Query(params): Query<ViewParams>,
+) -> Result<Response, Problem> {
+    let query = params.into_query(false)?;
+    let limit = query.limit;
+    let rows = state.authority.view(caller.identity(), &ca, query).await?;
+    Ok(page(rows, limit))
+}
+
+async fn view_certificates(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ca): Path<String>,
+    Query(params): Query<ViewParams>,
+) -> Result<Response, Problem> {
+    let query = params.into_query(true)?;
+    let limit = query.limit;
+    let rows = state.authority.view(caller.identity(), &ca, query).await?;
+    Ok(page(rows, limit))
+}
+
+async fn request_details(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, id)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let d = state
+        .authority
+        .request_details(caller.identity(), &ca, request_id(&id)?)
+        .await?;
+    Ok(axum::Json(RecordView::new(&d.record, Some(&d))).into_response())
+}
+
+async fn certificate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, s)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let d = state
+        .authority
+        .certificate_details(caller.identity(), &ca, serial(&s)?)
+        .await?;
+    Ok(axum::Json(RecordView::new(&d.record, Some(&d))).into_response())
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, id)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let r = state
+        .authority
+        .approve(caller.identity(), &ca, request_id(&id)?)
+        .await?;
+    Ok(axum::Json(RequestView::new(&ca, r)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DenyBody {
+    reason: String,
+}
+
+async fn deny(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = request_id(&id)?;
+    let b: DenyBody = json_body(&body)?;
+    let r = state
+        .authority
+        .deny(caller.identity(), &ca, id, &b.reason)
+        .await?;
+    Ok(axum::Json(RequestView::new(&ca, r)).into_response())
+}
+
+/// `PATCH .../attributes`: `{"name": "value", "other": null}` (null removes).
+async fn set_attributes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = request_id(&id)?;
+    let changes: std::collections::BTreeMap<String, Option<String>> = json_body(&body)?;
+    let record = state
+        .authority
+        .set_attributes(caller.identity(), &ca, id, changes.into_iter().collect())
+        .await?;
+    Ok(axum::Json(RecordView::new(&record, None)).into_response())
+}
+
+/// `PUT .../extensions/{oid}`: exactly one of `value` (hex DER), `san` (`["dns:x", ...]`) or
+/// `eku` (`["serverAuth", "1.2.3"]`); `critical` defaults to false. `"disabled": true`
+/// disables instead (as `DELETE` does).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtensionBody {
+    #[serde(default)]
+    critical: bool,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    san: Option<Vec<String>>,
+    #[serde(default)]
+    eku: Option<Vec<String>>,
+    #[serde(default)]
+    disabled: bool,
+}
+
+async fn set_extension(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, id, oid)): Path<(String, String, String)>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let id = request_id(&id)?;
+    let b: ExtensionBody = json_body(&body)?;
+    let given = [b.value.is_some(), b.san.is_some(), b.eku.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    let value = if b.disabled {
+        if given > 0 {
+            return Err(Problem::bad_request("disabled takes no value"));
+        }
+        None
+    } else {
+        if given != 1 {
+            return Err(Problem::bad_request(
+                "give exactly one of value (hex DER), san or eku, or disabled: true",
+            ));
+        }
+        Some(extension_value(&oid, b.value, b.san, b.eku)?)
+    };
+    let record = state
+        .authority
+        .set_extension(
+            caller.identity(),
+            &ca,
+            id,
+            ExtensionEdit {
+                oid,
+                critical: b.critical,
+                value,
+            },
+        )
+        .await?;
+    Ok(axum::Json(RecordView::new(&record, None)).into_response())
+}
+
+fn extension_value(
+    oid: &str,
+    value: Option<String>,
+    san: Option<Vec<String>>,
+    eku: Option<Vec<String>>,
+) -> Result<Vec<u8>, Problem> {
+    if let Some(hex) = value {
+        let clean: String = hex
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != ':')
+            .collect();
+        return decode_hex(&clean).ok_or_else(|| Problem::bad_request("value is not hex"));
+    }
+    if let Some(names) = san {
+        if oid != ext::oid::SUBJECT_ALT_NAME {
+            return Err(Problem::bad_request(format!(
+                "san is the friendly form of subjectAltName ({}), not {oid}",
+                ext::oid::SUBJECT_ALT_NAME
+            )));
+        }
+        let sans = names
+            .iter()
+            .map(|n| parse_san(n))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Problem::bad_request)?;
+        return ext::subject_alt_name(&sans, false)
+            .map(|e| e.value)
+            .map_err(|e| Problem::bad_request(e.to_string()));
+    }
+    if let Some(purposes) = eku {
+        if oid != ext::oid::EXT_KEY_USAGE {
+            return Err(Problem::bad_request(format!(
+                "eku is the friendly form of extKeyUsage ({}), not {oid}",
+                ext::oid::EXT_KEY_USAGE
+            )));
+        }
+        let oids = purposes
+            .iter()
+            .map(|p| {
+                ext::eku_oid(p)
+                    .ok_or_else(|| Problem::bad_request(format!("unknown purpose {p:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return ext::extended_key_usage(&oids)
+            .map(|e| e.value)
+            .map_err(|e| Problem::bad_request(e.to_string()));
+    }
+    Err(Problem::bad_request("no value"))
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+async fn disable_extension(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, id, oid)): Path<(String, String, String)>,
+) -> Result<Response, Problem> {
+    let record = state
+        .authority
+        .set_extension(
+            caller.identity(),
+            &ca,
+            request_id(&id)?,
+            ExtensionEdit {
+                oid,
+                critical: false,
+                value: None,
+            },
+        )
+        .await?;
+    Ok(axum::Json(RecordView::new(&record, None)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeBody {
+    reason: String,
+    #[serde(default)]
+    invalidity_date: Option<String>,
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, s)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let serial = serial(&s)?;
+    let b: RevokeBody = json_body(&body)?;
+    let reason = RevocationReason::parse(&b.reason).map_err(Problem::bad_request)?;
+    let invalidity = b
+        .invalidity_date
+        .map(|t| parse_time(&t).map_err(Problem::bad_request))
+        .transpose()?;
+    let record = state
+        .authority
+        .revoke(caller.identity(), &ca, serial, reason, invalidity)
+        .await?;
+    Ok(axum::Json(RecordView::new(&record, None)).into_response())
+}
+
+async fn unrevoke(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, s)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let record = state
+        .authority
+        .unrevoke(caller.identity(), &ca, serial(&s)?)
+        .await?;
+    Ok(axum::Json(RecordView::new(&record, None)).into_response())
+}
+
+/// `POST .../certificates`: a certificate, PEM or DER (`application/pkix-cert`), or JSON
+/// `{"certificate": PEM}`.
+async fn import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ca): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let certificate = if json {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct ImportBody {
+            certificate: String,
+        }
+        json_body::<ImportBody>(&body)?.certificate.into_bytes()
+    } else {
+        body.to_vec()
+    };
+    let r = state
+        .authority
+        .import(caller.identity(), &ca, &certificate)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(RequestView::new(&ca, r))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    roles: Vec<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    cas: Vec<String>,
+    #[serde(default)]
+    groups: Vec<String>,
+    #[serde(default)]
+    expires_days: Option<u32>,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let b: TokenBody = json_body(&body)?;
+    let roles = Roles::parse_list(&b.roles.join(",")).map_err(Problem::bad_request)?;
+    let (record, secret) = state
+        .authority
+        .create_token(
+            caller.identity(),
+            TokenSpec {
+                name: b.name,
+                roles,
+                cas: b.cas,
+                groups: b.groups,
+                expires_days: b.expires_days,
+            },
+        )
+        .await?;
+    let mut view = TokenView::from(&record);
+    view.token = Some(secret);
+    let mut resp = (StatusCode::CREATED, axum::Json(view)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(resp)
+}
+
+async fn list_tokens(State(state): State<AppState>, caller: Caller) -> Result<Response, Problem> {
+    let tokens = state.authority.list_tokens(caller.identity()).await?;
+    let views: Vec<TokenView> = tokens.iter().map(TokenView::from).collect();
+    Ok(axum::Json(views).into_response())
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: u64 = id
+        .parse()
+        .map_err(|_| Problem::bad_request(format!("{id:?} is not a token id")))?;
+    state.authority.revoke_token(caller.identity(), id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    #[serde(default)]
+    after: u64,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/audit`: JSON lines (`application/x-ndjson`), one record per line; the
+/// `Signet-Next` header holds the cursor for the next page when there may be more.
+async fn audit_log(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(p): Query<AuditParams>,
+) -> Result<Response, Problem> {
+    let limit = p.limit.unwrap_or(signet_core::admin::MAX_PAGE);
+    let records = state
+        .authority
+        .audit_log(caller.identity(), p.after, limit)
+        .await?;
+    let mut out = String::new();
+    for r in &records {
+        out.push_str(&serde_json::to_string(&AuditView::from(r)).unwrap_or_default());
+        out.push('\n');
+    }
+    let mut resp = out.into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    if records.len() as u32 >= limit.clamp(1, signet_core::admin::MAX_PAGE)
+        && let Some(last) = records.last()
+        && let Ok(v) = HeaderValue::from_str(&last.seq.to_string())
+    {
+        resp.headers_mut().insert("signet-next", v);
+    }
+    Ok(resp)
+}
+
+async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Result<Response, Problem> {
+    let check = state.authority.verify_audit(caller.identity()).await?;
+    Ok(axum::Json(AuditCheckView::from(check)).into_response())
+}

@@ -1,0 +1,147 @@
+//! Authentication: who is calling. An `Authorization: Bearer TOKEN` header is checked against
+//! the engine's tokens; otherwise a TLS client certificate (put into the request by
+//! [`crate::tls::serve`]) is mapped to an identity by the configured [`CertMapping`]s.
+//! Authorization — what the identity may do — is the engine's job (`signet_core::admin`).
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use signet_core::{Identity, Roles};
+use signet_x509::{DistinguishedName, San};
+
+use crate::api::AppState;
+use crate::problem::Problem;
+use crate::tls::PeerCertificates;
+
+/// Maps a TLS client certificate to an identity: by exact subject DN or by one SAN.
+#[derive(Debug, Clone)]
+pub struct CertMapping {
+    /// RFC 4514 subject, compared as DER after parsing (so spacing does not matter).
+    pub subject: Option<DistinguishedName>,
+    /// A SAN in `dns:`, `email:`, `uri:` or `ip:` form.
+    pub san: Option<San>,
+    pub name: String,
+    pub roles: Roles,
+    pub cas: Vec<signet_core::CaName>,
+    pub groups: Vec<String>,
+}
+
+impl CertMapping {
+    fn matches(&self, subject: &DistinguishedName, sans: &[San]) -> bool {
+        let subject_ok = self
+            .subject
+            .as_ref()
+            .is_none_or(|s| s.as_der() == subject.as_der());
+        let san_ok = self.san.as_ref().is_none_or(|s| sans.contains(s));
+        (self.subject.is_some() || self.san.is_some()) && subject_ok && san_ok
+    }
+}
+
+/// Parses a SAN written `dns:NAME`, `email:ADDR`, `uri:URI` or `ip:ADDR`.
+pub fn parse_san(s: &str) -> Result<San, String> {
+    let (kind, value) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: write dns:NAME, ip:ADDR, email:ADDR or uri:URI"))?;
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(format!("{s:?}: empty value"));
+    }
+    Ok(match kind.trim().to_ascii_lowercase().as_str() {
+        "dns" => San::Dns(value.to_ascii_lowercase()),
+        "email" => San::Email(value.to_string()),
+        "uri" | "url" => San::Uri(value.to_string()),
+        "ip" => San::Ip(
+            value
+                .parse()
+                .map_err(|_| format!("{value:?} is not an IP address"))?,
+        ),
+        other => return Err(format!("unknown SAN kind {other:?} (dns, ip, email, uri)")),
+    })
+}
+
+/// The authenticated caller of a request, or `None` (anonymous). Invalid credentials are
+/// refused with 401 before the handler runs.
+pub struct Caller(pub Option<Identity>);
+
+impl Caller {
+    pub fn identity(&self) -> Option<&Identity> {
+        self.0.as_ref()
+    }
+}
+
+/// A 401 with the `WWW-Authenticate` challenge RFC 9110 §11.6.1 asks for.
+pub struct Unauthorized(Problem);
+
+impl IntoResponse for Unauthorized {
+    fn into_response(self) -> Response {
+        let mut resp = self.0.into_response();
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"signet\""),
+        );
+        resp
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Unauthorized;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let unauthorized = |detail: String| {
+            Unauthorized(Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Unauthenticated",
+                detail,
+            ))
+        };
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let value = value
+                .to_str()
+                .map_err(|_| unauthorized("the Authorization header is not text".into()))?;
+            let token = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+                .ok_or_else(|| unauthorized("use Authorization: Bearer TOKEN".into()))?;
+            return state
+                .authority
+                .authenticate_token(token)
+                .map(|i| Caller(Some(i)))
+                .map_err(|e| unauthorized(e.to_string()));
+        }
+        if let Some(peer) = parts.extensions.get::<PeerCertificates>() {
+            let Some(leaf) = peer.0.first() else {
+                return Ok(Caller(None));
+            };
+            let info = signet_x509::parse_certificate(leaf)
+                .map_err(|e| unauthorized(format!("the client certificate: {e}")))?;
+            let mapping = state
+                .cert_identities
+                .iter()
+                .find(|m| m.matches(&info.subject, &info.sans))
+                .ok_or_else(|| {
+                    unauthorized(format!(
+                        "the client certificate {} is not mapped to an identity",
+                        info.subject
+                    ))
+                })?;
+            return Ok(Caller(Some(Identity {
+                name: mapping.name.clone(),
+                roles: mapping.roles,
+                cas: mapping.cas.clone(),
+                groups: mapping.groups.clone(),
+                via: format!("certificate:{}", info.serial_hex),
+            })));
+        }
+        Ok(Caller(None))
+    }
+}
+
+/// Shared list of certificate mappings.
+pub type CertIdentities = Arc<Vec<CertMapping>>;

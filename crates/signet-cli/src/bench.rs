@@ -48,6 +48,10 @@ pub struct BenchArgs {
     /// Data directory for the in-process server (default: a fresh temporary one).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// A requester token for --server (or SIGNET_TOKEN); the in-process server gets one from
+    /// its bootstrap admin token.
+    #[arg(long, env = "SIGNET_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// DNS suffix of the CSRs' names (must be allowed by the profile).
     #[arg(long, default_value = "bench.test")]
     domain: String,
@@ -87,6 +91,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         }
     };
 
+    let token = match (&args.token, &data) {
+        (Some(t), _) => t.trim().to_string(),
+        (None, Some(dir)) => requester_token(&base, dir).await?,
+        (None, None) => bail!("--server needs a requester token: --token or SIGNET_TOKEN"),
+    };
+    let auth: Arc<str> = format!("Bearer {token}").into();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(args.concurrency)
         .build_http();
@@ -95,7 +105,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
 
     // Warm up the connection pool and check that the profile issues.
-    let (status, body) = post(&client, &url, bodies[0].clone()).await?;
+    let (status, body) = post(&client, &url, &auth, bodies[0].clone()).await?;
     if status != 201 || !is_issued(&body) {
         bail!(
             "the warm-up request was not issued (HTTP {status}): {}",
@@ -115,6 +125,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         let url = url.clone();
         let bodies = Arc::clone(&bodies);
         let stop = Arc::clone(&stop);
+        let auth = Arc::clone(&auth);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::with_capacity(4096);
             let mut errors = 0u64;
@@ -123,7 +134,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                 let body = bodies[i % bodies.len()].clone();
                 i += 1;
                 let t = Instant::now();
-                match post(&client, &url, body).await {
+                match post(&client, &url, &auth, body).await {
                     Ok((201, body)) if is_issued(&body) => {
                         latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
                     }
@@ -210,15 +221,35 @@ fn process_cpu_seconds() -> Option<f64> {
 async fn post(
     client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     url: &hyper::Uri,
+    auth: &str,
     body: Bytes,
 ) -> Result<(u16, Bytes)> {
     let request = Request::post(url.clone())
         .header("content-type", "application/json")
+        .header("authorization", auth)
         .body(Full::new(body))?;
     let response = client.request(request).await?;
     let status = response.status().as_u16();
     let bytes = response.into_body().collect().await?.to_bytes();
     Ok((status, bytes))
+}
+
+/// Creates a requester token for the bench clients with the data directory's bootstrap
+/// admin token.
+async fn requester_token(base: &str, data: &std::path::Path) -> Result<String> {
+    let admin = std::fs::read_to_string(data.join("admin.token")).context("reading admin.token")?;
+    let client = crate::remote::RemoteEnroll::new(base)?.with_token(Some(admin));
+    let created: serde_json::Value = client
+        .json(
+            hyper::Method::POST,
+            "/api/v1/tokens",
+            Some(serde_json::json!({ "roles": ["requester"], "name": "bench" })),
+        )
+        .await?;
+    created["token"]
+        .as_str()
+        .map(str::to_string)
+        .context("the server returned no token")
 }
 
 fn is_issued(body: &[u8]) -> bool {

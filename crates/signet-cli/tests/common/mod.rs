@@ -57,6 +57,7 @@ pub fn signet_cmd() -> Command {
     let mut cmd = Command::new(signet_bin());
     cmd.env_remove("SIGNET_PASSPHRASE")
         .env_remove("SIGNET_SERVER")
+        .env_remove("SIGNET_TOKEN")
         .env_remove("RUST_LOG")
         .env("NO_COLOR", "1")
         .stdin(Stdio::null());
@@ -194,6 +195,9 @@ pub struct Server {
     pub serve_args: Vec<String>,
     /// `host:port` of the running server.
     addr: Option<String>,
+    /// A requester token, made with the bootstrap admin token at the first start; `get`,
+    /// `post` and `cli` send it.
+    pub token: Option<String>,
     child: Option<Child>,
     log: PathBuf,
     starts: usize,
@@ -247,6 +251,7 @@ impl Server {
             serve_env: Vec::new(),
             serve_args: Vec::new(),
             addr: None,
+            token: None,
             child: None,
             log,
             starts: 0,
@@ -282,6 +287,63 @@ impl Server {
                 f.code, f.stderr
             );
         }
+        if self.token.is_none() {
+            self.token = Some(self.create_token(&["requester"], "tester"));
+        }
+    }
+
+    /// The bootstrap administrator token `signet init` wrote.
+    pub fn admin_token(&self) -> String {
+        fs::read_to_string(self.data.join("admin.token"))
+            .expect("reading admin.token")
+            .trim()
+            .to_string()
+    }
+
+    /// `signet admin token create --role R... --name NAME` with the admin token.
+    pub fn create_token(&self, roles: &[&str], name: &str) -> String {
+        let admin = self.admin_token();
+        let mut args = vec![
+            "admin",
+            "token",
+            "create",
+            "--name",
+            name,
+            "--token",
+            admin.as_str(),
+        ];
+        for r in roles {
+            args.extend(["--role", r]);
+        }
+        let url = self.url();
+        args.extend(["--server", url.as_str()]);
+        let run = run_signet(&args, &[], None);
+        assert_eq!(run.code, 0, "creating a {roles:?} token: {run}");
+        let token = run.stdout.trim().to_string();
+        assert!(
+            token.starts_with("signet_") && !token.contains('\n'),
+            "token create prints only the token: {run}"
+        );
+        token
+    }
+
+    /// One HTTP exchange authenticated with `token` (none: anonymous).
+    pub fn call(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Response {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        let bytes = body
+            .map(|b| serde_json::to_vec(b).expect("JSON"))
+            .unwrap_or_default();
+        http(self.addr(), method, path, &headers, &bytes)
     }
 
     /// Starts `signet serve --listen 127.0.0.1:0`; returns its stderr if it exits first.
@@ -451,21 +513,31 @@ impl Server {
         let url = self.url();
         let mut full = args.to_vec();
         full.extend(["--server", url.as_str()]);
-        run_signet(&full, &[], stdin)
+        let env: Vec<(&str, &str)> = match &self.token {
+            Some(t) if !args.contains(&"--token") => vec![("SIGNET_TOKEN", t.as_str())],
+            _ => Vec::new(),
+        };
+        run_signet(&full, &env, stdin)
+    }
+
+    fn auth_header(&self) -> Option<String> {
+        self.token.as_ref().map(|t| format!("Bearer {t}"))
     }
 
     pub fn get(&self, path: &str) -> Response {
-        http(self.addr(), "GET", path, &[], b"")
+        let auth = self.auth_header();
+        let headers: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        http(self.addr(), "GET", path, &headers, b"")
     }
 
     pub fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Response {
-        http(
-            self.addr(),
-            "POST",
-            path,
-            &[("Content-Type", content_type)],
-            body,
-        )
+        let auth = self.auth_header();
+        let mut headers = vec![("Content-Type", content_type)];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        http(self.addr(), "POST", path, &headers, body)
     }
 
     /// `POST /api/v1/cas/{ca}/requests` with a JSON body.

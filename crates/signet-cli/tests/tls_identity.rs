@@ -1,0 +1,135 @@
+//! TLS client certificates as identities, end to end: Signet issues its own HTTPS server
+//! certificate and a client certificate (approved by a manager), serves `[server.tls]`, and
+//! curl authenticates with the certificate, which `[[identity]]` maps to a manager.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::fs;
+
+use common::*;
+
+fn curl(
+    port: u16,
+    ca: &std::path::Path,
+    cert: Option<(&std::path::Path, &std::path::Path)>,
+    path: &str,
+) -> Run {
+    let resolve = format!("localhost:{port}:127.0.0.1");
+    let url = format!("https://localhost:{port}{path}");
+    let mut args = vec![
+        "-sS",
+        "--resolve",
+        resolve.as_str(),
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-w",
+        "\n%{http_code}",
+    ];
+    let (c, k);
+    if let Some((cert, key)) = cert {
+        c = cert.to_str().unwrap().to_string();
+        k = key.to_str().unwrap().to_string();
+        args.extend(["--cert", c.as_str(), "--key", k.as_str()]);
+    }
+    args.push(url.as_str());
+    run_program("curl", &args)
+}
+
+fn key_and_cert(server: &Server, v: &serde_json::Value, stem: &str) -> std::path::PathBuf {
+    let mut pem = v["certificate"].as_str().unwrap().to_string();
+    for c in v["chain"].as_array().unwrap() {
+        pem.push_str(c.as_str().unwrap());
+    }
+    write_pem(&server.work, stem, &pem)
+}
+
+#[test]
+fn a_mapped_client_certificate_authenticates_as_its_identity() {
+    let mut server = Server::start(&[]);
+    let mgr = server.create_token(&["manager"], "mgr");
+
+    // The HTTPS server certificate, issued by Signet's own `server` profile.
+    let server_csr = openssl_csr(
+        &server.work,
+        "p256",
+        "/CN=localhost",
+        &["DNS:localhost", "IP:127.0.0.1"],
+    );
+    let issued = server.submit(&server_csr, Some("server"));
+    assert_eq!(issued["status"], "issued", "{issued:#}");
+    let server_pem = key_and_cert(&server, &issued, "tls-server");
+    let server_key = server_csr.with_extension("key");
+
+    // alice's client certificate: the `manual` profile (clientAuth) needs a manager.
+    let alice_csr = openssl_csr(&server.work, "p256", "/CN=alice", &[]);
+    let pending = server.submit(&alice_csr, Some("manual"));
+    let id = pending["id"].as_i64().unwrap();
+    let approved = server.call(
+        Some(&mgr),
+        "POST",
+        &format!("/api/v1/cas/{}/requests/{id}/approve", server.ca),
+        Some(&serde_json::json!({})),
+    );
+    assert_eq!(approved.status, 200, "{approved}");
+    let alice_pem = write_pem(
+        &server.work,
+        "alice",
+        approved.json()["certificate"].as_str().unwrap(),
+    );
+    let alice_key = alice_csr.with_extension("key");
+    assert!(
+        server_key.exists() && alice_key.exists(),
+        "openssl_csr keeps the key beside the CSR"
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    server.stop_ok();
+    server.append_config(&format!(
+        r#"
+[server.tls]
+listen = "127.0.0.1:{port}"
+certificate = "{}"
+key = "{}"
+
+[[identity]]
+name = "alice"
+subject = "CN=alice"
+roles = ["manager"]
+"#,
+        server_pem.display(),
+        server_key.display()
+    ));
+    server.serve();
+    let ca = server.ca_cert_path();
+
+    let who = curl(port, &ca, Some((&alice_pem, &alice_key)), "/api/v1/whoami");
+    who.expect_code(0);
+    assert!(who.stdout.ends_with("\n200"), "{who}");
+    let body: serde_json::Value =
+        serde_json::from_str(who.stdout.rsplit_once('\n').unwrap().0).unwrap();
+    assert_eq!(body["name"], "alice", "{body:#}");
+    assert_eq!(body["roles"], serde_json::json!(["manager"]));
+    assert!(
+        body["via"].as_str().unwrap().starts_with("certificate:"),
+        "{body:#}"
+    );
+    let view = curl(
+        port,
+        &ca,
+        Some((&alice_pem, &alice_key)),
+        &format!("/api/v1/cas/{}/requests", server.ca),
+    );
+    assert!(view.stdout.ends_with("\n200"), "{view}");
+
+    // No certificate and no token: anonymous, so the admin API says 401.
+    let anonymous = curl(port, &ca, None, "/api/v1/whoami");
+    assert!(anonymous.stdout.ends_with("\n401"), "{anonymous}");
+    // The plain listener never sees client certificates.
+    assert_eq!(server.call(None, "GET", "/api/v1/whoami", None).status, 401);
+    let _ = fs::remove_file(server.work_file("unused"));
+}

@@ -293,6 +293,10 @@ mod tests {
             "/api/v1/cas/{ca}/requests",
             "/api/v1/cas/{ca}/requests/{id}",
             "/ca/{ca}.crt",
+            "/api/v1/cas/{ca}/requests/{id}/approve",
+            "/api/v1/cas/{ca}/certificates/{serial}/revoke",
+            "/api/v1/tokens",
+            "/api/v1/audit/verify",
         ] {
             assert!(paths.contains_key(p), "{p} missing from openapi.json");
         }

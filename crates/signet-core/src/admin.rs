@@ -360,9 +360,7 @@ impl Authority {
         id: RequestId,
         reason: &str,
     ) -> Result<SubmitResponse, EnrollError> {
-        let name = self.resolve(ca)?.runtime.info.name.clone();
-        let who = require(caller)?;
-        who.authorize(Role::Manager, Some(&name), self.separation)?;
+        let (name, who) = self.as_manager(caller, ca)?;
         let reason = check_reason(reason)?;
         let record = self.load(&name, id).await?;
         if record.status != RequestStatus::Pending {
@@ -407,9 +405,7 @@ impl Authority {
         id: RequestId,
         changes: Vec<(String, Option<String>)>,
     ) -> Result<RequestRecord, EnrollError> {
-        let name = self.resolve(ca)?.runtime.info.name.clone();
-        let who = require(caller)?;
-        who.authorize(Role::Manager, Some(&name), self.separation)?;
+        let (name, who) = self.as_manager(caller, ca)?;
         if changes.is_empty() {
             return Err(EnrollError::BadRequest("no attributes to change".into()));
         }
@@ -460,9 +456,7 @@ impl Authority {
         id: RequestId,
         edit: ExtensionEdit,
     ) -> Result<RequestRecord, EnrollError> {
-        let name = self.resolve(ca)?.runtime.info.name.clone();
-        let who = require(caller)?;
-        who.authorize(Role::Manager, Some(&name), self.separation)?;
+        let (name, who) = self.as_manager(caller, ca)?;
         check_extension_edit(&edit)?;
         let record = self.load_editable(&name, id).await?;
         let mut extensions = record.extensions.clone();
@@ -522,9 +516,7 @@ impl Authority {
         reason: RevocationReason,
         invalidity_date: Option<SystemTime>,
     ) -> Result<RequestRecord, EnrollError> {
-        let name = self.resolve(ca)?.runtime.info.name.clone();
-        let who = require(caller)?;
-        who.authorize(Role::Manager, Some(&name), self.separation)?;
+        let (name, who) = self.as_manager(caller, ca)?;
         let record = self.load_by_serial(&name, serial).await?;
         let now = whole_seconds(self.clock.now());
         if invalidity_date.is_some_and(|t| t > now) {
@@ -595,9 +587,7 @@ impl Authority {
         ca: &str,
         serial: SerialNumber,
     ) -> Result<RequestRecord, EnrollError> {
-        let name = self.resolve(ca)?.runtime.info.name.clone();
-        let who = require(caller)?;
-        who.authorize(Role::Manager, Some(&name), self.separation)?;
+        let (name, who) = self.as_manager(caller, ca)?;
         let record = self.load_by_serial(&name, serial).await?;
         let current = record.certificate.as_ref().and_then(|c| c.revocation);
         match current {
@@ -921,6 +911,18 @@ impl Authority {
     }
 
     // ---- helpers ------------------------------------------------------------------------
+
+    /// The CA's name and the caller, who must be a certificate manager of it.
+    fn as_manager<'c>(
+        &self,
+        caller: Option<&'c Identity>,
+        ca: &str,
+    ) -> Result<(CaName, &'c Identity), EnrollError> {
+        let name = self.resolve(ca)?.runtime.info.name.clone();
+        let who = require(caller)?;
+        who.authorize(Role::Manager, Some(&name), self.separation)?;
+        Ok((name, who))
+    }
 
     fn authorize_reader(&self, caller: Option<&Identity>, ca: &CaName) -> Result<(), EnrollError> {
         let who = require(caller)?;

@@ -374,6 +374,8 @@ impl Authority {
             event,
             details,
         } = prepared;
+        // Formatted once: the audit record and the request row both keep it.
+        let subject = props.csr.subject.to_string();
         let audit = vec![NewAudit {
             at: now,
             actor: props
@@ -385,7 +387,7 @@ impl Authority {
             target: AuditTarget::ThisRequest,
             details: crate::admin::JsonObject::new()
                 .str("profile", props.profile.as_str())
-                .str("subject", &props.csr.subject.to_string())
+                .str("subject", &subject)
                 .str("status", status.as_str())
                 .opt_str(
                     "serial",
@@ -399,7 +401,7 @@ impl Authority {
             profile: Some(props.profile),
             requester: props.requester,
             format: "pkcs10".into(),
-            subject: props.csr.subject.to_string(),
+            subject,
             raw: props.csr.der,
             submitted_at: now,
             resolved_at: (status != RequestStatus::Pending).then_some(now),

@@ -159,21 +159,29 @@ pub async fn view_requests(
     Path(ca): Path<String>,
     Query(params): Query<ViewParams>,
 ) -> Result<Response, Problem> {
-    let query = params.into_query(false)?;
-    let limit = query.limit;
-    let rows = state.authority.view(caller.identity(), &ca, query).await?;
-    Ok(page(rows, limit))
+    view(&state, &caller, &ca, params, false).await
 }
 
+/// `GET /api/v1/cas/{ca}/certificates`: the same view, rows with a certificate only.
 async fn view_certificates(
     State(state): State<AppState>,
     caller: Caller,
     Path(ca): Path<String>,
     Query(params): Query<ViewParams>,
 ) -> Result<Response, Problem> {
-    let query = params.into_query(true)?;
+    view(&state, &caller, &ca, params, true).await
+}
+
+async fn view(
+    state: &AppState,
+    caller: &Caller,
+    ca: &str,
+    params: ViewParams,
+    certificates_only: bool,
+) -> Result<Response, Problem> {
+    let query = params.into_query(certificates_only)?;
     let limit = query.limit;
-    let rows = state.authority.view(caller.identity(), &ca, query).await?;
+    let rows = state.authority.view(caller.identity(), ca, query).await?;
     Ok(page(rows, limit))
 }
 

@@ -504,63 +504,11 @@ fn create_request(conn: &Connection, req: &NewRequest) -> Result<RequestId, Stor
         StoreError::Backend(format!("the database assigned an invalid request id: {e}"))
     })?;
 
-    if !req.attributes.is_empty() {
-        let mut s = conn
-            .prepare_cached(INSERT_ATTRIBUTE)
-            .map_err(sql_error("recording request attributes"))?;
-        for (position, (name, value)) in req.attributes.iter().enumerate() {
-            s.execute(params![rowid, position as i64, name, value])
-                .map_err(sql_error("recording a request attribute"))?;
-        }
-    }
-
-    if !req.extensions.is_empty() {
-        let mut s = conn
-            .prepare_cached(INSERT_EXTENSION)
-            .map_err(sql_error("recording request extensions"))?;
-        for (position, ext) in req.extensions.iter().enumerate() {
-            s.execute(params![
-                rowid,
-                position as i64,
-                ext.oid,
-                ext.critical,
-                ext.disabled,
-                ext.origin.as_str(),
-                ext.value,
-            ])
-            .map_err(sql_error("recording a request extension"))?;
-        }
-    }
+    insert_attributes(conn, rowid, &req.attributes)?;
+    insert_extensions(conn, rowid, &req.extensions)?;
 
     if let Some(cert) = &req.certificate {
-        let sans = serde_json::to_string(&cert.sans)
-            .map_err(|e| StoreError::Backend(format!("encoding subject alternative names: {e}")))?;
-        let serial = cert.serial.to_hex();
-        let not_before = to_unix(cert.not_before)?;
-        let not_after = to_unix(cert.not_after)?;
-        conn.prepare_cached(INSERT_CERTIFICATE)
-            .and_then(|mut s| {
-                s.execute(params![
-                    req.ca.as_str(),
-                    serial,
-                    rowid,
-                    cert.der,
-                    cert.subject,
-                    sans,
-                    not_before,
-                    not_after,
-                ])
-            })
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!(
-                        "serial number {serial} is already recorded for CA {}",
-                        req.ca
-                    ))
-                } else {
-                    sql_error("recording a certificate")(e)
-                }
-            })?;
+        insert_certificate(conn, &req.ca, rowid, cert)?;
     }
 
     if !req.events.is_empty() {
@@ -615,31 +563,11 @@ fn update_request(conn: &Connection, u: &RequestUpdate) -> Result<(), StoreError
     }
     if let Some(attributes) = &u.attributes {
         exec_id(conn, DELETE_ATTRIBUTES, id, "replacing request attributes")?;
-        let mut s = conn
-            .prepare_cached(INSERT_ATTRIBUTE)
-            .map_err(sql_error("recording request attributes"))?;
-        for (position, (name, value)) in attributes.iter().enumerate() {
-            s.execute(params![id, position as i64, name, value])
-                .map_err(sql_error("recording a request attribute"))?;
-        }
+        insert_attributes(conn, id, attributes)?;
     }
     if let Some(extensions) = &u.extensions {
         exec_id(conn, DELETE_EXTENSIONS, id, "replacing request extensions")?;
-        let mut s = conn
-            .prepare_cached(INSERT_EXTENSION)
-            .map_err(sql_error("recording request extensions"))?;
-        for (position, ext) in extensions.iter().enumerate() {
-            s.execute(params![
-                id,
-                position as i64,
-                ext.oid,
-                ext.critical,
-                ext.disabled,
-                ext.origin.as_str(),
-                ext.value,
-            ])
-            .map_err(sql_error("recording a request extension"))?;
-        }
+        insert_extensions(conn, id, extensions)?;
     }
     if u.clear_approvals {
         exec_id(conn, DELETE_APPROVALS, id, "clearing approvals")?;
@@ -665,6 +593,50 @@ fn update_request(conn: &Connection, u: &RequestUpdate) -> Result<(), StoreError
     insert_events(conn, &u.ca, Some(id), &u.events)?;
     for record in &u.audit {
         crate::audit::append(conn, record, None)?;
+    }
+    Ok(())
+}
+
+fn insert_attributes(
+    conn: &Connection,
+    request_id: i64,
+    attributes: &[(String, String)],
+) -> Result<(), StoreError> {
+    if attributes.is_empty() {
+        return Ok(());
+    }
+    let mut s = conn
+        .prepare_cached(INSERT_ATTRIBUTE)
+        .map_err(sql_error("recording request attributes"))?;
+    for (position, (name, value)) in attributes.iter().enumerate() {
+        s.execute(params![request_id, position as i64, name, value])
+            .map_err(sql_error("recording a request attribute"))?;
+    }
+    Ok(())
+}
+
+fn insert_extensions(
+    conn: &Connection,
+    request_id: i64,
+    extensions: &[signet_core::StoredExtension],
+) -> Result<(), StoreError> {
+    if extensions.is_empty() {
+        return Ok(());
+    }
+    let mut s = conn
+        .prepare_cached(INSERT_EXTENSION)
+        .map_err(sql_error("recording request extensions"))?;
+    for (position, ext) in extensions.iter().enumerate() {
+        s.execute(params![
+            request_id,
+            position as i64,
+            ext.oid,
+            ext.critical,
+            ext.disabled,
+            ext.origin.as_str(),
+            ext.value,
+        ])
+        .map_err(sql_error("recording a request extension"))?;
     }
     Ok(())
 }

@@ -76,6 +76,8 @@ pub struct ServerConfig {
     pub database: String,
     pub max_body_bytes: usize,
     pub workers: usize,
+    /// The public base URL relying parties reach this server at (CDP, AIA, IDP URLs).
+    pub public_url: Option<String>,
     pub tls: Option<TlsConfig>,
 }
 
@@ -87,6 +89,7 @@ impl Default for ServerConfig {
             database: "signet.db".into(),
             max_body_bytes: 64 * 1024,
             workers: 0,
+            public_url: None,
             tls: None,
         }
     }
@@ -118,6 +121,103 @@ pub struct CaConfig {
     pub policy: toml::Value,
     #[serde(rename = "exit", default)]
     pub exits: Vec<toml::Table>,
+    #[serde(default)]
+    pub revocation: RevocationToml,
+}
+
+/// `[ca.revocation]`: CRL publication and OCSP. Durations are written `90s`, `30m`, `12h`,
+/// `7d`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationToml {
+    /// Overrides `[server] public_url` for this CA.
+    pub public_url: Option<String>,
+    pub partitions: u32,
+    pub crl_period: String,
+    pub crl_overlap: String,
+    /// `0s` turns delta CRLs off.
+    pub delta_period: String,
+    pub delta_overlap: String,
+    pub keep_expired: String,
+    pub ocsp_validity: String,
+    /// `delegated` or `ca`.
+    pub ocsp_signer: String,
+    pub ocsp_responder_validity: String,
+}
+
+impl Default for RevocationToml {
+    fn default() -> Self {
+        RevocationToml {
+            public_url: None,
+            partitions: 0,
+            crl_period: "7d".into(),
+            crl_overlap: "1d".into(),
+            delta_period: "1h".into(),
+            delta_overlap: "10m".into(),
+            keep_expired: "0s".into(),
+            ocsp_validity: "1d".into(),
+            ocsp_signer: "delegated".into(),
+            ocsp_responder_validity: "7d".into(),
+        }
+    }
+}
+
+impl RevocationToml {
+    /// The engine's settings, with `public_url` from `[server]` unless overridden.
+    pub fn to_config(
+        &self,
+        server_url: Option<&str>,
+    ) -> Result<signet_core::revocation::RevocationConfig> {
+        use signet_core::revocation::{ResponderMode, RevocationConfig};
+        let d = |field: &str, v: &str| {
+            parse_duration(v).with_context(|| format!("[ca.revocation] {field} = {v:?}"))
+        };
+        let delta = d("delta_period", &self.delta_period)?;
+        Ok(RevocationConfig {
+            base_url: self
+                .public_url
+                .as_deref()
+                .or(server_url)
+                .map(|u| u.trim_end_matches('/').to_string()),
+            partitions: self.partitions,
+            crl_period: d("crl_period", &self.crl_period)?,
+            crl_overlap: d("crl_overlap", &self.crl_overlap)?,
+            delta_period: (!delta.is_zero()).then_some(delta),
+            delta_overlap: d("delta_overlap", &self.delta_overlap)?,
+            keep_expired: d("keep_expired", &self.keep_expired)?,
+            ocsp_validity: d("ocsp_validity", &self.ocsp_validity)?,
+            responder: match self.ocsp_signer.as_str() {
+                "delegated" => ResponderMode::Delegated,
+                "ca" => ResponderMode::Ca,
+                other => bail!(
+                    "[ca.revocation] ocsp_signer = {other:?}: expected \"delegated\" or \"ca\""
+                ),
+            },
+            responder_validity: d("ocsp_responder_validity", &self.ocsp_responder_validity)?,
+        })
+    }
+}
+
+/// `90s`, `30m`, `12h`, `7d` (one number and one unit).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .with_context(|| format!("{s:?} has no unit (s, m, h or d)"))?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .with_context(|| format!("{s:?}: expected a number then s, m, h or d"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => bail!("{s:?}: unknown unit {other:?} (s, m, h or d)"),
+    };
+    n.checked_mul(secs)
+        .map(std::time::Duration::from_secs)
+        .with_context(|| format!("{s:?} is too long"))
 }
 
 impl Config {
@@ -175,6 +275,11 @@ database = "signet.db"
 max_body_bytes = 65536
 # Worker threads for CSR checks, policy and signing; 0 = one per CPU core.
 workers = 0
+# The public base URL relying parties reach this server at. Certificates carry its CRL
+# distribution point (PUBLIC_URL/crl/CA.crl) and AIA (OCSP PUBLIC_URL/ocsp/CA, CA
+# certificate PUBLIC_URL/ca/CA.crt); CRLs name it in their issuingDistributionPoint.
+# Without it, certificates carry neither (and CRLs no IDP).
+public_url = "http://{listen}"
 
 # An HTTPS listener beside the plain one; clients may authenticate with a certificate
 # (mapped by [[identity]] below) or with an API token. Uncomment to use:
@@ -209,6 +314,30 @@ name = "{ca}"
 # Its passphrase comes from --passphrase-file or SIGNET_PASSPHRASE at `signet serve`.
 key = "ca/{ca}/key.pem"
 certificate = "ca/{ca}/cert.pem"
+
+# Revocation (AD CS CRLPeriod, CRLOverlapPeriod, CRLDeltaPeriod, CRL partitioning; the
+# Online Responder). Durations: 90s, 30m, 12h, 7d.
+[ca.revocation]
+# public_url = "http://pki.example.com"   # overrides [server] public_url for this CA
+# CRL partitions for new certificates (each its own CRL at /crl/CA/N.crl, named in the
+# certificate's CDP); 0 = one CRL (/crl/CA.crl). Set it before issuing: certificates keep
+# the partition they were issued in.
+partitions = 0
+# Full CRLs: published every crl_period, valid for crl_period + crl_overlap.
+crl_period = "7d"
+crl_overlap = "1d"
+# Delta CRLs (/crl/CA/delta.crl): every delta_period, valid delta_period + delta_overlap;
+# "0s" turns them off.
+delta_period = "1h"
+delta_overlap = "10m"
+# How long revoked certificates stay on CRLs after they expire.
+keep_expired = "0s"
+# OCSP (/ocsp/CA): responses valid this long, cached and re-signed at half-life.
+ocsp_validity = "1d"
+# "delegated": a responder certificate (OCSPSigning, ocsp-nocheck) issued at start to a key
+# kept only in memory, renewed when a third of its validity is left; "ca": the CA key signs.
+ocsp_signer = "delegated"
+ocsp_responder_validity = "7d"
 
 # The policy module (AD CS ICertPolicy). Built in: "profiles".
 [ca.policy]

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use signet_core::authority::AuthorityConfig;
 use signet_core::{Authority, CaInfo, CaName, CaRuntime, Signer, Store, SystemClock};
 use signet_keys::{SoftwareKey, SystemRandom};
-use signet_server::{AppState, Delivery, Metrics};
+use signet_server::{AppState, Delivery, Maintenance, Metrics};
 use signet_store::SqliteStore;
 use tokio::net::TcpListener;
 
@@ -49,7 +49,7 @@ pub async fn start(
     );
     let mut cas = Vec::new();
     for ca in &config.cas {
-        cas.push(load_ca(data, &config.server.host, ca, passphrase)?);
+        cas.push(load_ca(data, &config.server, ca, passphrase)?);
     }
     let cert_identities = Arc::new(cert_identities(&config)?);
     let config_text = std::fs::read(data.join("signet.toml")).unwrap_or_default();
@@ -86,6 +86,7 @@ pub async fn start(
                 workers,
                 role_separation: config.security.role_separation,
                 config_details,
+                key_factory: Some(Arc::new(signet_keys::SoftwareKeyFactory)),
             },
             cas,
         )
@@ -94,6 +95,7 @@ pub async fn start(
     let metrics = Arc::new(Metrics::default());
     let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
     authority.start().await.context("starting the modules")?;
+    let maintenance = Maintenance::spawn(Arc::clone(&authority));
 
     let listen = listen.unwrap_or(&config.server.listen).to_string();
     let listener = TcpListener::bind(&listen)
@@ -184,6 +186,7 @@ pub async fn start(
         }
         // In-flight requests are drained; no new ones are accepted.
         task_authority.stop_accepting();
+        maintenance.stop().await;
         delivery.stop().await;
         if let Err(e) = task_authority.record_shutdown().await {
             tracing::error!(error = %e, "could not record the Shutdown event");
@@ -210,7 +213,7 @@ pub async fn start(
 
 fn load_ca(
     data: &Path,
-    host: &str,
+    server: &crate::config::ServerConfig,
     ca: &crate::config::CaConfig,
     passphrase: Option<&[u8]>,
 ) -> Result<CaRuntime> {
@@ -269,6 +272,14 @@ fn load_ca(
         );
     }
     let key_algorithm = key.key_algorithm();
+    let revocation = ca
+        .revocation
+        .to_config(server.public_url.as_deref())
+        .with_context(|| format!("CA {name}"))?;
+    revocation
+        .check()
+        .map_err(|e| anyhow::anyhow!("CA {name}: [ca.revocation] {e}"))?;
+    let host = &server.host;
     Ok(CaRuntime {
         info: CaInfo {
             config: format!("{host}/{name}"),
@@ -283,6 +294,7 @@ fn load_ca(
         not_after: info.not_after,
         policy,
         exits,
+        revocation,
     })
 }
 

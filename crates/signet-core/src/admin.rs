@@ -647,11 +647,16 @@ impl Authority {
                 expect,
                 new,
                 status,
+                changed_at: whole_seconds(self.clock.now()),
                 events: vec![(Event::Revoked, event_details)],
                 audit: vec![audit],
             })
             .await
             .map_err(store_error)?;
+        // OCSP answers from this moment on say what the store now says.
+        if let Ok(state) = self.resolve(record.ca.as_str()) {
+            state.ocsp_cache.invalidate(&serial);
+        }
         record.status = status;
         record.version += 1;
         if let Some(c) = record.certificate.as_mut() {
@@ -719,6 +724,8 @@ impl Authority {
                 sans: info.sans.iter().map(ToString::to_string).collect(),
                 not_before: info.not_before,
                 not_after: info.not_after,
+                // Imported certificates name no Signet partition: the CA's main CRL.
+                shard: 0,
             }),
             events: vec![(Event::Imported, details.clone())],
             audit: vec![NewAudit {

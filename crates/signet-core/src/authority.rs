@@ -31,6 +31,7 @@ use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
 use crate::model::{RequestRecord, RequestStatus, StoredExtension};
 use crate::policy::{CaInfo, ModuleError, Policy, PolicyCtx, RequestProps, Verdict};
 use crate::pool::WorkPool;
+use crate::revocation::{KeyFactory, OcspCache, RevocationConfig, RevocationState};
 use crate::signer::{Clock, Random, Signer};
 use crate::store::{
     AuditTarget, NewAudit, NewCertificate, NewEvent, NewRequest, Store, StoreError, TokenRecord,
@@ -56,6 +57,8 @@ pub struct CaRuntime {
     pub not_after: SystemTime,
     pub policy: Arc<dyn Policy>,
     pub exits: Vec<Arc<dyn Exit>>,
+    /// CRL and OCSP settings.
+    pub revocation: RevocationConfig,
 }
 
 /// Engine-wide settings and seams.
@@ -73,7 +76,12 @@ pub struct AuthorityConfig {
     /// Recorded as the details of the `config-load` audit record at start (a JSON object,
     /// e.g. the configuration file's SHA-256).
     pub config_details: String,
+    /// Makes the delegated OCSP responders' keys; `None`: the CA key signs OCSP responses.
+    pub key_factory: Option<Arc<dyn KeyFactory>>,
 }
+
+/// How many OCSP responses each CA keeps cached.
+pub const OCSP_CACHE_ENTRIES: usize = 262_144;
 
 /// What one delivery pass did, for metrics and logs.
 #[derive(Debug, Default, Clone)]
@@ -91,6 +99,10 @@ pub(crate) struct CaState {
     pub(crate) authority_key_id: [u8; 20],
     /// Exit modules with the masks they returned from `start`.
     exits: Mutex<Vec<(Arc<dyn Exit>, EventMask)>>,
+    pub(crate) revocation: RevocationState,
+    pub(crate) ocsp_cache: OcspCache,
+    /// The CA certificate's name and key hashes, to recognise OCSP requests for it.
+    pub(crate) issuer_hashes: signet_x509::ocsp::IssuerHashes,
 }
 
 /// The engine. Cheap to share behind an `Arc`.
@@ -115,6 +127,7 @@ pub struct Authority {
     /// When each pending request last raised `RetrievePending`: polling is unauthenticated
     /// and cheap, a durable event is not, so one event per request per minute is recorded.
     polled: Mutex<HashMap<RequestId, SystemTime>>,
+    pub(crate) key_factory: Option<Arc<dyn KeyFactory>>,
 }
 
 /// Why the engine could not be built or started.
@@ -140,6 +153,12 @@ impl Authority {
             if map.contains_key(&name) {
                 return Err(StartError::Ca(name.to_string(), "configured twice".into()));
             }
+            runtime
+                .revocation
+                .check()
+                .map_err(|e| StartError::Ca(name.to_string(), format!("[ca.revocation] {e}")))?;
+            let issuer_hashes = crate::revocation::issuer_hashes(&runtime.info.certificate)
+                .map_err(|e| StartError::Ca(name.to_string(), e))?;
             order.push(name.clone());
             map.insert(
                 name,
@@ -147,6 +166,9 @@ impl Authority {
                     runtime,
                     authority_key_id,
                     exits: Mutex::new(Vec::new()),
+                    revocation: RevocationState::default(),
+                    ocsp_cache: OcspCache::new(OCSP_CACHE_ENTRIES),
+                    issuer_hashes,
                 }),
             );
         }
@@ -165,7 +187,13 @@ impl Authority {
             wake: Mutex::new(None),
             recent: RecentRequests::default(),
             polled: Mutex::new(HashMap::new()),
+            key_factory: config.key_factory,
         })
+    }
+
+    /// The state of a configured CA (names come from `ca_names`).
+    pub(crate) fn state(&self, name: &CaName) -> &Arc<CaState> {
+        &self.cas[name]
     }
 
     /// Registers the callback that wakes the exit delivery loop after a commit.
@@ -223,6 +251,7 @@ impl Authority {
             });
         }
         self.store.append_events(events).await?;
+        self.start_revocation().await?;
         self.accepting.store(true, Ordering::SeqCst);
         self.wake();
         Ok(())
@@ -947,6 +976,10 @@ fn build_certificate(
     let key_id = ext::key_identifier(&csr.spki_der).map_err(|e| format!("key id: {e}"))?;
     recorded.push(server(ext::subject_key_identifier(&key_id)));
     recorded.push(server(ext::authority_key_identifier(&ca.authority_key_id)));
+    let shard = rt.revocation.shard_for(&serial);
+    for e in rt.revocation.certificate_extensions(&rt.info.name, shard)? {
+        recorded.push(server(e));
+    }
 
     let extensions: Vec<Extension> = recorded
         .iter()
@@ -979,6 +1012,7 @@ fn build_certificate(
         sans: draft.sans().iter().map(ToString::to_string).collect(),
         not_before: draft.not_before(),
         not_after: draft.not_after(),
+        shard,
     };
     Ok((certificate, recorded))
 }

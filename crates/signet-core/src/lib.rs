@@ -34,6 +34,7 @@ pub mod ids;
 pub mod model;
 pub mod policy;
 pub mod pool;
+pub mod revocation;
 pub mod signer;
 pub mod store;
 
@@ -51,8 +52,9 @@ pub use model::{
 pub use policy::{CaInfo, ModuleError, Policy, PolicyCtx, ProfileAccess, RequestProps, Verdict};
 pub use signer::{Clock, Random, Signer, SignerError, SystemClock};
 pub use store::{
-    AuditCheck, AuditRecord, AuditTarget, NewAudit, NewCertificate, NewEvent, NewRequest, NewToken,
-    OutboxEvent, RequestUpdate, RevocationChange, Store, StoreError, TokenRecord, ViewQuery,
+    AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, NewAudit, NewCertificate,
+    NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent, RequestUpdate, RevocationChange,
+    RevokedQuery, RevokedRow, RevokedScan, Store, StoreError, TokenRecord, ViewQuery,
 };
 
 /// A boxed, sendable future: the async seam that keeps this crate runtime-agnostic.

@@ -37,6 +37,8 @@ pub struct NewCertificate {
     pub sans: Vec<String>,
     pub not_before: SystemTime,
     pub not_after: SystemTime,
+    /// The CRL partition the certificate belongs to (0 when the CA is not partitioned).
+    pub shard: u32,
 }
 
 /// A new request, with its outcome, extensions, certificate and the events it raises; all
@@ -147,8 +149,78 @@ pub struct RevocationChange {
     pub expect: Option<Revocation>,
     pub new: Option<Revocation>,
     pub status: RequestStatus,
+    /// When the change happened: orders it for delta CRLs, and dates a release from hold.
+    pub changed_at: SystemTime,
     pub events: Vec<(Event, String)>,
     pub audit: Vec<NewAudit>,
+}
+
+/// One certificate as a CRL lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedRow {
+    pub serial: SerialNumber,
+    /// `None`: released from hold since the base CRL (a delta CRL lists it as
+    /// removeFromCRL, dated `changed_at`).
+    pub revocation: Option<Revocation>,
+    pub changed_at: SystemTime,
+}
+
+/// What to scan for one CRL.
+#[derive(Debug, Clone)]
+pub struct RevokedQuery {
+    pub ca: CaName,
+    pub shard: u32,
+    /// A delta CRL: only changes after this revocation sequence number (that of its base).
+    pub changed_after: Option<u64>,
+    /// Certificates whose notAfter is before this are left out.
+    pub expired_before: SystemTime,
+}
+
+/// The result of a scan: the rows, in serial order, and the highest revocation sequence
+/// number the scan saw (what a later delta CRL starts from).
+#[derive(Debug, Clone, Default)]
+pub struct RevokedScan {
+    pub rows: Vec<RevokedRow>,
+    pub revocation_seq: u64,
+}
+
+/// A CRL to record, with its `CrlIssued` event and audit record. `Conflict` if the CA already
+/// has a CRL with this number in this partition.
+#[derive(Debug, Clone)]
+pub struct NewCrl {
+    pub ca: CaName,
+    pub shard: u32,
+    pub number: u64,
+    /// Set for a delta CRL: its base CRL's number.
+    pub delta_base: Option<u64>,
+    pub revocation_seq: u64,
+    pub this_update: SystemTime,
+    pub next_update: SystemTime,
+    pub entries: u64,
+    pub der: Vec<u8>,
+    pub events: Vec<(Event, String)>,
+    pub audit: Vec<NewAudit>,
+}
+
+/// A stored CRL (`der` is empty in listings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlRecord {
+    pub ca: CaName,
+    pub shard: u32,
+    pub number: u64,
+    pub delta_base: Option<u64>,
+    pub revocation_seq: u64,
+    pub this_update: SystemTime,
+    pub next_update: SystemTime,
+    pub entries: u64,
+    pub der: Vec<u8>,
+}
+
+/// What OCSP needs to know about one serial number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateStatus {
+    pub revocation: Option<Revocation>,
+    pub not_after: SystemTime,
 }
 
 /// An API token to record. Only the SHA-256 of the secret is stored.
@@ -322,6 +394,36 @@ pub trait Store: Send + Sync {
         &'a self,
         target: &'a str,
     ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>>;
+
+    /// The revoked (or, for a delta, changed) certificates of one CRL partition.
+    fn scan_revoked(&self, query: RevokedQuery) -> BoxFuture<'_, Result<RevokedScan, StoreError>>;
+
+    /// The partitions that hold certificates of a CA.
+    fn shards_in_use<'a>(&'a self, ca: &'a CaName) -> BoxFuture<'a, Result<Vec<u32>, StoreError>>;
+
+    /// Records a CRL (see [`NewCrl`]); old CRLs of the partition beyond the newest few are
+    /// dropped.
+    fn store_crl(&self, crl: NewCrl) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// The newest full and delta CRL of each partition of a CA, with their DER.
+    fn latest_crls<'a>(
+        &'a self,
+        ca: &'a CaName,
+    ) -> BoxFuture<'a, Result<Vec<CrlRecord>, StoreError>>;
+
+    /// The stored CRLs of a CA, newest first, without their DER.
+    fn list_crls<'a>(
+        &'a self,
+        ca: &'a CaName,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<CrlRecord>, StoreError>>;
+
+    /// The revocation state of one certificate, `None` if the CA never issued the serial.
+    fn certificate_status<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<CertificateStatus>, StoreError>>;
 
     /// Recomputes the audit hash chain.
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>>;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use signet_core::authority::AuthorityConfig;
 use signet_core::policy::PolicyCtx;
@@ -178,6 +178,38 @@ impl Store for MemStore {
     fn verify_audit(&self) -> BoxFuture<'_, Result<signet_core::AuditCheck, StoreError>> {
         Box::pin(async { Err(StoreError::Backend("not used here".into())) })
     }
+    fn scan_revoked(
+        &self,
+        _q: signet_core::RevokedQuery,
+    ) -> BoxFuture<'_, Result<signet_core::RevokedScan, StoreError>> {
+        Box::pin(async { Ok(Default::default()) })
+    }
+    fn shards_in_use<'a>(&'a self, _ca: &'a CaName) -> BoxFuture<'a, Result<Vec<u32>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn store_crl(&self, _crl: signet_core::NewCrl) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Backend("not used here".into())) })
+    }
+    fn latest_crls<'a>(
+        &'a self,
+        _ca: &'a CaName,
+    ) -> BoxFuture<'a, Result<Vec<signet_core::CrlRecord>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn list_crls<'a>(
+        &'a self,
+        _ca: &'a CaName,
+        _limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<signet_core::CrlRecord>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn certificate_status<'a>(
+        &'a self,
+        _ca: &'a CaName,
+        _serial: signet_core::SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<signet_core::CertificateStatus>, StoreError>> {
+        Box::pin(async { Ok(None) })
+    }
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
@@ -247,8 +279,9 @@ impl Signer for NoSigner {
     fn public_key_der(&self) -> &[u8] {
         &self.0
     }
+    /// A fixed, invalid signature: only the CA certificate's shape matters here.
     fn sign(&self, _m: &[u8]) -> Result<Vec<u8>, SignerError> {
-        Err(SignerError("not used".into()))
+        Ok(vec![0x5a; 64])
     }
 }
 
@@ -297,15 +330,25 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
         seen: Mutex::new(Vec::new()),
         fail_next: Mutex::new(1),
     });
+    let subject = DistinguishedName::parse("CN=demo").unwrap();
+    let signer = NoSigner(ed25519_spki());
+    let certificate = signet_core::authority::self_signed_root(
+        &signer,
+        &subject,
+        signet_core::SerialNumber::from_random([1; 20]),
+        SystemTime::UNIX_EPOCH,
+        SystemTime::now() + Duration::from_secs(3600),
+    )
+    .unwrap();
     let runtime = CaRuntime {
         info: CaInfo {
             name: ca.clone(),
             config: "localhost/demo".into(),
-            subject: DistinguishedName::empty(),
-            certificate: Vec::new(),
+            subject,
+            certificate,
         },
         key_algorithm: signet_x509::KeyAlgorithm::Ed25519,
-        signer: Arc::new(NoSigner(ed25519_spki())),
+        signer: Arc::new(signer),
         chain: Vec::new(),
         not_before: SystemTime::UNIX_EPOCH,
         not_after: SystemTime::now(),
@@ -314,6 +357,7 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
             issued_only.clone() as Arc<dyn Exit>,
             flaky.clone() as Arc<dyn Exit>,
         ],
+        revocation: Default::default(),
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let authority = Authority::new(
@@ -325,6 +369,7 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
             workers: 1,
             role_separation: true,
             config_details: "{}".into(),
+            key_factory: None,
         },
         vec![runtime],
     )

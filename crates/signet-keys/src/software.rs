@@ -380,3 +380,18 @@ mod tests {
         assert_eq!(format!("{key:?}"), "SoftwareKey { algorithm: Ed25519, .. }");
     }
 }
+
+/// Makes fresh in-memory software keys (the delegated OCSP responder's key).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SoftwareKeyFactory;
+
+impl signet_core::revocation::KeyFactory for SoftwareKeyFactory {
+    fn generate(
+        &self,
+        algorithm: KeyAlgorithm,
+    ) -> Result<std::sync::Arc<dyn signet_core::Signer>, signet_core::SignerError> {
+        SoftwareKey::generate(algorithm)
+            .map(|k| std::sync::Arc::new(k) as std::sync::Arc<dyn signet_core::Signer>)
+            .map_err(|e| signet_core::SignerError(e.to_string()))
+    }
+}

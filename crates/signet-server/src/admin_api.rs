@@ -57,7 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/audit/verify", get(audit_verify))
 }
 
-fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Problem> {
+pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Problem> {
     if body.is_empty() {
         return serde_json::from_slice(b"{}")
             .map_err(|e| Problem::bad_request(format!("a JSON body is required: {e}")));

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/cas/{ca}/requests/{id}", get(retrieve))
         .merge(crate::admin_api::routes())
+        .merge(crate::revocation_api::routes())
         .route("/ca/{file}", get(public_ca_certificate))
         .fallback(|| async { Problem::not_found("no such resource") })
         .layer(DefaultBodyLimit::max(limit))

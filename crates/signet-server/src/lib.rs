@@ -23,9 +23,11 @@ pub mod auth;
 pub mod delivery;
 pub mod metrics;
 pub mod problem;
+pub mod revocation_api;
 pub mod tls;
 pub mod wire;
 
 pub use api::{AppState, router};
 pub use delivery::Delivery;
 pub use metrics::Metrics;
+pub use revocation_api::Maintenance;

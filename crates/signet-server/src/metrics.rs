@@ -21,6 +21,7 @@ pub struct Metrics {
     outbox_lag: Mutex<BTreeMap<String, u64>>,
     deliveries: AtomicU64,
     delivery_failures: AtomicU64,
+    ocsp_responses: AtomicU64,
 }
 
 impl Metrics {
@@ -59,6 +60,11 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
+    /// Counts one OCSP response sent.
+    pub fn ocsp_response(&self) {
+        self.ocsp_responses.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
         out.push_str(
@@ -112,6 +118,13 @@ impl Metrics {
             out,
             "signet_exit_delivery_failures_total {}",
             self.delivery_failures.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP signet_ocsp_responses_total OCSP responses sent.\n");
+        out.push_str("# TYPE signet_ocsp_responses_total counter\n");
+        let _ = writeln!(
+            out,
+            "signet_ocsp_responses_total {}",
+            self.ocsp_responses.load(Ordering::Relaxed)
         );
         out
     }

@@ -123,6 +123,7 @@ fn issuance(n: u64, rng: &mut SplitMix) -> NewRequest {
             sans: vec![host],
             not_before: now,
             not_after: now + Duration::from_secs(90 * 86_400),
+            shard: 0,
         }),
         events: vec![(Event::Issued, format!("{{\"request\":{n}}}"))],
         audit: Vec::new(),

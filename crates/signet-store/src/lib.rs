@@ -28,6 +28,7 @@
 //! - `writer`: the writer thread: command queue, group commit, failure isolation with
 //!   savepoints, and the write statements.
 //! - `reader`: the reader threads and the read queries.
+//! - `revocation`: the reads behind CRLs and OCSP.
 //! - `checkpoint`: WAL checkpoints, kept out of the writer's commits.
 //! - `codec`: column conventions (times, sequence numbers) and SQLite error mapping.
 //! - `examples/store_bench.rs`: an issuance-shaped write benchmark.
@@ -38,6 +39,7 @@ mod checkpoint;
 mod codec;
 mod migrate;
 mod reader;
+mod revocation;
 mod writer;
 
 use std::path::Path;
@@ -45,9 +47,10 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags};
 use signet_core::{
-    AuditCheck, AuditRecord, BoxFuture, CaName, NewAudit, NewEvent, NewRequest, NewToken,
-    OutboxEvent, RequestId, RequestRecord, RequestStatus, RequestUpdate, RevocationChange,
-    SerialNumber, Store, StoreError, TokenRecord, ViewQuery,
+    AuditCheck, AuditRecord, BoxFuture, CaName, CertificateStatus, CrlRecord, NewAudit, NewCrl,
+    NewEvent, NewRequest, NewToken, OutboxEvent, RequestId, RequestRecord, RequestStatus,
+    RequestUpdate, RevocationChange, RevokedQuery, RevokedScan, SerialNumber, Store, StoreError,
+    TokenRecord, ViewQuery,
 };
 
 use crate::checkpoint::Checkpointer;
@@ -304,6 +307,60 @@ impl Store for SqliteStore {
         Box::pin(
             self.readers
                 .run(move |conn| reader::audit_for(conn, &target)),
+        )
+    }
+
+    fn scan_revoked(&self, query: RevokedQuery) -> BoxFuture<'_, Result<RevokedScan, StoreError>> {
+        Box::pin(
+            self.readers
+                .run(move |conn| revocation::scan_revoked(conn, &query)),
+        )
+    }
+
+    fn shards_in_use<'a>(&'a self, ca: &'a CaName) -> BoxFuture<'a, Result<Vec<u32>, StoreError>> {
+        let ca = ca.clone();
+        Box::pin(
+            self.readers
+                .run(move |conn| revocation::shards_in_use(conn, &ca)),
+        )
+    }
+
+    fn store_crl(&self, crl: NewCrl) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.store_crl(crl))
+    }
+
+    fn latest_crls<'a>(
+        &'a self,
+        ca: &'a CaName,
+    ) -> BoxFuture<'a, Result<Vec<CrlRecord>, StoreError>> {
+        let ca = ca.clone();
+        Box::pin(
+            self.readers
+                .run(move |conn| revocation::latest_crls(conn, &ca)),
+        )
+    }
+
+    fn list_crls<'a>(
+        &'a self,
+        ca: &'a CaName,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<CrlRecord>, StoreError>> {
+        let ca = ca.clone();
+        Box::pin(
+            self.readers
+                .run(move |conn| revocation::list_crls(conn, &ca, limit)),
+        )
+    }
+
+    fn certificate_status<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<CertificateStatus>, StoreError>> {
+        let ca = ca.clone();
+        Box::pin(
+            self.readers
+                .run(move |conn| revocation::certificate_status(conn, &ca, &serial)),
         )
     }
 

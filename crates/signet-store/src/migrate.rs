@@ -30,6 +30,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "admin",
         sql: include_str!("../migrations/sqlite/0002_admin.sql"),
     },
+    Migration {
+        version: 3,
+        name: "revocation",
+        sql: include_str!("../migrations/sqlite/0003_revocation.sql"),
+    },
 ];
 
 /// The schema version this build writes.

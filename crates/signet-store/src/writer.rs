@@ -21,8 +21,8 @@ use std::time::SystemTime;
 use futures_channel::oneshot;
 use rusqlite::{Connection, params};
 use signet_core::{
-    CaName, NewAudit, NewEvent, NewRequest, NewToken, RequestId, RequestUpdate, RevocationChange,
-    StoreError,
+    CaName, NewAudit, NewCrl, NewEvent, NewRequest, NewToken, RequestId, RequestUpdate,
+    RevocationChange, StoreError,
 };
 
 use crate::StoreStats;
@@ -49,6 +49,7 @@ enum Op {
     AppendAudit(Vec<NewAudit>),
     CreateToken(Box<NewToken>),
     RevokeToken(RevokeToken),
+    StoreCrl(Box<NewCrl>),
 }
 
 pub(crate) struct RevokeToken {
@@ -153,6 +154,10 @@ impl Writer {
 
     pub(crate) async fn change_revocation(&self, c: RevocationChange) -> Result<(), StoreError> {
         self.unit(Op::ChangeRevocation(Box::new(c))).await
+    }
+
+    pub(crate) async fn store_crl(&self, crl: NewCrl) -> Result<(), StoreError> {
+        self.unit(Op::StoreCrl(Box::new(crl))).await
     }
 
     pub(crate) async fn append_audit(&self, records: Vec<NewAudit>) -> Result<(), StoreError> {
@@ -424,6 +429,7 @@ impl Op {
                 .map(|()| Done::Unit),
             Op::CreateToken(t) => create_token(conn, t).map(Done::Num),
             Op::RevokeToken(r) => revoke_token(conn, r).map(|()| Done::Unit),
+            Op::StoreCrl(c) => store_crl(conn, c).map(|()| Done::Unit),
         }
     }
 }
@@ -468,8 +474,8 @@ const INSERT_EXTENSION: &str = "INSERT INTO request_extensions \
     (request_id, position, oid, critical, disabled, origin, value) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const INSERT_CERTIFICATE: &str = "INSERT INTO certificates \
-    (ca, serial, request_id, der, subject, sans, not_before, not_after) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    (ca, serial, request_id, der, subject, sans, not_before, not_after, shard) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 const INSERT_EVENT: &str =
     "INSERT INTO outbox (ca, event, request_id, at, details) VALUES (?1, ?2, ?3, ?4, ?5)";
 const HEAD: &str = "SELECT seq FROM outbox WHERE ca = ?1 ORDER BY seq DESC LIMIT 1";
@@ -669,6 +675,7 @@ fn insert_certificate(
                 sans,
                 not_before,
                 not_after,
+                cert.shard,
             ])
         })
         .map_err(|e| {
@@ -704,7 +711,12 @@ fn insert_events(
     Ok(())
 }
 
-const CHANGE_REVOCATION: &str = "UPDATE certificates     SET revoked_at = ?1, revocation_reason = ?2, invalidity_date = ?3     WHERE ca = ?4 AND serial = ?5 AND request_id = ?6       AND revoked_at IS ?7 AND revocation_reason IS ?8";
+const CHANGE_REVOCATION: &str = "UPDATE certificates \
+    SET revoked_at = ?1, revocation_reason = ?2, invalidity_date = ?3, revocation_changed_at = ?9, \
+        revocation_seq = (SELECT COALESCE(MAX(revocation_seq), 0) + 1 FROM certificates \
+                          WHERE ca = ?4 AND revocation_seq IS NOT NULL) \
+    WHERE ca = ?4 AND serial = ?5 AND request_id = ?6 \
+      AND revoked_at IS ?7 AND revocation_reason IS ?8";
 const SET_STATUS: &str =
     "UPDATE requests SET status = ?1, version = version + 1 WHERE id = ?2 AND ca = ?3";
 
@@ -722,6 +734,7 @@ fn change_revocation(conn: &Connection, c: &RevocationChange) -> Result<(), Stor
     let (new_at, new_reason, new_invalidity) = parts(&c.new)?;
     let (old_at, old_reason, _) = parts(&c.expect)?;
     let serial = c.serial.to_hex();
+    let changed_at = to_unix(c.changed_at)?;
     let changed = conn
         .prepare_cached(CHANGE_REVOCATION)
         .and_then(|mut s| {
@@ -733,7 +746,8 @@ fn change_revocation(conn: &Connection, c: &RevocationChange) -> Result<(), Stor
                 serial,
                 c.request_id.get(),
                 old_at,
-                old_reason
+                old_reason,
+                changed_at,
             ])
         })
         .map_err(sql_error("changing a revocation"))?;
@@ -753,6 +767,60 @@ fn change_revocation(conn: &Connection, c: &RevocationChange) -> Result<(), Stor
         })
         .map_err(sql_error("updating a request's status"))?;
     insert_events(conn, &c.ca, Some(c.request_id.get()), &c.events)?;
+    for record in &c.audit {
+        crate::audit::append(conn, record, None)?;
+    }
+    Ok(())
+}
+
+const INSERT_CRL: &str = "INSERT INTO crls \
+    (ca, shard, number, delta_base, revocation_seq, this_update, next_update, entries, der) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+/// The newest CRLs of each kind kept per partition; older ones are dropped when a new one is
+/// stored (a million-entry CRL is tens of megabytes).
+const KEEP_CRLS: i64 = 3;
+const PRUNE_CRLS: &str = "DELETE FROM crls WHERE ca = ?1 AND shard = ?2 \
+      AND (delta_base IS NULL) = ?3 \
+      AND id NOT IN (SELECT id FROM crls WHERE ca = ?1 AND shard = ?2 \
+                     AND (delta_base IS NULL) = ?3 ORDER BY number DESC LIMIT ?4)";
+
+fn store_crl(conn: &Connection, c: &NewCrl) -> Result<(), StoreError> {
+    let number = seq_to_sql(c.number, "CRL number")?;
+    let base = c
+        .delta_base
+        .map(|b| seq_to_sql(b, "CRL number"))
+        .transpose()?;
+    let revocation_seq = seq_to_sql(c.revocation_seq, "revocation sequence")?;
+    let entries = seq_to_sql(c.entries, "CRL entries")?;
+    let (this_update, next_update) = (to_unix(c.this_update)?, to_unix(c.next_update)?);
+    conn.prepare_cached(INSERT_CRL)
+        .and_then(|mut s| {
+            s.execute(params![
+                c.ca.as_str(),
+                c.shard,
+                number,
+                base,
+                revocation_seq,
+                this_update,
+                next_update,
+                entries,
+                c.der,
+            ])
+        })
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!(
+                    "CRL number {} of CA {} partition {} is already recorded",
+                    c.number, c.ca, c.shard
+                ))
+            } else {
+                sql_error("recording a CRL")(e)
+            }
+        })?;
+    conn.prepare_cached(PRUNE_CRLS)
+        .and_then(|mut s| s.execute(params![c.ca.as_str(), c.shard, base.is_none(), KEEP_CRLS]))
+        .map_err(sql_error("dropping old CRLs"))?;
+    insert_events(conn, &c.ca, None, &c.events)?;
     for record in &c.audit {
         crate::audit::append(conn, record, None)?;
     }

@@ -61,6 +61,7 @@ fn issued(ca_name: &str, n: u64, serial_n: u64) -> NewRequest {
         sans: vec![format!("host-{n}.example")],
         not_before: t(1_700_000_000),
         not_after: t(1_731_536_000),
+        shard: 0,
     });
     r.events = vec![(Event::Issued, "{}".into())];
     r

@@ -450,6 +450,25 @@ impl CivilTime {
         out.push(b'Z');
     }
 
+    /// Writes a GeneralizedTime TLV (`YYYYMMDDHHMMSSZ`, 17 octets) whatever the year, for
+    /// structures that use GeneralizedTime only (OCSP, RFC 6960).
+    pub(crate) fn push_generalized(&self, out: &mut Vec<u8>) {
+        let push2 = |out: &mut Vec<u8>, v: u32| {
+            out.push(b'0' + (v / 10 % 10) as u8);
+            out.push(b'0' + (v % 10) as u8);
+        };
+        let year = self.year as u32; // 0..=9999 by construction.
+        out.extend_from_slice(&[GENERALIZED_TIME, 15]);
+        push2(out, year / 100);
+        push2(out, year % 100);
+        push2(out, self.month);
+        push2(out, self.day);
+        push2(out, self.hour);
+        push2(out, self.minute);
+        push2(out, self.second);
+        out.push(b'Z');
+    }
+
     /// Parses a UTCTime or GeneralizedTime TLV in the RFC 5280 form.
     pub(crate) fn from_der(tlv: &Tlv<'_>, what: &'static str) -> crate::Result<CivilTime> {
         let digits = |s: &[u8]| -> crate::Result<u32> {

@@ -110,7 +110,7 @@ pub fn encode_tbs_certificate(params: &TbsCertificateParams<'_>) -> crate::Resul
 }
 
 /// The content octets of `Extensions` (empty for no extensions).
-fn encode_extensions(extensions: &[Extension]) -> crate::Result<Vec<u8>> {
+pub(crate) fn encode_extensions(extensions: &[Extension]) -> crate::Result<Vec<u8>> {
     // Extensions  ::=  SEQUENCE SIZE (1..MAX) OF Extension
     //
     // Extension  ::=  SEQUENCE  {

@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 
+use crate::asn1;
+
 /// One X.509 extension. `value` is the DER inside the `extnValue` OCTET STRING.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Extension {
@@ -81,6 +83,12 @@ pub mod oid {
     pub const KP_EMAIL_PROTECTION: &str = "1.3.6.1.5.5.7.3.4";
     pub const KP_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
     pub const KP_OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
+    pub const CRL_DISTRIBUTION_POINTS: &str = "2.5.29.31";
+    pub const AUTHORITY_INFO_ACCESS: &str = "1.3.6.1.5.5.7.1.1";
+    pub const AD_OCSP: &str = "1.3.6.1.5.5.7.48.1";
+    pub const AD_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
+    /// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
+    pub const OCSP_NOCHECK: &str = "1.3.6.1.5.5.7.48.1.5";
 }
 
 /// Resolves an EKU configuration name (`serverAuth`, `clientAuth`, ...) or a dotted OID.
@@ -141,6 +149,93 @@ pub fn authority_key_identifier(key_id: &[u8]) -> Extension {
 /// subjectAltName; critical when `subject_empty` (RFC 5280 §4.2.1.6).
 pub fn subject_alt_name(sans: &[San], subject_empty: bool) -> crate::Result<Extension> {
     crate::cert::ext_san_impl(sans, subject_empty)
+}
+
+/// cRLDistributionPoints, non-critical, one distribution point with one URI (RFC 5280
+/// §4.2.1.13).
+pub fn crl_distribution_points(url: &str) -> crate::Result<Extension> {
+    Ok(Extension {
+        oid: oid::CRL_DISTRIBUTION_POINTS.to_owned(),
+        critical: false,
+        value: distribution_points_value(url)?,
+    })
+}
+
+/// authorityInfoAccess, non-critical: OCSP first, then caIssuers (RFC 5280 §4.2.2.1).
+pub fn authority_info_access(
+    ocsp: Option<&str>,
+    ca_issuers: Option<&str>,
+) -> crate::Result<Extension> {
+    // AuthorityInfoAccessSyntax  ::= SEQUENCE SIZE (1..MAX) OF AccessDescription
+    // AccessDescription  ::=  SEQUENCE { accessMethod OBJECT IDENTIFIER,
+    //                                    accessLocation GeneralName  }
+    // id-ad-ocsp 1.3.6.1.5.5.7.48.1, id-ad-caIssuers 1.3.6.1.5.5.7.48.2
+    const OCSP: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01];
+    const CA_ISSUERS: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+    let mut content = Vec::new();
+    for (method, url) in [(OCSP, ocsp), (CA_ISSUERS, ca_issuers)] {
+        if let Some(url) = url {
+            let name = uri_general_name(url)?;
+            asn1::push_header(&mut content, asn1::SEQUENCE, method.len() + name.len());
+            content.extend_from_slice(&method);
+            content.extend_from_slice(&name);
+        }
+    }
+    if content.is_empty() {
+        return Err(crate::Error::Invalid {
+            what: "authorityInfoAccess",
+            reason: "no access location".into(),
+        });
+    }
+    Ok(Extension {
+        oid: oid::AUTHORITY_INFO_ACCESS.to_owned(),
+        critical: false,
+        value: asn1::tlv(asn1::SEQUENCE, &content),
+    })
+}
+
+/// id-pkix-ocsp-nocheck, non-critical, value NULL: relying parties need not check the
+/// revocation of a delegated OCSP responder's certificate (RFC 6960 §4.2.2.2.1).
+pub fn ocsp_nocheck() -> Extension {
+    Extension {
+        oid: oid::OCSP_NOCHECK.to_owned(),
+        critical: false,
+        value: vec![asn1::NULL, 0x00],
+    }
+}
+
+/// The value of cRLDistributionPoints / freshestCRL with one URI.
+pub(crate) fn distribution_points_value(url: &str) -> crate::Result<Vec<u8>> {
+    // CRLDistributionPoints ::= SEQUENCE SIZE (1..MAX) OF DistributionPoint
+    // DistributionPoint ::= SEQUENCE {
+    //      distributionPoint       [0]     DistributionPointName OPTIONAL,
+    //      reasons                 [1]     ReasonFlags OPTIONAL,
+    //      cRLIssuer               [2]     GeneralNames OPTIONAL }
+    let dp = asn1::tlv(asn1::SEQUENCE, &distribution_point_name(url)?);
+    Ok(asn1::tlv(asn1::SEQUENCE, &dp))
+}
+
+/// `[0] DistributionPointName` holding `fullName` with one URI, as a whole TLV.
+pub(crate) fn distribution_point_name(url: &str) -> crate::Result<Vec<u8>> {
+    // DistributionPointName ::= CHOICE {
+    //      fullName                [0]     GeneralNames,
+    //      nameRelativeToCRLIssuer [1]     RelativeDistinguishedName }
+    // A tagged CHOICE is explicitly tagged; fullName's [0] replaces the SEQUENCE tag of
+    // GeneralNames (the module has IMPLICIT TAGS).
+    let full_name = asn1::tlv(asn1::context_constructed(0), &uri_general_name(url)?);
+    Ok(asn1::tlv(asn1::context_constructed(0), &full_name))
+}
+
+/// `GeneralName uniformResourceIdentifier [6] IA5String`.
+fn uri_general_name(url: &str) -> crate::Result<Vec<u8>> {
+    let ok = !url.is_empty() && url.len() <= 2048 && url.bytes().all(|b| b.is_ascii_graphic());
+    if !ok || !url.contains(':') {
+        return Err(crate::Error::Invalid {
+            what: "URL",
+            reason: format!("{url:?} is not an absolute ASCII URI"),
+        });
+    }
+    Ok(asn1::tlv(asn1::context_primitive(6), url.as_bytes()))
 }
 
 /// RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT STRING contents of an SPKI.

@@ -13,16 +13,20 @@
 //!   `CertificateInfo`.
 //! - [`ext`]: builders for the extensions the CA writes (KU, EKU, BC, SKI/AKI, SAN).
 //! - [`alg`]: `KeyAlgorithm`, `SignatureAlgorithm` and their AlgorithmIdentifiers.
+//! - [`crl`]: CRL encoding (full, delta, partitioned) and a summary parser.
+//! - [`ocsp`]: RFC 6960 OCSP request parsing and response encoding.
 //! - [`pem`]: PEM helpers.
 #![forbid(unsafe_code)]
 
 pub mod alg;
 mod asn1;
 pub mod cert;
+pub mod crl;
 pub mod csr;
 mod dn;
 pub mod ext;
 pub mod name;
+pub mod ocsp;
 pub mod pem;
 
 pub use alg::{KeyAlgorithm, SignatureAlgorithm};

@@ -1,0 +1,1043 @@
+//! Revocation: CRLs (full, delta, partitioned) and the OCSP responder.
+//!
+//! - Each CA has partitions ("shards"). Shard 0 is the CA's main CRL at `/crl/{ca}.crl`; with
+//!   `partitions = N`, new certificates are assigned shard 1..=N at issuance (from their
+//!   serial) and each shard has its own CRL at `/crl/{ca}/{n}.crl`, named by the
+//!   certificates' cRLDistributionPoints and by the CRL's issuingDistributionPoint. The shard
+//!   is stored with the certificate, so changing N later never moves a certificate.
+//! - Full and delta CRLs of a shard share one number sequence. A delta lists the revocation
+//!   changes after its base's snapshot: each change takes the next revocation sequence number
+//!   of its CA (assigned by the store's single writer), and every CRL records the highest one
+//!   its scan saw. Releases from hold appear in deltas as removeFromCRL.
+//! - [`Authority::revocation_tick`] publishes what is due (full CRLs every `crl_period`,
+//!   deltas every `delta_period`, each valid for its period plus an overlap) and renews the
+//!   delegated OCSP responder certificate; [`Authority::publish_crls`] publishes on demand.
+//!   Each publication is stored, emits `CrlIssued` and is audited, in one transaction.
+//! - OCSP: [`Authority::ocsp`] answers RFC 6960 requests. Single-certificate responses
+//!   without a nonce are cached per serial and re-signed once half their validity has passed;
+//!   a revocation change drops the cached response before the change is acknowledged.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, SystemTime};
+
+use signet_x509::crl::{CrlParams, CrlWriter, REMOVE_FROM_CRL, RevokedEntry};
+use signet_x509::ocsp::{self, CertStatus, IssuerHashes, ResponseStatus, SingleResponse};
+use signet_x509::{DistinguishedName, KeyAlgorithm, TbsCertificateParams, ext};
+
+use crate::auth::{Identity, Role, require};
+use crate::authority::{Authority, CLOCK_SKEW, CaState, internal, whole_seconds};
+use crate::draft::ExtensionOrigin;
+use crate::enroll::EnrollError;
+use crate::event::Event;
+use crate::ids::{CaName, SerialNumber};
+use crate::model::{RequestStatus, StoredExtension};
+use crate::signer::{Signer, SignerError};
+use crate::store::{
+    AuditTarget, CrlRecord, NewAudit, NewCertificate, NewCrl, NewRequest, RevokedQuery,
+};
+
+/// Who signs OCSP responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponderMode {
+    /// The CA key itself.
+    Ca,
+    /// A delegated responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck) that the
+    /// CA issues to an in-memory key at start and renews before it expires.
+    Delegated,
+}
+
+/// A CA's revocation settings (`[ca.revocation]`).
+#[derive(Debug, Clone)]
+pub struct RevocationConfig {
+    /// The public base URL (`http://pki.example.com`) for the CDP and AIA URLs put in
+    /// certificates and the IDP put in CRLs; `None`: certificates carry neither.
+    pub base_url: Option<String>,
+    /// CRL partitions for new certificates; 0: every certificate is on the main CRL.
+    pub partitions: u32,
+    pub crl_period: Duration,
+    pub crl_overlap: Duration,
+    /// `None`: no delta CRLs.
+    pub delta_period: Option<Duration>,
+    pub delta_overlap: Duration,
+    /// How long a revoked certificate stays on CRLs after it expires.
+    pub keep_expired: Duration,
+    pub ocsp_validity: Duration,
+    pub responder: ResponderMode,
+    pub responder_validity: Duration,
+}
+
+impl Default for RevocationConfig {
+    fn default() -> Self {
+        const HOUR: u64 = 3600;
+        RevocationConfig {
+            base_url: None,
+            partitions: 0,
+            crl_period: Duration::from_secs(7 * 24 * HOUR),
+            crl_overlap: Duration::from_secs(24 * HOUR),
+            delta_period: Some(Duration::from_secs(HOUR)),
+            delta_overlap: Duration::from_secs(HOUR / 6),
+            keep_expired: Duration::ZERO,
+            ocsp_validity: Duration::from_secs(24 * HOUR),
+            responder: ResponderMode::Delegated,
+            responder_validity: Duration::from_secs(7 * 24 * HOUR),
+        }
+    }
+}
+
+/// Most partitions a CA may have (Let's Encrypt uses 128).
+pub const MAX_PARTITIONS: u32 = 4096;
+
+impl RevocationConfig {
+    /// Checks the settings; the message names what is wrong.
+    pub fn check(&self) -> Result<(), String> {
+        if self.partitions > MAX_PARTITIONS {
+            return Err(format!("partitions: at most {MAX_PARTITIONS}"));
+        }
+        if self.partitions > 0 && self.base_url.is_none() {
+            return Err("partitions need a public base URL: each partition's CRL is named by the certificates' CRL distribution point".into());
+        }
+        if let Some(url) = &self.base_url {
+            let ok = (url.starts_with("http://") || url.starts_with("https://"))
+                && url.bytes().all(|b| b.is_ascii_graphic())
+                && !url.ends_with('/');
+            if !ok {
+                return Err(format!(
+                    "public URL {url:?}: an http(s) URL without a trailing slash"
+                ));
+            }
+        }
+        if self.crl_period < Duration::from_secs(1) {
+            return Err("crl_period must be at least 1s".into());
+        }
+        if self.ocsp_validity < Duration::from_secs(60) {
+            return Err("ocsp_validity must be at least 60s".into());
+        }
+        if self.responder_validity < Duration::from_secs(3600) {
+            return Err("ocsp_responder_validity must be at least 1h".into());
+        }
+        Ok(())
+    }
+
+    /// The shard a new certificate with this serial belongs to.
+    pub fn shard_for(&self, serial: &SerialNumber) -> u32 {
+        if self.partitions == 0 {
+            return 0;
+        }
+        let b = serial.as_bytes();
+        let n = u32::from_be_bytes([b[1], b[2], b[3], b[4]]);
+        1 + n % self.partitions
+    }
+
+    fn crl_url(&self, ca: &CaName, shard: u32) -> Option<String> {
+        let base = self.base_url.as_deref()?;
+        Some(match shard {
+            0 => format!("{base}/crl/{ca}.crl"),
+            n => format!("{base}/crl/{ca}/{n}.crl"),
+        })
+    }
+
+    fn delta_url(&self, ca: &CaName, shard: u32) -> Option<String> {
+        let base = self.base_url.as_deref()?;
+        self.delta_period?;
+        Some(match shard {
+            0 => format!("{base}/crl/{ca}/delta.crl"),
+            n => format!("{base}/crl/{ca}/{n}-delta.crl"),
+        })
+    }
+
+    /// The extensions every certificate of this CA carries for relying parties: CDP of its
+    /// shard and AIA (OCSP, caIssuers).
+    pub(crate) fn certificate_extensions(
+        &self,
+        ca: &CaName,
+        shard: u32,
+    ) -> Result<Vec<signet_x509::Extension>, String> {
+        let (Some(base), Some(crl)) = (self.base_url.as_deref(), self.crl_url(ca, shard)) else {
+            return Ok(Vec::new());
+        };
+        let ocsp = format!("{base}/ocsp/{ca}");
+        let issuer = format!("{base}/ca/{ca}.crt");
+        Ok(vec![
+            ext::crl_distribution_points(&crl).map_err(|e| e.to_string())?,
+            ext::authority_info_access(Some(&ocsp), Some(&issuer)).map_err(|e| e.to_string())?,
+        ])
+    }
+}
+
+/// Makes keys: the delegated OCSP responder's, which lives only in memory.
+pub trait KeyFactory: Send + Sync {
+    fn generate(&self, algorithm: KeyAlgorithm) -> Result<Arc<dyn Signer>, SignerError>;
+}
+
+/// A published CRL as served.
+#[derive(Debug, Clone)]
+pub struct PublishedCrl {
+    pub number: u64,
+    pub shard: u32,
+    pub delta_base: Option<u64>,
+    pub revocation_seq: u64,
+    pub this_update: SystemTime,
+    pub next_update: SystemTime,
+    pub entries: u64,
+    pub der: Arc<Vec<u8>>,
+}
+
+impl From<CrlRecord> for PublishedCrl {
+    fn from(r: CrlRecord) -> Self {
+        PublishedCrl {
+            number: r.number,
+            shard: r.shard,
+            delta_base: r.delta_base,
+            revocation_seq: r.revocation_seq,
+            this_update: r.this_update,
+            next_update: r.next_update,
+            entries: r.entries,
+            der: Arc::new(r.der),
+        }
+    }
+}
+
+/// The newest CRLs of one shard.
+#[derive(Debug, Clone, Default)]
+struct ShardCrls {
+    base: Option<Arc<PublishedCrl>>,
+    delta: Option<Arc<PublishedCrl>>,
+    /// The highest number used so far.
+    last_number: u64,
+}
+
+/// Per-CA revocation state kept by the engine.
+#[derive(Default)]
+pub(crate) struct RevocationState {
+    crls: RwLock<HashMap<u32, ShardCrls>>,
+    /// One publication at a time per CA (numbers are allocated from memory).
+    publishing: AtomicBool,
+    responder: RwLock<Option<Arc<Responder>>>,
+    /// Shards that held certificates at start beyond the configured ones (an earlier
+    /// configuration's partitions); read once, as new certificates only go to configured
+    /// shards.
+    extra_shards: RwLock<Vec<u32>>,
+}
+
+/// Who signs OCSP responses now.
+pub(crate) struct Responder {
+    signer: Arc<dyn Signer>,
+    /// SHA-1 of the responder's public key (ResponderID byKey).
+    key_hash: [u8; 20],
+    /// The responder certificate (empty when the CA key signs).
+    certificate: Option<Vec<u8>>,
+    not_before: SystemTime,
+    not_after: SystemTime,
+}
+
+/// The OCSP response cache: single-certificate responses without a nonce, by serial.
+pub(crate) struct OcspCache {
+    shards: Vec<Mutex<CacheShard>>,
+    per_shard: usize,
+}
+
+#[derive(Default)]
+struct CacheShard {
+    map: HashMap<SerialNumber, Arc<CachedResponse>>,
+    /// Bumped by every invalidation: a response computed from a read made before the bump
+    /// is not cached.
+    epoch: u64,
+}
+
+struct CachedResponse {
+    der: Arc<[u8]>,
+    this_update: SystemTime,
+    next_update: SystemTime,
+    refresh_at: SystemTime,
+}
+
+const CACHE_SHARDS: usize = 16;
+
+impl OcspCache {
+    pub(crate) fn new(capacity: usize) -> OcspCache {
+        OcspCache {
+            shards: (0..CACHE_SHARDS).map(|_| Mutex::default()).collect(),
+            per_shard: capacity.div_ceil(CACHE_SHARDS).max(16),
+        }
+    }
+
+    fn shard(&self, serial: &SerialNumber) -> &Mutex<CacheShard> {
+        let i = usize::from(serial.as_bytes()[19]) % CACHE_SHARDS;
+        &self.shards[i]
+    }
+
+    fn get(&self, serial: &SerialNumber, now: SystemTime) -> (Option<Arc<CachedResponse>>, u64) {
+        let Ok(shard) = self.shard(serial).lock() else {
+            return (None, u64::MAX);
+        };
+        let hit = shard
+            .map
+            .get(serial)
+            .filter(|c| now < c.refresh_at)
+            .cloned();
+        (hit, shard.epoch)
+    }
+
+    fn insert(&self, serial: SerialNumber, epoch: u64, response: Arc<CachedResponse>) {
+        let Ok(mut shard) = self.shard(&serial).lock() else {
+            return;
+        };
+        if shard.epoch != epoch {
+            return;
+        }
+        if shard.map.len() >= self.per_shard {
+            let now = response.this_update;
+            shard.map.retain(|_, c| c.refresh_at > now);
+            if shard.map.len() >= self.per_shard {
+                shard.map.clear();
+            }
+        }
+        shard.map.insert(serial, response);
+    }
+
+    /// Drops the cached response for a serial (a revocation change).
+    pub(crate) fn invalidate(&self, serial: &SerialNumber) {
+        if let Ok(mut shard) = self.shard(serial).lock() {
+            shard.map.remove(serial);
+            shard.epoch += 1;
+        }
+    }
+
+    fn clear(&self) {
+        for s in &self.shards {
+            if let Ok(mut shard) = s.lock() {
+                shard.map.clear();
+                shard.epoch += 1;
+            }
+        }
+    }
+}
+
+/// An OCSP answer for the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct OcspReply {
+    pub der: Arc<[u8]>,
+    /// For `Cache-Control`/`Expires`: set on cacheable successful responses.
+    pub this_update: Option<SystemTime>,
+    pub next_update: Option<SystemTime>,
+}
+
+impl OcspReply {
+    /// `malformedRequest`, for what the HTTP layer cannot even decode.
+    pub fn malformed() -> OcspReply {
+        OcspReply::error(ResponseStatus::MalformedRequest)
+    }
+
+    fn error(status: ResponseStatus) -> OcspReply {
+        OcspReply {
+            der: ocsp::error_response(status).into(),
+            this_update: None,
+            next_update: None,
+        }
+    }
+}
+
+/// What one publication produced.
+#[derive(Debug, Clone)]
+pub struct PublishedSummary {
+    pub shard: u32,
+    pub number: u64,
+    pub delta_base: Option<u64>,
+    pub entries: u64,
+    pub this_update: SystemTime,
+    pub next_update: SystemTime,
+    pub url: Option<String>,
+}
+
+impl Authority {
+    /// Loads the newest stored CRLs of every CA (numbers survive restarts) and issues the
+    /// delegated OCSP responder certificates. Called by `start`.
+    pub(crate) async fn start_revocation(&self) -> Result<(), crate::authority::StartError> {
+        for name in self.ca_names().to_vec() {
+            let state = Arc::clone(self.state(&name));
+            let records = self.store.latest_crls(&name).await?;
+            let mut map: HashMap<u32, ShardCrls> = HashMap::new();
+            for r in records {
+                let entry = map.entry(r.shard).or_default();
+                entry.last_number = entry.last_number.max(r.number);
+                let published = Arc::new(PublishedCrl::from(r));
+                if published.delta_base.is_some() {
+                    entry.delta = Some(published);
+                } else {
+                    entry.base = Some(published);
+                }
+            }
+            if let Ok(mut crls) = state.revocation.crls.write() {
+                *crls = map;
+            }
+            let configured = state.runtime.revocation.partitions;
+            let extra: Vec<u32> = self
+                .store
+                .shards_in_use(&name)
+                .await?
+                .into_iter()
+                .filter(|&s| s > configured)
+                .collect();
+            if let Ok(mut e) = state.revocation.extra_shards.write() {
+                *e = extra;
+            }
+            self.renew_responder(&state, false)
+                .await
+                .map_err(|e| crate::authority::StartError::Ca(name.to_string(), e))?;
+        }
+        Ok(())
+    }
+
+    /// One maintenance pass: publishes every CRL that is due and renews responder
+    /// certificates nearing their end. Errors are logged; the next pass retries.
+    pub async fn revocation_tick(&self) {
+        let now = self.clock.now();
+        for name in self.ca_names().to_vec() {
+            let state = Arc::clone(self.state(&name));
+            if let Err(e) = self.renew_responder(&state, false).await {
+                tracing::error!(ca = %name, error = %e, "could not renew the OCSP responder certificate");
+            }
+            for (shard, full) in self.due_publications(&state, now) {
+                if let Err(e) = self.publish_shard(&state, shard, full, "system").await {
+                    tracing::error!(ca = %name, shard, error = %e, "scheduled CRL publication failed");
+                }
+            }
+        }
+    }
+
+    /// Shards whose full CRL (`true`) or delta CRL (`false`) is due.
+    fn due_publications(&self, state: &CaState, now: SystemTime) -> Vec<(u32, bool)> {
+        let cfg = &state.runtime.revocation;
+        let shards = self.shards(state);
+        let crls = state
+            .revocation
+            .crls
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_default();
+        let mut due = Vec::new();
+        for shard in shards {
+            let current = crls.get(&shard);
+            let base = current.and_then(|c| c.base.as_ref());
+            match base {
+                Some(b) if now < b.this_update + cfg.crl_period => {
+                    if let Some(period) = cfg.delta_period {
+                        let last = current
+                            .and_then(|c| c.delta.as_ref())
+                            .filter(|d| d.delta_base == Some(b.number))
+                            .map_or(b.this_update, |d| d.this_update);
+                        if now >= last + period {
+                            due.push((shard, false));
+                        }
+                    }
+                }
+                _ => due.push((shard, true)),
+            }
+        }
+        due
+    }
+
+    /// Every shard that has or may get certificates: 0, the configured partitions, and any
+    /// shard that still holds certificates from an earlier configuration.
+    fn shards(&self, state: &CaState) -> Vec<u32> {
+        let mut shards: Vec<u32> = (0..=state.runtime.revocation.partitions).collect();
+        if let Ok(extra) = state.revocation.extra_shards.read() {
+            shards.extend(extra.iter().copied());
+        }
+        shards
+    }
+
+    /// On demand (AD CS `ICertAdmin2::PublishCRLs`): full CRLs (each followed by a fresh delta
+    /// when deltas are on) of every shard, or only deltas. Needs the admin role.
+    pub async fn publish_crls(
+        &self,
+        caller: Option<&Identity>,
+        ca: &str,
+        delta_only: bool,
+    ) -> Result<Vec<PublishedSummary>, EnrollError> {
+        let state = Arc::clone(self.resolve(ca)?);
+        let name = state.runtime.info.name.clone();
+        let who = require(caller)?;
+        who.authorize(Role::Admin, Some(&name), self.separation)?;
+        if delta_only && state.runtime.revocation.delta_period.is_none() {
+            return Err(EnrollError::BadRequest(format!(
+                "CA {name} publishes no delta CRLs (delta_period = \"0s\")"
+            )));
+        }
+        let shards = self.shards(&state);
+        let mut out = Vec::new();
+        for shard in shards {
+            out.extend(
+                self.publish_shard(&state, shard, !delta_only, &who.name)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Publishes one shard's full CRL (and then its delta) or only its delta.
+    async fn publish_shard(
+        &self,
+        state: &Arc<CaState>,
+        shard: u32,
+        full: bool,
+        actor: &str,
+    ) -> Result<Vec<PublishedSummary>, EnrollError> {
+        let flag = &state.revocation.publishing;
+        if flag
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            return Err(EnrollError::Conflict(
+                "a CRL publication of this CA is in progress; retry shortly".into(),
+            ));
+        }
+        struct Release<'a>(&'a AtomicBool);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _release = Release(flag);
+        let mut out = Vec::new();
+        if full {
+            out.push(self.publish_one(state, shard, None, actor).await?);
+        }
+        if state.runtime.revocation.delta_period.is_some() {
+            let base = self.current(state, shard).base;
+            match base {
+                Some(base) => out.push(self.publish_one(state, shard, Some(base), actor).await?),
+                None => {
+                    // No base yet: a delta needs one, so publish the base first.
+                    out.push(self.publish_one(state, shard, None, actor).await?);
+                    if let Some(base) = self.current(state, shard).base {
+                        out.push(self.publish_one(state, shard, Some(base), actor).await?);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn current(&self, state: &CaState, shard: u32) -> ShardCrls {
+        state
+            .revocation
+            .crls
+            .read()
+            .ok()
+            .and_then(|c| c.get(&shard).cloned())
+            .unwrap_or_default()
+    }
+
+    /// Scans, builds, signs and stores one CRL; `base` makes it a delta of that base.
+    async fn publish_one(
+        &self,
+        state: &Arc<CaState>,
+        shard: u32,
+        base: Option<Arc<PublishedCrl>>,
+        actor: &str,
+    ) -> Result<PublishedSummary, EnrollError> {
+        let rt = &state.runtime;
+        let cfg = &rt.revocation;
+        let name = rt.info.name.clone();
+        let now = whole_seconds(self.clock.now());
+        let scan = self
+            .store
+            .scan_revoked(RevokedQuery {
+                ca: name.clone(),
+                shard,
+                changed_after: base.as_ref().map(|b| b.revocation_seq),
+                expired_before: now.checked_sub(cfg.keep_expired).unwrap_or(now),
+            })
+            .await
+            .map_err(|e| internal("store", &e))?;
+        let number = self.current(state, shard).last_number + 1;
+        let (period, overlap) = match &base {
+            None => (cfg.crl_period, cfg.crl_overlap),
+            Some(_) => (
+                cfg.delta_period.unwrap_or(cfg.crl_period),
+                cfg.delta_overlap,
+            ),
+        };
+        let next_update = now + period + overlap;
+        let scope_url = cfg.crl_url(&name, shard);
+        let delta_url = cfg.delta_url(&name, shard);
+        let delta_base = base.as_ref().map(|b| b.number);
+        let job_state = Arc::clone(state);
+        let job_url = scope_url.clone();
+        let revocation_seq = scan.revocation_seq;
+        let rows = scan.rows;
+        let (der, entries) = self
+            .pool
+            .run(move || {
+                let rt = &job_state.runtime;
+                let params = CrlParams {
+                    issuer: &rt.info.subject,
+                    signature: rt.signer.algorithm(),
+                    this_update: now,
+                    next_update,
+                    number,
+                    authority_key_id: &job_state.authority_key_id,
+                    delta_base,
+                    distribution_point: job_url.as_deref(),
+                    freshest: if delta_base.is_none() {
+                        delta_url.as_deref()
+                    } else {
+                        None
+                    },
+                };
+                let mut writer = CrlWriter::new(&params, rows.len()).map_err(|e| e.to_string())?;
+                for row in &rows {
+                    let entry = match &row.revocation {
+                        Some(r) => RevokedEntry {
+                            serial: row.serial.as_bytes(),
+                            revoked_at: r.at,
+                            reason: Some(r.reason.code()),
+                            invalidity_date: r.invalidity_date,
+                        },
+                        // Released from hold since the base (deltas only).
+                        None => RevokedEntry {
+                            serial: row.serial.as_bytes(),
+                            revoked_at: row.changed_at,
+                            reason: Some(REMOVE_FROM_CRL),
+                            invalidity_date: None,
+                        },
+                    };
+                    writer.push(&entry).map_err(|e| e.to_string())?;
+                }
+                drop(rows);
+                let signature = rt.signer.sign(writer.tbs()).map_err(|e| e.to_string())?;
+                let entries = writer.count();
+                let der = writer.assemble(&signature).map_err(|e| e.to_string())?;
+                Ok::<_, String>((der, entries))
+            })
+            .await
+            .map_err(|e| internal("worker pool", &e))?
+            .map_err(|e| internal("building a CRL", &e))?;
+        let details = crate::admin::JsonObject::new()
+            .num("shard", u64::from(shard))
+            .num("number", number)
+            .opt_num("delta_base", delta_base)
+            .num("entries", entries)
+            .num("this_update", unix(now))
+            .num("next_update", unix(next_update))
+            .opt_str("url", scope_url.as_deref())
+            .finish();
+        let audit = NewAudit {
+            at: now,
+            actor: actor.to_string(),
+            action: "crl-publish".into(),
+            ca: Some(name.clone()),
+            target: AuditTarget::Other(format!("{name}/crl/{shard}/{number}")),
+            details: details.clone(),
+        };
+        let der = Arc::new(der);
+        self.store
+            .store_crl(NewCrl {
+                ca: name.clone(),
+                shard,
+                number,
+                delta_base,
+                revocation_seq,
+                this_update: now,
+                next_update,
+                entries,
+                der: der.as_ref().clone(),
+                events: vec![(Event::CrlIssued, details)],
+                audit: vec![audit],
+            })
+            .await
+            .map_err(|e| internal("store", &e))?;
+        let published = Arc::new(PublishedCrl {
+            number,
+            shard,
+            delta_base,
+            revocation_seq,
+            this_update: now,
+            next_update,
+            entries,
+            der,
+        });
+        if let Ok(mut crls) = state.revocation.crls.write() {
+            let entry = crls.entry(shard).or_default();
+            entry.last_number = number;
+            if delta_base.is_some() {
+                entry.delta = Some(published);
+            } else {
+                entry.base = Some(published);
+            }
+        }
+        self.wake();
+        tracing::info!(ca = %name, shard, number, ?delta_base, entries, "CRL published");
+        Ok(PublishedSummary {
+            shard,
+            number,
+            delta_base,
+            entries,
+            this_update: now,
+            next_update,
+            url: match delta_base {
+                None => scope_url,
+                Some(_) => cfg.delta_url(&name, shard),
+            },
+        })
+    }
+
+    /// The newest full (`delta = false`) or delta CRL of a shard, for `/crl/...`.
+    pub fn crl(&self, ca: &str, shard: u32, delta: bool) -> Option<Arc<PublishedCrl>> {
+        let state = self.resolve(ca).ok()?;
+        let crls = self.current(state, shard);
+        if delta { crls.delta } else { crls.base }
+    }
+
+    /// Stored CRLs of a CA, newest first (metadata only). Admin, manager or auditor.
+    pub async fn list_crls(
+        &self,
+        caller: Option<&Identity>,
+        ca: &str,
+        limit: u32,
+    ) -> Result<Vec<CrlRecord>, EnrollError> {
+        let state = self.resolve(ca)?;
+        let name = state.runtime.info.name.clone();
+        let who = require(caller)?;
+        let allowed = [Role::Admin, Role::Manager, Role::Auditor]
+            .into_iter()
+            .any(|r| who.authorize(r, Some(&name), self.separation).is_ok());
+        if !allowed {
+            who.authorize(Role::Admin, Some(&name), self.separation)?;
+        }
+        self.store
+            .list_crls(&name, limit.clamp(1, 1000))
+            .await
+            .map_err(|e| internal("store", &e))
+    }
+
+    /// The URL a shard's full or delta CRL is published at, if a public URL is set.
+    pub fn crl_url(&self, ca: &str, shard: u32, delta: bool) -> Option<String> {
+        let state = self.resolve(ca).ok()?;
+        let cfg = &state.runtime.revocation;
+        let name = &state.runtime.info.name;
+        if delta {
+            cfg.delta_url(name, shard)
+        } else {
+            cfg.crl_url(name, shard)
+        }
+    }
+
+    // ---- OCSP ---------------------------------------------------------------------------
+
+    /// Answers an OCSP request (DER) for a CA: `malformedRequest` for what does not parse,
+    /// `unauthorized` for another issuer's certificates or an unknown CA.
+    pub async fn ocsp(&self, ca: &str, request: &[u8]) -> OcspReply {
+        let Ok(state) = self.resolve(ca) else {
+            return OcspReply::error(ResponseStatus::Unauthorized);
+        };
+        let state = Arc::clone(state);
+        let request = match ocsp::parse_request(request) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(ca = %state.runtime.info.name, error = %e, "malformed OCSP request");
+                return OcspReply::error(ResponseStatus::MalformedRequest);
+            }
+        };
+        if !request
+            .certs
+            .iter()
+            .all(|id| state.issuer_hashes.matches(id))
+        {
+            return OcspReply::error(ResponseStatus::Unauthorized);
+        }
+        let now = self.clock.now();
+        let cacheable = request.certs.len() == 1 && request.nonce.is_none();
+        let mut epoch = 0;
+        let single_serial = request
+            .certs
+            .first()
+            .and_then(|id| id.serial_magnitude())
+            .and_then(|m| SerialNumber::from_magnitude(m).ok());
+        if cacheable && let Some(serial) = &single_serial {
+            let (hit, e) = state.ocsp_cache.get(serial, now);
+            if let Some(hit) = hit {
+                return OcspReply {
+                    der: Arc::clone(&hit.der),
+                    this_update: Some(hit.this_update),
+                    next_update: Some(hit.next_update),
+                };
+            }
+            epoch = e;
+        }
+        match self.ocsp_fresh(&state, &request, now).await {
+            Ok((der, statuses_known)) => {
+                let this_update = whole_seconds(now);
+                let next_update = this_update + state.runtime.revocation.ocsp_validity;
+                let der: Arc<[u8]> = der.into();
+                if cacheable
+                    && statuses_known
+                    && let Some(serial) = single_serial
+                {
+                    state.ocsp_cache.insert(
+                        serial,
+                        epoch,
+                        Arc::new(CachedResponse {
+                            der: Arc::clone(&der),
+                            this_update,
+                            next_update,
+                            refresh_at: this_update + state.runtime.revocation.ocsp_validity / 2,
+                        }),
+                    );
+                }
+                OcspReply {
+                    der,
+                    this_update: cacheable.then_some(this_update),
+                    next_update: cacheable.then_some(next_update),
+                }
+            }
+            Err(e) => {
+                tracing::error!(ca = %state.runtime.info.name, error = %e, "OCSP response failed");
+                OcspReply::error(ResponseStatus::InternalError)
+            }
+        }
+    }
+
+    /// Looks up and signs. Returns the response and whether every status is one the CA
+    /// knows (`unknown` answers are not cached: the serial may be imported later).
+    async fn ocsp_fresh(
+        &self,
+        state: &Arc<CaState>,
+        request: &ocsp::OcspRequest,
+        now: SystemTime,
+    ) -> Result<(Vec<u8>, bool), String> {
+        let name = &state.runtime.info.name;
+        let mut statuses = Vec::with_capacity(request.certs.len());
+        for id in &request.certs {
+            let serial = id
+                .serial_magnitude()
+                .and_then(|m| SerialNumber::from_magnitude(m).ok());
+            let status = match serial {
+                None => CertStatus::Unknown,
+                Some(serial) => match self
+                    .store
+                    .certificate_status(name, serial)
+                    .await
+                    .map_err(|e| e.to_string())?
+                {
+                    None => CertStatus::Unknown,
+                    Some(s) => match s.revocation {
+                        Some(r) => CertStatus::Revoked {
+                            at: r.at,
+                            reason: Some(r.reason.code()),
+                        },
+                        None => CertStatus::Good,
+                    },
+                },
+            };
+            statuses.push(status);
+        }
+        let known = statuses.iter().all(|s| !matches!(s, CertStatus::Unknown));
+        let responder = self.responder(state);
+        let validity = state.runtime.revocation.ocsp_validity;
+        let request = request.clone();
+        let der = self
+            .pool
+            .run(move || {
+                let this_update = whole_seconds(now);
+                let responses: Vec<SingleResponse<'_>> = request
+                    .certs
+                    .iter()
+                    .zip(statuses)
+                    .map(|(cert_id, status)| SingleResponse {
+                        cert_id,
+                        status,
+                        this_update,
+                        next_update: this_update + validity,
+                    })
+                    .collect();
+                let data = ocsp::encode_response_data(&ocsp::ResponseData {
+                    responder_key_hash: responder.key_hash,
+                    produced_at: this_update,
+                    responses: &responses,
+                    nonce: request.nonce.as_deref(),
+                })
+                .map_err(|e| e.to_string())?;
+                let signature = responder.signer.sign(&data).map_err(|e| e.to_string())?;
+                let certs: Vec<Vec<u8>> = responder.certificate.iter().cloned().collect();
+                ocsp::assemble_response(&data, responder.signer.algorithm(), &signature, &certs)
+                    .map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| e.to_string())??;
+        Ok((der, known))
+    }
+
+    /// The delegated responder if there is a valid one, otherwise the CA key.
+    fn responder(&self, state: &CaState) -> Arc<Responder> {
+        let now = self.clock.now();
+        if let Ok(r) = state.revocation.responder.read()
+            && let Some(r) = r.as_ref()
+            && now < r.not_after
+        {
+            return Arc::clone(r);
+        }
+        Arc::new(Responder {
+            signer: Arc::clone(&state.runtime.signer),
+            key_hash: state.authority_key_id,
+            certificate: None,
+            not_before: state.runtime.not_before,
+            not_after: state.runtime.not_after,
+        })
+    }
+
+    /// The delegated OCSP responder certificate of a CA, if it has one.
+    pub fn responder_certificate(&self, ca: &str) -> Option<Vec<u8>> {
+        let state = self.resolve(ca).ok()?;
+        let r = state.revocation.responder.read().ok()?;
+        r.as_ref().and_then(|r| r.certificate.clone())
+    }
+
+    /// Issues a new delegated responder certificate (to a fresh key) when there is none or
+    /// when less than a third of its validity is left; `force` renews anyway.
+    pub(crate) async fn renew_responder(
+        &self,
+        state: &Arc<CaState>,
+        force: bool,
+    ) -> Result<(), String> {
+        let rt = &state.runtime;
+        let cfg = &rt.revocation;
+        if cfg.responder != ResponderMode::Delegated {
+            return Ok(());
+        }
+        let Some(factory) = self.key_factory.as_ref() else {
+            return Ok(());
+        };
+        let now = whole_seconds(self.clock.now());
+        let current = state
+            .revocation
+            .responder
+            .read()
+            .ok()
+            .and_then(|r| r.clone());
+        if let Some(r) = &current
+            && !force
+        {
+            let lifetime = r.not_after.duration_since(r.not_before).unwrap_or_default();
+            if now + lifetime / 3 < r.not_after {
+                return Ok(());
+            }
+        }
+        let signer = factory
+            .generate(rt.key_algorithm)
+            .map_err(|e| format!("generating the OCSP responder key: {e}"))?;
+        let mut serial = [0u8; 20];
+        self.random.fill(&mut serial).map_err(|e| e.to_string())?;
+        let serial = SerialNumber::from_random(serial);
+        let not_before = now
+            .checked_sub(CLOCK_SKEW)
+            .unwrap_or(now)
+            .max(rt.not_before);
+        let not_after = (now + cfg.responder_validity).min(rt.not_after);
+        let cn = format!("{} OCSP Responder", rt.info.name);
+        let subject = DistinguishedName::parse(&format!("CN={cn}"))
+            .map_err(|e| format!("responder subject: {e}"))?;
+        let key_id = ext::key_identifier(signer.public_key_der()).map_err(|e| e.to_string())?;
+        let extensions = vec![
+            ext::basic_constraints(false, None),
+            ext::key_usage(signet_x509::KeyUsage::DIGITAL_SIGNATURE),
+            ext::extended_key_usage(&[ext::oid::KP_OCSP_SIGNING.to_string()])
+                .map_err(|e| e.to_string())?,
+            ext::ocsp_nocheck(),
+            ext::subject_key_identifier(&key_id),
+            ext::authority_key_identifier(&state.authority_key_id),
+        ];
+        let tbs = signet_x509::encode_tbs_certificate(&TbsCertificateParams {
+            serial: serial.as_bytes(),
+            signature: rt.signer.algorithm(),
+            issuer: &rt.info.subject,
+            not_before,
+            not_after,
+            subject: &subject,
+            spki_der: signer.public_key_der(),
+            extensions: &extensions,
+        })
+        .map_err(|e| e.to_string())?;
+        let signature = rt.signer.sign(&tbs).map_err(|e| e.to_string())?;
+        let der = signet_x509::assemble_certificate(&tbs, rt.signer.algorithm(), &signature)
+            .map_err(|e| e.to_string())?;
+        let details = crate::admin::JsonObject::new()
+            .str("serial", &serial.to_hex())
+            .str("purpose", "ocsp-responder")
+            .finish();
+        let record = NewRequest {
+            ca: rt.info.name.clone(),
+            status: RequestStatus::Issued,
+            profile: None,
+            requester: Some("system".into()),
+            format: "ocsp-responder".into(),
+            raw: signer.public_key_der().to_vec(),
+            subject: subject.to_string(),
+            submitted_at: now,
+            resolved_at: Some(now),
+            message: Some("delegated OCSP responder certificate".into()),
+            attributes: Vec::new(),
+            extensions: extensions
+                .iter()
+                .map(|e| StoredExtension {
+                    oid: e.oid.clone(),
+                    critical: e.critical,
+                    disabled: false,
+                    origin: ExtensionOrigin::Server,
+                    value: e.value.clone(),
+                })
+                .collect(),
+            certificate: Some(NewCertificate {
+                serial,
+                der: der.clone(),
+                subject: subject.to_string(),
+                sans: Vec::new(),
+                not_before,
+                not_after,
+                shard: 0,
+            }),
+            events: vec![(Event::Issued, details.clone())],
+            audit: vec![NewAudit {
+                at: now,
+                actor: "system".into(),
+                action: "issue".into(),
+                ca: Some(rt.info.name.clone()),
+                target: AuditTarget::ThisRequest,
+                details,
+            }],
+        };
+        self.store
+            .create_request(record)
+            .await
+            .map_err(|e| format!("recording the OCSP responder certificate: {e}"))?;
+        let key_hash = ext::key_identifier(signer.public_key_der()).map_err(|e| e.to_string())?;
+        if let Ok(mut r) = state.revocation.responder.write() {
+            *r = Some(Arc::new(Responder {
+                signer,
+                key_hash,
+                certificate: Some(der),
+                not_before,
+                not_after,
+            }));
+        }
+        // Responses signed by the old responder stay valid, but new ones should name the new.
+        state.ocsp_cache.clear();
+        self.wake();
+        tracing::info!(ca = %rt.info.name, serial = %serial, "OCSP responder certificate issued");
+        Ok(())
+    }
+}
+
+/// The issuer hashes of a CA certificate, for matching OCSP CertIDs.
+pub(crate) fn issuer_hashes(certificate: &[u8]) -> Result<IssuerHashes, String> {
+    IssuerHashes::of_certificate(certificate).map_err(|e| e.to_string())
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

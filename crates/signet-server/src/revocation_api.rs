@@ -1,0 +1,364 @@
+//! Revocation over HTTP: CRLs at `/crl/...` and the OCSP responder at `/ocsp/{ca}` (plain
+//! HTTP, as relying parties fetch them), the CRL administration routes, and the maintenance
+//! loop that publishes CRLs on schedule.
+//!
+//! URLs (see `signet_core::revocation`): `/crl/{ca}.crl` (the main CRL, partition 0),
+//! `/crl/{ca}/delta.crl`, `/crl/{ca}/{n}.crl` and `/crl/{ca}/{n}-delta.crl` (partitions);
+//! `POST /ocsp/{ca}` with `application/ocsp-request`, and `GET /ocsp/{ca}/{base64}`
+//! (RFC 5019 §5).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use signet_core::Authority;
+use signet_core::revocation::{OcspReply, PublishedCrl, PublishedSummary};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::problem::Problem;
+use crate::wire::rfc3339;
+
+/// OCSP requests are small (a CertID is under 100 octets); anything larger is refused.
+pub const MAX_OCSP_REQUEST: usize = 8 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/crl/{file}", get(main_crl))
+        .route("/crl/{ca}/{file}", get(partition_crl))
+        .route("/ocsp/{ca}", post(ocsp_post))
+        .route("/ocsp/{ca}/{*request}", get(ocsp_get))
+        .route("/api/v1/cas/{ca}/crls", post(publish).get(list))
+}
+
+async fn main_crl(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(ca) = file.strip_suffix(".crl") else {
+        return Problem::not_found("CRLs are at /crl/CA.crl").into_response();
+    };
+    crl_response(state.authority.crl(ca, 0, false), &headers)
+}
+
+async fn partition_crl(
+    State(state): State<AppState>,
+    Path((ca, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(stem) = file.strip_suffix(".crl") else {
+        return Problem::not_found("no such CRL").into_response();
+    };
+    let (shard, delta) = match stem {
+        "delta" => (Some(0), true),
+        s => match s.strip_suffix("-delta") {
+            Some(n) => (n.parse::<u32>().ok().filter(|&n| n > 0), true),
+            None => (s.parse::<u32>().ok().filter(|&n| n > 0), false),
+        },
+    };
+    let Some(shard) = shard else {
+        return Problem::not_found("no such CRL").into_response();
+    };
+    crl_response(state.authority.crl(&ca, shard, delta), &headers)
+}
+
+/// A CRL with `Last-Modified`, `Expires` (its nextUpdate), an ETag naming its number, and a
+/// `max-age` of at most an hour, so a CRL published on demand reaches caches soon.
+fn crl_response(crl: Option<Arc<PublishedCrl>>, headers: &HeaderMap) -> Response {
+    let Some(crl) = crl else {
+        return Problem::not_found("no such CRL (unknown CA or partition, or not published yet)")
+            .into_response();
+    };
+    let etag = format!(
+        "\"{}-{}\"",
+        crl.number,
+        if crl.delta_base.is_some() { "d" } else { "f" }
+    );
+    let max_age = remaining(crl.next_update).min(3600);
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut resp = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        crl.der.as_ref().clone().into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pkix-crl"),
+    );
+    set(h, header::ETAG, &etag);
+    set(
+        h,
+        header::LAST_MODIFIED,
+        &httpdate::fmt_http_date(crl.this_update),
+    );
+    set(
+        h,
+        header::EXPIRES,
+        &httpdate::fmt_http_date(crl.next_update),
+    );
+    set(
+        h,
+        header::CACHE_CONTROL,
+        &format!("public, max-age={max_age}, no-transform"),
+    );
+    resp
+}
+
+async fn ocsp_post(
+    State(state): State<AppState>,
+    Path(ca): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/ocsp-request") {
+        return Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            "OCSP requests are sent as application/ocsp-request",
+        )
+        .into_response();
+    }
+    if body.len() > MAX_OCSP_REQUEST {
+        return ocsp_response(&OcspReply::malformed(), true);
+    }
+    let reply = state.authority.ocsp(&ca, &body).await;
+    state.metrics.ocsp_response();
+    ocsp_response(&reply, false)
+}
+
+async fn ocsp_get(
+    State(state): State<AppState>,
+    Path((ca, request)): Path<(String, String)>,
+) -> Response {
+    // RFC 5019 §5: the DER request, base64-encoded, then URL-encoded, as the last path
+    // segment(s) ('/' is a base64 character).
+    let decoded = percent_decode(&request)
+        .and_then(|b64| {
+            use base64ct::Encoding;
+            base64ct::Base64::decode_vec(b64.trim()).ok()
+        })
+        .filter(|der| der.len() <= MAX_OCSP_REQUEST);
+    let Some(der) = decoded else {
+        return ocsp_response(&OcspReply::malformed(), true);
+    };
+    let reply = state.authority.ocsp(&ca, &der).await;
+    state.metrics.ocsp_response();
+    ocsp_response(&reply, false)
+}
+
+/// `Cache-Control` follows the response's nextUpdate (RFC 5019 §6.2): shared caches may keep
+/// a response until it expires. Responses with a nonce and errors are not cached.
+fn ocsp_response(reply: &OcspReply, error: bool) -> Response {
+    let mut resp = reply.der.to_vec().into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/ocsp-response"),
+    );
+    match (reply.this_update, reply.next_update) {
+        (Some(this_update), Some(next_update)) if !error => {
+            let max_age = remaining(next_update);
+            set(
+                h,
+                header::CACHE_CONTROL,
+                &format!("public, max-age={max_age}, no-transform, must-revalidate"),
+            );
+            set(
+                h,
+                header::LAST_MODIFIED,
+                &httpdate::fmt_http_date(this_update),
+            );
+            set(h, header::EXPIRES, &httpdate::fmt_http_date(next_update));
+            let digest = signet_x509::sha256(&reply.der);
+            set(h, header::ETAG, &format!("\"{}\"", hex_prefix(&digest)));
+        }
+        _ => {
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+    resp
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PublishBody {
+    /// Only delta CRLs (AD CS `CA_CRL_DELTA`).
+    #[serde(default)]
+    delta: bool,
+}
+
+#[derive(Serialize)]
+struct CrlView {
+    shard: u32,
+    number: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delta_base: Option<u64>,
+    entries: u64,
+    this_update: String,
+    next_update: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+impl From<PublishedSummary> for CrlView {
+    fn from(p: PublishedSummary) -> Self {
+        CrlView {
+            shard: p.shard,
+            number: p.number,
+            delta_base: p.delta_base,
+            entries: p.entries,
+            this_update: rfc3339(p.this_update),
+            next_update: rfc3339(p.next_update),
+            url: p.url,
+        }
+    }
+}
+
+/// `POST /api/v1/cas/{ca}/crls` (admin): publish now.
+async fn publish(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ca): Path<String>,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let b: PublishBody = if body.iter().all(u8::is_ascii_whitespace) {
+        PublishBody::default()
+    } else {
+        crate::admin_api::json_body(&body)?
+    };
+    let published = state
+        .authority
+        .publish_crls(caller.identity(), &ca, b.delta)
+        .await?;
+    let views: Vec<CrlView> = published.into_iter().map(CrlView::from).collect();
+    Ok((StatusCode::CREATED, axum::Json(views)).into_response())
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/cas/{ca}/crls` (admin, manager, auditor): recent CRLs, newest first.
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ca): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, Problem> {
+    let records = state
+        .authority
+        .list_crls(caller.identity(), &ca, q.limit.unwrap_or(50))
+        .await?;
+    let views: Vec<CrlView> = records
+        .into_iter()
+        .map(|r| {
+            let delta = r.delta_base.is_some();
+            CrlView {
+                url: state.authority.crl_url(&ca, r.shard, delta),
+                shard: r.shard,
+                number: r.number,
+                delta_base: r.delta_base,
+                entries: r.entries,
+                this_update: rfc3339(r.this_update),
+                next_update: rfc3339(r.next_update),
+            }
+        })
+        .collect();
+    Ok(axum::Json(views).into_response())
+}
+
+/// Publishes due CRLs and renews OCSP responder certificates, once a second.
+pub struct Maintenance {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Maintenance {
+    pub fn spawn(authority: Arc<Authority>) -> Maintenance {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => authority.revocation_tick().await,
+                    _ = stopped.changed() => break,
+                }
+            }
+        });
+        Maintenance { stop, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn remaining(until: SystemTime) -> u64 {
+    until
+        .duration_since(SystemTime::now())
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn set(h: &mut HeaderMap, name: header::HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        h.insert(name, v);
+    }
+}
+
+fn hex_prefix(digest: &[u8; 32]) -> String {
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `%XX` decoding of a path segment; `None` for a bad escape or non-UTF-8 result.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(
+            percent_decode("MEow%2BQ%3D%3D").as_deref(),
+            Some("MEow+Q==")
+        );
+        assert_eq!(percent_decode("a/b").as_deref(), Some("a/b"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+    }
+}

@@ -1,0 +1,252 @@
+//! The reads behind CRLs and OCSP: revoked certificates by partition (one snapshot, with the
+//! revocation sequence number it reflects), stored CRLs, and one certificate's status.
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use signet_core::{
+    CaName, CertificateStatus, CrlRecord, Revocation, RevocationReason, RevokedQuery, RevokedRow,
+    RevokedScan, SerialNumber, StoreError,
+};
+
+use crate::codec::{corrupt, seq_to_sql, sql_error, time_column, to_unix};
+
+const MAX_SEQ: &str = "SELECT MAX(revocation_seq) FROM certificates \
+    WHERE ca = ?1 AND revocation_seq IS NOT NULL";
+// Served by the covering partial index `certificates_revoked`, in serial order.
+const FULL: &str = "SELECT serial, revoked_at, revocation_reason, invalidity_date, \
+        revocation_changed_at \
+    FROM certificates INDEXED BY certificates_revoked \
+    WHERE ca = ?1 AND shard = ?2 AND revoked_at IS NOT NULL AND not_after >= ?3 \
+    ORDER BY serial";
+const DELTA: &str = "SELECT serial, revoked_at, revocation_reason, invalidity_date, \
+        revocation_changed_at \
+    FROM certificates \
+    WHERE ca = ?1 AND revocation_seq > ?2 AND revocation_seq IS NOT NULL AND shard = ?3 \
+      AND not_after >= ?4 \
+    ORDER BY serial";
+
+/// Scans one partition in one read transaction, so the rows and the sequence number agree:
+/// a change committed after the snapshot has a higher number and is in the next delta.
+pub(crate) fn scan_revoked(conn: &Connection, q: &RevokedQuery) -> Result<RevokedScan, StoreError> {
+    conn.execute_batch("BEGIN")
+        .map_err(sql_error("starting a read"))?;
+    let result = scan_in_snapshot(conn, q);
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        tracing::warn!(error = %e, "ending a read transaction");
+    }
+    result
+}
+
+fn scan_in_snapshot(conn: &Connection, q: &RevokedQuery) -> Result<RevokedScan, StoreError> {
+    let seq: Option<i64> = conn
+        .prepare_cached(MAX_SEQ)
+        .and_then(|mut s| s.query_row(params![q.ca.as_str()], |r| r.get(0)))
+        .map_err(sql_error("reading the revocation sequence"))?;
+    let revocation_seq = u64::try_from(seq.unwrap_or(0))
+        .map_err(|_| corrupt("certificates", q.ca.as_str(), "revocation_seq", "negative"))?;
+    let expired_before = to_unix(q.expired_before)?;
+    let mut stmt;
+    let mut rows = match q.changed_after {
+        None => {
+            stmt = conn
+                .prepare_cached(FULL)
+                .map_err(sql_error("scanning revoked certificates"))?;
+            stmt.query(params![q.ca.as_str(), q.shard, expired_before])
+        }
+        Some(after) => {
+            stmt = conn
+                .prepare_cached(DELTA)
+                .map_err(sql_error("scanning revocation changes"))?;
+            stmt.query(params![
+                q.ca.as_str(),
+                seq_to_sql(after, "revocation sequence")?,
+                q.shard,
+                expired_before
+            ])
+        }
+    }
+    .map_err(sql_error("scanning revoked certificates"))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows
+        .next()
+        .map_err(sql_error("scanning revoked certificates"))?
+    {
+        let serial: String = row.get(0).map_err(sql_error("reading a serial"))?;
+        let parts: (Option<i64>, Option<i64>, Option<i64>, Option<i64>) = (
+            row.get(1).map_err(sql_error("reading a revocation"))?,
+            row.get(2).map_err(sql_error("reading a revocation"))?,
+            row.get(3).map_err(sql_error("reading a revocation"))?,
+            row.get(4).map_err(sql_error("reading a revocation"))?,
+        );
+        let serial: SerialNumber = serial
+            .parse()
+            .map_err(|e| corrupt("certificates", &serial, "serial", &format!("{e}")))?;
+        let (revocation, changed_at) = decode(&serial, parts)?;
+        out.push(RevokedRow {
+            serial,
+            changed_at: changed_at
+                .unwrap_or_else(|| revocation.as_ref().map_or(SystemTime::UNIX_EPOCH, |r| r.at)),
+            revocation,
+        });
+    }
+    Ok(RevokedScan {
+        rows: out,
+        revocation_seq,
+    })
+}
+
+type RevocationColumns = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+
+/// (revoked_at, reason, invalidity_date, changed_at) → the revocation and its change time.
+fn decode(
+    serial: &SerialNumber,
+    (at, reason, invalidity, changed): RevocationColumns,
+) -> Result<(Option<Revocation>, Option<SystemTime>), StoreError> {
+    let row = serial.to_hex();
+    let time = |column: &str, secs: i64| {
+        time_column("certificates", 0, column, secs)
+            .map_err(|_| corrupt("certificates", &row, column, "time out of range"))
+    };
+    let revocation = match (at, reason) {
+        (Some(at), Some(reason)) => Some(Revocation {
+            at: time("revoked_at", at)?,
+            reason: RevocationReason::from_code(reason).ok_or_else(|| {
+                corrupt(
+                    "certificates",
+                    &row,
+                    "revocation_reason",
+                    &format!("unknown code {reason}"),
+                )
+            })?,
+            invalidity_date: invalidity.map(|t| time("invalidity_date", t)).transpose()?,
+        }),
+        (None, None) => None,
+        _ => {
+            return Err(corrupt(
+                "certificates",
+                &row,
+                "revoked_at",
+                "set without a reason, or the reverse",
+            ));
+        }
+    };
+    let changed = changed
+        .map(|t| time("revocation_changed_at", t))
+        .transpose()?;
+    Ok((revocation, changed))
+}
+
+const SHARDS: &str = "SELECT DISTINCT shard FROM certificates WHERE ca = ?1 ORDER BY shard";
+
+pub(crate) fn shards_in_use(conn: &Connection, ca: &CaName) -> Result<Vec<u32>, StoreError> {
+    conn.prepare_cached(SHARDS)
+        .and_then(|mut s| {
+            s.query_map(params![ca.as_str()], |r| r.get::<_, u32>(0))?
+                .collect()
+        })
+        .map_err(sql_error("listing CRL partitions"))
+}
+
+const CRL_COLUMNS: &str =
+    "shard, number, delta_base, revocation_seq, this_update, next_update, entries";
+const LATEST_CRLS: &str = "SELECT shard, number, delta_base, revocation_seq, this_update, \
+        next_update, entries, der \
+    FROM crls WHERE id IN (SELECT MAX(id) FROM crls WHERE ca = ?1 \
+                           GROUP BY shard, delta_base IS NULL) \
+    ORDER BY shard, number";
+
+pub(crate) fn latest_crls(conn: &Connection, ca: &CaName) -> Result<Vec<CrlRecord>, StoreError> {
+    crls(conn, ca, LATEST_CRLS, None, true)
+}
+
+pub(crate) fn list_crls(
+    conn: &Connection,
+    ca: &CaName,
+    limit: u32,
+) -> Result<Vec<CrlRecord>, StoreError> {
+    let sql = format!(
+        "SELECT {CRL_COLUMNS} FROM crls WHERE ca = ?1 ORDER BY this_update DESC, id DESC LIMIT ?2"
+    );
+    crls(conn, ca, &sql, Some(limit), false)
+}
+
+fn crls(
+    conn: &Connection,
+    ca: &CaName,
+    sql: &str,
+    limit: Option<u32>,
+    with_der: bool,
+) -> Result<Vec<CrlRecord>, StoreError> {
+    type Raw = (u32, i64, Option<i64>, i64, i64, i64, i64, Vec<u8>);
+    let mut stmt = conn
+        .prepare_cached(sql)
+        .map_err(sql_error("reading CRLs"))?;
+    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Raw> {
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+            if with_der { r.get(7)? } else { Vec::new() },
+        ))
+    };
+    let raw: Vec<Raw> = match limit {
+        Some(limit) => stmt.query_map(params![ca.as_str(), limit], map),
+        None => stmt.query_map(params![ca.as_str()], map),
+    }
+    .and_then(|rows| rows.collect())
+    .map_err(sql_error("reading CRLs"))?;
+    raw.into_iter()
+        .map(
+            |(shard, number, base, seq, this_update, next_update, entries, der)| {
+                let unsigned = |v: i64, column: &str| {
+                    u64::try_from(v).map_err(|_| corrupt("crls", number, column, "negative"))
+                };
+                Ok(CrlRecord {
+                    ca: ca.clone(),
+                    shard,
+                    number: unsigned(number, "number")?,
+                    delta_base: base.map(|b| unsigned(b, "delta_base")).transpose()?,
+                    revocation_seq: unsigned(seq, "revocation_seq")?,
+                    this_update: time_column("crls", number, "this_update", this_update)?,
+                    next_update: time_column("crls", number, "next_update", next_update)?,
+                    entries: unsigned(entries, "entries")?,
+                    der,
+                })
+            },
+        )
+        .collect()
+}
+
+const STATUS: &str = "SELECT revoked_at, revocation_reason, invalidity_date, \
+        revocation_changed_at, not_after \
+    FROM certificates WHERE ca = ?1 AND serial = ?2";
+
+pub(crate) fn certificate_status(
+    conn: &Connection,
+    ca: &CaName,
+    serial: &SerialNumber,
+) -> Result<Option<CertificateStatus>, StoreError> {
+    type Raw = (Option<i64>, Option<i64>, Option<i64>, Option<i64>, i64);
+    let raw: Option<Raw> = conn
+        .prepare_cached(STATUS)
+        .and_then(|mut s| {
+            s.query_row(params![ca.as_str(), serial.to_hex()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()
+        })
+        .map_err(sql_error("reading a certificate's status"))?;
+    let Some((at, reason, invalidity, changed, not_after)) = raw else {
+        return Ok(None);
+    };
+    let (revocation, _) = decode(serial, (at, reason, invalidity, changed))?;
+    Ok(Some(CertificateStatus {
+        revocation,
+        not_after: time_column("certificates", 0, "not_after", not_after)?,
+    }))
+}

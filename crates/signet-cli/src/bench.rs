@@ -4,6 +4,7 @@
 //! Without `--server` it creates a development CA in a fresh directory (durable SQLite,
 //! `synchronous=FULL`, the default modules) and serves it in this process on 127.0.0.1:0,
 //! so one command measures the whole path: HTTP, CSR check, policy, signing, commit.
+//! `signet bench crl` and `signet bench ocsp` measure revocation (`bench_revocation`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +23,10 @@ use signet_keys::SoftwareKey;
 use signet_x509::KeyAlgorithm;
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    kind: Option<BenchKind>,
     /// Benchmark a running server instead of an in-process one.
     #[arg(long)]
     server: Option<String>,
@@ -57,7 +61,21 @@ pub struct BenchArgs {
     domain: String,
 }
 
+/// The other benchmarks; without one, `signet bench` measures issuance.
+#[derive(clap::Subcommand)]
+enum BenchKind {
+    /// Time and peak memory to build, sign and store a CRL of N revoked certificates.
+    Crl(crate::bench_revocation::CrlBenchArgs),
+    /// OCSP responses/s over HTTP, answered from the response cache.
+    Ocsp(crate::bench_revocation::OcspBenchArgs),
+}
+
 pub async fn run(args: BenchArgs) -> Result<()> {
+    match args.kind {
+        Some(BenchKind::Crl(a)) => return crate::bench_revocation::crl(a).await,
+        Some(BenchKind::Ocsp(a)) => return crate::bench_revocation::ocsp(a).await,
+        None => {}
+    }
     let algorithm =
         KeyAlgorithm::from_config_name(&args.key).with_context(|| format!("--key {}", args.key))?;
     eprintln!("making {} {} CSRs...", args.keys, algorithm);
@@ -207,7 +225,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 }
 
 /// User + system CPU time of this process, from /proc (Linux); `None` elsewhere.
-fn process_cpu_seconds() -> Option<f64> {
+pub(crate) fn process_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let rest = stat.rsplit_once(')')?.1;
@@ -306,7 +324,7 @@ pub fn build_csr(key: &SoftwareKey, host: &str) -> Result<Vec<u8>> {
     Ok(tlv(0x30, &[info, alg, bits].concat()))
 }
 
-fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {

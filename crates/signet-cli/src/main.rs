@@ -13,7 +13,9 @@
 
 mod admin;
 mod bench;
+mod bench_revocation;
 mod config;
+mod crl;
 mod init;
 mod remote;
 mod request;
@@ -96,6 +98,8 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Verify or export the hash-chained audit log.
     Audit(admin::AuditArgs),
+    /// Publish CRLs now and list the published ones.
+    Crl(crl::CrlArgs),
     /// Measure issuance throughput over HTTP against a durable SQLite store.
     Bench(bench::BenchArgs),
 }
@@ -225,6 +229,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Admin(args) => {
             init_logging("text", "warn");
             runtime()?.block_on(admin::run(args))
+        }
+        Command::Crl(args) => {
+            init_logging("text", "warn");
+            runtime()?.block_on(crl::run(args))
         }
         Command::Audit(args) => {
             init_logging("text", "warn");

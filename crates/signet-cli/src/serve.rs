@@ -35,12 +35,16 @@ impl Running {
     }
 }
 
-/// Loads everything and starts serving on `listen` (or the configured address).
-pub async fn start(
-    data: &Path,
-    listen: Option<&str>,
-    passphrase: Option<&[u8]>,
-) -> Result<Running> {
+/// The engine as `signet.toml` describes it, not yet started.
+pub struct Loaded {
+    pub config: Config,
+    pub store: Arc<SqliteStore>,
+    pub authority: Arc<Authority>,
+    pub cert_identities: Arc<Vec<signet_server::auth::CertMapping>>,
+}
+
+/// Reads the configuration, opens the database and builds the CAs and their modules.
+pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
     let config = Config::load(data)?;
     let db_path = Config::resolve(data, &config.server.database);
     let store = Arc::new(
@@ -92,6 +96,26 @@ pub async fn start(
         )
         .context("building the CA")?,
     );
+    Ok(Loaded {
+        config,
+        store,
+        authority,
+        cert_identities,
+    })
+}
+
+/// Loads everything and starts serving on `listen` (or the configured address).
+pub async fn start(
+    data: &Path,
+    listen: Option<&str>,
+    passphrase: Option<&[u8]>,
+) -> Result<Running> {
+    let Loaded {
+        config,
+        store,
+        authority,
+        cert_identities,
+    } = load(data, passphrase)?;
     let metrics = Arc::new(Metrics::default());
     let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
     authority.start().await.context("starting the modules")?;

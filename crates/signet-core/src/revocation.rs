@@ -644,7 +644,7 @@ impl Authority {
                 this_update: now,
                 next_update,
                 entries,
-                der: der.as_ref().clone(),
+                der: Arc::clone(&der),
                 events: vec![(Event::CrlIssued, details)],
                 audit: vec![audit],
             })

@@ -197,7 +197,8 @@ pub struct NewCrl {
     pub this_update: SystemTime,
     pub next_update: SystemTime,
     pub entries: u64,
-    pub der: Vec<u8>,
+    /// Shared with the engine's copy of the newest CRL: a large CRL is held once.
+    pub der: std::sync::Arc<Vec<u8>>,
     pub events: Vec<(Event, String)>,
     pub audit: Vec<NewAudit>,
 }

@@ -35,6 +35,8 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+#[doc(hidden)]
+pub mod bench_fill;
 mod checkpoint;
 mod codec;
 mod migrate;

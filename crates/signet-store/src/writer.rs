@@ -804,7 +804,7 @@ fn store_crl(conn: &Connection, c: &NewCrl) -> Result<(), StoreError> {
                 this_update,
                 next_update,
                 entries,
-                c.der,
+                c.der.as_slice(),
             ])
         })
         .map_err(|e| {

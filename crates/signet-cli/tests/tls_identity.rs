@@ -131,5 +131,23 @@ roles = ["manager"]
     assert!(anonymous.stdout.ends_with("\n401"), "{anonymous}");
     // The plain listener never sees client certificates.
     assert_eq!(server.call(None, "GET", "/api/v1/whoami", None).status, 401);
+
+    // A held (revoked) client certificate authenticates nobody; released, it works again.
+    let serial = cert_serial(&alice_pem);
+    let certificate = format!("/api/v1/cas/{}/certificates/{serial}", server.ca);
+    let held = server.call(
+        Some(&mgr),
+        "POST",
+        &format!("{certificate}/revoke"),
+        Some(&serde_json::json!({ "reason": "certificateHold" })),
+    );
+    assert_eq!(held.status, 200, "{held}");
+    let refused = curl(port, &ca, Some((&alice_pem, &alice_key)), "/api/v1/whoami");
+    assert!(refused.stdout.ends_with("\n401"), "{refused}");
+    assert!(refused.stdout.contains("revoked"), "{refused}");
+    let released = server.call(Some(&mgr), "POST", &format!("{certificate}/unrevoke"), None);
+    assert_eq!(released.status, 200, "{released}");
+    let again = curl(port, &ca, Some((&alice_pem, &alice_key)), "/api/v1/whoami");
+    assert!(again.stdout.ends_with("\n200"), "{again}");
     let _ = fs::remove_file(server.work_file("unused"));
 }

@@ -346,6 +346,31 @@ impl Authority {
         Ok(self.resolve(ca)?.runtime.chain.clone())
     }
 
+    /// Whether a certificate one of these CAs issued (found by its issuer name) is revoked,
+    /// for TLS client authentication: a revoked or held client certificate authenticates
+    /// nobody. Certificates of other issuers are not known here (`false`).
+    pub async fn is_revoked(
+        &self,
+        issuer: &DistinguishedName,
+        serial: &SerialNumber,
+    ) -> Result<bool, EnrollError> {
+        for name in &self.order {
+            let ca = &self.cas[name];
+            if ca.runtime.info.subject.as_der() != issuer.as_der() {
+                continue;
+            }
+            let status = self
+                .store
+                .certificate_status(name, *serial)
+                .await
+                .map_err(|e| internal("store", &e))?;
+            if status.is_some_and(|s| s.revocation.is_some()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Seed steps 4–5: submit a request.
     pub async fn submit_request(&self, req: SubmitRequest) -> Result<SubmitResponse, EnrollError> {
         let ca = Arc::clone(self.resolve(&req.ca)?);

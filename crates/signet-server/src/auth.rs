@@ -121,6 +121,23 @@ impl FromRequestParts<AppState> for Caller {
             };
             let info = signet_x509::parse_certificate(leaf)
                 .map_err(|e| unauthorized(format!("the client certificate: {e}")))?;
+            let revoked = match hex::decode(&info.serial_hex)
+                .ok()
+                .and_then(|m| signet_core::SerialNumber::from_magnitude(&m).ok())
+            {
+                Some(serial) => state
+                    .authority
+                    .is_revoked(&info.issuer, &serial)
+                    .await
+                    .map_err(|e| unauthorized(e.to_string()))?,
+                None => false,
+            };
+            if revoked {
+                return Err(unauthorized(format!(
+                    "the client certificate {} (serial {}) is revoked",
+                    info.subject, info.serial_hex
+                )));
+            }
             let mapping = state
                 .cert_identities
                 .iter()

@@ -12,8 +12,8 @@ use futures_channel::oneshot;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use signet_core::{
     Approval, AuditRecord, CaName, CertificateRecord, Event, ExtensionOrigin, OutboxEvent,
-    ProfileName, RequestId, RequestRecord, RequestStatus, Revocation, RevocationReason, Roles,
-    SerialNumber, StoreError, StoredExtension, TokenRecord, ViewQuery,
+    ProfileName, RequestId, RequestRecord, RequestStatus, Roles, SerialNumber, StoreError,
+    StoredExtension, TokenRecord, ViewQuery,
 };
 
 use crate::codec::{corrupt, from_unix, sql_error, time_column, to_unix};
@@ -359,18 +359,7 @@ fn certificate(
         sans,
         not_before: time_column("certificates", id, "not_before", not_before)?,
         not_after: time_column("certificates", id, "not_after", not_after)?,
-        revocation: match revoked {
-            (Some(at), Some(reason), invalidity) => Some(Revocation {
-                at: time_column("certificates", id, "revoked_at", at)?,
-                reason: RevocationReason::from_code(reason)
-                    .ok_or_else(|| bad("revocation_reason", &format!("unknown code {reason}")))?,
-                invalidity_date: invalidity
-                    .map(|t| time_column("certificates", id, "invalidity_date", t))
-                    .transpose()?,
-            }),
-            (None, None, _) => None,
-            _ => return Err(bad("revoked_at", "set without a reason, or the reverse")),
-        },
+        revocation: crate::revocation::revocation_columns(&id, revoked.0, revoked.1, revoked.2)?,
     }))
 }
 

@@ -9,7 +9,7 @@ use signet_core::{
     RevokedScan, SerialNumber, StoreError,
 };
 
-use crate::codec::{corrupt, seq_to_sql, sql_error, time_column, to_unix};
+use crate::codec::{corrupt, from_unix, seq_to_sql, sql_error, time_column, to_unix};
 
 const MAX_SEQ: &str = "SELECT MAX(revocation_seq) FROM certificates \
     WHERE ca = ?1 AND revocation_seq IS NOT NULL";
@@ -104,37 +104,54 @@ fn decode(
     (at, reason, invalidity, changed): RevocationColumns,
 ) -> Result<(Option<Revocation>, Option<SystemTime>), StoreError> {
     let row = serial.to_hex();
+    let revocation = revocation_columns(&row, at, reason, invalidity)?;
+    let changed = changed
+        .map(|t| {
+            from_unix(t).ok_or_else(|| {
+                corrupt(
+                    "certificates",
+                    &row,
+                    "revocation_changed_at",
+                    "time out of range",
+                )
+            })
+        })
+        .transpose()?;
+    Ok((revocation, changed))
+}
+
+/// A certificate's revocation columns (revoked_at, revocation_reason, invalidity_date) as a
+/// `Revocation`; `row` names the row in a corruption report.
+pub(crate) fn revocation_columns(
+    row: &dyn std::fmt::Display,
+    at: Option<i64>,
+    reason: Option<i64>,
+    invalidity: Option<i64>,
+) -> Result<Option<Revocation>, StoreError> {
     let time = |column: &str, secs: i64| {
-        time_column("certificates", 0, column, secs)
-            .map_err(|_| corrupt("certificates", &row, column, "time out of range"))
+        from_unix(secs).ok_or_else(|| corrupt("certificates", row, column, "time out of range"))
     };
-    let revocation = match (at, reason) {
-        (Some(at), Some(reason)) => Some(Revocation {
+    match (at, reason) {
+        (Some(at), Some(reason)) => Ok(Some(Revocation {
             at: time("revoked_at", at)?,
             reason: RevocationReason::from_code(reason).ok_or_else(|| {
                 corrupt(
                     "certificates",
-                    &row,
+                    row,
                     "revocation_reason",
                     &format!("unknown code {reason}"),
                 )
             })?,
             invalidity_date: invalidity.map(|t| time("invalidity_date", t)).transpose()?,
-        }),
-        (None, None) => None,
-        _ => {
-            return Err(corrupt(
-                "certificates",
-                &row,
-                "revoked_at",
-                "set without a reason, or the reverse",
-            ));
-        }
-    };
-    let changed = changed
-        .map(|t| time("revocation_changed_at", t))
-        .transpose()?;
-    Ok((revocation, changed))
+        })),
+        (None, None) => Ok(None),
+        _ => Err(corrupt(
+            "certificates",
+            row,
+            "revoked_at",
+            "set without a reason, or the reverse",
+        )),
+    }
 }
 
 const SHARDS: &str = "SELECT DISTINCT shard FROM certificates WHERE ca = ?1 ORDER BY shard";

@@ -37,6 +37,14 @@ pub(crate) const fn context_primitive(n: u8) -> u8 {
     0x80 | n
 }
 
+/// A value we were asked to encode is invalid.
+pub(crate) fn invalid(what: &'static str, reason: impl Into<String>) -> Error {
+    Error::Invalid {
+        what,
+        reason: reason.into(),
+    }
+}
+
 pub(crate) fn malformed(what: &'static str, reason: impl Into<String>) -> Error {
     Error::Malformed {
         what,
@@ -429,37 +437,27 @@ impl CivilTime {
 
     /// Writes the Time TLV: UTCTime for 1950..=2049, GeneralizedTime otherwise.
     pub(crate) fn push_der(&self, out: &mut Vec<u8>) {
-        let push2 = |out: &mut Vec<u8>, v: u32| {
-            out.push(b'0' + (v / 10 % 10) as u8);
-            out.push(b'0' + (v % 10) as u8);
-        };
-        let year = self.year as u32; // 0..=9999 by construction.
-        if self.uses_utc_time() {
-            out.extend_from_slice(&[UTC_TIME, 13]);
-            push2(out, year % 100);
-        } else {
-            out.extend_from_slice(&[GENERALIZED_TIME, 15]);
-            push2(out, year / 100);
-            push2(out, year % 100);
-        }
-        push2(out, self.month);
-        push2(out, self.day);
-        push2(out, self.hour);
-        push2(out, self.minute);
-        push2(out, self.second);
-        out.push(b'Z');
+        self.push_time(out, !self.uses_utc_time());
     }
 
     /// Writes a GeneralizedTime TLV (`YYYYMMDDHHMMSSZ`, 17 octets) whatever the year, for
-    /// structures that use GeneralizedTime only (OCSP, RFC 6960).
+    /// structures that use GeneralizedTime only (OCSP, RFC 6960; invalidityDate).
     pub(crate) fn push_generalized(&self, out: &mut Vec<u8>) {
+        self.push_time(out, true);
+    }
+
+    fn push_time(&self, out: &mut Vec<u8>, generalized: bool) {
         let push2 = |out: &mut Vec<u8>, v: u32| {
             out.push(b'0' + (v / 10 % 10) as u8);
             out.push(b'0' + (v % 10) as u8);
         };
         let year = self.year as u32; // 0..=9999 by construction.
-        out.extend_from_slice(&[GENERALIZED_TIME, 15]);
-        push2(out, year / 100);
+        if generalized {
+            out.extend_from_slice(&[GENERALIZED_TIME, 15]);
+            push2(out, year / 100);
+        } else {
+            out.extend_from_slice(&[UTC_TIME, 13]);
+        }
         push2(out, year % 100);
         push2(out, self.month);
         push2(out, self.day);

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-use crate::asn1::{self, AlgId, CivilTime, Reader, Spki};
+use crate::asn1::{self, AlgId, CivilTime, Reader, Spki, invalid};
 use crate::ext::oid;
 use crate::{DistinguishedName, Extension, KeyUsage, San, SignatureAlgorithm};
 
@@ -170,13 +170,6 @@ pub fn assemble_certificate(
     out.push(0);
     out.extend_from_slice(signature);
     Ok(out)
-}
-
-fn invalid(what: &'static str, reason: impl Into<String>) -> crate::Error {
-    crate::Error::Invalid {
-        what,
-        reason: reason.into(),
-    }
 }
 
 /// Checks that `der` is exactly one SEQUENCE TLV (a cheap guard on values we copy verbatim).

@@ -12,7 +12,7 @@
 use std::time::SystemTime;
 
 use crate::SignatureAlgorithm;
-use crate::asn1::{self, AlgId, CivilTime, Reader, Tlv};
+use crate::asn1::{self, AlgId, CivilTime, Reader, Tlv, invalid};
 
 /// The most `Request`s one `OCSPRequest` may carry; more is rejected as malformed.
 pub const MAX_REQUESTS: usize = 16;
@@ -880,13 +880,6 @@ fn read_generalized(r: &mut Reader<'_>, field: &str) -> crate::Result<SystemTime
     CivilTime::from_der(&tlv, WHAT_RESPONSE)?
         .to_system_time()
         .ok_or_else(|| asn1::malformed(WHAT_RESPONSE, "time not representable"))
-}
-
-fn invalid(what: &'static str, reason: impl Into<String>) -> crate::Error {
-    crate::Error::Invalid {
-        what,
-        reason: reason.into(),
-    }
 }
 
 #[cfg(test)]

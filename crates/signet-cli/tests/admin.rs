@@ -308,7 +308,14 @@ fn view_filters_and_import() {
         run.expect_code(0);
         serde_json::from_str(&run.stdout).unwrap()
     };
-    assert_eq!(page(&[]).get("items").unwrap().as_array().unwrap().len(), 4);
+    // Three issued, one pending, and request 1: the delegated OCSP responder certificate the
+    // CA issued itself at start.
+    let all = page(&[]);
+    assert_eq!(all["items"].as_array().unwrap().len(), 5, "{all:#}");
+    assert_eq!(
+        all["items"][0]["subject"], "CN=demo OCSP Responder",
+        "{all:#}"
+    );
     assert_eq!(
         page(&["--status", "pending"])["items"]
             .as_array()
@@ -331,15 +338,12 @@ fn view_filters_and_import() {
             .as_array()
             .unwrap()
             .len(),
-        3
+        4
     );
-    assert_eq!(
-        page(&["--expiring-days", "10"])["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    // Only the responder certificate (7 days, renewed by the CA) expires within 10 days.
+    let soon = page(&["--expiring-days", "10"]);
+    assert_eq!(soon["items"].as_array().unwrap().len(), 1, "{soon:#}");
+    assert_eq!(soon["items"][0]["subject"], "CN=demo OCSP Responder");
     assert_eq!(
         page(&["--submitted-after", "2100-01-01"])["items"]
             .as_array()

@@ -12,6 +12,8 @@
 //! - [`Authority::revocation_tick`] publishes what is due (full CRLs every `crl_period`,
 //!   deltas every `delta_period`, each valid for its period plus an overlap) and renews the
 //!   delegated OCSP responder certificate; [`Authority::publish_crls`] publishes on demand.
+//!   At start, a shard that never had a CRL gets its first one before `start` returns, so a
+//!   CRL URL named in a certificate is never a 404 once the server listens.
 //!   Each publication is stored, emits `CrlIssued` and is audited, in one transaction.
 //! - OCSP: [`Authority::ocsp`] answers RFC 6960 requests. Single-certificate responses
 //!   without a nonce are cached per serial and re-signed once half their validity has passed;
@@ -386,6 +388,19 @@ impl Authority {
             self.renew_responder(&state, false)
                 .await
                 .map_err(|e| crate::authority::StartError::Ca(name.to_string(), e))?;
+            // A shard that never had a CRL (a new CA, or partitions added since the last run)
+            // gets its first one before the server listens, so the CRL URL that certificates
+            // name never answers 404. Stored CRLs are served as they are; the maintenance loop
+            // renews what is due. A failure here is retried by that loop.
+            let now = self.clock.now();
+            for (shard, _) in self.due_publications(&state, now) {
+                if self.current(&state, shard).base.is_some() {
+                    continue;
+                }
+                if let Err(e) = self.publish_shard(&state, shard, true, "system").await {
+                    tracing::error!(ca = %name, shard, error = %e, "first CRL publication failed");
+                }
+            }
         }
         Ok(())
     }

@@ -55,6 +55,8 @@ pub fn event_record(ctx: &ExitCtx) -> serde_json::Value {
         record["request"] = serde_json::json!({
             "id": r.id.get(),
             "status": r.status.as_str(),
+            // pkcs10, imported, or ocsp-responder (the CA's own responder certificate).
+            "format": r.format,
             "profile": r.profile.as_ref().map(|p| p.as_str()),
             "requester": r.requester,
             "subject": r.subject,

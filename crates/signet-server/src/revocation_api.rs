@@ -56,11 +56,17 @@ async fn partition_crl(
     let Some(stem) = file.strip_suffix(".crl") else {
         return Problem::not_found("no such CRL").into_response();
     };
+    // Partition numbers in their canonical form only (no `01`, `+1`): one URL per CRL.
+    let partition = |n: &str| {
+        n.parse::<u32>()
+            .ok()
+            .filter(|&p| p > 0 && p.to_string() == n)
+    };
     let (shard, delta) = match stem {
         "delta" => (Some(0), true),
         s => match s.strip_suffix("-delta") {
-            Some(n) => (n.parse::<u32>().ok().filter(|&n| n > 0), true),
-            None => (s.parse::<u32>().ok().filter(|&n| n > 0), false),
+            Some(n) => (partition(n), true),
+            None => (partition(s), false),
         },
     };
     let Some(shard) = shard else {

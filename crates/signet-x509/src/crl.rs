@@ -7,7 +7,7 @@
 
 use std::time::SystemTime;
 
-use crate::asn1::{self, AlgId, CivilTime, Reader};
+use crate::asn1::{self, AlgId, CivilTime, Reader, invalid};
 use crate::{DistinguishedName, Extension, SignatureAlgorithm};
 
 /// CRL and CRL entry extension OIDs.
@@ -222,7 +222,7 @@ impl CrlWriter {
             if let Some(t) = invalidity {
                 // 30 18 06 03 55 1d 18 04 11 18 0f YYYYMMDDHHMMSSZ
                 out.extend_from_slice(&[0x30, 0x18, 0x06, 0x03, 0x55, 0x1d, 0x18, 0x04, 0x11]);
-                push_generalized_time(out, &t);
+                t.push_generalized(out);
             }
         }
         self.count += 1;
@@ -446,33 +446,8 @@ fn uint_tlv(n: u64) -> Vec<u8> {
     asn1::tlv(asn1::INTEGER, &content)
 }
 
-fn push_generalized_time(out: &mut Vec<u8>, t: &CivilTime) {
-    out.extend_from_slice(&[asn1::GENERALIZED_TIME, 15]);
-    let year = t.year as u32;
-    for v in [
-        year / 100,
-        year % 100,
-        t.month,
-        t.day,
-        t.hour,
-        t.minute,
-        t.second,
-    ] {
-        out.push(b'0' + (v / 10 % 10) as u8);
-        out.push(b'0' + (v % 10) as u8);
-    }
-    out.push(b'Z');
-}
-
 fn civil(t: SystemTime, what: &'static str) -> crate::Result<CivilTime> {
     CivilTime::from_system_time(t).ok_or_else(|| invalid(what, "outside years 0..=9999"))
-}
-
-fn invalid(what: &'static str, reason: impl Into<String>) -> crate::Error {
-    crate::Error::Invalid {
-        what,
-        reason: reason.into(),
-    }
 }
 
 #[cfg(test)]

@@ -1133,3 +1133,56 @@ pub fn event_files(dir: &Path) -> Vec<EventFile> {
 pub fn event_names(dir: &Path) -> Vec<String> {
     event_files(dir).into_iter().map(|e| e.event).collect()
 }
+
+// ---------------------------------------------------------------------------------------
+// pkilint for any document type
+// ---------------------------------------------------------------------------------------
+
+/// Runs `TOOL lint ARGS -s ALL -f JSON FILE` with any pkilint linter (`lint_crl`,
+/// `lint_ocsp_response`, `lint_cabf_serverauth_cert`, ...) and returns every finding without
+/// judging them. Panics if pkilint did not lint the document: it can report "Failed to load"
+/// and still exit 0, so the output must hold no "Failed" and must be JSON naming at least
+/// one validator that ran (with `-s ALL`, validators without findings are listed too).
+pub fn pkilint_findings(tool: &str, args: &[&str], file: &Path) -> Vec<Finding> {
+    let bin = pkilint_bin(tool);
+    let path = file.display().to_string();
+    let mut full = vec!["lint"];
+    full.extend_from_slice(args);
+    full.extend(["-s", "ALL", "-f", "JSON", path.as_str()]);
+    let run = run_program(bin.to_str().expect("UTF-8 path"), &full);
+    assert!(
+        !run.stdout.contains("Failed") && !run.stderr.contains("Failed"),
+        "pkilint {tool} could not load {path}:\n{run}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("pkilint {tool} output is not JSON ({e}):\n{run}"));
+    let results = doc["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("pkilint {tool} output has no results: {run}"));
+    assert!(
+        !results.is_empty(),
+        "pkilint {tool} ran no validator on {path}: {run}"
+    );
+    let mut findings = Vec::new();
+    for result in results {
+        let node_path = result["node_path"].as_str().unwrap_or_default().to_string();
+        for d in result["finding_descriptions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            findings.push(Finding {
+                severity: d["severity"].as_str().unwrap_or_default().to_string(),
+                code: d["code"].as_str().unwrap_or_default().to_string(),
+                node_path: node_path.clone(),
+                message: d["message"].as_str().map(str::to_string),
+            });
+        }
+    }
+    findings
+}
+
+/// Whether a pkilint finding is error-level (ERROR, CRITICAL or FATAL).
+pub fn is_error_finding(f: &Finding) -> bool {
+    matches!(f.severity.as_str(), "ERROR" | "CRITICAL" | "FATAL")
+}

@@ -50,12 +50,15 @@ fn make_ca(alg: KeyAlgorithm) -> Ca {
 const URL: &str = "http://pki.example/crl/demo.crl";
 const DELTA_URL: &str = "http://pki.example/crl/demo/delta.crl";
 
-/// Signs a CRL with `entries` (serial, revocation time, reason, invalidity date).
+/// One CRL entry: serial, revocation time, reason, invalidity date.
+type Entry = ([u8; 20], SystemTime, Option<u8>, Option<SystemTime>);
+
+/// Signs a CRL with `entries`.
 fn sign_crl(
     ca: &Ca,
     number: u64,
     delta_base: Option<u64>,
-    entries: &[([u8; 20], SystemTime, Option<u8>, Option<SystemTime>)],
+    entries: &[Entry],
 ) -> Vec<u8> {
     let now = SystemTime::now();
     let params = CrlParams {
@@ -83,7 +86,7 @@ fn sign_crl(
     w.assemble(&signature).unwrap()
 }
 
-fn entries() -> Vec<([u8; 20], SystemTime, Option<u8>, Option<SystemTime>)> {
+fn entries() -> Vec<Entry> {
     let now = SystemTime::now() - Duration::from_secs(3600);
     // 19 octets with the high bit set: 20 once the sign octet is added, the RFC 5280 limit.
     let mut high = [0xf0u8; 20];

@@ -54,12 +54,7 @@ const DELTA_URL: &str = "http://pki.example/crl/demo/delta.crl";
 type Entry = ([u8; 20], SystemTime, Option<u8>, Option<SystemTime>);
 
 /// Signs a CRL with `entries`.
-fn sign_crl(
-    ca: &Ca,
-    number: u64,
-    delta_base: Option<u64>,
-    entries: &[Entry],
-) -> Vec<u8> {
+fn sign_crl(ca: &Ca, number: u64, delta_base: Option<u64>, entries: &[Entry]) -> Vec<u8> {
     let now = SystemTime::now();
     let params = CrlParams {
         issuer: &ca.dn,

@@ -65,20 +65,22 @@ pub async fn run(args: CrlArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<6} {:<8} {:<6} {:>9}  {:<20}  {:<20}  URL",
+        "{:<6} {:<8} {:<8} {:>9}  {:<20}  {:<20}  URL",
         "SHARD", "NUMBER", "KIND", "ENTRIES", "THIS UPDATE", "NEXT UPDATE"
     );
     for crl in value.as_array().into_iter().flatten() {
         let kind = match crl.get("delta_base").and_then(Value::as_u64) {
-            Some(base) => format!("Δ{base}"),
+            Some(base) => format!("delta:{base}"),
             None => "full".into(),
         };
+        // serde_json's Display ignores width: format the numbers as strings first.
+        let num = |k: &str| crl[k].as_u64().map(|n| n.to_string()).unwrap_or_default();
         println!(
-            "{:<6} {:<8} {:<6} {:>9}  {:<20}  {:<20}  {}",
-            crl["shard"],
-            crl["number"],
+            "{:<6} {:<8} {:<8} {:>9}  {:<20}  {:<20}  {}",
+            num("shard"),
+            num("number"),
             kind,
-            crl["entries"],
+            num("entries"),
             crl["this_update"].as_str().unwrap_or(""),
             crl["next_update"].as_str().unwrap_or(""),
             crl.get("url").and_then(Value::as_str).unwrap_or("-"),

@@ -12,7 +12,7 @@ use signet_core::policy::PolicyCtx;
 use signet_core::revocation::RevocationConfig;
 use signet_core::{
     Authority, CaInfo, CaName, CaRuntime, Clock, Identity, ModuleError, Policy, ProfileName, Role,
-    Roles, SerialNumber, Signer, Verdict,
+    Roles, SerialNumber, Verdict,
 };
 use signet_keys::{SoftwareKey, SoftwareKeyFactory, SystemRandom};
 use signet_store::SqliteStore;

@@ -5,7 +5,6 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{CertSpec, Openssl, TestKey, serial, validity_now};
@@ -97,41 +96,13 @@ fn openssl_verifies(o: &Openssl, ca: &[u8], leaf: &[u8], name: &str) {
     pkilint(o, leaf, name);
 }
 
-/// Runs pkilint from `$SIGNET_PKILINT_BIN` (set by scripts/test.sh) or the workspace venv.
-/// Missing pkilint is a failure under `SIGNET_REQUIRE_ORACLES` (as in scripts/test.sh and CI),
-/// a printed note otherwise.
+/// pkilint's `lint_pkix_cert`: no finding at ERROR or above.
 fn pkilint(o: &Openssl, cert: &[u8], name: &str) {
-    let dir = std::env::var_os("SIGNET_PKILINT_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin"));
-    let lint = dir.join("lint_pkix_cert");
-    if !lint.exists() {
-        assert!(
-            std::env::var_os("SIGNET_REQUIRE_ORACLES").is_none(),
-            "pkilint is required but not installed at {}: run scripts/test.sh",
-            lint.display()
-        );
-        eprintln!(
-            "pkilint not installed at {}; skipping lint of {name}",
-            lint.display()
-        );
-        return;
-    }
     let path = o.write(
         &format!("{name}.lint.pem"),
         pem::encode("CERTIFICATE", cert),
     );
-    let out = std::process::Command::new(&lint)
-        .args(["lint", "-s", "ERROR"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.trim().is_empty(),
-        "pkilint on {name}:\n{text}"
-    );
+    common::pkilint_silent("lint_pkix_cert", &["-s", "ERROR"], &path);
 }
 
 #[test]

@@ -246,37 +246,22 @@ fn bad_entries_are_refused() {
     assert!(parse_crl(b"\x30\x03\x02\x01\x01").is_err());
 }
 
-/// pkilint's `lint_crl` with each profile (PKIX, BR): nothing at WARNING or above. Missing
-/// pkilint fails under `SIGNET_REQUIRE_ORACLES` (scripts/test.sh, CI).
+/// pkilint's `lint_crl` with each profile (PKIX, BR): nothing at WARNING or above.
 fn lint(o: &Openssl, name: &str, profiles: &[&str]) {
-    let dir = std::env::var_os("SIGNET_PKILINT_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin")
-        });
-    let tool = dir.join("lint_crl");
-    if !tool.exists() {
-        assert!(
-            std::env::var_os("SIGNET_REQUIRE_ORACLES").is_none(),
-            "pkilint is required but not installed at {}",
-            tool.display()
-        );
-        eprintln!("pkilint not installed; skipping lint of {name}");
-        return;
-    }
     for profile in profiles {
-        let out = std::process::Command::new(&tool)
-            .args(["lint", "-t", "CRL", "-p", profile, "-s", "WARNING"])
-            .args(["--document-format", "DER"])
-            .arg(o.path(name))
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned()
-            + &String::from_utf8_lossy(&out.stderr);
-        // pkilint exits 0 even when it cannot load the file: any output is a finding.
-        assert!(
-            text.trim().is_empty(),
-            "lint_crl -p {profile} on {name}:\n{text}"
+        common::pkilint_silent(
+            "lint_crl",
+            &[
+                "-t",
+                "CRL",
+                "-p",
+                profile,
+                "-s",
+                "WARNING",
+                "--document-format",
+                "DER",
+            ],
+            &o.path(name),
         );
     }
 }

@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{CertSpec, Openssl, Rng, TestKey, seq, serial, tlv, validity_now};
@@ -1043,35 +1042,12 @@ fn encode_rejects_bad_parameters() {
     )));
 }
 
-/// Runs pkilint's `lint_ocsp_response` from `$SIGNET_PKILINT_BIN` or the workspace venv (as
-/// tests/cert.rs does for certificates); missing is a failure under `SIGNET_REQUIRE_ORACLES`.
+/// pkilint's `lint_ocsp_response`: no finding at ERROR or above.
 fn pkilint(o: &Openssl, resp: &[u8], name: &str) {
-    let dir = std::env::var_os("SIGNET_PKILINT_BIN")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin"));
-    let lint = dir.join("lint_ocsp_response");
-    if !lint.exists() {
-        assert!(
-            std::env::var_os("SIGNET_REQUIRE_ORACLES").is_none(),
-            "pkilint is required but not installed at {}: run scripts/test.sh",
-            lint.display()
-        );
-        eprintln!(
-            "pkilint not installed at {}; skipping lint of {name}",
-            lint.display()
-        );
-        return;
-    }
     let path = o.write(&format!("{name}.der"), resp);
-    let out = std::process::Command::new(&lint)
-        .args(["lint", "-s", "ERROR", "--document-format", "DER"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && text.trim().is_empty(),
-        "pkilint on {name}:\n{text}"
+    common::pkilint_silent(
+        "lint_ocsp_response",
+        &["-s", "ERROR", "--document-format", "DER"],
+        &path,
     );
 }

@@ -1035,37 +1035,8 @@ pub fn pkilint_bin(tool: &str) -> PathBuf {
 /// Runs `lint_pkix_cert lint -f JSON CERT`; panics on any ERROR, CRITICAL or FATAL finding
 /// and prints WARNING and NOTICE findings. Returns every finding.
 pub fn pkilint(cert_pem: &Path) -> Vec<Finding> {
-    let bin = pkilint_bin("lint_pkix_cert");
-    let path = cert_pem.display().to_string();
-    let run = run_program(
-        bin.to_str().expect("UTF-8 path"),
-        &["lint", "-f", "JSON", &path],
-    );
-    let doc: serde_json::Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("pkilint output is not JSON ({e}):\n{run}"));
-    let mut findings = Vec::new();
-    for result in doc["results"]
-        .as_array()
-        .unwrap_or_else(|| panic!("pkilint output has no results: {run}"))
-    {
-        let node_path = result["node_path"].as_str().unwrap_or_default().to_string();
-        for d in result["finding_descriptions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            findings.push(Finding {
-                severity: d["severity"].as_str().unwrap_or_default().to_string(),
-                code: d["code"].as_str().unwrap_or_default().to_string(),
-                node_path: node_path.clone(),
-                message: d["message"].as_str().map(str::to_string),
-            });
-        }
-    }
-    let bad: Vec<&Finding> = findings
-        .iter()
-        .filter(|f| matches!(f.severity.as_str(), "ERROR" | "CRITICAL" | "FATAL"))
-        .collect();
+    let findings = pkilint_findings("lint_pkix_cert", &[], cert_pem);
+    let bad: Vec<&Finding> = findings.iter().filter(|f| is_error_finding(f)).collect();
     for f in findings
         .iter()
         .filter(|f| matches!(f.severity.as_str(), "WARNING" | "NOTICE"))

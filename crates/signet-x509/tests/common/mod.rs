@@ -278,3 +278,43 @@ impl Rng {
         (0..n).map(|_| self.next() as u8).collect()
     }
 }
+
+/// Runs the pkilint tool `tool` (`lint_pkix_cert`, `lint_crl`, `lint_ocsp_response`) from
+/// `$SIGNET_PKILINT_BIN` (set by scripts/test.sh) or the workspace venv as
+/// `tool lint ARGS FILE`, and asserts it printed nothing: pkilint exits 0 even when it cannot
+/// load a file, so any output is a finding. Missing pkilint is a failure under
+/// `SIGNET_REQUIRE_ORACLES` (scripts/test.sh, CI), a printed note otherwise.
+pub fn pkilint_silent(tool: &str, args: &[&str], file: &std::path::Path) {
+    let dir = std::env::var_os("SIGNET_PKILINT_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin")
+        });
+    let bin = dir.join(tool);
+    if !bin.exists() {
+        assert!(
+            std::env::var_os("SIGNET_REQUIRE_ORACLES").is_none(),
+            "pkilint is required but not installed at {}: run scripts/test.sh",
+            bin.display()
+        );
+        eprintln!(
+            "pkilint not installed at {}; skipping {}",
+            bin.display(),
+            file.display()
+        );
+        return;
+    }
+    let out = Command::new(&bin)
+        .arg("lint")
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && text.trim().is_empty(),
+        "{tool} {args:?} on {}:\n{text}",
+        file.display()
+    );
+}

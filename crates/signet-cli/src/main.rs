@@ -16,6 +16,7 @@ mod bench;
 mod bench_revocation;
 mod config;
 mod crl;
+mod doctor;
 mod init;
 mod remote;
 mod request;
@@ -100,6 +101,15 @@ enum Command {
     Audit(admin::AuditArgs),
     /// Publish CRLs now and list the published ones.
     Crl(crl::CrlArgs),
+    /// Report settings that re-open the AD CS misconfigurations ESC1–ESC8.
+    ///
+    /// Exit status: 0 nothing high-risk, 2 high-risk findings, 1 error.
+    Doctor {
+        #[arg(long, default_value = "signet-data")]
+        data: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Measure issuance throughput over HTTP against a durable SQLite store.
     Bench(bench::BenchArgs),
 }
@@ -230,6 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             init_logging("text", "warn");
             runtime()?.block_on(admin::run(args))
         }
+        Command::Doctor { data, json } => doctor::run(&data, json),
         Command::Crl(args) => {
             init_logging("text", "warn");
             runtime()?.block_on(crl::run(args))

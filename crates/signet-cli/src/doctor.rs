@@ -1,0 +1,253 @@
+//! `signet doctor --data DIR`: reads `signet.toml` and reports each setting that re-opens one
+//! of the AD CS misconfigurations named by "Certified Pre-Owned" (ESC1–ESC8, DESIGN §6): what
+//! it is, why it is dangerous and the fix. Exit status 0: nothing high-risk; 2: at least one
+//! high-risk finding; 1: the configuration could not be read.
+//!
+//! The profiles are read as written, so a setting the server itself refuses at load (an
+//! any-purpose EKU, say) is still explained here rather than only failing the start.
+//!
+//! ESC6 (a CA-wide "take the SAN from request attributes" switch, `EDITF_ATTRIBUTESUBJECTALTNAME2`)
+//! has no equivalent in Signet, so there is nothing to find.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use signet_modules::profiles::{Approval, ProfileConfig};
+
+use crate::config::Config;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Medium,
+    High,
+}
+
+/// One risky setting.
+#[derive(Debug, Serialize)]
+pub struct Finding {
+    /// `ESC1`, ... or `CONFIG` for a configuration the server would refuse to load.
+    pub id: &'static str,
+    pub severity: Severity,
+    /// Where: `ca NAME profile P`, `[[identity]] NAME`, `[server]`, ...
+    pub place: String,
+    pub why: String,
+    pub fix: String,
+}
+
+/// Client-authentication purposes: clientAuth, Microsoft smart card logon, PKINIT client.
+const CLIENT_AUTH: [&str; 3] = [
+    "1.3.6.1.5.5.7.3.2",
+    "1.3.6.1.4.1.311.20.2.2",
+    "1.3.6.1.5.2.3.4",
+];
+const ANY_EKU: &str = "2.5.29.37.0";
+/// Microsoft Certificate Request Agent (enrollment agent).
+const REQUEST_AGENT: &str = "1.3.6.1.4.1.311.20.2.1";
+
+pub fn run(data: &Path, json: bool) -> Result<ExitCode> {
+    let findings = check(data)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&findings)?);
+    } else if findings.is_empty() {
+        println!(
+            "signet doctor: no risky settings found in {}",
+            data.join("signet.toml").display()
+        );
+    } else {
+        for f in &findings {
+            let severity = match f.severity {
+                Severity::High => "HIGH",
+                Severity::Medium => "MEDIUM",
+            };
+            println!("{severity:<6} {:<6} {}", f.id, f.place);
+            println!("       why: {}", f.why);
+            println!("       fix: {}", f.fix);
+        }
+    }
+    Ok(if findings.iter().any(|f| f.severity == Severity::High) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Every finding for the configuration in `data`, highest severity first.
+pub fn check(data: &Path) -> Result<Vec<Finding>> {
+    let config = Config::load(data)?;
+    let mut out = Vec::new();
+    server_findings(&config, &mut out);
+    identity_findings(&config, &mut out);
+    for ca in &config.cas {
+        let profiles: BTreeMap<String, ProfileConfig> = match ca.policy.get("profiles") {
+            Some(p) => p
+                .clone()
+                .try_into()
+                .with_context(|| format!("CA {}: [ca.policy.profiles]", ca.name))?,
+            None => BTreeMap::new(),
+        };
+        for (name, p) in &profiles {
+            profile_findings(&ca.name, name, p, &mut out);
+        }
+        let kind = ca
+            .policy
+            .get("module")
+            .and_then(|m| m.as_str())
+            .unwrap_or("");
+        if let Err(e) = signet_modules::build_policy(kind, &ca.policy) {
+            out.push(Finding {
+                id: "CONFIG",
+                severity: Severity::High,
+                place: format!("ca {} [ca.policy]", ca.name),
+                why: format!("`signet serve` refuses this policy: {e}"),
+                fix: "correct the setting the message names".into(),
+            });
+        }
+    }
+    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(b.id)));
+    Ok(out)
+}
+
+fn server_findings(config: &Config, out: &mut Vec<Finding>) {
+    // ESC8: enrollment and administration over plain HTTP from the network. Bearer tokens are
+    // reusable credentials; anyone on the path can capture and replay them.
+    let listen = &config.server.listen;
+    if !is_loopback(listen) {
+        out.push(Finding {
+            id: "ESC8",
+            severity: Severity::High,
+            place: format!("[server] listen = {listen:?}"),
+            why: "the plain-HTTP API (enrollment, administration, API tokens) is reachable from the network: tokens and requests travel in clear text and can be captured and replayed (the AD CS web-enrollment relay, ESC8)".into(),
+            fix: "listen on 127.0.0.1 (CRLs and OCSP can be published by a reverse proxy) and serve clients through [server.tls]".into(),
+        });
+    }
+    // ESC7: role separation off lets one identity both configure the CA and approve requests.
+    if !config.security.role_separation {
+        out.push(Finding {
+            id: "ESC7",
+            severity: Severity::High,
+            place: "[security] role_separation = false".into(),
+            why: "one identity may hold both the admin and the manager role: whoever holds it can loosen a profile and approve what it then lets through, with no second person (AD CS ESC7: ManageCA together with ManageCertificates)".into(),
+            fix: "set role_separation = true and give the admin and manager roles to different identities".into(),
+        });
+    }
+}
+
+fn identity_findings(config: &Config, out: &mut Vec<Finding>) {
+    for id in &config.identities {
+        let has = |r: &str| id.roles.iter().any(|x| x == r);
+        if has("admin") && has("manager") {
+            out.push(Finding {
+                id: "ESC7",
+                severity: Severity::High,
+                place: format!("[[identity]] {}", id.name),
+                why: "this certificate mapping holds both admin and manager: with role separation on it may do nothing; with it off it can change the policy and approve its own loopholes".into(),
+                fix: "map the certificate to one role; give the other to a different identity".into(),
+            });
+        }
+    }
+}
+
+fn profile_findings(ca: &str, name: &str, p: &ProfileConfig, out: &mut Vec<Finding>) {
+    let place = format!("ca {ca} profile {name}");
+    let ekus: Vec<String> = p
+        .extended_key_usage
+        .iter()
+        .map(|e| signet_x509::ext::eku_oid(e).unwrap_or_else(|| e.clone()))
+        .collect();
+    let open = p.anonymous || p.enroll.is_empty();
+    let who = if p.anonymous {
+        "anyone, without credentials,"
+    } else if p.enroll.is_empty() {
+        "any identity with the requester role"
+    } else {
+        "the listed identities"
+    };
+    let supplies_names = !p.subject_attributes.is_empty()
+        || !p.dns_suffixes.is_empty()
+        || !p.email_domains.is_empty()
+        || !p.uri_prefixes.is_empty()
+        || !p.ip_ranges.is_empty();
+
+    // ESC1: requester-chosen identity in an authentication certificate, issued unreviewed.
+    if ekus.iter().any(|e| CLIENT_AUTH.contains(&e.as_str()))
+        && p.approval == Approval::Auto
+        && open
+        && supplies_names
+    {
+        out.push(Finding {
+            id: "ESC1",
+            severity: Severity::High,
+            place: place.clone(),
+            why: format!(
+                "{who} may obtain a client-authentication certificate, issued at once, for a subject and names they choose (within the allow-lists): they can log in as any user those names cover"
+            ),
+            fix: "set approval = \"manual\" (a manager reviews each name), or restrict `enroll` to the identities entitled to these names, or drop clientAuth".into(),
+        });
+    }
+    // ESC2: a certificate good for every purpose (or, with no EKU, for any the verifier accepts).
+    if ekus.iter().any(|e| e == ANY_EKU) || ekus.is_empty() {
+        out.push(Finding {
+            id: "ESC2",
+            severity: Severity::High,
+            place: place.clone(),
+            why: format!(
+                "{} makes a leaf certificate valid for every purpose, client authentication and code signing included (`signet serve` refuses it)",
+                if ekus.is_empty() { "an empty extended_key_usage" } else { "anyExtendedKeyUsage (2.5.29.37.0)" }
+            ),
+            fix: "list the purposes the certificates are for (serverAuth, clientAuth, ...)".into(),
+        });
+    }
+    // ESC3: enrollment-agent certificates let their holder request certificates for others.
+    if ekus.iter().any(|e| e == REQUEST_AGENT) {
+        out.push(Finding {
+            id: "ESC3",
+            severity: if open { Severity::High } else { Severity::Medium },
+            place: place.clone(),
+            why: format!(
+                "{who} may obtain a Certificate Request Agent (1.3.6.1.4.1.311.20.2.1) certificate, which AD CS and other CAs accept to enroll on behalf of any user"
+            ),
+            fix: "remove the Certificate Request Agent purpose, or restrict `enroll` to the agents and set approval = \"manual\"".into(),
+        });
+    }
+    if p.anonymous && p.approval == Approval::Auto {
+        out.push(Finding {
+            id: "ANON",
+            severity: Severity::Medium,
+            place,
+            why: "unauthenticated callers are issued certificates at once: nothing ties a certificate to a person, and anyone can fill the database".into(),
+            fix: "set anonymous = false and give requesters API tokens or client certificates, or set approval = \"manual\"".into(),
+        });
+    }
+}
+
+/// True for `127.x.x.x:port`, `[::1]:port` and `localhost:port`.
+fn is_loopback(listen: &str) -> bool {
+    let host = match listen.rsplit_once(':') {
+        Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),
+        None => listen,
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback;
+
+    #[test]
+    fn loopback_addresses() {
+        assert!(is_loopback("127.0.0.1:8080"));
+        assert!(is_loopback("127.1.2.3:0"));
+        assert!(is_loopback("[::1]:8080"));
+        assert!(is_loopback("localhost:8080"));
+        assert!(!is_loopback("0.0.0.0:8080"));
+        assert!(!is_loopback("[::]:8080"));
+        assert!(!is_loopback("10.0.0.5:8080"));
+        assert!(!is_loopback("ca.example.com:80"));
+    }
+}

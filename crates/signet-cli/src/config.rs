@@ -368,7 +368,10 @@ default_profile = "server"
 #   enroll              identity names / "group:NAME" that may enroll (default: any identity
 #                       with the requester role)
 #   approvals           with approval = "manual": distinct managers who must approve (M of N)
-# A request naming anything a profile does not allow is denied with a message naming it.
+#   certificate_policies  policy OIDs for a certificatePolicies extension (none by default;
+#                       2.23.140.1.2.1 = CA/B Forum DV, only for a CA that follows the BRs)
+# A request naming anything a profile does not allow is denied with a message naming it, and
+# so is a request for the CA's own public key.
 [ca.policy.profiles.server]
 description = "TLS server certificates, issued at once"
 approval = "auto"

@@ -6,7 +6,7 @@ mod common;
 
 use std::fs;
 
-use common::{Response, Server, csr_der, openssl_csr, run_signet};
+use common::{Response, Server, csr_der, openssl_csr, run_program, run_signet};
 
 /// Issues a valid request and returns its id.
 fn valid_id(server: &Server) -> i64 {
@@ -237,4 +237,37 @@ fn bad_input_is_rejected_and_stores_nothing() {
     let resp = server.get("/healthz");
     assert_eq!(resp.status, 200, "the server survives bad input: {resp}");
     assert_eq!(valid_id(&server), last + 1);
+}
+
+/// A request for the CA's own public key is denied (its holder could pass for the CA), and
+/// the message says why.
+#[test]
+fn a_request_for_the_cas_own_key_is_denied() {
+    let server = Server::start(&["--dev"]);
+    let csr = server.work_file("ca-key.csr");
+    let key = server.data.join("ca/demo/key.pem");
+    let run = run_program(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-key",
+            key.to_str().expect("UTF-8 path"),
+            "-subj",
+            "/CN=www.test",
+            "-addext",
+            "subjectAltName=DNS:www.test",
+            "-out",
+            csr.to_str().expect("UTF-8 path"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let answer = server.submit(&csr, Some("server"));
+    assert_eq!(answer["status"], "denied", "{answer:#}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("own public key")),
+        "{answer:#}"
+    );
 }

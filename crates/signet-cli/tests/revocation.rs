@@ -1964,3 +1964,35 @@ fn only_admins_publish_and_every_publication_is_audited() {
     let verify = server.cli(&["audit", "verify", "--token", &auditor]);
     verify.expect_code(0);
 }
+
+/// A profile that asserts the CA/B Forum DV policy (`certificate_policies`) passes
+/// `lint_cabf_serverauth_cert -t DV-FINAL-CERTIFICATE` with no error-level finding at all:
+/// the only exception the test above allows is exactly that policy.
+#[test]
+fn a_profile_asserting_the_dv_policy_passes_the_cabf_lint_outright() {
+    let server = start_with(
+        &["--domain", "example.com"],
+        &[
+            ("server", "public_url", "\"http://pki.example.com\""),
+            (
+                "ca.policy.profiles.server",
+                "certificate_policies",
+                "[\"2.23.140.1.2.1\"]",
+            ),
+        ],
+    );
+    let leaf = issue(&server, "shop.example.com");
+    let text = cert_text(&leaf.pem);
+    assert!(text.contains("Policy: 2.23.140.1.2.1"), "{text}");
+    let findings = pkilint_findings(
+        "lint_cabf_serverauth_cert",
+        &["-t", "DV-FINAL-CERTIFICATE"],
+        &leaf.pem,
+    );
+    let errors: Vec<String> = findings
+        .iter()
+        .filter(|f| is_error_finding(f))
+        .map(ToString::to_string)
+        .collect();
+    assert!(errors.is_empty(), "{}\n{text}", errors.join("\n"));
+}

@@ -81,6 +81,11 @@ pub struct ProfileConfig {
     /// N). The requester never counts.
     #[serde(default = "default_approvals")]
     pub approvals: u32,
+    /// Certificate policy OIDs put in a certificatePolicies extension (e.g. the CA/B Forum's
+    /// 2.23.140.1.2.1 for domain-validated TLS, only for a CA that follows the BRs); none by
+    /// default.
+    #[serde(default)]
+    pub certificate_policies: Vec<String>,
 }
 
 fn default_approvals() -> u32 {
@@ -118,6 +123,8 @@ struct Profile {
     key_usage: KeyUsage,
     eku: Vec<String>,
     validity: Duration,
+    /// The certificatePolicies extension, when the profile names policies.
+    policies: Option<signet_x509::Extension>,
 }
 
 /// The `profiles` policy module.
@@ -125,6 +132,8 @@ struct Profile {
 pub struct ProfilesPolicy {
     profiles: BTreeMap<ProfileName, Profile>,
     default_profile: Option<ProfileName>,
+    /// The CA's own public key (from `start`): a request for it is always refused.
+    ca_key: std::sync::OnceLock<Vec<u8>>,
 }
 
 impl ProfilesPolicy {
@@ -160,6 +169,7 @@ impl ProfilesPolicy {
         Ok(ProfilesPolicy {
             profiles,
             default_profile,
+            ca_key: std::sync::OnceLock::new(),
         })
     }
 }
@@ -264,8 +274,21 @@ impl Profile {
                 return Err("empty subject attribute name".into());
             }
         }
+        for p in &config.certificate_policies {
+            if !ext::is_dotted_oid(p) {
+                return Err(format!("certificate_policies: {p:?} is not a dotted OID"));
+            }
+        }
+        let policies = match config.certificate_policies.is_empty() {
+            true => None,
+            false => Some(
+                ext::certificate_policies(&config.certificate_policies)
+                    .map_err(|e| format!("certificate_policies: {e}"))?,
+            ),
+        };
         Ok(Profile {
             name,
+            policies,
             keys: config.key_algorithms.clone(),
             ip_ranges,
             uri_prefixes,
@@ -595,6 +618,10 @@ impl Profile {
         let eku = ext::extended_key_usage(&self.eku).map_err(|e| module_err(e.to_string()))?;
         ctx.set_extension(eku)
             .map_err(|e| module_err(e.to_string()))?;
+        if let Some(policies) = &self.policies {
+            ctx.set_extension(policies.clone())
+                .map_err(|e| module_err(e.to_string()))?;
+        }
 
         Ok(match self.config.approval {
             Approval::Auto => Verdict::Issue,
@@ -617,6 +644,9 @@ impl Policy for ProfilesPolicy {
     }
 
     fn start(&self, ca: &CaInfo) -> Result<(), ModuleError> {
+        if let Ok(info) = signet_x509::parse_certificate(&ca.certificate) {
+            let _ = self.ca_key.set(info.spki_der);
+        }
         tracing::info!(ca = %ca.name, profiles = ?self.profiles.keys().map(|p| p.as_str()).collect::<Vec<_>>(), "profiles policy started");
         Ok(())
     }
@@ -649,6 +679,16 @@ impl Policy for ProfilesPolicy {
             .profiles
             .get(ctx.profile())
             .ok_or_else(|| ModuleError::new("profiles", format!("no profile {}", ctx.profile())))?;
+        // A certificate for the CA's own key would let its holder pass for the CA.
+        if self
+            .ca_key
+            .get()
+            .is_some_and(|k| k.as_slice() == ctx.public_key_der())
+        {
+            return Ok(Verdict::Deny(
+                "the request carries this CA's own public key".into(),
+            ));
+        }
         profile.verify(ctx)
     }
 }

@@ -87,6 +87,7 @@ pub mod oid {
     pub const AUTHORITY_INFO_ACCESS: &str = "1.3.6.1.5.5.7.1.1";
     pub const AD_OCSP: &str = "1.3.6.1.5.5.7.48.1";
     pub const AD_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
+    pub const CERTIFICATE_POLICIES: &str = "2.5.29.32";
     /// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
     pub const OCSP_NOCHECK: &str = "1.3.6.1.5.5.7.48.1.5";
 }
@@ -189,6 +190,39 @@ pub fn authority_info_access(
     }
     Ok(Extension {
         oid: oid::AUTHORITY_INFO_ACCESS.to_owned(),
+        critical: false,
+        value: asn1::tlv(asn1::SEQUENCE, &content),
+    })
+}
+
+/// certificatePolicies, non-critical, with bare policy identifiers (no qualifiers, as the
+/// CA/B Forum profiles recommend). Fails on an empty list, a bad or a repeated OID.
+pub fn certificate_policies(oids: &[String]) -> crate::Result<Extension> {
+    // certificatePolicies ::= SEQUENCE SIZE (1..MAX) OF PolicyInformation
+    // PolicyInformation ::= SEQUENCE {
+    //      policyIdentifier   CertPolicyId,
+    //      policyQualifiers   SEQUENCE SIZE (1..MAX) OF PolicyQualifierInfo OPTIONAL }
+    // CertPolicyId ::= OBJECT IDENTIFIER
+    if oids.is_empty() {
+        return Err(asn1::invalid("certificatePolicies", "no policy"));
+    }
+    let mut content = Vec::new();
+    let mut oid = Vec::with_capacity(16);
+    for (i, dotted) in oids.iter().enumerate() {
+        if oids[..i].contains(dotted) {
+            return Err(asn1::invalid(
+                "certificatePolicies",
+                format!("{dotted} is listed twice (RFC 5280 §4.2.1.4)"),
+            ));
+        }
+        oid.clear();
+        asn1::oid_from_dotted(dotted, &mut oid)
+            .ok_or_else(|| asn1::invalid("certificatePolicies", format!("bad OID {dotted:?}")))?;
+        asn1::push_header(&mut content, asn1::SEQUENCE, asn1::tlv_len(oid.len()));
+        asn1::push_tlv(&mut content, asn1::OID, &oid);
+    }
+    Ok(Extension {
+        oid: oid::CERTIFICATE_POLICIES.to_owned(),
         critical: false,
         value: asn1::tlv(asn1::SEQUENCE, &content),
     })

@@ -83,15 +83,20 @@ pub fn check(data: &Path) -> Result<Vec<Finding>> {
     server_findings(&config, &mut out);
     identity_findings(&config, &mut out);
     for ca in &config.cas {
-        let profiles: BTreeMap<String, ProfileConfig> = match ca.policy.get("profiles") {
-            Some(p) => p
+        // The profiles of a `profiles` policy, or of each `profiles` module in a `chain`.
+        let chain = ca.policy.get("chain").and_then(|c| c.as_array());
+        let tables: Vec<&toml::Value> = match chain {
+            Some(entries) => entries.iter().filter_map(|e| e.get("profiles")).collect(),
+            None => ca.policy.get("profiles").into_iter().collect(),
+        };
+        for table in tables {
+            let profiles: BTreeMap<String, ProfileConfig> = table
                 .clone()
                 .try_into()
-                .with_context(|| format!("CA {}: [ca.policy.profiles]", ca.name))?,
-            None => BTreeMap::new(),
-        };
-        for (name, p) in &profiles {
-            profile_findings(&ca.name, name, p, &mut out);
+                .with_context(|| format!("CA {}: the profiles of [ca.policy]", ca.name))?;
+            for (name, p) in &profiles {
+                profile_findings(&ca.name, name, p, &mut out);
+            }
         }
         let kind = ca
             .policy

@@ -198,3 +198,21 @@ fn an_unreadable_configuration_is_an_error() {
     run.expect_code(1);
     assert!(run.stderr.contains("signet.toml"), "{run}");
 }
+
+#[test]
+fn profiles_inside_a_chain_are_checked_too() {
+    let server = Server::init(&["--dev"]);
+    edit(
+        &server,
+        MANUAL,
+        &MANUAL.replace("approval = \"manual\"", "approval = \"auto\""),
+    );
+    edit(&server, "approvals = 1\n", "");
+    chain_policy(
+        &server,
+        "[[ca.policy.chain.rules]]\nname = \"r\"\nwhen = 'false'\naction = \"deny\"\n",
+    );
+    let (code, findings) = doctor(&server);
+    assert_eq!(code, 2);
+    only(&findings, "ESC1", "high");
+}

@@ -7,12 +7,16 @@
 //!
 //! # Layout
 //! - [`profiles`]: `ProfilesPolicy` and `ProfileConfig`.
+//! - [`rules`]: `RulesPolicy`, CEL issuance rules.
+//! - [`chain`]: `ChainPolicy`, policy modules in sequence.
 //! - [`exits`]: `LogExit`, `FileExit`.
 //! - [`build_policy`], [`build_exit`]: construct a module from its configuration.
 #![forbid(unsafe_code)]
 
+pub mod chain;
 pub mod exits;
 pub mod profiles;
+pub mod rules;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,9 +44,11 @@ impl ConfigError {
 pub fn build_policy(kind: &str, config: &toml::Value) -> Result<Arc<dyn Policy>, ConfigError> {
     match kind {
         "profiles" => Ok(Arc::new(profiles::ProfilesPolicy::from_toml(config)?)),
+        "rules" => Ok(Arc::new(rules::RulesPolicy::from_toml(config)?)),
+        "chain" => Ok(Arc::new(chain::ChainPolicy::from_toml(config)?)),
         other => Err(ConfigError::new(
             other,
-            "unknown policy module (known: profiles)",
+            "unknown policy module (known: profiles, rules, chain)",
         )),
     }
 }

@@ -1157,3 +1157,29 @@ pub fn pkilint_findings(tool: &str, args: &[&str], file: &Path) -> Vec<Finding> 
 pub fn is_error_finding(f: &Finding) -> bool {
     matches!(f.severity.as_str(), "ERROR" | "CRITICAL" | "FATAL")
 }
+
+// ---------------------------------------------------------------------------------------
+// Policy configuration
+// ---------------------------------------------------------------------------------------
+
+/// signet.toml's policy turned into a chain: `profiles` (as `signet init` wrote it), then
+/// `rules` with `rules_toml` (the `[[ca.policy.chain.rules]]` entries).
+pub fn chain_policy(server: &Server, rules_toml: &str) {
+    let path = server.data.join("signet.toml");
+    let text = fs::read_to_string(&path).expect("reading signet.toml");
+    let head = "[ca.policy]\nmodule = \"profiles\"\n";
+    assert!(text.contains(head), "the template changed:\n{text}");
+    let exits = "# Exit modules (AD CS ICertExit)";
+    assert!(text.contains(exits));
+    let text = text
+        .replace(
+            head,
+            "[ca.policy]\nmodule = \"chain\"\n\n[[ca.policy.chain]]\nmodule = \"profiles\"\n",
+        )
+        .replace("[ca.policy.profiles.", "[ca.policy.chain.profiles.")
+        .replace(
+            exits,
+            &format!("[[ca.policy.chain]]\nmodule = \"rules\"\n{rules_toml}\n\n{exits}"),
+        );
+    fs::write(&path, text).expect("writing signet.toml");
+}

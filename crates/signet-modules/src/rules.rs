@@ -76,9 +76,19 @@ impl std::fmt::Debug for Rule {
 }
 
 /// The `rules` policy module.
-#[derive(Debug)]
 pub struct RulesPolicy {
     rules: Vec<Rule>,
+    /// The CEL standard environment, built once: building it per request costs more than
+    /// evaluating the rules.
+    env: std::sync::Arc<cel::Env>,
+}
+
+impl std::fmt::Debug for RulesPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RulesPolicy")
+            .field("rules", &self.rules)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The variables a rule may name.
@@ -141,7 +151,10 @@ impl RulesPolicy {
                 message,
             });
         }
-        Ok(RulesPolicy { rules })
+        Ok(RulesPolicy {
+            rules,
+            env: std::sync::Arc::new(cel::Env::stdlib()),
+        })
     }
 }
 
@@ -285,7 +298,7 @@ impl Policy for RulesPolicy {
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {
         let failed = |m: String| ModuleError::new("rules", m);
         let (request, cert) = views(ctx);
-        let mut context = Context::default();
+        let mut context = Context::with_env(std::sync::Arc::clone(&self.env));
         context
             .add_variable(
                 "request",

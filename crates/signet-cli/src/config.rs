@@ -368,6 +368,9 @@ default_profile = "server"
 #   enroll              identity names / "group:NAME" that may enroll (default: any identity
 #                       with the requester role)
 #   approvals           with approval = "manual": distinct managers who must approve (M of N)
+#   subject_from        "request" (default: the request's subject, limited as above) or
+#                       "identity" (CN=<authenticated requester>; the request's subject is
+#                       not used: for client certificates issued without review)
 #   certificate_policies  policy OIDs for a certificatePolicies extension (none by default;
 #                       2.23.140.1.2.1 = CA/B Forum DV, only for a CA that follows the BRs)
 # A request naming anything a profile does not allow is denied with a message naming it, and

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use signet_modules::profiles::{Approval, ProfileConfig};
+use signet_modules::profiles::{Approval, ProfileConfig, SubjectFrom};
 
 use crate::config::Config;
 
@@ -172,7 +172,8 @@ fn profile_findings(ca: &str, name: &str, p: &ProfileConfig, out: &mut Vec<Findi
     } else {
         "the listed identities"
     };
-    let supplies_names = !p.subject_attributes.is_empty()
+    let supplies_names = (p.subject_from == SubjectFrom::Request
+        && !p.subject_attributes.is_empty())
         || !p.dns_suffixes.is_empty()
         || !p.email_domains.is_empty()
         || !p.uri_prefixes.is_empty()

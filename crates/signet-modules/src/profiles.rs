@@ -25,6 +25,18 @@ pub enum Approval {
     Manual,
 }
 
+/// Where a certificate's subject comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SubjectFrom {
+    /// The request's subject, limited to `subject_attributes`.
+    #[default]
+    Request,
+    /// `CN=<authenticated identity>`; the request's subject is not used (AD CS "build from
+    /// this Active Directory information").
+    Identity,
+}
+
 /// One profile, as written in `signet.toml` under `[ca.policy.profiles.NAME]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +98,9 @@ pub struct ProfileConfig {
     /// default.
     #[serde(default)]
     pub certificate_policies: Vec<String>,
+    /// `request` (default) or `identity`: the subject is CN=<the authenticated requester>.
+    #[serde(default)]
+    pub subject_from: SubjectFrom,
 }
 
 fn default_approvals() -> u32 {
@@ -179,6 +194,18 @@ impl Profile {
         let name = ProfileName::new(name).map_err(|e| e.to_string())?;
         if config.validity_days == 0 {
             return Err("validity_days must be at least 1".into());
+        }
+        if config.subject_from == SubjectFrom::Identity {
+            if config.anonymous {
+                return Err(
+                    "subject_from = \"identity\" needs an authenticated requester: not with anonymous = true".into(),
+                );
+            }
+            if config.common_name_as_dns {
+                return Err(
+                    "subject_from = \"identity\" puts a user name in the CN: not with common_name_as_dns".into(),
+                );
+            }
         }
         let known_keys = ["p256", "p384", "ed25519", "rsa", "mldsa65"];
         for k in &config.key_algorithms {
@@ -581,9 +608,21 @@ impl Profile {
         if let Err(reason) = self.check_key(ctx.public_key()) {
             return Ok(Verdict::Deny(reason));
         }
-        let subject = match self.subject(ctx.request_subject()) {
-            Ok(s) => s,
-            Err(reason) => return Ok(Verdict::Deny(reason)),
+        let subject = match self.config.subject_from {
+            SubjectFrom::Request => match self.subject(ctx.request_subject()) {
+                Ok(s) => s,
+                Err(reason) => return Ok(Verdict::Deny(reason)),
+            },
+            SubjectFrom::Identity => {
+                let Some(who) = ctx.requester() else {
+                    return Ok(Verdict::Deny(format!(
+                        "profile {} takes the subject from the authenticated identity: authenticate",
+                        self.name
+                    )));
+                };
+                DistinguishedName::parse(&format!("CN={who}"))
+                    .map_err(|e| module_err(format!("subject from identity {who:?}: {e}")))?
+            }
         };
         let sans = match self.sans(&subject, ctx.request_sans()) {
             Ok(s) => s,

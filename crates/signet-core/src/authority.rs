@@ -103,6 +103,8 @@ pub(crate) struct CaState {
     pub(crate) ocsp_cache: OcspCache,
     /// The CA certificate's name and key hashes, to recognise OCSP requests for it.
     pub(crate) issuer_hashes: signet_x509::ocsp::IssuerHashes,
+    /// The CDP and AIA extensions of each shard (`0..=partitions`), from the public URL.
+    relying_party_extensions: Vec<Vec<Extension>>,
 }
 
 /// The engine. Cheap to share behind an `Arc`.
@@ -157,8 +159,14 @@ impl Authority {
                 .revocation
                 .check()
                 .map_err(|e| StartError::Ca(name.to_string(), format!("[ca.revocation] {e}")))?;
-            let issuer_hashes = crate::revocation::issuer_hashes(&runtime.info.certificate)
-                .map_err(|e| StartError::Ca(name.to_string(), e))?;
+            let issuer_hashes =
+                signet_x509::ocsp::IssuerHashes::of_certificate(&runtime.info.certificate)
+                    .map_err(|e| StartError::Ca(name.to_string(), e.to_string()))?;
+            // CDP and AIA of each shard, encoded once rather than per certificate.
+            let relying_party_extensions = (0..=runtime.revocation.partitions)
+                .map(|shard| runtime.revocation.certificate_extensions(&name, shard))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| StartError::Ca(name.to_string(), format!("[ca.revocation] {e}")))?;
             order.push(name.clone());
             map.insert(
                 name,
@@ -169,6 +177,7 @@ impl Authority {
                     revocation: RevocationState::default(),
                     ocsp_cache: OcspCache::new(OCSP_CACHE_ENTRIES),
                     issuer_hashes,
+                    relying_party_extensions,
                 }),
             );
         }
@@ -1002,8 +1011,13 @@ fn build_certificate(
     recorded.push(server(ext::subject_key_identifier(&key_id)));
     recorded.push(server(ext::authority_key_identifier(&ca.authority_key_id)));
     let shard = rt.revocation.shard_for(&serial);
-    for e in rt.revocation.certificate_extensions(&rt.info.name, shard)? {
-        recorded.push(server(e));
+    for e in ca
+        .relying_party_extensions
+        .get(shard as usize)
+        .into_iter()
+        .flatten()
+    {
+        recorded.push(server(e.clone()));
     }
 
     let extensions: Vec<Extension> = recorded

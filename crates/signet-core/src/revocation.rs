@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use signet_x509::crl::{CrlParams, CrlWriter, REMOVE_FROM_CRL, RevokedEntry};
-use signet_x509::ocsp::{self, CertStatus, IssuerHashes, ResponseStatus, SingleResponse};
+use signet_x509::ocsp::{self, CertStatus, ResponseStatus, SingleResponse};
 use signet_x509::{DistinguishedName, KeyAlgorithm, TbsCertificateParams, ext};
 
 use crate::auth::{Identity, Role, require};
@@ -217,9 +217,9 @@ pub(crate) struct RevocationState {
     /// One publication at a time per CA (numbers are allocated from memory).
     publishing: AtomicBool,
     responder: RwLock<Option<Arc<Responder>>>,
-    /// Shards that held certificates at start beyond the configured ones (an earlier
-    /// configuration's partitions); read once, as new certificates only go to configured
-    /// shards.
+    /// Shards beyond the configured ones (an earlier configuration's partitions) that had
+    /// CRLs or hold revoked certificates at start; read once, as new certificates only go to
+    /// configured shards.
     extra_shards: RwLock<Vec<u32>>,
 }
 
@@ -371,17 +371,21 @@ impl Authority {
                     entry.base = Some(published);
                 }
             }
+            // Shards beyond the configured ones keep being published: those that had CRLs
+            // (their certificates name those URLs) and those holding revoked certificates.
+            // Both are cheap to find: the crls table is small, and the revoked-certificate
+            // index answers the second without reading the certificates table.
+            let configured = state.runtime.revocation.partitions;
+            let mut extra: Vec<u32> = map.keys().copied().filter(|&s| s > configured).collect();
+            for s in self.store.shards_in_use(&name).await? {
+                if s > configured && !extra.contains(&s) {
+                    extra.push(s);
+                }
+            }
+            extra.sort_unstable();
             if let Ok(mut crls) = state.revocation.crls.write() {
                 *crls = map;
             }
-            let configured = state.runtime.revocation.partitions;
-            let extra: Vec<u32> = self
-                .store
-                .shards_in_use(&name)
-                .await?
-                .into_iter()
-                .filter(|&s| s > configured)
-                .collect();
             if let Ok(mut e) = state.revocation.extra_shards.write() {
                 *e = extra;
             }
@@ -426,12 +430,9 @@ impl Authority {
     fn due_publications(&self, state: &CaState, now: SystemTime) -> Vec<(u32, bool)> {
         let cfg = &state.runtime.revocation;
         let shards = self.shards(state);
-        let crls = state
-            .revocation
-            .crls
-            .read()
-            .map(|c| c.clone())
-            .unwrap_or_default();
+        let Ok(crls) = state.revocation.crls.read() else {
+            return Vec::new();
+        };
         let mut due = Vec::new();
         for shard in shards {
             let current = crls.get(&shard);
@@ -636,8 +637,8 @@ impl Authority {
             .num("number", number)
             .opt_num("delta_base", delta_base)
             .num("entries", entries)
-            .num("this_update", unix(now))
-            .num("next_update", unix(next_update))
+            .num("this_update", crate::admin::unix(now))
+            .num("next_update", crate::admin::unix(next_update))
             .opt_str("url", scope_url.as_deref())
             .finish();
         let audit = NewAudit {
@@ -1044,15 +1045,4 @@ impl Authority {
         tracing::info!(ca = %rt.info.name, serial = %serial, "OCSP responder certificate issued");
         Ok(())
     }
-}
-
-/// The issuer hashes of a CA certificate, for matching OCSP CertIDs.
-pub(crate) fn issuer_hashes(certificate: &[u8]) -> Result<IssuerHashes, String> {
-    IssuerHashes::of_certificate(certificate).map_err(|e| e.to_string())
-}
-
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

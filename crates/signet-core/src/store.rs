@@ -399,7 +399,7 @@ pub trait Store: Send + Sync {
     /// The revoked (or, for a delta, changed) certificates of one CRL partition.
     fn scan_revoked(&self, query: RevokedQuery) -> BoxFuture<'_, Result<RevokedScan, StoreError>>;
 
-    /// The partitions that hold certificates of a CA.
+    /// The partitions that hold revoked certificates of a CA.
     fn shards_in_use<'a>(&'a self, ca: &'a CaName) -> BoxFuture<'a, Result<Vec<u32>, StoreError>>;
 
     /// Records a CRL (see [`NewCrl`]); old CRLs of the partition beyond the newest few are

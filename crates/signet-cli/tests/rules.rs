@@ -52,6 +52,8 @@ fn rules_deny_hold_and_pass_after_profiles() {
     // Nothing matches: issued as the profile says, and openssl accepts it.
     let ok = submit(&server, "www.test", json!({}));
     assert_eq!(ok["status"], "issued", "{ok:#}");
+    let pem = write_pem(&server.work, "ok", ok["certificate"].as_str().unwrap());
+    openssl_verify(&server.ca_cert_path(), &pem);
 
     // The deny rule, with its message.
     let denied = submit(&server, "blocked.test", json!({}));

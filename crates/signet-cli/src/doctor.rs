@@ -103,7 +103,7 @@ pub fn check(data: &Path) -> Result<Vec<Finding>> {
             .get("module")
             .and_then(|m| m.as_str())
             .unwrap_or("");
-        if let Err(e) = signet_modules::build_policy(kind, &ca.policy) {
+        if let Err(e) = signet_modules::build_policy(kind, &ca.policy, data) {
             out.push(Finding {
                 id: "CONFIG",
                 severity: Severity::High,

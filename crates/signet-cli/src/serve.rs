@@ -277,7 +277,7 @@ fn load_ca(
         .get("module")
         .and_then(|m| m.as_str())
         .with_context(|| format!("CA {name}: [ca.policy] needs `module`"))?;
-    let policy = signet_modules::build_policy(policy_kind, &ca.policy)
+    let policy = signet_modules::build_policy(policy_kind, &ca.policy, data)
         .with_context(|| format!("CA {name}"))?;
     let mut exits = Vec::new();
     let mut seen = std::collections::HashSet::new();

@@ -20,6 +20,7 @@
 //! action = "deny"
 //! ```
 
+use std::path::Path;
 use std::sync::Arc;
 
 use signet_core::{CaInfo, ModuleError, Policy, PolicyCtx, ProfileAccess, ProfileName, Verdict};
@@ -41,7 +42,7 @@ impl std::fmt::Debug for ChainPolicy {
 }
 
 impl ChainPolicy {
-    pub fn from_toml(config: &toml::Value) -> Result<ChainPolicy, ConfigError> {
+    pub fn from_toml(config: &toml::Value, data_dir: &Path) -> Result<ChainPolicy, ConfigError> {
         let err = |m: String| ConfigError::new("chain", m);
         let table = config
             .as_table()
@@ -67,7 +68,7 @@ impl ChainPolicy {
             if kind == "chain" {
                 return Err(err(format!("entry {}: a chain cannot hold a chain", i + 1)));
             }
-            let module = crate::build_policy(kind, entry)
+            let module = crate::build_policy(kind, entry, data_dir)
                 .map_err(|e| err(format!("entry {} ({kind}): {e}", i + 1)))?;
             modules.push(module);
         }

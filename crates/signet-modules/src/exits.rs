@@ -26,7 +26,10 @@ fn parse_common(module: &str, config: &toml::Value) -> Result<CommonConfig, Conf
         .map_err(|e: toml::de::Error| ConfigError::new(module, e.message()))
 }
 
-fn parse_mask(module: &str, events: Option<&Vec<String>>) -> Result<EventMask, ConfigError> {
+pub(crate) fn parse_mask(
+    module: &str,
+    events: Option<&Vec<String>>,
+) -> Result<EventMask, ConfigError> {
     match events {
         None => Ok(EventMask::ALL),
         Some(names) => EventMask::from_names(names).map_err(|e| ConfigError::new(module, e)),

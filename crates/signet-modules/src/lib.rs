@@ -10,6 +10,8 @@
 //! - [`rules`]: `RulesPolicy`, CEL issuance rules.
 //! - [`chain`]: `ChainPolicy`, policy modules in sequence.
 //! - [`exits`]: `LogExit`, `FileExit`.
+//! - [`wasm`] (cargo feature `wasm`, on by default): `WasmPolicy`, `WasmExit`, third-party
+//!   modules as sandboxed WebAssembly components (`wit/signet.wit`).
 //! - [`build_policy`], [`build_exit`]: construct a module from its configuration.
 #![forbid(unsafe_code)]
 
@@ -17,6 +19,8 @@ pub mod chain;
 pub mod exits;
 pub mod profiles;
 pub mod rules;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,18 +44,45 @@ impl ConfigError {
     }
 }
 
-/// Builds a policy module of the given kind from its configuration table.
-pub fn build_policy(kind: &str, config: &toml::Value) -> Result<Arc<dyn Policy>, ConfigError> {
+/// Builds a policy module of the given kind from its configuration table; `data_dir`
+/// resolves relative paths (a `wasm` module's file).
+pub fn build_policy(
+    kind: &str,
+    config: &toml::Value,
+    data_dir: &Path,
+) -> Result<Arc<dyn Policy>, ConfigError> {
     match kind {
         "profiles" => Ok(Arc::new(profiles::ProfilesPolicy::from_toml(config)?)),
         "rules" => Ok(Arc::new(rules::RulesPolicy::from_toml(config)?)),
-        "chain" => Ok(Arc::new(chain::ChainPolicy::from_toml(config)?)),
+        "chain" => Ok(Arc::new(chain::ChainPolicy::from_toml(config, data_dir)?)),
+        #[cfg(feature = "wasm")]
+        "wasm" => Ok(Arc::new(wasm::WasmPolicy::from_toml(config, data_dir)?)),
         other => Err(ConfigError::new(
             other,
-            "unknown policy module (known: profiles, rules, chain)",
+            format!(
+                "unknown policy module (known: {})",
+                POLICY_MODULES.join(", ")
+            ),
         )),
     }
 }
+
+/// The policy module kinds this build has.
+pub const POLICY_MODULES: &[&str] = &[
+    "profiles",
+    "rules",
+    "chain",
+    #[cfg(feature = "wasm")]
+    "wasm",
+];
+
+/// The exit module kinds this build has.
+pub const EXIT_MODULES: &[&str] = &[
+    "log",
+    "file",
+    #[cfg(feature = "wasm")]
+    "wasm",
+];
 
 /// Builds an exit module instance. `name` is the instance name (it keys the delivery
 /// cursor), `kind` the module type, `data_dir` resolves relative paths.
@@ -66,9 +97,11 @@ pub fn build_exit(
         "file" => Ok(Arc::new(exits::FileExit::from_toml(
             name, config, data_dir,
         )?)),
+        #[cfg(feature = "wasm")]
+        "wasm" => Ok(Arc::new(wasm::WasmExit::from_toml(name, config, data_dir)?)),
         other => Err(ConfigError::new(
             other,
-            "unknown exit module (known: log, file)",
+            format!("unknown exit module (known: {})", EXIT_MODULES.join(", ")),
         )),
     }
 }

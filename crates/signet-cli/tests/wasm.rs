@@ -357,9 +357,12 @@ fn a_failing_exit_module_is_retried_and_holds_up_nobody_else() {
     }
 }
 
+/// Prepares a bad module in a server's data directory and returns its chain entry.
+type Entry = dyn Fn(&Server) -> String;
+
 #[test]
 fn bad_modules_stop_the_load_with_a_clear_error() {
-    let cases: [(&str, &dyn Fn(&Server) -> String, &str); 6] = [
+    let cases: [(&str, &Entry, &str); 6] = [
         (
             "missing file",
             &|_| "path = \"modules/nope.wasm\"".into(),

@@ -59,6 +59,10 @@ pub struct BenchArgs {
     /// DNS suffix of the CSRs' names (must be allowed by the profile).
     #[arg(long, default_value = "bench.test")]
     domain: String,
+    /// A request attribute `name=value` sent with every request (repeatable), for policies
+    /// that read one (e.g. the example wasm module's `ticket`).
+    #[arg(long = "attr")]
+    attributes: Vec<String>,
 }
 
 /// The other benchmarks; without one, `signet bench` measures issuance.
@@ -277,13 +281,24 @@ fn is_issued(body: &[u8]) -> bool {
 
 /// Pre-builds the JSON bodies: one CSR per key, each for `hostN.DOMAIN`.
 fn make_bodies(args: &BenchArgs, algorithm: KeyAlgorithm) -> Result<Vec<Bytes>> {
+    let mut attributes = serde_json::Map::new();
+    for a in &args.attributes {
+        let (k, v) = a
+            .split_once('=')
+            .with_context(|| format!("--attr {a:?} is not name=value"))?;
+        attributes.insert(k.to_string(), v.into());
+    }
     (0..args.keys.max(1))
         .map(|i| {
             let key = SoftwareKey::generate(algorithm).context("generating a key")?;
             let host = format!("host{i}.{}", args.domain);
             let der = build_csr(&key, &host)?;
             let pem = signet_x509::pem::encode("CERTIFICATE REQUEST", &der);
-            let body = serde_json::json!({ "csr": pem, "profile": args.profile });
+            let body = serde_json::json!({
+                "csr": pem,
+                "profile": args.profile,
+                "attributes": attributes,
+            });
             Ok(Bytes::from(serde_json::to_vec(&body)?))
         })
         .collect()

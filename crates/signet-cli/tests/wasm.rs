@@ -2,6 +2,7 @@
 //! (examples/wasm) edit, hold and deny real requests and log real events; misbehaving
 //! modules (tests/wasm) that loop, trap, grow or overrun their deadline fail the request or
 //! the delivery, and the CA keeps serving; bad modules stop the load with a clear error.
+#![cfg(feature = "wasm")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;

@@ -571,9 +571,10 @@ impl Profile {
     /// `subject_required` type present; and the `subject_forced` attributes set by the CA.
     ///
     /// A forced attribute may be absent from the request or carry the same value (compared
-    /// exactly); the request's copy is then replaced by the CA's. Forced RDNs go before the
-    /// first RDN of the request that comes later in `RDN_ORDER` (C, ST, L, O, OU, CN, ...);
-    /// the request's RDNs keep their order.
+    /// exactly); the request's copy is then replaced by the CA's. When the profile forces
+    /// attributes, the subject is put in `RDN_ORDER` (DC, C, ST, L, street, O, OU, title, SN,
+    /// GN, CN, serialNumber, UID, emailAddress, then any other type); otherwise the request's
+    /// order is kept.
     fn subject(&self, requested: &DistinguishedName) -> Result<DistinguishedName, String> {
         let mut common_names = 0;
         let mut kept: Vec<signet_x509::Rdn> = Vec::new();
@@ -643,21 +644,16 @@ impl Profile {
         Ok(self.with_forced(kept))
     }
 
-    /// `rdns` with the forced RDNs inserted where they belong in `RDN_ORDER`.
+    /// `rdns` and the forced RDNs, sorted into `RDN_ORDER` (stable: RDNs of a type not in
+    /// the list keep their order, last).
     fn with_forced(&self, rdns: Vec<signet_x509::Rdn>) -> DistinguishedName {
-        let mut out: Vec<signet_x509::Rdn> = Vec::with_capacity(rdns.len() + self.forced.len());
-        let mut forced = self.forced.iter().peekable();
-        for rdn in rdns {
-            let rank = rdn
-                .attributes
+        let mut out: Vec<signet_x509::Rdn> = rdns;
+        out.extend(self.forced.iter().map(|(_, _, f)| f.clone()));
+        out.sort_by_key(|r| {
+            r.attributes
                 .first()
-                .map_or(RDN_ORDER.len(), |(k, _)| rdn_rank(k));
-            while let Some((_, _, f)) = forced.next_if(|(k, _, _)| rdn_rank(k) < rank) {
-                out.push(f.clone());
-            }
-            out.push(rdn);
-        }
-        out.extend(forced.map(|(_, _, f)| f.clone()));
+                .map_or(RDN_ORDER.len(), |(k, _)| rdn_rank(k))
+        });
         DistinguishedName::from_rdns(&out)
     }
 

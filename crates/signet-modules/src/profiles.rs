@@ -1703,4 +1703,48 @@ ip_ranges = ["10.0.0.0/8", "::1/128"]
         assert_eq!(p.key_usage_for(KeyAlgorithm::Ed25519), KeyUsage::default());
         assert_eq!(p.key_usage_for(KeyAlgorithm::P256), KeyUsage::KEY_AGREEMENT);
     }
+
+    #[test]
+    fn forced_attributes_are_placed_in_order_and_must_match() {
+        let p = profile(
+            "subject_attributes = [\"CN\", \"OU\"]\nsubject_forced = { O = \"Example, Corp\", C = \"US\" }",
+        );
+        let dn = DistinguishedName::parse("CN=www.example.com,OU=Web").expect("dn");
+        let issued = p.subject(&dn).expect("allowed");
+        assert_eq!(
+            issued.to_string(),
+            "C=US,O=Example\\, Corp,OU=Web,CN=www.example.com"
+        );
+        let same = DistinguishedName::parse("O=Example\\, Corp,CN=www.example.com").expect("dn");
+        assert!(p.subject(&same).is_ok());
+        let other = DistinguishedName::parse("O=Evil,CN=www.example.com").expect("dn");
+        assert!(p.subject(&other).expect_err("O differs").contains("O=Evil"));
+    }
+
+    #[test]
+    fn backdate_settings_parse() {
+        let d = |s: BackdateSetting| s.duration();
+        assert_eq!(d(BackdateSetting::Seconds(7)), Ok(Duration::from_secs(7)));
+        assert_eq!(
+            d(BackdateSetting::Text("5m".into())),
+            Ok(Duration::from_secs(300))
+        );
+        assert!(d(BackdateSetting::Text("5 minutes".into())).is_err());
+        assert!(d(BackdateSetting::Text("m".into())).is_err());
+    }
+
+    #[test]
+    fn managed_and_malformed_extension_oids_are_refused() {
+        assert!(check_extension_oid("k", "1.3.6.1.4.1.55555.1").is_ok());
+        for bad in [
+            "2.5.29.17",
+            "2.5.29.30",
+            "1.3.6.1.5.5.7.1.1",
+            "3.1",
+            "1.02",
+            "1",
+        ] {
+            assert!(check_extension_oid("k", bad).is_err(), "{bad}");
+        }
+    }
 }

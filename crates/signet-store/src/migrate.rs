@@ -10,6 +10,9 @@ use signet_core::StoreError;
 
 use crate::codec::sql_error;
 
+/// A step in Rust after a migration's SQL, inside its transaction.
+pub(crate) type Backfill = fn(&Connection) -> Result<(), StoreError>;
+
 /// One schema step.
 pub(crate) struct Migration {
     /// Strictly increasing, starting at 1.
@@ -18,7 +21,7 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
     /// Runs after `sql`, in the same transaction, for what SQL alone cannot do (e.g.
     /// computing a digest of stored DER).
-    pub(crate) backfill: Option<fn(&Connection) -> Result<(), StoreError>>,
+    pub(crate) backfill: Option<Backfill>,
 }
 
 /// Every migration this build knows, oldest first.

@@ -373,6 +373,28 @@ default_profile = "server"
 #                       not used: for client certificates issued without review)
 #   certificate_policies  policy OIDs for a certificatePolicies extension (none by default;
 #                       2.23.140.1.2.1 = CA/B Forum DV, only for a CA that follows the BRs)
+#   subject_forced      attributes the CA sets, e.g. {{ O = "Example Corp", C = "US" }}: a
+#                       request may omit them or repeat the value; another value is denied.
+#                       The subject is then ordered DC, C, ST, L, street, O, OU, ..., CN
+#   subject_required    attribute types the request must carry (also in subject_attributes)
+#   unique_key          refuse a key already certified for another requester (any CA here;
+#                       anonymous and imported certificates count as another requester)
+#   renewal             with approval = "manual": issue at once when the same requester holds
+#                       a valid certificate of this profile with the same subject and SANs
+#   backdate            notBefore this far back for clock skew ("90s", "5m", or seconds; at
+#                       most 24h; default 5m; never before the CA certificate's notBefore)
+#   ca                  issue subordinate CA certificates (basicConstraints cA=TRUE,
+#                       critical); key_usage must include keyCertSign; extended_key_usage
+#                       may be []. With approval = "auto" only if allow_auto_ca = true
+#   path_len            with ca: pathLenConstraint (0 = the sub-CA issues only leaves)
+#   permitted_dns, excluded_dns, permitted_ip, excluded_ip, permitted_email, excluded_email
+#                       with ca: a critical nameConstraints extension (DNS names, CIDR
+#                       ranges, and mailbox / host / ".domain" for e-mail)
+#   copy_request_extensions  OIDs of request extensions copied when present (none by
+#                       default; never SKI, AKI, SAN, KU, EKU, basic or name constraints,
+#                       certificatePolicies, CDP or AIA)
+#   [[ca.policy.profiles.NAME.extensions]]  static extensions: oid, critical (default
+#                       false), value = the extension value's DER in hex (one TLV)
 # A request naming anything a profile does not allow is denied with a message naming it, and
 # so is a request for the CA's own public key.
 [ca.policy.profiles.server]

@@ -196,7 +196,8 @@ fn profile_findings(ca: &str, name: &str, p: &ProfileConfig, out: &mut Vec<Findi
         });
     }
     // ESC2: a certificate good for every purpose (or, with no EKU, for any the verifier accepts).
-    if ekus.iter().any(|e| e == ANY_EKU) || ekus.is_empty() {
+    // A CA certificate has no extKeyUsage as a rule (what it may sign is its key usage).
+    if ekus.iter().any(|e| e == ANY_EKU) || (ekus.is_empty() && !p.ca) {
         out.push(Finding {
             id: "ESC2",
             severity: Severity::High,
@@ -220,6 +221,43 @@ fn profile_findings(ca: &str, name: &str, p: &ProfileConfig, out: &mut Vec<Findi
             fix: "remove the Certificate Request Agent purpose, or restrict `enroll` to the agents and set approval = \"manual\"".into(),
         });
     }
+    // A subordinate CA issued without review: whoever may enroll can then issue any
+    // certificate the constraints allow, trusted wherever this CA is.
+    if p.ca && p.approval == Approval::Auto {
+        out.push(Finding {
+            id: "SUBCA",
+            severity: Severity::High,
+            place: place.clone(),
+            why: format!(
+                "{who} may obtain a subordinate CA certificate, issued at once{}: its holder can then issue certificates for any name {} that everyone trusting this CA accepts",
+                if p.allow_auto_ca { " (allow_auto_ca = true)" } else { "" },
+                if has_name_constraints(p) { "the name constraints allow" } else { "at all" },
+            ),
+            fix: "set approval = \"manual\" (and approvals = 2 or more) and remove allow_auto_ca".into(),
+        });
+    }
+    if p.ca && !has_name_constraints(p) {
+        out.push(Finding {
+            id: "UNCONSTRAINED-CA",
+            severity: Severity::Medium,
+            place: place.clone(),
+            why: "the subordinate CAs this profile issues have no name constraints: each may issue for every name and address, so one compromised or careless sub-CA can impersonate any site or user".into(),
+            fix: "list the names each sub-CA serves in permitted_dns / permitted_ip / permitted_email (or exclude what it must not cover)".into(),
+        });
+    }
+    // Extensions copied from the request, unreviewed: the requester writes their content.
+    if !p.copy_request_extensions.is_empty() && p.approval == Approval::Auto {
+        out.push(Finding {
+            id: "COPY-EXT",
+            severity: Severity::Medium,
+            place: place.clone(),
+            why: format!(
+                "{who} chooses the content of extensions {} in certificates issued at once; relying parties that act on them (application policies, SIDs, custom authorisation) trust what the requester wrote",
+                p.copy_request_extensions.join(", ")
+            ),
+            fix: "set static values with [[...extensions]] instead, or approval = \"manual\" so a manager sees what is copied".into(),
+        });
+    }
     if p.anonymous && p.approval == Approval::Auto {
         out.push(Finding {
             id: "ANON",
@@ -229,6 +267,19 @@ fn profile_findings(ca: &str, name: &str, p: &ProfileConfig, out: &mut Vec<Findi
             fix: "set anonymous = false and give requesters API tokens or client certificates, or set approval = \"manual\"".into(),
         });
     }
+}
+
+fn has_name_constraints(p: &ProfileConfig) -> bool {
+    [
+        &p.permitted_dns,
+        &p.excluded_dns,
+        &p.permitted_ip,
+        &p.excluded_ip,
+        &p.permitted_email,
+        &p.excluded_email,
+    ]
+    .iter()
+    .any(|l| !l.is_empty())
 }
 
 /// True for `127.x.x.x:port`, `[::1]:port` and `localhost:port`.

@@ -216,3 +216,73 @@ fn profiles_inside_a_chain_are_checked_too() {
     assert_eq!(code, 2);
     only(&findings, "ESC1", "high");
 }
+
+/// A subordinate-CA profile for `signet.toml`, with `extra` settings.
+fn sub_ca(approval: &str, extra: &str) -> String {
+    format!(
+        "[ca.policy.profiles.subca]\napproval = \"{approval}\"\nca = true\npath_len = 0\nvalidity_days = 365\nkey_algorithms = [\"p256\"]\nkey_usage = [\"keyCertSign\", \"cRLSign\"]\nextended_key_usage = []\n{extra}"
+    )
+}
+
+#[test]
+fn auto_issued_subordinate_cas_are_high_risk() {
+    let server = Server::init(&["--dev"]);
+    server.append_config(&sub_ca(
+        "auto",
+        "allow_auto_ca = true\npermitted_dns = [\"example.com\"]\n",
+    ));
+    let (code, findings) = doctor(&server);
+    assert_eq!(code, 2);
+    let f = only(&findings, "SUBCA", "high");
+    assert!(
+        f["place"].as_str().unwrap().contains("profile subca"),
+        "{f:#}"
+    );
+
+    // Without the opt-in the server refuses it as well.
+    let server = Server::init(&["--dev"]);
+    server.append_config(&sub_ca("auto", "permitted_dns = [\"example.com\"]\n"));
+    let (code, findings) = doctor(&server);
+    assert_eq!(code, 2);
+    let ids: Vec<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["CONFIG", "SUBCA"], "{findings:#?}");
+    assert!(
+        findings[0]["why"]
+            .as_str()
+            .unwrap()
+            .contains("allow_auto_ca"),
+        "{findings:#?}"
+    );
+}
+
+#[test]
+fn reviewed_subordinate_cas_without_name_constraints_are_a_medium_finding() {
+    let server = Server::init(&["--dev"]);
+    server.append_config(&sub_ca("manual", ""));
+    let (code, findings) = doctor(&server);
+    assert_eq!(code, 0);
+    only(&findings, "UNCONSTRAINED-CA", "medium");
+
+    // Name constraints (and manual approval) leave nothing to report, and no ESC2 for the
+    // empty extended_key_usage of a CA profile.
+    let server = Server::init(&["--dev"]);
+    server.append_config(&sub_ca("manual", "permitted_dns = [\"example.com\"]\n"));
+    assert_eq!(doctor(&server), (0, Vec::new()));
+}
+
+#[test]
+fn copying_request_extensions_into_auto_issued_certificates_is_a_medium_finding() {
+    let server = Server::init(&["--dev"]);
+    edit(
+        &server,
+        "require_san = true\n",
+        "require_san = true\ncopy_request_extensions = [\"1.3.6.1.4.1.311.25.2\"]\n",
+    );
+    let (code, findings) = doctor(&server);
+    assert_eq!(code, 0);
+    let f = only(&findings, "COPY-EXT", "medium");
+    assert!(
+        f["why"].as_str().unwrap().contains("1.3.6.1.4.1.311.25.2"),
+        "{f:#}"
+    );
+}

@@ -277,6 +277,24 @@ impl Authority {
             .fill(&mut serial)
             .map_err(|e| internal("random", &e))?;
         let serial = SerialNumber::from_random(serial);
+        // A key may have been certified for someone else since the request came in: the
+        // history is read again for the resubmission.
+        let needs = state.runtime.policy.issuance(&profile);
+        let history = if needs.history() {
+            Some(
+                self.history(
+                    &state,
+                    &profile,
+                    record.requester.as_deref(),
+                    &csr,
+                    needs,
+                    now,
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
         let props = RequestProps {
             id: Some(id),
             ca: name.clone(),
@@ -285,6 +303,7 @@ impl Authority {
             attributes: record.attributes.clone(),
             csr,
             submitted_at: record.submitted_at,
+            history,
         };
         let edits: Vec<StoredExtension> = record
             .extensions
@@ -295,15 +314,10 @@ impl Authority {
         let job_ca = Arc::clone(&state);
         let approver = who.name.clone();
         let prepared: Prepared = self
-            .pool
-            .run(move || decide(&job_ca, props, serial, now, false, Some(&approver), &edits))
-            .await
-            .map_err(|e| match e {
-                crate::pool::PoolError::Busy => {
-                    EnrollError::Unavailable("the CA is busy: retry shortly".into())
-                }
-                other => internal("worker pool", &other),
-            })?;
+            .run_on_pool(move || {
+                decide(&job_ca, props, serial, now, false, Some(&approver), &edits)
+            })
+            .await?;
         let outcome = self.audit(
             who,
             match prepared.status {
@@ -726,6 +740,7 @@ impl Authority {
                 not_after: info.not_after,
                 // Imported certificates name no Signet partition: the CA's main CRL.
                 shard: 0,
+                spki_sha256: signet_x509::sha256(&info.spki_der),
             }),
             events: vec![(Event::Imported, details.clone())],
             audit: vec![NewAudit {

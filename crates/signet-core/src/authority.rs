@@ -29,12 +29,16 @@ use crate::event::{Event, EventMask};
 use crate::exit::{Exit, ExitCtx};
 use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
 use crate::model::{RequestRecord, RequestStatus, StoredExtension};
-use crate::policy::{CaInfo, ModuleError, Policy, PolicyCtx, RequestProps, Verdict};
+use crate::policy::{
+    CaInfo, CertificateHistory, IssuanceNeeds, ModuleError, Policy, PolicyCtx, RequestProps,
+    Verdict,
+};
 use crate::pool::WorkPool;
 use crate::revocation::{KeyFactory, OcspCache, RevocationConfig, RevocationState};
 use crate::signer::{Clock, Random, Signer};
 use crate::store::{
-    AuditTarget, NewAudit, NewCertificate, NewEvent, NewRequest, Store, StoreError, TokenRecord,
+    AuditTarget, HistoryQuery, NewAudit, NewCertificate, NewEvent, NewRequest, Store, StoreError,
+    TokenRecord,
 };
 
 /// Limits on what a submitter may send alongside the CSR.
@@ -43,6 +47,9 @@ pub const MAX_ATTRIBUTE_LEN: usize = 4096;
 /// How far notBefore is backdated to absorb clients' clock skew (AD CS `ClockSkewMinutes`
 /// defaults to 10).
 pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+/// The most a policy may ask notBefore to be backdated ([`IssuanceNeeds::backdate`]): more
+/// would let a certificate claim to have existed long before it was issued.
+pub const MAX_BACKDATE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// One CA as configured: its identity, key, certificate chain and modules.
 pub struct CaRuntime {
@@ -404,9 +411,34 @@ impl Authority {
         let job_ca = Arc::clone(&ca);
         let attributes = req.attributes;
         let requester = req.caller.map(|c| c.name);
-        let prepared = self
-            .pool
-            .run(move || {
+        let needs = ca.runtime.policy.issuance(&profile);
+        let prepared = if needs.history() {
+            // The profile needs to know the key's and the requester's certificates: parse
+            // the request, read the store, then decide (two trips to the worker pool, only
+            // for such profiles).
+            let csr = self
+                .run_on_pool(move || {
+                    signet_x509::parse_csr(&csr_bytes)
+                        .map_err(|e| EnrollError::BadRequest(e.to_string()))
+                })
+                .await??;
+            let history = self
+                .history(&ca, &profile, requester.as_deref(), &csr, needs, now)
+                .await?;
+            let props = RequestProps {
+                id: None,
+                ca: ca.runtime.info.name.clone(),
+                profile,
+                requester,
+                attributes,
+                csr,
+                submitted_at: now,
+                history: Some(history),
+            };
+            self.run_on_pool(move || decide(&job_ca, props, serial, now, true, None, &[]))
+                .await?
+        } else {
+            self.run_on_pool(move || {
                 let csr = signet_x509::parse_csr(&csr_bytes)
                     .map_err(|e| EnrollError::BadRequest(e.to_string()))?;
                 let props = RequestProps {
@@ -417,16 +449,12 @@ impl Authority {
                     attributes,
                     csr,
                     submitted_at: now,
+                    history: None,
                 };
                 Ok::<_, EnrollError>(decide(&job_ca, props, serial, now, true, None, &[]))
             })
-            .await
-            .map_err(|e| match e {
-                crate::pool::PoolError::Busy => {
-                    EnrollError::Unavailable("the CA is busy: retry shortly".into())
-                }
-                other => internal("worker pool", &other),
-            })??;
+            .await??
+        };
 
         let Prepared {
             props,
@@ -502,6 +530,48 @@ impl Authority {
         );
         self.wake();
         Ok(response)
+    }
+
+    /// Runs CPU work on the worker pool; a full pool is `Unavailable` (retry), anything else
+    /// an internal error.
+    pub(crate) async fn run_on_pool<T, F>(&self, f: F) -> Result<T, EnrollError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.pool.run(f).await.map_err(|e| match e {
+            crate::pool::PoolError::Busy => {
+                EnrollError::Unavailable("the CA is busy: retry shortly".into())
+            }
+            other => internal("worker pool", &other),
+        })
+    }
+
+    /// Reads the certificate history a profile asked for ([`IssuanceNeeds`]): the holders of
+    /// certificates for the request's key, and the requester's valid certificates from this
+    /// CA under this profile.
+    pub(crate) async fn history(
+        &self,
+        ca: &CaState,
+        profile: &ProfileName,
+        requester: Option<&str>,
+        csr: &CertificationRequest,
+        needs: IssuanceNeeds,
+        now: SystemTime,
+    ) -> Result<CertificateHistory, EnrollError> {
+        let query = HistoryQuery {
+            ca: ca.runtime.info.name.clone(),
+            profile: profile.clone(),
+            requester: requester.map(str::to_string),
+            spki_sha256: signet_x509::sha256(&csr.spki_der),
+            key_holders: needs.key_holders,
+            held: needs.held,
+            now,
+        };
+        self.store
+            .certificate_history(query)
+            .await
+            .map_err(|e| internal("store", &e))
     }
 
     /// Who may submit to a profile: anonymous callers only where the profile allows it;
@@ -870,10 +940,15 @@ pub(crate) fn decide(
     officer_edits: &[StoredExtension],
 ) -> Prepared {
     let rt = &ca.runtime;
-    let floor = now
-        .checked_sub(CLOCK_SKEW)
-        .unwrap_or(now)
-        .max(rt.not_before);
+    // The profile may ask for another backdate (within MAX_BACKDATE); the draft starts
+    // there, so a policy can only narrow it.
+    let backdate = rt
+        .policy
+        .issuance(&props.profile)
+        .backdate
+        .unwrap_or(CLOCK_SKEW)
+        .min(MAX_BACKDATE);
+    let floor = now.checked_sub(backdate).unwrap_or(now).max(rt.not_before);
     let mut draft = Draft::new(floor, rt.not_after, &props.csr.extensions);
     let verdict = {
         let mut ctx = PolicyCtx::new(&props, &mut draft, new_request, approver);
@@ -1052,6 +1127,7 @@ fn build_certificate(
         not_before: draft.not_before(),
         not_after: draft.not_after(),
         shard,
+        spki_sha256: signet_x509::sha256(&csr.spki_der),
     };
     Ok((certificate, recorded))
 }

@@ -49,12 +49,16 @@ pub use model::{
     Approval, CertificateRecord, RequestRecord, RequestStatus, Revocation, RevocationReason,
     StoredExtension,
 };
-pub use policy::{CaInfo, ModuleError, Policy, PolicyCtx, ProfileAccess, RequestProps, Verdict};
+pub use policy::{
+    CaInfo, CertificateHistory, HeldCertificate, IssuanceNeeds, ModuleError, Policy, PolicyCtx,
+    ProfileAccess, RequestProps, Verdict,
+};
 pub use signer::{Clock, Random, Signer, SignerError, SystemClock};
 pub use store::{
-    AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, NewAudit, NewCertificate,
-    NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent, RequestUpdate, RevocationChange,
-    RevokedQuery, RevokedRow, RevokedScan, Store, StoreError, TokenRecord, ViewQuery,
+    AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, HistoryQuery, NewAudit,
+    NewCertificate, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent, RequestUpdate,
+    RevocationChange, RevokedQuery, RevokedRow, RevokedScan, Store, StoreError, TokenRecord,
+    ViewQuery,
 };
 
 /// A boxed, sendable future: the async seam that keeps this crate runtime-agnostic.

@@ -1,7 +1,7 @@
 //! The policy module contract: AD CS `ICertPolicy` (the module) and `ICertServerPolicy` (the
 //! context the CA hands it).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use signet_x509::{CertificationRequest, DistinguishedName, Extension, San};
 
@@ -59,6 +59,62 @@ pub struct RequestProps {
     pub attributes: Vec<(String, String)>,
     pub csr: CertificationRequest,
     pub submitted_at: SystemTime,
+    /// What the store knows about this key and requester, looked up before the policy runs
+    /// when the profile asks for it ([`Policy::issuance`]); `None` otherwise.
+    pub history: Option<CertificateHistory>,
+}
+
+/// The certificate history the engine looks up for a profile that asks for it
+/// ([`IssuanceNeeds`]). The policy module never reads the store itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CertificateHistory {
+    /// With `IssuanceNeeds::key_holders`: the distinct requesters of every certificate in
+    /// this database (any CA, expired and revoked ones included) for the request's public
+    /// key, compared by the SHA-256 of the SubjectPublicKeyInfo. `None` stands for an
+    /// anonymous or imported certificate, whose holder is unknown.
+    pub key_holders: Vec<Option<String>>,
+    /// With `IssuanceNeeds::held`: the certificates the authenticated requester holds from
+    /// this CA, issued under this profile, that are valid now (started, not expired, not
+    /// revoked, not on hold), newest first, at most [`CertificateHistory::MAX_HELD`]. Empty for
+    /// an anonymous request.
+    pub held: Vec<HeldCertificate>,
+}
+
+impl CertificateHistory {
+    /// How many valid certificates of one requester and profile are looked at.
+    pub const MAX_HELD: u32 = 256;
+}
+
+/// A valid certificate a requester holds, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldCertificate {
+    /// Its subject, RFC 4514 as Signet prints it (`DistinguishedName`'s `Display`).
+    pub subject: String,
+    /// Its subjectAltNames as Signet prints them (`DNS:…`, `IP:…`, `email:…`, `URI:…`).
+    pub sans: Vec<String>,
+    pub not_after: SystemTime,
+}
+
+/// What the engine does for a profile around the policy call: look up certificate history
+/// first, and how far to backdate notBefore. Everything is off by default, so a module that
+/// does not ask costs nothing extra on the issuance path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IssuanceNeeds {
+    /// Fill [`CertificateHistory::key_holders`].
+    pub key_holders: bool,
+    /// Fill [`CertificateHistory::held`].
+    pub held: bool,
+    /// How far before now the draft's notBefore starts (clock skew of relying parties);
+    /// `None`: [`crate::authority::CLOCK_SKEW`]. The engine caps it at
+    /// [`crate::authority::MAX_BACKDATE`], and never starts before the CA certificate.
+    pub backdate: Option<Duration>,
+}
+
+impl IssuanceNeeds {
+    /// Whether the engine must read the store before the policy runs.
+    pub fn history(&self) -> bool {
+        self.key_holders || self.held
+    }
 }
 
 /// The context a policy module works in (`ICertServerPolicy`): read the request, edit the
@@ -120,6 +176,11 @@ impl<'a> PolicyCtx<'a> {
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+    /// The certificate history the engine looked up ([`Policy::issuance`]), if the profile
+    /// asked for it.
+    pub fn history(&self) -> Option<&CertificateHistory> {
+        self.request.history.as_ref()
     }
     /// `bNewRequest`: false when an officer resubmits the request.
     pub fn is_new_request(&self) -> bool {
@@ -208,6 +269,11 @@ pub trait Policy: Send + Sync {
     /// Who may enroll in `profile`, and its M-of-N approval count.
     fn access(&self, _profile: &ProfileName) -> ProfileAccess {
         ProfileAccess::default()
+    }
+    /// What the engine must do for `profile` around `verify`: look up certificate history,
+    /// backdate notBefore. Nothing by default.
+    fn issuance(&self, _profile: &ProfileName) -> IssuanceNeeds {
+        IssuanceNeeds::default()
     }
     /// `VerifyRequest`.
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError>;

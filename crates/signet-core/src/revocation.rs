@@ -1014,6 +1014,7 @@ impl Authority {
                 not_before,
                 not_after,
                 shard: 0,
+                spki_sha256: signet_x509::sha256(signer.public_key_der()),
             }),
             events: vec![(Event::Issued, details.clone())],
             audit: vec![NewAudit {

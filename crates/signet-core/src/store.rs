@@ -39,6 +39,26 @@ pub struct NewCertificate {
     pub not_after: SystemTime,
     /// The CRL partition the certificate belongs to (0 when the CA is not partitioned).
     pub shard: u32,
+    /// SHA-256 of the certificate's SubjectPublicKeyInfo (DER), indexed so that
+    /// [`Store::certificate_history`] finds the certificates of a key.
+    pub spki_sha256: [u8; 32],
+}
+
+/// What [`Store::certificate_history`] looks up (see [`crate::CertificateHistory`]).
+#[derive(Debug, Clone)]
+pub struct HistoryQuery {
+    pub ca: CaName,
+    pub profile: ProfileName,
+    /// The authenticated requester; `None` (anonymous) holds nothing.
+    pub requester: Option<String>,
+    /// SHA-256 of the request's SubjectPublicKeyInfo.
+    pub spki_sha256: [u8; 32],
+    /// Look up the requesters of certificates for this key.
+    pub key_holders: bool,
+    /// Look up the requester's valid certificates under this profile.
+    pub held: bool,
+    /// "Valid" means notBefore <= now < notAfter.
+    pub now: SystemTime,
 }
 
 /// A new request, with its outcome, extensions, certificate and the events it raises; all
@@ -425,6 +445,13 @@ pub trait Store: Send + Sync {
         ca: &'a CaName,
         serial: SerialNumber,
     ) -> BoxFuture<'a, Result<Option<CertificateStatus>, StoreError>>;
+
+    /// The certificate history of a key and a requester (for profiles with `unique_key` or
+    /// `renewal`); only the parts the query asks for are read.
+    fn certificate_history(
+        &self,
+        query: HistoryQuery,
+    ) -> BoxFuture<'_, Result<crate::CertificateHistory, StoreError>>;
 
     /// Recomputes the audit hash chain.
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>>;

@@ -175,6 +175,12 @@ impl Store for MemStore {
     ) -> BoxFuture<'a, Result<Vec<signet_core::AuditRecord>, StoreError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+    fn certificate_history(
+        &self,
+        _q: signet_core::HistoryQuery,
+    ) -> BoxFuture<'_, Result<signet_core::CertificateHistory, StoreError>> {
+        Box::pin(async { Ok(signet_core::CertificateHistory::default()) })
+    }
     fn verify_audit(&self) -> BoxFuture<'_, Result<signet_core::AuditCheck, StoreError>> {
         Box::pin(async { Err(StoreError::Backend("not used here".into())) })
     }

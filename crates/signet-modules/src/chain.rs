@@ -23,7 +23,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use signet_core::{CaInfo, ModuleError, Policy, PolicyCtx, ProfileAccess, ProfileName, Verdict};
+use signet_core::{
+    CaInfo, IssuanceNeeds, ModuleError, Policy, PolicyCtx, ProfileAccess, ProfileName, Verdict,
+};
 
 use crate::ConfigError;
 
@@ -131,6 +133,23 @@ impl Policy for ChainPolicy {
             .find(|m| !m.profiles().is_empty() && m.has_profile(profile))
             .map(|m| m.access(profile))
             .unwrap_or_default()
+    }
+
+    /// What the modules taking part need, together: history if any asks for it, the
+    /// backdate of the first that sets one.
+    fn issuance(&self, profile: &ProfileName) -> IssuanceNeeds {
+        let mut needs = IssuanceNeeds::default();
+        for m in self
+            .modules
+            .iter()
+            .filter(|m| Self::applies(m.as_ref(), profile))
+        {
+            let n = m.issuance(profile);
+            needs.key_holders |= n.key_holders;
+            needs.held |= n.held;
+            needs.backdate = needs.backdate.or(n.backdate);
+        }
+        needs
     }
 
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {

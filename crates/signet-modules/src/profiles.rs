@@ -101,6 +101,141 @@ pub struct ProfileConfig {
     /// `request` (default) or `identity`: the subject is CN=<the authenticated requester>.
     #[serde(default)]
     pub subject_from: SubjectFrom,
+    /// Subject attributes the CA sets (`{ O = "Example Corp", C = "US" }`). A request may
+    /// leave them out or carry the same value; a different value is denied.
+    #[serde(default)]
+    pub subject_forced: BTreeMap<String, String>,
+    /// Subject attribute types the request must carry (each also in `subject_attributes`).
+    #[serde(default)]
+    pub subject_required: Vec<String>,
+    /// Refuse a key that is already in a certificate of another requester.
+    #[serde(default)]
+    pub unique_key: bool,
+    /// With `approval = "manual"`: issue at once when the requester already holds a valid
+    /// certificate of this profile with the same subject and subjectAltNames.
+    #[serde(default)]
+    pub renewal: bool,
+    /// How far notBefore is set before now: `"5m"`, `"90s"`, `"1h"` or a number of seconds;
+    /// at most 24 hours. Default: the engine's 5 minutes.
+    #[serde(default)]
+    pub backdate: Option<BackdateSetting>,
+    /// A subordinate-CA profile: basicConstraints cA=TRUE, keyCertSign required.
+    #[serde(default)]
+    pub ca: bool,
+    /// With `ca`: the pathLenConstraint (how many CAs may follow below the new one).
+    #[serde(default)]
+    pub path_len: Option<u8>,
+    /// With `ca`: allow `approval = "auto"` (refused otherwise).
+    #[serde(default)]
+    pub allow_auto_ca: bool,
+    /// With `ca`: nameConstraints subtrees (DNS names, CIDR ranges, e-mail hosts/domains).
+    #[serde(default)]
+    pub permitted_dns: Vec<String>,
+    #[serde(default)]
+    pub excluded_dns: Vec<String>,
+    #[serde(default)]
+    pub permitted_ip: Vec<String>,
+    #[serde(default)]
+    pub excluded_ip: Vec<String>,
+    #[serde(default)]
+    pub permitted_email: Vec<String>,
+    #[serde(default)]
+    pub excluded_email: Vec<String>,
+    /// Static extensions put in every certificate of the profile.
+    #[serde(default)]
+    pub extensions: Vec<StaticExtension>,
+    /// OIDs of request extensions copied into the certificate when the request has them.
+    #[serde(default)]
+    pub copy_request_extensions: Vec<String>,
+}
+
+/// `backdate`: a duration string or a number of seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum BackdateSetting {
+    Seconds(u64),
+    Text(String),
+}
+
+impl BackdateSetting {
+    /// The duration: `N` seconds, or `Ns`, `Nm`, `Nh`, `Nd`.
+    pub fn duration(&self) -> Result<Duration, String> {
+        let text = match self {
+            BackdateSetting::Seconds(n) => return Ok(Duration::from_secs(*n)),
+            BackdateSetting::Text(t) => t.trim(),
+        };
+        let bad = || format!("backdate: {text:?} is not a duration (90s, 5m, 1h, or seconds)");
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (n, unit) = text.split_at(split);
+        let n: u64 = n.parse().map_err(|_| bad())?;
+        let unit = match unit {
+            "" | "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(unit).map(Duration::from_secs).ok_or_else(bad)
+    }
+}
+
+/// One `[[ca.policy.profiles.NAME.extensions]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticExtension {
+    /// Dotted OID.
+    pub oid: String,
+    #[serde(default)]
+    pub critical: bool,
+    /// The DER of the extension value (what goes inside extnValue), in hex.
+    pub value: String,
+}
+
+/// Extensions the CA or the profile writes itself: a static extension or a copied request
+/// extension cannot replace them (copying basicConstraints, EKU or SAN from a request is how
+/// AD CS templates get ESC1/ESC2-like holes).
+pub const MANAGED_EXTENSIONS: [(&str, &str); 10] = [
+    ("2.5.29.14", "subjectKeyIdentifier"),
+    ("2.5.29.35", "authorityKeyIdentifier"),
+    ("2.5.29.17", "subjectAltName"),
+    ("2.5.29.15", "keyUsage"),
+    ("2.5.29.37", "extKeyUsage"),
+    ("2.5.29.19", "basicConstraints"),
+    ("2.5.29.30", "nameConstraints"),
+    ("2.5.29.32", "certificatePolicies"),
+    ("2.5.29.31", "cRLDistributionPoints"),
+    ("1.3.6.1.5.5.7.1.1", "authorityInfoAccess"),
+];
+
+/// The longest `backdate` a profile may ask for.
+pub const MAX_BACKDATE: Duration = signet_core::authority::MAX_BACKDATE;
+
+/// The order forced RDNs are placed in (most general first, as `openssl req -subj` writes
+/// names); attribute types not listed come last.
+const RDN_ORDER: [&str; 14] = [
+    "DC",
+    "C",
+    "ST",
+    "L",
+    "street",
+    "O",
+    "OU",
+    "title",
+    "SN",
+    "GN",
+    "CN",
+    "SERIALNUMBER",
+    "UID",
+    "emailAddress",
+];
+
+fn rdn_rank(kind: &str) -> usize {
+    RDN_ORDER
+        .iter()
+        .position(|k| k.eq_ignore_ascii_case(kind))
+        .unwrap_or(RDN_ORDER.len())
 }
 
 fn default_approvals() -> u32 {
@@ -140,6 +275,13 @@ struct Profile {
     validity: Duration,
     /// The certificatePolicies extension, when the profile names policies.
     policies: Option<signet_x509::Extension>,
+    /// `subject_forced`, as (canonical attribute type, value, its RDN), in `RDN_ORDER`.
+    forced: Vec<(String, String, signet_x509::Rdn)>,
+    /// basicConstraints and nameConstraints of a CA profile.
+    ca_extensions: Vec<signet_x509::Extension>,
+    /// `extensions`, decoded.
+    static_extensions: Vec<signet_x509::Extension>,
+    backdate: Option<Duration>,
 }
 
 /// The `profiles` policy module.
@@ -149,6 +291,8 @@ pub struct ProfilesPolicy {
     default_profile: Option<ProfileName>,
     /// The CA's own public key (from `start`): a request for it is always refused.
     ca_key: std::sync::OnceLock<Vec<u8>>,
+    /// The CA's subject (from `start`): no subordinate CA may take it.
+    ca_subject: std::sync::OnceLock<String>,
 }
 
 impl ProfilesPolicy {
@@ -185,6 +329,7 @@ impl ProfilesPolicy {
             profiles,
             default_profile,
             ca_key: std::sync::OnceLock::new(),
+            ca_subject: std::sync::OnceLock::new(),
         })
     }
 }
@@ -224,8 +369,16 @@ impl Profile {
             key_usage = key_usage
                 .union(KeyUsage::from_name(ku).ok_or_else(|| format!("unknown key usage {ku:?}"))?);
         }
-        if key_usage.contains(KeyUsage::KEY_CERT_SIGN) || key_usage.contains(KeyUsage::CRL_SIGN) {
-            return Err("keyCertSign and cRLSign belong to CA profiles, not leaf profiles".into());
+        let signs_certificates =
+            key_usage.contains(KeyUsage::KEY_CERT_SIGN) || key_usage.contains(KeyUsage::CRL_SIGN);
+        if !config.ca && signs_certificates {
+            return Err(
+                "keyCertSign and cRLSign belong to CA profiles (ca = true), not leaf profiles"
+                    .into(),
+            );
+        }
+        if config.ca && !key_usage.contains(KeyUsage::KEY_CERT_SIGN) {
+            return Err("ca = true: key_usage must include keyCertSign".into());
         }
         let mut eku = Vec::new();
         for e in &config.extended_key_usage {
@@ -238,7 +391,9 @@ impl Profile {
             }
             eku.push(oid);
         }
-        if eku.is_empty() {
+        // A CA certificate without extKeyUsage is the norm; a leaf without one is good for
+        // any purpose (ESC2).
+        if eku.is_empty() && !config.ca {
             return Err(
                 "extended_key_usage is empty: a leaf profile must name its purposes".into(),
             );
@@ -313,9 +468,67 @@ impl Profile {
                     .map_err(|e| format!("certificate_policies: {e}"))?,
             ),
         };
+        let ca_extensions = ca_extensions(&config)?;
+        let forced = forced_attributes(&config)?;
+        for r in &config.subject_required {
+            if !config
+                .subject_attributes
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(r))
+            {
+                return Err(format!(
+                    "subject_required: {r} is not in subject_attributes, so a request carrying it would be refused"
+                ));
+            }
+            if config.subject_from == SubjectFrom::Identity {
+                return Err(
+                    "subject_required checks the request's subject, which subject_from = \"identity\" ignores".into(),
+                );
+            }
+        }
+        if config.renewal && config.approval != Approval::Manual {
+            return Err(
+                "renewal = true skips a manager's approval: it needs approval = \"manual\"".into(),
+            );
+        }
+        if config.renewal && config.anonymous {
+            return Err(
+                "renewal = true matches the authenticated requester: not with anonymous = true"
+                    .into(),
+            );
+        }
+        let backdate = match &config.backdate {
+            None => None,
+            Some(b) => {
+                let d = b.duration()?;
+                if d > MAX_BACKDATE {
+                    return Err(format!(
+                        "backdate: {}s is more than the 24 hours (86400s) a certificate may be backdated",
+                        d.as_secs()
+                    ));
+                }
+                Some(d)
+            }
+        };
+        let static_extensions = static_extensions(&config)?;
+        for (i, oid) in config.copy_request_extensions.iter().enumerate() {
+            check_extension_oid("copy_request_extensions", oid)?;
+            if config.copy_request_extensions[..i].contains(oid) {
+                return Err(format!("copy_request_extensions: {oid} is listed twice"));
+            }
+            if static_extensions.iter().any(|e| e.oid == *oid) {
+                return Err(format!(
+                    "copy_request_extensions: {oid} is also a static extension of the profile"
+                ));
+            }
+        }
         Ok(Profile {
             name,
             policies,
+            forced,
+            ca_extensions,
+            static_extensions,
+            backdate,
             keys: config.key_algorithms.clone(),
             ip_ranges,
             uri_prefixes,
@@ -354,52 +567,94 @@ impl Profile {
 
     /// The subject to issue: the request's, if every attribute in it is allowed, holds a
     /// printable string within the RFC 5280 upper bound, and there is at most one CN (a
-    /// second CN is read by some relying parties instead of the first).
+    /// second CN is read by some relying parties instead of the first); every
+    /// `subject_required` type present; and the `subject_forced` attributes set by the CA.
+    ///
+    /// A forced attribute may be absent from the request or carry the same value (compared
+    /// exactly); the request's copy is then replaced by the CA's. When the profile forces
+    /// attributes, the subject is put in `RDN_ORDER` (DC, C, ST, L, street, O, OU, title, SN,
+    /// GN, CN, serialNumber, UID, emailAddress, then any other type); otherwise the request's
+    /// order is kept.
     fn subject(&self, requested: &DistinguishedName) -> Result<DistinguishedName, String> {
         let mut common_names = 0;
-        for (kind, value) in requested.attributes() {
-            if !self
-                .config
-                .subject_attributes
-                .iter()
-                .any(|a| a.eq_ignore_ascii_case(&kind))
-            {
-                return Err(format!(
-                    "subject attribute {kind}={value} is not allowed by profile {} (allowed: {})",
-                    self.name,
-                    self.config.subject_attributes.join(", ")
-                ));
-            }
-            if kind == "CN" {
-                common_names += 1;
-                if common_names > 1 {
-                    return Err(format!("subject has more than one CN (second: CN={value})"));
+        let mut kept: Vec<signet_x509::Rdn> = Vec::new();
+        for rdn in requested.rdns() {
+            let mut forced_here = false;
+            for (kind, value) in &rdn.attributes {
+                if let Some((_, want, _)) = self.forced.iter().find(|(k, _, _)| k == kind) {
+                    if value != want {
+                        return Err(format!(
+                            "subject attribute {kind}={value} differs from the {kind}={want} profile {} sets",
+                            self.name
+                        ));
+                    }
+                    forced_here = true;
+                    continue;
                 }
+                if !self
+                    .config
+                    .subject_attributes
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(kind))
+                {
+                    return Err(format!(
+                        "subject attribute {kind}={value} is not allowed by profile {} (allowed: {})",
+                        self.name,
+                        list_or_none(&self.config.subject_attributes)
+                    ));
+                }
+                if kind == "CN" {
+                    common_names += 1;
+                    if common_names > 1 {
+                        return Err(format!("subject has more than one CN (second: CN={value})"));
+                    }
+                }
+                check_attribute_value(kind, value)?;
             }
-            if value.starts_with('#') {
+            if forced_here && rdn.attributes.len() > 1 {
                 return Err(format!(
-                    "subject attribute {kind} is not a character string"
+                    "subject attribute {} is set by profile {} and cannot be part of a multi-valued RDN",
+                    rdn.attributes
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join("+"),
+                    self.name
                 ));
             }
-            if value.chars().any(char::is_control) {
-                return Err(format!(
-                    "subject attribute {kind} contains a control character"
-                ));
+            if !forced_here {
+                kept.push(rdn);
             }
-            let bound = match kind.as_str() {
-                "C" => 2,
-                "L" | "ST" => 128,
-                "E" => 255,
-                _ => 64,
-            };
-            if value.is_empty() || value.chars().count() > bound {
+        }
+        for required in &self.config.subject_required {
+            let present = kept
+                .iter()
+                .flat_map(|r| r.attributes.iter())
+                .any(|(k, _)| k.eq_ignore_ascii_case(required));
+            if !present {
                 return Err(format!(
-                    "subject attribute {kind} must be 1 to {bound} characters (RFC 5280), got {}",
-                    value.chars().count()
+                    "profile {} requires a {required} attribute in the subject",
+                    self.name
                 ));
             }
         }
-        Ok(requested.clone())
+        if self.forced.is_empty() {
+            return Ok(requested.clone());
+        }
+        Ok(self.with_forced(kept))
+    }
+
+    /// `rdns` and the forced RDNs, sorted into `RDN_ORDER` (stable: RDNs of a type not in
+    /// the list keep their order, last).
+    fn with_forced(&self, rdns: Vec<signet_x509::Rdn>) -> DistinguishedName {
+        let mut out: Vec<signet_x509::Rdn> = rdns;
+        out.extend(self.forced.iter().map(|(_, _, f)| f.clone()));
+        out.sort_by_key(|r| {
+            r.attributes
+                .first()
+                .map_or(RDN_ORDER.len(), |(k, _)| rdn_rank(k))
+        });
+        DistinguishedName::from_rdns(&out)
     }
 
     fn check_dns(&self, name: &str) -> Result<(), String> {
@@ -584,12 +839,24 @@ impl Profile {
                 }
                 oid::BASIC_CONSTRAINTS => {
                     let (ca, _) = ext::parse_basic_constraints(&e.value).map_err(bad)?;
-                    if ca {
+                    // A CA profile sets its own basicConstraints whatever was asked.
+                    if ca && !self.config.ca {
                         return Err(format!(
                             "the request asks for a CA certificate; profile {} issues end-entity certificates",
                             self.name
                         ));
                     }
+                }
+                other
+                    if self
+                        .config
+                        .copy_request_extensions
+                        .iter()
+                        .any(|c| c == other) =>
+                {
+                    ext::check_der_tree(&e.value).map_err(|err| {
+                        format!("requested extension {other} is not well-formed DER: {err}")
+                    })?;
                 }
                 other if e.critical => {
                     return Err(format!(
@@ -608,6 +875,27 @@ impl Profile {
         if let Err(reason) = self.check_key(ctx.public_key()) {
             return Ok(Verdict::Deny(reason));
         }
+        if self.config.unique_key {
+            let history = ctx.history().ok_or_else(|| {
+                module_err(format!(
+                    "profile {} has unique_key = true but the engine looked up no key history",
+                    self.name
+                ))
+            })?;
+            let requester = ctx.requester();
+            // Anonymous and imported certificates have no known holder: never "the same".
+            let someone_else = history
+                .key_holders
+                .iter()
+                .any(|h| requester.is_none() || h.as_deref() != requester);
+            if someone_else {
+                return Ok(Verdict::Deny(format!(
+                    "the public key (SHA-256 {}) is already certified for another requester; profile {} needs a key of your own",
+                    hex::encode(signet_x509::sha256(ctx.public_key_der())),
+                    self.name
+                )));
+            }
+        }
         let subject = match self.config.subject_from {
             SubjectFrom::Request => match self.subject(ctx.request_subject()) {
                 Ok(s) => s,
@@ -620,8 +908,13 @@ impl Profile {
                         self.name
                     )));
                 };
-                DistinguishedName::parse(&format!("CN={who}"))
-                    .map_err(|e| module_err(format!("subject from identity {who:?}: {e}")))?
+                let cn = DistinguishedName::parse(&format!("CN={who}"))
+                    .map_err(|e| module_err(format!("subject from identity {who:?}: {e}")))?;
+                if self.forced.is_empty() {
+                    cn
+                } else {
+                    self.with_forced(cn.rdns())
+                }
             }
         };
         let sans = match self.sans(&subject, ctx.request_sans()) {
@@ -633,6 +926,15 @@ impl Profile {
                 "the request names neither a subject nor a subject alternative name".into(),
             ));
         }
+        // What renewal compares, in the form the store keeps certificates' names.
+        let renewal_key = (self.config.renewal && ctx.is_new_request()).then(|| {
+            (
+                subject.to_string(),
+                sans.iter()
+                    .map(ToString::to_string)
+                    .collect::<std::collections::BTreeSet<_>>(),
+            )
+        });
         ctx.set_subject(subject);
         ctx.set_sans(sans);
 
@@ -654,22 +956,67 @@ impl Profile {
         }
         ctx.set_extension(ext::key_usage(usage))
             .map_err(|e| module_err(e.to_string()))?;
-        let eku = ext::extended_key_usage(&self.eku).map_err(|e| module_err(e.to_string()))?;
-        ctx.set_extension(eku)
-            .map_err(|e| module_err(e.to_string()))?;
-        if let Some(policies) = &self.policies {
-            ctx.set_extension(policies.clone())
+        if !self.eku.is_empty() {
+            let eku = ext::extended_key_usage(&self.eku).map_err(|e| module_err(e.to_string()))?;
+            ctx.set_extension(eku)
                 .map_err(|e| module_err(e.to_string()))?;
+        }
+        for e in self
+            .policies
+            .iter()
+            .chain(&self.ca_extensions)
+            .chain(&self.static_extensions)
+        {
+            ctx.set_extension(e.clone())
+                .map_err(|e| module_err(e.to_string()))?;
+        }
+        for oid in &self.config.copy_request_extensions {
+            if ctx.request_extensions().iter().any(|e| e.oid == *oid) {
+                ctx.enable_extension(oid)
+                    .map_err(|e| module_err(e.to_string()))?;
+            }
         }
 
         Ok(match self.config.approval {
             Approval::Auto => Verdict::Issue,
-            Approval::Manual if ctx.is_new_request() => Verdict::Pending(format!(
-                "profile {} requires approval by a certificate manager",
-                self.name
-            )),
+            Approval::Manual if ctx.is_new_request() => {
+                if let Some((subject, sans)) = &renewal_key
+                    && self.holds_same(ctx, subject, sans)?
+                {
+                    Verdict::Issue
+                } else {
+                    Verdict::Pending(format!(
+                        "profile {} requires approval by a certificate manager",
+                        self.name
+                    ))
+                }
+            }
             Approval::Manual => Verdict::Issue,
         })
+    }
+
+    /// Renewal: whether the requester holds a valid certificate of this profile from this CA
+    /// (the engine's lookup) with exactly this subject and this set of subjectAltNames.
+    fn holds_same(
+        &self,
+        ctx: &PolicyCtx<'_>,
+        subject: &str,
+        sans: &std::collections::BTreeSet<String>,
+    ) -> Result<bool, ModuleError> {
+        let history = ctx.history().ok_or_else(|| {
+            ModuleError::new(
+                "profiles",
+                format!(
+                    "profile {} has renewal = true but the engine looked up no certificates",
+                    self.name
+                ),
+            )
+        })?;
+        Ok(history.held.iter().any(|held| {
+            held.subject == subject
+                && held.sans.len() == sans.len()
+                && held.sans.iter().all(|s| sans.contains(s))
+        }))
     }
 }
 
@@ -684,8 +1031,30 @@ impl Policy for ProfilesPolicy {
 
     fn start(&self, ca: &CaInfo) -> Result<(), ModuleError> {
         if let Ok(info) = signet_x509::parse_certificate(&ca.certificate) {
+            // A CA limited by its own pathLenConstraint cannot make a CA of the same depth.
+            let ca_path_len = info
+                .extensions
+                .iter()
+                .find(|e| e.oid == ext::oid::BASIC_CONSTRAINTS)
+                .and_then(|e| ext::parse_basic_constraints(&e.value).ok())
+                .and_then(|(_, len)| len);
+            if let Some(limit) = ca_path_len {
+                for p in self.profiles.values().filter(|p| p.config.ca) {
+                    let ok = p.config.path_len.is_some_and(|n| u32::from(n) < limit);
+                    if !ok {
+                        return Err(ModuleError::new(
+                            "profiles",
+                            format!(
+                                "profile {}: CA {} has pathLenConstraint {limit}, so a subordinate CA it issues needs path_len below {limit}",
+                                p.name, ca.name
+                            ),
+                        ));
+                    }
+                }
+            }
             let _ = self.ca_key.set(info.spki_der);
         }
+        let _ = self.ca_subject.set(ca.subject.to_string());
         tracing::info!(ca = %ca.name, profiles = ?self.profiles.keys().map(|p| p.as_str()).collect::<Vec<_>>(), "profiles policy started");
         Ok(())
     }
@@ -713,6 +1082,17 @@ impl Policy for ProfilesPolicy {
         }
     }
 
+    fn issuance(&self, profile: &ProfileName) -> signet_core::IssuanceNeeds {
+        match self.profiles.get(profile) {
+            Some(p) => signet_core::IssuanceNeeds {
+                key_holders: p.config.unique_key,
+                held: p.config.renewal,
+                backdate: p.backdate,
+            },
+            None => signet_core::IssuanceNeeds::default(),
+        }
+    }
+
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {
         let profile = self
             .profiles
@@ -728,8 +1108,234 @@ impl Policy for ProfilesPolicy {
                 "the request carries this CA's own public key".into(),
             ));
         }
-        profile.verify(ctx)
+        let verdict = profile.verify(ctx)?;
+        // A subordinate CA named like this CA would be mistaken for it when chains are built.
+        if profile.config.ca
+            && !matches!(verdict, Verdict::Deny(_))
+            && self
+                .ca_subject
+                .get()
+                .is_some_and(|s| *s == ctx.draft().subject().to_string())
+        {
+            return Ok(Verdict::Deny(format!(
+                "subject {} is this CA's own name; a subordinate CA needs a name of its own",
+                ctx.draft().subject()
+            )));
+        }
+        Ok(verdict)
     }
+}
+
+/// basicConstraints (cA=TRUE, critical) and nameConstraints (critical) of a `ca = true`
+/// profile; the CA-only options are refused on a leaf profile, and automatic issuance of CA
+/// certificates without the explicit `allow_auto_ca`.
+fn ca_extensions(config: &ProfileConfig) -> Result<Vec<signet_x509::Extension>, String> {
+    let lists = [
+        ("permitted_dns", &config.permitted_dns),
+        ("excluded_dns", &config.excluded_dns),
+        ("permitted_ip", &config.permitted_ip),
+        ("excluded_ip", &config.excluded_ip),
+        ("permitted_email", &config.permitted_email),
+        ("excluded_email", &config.excluded_email),
+    ];
+    if !config.ca {
+        let leaf_only = |key: &str| format!("{key} applies to CA profiles only (set ca = true)");
+        if config.path_len.is_some() {
+            return Err(leaf_only("path_len"));
+        }
+        if config.allow_auto_ca {
+            return Err(leaf_only("allow_auto_ca"));
+        }
+        if let Some((key, _)) = lists.iter().find(|(_, l)| !l.is_empty()) {
+            return Err(leaf_only(key));
+        }
+        return Ok(Vec::new());
+    }
+    if config.approval == Approval::Auto && !config.allow_auto_ca {
+        return Err(
+            "ca = true with approval = \"auto\" would make anyone who may enroll a subordinate CA without review; set approval = \"manual\" (or, deliberately, allow_auto_ca = true)".into(),
+        );
+    }
+    if config.anonymous {
+        return Err("ca = true: a CA certificate is never issued to anonymous callers".into());
+    }
+    let mut nc = signet_x509::NameConstraints::default();
+    for (key, list) in lists {
+        for value in list {
+            let subtree = match key {
+                "permitted_dns" | "excluded_dns" => {
+                    let name = value.to_ascii_lowercase();
+                    if !valid_hostname(&name) {
+                        return Err(format!(
+                            "{key}: {value:?} is not a DNS name (no leading dot, no wildcard)"
+                        ));
+                    }
+                    signet_x509::NameSubtree::Dns(name)
+                }
+                "permitted_ip" | "excluded_ip" => {
+                    let cidr = Cidr::parse(value)
+                        .ok_or_else(|| format!("{key}: {value:?} is not a CIDR range"))?;
+                    signet_x509::NameSubtree::Ip {
+                        network: cidr.network,
+                        prefix: cidr.prefix,
+                    }
+                }
+                _ => {
+                    // A mailbox, a host (every mailbox at it) or `.domain` (any host below).
+                    let lower = value.to_ascii_lowercase();
+                    let host = match lower.split_once('@') {
+                        Some((local, host)) if !local.is_empty() => host,
+                        Some(_) => "",
+                        None => lower.strip_prefix('.').unwrap_or(&lower),
+                    };
+                    if !valid_hostname(host) {
+                        return Err(format!(
+                            "{key}: {value:?} is not a mailbox, host or .domain"
+                        ));
+                    }
+                    signet_x509::NameSubtree::Email(lower.clone())
+                }
+            };
+            if key.starts_with("permitted") {
+                nc.permitted.push(subtree);
+            } else {
+                nc.excluded.push(subtree);
+            }
+        }
+    }
+    let mut out = vec![ext::basic_constraints(true, config.path_len)];
+    if !(nc.permitted.is_empty() && nc.excluded.is_empty()) {
+        out.push(ext::name_constraints(&nc).map_err(|e| format!("name constraints: {e}"))?);
+    }
+    Ok(out)
+}
+
+/// `subject_forced`, checked like a requested attribute, in `RDN_ORDER`. A forced attribute
+/// may not also be copied from the request or required of it.
+fn forced_attributes(
+    config: &ProfileConfig,
+) -> Result<Vec<(String, String, signet_x509::Rdn)>, String> {
+    let mut out: Vec<(String, String, signet_x509::Rdn)> = Vec::new();
+    for (kind, value) in &config.subject_forced {
+        // Escape every ASCII punctuation and space so the value is taken literally.
+        let mut escaped = String::with_capacity(value.len() * 2);
+        for c in value.chars() {
+            if c.is_ascii_punctuation() || c == ' ' {
+                escaped.push('\\');
+            }
+            escaped.push(c);
+        }
+        let dn = DistinguishedName::parse(&format!("{kind}={escaped}"))
+            .map_err(|e| format!("subject_forced: {kind} = {value:?}: {e}"))?;
+        let mut rdns = dn.rdns();
+        let rdn = match (rdns.pop(), rdns.is_empty()) {
+            (Some(rdn), true) if rdn.attributes.len() == 1 => rdn,
+            _ => {
+                return Err(format!(
+                    "subject_forced: {kind} = {value:?} is not one attribute"
+                ));
+            }
+        };
+        let canonical = rdn.attributes[0].0.clone();
+        check_attribute_value(&canonical, value).map_err(|e| format!("subject_forced: {e}"))?;
+        if out.iter().any(|(k, _, _)| *k == canonical) {
+            return Err(format!("subject_forced: {canonical} is given twice"));
+        }
+        for (list, key) in [
+            (&config.subject_attributes, "subject_attributes"),
+            (&config.subject_required, "subject_required"),
+        ] {
+            if list.iter().any(|a| canonical_attribute(a) == canonical) {
+                return Err(format!(
+                    "subject_forced: {canonical} is set by the CA, so it cannot also be in {key}"
+                ));
+            }
+        }
+        out.push((canonical, value.clone(), rdn));
+    }
+    out.sort_by_key(|(k, _, _)| rdn_rank(k));
+    Ok(out)
+}
+
+/// The short name Signet prints for an attribute type (`organizationName` → `O`), or the
+/// name as given if it is not one.
+fn canonical_attribute(name: &str) -> String {
+    DistinguishedName::parse(&format!("{name}=x"))
+        .ok()
+        .and_then(|d| d.attributes().into_iter().next())
+        .map_or_else(|| name.to_string(), |(k, _)| k)
+}
+
+/// The `extensions` entries: a dotted OID the profile does not manage, given once, with a
+/// value that is one well-formed DER TLV.
+fn static_extensions(config: &ProfileConfig) -> Result<Vec<signet_x509::Extension>, String> {
+    let mut out: Vec<signet_x509::Extension> = Vec::new();
+    for e in &config.extensions {
+        check_extension_oid("extensions", &e.oid)?;
+        if out.iter().any(|x| x.oid == e.oid) {
+            return Err(format!("extensions: {} is listed twice", e.oid));
+        }
+        let compact: String = e.value.chars().filter(|c| !c.is_whitespace()).collect();
+        let value = hex::decode(&compact)
+            .map_err(|err| format!("extensions: {}: value is not hex ({err})", e.oid))?;
+        ext::check_der_tree(&value).map_err(|err| {
+            format!(
+                "extensions: {}: value is not one well-formed DER TLV: {err}",
+                e.oid
+            )
+        })?;
+        out.push(signet_x509::Extension {
+            oid: e.oid.clone(),
+            critical: e.critical,
+            value,
+        });
+    }
+    Ok(out)
+}
+
+/// A dotted OID (first arc 0–2, no leading zeros) that is not one the CA or profile writes.
+fn check_extension_oid(key: &str, oid: &str) -> Result<(), String> {
+    let arcs: Vec<&str> = oid.split('.').collect();
+    let well_formed = ext::is_dotted_oid(oid)
+        && arcs.iter().all(|a| a.len() == 1 || !a.starts_with('0'))
+        && matches!(arcs.first(), Some(&"0" | &"1" | &"2"));
+    if !well_formed {
+        return Err(format!("{key}: {oid:?} is not a dotted OID"));
+    }
+    if let Some((_, name)) = MANAGED_EXTENSIONS.iter().find(|(o, _)| *o == oid) {
+        return Err(format!(
+            "{key}: {oid} ({name}) is written by the CA or the profile's own settings and cannot be set or copied"
+        ));
+    }
+    Ok(())
+}
+
+/// A subject attribute value: a character string without control characters, within the
+/// RFC 5280 upper bound for its type.
+fn check_attribute_value(kind: &str, value: &str) -> Result<(), String> {
+    if value.starts_with('#') {
+        return Err(format!(
+            "subject attribute {kind} is not a character string"
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "subject attribute {kind} contains a control character"
+        ));
+    }
+    let bound = match kind {
+        "C" => 2,
+        "L" | "ST" => 128,
+        "E" | "emailAddress" => 255,
+        _ => 64,
+    };
+    if value.is_empty() || value.chars().count() > bound {
+        return Err(format!(
+            "subject attribute {kind} must be 1 to {bound} characters (RFC 5280), got {}",
+            value.chars().count()
+        ));
+    }
+    Ok(())
 }
 
 fn list_or_none(items: &[String]) -> String {
@@ -1096,5 +1702,49 @@ ip_ranges = ["10.0.0.0/8", "::1/128"]
         let p = Profile::new("x", config).expect("valid");
         assert_eq!(p.key_usage_for(KeyAlgorithm::Ed25519), KeyUsage::default());
         assert_eq!(p.key_usage_for(KeyAlgorithm::P256), KeyUsage::KEY_AGREEMENT);
+    }
+
+    #[test]
+    fn forced_attributes_are_placed_in_order_and_must_match() {
+        let p = profile(
+            "subject_attributes = [\"CN\", \"OU\"]\nsubject_forced = { O = \"Example, Corp\", C = \"US\" }",
+        );
+        let dn = DistinguishedName::parse("CN=www.example.com,OU=Web").expect("dn");
+        let issued = p.subject(&dn).expect("allowed");
+        assert_eq!(
+            issued.to_string(),
+            "C=US,O=Example\\, Corp,OU=Web,CN=www.example.com"
+        );
+        let same = DistinguishedName::parse("O=Example\\, Corp,CN=www.example.com").expect("dn");
+        assert!(p.subject(&same).is_ok());
+        let other = DistinguishedName::parse("O=Evil,CN=www.example.com").expect("dn");
+        assert!(p.subject(&other).expect_err("O differs").contains("O=Evil"));
+    }
+
+    #[test]
+    fn backdate_settings_parse() {
+        let d = |s: BackdateSetting| s.duration();
+        assert_eq!(d(BackdateSetting::Seconds(7)), Ok(Duration::from_secs(7)));
+        assert_eq!(
+            d(BackdateSetting::Text("5m".into())),
+            Ok(Duration::from_secs(300))
+        );
+        assert!(d(BackdateSetting::Text("5 minutes".into())).is_err());
+        assert!(d(BackdateSetting::Text("m".into())).is_err());
+    }
+
+    #[test]
+    fn managed_and_malformed_extension_oids_are_refused() {
+        assert!(check_extension_oid("k", "1.3.6.1.4.1.55555.1").is_ok());
+        for bad in [
+            "2.5.29.17",
+            "2.5.29.30",
+            "1.3.6.1.5.5.7.1.1",
+            "3.1",
+            "1.02",
+            "1",
+        ] {
+            assert!(check_extension_oid("k", bad).is_err(), "{bad}");
+        }
     }
 }

@@ -49,10 +49,10 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags};
 use signet_core::{
-    AuditCheck, AuditRecord, BoxFuture, CaName, CertificateStatus, CrlRecord, NewAudit, NewCrl,
-    NewEvent, NewRequest, NewToken, OutboxEvent, RequestId, RequestRecord, RequestStatus,
-    RequestUpdate, RevocationChange, RevokedQuery, RevokedScan, SerialNumber, Store, StoreError,
-    TokenRecord, ViewQuery,
+    AuditCheck, AuditRecord, BoxFuture, CaName, CertificateHistory, CertificateStatus, CrlRecord,
+    HistoryQuery, NewAudit, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent, RequestId,
+    RequestRecord, RequestStatus, RequestUpdate, RevocationChange, RevokedQuery, RevokedScan,
+    SerialNumber, Store, StoreError, TokenRecord, ViewQuery,
 };
 
 use crate::checkpoint::Checkpointer;
@@ -363,6 +363,16 @@ impl Store for SqliteStore {
         Box::pin(
             self.readers
                 .run(move |conn| revocation::certificate_status(conn, &ca, &serial)),
+        )
+    }
+
+    fn certificate_history(
+        &self,
+        query: HistoryQuery,
+    ) -> BoxFuture<'_, Result<CertificateHistory, StoreError>> {
+        Box::pin(
+            self.readers
+                .run(move |conn| reader::certificate_history(conn, &query)),
         )
     }
 

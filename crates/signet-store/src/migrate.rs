@@ -10,12 +10,18 @@ use signet_core::StoreError;
 
 use crate::codec::sql_error;
 
+/// A step in Rust after a migration's SQL, inside its transaction.
+pub(crate) type Backfill = fn(&Connection) -> Result<(), StoreError>;
+
 /// One schema step.
 pub(crate) struct Migration {
     /// Strictly increasing, starting at 1.
     pub(crate) version: u32,
     pub(crate) name: &'static str,
     pub(crate) sql: &'static str,
+    /// Runs after `sql`, in the same transaction, for what SQL alone cannot do (e.g.
+    /// computing a digest of stored DER).
+    pub(crate) backfill: Option<Backfill>,
 }
 
 /// Every migration this build knows, oldest first.
@@ -24,16 +30,25 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "init",
         sql: include_str!("../migrations/sqlite/0001_init.sql"),
+        backfill: None,
     },
     Migration {
         version: 2,
         name: "admin",
         sql: include_str!("../migrations/sqlite/0002_admin.sql"),
+        backfill: None,
     },
     Migration {
         version: 3,
         name: "revocation",
         sql: include_str!("../migrations/sqlite/0003_revocation.sql"),
+        backfill: None,
+    },
+    Migration {
+        version: 4,
+        name: "key_history",
+        sql: include_str!("../migrations/sqlite/0004_key_history.sql"),
+        backfill: Some(backfill_spki_sha256),
     },
 ];
 
@@ -85,6 +100,9 @@ pub(crate) fn migrate(conn: &mut Connection, now: i64) -> Result<u32, StoreError
         tx.execute_batch(m.sql).map_err(|e| {
             StoreError::Backend(format!("migration {:04}_{} failed: {e}", m.version, m.name))
         })?;
+        if let Some(backfill) = m.backfill {
+            backfill(&tx)?;
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
             params![m.version, m.name, now],
@@ -99,6 +117,40 @@ pub(crate) fn migrate(conn: &mut Connection, now: i64) -> Result<u32, StoreError
     tx.commit()
         .map_err(sql_error("committing the migration transaction"))?;
     Ok(current)
+}
+
+/// Version 4: the SubjectPublicKeyInfo digest of every certificate recorded before it.
+fn backfill_spki_sha256(conn: &Connection) -> Result<(), StoreError> {
+    let mut select = conn
+        .prepare("SELECT id, der FROM certificates WHERE spki_sha256 IS NULL")
+        .map_err(sql_error("reading certificates to backfill"))?;
+    let rows: Vec<(i64, Vec<u8>)> = select
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(Iterator::collect)
+        .map_err(sql_error("reading certificates to backfill"))?;
+    let mut update = conn
+        .prepare("UPDATE certificates SET spki_sha256 = ?2 WHERE id = ?1")
+        .map_err(sql_error("backfilling spki_sha256"))?;
+    let mut skipped = 0u64;
+    for (id, der) in &rows {
+        match signet_x509::parse_certificate(der) {
+            Ok(info) => {
+                update
+                    .execute(params![id, signet_x509::sha256(&info.spki_der).to_vec()])
+                    .map_err(sql_error("backfilling spki_sha256"))?;
+            }
+            Err(e) => {
+                skipped += 1;
+                tracing::warn!(certificate = id, error = %e, "stored certificate does not parse; its key is not indexed");
+            }
+        }
+    }
+    tracing::info!(
+        certificates = rows.len() as u64 - skipped,
+        skipped,
+        "indexed the public keys of existing certificates"
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -497,6 +497,69 @@ pub(crate) fn request_by_serial(
     }
 }
 
+/// The requesters of every certificate for a key (any CA); NULL: anonymous or imported.
+const KEY_HOLDERS: &str = "SELECT DISTINCT r.requester FROM certificates c \
+    JOIN requests r ON r.id = c.request_id WHERE c.spki_sha256 = ?1 LIMIT 64";
+/// A requester's certificates from one CA under one profile that are valid at ?4.
+const HELD: &str = "SELECT c.subject, c.sans, c.not_after FROM requests r \
+    JOIN certificates c ON c.request_id = r.id \
+    WHERE r.ca = ?1 AND r.requester = ?2 AND r.profile = ?3 \
+    AND c.revoked_at IS NULL AND c.not_before <= ?4 AND c.not_after > ?4 \
+    ORDER BY c.id DESC LIMIT ?5";
+
+pub(crate) fn certificate_history(
+    conn: &Connection,
+    q: &signet_core::HistoryQuery,
+) -> Result<signet_core::CertificateHistory, StoreError> {
+    let mut history = signet_core::CertificateHistory::default();
+    if q.key_holders {
+        history.key_holders = conn
+            .prepare_cached(KEY_HOLDERS)
+            .and_then(|mut s| {
+                s.query_map(params![q.spki_sha256.as_slice()], |r| r.get(0))?
+                    .collect::<Result<Vec<Option<String>>, _>>()
+            })
+            .map_err(sql_error("reading the certificates of a key"))?;
+    }
+    if q.held
+        && let Some(requester) = &q.requester
+    {
+        let now = to_unix(q.now)?;
+        let rows: Vec<(String, String, i64)> = conn
+            .prepare_cached(HELD)
+            .and_then(|mut s| {
+                s.query_map(
+                    params![
+                        q.ca.as_str(),
+                        requester,
+                        q.profile.as_str(),
+                        now,
+                        signet_core::CertificateHistory::MAX_HELD
+                    ],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?
+                .collect()
+            })
+            .map_err(sql_error("reading a requester's certificates"))?;
+        for (subject, sans, not_after) in rows {
+            let sans: Vec<String> = serde_json::from_str(&sans).map_err(|e| {
+                corrupt(
+                    "certificates",
+                    &subject,
+                    "sans",
+                    &format!("not a JSON array of strings: {e}"),
+                )
+            })?;
+            history.held.push(signet_core::HeldCertificate {
+                subject,
+                sans,
+                not_after: time_column("certificates", 0, "not_after", not_after)?,
+            });
+        }
+    }
+    Ok(history)
+}
+
 pub(crate) fn list_tokens(conn: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
     type Raw = (
         i64,

@@ -474,8 +474,8 @@ const INSERT_EXTENSION: &str = "INSERT INTO request_extensions \
     (request_id, position, oid, critical, disabled, origin, value) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const INSERT_CERTIFICATE: &str = "INSERT INTO certificates \
-    (ca, serial, request_id, der, subject, sans, not_before, not_after, shard) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    (ca, serial, request_id, der, subject, sans, not_before, not_after, shard, spki_sha256) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 const INSERT_EVENT: &str =
     "INSERT INTO outbox (ca, event, request_id, at, details) VALUES (?1, ?2, ?3, ?4, ?5)";
 const HEAD: &str = "SELECT seq FROM outbox WHERE ca = ?1 ORDER BY seq DESC LIMIT 1";
@@ -676,6 +676,7 @@ fn insert_certificate(
                 not_before,
                 not_after,
                 cert.shard,
+                cert.spki_sha256.as_slice(),
             ])
         })
         .map_err(|e| {

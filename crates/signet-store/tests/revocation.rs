@@ -46,6 +46,7 @@ fn issued(n: u8, shard: u32, not_after: SystemTime) -> NewRequest {
             not_before: t(1_700_000_000),
             not_after,
             shard,
+            spki_sha256: [0; 32],
         }),
         events: vec![(Event::Issued, "{}".into())],
         audit: Vec::new(),

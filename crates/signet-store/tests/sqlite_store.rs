@@ -62,6 +62,7 @@ fn issued(ca_name: &str, n: u64, serial_n: u64) -> NewRequest {
         not_before: t(1_700_000_000),
         not_after: t(1_731_536_000),
         shard: 0,
+        spki_sha256: [(n % 256) as u8; 32],
     });
     r.events = vec![(Event::Issued, "{}".into())];
     r
@@ -371,10 +372,10 @@ async fn writes_survive_close_and_reopen_and_migrations_run_once() {
     }
     let conn = raw(dir.path());
     // One row per migration, each applied once.
-    assert_eq!(count(&conn, "SELECT count(*) FROM schema_migrations"), 3);
+    assert_eq!(count(&conn, "SELECT count(*) FROM schema_migrations"), 4);
     assert_eq!(
         count(&conn, "SELECT max(version) FROM schema_migrations"),
-        3
+        4
     );
     assert_eq!(count(&conn, "SELECT count(*) FROM requests"), 1);
 

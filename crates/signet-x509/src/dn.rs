@@ -187,6 +187,23 @@ pub(crate) fn decode_name(der: &[u8]) -> crate::Result<Vec<Rdn>> {
     Ok(out)
 }
 
+/// The RDNs of a DER `Name` with their encodings.
+pub(crate) fn split_rdns(der: &[u8]) -> crate::Result<Vec<crate::name::Rdn>> {
+    const WHAT: &str = "Name";
+    let decoded = decode_name(der)?;
+    let seq = asn1::single(der, asn1::SEQUENCE, WHAT)?;
+    let mut reader = Reader::new(seq.value, WHAT);
+    let mut out = Vec::with_capacity(decoded.len());
+    for rdn in decoded {
+        let set = reader.read(asn1::SET, "RelativeDistinguishedName")?;
+        out.push(crate::name::Rdn {
+            der: set.raw.to_vec(),
+            attributes: rdn.into_iter().map(|(k, v)| (k, v.into_string())).collect(),
+        });
+    }
+    Ok(out)
+}
+
 fn display_value(value: &Tlv<'_>) -> AttrValue {
     match asn1::decode_string(value) {
         Some(s) => AttrValue::Text(s),

@@ -88,6 +88,7 @@ pub mod oid {
     pub const AD_OCSP: &str = "1.3.6.1.5.5.7.48.1";
     pub const AD_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
     pub const CERTIFICATE_POLICIES: &str = "2.5.29.32";
+    pub const NAME_CONSTRAINTS: &str = "2.5.29.30";
     /// id-pkix-ocsp-nocheck (RFC 6960 §4.2.2.2.1).
     pub const OCSP_NOCHECK: &str = "1.3.6.1.5.5.7.48.1.5";
 }
@@ -228,6 +229,108 @@ pub fn certificate_policies(oids: &[String]) -> crate::Result<Extension> {
     })
 }
 
+/// One subtree of a nameConstraints extension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NameSubtree {
+    /// `dNSName`: the host and every name below it (RFC 5280 §4.2.1.10).
+    Dns(String),
+    /// `rfc822Name`: a mailbox (`a@example.com`), every mailbox at a host (`example.com`), or
+    /// at any host below a domain (`.example.com`).
+    Email(String),
+    /// `iPAddress`: an address range, as the network address and prefix length.
+    Ip { network: IpAddr, prefix: u8 },
+}
+
+/// The permitted and excluded subtrees of a nameConstraints extension.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NameConstraints {
+    pub permitted: Vec<NameSubtree>,
+    pub excluded: Vec<NameSubtree>,
+}
+
+/// nameConstraints, critical (RFC 5280 §4.2.1.10: conforming CAs MUST mark it critical).
+/// Fails when both lists are empty, on a name that is not IA5 (ASCII), or on an IP range
+/// whose host bits are set.
+pub fn name_constraints(nc: &NameConstraints) -> crate::Result<Extension> {
+    // NameConstraints ::= SEQUENCE {
+    //      permittedSubtrees       [0]     GeneralSubtrees OPTIONAL,
+    //      excludedSubtrees        [1]     GeneralSubtrees OPTIONAL }
+    // GeneralSubtrees ::= SEQUENCE SIZE (1..MAX) OF GeneralSubtree
+    // GeneralSubtree ::= SEQUENCE {
+    //      base                    GeneralName,
+    //      minimum         [0]     BaseDistance DEFAULT 0,
+    //      maximum         [1]     BaseDistance OPTIONAL }
+    // The module has IMPLICIT TAGS: [0] and [1] replace the SEQUENCE tag of GeneralSubtrees,
+    // and DER leaves out `minimum` (its default) and `maximum` (RFC 5280: MUST be absent).
+    if nc.permitted.is_empty() && nc.excluded.is_empty() {
+        return Err(asn1::invalid("nameConstraints", "no subtree"));
+    }
+    let mut content = Vec::new();
+    for (tag, subtrees) in [(0, &nc.permitted), (1, &nc.excluded)] {
+        if subtrees.is_empty() {
+            continue;
+        }
+        let mut list = Vec::new();
+        for subtree in subtrees {
+            let base = subtree_general_name(subtree)?;
+            asn1::push_tlv(&mut list, asn1::SEQUENCE, &base);
+        }
+        asn1::push_tlv(&mut content, asn1::context_constructed(tag), &list);
+    }
+    Ok(Extension {
+        oid: oid::NAME_CONSTRAINTS.to_owned(),
+        critical: true,
+        value: asn1::tlv(asn1::SEQUENCE, &content),
+    })
+}
+
+/// The `base` GeneralName of a subtree: `rfc822Name [1] IA5String`, `dNSName [2] IA5String`
+/// or `iPAddress [7] OCTET STRING` (address then mask, RFC 5280 §4.2.1.10).
+fn subtree_general_name(subtree: &NameSubtree) -> crate::Result<Vec<u8>> {
+    let ia5 = |s: &str| {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_graphic()) {
+            Err(asn1::invalid(
+                "nameConstraints",
+                format!("{s:?} is not a printable ASCII name"),
+            ))
+        } else {
+            Ok(s.as_bytes().to_vec())
+        }
+    };
+    Ok(match subtree {
+        NameSubtree::Email(e) => asn1::tlv(asn1::context_primitive(1), &ia5(e)?),
+        NameSubtree::Dns(d) => asn1::tlv(asn1::context_primitive(2), &ia5(d)?),
+        NameSubtree::Ip { network, prefix } => {
+            let (addr, width): (Vec<u8>, u8) = match network {
+                IpAddr::V4(a) => (a.octets().to_vec(), 32),
+                IpAddr::V6(a) => (a.octets().to_vec(), 128),
+            };
+            if *prefix > width {
+                return Err(asn1::invalid(
+                    "nameConstraints",
+                    format!("prefix /{prefix} is longer than the address"),
+                ));
+            }
+            let mask: Vec<u8> = (0..addr.len())
+                .map(|i| {
+                    let bits = u32::from(*prefix).saturating_sub(8 * i as u32).min(8);
+                    // `bits` is 0..=8: the top `bits` bits of the byte set.
+                    (0xff_u16 << (8 - bits)) as u8
+                })
+                .collect();
+            if addr.iter().zip(&mask).any(|(a, m)| a & !m != 0) {
+                return Err(asn1::invalid(
+                    "nameConstraints",
+                    format!("{network}/{prefix} has host bits set"),
+                ));
+            }
+            let mut octets = addr;
+            octets.extend_from_slice(&mask);
+            asn1::tlv(asn1::context_primitive(7), &octets)
+        }
+    })
+}
+
 /// id-pkix-ocsp-nocheck, non-critical, value NULL: relying parties need not check the
 /// revocation of a delegated OCSP responder's certificate (RFC 6960 §4.2.2.2.1).
 pub fn ocsp_nocheck() -> Extension {
@@ -305,6 +408,29 @@ pub fn check_der(value: &[u8]) -> crate::Result<()> {
     r.finish("extension value")
 }
 
+/// Checks that `value` is exactly one DER TLV and, recursively, that the content of every
+/// constructed TLV in it is a sequence of well-formed TLVs (lengths definite and minimal,
+/// nothing trailing). For extension values an administrator or a requester supplies.
+pub fn check_der_tree(value: &[u8]) -> crate::Result<()> {
+    // Deep enough for any real extension; bounded so hostile input cannot exhaust the stack.
+    const MAX_DEPTH: usize = 32;
+    fn walk(input: &[u8], depth: usize) -> crate::Result<()> {
+        let mut r = crate::asn1::Reader::new(input, "extension value");
+        while !r.is_empty() {
+            let tlv = r.read_any()?;
+            if tlv.tag & 0x20 != 0 {
+                if depth >= MAX_DEPTH {
+                    return Err(asn1::malformed("extension value", "nested too deeply"));
+                }
+                walk(tlv.value, depth + 1)?;
+            }
+        }
+        Ok(())
+    }
+    check_der(value)?;
+    walk(value, 0)
+}
+
 #[cfg(test)]
 mod decode_tests {
     use super::*;
@@ -333,5 +459,49 @@ mod decode_tests {
         );
         assert!(parse_key_usage(&[0x30, 0x00]).is_err());
         assert!(parse_extended_key_usage(&[0x30, 0x00]).is_err());
+    }
+
+    #[test]
+    fn name_constraints_encode_as_rfc_5280_says() {
+        let nc = NameConstraints {
+            permitted: vec![
+                NameSubtree::Dns("example.com".into()),
+                NameSubtree::Ip {
+                    network: "10.0.0.0".parse().expect("ip"),
+                    prefix: 8,
+                },
+            ],
+            excluded: vec![NameSubtree::Email(".evil.example.com".into())],
+        };
+        let e = name_constraints(&nc).expect("encodes");
+        assert!(e.critical);
+        let mut want = vec![0x30, 0x34, 0xa0, 0x1b];
+        want.extend([0x30, 0x0d, 0x82, 0x0b]);
+        want.extend(b"example.com");
+        want.extend([0x30, 0x0a, 0x87, 0x08, 10, 0, 0, 0, 0xff, 0, 0, 0]);
+        want.extend([0xa1, 0x15, 0x30, 0x13, 0x81, 0x11]);
+        want.extend(b".evil.example.com");
+        assert_eq!(e.value, want);
+        assert!(check_der_tree(&e.value).is_ok());
+        let host_bits = NameConstraints {
+            permitted: vec![NameSubtree::Ip {
+                network: "10.0.0.1".parse().expect("ip"),
+                prefix: 8,
+            }],
+            excluded: Vec::new(),
+        };
+        assert!(name_constraints(&host_bits).is_err());
+        assert!(name_constraints(&NameConstraints::default()).is_err());
+    }
+
+    #[test]
+    fn der_trees_are_checked_inside() {
+        assert!(check_der_tree(&[0x30, 0x03, 0x02, 0x01, 0x05]).is_ok());
+        assert!(check_der_tree(&[0x0c, 0x02, b'h', b'i']).is_ok());
+        // A SEQUENCE whose content is not a TLV, trailing bytes, a bad length.
+        assert!(check_der_tree(&[0x30, 0x02, 0x02, 0x05]).is_err());
+        assert!(check_der_tree(&[0x05, 0x00, 0x00]).is_err());
+        assert!(check_der_tree(&[0x04, 0x81, 0x01, 0x00]).is_err());
+        assert!(check_der_tree(&[]).is_err());
     }
 }

@@ -35,8 +35,8 @@ pub use cert::{
     parse_certificate, sha256, verify_issued_by,
 };
 pub use csr::{CertificationRequest, parse_csr};
-pub use ext::{Extension, KeyUsage, San};
-pub use name::DistinguishedName;
+pub use ext::{Extension, KeyUsage, NameConstraints, NameSubtree, San};
+pub use name::{DistinguishedName, Rdn};
 
 /// Everything that can go wrong turning bytes into X.509 objects or back.
 #[derive(Debug, thiserror::Error)]

@@ -71,6 +71,29 @@ impl DistinguishedName {
             .find(|(k, _)| k == "CN")
             .map(|(_, v)| v)
     }
+
+    /// The RDNs in DER order, each with its encoding and attributes, so that a name can be
+    /// recomposed from parts of others without going through text.
+    pub fn rdns(&self) -> Vec<Rdn> {
+        crate::dn::split_rdns(&self.der).unwrap_or_default()
+    }
+
+    /// The name made of these RDNs, in this order (their DER is taken as it is: each came
+    /// from [`DistinguishedName::rdns`] of a valid name).
+    pub fn from_rdns(rdns: &[Rdn]) -> DistinguishedName {
+        let content: Vec<u8> = rdns.iter().flat_map(|r| r.der.iter().copied()).collect();
+        DistinguishedName::from_der_unchecked(crate::asn1::tlv(crate::asn1::SEQUENCE, &content))
+    }
+}
+
+/// One RelativeDistinguishedName of a [`DistinguishedName`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rdn {
+    /// The whole `SET OF AttributeTypeAndValue` TLV.
+    pub der: Vec<u8>,
+    /// Its (short name or dotted OID, value) pairs, as [`DistinguishedName::attributes`]
+    /// gives them.
+    pub attributes: Vec<(String, String)>,
 }
 
 /// The string form accepted by [`DistinguishedName::parse`]: RDNs in DER order separated by

@@ -449,6 +449,17 @@ events = ["all"]
 # module = "file"
 # directory = "exits/{ca}"
 # events = ["Issued", "Pending", "Denied", "RetrievePending", "Startup", "Shutdown"]
+
+# The `wasm` module runs a third-party exit module, a WebAssembly component, in a sandbox
+# with fuel, memory and deadline limits (docs/WASM.md; examples in examples/wasm). A wasm
+# policy module takes the same keys as an entry of a `chain` after `profiles`. Uncomment:
+# [[ca.exit]]
+# name = "hook"
+# module = "wasm"
+# path = "modules/log-exit.wasm"   # relative to this directory
+# fuel = 10000000
+# memory_mb = 16
+# deadline_ms = 100
 "#,
             listen = self.listen,
         )

@@ -370,38 +370,6 @@ fn policy_extension(e: &signet_core::model::StoredExtension) -> policy_types::Ex
 
 const NO_DRAFT: &str = "there is no certificate to edit during initialize";
 
-/// Whether `value` is exactly one DER element (tag, definite minimal length, contents).
-fn is_single_der(value: &[u8]) -> bool {
-    let [tag, first, rest @ ..] = value else {
-        return false;
-    };
-    // Multi-byte tags (low five bits all set) are not used by any extension value.
-    if tag & 0x1f == 0x1f {
-        return false;
-    }
-    let (len, header) = match *first {
-        n if n < 0x80 => (usize::from(n), 2),
-        0x81..=0x84 => {
-            let count = usize::from(first & 0x7f);
-            let Some(bytes) = rest.get(..count) else {
-                return false;
-            };
-            if bytes[0] == 0 {
-                return false;
-            }
-            let len = bytes
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            if len < 0x80 || (count > 1 && len < 1 << (8 * (count - 1))) {
-                return false;
-            }
-            (len, 2 + count)
-        }
-        _ => return false,
-    };
-    value.len().checked_sub(header) == Some(len)
-}
-
 impl policy_types::Host for PolicyState {}
 
 impl policy_world::signet::modules::policy_server::Host for PolicyState {
@@ -510,9 +478,9 @@ impl policy_world::signet::modules::policy_server::Host for PolicyState {
             return Err(format!("{oid:?} is not a dotted OID"));
         }
         let draft = self.draft.as_mut().ok_or(NO_DRAFT)?;
-        if !is_single_der(&value) {
+        if let Err(e) = signet_x509::ext::check_der_tree(&value) {
             return Err(format!(
-                "the value of extension {oid} is not one well-formed DER element"
+                "the value of extension {oid} is not well-formed DER: {e}"
             ));
         }
         let ext = Extension {
@@ -976,20 +944,6 @@ impl Exit for WasmExit {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn der_element_check() {
-        assert!(is_single_der(&[0x05, 0x00]));
-        assert!(is_single_der(&[0x0c, 0x01, b'a']));
-        assert!(!is_single_der(&[]));
-        assert!(!is_single_der(&[0x05]));
-        assert!(!is_single_der(&[0x05, 0x00, 0x00]));
-        assert!(!is_single_der(&[0x04, 0x80, 0x00, 0x00]));
-        assert!(!is_single_der(&[0x04, 0x81, 0x01, 0x00]));
-        let mut long = vec![0x04, 0x81, 0x80];
-        long.extend([0u8; 0x80]);
-        assert!(is_single_der(&long));
-    }
 
     #[test]
     fn sans_round_trip() {

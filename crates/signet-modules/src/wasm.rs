@@ -57,6 +57,11 @@ use policy_world::signet::modules::types as policy_types;
 const TICK: Duration = Duration::from_millis(10);
 /// The largest module file accepted.
 const MAX_MODULE_BYTES: u64 = 32 * 1024 * 1024;
+/// The most memory a module may be given (`memory_mb`), and the pool's slot size.
+const MAX_MEMORY_MB: u32 = 256;
+/// Instances that may exist at once across all modules (calls in flight); a call beyond it
+/// fails. Policy calls are bounded by the CA's worker pool, exit calls by the exit count.
+const POOL_INSTANCES: u32 = 128;
 /// Log lines one call may write; the rest are dropped (with a note).
 const MAX_LOG_LINES: usize = 64;
 const MAX_LOG_LINE: usize = 2048;
@@ -117,8 +122,10 @@ fn load(kind: &str, config: &toml::Value, data_dir: &Path) -> Result<Loaded, Con
     if parsed.fuel == 0 || parsed.fuel > 10_000_000_000 {
         return Err(err("fuel must be between 1 and 10000000000".into()));
     }
-    if parsed.memory_mb == 0 || parsed.memory_mb > 4096 {
-        return Err(err("memory_mb must be between 1 and 4096".into()));
+    if parsed.memory_mb == 0 || parsed.memory_mb > MAX_MEMORY_MB {
+        return Err(err(format!(
+            "memory_mb must be between 1 and {MAX_MEMORY_MB}"
+        )));
     }
     if parsed.deadline_ms == 0 || parsed.deadline_ms > 60_000 {
         return Err(err("deadline_ms must be between 1 and 60000".into()));
@@ -176,6 +183,23 @@ fn engine() -> Result<&'static Engine, ModuleError> {
             config.consume_fuel(true);
             config.epoch_interruption(true);
             config.max_wasm_stack(1024 * 1024);
+            // Every call makes a fresh instance, so instantiation is on the issuance path.
+            // The defaults suit few long-lived instances: each memory mapped and unmapped
+            // (a TLB shootdown on every core) with a multi-GiB reservation. A pool of
+            // pre-reserved slots, reset with memset, makes instantiation a few allocations.
+            let mut pool = wasmtime::PoolingAllocationConfig::default();
+            pool.total_component_instances(POOL_INSTANCES)
+                .total_core_instances(POOL_INSTANCES)
+                .total_memories(POOL_INSTANCES)
+                .total_tables(POOL_INSTANCES)
+                .max_memory_size(MAX_MEMORY_MB as usize * 1024 * 1024)
+                .linear_memory_keep_resident(1 << 20)
+                .table_keep_resident(1 << 16);
+            config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+            config.memory_reservation(u64::from(MAX_MEMORY_MB) * 1024 * 1024);
+            config.memory_guard_size(0);
+            config.guard_before_linear_memory(false);
+            config.memory_init_cow(false);
             let engine = Engine::new(&config).map_err(|e| format!("wasmtime: {e:#}"))?;
             let ticker = engine.weak();
             std::thread::Builder::new()

@@ -79,9 +79,6 @@ struct Limits {
 struct ModuleConfig {
     #[serde(default)]
     module: Option<String>,
-    /// Exit instances carry their name in the shared exit table.
-    #[serde(default)]
-    name: Option<String>,
     path: String,
     #[serde(default = "default_fuel")]
     fuel: u64,
@@ -118,7 +115,7 @@ fn load(kind: &str, config: &toml::Value, data_dir: &Path) -> Result<Loaded, Con
         .clone()
         .try_into()
         .map_err(|e: toml::de::Error| err(e.message().to_string()))?;
-    let _ = (parsed.module, parsed.name);
+    let _ = parsed.module;
     if parsed.fuel == 0 || parsed.fuel > 10_000_000_000 {
         return Err(err("fuel must be between 1 and 10000000000".into()));
     }
@@ -259,7 +256,8 @@ fn describe_failure(error: &wasmtime::Error, limits: Limits) -> String {
         Some(trap) => trap.to_string(),
         None => {
             let text = format!("{error:#}");
-            if text.contains("memory") && text.contains("limit") || text.contains("grow") {
+            // A failed memory.grow under `trap_on_grow_failure` is an error, not a `Trap`.
+            if (text.contains("memory") && text.contains("limit")) || text.contains("grow") {
                 format!(
                     "exceeded its memory limit of {} MiB: {text}",
                     limits.memory_bytes / (1024 * 1024)

@@ -805,6 +805,10 @@ impl Authority {
                         at: row.at,
                         request,
                         details: row.details.clone(),
+                        crl: match row.event {
+                            Event::CrlIssued => self.event_crl(ca, &row.details),
+                            _ => None,
+                        },
                     };
                     if let Err(e) = exit.notify(&ctx).await {
                         report.failed += 1;

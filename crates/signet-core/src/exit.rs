@@ -1,12 +1,14 @@
 //! The exit module contract: AD CS `ICertExit` (the module) and `ICertServerExit` (the
 //! read-only context it is notified with).
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::BoxFuture;
 use crate::event::{Event, EventMask};
 use crate::model::RequestRecord;
 use crate::policy::{CaInfo, ModuleError};
+use crate::revocation::PublishedCrl;
 
 /// What an exit module sees for one event: the CA, the event, and — for request events —
 /// the request row with its attributes, extensions and certificate. Read-only.
@@ -21,6 +23,12 @@ pub struct ExitCtx {
     pub request: Option<RequestRecord>,
     /// Event details as JSON text (e.g. the CRL number for `CrlIssued`).
     pub details: String,
+    /// For `CrlIssued`: the CRL the event announces, with its DER, so a module can publish
+    /// it without store access. If a newer CRL of the same partition and kind (full or
+    /// delta) was published before delivery, it is that one (`number` says which): a
+    /// publisher wants the newest, and the newer CRL's own event follows. `None` for other
+    /// events.
+    pub crl: Option<Arc<PublishedCrl>>,
 }
 
 impl ExitCtx {

@@ -547,6 +547,18 @@ impl Authority {
             .unwrap_or_default()
     }
 
+    /// The CRL a `CrlIssued` event announces (from its details: shard, number, and
+    /// `delta_base` for a delta), or the newer CRL of the same partition and kind that has
+    /// superseded it since; `None` if the engine holds neither.
+    pub(crate) fn event_crl(&self, state: &CaState, details: &str) -> Option<Arc<PublishedCrl>> {
+        let shard = u32::try_from(details_u64(details, "shard")?).ok()?;
+        let number = details_u64(details, "number")?;
+        let delta = details_u64(details, "delta_base").is_some();
+        let crls = self.current(state, shard);
+        let held = if delta { crls.delta } else { crls.base }?;
+        (held.number >= number).then_some(held)
+    }
+
     /// Scans, builds, signs and stores one CRL; `base` makes it a delta of that base.
     async fn publish_one(
         &self,
@@ -1045,5 +1057,40 @@ impl Authority {
         self.wake();
         tracing::info!(ca = %rt.info.name, serial = %serial, "OCSP responder certificate issued");
         Ok(())
+    }
+}
+
+/// A number field of a `CrlIssued` event's details, which [`crate::admin::JsonObject`] wrote
+/// (`{"shard":0,"number":3,...}`: no whitespace, keys never repeated), so finding `"key":`
+/// is enough; this crate has no JSON parser.
+fn details_u64(details: &str, key: &str) -> Option<u64> {
+    let start = details.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let rest = details.get(start..)?;
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest.get(..end)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::details_u64;
+    use crate::admin::JsonObject;
+
+    #[test]
+    fn crl_event_details_give_their_numbers() {
+        let details = JsonObject::new()
+            .num("shard", 2)
+            .num("number", 17)
+            .opt_num("delta_base", Some(15))
+            .num("entries", 4)
+            .opt_str("url", Some("http://x/crl/demo/2.crl"))
+            .finish();
+        assert_eq!(details_u64(&details, "shard"), Some(2));
+        assert_eq!(details_u64(&details, "number"), Some(17));
+        assert_eq!(details_u64(&details, "delta_base"), Some(15));
+        let full = JsonObject::new().num("shard", 0).num("number", 3).finish();
+        assert_eq!(details_u64(&full, "delta_base"), None);
+        assert_eq!(details_u64("{}", "number"), None);
     }
 }

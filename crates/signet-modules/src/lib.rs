@@ -1,5 +1,5 @@
 //! Signet's built-in modules: the `profiles` policy module (AD CS certificate templates /
-//! EJBCA profiles) and the `log` and `file` exit modules.
+//! EJBCA profiles) and the `log`, `file` and `ldap` exit modules.
 //!
 //! Modules see only their context objects (`PolicyCtx`, `ExitCtx`); they never touch the
 //! store or the key. Each module parses its own section of `signet.toml` from a
@@ -10,6 +10,7 @@
 //! - [`rules`]: `RulesPolicy`, CEL issuance rules.
 //! - [`chain`]: `ChainPolicy`, policy modules in sequence.
 //! - [`exits`]: `LogExit`, `FileExit`.
+//! - [`ldap`]: `LdapExit`, certificates and CRLs published to a directory.
 //! - [`wasm`] (cargo feature `wasm`, on by default): `WasmPolicy`, `WasmExit`, third-party
 //!   modules as sandboxed WebAssembly components (`wit/signet.wit`).
 //! - [`build_policy`], [`build_exit`]: construct a module from its configuration.
@@ -17,6 +18,7 @@
 
 pub mod chain;
 pub mod exits;
+pub mod ldap;
 pub mod profiles;
 pub mod rules;
 #[cfg(feature = "wasm")]
@@ -80,6 +82,7 @@ pub const POLICY_MODULES: &[&str] = &[
 pub const EXIT_MODULES: &[&str] = &[
     "log",
     "file",
+    "ldap",
     #[cfg(feature = "wasm")]
     "wasm",
 ];
@@ -97,6 +100,7 @@ pub fn build_exit(
         "file" => Ok(Arc::new(exits::FileExit::from_toml(
             name, config, data_dir,
         )?)),
+        "ldap" => Ok(Arc::new(ldap::LdapExit::from_toml(name, config, data_dir)?)),
         #[cfg(feature = "wasm")]
         "wasm" => Ok(Arc::new(wasm::WasmExit::from_toml(name, config, data_dir)?)),
         other => Err(ConfigError::new(

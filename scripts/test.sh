@@ -2,6 +2,7 @@
 # Runs Signet's whole test suite: unit tests, integration tests against the real `signet`
 # binary, and the oracles they call (openssl, pkilint). Installs what the tests need:
 #   - openssl (Debian package) if it is missing,
+#   - slapd and ldap-utils (Debian packages) if they are missing, for the ldap exit tests,
 #   - pkilint into a virtualenv at $SIGNET_VENV (default: .venv in the checkout).
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
@@ -10,6 +11,13 @@ cd "$(dirname "$0")/.."
 if ! command -v openssl >/dev/null 2>&1; then
   echo "scripts/test.sh: installing openssl" >&2
   apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+
+# The ldap exit module's tests start their own slapd (on a free loopback port, with a temp
+# config); they neither use nor stop a system slapd the package may have started.
+if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing slapd and ldap-utils" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null
 fi
 
 venv="${SIGNET_VENV:-$PWD/.venv}"

@@ -450,6 +450,24 @@ events = ["all"]
 # directory = "exits/{ca}"
 # events = ["Issued", "Pending", "Denied", "RetrievePending", "Startup", "Shutdown"]
 
+# The `ldap` module publishes issued certificates to the subject's directory entry
+# (userCertificate;binary), removes them on revocation, and publishes CRLs to a CRL
+# distribution point entry (docs/exits-ldap.md). Uncomment to use:
+# [[ca.exit]]
+# name = "directory"
+# module = "ldap"
+# url = "ldap://ldap.example.com"       # or ldaps://
+# starttls = true
+# ca_file = "ldap-ca.pem"               # relative to this directory; default: system roots
+# bind_dn = "cn=signet,ou=services,dc=example,dc=com"
+# password_file = "ldap.password"       # relative to this directory; never logged
+# timeout = "10s"
+# base = "ou=people,dc=example,dc=com"
+# filter = "(&(objectClass=inetOrgPerson)(mail={{email}}))"   # or dn_template = "..."
+# missing_entry = "fail"                # or "skip": acknowledge with a warning
+# remove_on_revoke = true
+# crl_dn = "cn={{ca}},ou=cdp,dc=example,dc=com"
+
 # The `wasm` module runs a third-party exit module, a WebAssembly component, in a sandbox
 # with fuel, memory and deadline limits (docs/WASM.md; examples in examples/wasm). A wasm
 # policy module takes the same keys as an entry of a `chain` after `profiles`. Uncomment:

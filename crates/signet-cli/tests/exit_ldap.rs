@@ -114,7 +114,11 @@ impl Slapd {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("slapd exited with {status}:\n{}", server.log());
             }
-            let run = server.tool("ldapsearch", &["-LLL", "-s", "base", "-b", SUFFIX, "dn"], None);
+            let run = server.tool(
+                "ldapsearch",
+                &["-LLL", "-s", "base", "-b", SUFFIX, "dn"],
+                None,
+            );
             // 32 (noSuchObject): up, but the suffix entry is not there yet.
             (run.code == 0 || run.code == 32).then_some(())
         });
@@ -403,5 +407,8 @@ fn a_missing_entry_fails_delivery_and_the_server_keeps_serving() {
         },
     );
     assert_eq!(published, [der]);
-    assert!(!server.log().contains(ROOT_PW), "the bind password is never logged");
+    assert!(
+        !server.log().contains(ROOT_PW),
+        "the bind password is never logged"
+    );
 }

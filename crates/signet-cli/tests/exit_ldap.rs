@@ -58,12 +58,36 @@ struct Slapd {
     dir: tempfile::TempDir,
     url: String,
     child: Child,
+    /// With TLS: the CA certificate the tools trust for StartTLS (`-ZZ`).
+    tls_ca: Option<String>,
+}
+
+/// slapd's TLS identity: certificate, key, and the CA that issued the certificate.
+struct Tls<'a> {
+    cert: &'a Path,
+    key: &'a Path,
+    ca: &'a Path,
+}
+
+/// A free loopback port: bind port 0, note it, release it for slapd.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
 }
 
 impl Slapd {
     /// Writes slapd.conf, starts slapd in the foreground (`-d 0`) on a free loopback port,
     /// waits until it answers, and adds [`BASE_LDIF`].
     fn start() -> Slapd {
+        Slapd::start_with(free_port(), None)
+    }
+
+    /// Like [`Slapd::start`] on `port`; with `tls`, StartTLS is offered and simple binds
+    /// without TLS are refused (`security simple_bind=64`), so a client that binds at all
+    /// used TLS.
+    fn start_with(port: u16, tls: Option<Tls<'_>>) -> Slapd {
         let slapd = ["/usr/sbin/slapd", "/usr/local/sbin/slapd"]
             .into_iter()
             .find(|p| Path::new(p).is_file())
@@ -89,17 +113,18 @@ impl Slapd {
                  suffix \"{SUFFIX}\"\n\
                  rootdn \"{ROOT_DN}\"\n\
                  rootpw {ROOT_PW}\n\
-                 directory {db}\n",
+                 directory {db}\n\
+                 {tls}",
                 pid = dir.path().join("slapd.pid").display(),
                 db = db.display(),
+                tls = tls.as_ref().map_or(String::new(), |t| format!(
+                    "TLSCertificateFile {}\nTLSCertificateKeyFile {}\nsecurity simple_bind=64\n",
+                    t.cert.display(),
+                    t.key.display()
+                )),
             ),
         )
         .unwrap();
-        // A free port: bind port 0, note it, release it for slapd.
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
         let url = format!("ldap://127.0.0.1:{port}/");
         let log = fs::File::create(dir.path().join("slapd.log")).unwrap();
         let child = Command::new(slapd)
@@ -109,7 +134,13 @@ impl Slapd {
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {slapd}: {e}"));
-        let mut server = Slapd { dir, url, child };
+        let tls_ca = tls.map(|t| t.ca.display().to_string());
+        let mut server = Slapd {
+            dir,
+            url,
+            child,
+            tls_ca,
+        };
         wait_until(Duration::from_secs(15), "slapd to answer", || {
             if let Ok(Some(status)) = server.child.try_wait() {
                 panic!("slapd exited with {status}:\n{}", server.log());
@@ -132,7 +163,15 @@ impl Slapd {
 
     /// Runs an ldap-utils tool bound as the rootdn, with `ldif` as its input file.
     fn tool(&self, program: &str, args: &[&str], ldif: Option<&str>) -> Run {
-        let mut full = vec!["-x", "-H", &self.url, "-D", ROOT_DN, "-w", ROOT_PW];
+        let cacert;
+        let mut full = Vec::new();
+        if let Some(ca) = &self.tls_ca {
+            cacert = format!("LDAPTLS_CACERT={ca}");
+            full.extend([cacert.as_str(), program, "-ZZ"]);
+        } else {
+            full.push(program);
+        }
+        full.extend(["-x", "-H", &self.url, "-D", ROOT_DN, "-w", ROOT_PW]);
         let file;
         if let Some(text) = ldif {
             file = unique(self.dir.path(), "input", "ldif");
@@ -140,7 +179,8 @@ impl Slapd {
             full.extend(["-f", file.to_str().unwrap()]);
         }
         full.extend_from_slice(args);
-        run_program(program, &full)
+        // `env` sets LDAPTLS_CACERT for the tool alone.
+        run_program("env", &full)
     }
 
     fn add(&self, ldif: &str) {
@@ -283,7 +323,7 @@ fn certificates_and_crls_are_published_and_removed() {
     );
     assert_eq!(
         published,
-        [der.clone()],
+        [der],
         "the entry holds exactly the issued certificate, byte for byte"
     );
 
@@ -411,4 +451,71 @@ fn a_missing_entry_fails_delivery_and_the_server_keeps_serving() {
         !server.log().contains(ROOT_PW),
         "the bind password is never logged"
     );
+}
+
+/// StartTLS with `ca_file`: slapd presents a certificate Signet issued (IP SAN 127.0.0.1)
+/// and refuses simple binds without TLS, so a published certificate proves the module bound
+/// over TLS and verified slapd against `ca_file`. `profiles` keeps slapd's own certificate
+/// out of the directory.
+#[test]
+fn starttls_with_ca_file() {
+    let port = free_port();
+    let mut server = Server::init(&["--dev"]);
+    with_user_profile(&server);
+    let url = format!("ldap://127.0.0.1:{port}/");
+    fs::write(server.data.join("ldap.pw"), format!("{ROOT_PW}\n")).unwrap();
+    server.append_config(&format!(
+        "[[ca.exit]]\nname = \"directory\"\nmodule = \"ldap\"\nurl = \"{url}\"\n\
+         starttls = true\nca_file = \"{ca}\"\n\
+         bind_dn = \"{ROOT_DN}\"\npassword_file = \"ldap.pw\"\ntimeout = \"5s\"\n\
+         dn_template = \"cn={{common_name}},ou=people,dc=example,dc=test\"\n\
+         profiles = [\"user\"]\n",
+        ca = server.ca_cert_path().display()
+    ));
+    server.serve();
+
+    // slapd's certificate, from Signet's `server` profile.
+    let csr = openssl_csr(
+        &server.work,
+        "p256",
+        "/CN=ldap.test",
+        &["DNS:ldap.test", "IP:127.0.0.1"],
+    );
+    let answer = server.submit(&csr, None);
+    assert_eq!(answer["status"], "issued", "{answer:#}");
+    let cert = write_pem(
+        &server.work,
+        "slapd",
+        answer["certificate"].as_str().expect("certificate"),
+    );
+    let key = csr.with_extension("key");
+    let ca = server.ca_cert_path();
+    let slapd = Slapd::start_with(
+        port,
+        Some(Tls {
+            cert: &cert,
+            key: &key,
+            ca: &ca,
+        }),
+    );
+
+    let csr = openssl_csr(
+        &server.work,
+        "p256",
+        "/CN=Alice Doe",
+        &["email:alice@example.test"],
+    );
+    let answer = server.submit(&csr, Some("user"));
+    assert_eq!(answer["status"], "issued", "{answer:#}");
+    let der = issued_der(&server, &answer, "alice");
+    let alice = "cn=Alice Doe,ou=people,dc=example,dc=test";
+    let published = wait_until(
+        DELIVERY_TIMEOUT,
+        "the certificate in Alice's entry over StartTLS",
+        || {
+            let v = slapd.values(alice, "userCertificate;binary");
+            (!v.is_empty()).then_some(v)
+        },
+    );
+    assert_eq!(published, [der]);
 }

@@ -148,17 +148,14 @@ impl LdapExit {
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(timeout)
             .set_starttls(c.starttls);
-        match &c.ca_file {
-            Some(file) => {
-                if !tls && !c.starttls {
-                    return Err(err(
-                        "`ca_file` needs an ldaps:// URL or starttls = true".into()
-                    ));
-                }
-                settings = settings.set_config(tls_config(&resolve(data_dir, file))?);
+        // Without `ca_file`, ldap3 verifies against the system's trust store.
+        if let Some(file) = &c.ca_file {
+            if !tls && !c.starttls {
+                return Err(err(
+                    "`ca_file` needs an ldaps:// URL or starttls = true".into()
+                ));
             }
-            // ldap3 verifies against the system's trust store by default.
-            None => {}
+            settings = settings.set_config(tls_config(&resolve(data_dir, file))?);
         }
         let credentials = match (c.bind_dn, c.password_file) {
             (None, None) => None,
@@ -262,32 +259,45 @@ impl LdapExit {
     }
 
     fn mask(&self) -> EventMask {
-        let mut events = Vec::new();
+        let mut mask = EventMask::NONE;
         if self.locator.is_some() {
-            events.push("Issued".to_string());
+            mask = mask.with(Event::Issued);
         }
         if self.remove_on_revoke {
-            events.push("Revoked".to_string());
+            mask = mask.with(Event::Revoked);
         }
         if self.crl_dn.is_some() {
-            events.push("CrlIssued".to_string());
+            mask = mask.with(Event::CrlIssued);
         }
-        EventMask::from_names(&events).unwrap_or(EventMask::ALL)
+        mask
     }
 
     fn error(&self, message: impl Into<String>) -> ModuleError {
         ModuleError::new(&self.name, message)
     }
 
-    /// Runs `op` on the kept connection (opening and binding one first if there is none).
-    /// Any failure drops the connection, so the retry starts afresh.
+    /// Handles one event on the kept connection (opening and binding one first if there is
+    /// none). Any failure drops the connection, so the retry starts afresh.
     async fn deliver(&self, ctx: &ExitCtx) -> Result<(), ModuleError> {
+        // Events with nothing to publish need no connection (the server may be down).
+        let wanted = match ctx.event {
+            Event::Issued | Event::Revoked => {
+                self.locator.is_some() && publishable(ctx, &self.profiles).is_some()
+            }
+            Event::CrlIssued => self.crl_dn.is_some(),
+            _ => false,
+        };
+        if !wanted {
+            return Ok(());
+        }
         let mut guard = self.connection.lock().await;
-        let ldap = match guard.take() {
+        // A connection the server has closed meanwhile (an idle timeout) is replaced
+        // before use rather than failing the event.
+        let kept = guard.take().and_then(|mut l| (!l.is_closed()).then_some(l));
+        let mut ldap = match kept {
             Some(l) => l,
             None => self.connect().await?,
         };
-        let mut ldap = ldap;
         let result = self.handle(&mut ldap, ctx).await;
         if result.is_ok() {
             *guard = Some(ldap);
@@ -340,22 +350,7 @@ impl LdapExit {
         ctx: &ExitCtx,
         add: bool,
     ) -> Result<(), ModuleError> {
-        let (Some(locator), Some(request)) = (&self.locator, &ctx.request) else {
-            return Ok(());
-        };
-        // The CA's own OCSP responder certificate has no directory entry.
-        if request.format == "ocsp-responder" {
-            return Ok(());
-        }
-        if let Some(profiles) = &self.profiles
-            && !request
-                .profile
-                .as_ref()
-                .is_some_and(|p| profiles.iter().any(|q| q == p.as_str()))
-        {
-            return Ok(());
-        }
-        let Some(cert) = &request.certificate else {
+        let (Some(locator), Some(cert)) = (&self.locator, publishable(ctx, &self.profiles)) else {
             return Ok(());
         };
         let serial = cert.serial.to_hex();
@@ -410,14 +405,13 @@ impl LdapExit {
                 let Some(rendered) = filter.render(|f| values.get(f), Escape::Filter) else {
                     return Ok(Err(filter.missing_fields(|f| values.get(f))));
                 };
-                let (entries, result) = ldap
+                let (entries, _) = ldap
                     .with_timeout(self.timeout)
                     .search(base, Scope::Subtree, &rendered, vec!["1.1"])
                     .await
                     .map_err(|e| self.error(format!("searching {base} for {rendered}: {e}")))?
                     .non_error()
                     .map_err(|e| self.error(format!("searching {base} for {rendered}: {e}")))?;
-                let _ = result;
                 let mut dns: Vec<String> = entries
                     .into_iter()
                     .map(|e| SearchEntry::construct(e).dn)
@@ -525,6 +519,27 @@ impl Exit for LdapExit {
     fn notify<'a>(&'a self, ctx: &'a ExitCtx) -> BoxFuture<'a, Result<(), ModuleError>> {
         Box::pin(self.deliver(ctx))
     }
+}
+
+/// The certificate of a request event if it is one to publish: not the CA's own OCSP
+/// responder certificate (it has no directory entry), and of one of `profiles` if set.
+fn publishable<'a>(
+    ctx: &'a ExitCtx,
+    profiles: &Option<Vec<String>>,
+) -> Option<&'a signet_core::CertificateRecord> {
+    let request = ctx.request.as_ref()?;
+    if request.format == "ocsp-responder" {
+        return None;
+    }
+    if let Some(profiles) = profiles
+        && !request
+            .profile
+            .as_ref()
+            .is_some_and(|p| profiles.iter().any(|q| q == p.as_str()))
+    {
+        return None;
+    }
+    request.certificate.as_ref()
 }
 
 fn resolve(data_dir: &Path, file: &str) -> PathBuf {

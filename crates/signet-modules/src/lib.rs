@@ -1,5 +1,5 @@
 //! Signet's built-in modules: the `profiles` policy module (AD CS certificate templates /
-//! EJBCA profiles) and the `log` and `file` exit modules.
+//! EJBCA profiles) and the `log`, `file`, `webhook` and `smtp` exit modules.
 //!
 //! Modules see only their context objects (`PolicyCtx`, `ExitCtx`); they never touch the
 //! store or the key. Each module parses its own section of `signet.toml` from a
@@ -10,6 +10,8 @@
 //! - [`rules`]: `RulesPolicy`, CEL issuance rules.
 //! - [`chain`]: `ChainPolicy`, policy modules in sequence.
 //! - [`exits`]: `LogExit`, `FileExit`.
+//! - [`webhook`]: `WebhookExit`, signed JSON events over HTTP(S).
+//! - [`smtp`]: `SmtpExit`, e-mail from templates.
 //! - [`wasm`] (cargo feature `wasm`, on by default): `WasmPolicy`, `WasmExit`, third-party
 //!   modules as sandboxed WebAssembly components (`wit/signet.wit`).
 //! - [`build_policy`], [`build_exit`]: construct a module from its configuration.
@@ -19,8 +21,10 @@ pub mod chain;
 pub mod exits;
 pub mod profiles;
 pub mod rules;
+pub mod smtp;
 #[cfg(feature = "wasm")]
 pub mod wasm;
+pub mod webhook;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -80,6 +84,8 @@ pub const POLICY_MODULES: &[&str] = &[
 pub const EXIT_MODULES: &[&str] = &[
     "log",
     "file",
+    "webhook",
+    "smtp",
     #[cfg(feature = "wasm")]
     "wasm",
 ];
@@ -97,6 +103,10 @@ pub fn build_exit(
         "file" => Ok(Arc::new(exits::FileExit::from_toml(
             name, config, data_dir,
         )?)),
+        "webhook" => Ok(Arc::new(webhook::WebhookExit::from_toml(
+            name, config, data_dir,
+        )?)),
+        "smtp" => Ok(Arc::new(smtp::SmtpExit::from_toml(name, config, data_dir)?)),
         #[cfg(feature = "wasm")]
         "wasm" => Ok(Arc::new(wasm::WasmExit::from_toml(name, config, data_dir)?)),
         other => Err(ConfigError::new(

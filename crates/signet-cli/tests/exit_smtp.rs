@@ -89,12 +89,14 @@ impl Sink {
     fn start(dir: &Path, tls: Option<(&Path, &Path)>) -> Sink {
         fs::create_dir_all(dir).expect("sink dir");
         fs::write(dir.join("sink.py"), SINK_PY).expect("writing sink.py");
+        // The sink's log (e.g. the refused handshakes of the wrong-CA test) stays in its dir.
+        let log = fs::File::create(dir.join("sink.log")).expect("sink.log");
         let mut cmd = Command::new(python());
         cmd.arg(dir.join("sink.py"))
             .arg(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            .stderr(log);
         if let Some((cert, key)) = tls {
             cmd.args([cert, key]);
         }

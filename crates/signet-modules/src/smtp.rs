@@ -154,11 +154,12 @@ impl SmtpExit {
         } else {
             self.send(ctx, template, recipients, "requester").await?;
         }
-        if ctx.event == Event::Pending && !self.managers.is_empty() {
-            if let Some(notice) = self.templates.get(MANAGER) {
-                self.send(ctx, notice, self.managers.clone(), "manager")
-                    .await?;
-            }
+        if ctx.event == Event::Pending
+            && !self.managers.is_empty()
+            && let Some(notice) = self.templates.get(MANAGER)
+        {
+            self.send(ctx, notice, self.managers.clone(), "manager")
+                .await?;
         }
         Ok(())
     }

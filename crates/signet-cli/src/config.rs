@@ -465,7 +465,7 @@ events = ["all"]
 # "<Signet-Timestamp>.<body>" (header Signet-Signature: sha256=<hex>; docs/exits-webhook.md).
 # Plain http only to loopback addresses. Uncomment to use:
 # [[ca.exit]]
-# name = "hook"
+# name = "webhook"
 # module = "webhook"
 # url = "https://hooks.example.org/signet"
 # secret_file = "webhook.secret"   # relative to this directory; at least 16 bytes

@@ -354,6 +354,13 @@ events = ["Denied"]
             .all(|m| !rcpts(m).iter().any(|r| r.contains("mallory"))),
         "{mails:#?}"
     );
+    assert!(
+        mails.iter().all(|m| !m["subject"]
+            .as_str()
+            .unwrap_or("")
+            .contains("OCSP Responder")),
+        "the CA's own responder certificate is not mailed to `to`: {mails:#?}"
+    );
 }
 
 fn openssl(args: &[&str]) {

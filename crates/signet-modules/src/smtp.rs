@@ -6,6 +6,7 @@
 //! 2. Recipients: the request's e-mail SANs (the certificate's, else the CSR's) when
 //!    `email_sans` is on, the value of the attribute `recipient_attribute`, and `to`. No
 //!    recipient: the event is acknowledged (logged at debug).
+//!    Events about the CA's own OCSP responder certificate are not mailed.
 //! 3. On `Pending`, a second mail (template `Manager`) goes to `managers`.
 //! 4. Placeholders (`{request_id}`, `{subject}`, ...) are checked when the configuration
 //!    loads. Nothing holding CR or LF goes into a header: configured values are refused at
@@ -143,6 +144,16 @@ impl SmtpExit {
             tracing::debug!(exit = %self.name, seq = ctx.seq, event = ctx.event.name(), "no template for this event; no mail");
             return Ok(());
         };
+        // The CA's own OCSP responder certificate (issued at every start) has no requester
+        // to tell: mailing `to` about it at each restart would be noise.
+        if ctx
+            .request
+            .as_ref()
+            .is_some_and(|r| r.format == "ocsp-responder")
+        {
+            tracing::debug!(exit = %self.name, seq = ctx.seq, "the CA's own responder certificate; no mail");
+            return Ok(());
+        }
         let mut recipients = self.request_recipients(ctx);
         for m in &self.to {
             if !recipients.contains(m) {

@@ -3,7 +3,8 @@
 # binary, and the oracles they call (openssl, pkilint). Installs what the tests need:
 #   - openssl (Debian package) if it is missing,
 #   - slapd and ldap-utils (Debian packages) if they are missing, for the ldap exit tests,
-#   - pkilint into a virtualenv at $SIGNET_VENV (default: .venv in the checkout).
+#   - pkilint into a virtualenv at $SIGNET_VENV (default: .venv in the checkout),
+#   - aiosmtpd into the same virtualenv (the SMTP sink of the `smtp` exit module's tests).
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,13 @@ if [ ! -x "$venv/bin/lint_pkix_cert" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'pkilint==0.13.3' 'cryptography>=47'
 fi
+if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing aiosmtpd into $venv" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
+fi
 export SIGNET_PKILINT_BIN="$venv/bin"
+# The python that runs the aiosmtpd sink in crates/signet-cli/tests/exit_smtp.rs.
+export SIGNET_PYTHON="$venv/bin/python"
 # The venv's python has `cryptography` (a pkilint dependency, with ML-DSA): the ML-DSA key
 # tests use it as their oracle. Every oracle is required here: a missing one fails the run.
 export PATH="$venv/bin:$PATH"

@@ -478,6 +478,31 @@ events = ["all"]
 # fuel = 10000000
 # memory_mb = 16
 # deadline_ms = 100
+
+# The `webhook` module POSTs each event as JSON, signed with HMAC-SHA256 over
+# "<Signet-Timestamp>.<body>" (header Signet-Signature: sha256=<hex>; docs/exits-webhook.md).
+# Plain http only to loopback addresses. Uncomment to use:
+# [[ca.exit]]
+# name = "webhook"
+# module = "webhook"
+# url = "https://hooks.example.org/signet"
+# secret_file = "webhook.secret"   # relative to this directory; at least 16 bytes
+# ca_file = "hooks-ca.pem"         # the CAs trusted for the receiver's certificate
+# timeout = "10s"
+# events = ["Issued", "Denied", "Revoked"]
+
+# The `smtp` module e-mails requesters (e-mail SANs, an attribute, `to`) and, on Pending,
+# `managers`, from templates (docs/exits-smtp.md). Uncomment to use:
+# [[ca.exit]]
+# name = "mail"
+# module = "smtp"
+# server = "smtp.example.org"
+# tls = "starttls"                 # none, starttls or tls
+# from = "Signet CA <ca@example.org>"
+# managers = ["pki-managers@example.org"]
+# recipient_attribute = "notify"
+# [ca.exit.templates.Issued]
+# subject = "[{{ca}}] certificate {{serial}} for {{subject}}"
 "#,
             listen = self.listen,
         )

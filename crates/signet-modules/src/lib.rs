@@ -1,5 +1,5 @@
 //! Signet's built-in modules: the `profiles` policy module (AD CS certificate templates /
-//! EJBCA profiles) and the `log`, `file` and `ldap` exit modules.
+//! EJBCA profiles) and the `log`, `file`, `ldap`, `webhook` and `smtp` exit modules.
 //!
 //! Modules see only their context objects (`PolicyCtx`, `ExitCtx`); they never touch the
 //! store or the key. Each module parses its own section of `signet.toml` from a
@@ -11,6 +11,8 @@
 //! - [`chain`]: `ChainPolicy`, policy modules in sequence.
 //! - [`exits`]: `LogExit`, `FileExit`.
 //! - [`ldap`]: `LdapExit`, certificates and CRLs published to a directory.
+//! - [`webhook`]: `WebhookExit`, signed JSON events over HTTP(S).
+//! - [`smtp`]: `SmtpExit`, e-mail from templates.
 //! - [`wasm`] (cargo feature `wasm`, on by default): `WasmPolicy`, `WasmExit`, third-party
 //!   modules as sandboxed WebAssembly components (`wit/signet.wit`).
 //! - [`build_policy`], [`build_exit`]: construct a module from its configuration.
@@ -21,8 +23,10 @@ pub mod exits;
 pub mod ldap;
 pub mod profiles;
 pub mod rules;
+pub mod smtp;
 #[cfg(feature = "wasm")]
 pub mod wasm;
+pub mod webhook;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -83,6 +87,8 @@ pub const EXIT_MODULES: &[&str] = &[
     "log",
     "file",
     "ldap",
+    "webhook",
+    "smtp",
     #[cfg(feature = "wasm")]
     "wasm",
 ];
@@ -101,6 +107,10 @@ pub fn build_exit(
             name, config, data_dir,
         )?)),
         "ldap" => Ok(Arc::new(ldap::LdapExit::from_toml(name, config, data_dir)?)),
+        "webhook" => Ok(Arc::new(webhook::WebhookExit::from_toml(
+            name, config, data_dir,
+        )?)),
+        "smtp" => Ok(Arc::new(smtp::SmtpExit::from_toml(name, config, data_dir)?)),
         #[cfg(feature = "wasm")]
         "wasm" => Ok(Arc::new(wasm::WasmExit::from_toml(name, config, data_dir)?)),
         other => Err(ConfigError::new(

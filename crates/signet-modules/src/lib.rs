@@ -10,12 +10,14 @@
 //! - [`rules`]: `RulesPolicy`, CEL issuance rules.
 //! - [`chain`]: `ChainPolicy`, policy modules in sequence.
 //! - [`exits`]: `LogExit`, `FileExit`.
+//! - [`command`]: `CommandExit`, runs a program per event (JSON on stdin).
 //! - [`wasm`] (cargo feature `wasm`, on by default): `WasmPolicy`, `WasmExit`, third-party
 //!   modules as sandboxed WebAssembly components (`wit/signet.wit`).
 //! - [`build_policy`], [`build_exit`]: construct a module from its configuration.
 #![forbid(unsafe_code)]
 
 pub mod chain;
+pub mod command;
 pub mod exits;
 pub mod profiles;
 pub mod rules;
@@ -80,6 +82,7 @@ pub const POLICY_MODULES: &[&str] = &[
 pub const EXIT_MODULES: &[&str] = &[
     "log",
     "file",
+    "command",
     #[cfg(feature = "wasm")]
     "wasm",
 ];
@@ -95,6 +98,9 @@ pub fn build_exit(
     match kind {
         "log" => Ok(Arc::new(exits::LogExit::from_toml(name, config)?)),
         "file" => Ok(Arc::new(exits::FileExit::from_toml(
+            name, config, data_dir,
+        )?)),
+        "command" => Ok(Arc::new(command::CommandExit::from_toml(
             name, config, data_dir,
         )?)),
         #[cfg(feature = "wasm")]

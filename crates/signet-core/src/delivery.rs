@@ -120,7 +120,8 @@ impl Authority {
     pub async fn deliver_exit(&self, ca: &CaName, exit: &str) -> Result<ExitStep, String> {
         let state = self.resolve(ca.as_str()).map_err(|e| e.to_string())?;
         let Some((module, mask)) = state.started_exit(exit) else {
-            return Err(format!("CA {ca} has no started exit module {exit:?}"));
+            // Not started yet: `Authority::start` writes the Startup event, which wakes us.
+            return Ok(ExitStep::default());
         };
         let retry = state.runtime.retry_policy(exit);
         let store = &self.store;

@@ -105,6 +105,13 @@ enum AdminCommand {
     Unrevoke { serial: String },
     /// Import a certificate issued elsewhere with this CA's key (PEM or DER file).
     Import { certificate: PathBuf },
+    /// Exit module delivery: cursor, lag, retries and parked events per module.
+    Exits {
+        #[command(subcommand)]
+        command: Option<ExitsCommand>,
+        #[arg(long)]
+        json: bool,
+    },
     /// API tokens.
     Token {
         #[command(subcommand)]
@@ -175,6 +182,21 @@ enum TokenCommand {
     Revoke { id: u64 },
 }
 
+#[derive(Subcommand)]
+enum ExitsCommand {
+    /// Events parked (given up on) for a module, oldest first.
+    Parked {
+        #[arg(long)]
+        module: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deliver a parked event again; on success it leaves the parked list.
+    Retry { module: String, seq: u64 },
+    /// Park the event a module is failing on now, so later events flow.
+    Skip { module: String },
+}
+
 #[derive(Args)]
 pub struct AuditArgs {
     #[command(subcommand)]
@@ -223,6 +245,7 @@ pub async fn run(args: AdminArgs) -> Result<ExitCode> {
     };
     let ca = path_segment(&ca_name);
     match command {
+        AdminCommand::Exits { command, json } => exits(&c, &ca, command, json).await,
         AdminCommand::View(v) => view(&c, &ca, v).await,
         AdminCommand::Pending { json } => {
             view(
@@ -638,6 +661,95 @@ fn disposition(v: Value) -> Result<ExitCode> {
         "failed" => 4,
         _ => 1,
     }))
+}
+
+/// `signet admin exits ...`.
+async fn exits(
+    c: &RemoteEnroll,
+    ca: &str,
+    command: Option<ExitsCommand>,
+    json: bool,
+) -> Result<ExitCode> {
+    let text = |v: &Value, k: &str| match &v[k] {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match command {
+        None => {
+            let v = call(c, Method::GET, &format!("/api/v1/cas/{ca}/exits"), None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<16} {:>8} {:>8} {:>6} {:>8} {:>6} {:<20} LAST ERROR",
+                "MODULE", "CURSOR", "HEAD", "LAG", "ATTEMPTS", "PARKED", "NEXT ATTEMPT"
+            );
+            for m in v.as_array().into_iter().flatten() {
+                println!(
+                    "{:<16} {:>8} {:>8} {:>6} {:>8} {:>6} {:<20} {}",
+                    text(m, "exit"),
+                    text(m, "cursor"),
+                    text(m, "head"),
+                    text(m, "lag"),
+                    text(m, "attempts"),
+                    text(m, "parked"),
+                    text(m, "next_attempt_at"),
+                    text(m, "last_error"),
+                );
+            }
+        }
+        Some(ExitsCommand::Parked { module, json }) => {
+            let query = module
+                .map(|m| format!("?exit={}", path_segment(&m)))
+                .unwrap_or_default();
+            let v = call(
+                c,
+                Method::GET,
+                &format!("/api/v1/cas/{ca}/exits/parked{query}"),
+                None,
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<16} {:>8} {:<16} {:>8} {:>8} {:<20} ERROR",
+                "MODULE", "SEQ", "EVENT", "REQUEST", "ATTEMPTS", "PARKED AT"
+            );
+            for p in v.as_array().into_iter().flatten() {
+                println!(
+                    "{:<16} {:>8} {:<16} {:>8} {:>8} {:<20} {}",
+                    text(p, "exit"),
+                    text(p, "seq"),
+                    text(p, "event"),
+                    text(p, "request_id"),
+                    text(p, "attempts"),
+                    text(p, "parked_at"),
+                    text(p, "error"),
+                );
+            }
+        }
+        Some(ExitsCommand::Retry { module, seq }) => {
+            let path = format!(
+                "/api/v1/cas/{ca}/exits/{}/parked/{seq}/retry",
+                path_segment(&module)
+            );
+            let (status, body) = c.call(Method::POST, &path, None, Vec::new()).await?;
+            if !status.is_success() {
+                return Err(problem(status, &body).into());
+            }
+            println!("event {seq} delivered to {module}");
+        }
+        Some(ExitsCommand::Skip { module }) => {
+            let path = format!("/api/v1/cas/{ca}/exits/{}/skip", path_segment(&module));
+            let v = call(c, Method::POST, &path, Some(json!({}))).await?;
+            println!("event {} parked for {module}", text(&v, "seq"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn audit(args: AuditArgs) -> Result<ExitCode> {

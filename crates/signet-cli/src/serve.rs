@@ -280,6 +280,7 @@ fn load_ca(
     let policy = signet_modules::build_policy(policy_kind, &ca.policy, data)
         .with_context(|| format!("CA {name}"))?;
     let mut exits = Vec::new();
+    let mut exit_retry = std::collections::HashMap::new();
     let mut seen = std::collections::HashSet::new();
     for table in &ca.exits {
         let mut table = table.clone();
@@ -290,6 +291,9 @@ fn load_ca(
         if !seen.insert(exit_name.clone()) {
             bail!("CA {name}: two exit modules are named {exit_name:?}");
         }
+        let retry =
+            take_retry(&mut table).with_context(|| format!("CA {name}: exit {exit_name}"))?;
+        exit_retry.insert(exit_name.clone(), retry);
         exits.push(
             signet_modules::build_exit(&exit_name, &kind, &toml::Value::Table(table), data)
                 .with_context(|| format!("CA {name}: exit {exit_name}"))?,
@@ -318,6 +322,7 @@ fn load_ca(
         not_after: info.not_after,
         policy,
         exits,
+        exit_retry,
         revocation,
     })
 }
@@ -382,6 +387,48 @@ fn cert_identities(config: &Config) -> Result<Vec<signet_server::auth::CertMappi
         });
     }
     Ok(out)
+}
+
+/// Takes the delivery settings (`max_attempts`, `backoff_initial`, `backoff_max`) out of an
+/// exit's table, so the module never sees them.
+fn take_retry(table: &mut toml::Table) -> Result<signet_core::RetryPolicy> {
+    let mut retry = signet_core::RetryPolicy::default();
+    match table.remove("max_attempts") {
+        None => {}
+        Some(toml::Value::Integer(n)) if (1..=1_000_000).contains(&n) => {
+            retry.max_attempts = u32::try_from(n).context("`max_attempts`")?;
+        }
+        Some(_) => bail!("`max_attempts` must be a whole number from 1 to 1000000"),
+    }
+    let mut duration = |key: &str, default| -> Result<std::time::Duration> {
+        match table.remove(key) {
+            None => Ok(default),
+            Some(toml::Value::String(s)) => {
+                let d = match s.trim().strip_suffix("ms") {
+                    Some(ms) => ms
+                        .parse::<u64>()
+                        .map(std::time::Duration::from_millis)
+                        .with_context(|| format!("`{key}`: {s:?} is not a number of ms")),
+                    None => crate::config::parse_duration(&s).with_context(|| format!("`{key}`")),
+                }?;
+                if d.is_zero() {
+                    bail!("`{key}` must be longer than zero");
+                }
+                Ok(d)
+            }
+            Some(_) => bail!("`{key}` must be a string such as \"500ms\", \"1s\" or \"5m\""),
+        }
+    };
+    retry.backoff_initial = duration("backoff_initial", retry.backoff_initial)?;
+    retry.backoff_max = duration("backoff_max", retry.backoff_max)?;
+    if retry.backoff_max < retry.backoff_initial {
+        bail!(
+            "`backoff_max` ({:?}) is shorter than `backoff_initial` ({:?})",
+            retry.backoff_max,
+            retry.backoff_initial
+        );
+    }
+    Ok(retry)
 }
 
 fn take_string(table: &mut toml::Table, key: &str) -> Result<String> {

@@ -26,7 +26,7 @@ use crate::auth::{Identity, Role};
 use crate::draft::{Draft, ExtensionOrigin};
 use crate::enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
 use crate::event::{Event, EventMask};
-use crate::exit::{Exit, ExitCtx};
+use crate::exit::Exit;
 use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
 use crate::model::{RequestRecord, RequestStatus, StoredExtension};
 use crate::policy::{
@@ -64,6 +64,8 @@ pub struct CaRuntime {
     pub not_after: SystemTime,
     pub policy: Arc<dyn Policy>,
     pub exits: Vec<Arc<dyn Exit>>,
+    /// Retry settings by exit module name; a module without an entry gets the defaults.
+    pub exit_retry: HashMap<String, crate::delivery::RetryPolicy>,
     /// CRL and OCSP settings.
     pub revocation: RevocationConfig,
 }
@@ -714,125 +716,62 @@ impl Authority {
         }
     }
 
-    /// Seeds steps 7–8: one delivery pass. For every CA and exit module, reads the outbox
-    /// after the module's cursor, notifies it of the events in its mask in order, and moves
-    /// the cursor past what it acknowledged. A module error stops that module's pass (later
-    /// events wait behind the failed one) and asks for a retry.
+    /// Seeds steps 7–8: one delivery pass over every (CA, exit module) pair, each until it
+    /// is caught up or failing (see [`Authority::deliver_exit`]; a module in backoff is left
+    /// alone). The server runs one task per pair instead; this is for shutdown and tests.
     pub async fn deliver(&self) -> DeliveryReport {
         let mut report = DeliveryReport::default();
         for name in &self.order {
-            let ca = Arc::clone(&self.cas[name]);
-            let exits = ca.exits.lock().map(|e| e.clone()).unwrap_or_default();
-            let mut slowest = u64::MAX;
-            let mut cache: HashMap<RequestId, Option<RequestRecord>> = HashMap::new();
-            for (exit, mask) in exits {
-                match self
-                    .deliver_to(&ca, exit.as_ref(), mask, &mut cache, &mut report)
-                    .await
-                {
-                    Ok(cursor) => slowest = slowest.min(cursor),
-                    Err(e) => {
-                        tracing::warn!(ca = %name, exit = exit.name(), error = %e, "exit delivery failed; will retry");
-                        report.retry = true;
-                        if let Ok(c) = self.store.exit_cursor(name, exit.name()).await {
-                            slowest = slowest.min(c);
+            let exits: Vec<String> = self.cas[name]
+                .runtime
+                .exits
+                .iter()
+                .map(|e| e.name().to_string())
+                .collect();
+            let mut lag = 0;
+            for exit in exits {
+                loop {
+                    match self.deliver_exit(name, &exit).await {
+                        Ok(step) => {
+                            report.delivered += step.delivered;
+                            report.failed += step.failed;
+                            match step.next {
+                                crate::delivery::NextRun::Now => continue,
+                                crate::delivery::NextRun::At(_) => report.retry = true,
+                                crate::delivery::NextRun::Idle => {}
+                            }
+                            lag = u64::max(lag, step.head.saturating_sub(step.cursor));
+                        }
+                        Err(e) => {
+                            tracing::warn!(ca = %name, exit, error = %e, "exit delivery failed; will retry");
+                            report.retry = true;
                         }
                     }
+                    break;
                 }
             }
-            let head = self.store.outbox_head(name).await.unwrap_or(0);
-            let lag = if slowest == u64::MAX {
-                0
-            } else {
-                head.saturating_sub(slowest)
-            };
             report.lag.push((name.clone(), lag));
         }
         report
     }
+}
 
-    async fn deliver_to(
-        &self,
-        ca: &CaState,
-        exit: &dyn Exit,
-        mask: EventMask,
-        cache: &mut HashMap<RequestId, Option<RequestRecord>>,
-        report: &mut DeliveryReport,
-    ) -> Result<u64, String> {
-        const PAGE: u32 = 256;
-        let name = &ca.runtime.info.name;
-        let mut cursor = self
-            .store
-            .exit_cursor(name, exit.name())
-            .await
-            .map_err(|e| e.to_string())?;
-        loop {
-            let page = self
-                .store
-                .outbox_after(name, cursor, PAGE)
-                .await
-                .map_err(|e| e.to_string())?;
-            if page.is_empty() {
-                return Ok(cursor);
-            }
-            let mut acked = cursor;
-            let mut failure = None;
-            for row in &page {
-                if mask.contains(row.event) {
-                    let request = match row.request_id {
-                        Some(id) => match cache
-                            .get(&id)
-                            .cloned()
-                            .or_else(|| self.recent.get(id).map(Some))
-                        {
-                            Some(r) => r,
-                            None => {
-                                let r = self
-                                    .store
-                                    .get_request(name, id)
-                                    .await
-                                    .map_err(|e| e.to_string())?;
-                                cache.insert(id, r.clone());
-                                r
-                            }
-                        },
-                        None => None,
-                    };
-                    let ctx = ExitCtx {
-                        ca: ca.runtime.info.clone(),
-                        seq: row.seq,
-                        event: row.event,
-                        at: row.at,
-                        request,
-                        details: row.details.clone(),
-                        crl: match row.event {
-                            Event::CrlIssued => self.event_crl(ca, &row.details),
-                            _ => None,
-                        },
-                    };
-                    if let Err(e) = exit.notify(&ctx).await {
-                        report.failed += 1;
-                        failure = Some(e.to_string());
-                        break;
-                    }
-                    report.delivered += 1;
-                }
-                acked = row.seq;
-            }
-            if acked > cursor {
-                self.store
-                    .ack_exit(name, exit.name(), acked)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                cursor = acked;
-            }
-            if let Some(f) = failure {
-                return Err(f);
-            }
-            if page.len() < PAGE as usize {
-                return Ok(cursor);
-            }
-        }
+impl CaState {
+    /// A started exit module and the mask it asked for.
+    pub(crate) fn started_exit(&self, exit: &str) -> Option<(Arc<dyn Exit>, EventMask)> {
+        self.exits
+            .lock()
+            .ok()?
+            .iter()
+            .find(|(e, _)| e.name() == exit)
+            .map(|(e, m)| (Arc::clone(e), *m))
+    }
+}
+
+impl CaRuntime {
+    /// The retry settings of an exit module.
+    pub fn retry_policy(&self, exit: &str) -> crate::delivery::RetryPolicy {
+        self.exit_retry.get(exit).copied().unwrap_or_default()
     }
 }
 

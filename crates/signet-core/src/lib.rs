@@ -18,6 +18,8 @@
 //! - [`enroll`]: `Enroll`, the one trait every intermediary calls.
 //! - [`auth`]: `Role`, `Roles`, `Identity`: who may do what.
 //! - [`authority`]: `Authority`, the engine; `CaRuntime`.
+//! - [`delivery`]: per-exit-module delivery with stored backoff and parking
+//!   (`Authority::deliver_exit`), and its administration.
 //! - [`admin`]: the administration operations of `Authority` (ICertAdmin / ICertView):
 //!   approve, deny, edit, revoke, import, view, tokens, audit.
 //! - [`pool`]: `WorkPool`, the CPU worker pool.
@@ -26,6 +28,7 @@
 pub mod admin;
 pub mod auth;
 pub mod authority;
+pub mod delivery;
 pub mod draft;
 pub mod enroll;
 pub mod event;
@@ -40,6 +43,7 @@ pub mod store;
 
 pub use auth::{Identity, Role, Roles};
 pub use authority::{Authority, AuthorityConfig, CaRuntime, DeliveryReport, StartError};
+pub use delivery::{ExitStatus, ExitStep, NextRun, RetryPolicy};
 pub use draft::{Draft, ExtensionOrigin};
 pub use enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
 pub use event::{Event, EventMask};
@@ -55,10 +59,10 @@ pub use policy::{
 };
 pub use signer::{Clock, Random, Signer, SignerError, SystemClock};
 pub use store::{
-    AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, HistoryQuery, NewAudit,
-    NewCertificate, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent, RequestUpdate,
-    RevocationChange, RevokedQuery, RevokedRow, RevokedScan, Store, StoreError, TokenRecord,
-    ViewQuery,
+    AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, ExitFailure, ExitState,
+    HistoryQuery, NewAudit, NewCertificate, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent,
+    ParkEvent, ParkedEvent, RequestUpdate, RevocationChange, RevokedQuery, RevokedRow, RevokedScan,
+    Store, StoreError, TokenRecord, ViewQuery,
 };
 
 /// A boxed, sendable future: the async seam that keeps this crate runtime-agnostic.

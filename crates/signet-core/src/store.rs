@@ -317,6 +317,65 @@ pub struct OutboxEvent {
     pub details: String,
 }
 
+/// The delivery state of one exit module of a CA ([`Store::exit_state`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExitState {
+    /// The last outbox seq the module acknowledged (or that was parked for it).
+    pub cursor: u64,
+    /// The event the module is failing on (always after `cursor`); 0 when it is not failing.
+    pub failing_seq: u64,
+    /// Failed attempts on `failing_seq`.
+    pub attempts: u32,
+    /// When the next attempt on `failing_seq` is due.
+    pub next_attempt_at: Option<SystemTime>,
+    /// The error of the last attempt on `failing_seq`.
+    pub last_error: Option<String>,
+    /// When the cursor last moved after a successful delivery.
+    pub last_success_at: Option<SystemTime>,
+    /// Events parked for this module (see [`Store::park_event`]).
+    pub parked: u64,
+}
+
+/// A failed delivery attempt ([`Store::exit_failed`]).
+#[derive(Debug, Clone)]
+pub struct ExitFailure {
+    pub ca: CaName,
+    pub exit: String,
+    pub seq: u64,
+    /// Failed attempts on `seq`, this one included.
+    pub attempts: u32,
+    pub next_attempt_at: SystemTime,
+    pub error: String,
+}
+
+/// An event given up on for one module ([`Store::park_event`]): recorded as parked, the
+/// module's cursor moved past it, its failure state cleared, with audit records.
+#[derive(Debug, Clone)]
+pub struct ParkEvent {
+    pub ca: CaName,
+    pub exit: String,
+    pub seq: u64,
+    pub event: Event,
+    pub request_id: Option<RequestId>,
+    pub error: String,
+    pub attempts: u32,
+    pub at: SystemTime,
+    pub audit: Vec<NewAudit>,
+}
+
+/// A parked event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParkedEvent {
+    pub ca: CaName,
+    pub exit: String,
+    pub seq: u64,
+    pub event: Event,
+    pub request_id: Option<RequestId>,
+    pub error: String,
+    pub attempts: u32,
+    pub parked_at: SystemTime,
+}
+
 /// Storage for requests, certificates and the event outbox.
 pub trait Store: Send + Sync {
     /// Records a new request (and its certificate and events) durably; returns its id.
@@ -364,6 +423,38 @@ pub trait Store: Send + Sync {
         ca: &'a CaName,
         exit: &'a str,
         seq: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The cursor, failure state and parked count of an exit module. A failure on an event
+    /// at or before the cursor (skipped or parked meanwhile) reads as no failure.
+    fn exit_state<'a>(
+        &'a self,
+        ca: &'a CaName,
+        exit: &'a str,
+    ) -> BoxFuture<'a, Result<ExitState, StoreError>>;
+
+    /// Records a failed delivery attempt (attempts, next attempt time, error).
+    fn exit_failed(&self, failure: ExitFailure) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Parks an event for a module (see [`ParkEvent`]); parking it twice keeps the first row.
+    fn park_event(&self, park: ParkEvent) -> BoxFuture<'_, Result<(), StoreError>>;
+
+    /// Parked events of a CA (of one module if `exit` is given), oldest first.
+    fn parked_events<'a>(
+        &'a self,
+        ca: &'a CaName,
+        exit: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<ParkedEvent>, StoreError>>;
+
+    /// Removes a parked event after it was delivered, with audit records (`StateChanged` if
+    /// it is not parked).
+    fn unpark_event<'a>(
+        &'a self,
+        ca: &'a CaName,
+        exit: &'a str,
+        seq: u64,
+        audit: Vec<NewAudit>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Changes a stored request (see [`RequestUpdate`]).

@@ -116,6 +116,43 @@ impl Store for MemStore {
             Ok(())
         })
     }
+    // This store keeps no failure state, so every pass retries a failing module at once.
+    fn exit_state<'a>(
+        &'a self,
+        ca: &'a CaName,
+        exit: &'a str,
+    ) -> BoxFuture<'a, Result<signet_core::ExitState, StoreError>> {
+        Box::pin(async move {
+            let cursor = self.exit_cursor(ca, exit).await?;
+            Ok(signet_core::ExitState {
+                cursor,
+                ..Default::default()
+            })
+        })
+    }
+    fn exit_failed(&self, _f: signet_core::ExitFailure) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn park_event(&self, p: signet_core::ParkEvent) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { self.ack_exit(&p.ca, &p.exit, p.seq).await })
+    }
+    fn parked_events<'a>(
+        &'a self,
+        _ca: &'a CaName,
+        _exit: Option<&'a str>,
+        _limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<signet_core::ParkedEvent>, StoreError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    fn unpark_event<'a>(
+        &'a self,
+        _ca: &'a CaName,
+        _exit: &'a str,
+        _seq: u64,
+        _audit: Vec<signet_core::NewAudit>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Err(StoreError::Backend("not used here".into())) })
+    }
     fn update_request(
         &self,
         _u: signet_core::RequestUpdate,
@@ -359,6 +396,7 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
         not_before: SystemTime::UNIX_EPOCH,
         not_after: SystemTime::now(),
         policy: Arc::new(AllowAll),
+        exit_retry: Default::default(),
         exits: vec![
             issued_only.clone() as Arc<dyn Exit>,
             flaky.clone() as Arc<dyn Exit>,

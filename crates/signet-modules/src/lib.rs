@@ -13,12 +13,14 @@
 //! - [`ldap`]: `LdapExit`, certificates and CRLs published to a directory.
 //! - [`webhook`]: `WebhookExit`, signed JSON events over HTTP(S).
 //! - [`smtp`]: `SmtpExit`, e-mail from templates.
+//! - [`command`]: `CommandExit`, runs a program per event (JSON on stdin).
 //! - [`wasm`] (cargo feature `wasm`, on by default): `WasmPolicy`, `WasmExit`, third-party
 //!   modules as sandboxed WebAssembly components (`wit/signet.wit`).
 //! - [`build_policy`], [`build_exit`]: construct a module from its configuration.
 #![forbid(unsafe_code)]
 
 pub mod chain;
+pub mod command;
 pub mod exits;
 pub mod ldap;
 pub mod profiles;
@@ -89,6 +91,7 @@ pub const EXIT_MODULES: &[&str] = &[
     "ldap",
     "webhook",
     "smtp",
+    "command",
     #[cfg(feature = "wasm")]
     "wasm",
 ];
@@ -111,6 +114,9 @@ pub fn build_exit(
             name, config, data_dir,
         )?)),
         "smtp" => Ok(Arc::new(smtp::SmtpExit::from_toml(name, config, data_dir)?)),
+        "command" => Ok(Arc::new(command::CommandExit::from_toml(
+            name, config, data_dir,
+        )?)),
         #[cfg(feature = "wasm")]
         "wasm" => Ok(Arc::new(wasm::WasmExit::from_toml(name, config, data_dir)?)),
         other => Err(ConfigError::new(

@@ -53,6 +53,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/tokens", get(list_tokens).post(create_token))
         .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/api/v1/cas/{ca}/exits", get(exit_status))
+        .route("/api/v1/cas/{ca}/exits/parked", get(parked_events))
+        .route(
+            "/api/v1/cas/{ca}/exits/{exit}/parked/{seq}/retry",
+            post(retry_parked),
+        )
+        .route("/api/v1/cas/{ca}/exits/{exit}/skip", post(skip_exit))
         .route("/api/v1/audit", get(audit_log))
         .route("/api/v1/audit/verify", get(audit_verify))
 }
@@ -571,4 +578,116 @@ async fn audit_log(
 async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Result<Response, Problem> {
     let check = state.authority.verify_audit(caller.identity()).await?;
     Ok(axum::Json(AuditCheckView::from(check)).into_response())
+}
+
+// ---- Exit delivery ---------------------------------------------------------------------
+
+fn opt_time(t: Option<std::time::SystemTime>) -> serde_json::Value {
+    t.map_or(serde_json::Value::Null, |t| {
+        serde_json::Value::String(crate::wire::rfc3339(t))
+    })
+}
+
+fn parked_view(p: &signet_core::ParkedEvent) -> serde_json::Value {
+    serde_json::json!({
+        "ca": p.ca.as_str(),
+        "exit": p.exit,
+        "seq": p.seq,
+        "event": p.event.name(),
+        "request_id": p.request_id.map(|r| r.get()),
+        "error": p.error,
+        "attempts": p.attempts,
+        "parked_at": crate::wire::rfc3339(p.parked_at),
+    })
+}
+
+/// `GET /api/v1/cas/{ca}/exits`: per exit module, cursor, outbox head, lag, the failure
+/// state of the current event and the parked count.
+async fn exit_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ca): Path<String>,
+) -> Result<Response, Problem> {
+    let rows = state.authority.exit_status(caller.identity(), &ca).await?;
+    let views: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "ca": r.ca.as_str(),
+                "exit": r.exit,
+                "description": r.description,
+                "cursor": r.state.cursor,
+                "head": r.head,
+                "lag": r.lag(),
+                "failing_seq": (r.state.attempts > 0).then_some(r.state.failing_seq),
+                "attempts": r.state.attempts,
+                "next_attempt_at": opt_time(r.state.next_attempt_at),
+                "last_error": r.state.last_error,
+                "last_success_at": opt_time(r.state.last_success_at),
+                "parked": r.state.parked,
+                "max_attempts": r.retry.max_attempts,
+                "backoff_initial_ms": u64::try_from(r.retry.backoff_initial.as_millis()).unwrap_or(u64::MAX),
+                "backoff_max_ms": u64::try_from(r.retry.backoff_max.as_millis()).unwrap_or(u64::MAX),
+            })
+        })
+        .collect();
+    Ok(axum::Json(views).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParkedParams {
+    #[serde(default)]
+    exit: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/cas/{ca}/exits/parked[?exit=M]`: parked events, oldest first.
+async fn parked_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(ca): Path<String>,
+    Query(p): Query<ParkedParams>,
+) -> Result<Response, Problem> {
+    let rows = state
+        .authority
+        .parked_events(
+            caller.identity(),
+            &ca,
+            p.exit.as_deref(),
+            p.limit.unwrap_or(signet_core::admin::MAX_PAGE),
+        )
+        .await?;
+    Ok(axum::Json(rows.iter().map(parked_view).collect::<Vec<_>>()).into_response())
+}
+
+/// `POST .../exits/{exit}/parked/{seq}/retry`: delivers a parked event again; 204 when the
+/// module acknowledged it (it leaves the parked list), 409 with the module's error if not.
+async fn retry_parked(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, exit, seq)): Path<(String, String, String)>,
+) -> Result<Response, Problem> {
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| Problem::bad_request(format!("{seq:?} is not an outbox sequence number")))?;
+    state
+        .authority
+        .retry_parked(caller.identity(), &ca, &exit, seq)
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `POST .../exits/{exit}/skip`: parks the event the module is failing on now.
+async fn skip_exit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((ca, exit)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let parked = state
+        .authority
+        .skip_exit(caller.identity(), &ca, &exit)
+        .await?;
+    Ok(axum::Json(parked_view(&parked)).into_response())
 }

@@ -298,6 +298,10 @@ mod tests {
             "/api/v1/cas/{ca}/certificates/{serial}/revoke",
             "/api/v1/tokens",
             "/api/v1/audit/verify",
+            "/api/v1/cas/{ca}/exits",
+            "/api/v1/cas/{ca}/exits/parked",
+            "/api/v1/cas/{ca}/exits/{exit}/parked/{seq}/retry",
+            "/api/v1/cas/{ca}/exits/{exit}/skip",
         ] {
             assert!(paths.contains_key(p), "{p} missing from openapi.json");
         }

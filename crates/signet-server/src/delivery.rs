@@ -1,67 +1,111 @@
-//! The exit delivery loop: runs `Authority::deliver` whenever a commit wakes it, and retries
-//! with backoff while an exit module fails. Delivery is at least once and in outbox order;
-//! unacknowledged events are picked up again after a restart because cursors are stored.
+//! Exit delivery tasks: one tokio task per (CA, exit module) pair, each running
+//! `Authority::deliver_exit` whenever a commit wakes it or its module's next attempt is due.
+//! A slow or failing module therefore delays only itself. Delivery is at least once and in
+//! outbox order per module; cursors, attempts and next-attempt times are stored, so after a
+//! restart a module in backoff keeps its schedule.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use signet_core::Authority;
+use signet_core::{Authority, NextRun};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::Metrics;
 
-/// A running delivery loop.
+/// How long an idle task sleeps before it looks at the outbox anyway.
+const IDLE: Duration = Duration::from_secs(30);
+/// The wait after a store error (the module's own errors follow its backoff).
+const STORE_RETRY: Duration = Duration::from_secs(1);
+
+/// The running delivery tasks.
 pub struct Delivery {
-    notify: Arc<Notify>,
+    wakers: Arc<Vec<Arc<Notify>>>,
     stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Delivery {
-    /// Starts the loop and registers its wake-up with the authority.
+    /// Starts one task per (CA, exit module) and registers their wake-up with the authority.
     pub fn spawn(authority: Arc<Authority>, metrics: Arc<Metrics>) -> Delivery {
-        let notify = Arc::new(Notify::new());
-        let waker = Arc::clone(&notify);
-        authority.set_wake(Box::new(move || waker.notify_one()));
-        let (stop, mut stopped) = watch::channel(false);
-        let wake = Arc::clone(&notify);
-        let task = tokio::spawn(async move {
-            let mut backoff = Duration::from_millis(200);
-            loop {
-                let report = authority.deliver().await;
-                metrics.record_delivery(&report);
-                let wait = if report.retry {
-                    let w = backoff;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    w
-                } else {
-                    backoff = Duration::from_millis(200);
-                    Duration::from_secs(30)
-                };
-                let retrying = report.retry;
-                tokio::select! {
-                    // While a module is failing, new commits do not cut the backoff short.
-                    _ = wake.notified(), if !retrying => {
-                        // Coalesce a burst of commits into one pass.
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (stop, stopped) = watch::channel(false);
+        let mut wakers = Vec::new();
+        let mut tasks = Vec::new();
+        for (ca, exit) in authority.exit_pairs() {
+            let wake = Arc::new(Notify::new());
+            wakers.push(Arc::clone(&wake));
+            let authority = Arc::clone(&authority);
+            let metrics = Arc::clone(&metrics);
+            let mut stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let wait = match authority.deliver_exit(&ca, &exit).await {
+                        Ok(step) => {
+                            metrics.record_exit_step(ca.as_str(), &exit, &step);
+                            match step.next {
+                                NextRun::Now => Duration::ZERO,
+                                NextRun::Idle => IDLE,
+                                NextRun::At(at) => {
+                                    at.duration_since(SystemTime::now()).unwrap_or_default()
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(ca = %ca, exit, error = %e, "exit delivery failed; will retry");
+                            STORE_RETRY
+                        }
+                    };
+                    if wait.is_zero() {
+                        if *stopped.borrow() {
+                            return;
+                        }
+                        continue;
                     }
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stopped.changed() => return,
+                    tokio::select! {
+                        // A commit (or an administrator's skip) wakes the task; while the
+                        // module is in backoff, `deliver_exit` only reads its state and
+                        // returns the same due time.
+                        _ = wake.notified() => {
+                            // Coalesce a burst of commits into one step.
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stopped.changed() => return,
+                    }
                 }
+            }));
+        }
+        let wakers = Arc::new(wakers);
+        let all = Arc::clone(&wakers);
+        authority.set_wake(Box::new(move || {
+            for w in all.iter() {
+                w.notify_one();
             }
-        });
-        Delivery { notify, stop, task }
+        }));
+        Delivery {
+            wakers,
+            stop,
+            tasks,
+        }
     }
 
-    /// Wakes the loop now.
+    /// Wakes every task now.
     pub fn wake(&self) {
-        self.notify.notify_one();
+        for w in self.wakers.iter() {
+            w.notify_one();
+        }
     }
 
-    /// Stops the loop (after its current pass).
+    /// Stops the tasks. A task in the middle of a notification finishes it first, but a
+    /// module that hangs is not waited for beyond `grace`.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        let grace = Duration::from_secs(15);
+        for t in self.tasks {
+            let abort = t.abort_handle();
+            if tokio::time::timeout(grace, t).await.is_err() {
+                abort.abort();
+            }
+        }
     }
 }

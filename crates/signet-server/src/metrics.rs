@@ -22,6 +22,8 @@ pub struct Metrics {
     deliveries: AtomicU64,
     delivery_failures: AtomicU64,
     ocsp_responses: AtomicU64,
+    /// Per (CA, exit module): delivered, failed, parked, lag.
+    exits: Mutex<BTreeMap<(String, String), [u64; 4]>>,
 }
 
 impl Metrics {
@@ -59,7 +61,33 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
+    /// Records one step of a (CA, exit module) delivery task.
+    pub fn record_exit_step(&self, ca: &str, exit: &str, step: &signet_core::ExitStep) {
+        self.deliveries.fetch_add(step.delivered, Ordering::Relaxed);
+        self.delivery_failures
+            .fetch_add(step.failed, Ordering::Relaxed);
+        let lag = step.head.saturating_sub(step.cursor);
+        let Ok(mut m) = self.exits.lock() else {
+            return;
+        };
+        let e = m.entry((ca.to_string(), exit.to_string())).or_default();
+        e[0] += step.delivered;
+        e[1] += step.failed;
+        e[2] += step.parked;
+        e[3] = lag;
+        // The CA's outbox lag is that of its slowest module.
+        let slowest = m
+            .iter()
+            .filter(|((c, _), _)| c == ca)
+            .map(|(_, v)| v[3])
+            .max()
+            .unwrap_or(0);
+        drop(m);
+        if let Ok(mut l) = self.outbox_lag.lock() {
+            l.insert(ca.to_string(), slowest);
+        }
+    }
+
     /// Counts one OCSP response sent.
     pub fn ocsp_response(&self) {
         self.ocsp_responses.fetch_add(1, Ordering::Relaxed);
@@ -103,6 +131,43 @@ impl Metrics {
         if let Ok(m) = self.outbox_lag.lock() {
             for (ca, lag) in m.iter() {
                 let _ = writeln!(out, "signet_outbox_lag{{ca=\"{}\"}} {lag}", escape(ca));
+            }
+        }
+        if let Ok(m) = self.exits.lock() {
+            let series = [
+                (
+                    "signet_exit_delivered_total",
+                    "counter",
+                    "Events delivered, per exit module.",
+                ),
+                (
+                    "signet_exit_failed_total",
+                    "counter",
+                    "Failed notifications (retried or parked), per exit module.",
+                ),
+                (
+                    "signet_exit_parked_total",
+                    "counter",
+                    "Events parked after their last attempt, per exit module.",
+                ),
+                (
+                    "signet_exit_lag",
+                    "gauge",
+                    "Outbox events after the exit module's cursor.",
+                ),
+            ];
+            for (i, (name, kind, help)) in series.iter().enumerate() {
+                let _ = writeln!(out, "# HELP {name} {help}");
+                let _ = writeln!(out, "# TYPE {name} {kind}");
+                for ((ca, exit), v) in m.iter() {
+                    let _ = writeln!(
+                        out,
+                        "{name}{{ca=\"{}\",exit=\"{}\"}} {}",
+                        escape(ca),
+                        escape(exit),
+                        v[i]
+                    );
+                }
             }
         }
         out.push_str("# HELP signet_exit_deliveries_total Events delivered to exit modules.\n");

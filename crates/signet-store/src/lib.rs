@@ -39,6 +39,7 @@ pub mod audit;
 pub mod bench_fill;
 mod checkpoint;
 mod codec;
+mod exits;
 mod migrate;
 mod reader;
 mod revocation;
@@ -235,6 +236,59 @@ impl Store for SqliteStore {
             seq,
         };
         Box::pin(self.writer.ack_exit(ack))
+    }
+
+    fn exit_state<'a>(
+        &'a self,
+        ca: &'a CaName,
+        exit: &'a str,
+    ) -> BoxFuture<'a, Result<signet_core::ExitState, StoreError>> {
+        let ca = ca.clone();
+        let exit = exit.to_string();
+        Box::pin(
+            self.readers
+                .run(move |conn| exits::exit_state(conn, &ca, &exit)),
+        )
+    }
+
+    fn exit_failed(
+        &self,
+        failure: signet_core::ExitFailure,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.exit_failed(failure))
+    }
+
+    fn park_event(&self, park: signet_core::ParkEvent) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.park_event(park))
+    }
+
+    fn parked_events<'a>(
+        &'a self,
+        ca: &'a CaName,
+        exit: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<signet_core::ParkedEvent>, StoreError>> {
+        let ca = ca.clone();
+        let exit = exit.map(str::to_string);
+        Box::pin(
+            self.readers
+                .run(move |conn| exits::parked_events(conn, &ca, exit.as_deref(), limit)),
+        )
+    }
+
+    fn unpark_event<'a>(
+        &'a self,
+        ca: &'a CaName,
+        exit: &'a str,
+        seq: u64,
+        audit: Vec<NewAudit>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.writer.unpark_event(writer::UnparkEvent {
+            ca: ca.clone(),
+            exit: exit.to_string(),
+            seq,
+            audit,
+        }))
     }
 
     fn update_request(&self, update: RequestUpdate) -> BoxFuture<'_, Result<(), StoreError>> {

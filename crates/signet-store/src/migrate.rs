@@ -50,6 +50,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0004_key_history.sql"),
         backfill: Some(backfill_spki_sha256),
     },
+    Migration {
+        version: 5,
+        name: "exit_delivery",
+        sql: include_str!("../migrations/sqlite/0005_exit_delivery.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

@@ -50,6 +50,16 @@ enum Op {
     CreateToken(Box<NewToken>),
     RevokeToken(RevokeToken),
     StoreCrl(Box<NewCrl>),
+    ExitFailed(Box<signet_core::ExitFailure>),
+    ParkEvent(Box<signet_core::ParkEvent>),
+    UnparkEvent(Box<UnparkEvent>),
+}
+
+pub(crate) struct UnparkEvent {
+    pub(crate) ca: CaName,
+    pub(crate) exit: String,
+    pub(crate) seq: u64,
+    pub(crate) audit: Vec<NewAudit>,
 }
 
 pub(crate) struct RevokeToken {
@@ -146,6 +156,18 @@ impl Writer {
 
     pub(crate) async fn ack_exit(&self, ack: AckExit) -> Result<(), StoreError> {
         self.unit(Op::AckExit(ack)).await
+    }
+
+    pub(crate) async fn exit_failed(&self, f: signet_core::ExitFailure) -> Result<(), StoreError> {
+        self.unit(Op::ExitFailed(Box::new(f))).await
+    }
+
+    pub(crate) async fn park_event(&self, p: signet_core::ParkEvent) -> Result<(), StoreError> {
+        self.unit(Op::ParkEvent(Box::new(p))).await
+    }
+
+    pub(crate) async fn unpark_event(&self, u: UnparkEvent) -> Result<(), StoreError> {
+        self.unit(Op::UnparkEvent(Box::new(u))).await
     }
 
     pub(crate) async fn update_request(&self, u: RequestUpdate) -> Result<(), StoreError> {
@@ -430,6 +452,10 @@ impl Op {
             Op::CreateToken(t) => create_token(conn, t).map(Done::Num),
             Op::RevokeToken(r) => revoke_token(conn, r).map(|()| Done::Unit),
             Op::StoreCrl(c) => store_crl(conn, c).map(|()| Done::Unit),
+            Op::ExitFailed(f) => crate::exits::exit_failed(conn, f).map(|()| Done::Unit),
+            Op::ParkEvent(p) => crate::exits::park_event(conn, p).map(|()| Done::Unit),
+            Op::UnparkEvent(u) => crate::exits::unpark_event(conn, &u.ca, &u.exit, u.seq, &u.audit)
+                .map(|()| Done::Unit),
         }
     }
 }
@@ -929,5 +955,5 @@ fn ack_exit(conn: &Connection, ack: &AckExit) -> Result<(), StoreError> {
     conn.prepare_cached(UPSERT_CURSOR)
         .and_then(|mut s| s.execute(params![ack.ca.as_str(), ack.exit, seq, now]))
         .map_err(sql_error("recording an exit cursor"))?;
-    Ok(())
+    crate::exits::record_success(conn, &ack.ca, &ack.exit, seq)
 }

@@ -87,6 +87,7 @@ fn engine(dir: &std::path::Path, clock: Arc<TestClock>) -> Arc<Authority> {
         not_after,
         policy: Arc::new(NoRequests),
         exits: Vec::new(),
+        exit_retry: Default::default(),
         revocation: RevocationConfig::default(),
     };
     let store = Arc::new(SqliteStore::open(&dir.join("signet.db")).unwrap());

@@ -372,10 +372,10 @@ async fn writes_survive_close_and_reopen_and_migrations_run_once() {
     }
     let conn = raw(dir.path());
     // One row per migration, each applied once.
-    assert_eq!(count(&conn, "SELECT count(*) FROM schema_migrations"), 4);
+    assert_eq!(count(&conn, "SELECT count(*) FROM schema_migrations"), 5);
     assert_eq!(
         count(&conn, "SELECT max(version) FROM schema_migrations"),
-        4
+        5
     );
     assert_eq!(count(&conn, "SELECT count(*) FROM requests"), 1);
 
@@ -665,4 +665,101 @@ async fn the_checkpoint_thread_copies_the_wal_into_the_database() {
         size > initial + 1_000_000,
         "the database file is still {size} bytes"
     );
+}
+
+/// Exit delivery state (migration 0005): a failure survives reopening; acknowledging past it
+/// clears it; parking moves the cursor and clears the failure in one write; unparking twice
+/// is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn exit_failures_survive_reopen_and_parking_moves_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = ca("demo-ca");
+    let event = |event| NewEvent {
+        ca: demo.clone(),
+        event,
+        request_id: None,
+        at: t(1_700_000_500),
+        details: "{}".into(),
+    };
+    {
+        let store = open(dir.path());
+        store
+            .append_events(vec![event(Event::CrlIssued), event(Event::Shutdown)])
+            .await
+            .unwrap();
+        store
+            .exit_failed(signet_core::ExitFailure {
+                ca: demo.clone(),
+                exit: "hook".into(),
+                seq: 1,
+                attempts: 3,
+                next_attempt_at: t(1_700_000_600),
+                error: "down".into(),
+            })
+            .await
+            .unwrap();
+        store.close().await;
+    }
+    let store = open(dir.path());
+    let st = store.exit_state(&demo, "hook").await.unwrap();
+    assert_eq!((st.cursor, st.failing_seq, st.attempts), (0, 1, 3));
+    assert_eq!(st.next_attempt_at, Some(t(1_700_000_600)));
+    assert_eq!(st.last_error.as_deref(), Some("down"));
+    // Another module is not affected.
+    assert_eq!(store.exit_state(&demo, "file").await.unwrap().attempts, 0);
+
+    store
+        .park_event(signet_core::ParkEvent {
+            ca: demo.clone(),
+            exit: "hook".into(),
+            seq: 1,
+            event: Event::CrlIssued,
+            request_id: None,
+            error: "down".into(),
+            attempts: 3,
+            at: t(1_700_000_700),
+            audit: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let st = store.exit_state(&demo, "hook").await.unwrap();
+    assert_eq!((st.cursor, st.attempts, st.parked), (1, 0, 1));
+    let parked = store.parked_events(&demo, Some("hook"), 10).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!((parked[0].seq, parked[0].event), (1, Event::CrlIssued));
+    assert!(
+        store
+            .parked_events(&demo, Some("file"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A failure on seq 2, then an acknowledgement of seq 2, clears it and records success.
+    store
+        .exit_failed(signet_core::ExitFailure {
+            ca: demo.clone(),
+            exit: "hook".into(),
+            seq: 2,
+            attempts: 1,
+            next_attempt_at: t(1_700_000_800),
+            error: "again".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.exit_state(&demo, "hook").await.unwrap().attempts, 1);
+    store.ack_exit(&demo, "hook", 2).await.unwrap();
+    let st = store.exit_state(&demo, "hook").await.unwrap();
+    assert_eq!((st.cursor, st.attempts, st.failing_seq), (2, 0, 0));
+    assert!(st.last_success_at.is_some());
+
+    store
+        .unpark_event(&demo, "hook", 1, Vec::new())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.unpark_event(&demo, "hook", 1, Vec::new()).await,
+        Err(StoreError::StateChanged(_))
+    ));
+    assert_eq!(store.exit_state(&demo, "hook").await.unwrap().parked, 0);
 }

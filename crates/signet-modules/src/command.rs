@@ -1,0 +1,216 @@
+//! The `command` exit module: runs a configured program for each event, with the event as
+//! JSON on stdin ([`crate::exits::event_record`], plus `certificate.pem` on `Issued`).
+//!
+//! No shell is involved: `program` is executed directly with `args`. The environment is
+//! cleared except `PATH`, the working directory is the data directory, stdout is discarded.
+//! Exit status 0 acknowledges the event; any other status, a signal, or running past
+//! `timeout` (the child is then killed) is a failed delivery whose error carries the end of
+//! the program's stderr.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
+
+use crate::ConfigError;
+use crate::exits::{event_record, parse_mask};
+
+/// How much of the program's stderr is kept for the error message.
+const STDERR_LIMIT: usize = 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandConfig {
+    program: String,
+    #[serde(default)]
+    args: Vec<String>,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    events: Option<Vec<String>>,
+}
+
+/// `command`: see the module documentation.
+pub struct CommandExit {
+    name: String,
+    mask: EventMask,
+    run: Arc<Run>,
+}
+
+/// What to run; shared with the blocking task of each notification.
+struct Run {
+    program: PathBuf,
+    args: Vec<String>,
+    timeout: Duration,
+    dir: PathBuf,
+}
+
+impl CommandExit {
+    pub fn from_toml(
+        name: &str,
+        config: &toml::Value,
+        data_dir: &Path,
+    ) -> Result<CommandExit, ConfigError> {
+        let err = |m: String| ConfigError::new("command", m);
+        let c: CommandConfig = config
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| err(e.message().to_string()))?;
+        if c.program.trim().is_empty() {
+            return Err(err("`program` is empty".into()));
+        }
+        // A bare name is looked up in PATH; anything with a slash is relative to the data
+        // directory.
+        let program = if c.program.contains('/') {
+            data_dir.join(&c.program)
+        } else {
+            PathBuf::from(&c.program)
+        };
+        let timeout = match c.timeout.as_deref() {
+            None => Duration::from_secs(10),
+            Some(t) => parse_timeout(t).map_err(err)?,
+        };
+        Ok(CommandExit {
+            name: name.to_string(),
+            mask: parse_mask("command", c.events.as_ref())?,
+            run: Arc::new(Run {
+                program,
+                args: c.args,
+                timeout,
+                dir: data_dir.to_path_buf(),
+            }),
+        })
+    }
+}
+
+impl Run {
+    /// Runs the program once with `input` on stdin (blocking).
+    fn run(&self, input: Vec<u8>) -> Result<(), String> {
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args)
+            .env_clear()
+            .current_dir(&self.dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", self.program.display()))?;
+        // Feed stdin and drain stderr on their own threads, so that neither pipe can fill
+        // up and block the program while the deadline is watched here.
+        let stdin = child.stdin.take();
+        let writer = std::thread::spawn(move || {
+            if let Some(mut s) = stdin {
+                // A program that exits without reading its input is not an error by itself.
+                let _ = s.write_all(&input);
+            }
+        });
+        let stderr = child.stderr.take();
+        let reader = std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            if let Some(s) = stderr {
+                // Keep the first bytes; read (and drop) the rest so the program never blocks.
+                let mut limited = s.take(64 * 1024);
+                let _ = limited.read_to_end(&mut kept);
+                let mut rest = limited.into_inner();
+                let _ = std::io::copy(&mut rest, &mut std::io::sink());
+            }
+            kept
+        });
+        let deadline = Instant::now() + self.timeout;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break Ok(status),
+                Ok(None) if Instant::now() >= deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break Err(format!(
+                        "{} timed out after {:?} and was killed",
+                        self.program.display(),
+                        self.timeout
+                    ));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+                Err(e) => break Err(format!("waiting for {}: {e}", self.program.display())),
+            }
+        };
+        let _ = writer.join();
+        // After a kill, a grandchild may still hold stderr open; do not wait for it.
+        let stderr = if status.is_ok() {
+            reader.join().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let status = status?;
+        if status.success() {
+            return Ok(());
+        }
+        let text = String::from_utf8_lossy(&stderr);
+        let text = signet_core::delivery::truncate(text.trim(), STDERR_LIMIT);
+        Err(format!(
+            "{} exited with {status}{}{text}",
+            self.program.display(),
+            if text.is_empty() { "" } else { ": " }
+        ))
+    }
+}
+
+impl Exit for CommandExit {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn description(&self) -> String {
+        format!(
+            "runs {} with each event as JSON on stdin",
+            self.run.program.display()
+        )
+    }
+    fn start(&self, _ca: &CaInfo) -> Result<EventMask, ModuleError> {
+        Ok(self.mask)
+    }
+    fn notify<'a>(&'a self, ctx: &'a ExitCtx) -> BoxFuture<'a, Result<(), ModuleError>> {
+        Box::pin(async move {
+            let mut record = event_record(ctx);
+            if ctx.event == Event::Issued
+                && let Some(der) = ctx.certificate_der()
+            {
+                record["certificate"]["pem"] =
+                    serde_json::Value::String(signet_x509::pem::encode("CERTIFICATE", der));
+            }
+            let mut input = serde_json::to_vec(&record)
+                .map_err(|e| ModuleError::new(&self.name, e.to_string()))?;
+            input.push(b'\n');
+            let run = Arc::clone(&self.run);
+            tokio::task::spawn_blocking(move || run.run(input))
+                .await
+                .map_err(|e| ModuleError::new(&self.name, format!("command task: {e}")))?
+                .map_err(|e| ModuleError::new(&self.name, e))
+        })
+    }
+}
+
+/// `500ms`, `10s`, `2m`.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`timeout` {s:?}: expected a number then ms, s or m"))?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        _ => return Err(format!("`timeout` {s:?}: the unit must be ms, s or m")),
+    };
+    if d.is_zero() {
+        return Err("`timeout` must be longer than zero".into());
+    }
+    Ok(d)
+}

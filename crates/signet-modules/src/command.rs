@@ -1,5 +1,5 @@
 //! The `command` exit module: runs a configured program for each event, with the event as
-//! JSON on stdin ([`crate::exits::event_record`], plus `certificate.pem` on `Issued`).
+//! JSON on stdin ([`crate::exits::event_record_with_pem`]).
 //!
 //! No shell is involved: `program` is executed directly with `args`. The environment is
 //! cleared except `PATH`, the working directory is the data directory, stdout is discarded.
@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
-use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
+use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
-use crate::exits::{event_record, parse_mask};
+use crate::exits::{event_record_with_pem, parse_mask};
 
 /// How much of the program's stderr is kept for the error message.
 const STDERR_LIMIT: usize = 1024;
@@ -177,14 +177,7 @@ impl Exit for CommandExit {
     }
     fn notify<'a>(&'a self, ctx: &'a ExitCtx) -> BoxFuture<'a, Result<(), ModuleError>> {
         Box::pin(async move {
-            let mut record = event_record(ctx);
-            if ctx.event == Event::Issued
-                && let Some(der) = ctx.certificate_der()
-            {
-                record["certificate"]["pem"] =
-                    serde_json::Value::String(signet_x509::pem::encode("CERTIFICATE", der));
-            }
-            let mut input = serde_json::to_vec(&record)
+            let mut input = serde_json::to_vec(&event_record_with_pem(ctx))
                 .map_err(|e| ModuleError::new(&self.name, e.to_string()))?;
             input.push(b'\n');
             let run = Arc::clone(&self.run);

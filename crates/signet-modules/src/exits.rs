@@ -83,6 +83,19 @@ pub fn event_record(ctx: &ExitCtx) -> serde_json::Value {
     record
 }
 
+/// [`event_record`] plus, on `Issued`, the certificate as PEM (`certificate.pem`): what the
+/// `command` and `webhook` modules hand their receivers.
+pub fn event_record_with_pem(ctx: &ExitCtx) -> serde_json::Value {
+    let mut record = event_record(ctx);
+    if ctx.event == Event::Issued
+        && let Some(der) = ctx.certificate_der()
+    {
+        record["certificate"]["pem"] =
+            serde_json::Value::String(signet_x509::pem::encode("CERTIFICATE", der));
+    }
+    record
+}
+
 /// `log`: one structured line per event (target `signet::exit`).
 pub struct LogExit {
     name: String,

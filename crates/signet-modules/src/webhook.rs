@@ -25,7 +25,7 @@ use hyper::Uri;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde::Deserialize;
-use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
+use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 use tokio::net::TcpStream;
 
 use crate::ConfigError;
@@ -230,45 +230,11 @@ where
     Ok(response.status())
 }
 
-/// The JSON body of one event (documented in `docs/exits-webhook.md`).
+/// The JSON body of one event (documented in `docs/exits-webhook.md`): the record the
+/// `file` and `command` modules write, with the idempotency key.
 fn payload(ctx: &ExitCtx) -> serde_json::Value {
-    let details: serde_json::Value =
-        serde_json::from_str(&ctx.details).unwrap_or(serde_json::Value::Null);
-    let mut v = serde_json::json!({
-        "event": ctx.event.name(),
-        "ca": ctx.ca.name.as_str(),
-        "config": ctx.ca.config,
-        "seq": ctx.seq,
-        "idempotency_key": idempotency_key(ctx),
-        "at": unix(ctx.at),
-        "details": details,
-        "request": null,
-        "certificate": null,
-    });
-    if let Some(r) = &ctx.request {
-        v["request"] = serde_json::json!({
-            "id": r.id.get(),
-            "status": r.status.as_str(),
-            "format": r.format,
-            "profile": r.profile.as_ref().map(|p| p.as_str()),
-            "requester": r.requester,
-            "subject": r.subject,
-            "message": r.message,
-        });
-        if let Some(c) = &r.certificate {
-            let mut cert = serde_json::json!({
-                "serial": c.serial.to_hex(),
-                "subject": c.subject,
-                "sans": c.sans,
-                "not_before": unix(c.not_before),
-                "not_after": unix(c.not_after),
-            });
-            if ctx.event == Event::Issued {
-                cert["pem"] = signet_x509::pem::encode("CERTIFICATE", &c.der).into();
-            }
-            v["certificate"] = cert;
-        }
-    }
+    let mut v = crate::exits::event_record_with_pem(ctx);
+    v["idempotency_key"] = idempotency_key(ctx).into();
     v
 }
 

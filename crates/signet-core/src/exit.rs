@@ -42,6 +42,15 @@ impl ExitCtx {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Whether the event is about the CA's own delegated OCSP responder certificate (request
+    /// format [`crate::model::OCSP_RESPONDER_FORMAT`], issued at every start), which has no
+    /// requester to notify or publish for.
+    pub fn is_responder_certificate(&self) -> bool {
+        self.request
+            .as_ref()
+            .is_some_and(|r| r.format == crate::model::OCSP_RESPONDER_FORMAT)
+    }
+
     /// The issued certificate, DER (`GetCertificateProperty("RawCertificate")`).
     pub fn certificate_der(&self) -> Option<&[u8]> {
         Some(&self.request.as_ref()?.certificate.as_ref()?.der)

@@ -162,6 +162,9 @@ pub struct Approval {
     pub at: SystemTime,
 }
 
+/// The request format of the CA's own delegated OCSP responder certificate.
+pub const OCSP_RESPONDER_FORMAT: &str = "ocsp-responder";
+
 /// A request with everything recorded about it (the AD CS request row, its attributes,
 /// extensions and certificate).
 #[derive(Clone, Debug)]

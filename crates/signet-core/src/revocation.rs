@@ -994,14 +994,14 @@ impl Authority {
             .map_err(|e| e.to_string())?;
         let details = crate::admin::JsonObject::new()
             .str("serial", &serial.to_hex())
-            .str("purpose", "ocsp-responder")
+            .str("purpose", crate::model::OCSP_RESPONDER_FORMAT)
             .finish();
         let record = NewRequest {
             ca: rt.info.name.clone(),
             status: RequestStatus::Issued,
             profile: None,
             requester: Some("system".into()),
-            format: "ocsp-responder".into(),
+            format: crate::model::OCSP_RESPONDER_FORMAT.into(),
             raw: signer.public_key_der().to_vec(),
             subject: subject.to_string(),
             submitted_at: now,

@@ -528,7 +528,7 @@ fn publishable<'a>(
     profiles: &Option<Vec<String>>,
 ) -> Option<&'a signet_core::CertificateRecord> {
     let request = ctx.request.as_ref()?;
-    if request.format == "ocsp-responder" {
+    if ctx.is_responder_certificate() {
         return None;
     }
     if let Some(profiles) = profiles

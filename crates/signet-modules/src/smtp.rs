@@ -146,11 +146,7 @@ impl SmtpExit {
         };
         // The CA's own OCSP responder certificate (issued at every start) has no requester
         // to tell: mailing `to` about it at each restart would be noise.
-        if ctx
-            .request
-            .as_ref()
-            .is_some_and(|r| r.format == "ocsp-responder")
-        {
+        if ctx.is_responder_certificate() {
             tracing::debug!(exit = %self.name, seq = ctx.seq, "the CA's own responder certificate; no mail");
             return Ok(());
         }

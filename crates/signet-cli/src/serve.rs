@@ -131,6 +131,7 @@ pub async fn start(
         metrics,
         max_body: config.server.max_body_bytes,
         cert_identities,
+        web: signet_server::web::WebState::new(signet_server::web::SessionLimits::default()),
     });
     let (tls_stop, tls_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (tls_addr, tls_task) = match &config.server.tls {

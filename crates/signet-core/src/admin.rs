@@ -946,7 +946,11 @@ impl Authority {
         Ok((name, who))
     }
 
-    fn authorize_reader(&self, caller: Option<&Identity>, ca: &CaName) -> Result<(), EnrollError> {
+    pub(crate) fn authorize_reader(
+        &self,
+        caller: Option<&Identity>,
+        ca: &CaName,
+    ) -> Result<(), EnrollError> {
         let who = require(caller)?;
         let mut last = None;
         for role in [Role::Manager, Role::Admin, Role::Auditor] {

@@ -579,7 +579,7 @@ impl Authority {
     /// Who may submit to a profile: anonymous callers only where the profile allows it;
     /// otherwise an identity with the requester role on this CA that the profile's enrollment
     /// list names (by name or group), if it has one.
-    fn may_enroll(
+    pub(crate) fn may_enroll(
         &self,
         ca: &CaState,
         profile: &ProfileName,

@@ -28,6 +28,7 @@
 pub mod admin;
 pub mod auth;
 pub mod authority;
+pub mod console;
 pub mod delivery;
 pub mod draft;
 pub mod enroll;

@@ -544,6 +544,13 @@ pub trait Store: Send + Sync {
         query: HistoryQuery,
     ) -> BoxFuture<'_, Result<crate::CertificateHistory, StoreError>>;
 
+    /// A CA's dashboard figures: requests by status, issuance per day since
+    /// `chart_from`, certificates expiring soon, and the audit log's head.
+    fn ca_statistics(
+        &self,
+        query: crate::console::StatisticsQuery,
+    ) -> BoxFuture<'_, Result<crate::console::CaStatistics, StoreError>>;
+
     /// Recomputes the audit hash chain.
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>>;
 

@@ -218,6 +218,12 @@ impl Store for MemStore {
     ) -> BoxFuture<'_, Result<signet_core::CertificateHistory, StoreError>> {
         Box::pin(async { Ok(signet_core::CertificateHistory::default()) })
     }
+    fn ca_statistics(
+        &self,
+        _q: signet_core::console::StatisticsQuery,
+    ) -> BoxFuture<'_, Result<signet_core::console::CaStatistics, StoreError>> {
+        Box::pin(async { Err(StoreError::Backend("not used here".into())) })
+    }
     fn verify_audit(&self) -> BoxFuture<'_, Result<signet_core::AuditCheck, StoreError>> {
         Box::pin(async { Err(StoreError::Backend("not used here".into())) })
     }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub max_body: usize,
     /// How TLS client certificates map to identities.
     pub cert_identities: CertIdentities,
+    /// The web pages' sessions.
+    pub web: Arc<crate::web::WebState>,
 }
 
 /// The whole HTTP surface.
@@ -52,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin_api::routes())
         .merge(crate::revocation_api::routes())
         .route("/ca/{file}", get(public_ca_certificate))
+        .merge(crate::web::routes())
         .fallback(|| async { Problem::not_found("no such resource") })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -121,43 +121,55 @@ impl FromRequestParts<AppState> for Caller {
             };
             let info = signet_x509::parse_certificate(leaf)
                 .map_err(|e| unauthorized(format!("the client certificate: {e}")))?;
-            let revoked = match hex::decode(&info.serial_hex)
-                .ok()
-                .and_then(|m| signet_core::SerialNumber::from_magnitude(&m).ok())
-            {
-                Some(serial) => state
-                    .authority
-                    .is_revoked(&info.issuer, &serial)
-                    .await
-                    .map_err(|e| unauthorized(e.to_string()))?,
-                None => false,
-            };
-            if revoked {
-                return Err(unauthorized(format!(
-                    "the client certificate {} (serial {}) is revoked",
-                    info.subject, info.serial_hex
-                )));
-            }
-            let mapping = state
-                .cert_identities
-                .iter()
-                .find(|m| m.matches(&info.subject, &info.sans))
-                .ok_or_else(|| {
-                    unauthorized(format!(
-                        "the client certificate {} is not mapped to an identity",
-                        info.subject
-                    ))
-                })?;
-            return Ok(Caller(Some(Identity {
-                name: mapping.name.clone(),
-                roles: mapping.roles,
-                cas: mapping.cas.clone(),
-                groups: mapping.groups.clone(),
-                via: format!("certificate:{}", info.serial_hex),
-            })));
+            return certificate_caller(state, &info)
+                .await
+                .map(|i| Caller(Some(i)))
+                .map_err(unauthorized);
         }
         Ok(Caller(None))
     }
+}
+
+/// The identity a TLS client certificate maps to: refused when the certificate is revoked
+/// (or on hold) or no mapping matches.
+pub async fn certificate_caller(
+    state: &AppState,
+    info: &signet_x509::CertificateInfo,
+) -> Result<Identity, String> {
+    let revoked = match hex::decode(&info.serial_hex)
+        .ok()
+        .and_then(|m| signet_core::SerialNumber::from_magnitude(&m).ok())
+    {
+        Some(serial) => state
+            .authority
+            .is_revoked(&info.issuer, &serial)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => false,
+    };
+    if revoked {
+        return Err(format!(
+            "the client certificate {} (serial {}) is revoked",
+            info.subject, info.serial_hex
+        ));
+    }
+    let mapping = state
+        .cert_identities
+        .iter()
+        .find(|m| m.matches(&info.subject, &info.sans))
+        .ok_or_else(|| {
+            format!(
+                "the client certificate {} is not mapped to an identity",
+                info.subject
+            )
+        })?;
+    Ok(Identity {
+        name: mapping.name.clone(),
+        roles: mapping.roles,
+        cas: mapping.cas.clone(),
+        groups: mapping.groups.clone(),
+        via: format!("certificate:{}", info.serial_hex),
+    })
 }
 
 /// Shared list of certificate mappings.

@@ -13,6 +13,7 @@
 //! - [`problem`]: `Problem`, the RFC 9457 error body, and the `EnrollError` mapping.
 //! - [`metrics`]: `Metrics`, rendered as Prometheus text on `/metrics`.
 //! - [`delivery`]: the exit delivery loop.
+//! - [`web`]: the enrollment pages and the administration console (HTML, sessions, CSRF).
 //! - [`wire`]: the JSON bodies, shared with the HTTP client in signet-cli.
 //! - `openapi.json`: the OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 #![forbid(unsafe_code)]
@@ -25,6 +26,7 @@ pub mod metrics;
 pub mod problem;
 pub mod revocation_api;
 pub mod tls;
+pub mod web;
 pub mod wire;
 
 pub use api::{AppState, router};

@@ -49,6 +49,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags};
+use signet_core::console::{CaStatistics, StatisticsQuery};
 use signet_core::{
     AuditCheck, AuditRecord, BoxFuture, CaName, CertificateHistory, CertificateStatus, CrlRecord,
     HistoryQuery, NewAudit, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent, RequestId,
@@ -427,6 +428,16 @@ impl Store for SqliteStore {
         Box::pin(
             self.readers
                 .run(move |conn| reader::certificate_history(conn, &query)),
+        )
+    }
+
+    fn ca_statistics(
+        &self,
+        query: StatisticsQuery,
+    ) -> BoxFuture<'_, Result<CaStatistics, StoreError>> {
+        Box::pin(
+            self.readers
+                .run(move |conn| reader::ca_statistics(conn, &query)),
         )
     }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use futures_channel::oneshot;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use signet_core::console::{CaStatistics, StatisticsQuery};
 use signet_core::{
     Approval, AuditRecord, CaName, CertificateRecord, Event, ExtensionOrigin, OutboxEvent,
     ProfileName, RequestId, RequestRecord, RequestStatus, Roles, SerialNumber, StoreError,
@@ -739,4 +740,83 @@ pub(crate) fn exit_cursor(conn: &Connection, ca: &CaName, exit: &str) -> Result<
     let seq = seq.unwrap_or(0);
     u64::try_from(seq)
         .map_err(|_| corrupt("exit_cursors", format!("{ca}/{exit}"), "seq", "negative"))
+}
+
+const STATUS_COUNTS: &str = "SELECT status, count(*) FROM requests INDEXED BY requests_ca_status_id WHERE ca = ?1 GROUP BY status";
+// No index on not_before: the dashboard reads the CA's certificates once per view, which is
+// cheaper than one more index written on every issuance.
+const ISSUED_PER_DAY: &str = "SELECT (not_before - (not_before % 86400)) AS day, count(*) \
+    FROM certificates WHERE ca = ?1 AND not_before >= ?2 GROUP BY day";
+const EXPIRING: &str = "SELECT count(*) FROM certificates INDEXED BY certificates_ca_not_after \
+    WHERE ca = ?1 AND not_after > ?2 AND not_after <= ?3 AND revoked_at IS NULL";
+const AUDIT_HEAD: &str = "SELECT coalesce(max(seq), 0) FROM audit";
+
+/// The console dashboard's figures (see [`StatisticsQuery`]).
+pub(crate) fn ca_statistics(
+    conn: &Connection,
+    query: &StatisticsQuery,
+) -> Result<CaStatistics, StoreError> {
+    let ca = query.ca.as_str();
+    let mut counts = std::collections::HashMap::new();
+    let mut stmt = conn
+        .prepare_cached(STATUS_COUNTS)
+        .map_err(sql_error("reading the statistics"))?;
+    let mut rows = stmt
+        .query(params![ca])
+        .map_err(sql_error("reading the statistics"))?;
+    while let Some(row) = rows.next().map_err(sql_error("reading the statistics"))? {
+        let status: String = row.get(0).map_err(sql_error("reading the statistics"))?;
+        let n: i64 = row.get(1).map_err(sql_error("reading the statistics"))?;
+        let status = status
+            .parse::<RequestStatus>()
+            .map_err(|e| corrupt("requests", ca, "status", &e))?;
+        counts.insert(status, u64::try_from(n).unwrap_or(0));
+    }
+    let by_status = [
+        RequestStatus::Pending,
+        RequestStatus::Issued,
+        RequestStatus::Denied,
+        RequestStatus::Failed,
+        RequestStatus::Revoked,
+    ]
+    .into_iter()
+    .map(|s| (s, counts.get(&s).copied().unwrap_or(0)))
+    .collect();
+
+    let from = to_unix(query.chart_from)?;
+    let now = to_unix(query.now)?;
+    let mut per_day = std::collections::HashMap::new();
+    let mut stmt = conn
+        .prepare_cached(ISSUED_PER_DAY)
+        .map_err(sql_error("reading the statistics"))?;
+    let mut rows = stmt
+        .query(params![ca, from])
+        .map_err(sql_error("reading the statistics"))?;
+    while let Some(row) = rows.next().map_err(sql_error("reading the statistics"))? {
+        let day: i64 = row.get(0).map_err(sql_error("reading the statistics"))?;
+        let n: i64 = row.get(1).map_err(sql_error("reading the statistics"))?;
+        per_day.insert(day, u64::try_from(n).unwrap_or(0));
+    }
+    let today = now - now.rem_euclid(86_400);
+    let first = from - from.rem_euclid(86_400);
+    let issued_per_day = (first..=today)
+        .step_by(86_400)
+        .filter_map(|day| Some((from_unix(day)?, per_day.get(&day).copied().unwrap_or(0))))
+        .collect();
+
+    let until = to_unix(query.now + query.expiring_within)?;
+    let expiring: i64 = conn
+        .prepare_cached(EXPIRING)
+        .and_then(|mut s| s.query_row(params![ca, now, until], |r| r.get(0)))
+        .map_err(sql_error("reading the statistics"))?;
+    let audit_head: i64 = conn
+        .prepare_cached(AUDIT_HEAD)
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(sql_error("reading the statistics"))?;
+    Ok(CaStatistics {
+        by_status,
+        issued_per_day,
+        expiring: u64::try_from(expiring).unwrap_or(0),
+        audit_head: u64::try_from(audit_head).unwrap_or(0),
+    })
 }

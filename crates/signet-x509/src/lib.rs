@@ -28,6 +28,7 @@ pub mod ext;
 pub mod name;
 pub mod ocsp;
 pub mod pem;
+pub mod pkcs7;
 
 pub use alg::{KeyAlgorithm, SignatureAlgorithm};
 pub use cert::{

@@ -1183,3 +1183,59 @@ pub fn chain_policy(server: &Server, rules_toml: &str) {
         );
     fs::write(&path, text).expect("writing signet.toml");
 }
+
+/// Runs a browser test script (`tests/web/SCRIPT`, playwright-core driving Debian's
+/// chromium) with `config` in `SIGNET_E2E`, plus `url` (the server), `out` (a fresh
+/// directory for downloads, returned) and `screenshots` (`target/web-screenshots`). Returns
+/// the script's last stdout line parsed as JSON; panics with its output when it fails.
+pub fn browser(
+    script: &str,
+    server: &Server,
+    mut config: serde_json::Value,
+) -> (serde_json::Value, PathBuf) {
+    let web = workspace_root().join("crates/signet-cli/tests/web");
+    assert!(
+        web.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run `npm ci` there (scripts/test.sh does)",
+        web.display()
+    );
+    let chromium = std::env::var("SIGNET_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "{chromium} is missing: install Debian's chromium (scripts/test.sh does)"
+    );
+    let out = server
+        .work
+        .join(format!("browser-{}", script.trim_end_matches(".mjs")));
+    std::fs::create_dir_all(&out).expect("browser output directory");
+    let screenshots = workspace_root().join("target/web-screenshots");
+    let obj = config.as_object_mut().expect("config is a JSON object");
+    obj.insert("url".into(), server.url().into());
+    obj.insert("out".into(), out.display().to_string().into());
+    obj.insert(
+        "screenshots".into(),
+        screenshots.display().to_string().into(),
+    );
+    let run = Command::new("node")
+        .arg(web.join(script))
+        .current_dir(&web)
+        .env("SIGNET_E2E", config.to_string())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run node {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        run.status.success(),
+        "browser test {script} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        run.status
+    );
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("{}");
+    let value = serde_json::from_str(last)
+        .unwrap_or_else(|e| panic!("{script} printed no JSON result ({e}):\n{stdout}\n{stderr}"));
+    (value, out)
+}

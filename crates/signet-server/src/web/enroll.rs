@@ -1,0 +1,577 @@
+//! The enrollment pages (AD CS "Certificate Services Web Enrollment"): sign in, request a
+//! certificate (paste or upload a CSR, or let the browser make the key and the CSR), see a
+//! request's disposition and download the certificate, its chain, the CA certificate and CRL.
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use base64ct::{Base64, Encoding};
+use serde::Deserialize;
+use signet_core::console::WebSessionEvent;
+use signet_core::{
+    Enroll, EnrollError, Identity, RequestId, RequestStatus, SerialNumber, SubmitRequest,
+};
+use signet_x509::pem;
+
+use super::session::{CertBinding, clear_cookie, cookie_value, safe_next, same_origin};
+use super::{Chrome, CsrfForm, MaybeUser, PageError, WebUser, fmt_time, render};
+use crate::api::AppState;
+use crate::tls::PeerCertificates;
+
+/// The enrollment routes.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/signin", get(signin_page).post(signin))
+        .route("/signout", post(signout))
+        .route("/enroll", get(enroll_page).post(enroll))
+        .route("/requests", get(my_requests))
+        .route("/requests/{ca}/{id}", get(request_page))
+        .route("/requests/{ca}/{id}/{file}", get(request_download))
+}
+
+/// The client's address, when the listener records it.
+struct Peer(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".into(), |c| c.0.to_string()),
+        ))
+    }
+}
+
+/// One CA as the pages show it.
+struct CaLink {
+    name: String,
+    subject: String,
+    key_algorithm: String,
+}
+
+fn ca_links(state: &AppState) -> Vec<CaLink> {
+    state
+        .authority
+        .summaries()
+        .into_iter()
+        .map(|c| CaLink {
+            name: c.name,
+            subject: c.subject,
+            key_algorithm: c.key_algorithm,
+        })
+        .collect()
+}
+
+// ---- start page ---------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    cas: Vec<CaLink>,
+}
+
+async fn home(State(state): State<AppState>, MaybeUser(user): MaybeUser) -> Response {
+    render(&HomePage {
+        chrome: Chrome::new("Certificate services", "home", user.as_ref()),
+        cas: ca_links(&state),
+    })
+}
+
+// ---- signing in and out -----------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SigninPage {
+    chrome: Chrome,
+    next: String,
+    error: Option<String>,
+    /// The subject of the TLS client certificate this connection presented, if any.
+    certificate: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+fn peer_subject(parts: Option<&PeerCertificates>) -> Option<String> {
+    let leaf = parts?.0.first()?;
+    signet_x509::parse_certificate(leaf)
+        .ok()
+        .map(|c| c.subject.to_string())
+}
+
+async fn signin_page(
+    MaybeUser(user): MaybeUser,
+    Query(q): Query<NextQuery>,
+    peer: Option<axum::Extension<PeerCertificates>>,
+) -> Response {
+    let next = q
+        .next
+        .as_deref()
+        .and_then(safe_next)
+        .unwrap_or("/")
+        .to_string();
+    if user.is_some() {
+        return Redirect::to(&next).into_response();
+    }
+    render(&SigninPage {
+        chrome: Chrome::new("Sign in", "signin", None),
+        next,
+        error: None,
+        certificate: peer_subject(peer.as_ref().map(|p| &p.0)),
+    })
+}
+
+#[derive(Deserialize)]
+struct SigninForm {
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn signin(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    certs: Option<axum::Extension<PeerCertificates>>,
+    body: axum::body::Bytes,
+) -> Response {
+    // No session yet, so no CSRF token: the browser's own marks must show this came from
+    // this site (and the cookie is SameSite=Strict besides).
+    if let Err(e) = same_origin(&headers) {
+        return e.into_response();
+    }
+    let form: SigninForm = match serde_urlencoded::from_bytes(&body) {
+        Ok(f) => f,
+        Err(e) => return PageError::bad_request(format!("the form: {e}")).into_response(),
+    };
+    let next = safe_next(&form.next).unwrap_or("/").to_string();
+    let certificate = peer_subject(certs.as_ref().map(|p| &p.0));
+    let refuse = |message: String| {
+        tracing::warn!(%peer, method = %form.method, "web sign-in refused: {message}");
+        let page = SigninPage {
+            chrome: Chrome::new("Sign in", "signin", None),
+            next: next.clone(),
+            error: Some(message),
+            certificate: certificate.clone(),
+        };
+        (StatusCode::UNAUTHORIZED, render(&page)).into_response()
+    };
+    let (identity, binding, how) = if form.method == "certificate" {
+        match certificate_identity(&state, certs.as_ref().map(|c| &c.0)).await {
+            Ok((identity, binding)) => (identity, Some(binding), "certificate"),
+            Err(message) => return refuse(message),
+        }
+    } else {
+        match state.authority.authenticate_token(&form.token) {
+            Ok(identity) => (identity, None, "token"),
+            Err(e) => return refuse(e.to_string()),
+        }
+    };
+    let authority = std::sync::Arc::clone(&state.authority);
+    let random = move |buf: &mut [u8]| authority.fill_random(buf).map_err(|e| e.to_string());
+    let session = match state.web.sessions.open(identity.clone(), binding, &random) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "could not open a web session");
+            return PageError::new(StatusCode::INTERNAL_SERVER_ERROR, "could not sign in")
+                .into_response();
+        }
+    };
+    if let Err(e) = state
+        .authority
+        .audit_web_session(WebSessionEvent::SignIn, &identity, how, &peer)
+        .await
+    {
+        return PageError::from(e).into_response();
+    }
+    let mut resp = Redirect::to(&next).into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, session.set_cookie);
+    resp
+}
+
+/// The identity of the connection's TLS client certificate, checked as the REST API
+/// checks it (mapped, not revoked).
+async fn certificate_identity(
+    state: &AppState,
+    peer: Option<&PeerCertificates>,
+) -> Result<(Identity, CertBinding), String> {
+    let leaf = peer
+        .and_then(|p| p.0.first())
+        .ok_or("this connection presented no client certificate (use the HTTPS listener with your certificate)")?;
+    let info =
+        signet_x509::parse_certificate(leaf).map_err(|e| format!("the client certificate: {e}"))?;
+    let identity = crate::auth::certificate_caller(state, &info)
+        .await
+        .map_err(|e| e.to_string())?;
+    let serial = hex::decode(&info.serial_hex)
+        .ok()
+        .and_then(|m| SerialNumber::from_magnitude(&m).ok())
+        .ok_or("the client certificate's serial number is not usable")?;
+    Ok((
+        identity,
+        CertBinding {
+            issuer: info.issuer,
+            serial,
+        },
+    ))
+}
+
+async fn signout(
+    State(state): State<AppState>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    CsrfForm(user, _): CsrfForm<serde::de::IgnoredAny>,
+) -> Response {
+    if let Some(cookie) = cookie_value(&headers) {
+        state.web.sessions.close(&cookie);
+    }
+    let how = if user.identity.via.starts_with("token:") {
+        "token"
+    } else {
+        "certificate"
+    };
+    if let Err(e) = state
+        .authority
+        .audit_web_session(WebSessionEvent::SignOut, &user.identity, how, &peer)
+        .await
+    {
+        tracing::warn!(error = %e, "could not audit a sign-out");
+    }
+    let mut resp = Redirect::to("/signin").into_response();
+    resp.headers_mut()
+        .insert(header::SET_COOKIE, clear_cookie());
+    resp
+}
+
+// ---- requesting a certificate -------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "enroll.html")]
+struct EnrollPage {
+    chrome: Chrome,
+    cas: Vec<CaLink>,
+    ca: Option<String>,
+    profiles: Vec<String>,
+    form: EnrollForm,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+struct EnrollForm {
+    #[serde(default)]
+    ca: String,
+    #[serde(default)]
+    profile: String,
+    #[serde(default)]
+    csr: String,
+    #[serde(default)]
+    attributes: String,
+}
+
+#[derive(Deserialize)]
+struct CaQuery {
+    #[serde(default)]
+    ca: Option<String>,
+}
+
+fn enroll_form_page(
+    state: &AppState,
+    user: &WebUser,
+    form: EnrollForm,
+    error: Option<String>,
+) -> Result<EnrollPage, PageError> {
+    let cas = ca_links(state);
+    let ca = if form.ca.is_empty() {
+        (cas.len() == 1).then(|| cas[0].name.clone())
+    } else {
+        Some(form.ca.clone())
+    };
+    let profiles = match &ca {
+        Some(ca) => state
+            .authority
+            .enrollable_profiles(ca, Some(&user.identity))?
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect(),
+        None => Vec::new(),
+    };
+    Ok(EnrollPage {
+        chrome: Chrome::new("Request a certificate", "enroll", Some(user)),
+        cas,
+        ca,
+        profiles,
+        form,
+        error,
+    })
+}
+
+async fn enroll_page(
+    State(state): State<AppState>,
+    user: WebUser,
+    Query(q): Query<CaQuery>,
+) -> Result<Response, PageError> {
+    let form = EnrollForm {
+        ca: q.ca.unwrap_or_default(),
+        ..Default::default()
+    };
+    Ok(render(&enroll_form_page(&state, &user, form, None)?))
+}
+
+/// `name=value` (or `name: value`) per line.
+fn parse_attributes(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (k, v) = l
+                .split_once('=')
+                .or_else(|| l.split_once(':'))
+                .ok_or_else(|| format!("attribute line {l:?}: write name=value"))?;
+            let (k, v) = (k.trim(), v.trim());
+            if k.is_empty() {
+                return Err(format!("attribute line {l:?}: the name is empty"));
+            }
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+async fn enroll(
+    State(state): State<AppState>,
+    CsrfForm(user, form): CsrfForm<EnrollForm>,
+) -> Result<Response, PageError> {
+    let again = |form: EnrollForm, status: StatusCode, message: String| {
+        let page = enroll_form_page(&state, &user, form, Some(message))?;
+        Ok::<Response, PageError>((status, render(&page)).into_response())
+    };
+    if form.csr.trim().is_empty() {
+        return again(
+            form,
+            StatusCode::BAD_REQUEST,
+            "Paste or upload a certificate request (PEM), or generate a key in the browser.".into(),
+        );
+    }
+    let attributes = match parse_attributes(&form.attributes) {
+        Ok(a) => a,
+        Err(m) => return again(form, StatusCode::BAD_REQUEST, m),
+    };
+    let request = SubmitRequest {
+        ca: form.ca.clone(),
+        csr: form.csr.trim().as_bytes().to_vec(),
+        profile: (!form.profile.is_empty()).then(|| form.profile.clone()),
+        attributes,
+        caller: Some(user.identity.clone()),
+    };
+    match state.authority.submit(request).await {
+        Ok(resp) => {
+            let ca = state
+                .authority
+                .ca_name(&form.ca)
+                .map_or_else(|| form.ca.clone(), ToString::to_string);
+            Ok(
+                Redirect::to(&format!("/requests/{}/{}", super::url_encode(&ca), resp.id))
+                    .into_response(),
+            )
+        }
+        Err(e @ (EnrollError::BadRequest(_) | EnrollError::UnknownProfile { .. })) => {
+            let status = StatusCode::BAD_REQUEST;
+            again(form, status, e.to_string())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---- a request's disposition and downloads -----------------------------------------------
+
+#[derive(Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    chrome: Chrome,
+    ca: String,
+    id: String,
+    status: &'static str,
+    message: Option<String>,
+    serial: Option<String>,
+    subject: Option<String>,
+    sans: Vec<String>,
+    not_before: Option<String>,
+    not_after: Option<String>,
+    /// Base64 DER of the certificate and of its chain (leaf's issuer first), for the script
+    /// that builds a PKCS#12 from a key kept in this browser.
+    certificate_b64: String,
+    chain_b64: String,
+    spki_b64: String,
+}
+
+fn parse_id(id: &str) -> Result<RequestId, PageError> {
+    id.parse::<i64>()
+        .ok()
+        .and_then(|n| RequestId::new(n).ok())
+        .ok_or_else(|| PageError::not_found(format!("{id:?} is not a request number")))
+}
+
+async fn request_page(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((ca, id)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let resp = state
+        .authority
+        .retrieve_request(&ca, id, Some(&user.identity))
+        .await?;
+    let info = resp
+        .certificate
+        .as_deref()
+        .and_then(|der| signet_x509::parse_certificate(der).ok());
+    let b64 = |d: &[u8]| Base64::encode_string(d);
+    let page = RequestPage {
+        chrome: Chrome::new(format!("Request {id}"), "requests", Some(&user)),
+        ca: state
+            .authority
+            .ca_name(&ca)
+            .map_or(ca.clone(), ToString::to_string),
+        id: id.to_string(),
+        status: resp.status.as_str(),
+        message: resp.message.clone(),
+        serial: resp.serial.clone(),
+        subject: info.as_ref().map(|i| i.subject.to_string()),
+        sans: info
+            .as_ref()
+            .map(|i| i.sans.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        not_before: info.as_ref().map(|i| fmt_time(i.not_before)),
+        not_after: info.as_ref().map(|i| fmt_time(i.not_after)),
+        certificate_b64: resp.certificate.as_deref().map(b64).unwrap_or_default(),
+        chain_b64: resp
+            .chain
+            .iter()
+            .map(|c| b64(c))
+            .collect::<Vec<_>>()
+            .join(","),
+        spki_b64: info.as_ref().map(|i| b64(&i.spki_der)).unwrap_or_default(),
+    };
+    let mut r = render(&page);
+    if resp.status == RequestStatus::Pending {
+        r.headers_mut()
+            .insert(header::REFRESH, HeaderValue::from_static("30"));
+    }
+    Ok(r)
+}
+
+async fn request_download(
+    State(state): State<AppState>,
+    user: WebUser,
+    Path((ca, id, file)): Path<(String, String, String)>,
+) -> Result<Response, PageError> {
+    let id = parse_id(&id)?;
+    let resp = state
+        .authority
+        .retrieve_request(&ca, id, Some(&user.identity))
+        .await?;
+    let cert = resp
+        .certificate
+        .ok_or_else(|| PageError::not_found(format!("request {id} has no certificate")))?;
+    let serial = resp.serial.unwrap_or_default();
+    let mut full = vec![cert.clone()];
+    full.extend(resp.chain);
+    let (body, ty, name) = match file.as_str() {
+        "certificate.pem" => (
+            pem::encode("CERTIFICATE", &cert).into_bytes(),
+            "application/x-pem-file",
+            format!("{serial}.pem"),
+        ),
+        "certificate.der" => (cert, "application/pkix-cert", format!("{serial}.cer")),
+        "chain.pem" => (
+            full.iter()
+                .map(|d| pem::encode("CERTIFICATE", d))
+                .collect::<String>()
+                .into_bytes(),
+            "application/x-pem-file",
+            format!("{serial}-chain.pem"),
+        ),
+        "chain.p7b" => (
+            signet_x509::pkcs7::certs_only(&full),
+            "application/pkcs7-mime",
+            format!("{serial}.p7b"),
+        ),
+        other => {
+            return Err(PageError::not_found(format!(
+                "no download {other:?} (certificate.pem, certificate.der, chain.pem, chain.p7b)"
+            )));
+        }
+    };
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .map_err(|_| PageError::bad_request("bad file name"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(ty)),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+// ---- my requests --------------------------------------------------------------------------
+
+struct RequestRow {
+    ca: String,
+    id: String,
+    status: &'static str,
+    subject: String,
+    profile: String,
+    submitted: String,
+}
+
+#[derive(Template)]
+#[template(path = "requests.html")]
+struct RequestsPage {
+    chrome: Chrome,
+    rows: Vec<RequestRow>,
+}
+
+async fn my_requests(State(state): State<AppState>, user: WebUser) -> Result<Response, PageError> {
+    let cas = ca_links(&state);
+    let mut rows = Vec::new();
+    for ca in &cas {
+        let mine = match state
+            .authority
+            .requests_of(Some(&user.identity), &ca.name, 100)
+            .await
+        {
+            Ok(r) => r,
+            Err(EnrollError::Forbidden(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        rows.extend(mine.into_iter().map(|r| RequestRow {
+            ca: ca.name.clone(),
+            id: r.id.to_string(),
+            status: r.status.as_str(),
+            subject: r.subject,
+            profile: r.profile.map(|p| p.to_string()).unwrap_or_default(),
+            submitted: fmt_time(r.submitted_at),
+        }));
+    }
+    Ok(render(&RequestsPage {
+        chrome: Chrome::new("My requests", "requests", Some(&user)),
+        rows,
+    }))
+}

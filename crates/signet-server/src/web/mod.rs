@@ -1,0 +1,315 @@
+//! The web pages (DESIGN §3): enrollment for requesters at `/`, the administration console
+//! at `/admin`. Server-rendered HTML (askama templates under `templates/`, checked at compile
+//! time) with a little progressive enhancement: htmx and Signet's own scripts, vendored into
+//! the binary and served from `/static/`, so the pages work offline and without JavaScript
+//! except where the browser itself must act (generating a key).
+//!
+//! Every page goes through the same engine calls as the REST API, so authorization is the
+//! engine's; this layer authenticates (sessions, [`session`]) and renders.
+//!
+//! # Security
+//! - Sessions: a `__Host-` cookie, `Secure; HttpOnly; SameSite=Strict`, in-memory and
+//!   re-checked against its credential on every request ([`session`]).
+//! - CSRF: every form carries the session's token and is posted through [`CsrfForm`], which
+//!   also refuses cross-site requests (`Sec-Fetch-Site`, `Origin`).
+//! - Content-Security-Policy without `unsafe-inline` or `unsafe-eval`; no inline script or
+//!   style in any template; `frame-ancestors 'none'`; pages are `no-store`.
+
+pub mod admin;
+pub mod enroll;
+pub mod session;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use signet_core::{EnrollError, Identity, Role};
+
+use crate::api::AppState;
+pub use session::{CsrfForm, MaybeUser, SessionLimits, Sessions, WebUser};
+
+/// What the pages share.
+#[derive(Debug)]
+pub struct WebState {
+    pub sessions: Sessions,
+}
+
+impl WebState {
+    pub fn new(limits: SessionLimits) -> Arc<WebState> {
+        Arc::new(WebState {
+            sessions: Sessions::new(limits),
+        })
+    }
+}
+
+/// The policy every page and asset is served with.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'";
+
+/// The web routes (merged into [`crate::api::router`]).
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(enroll::routes())
+        .merge(admin::routes())
+        .route("/static/{file}", get(asset))
+        .layer(middleware::from_fn(security_headers))
+}
+
+async fn security_headers(req: axum::extract::Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// The vendored assets: (name, content type, bytes).
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "signet.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../web/static/signet.css"),
+    ),
+    (
+        "htmx.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/htmx-2.0.11.min.js"),
+    ),
+    (
+        "pkcs10.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/pkcs10.js"),
+    ),
+    (
+        "enroll.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/enroll.js"),
+    ),
+    (
+        "console.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../web/static/console.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../../web/static/favicon.svg"),
+    ),
+];
+
+async fn asset(Path(file): Path<String>) -> Response {
+    let Some((_, ty, body)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
+        return PageError::not_found("no such file").into_response();
+    };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(ty)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        *body,
+    )
+        .into_response()
+}
+
+/// The page frame: who is signed in and what the navigation shows.
+#[derive(Debug, Clone, Default)]
+pub struct Chrome {
+    pub title: String,
+    /// The signed-in user's name and roles.
+    pub user: Option<(String, String)>,
+    pub csrf: String,
+    /// Whether the user may open the console.
+    pub console: bool,
+    /// Whether the user may read the audit log.
+    pub auditor: bool,
+    /// The navigation entry to mark current: `enroll`, `dashboard`, `pending`, ...
+    pub section: &'static str,
+    /// The CA the console pages are about, if any.
+    pub ca: Option<String>,
+}
+
+impl Chrome {
+    pub fn new(title: impl Into<String>, section: &'static str, user: Option<&WebUser>) -> Chrome {
+        Chrome {
+            title: title.into(),
+            user: user.map(|u| (u.identity.name.clone(), u.identity.roles.to_string())),
+            csrf: user.map(|u| u.csrf.clone()).unwrap_or_default(),
+            console: user.is_some_and(|u| signet_core::Authority::may_use_console(&u.identity)),
+            auditor: user.is_some_and(|u| u.identity.roles.contains(Role::Auditor)),
+            section,
+            ca: None,
+        }
+    }
+
+    pub fn with_ca(mut self, ca: &str) -> Chrome {
+        self.ca = Some(ca.to_string());
+        self
+    }
+}
+
+/// Renders a template, or the error page if rendering fails.
+pub fn render(t: &impl Template) -> Response {
+    match t.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering a page failed");
+            PageError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be rendered.",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// An error shown as a page.
+#[derive(Debug, Clone)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    chrome: Chrome,
+    status: u16,
+    reason: &'a str,
+    message: &'a str,
+    signin: bool,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> PageError {
+        PageError {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> PageError {
+        PageError::new(StatusCode::BAD_REQUEST, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> PageError {
+        PageError::new(StatusCode::FORBIDDEN, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> PageError {
+        PageError::new(StatusCode::NOT_FOUND, message)
+    }
+    pub fn signed_out() -> PageError {
+        PageError::new(
+            StatusCode::UNAUTHORIZED,
+            "Your session has ended or you are not signed in. Sign in and try again.",
+        )
+    }
+}
+
+impl From<EnrollError> for PageError {
+    fn from(e: EnrollError) -> PageError {
+        let problem = crate::problem::Problem::from(e.clone());
+        let status =
+            StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        PageError::new(status, problem.detail)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            chrome: Chrome::new(self.status.canonical_reason().unwrap_or("Error"), "", None),
+            status: self.status.as_u16(),
+            reason: self.status.canonical_reason().unwrap_or("Error"),
+            message: &self.message,
+            signin: self.status == StatusCode::UNAUTHORIZED,
+        };
+        let body = page
+            .render()
+            .unwrap_or_else(|_| format!("{} {}", self.status, self.message));
+        (self.status, Html(body)).into_response()
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986 §2.3).
+pub fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A time as `2026-12-02 01:45 UTC`.
+pub fn fmt_time(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// The identity's display of roles on the page header.
+pub fn describe(identity: &Identity) -> String {
+    format!("{} ({})", identity.name, identity.roles)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_urls() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_796_175_900);
+        assert_eq!(fmt_time(t), "2026-12-02 01:45 UTC");
+        assert_eq!(url_encode("/admin?x=1&y"), "%2Fadmin%3Fx%3D1%26y");
+    }
+}

@@ -1,0 +1,334 @@
+//! Web sessions: a random session id in a `__Host-` cookie (`Secure`, `HttpOnly`,
+//! `SameSite=Strict`, `Path=/`), kept server-side with the identity it proved, and a CSRF
+//! token per session that every form carries back ([`CsrfForm`]).
+//!
+//! Sessions live in memory: a restart signs everyone out. Each request re-checks the
+//! credential the session was opened with (a revoked or expired token, or a revoked client
+//! certificate, ends it), so signing in never outlives what it was based on.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use base64ct::{Base64UrlUnpadded, Encoding};
+use serde::de::DeserializeOwned;
+use signet_core::{Identity, SerialNumber};
+use signet_x509::DistinguishedName;
+
+use crate::api::AppState;
+use crate::web::PageError;
+
+/// The session cookie's name. `__Host-` makes browsers refuse it unless it is `Secure`,
+/// host-only and for `/` (RFC 6265bis §4.1.3.2).
+pub const COOKIE: &str = "__Host-signet-session";
+
+/// How long sessions last.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    /// Signed out after this long without a request.
+    pub idle: Duration,
+    /// Signed out this long after signing in, however active.
+    pub absolute: Duration,
+    /// At most this many sessions at once; the least recently used goes first.
+    pub max_sessions: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(8 * 3600),
+            max_sessions: 10_000,
+        }
+    }
+}
+
+/// The client certificate a session was opened with, re-checked for revocation.
+#[derive(Debug, Clone)]
+pub struct CertBinding {
+    pub issuer: DistinguishedName,
+    pub serial: SerialNumber,
+}
+
+#[derive(Debug, Clone)]
+struct Session {
+    identity: Identity,
+    cert: Option<CertBinding>,
+    csrf: String,
+    created: Instant,
+    last_seen: Instant,
+}
+
+/// The live sessions, keyed by SHA-256 of the cookie value (a memory dump shows no
+/// usable cookie).
+#[derive(Debug)]
+pub struct Sessions {
+    limits: SessionLimits,
+    map: Mutex<HashMap<[u8; 32], Session>>,
+}
+
+/// A new session's cookie value, and the `Set-Cookie` header that sends it.
+pub struct NewSession {
+    pub set_cookie: HeaderValue,
+}
+
+impl Sessions {
+    pub fn new(limits: SessionLimits) -> Sessions {
+        Sessions {
+            limits,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Opens a session for `identity`.
+    pub fn open(
+        &self,
+        identity: Identity,
+        cert: Option<CertBinding>,
+        random: &dyn Fn(&mut [u8]) -> Result<(), String>,
+    ) -> Result<NewSession, String> {
+        let mut id = [0u8; 32];
+        random(&mut id)?;
+        let mut csrf = [0u8; 32];
+        random(&mut csrf)?;
+        let cookie = Base64UrlUnpadded::encode_string(&id);
+        let now = Instant::now();
+        let session = Session {
+            identity,
+            cert,
+            csrf: Base64UrlUnpadded::encode_string(&csrf),
+            created: now,
+            last_seen: now,
+        };
+        let mut map = self
+            .map
+            .lock()
+            .map_err(|_| "the session table is poisoned")?;
+        map.retain(|_, s| self.alive(s, now));
+        if map.len() >= self.limits.max_sessions
+            && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| *k)
+        {
+            map.remove(&oldest);
+        }
+        map.insert(signet_x509::sha256(cookie.as_bytes()), session);
+        let header = format!(
+            "{COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+            self.limits.absolute.as_secs()
+        );
+        Ok(NewSession {
+            set_cookie: HeaderValue::from_str(&header).map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// Ends the session with this cookie value, returning who it was.
+    pub fn close(&self, cookie: &str) -> Option<Identity> {
+        let mut map = self.map.lock().ok()?;
+        map.remove(&signet_x509::sha256(cookie.as_bytes()))
+            .map(|s| s.identity)
+    }
+
+    fn alive(&self, s: &Session, now: Instant) -> bool {
+        now.duration_since(s.last_seen) < self.limits.idle
+            && now.duration_since(s.created) < self.limits.absolute
+    }
+
+    /// The live session with this cookie value, touched.
+    fn get(&self, cookie: &str) -> Option<Session> {
+        let key = signet_x509::sha256(cookie.as_bytes());
+        let mut map = self.map.lock().ok()?;
+        let now = Instant::now();
+        let alive = map.get(&key).is_some_and(|s| self.alive(s, now));
+        if !alive {
+            map.remove(&key);
+            return None;
+        }
+        let s = map.get_mut(&key)?;
+        s.last_seen = now;
+        Some(s.clone())
+    }
+
+    fn update_identity(&self, cookie: &str, identity: &Identity) {
+        if let Ok(mut map) = self.map.lock()
+            && let Some(s) = map.get_mut(&signet_x509::sha256(cookie.as_bytes()))
+        {
+            s.identity = identity.clone();
+        }
+    }
+}
+
+/// A `Set-Cookie` that removes the session cookie.
+pub fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "__Host-signet-session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+    )
+}
+
+/// The session cookie's value in a request, if any.
+pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The signed-in user of a page. Without a live session, a GET is redirected to the sign-in
+/// page (coming back afterwards) and anything else is refused.
+#[derive(Debug, Clone)]
+pub struct WebUser {
+    pub identity: Identity,
+    pub csrf: String,
+}
+
+/// The signed-in user, if any (pages anyone may see).
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<WebUser>);
+
+async fn session_user(parts: &Parts, state: &AppState) -> Option<WebUser> {
+    let cookie = cookie_value(&parts.headers)?;
+    let sessions = &state.web.sessions;
+    let session = sessions.get(&cookie)?;
+    let identity = match state.authority.refresh_identity(&session.identity) {
+        Ok(identity) => identity,
+        Err(_) => {
+            sessions.close(&cookie);
+            return None;
+        }
+    };
+    if let Some(cert) = &session.cert {
+        // A revoked client certificate ends its sessions; an unreadable status is treated
+        // the same way (fail closed).
+        if !matches!(
+            state.authority.is_revoked(&cert.issuer, &cert.serial).await,
+            Ok(false)
+        ) {
+            sessions.close(&cookie);
+            return None;
+        }
+    }
+    if identity.roles != session.identity.roles || identity.cas != session.identity.cas {
+        sessions.update_identity(&cookie, &identity);
+    }
+    Some(WebUser {
+        identity,
+        csrf: session.csrf,
+    })
+}
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeUser(session_user(parts, state).await))
+    }
+}
+
+/// Where the sign-in page sends a user back to: a local path only (never `//host`).
+pub fn safe_next(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 512
+        && next.chars().all(|c| c.is_ascii_graphic());
+    ok.then_some(next)
+}
+
+impl FromRequestParts<AppState> for WebUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(user) = session_user(parts, state).await {
+            return Ok(user);
+        }
+        if parts.method == Method::GET {
+            let here = parts
+                .uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .to_string();
+            let next = safe_next(&here).unwrap_or("/");
+            let target = format!("/signin?next={}", crate::web::url_encode(next));
+            return Err(Redirect::to(&target).into_response());
+        }
+        Err(PageError::signed_out().into_response())
+    }
+}
+
+/// A form posted by a signed-in user, with its CSRF token checked (constant time) and the
+/// request checked to come from this site (`Sec-Fetch-Site`, `Origin`). Every state-changing
+/// page handler takes one, so no form can skip the check.
+pub struct CsrfForm<T>(pub WebUser, pub T);
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Refuses requests a browser marks as coming from another site.
+pub fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(PageError::forbidden(
+            "this form was posted from another site",
+        ));
+    }
+    if let (Some(origin), Some(host)) = (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        let origin_host = origin.split_once("://").map_or(origin, |(_, h)| h);
+        if origin_host != host {
+            return Err(PageError::forbidden(
+                "this form was posted from another origin",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Compares two strings in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl<T: DeserializeOwned + Send> axum::extract::FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        same_origin(&parts.headers).map_err(IntoResponse::into_response)?;
+        let user = WebUser::from_request_parts(&mut parts, state).await?;
+        let bytes = axum::body::to_bytes(body, state.max_body)
+            .await
+            .map_err(|_| PageError::bad_request("the form is too large").into_response())?;
+        let field: CsrfField = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| PageError::bad_request(format!("the form: {e}")).into_response())?;
+        if !constant_time_eq(field.csrf.as_bytes(), user.csrf.as_bytes()) {
+            return Err(PageError::forbidden(
+                "the form's security token is missing or stale; reload the page and try again",
+            )
+            .into_response());
+        }
+        let form: T = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| PageError::bad_request(format!("the form: {e}")).into_response())?;
+        Ok(CsrfForm(user, form))
+    }
+}

@@ -1,0 +1,1 @@
+// Signet console: small progressive enhancements (no inline script; CSP script-src 'self').

@@ -1,0 +1,77 @@
+//! The web enrollment page's browser-side crypto (`signet-server/web/static/pkcs10.js`:
+//! PKCS#10 CSRs, encrypted PKCS#8, PKCS#12), run under Node's WebCrypto by
+//! `tests/web/pkcs10.test.mjs` and checked there with the `openssl` CLI.
+//!
+//! Node and openssl are oracles: when one is missing the test is skipped with a message,
+//! unless `SIGNET_REQUIRE_ORACLES=1` (scripts/test.sh), where a missing tool fails it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+/// Whether `program ARGS` runs and exits 0; its stdout when it does.
+fn tool_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Returns false (after a SKIPPED message) when `what` is missing and oracles are optional;
+/// panics when they are required.
+fn oracle_present(present: bool, what: &str) -> bool {
+    if present {
+        return true;
+    }
+    let required = std::env::var("SIGNET_REQUIRE_ORACLES").is_ok_and(|v| v == "1");
+    assert!(
+        !required,
+        "{what} is required (SIGNET_REQUIRE_ORACLES=1) but not available"
+    );
+    eprintln!("SKIPPED pkcs10_js_under_node: {what} is not available");
+    false
+}
+
+#[test]
+fn pkcs10_js_under_node() {
+    // Node 20.19 or later: global WebCrypto, node:test, and ES module syntax detection
+    // (pkcs10.js is a plain `.js` ES module with no package.json beside it).
+    let node = tool_output("node", &["--version"]);
+    let version: Option<(u32, u32)> = node.as_deref().and_then(|v| {
+        let mut parts = v.strip_prefix('v')?.split('.');
+        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    });
+    if !oracle_present(
+        version.is_some_and(|v| v >= (20, 19)),
+        &format!("node >= 20.19 (found {node:?})"),
+    ) {
+        return;
+    }
+    if !oracle_present(
+        tool_output("openssl", &["version"]).is_some(),
+        "the openssl CLI",
+    ) {
+        return;
+    }
+
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web");
+    let out = Command::new("node")
+        .args(["--test", "pkcs10.test.mjs"])
+        .current_dir(&web)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run node --test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "`node --test pkcs10.test.mjs` in {} failed ({})\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        web.display(),
+        out.status
+    );
+    // A run that found no tests would also exit 0.
+    assert!(
+        stdout.contains("# fail 0") && !stdout.contains("# pass 0\n"),
+        "unexpected node --test summary:\n{stdout}\n{stderr}"
+    );
+}

@@ -75,7 +75,9 @@ async fn security_headers(req: axum::extract::Request, next: Next) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // `same-origin`, not `no-referrer`: with no-referrer, browsers send `Origin: null` on
+        // form posts, which [`session::same_origin`] must refuse.
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         "cross-origin-opener-policy",

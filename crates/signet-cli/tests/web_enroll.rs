@@ -1,0 +1,222 @@
+//! The enrollment pages in a real browser (Chromium driven by playwright-core,
+//! `tests/web/enroll.mjs`): the script signs in, submits CSRs, generates keys in the browser
+//! and downloads what the pages offer; this test then checks every file with openssl and
+//! pkilint, and the server's records through the REST API.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+use serde_json::json;
+
+const PASSPHRASE: &str = "correct horse battery";
+
+/// `openssl ARGS`, which must succeed; its stdout.
+fn openssl(args: &[&str]) -> String {
+    let run = run_program("openssl", args);
+    run.expect_code(0);
+    run.stdout
+}
+
+fn public_key_of_cert(cert: &Path) -> String {
+    openssl(&["x509", "-in", cert.to_str().unwrap(), "-noout", "-pubkey"])
+}
+
+/// The certificate of request `id`, fetched with the requester's token, as a PEM file.
+fn certificate_of(server: &Server, token: &str, id: i64, stem: &str) -> std::path::PathBuf {
+    let resp = server.call(
+        Some(token),
+        "GET",
+        &format!("/api/v1/cas/{}/requests/{id}", server.ca),
+        None,
+    );
+    assert_eq!(resp.status, 200, "{resp}");
+    let v = resp.json();
+    assert_eq!(v["status"], "issued", "{v:#}");
+    write_pem(&server.work, stem, v["certificate"].as_str().unwrap())
+}
+
+#[test]
+fn a_requester_enrolls_through_the_web_pages() {
+    let mut server = Server::init(&["--dev"]);
+    server.serve();
+    let requester = server.create_token(&["requester"], "rita");
+    let manager = server.create_token(&["manager"], "mona");
+    let auditor = server.create_token(&["auditor"], "audrey");
+    let ca = server.ca_cert_path();
+
+    let csr = openssl_csr(
+        &server.work,
+        "p256",
+        "/CN=pasted.test",
+        &["DNS:pasted.test"],
+    );
+    let csr_pem = fs::read_to_string(&csr).unwrap();
+    let upload = openssl_csr(&server.work, "p256", "/CN=uploaded/O=Signet", &[]);
+    let upload_der = server.work.join("uploaded.der");
+    openssl(&[
+        "req",
+        "-in",
+        upload.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        upload_der.to_str().unwrap(),
+    ]);
+
+    let (result, out) = browser(
+        "enroll.mjs",
+        &server,
+        json!({
+            "ca": server.ca,
+            "requester": requester,
+            "csr_pem": csr_pem,
+            "csr_der_file": upload_der.display().to_string(),
+            "passphrase": PASSPHRASE,
+        }),
+    );
+    let id = |k: &str| {
+        result[k]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{k} in {result:#}"))
+    };
+
+    // The pasted CSR's certificate, downloaded as PEM, DER, chain and PKCS#7: one
+    // certificate, which verifies against the CA.
+    let pem = out.join("pasted.pem");
+    openssl_verify(&ca, &pem);
+    assert!(cert_text(&pem).contains("DNS:pasted.test"));
+    let der_as_pem = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        out.join("pasted.der").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        der_as_pem,
+        fs::read_to_string(&pem).unwrap(),
+        "DER and PEM hold one certificate"
+    );
+    let chain = fs::read_to_string(out.join("pasted-chain.pem")).unwrap();
+    assert_eq!(
+        chain.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "leaf and CA: {chain}"
+    );
+    assert!(
+        chain.starts_with(&fs::read_to_string(&pem).unwrap()),
+        "the leaf comes first"
+    );
+    let p7 = openssl(&[
+        "pkcs7",
+        "-inform",
+        "DER",
+        "-in",
+        out.join("pasted.p7b").to_str().unwrap(),
+        "-print_certs",
+    ]);
+    assert!(p7.contains("subject=CN = pasted.test"), "{p7}");
+    assert_eq!(p7.matches("subject=").count(), 2, "leaf and CA: {p7}");
+
+    // The uploaded DER request waits for a manager, with its attribute recorded.
+    let details = server.call(
+        Some(&manager),
+        "GET",
+        &format!(
+            "/api/v1/cas/{}/requests/{}/details",
+            server.ca,
+            id("pending")
+        ),
+        None,
+    );
+    assert_eq!(details.status, 200, "{details}");
+    let d = details.json();
+    assert_eq!(d["status"], "pending", "{d:#}");
+    assert_eq!(d["requester"], "rita", "{d:#}");
+    assert!(
+        d.to_string().contains("CHG-4711"),
+        "the attribute is recorded: {d:#}"
+    );
+
+    // The key made in the browser: the encrypted PKCS#8 file opens with the passphrase and
+    // holds the certificate's key; the PKCS#12 holds the key, the certificate and the chain.
+    let generated = certificate_of(&server, &requester, id("generated"), "generated");
+    openssl_verify(&ca, &generated);
+    let text = cert_text(&generated);
+    assert!(
+        text.contains("DNS:browser.test") && text.contains("DNS:www.browser.test"),
+        "{text}"
+    );
+    let errors = pkilint(&generated);
+    assert!(errors.is_empty(), "pkilint: {errors:?}");
+    let pass = format!("pass:{PASSPHRASE}");
+    let key = out.join("browser.key.pem");
+    assert!(
+        fs::read_to_string(&key)
+            .unwrap()
+            .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    );
+    let from_key = openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-passin",
+        &pass,
+        "-pubout",
+    ]);
+    assert_eq!(
+        from_key,
+        public_key_of_cert(&generated),
+        "the downloaded key is the certificate's"
+    );
+    let wrong = run_program(
+        "openssl",
+        &[
+            "pkey",
+            "-in",
+            key.to_str().unwrap(),
+            "-passin",
+            "pass:wrong passphrase",
+            "-pubout",
+        ],
+    );
+    assert_ne!(wrong.code, 0, "a wrong passphrase does not open the key");
+    let p12 = out.join("browser.p12");
+    let bundle = openssl(&[
+        "pkcs12",
+        "-in",
+        p12.to_str().unwrap(),
+        "-passin",
+        &pass,
+        "-nodes",
+    ]);
+    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2, "{bundle}");
+    let p12_key = write_pem(&server.work, "p12-key", &bundle);
+    let from_p12 = openssl(&["pkey", "-in", p12_key.to_str().unwrap(), "-pubout"]);
+    assert_eq!(from_p12, from_key, "the PKCS#12 holds the same key");
+
+    // The non-extractable RSA key's certificate.
+    let kept = certificate_of(&server, &requester, id("kept"), "kept");
+    openssl_verify(&ca, &kept);
+    assert!(cert_text(&kept).contains("rsaEncryption"));
+
+    // Signing in and out are audited under the requester's name.
+    let audit = server.call(Some(&auditor), "GET", "/api/v1/audit", None);
+    let log = audit.text();
+    for action in ["web-sign-in", "web-sign-out"] {
+        assert!(
+            log.contains(action) && log.contains("rita"),
+            "{action} in the audit log: {log}"
+        );
+    }
+    // The session secret never reaches the log.
+    assert!(
+        !server.log().contains("__Host-signet-session="),
+        "{}",
+        server.log_tail()
+    );
+}

@@ -4,7 +4,10 @@
 #   - openssl (Debian package) if it is missing,
 #   - slapd and ldap-utils (Debian packages) if they are missing, for the ldap exit tests,
 #   - pkilint into a virtualenv at $SIGNET_VENV (default: .venv in the checkout),
-#   - aiosmtpd into the same virtualenv (the SMTP sink of the `smtp` exit module's tests).
+#   - aiosmtpd into the same virtualenv (the SMTP sink of the `smtp` exit module's tests),
+#   - chromium (Debian package) and playwright-core (npm, pinned by package-lock.json; it
+#     never downloads a browser) for the web pages' browser tests, and node's test runner for
+#     the in-browser crypto library's tests.
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +23,14 @@ if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
   echo "scripts/test.sh: installing slapd and ldap-utils" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null
 fi
+
+# The web pages' end-to-end tests drive Debian's chromium with playwright-core.
+if [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing chromium, nodejs and npm" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null
+fi
+# npm ci: exactly what package-lock.json pins (a second or two when the npm cache has it).
+(cd crates/signet-cli/tests/web && npm ci --no-audit --no-fund --loglevel=error)
 
 venv="${SIGNET_VENV:-$PWD/.venv}"
 if [ ! -x "$venv/bin/lint_pkix_cert" ]; then

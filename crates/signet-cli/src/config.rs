@@ -79,6 +79,29 @@ pub struct ServerConfig {
     /// The public base URL relying parties reach this server at (CDP, AIA, IDP URLs).
     pub public_url: Option<String>,
     pub tls: Option<TlsConfig>,
+    pub web: WebConfig,
+}
+
+/// `[server.web]`: the enrollment pages and the console.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Serve the web pages at all (the REST API is served either way).
+    pub enabled: bool,
+    /// Sign a browser out after this many minutes without a request.
+    pub idle_minutes: u64,
+    /// Sign a browser out this many hours after signing in, however active.
+    pub session_hours: u64,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            enabled: true,
+            idle_minutes: 30,
+            session_hours: 8,
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -91,6 +114,7 @@ impl Default for ServerConfig {
             workers: 0,
             public_url: None,
             tls: None,
+            web: WebConfig::default(),
         }
     }
 }
@@ -288,6 +312,13 @@ public_url = "http://{listen}"
 # certificate = "tls/server.pem"    # chain, PEM
 # key = "tls/server.key"            # PKCS#8 PEM
 # client_ca = "tls/clients.pem"     # default: this server's CA certificates
+
+# The web pages: enrollment at /, the administration console at /admin (docs/WEB.md). The
+# session cookie is Secure, so browsers keep it only over HTTPS or on localhost.
+[server.web]
+enabled = true
+idle_minutes = 30       # signed out after this long without a request
+session_hours = 8       # signed out this long after signing in
 
 [security]
 # AD CS RoleSeparationEnabled: no identity may hold both the admin and manager roles (an

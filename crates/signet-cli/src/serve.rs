@@ -104,6 +104,30 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
     })
 }
 
+/// The web pages' state from `[server.web]`.
+fn web_state(web: &crate::config::WebConfig) -> anyhow::Result<Arc<signet_server::web::WebState>> {
+    if !(1..=24 * 60).contains(&web.idle_minutes) {
+        anyhow::bail!(
+            "[server.web] idle_minutes must be 1 to 1440, not {}",
+            web.idle_minutes
+        );
+    }
+    if !(1..=24 * 30).contains(&web.session_hours) {
+        anyhow::bail!(
+            "[server.web] session_hours must be 1 to 720, not {}",
+            web.session_hours
+        );
+    }
+    Ok(signet_server::web::WebState::new(
+        web.enabled,
+        signet_server::web::SessionLimits {
+            idle: std::time::Duration::from_secs(web.idle_minutes * 60),
+            absolute: std::time::Duration::from_secs(web.session_hours * 3600),
+            ..Default::default()
+        },
+    ))
+}
+
 /// Loads everything and starts serving on `listen` (or the configured address).
 pub async fn start(
     data: &Path,
@@ -131,7 +155,7 @@ pub async fn start(
         metrics,
         max_body: config.server.max_body_bytes,
         cert_identities,
-        web: signet_server::web::WebState::new(signet_server::web::SessionLimits::default()),
+        web: web_state(&config.server.web)?,
     });
     let (tls_stop, tls_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (tls_addr, tls_task) = match &config.server.tls {

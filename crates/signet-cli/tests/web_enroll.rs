@@ -220,3 +220,79 @@ fn a_requester_enrolls_through_the_web_pages() {
         server.log_tail()
     );
 }
+
+#[test]
+fn a_client_certificate_signs_in_until_it_is_revoked() {
+    let mut server = Server::start(&[]);
+    let manager = server.create_token(&["manager"], "mona");
+
+    // The HTTPS listener's certificate and carol's client certificate, both from Signet.
+    let tls_csr = openssl_csr(&server.work, "p256", "/CN=localhost", &["DNS:localhost"]);
+    let issued = server.submit(&tls_csr, Some("server"));
+    assert_eq!(issued["status"], "issued", "{issued:#}");
+    let mut chain = issued["certificate"].as_str().unwrap().to_string();
+    for c in issued["chain"].as_array().unwrap() {
+        chain.push_str(c.as_str().unwrap());
+    }
+    let tls_pem = write_pem(&server.work, "tls-server", &chain);
+    let carol_csr = openssl_csr(&server.work, "p256", "/CN=carol", &[]);
+    let pending = server.submit(&carol_csr, Some("manual"));
+    let id = pending["id"].as_i64().unwrap();
+    let approved = server.call(
+        Some(&manager),
+        "POST",
+        &format!("/api/v1/cas/{}/requests/{id}/approve", server.ca),
+        Some(&json!({})),
+    );
+    assert_eq!(approved.status, 200, "{approved}");
+    let carol = approved.json();
+    let carol_pem = write_pem(
+        &server.work,
+        "carol",
+        carol["certificate"].as_str().unwrap(),
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    server.stop_ok();
+    server.append_config(&format!(
+        r#"
+[server.tls]
+listen = "127.0.0.1:{port}"
+certificate = "{}"
+key = "{}"
+
+[[identity]]
+name = "carol"
+subject = "CN=carol"
+roles = ["requester"]
+"#,
+        tls_pem.display(),
+        tls_csr.with_extension("key").display()
+    ));
+    server.serve();
+
+    browser(
+        "signin-cert.mjs",
+        &server,
+        json!({
+            "ca": server.ca,
+            "https_url": format!("https://localhost:{port}"),
+            "cert": carol_pem.display().to_string(),
+            "key": carol_csr.with_extension("key").display().to_string(),
+            "serial": carol["serial"],
+            "manager": manager,
+        }),
+    );
+    let auditor = server.create_token(&["auditor"], "audrey");
+    let log = server
+        .call(Some(&auditor), "GET", "/api/v1/audit", None)
+        .text();
+    assert!(
+        log.contains("web-sign-in") && log.contains("certificate:"),
+        "{log}"
+    );
+}

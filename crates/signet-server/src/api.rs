@@ -39,6 +39,11 @@ pub struct AppState {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body;
+    let web = if state.web.enabled {
+        crate::web::routes()
+    } else {
+        Router::new()
+    };
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -54,7 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::admin_api::routes())
         .merge(crate::revocation_api::routes())
         .route("/ca/{file}", get(public_ca_certificate))
-        .merge(crate::web::routes())
+        .merge(web)
         .fallback(|| async { Problem::not_found("no such resource") })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -36,12 +36,15 @@ pub use session::{CsrfForm, MaybeUser, SessionLimits, Sessions, WebUser};
 /// What the pages share.
 #[derive(Debug)]
 pub struct WebState {
+    /// Whether the pages are served (`[server.web] enabled`).
+    pub enabled: bool,
     pub sessions: Sessions,
 }
 
 impl WebState {
-    pub fn new(limits: SessionLimits) -> Arc<WebState> {
+    pub fn new(enabled: bool, limits: SessionLimits) -> Arc<WebState> {
         Arc::new(WebState {
+            enabled,
             sessions: Sessions::new(limits),
         })
     }

@@ -296,3 +296,160 @@ roles = ["requester"]
         "{log}"
     );
 }
+
+/// Signs in over plain HTTP (no browser); returns the `Cookie` header and the CSRF token.
+fn session(server: &Server, token: &str) -> (String, String) {
+    let body = format!("method=token&next=%2F&token={token}");
+    let resp = http(
+        server.addr(),
+        "POST",
+        "/signin",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        body.as_bytes(),
+    );
+    assert_eq!(resp.status, 303, "{resp}");
+    let set = resp
+        .header("set-cookie")
+        .expect("a session cookie")
+        .to_string();
+    for flag in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(flag), "{flag} in {set}");
+    }
+    let cookie = set.split(';').next().unwrap().to_string();
+    let page = http(server.addr(), "GET", "/enroll", &[("Cookie", &cookie)], b"");
+    assert_eq!(page.status, 200, "{page}");
+    let html = page.text();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("a CSRF field")
+        .to_string();
+    (cookie, csrf)
+}
+
+#[test]
+fn the_pages_refuse_bad_input_and_escape_what_they_show() {
+    let mut server = Server::start(&[]);
+    let requester = server.create_token(&["requester"], "rita");
+    let (cookie, csrf) = session(&server, &requester);
+    let form = [
+        ("Content-Type", "application/x-www-form-urlencoded"),
+        ("Cookie", cookie.as_str()),
+    ];
+    let ca = server.ca.clone();
+
+    // Garbage in the CSR field: a 400 page that says why, and nothing stored.
+    let bad = http(
+        server.addr(),
+        "POST",
+        "/enroll",
+        &form,
+        format!(
+            "csrf={csrf}&ca={ca}&profile=server&csr=-----BEGIN+CERTIFICATE+REQUEST-----%0AMIIB%0A"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(bad.status, 400, "{bad}");
+    assert!(bad.content_type.starts_with("text/html"), "{bad}");
+    // An unknown CA and an unknown profile.
+    let csr = openssl_csr(&server.work, "p256", "/CN=x.test", &["DNS:x.test"]);
+    let pem = fs::read_to_string(&csr).unwrap();
+    let enc = |s: &str| {
+        s.replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+            .replace('\n', "%0A")
+    };
+    let unknown_ca = http(
+        server.addr(),
+        "POST",
+        "/enroll",
+        &form,
+        format!("csrf={csrf}&ca=nope&profile=server&csr={}", enc(&pem)).as_bytes(),
+    );
+    assert_eq!(unknown_ca.status, 404, "{unknown_ca}");
+    let unknown_profile = http(
+        server.addr(),
+        "POST",
+        "/enroll",
+        &form,
+        format!("csrf={csrf}&ca={ca}&profile=nope&csr={}", enc(&pem)).as_bytes(),
+    );
+    assert_eq!(unknown_profile.status, 400, "{unknown_profile}");
+    // A body over the limit, a form that is not a form, and an unknown request.
+    let huge = vec![b'a'; 200 * 1024];
+    let big = http(server.addr(), "POST", "/enroll", &form, &huge);
+    assert!(matches!(big.status, 400 | 413), "{big}");
+    let not_found = http(
+        server.addr(),
+        "GET",
+        &format!("/requests/{ca}/999999"),
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(not_found.status, 404, "{not_found}");
+    let not_a_number = http(
+        server.addr(),
+        "GET",
+        &format!("/requests/{ca}/abc"),
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(not_a_number.status, 404, "{not_a_number}");
+    // Without a session, a POST is refused, not redirected.
+    let anon = http(
+        server.addr(),
+        "POST",
+        "/enroll",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        format!("csrf={csrf}&ca={ca}&csr=x").as_bytes(),
+    );
+    assert_eq!(anon.status, 401, "{anon}");
+    let views = server.call(
+        Some(&server.create_token(&["auditor"], "audrey")),
+        "GET",
+        &format!("/api/v1/cas/{ca}/requests"),
+        None,
+    );
+    assert_eq!(
+        views.json()["items"].as_array().map(Vec::len),
+        Some(1),
+        "only the OCSP responder's request is stored: {views}"
+    );
+
+    // What a requester typed is shown escaped: markup in an attribute comes back as text.
+    let manual = openssl_csr(&server.work, "p256", "/CN=<b>bold<i>", &[]);
+    let pem = fs::read_to_string(&manual).unwrap();
+    let resp = http(
+        server.addr(),
+        "POST",
+        "/enroll",
+        &form,
+        format!("csrf={csrf}&ca={ca}&profile=manual&csr={}", enc(&pem)).as_bytes(),
+    );
+    assert_eq!(resp.status, 303, "{resp}");
+    let mine = http(
+        server.addr(),
+        "GET",
+        "/requests",
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    let html = mine.text();
+    assert!(
+        !html.contains("<b>") && !html.contains("<i>") && html.contains("&#60;b"),
+        "{html}"
+    );
+    for (k, v) in [
+        ("content-security-policy", "script-src 'self'"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+    ] {
+        assert!(
+            mine.header(k).is_some_and(|h| h.contains(v)),
+            "{k}: {:?}",
+            mine.header(k)
+        );
+    }
+}

@@ -2,7 +2,7 @@
 // one, generate keys in the browser (exportable with an encrypted PKCS#8 download, and
 // non-extractable), download the certificate in every form and a PKCS#12, see a pending
 // request, and check the session cookie, CSRF refusals, the console's refusal and sign-out.
-import { config, main, context, shot, signIn, saveDownload, check } from "./lib.mjs";
+import { config, main, context, shot, saveDownload, check, a11y } from "./lib.mjs";
 
 const base = config.url;
 
@@ -22,12 +22,14 @@ main(async (browser) => {
 
   await page.goto(`${base}/`);
   await shot(page, "home");
+  await a11y(page, "home");
   check(await page.getByRole("link", { name: "CRL" }).count() > 0, "the start page links the CRL");
 
   // Pages that need a session send the browser to sign in, and back afterwards.
   await page.goto(`${base}/enroll`);
   check(page.url().endsWith("/signin?next=%2Fenroll"), `redirected to ${page.url()}`);
   await shot(page, "signin");
+  await a11y(page, "signin");
   await page.getByLabel("API token").fill("signet_not-a-token");
   await page.locator("#signin-token button[type=submit]").click();
   check((await page.locator(".notice.bad").textContent()).includes("not valid"), "a wrong token is refused");
@@ -44,9 +46,11 @@ main(async (browser) => {
   await page.locator("#profile").selectOption("server");
   await page.locator("#csr").fill(config.csr_pem);
   await shot(page, "enroll");
+  await a11y(page, "enroll");
   await page.locator("#submit-csr").click();
   const pasted = await expectRequestPage(page, "issued");
   await shot(page, "request-issued");
+  await a11y(page, "request-issued");
   await saveDownload(page, "pasted.pem", () => page.locator("#dl-pem").click());
   await saveDownload(page, "pasted.der", () => page.locator("#dl-der").click());
   await saveDownload(page, "pasted-chain.pem", () => page.locator("#dl-chain").click());
@@ -62,6 +66,7 @@ main(async (browser) => {
   await page.locator("#submit-csr").click();
   const pending = await expectRequestPage(page, "pending");
   await shot(page, "request-pending");
+  await a11y(page, "request-pending");
 
   // A bad request keeps what was typed and says why.
   await page.goto(`${base}/enroll`);
@@ -82,11 +87,13 @@ main(async (browser) => {
   await page.locator("#kg-pass").fill(config.passphrase);
   await page.locator("#kg-pass2").fill(config.passphrase);
   await shot(page, "enroll-keygen");
+  await a11y(page, "enroll-keygen");
   await saveDownload(page, "browser.key.pem", () => page.locator("#kg-submit").click());
   const generated = await expectRequestPage(page, "issued");
   await page.locator("#browser-key").waitFor({ state: "visible" });
   await page.locator("#p12-pass").fill(config.passphrase);
   await shot(page, "request-browser-key");
+  await a11y(page, "request-browser-key");
   await saveDownload(page, "browser.p12", () => page.locator("#p12-button").click());
 
   // 4. A non-extractable RSA key: kept in the browser only, never offered as a file.
@@ -107,6 +114,7 @@ main(async (browser) => {
   // 5. My requests lists all four.
   await page.goto(`${base}/requests`);
   await shot(page, "my-requests");
+  await a11y(page, "my-requests");
   for (const id of [pasted, pending, generated, kept]) {
     check(await page.locator(`a[href$="/${id}"]`).count() === 1, `request ${id} is listed`);
   }
@@ -128,6 +136,7 @@ main(async (browser) => {
   const admin = await page.goto(`${base}/admin`);
   check(admin.status() === 403, `a requester on /admin: ${admin.status()}`);
   await shot(page, "console-forbidden");
+  await a11y(page, "console-forbidden");
 
   // 8. Signing out ends the session on the server too.
   await page.goto(`${base}/`);

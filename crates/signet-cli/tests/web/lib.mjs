@@ -4,6 +4,7 @@
 // and prints one JSON line of results last; any failure exits non-zero with the reason.
 import { chromium } from "playwright-core";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 
 export const config = JSON.parse(process.env.SIGNET_E2E || "{}");
@@ -36,6 +37,25 @@ export async function shot(page, name) {
   if (!dir) return;
   fs.mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
+// axe-core (Deque's accessibility rules engine) checks each page against WCAG 2 A/AA:
+// labels, names, contrast, landmarks, ARIA use. It is evaluated through the DevTools
+// protocol, so the page's CSP stays as strict as it is for users.
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** Fails on any serious or critical WCAG 2 A/AA violation on the page; returns the count of
+ *  minor and moderate ones. */
+export async function a11y(page, name) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  if (bad.length > 0) {
+    const details = bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+    throw new Error(`accessibility violations on ${name}:\n  ${details.join("\n  ")}`);
+  }
+  return result.violations.length;
 }
 
 /** Signs in with an API token through the sign-in form. */

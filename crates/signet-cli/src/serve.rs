@@ -203,11 +203,16 @@ pub async fn start(
     let task = tokio::spawn(async move {
         let (drain, drain_rx) = tokio::sync::oneshot::channel::<()>();
         let mut server = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = drain_rx.await;
-                })
-                .into_future(),
+            // With the client's address in each request (`ConnectInfo`), as the HTTPS
+            // listener gives it, for audit records of web sign-ins.
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = drain_rx.await;
+            })
+            .into_future(),
         );
         let served = tokio::select! {
             // The server stopped by itself (an accept error).

@@ -339,6 +339,19 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
     ];
     let ca = server.ca.clone();
 
+    // Over plain HTTP to another machine the browser would drop the Secure cookie: the
+    // sign-in page says so; on loopback it does not.
+    let remote = http(
+        server.addr(),
+        "GET",
+        "/signin",
+        &[("Host", "ca.example.com:8080")],
+        b"",
+    );
+    assert!(remote.text().contains("plain HTTP"), "{remote}");
+    let local = http(server.addr(), "GET", "/signin", &[], b"");
+    assert!(!local.text().contains("plain HTTP"), "{local}");
+
     // Garbage in the CSR field: a 400 page that says why, and nothing stored.
     let bad = http(
         server.addr(),

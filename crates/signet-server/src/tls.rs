@@ -58,6 +58,11 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_secs(1);
 #[derive(Clone, Debug)]
 pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
 
+/// Marks a request that came over the HTTPS listener (the web pages warn when a sign-in
+/// cookie, which is `Secure`, would be dropped by the browser).
+#[derive(Clone, Copy, Debug)]
+pub struct OverTls;
+
 impl PeerCertificates {
     /// The client's own (end-entity) certificate, DER.
     pub fn leaf(&self) -> Option<&[u8]> {
@@ -354,6 +359,7 @@ async fn connection(
         // Inserted per request because hyper hands each request a fresh extension map;
         // the chain is shared behind an Arc, so this is a reference-count increment.
         req.extensions_mut().insert(ConnectInfo(remote));
+        req.extensions_mut().insert(OverTls);
         if let Some(peer) = &peer {
             req.extensions_mut().insert(peer.clone());
         }

@@ -22,7 +22,7 @@ use signet_x509::pem;
 use super::session::{CertBinding, clear_cookie, cookie_value, safe_next, same_origin};
 use super::{Chrome, CsrfForm, MaybeUser, PageError, WebUser, fmt_time, render};
 use crate::api::AppState;
-use crate::tls::PeerCertificates;
+use crate::tls::{OverTls, PeerCertificates};
 
 /// The enrollment routes.
 pub fn routes() -> Router<AppState> {
@@ -97,6 +97,29 @@ struct SigninPage {
     error: Option<String>,
     /// The subject of the TLS client certificate this connection presented, if any.
     certificate: Option<String>,
+    /// Plain HTTP to a name other than localhost: the browser will not keep the `Secure`
+    /// session cookie.
+    insecure: bool,
+}
+
+/// Whether a browser would drop a `Secure` cookie from this request's origin: plain HTTP to
+/// anything but a loopback name (browsers treat `localhost` and loopback as secure).
+fn cookie_would_be_dropped(headers: &HeaderMap, tls: bool) -> bool {
+    if tls {
+        return false;
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    !(name == "localhost"
+        || name.ends_with(".localhost")
+        || name == "[::1]"
+        || name.starts_with("127."))
 }
 
 #[derive(Deserialize)]
@@ -115,7 +138,9 @@ fn peer_subject(parts: Option<&PeerCertificates>) -> Option<String> {
 async fn signin_page(
     MaybeUser(user): MaybeUser,
     Query(q): Query<NextQuery>,
+    headers: HeaderMap,
     peer: Option<axum::Extension<PeerCertificates>>,
+    tls: Option<axum::Extension<OverTls>>,
 ) -> Response {
     let next = q
         .next
@@ -131,6 +156,7 @@ async fn signin_page(
         next,
         error: None,
         certificate: peer_subject(peer.as_ref().map(|p| &p.0)),
+        insecure: cookie_would_be_dropped(&headers, tls.is_some()),
     })
 }
 
@@ -149,6 +175,7 @@ async fn signin(
     Peer(peer): Peer,
     headers: HeaderMap,
     certs: Option<axum::Extension<PeerCertificates>>,
+    tls: Option<axum::Extension<OverTls>>,
     body: axum::body::Bytes,
 ) -> Response {
     // No session yet, so no CSRF token: the browser's own marks must show this came from
@@ -169,6 +196,7 @@ async fn signin(
             next: next.clone(),
             error: Some(message),
             certificate: certificate.clone(),
+            insecure: cookie_would_be_dropped(&headers, tls.is_some()),
         };
         (StatusCode::UNAUTHORIZED, render(&page)).into_response()
     };
@@ -199,6 +227,10 @@ async fn signin(
         .await
     {
         return PageError::from(e).into_response();
+    }
+    // A browser signing in again gets a new session id; the old one ends (no fixation).
+    if let Some(old) = cookie_value(&headers) {
+        state.web.sessions.close(&old);
     }
     let mut resp = Redirect::to(&next).into_response();
     resp.headers_mut()

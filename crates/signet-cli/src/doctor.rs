@@ -126,7 +126,7 @@ fn server_findings(config: &Config, out: &mut Vec<Finding>) {
             id: "ESC8",
             severity: Severity::High,
             place: format!("[server] listen = {listen:?}"),
-            why: "the plain-HTTP API (enrollment, administration, API tokens) is reachable from the network: tokens and requests travel in clear text and can be captured and replayed (the AD CS web-enrollment relay, ESC8)".into(),
+            why: "the plain-HTTP API and web pages (enrollment, the console, API tokens typed at sign-in) are reachable from the network: tokens and requests travel in clear text and can be captured and replayed (the AD CS web-enrollment relay, ESC8); browsers also drop the Secure session cookie there, so signing in to the pages fails".into(),
             fix: "listen on 127.0.0.1 (CRLs and OCSP can be published by a reverse proxy) and serve clients through [server.tls]".into(),
         });
     }

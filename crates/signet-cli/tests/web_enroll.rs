@@ -454,6 +454,32 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
         !html.contains("<b>") && !html.contains("<i>") && html.contains("&#60;b"),
         "{html}"
     );
+    // Revoking the token a session was opened with signs its browsers out at once.
+    let admin = server.admin_token();
+    let tokens = server
+        .call(Some(&admin), "GET", "/api/v1/tokens", None)
+        .json();
+    let rita = tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "rita")
+        .expect("rita's token")["id"]
+        .clone();
+    let revoked = server.call(
+        Some(&admin),
+        "DELETE",
+        &format!("/api/v1/tokens/{rita}"),
+        None,
+    );
+    assert_eq!(revoked.status, 204, "{revoked}");
+    let after = http(server.addr(), "GET", "/enroll", &[("Cookie", &cookie)], b"");
+    assert_eq!(after.status, 303, "{after}");
+    assert!(
+        after.header("location").unwrap().starts_with("/signin"),
+        "{after}"
+    );
+
     for (k, v) in [
         ("content-security-policy", "script-src 'self'"),
         ("x-frame-options", "DENY"),

@@ -90,11 +90,16 @@ impl Authority {
         let hash = signet_x509::sha256(secret.trim().as_bytes());
         let tokens = self.tokens.read().map_err(|_| refused())?;
         let token = tokens.get(&hash).ok_or_else(refused)?;
+        self.token_identity(token).ok_or_else(refused)
+    }
+
+    /// The identity a stored token stands for, if it is neither revoked nor expired.
+    pub(crate) fn token_identity(&self, token: &TokenRecord) -> Option<Identity> {
         let now = self.clock.now();
         if token.revoked_at.is_some() || token.expires_at.is_some_and(|t| t <= now) {
-            return Err(refused());
+            return None;
         }
-        Ok(Identity {
+        Some(Identity {
             name: token.name.clone(),
             roles: token.roles,
             cas: token.cas.clone(),

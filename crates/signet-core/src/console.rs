@@ -139,22 +139,14 @@ impl Authority {
         let ended =
             || EnrollError::Unauthenticated("the session's API token is no longer valid".into());
         let tokens = self.tokens.read().map_err(|_| ended())?;
-        let token = tokens.values().find(|t| t.id == id).ok_or_else(ended)?;
-        let now = self.clock.now();
-        if token.revoked_at.is_some() || token.expires_at.is_some_and(|t| t <= now) {
-            return Err(ended());
-        }
-        Ok(Identity {
-            name: token.name.clone(),
-            roles: token.roles,
-            cas: token.cas.clone(),
-            groups: token.groups.clone(),
-            via: identity.via.clone(),
-        })
+        tokens
+            .values()
+            .find(|t| t.id == id)
+            .and_then(|t| self.token_identity(t))
+            .ok_or_else(ended)
     }
 
-    /// Records a web sign-in or sign-out in the
-    /// audit log. `how` is the method (`token`, `certificate`); `peer` the client address.
+    /// Records a web sign-in or sign-out in the audit log. `how` is the method (`token`, `certificate`); `peer` the client address.
     pub async fn audit_web_session(
         &self,
         action: WebSessionEvent,

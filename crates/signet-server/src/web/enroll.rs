@@ -459,16 +459,27 @@ fn parse_id(id: &str) -> Result<RequestId, PageError> {
         .ok_or_else(|| PageError::not_found(format!("{id:?} is not a request number")))
 }
 
+/// Request `id` of `ca` as the signed-in user may see it (RetrievePending).
+async fn retrieve(
+    state: &AppState,
+    user: &WebUser,
+    ca: &str,
+    id: &str,
+) -> Result<(RequestId, signet_core::SubmitResponse), PageError> {
+    let id = parse_id(id)?;
+    let resp = state
+        .authority
+        .retrieve_request(ca, id, Some(&user.identity))
+        .await?;
+    Ok((id, resp))
+}
+
 async fn request_page(
     State(state): State<AppState>,
     user: WebUser,
     Path((ca, id)): Path<(String, String)>,
 ) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let resp = state
-        .authority
-        .retrieve_request(&ca, id, Some(&user.identity))
-        .await?;
+    let (id, resp) = retrieve(&state, &user, &ca, &id).await?;
     let info = resp
         .certificate
         .as_deref()
@@ -513,11 +524,7 @@ async fn request_download(
     user: WebUser,
     Path((ca, id, file)): Path<(String, String, String)>,
 ) -> Result<Response, PageError> {
-    let id = parse_id(&id)?;
-    let resp = state
-        .authority
-        .retrieve_request(&ca, id, Some(&user.identity))
-        .await?;
+    let (id, resp) = retrieve(&state, &user, &ca, &id).await?;
     let cert = resp
         .certificate
         .ok_or_else(|| PageError::not_found(format!("request {id} has no certificate")))?;

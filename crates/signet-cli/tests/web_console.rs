@@ -97,8 +97,7 @@ fn the_console_in_a_browser() {
     wait_until(DELIVERY_TIMEOUT, "flaky parked and stuck failing", || {
         let flaky = exit_row(&server, &ada, "flaky");
         let stuck = exit_row(&server, &ada, "stuck");
-        (flaky["parked"].as_u64() >= Some(1) && stuck["attempts"].as_u64() >= Some(1))
-            .then_some(())
+        (flaky["parked"].as_u64() >= Some(1) && stuck["attempts"].as_u64() >= Some(1)).then_some(())
     });
 
     let (result, _out) = browser(
@@ -125,7 +124,11 @@ fn the_console_in_a_browser() {
     for id in [approve_id, dual_id] {
         let v = server.request_status(id);
         assert_eq!(v["status"], "issued", "request {id}: {v:#}");
-        let pem = write_pem(&server.work, &format!("issued-{id}"), v["certificate"].as_str().unwrap());
+        let pem = write_pem(
+            &server.work,
+            &format!("issued-{id}"),
+            v["certificate"].as_str().unwrap(),
+        );
         openssl_verify(&server.ca_cert_path(), &pem);
     }
     let details = server.call(
@@ -227,7 +230,10 @@ fn the_console_in_a_browser() {
         assert!(did("mia", action), "no {action} by mia in the audit log");
     }
     assert!(did("max", "approve"), "no approval by max");
-    assert!(did("ada", "exit-retry") && did("ada", "exit-skip"), "exits by ada");
+    assert!(
+        did("ada", "exit-retry") && did("ada", "exit-skip"),
+        "exits by ada"
+    );
     assert!(
         !did("tester", "approve"),
         "the requester's refused approval changed nothing"

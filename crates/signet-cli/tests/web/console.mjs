@@ -4,7 +4,7 @@
 // administrator publishes CRLs and retries and skips exit deliveries; an auditor reads and
 // verifies the audit log; a requester and a form without its CSRF token are refused.
 import fs from "node:fs";
-import { config, context, shot, signIn, check, main } from "./lib.mjs";
+import { config, context, shot, a11y, signIn, check, main } from "./lib.mjs";
 
 const base = config.url;
 const ca = config.ca;
@@ -42,13 +42,19 @@ async function post(page, locator, path) {
   return resp;
 }
 
+/** A screenshot, and axe-core's WCAG 2 A/AA check of the page (serious violations fail). */
+async function snap(page, name, result) {
+  await shot(page, name);
+  result.a11y[name] = await a11y(page, name);
+}
+
 async function text(page, selector) {
   return (await page.locator(selector).innerText()).trim();
 }
 
 main(async (browser) => {
   const problems = [];
-  const result = {};
+  const result = { a11y: {} };
 
   // ---- a manager ------------------------------------------------------------------------
   const ctx = await context(browser);
@@ -63,7 +69,7 @@ main(async (browser) => {
     (await page.locator(".subnav a[aria-current=page]").innerText()).trim() === "Dashboard",
     "the Dashboard tab is current",
   );
-  await shot(page, "console-dashboard");
+  await snap(page, "console-dashboard", result);
 
   await page.locator(".subnav").getByRole("link", { name: "Pending", exact: true }).click();
   await page.waitForURL(`**/admin/${ca}/pending`);
@@ -71,14 +77,14 @@ main(async (browser) => {
   check(pendingRows === 3, `three rows in the pending queue, got ${pendingRows}`);
   const dualRow = await page.locator("#pending tbody tr", { hasText: `#${config.dual_id}` }).innerText();
   check(dualRow.includes("0 of 2") && dualRow.includes("dual"), `M of N in the queue: ${dualRow}`);
-  await shot(page, "console-pending");
+  await snap(page, "console-pending", result);
 
   // Review and edit one request, then approve it.
   await page.getByRole("link", { name: `#${config.approve_id}`, exact: true }).click();
   await page.waitForURL(`**/requests/${config.approve_id}`);
   check((await text(page, "#subject")).includes("approve-me.test"), "the request's subject");
   check((await page.locator("dl.props").first().innerText()).includes("ECDSA P-256"), "the key algorithm");
-  await shot(page, "console-request");
+  await snap(page, "console-request", result);
   await page.getByLabel("Attribute name").fill("department");
   await page.getByLabel("Value", { exact: true }).fill("web-ops");
   await post(page, page.locator("#attr-save"), `/admin/${ca}/requests/${config.approve_id}/attributes`);
@@ -109,7 +115,8 @@ main(async (browser) => {
   const forged = await post(page, page.locator("#deny"), `/admin/${ca}/requests/${config.deny_id}/deny`);
   check(forged.status() === 403, `a form without its CSRF token gets 403, not ${forged.status()}`);
   check((await text(page, "h1")).includes("403"), "the 403 page");
-  result.csrf_refusal = await text(page, "main p");
+  result.csrf_refusal = await text(page, "main p:first-of-type");
+  check(result.csrf_refusal.includes("security token"), `the CSRF refusal: ${result.csrf_refusal}`);
 
   await page.goto(`${base}/admin/${ca}/requests/${config.deny_id}`);
   check((await text(page, "#status")) === "pending", "the forged deny changed nothing");
@@ -136,14 +143,14 @@ main(async (browser) => {
   await page.waitForURL(/q=revoke-me/);
   const found = await page.locator("#certificates tbody tr").count();
   check(found === 1, `one certificate matches revoke-me, got ${found}`);
-  await shot(page, "console-certificates");
+  await snap(page, "console-certificates", result);
   await page.locator("#certificates tbody tr th a").first().click();
   await page.waitForURL(`**/certificates/*`);
   check((await text(page, "#serial")).toLowerCase() === config.revoke_serial.toLowerCase(), "the serial number");
   const props = await page.locator("dl.props").first().innerText();
   check(props.includes("serverAuth") && props.includes("DNS:revoke-me.test"), `decoded details: ${props}`);
   check((await text(page, "#pem")).startsWith("-----BEGIN CERTIFICATE-----"), "the PEM");
-  await shot(page, "console-certificate");
+  await snap(page, "console-certificate", result);
   await page.getByLabel("Reason").selectOption("keyCompromise");
   await post(page, page.locator("#revoke"), `/admin/${ca}/certificates/${config.revoke_serial}/revoke`);
   await notice(page, "revoked");
@@ -201,7 +208,7 @@ main(async (browser) => {
   const crlRows = await apage.locator("#crls tbody tr").count();
   check(crlRows >= 1, "published CRLs are listed");
   check((await apage.locator(`#crls a[href="/crl/${ca}.crl"]`).count()) === 1, "the current CRL's download link");
-  await shot(apage, "console-crls");
+  await snap(apage, "console-crls", result);
 
   await apage.locator(".subnav").getByRole("link", { name: "Exits", exact: true }).click();
   await apage.waitForURL(`**/admin/${ca}/exits`);
@@ -209,7 +216,7 @@ main(async (browser) => {
   check(flaky.includes("parked") && flaky.includes("the hook is down"), `the parked events and their error: ${flaky}`);
   const stuck = await apage.locator("#exit-stuck").innerText();
   check(stuck.includes("failing") && stuck.includes("Next attempt"), `the stuck module: ${stuck}`);
-  await shot(apage, "console-exits");
+  await snap(apage, "console-exits", result);
   // The cause is gone: retrying a parked event delivers it.
   fs.unlinkSync(config.flag);
   const parkedBefore = await apage.locator("#exit-flaky table.parked tbody tr").count();
@@ -243,7 +250,7 @@ main(async (browser) => {
   await upage.locator("#verify").click();
   await upage.waitForURL(/verify=1/);
   result.audit_check = await notice(upage, "intact");
-  await shot(upage, "console-audit");
+  await snap(upage, "console-audit", result);
   if (await upage.locator("#older").count()) {
     await upage.locator("#older").click();
     check((await upage.locator("#audit tbody tr").count()) >= 1, "an older page");

@@ -250,7 +250,7 @@ struct DashboardPage {
 }
 
 /// Chart geometry: the SVG's drawing area (viewBox units).
-const CHART_W: u32 = 600;
+const CHART_W: u32 = 900;
 const CHART_H: u32 = 140;
 
 async fn dashboard(
@@ -359,14 +359,11 @@ fn chart_bars(days: &[(SystemTime, u64)], max: u64) -> Vec<ChartBar> {
     days.iter()
         .zip(0u32..)
         .map(|((day, count), i)| {
-            let height = if max == 0 {
-                0
-            } else {
-                let h = u64::from(CHART_H) * count / max;
-                u32::try_from(h)
-                    .unwrap_or(CHART_H)
-                    .max(u32::from(*count > 0) * 2)
-            };
+            let height = (u64::from(CHART_H) * count)
+                .checked_div(max)
+                .map_or(0, |h| u32::try_from(h).unwrap_or(CHART_H))
+                .max(u32::from(*count > 0) * 2)
+                .min(CHART_H);
             ChartBar {
                 x: i * slot + 1,
                 y: CHART_H - height,

@@ -1441,17 +1441,15 @@ async fn audit_page(
         .first()
         .map(ToString::to_string)
         .ok_or_else(|| PageError::not_found("this server has no CA"))?;
-    // The audit log is server-wide; the head comes with any CA's statistics. Reading it
-    // needs the auditor role, which the engine checks in `audit_log` below.
-    let records_probe = state.authority.audit_log(who, 0, 1).await?;
-    let head = match state
+    // Reading the log needs the auditor role: ask for it first, so that anyone else gets
+    // the engine's refusal of the audit log itself. The log is server-wide; its head (the
+    // newest sequence number) comes with any CA's statistics.
+    state.authority.audit_log(who, 0, 1).await?;
+    let head = state
         .authority
         .statistics(who, &first, EXPIRING_WITHIN)
-        .await
-    {
-        Ok(s) => s.audit_head,
-        Err(_) => records_probe.last().map_or(0, |r| r.seq),
-    };
+        .await?
+        .audit_head;
     let before = q.before.unwrap_or(head + 1).min(head + 1);
     let after = before.saturating_sub(AUDIT_ROWS + 1);
     let limit = u32::try_from(before.saturating_sub(after + 1))

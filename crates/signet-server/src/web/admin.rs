@@ -1148,7 +1148,8 @@ struct CrlRow {
     this_update: String,
     next_update: String,
     entries: u64,
-    size: usize,
+    /// The DER size of a CRL `/crl/...` serves now (the store lists metadata only).
+    size: Option<usize>,
     /// The public download path, for the CRL `/crl/...` serves now (older ones are not).
     download: Option<String>,
 }
@@ -1189,7 +1190,7 @@ async fn crls_view(
             let current = state
                 .authority
                 .crl(&nav.ca, r.shard, delta)
-                .is_some_and(|c| c.number == r.number);
+                .filter(|c| c.number == r.number);
             CrlRow {
                 number: r.number,
                 shard: r.shard,
@@ -1199,8 +1200,8 @@ async fn crls_view(
                 this_update: fmt_time(r.this_update),
                 next_update: fmt_time(r.next_update),
                 entries: r.entries,
-                size: r.der.len(),
-                download: current.then(|| crl_path(&nav.ca, r.shard, delta)),
+                size: current.as_ref().map(|c| c.der.len()),
+                download: current.map(|_| crl_path(&nav.ca, r.shard, delta)),
             }
         })
         .collect();
@@ -1264,6 +1265,8 @@ struct ParkedRow {
 
 struct ExitPanel {
     name: String,
+    /// The name as a path segment (module names come from the configuration).
+    url_name: String,
     description: String,
     cursor: u64,
     head: u64,
@@ -1326,6 +1329,7 @@ async fn exits_view(
                     })
                     .collect(),
                 lag: s.lag(),
+                url_name: url_encode(&s.exit),
                 name: s.exit,
                 description: s.description,
                 cursor: s.state.cursor,

@@ -78,7 +78,7 @@ fn request_id(s: &str) -> Result<RequestId, Problem> {
         .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))
 }
 
-fn serial(s: &str) -> Result<SerialNumber, Problem> {
+pub(crate) fn serial(s: &str) -> Result<SerialNumber, Problem> {
     s.parse()
         .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))
 }
@@ -374,7 +374,7 @@ fn extension_value(
     Err(Problem::bad_request("no value"))
 }
 
-fn decode_hex(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }

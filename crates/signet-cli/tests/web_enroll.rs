@@ -151,8 +151,7 @@ fn a_requester_enrolls_through_the_web_pages() {
         text.contains("DNS:browser.test") && text.contains("DNS:www.browser.test"),
         "{text}"
     );
-    let errors = pkilint(&generated);
-    assert!(errors.is_empty(), "pkilint: {errors:?}");
+    pkilint(&generated); // asserts no error-level finding
     let pass = format!("pass:{PASSPHRASE}");
     let key = out.join("browser.key.pem");
     assert!(
@@ -330,7 +329,7 @@ fn session(server: &Server, token: &str) -> (String, String) {
 
 #[test]
 fn the_pages_refuse_bad_input_and_escape_what_they_show() {
-    let mut server = Server::start(&[]);
+    let server = Server::start(&[]);
     let requester = server.create_token(&["requester"], "rita");
     let (cookie, csrf) = session(&server, &requester);
     let form = [

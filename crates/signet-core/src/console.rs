@@ -101,6 +101,17 @@ impl Authority {
         self.random.fill(buf).map_err(|e| internal("random", &e))
     }
 
+    /// Whether `caller` may read the console of `ca` (manager, administrator or auditor
+    /// on it), without reading anything.
+    pub fn authorize_console(
+        &self,
+        caller: Option<&Identity>,
+        ca: &str,
+    ) -> Result<(), EnrollError> {
+        let name = self.resolve(ca)?.runtime.info.name.clone();
+        self.authorize_reader(caller, &name)
+    }
+
     /// The dashboard's figures for `ca` (managers, administrators and auditors).
     pub async fn statistics(
         &self,

@@ -166,10 +166,9 @@ async fn console_home(State(state): State<AppState>, user: WebUser) -> Result<Re
     for ca in state.authority.ca_names() {
         match state
             .authority
-            .statistics(Some(&user.identity), ca.as_str(), EXPIRING_WITHIN)
-            .await
+            .authorize_console(Some(&user.identity), ca.as_str())
         {
-            Ok(_) => return Ok(Redirect::to(&ca_path(ca.as_str())).into_response()),
+            Ok(()) => return Ok(Redirect::to(&ca_path(ca.as_str())).into_response()),
             Err(e) => refusal = Some(e),
         }
     }

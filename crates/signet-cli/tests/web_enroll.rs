@@ -351,6 +351,30 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
     let local = http(server.addr(), "GET", "/signin", &[], b"");
     assert!(!local.text().contains("plain HTTP"), "{local}");
 
+    // The sign-in page sends the browser back only to a local path.
+    for next in [
+        "//evil.example/",
+        "/\\evil.example/",
+        "https://evil.example/",
+        "javascript:alert(1)",
+    ] {
+        let body = format!(
+            "method=token&token={requester}&next={}",
+            next.replace('/', "%2F")
+                .replace(':', "%3A")
+                .replace('\\', "%5C")
+        );
+        let resp = http(
+            server.addr(),
+            "POST",
+            "/signin",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            body.as_bytes(),
+        );
+        assert_eq!(resp.status, 303, "{resp}");
+        assert_eq!(resp.header("location"), Some("/"), "next={next}: {resp}");
+    }
+
     // Garbage in the CSR field: a 400 page that says why, and nothing stored.
     let bad = http(
         server.addr(),

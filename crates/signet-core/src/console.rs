@@ -79,21 +79,31 @@ impl Authority {
     ) -> Result<Vec<crate::model::RequestRecord>, EnrollError> {
         let who = crate::auth::require(caller)?;
         let name = self.resolve(ca)?.runtime.info.name.clone();
-        let mut rows = self
+        let rows = self
             .store
             .view_requests(
                 &name,
                 crate::store::ViewQuery {
                     requester: Some(who.name.clone()),
-                    limit: crate::admin::MAX_PAGE,
+                    newest_first: true,
+                    limit: limit.clamp(1, crate::admin::MAX_PAGE),
                     ..Default::default()
                 },
             )
             .await
             .map_err(|e| internal("store", &e))?;
-        rows.reverse();
-        rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(rows)
+    }
+
+    /// The newest audit record's sequence number (auditors), for paging the log newest
+    /// first.
+    pub async fn audit_head(&self, caller: Option<&Identity>) -> Result<u64, EnrollError> {
+        let who = crate::auth::require(caller)?;
+        who.authorize(Role::Auditor, None, self.separation)?;
+        self.store
+            .audit_head()
+            .await
+            .map_err(|e| internal("store", &e))
     }
 
     /// Fills `buf` from the CA's random generator (session ids, CSRF tokens).

@@ -292,6 +292,8 @@ pub struct ViewQuery {
     pub expiring_before: Option<SystemTime>,
     /// Only requests that have a certificate.
     pub certificates_only: bool,
+    /// Newest first (then `after_id` pages towards older requests).
+    pub newest_first: bool,
     pub after_id: Option<RequestId>,
     pub limit: u32,
 }
@@ -550,6 +552,9 @@ pub trait Store: Send + Sync {
         &self,
         query: crate::console::StatisticsQuery,
     ) -> BoxFuture<'_, Result<crate::console::CaStatistics, StoreError>>;
+
+    /// The newest audit record's sequence number (0: none yet).
+    fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
 
     /// Recomputes the audit hash chain.
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>>;

@@ -224,6 +224,9 @@ impl Store for MemStore {
     ) -> BoxFuture<'_, Result<signet_core::console::CaStatistics, StoreError>> {
         Box::pin(async { Err(StoreError::Backend("not used here".into())) })
     }
+    fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async { Err(StoreError::Backend("not used here".into())) })
+    }
     fn verify_audit(&self) -> BoxFuture<'_, Result<signet_core::AuditCheck, StoreError>> {
         Box::pin(async { Err(StoreError::Backend("not used here".into())) })
     }

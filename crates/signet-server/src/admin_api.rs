@@ -141,6 +141,7 @@ impl ViewParams {
                 std::time::SystemTime::now() + std::time::Duration::from_secs(u64::from(d) * 86_400)
             }),
             certificates_only,
+            newest_first: false,
             after_id: self
                 .after
                 .map(|a| RequestId::new(a).map_err(|e| Problem::bad_request(e.to_string())))

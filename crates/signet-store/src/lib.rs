@@ -441,6 +441,10 @@ impl Store for SqliteStore {
         )
     }
 
+    fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(self.readers.run(reader::audit_head))
+    }
+
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>> {
         Box::pin(self.readers.run(audit::verify))
     }

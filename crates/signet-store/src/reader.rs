@@ -459,13 +459,19 @@ pub(crate) fn view_requests(
         sql.push_str(" AND c.id IS NOT NULL");
     }
     if let Some(after) = q.after_id {
-        push(&mut sql, " AND r.id > ?", Value::Integer(after.get()));
+        let clause = if q.newest_first {
+            " AND r.id < ?"
+        } else {
+            " AND r.id > ?"
+        };
+        push(&mut sql, clause, Value::Integer(after.get()));
     }
-    push(
-        &mut sql,
-        " ORDER BY r.id LIMIT ?",
-        Value::Integer(i64::from(q.limit)),
-    );
+    let order = if q.newest_first {
+        " ORDER BY r.id DESC LIMIT ?"
+    } else {
+        " ORDER BY r.id LIMIT ?"
+    };
+    push(&mut sql, order, Value::Integer(i64::from(q.limit)));
     let rows: Vec<RequestRow> = conn
         .prepare_cached(&sql)
         .and_then(|mut s| {
@@ -743,13 +749,25 @@ pub(crate) fn exit_cursor(conn: &Connection, ca: &CaName, exit: &str) -> Result<
 }
 
 const STATUS_COUNTS: &str = "SELECT status, count(*) FROM requests INDEXED BY requests_ca_status_id WHERE ca = ?1 GROUP BY status";
-// No index on not_before: the dashboard reads the CA's certificates once per view, which is
-// cheaper than one more index written on every issuance.
-const ISSUED_PER_DAY: &str = "SELECT (not_before - (not_before % 86400)) AS day, count(*) \
-    FROM certificates WHERE ca = ?1 AND not_before >= ?2 GROUP BY day";
+// Issued per day by the time the CA issued them (the request's resolved_at), not notBefore,
+// which profiles backdate (or a policy may postdate). Revoked requests were issued too. No
+// index on resolved_at: the dashboard reads the CA's requests once per view, which is cheaper
+// than one more index written on every issuance.
+const ISSUED_PER_DAY: &str = "SELECT (resolved_at - (resolved_at % 86400)) AS day, count(*) \
+    FROM requests WHERE ca = ?1 AND status IN ('issued', 'revoked') AND resolved_at >= ?2 \
+    GROUP BY day";
 const EXPIRING: &str = "SELECT count(*) FROM certificates INDEXED BY certificates_ca_not_after \
     WHERE ca = ?1 AND not_after > ?2 AND not_after <= ?3 AND revoked_at IS NULL";
 const AUDIT_HEAD: &str = "SELECT coalesce(max(seq), 0) FROM audit";
+
+/// The newest audit record's sequence number (0: none).
+pub(crate) fn audit_head(conn: &Connection) -> Result<u64, StoreError> {
+    let head: i64 = conn
+        .prepare_cached(AUDIT_HEAD)
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(sql_error("reading the audit head"))?;
+    Ok(u64::try_from(head).unwrap_or(0))
+}
 
 /// The console dashboard's figures (see [`StatisticsQuery`]).
 pub(crate) fn ca_statistics(
@@ -809,14 +827,10 @@ pub(crate) fn ca_statistics(
         .prepare_cached(EXPIRING)
         .and_then(|mut s| s.query_row(params![ca, now, until], |r| r.get(0)))
         .map_err(sql_error("reading the statistics"))?;
-    let audit_head: i64 = conn
-        .prepare_cached(AUDIT_HEAD)
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(sql_error("reading the statistics"))?;
     Ok(CaStatistics {
         by_status,
         issued_per_day,
         expiring: u64::try_from(expiring).unwrap_or(0),
-        audit_head: u64::try_from(audit_head).unwrap_or(0),
+        audit_head: audit_head(conn)?,
     })
 }

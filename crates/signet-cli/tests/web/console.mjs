@@ -203,8 +203,14 @@ main(async (browser) => {
   const actx = await context(browser);
   const apage = await openPage(actx, problems);
   await signIn(apage, config.admin, `/admin/${ca}/crls`);
+  // The newest CRL number before and after "Publish now": the button, not a scheduled
+  // publication, made a new one.
+  const newest = async () => Math.max(...(await apage.locator("#crls tbody tr th").allTextContents()).map(Number));
+  const before = await newest();
   await post(apage, apage.locator("#publish"), `/admin/${ca}/crls/publish`);
   await notice(apage, "CRLs published");
+  const after = await newest();
+  check(after > before, `Publish now made a new CRL (newest number ${before} → ${after})`);
   const crlRows = await apage.locator("#crls tbody tr").count();
   check(crlRows >= 1, "published CRLs are listed");
   check((await apage.locator(`#crls a[href="/crl/${ca}.crl"]`).count()) === 1, "the current CRL's download link");

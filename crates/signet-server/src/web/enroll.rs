@@ -14,9 +14,7 @@ use axum::routing::{get, post};
 use base64ct::{Base64, Encoding};
 use serde::Deserialize;
 use signet_core::console::WebSessionEvent;
-use signet_core::{
-    Enroll, EnrollError, Identity, RequestId, RequestStatus, SerialNumber, SubmitRequest,
-};
+use signet_core::{Enroll, EnrollError, Identity, RequestId, SerialNumber, SubmitRequest};
 use signet_x509::pem;
 
 use super::session::{CertBinding, clear_cookie, cookie_value, safe_next, same_origin};
@@ -116,10 +114,12 @@ fn cookie_would_be_dropped(headers: &HeaderMap, tls: bool) -> bool {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
         _ => host,
     };
-    !(name == "localhost"
-        || name.ends_with(".localhost")
-        || name == "[::1]"
-        || name.starts_with("127."))
+    let loopback_ip = name
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback());
+    !(name == "localhost" || name.ends_with(".localhost") || loopback_ip)
 }
 
 #[derive(Deserialize)]
@@ -226,6 +226,8 @@ async fn signin(
         .audit_web_session(WebSessionEvent::SignIn, &identity, how, &peer)
         .await
     {
+        // No sign-in without its audit record.
+        state.web.sessions.close(&session.cookie);
         return PageError::from(e).into_response();
     }
     // A browser signing in again gets a new session id; the old one ends (no fixation).
@@ -261,6 +263,7 @@ async fn certificate_identity(
         CertBinding {
             issuer: info.issuer,
             serial,
+            not_after: info.not_after,
         },
     ))
 }
@@ -269,8 +272,20 @@ async fn signout(
     State(state): State<AppState>,
     Peer(peer): Peer,
     headers: HeaderMap,
-    CsrfForm(user, _): CsrfForm<serde::de::IgnoredAny>,
+    MaybeUser(current): MaybeUser,
+    form: Result<CsrfForm<serde::de::IgnoredAny>, Response>,
 ) -> Response {
+    // A session that has already ended has nothing to sign out of: clear the cookie.
+    if current.is_none() {
+        let mut resp = Redirect::to("/signin").into_response();
+        resp.headers_mut()
+            .insert(header::SET_COOKIE, clear_cookie());
+        return resp;
+    }
+    let user = match form {
+        Ok(CsrfForm(user, _)) => user,
+        Err(refused) => return refused,
+    };
     if let Some(cookie) = cookie_value(&headers) {
         state.web.sessions.close(&cookie);
     }
@@ -511,12 +526,7 @@ async fn request_page(
             .join(","),
         spki_b64: info.as_ref().map(|i| b64(&i.spki_der)).unwrap_or_default(),
     };
-    let mut r = render(&page);
-    if resp.status == RequestStatus::Pending {
-        r.headers_mut()
-            .insert(header::REFRESH, HeaderValue::from_static("30"));
-    }
-    Ok(r)
+    Ok(render(&page))
 }
 
 async fn request_download(

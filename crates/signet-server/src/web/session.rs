@@ -52,6 +52,8 @@ impl Default for SessionLimits {
 pub struct CertBinding {
     pub issuer: DistinguishedName,
     pub serial: SerialNumber,
+    /// The session ends when the certificate expires.
+    pub not_after: std::time::SystemTime,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +75,7 @@ pub struct Sessions {
 
 /// A new session's cookie value, and the `Set-Cookie` header that sends it.
 pub struct NewSession {
+    pub cookie: String,
     pub set_cookie: HeaderValue,
 }
 
@@ -121,6 +124,7 @@ impl Sessions {
         );
         Ok(NewSession {
             set_cookie: HeaderValue::from_str(&header).map_err(|e| e.to_string())?,
+            cookie,
         })
     }
 
@@ -203,12 +207,14 @@ async fn session_user(parts: &Parts, state: &AppState) -> Option<WebUser> {
         }
     };
     if let Some(cert) = &session.cert {
-        // A revoked client certificate ends its sessions; an unreadable status is treated
-        // the same way (fail closed).
-        if !matches!(
-            state.authority.is_revoked(&cert.issuer, &cert.serial).await,
-            Ok(false)
-        ) {
+        // An expired or revoked client certificate ends its sessions; an unreadable status
+        // is treated the same way (fail closed).
+        if std::time::SystemTime::now() >= cert.not_after
+            || !matches!(
+                state.authority.is_revoked(&cert.issuer, &cert.serial).await,
+                Ok(false)
+            )
+        {
             sessions.close(&cookie);
             return None;
         }

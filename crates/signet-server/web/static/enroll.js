@@ -113,6 +113,14 @@ function setupRequestForm(form) {
     });
   }
 
+  // Enter in a key-generation field generates the key rather than posting an empty CSR.
+  form.addEventListener("submit", (e) => {
+    if (!panelKeygen.hidden) {
+      e.preventDefault();
+      submitKeygen.click();
+    }
+  });
+
   submitKeygen.addEventListener("click", async () => {
     const alg = document.getElementById("kg-alg").value;
     const commonName = document.getElementById("kg-cn").value.trim();

@@ -28,8 +28,19 @@ pub struct CaStatistics {
     pub issued_per_day: Vec<(SystemTime, u64)>,
     /// Unrevoked certificates whose notAfter falls within `expiring_within` of now.
     pub expiring: u64,
+    /// The first `expiring_list` of those, soonest first.
+    pub expiring_soonest: Vec<ExpiringCertificate>,
     /// The newest audit record's sequence number (0: none yet).
     pub audit_head: u64,
+}
+
+/// A certificate that expires soon (the dashboard's list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiringCertificate {
+    pub request_id: crate::ids::RequestId,
+    pub serial: crate::ids::SerialNumber,
+    pub subject: String,
+    pub not_after: SystemTime,
 }
 
 /// What [`crate::Store::ca_statistics`] counts.
@@ -40,6 +51,8 @@ pub struct StatisticsQuery {
     /// The first day of the chart (a UTC midnight).
     pub chart_from: SystemTime,
     pub expiring_within: Duration,
+    /// How many of the expiring certificates to list.
+    pub expiring_list: u32,
 }
 
 /// The UTC midnight at or before `t`.
@@ -140,6 +153,7 @@ impl Authority {
                 now,
                 chart_from,
                 expiring_within,
+                expiring_list: 10,
             })
             .await
             .map_err(|e| internal("store", &e))

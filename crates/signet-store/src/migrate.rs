@@ -56,6 +56,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0005_exit_delivery.sql"),
         backfill: None,
     },
+    Migration {
+        version: 6,
+        name: "console",
+        sql: include_str!("../migrations/sqlite/0006_console.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

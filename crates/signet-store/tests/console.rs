@@ -109,6 +109,7 @@ async fn statistics_count_by_status_issuance_day_and_expiry() {
             now: t(now),
             chart_from: t(today - 6 * DAY),
             expiring_within: Duration::from_secs(30 * DAY),
+            expiring_list: 10,
         })
         .await
         .unwrap();
@@ -144,6 +145,12 @@ async fn statistics_count_by_status_issuance_day_and_expiry() {
     assert_eq!(counts, [0, 0, 0, 0, 1, 0, 2]);
     // Expiring within 30 days and not revoked: only request 2.
     assert_eq!(stats.expiring, 1);
+    let soonest: Vec<&str> = stats
+        .expiring_soonest
+        .iter()
+        .map(|c| c.subject.as_str())
+        .collect();
+    assert_eq!(soonest, ["CN=host2"]);
     assert_eq!(stats.audit_head, 0);
     assert_eq!(store.audit_head().await.unwrap(), 0);
 }

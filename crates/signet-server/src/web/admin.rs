@@ -287,28 +287,13 @@ async fn dashboard(
         t.map(|(t, _)| fmt_time(*t).chars().take(10).collect())
             .unwrap_or_default()
     };
-    let expiring_rows = state
-        .authority
-        .view(
-            who,
-            &ca,
-            ViewQuery {
-                status: Some(RequestStatus::Issued),
-                expiring_before: Some(SystemTime::now() + EXPIRING_WITHIN),
-                certificates_only: true,
-                limit: 10,
-                ..Default::default()
-            },
-        )
-        .await?
-        .into_iter()
-        .filter_map(|r| {
-            let c = r.certificate?;
-            Some(ExpiringRow {
-                serial: c.serial.to_hex(),
-                subject: c.subject,
-                not_after: fmt_time(c.not_after),
-            })
+    let expiring_rows = stats
+        .expiring_soonest
+        .iter()
+        .map(|c| ExpiringRow {
+            serial: c.serial.to_hex(),
+            subject: c.subject.clone(),
+            not_after: fmt_time(c.not_after),
         })
         .collect();
     let exits = state

@@ -433,6 +433,21 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
         b"",
     );
     assert_eq!(not_a_number.status, 404, "{not_a_number}");
+    // A malformed query string gets the HTML error page too.
+    let auditor = server.create_token(&["auditor"], "aud");
+    let (audit_cookie, _) = session(&server, &auditor);
+    let bad_query = http(
+        server.addr(),
+        "GET",
+        "/admin/audit?before=abc",
+        &[("Cookie", &audit_cookie)],
+        b"",
+    );
+    assert_eq!(bad_query.status, 400, "{bad_query}");
+    assert!(
+        bad_query.content_type.starts_with("text/html"),
+        "{bad_query}"
+    );
     // Without a session, a POST is refused, not redirected.
     let anon = http(
         server.addr(),
@@ -443,7 +458,7 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
     );
     assert_eq!(anon.status, 401, "{anon}");
     let views = server.call(
-        Some(&server.create_token(&["auditor"], "audrey")),
+        Some(&auditor),
         "GET",
         &format!("/api/v1/cas/{ca}/requests"),
         None,

@@ -20,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -32,7 +32,7 @@ use signet_core::{
 };
 use signet_x509::{ext, pem};
 
-use super::{Chrome, CsrfForm, PageError, WebUser, fmt_time, render, url_encode};
+use super::{Chrome, CsrfForm, PageError, PageQuery, WebUser, fmt_time, render, url_encode};
 use crate::api::AppState;
 
 /// How far ahead the dashboard looks for expiring certificates.
@@ -186,7 +186,7 @@ struct SwitchQuery {
 /// `GET /admin/switch?ca=..&section=..`: the CA picker without JavaScript.
 async fn switch_ca(
     State(state): State<AppState>,
-    Query(q): Query<SwitchQuery>,
+    PageQuery(q): PageQuery<SwitchQuery>,
 ) -> Result<Response, PageError> {
     let ca = state
         .authority
@@ -489,7 +489,7 @@ async fn request_page(
     State(state): State<AppState>,
     user: WebUser,
     Path((ca, id)): Path<(String, String)>,
-    Query(done): Query<Done>,
+    PageQuery(done): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     let id = request_id(&id)?;
     request_view(&state, &user, &ca, id, done.notice()).await
@@ -793,7 +793,7 @@ async fn certificates_page(
     State(state): State<AppState>,
     user: WebUser,
     Path(ca): Path<String>,
-    Query(s): Query<SearchQuery>,
+    PageQuery(s): PageQuery<SearchQuery>,
 ) -> Result<Response, PageError> {
     let nav = nav(&state, &ca);
     let status = match s.status.as_str() {
@@ -945,7 +945,7 @@ async fn certificate_page(
     State(state): State<AppState>,
     user: WebUser,
     Path((ca, serial)): Path<(String, String)>,
-    Query(done): Query<Done>,
+    PageQuery(done): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     let serial = parse_serial(&serial)?;
     certificate_view(&state, &user, &ca, serial, done.notice()).await
@@ -1151,7 +1151,7 @@ async fn crls_page(
     State(state): State<AppState>,
     user: WebUser,
     Path(ca): Path<String>,
-    Query(done): Query<Done>,
+    PageQuery(done): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     crls_view(&state, &user, &ca, done.notice()).await
 }
@@ -1278,7 +1278,7 @@ async fn exits_page(
     State(state): State<AppState>,
     user: WebUser,
     Path(ca): Path<String>,
-    Query(done): Query<Done>,
+    PageQuery(done): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     exits_view(&state, &user, &ca, done.notice()).await
 }
@@ -1420,7 +1420,7 @@ struct AuditQuery {
 async fn audit_page(
     State(state): State<AppState>,
     user: WebUser,
-    Query(q): Query<AuditQuery>,
+    PageQuery(q): PageQuery<AuditQuery>,
 ) -> Result<Response, PageError> {
     let who = Some(&user.identity);
     // The engine checks the auditor role.

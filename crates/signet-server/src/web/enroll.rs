@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -18,7 +18,7 @@ use signet_core::{Enroll, EnrollError, Identity, RequestId, SerialNumber, Submit
 use signet_x509::pem;
 
 use super::session::{CertBinding, clear_cookie, cookie_value, safe_next, same_origin};
-use super::{Chrome, CsrfForm, MaybeUser, PageError, WebUser, fmt_time, render};
+use super::{Chrome, CsrfForm, MaybeUser, PageError, PageQuery, WebUser, fmt_time, render};
 use crate::api::AppState;
 use crate::tls::{OverTls, PeerCertificates};
 
@@ -137,7 +137,7 @@ fn peer_subject(parts: Option<&PeerCertificates>) -> Option<String> {
 
 async fn signin_page(
     MaybeUser(user): MaybeUser,
-    Query(q): Query<NextQuery>,
+    PageQuery(q): PageQuery<NextQuery>,
     headers: HeaderMap,
     peer: Option<axum::Extension<PeerCertificates>>,
     tls: Option<axum::Extension<OverTls>>,
@@ -372,7 +372,7 @@ fn enroll_form_page(
 async fn enroll_page(
     State(state): State<AppState>,
     user: WebUser,
-    Query(q): Query<CaQuery>,
+    PageQuery(q): PageQuery<CaQuery>,
 ) -> Result<Response, PageError> {
     let form = EnrollForm {
         ca: q.ca.unwrap_or_default(),

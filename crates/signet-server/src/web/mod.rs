@@ -260,6 +260,26 @@ impl IntoResponse for PageError {
     }
 }
 
+/// A page's query string, like axum's `Query`, but a malformed one gets the HTML error page
+/// (400) rather than a plain-text rejection.
+#[derive(Debug, Clone)]
+pub struct PageQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S>
+    for PageQuery<T>
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+            .map(PageQuery)
+            .map_err(|e| PageError::bad_request(format!("the address's query: {e}")))
+    }
+}
+
 /// Percent-encodes everything but unreserved characters (RFC 3986 §2.3).
 pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -150,6 +150,16 @@ pub async fn start(
         .await
         .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
+    if config.server.web.enabled
+        && let Some(ca) = authority
+            .ca_names()
+            .iter()
+            .find(|c| signet_server::web::admin::RESERVED_CA_NAMES.contains(&c.as_str()))
+    {
+        anyhow::bail!(
+            "CA {ca:?}: the web console uses /admin/{ca} for its own page; rename the CA or set [server.web] enabled = false"
+        );
+    }
     let app = signet_server::router(AppState {
         authority: Arc::clone(&authority),
         metrics,

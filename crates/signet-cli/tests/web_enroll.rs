@@ -530,3 +530,33 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
         );
     }
 }
+
+#[test]
+fn a_ca_named_like_a_console_page_is_refused_while_the_pages_are_on() {
+    let mut server = Server::init(&["--dev", "--ca", "audit"]);
+    let failure = server
+        .try_serve()
+        .expect_err("a CA named audit must not start");
+    assert!(
+        failure.stderr.contains("/admin/audit") && failure.stderr.contains("enabled = false"),
+        "{}",
+        failure.stderr
+    );
+    let toml = server.data.join("signet.toml");
+    let text = fs::read_to_string(&toml).unwrap();
+    assert!(
+        text.contains("[server.web]\nenabled = true"),
+        "the template has [server.web]"
+    );
+    fs::write(
+        &toml,
+        text.replace(
+            "[server.web]\nenabled = true",
+            "[server.web]\nenabled = false",
+        ),
+    )
+    .unwrap();
+    server.serve();
+    let page = http(server.addr(), "GET", "/", &[], b"");
+    assert_eq!(page.status, 404, "no pages when they are off: {page}");
+}

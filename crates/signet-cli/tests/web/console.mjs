@@ -4,7 +4,7 @@
 // administrator publishes CRLs and retries and skips exit deliveries; an auditor reads and
 // verifies the audit log; a requester and a form without its CSRF token are refused.
 import fs from "node:fs";
-import { config, context, shot, a11y, signIn, check, main } from "./lib.mjs";
+import { config, context, shot, a11y, signIn, check, main, saveDownload } from "./lib.mjs";
 
 const base = config.url;
 const ca = config.ca;
@@ -150,6 +150,10 @@ main(async (browser) => {
   const props = await page.locator("dl.props").first().innerText();
   check(props.includes("serverAuth") && props.includes("DNS:revoke-me.test"), `decoded details: ${props}`);
   check((await text(page, "#pem")).startsWith("-----BEGIN CERTIFICATE-----"), "the PEM");
+  const downloaded = await saveDownload(page, "console-certificate.pem",
+    () => page.getByRole("link", { name: "Certificate (PEM)" }).click());
+  check(fs.readFileSync(downloaded, "utf8").trim() === (await text(page, "#pem")).trim(),
+    "the console's PEM download is the certificate shown");
   await snap(page, "console-certificate", result);
   await page.getByLabel("Reason").selectOption("keyCompromise");
   await post(page, page.locator("#revoke"), `/admin/${ca}/certificates/${config.revoke_serial}/revoke`);

@@ -41,6 +41,11 @@ const EXPIRING_WITHIN: Duration = Duration::from_secs(30 * 86_400);
 const PAGE_ROWS: u32 = 100;
 const AUDIT_ROWS: u64 = 50;
 
+/// CA names the console's own pages use as path segments (`/admin/audit`, `/admin/switch`):
+/// a CA with one of them would have no reachable dashboard, so `signet serve` refuses it while
+/// the pages are on.
+pub const RESERVED_CA_NAMES: [&str; 2] = ["audit", "switch"];
+
 /// The console's routes.
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -12,39 +12,12 @@ use std::path::Path;
 use common::*;
 use serde_json::{Value, json};
 
-const MANUAL_PROFILES: &str = r#"
-[ca.policy.profiles.dual]
-description = "two managers must approve"
-approval = "manual"
-approvals = 2
-validity_days = 30
-key_algorithms = ["p256"]
-subject_attributes = ["CN"]
-common_name_as_dns = true
-dns_suffixes = ["test"]
-key_usage = ["digitalSignature"]
-extended_key_usage = ["serverAuth"]
-"#;
-
 /// `signet ARGS --token TOKEN --server URL`.
 fn cli_as(server: &Server, token: &str, args: &[&str]) -> Run {
     let url = server.url();
     let mut full = args.to_vec();
     full.extend(["--token", token, "--server", url.as_str()]);
     run_signet(&full, &[], None)
-}
-
-fn submit_as(server: &Server, token: &str, cn: &str, profile: &str) -> Value {
-    let csr = openssl_csr(&server.work, "p256", &format!("/CN={cn}"), &[]);
-    let pem = fs::read_to_string(&csr).unwrap();
-    let resp = server.call(
-        Some(token),
-        "POST",
-        &format!("/api/v1/cas/{}/requests", server.ca),
-        Some(&json!({ "csr": pem, "profile": profile })),
-    );
-    assert_eq!(resp.status, 201, "{resp}");
-    resp.json()
 }
 
 fn write_cert(server: &Server, v: &Value, stem: &str) -> std::path::PathBuf {
@@ -58,13 +31,13 @@ fn write_cert(server: &Server, v: &Value, stem: &str) -> std::path::PathBuf {
 #[test]
 fn two_distinct_managers_issue_and_the_requester_cannot_approve() {
     let mut server = Server::init(&["--dev"]);
-    server.append_config(MANUAL_PROFILES);
+    server.append_config(DUAL_PROFILE);
     server.serve();
     let bob = server.create_token(&["requester", "manager"], "bob");
     let ann = server.create_token(&["manager"], "ann");
     let cy = server.create_token(&["manager"], "cy");
 
-    let v = submit_as(&server, &bob, "dual.test", "dual");
+    let v = server.submit_cn_as(&bob, "dual.test", "dual");
     assert_eq!(v["status"], "pending", "{v:#}");
     let id = v["id"].as_i64().unwrap().to_string();
 
@@ -124,7 +97,7 @@ fn deny_resubmit_edits_revocation_and_hold_release() {
     let mgr = server.create_token(&["manager"], "mgr");
     let requester = server.token.clone().unwrap();
 
-    let v = submit_as(&server, &requester, "edit.test", "manual");
+    let v = server.submit_cn_as(&requester, "edit.test", "manual");
     assert_eq!(v["status"], "pending");
     let id = v["id"].as_i64().unwrap().to_string();
 
@@ -294,12 +267,7 @@ fn view_filters_and_import() {
     for cn in ["alpha.test", "beta.test", "gamma.test"] {
         server.issue(cn);
     }
-    submit_as(
-        &server,
-        server.token.as_ref().unwrap(),
-        "queued.test",
-        "manual",
-    );
+    server.submit_cn_as(server.token.as_ref().unwrap(), "queued.test", "manual");
 
     let page = |args: &[&str]| -> Value {
         let mut a = vec!["admin", "view", "--json"];
@@ -445,7 +413,7 @@ fn every_role_boundary_holds() {
     let requester = server.token.clone().unwrap();
     let issued = server.issue("role.test");
     let serial = issued["serial"].as_str().unwrap().to_string();
-    let pending = submit_as(&server, &requester, "pending.test", "manual");
+    let pending = server.submit_cn_as(&requester, "pending.test", "manual");
     let id = pending["id"].as_i64().unwrap();
     let ca = server.ca.clone();
 
@@ -685,7 +653,7 @@ fn audit_chain_detects_edits_deletions_and_reordering() {
     for cn in ["a.test", "b.test"] {
         server.issue(cn);
     }
-    let v = submit_as(&server, server.token.as_ref().unwrap(), "c.test", "manual");
+    let v = server.submit_cn_as(server.token.as_ref().unwrap(), "c.test", "manual");
     cli_as(&server, &mgr, &["admin", "approve", &v["id"].to_string()]).expect_code(0);
 
     let online = cli_as(&server, &auditor, &["audit", "verify"]);

@@ -36,75 +36,26 @@ fn curl(
     run_program("curl", &args)
 }
 
-fn key_and_cert(server: &Server, v: &serde_json::Value, stem: &str) -> std::path::PathBuf {
-    let mut pem = v["certificate"].as_str().unwrap().to_string();
-    for c in v["chain"].as_array().unwrap() {
-        pem.push_str(c.as_str().unwrap());
-    }
-    write_pem(&server.work, stem, &pem)
-}
-
 #[test]
 fn a_mapped_client_certificate_authenticates_as_its_identity() {
     let mut server = Server::start(&[]);
     let mgr = server.create_token(&["manager"], "mgr");
 
     // The HTTPS server certificate, issued by Signet's own `server` profile.
-    let server_csr = openssl_csr(
-        &server.work,
-        "p256",
-        "/CN=localhost",
-        &["DNS:localhost", "IP:127.0.0.1"],
-    );
-    let issued = server.submit(&server_csr, Some("server"));
-    assert_eq!(issued["status"], "issued", "{issued:#}");
-    let server_pem = key_and_cert(&server, &issued, "tls-server");
-    let server_key = server_csr.with_extension("key");
-
+    let (server_pem, server_key) =
+        server.tls_server_certificate("/CN=localhost", &["DNS:localhost", "IP:127.0.0.1"]);
     // alice's client certificate: the `manual` profile (clientAuth) needs a manager.
-    let alice_csr = openssl_csr(&server.work, "p256", "/CN=alice", &[]);
-    let pending = server.submit(&alice_csr, Some("manual"));
-    let id = pending["id"].as_i64().unwrap();
-    let approved = server.call(
-        Some(&mgr),
-        "POST",
-        &format!("/api/v1/cas/{}/requests/{id}/approve", server.ca),
-        Some(&serde_json::json!({})),
-    );
-    assert_eq!(approved.status, 200, "{approved}");
-    let alice_pem = write_pem(
-        &server.work,
-        "alice",
-        approved.json()["certificate"].as_str().unwrap(),
-    );
-    let alice_key = alice_csr.with_extension("key");
+    let (_, alice_pem, alice_key) = server.approved_client_certificate(&mgr, "/CN=alice", "alice");
     assert!(
         server_key.exists() && alice_key.exists(),
         "openssl_csr keeps the key beside the CSR"
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    server.stop_ok();
-    server.append_config(&format!(
-        r#"
-[server.tls]
-listen = "127.0.0.1:{port}"
-certificate = "{}"
-key = "{}"
-
-[[identity]]
-name = "alice"
-subject = "CN=alice"
-roles = ["manager"]
-"#,
-        server_pem.display(),
-        server_key.display()
-    ));
-    server.serve();
+    let port = server.serve_tls(
+        &server_pem,
+        &server_key,
+        "[[identity]]\nname = \"alice\"\nsubject = \"CN=alice\"\nroles = [\"manager\"]\n",
+    );
     let ca = server.ca_cert_path();
 
     let who = curl(port, &ca, Some((&alice_pem, &alice_key)), "/api/v1/whoami");

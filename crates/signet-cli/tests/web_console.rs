@@ -17,20 +17,6 @@ use std::fs;
 use common::*;
 use serde_json::{Value, json};
 
-const DUAL_PROFILE: &str = r#"
-[ca.policy.profiles.dual]
-description = "two managers must approve"
-approval = "manual"
-approvals = 2
-validity_days = 30
-key_algorithms = ["p256"]
-subject_attributes = ["CN"]
-common_name_as_dns = true
-dns_suffixes = ["test"]
-key_usage = ["digitalSignature"]
-extended_key_usage = ["serverAuth"]
-"#;
-
 /// Two `command` exits for the exits page: `flaky` fails while a flag file exists (and parks
 /// an event after two attempts); `stuck` always fails and waits an hour between attempts.
 fn exits_config(flag: &std::path::Path) -> String {
@@ -44,17 +30,9 @@ fn exits_config(flag: &std::path::Path) -> String {
     )
 }
 
+/// A pending request for `/CN=cn` submitted with `token`; its id.
 fn submit_as(server: &Server, token: &str, cn: &str, profile: &str) -> i64 {
-    let csr = openssl_csr(&server.work, "p256", &format!("/CN={cn}"), &[]);
-    let pem = fs::read_to_string(&csr).unwrap();
-    let resp = server.call(
-        Some(token),
-        "POST",
-        &format!("/api/v1/cas/{}/requests", server.ca),
-        Some(&json!({ "csr": pem, "profile": profile })),
-    );
-    assert_eq!(resp.status, 201, "{resp}");
-    let v = resp.json();
+    let v = server.submit_cn_as(token, cn, profile);
     assert_eq!(v["status"], "pending", "{v:#}");
     v["id"].as_i64().unwrap()
 }

@@ -226,53 +226,14 @@ fn a_client_certificate_signs_in_until_it_is_revoked() {
     let manager = server.create_token(&["manager"], "mona");
 
     // The HTTPS listener's certificate and carol's client certificate, both from Signet.
-    let tls_csr = openssl_csr(&server.work, "p256", "/CN=localhost", &["DNS:localhost"]);
-    let issued = server.submit(&tls_csr, Some("server"));
-    assert_eq!(issued["status"], "issued", "{issued:#}");
-    let mut chain = issued["certificate"].as_str().unwrap().to_string();
-    for c in issued["chain"].as_array().unwrap() {
-        chain.push_str(c.as_str().unwrap());
-    }
-    let tls_pem = write_pem(&server.work, "tls-server", &chain);
-    let carol_csr = openssl_csr(&server.work, "p256", "/CN=carol", &[]);
-    let pending = server.submit(&carol_csr, Some("manual"));
-    let id = pending["id"].as_i64().unwrap();
-    let approved = server.call(
-        Some(&manager),
-        "POST",
-        &format!("/api/v1/cas/{}/requests/{id}/approve", server.ca),
-        Some(&json!({})),
+    let (tls_pem, tls_key) = server.tls_server_certificate("/CN=localhost", &["DNS:localhost"]);
+    let (carol, carol_pem, carol_key) =
+        server.approved_client_certificate(&manager, "/CN=carol", "carol");
+    let port = server.serve_tls(
+        &tls_pem,
+        &tls_key,
+        "[[identity]]\nname = \"carol\"\nsubject = \"CN=carol\"\nroles = [\"requester\"]\n",
     );
-    assert_eq!(approved.status, 200, "{approved}");
-    let carol = approved.json();
-    let carol_pem = write_pem(
-        &server.work,
-        "carol",
-        carol["certificate"].as_str().unwrap(),
-    );
-
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    server.stop_ok();
-    server.append_config(&format!(
-        r#"
-[server.tls]
-listen = "127.0.0.1:{port}"
-certificate = "{}"
-key = "{}"
-
-[[identity]]
-name = "carol"
-subject = "CN=carol"
-roles = ["requester"]
-"#,
-        tls_pem.display(),
-        tls_csr.with_extension("key").display()
-    ));
-    server.serve();
 
     browser(
         "signin-cert.mjs",
@@ -281,7 +242,7 @@ roles = ["requester"]
             "ca": server.ca,
             "https_url": format!("https://localhost:{port}"),
             "cert": carol_pem.display().to_string(),
-            "key": carol_csr.with_extension("key").display().to_string(),
+            "key": carol_key.display().to_string(),
             "serial": carol["serial"],
             "manager": manager,
         }),
@@ -296,15 +257,31 @@ roles = ["requester"]
     );
 }
 
+/// A form posted over plain HTTP (no browser), with the session `cookie` if any.
+fn post_form(server: &Server, cookie: Option<&str>, path: &str, body: &str) -> Response {
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
+    headers.extend(cookie.map(|c| ("Cookie", c)));
+    http(server.addr(), "POST", path, &headers, body.as_bytes())
+}
+
+/// A page fetched over plain HTTP, with the session `cookie` if any.
+fn get_page(server: &Server, cookie: Option<&str>, path: &str) -> Response {
+    let headers: Vec<(&str, &str)> = cookie.map(|c| ("Cookie", c)).into_iter().collect();
+    http(server.addr(), "GET", path, &headers, b"")
+}
+
+/// A form field's value, percent-encoded.
+fn enc(s: &str) -> String {
+    signet_server::web::url_encode(s)
+}
+
 /// Signs in over plain HTTP (no browser); returns the `Cookie` header and the CSRF token.
 fn session(server: &Server, token: &str) -> (String, String) {
-    let body = format!("method=token&next=%2F&token={token}");
-    let resp = http(
-        server.addr(),
-        "POST",
+    let resp = post_form(
+        server,
+        None,
         "/signin",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        body.as_bytes(),
+        &format!("method=token&next=%2F&token={token}"),
     );
     assert_eq!(resp.status, 303, "{resp}");
     let set = resp
@@ -315,7 +292,7 @@ fn session(server: &Server, token: &str) -> (String, String) {
         assert!(set.contains(flag), "{flag} in {set}");
     }
     let cookie = set.split(';').next().unwrap().to_string();
-    let page = http(server.addr(), "GET", "/enroll", &[("Cookie", &cookie)], b"");
+    let page = get_page(server, Some(&cookie), "/enroll");
     assert_eq!(page.status, 200, "{page}");
     let html = page.text();
     let csrf = html
@@ -332,10 +309,7 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
     let server = Server::start(&[]);
     let requester = server.create_token(&["requester"], "rita");
     let (cookie, csrf) = session(&server, &requester);
-    let form = [
-        ("Content-Type", "application/x-www-form-urlencoded"),
-        ("Cookie", cookie.as_str()),
-    ];
+    let signed_in = Some(cookie.as_str());
     let ca = server.ca.clone();
 
     // Over plain HTTP to another machine the browser would drop the Secure cookie: the
@@ -348,7 +322,7 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
         b"",
     );
     assert!(remote.text().contains("plain HTTP"), "{remote}");
-    let local = http(server.addr(), "GET", "/signin", &[], b"");
+    let local = get_page(&server, None, "/signin");
     assert!(!local.text().contains("plain HTTP"), "{local}");
 
     // The sign-in page sends the browser back only to a local path.
@@ -358,103 +332,68 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
         "https://evil.example/",
         "javascript:alert(1)",
     ] {
-        let body = format!(
-            "method=token&token={requester}&next={}",
-            next.replace('/', "%2F")
-                .replace(':', "%3A")
-                .replace('\\', "%5C")
-        );
-        let resp = http(
-            server.addr(),
-            "POST",
-            "/signin",
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-            body.as_bytes(),
-        );
+        let body = format!("method=token&token={requester}&next={}", enc(next));
+        let resp = post_form(&server, None, "/signin", &body);
         assert_eq!(resp.status, 303, "{resp}");
         assert_eq!(resp.header("location"), Some("/"), "next={next}: {resp}");
     }
 
     // Garbage in the CSR field: a 400 page that says why, and nothing stored.
-    let bad = http(
-        server.addr(),
-        "POST",
+    let bad = post_form(
+        &server,
+        signed_in,
         "/enroll",
-        &form,
-        format!(
+        &format!(
             "csrf={csrf}&ca={ca}&profile=server&csr=-----BEGIN+CERTIFICATE+REQUEST-----%0AMIIB%0A"
-        )
-        .as_bytes(),
+        ),
     );
     assert_eq!(bad.status, 400, "{bad}");
     assert!(bad.content_type.starts_with("text/html"), "{bad}");
     // An unknown CA and an unknown profile.
     let csr = openssl_csr(&server.work, "p256", "/CN=x.test", &["DNS:x.test"]);
     let pem = fs::read_to_string(&csr).unwrap();
-    let enc = |s: &str| {
-        s.replace('+', "%2B")
-            .replace('/', "%2F")
-            .replace('=', "%3D")
-            .replace('\n', "%0A")
-    };
-    let unknown_ca = http(
-        server.addr(),
-        "POST",
+    let unknown_ca = post_form(
+        &server,
+        signed_in,
         "/enroll",
-        &form,
-        format!("csrf={csrf}&ca=nope&profile=server&csr={}", enc(&pem)).as_bytes(),
+        &format!("csrf={csrf}&ca=nope&profile=server&csr={}", enc(&pem)),
     );
     assert_eq!(unknown_ca.status, 404, "{unknown_ca}");
-    let unknown_profile = http(
-        server.addr(),
-        "POST",
+    let unknown_profile = post_form(
+        &server,
+        signed_in,
         "/enroll",
-        &form,
-        format!("csrf={csrf}&ca={ca}&profile=nope&csr={}", enc(&pem)).as_bytes(),
+        &format!("csrf={csrf}&ca={ca}&profile=nope&csr={}", enc(&pem)),
     );
     assert_eq!(unknown_profile.status, 400, "{unknown_profile}");
     // A body over the limit, a form that is not a form, and an unknown request.
     let huge = vec![b'a'; 200 * 1024];
-    let big = http(server.addr(), "POST", "/enroll", &form, &huge);
+    let big = post_form(
+        &server,
+        signed_in,
+        "/enroll",
+        &String::from_utf8(huge).unwrap(),
+    );
     assert!(matches!(big.status, 400 | 413), "{big}");
-    let not_found = http(
-        server.addr(),
-        "GET",
-        &format!("/requests/{ca}/999999"),
-        &[("Cookie", &cookie)],
-        b"",
-    );
+    let not_found = get_page(&server, Some(&cookie), &format!("/requests/{ca}/999999"));
     assert_eq!(not_found.status, 404, "{not_found}");
-    let not_a_number = http(
-        server.addr(),
-        "GET",
-        &format!("/requests/{ca}/abc"),
-        &[("Cookie", &cookie)],
-        b"",
-    );
+    let not_a_number = get_page(&server, Some(&cookie), &format!("/requests/{ca}/abc"));
     assert_eq!(not_a_number.status, 404, "{not_a_number}");
     // A malformed query string gets the HTML error page too.
     let auditor = server.create_token(&["auditor"], "aud");
     let (audit_cookie, _) = session(&server, &auditor);
-    let bad_query = http(
-        server.addr(),
-        "GET",
-        "/admin/audit?before=abc",
-        &[("Cookie", &audit_cookie)],
-        b"",
-    );
+    let bad_query = get_page(&server, Some(&audit_cookie), "/admin/audit?before=abc");
     assert_eq!(bad_query.status, 400, "{bad_query}");
     assert!(
         bad_query.content_type.starts_with("text/html"),
         "{bad_query}"
     );
     // Without a session, a POST is refused, not redirected.
-    let anon = http(
-        server.addr(),
-        "POST",
+    let anon = post_form(
+        &server,
+        None,
         "/enroll",
-        &[("Content-Type", "application/x-www-form-urlencoded")],
-        format!("csrf={csrf}&ca={ca}&csr=x").as_bytes(),
+        &format!("csrf={csrf}&ca={ca}&csr=x"),
     );
     assert_eq!(anon.status, 401, "{anon}");
     let views = server.call(
@@ -472,21 +411,14 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
     // What a requester typed is shown escaped: markup in an attribute comes back as text.
     let manual = openssl_csr(&server.work, "p256", "/CN=<b>bold<i>", &[]);
     let pem = fs::read_to_string(&manual).unwrap();
-    let resp = http(
-        server.addr(),
-        "POST",
+    let resp = post_form(
+        &server,
+        signed_in,
         "/enroll",
-        &form,
-        format!("csrf={csrf}&ca={ca}&profile=manual&csr={}", enc(&pem)).as_bytes(),
+        &format!("csrf={csrf}&ca={ca}&profile=manual&csr={}", enc(&pem)),
     );
     assert_eq!(resp.status, 303, "{resp}");
-    let mine = http(
-        server.addr(),
-        "GET",
-        "/requests",
-        &[("Cookie", &cookie)],
-        b"",
-    );
+    let mine = get_page(&server, Some(&cookie), "/requests");
     let html = mine.text();
     assert!(
         !html.contains("<b>") && !html.contains("<i>") && html.contains("&#60;b"),
@@ -511,7 +443,7 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
         None,
     );
     assert_eq!(revoked.status, 204, "{revoked}");
-    let after = http(server.addr(), "GET", "/enroll", &[("Cookie", &cookie)], b"");
+    let after = get_page(&server, signed_in, "/enroll");
     assert_eq!(after.status, 303, "{after}");
     assert!(
         after.header("location").unwrap().starts_with("/signin"),
@@ -557,6 +489,6 @@ fn a_ca_named_like_a_console_page_is_refused_while_the_pages_are_on() {
     )
     .unwrap();
     server.serve();
-    let page = http(server.addr(), "GET", "/", &[], b"");
+    let page = get_page(&server, None, "/");
     assert_eq!(page.status, 404, "no pages when they are off: {page}");
 }

@@ -774,25 +774,32 @@ pub(crate) fn audit_head(conn: &Connection) -> Result<u64, StoreError> {
 }
 
 /// The console dashboard's figures (see [`StatisticsQuery`]).
+/// Every row of a statistics query, as a tuple.
+fn stat_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError>
+where
+    T: for<'r> TryFrom<&'r rusqlite::Row<'r>, Error = rusqlite::Error>,
+{
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_map(args, |r| T::try_from(r))?.collect())
+        .map_err(sql_error("reading the statistics"))
+}
+
 pub(crate) fn ca_statistics(
     conn: &Connection,
     query: &StatisticsQuery,
 ) -> Result<CaStatistics, StoreError> {
     let ca = query.ca.as_str();
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
     let mut counts = std::collections::HashMap::new();
-    let mut stmt = conn
-        .prepare_cached(STATUS_COUNTS)
-        .map_err(sql_error("reading the statistics"))?;
-    let mut rows = stmt
-        .query(params![ca])
-        .map_err(sql_error("reading the statistics"))?;
-    while let Some(row) = rows.next().map_err(sql_error("reading the statistics"))? {
-        let status: String = row.get(0).map_err(sql_error("reading the statistics"))?;
-        let n: i64 = row.get(1).map_err(sql_error("reading the statistics"))?;
+    for (status, n) in stat_rows::<(String, i64)>(conn, STATUS_COUNTS, params![ca])? {
         let status = status
             .parse::<RequestStatus>()
             .map_err(|e| corrupt("requests", ca, "status", &e))?;
-        counts.insert(status, u64::try_from(n).unwrap_or(0));
+        counts.insert(status, count(n));
     }
     let by_status = [
         RequestStatus::Pending,
@@ -807,23 +814,20 @@ pub(crate) fn ca_statistics(
 
     let from = to_unix(query.chart_from)?;
     let now = to_unix(query.now)?;
-    let mut per_day = std::collections::HashMap::new();
-    let mut stmt = conn
-        .prepare_cached(ISSUED_PER_DAY)
-        .map_err(sql_error("reading the statistics"))?;
-    let mut rows = stmt
-        .query(params![ca, from])
-        .map_err(sql_error("reading the statistics"))?;
-    while let Some(row) = rows.next().map_err(sql_error("reading the statistics"))? {
-        let day: i64 = row.get(0).map_err(sql_error("reading the statistics"))?;
-        let n: i64 = row.get(1).map_err(sql_error("reading the statistics"))?;
-        per_day.insert(day, u64::try_from(n).unwrap_or(0));
-    }
+    let per_day: std::collections::HashMap<i64, i64> =
+        stat_rows::<(i64, i64)>(conn, ISSUED_PER_DAY, params![ca, from])?
+            .into_iter()
+            .collect();
     let today = now - now.rem_euclid(86_400);
     let first = from - from.rem_euclid(86_400);
     let issued_per_day = (first..=today)
         .step_by(86_400)
-        .filter_map(|day| Some((from_unix(day)?, per_day.get(&day).copied().unwrap_or(0))))
+        .filter_map(|day| {
+            Some((
+                from_unix(day)?,
+                count(per_day.get(&day).copied().unwrap_or(0)),
+            ))
+        })
         .collect();
 
     let until = to_unix(query.now + query.expiring_within)?;
@@ -831,20 +835,15 @@ pub(crate) fn ca_statistics(
         .prepare_cached(EXPIRING)
         .and_then(|mut s| s.query_row(params![ca, now, until], |r| r.get(0)))
         .map_err(sql_error("reading the statistics"))?;
-    let mut soonest = Vec::new();
-    let mut stmt = conn
-        .prepare_cached(EXPIRING_SOONEST)
-        .map_err(sql_error("reading the statistics"))?;
     let limit = i64::from(query.expiring_list);
-    let mut rows = stmt
-        .query(params![ca, now, until, limit])
-        .map_err(sql_error("reading the statistics"))?;
-    while let Some(row) = rows.next().map_err(sql_error("reading the statistics"))? {
-        let id: i64 = row.get(0).map_err(sql_error("reading the statistics"))?;
-        let serial: String = row.get(1).map_err(sql_error("reading the statistics"))?;
-        let subject: String = row.get(2).map_err(sql_error("reading the statistics"))?;
-        let not_after: i64 = row.get(3).map_err(sql_error("reading the statistics"))?;
-        soonest.push(ExpiringCertificate {
+    let expiring_soonest = stat_rows::<(i64, String, String, i64)>(
+        conn,
+        EXPIRING_SOONEST,
+        params![ca, now, until, limit],
+    )?
+    .into_iter()
+    .map(|(id, serial, subject, not_after)| {
+        Ok(ExpiringCertificate {
             request_id: RequestId::new(id)
                 .map_err(|e| corrupt("certificates", id, "request_id", &e.to_string()))?,
             serial: serial
@@ -853,13 +852,14 @@ pub(crate) fn ca_statistics(
             subject,
             not_after: from_unix(not_after)
                 .ok_or_else(|| corrupt("certificates", id, "not_after", "out of range"))?,
-        });
-    }
+        })
+    })
+    .collect::<Result<_, StoreError>>()?;
     Ok(CaStatistics {
         by_status,
         issued_per_day,
-        expiring: u64::try_from(expiring).unwrap_or(0),
-        expiring_soonest: soonest,
+        expiring: count(expiring),
+        expiring_soonest,
         audit_head: audit_head(conn)?,
     })
 }

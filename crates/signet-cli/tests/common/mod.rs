@@ -1242,3 +1242,98 @@ pub fn browser(
         .unwrap_or_else(|e| panic!("{script} printed no JSON result ({e}):\n{stdout}\n{stderr}"));
     (value, out)
 }
+
+/// A manual profile that two distinct managers must approve (admin and console tests).
+pub const DUAL_PROFILE: &str = r#"
+[ca.policy.profiles.dual]
+description = "two managers must approve"
+approval = "manual"
+approvals = 2
+validity_days = 30
+key_algorithms = ["p256"]
+subject_attributes = ["CN"]
+common_name_as_dns = true
+dns_suffixes = ["test"]
+key_usage = ["digitalSignature"]
+extended_key_usage = ["serverAuth"]
+"#;
+
+impl Server {
+    /// An openssl CSR for `/CN=cn` submitted to `profile` with `token` over the REST API,
+    /// which must answer 201; its JSON body.
+    pub fn submit_cn_as(&self, token: &str, cn: &str, profile: &str) -> serde_json::Value {
+        let csr = openssl_csr(&self.work, "p256", &format!("/CN={cn}"), &[]);
+        let pem = fs::read_to_string(&csr).expect("reading the CSR");
+        let resp = self.call(
+            Some(token),
+            "POST",
+            &format!("/api/v1/cas/{}/requests", self.ca),
+            Some(&serde_json::json!({ "csr": pem, "profile": profile })),
+        );
+        assert_eq!(resp.status, 201, "{resp}");
+        resp.json()
+    }
+
+    /// An HTTPS server certificate for `subj` with `sans` from this CA's `server` profile:
+    /// (certificate and chain as PEM, its key).
+    pub fn tls_server_certificate(&self, subj: &str, sans: &[&str]) -> (PathBuf, PathBuf) {
+        let csr = openssl_csr(&self.work, "p256", subj, sans);
+        let issued = self.submit(&csr, Some("server"));
+        assert_eq!(issued["status"], "issued", "{issued:#}");
+        let mut pem = issued["certificate"]
+            .as_str()
+            .expect("certificate")
+            .to_string();
+        for c in issued["chain"].as_array().expect("chain") {
+            pem.push_str(c.as_str().expect("chain PEM"));
+        }
+        (
+            write_pem(&self.work, "tls-server", &pem),
+            csr.with_extension("key"),
+        )
+    }
+
+    /// A client certificate for `subj` from the `manual` profile, approved by `manager`:
+    /// (the approval's JSON body, the certificate as PEM, its key).
+    pub fn approved_client_certificate(
+        &self,
+        manager: &str,
+        subj: &str,
+        stem: &str,
+    ) -> (serde_json::Value, PathBuf, PathBuf) {
+        let csr = openssl_csr(&self.work, "p256", subj, &[]);
+        let pending = self.submit(&csr, Some("manual"));
+        let id = pending["id"].as_i64().expect("request id");
+        let approved = self.call(
+            Some(manager),
+            "POST",
+            &format!("/api/v1/cas/{}/requests/{id}/approve", self.ca),
+            Some(&serde_json::json!({})),
+        );
+        assert_eq!(approved.status, 200, "{approved}");
+        let v = approved.json();
+        let pem = write_pem(
+            &self.work,
+            stem,
+            v["certificate"].as_str().expect("certificate"),
+        );
+        (v, pem, csr.with_extension("key"))
+    }
+
+    /// Restarts the server with `[server.tls]` on a free loopback port (`certificate`, `key`)
+    /// and `identities` (`[[identity]]` tables) appended; the HTTPS port.
+    pub fn serve_tls(&mut self, certificate: &Path, key: &Path, identities: &str) -> u16 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        self.stop_ok();
+        self.append_config(&format!(
+            "[server.tls]\nlisten = \"127.0.0.1:{port}\"\ncertificate = \"{}\"\nkey = \"{}\"\n\n{identities}",
+            certificate.display(),
+            key.display()
+        ));
+        self.serve();
+        port
+    }
+}

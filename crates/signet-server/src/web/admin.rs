@@ -144,17 +144,45 @@ fn nav(state: &AppState, ca: &str) -> Nav {
     Nav { ca, cas }
 }
 
-fn chrome(title: impl Into<String>, section: &'static str, user: &WebUser, ca: &str) -> Chrome {
-    Chrome::new(title, section, Some(user)).with_ca(ca)
+fn chrome(title: impl Into<String>, section: &'static str, user: &WebUser) -> Chrome {
+    Chrome::new(title, section, Some(user))
 }
 
-/// A page rendered with the status an action's error carries (the page shows its message).
-fn with_status(status: StatusCode, page: Response) -> Response {
-    (status, page).into_response()
+/// An action the engine refused: the page shown again (`view`, given the refusal as its
+/// notice), under the status the refusal carries.
+async fn refused<F>(
+    e: EnrollError,
+    view: impl FnOnce(Option<Notice>) -> F,
+) -> Result<Response, PageError>
+where
+    F: std::future::Future<Output = Result<Response, PageError>>,
+{
+    let status = PageError::from(e.clone()).status;
+    let page = view(Notice::bad(e.to_string())).await?;
+    Ok((status, page).into_response())
 }
 
-fn error_status(e: &EnrollError) -> StatusCode {
-    PageError::from(e.clone()).status
+/// Who submitted a request, as the pages show it.
+fn requester_of(r: &RequestRecord) -> String {
+    r.requester.clone().unwrap_or_else(|| "anonymous".into())
+}
+
+fn profile_of(r: &RequestRecord) -> String {
+    r.profile
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// The key of a request's CSR, e.g. `ECDSA P-256 (256 bits)`; `—` when it has none.
+fn csr_key(r: &RequestRecord) -> String {
+    (r.format == "pkcs10")
+        .then(|| signet_x509::parse_csr(&r.raw).ok())
+        .flatten()
+        .map_or_else(
+            || "—".to_string(),
+            |c| format!("{} ({} bits)", key_name(&c.key), c.key.bits()),
+        )
 }
 
 fn back(path: String, done: &str) -> Response {
@@ -317,12 +345,7 @@ async fn dashboard(
     let crls = state.authority.list_crls(who, &ca, 20).await?;
     let newest_full = crls.iter().find(|c| c.delta_base.is_none());
     let page = DashboardPage {
-        chrome: chrome(
-            format!("{} · Dashboard", nav.ca),
-            "admin-dashboard",
-            &user,
-            &nav.ca,
-        ),
+        chrome: chrome(format!("{} · Dashboard", nav.ca), "admin-dashboard", &user),
         notice: None,
         cards,
         issued_30d: stats.issued_per_day.iter().map(|(_, n)| n).sum(),
@@ -407,11 +430,7 @@ async fn pending_page(
     let mut required: HashMap<String, u32> = HashMap::new();
     let mut rows = Vec::new();
     for r in records {
-        let profile = r
-            .profile
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
+        let profile = profile_of(&r);
         let needed = match required.get(&profile) {
             Some(n) => *n,
             None => {
@@ -423,7 +442,7 @@ async fn pending_page(
         rows.push(PendingRow {
             id: r.id.to_string(),
             submitted: fmt_time(r.submitted_at),
-            requester: r.requester.clone().unwrap_or_else(|| "anonymous".into()),
+            requester: requester_of(&r),
             profile,
             subject: r.subject.clone(),
             approvals: r.approvals.len(),
@@ -432,12 +451,7 @@ async fn pending_page(
     }
     let nav = nav(&state, &ca);
     Ok(render(&PendingPage {
-        chrome: chrome(
-            format!("{} · Pending", nav.ca),
-            "admin-pending",
-            &user,
-            &nav.ca,
-        ),
+        chrome: chrome(format!("{} · Pending", nav.ca), "admin-pending", &user),
         notice: None,
         nav,
         rows,
@@ -522,26 +536,20 @@ fn request_page_of(
     notice: Option<Notice>,
 ) -> RequestPage {
     let r = &d.record;
-    let csr = (r.format == "pkcs10")
-        .then(|| signet_x509::parse_csr(&r.raw).ok())
-        .flatten();
     let sans = match &r.certificate {
         Some(c) => c.sans.clone(),
-        None => csr
-            .as_ref()
+        None => (r.format == "pkcs10")
+            .then(|| signet_x509::parse_csr(&r.raw).ok())
+            .flatten()
             .map(|c| c.sans.iter().map(ToString::to_string).collect())
             .unwrap_or_default(),
     };
-    let key = csr.as_ref().map_or_else(
-        || "—".to_string(),
-        |c| format!("{} ({} bits)", key_name(&c.key), c.key.bits()),
-    );
     let approvals = r.approvals.len();
     let required = d.approvals_required.max(1);
     let percent =
         u32::try_from(approvals.min(required as usize) * 100 / required as usize).unwrap_or(100);
     RequestPage {
-        chrome: chrome(format!("Request {}", r.id), "admin-pending", user, &nav.ca),
+        chrome: chrome(format!("Request {}", r.id), "admin-pending", user),
         nav,
         notice,
         id: r.id.to_string(),
@@ -549,13 +557,9 @@ fn request_page_of(
         editable: matches!(r.status, RequestStatus::Pending | RequestStatus::Denied),
         subject: r.subject.clone(),
         sans,
-        key,
-        requester: r.requester.clone().unwrap_or_else(|| "anonymous".into()),
-        profile: r
-            .profile
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        key: csr_key(r),
+        requester: requester_of(r),
+        profile: profile_of(r),
         submitted: fmt_time(r.submitted_at),
         resolved: r.resolved_at.map(fmt_time),
         message: r.message.clone(),
@@ -617,11 +621,7 @@ async fn request_outcome<T>(
             let ca = nav(state, ca).ca;
             Ok(back(request_path(&ca, id), done(&v)))
         }
-        Err(e) => {
-            let status = error_status(&e);
-            let page = request_view(state, user, ca, id, Notice::bad(e.to_string())).await?;
-            Ok(with_status(status, page))
-        }
+        Err(e) => refused(e, |n| request_view(state, user, ca, id, n)).await,
     }
 }
 
@@ -878,7 +878,6 @@ async fn certificates_page(
             format!("{} · Certificates", nav.ca),
             "admin-certificates",
             &user,
-            &nav.ca,
         ),
         notice: None,
         nav,
@@ -914,7 +913,7 @@ fn certificate_row(r: &RequestRecord) -> CertificateRow {
         subject: c.map_or_else(|| r.subject.clone(), |c| c.subject.clone()),
         sans: c.map(|c| c.sans.join(", ")).unwrap_or_default(),
         not_after: c.map(|c| fmt_time(c.not_after)).unwrap_or_default(),
-        requester: r.requester.clone().unwrap_or_else(|| "anonymous".into()),
+        requester: requester_of(r),
     }
 }
 
@@ -976,15 +975,11 @@ async fn certificate_view(
     let info = signet_x509::parse_certificate(&c.der)
         .map_err(|e| PageError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let find = |oid: &str| info.extensions.iter().find(|e| e.oid == oid);
-    let csr = (r.format == "pkcs10")
-        .then(|| signet_x509::parse_csr(&r.raw).ok())
-        .flatten();
     let page = CertificatePage {
         chrome: chrome(
             format!("Certificate {}", c.serial.to_hex()),
             "admin-certificates",
             user,
-            &nav.ca,
         ),
         nav,
         notice,
@@ -1006,10 +1001,7 @@ async fn certificate_view(
         not_before: fmt_time(info.not_before),
         not_after: fmt_time(info.not_after),
         sans: info.sans.iter().map(ToString::to_string).collect(),
-        key: csr.as_ref().map_or_else(
-            || "—".to_string(),
-            |c| format!("{} ({} bits)", key_name(&c.key), c.key.bits()),
-        ),
+        key: csr_key(r),
         key_usage: find(ext::oid::KEY_USAGE)
             .and_then(|e| ext::parse_key_usage(&e.value).ok())
             .map(key_usage_names)
@@ -1037,12 +1029,8 @@ async fn certificate_view(
                 value: hex::encode(&e.value),
             })
             .collect(),
-        requester: r.requester.clone().unwrap_or_else(|| "anonymous".into()),
-        profile: r
-            .profile
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default(),
+        requester: requester_of(r),
+        profile: profile_of(r),
         pem: pem::encode("CERTIFICATE", &c.der),
         reasons: RevocationReason::ALL.iter().map(|r| r.name()).collect(),
         history: d.history.iter().map(history_row).collect(),
@@ -1068,12 +1056,7 @@ async fn certificate_outcome(
 ) -> Result<Response, PageError> {
     match result {
         Ok(_) => Ok(back(certificate_path(&nav(state, ca).ca, &serial), done)),
-        Err(e) => {
-            let status = error_status(&e);
-            let page =
-                certificate_view(state, user, ca, serial, Notice::bad(e.to_string())).await?;
-            Ok(with_status(status, page))
-        }
+        Err(e) => refused(e, |n| certificate_view(state, user, ca, serial, n)).await,
     }
 }
 
@@ -1195,7 +1178,7 @@ async fn crls_view(
         })
         .collect();
     Ok(render(&CrlsPage {
-        chrome: chrome(format!("{} · CRLs", nav.ca), "admin-crls", user, &nav.ca),
+        chrome: chrome(format!("{} · CRLs", nav.ca), "admin-crls", user),
         nav,
         notice,
         rows,
@@ -1233,11 +1216,7 @@ async fn publish_crls(
             format!("{}/crls", ca_path(&nav(&state, &ca).ca)),
             "published",
         )),
-        Err(e) => {
-            let status = error_status(&e);
-            let page = crls_view(&state, &user, &ca, Notice::bad(e.to_string())).await?;
-            Ok(with_status(status, page))
-        }
+        Err(e) => refused(e, |n| crls_view(&state, &user, &ca, n)).await,
     }
 }
 
@@ -1335,7 +1314,7 @@ async fn exits_view(
         .collect();
     let nav = nav(state, ca);
     Ok(render(&ExitsPage {
-        chrome: chrome(format!("{} · Exits", nav.ca), "admin-exits", user, &nav.ca),
+        chrome: chrome(format!("{} · Exits", nav.ca), "admin-exits", user),
         nav,
         notice,
         exits,
@@ -1351,11 +1330,7 @@ async fn exit_outcome(
 ) -> Result<Response, PageError> {
     match result {
         Ok(()) => Ok(back(format!("{}/exits", ca_path(&nav(state, ca).ca)), done)),
-        Err(e) => {
-            let status = error_status(&e);
-            let page = exits_view(state, user, ca, Notice::bad(e.to_string())).await?;
-            Ok(with_status(status, page))
-        }
+        Err(e) => refused(e, |n| exits_view(state, user, ca, n)).await,
     }
 }
 
@@ -1466,7 +1441,7 @@ async fn audit_page(
     };
     let nav = nav(&state, &first);
     let page = AuditPage {
-        chrome: chrome("Audit log", "admin-audit", &user, &nav.ca),
+        chrome: chrome("Audit log", "admin-audit", &user),
         nav,
         notice,
         newer: (before <= head).then(|| (before + AUDIT_ROWS).min(head + 1)),

@@ -28,7 +28,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use signet_core::{EnrollError, Identity, Role};
+use signet_core::{EnrollError, Role};
 
 use crate::api::AppState;
 pub use session::{CsrfForm, MaybeUser, SessionLimits, Sessions, WebUser};
@@ -156,8 +156,6 @@ pub struct Chrome {
     pub auditor: bool,
     /// The navigation entry to mark current: `enroll`, `dashboard`, `pending`, ...
     pub section: &'static str,
-    /// The CA the console pages are about, if any.
-    pub ca: Option<String>,
 }
 
 impl Chrome {
@@ -169,13 +167,7 @@ impl Chrome {
             console: user.is_some_and(|u| signet_core::Authority::may_use_console(&u.identity)),
             auditor: user.is_some_and(|u| u.identity.roles.contains(Role::Auditor)),
             section,
-            ca: None,
         }
-    }
-
-    pub fn with_ca(mut self, ca: &str) -> Chrome {
-        self.ca = Some(ca.to_string());
-        self
     }
 }
 
@@ -320,11 +312,6 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
     let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
     (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// The identity's display of roles on the page header.
-pub fn describe(identity: &Identity) -> String {
-    format!("{} ({})", identity.name, identity.roles)
 }
 
 #[cfg(test)]

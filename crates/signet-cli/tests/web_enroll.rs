@@ -492,3 +492,29 @@ fn a_ca_named_like_a_console_page_is_refused_while_the_pages_are_on() {
     let page = get_page(&server, None, "/");
     assert_eq!(page.status, 404, "no pages when they are off: {page}");
 }
+
+#[test]
+fn session_limits_out_of_range_stop_the_start() {
+    for (key, bad, says) in [
+        (
+            "idle_minutes = 30",
+            "idle_minutes = 0",
+            "idle_minutes must be 1 to 1440",
+        ),
+        (
+            "session_hours = 8",
+            "session_hours = 1000",
+            "session_hours must be 1 to 720",
+        ),
+    ] {
+        let mut server = Server::init(&["--dev"]);
+        let toml = server.data.join("signet.toml");
+        let text = fs::read_to_string(&toml).unwrap();
+        assert!(text.contains(key), "the template sets {key}");
+        fs::write(&toml, text.replacen(key, bad, 1)).unwrap();
+        let failure = server
+            .try_serve()
+            .expect_err("an out-of-range limit must not start");
+        assert!(failure.stderr.contains(says), "{}", failure.stderr);
+    }
+}

@@ -19,13 +19,12 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use signet_x509::ext;
-
 use crate::auth::{Identity, Role, Roles, check_identity_name, require};
 use crate::authority::{
     Authority, Prepared, check_attributes, decide, internal, response_from_record, whole_seconds,
 };
 use crate::draft::ExtensionOrigin;
+use crate::edit::{EditRefused, check_officer_edit};
 use crate::enroll::{EnrollError, SubmitResponse};
 use crate::event::Event;
 use crate::ids::{CaName, RequestId, SerialNumber};
@@ -43,16 +42,7 @@ pub const MAX_PAGE: u32 = 1000;
 /// The longest reason or message an officer may write.
 pub const MAX_REASON_LEN: usize = 1024;
 
-/// An officer's edit of one extension of a pending request (`SetCertificateExtension` from
-/// `ICertAdmin`).
-#[derive(Debug, Clone)]
-pub struct ExtensionEdit {
-    /// Dotted OID.
-    pub oid: String,
-    pub critical: bool,
-    /// The DER inside extnValue; `None` disables the extension (`EXTENSION_DISABLE_FLAG`).
-    pub value: Option<Vec<u8>>,
-}
+pub use crate::edit::ExtensionEdit;
 
 /// What `create_token` is asked for.
 #[derive(Debug, Clone)]
@@ -476,8 +466,9 @@ impl Authority {
         edit: ExtensionEdit,
     ) -> Result<RequestRecord, EnrollError> {
         let (name, who) = self.as_manager(caller, ca)?;
-        check_extension_edit(&edit)?;
+        check_officer_edit(&edit).map_err(|e| EnrollError::BadRequest(e.to_string()))?;
         let record = self.load_editable(&name, id).await?;
+        self.check_edit_with_policy(&name, &record, &edit)?;
         let mut extensions = record.extensions.clone();
         let slot = extensions.iter().position(|e| e.oid == edit.oid);
         let stored = match (&edit.value, slot) {
@@ -995,6 +986,40 @@ impl Authority {
             .ok_or_else(|| EnrollError::NotFound(format!("certificate {serial} on CA {ca}")))
     }
 
+    /// Step 2 of an officer edit (see [`crate::edit`]): the policy module checks the edit
+    /// against the rules it applies to this request and its profile.
+    fn check_edit_with_policy(
+        &self,
+        ca: &CaName,
+        record: &RequestRecord,
+        edit: &ExtensionEdit,
+    ) -> Result<(), EnrollError> {
+        let state = self.resolve(ca.as_str())?;
+        let profile = record.profile.clone().ok_or_else(|| {
+            EnrollError::Conflict(format!(
+                "request {} names no profile, so no edit can be checked against one",
+                record.id
+            ))
+        })?;
+        let csr = signet_x509::parse_csr(&record.raw)
+            .map_err(|e| internal("re-reading a stored request", &e))?;
+        let props = RequestProps {
+            id: Some(record.id),
+            ca: ca.clone(),
+            profile,
+            requester: record.requester.clone(),
+            attributes: record.attributes.clone(),
+            csr,
+            submitted_at: record.submitted_at,
+            history: None,
+        };
+        state
+            .runtime
+            .policy
+            .check_edit(&props, edit)
+            .map_err(|reason| EnrollError::BadRequest(EditRefused::Policy(reason).to_string()))
+    }
+
     async fn load_editable(
         &self,
         ca: &CaName,
@@ -1112,65 +1137,6 @@ fn check_reason(reason: &str) -> Result<String, EnrollError> {
         )));
     }
     Ok(reason.to_string())
-}
-
-/// What an officer may not do to a certificate: set what the CA computes itself (key
-/// identifiers), make it a CA certificate or give it CA key usages (a certificate manager
-/// is not a CA administrator), or give it every purpose (AD CS ESC2).
-fn check_extension_edit(edit: &ExtensionEdit) -> Result<(), EnrollError> {
-    use ext::oid;
-    let bad = |m: String| EnrollError::BadRequest(m);
-    if !ext::is_dotted_oid(&edit.oid) {
-        return Err(bad(format!(
-            "{:?} is not a dotted OID",
-            edit.oid.chars().take(80).collect::<String>()
-        )));
-    }
-    if [oid::SUBJECT_KEY_IDENTIFIER, oid::AUTHORITY_KEY_IDENTIFIER].contains(&edit.oid.as_str()) {
-        return Err(bad(format!(
-            "extension {} is computed by the CA and cannot be edited",
-            edit.oid
-        )));
-    }
-    let Some(value) = &edit.value else {
-        return Ok(());
-    };
-    ext::check_der(value).map_err(|e| bad(format!("extension {}: {e}", edit.oid)))?;
-    match edit.oid.as_str() {
-        oid::BASIC_CONSTRAINTS => {
-            let (ca, _) = ext::parse_basic_constraints(value).map_err(|e| bad(e.to_string()))?;
-            if ca {
-                return Err(bad(
-                    "a certificate manager cannot make a CA certificate (basicConstraints cA=TRUE)"
-                        .into(),
-                ));
-            }
-        }
-        oid::KEY_USAGE => {
-            let ku = ext::parse_key_usage(value).map_err(|e| bad(e.to_string()))?;
-            let ca_bits =
-                signet_x509::KeyUsage::KEY_CERT_SIGN.union(signet_x509::KeyUsage::CRL_SIGN);
-            if ku.0 & ca_bits.0 != 0 {
-                return Err(bad("keyCertSign and cRLSign are CA key usages; a certificate manager cannot grant them".into()));
-            }
-        }
-        oid::EXT_KEY_USAGE => {
-            let ekus = ext::parse_extended_key_usage(value).map_err(|e| bad(e.to_string()))?;
-            if ekus.is_empty() || ekus.iter().any(|e| e == "2.5.29.37.0") {
-                return Err(bad(
-                    "extKeyUsage must name purposes; anyExtendedKeyUsage is refused".into(),
-                ));
-            }
-        }
-        oid::SUBJECT_ALT_NAME => {
-            let sans = ext::parse_subject_alt_name(value).map_err(|e| bad(e.to_string()))?;
-            if sans.is_empty() {
-                return Err(bad("subjectAltName is empty; disable it instead".into()));
-            }
-        }
-        _ => {}
-    }
-    Ok(())
 }
 
 pub(crate) fn unix(t: SystemTime) -> u64 {

@@ -24,6 +24,7 @@ use signet_x509::{
 use crate::BoxFuture;
 use crate::auth::{Identity, Role};
 use crate::draft::{Draft, ExtensionOrigin};
+use crate::edit::{EditRefused, ExtensionEdit, check_officer_edit};
 use crate::enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
 use crate::event::{Event, EventMask};
 use crate::exit::Exit;
@@ -870,9 +871,10 @@ pub(crate) struct Prepared {
 /// certificate. Runs on the worker pool.
 ///
 /// On a resubmission, `officer_edits` are the extensions a certificate manager set or
-/// disabled on the pending request (origin `Admin`); they are applied after the policy ran,
-/// because they are the officer's explicit decision about this one certificate. An edited
-/// subjectAltName replaces the SANs the policy chose.
+/// disabled on the pending request (origin `Admin`). When the policy answers `Issue`, each
+/// is checked again (the engine's rules, then `Policy::check_edit`: a refused edit denies
+/// the request, naming it) and applied to the draft; an edited subjectAltName replaces the
+/// SANs the policy chose.
 pub(crate) fn decide(
     ca: &CaState,
     props: RequestProps,
@@ -898,9 +900,12 @@ pub(crate) fn decide(
         rt.policy.verify(&mut ctx)
     };
     let verdict = match verdict {
-        Ok(Verdict::Issue) => {
-            apply_officer_edits(&mut draft, officer_edits).map(|()| Verdict::Issue)
-        }
+        Ok(Verdict::Issue) => match recheck_officer_edits(rt, &props, officer_edits) {
+            Ok(()) => apply_officer_edits(&mut draft, officer_edits).map(|()| Verdict::Issue),
+            Err(refused) => Ok(Verdict::Deny(format!(
+                "an officer edit is refused: {refused}; edit or disable it, then approve again"
+            ))),
+        },
         other => other,
     };
     let mut prepared = Prepared {
@@ -948,6 +953,23 @@ pub(crate) fn decide(
         }
     }
     prepared
+}
+
+/// The officer's edits pass the same two checks as when they were made (see
+/// [`crate::edit`]): a stored edit may predate a change of the profile, or of these rules.
+fn recheck_officer_edits(
+    rt: &CaRuntime,
+    props: &RequestProps,
+    edits: &[StoredExtension],
+) -> Result<(), EditRefused> {
+    for stored in edits.iter().filter(|e| e.origin == ExtensionOrigin::Admin) {
+        let edit = ExtensionEdit::from_stored(stored);
+        check_officer_edit(&edit)?;
+        rt.policy
+            .check_edit(props, &edit)
+            .map_err(EditRefused::Policy)?;
+    }
+    Ok(())
 }
 
 fn apply_officer_edits(draft: &mut Draft, edits: &[StoredExtension]) -> Result<(), ModuleError> {

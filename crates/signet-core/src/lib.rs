@@ -11,6 +11,7 @@
 //! - [`event`]: `Event` (AD CS `EXITEVENT_*` values) and `EventMask`.
 //! - [`model`]: `RequestStatus`, `RequestRecord`, `CertificateRecord`, `StoredExtension`.
 //! - [`draft`]: `Draft`, the certificate under construction that policy modules edit.
+//! - [`edit`]: officer edits of pending requests (`ExtensionEdit`) and the rules they pass.
 //! - [`policy`]: `Policy`, `PolicyCtx`, `Verdict`.
 //! - [`exit`]: `Exit`, `ExitCtx`.
 //! - [`store`]: `Store` and the commit types it takes.
@@ -31,6 +32,7 @@ pub mod authority;
 pub mod console;
 pub mod delivery;
 pub mod draft;
+pub mod edit;
 pub mod enroll;
 pub mod event;
 pub mod exit;
@@ -46,6 +48,7 @@ pub use auth::{Identity, Role, Roles};
 pub use authority::{Authority, AuthorityConfig, CaRuntime, DeliveryReport, StartError};
 pub use delivery::{ExitStatus, ExitStep, NextRun, RetryPolicy};
 pub use draft::{Draft, ExtensionOrigin};
+pub use edit::{EditRefused, ExtensionEdit};
 pub use enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
 pub use event::{Event, EventMask};
 pub use exit::{Exit, ExitCtx};

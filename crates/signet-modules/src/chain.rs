@@ -170,6 +170,18 @@ impl Policy for ChainPolicy {
         Ok(pending.map_or(Verdict::Issue, Verdict::Pending))
     }
 
+    /// An edit stands only if every module the profile runs through accepts it.
+    fn check_edit(
+        &self,
+        request: &signet_core::RequestProps,
+        edit: &signet_core::ExtensionEdit,
+    ) -> Result<(), String> {
+        self.modules
+            .iter()
+            .filter(|m| Self::applies(m.as_ref(), &request.profile))
+            .try_for_each(|m| m.check_edit(request, edit))
+    }
+
     fn shutdown(&self) {
         for m in &self.modules {
             m.shutdown();

@@ -15,6 +15,8 @@ use signet_x509::{DistinguishedName, KeyAlgorithm, KeyUsage, San, ext};
 
 use crate::ConfigError;
 
+mod edit;
+
 /// Whether a profile issues at once or waits for a certificate manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -1123,6 +1125,17 @@ impl Policy for ProfilesPolicy {
             )));
         }
         Ok(verdict)
+    }
+
+    fn check_edit(
+        &self,
+        request: &signet_core::RequestProps,
+        edit: &signet_core::ExtensionEdit,
+    ) -> Result<(), String> {
+        match self.profiles.get(&request.profile) {
+            Some(profile) => profile.check_edit(request, edit),
+            None => Err(format!("no profile {}", request.profile)),
+        }
     }
 }
 

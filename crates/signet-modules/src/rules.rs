@@ -295,6 +295,23 @@ impl Policy for RulesPolicy {
         None
     }
 
+    /// Rules read the certificate's names (`cert.sans`, `cert.dns`), so an officer's
+    /// subjectAltName edit, applied after the rules ran, would escape them: refused. The
+    /// other edits the engine allows (key usage, purposes, basicConstraints) are outside
+    /// what rules can see, and left to the module that owns the profile.
+    fn check_edit(
+        &self,
+        _request: &signet_core::RequestProps,
+        edit: &signet_core::ExtensionEdit,
+    ) -> Result<(), String> {
+        if edit.oid == signet_x509::ext::oid::SUBJECT_ALT_NAME {
+            return Err(
+                "the rules module checks the certificate's names, and an edited subjectAltName would bypass its rules; submit a new request with the names instead".into(),
+            );
+        }
+        Ok(())
+    }
+
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {
         let failed = |m: String| ModuleError::new("rules", m);
         let (request, cert) = views(ctx);

@@ -27,12 +27,33 @@ pub struct Config {
 pub struct SecurityConfig {
     /// AD CS `RoleSeparationEnabled`: no identity may be both admin and manager.
     pub role_separation: bool,
+    /// Requests one identity may submit to one CA per minute; 0: no limit.
+    pub requests_per_minute: u32,
+    /// Requests all anonymous callers together may submit to one CA per minute; 0: no limit.
+    pub anonymous_requests_per_minute: u32,
+    /// Pending requests one requester may have waiting on one CA; 0: no limit.
+    pub pending_per_requester: u32,
 }
 
 impl Default for SecurityConfig {
     fn default() -> Self {
+        let limits = signet_core::Limits::default();
         SecurityConfig {
             role_separation: true,
+            requests_per_minute: limits.requests_per_minute,
+            anonymous_requests_per_minute: limits.anonymous_requests_per_minute,
+            pending_per_requester: limits.pending_per_requester,
+        }
+    }
+}
+
+impl SecurityConfig {
+    /// The engine's limits.
+    pub fn limits(&self) -> signet_core::Limits {
+        signet_core::Limits {
+            requests_per_minute: self.requests_per_minute,
+            anonymous_requests_per_minute: self.anonymous_requests_per_minute,
+            pending_per_requester: self.pending_per_requester,
         }
     }
 }
@@ -324,6 +345,15 @@ session_hours = 8       # signed out this long after signing in
 # AD CS RoleSeparationEnabled: no identity may hold both the admin and manager roles (an
 # identity that does may do nothing). Turn off only for a one-person test installation.
 role_separation = true
+# Limits per requester (0: no limit). A request past one is refused with 429 and a
+# Retry-After, before anything is stored. Names differing only in case are one identity.
+#   requests_per_minute            per identity and CA (bursts up to a minute's worth);
+#                                  a profile may add its own `requests_per_minute`
+#   anonymous_requests_per_minute  all anonymous callers of a CA together
+#   pending_per_requester          requests one requester may have waiting for approval
+requests_per_minute = 0
+anonymous_requests_per_minute = 60
+pending_per_requester = 100
 
 # TLS client certificates mapped to identities (by exact subject, or by one SAN written
 # dns:, email:, uri: or ip:). Roles: admin, manager, auditor, requester; `cas` limits them.
@@ -381,6 +411,8 @@ default_profile = "server"
 #   validity_days       certificate lifetime (never beyond the CA certificate's notAfter)
 #   key_algorithms      allowed subject keys: "p256", "p384", "ed25519", "rsa", "mldsa65"
 #   rsa_min_bits        smallest RSA modulus accepted (default 2048)
+#   rsa_min_exponent    smallest RSA public exponent accepted (default 65537, CA/B Forum
+#                       BR 6.1.6); the exponent must be odd
 #   subject_attributes  subject attribute types copied from the request; any other is refused
 #   common_name_as_dns  the CN must be an allowed host name; it is added to the SANs
 #   require_san         refuse requests that end up without a subjectAltName
@@ -399,6 +431,8 @@ default_profile = "server"
 #   enroll              identity names / "group:NAME" that may enroll (default: any identity
 #                       with the requester role)
 #   approvals           with approval = "manual": distinct managers who must approve (M of N)
+#   requests_per_minute requests one identity may submit to this profile per minute, on top
+#                       of [security] requests_per_minute (default: no profile limit)
 #   subject_from        "request" (default: the request's subject, limited as above) or
 #                       "identity" (CN=<authenticated requester>; the request's subject is
 #                       not used: for client certificates issued without review)

@@ -89,6 +89,9 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     .map_err(anyhow::Error::msg)
     .context("signing the CA certificate")?;
 
+    // The data directory holds the CA keys, the audit keys, admin.token and the database:
+    // its owner only (0700).
+    private_dir(&opts.data)?;
     let ca_dir = opts.data.join("ca").join(name.as_str());
     fs::create_dir_all(&ca_dir).with_context(|| format!("creating {}", ca_dir.display()))?;
     let key_pem = match &opts.passphrase {
@@ -220,5 +223,17 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("creating {}", path.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
+    Ok(())
+}
+
+/// Creates `dir` (and its parents) if needed and makes it accessible to its owner only.
+fn private_dir(dir: &std::path::Path) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private (0700)", dir.display()))?;
+    }
     Ok(())
 }

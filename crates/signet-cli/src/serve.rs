@@ -91,6 +91,7 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
                 role_separation: config.security.role_separation,
                 config_details,
                 key_factory: Some(Arc::new(signet_keys::SoftwareKeyFactory)),
+                limits: config.security.limits(),
             },
             cas,
         )
@@ -373,7 +374,7 @@ fn cert_identities(config: &Config) -> Result<Vec<signet_server::auth::CertMappi
     let mut out = Vec::new();
     for i in &config.identities {
         let what = || format!("[[identity]] {:?}", i.name);
-        signet_core::auth::check_identity_name(&i.name)
+        signet_core::auth::check_new_identity_name(&i.name)
             .map_err(anyhow::Error::msg)
             .with_context(what)?;
         let roles = signet_core::Roles::parse_list(&i.roles.join(","))

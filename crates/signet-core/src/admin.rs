@@ -19,7 +19,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::auth::{Identity, Role, Roles, check_identity_name, require};
+use crate::auth::{
+    Identity, Role, Roles, check_identity_name, check_new_identity_name, require, same_identity,
+};
 use crate::authority::{
     Authority, Prepared, check_attributes, decide, internal, response_from_record, whole_seconds,
 };
@@ -189,7 +191,11 @@ impl Authority {
         let who = require(caller)?;
         who.authorize(Role::Manager, Some(&name), self.separation)?;
         let record = self.load(&name, id).await?;
-        if record.requester.as_deref() == Some(who.name.as_str()) {
+        if record
+            .requester
+            .as_deref()
+            .is_some_and(|r| same_identity(r, &who.name))
+        {
             return Err(EnrollError::Forbidden(format!(
                 "{} submitted request {id}: a requester can never approve their own request",
                 who.name
@@ -204,7 +210,11 @@ impl Authority {
                 record.status
             )));
         }
-        if record.approvals.iter().any(|a| a.approver == who.name) {
+        if record
+            .approvals
+            .iter()
+            .any(|a| same_identity(&a.approver, &who.name))
+        {
             return Err(EnrollError::Conflict(format!(
                 "{} has already approved request {id}: approvals must come from distinct managers",
                 who.name
@@ -737,6 +747,7 @@ impl Authority {
                 // Imported certificates name no Signet partition: the CA's main CRL.
                 shard: 0,
                 spki_sha256: signet_x509::sha256(&info.spki_der),
+                unique_key: false,
             }),
             events: vec![(Event::Imported, details.clone())],
             audit: vec![NewAudit {
@@ -801,7 +812,7 @@ impl Authority {
             Some(n) => n,
             None => format!("token-{}", &hex::encode(hash)[..8]),
         };
-        check_identity_name(&name).map_err(EnrollError::BadRequest)?;
+        check_new_identity_name(&name).map_err(EnrollError::BadRequest)?;
         let now = whole_seconds(self.clock.now());
         let expires_at = spec
             .expires_days
@@ -830,7 +841,7 @@ impl Authority {
                 action: "token-create".into(),
                 ca: None,
                 target: AuditTarget::Other(format!("token/{name}")),
-                details,
+                details: with_via(&details, &who.via),
             }],
         };
         let id = self.store.create_token(token).await.map_err(store_error)?;
@@ -881,7 +892,7 @@ impl Authority {
             action: "token-revoke".into(),
             ca: None,
             target: AuditTarget::Other(format!("token/{id}")),
-            details: JsonObject::new().num("id", id).finish(),
+            details: with_via(&JsonObject::new().num("id", id).finish(), &who.via),
         };
         self.store
             .revoke_token(id, now, vec![audit])
@@ -1058,7 +1069,7 @@ impl Authority {
             action: action.into(),
             ca: Some(ca.clone()),
             target,
-            details,
+            details: with_via(&details, &who.via),
         }
     }
 
@@ -1137,6 +1148,19 @@ fn check_reason(reason: &str) -> Result<String, EnrollError> {
         )));
     }
     Ok(reason.to_string())
+}
+
+/// Audit details with the credential the actor used first (`"via":"token:12"` or
+/// `"certificate"`), so two credentials of one identity can be told apart in the log.
+pub(crate) fn with_via(details: &str, via: &str) -> String {
+    let mut out = JsonObject::new().str("via", via).finish();
+    let rest = details.trim().strip_prefix('{').unwrap_or("}").trim_start();
+    if rest != "}" {
+        out.pop();
+        out.push(',');
+        out.push_str(rest);
+    }
+    out
 }
 
 pub(crate) fn unix(t: SystemTime) -> u64 {

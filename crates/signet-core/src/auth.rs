@@ -184,6 +184,35 @@ pub fn check_identity_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Names Signet itself records as actors or requesters, and the bootstrap administrator's:
+/// no token or certificate identity may take them (compared case-insensitively).
+pub const RESERVED_NAMES: &[&str] = &[
+    "anonymous",
+    "system",
+    "bootstrap-admin",
+    "signet",
+    "signet-init",
+];
+
+/// Checks the name of a new identity (a token or a certificate mapping): a valid name, not
+/// a reserved one. Identity names compare case-insensitively everywhere (`alice` and `ALICE`
+/// are one person), so the check is too.
+pub fn check_new_identity_name(name: &str) -> Result<(), String> {
+    check_identity_name(name)?;
+    if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(format!(
+            "identity name {name:?} is reserved for Signet itself (reserved: {})",
+            RESERVED_NAMES.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Whether two identity names name the same identity.
+pub fn same_identity(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -29,6 +29,7 @@ use crate::enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitRespons
 use crate::event::{Event, EventMask};
 use crate::exit::Exit;
 use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
+use crate::limits::{Limits, RateLimiter};
 use crate::model::{RequestRecord, RequestStatus, StoredExtension};
 use crate::policy::{
     CaInfo, CertificateHistory, IssuanceNeeds, ModuleError, Policy, PolicyCtx, RequestProps,
@@ -44,6 +45,12 @@ use crate::store::{
 
 /// Limits on what a submitter may send alongside the CSR.
 pub const MAX_ATTRIBUTES: usize = 64;
+/// The most bytes all request attributes of one request may hold together (names and
+/// values): every byte is stored, so a requester cannot make each request cost 256 KiB.
+pub const MAX_ATTRIBUTES_TOTAL: usize = 8192;
+/// The largest certificate request accepted (DER or PEM as sent). The largest Signet
+/// accepts in practice, ML-DSA-65 with a full extension request, is about 6 KiB.
+pub const MAX_CSR_BYTES: usize = 16 * 1024;
 pub const MAX_ATTRIBUTE_LEN: usize = 4096;
 /// How far notBefore is backdated to absorb clients' clock skew (AD CS `ClockSkewMinutes`
 /// defaults to 10).
@@ -88,6 +95,8 @@ pub struct AuthorityConfig {
     pub config_details: String,
     /// Makes the delegated OCSP responders' keys; `None`: the CA key signs OCSP responses.
     pub key_factory: Option<Arc<dyn KeyFactory>>,
+    /// Request rates and pending quotas per requester.
+    pub limits: Limits,
 }
 
 /// How many OCSP responses each CA keeps cached.
@@ -140,6 +149,8 @@ pub struct Authority {
     /// and cheap, a durable event is not, so one event per request per minute is recorded.
     polled: Mutex<HashMap<RequestId, SystemTime>>,
     pub(crate) key_factory: Option<Arc<dyn KeyFactory>>,
+    limits: Limits,
+    rate: RateLimiter,
 }
 
 /// Why the engine could not be built or started.
@@ -207,6 +218,8 @@ impl Authority {
             recent: RecentRequests::default(),
             polled: Mutex::new(HashMap::new()),
             key_factory: config.key_factory,
+            limits: config.limits,
+            rate: RateLimiter::default(),
         })
     }
 
@@ -400,10 +413,24 @@ impl Authority {
         }
         let profile = self.resolve_profile(&ca, req.profile.as_deref())?;
         self.may_enroll(&ca, &profile, req.caller.as_ref())?;
+        if req.csr.len() > MAX_CSR_BYTES {
+            return Err(EnrollError::BadRequest(format!(
+                "the certificate request is {} bytes; at most {MAX_CSR_BYTES} are accepted",
+                req.csr.len()
+            )));
+        }
         check_attributes(&req.attributes)?;
 
         // Whole seconds, as certificates and the store keep them.
         let now = whole_seconds(self.clock.now());
+        self.rate.admit(
+            &self.limits,
+            &ca.runtime.info.name,
+            &profile,
+            ca.runtime.policy.access(&profile).requests_per_minute,
+            req.caller.as_ref().map(|c| c.name.as_str()),
+            self.clock.now(),
+        )?;
         let mut serial = [0u8; 20];
         self.random
             .fill(&mut serial)
@@ -413,6 +440,7 @@ impl Authority {
         let csr_bytes = req.csr;
         let job_ca = Arc::clone(&ca);
         let attributes = req.attributes;
+        let via = req.caller.as_ref().map(|c| c.via.clone());
         let requester = req.caller.map(|c| c.name);
         let needs = ca.runtime.policy.issuance(&profile);
         let prepared = if needs.history() {
@@ -468,6 +496,10 @@ impl Authority {
             event,
             details,
         } = prepared;
+        if status == RequestStatus::Pending {
+            self.check_pending_quota(&props.ca, props.requester.as_deref())
+                .await?;
+        }
         // Formatted once: the audit record and the request row both keep it.
         let subject = props.csr.subject.to_string();
         let audit = vec![NewAudit {
@@ -480,6 +512,7 @@ impl Authority {
             ca: Some(props.ca.clone()),
             target: AuditTarget::ThisRequest,
             details: crate::admin::JsonObject::new()
+                .opt_str("via", via.as_deref())
                 .str("profile", props.profile.as_str())
                 .str("subject", &subject)
                 .str("status", status.as_str())
@@ -580,6 +613,37 @@ impl Authority {
     /// Who may submit to a profile: anonymous callers only where the profile allows it;
     /// otherwise an identity with the requester role on this CA that the profile's enrollment
     /// list names (by name or group), if it has one.
+    /// A request about to join the pending queue is refused, not queued, when its requester
+    /// already has `pending_per_requester` requests waiting on this CA (all anonymous callers
+    /// count as one requester). Concurrent submissions may pass the count together, so the
+    /// queue can exceed the limit by at most the number of requests in flight.
+    async fn check_pending_quota(
+        &self,
+        ca: &CaName,
+        requester: Option<&str>,
+    ) -> Result<(), EnrollError> {
+        let cap = self.limits.pending_per_requester;
+        if cap == 0 {
+            return Ok(());
+        }
+        let waiting = self
+            .store
+            .pending_count(ca, requester.map(str::to_string))
+            .await
+            .map_err(|e| internal("store", &e))?;
+        if waiting >= u64::from(cap) {
+            return Err(EnrollError::RateLimited {
+                detail: format!(
+                    "{} already {} {waiting} requests pending on CA {ca} (at most {cap}); wait until certificate managers decide them",
+                    requester.unwrap_or("anonymous callers"),
+                    if requester.is_some() { "has" } else { "have" },
+                ),
+                retry_after: Duration::from_secs(300),
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn may_enroll(
         &self,
         ca: &CaState,
@@ -919,7 +983,9 @@ pub(crate) fn decide(
     };
     match verdict {
         Ok(Verdict::Issue) => match build_certificate(ca, &prepared.props.csr, &draft, serial) {
-            Ok((certificate, extensions)) => {
+            Ok((mut certificate, extensions)) => {
+                // The profile's unique_key is checked again by the store, in the commit.
+                certificate.unique_key = rt.policy.issuance(&prepared.props.profile).key_holders;
                 prepared.status = RequestStatus::Issued;
                 prepared.message = Some("issued".into());
                 prepared.details = format!("{{\"serial\":\"{}\"}}", serial.to_hex());
@@ -1093,6 +1159,7 @@ fn build_certificate(
         not_after: draft.not_after(),
         shard,
         spki_sha256: signet_x509::sha256(&csr.spki_der),
+        unique_key: false,
     };
     Ok((certificate, recorded))
 }
@@ -1121,6 +1188,12 @@ pub(crate) fn check_attributes(attributes: &[(String, String)]) -> Result<(), En
                 "request attribute {name} is longer than {MAX_ATTRIBUTE_LEN} bytes"
             )));
         }
+    }
+    let total: usize = attributes.iter().map(|(n, v)| n.len() + v.len()).sum();
+    if total > MAX_ATTRIBUTES_TOTAL {
+        return Err(EnrollError::BadRequest(format!(
+            "the request attributes hold {total} bytes together; at most {MAX_ATTRIBUTES_TOTAL} are accepted"
+        )));
     }
     Ok(())
 }

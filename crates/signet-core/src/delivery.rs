@@ -364,6 +364,7 @@ impl Authority {
             ca: Some(name.clone()),
             target: AuditTarget::Other(format!("{name}/exit/{exit}/{seq}")),
             details: JsonObject::new()
+                .str("via", &who.via)
                 .str("exit", exit)
                 .num("seq", seq)
                 .str("event", &row.event.to_string())
@@ -426,6 +427,7 @@ impl Authority {
             ca: Some(name.clone()),
             target: AuditTarget::Other(format!("{name}/exit/{exit}/{}", row.seq)),
             details: JsonObject::new()
+                .str("via", &who.via)
                 .str("exit", exit)
                 .num("seq", row.seq)
                 .str("event", &row.event.to_string())

@@ -71,6 +71,13 @@ pub enum EnrollError {
     /// issued request, or a concurrent change won).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The caller went past a rate limit or quota (`crate::limits`); nothing was stored.
+    #[error("rate limited: {detail}")]
+    RateLimited {
+        detail: String,
+        /// When a retry may succeed.
+        retry_after: std::time::Duration,
+    },
     /// The CA is shutting down or not started.
     #[error("the CA is unavailable: {0}")]
     Unavailable(String),

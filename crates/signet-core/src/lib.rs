@@ -23,6 +23,7 @@
 //!   (`Authority::deliver_exit`), and its administration.
 //! - [`admin`]: the administration operations of `Authority` (ICertAdmin / ICertView):
 //!   approve, deny, edit, revoke, import, view, tokens, audit.
+//! - [`limits`]: `Limits`, request rates and pending quotas per requester.
 //! - [`pool`]: `WorkPool`, the CPU worker pool.
 #![forbid(unsafe_code)]
 
@@ -37,6 +38,7 @@ pub mod enroll;
 pub mod event;
 pub mod exit;
 pub mod ids;
+pub mod limits;
 pub mod model;
 pub mod policy;
 pub mod pool;
@@ -53,6 +55,7 @@ pub use enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
 pub use event::{Event, EventMask};
 pub use exit::{Exit, ExitCtx};
 pub use ids::{CaName, ProfileName, RequestId, SerialNumber};
+pub use limits::Limits;
 pub use model::{
     Approval, CertificateRecord, RequestRecord, RequestStatus, Revocation, RevocationReason,
     StoredExtension,

@@ -239,6 +239,9 @@ pub struct ProfileAccess {
     /// Distinct certificate managers (never the requester) who must approve a pending request
     /// before it is resubmitted to the policy. At least 1.
     pub approvals: u32,
+    /// Requests one identity may submit to this profile per minute, on top of the CA-wide
+    /// limit ([`crate::Limits`]); `None`: only the CA-wide limit.
+    pub requests_per_minute: Option<u32>,
 }
 
 impl Default for ProfileAccess {
@@ -247,6 +250,7 @@ impl Default for ProfileAccess {
             anonymous: false,
             enroll: Vec::new(),
             approvals: 1,
+            requests_per_minute: None,
         }
     }
 }

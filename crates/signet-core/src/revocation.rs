@@ -1027,6 +1027,7 @@ impl Authority {
                 not_after,
                 shard: 0,
                 spki_sha256: signet_x509::sha256(signer.public_key_der()),
+                unique_key: false,
             }),
             events: vec![(Event::Issued, details.clone())],
             audit: vec![NewAudit {

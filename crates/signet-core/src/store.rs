@@ -42,6 +42,11 @@ pub struct NewCertificate {
     /// SHA-256 of the certificate's SubjectPublicKeyInfo (DER), indexed so that
     /// [`Store::certificate_history`] finds the certificates of a key.
     pub spki_sha256: [u8; 32],
+    /// The profile's `unique_key`: the store refuses the certificate (`Conflict`) when a
+    /// certificate of another requester (or an anonymous or imported one) has this key,
+    /// checking inside the commit's transaction, so two requests for one key that passed
+    /// the policy at the same moment cannot both be issued.
+    pub unique_key: bool,
 }
 
 /// What [`Store::certificate_history`] looks up (see [`crate::CertificateHistory`]).
@@ -538,6 +543,14 @@ pub trait Store: Send + Sync {
         ca: &'a CaName,
         serial: SerialNumber,
     ) -> BoxFuture<'a, Result<Option<CertificateStatus>, StoreError>>;
+
+    /// How many requests of `requester` (`None`: anonymous ones) are pending on `ca`; names
+    /// compare case-insensitively, as identities do.
+    fn pending_count(
+        &self,
+        ca: &CaName,
+        requester: Option<String>,
+    ) -> BoxFuture<'_, Result<u64, StoreError>>;
 
     /// The certificate history of a key and a requester (for profiles with `unique_key` or
     /// `renewal`); only the parts the query asks for are read.

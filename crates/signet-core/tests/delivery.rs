@@ -212,6 +212,13 @@ impl Store for MemStore {
     ) -> BoxFuture<'a, Result<Vec<signet_core::AuditRecord>, StoreError>> {
         Box::pin(async { Ok(Vec::new()) })
     }
+    fn pending_count(
+        &self,
+        _ca: &signet_core::CaName,
+        _requester: Option<String>,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async { Ok(0) })
+    }
     fn certificate_history(
         &self,
         _q: signet_core::HistoryQuery,
@@ -423,6 +430,7 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
             role_separation: true,
             config_details: "{}".into(),
             key_factory: None,
+            limits: signet_core::Limits::default(),
         },
         vec![runtime],
     )

@@ -51,6 +51,12 @@ pub struct ProfileConfig {
     pub key_algorithms: Vec<String>,
     #[serde(default = "default_rsa_min_bits")]
     pub rsa_min_bits: u32,
+    /// The smallest RSA public exponent accepted; 65537 by default (CA/Browser Forum BR
+    /// 6.1.6). Small exponents such as 3 invite the attacks on unpadded or badly padded
+    /// RSA; lower it only for legacy devices that cannot do otherwise. The exponent must be
+    /// odd whatever this says.
+    #[serde(default = "default_rsa_min_exponent")]
+    pub rsa_min_exponent: u64,
     /// Subject attribute types copied from the request (`CN`, `O`, ...). Any other attribute
     /// in the request's subject is refused.
     #[serde(default = "default_subject_attributes")]
@@ -149,6 +155,10 @@ pub struct ProfileConfig {
     /// OIDs of request extensions copied into the certificate when the request has them.
     #[serde(default)]
     pub copy_request_extensions: Vec<String>,
+    /// Requests one identity may submit to this profile per minute (all anonymous callers
+    /// together count as one), on top of `[security] requests_per_minute`.
+    #[serde(default)]
+    pub requests_per_minute: Option<u32>,
 }
 
 /// `backdate`: a duration string or a number of seconds.
@@ -242,6 +252,10 @@ fn rdn_rank(kind: &str) -> usize {
 
 fn default_approvals() -> u32 {
     1
+}
+
+fn default_rsa_min_exponent() -> u64 {
+    65_537
 }
 
 fn default_rsa_min_bits() -> u32 {
@@ -539,6 +553,18 @@ impl Profile {
             validity: Duration::from_secs(u64::from(config.validity_days) * 86_400),
             config,
         })
+    }
+
+    /// An RSA key's public exponent: odd, and at least `rsa_min_exponent`.
+    fn check_rsa_exponent(&self, spki_der: &[u8]) -> Result<(), String> {
+        match signet_x509::alg::rsa_public_exponent(spki_der) {
+            Some(e) if e % 2 == 0 || e < self.config.rsa_min_exponent.max(3) => Err(format!(
+                "RSA public exponent {e} is not allowed by profile {} (an odd exponent of at least {} is required)",
+                self.name,
+                self.config.rsa_min_exponent.max(3)
+            )),
+            _ => Ok(()),
+        }
     }
 
     fn check_key(&self, key: KeyAlgorithm) -> Result<(), String> {
@@ -877,6 +903,9 @@ impl Profile {
         if let Err(reason) = self.check_key(ctx.public_key()) {
             return Ok(Verdict::Deny(reason));
         }
+        if let Err(reason) = self.check_rsa_exponent(ctx.public_key_der()) {
+            return Ok(Verdict::Deny(reason));
+        }
         if self.config.unique_key {
             let history = ctx.history().ok_or_else(|| {
                 module_err(format!(
@@ -1079,6 +1108,7 @@ impl Policy for ProfilesPolicy {
                 anonymous: p.config.anonymous,
                 enroll: p.config.enroll.clone(),
                 approvals: p.config.approvals,
+                requests_per_minute: p.config.requests_per_minute,
             },
             None => signet_core::ProfileAccess::default(),
         }

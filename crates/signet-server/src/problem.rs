@@ -13,6 +13,9 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
+    /// Seconds for a `Retry-After` header (429 answers).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -23,6 +26,7 @@ impl Problem {
             title: title.to_string(),
             status: status.as_u16(),
             detail: detail.into(),
+            retry_after: None,
         }
     }
 
@@ -79,6 +83,18 @@ impl From<EnrollError> for Problem {
             EnrollError::Conflict(d) => {
                 Problem::new(StatusCode::CONFLICT, "conflict", "Conflict", d.clone())
             }
+            EnrollError::RateLimited {
+                detail,
+                retry_after,
+            } => Problem {
+                retry_after: Some(retry_after.as_secs().max(1)),
+                ..Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate-limited",
+                    "Too many requests",
+                    detail.clone(),
+                )
+            },
             EnrollError::Unavailable(d) => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -100,6 +116,7 @@ impl From<EnrollError> for Problem {
                 title: title.clone(),
                 status: *status,
                 detail: detail.clone(),
+                retry_after: None,
             },
         }
     }
@@ -114,6 +131,10 @@ impl IntoResponse for Problem {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }

@@ -125,6 +125,7 @@ fn issuance(n: u64, rng: &mut SplitMix) -> NewRequest {
             not_after: now + Duration::from_secs(90 * 86_400),
             shard: 0,
             spki_sha256: [0; 32],
+            unique_key: false,
         }),
         events: vec![(Event::Issued, format!("{{\"request\":{n}}}"))],
         audit: Vec::new(),

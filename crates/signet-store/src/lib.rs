@@ -94,6 +94,43 @@ pub struct StoreStats {
     pub isolated_batches: u64,
 }
 
+/// The database holds raw requests (with their challenge passwords), token hashes and the
+/// audit log: it is created readable by its owner only (0600), and an existing database,
+/// WAL or shared-memory file that is wider is narrowed to that. SQLite creates the WAL and
+/// shared-memory files with the database file's mode.
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |p: &Path, e: std::io::Error| StoreError::Backend(format!("{}: {e}", p.display()));
+    if !path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| failed(path, e))?;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = Path::new(&name);
+        let Ok(meta) = std::fs::metadata(file) else {
+            continue;
+        };
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode & 0o700))
+                .map_err(|e| failed(file, e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path`, brings its schema up to date and
     /// starts the writer and reader threads.
@@ -101,6 +138,7 @@ impl SqliteStore {
     /// Fails if the database's schema is newer than this build knows, or if the file cannot
     /// be put in WAL mode.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        restrict_permissions(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -118,6 +156,9 @@ impl SqliteStore {
         let readers = Readers::start(&path, reader_threads)?;
         let (checkpointer, checkpoints) = Checkpointer::start(&path, BUSY_TIMEOUT)?;
         let writer = Writer::start(conn, checkpoints)?;
+        // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
+        // but an installation from before this check may have them wider.
+        restrict_permissions(&path)?;
         Ok(SqliteStore {
             writer,
             _checkpointer: checkpointer,
@@ -418,6 +459,18 @@ impl Store for SqliteStore {
         Box::pin(
             self.readers
                 .run(move |conn| revocation::certificate_status(conn, &ca, &serial)),
+        )
+    }
+
+    fn pending_count(
+        &self,
+        ca: &CaName,
+        requester: Option<String>,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        let ca = ca.clone();
+        Box::pin(
+            self.readers
+                .run(move |conn| reader::pending_count(conn, &ca, requester.as_deref())),
         )
     }
 

@@ -504,6 +504,29 @@ pub(crate) fn request_by_serial(
     }
 }
 
+const PENDING_OF: &str = "SELECT count(*) FROM requests \
+    WHERE ca = ?1 AND status = 'pending' AND requester = ?2 COLLATE NOCASE";
+const PENDING_ANONYMOUS: &str =
+    "SELECT count(*) FROM requests WHERE ca = ?1 AND status = 'pending' AND requester IS NULL";
+
+/// How many requests of one requester (`None`: anonymous) are pending on a CA.
+pub(crate) fn pending_count(
+    conn: &Connection,
+    ca: &CaName,
+    requester: Option<&str>,
+) -> Result<u64, StoreError> {
+    let count: i64 = match requester {
+        Some(r) => conn
+            .prepare_cached(PENDING_OF)
+            .and_then(|mut s| s.query_row(params![ca.as_str(), r], |row| row.get(0))),
+        None => conn
+            .prepare_cached(PENDING_ANONYMOUS)
+            .and_then(|mut s| s.query_row(params![ca.as_str()], |row| row.get(0))),
+    }
+    .map_err(sql_error("counting pending requests"))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// The requesters of every certificate for a key (any CA); NULL: anonymous or imported.
 const KEY_HOLDERS: &str = "SELECT DISTINCT r.requester FROM certificates c \
     JOIN requests r ON r.id = c.request_id WHERE c.spki_sha256 = ?1 LIMIT 64";

@@ -19,7 +19,7 @@ use std::thread::{self, JoinHandle};
 use std::time::SystemTime;
 
 use futures_channel::oneshot;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use signet_core::{
     CaName, NewAudit, NewCrl, NewEvent, NewRequest, NewToken, RequestId, RequestUpdate,
     RevocationChange, StoreError,
@@ -680,6 +680,12 @@ fn exec_id(conn: &Connection, sql: &str, id: i64, context: &'static str) -> Resu
         .map_err(sql_error(context))
 }
 
+/// A certificate for the key (?1) whose requester is not the (named) requester of request
+/// ?2: anonymous and imported certificates have no holder, so they are never "the same".
+const KEY_OF_ANOTHER: &str = "SELECT 1 FROM certificates c JOIN requests r ON r.id = c.request_id \
+    WHERE c.spki_sha256 = ?1 AND NOT EXISTS (SELECT 1 FROM requests me \
+    WHERE me.id = ?2 AND me.requester IS NOT NULL AND me.requester = r.requester) LIMIT 1";
+
 fn insert_certificate(
     conn: &Connection,
     ca: &CaName,
@@ -690,6 +696,24 @@ fn insert_certificate(
         .map_err(|e| StoreError::Backend(format!("encoding subject alternative names: {e}")))?;
     let serial = cert.serial.to_hex();
     let (not_before, not_after) = (to_unix(cert.not_before)?, to_unix(cert.not_after)?);
+    if cert.unique_key {
+        let taken = conn
+            .prepare_cached(KEY_OF_ANOTHER)
+            .and_then(|mut s| {
+                s.query_row(params![cert.spki_sha256.as_slice(), request_id], |_| Ok(()))
+                    .optional()
+            })
+            .map_err(sql_error("checking the key's other certificates"))?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "the public key (SHA-256 {}) was certified for another requester while this request was decided; the profile needs a key of your own",
+                cert.spki_sha256
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<String>()
+            )));
+        }
+    }
     conn.prepare_cached(INSERT_CERTIFICATE)
         .and_then(|mut s| {
             s.execute(params![
@@ -855,12 +879,29 @@ fn store_crl(conn: &Connection, c: &NewCrl) -> Result<(), StoreError> {
 }
 
 const INSERT_TOKEN: &str = "INSERT INTO tokens     (name, hash, roles, cas, groups, created_at, created_by, expires_at)     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const LIVE_TOKEN_NAMED: &str = "SELECT name FROM tokens WHERE name = ?1 COLLATE NOCASE \
+    AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2) LIMIT 1";
 const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL";
 
 fn create_token(conn: &Connection, t: &NewToken) -> Result<u64, StoreError> {
     let cas: Vec<&str> = t.cas.iter().map(CaName::as_str).collect();
     let created_at = to_unix(t.created_at)?;
     let expires_at = t.expires_at.map(to_unix).transpose()?;
+    // One name, one identity: a second live token under the same name (in any case) would
+    // let `ALICE` approve what `alice` asked for, or hold admin and manager through two
+    // tokens. Checked here, in the writer's transaction, so two creations cannot race.
+    let holder: Option<String> = conn
+        .prepare_cached(LIVE_TOKEN_NAMED)
+        .and_then(|mut s| {
+            s.query_row(params![t.name, created_at], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_error("checking token names"))?;
+    if let Some(existing) = holder {
+        return Err(StoreError::Conflict(format!(
+            "a token named {existing:?} is already live; identity names are unique regardless of case (revoke that token first to reuse the name)"
+        )));
+    }
     conn.prepare_cached(INSERT_TOKEN)
         .and_then(|mut s| {
             s.execute(params![

@@ -32,6 +32,7 @@ fn request(ca: &str, n: u8, status: RequestStatus, issued_at: u64, not_after: u6
             not_after: t(not_after),
             shard: 0,
             spki_sha256: [n; 32],
+            unique_key: false,
         }
     });
     NewRequest {

@@ -102,6 +102,7 @@ fn engine(dir: &std::path::Path, clock: Arc<TestClock>) -> Arc<Authority> {
                 role_separation: true,
                 config_details: "{}".into(),
                 key_factory: Some(Arc::new(SoftwareKeyFactory)),
+                limits: signet_core::Limits::default(),
             },
             vec![runtime],
         )

@@ -47,6 +47,7 @@ fn issued(n: u8, shard: u32, not_after: SystemTime) -> NewRequest {
             not_after,
             shard,
             spki_sha256: [0; 32],
+            unique_key: false,
         }),
         events: vec![(Event::Issued, "{}".into())],
         audit: Vec::new(),

@@ -63,6 +63,7 @@ fn issued(ca_name: &str, n: u64, serial_n: u64) -> NewRequest {
         not_after: t(1_731_536_000),
         shard: 0,
         spki_sha256: [(n % 256) as u8; 32],
+        unique_key: false,
     });
     r.events = vec![(Event::Issued, "{}".into())];
     r

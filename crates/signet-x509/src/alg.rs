@@ -103,3 +103,25 @@ impl SignatureAlgorithm {
         crate::cert::algorithm_identifier_der(*self)
     }
 }
+
+/// The public exponent of an RSA SubjectPublicKeyInfo (DER), saturated at `u64::MAX`;
+/// `None` for any other key or a malformed one.
+pub fn rsa_public_exponent(spki_der: &[u8]) -> Option<u64> {
+    // RSAPublicKey ::= SEQUENCE {
+    //     modulus           INTEGER,  -- n
+    //     publicExponent    INTEGER   -- e }
+    const WHAT: &str = "RSA public key";
+    let spki = crate::asn1::Spki::decode(spki_der, WHAT).ok()?;
+    if spki.alg.oid != const_oid::db::rfc5912::RSA_ENCRYPTION.as_bytes() {
+        return None;
+    }
+    let seq = crate::asn1::single(spki.key, crate::asn1::SEQUENCE, WHAT).ok()?;
+    let mut r = crate::asn1::Reader::new(seq.value, WHAT);
+    r.read(crate::asn1::INTEGER, "modulus").ok()?;
+    let e = r.read(crate::asn1::INTEGER, "publicExponent").ok()?;
+    let e = crate::asn1::unsigned_integer(e.value, WHAT).ok()?;
+    if e.len() > 8 {
+        return Some(u64::MAX);
+    }
+    Some(e.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}

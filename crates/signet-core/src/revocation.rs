@@ -15,9 +15,11 @@
 //!   At start, a shard that never had a CRL gets its first one before `start` returns, so a
 //!   CRL URL named in a certificate is never a 404 once the server listens.
 //!   Each publication is stored, emits `CrlIssued` and is audited, in one transaction.
-//! - OCSP: [`Authority::ocsp`] answers RFC 6960 requests. Single-certificate responses
-//!   without a nonce are cached per serial and re-signed once half their validity has passed;
-//!   a revocation change drops the cached response before the change is acknowledged.
+//! - OCSP: [`Authority::ocsp`] answers RFC 6960 requests (CertIDs hashed with SHA-1, SHA-256,
+//!   SHA-384 or SHA-512). Single-certificate responses without a nonce are cached per serial
+//!   and CertID (the response echoes the CertID, so each hash gets its own) and re-signed
+//!   once half their validity has passed; a revocation change drops the serial's cached
+//!   responses before the change is acknowledged.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -234,7 +236,9 @@ pub(crate) struct Responder {
     not_after: SystemTime,
 }
 
-/// The OCSP response cache: single-certificate responses without a nonce, by serial.
+/// The OCSP response cache: single-certificate responses without a nonce, by serial and, for
+/// one serial, by the CertID exactly as the client sent it: the response echoes that CertID,
+/// so a client asking with SHA-256 must never get the answer cached for a SHA-1 CertID.
 pub(crate) struct OcspCache {
     shards: Vec<Mutex<CacheShard>>,
     per_shard: usize,
@@ -242,13 +246,17 @@ pub(crate) struct OcspCache {
 
 #[derive(Default)]
 struct CacheShard {
-    map: HashMap<SerialNumber, Arc<CachedResponse>>,
+    /// The responses for one serial, one per CertID encoding (at most
+    /// [`MAX_CERT_ID_VARIANTS`]).
+    map: HashMap<SerialNumber, Vec<Arc<CachedResponse>>>,
     /// Bumped by every invalidation: a response computed from a read made before the bump
     /// is not cached.
     epoch: u64,
 }
 
 struct CachedResponse {
+    /// The CertID TLV the response answers.
+    cert_id: Box<[u8]>,
     der: Arc<[u8]>,
     this_update: SystemTime,
     next_update: SystemTime,
@@ -256,6 +264,10 @@ struct CachedResponse {
 }
 
 const CACHE_SHARDS: usize = 16;
+
+/// The CertID encodings of one serial that can match a CA: four hash algorithms, each with
+/// NULL or absent parameters (the serial's encoding is fixed by DER).
+const MAX_CERT_ID_VARIANTS: usize = 8;
 
 impl OcspCache {
     pub(crate) fn new(capacity: usize) -> OcspCache {
@@ -270,13 +282,19 @@ impl OcspCache {
         &self.shards[i]
     }
 
-    fn get(&self, serial: &SerialNumber, now: SystemTime) -> (Option<Arc<CachedResponse>>, u64) {
+    fn get(
+        &self,
+        serial: &SerialNumber,
+        cert_id: &[u8],
+        now: SystemTime,
+    ) -> (Option<Arc<CachedResponse>>, u64) {
         let Ok(shard) = self.shard(serial).lock() else {
             return (None, u64::MAX);
         };
         let hit = shard
             .map
             .get(serial)
+            .and_then(|v| v.iter().find(|c| *c.cert_id == *cert_id))
             .filter(|c| now < c.refresh_at)
             .cloned();
         (hit, shard.epoch)
@@ -291,12 +309,20 @@ impl OcspCache {
         }
         if shard.map.len() >= self.per_shard {
             let now = response.this_update;
-            shard.map.retain(|_, c| c.refresh_at > now);
+            shard.map.retain(|_, v| {
+                v.retain(|c| c.refresh_at > now);
+                !v.is_empty()
+            });
             if shard.map.len() >= self.per_shard {
                 shard.map.clear();
             }
         }
-        shard.map.insert(serial, response);
+        let variants = shard.map.entry(serial).or_default();
+        variants.retain(|c| c.cert_id != response.cert_id);
+        if variants.len() >= MAX_CERT_ID_VARIANTS {
+            variants.remove(0);
+        }
+        variants.push(response);
     }
 
     /// Drops the cached response for a serial (a revocation change).
@@ -780,13 +806,12 @@ impl Authority {
         let now = self.clock.now();
         let cacheable = request.certs.len() == 1 && request.nonce.is_none();
         let mut epoch = 0;
-        let single_serial = request
-            .certs
-            .first()
-            .and_then(|id| id.serial_magnitude())
-            .and_then(|m| SerialNumber::from_magnitude(m).ok());
-        if cacheable && let Some(serial) = &single_serial {
-            let (hit, e) = state.ocsp_cache.get(serial, now);
+        let single = request.certs.first().and_then(|id| {
+            let serial = SerialNumber::from_magnitude(id.serial_magnitude()?).ok()?;
+            Some((serial, id.raw.clone().into_boxed_slice()))
+        });
+        if cacheable && let Some((serial, cert_id)) = &single {
+            let (hit, e) = state.ocsp_cache.get(serial, cert_id, now);
             if let Some(hit) = hit {
                 return OcspReply {
                     der: Arc::clone(&hit.der),
@@ -803,12 +828,13 @@ impl Authority {
                 let der: Arc<[u8]> = der.into();
                 if cacheable
                     && statuses_known
-                    && let Some(serial) = single_serial
+                    && let Some((serial, cert_id)) = single
                 {
                     state.ocsp_cache.insert(
                         serial,
                         epoch,
                         Arc::new(CachedResponse {
+                            cert_id,
                             der: Arc::clone(&der),
                             this_update,
                             next_update,

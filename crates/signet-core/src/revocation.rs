@@ -12,6 +12,12 @@
 //! - [`Authority::revocation_tick`] publishes what is due (full CRLs every `crl_period`,
 //!   deltas every `delta_period`, each valid for its period plus an overlap) and renews the
 //!   delegated OCSP responder certificate; [`Authority::publish_crls`] publishes on demand.
+//! - The delegated responder certificate is issued once and kept: its key is stored sealed by
+//!   the [`KeyFactory`] (encrypted under the CA passphrase) with the certificate, and a
+//!   restart takes both up again while the certificate is unrevoked, was issued by the
+//!   current CA key and has more than a third of its validity left. Otherwise, or when the
+//!   sealed key does not open (the passphrase changed), a new one is issued, and its key
+//!   replaces the stored one.
 //!   At start, a shard that never had a CRL gets its first one before `start` returns, so a
 //!   CRL URL named in a certificate is never a 404 once the server listens.
 //!   Each publication is stored, emits `CrlIssued` and is audited, in one transaction.
@@ -48,7 +54,8 @@ pub enum ResponderMode {
     /// The CA key itself.
     Ca,
     /// A delegated responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck) that the
-    /// CA issues to an in-memory key at start and renews before it expires.
+    /// CA issues once, keeps across restarts (its key sealed in the store, see
+    /// [`KeyFactory`]) and renews before it expires.
     Delegated,
 }
 
@@ -170,9 +177,59 @@ impl RevocationConfig {
     }
 }
 
-/// Makes keys: the delegated OCSP responder's, which lives only in memory.
+/// Makes keys: the delegated OCSP responder's.
+///
+/// A factory that can seal keys lets a restart take up the stored responder certificate
+/// instead of issuing a new one at every start. Sealing must protect the key at least as
+/// well as the CA key is protected (the server's factory encrypts it under the CA
+/// passphrase), because a responder key signs "good" for any certificate of the CA for as
+/// long as its certificate is valid (it carries ocsp-nocheck, so it cannot be revoked in a
+/// way clients check).
 pub trait KeyFactory: Send + Sync {
     fn generate(&self, algorithm: KeyAlgorithm) -> Result<Arc<dyn Signer>, SignerError>;
+
+    /// A new key and its sealed form to store, or `None` when this factory's keys live only
+    /// in memory (the default).
+    fn generate_sealed(
+        &self,
+        algorithm: KeyAlgorithm,
+    ) -> Result<(Arc<dyn Signer>, Option<SealedKey>), SignerError> {
+        Ok((self.generate(algorithm)?, None))
+    }
+
+    /// Opens a key [`KeyFactory::generate_sealed`] sealed (possibly in an earlier run).
+    fn open(&self, sealed: &SealedKey) -> Result<Arc<dyn Signer>, SignerError> {
+        let _ = sealed;
+        Err(SignerError("this key factory keeps no keys".into()))
+    }
+}
+
+/// A private key as a [`KeyFactory`] stores it (for Signet's software keys: an encrypted
+/// PKCS#8 PEM). Opaque to the engine and the store; its `Debug` shows no bytes, and it is
+/// overwritten with zeros when dropped (best effort: copies the allocator made are not).
+pub struct SealedKey(Vec<u8>);
+
+impl SealedKey {
+    pub fn new(bytes: Vec<u8>) -> SealedKey {
+        SealedKey(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for SealedKey {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(|b| *b = 0);
+        std::hint::black_box(&mut self.0);
+    }
+}
+
+impl std::fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedKey({} bytes)", self.0.len())
+    }
 }
 
 /// A published CRL as served.
@@ -951,7 +1008,9 @@ impl Authority {
     }
 
     /// Issues a new delegated responder certificate (to a fresh key) when there is none or
-    /// when less than a third of its validity is left; `force` renews anyway.
+    /// when less than a third of its validity is left; `force` renews anyway. When there is
+    /// none in memory (at start), the stored one is taken up if it is still good (see
+    /// [`Authority::stored_responder`]).
     pub(crate) async fn renew_responder(
         &self,
         state: &Arc<CaState>,
@@ -974,14 +1033,27 @@ impl Authority {
             .and_then(|r| r.clone());
         if let Some(r) = &current
             && !force
+            && !r.renewal_due(now)
         {
-            let lifetime = r.not_after.duration_since(r.not_before).unwrap_or_default();
-            if now + lifetime / 3 < r.not_after {
-                return Ok(());
-            }
+            return Ok(());
         }
-        let signer = factory
-            .generate(rt.key_algorithm)
+        if current.is_none()
+            && !force
+            && let Some(stored) = self.stored_responder(state, factory, now).await
+        {
+            tracing::info!(ca = %rt.info.name, serial = %stored.serial, "OCSP responder certificate taken up again");
+            if let Ok(mut r) = state.revocation.responder.write() {
+                *r = Some(Arc::new(stored.responder));
+            }
+            return Ok(());
+        }
+        let algorithm = rt.key_algorithm;
+        let keys = Arc::clone(factory);
+        let (signer, sealed) = self
+            .pool
+            .run(move || keys.generate_sealed(algorithm))
+            .await
+            .map_err(|e| e.to_string())?
             .map_err(|e| format!("generating the OCSP responder key: {e}"))?;
         let mut serial = [0u8; 20];
         self.random.fill(&mut serial).map_err(|e| e.to_string())?;
@@ -1064,10 +1136,13 @@ impl Authority {
                 details,
             }],
         };
-        self.store
-            .create_request(record)
-            .await
-            .map_err(|e| format!("recording the OCSP responder certificate: {e}"))?;
+        // With a sealed key, the certificate and its key are stored in one transaction, and
+        // the previous responder's key is dropped.
+        match sealed {
+            Some(key) => self.store.create_responder(record, key).await,
+            None => self.store.create_request(record).await,
+        }
+        .map_err(|e| format!("recording the OCSP responder certificate: {e}"))?;
         let key_hash = ext::key_identifier(signer.public_key_der()).map_err(|e| e.to_string())?;
         if let Ok(mut r) = state.revocation.responder.write() {
             *r = Some(Arc::new(Responder {
@@ -1083,6 +1158,82 @@ impl Authority {
         self.wake();
         tracing::info!(ca = %rt.info.name, serial = %serial, "OCSP responder certificate issued");
         Ok(())
+    }
+
+    /// The stored responder certificate of a CA with its key, if it may be used again: not
+    /// revoked, issued by the CA's current key, its key opens and is the certificate's, and
+    /// renewal is not yet due. Anything else is logged and answered `None` (a new responder
+    /// certificate is then issued).
+    async fn stored_responder(
+        &self,
+        state: &Arc<CaState>,
+        factory: &Arc<dyn KeyFactory>,
+        now: SystemTime,
+    ) -> Option<StoredResponderInUse> {
+        let rt = &state.runtime;
+        let stored = match self.store.current_responder(&rt.info.name, now).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(ca = %rt.info.name, error = %e, "could not read the stored OCSP responder certificate; issuing a new one");
+                return None;
+            }
+        };
+        let serial = stored.serial;
+        if let Err(e) = signet_x509::verify_issued_by(
+            &stored.certificate,
+            &rt.info.subject,
+            rt.signer.public_key_der(),
+        ) {
+            tracing::info!(ca = %rt.info.name, %serial, error = %e, "the stored OCSP responder certificate is not the current CA key's; issuing a new one");
+            return None;
+        }
+        // Opening runs PBKDF2 (hundreds of milliseconds): on the pool, not the runtime.
+        let keys = Arc::clone(factory);
+        let sealed = stored.sealed_key;
+        let signer = match self.pool.run(move || keys.open(&sealed)).await {
+            Ok(Ok(signer)) => signer,
+            Ok(Err(e)) => {
+                tracing::warn!(ca = %rt.info.name, %serial, error = %e, "the stored OCSP responder key does not open (was the passphrase changed?); issuing a new responder certificate");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(ca = %rt.info.name, error = %e, "opening the stored OCSP responder key");
+                return None;
+            }
+        };
+        let matches = signet_x509::parse_certificate(&stored.certificate)
+            .is_ok_and(|info| info.spki_der == signer.public_key_der());
+        if !matches {
+            tracing::warn!(ca = %rt.info.name, %serial, "the stored OCSP responder key is not the certificate's; issuing a new responder certificate");
+            return None;
+        }
+        let key_hash = ext::key_identifier(signer.public_key_der()).ok()?;
+        let responder = Responder {
+            signer,
+            key_hash,
+            certificate: Some(stored.certificate),
+            not_before: stored.not_before,
+            not_after: stored.not_after,
+        };
+        (!responder.renewal_due(whole_seconds(now))).then_some(StoredResponderInUse { serial, responder })
+    }
+}
+
+/// A stored responder certificate that passed the checks of [`Authority::stored_responder`].
+struct StoredResponderInUse {
+    serial: SerialNumber,
+    responder: Responder,
+}
+
+impl Responder {
+    /// Less than a third of the certificate's validity is left.
+    fn renewal_due(&self, now: SystemTime) -> bool {
+        let lifetime = self
+            .not_after
+            .duration_since(self.not_before)
+            .unwrap_or_default();
+        now + lifetime / 3 >= self.not_after
     }
 }
 

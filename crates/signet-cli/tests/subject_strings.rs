@@ -91,8 +91,7 @@ fn teletex_and_bmp_subject_strings_become_utf8() {
     // The oracle agrees the request carries the legacy types.
     let requested = subject_types("req", &csr);
     assert!(
-        requested.contains("O=T61STRING:Müller GmbH")
-            && requested.contains("CN=BMPSTRING:Grüße ☃"),
+        requested.contains("O=T61STRING:Müller GmbH") && requested.contains("CN=BMPSTRING:Grüße ☃"),
         "openssl wrote other types than expected: {requested}"
     );
 

@@ -287,8 +287,9 @@ pub(crate) struct Responder {
     signer: Arc<dyn Signer>,
     /// SHA-1 of the responder's public key (ResponderID byKey).
     key_hash: [u8; 20],
-    /// The responder certificate (empty when the CA key signs).
+    /// The responder certificate and its serial (`None` when the CA key signs).
     certificate: Option<Vec<u8>>,
+    serial: Option<SerialNumber>,
     not_before: SystemTime,
     not_after: SystemTime,
 }
@@ -995,6 +996,7 @@ impl Authority {
             signer: Arc::clone(&state.runtime.signer),
             key_hash: state.authority_key_id,
             certificate: None,
+            serial: None,
             not_before: state.runtime.not_before,
             not_after: state.runtime.not_after,
         })
@@ -1007,10 +1009,10 @@ impl Authority {
         r.as_ref().and_then(|r| r.certificate.clone())
     }
 
-    /// Issues a new delegated responder certificate (to a fresh key) when there is none or
-    /// when less than a third of its validity is left; `force` renews anyway. When there is
-    /// none in memory (at start), the stored one is taken up if it is still good (see
-    /// [`Authority::stored_responder`]).
+    /// Issues a new delegated responder certificate (to a fresh key) when there is none,
+    /// when less than a third of its validity is left or when it was revoked; `force` renews
+    /// anyway. When there is none in memory (at start), the stored one is taken up if it is
+    /// still good (see [`Authority::stored_responder`]).
     pub(crate) async fn renew_responder(
         &self,
         state: &Arc<CaState>,
@@ -1033,9 +1035,23 @@ impl Authority {
             .and_then(|r| r.clone());
         if let Some(r) = &current
             && !force
-            && !r.renewal_due(now)
         {
-            return Ok(());
+            // An administrator who revokes (or holds) the responder certificate, say because
+            // its key leaked, gets a new one within a tick, not at the next start.
+            let revoked = match r.serial {
+                Some(serial) => self
+                    .store
+                    .certificate_status(&rt.info.name, serial)
+                    .await
+                    .map_err(|e| format!("reading the OCSP responder certificate's status: {e}"))?
+                    .is_some_and(|s| s.revocation.is_some()),
+                None => false,
+            };
+            if revoked {
+                tracing::warn!(ca = %rt.info.name, serial = ?r.serial, "the OCSP responder certificate was revoked; issuing a new one");
+            } else if !r.renewal_due(now) {
+                return Ok(());
+            }
         }
         if current.is_none()
             && !force
@@ -1149,6 +1165,7 @@ impl Authority {
                 signer,
                 key_hash,
                 certificate: Some(der),
+                serial: Some(serial),
                 not_before,
                 not_after,
             }));
@@ -1213,10 +1230,12 @@ impl Authority {
             signer,
             key_hash,
             certificate: Some(stored.certificate),
+            serial: Some(serial),
             not_before: stored.not_before,
             not_after: stored.not_after,
         };
-        (!responder.renewal_due(whole_seconds(now))).then_some(StoredResponderInUse { serial, responder })
+        (!responder.renewal_due(whole_seconds(now)))
+            .then_some(StoredResponderInUse { serial, responder })
     }
 }
 

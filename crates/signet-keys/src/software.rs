@@ -455,8 +455,11 @@ impl signet_core::revocation::KeyFactory for SealingKeyFactory {
         &self,
         sealed: &signet_core::revocation::SealedKey,
     ) -> Result<std::sync::Arc<dyn signet_core::Signer>, signet_core::SignerError> {
-        SoftwareKey::from_pem(sealed.as_bytes(), self.passphrase.as_deref().map(Vec::as_slice))
-            .map(|k| std::sync::Arc::new(k) as std::sync::Arc<dyn signet_core::Signer>)
-            .map_err(|e| signet_core::SignerError(e.to_string()))
+        SoftwareKey::from_pem(
+            sealed.as_bytes(),
+            self.passphrase.as_deref().map(Vec::as_slice),
+        )
+        .map(|k| std::sync::Arc::new(k) as std::sync::Arc<dyn signet_core::Signer>)
+        .map_err(|e| signet_core::SignerError(e.to_string()))
     }
 }

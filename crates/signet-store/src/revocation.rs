@@ -288,7 +288,13 @@ pub(crate) fn store_responder_key(
         "INSERT INTO responder_keys (ca, serial, sealed) VALUES (?1, ?2, ?3) \
          ON CONFLICT (ca) DO UPDATE SET serial = excluded.serial, sealed = excluded.sealed",
     )
-    .and_then(|mut s| s.execute(params![req.ca.as_str(), cert.serial.to_hex(), key.as_bytes()]))
+    .and_then(|mut s| {
+        s.execute(params![
+            req.ca.as_str(),
+            cert.serial.to_hex(),
+            key.as_bytes()
+        ])
+    })
     .map(drop)
     .map_err(sql_error("storing the OCSP responder key"))
 }

@@ -323,7 +323,8 @@ fn normalized_value(oid: &[u8], value: &Tlv<'_>) -> crate::Result<Option<Vec<u8>
             "is a {type_name} that does not decode{}",
             match value.tag {
                 asn1::BMP_STRING => " as UTF-16 (an odd length or an unpaired surrogate)",
-                asn1::UNIVERSAL_STRING => " as UTF-32 (a length not a multiple of 4, or not a Unicode scalar value)",
+                asn1::UNIVERSAL_STRING =>
+                    " as UTF-32 (a length not a multiple of 4, or not a Unicode scalar value)",
                 asn1::UTF8_STRING => " as UTF-8",
                 _ => " as ASCII",
             }

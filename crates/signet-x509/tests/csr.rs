@@ -461,12 +461,18 @@ fn request_subject_strings_that_do_not_decode_are_refused() {
             "CN",
             name(&[&[atv(&x520(3), UNIVERSAL, &[0x00, 0x11, 0x00, 0x00])]]),
         ),
-        ("CN", name(&[&[atv(&x520(3), UNIVERSAL, &[0x00, 0x00, 0x41])]])),
+        (
+            "CN",
+            name(&[&[atv(&x520(3), UNIVERSAL, &[0x00, 0x00, 0x41])]]),
+        ),
         ("O", name(&[&[atv(&x520(10), UTF8, b"bad \xff utf-8")]])),
         ("O", name(&[&[atv(&x520(10), PRINTABLE, b"caf\xe9")]])),
         ("C", name(&[&[atv(&x520(6), BMP, &bmp("ÄÖ"))]])),
         ("SERIALNUMBER", name(&[&[atv(&x520(5), BMP, &bmp("a_b"))]])),
-        ("emailAddress", name(&[&[atv(EMAIL, BMP, &bmp("ü@example.com"))]])),
+        (
+            "emailAddress",
+            name(&[&[atv(EMAIL, BMP, &bmp("ü@example.com"))]]),
+        ),
     ];
     for (attribute, subject) in cases {
         match request_for(&subject) {

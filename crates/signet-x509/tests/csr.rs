@@ -441,6 +441,8 @@ fn request_subject_strings_are_reencoded() {
         subject,
         req.subject
     );
+    // Re-encoding is idempotent: the normalised name asks for nothing more.
+    assert_eq!(request_for(&req.subject).unwrap().subject, req.subject);
     // A name that needs nothing is kept byte for byte.
     let plain = DistinguishedName::parse("C=US,O=Example,CN=plain").unwrap();
     assert_eq!(request_for(&plain).unwrap().subject, plain);

@@ -1057,9 +1057,9 @@ impl Authority {
             && !force
             && let Some(stored) = self.stored_responder(state, factory, now).await
         {
-            tracing::info!(ca = %rt.info.name, serial = %stored.serial, "OCSP responder certificate taken up again");
+            tracing::info!(ca = %rt.info.name, serial = ?stored.serial, "OCSP responder certificate taken up again");
             if let Ok(mut r) = state.revocation.responder.write() {
-                *r = Some(Arc::new(stored.responder));
+                *r = Some(Arc::new(stored));
             }
             return Ok(());
         }
@@ -1186,7 +1186,7 @@ impl Authority {
         state: &Arc<CaState>,
         factory: &Arc<dyn KeyFactory>,
         now: SystemTime,
-    ) -> Option<StoredResponderInUse> {
+    ) -> Option<Responder> {
         let rt = &state.runtime;
         let stored = match self.store.current_responder(&rt.info.name, now).await {
             Ok(Some(stored)) => stored,
@@ -1234,15 +1234,8 @@ impl Authority {
             not_before: stored.not_before,
             not_after: stored.not_after,
         };
-        (!responder.renewal_due(whole_seconds(now)))
-            .then_some(StoredResponderInUse { serial, responder })
+        (!responder.renewal_due(whole_seconds(now))).then_some(responder)
     }
-}
-
-/// A stored responder certificate that passed the checks of [`Authority::stored_responder`].
-struct StoredResponderInUse {
-    serial: SerialNumber,
-    responder: Responder,
 }
 
 impl Responder {

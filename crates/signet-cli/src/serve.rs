@@ -90,7 +90,8 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
                 workers,
                 role_separation: config.security.role_separation,
                 config_details,
-                key_factory: Some(Arc::new(signet_keys::SoftwareKeyFactory)),
+                // The OCSP responder key is sealed under the CA passphrase and stored.
+                key_factory: Some(Arc::new(signet_keys::SealingKeyFactory::new(passphrase))),
                 limits: config.security.limits(),
             },
             cas,

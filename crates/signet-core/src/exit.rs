@@ -43,7 +43,8 @@ impl ExitCtx {
     }
 
     /// Whether the event is about the CA's own delegated OCSP responder certificate (request
-    /// format [`crate::model::OCSP_RESPONDER_FORMAT`], issued at every start), which has no
+    /// format [`crate::model::OCSP_RESPONDER_FORMAT`], issued at renewal or when a start finds
+    /// no usable stored one), which has no
     /// requester to notify or publish for.
     pub fn is_responder_certificate(&self) -> bool {
         self.request

@@ -12,12 +12,20 @@
 //! - [`Authority::revocation_tick`] publishes what is due (full CRLs every `crl_period`,
 //!   deltas every `delta_period`, each valid for its period plus an overlap) and renews the
 //!   delegated OCSP responder certificate; [`Authority::publish_crls`] publishes on demand.
+//! - The delegated responder certificate is issued once and kept: its key is stored sealed by
+//!   the [`KeyFactory`] (encrypted under the CA passphrase) with the certificate, and a
+//!   restart takes both up again while the certificate is unrevoked, was issued by the
+//!   current CA key and has more than a third of its validity left. Otherwise, or when the
+//!   sealed key does not open (the passphrase changed), a new one is issued, and its key
+//!   replaces the stored one.
 //!   At start, a shard that never had a CRL gets its first one before `start` returns, so a
 //!   CRL URL named in a certificate is never a 404 once the server listens.
 //!   Each publication is stored, emits `CrlIssued` and is audited, in one transaction.
-//! - OCSP: [`Authority::ocsp`] answers RFC 6960 requests. Single-certificate responses
-//!   without a nonce are cached per serial and re-signed once half their validity has passed;
-//!   a revocation change drops the cached response before the change is acknowledged.
+//! - OCSP: [`Authority::ocsp`] answers RFC 6960 requests (CertIDs hashed with SHA-1, SHA-256,
+//!   SHA-384 or SHA-512). Single-certificate responses without a nonce are cached per serial
+//!   and CertID (the response echoes the CertID, so each hash gets its own) and re-signed
+//!   once half their validity has passed; a revocation change drops the serial's cached
+//!   responses before the change is acknowledged.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,7 +54,8 @@ pub enum ResponderMode {
     /// The CA key itself.
     Ca,
     /// A delegated responder certificate (id-kp-OCSPSigning, id-pkix-ocsp-nocheck) that the
-    /// CA issues to an in-memory key at start and renews before it expires.
+    /// CA issues once, keeps across restarts (its key sealed in the store, see
+    /// [`KeyFactory`]) and renews before it expires.
     Delegated,
 }
 
@@ -168,9 +177,59 @@ impl RevocationConfig {
     }
 }
 
-/// Makes keys: the delegated OCSP responder's, which lives only in memory.
+/// Makes keys: the delegated OCSP responder's.
+///
+/// A factory that can seal keys lets a restart take up the stored responder certificate
+/// instead of issuing a new one at every start. Sealing must protect the key at least as
+/// well as the CA key is protected (the server's factory encrypts it under the CA
+/// passphrase), because a responder key signs "good" for any certificate of the CA for as
+/// long as its certificate is valid (it carries ocsp-nocheck, so it cannot be revoked in a
+/// way clients check).
 pub trait KeyFactory: Send + Sync {
     fn generate(&self, algorithm: KeyAlgorithm) -> Result<Arc<dyn Signer>, SignerError>;
+
+    /// A new key and its sealed form to store, or `None` when this factory's keys live only
+    /// in memory (the default).
+    fn generate_sealed(
+        &self,
+        algorithm: KeyAlgorithm,
+    ) -> Result<(Arc<dyn Signer>, Option<SealedKey>), SignerError> {
+        Ok((self.generate(algorithm)?, None))
+    }
+
+    /// Opens a key [`KeyFactory::generate_sealed`] sealed (possibly in an earlier run).
+    fn open(&self, sealed: &SealedKey) -> Result<Arc<dyn Signer>, SignerError> {
+        let _ = sealed;
+        Err(SignerError("this key factory keeps no keys".into()))
+    }
+}
+
+/// A private key as a [`KeyFactory`] stores it (for Signet's software keys: an encrypted
+/// PKCS#8 PEM). Opaque to the engine and the store; its `Debug` shows no bytes, and it is
+/// overwritten with zeros when dropped (best effort: copies the allocator made are not).
+pub struct SealedKey(Vec<u8>);
+
+impl SealedKey {
+    pub fn new(bytes: Vec<u8>) -> SealedKey {
+        SealedKey(bytes)
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for SealedKey {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(|b| *b = 0);
+        std::hint::black_box(&mut self.0);
+    }
+}
+
+impl std::fmt::Debug for SealedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SealedKey({} bytes)", self.0.len())
+    }
 }
 
 /// A published CRL as served.
@@ -228,13 +287,16 @@ pub(crate) struct Responder {
     signer: Arc<dyn Signer>,
     /// SHA-1 of the responder's public key (ResponderID byKey).
     key_hash: [u8; 20],
-    /// The responder certificate (empty when the CA key signs).
+    /// The responder certificate and its serial (`None` when the CA key signs).
     certificate: Option<Vec<u8>>,
+    serial: Option<SerialNumber>,
     not_before: SystemTime,
     not_after: SystemTime,
 }
 
-/// The OCSP response cache: single-certificate responses without a nonce, by serial.
+/// The OCSP response cache: single-certificate responses without a nonce, by serial and, for
+/// one serial, by the CertID exactly as the client sent it: the response echoes that CertID,
+/// so a client asking with SHA-256 must never get the answer cached for a SHA-1 CertID.
 pub(crate) struct OcspCache {
     shards: Vec<Mutex<CacheShard>>,
     per_shard: usize,
@@ -242,13 +304,17 @@ pub(crate) struct OcspCache {
 
 #[derive(Default)]
 struct CacheShard {
-    map: HashMap<SerialNumber, Arc<CachedResponse>>,
+    /// The responses for one serial, one per CertID encoding (at most
+    /// [`MAX_CERT_ID_VARIANTS`]).
+    map: HashMap<SerialNumber, Vec<Arc<CachedResponse>>>,
     /// Bumped by every invalidation: a response computed from a read made before the bump
     /// is not cached.
     epoch: u64,
 }
 
 struct CachedResponse {
+    /// The CertID TLV the response answers.
+    cert_id: Box<[u8]>,
     der: Arc<[u8]>,
     this_update: SystemTime,
     next_update: SystemTime,
@@ -256,6 +322,10 @@ struct CachedResponse {
 }
 
 const CACHE_SHARDS: usize = 16;
+
+/// The CertID encodings of one serial that can match a CA: four hash algorithms, each with
+/// NULL or absent parameters (the serial's encoding is fixed by DER).
+const MAX_CERT_ID_VARIANTS: usize = 8;
 
 impl OcspCache {
     pub(crate) fn new(capacity: usize) -> OcspCache {
@@ -270,13 +340,19 @@ impl OcspCache {
         &self.shards[i]
     }
 
-    fn get(&self, serial: &SerialNumber, now: SystemTime) -> (Option<Arc<CachedResponse>>, u64) {
+    fn get(
+        &self,
+        serial: &SerialNumber,
+        cert_id: &[u8],
+        now: SystemTime,
+    ) -> (Option<Arc<CachedResponse>>, u64) {
         let Ok(shard) = self.shard(serial).lock() else {
             return (None, u64::MAX);
         };
         let hit = shard
             .map
             .get(serial)
+            .and_then(|v| v.iter().find(|c| *c.cert_id == *cert_id))
             .filter(|c| now < c.refresh_at)
             .cloned();
         (hit, shard.epoch)
@@ -291,12 +367,20 @@ impl OcspCache {
         }
         if shard.map.len() >= self.per_shard {
             let now = response.this_update;
-            shard.map.retain(|_, c| c.refresh_at > now);
+            shard.map.retain(|_, v| {
+                v.retain(|c| c.refresh_at > now);
+                !v.is_empty()
+            });
             if shard.map.len() >= self.per_shard {
                 shard.map.clear();
             }
         }
-        shard.map.insert(serial, response);
+        let variants = shard.map.entry(serial).or_default();
+        variants.retain(|c| c.cert_id != response.cert_id);
+        if variants.len() >= MAX_CERT_ID_VARIANTS {
+            variants.remove(0);
+        }
+        variants.push(response);
     }
 
     /// Drops the cached response for a serial (a revocation change).
@@ -780,13 +864,12 @@ impl Authority {
         let now = self.clock.now();
         let cacheable = request.certs.len() == 1 && request.nonce.is_none();
         let mut epoch = 0;
-        let single_serial = request
-            .certs
-            .first()
-            .and_then(|id| id.serial_magnitude())
-            .and_then(|m| SerialNumber::from_magnitude(m).ok());
-        if cacheable && let Some(serial) = &single_serial {
-            let (hit, e) = state.ocsp_cache.get(serial, now);
+        let single = request.certs.first().and_then(|id| {
+            let serial = SerialNumber::from_magnitude(id.serial_magnitude()?).ok()?;
+            Some((serial, id.raw.clone().into_boxed_slice()))
+        });
+        if cacheable && let Some((serial, cert_id)) = &single {
+            let (hit, e) = state.ocsp_cache.get(serial, cert_id, now);
             if let Some(hit) = hit {
                 return OcspReply {
                     der: Arc::clone(&hit.der),
@@ -803,12 +886,13 @@ impl Authority {
                 let der: Arc<[u8]> = der.into();
                 if cacheable
                     && statuses_known
-                    && let Some(serial) = single_serial
+                    && let Some((serial, cert_id)) = single
                 {
                     state.ocsp_cache.insert(
                         serial,
                         epoch,
                         Arc::new(CachedResponse {
+                            cert_id,
                             der: Arc::clone(&der),
                             this_update,
                             next_update,
@@ -912,6 +996,7 @@ impl Authority {
             signer: Arc::clone(&state.runtime.signer),
             key_hash: state.authority_key_id,
             certificate: None,
+            serial: None,
             not_before: state.runtime.not_before,
             not_after: state.runtime.not_after,
         })
@@ -924,8 +1009,10 @@ impl Authority {
         r.as_ref().and_then(|r| r.certificate.clone())
     }
 
-    /// Issues a new delegated responder certificate (to a fresh key) when there is none or
-    /// when less than a third of its validity is left; `force` renews anyway.
+    /// Issues a new delegated responder certificate (to a fresh key) when there is none,
+    /// when less than a third of its validity is left or when it was revoked; `force` renews
+    /// anyway. When there is none in memory (at start), the stored one is taken up if it is
+    /// still good (see [`Authority::stored_responder`]).
     pub(crate) async fn renew_responder(
         &self,
         state: &Arc<CaState>,
@@ -949,13 +1036,40 @@ impl Authority {
         if let Some(r) = &current
             && !force
         {
-            let lifetime = r.not_after.duration_since(r.not_before).unwrap_or_default();
-            if now + lifetime / 3 < r.not_after {
+            // An administrator who revokes (or holds) the responder certificate, say because
+            // its key leaked, gets a new one within a tick, not at the next start.
+            let revoked = match r.serial {
+                Some(serial) => self
+                    .store
+                    .certificate_status(&rt.info.name, serial)
+                    .await
+                    .map_err(|e| format!("reading the OCSP responder certificate's status: {e}"))?
+                    .is_some_and(|s| s.revocation.is_some()),
+                None => false,
+            };
+            if revoked {
+                tracing::warn!(ca = %rt.info.name, serial = ?r.serial, "the OCSP responder certificate was revoked; issuing a new one");
+            } else if !r.renewal_due(now) {
                 return Ok(());
             }
         }
-        let signer = factory
-            .generate(rt.key_algorithm)
+        if current.is_none()
+            && !force
+            && let Some(stored) = self.stored_responder(state, factory, now).await
+        {
+            tracing::info!(ca = %rt.info.name, serial = ?stored.serial, "OCSP responder certificate taken up again");
+            if let Ok(mut r) = state.revocation.responder.write() {
+                *r = Some(Arc::new(stored));
+            }
+            return Ok(());
+        }
+        let algorithm = rt.key_algorithm;
+        let keys = Arc::clone(factory);
+        let (signer, sealed) = self
+            .pool
+            .run(move || keys.generate_sealed(algorithm))
+            .await
+            .map_err(|e| e.to_string())?
             .map_err(|e| format!("generating the OCSP responder key: {e}"))?;
         let mut serial = [0u8; 20];
         self.random.fill(&mut serial).map_err(|e| e.to_string())?;
@@ -1039,16 +1153,20 @@ impl Authority {
                 details,
             }],
         };
-        self.store
-            .create_request(record)
-            .await
-            .map_err(|e| format!("recording the OCSP responder certificate: {e}"))?;
+        // With a sealed key, the certificate and its key are stored in one transaction, and
+        // the previous responder's key is dropped.
+        match sealed {
+            Some(key) => self.store.create_responder(record, key).await,
+            None => self.store.create_request(record).await,
+        }
+        .map_err(|e| format!("recording the OCSP responder certificate: {e}"))?;
         let key_hash = ext::key_identifier(signer.public_key_der()).map_err(|e| e.to_string())?;
         if let Ok(mut r) = state.revocation.responder.write() {
             *r = Some(Arc::new(Responder {
                 signer,
                 key_hash,
                 certificate: Some(der),
+                serial: Some(serial),
                 not_before,
                 not_after,
             }));
@@ -1058,6 +1176,77 @@ impl Authority {
         self.wake();
         tracing::info!(ca = %rt.info.name, serial = %serial, "OCSP responder certificate issued");
         Ok(())
+    }
+
+    /// The stored responder certificate of a CA with its key, if it may be used again: not
+    /// revoked, issued by the CA's current key, its key opens and is the certificate's, and
+    /// renewal is not yet due. Anything else is logged and answered `None` (a new responder
+    /// certificate is then issued).
+    async fn stored_responder(
+        &self,
+        state: &Arc<CaState>,
+        factory: &Arc<dyn KeyFactory>,
+        now: SystemTime,
+    ) -> Option<Responder> {
+        let rt = &state.runtime;
+        let stored = match self.store.current_responder(&rt.info.name, now).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(ca = %rt.info.name, error = %e, "could not read the stored OCSP responder certificate; issuing a new one");
+                return None;
+            }
+        };
+        let serial = stored.serial;
+        if let Err(e) = signet_x509::verify_issued_by(
+            &stored.certificate,
+            &rt.info.subject,
+            rt.signer.public_key_der(),
+        ) {
+            tracing::info!(ca = %rt.info.name, %serial, error = %e, "the stored OCSP responder certificate is not the current CA key's; issuing a new one");
+            return None;
+        }
+        // Opening runs PBKDF2 (hundreds of milliseconds): on the pool, not the runtime.
+        let keys = Arc::clone(factory);
+        let sealed = stored.sealed_key;
+        let signer = match self.pool.run(move || keys.open(&sealed)).await {
+            Ok(Ok(signer)) => signer,
+            Ok(Err(e)) => {
+                tracing::warn!(ca = %rt.info.name, %serial, error = %e, "the stored OCSP responder key does not open (was the passphrase changed?); issuing a new responder certificate");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(ca = %rt.info.name, error = %e, "opening the stored OCSP responder key");
+                return None;
+            }
+        };
+        let matches = signet_x509::parse_certificate(&stored.certificate)
+            .is_ok_and(|info| info.spki_der == signer.public_key_der());
+        if !matches {
+            tracing::warn!(ca = %rt.info.name, %serial, "the stored OCSP responder key is not the certificate's; issuing a new responder certificate");
+            return None;
+        }
+        let key_hash = ext::key_identifier(signer.public_key_der()).ok()?;
+        let responder = Responder {
+            signer,
+            key_hash,
+            certificate: Some(stored.certificate),
+            serial: Some(serial),
+            not_before: stored.not_before,
+            not_after: stored.not_after,
+        };
+        (!responder.renewal_due(whole_seconds(now))).then_some(responder)
+    }
+}
+
+impl Responder {
+    /// Less than a third of the certificate's validity is left.
+    fn renewal_due(&self, now: SystemTime) -> bool {
+        let lifetime = self
+            .not_after
+            .duration_since(self.not_before)
+            .unwrap_or_default();
+        now + lifetime / 3 >= self.not_after
     }
 }
 

@@ -249,6 +249,18 @@ pub struct CertificateStatus {
     pub not_after: SystemTime,
 }
 
+/// A CA's stored delegated OCSP responder certificate and its sealed key
+/// ([`Store::current_responder`]).
+#[derive(Debug)]
+pub struct StoredResponder {
+    pub serial: SerialNumber,
+    /// DER.
+    pub certificate: Vec<u8>,
+    pub not_before: SystemTime,
+    pub not_after: SystemTime,
+    pub sealed_key: crate::revocation::SealedKey,
+}
+
 /// An API token to record. Only the SHA-256 of the secret is stored.
 #[derive(Debug, Clone)]
 pub struct NewToken {
@@ -551,6 +563,30 @@ pub trait Store: Send + Sync {
         ca: &CaName,
         requester: Option<String>,
     ) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Records a delegated OCSP responder certificate as [`Store::create_request`] does and,
+    /// in the same transaction, its sealed key, which replaces the CA's previous responder
+    /// key. The default (a store that keeps no keys) records the certificate only, so every
+    /// start issues a new one.
+    fn create_responder(
+        &self,
+        req: NewRequest,
+        key: crate::revocation::SealedKey,
+    ) -> BoxFuture<'_, Result<RequestId, StoreError>> {
+        drop(key);
+        self.create_request(req)
+    }
+
+    /// The CA's responder certificate whose key is stored, if it is neither revoked nor
+    /// expired at `now`.
+    fn current_responder<'a>(
+        &'a self,
+        ca: &'a CaName,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<StoredResponder>, StoreError>> {
+        let _ = (ca, now);
+        Box::pin(std::future::ready(Ok(None)))
+    }
 
     /// The certificate history of a key and a requester (for profiles with `unique_key` or
     /// `renewal`); only the parts the query asks for are read.

@@ -39,4 +39,4 @@ mod software;
 pub use error::KeyError;
 pub use pbes2::PBKDF2_ITERATIONS;
 pub use random::SystemRandom;
-pub use software::{SoftwareKey, SoftwareKeyFactory};
+pub use software::{SealingKeyFactory, SoftwareKey, SoftwareKeyFactory};

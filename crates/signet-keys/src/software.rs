@@ -395,3 +395,71 @@ impl signet_core::revocation::KeyFactory for SoftwareKeyFactory {
             .map_err(|e| signet_core::SignerError(e.to_string()))
     }
 }
+
+/// Makes software keys that can be stored: the delegated OCSP responder's key is sealed as a
+/// PKCS#8 PEM, encrypted under the CA passphrase (PBES2, exactly as the CA key is written),
+/// so a restart takes up the stored responder certificate instead of issuing a new one.
+/// Without a passphrase (a `--dev` CA, whose own key is stored unencrypted) the sealed form is
+/// an unencrypted PKCS#8 PEM: the responder key is then protected exactly as the CA key is.
+pub struct SealingKeyFactory {
+    passphrase: Option<Zeroizing<Vec<u8>>>,
+}
+
+impl SealingKeyFactory {
+    /// Seals with `passphrase` (the one the CA key was opened with), or unencrypted without.
+    pub fn new(passphrase: Option<&[u8]>) -> SealingKeyFactory {
+        SealingKeyFactory {
+            passphrase: passphrase.map(|p| Zeroizing::new(p.to_vec())),
+        }
+    }
+}
+
+impl std::fmt::Debug for SealingKeyFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealingKeyFactory")
+            .field("encrypted", &self.passphrase.is_some())
+            .finish()
+    }
+}
+
+impl signet_core::revocation::KeyFactory for SealingKeyFactory {
+    fn generate(
+        &self,
+        algorithm: KeyAlgorithm,
+    ) -> Result<std::sync::Arc<dyn signet_core::Signer>, signet_core::SignerError> {
+        SoftwareKeyFactory.generate(algorithm)
+    }
+
+    fn generate_sealed(
+        &self,
+        algorithm: KeyAlgorithm,
+    ) -> Result<
+        (
+            std::sync::Arc<dyn signet_core::Signer>,
+            Option<signet_core::revocation::SealedKey>,
+        ),
+        signet_core::SignerError,
+    > {
+        let failed = |e: KeyError| signet_core::SignerError(e.to_string());
+        let key = SoftwareKey::generate(algorithm).map_err(failed)?;
+        let pem = match &self.passphrase {
+            Some(p) => key.to_encrypted_pem(p),
+            None => key.to_unencrypted_pem(),
+        }
+        .map_err(failed)?;
+        let sealed = signet_core::revocation::SealedKey::new(pem.into_bytes());
+        Ok((std::sync::Arc::new(key), Some(sealed)))
+    }
+
+    fn open(
+        &self,
+        sealed: &signet_core::revocation::SealedKey,
+    ) -> Result<std::sync::Arc<dyn signet_core::Signer>, signet_core::SignerError> {
+        SoftwareKey::from_pem(
+            sealed.as_bytes(),
+            self.passphrase.as_deref().map(Vec::as_slice),
+        )
+        .map(|k| std::sync::Arc::new(k) as std::sync::Arc<dyn signet_core::Signer>)
+        .map_err(|e| signet_core::SignerError(e.to_string()))
+    }
+}

@@ -474,6 +474,26 @@ impl Store for SqliteStore {
         )
     }
 
+    fn create_responder(
+        &self,
+        req: NewRequest,
+        key: signet_core::revocation::SealedKey,
+    ) -> BoxFuture<'_, Result<RequestId, StoreError>> {
+        Box::pin(self.writer.create_responder(req, key))
+    }
+
+    fn current_responder<'a>(
+        &'a self,
+        ca: &'a CaName,
+        now: std::time::SystemTime,
+    ) -> BoxFuture<'a, Result<Option<signet_core::store::StoredResponder>, StoreError>> {
+        let ca = ca.clone();
+        Box::pin(
+            self.readers
+                .run(move |conn| revocation::current_responder(conn, &ca, now)),
+        )
+    }
+
     fn certificate_history(
         &self,
         query: HistoryQuery,

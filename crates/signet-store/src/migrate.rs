@@ -62,6 +62,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0006_console.sql"),
         backfill: None,
     },
+    Migration {
+        version: 7,
+        name: "responder",
+        sql: include_str!("../migrations/sqlite/0007_responder.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

@@ -1,5 +1,7 @@
 //! The reads behind CRLs and OCSP: revoked certificates by partition (one snapshot, with the
-//! revocation sequence number it reflects), stored CRLs, and one certificate's status.
+//! revocation sequence number it reflects), stored CRLs, and one certificate's status; and
+//! the delegated OCSP responder's stored key (written with its certificate on the writer
+//! thread, read back at start).
 
 use std::time::SystemTime;
 
@@ -268,5 +270,69 @@ pub(crate) fn certificate_status(
     Ok(Some(CertificateStatus {
         revocation,
         not_after: time_column("certificates", 0, "not_after", not_after)?,
+    }))
+}
+
+/// Stores the sealed key of the responder certificate `req` carries, replacing the CA's
+/// previous responder key. Runs on the writer thread, in the transaction that records the
+/// certificate.
+pub(crate) fn store_responder_key(
+    conn: &Connection,
+    req: &signet_core::NewRequest,
+    key: &signet_core::revocation::SealedKey,
+) -> Result<(), StoreError> {
+    let cert = req.certificate.as_ref().ok_or_else(|| {
+        StoreError::Backend("a responder key needs the responder certificate".into())
+    })?;
+    conn.prepare_cached(
+        "INSERT INTO responder_keys (ca, serial, sealed) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (ca) DO UPDATE SET serial = excluded.serial, sealed = excluded.sealed",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            req.ca.as_str(),
+            cert.serial.to_hex(),
+            key.as_bytes()
+        ])
+    })
+    .map(drop)
+    .map_err(sql_error("storing the OCSP responder key"))
+}
+
+const CURRENT_RESPONDER: &str = "SELECT c.serial, c.der, c.not_before, c.not_after, k.sealed \
+    FROM responder_keys k JOIN certificates c ON c.ca = k.ca AND c.serial = k.serial \
+    WHERE k.ca = ?1 AND c.revoked_at IS NULL AND c.not_after > ?2";
+
+/// The CA's responder certificate with its stored key, unless it is revoked (or on hold) or
+/// expired at `now`.
+pub(crate) fn current_responder(
+    conn: &Connection,
+    ca: &CaName,
+    now: SystemTime,
+) -> Result<Option<signet_core::store::StoredResponder>, StoreError> {
+    type Raw = (String, Vec<u8>, i64, i64, Vec<u8>);
+    let now = to_unix(now)?;
+    let raw: Option<Raw> = conn
+        .prepare_cached(CURRENT_RESPONDER)
+        .and_then(|mut s| {
+            s.query_row(params![ca.as_str(), now], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()
+        })
+        .map_err(sql_error("reading the OCSP responder key"))?;
+    let Some((serial, der, not_before, not_after, sealed)) = raw else {
+        return Ok(None);
+    };
+    let sealed = signet_core::revocation::SealedKey::new(sealed);
+    let parsed: SerialNumber = serial
+        .parse()
+        .map_err(|e| corrupt("responder_keys", ca.as_str(), "serial", &format!("{e}")))?;
+    Ok(Some(signet_core::store::StoredResponder {
+        serial: parsed,
+        certificate: der,
+        not_before: time_column("certificates", 0, "not_before", not_before)?,
+        not_after: time_column("certificates", 0, "not_after", not_after)?,
+        sealed_key: sealed,
     }))
 }

@@ -42,6 +42,7 @@ pub(crate) struct Command {
 
 enum Op {
     CreateRequest(Box<NewRequest>),
+    CreateResponder(Box<NewRequest>, signet_core::revocation::SealedKey),
     AppendEvents(Vec<NewEvent>),
     AckExit(AckExit),
     UpdateRequest(Box<RequestUpdate>),
@@ -145,6 +146,19 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         self.send(Command {
             op: Op::CreateRequest(Box::new(req)),
+            reply: Reply::Id(reply),
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) async fn create_responder(
+        &self,
+        req: NewRequest,
+        key: signet_core::revocation::SealedKey,
+    ) -> Result<RequestId, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command {
+            op: Op::CreateResponder(Box::new(req), key),
             reply: Reply::Id(reply),
         })?;
         answer.await.map_err(|_| stopped())?
@@ -441,6 +455,9 @@ impl Op {
     fn execute(&self, conn: &Connection) -> Result<Done, StoreError> {
         match self {
             Op::CreateRequest(req) => create_request(conn, req).map(Done::Id),
+            Op::CreateResponder(req, key) => create_request(conn, req).and_then(|id| {
+                crate::revocation::store_responder_key(conn, req, key).map(|()| Done::Id(id))
+            }),
             Op::AppendEvents(events) => append_events(conn, events).map(|()| Done::Unit),
             Op::AckExit(ack) => ack_exit(conn, ack).map(|()| Done::Unit),
             Op::UpdateRequest(u) => update_request(conn, u).map(|()| Done::Unit),

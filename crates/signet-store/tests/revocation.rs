@@ -261,3 +261,90 @@ async fn crls_keep_their_numbers_and_the_newest_few() {
     );
     store.close().await;
 }
+
+/// The delegated OCSP responder's sealed key: stored with its certificate, one per CA (a new
+/// responder certificate replaces the key), and read back only while its certificate is
+/// neither revoked nor expired.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_responder_key_is_kept_with_its_certificate() {
+    use signet_core::revocation::SealedKey;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    let now = t(1_700_000_100);
+    assert!(store.current_responder(&ca(), now).await.unwrap().is_none());
+
+    // A responder certificate recorded without a key (a factory that keeps none) is not
+    // offered again.
+    store
+        .create_request(issued(1, 0, t(1_800_000_000)))
+        .await
+        .unwrap();
+    assert!(store.current_responder(&ca(), now).await.unwrap().is_none());
+
+    let first = store
+        .create_responder(
+            issued(2, 0, t(1_800_000_000)),
+            SealedKey::new(b"key two".to_vec()),
+        )
+        .await
+        .unwrap();
+    let got = store.current_responder(&ca(), now).await.unwrap().unwrap();
+    assert_eq!(got.serial, serial(2));
+    assert_eq!(got.sealed_key.as_bytes(), b"key two");
+    assert_eq!(got.certificate, vec![0x30; 100]);
+    assert_eq!(got.not_after, t(1_800_000_000));
+    assert_eq!(format!("{:?}", got.sealed_key), "SealedKey(7 bytes)");
+
+    // The next responder's key replaces it.
+    let second = store
+        .create_responder(
+            issued(3, 0, t(1_800_000_000)),
+            SealedKey::new(b"key three".to_vec()),
+        )
+        .await
+        .unwrap();
+    assert_ne!(first, second);
+    let got = store.current_responder(&ca(), now).await.unwrap().unwrap();
+    assert_eq!(got.serial, serial(3));
+    assert_eq!(got.sealed_key.as_bytes(), b"key three");
+    let conn = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM responder_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 1);
+
+    // Expired at `now`, or revoked: not offered.
+    assert!(
+        store
+            .current_responder(&ca(), t(1_800_000_000))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    change(
+        &store,
+        second,
+        3,
+        None,
+        Some(revocation(RevocationReason::KeyCompromise, 1_700_000_050)),
+        1_700_000_050,
+    )
+    .await
+    .unwrap();
+    assert!(store.current_responder(&ca(), now).await.unwrap().is_none());
+    // A key without its certificate's transaction is never written: a failing certificate
+    // insert (a duplicate serial) leaves the stored key alone.
+    assert!(
+        store
+            .create_responder(
+                issued(3, 0, t(1_800_000_000)),
+                SealedKey::new(b"dup".to_vec())
+            )
+            .await
+            .is_err()
+    );
+    let sealed: Vec<u8> = conn
+        .query_row("SELECT sealed FROM responder_keys", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sealed, b"key three");
+}

@@ -13,6 +13,9 @@ use crate::{DistinguishedName, Error, Extension, KeyAlgorithm, San};
 pub struct CertificationRequest {
     /// The whole request, DER.
     pub der: Vec<u8>,
+    /// The requested subject with its strings re-encoded as a certificate carries them
+    /// (UTF8String, PrintableString, IA5String; never BMPString, TeletexString or
+    /// UniversalString), so a profile can copy its RDNs as they are.
     pub subject: DistinguishedName,
     /// The SubjectPublicKeyInfo, DER.
     pub spki_der: Vec<u8>,
@@ -61,7 +64,9 @@ pub fn parse_csr(input: &[u8]) -> crate::Result<CertificationRequest> {
     if version != 0 {
         return Err(malformed(WHAT, format!("unknown version {version}")));
     }
-    let subject = crate::dn::from_der(ri.read(asn1::SEQUENCE, "subject")?.raw)?;
+    // The subject a profile copies is already in the string types a certificate may carry
+    // (the signature below is checked over the bytes as sent).
+    let subject = crate::dn::normalize_strings(ri.read(asn1::SEQUENCE, "subject")?.raw)?;
     let spki_tlv = ri.read(asn1::SEQUENCE, "subjectPKInfo")?;
     let spki = Spki::decode(spki_tlv.raw, WHAT)?;
     // RFC 2986 makes the attributes field mandatory, but a few encoders leave out an empty

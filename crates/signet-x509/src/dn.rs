@@ -211,6 +211,151 @@ fn display_value(value: &Tlv<'_>) -> AttrValue {
     }
 }
 
+/// A requested name with its string values re-encoded as RFC 5280 §4.1.2.4 wants them in a
+/// certificate (issue 14): a requester may send any string type, and a profile copies the
+/// RDNs it allows as they are, so legacy types are replaced here, before anyone sees the name.
+///
+/// - Every string value is decoded: UTF8String strictly, PrintableString and IA5String as
+///   ASCII, TeletexString as Latin-1 (what OpenSSL and most CAs assume of T.61), BMPString as
+///   UTF-16BE (an unpaired surrogate or an odd length is refused) and UniversalString as
+///   UTF-32BE. A value that does not decode is refused, naming its attribute.
+/// - countryName, serialNumber and dnQualifier, whose X.520 syntax is PrintableString, are
+///   written as PrintableString (refused if the text does not fit its alphabet);
+///   emailAddress and domainComponent as IA5String (refused if not ASCII); everything else
+///   as UTF8String, except that a valid PrintableString is kept (RFC 5280 allows both).
+/// - A value that is not one of those string types (an OCTET STRING under a private OID) is
+///   kept as it is; the profile decides about it.
+///
+/// RDNs are rebuilt with their values sorted as DER sorts a SET OF; a name that needs no
+/// change comes back byte for byte.
+pub(crate) fn normalize_strings(der: &[u8]) -> crate::Result<DistinguishedName> {
+    const WHAT: &str = "Name";
+    decode_name(der)?;
+    let seq = asn1::single(der, asn1::SEQUENCE, WHAT)?;
+    let mut rdns = Reader::new(seq.value, WHAT);
+    let mut sets: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut changed = false;
+    while !rdns.is_empty() {
+        let mut set = rdns.nested(asn1::SET, "RelativeDistinguishedName")?;
+        let mut atvs = Vec::new();
+        while !set.is_empty() {
+            let atv_tlv = set.read(asn1::SEQUENCE, "AttributeTypeAndValue")?;
+            let mut atv = Reader::new(atv_tlv.value, WHAT);
+            let oid = atv.read(asn1::OID, "attribute type")?.value;
+            let value = atv.read_any()?;
+            atv.finish("AttributeTypeAndValue")?;
+            match normalized_value(oid, &value)? {
+                None => atvs.push(atv_tlv.raw.to_vec()),
+                Some(new_value) => {
+                    changed = true;
+                    // AttributeTypeAndValue ::= SEQUENCE { type OBJECT IDENTIFIER, value ANY }
+                    let content_len = asn1::tlv_len(oid.len()) + new_value.len();
+                    let mut out = Vec::with_capacity(asn1::tlv_len(content_len));
+                    asn1::push_header(&mut out, asn1::SEQUENCE, content_len);
+                    asn1::push_tlv(&mut out, asn1::OID, oid);
+                    out.extend_from_slice(&new_value);
+                    atvs.push(out);
+                }
+            }
+        }
+        // RelativeDistinguishedName is a SET OF: DER sorts the encoded members.
+        if !atvs.is_sorted() {
+            changed = true;
+            atvs.sort();
+        }
+        sets.push(atvs);
+    }
+    if !changed {
+        return Ok(DistinguishedName::from_der_unchecked(der.to_vec()));
+    }
+    let set_len = |atvs: &Vec<Vec<u8>>| atvs.iter().map(Vec::len).sum::<usize>();
+    let content_len: usize = sets.iter().map(|s| asn1::tlv_len(set_len(s))).sum();
+    let mut out = Vec::with_capacity(asn1::tlv_len(content_len));
+    asn1::push_header(&mut out, asn1::SEQUENCE, content_len);
+    for atvs in &sets {
+        asn1::push_header(&mut out, asn1::SET, set_len(atvs));
+        for atv in atvs {
+            out.extend_from_slice(atv);
+        }
+    }
+    Ok(DistinguishedName::from_der_unchecked(out))
+}
+
+/// dnQualifier (2.5.4.46): PrintableString in X.520, like countryName and serialNumber.
+const OID_DN_QUALIFIER: &[u8] = &x520(46);
+
+/// The value TLV `value` should be replaced with, or `None` to keep it.
+fn normalized_value(oid: &[u8], value: &Tlv<'_>) -> crate::Result<Option<Vec<u8>>> {
+    let kind = match attr_by_oid(oid) {
+        Some(a) => a.kind,
+        None if oid == OID_DN_QUALIFIER => StringKind::Printable { country: false },
+        None => StringKind::Utf8,
+    };
+    let type_name = match value.tag {
+        asn1::UTF8_STRING => "UTF8String",
+        asn1::PRINTABLE_STRING => "PrintableString",
+        asn1::IA5_STRING => "IA5String",
+        asn1::TELETEX_STRING => "TeletexString",
+        asn1::BMP_STRING => "BMPString",
+        asn1::UNIVERSAL_STRING => "UniversalString",
+        _ => return Ok(None),
+    };
+    let attr_name = || match attr_by_oid(oid) {
+        Some(a) => a.short.to_owned(),
+        None if oid == OID_DN_QUALIFIER => "dnQualifier".to_owned(),
+        None => asn1::oid_to_string(oid).unwrap_or_else(|| hex::encode(oid)),
+    };
+    let refuse = |reason: String| crate::Error::Invalid {
+        what: "subject",
+        reason: format!("{} {reason}", attr_name()),
+    };
+    // PrintableString and IA5String are decoded as ASCII here: a PrintableString holding
+    // `*` or `@` (outside its alphabet, but common) is still unambiguous text.
+    let text = match value.tag {
+        asn1::PRINTABLE_STRING | asn1::IA5_STRING => value
+            .value
+            .is_ascii()
+            .then(|| value.value.iter().map(|&b| char::from(b)).collect()),
+        _ => asn1::decode_string(value),
+    }
+    .ok_or_else(|| {
+        refuse(format!(
+            "is a {type_name} that does not decode{}",
+            match value.tag {
+                asn1::BMP_STRING => " as UTF-16 (an odd length or an unpaired surrogate)",
+                asn1::UNIVERSAL_STRING =>
+                    " as UTF-32 (a length not a multiple of 4, or not a Unicode scalar value)",
+                asn1::UTF8_STRING => " as UTF-8",
+                _ => " as ASCII",
+            }
+        ))
+    })?;
+    let printable = text.bytes().all(asn1::is_printable_char);
+    let (tag, keep) = match kind {
+        StringKind::Printable { .. } => {
+            if !printable {
+                return Err(refuse(format!(
+                    "must be a PrintableString (X.520), but its {type_name} value has characters outside that alphabet"
+                )));
+            }
+            (asn1::PRINTABLE_STRING, value.tag == asn1::PRINTABLE_STRING)
+        }
+        StringKind::Ia5 => {
+            if !text.is_ascii() {
+                return Err(refuse(format!(
+                    "must be an IA5String, but its {type_name} value is not ASCII"
+                )));
+            }
+            (asn1::IA5_STRING, value.tag == asn1::IA5_STRING)
+        }
+        StringKind::Utf8 => (
+            asn1::UTF8_STRING,
+            value.tag == asn1::UTF8_STRING || (value.tag == asn1::PRINTABLE_STRING && printable),
+        ),
+    };
+    Ok((!keep).then(|| asn1::tlv(tag, text.as_bytes())))
+}
+
 pub(crate) fn from_der(der: &[u8]) -> crate::Result<DistinguishedName> {
     decode_name(der)?;
     Ok(DistinguishedName::from_der_unchecked(der.to_vec()))

@@ -35,7 +35,10 @@ impl DistinguishedName {
         crate::csr::parse_dn_impl(s)
     }
 
-    /// Wraps DER `Name` bytes after checking they decode.
+    /// Wraps DER `Name` bytes after checking they decode. The bytes are kept as they are
+    /// (an issuer name must match byte for byte); it is [`crate::parse_csr`] that re-encodes
+    /// a requested subject's strings (BMPString, UniversalString, TeletexString) as a
+    /// certificate should carry them.
     pub fn from_der(der: &[u8]) -> crate::Result<DistinguishedName> {
         crate::csr::dn_from_der_impl(der)
     }

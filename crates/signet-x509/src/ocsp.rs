@@ -31,18 +31,27 @@ const ENUMERATED: u8 = 0x0a;
 const OID_SHA1: &[u8] = &[0x2b, 0x0e, 0x03, 0x02, 0x1a];
 /// id-sha256 (2.16.840.1.101.3.4.2.1).
 const OID_SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
+/// id-sha384 (2.16.840.1.101.3.4.2.2).
+const OID_SHA384: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
+/// id-sha512 (2.16.840.1.101.3.4.2.3).
+const OID_SHA512: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03];
 /// id-pkix-ocsp-basic (1.3.6.1.5.5.7.48.1.1).
 const OID_OCSP_BASIC: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01];
 /// id-pkix-ocsp-nonce (1.3.6.1.5.5.7.48.1.2).
 const OID_OCSP_NONCE: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x02];
 
-/// The hash algorithm of a [`CertId`].
+/// The hash algorithm of a [`CertId`]. RFC 5019 profiles SHA-1, but RFC 6960 lets a client
+/// choose, and clients do (`openssl ocsp -sha256`, `-sha384`, `-sha512`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HashAlg {
     /// id-sha1, what most clients (and openssl by default) send.
     Sha1,
     /// id-sha256.
     Sha256,
+    /// id-sha384.
+    Sha384,
+    /// id-sha512.
+    Sha512,
 }
 
 impl HashAlg {
@@ -51,6 +60,8 @@ impl HashAlg {
         match self {
             HashAlg::Sha1 => 20,
             HashAlg::Sha256 => 32,
+            HashAlg::Sha384 => 48,
+            HashAlg::Sha512 => 64,
         }
     }
 
@@ -58,6 +69,8 @@ impl HashAlg {
         let hash = match alg.oid {
             OID_SHA1 => HashAlg::Sha1,
             OID_SHA256 => HashAlg::Sha256,
+            OID_SHA384 => HashAlg::Sha384,
+            OID_SHA512 => HashAlg::Sha512,
             _ => {
                 return Err(crate::Error::Unsupported {
                     what: "CertID hash algorithm",
@@ -121,7 +134,8 @@ pub struct OcspRequest {
 /// [`Error::Malformed`](crate::Error::Malformed) for anything that is not DER of this shape,
 /// a version other than v1, zero or more than [`MAX_REQUESTS`] requests, a nonce longer than
 /// 128 octets or sent twice, and with [`Error::Unsupported`](crate::Error::Unsupported) for a
-/// CertID hash other than SHA-1/SHA-256 or an unknown critical request extension.
+/// CertID hash other than SHA-1, SHA-256, SHA-384 or SHA-512, or an unknown critical request
+/// extension.
 pub fn parse_request(der: &[u8]) -> crate::Result<OcspRequest> {
     // OCSPRequest ::= SEQUENCE {
     //     tbsRequest              TBSRequest,
@@ -306,6 +320,10 @@ pub struct IssuerHashes {
     pub sha1_key: [u8; 20],
     pub sha256_name: [u8; 32],
     pub sha256_key: [u8; 32],
+    pub sha384_name: [u8; 48],
+    pub sha384_key: [u8; 48],
+    pub sha512_name: [u8; 64],
+    pub sha512_key: [u8; 64],
 }
 
 impl IssuerHashes {
@@ -344,12 +362,16 @@ impl IssuerHashes {
         let spki = t.read(asn1::SEQUENCE, "subjectPublicKeyInfo")?;
         let key = asn1::Spki::decode(spki.raw, WHAT)?.key;
 
-        use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, digest};
+        use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, SHA256, SHA384, SHA512, digest};
         let mut out = IssuerHashes {
             sha1_name: [0; 20],
             sha1_key: [0; 20],
             sha256_name: [0; 32],
             sha256_key: [0; 32],
+            sha384_name: [0; 48],
+            sha384_key: [0; 48],
+            sha512_name: [0; 64],
+            sha512_key: [0; 64],
         };
         // The digest lengths are fixed by the algorithms, so these copies cannot mismatch.
         out.sha1_name
@@ -360,6 +382,14 @@ impl IssuerHashes {
             .copy_from_slice(digest(&SHA256, subject).as_ref());
         out.sha256_key
             .copy_from_slice(digest(&SHA256, key).as_ref());
+        out.sha384_name
+            .copy_from_slice(digest(&SHA384, subject).as_ref());
+        out.sha384_key
+            .copy_from_slice(digest(&SHA384, key).as_ref());
+        out.sha512_name
+            .copy_from_slice(digest(&SHA512, subject).as_ref());
+        out.sha512_key
+            .copy_from_slice(digest(&SHA512, key).as_ref());
         Ok(out)
     }
 
@@ -368,6 +398,8 @@ impl IssuerHashes {
         let (name, key): (&[u8], &[u8]) = match id.hash {
             HashAlg::Sha1 => (&self.sha1_name, &self.sha1_key),
             HashAlg::Sha256 => (&self.sha256_name, &self.sha256_key),
+            HashAlg::Sha384 => (&self.sha384_name, &self.sha384_key),
+            HashAlg::Sha512 => (&self.sha512_name, &self.sha512_key),
         };
         id.issuer_name_hash == name && id.issuer_key_hash == key
     }
@@ -892,6 +924,8 @@ mod tests {
         for (oid, dotted) in [
             (OID_SHA1, "1.3.14.3.2.26"),
             (OID_SHA256, "2.16.840.1.101.3.4.2.1"),
+            (OID_SHA384, "2.16.840.1.101.3.4.2.2"),
+            (OID_SHA512, "2.16.840.1.101.3.4.2.3"),
             (OID_OCSP_BASIC, "1.3.6.1.5.5.7.48.1.1"),
             (OID_OCSP_NONCE, "1.3.6.1.5.5.7.48.1.2"),
         ] {

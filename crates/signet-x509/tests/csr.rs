@@ -355,3 +355,141 @@ fn handmade_requests_for_each_aws_lc_key() {
         other => panic!("{other:?}"),
     }
 }
+
+/// One AttributeTypeAndValue of the X.520 attribute 2.5.4.`n` (or a full OID) with a value of
+/// string type `tag`.
+fn atv(oid: &[u8], tag: u8, value: &[u8]) -> Vec<u8> {
+    seq(&[&tlv(0x06, oid), &tlv(tag, value)])
+}
+
+fn x520(n: u8) -> [u8; 3] {
+    [0x55, 0x04, n]
+}
+
+/// A DER Name of these RDNs (each a SET of the given AttributeTypeAndValues, as written).
+fn name(rdns: &[&[Vec<u8>]]) -> DistinguishedName {
+    let sets: Vec<Vec<u8>> = rdns.iter().map(|atvs| tlv(0x31, &atvs.concat())).collect();
+    let refs: Vec<&[u8]> = sets.iter().map(Vec::as_slice).collect();
+    DistinguishedName::from_der(&seq(&refs)).unwrap()
+}
+
+fn bmp(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_be_bytes).collect()
+}
+
+fn universal(s: &str) -> Vec<u8> {
+    s.chars().flat_map(|c| u32::from(c).to_be_bytes()).collect()
+}
+
+const EMAIL: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01];
+const UTF8: u8 = 0x0c;
+const PRINTABLE: u8 = 0x13;
+const T61: u8 = 0x14;
+const UNIVERSAL: u8 = 0x1c;
+const BMP: u8 = 0x1e;
+
+/// Parses a request for `subject` signed by a fresh P-256 key.
+fn request_for(subject: &DistinguishedName) -> Result<signet_x509::CertificationRequest, Error> {
+    let key = TestKey::generate(KeyAlgorithm::P256);
+    let san = signet_x509::ext::subject_alt_name(&[San::Dns("n.example".into())], false).unwrap();
+    parse_csr(&handmade_csr(&key, subject, &san.value))
+}
+
+/// Issue 14: strings the requester sent as BMPString, UniversalString or TeletexString (or as
+/// a type the attribute does not take) are re-encoded as RFC 5280 wants, so the subject the
+/// profile copies into a certificate is UTF8String (PrintableString for countryName and
+/// serialNumber, IA5String for emailAddress and domainComponent) whatever the request said.
+#[test]
+fn request_subject_strings_are_reencoded() {
+    let subject = name(&[
+        &[atv(&x520(6), BMP, &bmp("DE"))],
+        &[atv(&x520(10), T61, b"M\xfcller GmbH")],
+        &[atv(&x520(7), UNIVERSAL, &universal("Zürich 𝄞"))],
+        // A multi-valued RDN whose order changes once its values are re-encoded.
+        &[
+            atv(&x520(11), BMP, &bmp("b")),
+            atv(&x520(11), UTF8, "a".as_bytes()),
+        ],
+        &[atv(&x520(5), BMP, &bmp("A-12"))],
+        &[atv(EMAIL, BMP, &bmp("a@example.com"))],
+        // PrintableString is kept where it is allowed; `*` is not PrintableString.
+        &[atv(&x520(12), PRINTABLE, b"Dr")],
+        &[atv(&x520(3), PRINTABLE, b"*.example")],
+        &[atv(&x520(42), BMP, &bmp("Grüße ☃"))],
+    ]);
+    let req = request_for(&subject).unwrap();
+    let expected = DistinguishedName::parse(
+        "C=DE,O=Müller GmbH,L=Zürich 𝄞,OU=a+OU=b,SERIALNUMBER=A-12,emailAddress=a@example.com,\
+         title=Dr,CN=*.example,GN=Grüße ☃",
+    )
+    .unwrap();
+    // `parse` writes title as UTF8String; the request's PrintableString is kept.
+    let expected_der = expected
+        .as_der()
+        .windows(4)
+        .position(|w| w == [0x0c, 0x02, b'D', b'r'])
+        .map(|i| {
+            let mut der = expected.as_der().to_vec();
+            der[i] = PRINTABLE;
+            der
+        })
+        .unwrap();
+    assert_eq!(
+        hex(req.subject.as_der()),
+        hex(&expected_der),
+        "{} -> {}",
+        subject,
+        req.subject
+    );
+    // Re-encoding is idempotent: the normalised name asks for nothing more.
+    assert_eq!(request_for(&req.subject).unwrap().subject, req.subject);
+    // A name that needs nothing is kept byte for byte.
+    let plain = DistinguishedName::parse("C=US,O=Example,CN=plain").unwrap();
+    assert_eq!(request_for(&plain).unwrap().subject, plain);
+    // So is a value that is not a string at all (the profile decides about it).
+    let octets = name(&[&[atv(&[0x2a, 0x03], 0x04, b"\x01\x02")]]);
+    assert_eq!(request_for(&octets).unwrap().subject, octets);
+}
+
+#[test]
+fn request_subject_strings_that_do_not_decode_are_refused() {
+    let cases: [(&str, DistinguishedName); 9] = [
+        (
+            "CN",
+            name(&[&[atv(&x520(3), BMP, &[0xd8, 0x00, 0x00, b'a'])]]),
+        ),
+        ("CN", name(&[&[atv(&x520(3), BMP, &[0x00, b'a', 0x00])]])),
+        (
+            "CN",
+            name(&[&[atv(&x520(3), UNIVERSAL, &[0x00, 0x11, 0x00, 0x00])]]),
+        ),
+        (
+            "CN",
+            name(&[&[atv(&x520(3), UNIVERSAL, &[0x00, 0x00, 0x41])]]),
+        ),
+        ("O", name(&[&[atv(&x520(10), UTF8, b"bad \xff utf-8")]])),
+        ("O", name(&[&[atv(&x520(10), PRINTABLE, b"caf\xe9")]])),
+        ("C", name(&[&[atv(&x520(6), BMP, &bmp("ÄÖ"))]])),
+        ("SERIALNUMBER", name(&[&[atv(&x520(5), BMP, &bmp("a_b"))]])),
+        (
+            "emailAddress",
+            name(&[&[atv(EMAIL, BMP, &bmp("ü@example.com"))]]),
+        ),
+    ];
+    for (attribute, subject) in cases {
+        match request_for(&subject) {
+            Err(e @ Error::Invalid { .. }) => {
+                let message = e.to_string();
+                assert!(
+                    message.contains(&format!("{attribute} ")),
+                    "{subject:?}: the error names {attribute}: {message}"
+                );
+            }
+            other => panic!("{subject:?}: expected Invalid, got {other:?}"),
+        }
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

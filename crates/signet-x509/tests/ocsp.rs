@@ -263,6 +263,40 @@ fn parses_openssl_requests() {
     assert!(!hashes.matches(&half));
 }
 
+/// Issue 14: CertIDs hashed with SHA-384 and SHA-512 (`openssl ocsp -sha384/-sha512`) name
+/// the issuer as well as SHA-1 and SHA-256 ones, and the answer echoing them verifies.
+#[test]
+fn sha384_and_sha512_cert_ids_match_and_are_answered() {
+    let o = Openssl::new();
+    let pki = Pki::new(&o, KeyAlgorithm::P256, KeyAlgorithm::P256);
+    let hashes = IssuerHashes::of_certificate(&pki.ca_cert).unwrap();
+    for (flag, len) in [("-sha384", 48), ("-sha512", 64)] {
+        let file = format!("{flag}.der");
+        let req = pki.request(&o, &file, &[flag], &["leaf1.pem", "leaf2.pem"]);
+        for id in &req.certs {
+            assert_eq!(id.issuer_name_hash.len(), len, "{flag}");
+            assert!(hashes.matches(id), "{flag}");
+        }
+        let resp = respond(&pki, &req, CertStatus::Good, Signer::Delegated);
+        let (bound, summary) =
+            openssl_accepts(&o, &resp, &file, &[flag], &["leaf1.pem", "leaf2.pem"]);
+        let name = flag.trim_start_matches('-');
+        assert!(
+            bound.contains(&format!("Hash Algorithm: {name}")),
+            "{bound}"
+        );
+        assert!(
+            summary.contains("leaf1.pem: good") && summary.contains("leaf2.pem: good"),
+            "{summary}"
+        );
+        // Another issuer's CertID with the same hash does not match.
+        let other = Openssl::new();
+        let other_pki = Pki::new(&other, KeyAlgorithm::P256, KeyAlgorithm::P256);
+        let other_req = other_pki.request(&other, "r.der", &[flag], &["leaf1.pem"]);
+        assert!(!hashes.matches(&other_req.certs[0]), "{flag}");
+    }
+}
+
 #[test]
 fn ca_signed_responses_verify_with_openssl() {
     let o = Openssl::new();
@@ -611,18 +645,25 @@ fn parse_request_rejects_bad_input() {
     let req = seq(&[&seq(&[&seq(&[&seq(&[&id, &tlv(0xa0, &[0x05, 0x00])])])])]);
     malformed(&req, "bad singleRequestExtensions");
 
-    // A CertID with SHA-384 is unsupported; SHA-1 digests of the wrong length are malformed.
-    let sha384 = seq(&[
-        &seq(&[&tlv(
-            0x06,
-            &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02],
-        )]),
-        &tlv(0x04, &[0; 48]),
-        &tlv(0x04, &[0; 48]),
-        &tlv(0x02, &[0x01]),
-    ]);
+    // A CertID with SHA-384 parses (issue 14), one with MD5 is unsupported; digests of the
+    // wrong length for their algorithm are malformed.
+    let with_hash = |oid: &[u8], len: usize| {
+        seq(&[
+            &seq(&[&tlv(0x06, oid)]),
+            &tlv(0x04, &vec![0; len]),
+            &tlv(0x04, &vec![0; len]),
+            &tlv(0x02, &[0x01]),
+        ])
+    };
+    let sha384_oid = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02];
+    assert!(ocsp::parse_request(&request_der(&[&with_hash(&sha384_oid, 48)], None)).is_ok());
+    malformed(
+        &request_der(&[&with_hash(&sha384_oid, 64)], None),
+        "64-octet SHA-384",
+    );
+    let md5_oid = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05];
     assert!(matches!(
-        ocsp::parse_request(&request_der(&[&sha384], None)),
+        ocsp::parse_request(&request_der(&[&with_hash(&md5_oid, 16)], None)),
         Err(Error::Unsupported { .. })
     ));
     let sha1_oid = seq(&[&tlv(0x06, &[0x2b, 0x0e, 0x03, 0x02, 0x1a]), &[0x05, 0x00]]);

@@ -1,0 +1,323 @@
+//! The OCSP responder against the real binary and `openssl ocsp` (issue 14): CertIDs hashed
+//! with SHA-384 and SHA-512 are answered in kind, also after a SHA-1 answer for the same
+//! certificate was cached; and the delegated responder certificate survives restarts instead
+//! of a new one being issued at every start; a revoked one is replaced at once.
+//!
+//! # Layout
+//! - Helpers: [`issue`], [`revoke`], [`ocsp`], [`expect_status`], [`responder_requests`],
+//!   [`responder_pem`].
+//! - The tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::json;
+
+/// A certificate Signet issued: its PEM file and its serial (lowercase hex).
+struct Leaf {
+    pem: PathBuf,
+    serial: String,
+}
+
+fn issue(server: &Server, cn: &str) -> Leaf {
+    let v = server.issue(cn);
+    let pem = write_pem(
+        &server.work,
+        cn,
+        v["certificate"].as_str().expect("certificate"),
+    );
+    let serial = v["serial"].as_str().expect("serial").to_string();
+    Leaf { pem, serial }
+}
+
+fn revoke(server: &Server, manager: &str, serial: &str, reason: &str) {
+    let r = server.call(
+        Some(manager),
+        "POST",
+        &format!("/api/v1/cas/{}/certificates/{serial}/revoke", server.ca),
+        Some(&json!({ "reason": reason })),
+    );
+    assert_eq!(r.status, 200, "revoking {serial}: {r}");
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("temp paths are UTF-8")
+}
+
+/// `openssl ocsp -issuer CA [DIGEST] -cert CERT -url URL -CAfile CA -resp_text [EXTRA]`
+/// (openssl wants the digest option before `-cert`).
+fn ocsp(server: &Server, digest: Option<&str>, cert: &Path, extra: &[&str]) -> Run {
+    let ca = server.ca_cert_path();
+    let url = format!("{}/ocsp/{}", server.url(), server.ca);
+    let mut args = vec!["ocsp", "-issuer", p(&ca)];
+    args.extend(digest);
+    args.extend_from_slice(&[
+        "-cert",
+        p(cert),
+        "-url",
+        url.as_str(),
+        "-CAfile",
+        p(&ca),
+        "-resp_text",
+    ]);
+    args.extend_from_slice(extra);
+    run_program("openssl", &args)
+}
+
+/// The response verified and names `cert` with `status`; returns stdout and stderr.
+fn expect_status(run: &Run, cert: &Path, status: &str) -> String {
+    let out = format!("{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.code == 0
+            && out.contains("Response verify OK")
+            && out.contains(&format!("{}: {status}", p(cert))),
+        "expected a verified `{status}` answer: {run}"
+    );
+    out
+}
+
+/// The responder certificate a response carried (`-resp_text` prints it as PEM).
+fn responder_pem(out: &str) -> String {
+    let begin = out
+        .find("-----BEGIN CERTIFICATE-----")
+        .unwrap_or_else(|| panic!("no certificate in the response: {out}"));
+    let end_marker = "-----END CERTIFICATE-----";
+    let end = out[begin..].find(end_marker).expect("a whole PEM block") + begin;
+    format!("{}\n", &out[begin..end + end_marker.len()])
+}
+
+/// The CA's delegated responder certificate requests, as the request list shows them to a
+/// certificate manager.
+fn responder_requests(server: &Server, manager: &str) -> Vec<serde_json::Value> {
+    let view = server.call(
+        Some(manager),
+        "GET",
+        &format!("/api/v1/cas/{}/requests?limit=1000", server.ca),
+        None,
+    );
+    assert_eq!(view.status, 200, "{view}");
+    view.json()["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|i| i["format"] == "ocsp-responder")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn sha384_and_sha512_cert_ids_are_answered_in_kind() {
+    let server = Server::start(&[]);
+    let mgr = server.create_token(&["manager"], "mgr");
+    let good = issue(&server, "good.test");
+    let bad = issue(&server, "bad.test");
+    revoke(&server, &mgr, &bad.serial, "keyCompromise");
+
+    for (name, digest) in [
+        ("sha1", None),
+        ("sha256", Some("-sha256")),
+        ("sha384", Some("-sha384")),
+        ("sha512", Some("-sha512")),
+    ] {
+        for (leaf, status) in [(&good, "good"), (&bad, "revoked")] {
+            // Without a nonce the answer is cached: a second client with another hash must
+            // still get its own CertID back, not the first client's.
+            for extra in [&["-no_nonce"][..], &["-no_nonce"][..], &[][..]] {
+                let run = ocsp(&server, digest, &leaf.pem, extra);
+                let out = expect_status(&run, &leaf.pem, status);
+                assert!(
+                    out.contains(&format!("Hash Algorithm: {name}")),
+                    "{name} CertID answered with another hash: {out}"
+                );
+                if status == "revoked" {
+                    assert!(out.contains("Reason: keyCompromise"), "{out}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn the_responder_certificate_is_reused_across_restarts() {
+    let mut server = Server::start(&[]);
+    let mgr = server.create_token(&["manager"], "mgr");
+    let leaf = issue(&server, "restart.test");
+    let first = responder_pem(&expect_status(
+        &ocsp(&server, None, &leaf.pem, &[]),
+        &leaf.pem,
+        "good",
+    ));
+    assert_eq!(responder_requests(&server, &mgr).len(), 1);
+
+    for _ in 0..3 {
+        server.restart();
+        assert_eq!(
+            responder_requests(&server, &mgr).len(),
+            1,
+            "a restart issued another responder certificate"
+        );
+        let now = responder_pem(&expect_status(
+            &ocsp(&server, None, &leaf.pem, &[]),
+            &leaf.pem,
+            "good",
+        ));
+        assert_eq!(now, first, "the responder certificate changed at a restart");
+    }
+
+    // A revoked responder certificate (say its key leaked) is replaced within a maintenance
+    // tick, without a restart, and never taken up again.
+    let serial = responder_requests(&server, &mgr)[0]["certificate"]["serial"]
+        .as_str()
+        .expect("the responder certificate's serial")
+        .to_string();
+    revoke(&server, &mgr, &serial, "keyCompromise");
+    let renewed = wait_until(DELIVERY_TIMEOUT, "a new responder certificate", || {
+        let now = responder_pem(&expect_status(
+            &ocsp(&server, None, &leaf.pem, &[]),
+            &leaf.pem,
+            "good",
+        ));
+        (now != first).then_some(now)
+    });
+    assert_eq!(responder_requests(&server, &mgr).len(), 2);
+    server.restart();
+    server.restart();
+    assert_eq!(responder_requests(&server, &mgr).len(), 2);
+    let now = responder_pem(&expect_status(
+        &ocsp(&server, None, &leaf.pem, &[]),
+        &leaf.pem,
+        "good",
+    ));
+    assert_eq!(now, renewed, "the replacement is the one kept");
+}
+
+#[test]
+fn the_responder_key_is_sealed_with_the_ca_passphrase() {
+    let secrets = tempfile::tempdir().unwrap();
+    let pass_file = secrets.path().join("passphrase");
+    fs::write(&pass_file, "correct horse battery staple\n").unwrap();
+    let mut server = Server::init(&["--passphrase-file", p(&pass_file)]);
+    server.serve_env = vec![(
+        "SIGNET_PASSPHRASE".into(),
+        "correct horse battery staple".into(),
+    )];
+    server.serve();
+    let mgr = server.create_token(&["manager"], "mgr");
+    let leaf = issue(&server, "sealed.test");
+    let first = responder_pem(&expect_status(
+        &ocsp(&server, None, &leaf.pem, &[]),
+        &leaf.pem,
+        "good",
+    ));
+    server.restart();
+    server.restart();
+    assert_eq!(responder_requests(&server, &mgr).len(), 1);
+    let again = responder_pem(&expect_status(
+        &ocsp(&server, None, &leaf.pem, &[]),
+        &leaf.pem,
+        "good",
+    ));
+    assert_eq!(again, first);
+    server.stop_ok();
+
+    // The stored key is an encrypted PKCS#8 that openssl opens with the passphrase only.
+    let db = server.data.join("signet.db");
+    let script = format!(
+        "import sqlite3,sys\nc = sqlite3.connect({:?})\nrows = c.execute('SELECT sealed FROM responder_keys').fetchall()\nsys.stdout.write(str(len(rows)) + '\\n')\nopen({:?}, 'wb').write(rows[0][0])\n",
+        p(&db),
+        p(&server.work.join("sealed.pem")),
+    );
+    let run = run_program("python3", &["-c", &script]);
+    run.expect_code(0);
+    assert_eq!(run.stdout.trim(), "1", "{run}");
+    let sealed = fs::read_to_string(server.work.join("sealed.pem")).unwrap();
+    assert!(
+        sealed.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{sealed}"
+    );
+    let sealed_path = server.work.join("sealed.pem");
+    let pass_arg = format!("file:{}", p(&pass_file));
+    let run = run_program(
+        "openssl",
+        &[
+            "pkey",
+            "-in",
+            p(&sealed_path),
+            "-passin",
+            &pass_arg,
+            "-pubout",
+        ],
+    );
+    run.expect_code(0);
+    let responder = write_pem(&server.work, "responder", &first);
+    let run_cert = run_program(
+        "openssl",
+        &["x509", "-in", p(&responder), "-noout", "-pubkey"],
+    );
+    run_cert.expect_code(0);
+    assert_eq!(
+        run.stdout, run_cert.stdout,
+        "the sealed key is the responder's"
+    );
+    let run = run_program(
+        "openssl",
+        &[
+            "pkey",
+            "-in",
+            p(&sealed_path),
+            "-passin",
+            "pass:wrong",
+            "-pubout",
+        ],
+    );
+    assert_ne!(run.code, 0, "{run}");
+
+    // A new CA passphrase (the CA key re-encrypted by openssl): the old sealed key no longer
+    // opens, so the start says so and issues a new responder certificate, sealed anew.
+    let ca_key = server.data.join("ca").join(&server.ca).join("key.pem");
+    let new_pass = secrets.path().join("new-passphrase");
+    fs::write(&new_pass, "a new passphrase\n").unwrap();
+    let new_arg = format!("file:{}", p(&new_pass));
+    let reencrypted = server.work.join("reencrypted.pem");
+    run_program(
+        "openssl",
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-v2prf",
+            "hmacWithSHA256",
+            "-in",
+            p(&ca_key),
+            "-passin",
+            &pass_arg,
+            "-passout",
+            &new_arg,
+            "-out",
+            p(&reencrypted),
+        ],
+    )
+    .expect_code(0);
+    fs::copy(&reencrypted, &ca_key).unwrap();
+    server.serve_env = vec![("SIGNET_PASSPHRASE".into(), "a new passphrase".into())];
+    server.serve();
+    assert!(
+        server.log().contains("does not open"),
+        "the start explains the new responder certificate: {}",
+        server.log_tail()
+    );
+    assert_eq!(responder_requests(&server, &mgr).len(), 2);
+    let renewed = responder_pem(&expect_status(
+        &ocsp(&server, None, &leaf.pem, &[]),
+        &leaf.pem,
+        "good",
+    ));
+    assert_ne!(renewed, first);
+    server.restart();
+    assert_eq!(responder_requests(&server, &mgr).len(), 2);
+}

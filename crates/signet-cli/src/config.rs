@@ -80,6 +80,57 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     pub tls: Option<TlsConfig>,
     pub web: WebConfig,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsToml,
+    pub limits: LimitsConfig,
+}
+
+/// `[server] metrics`: who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsToml {
+    /// Anyone (Prometheus scrapes without credentials).
+    Public,
+    /// A caller with the auditor or admin role on every CA (`Authorization: Bearer`).
+    Token,
+    /// Not served.
+    Off,
+}
+
+/// `[server.limits]`: what every listener (plain and TLS) allows one connection and one
+/// client address. Durations are written `10s`, `2m`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// From a new connection, or the first byte of a request, to the end of its head (and
+    /// the TLS handshake).
+    pub header_timeout: String,
+    /// How long a kept-alive connection may wait for the next request.
+    pub keepalive_timeout: String,
+    /// How long the server waits for the next piece of a request body, or for the client
+    /// to take the next piece of a response.
+    pub idle_timeout: String,
+    /// Open connections, all listeners together (capped below the process's descriptor
+    /// limit at start).
+    pub max_connections: usize,
+    /// Open connections from one client address (IPv6: one /64).
+    pub max_connections_per_address: usize,
+    /// Of `max_connections`, the last slots, kept for OCSP, CRLs, CA certificates and
+    /// `/healthz`.
+    pub reserved_connections: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            header_timeout: "10s".into(),
+            keepalive_timeout: "15s".into(),
+            idle_timeout: "30s".into(),
+            max_connections: 4096,
+            max_connections_per_address: 256,
+            reserved_connections: 64,
+        }
+    }
 }
 
 /// `[server.web]`: the enrollment pages and the console.
@@ -115,6 +166,8 @@ impl Default for ServerConfig {
             public_url: None,
             tls: None,
             web: WebConfig::default(),
+            metrics: MetricsToml::Public,
+            limits: LimitsConfig::default(),
         }
     }
 }

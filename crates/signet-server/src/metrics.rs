@@ -6,6 +6,20 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// Who may read `/metrics` (`[server] metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsAccess {
+    /// Anyone: Prometheus scrapes without credentials. The series show request volumes by
+    /// CA and disposition, so keep the listener private or choose `Token`.
+    #[default]
+    Public,
+    /// A caller holding the auditor or admin role on every CA (a bearer token, as
+    /// Prometheus' `authorization` setting sends it, or a client certificate).
+    Token,
+    /// `/metrics` is not served.
+    Off,
+}
+
 /// Upper bounds of the issuance latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,

@@ -357,6 +357,10 @@ workers = 0
 # certificate PUBLIC_URL/ca/CA.crt); CRLs name it in their issuingDistributionPoint.
 # Without it, certificates carry neither (and CRLs no IDP).
 public_url = "http://{listen}"
+# Who may read /metrics (request volumes by CA and disposition, latency, exit delivery):
+# "public" (anyone), "token" (a bearer token or client certificate holding the auditor or
+# admin role on every CA; Prometheus: `authorization: {{ credentials_file: ... }}`) or "off".
+metrics = "public"
 
 # An HTTPS listener beside the plain one; clients may authenticate with a certificate
 # (mapped by [[identity]] below) or with an API token. Uncomment to use:
@@ -365,6 +369,16 @@ public_url = "http://{listen}"
 # certificate = "tls/server.pem"    # chain, PEM
 # key = "tls/server.key"            # PKCS#8 PEM
 # client_ca = "tls/clients.pem"     # default: this server's CA certificates
+
+# What every listener (plain and HTTPS) allows one connection and one client address
+# (docs/LISTENER.md); the defaults are shown. Durations: 10s, 2m. Uncomment to change:
+# [server.limits]
+# header_timeout = "10s"     # accept (or a request's first byte) to the end of its head; TLS handshake
+# keepalive_timeout = "15s"  # a kept-alive connection waiting for its next request
+# idle_timeout = "30s"       # a request body that stops arriving, a response left unread
+# max_connections = 4096     # all listeners together; lowered to fit `ulimit -n` at start
+# max_connections_per_address = 256   # one IPv4 address or one IPv6 /64
+# reserved_connections = 64  # the last slots: only OCSP, CRLs, CA certificates, /healthz
 
 # The web pages: enrollment at /, the administration console at /admin (docs/WEB.md). The
 # session cookie is Secure, so browsers keep it only over HTTPS or on localhost.

@@ -219,8 +219,8 @@ pub async fn start(
         },
     });
     // One set of connection slots for both listeners.
-    let connections = Connections::new(listener_limits(&config.server.limits)?)
-        .context("[server.limits]")?;
+    let connections =
+        Connections::new(listener_limits(&config.server.limits)?).context("[server.limits]")?;
     let (tls_stop, tls_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (tls_addr, tls_task) = match &config.server.tls {
         Some(tls) => {

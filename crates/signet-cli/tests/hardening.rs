@@ -63,10 +63,18 @@ fn an_idle_keep_alive_connection_is_closed() {
     let mut buf = [0u8; 1024];
     while !got.ends_with(b"ok\n") {
         let n = conn.read(&mut buf).expect("reading the response");
-        assert!(n > 0, "closed before answering: {:?}", String::from_utf8_lossy(&got));
+        assert!(
+            n > 0,
+            "closed before answering: {:?}",
+            String::from_utf8_lossy(&got)
+        );
         got.extend_from_slice(&buf[..n]);
     }
-    assert!(got.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&got));
+    assert!(
+        got.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&got)
+    );
     // The connection is kept alive for another request, but not for ever.
     assert!(
         closed_within(&mut conn, CLOSE_DEADLINE),
@@ -137,7 +145,10 @@ fn revocation_keeps_answering_when_connections_run_out() {
     let health = get_from("127.0.0.2", server.addr(), "/healthz").expect("an answer");
     assert_eq!(health.status, 200, "{health}");
     let api = get_from("127.0.0.2", server.addr(), "/api/v1/cas").expect("an answer");
-    assert_eq!(api.status, 503, "the API is not served from the reserve: {api}");
+    assert_eq!(
+        api.status, 503,
+        "the API is not served from the reserve: {api}"
+    );
     assert!(api.header("retry-after").is_some(), "{api}");
 }
 
@@ -157,7 +168,10 @@ fn post_signin(addr: &str, body: &str) -> Response {
 fn a_sign_in_cannot_forge_a_log_line() {
     let server = Server::start(&[]);
     let forged = "2026-01-01T00:00:00.000000Z  INFO signet_core::admin: API token created token=9 name=mallory roles=admin by=admin";
-    for method in [format!("token\n{forged}"), format!("certificate\r\n{forged}")] {
+    for method in [
+        format!("token\n{forged}"),
+        format!("certificate\r\n{forged}"),
+    ] {
         let body = format!(
             "method={}&token=nope&next=%2F",
             signet_server::web::url_encode(&method)
@@ -218,7 +232,8 @@ fn a_sign_in_flood_is_answered_429_and_the_log_stays_small() {
         server.addr(),
         body.len()
     );
-    conn.write_all(request.as_bytes()).expect("writing the sign-in");
+    conn.write_all(request.as_bytes())
+        .expect("writing the sign-in");
     let mut raw = Vec::new();
     let _ = conn.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw);
@@ -235,7 +250,15 @@ fn metrics_access_is_configurable() {
     assert_eq!(anonymous.status, 200, "{anonymous}");
 
     server.stop_ok();
-    server.set_server_keys("metrics = \"token\"");
+    // `signet init` writes the key with its default.
+    let path = server.data.join("signet.toml");
+    let text = std::fs::read_to_string(&path).expect("signet.toml");
+    assert!(text.contains("metrics = \"public\""), "{text}");
+    std::fs::write(
+        &path,
+        text.replacen("metrics = \"public\"", "metrics = \"token\"", 1),
+    )
+    .expect("signet.toml");
     server.serve();
     let auditor = server.create_token(&["auditor"], "prometheus");
     let anonymous = http(server.addr(), "GET", "/metrics", &[], b"");
@@ -251,13 +274,18 @@ fn metrics_access_is_configurable() {
         b"",
     );
     assert_eq!(scraped.status, 200, "{scraped}");
-    assert!(scraped.text().contains("signet_requests_total"), "{scraped}");
+    assert!(
+        scraped.text().contains("signet_requests_total"),
+        "{scraped}"
+    );
 
     server.stop_ok();
-    let path = server.data.join("signet.toml");
     let text = std::fs::read_to_string(&path).expect("signet.toml");
-    std::fs::write(&path, text.replacen("metrics = \"token\"", "metrics = \"off\"", 1))
-        .expect("signet.toml");
+    std::fs::write(
+        &path,
+        text.replacen("metrics = \"token\"", "metrics = \"off\"", 1),
+    )
+    .expect("signet.toml");
     server.serve();
     let off = http(
         server.addr(),
@@ -296,7 +324,13 @@ fn anonymous_retrieval_does_not_tell_which_request_ids_exist() {
         missing.header("www-authenticate")
     );
     // An unknown CA is still plainly unknown.
-    let resp = http(server.addr(), "GET", "/api/v1/cas/nope/requests/1", &[], b"");
+    let resp = http(
+        server.addr(),
+        "GET",
+        "/api/v1/cas/nope/requests/1",
+        &[],
+        b"",
+    );
     resp.expect_problem(404);
 }
 

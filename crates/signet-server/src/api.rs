@@ -16,8 +16,8 @@ use signet_core::{Authority, Enroll, EnrollError, RequestId, Role, SubmitRequest
 use signet_x509::pem;
 
 use crate::Metrics;
-use crate::metrics::MetricsAccess;
 use crate::auth::{Caller, CertIdentities};
+use crate::metrics::MetricsAccess;
 use crate::problem::Problem;
 use crate::wire::{CaView, RequestView};
 
@@ -49,7 +49,9 @@ pub fn router(state: AppState) -> Router {
     };
     let metrics_route = match state.metrics_access {
         MetricsAccess::Off => Router::new(),
-        MetricsAccess::Public | MetricsAccess::Token => Router::new().route("/metrics", get(metrics)),
+        MetricsAccess::Public | MetricsAccess::Token => {
+            Router::new().route("/metrics", get(metrics))
+        }
     };
     Router::new()
         .route("/healthz", get(healthz))

@@ -196,7 +196,13 @@ mod tests {
         for v in ["Bearer t0k", "bearer t0k", "BEARER t0k", "bEaReR   t0k"] {
             assert_eq!(bearer_token(v), Some("t0k"), "{v}");
         }
-        for v in ["Basic dXNlcg==", "Bearer", "Bearer ", "Bearertok", "Token t0k"] {
+        for v in [
+            "Basic dXNlcg==",
+            "Bearer",
+            "Bearer ",
+            "Bearertok",
+            "Token t0k",
+        ] {
             assert_eq!(bearer_token(v), None, "{v}");
         }
     }

@@ -133,7 +133,10 @@ impl AddressKey {
                 None => {
                     let [a, b, c, d, ..] = v6.segments();
                     AddressKey::V6(
-                        (u64::from(a) << 48) | (u64::from(b) << 32) | (u64::from(c) << 16) | u64::from(d),
+                        (u64::from(a) << 48)
+                            | (u64::from(b) << 32)
+                            | (u64::from(c) << 16)
+                            | u64::from(d),
                     )
                 }
             },
@@ -479,12 +482,9 @@ async fn http<S>(
                     .headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
-            Ok::<_, std::convert::Infallible>(response.map(|inner| {
-                Body::new(Tracked {
-                    inner,
-                    _busy: busy,
-                })
-            }))
+            Ok::<_, std::convert::Infallible>(
+                response.map(|inner| Body::new(Tracked { inner, _busy: busy })),
+            )
         }
     });
 

@@ -185,3 +185,19 @@ fn private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
         n => Err(TlsError::MultiplePrivateKeys(n)),
     }
 }
+
+/// Serves `app` over TLS on `listener` with the default [`crate::listener::Limits`] and its
+/// own connection slots, until `shutdown`, draining for at most `drain`: the HTTPS listener
+/// alone. `signet serve` calls [`crate::listener::serve`] with the configured limits, shared
+/// with the plain listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    config: Arc<ServerConfig>,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    drain: std::time::Duration,
+) -> std::io::Result<()> {
+    let connections = crate::listener::Connections::new(crate::listener::Limits::default())
+        .map_err(std::io::Error::other)?;
+    crate::listener::serve(listener, Some(config), app, connections, shutdown, drain).await
+}

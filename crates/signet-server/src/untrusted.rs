@@ -1,17 +1,18 @@
 //! Logging what a client sent without letting it write the log.
 //!
-//! A value from a request may hold a line break (a forged log line after it), terminal
-//! escapes, or megabytes. [`Untrusted`] is the one way such a value reaches `tracing`: it
-//! escapes every control character (`\n`, `\u{1b}`, C1 controls, Unicode line and paragraph
-//! separators, bidi overrides) and keeps at most [`Untrusted::MAX_CHARS`] characters, saying
-//! how much was cut.
+//! A value from a request may hold a line break (a forged log line after it), a quote and
+//! `key=value` text (forged fields), terminal escapes, or megabytes. [`Untrusted`] is the
+//! one way such a value reaches `tracing`: it is shown in quotes, with quotes, backslashes
+//! and every control character escaped (`\n`, `\u{1b}`, C1 controls, Unicode line and
+//! paragraph separators, bidi overrides), and at most [`Untrusted::MAX_CHARS`] characters,
+//! saying how much was cut.
 //!
 //! ```
 //! use signet_server::untrusted::Untrusted;
-//! let forged = "token\n2026-01-01T00:00:00Z INFO admin token created";
+//! let forged = "x\" roles=admin\n2026-01-01T00:00:00Z INFO admin token created";
 //! assert_eq!(
 //!     Untrusted(forged).to_string(),
-//!     "token\\n2026-01-01T00:00:00Z INFO admin token created"
+//!     r#""x\" roles=admin\n2026-01-01T00:00:00Z INFO admin token created""#
 //! );
 //! ```
 
@@ -28,13 +29,13 @@ impl Untrusted<'_> {
 
 impl fmt::Display for Untrusted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut shown = 0;
-        for (at, c) in self.0.char_indices() {
+        f.write_char('"')?;
+        for (shown, (at, c)) in self.0.char_indices().enumerate() {
             if shown == Self::MAX_CHARS {
-                return write!(f, "…(+{} bytes)", self.0.len() - at);
+                return write!(f, "\"…(+{} bytes)", self.0.len() - at);
             }
-            shown += 1;
             match c {
+                '"' => f.write_str("\\\"")?,
                 '\\' => f.write_str("\\\\")?,
                 '\n' => f.write_str("\\n")?,
                 '\r' => f.write_str("\\r")?,
@@ -43,7 +44,7 @@ impl fmt::Display for Untrusted<'_> {
                 c => f.write_char(c)?,
             }
         }
-        Ok(())
+        f.write_char('"')
     }
 }
 
@@ -63,22 +64,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_control_characters() {
-        assert_eq!(Untrusted("a\nb\r\tc").to_string(), "a\\nb\\r\\tc");
-        assert_eq!(Untrusted("\u{1b}[31m").to_string(), "\\u{1b}[31m");
-        assert_eq!(Untrusted("\u{85}\u{2028}\u{202e}").to_string(), "\\u{85}\\u{2028}\\u{202e}");
-        assert_eq!(Untrusted("back\\n").to_string(), "back\\\\n");
-        assert_eq!(Untrusted("plain é ✓").to_string(), "plain é ✓");
+    fn escapes_control_characters_and_quotes() {
+        assert_eq!(Untrusted("a\nb\r\tc").to_string(), r#""a\nb\r\tc""#);
+        assert_eq!(Untrusted("\u{1b}[31m").to_string(), r#""\u{1b}[31m""#);
+        assert_eq!(
+            Untrusted("\u{85}\u{2028}\u{202e}").to_string(),
+            r#""\u{85}\u{2028}\u{202e}""#
+        );
+        assert_eq!(Untrusted("back\\n").to_string(), r#""back\\n""#);
+        assert_eq!(Untrusted("a\" b=c").to_string(), r#""a\" b=c""#);
+        assert_eq!(Untrusted("plain é ✓").to_string(), "\"plain é ✓\"");
     }
 
     #[test]
     fn truncates_long_values() {
         let long = "x".repeat(10_000);
         let shown = Untrusted(&long).to_string();
-        assert!(shown.starts_with(&"x".repeat(Untrusted::MAX_CHARS)), "{shown}");
+        let kept = format!("\"{}\"", "x".repeat(Untrusted::MAX_CHARS));
+        assert!(shown.starts_with(&kept), "{shown}");
         assert!(shown.ends_with(&format!("…(+{} bytes)", 10_000 - Untrusted::MAX_CHARS)));
-        assert!(shown.len() < 100);
+        assert!(shown.len() < Untrusted::MAX_CHARS + 30);
         let exact = "y".repeat(Untrusted::MAX_CHARS);
-        assert_eq!(Untrusted(&exact).to_string(), exact);
+        assert_eq!(Untrusted(&exact).to_string(), format!("\"{exact}\""));
     }
 }

@@ -1342,18 +1342,6 @@ impl Server {
 // Raw connections (listener hardening tests)
 // ---------------------------------------------------------------------------------------
 
-impl Server {
-    /// Puts `lines` at the top of the `[server]` table of signet.toml (keys such as
-    /// `metrics = "token"`, which cannot be appended at the end of the file).
-    pub fn set_server_keys(&self, lines: &str) {
-        let path = self.data.join("signet.toml");
-        let text = fs::read_to_string(&path).expect("reading signet.toml");
-        let edited = text.replacen("[server]\n", &format!("[server]\n{lines}\n"), 1);
-        assert_ne!(edited, text, "signet.toml has no [server] table");
-        fs::write(&path, edited).expect("writing signet.toml");
-    }
-}
-
 /// A TCP connection to `addr` from the loopback address `source` (e.g. "127.0.0.2"), so a
 /// test can play a second client machine; blocking, with the harness's HTTP timeouts.
 pub fn connect_from(source: &str, addr: &str) -> TcpStream {

@@ -18,9 +18,9 @@ use signet_core::{Enroll, EnrollError, Identity, RequestId, SerialNumber, Submit
 use signet_x509::pem;
 
 use super::session::{CertBinding, clear_cookie, cookie_value, safe_next, same_origin};
+use super::throttle::Admit;
 use super::{Chrome, CsrfForm, MaybeUser, PageError, PageQuery, WebUser, fmt_time, render};
 use crate::api::AppState;
-use super::throttle::Admit;
 use crate::tls::{OverTls, PeerCertificates};
 use crate::untrusted::Untrusted;
 

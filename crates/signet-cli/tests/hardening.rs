@@ -98,6 +98,89 @@ fn a_stalled_request_body_is_closed() {
     );
 }
 
+#[test]
+fn the_https_listener_has_the_same_timeouts() {
+    let mut server = server_with_limits("header_timeout = \"1s\"");
+    let (pem, key) =
+        server.tls_server_certificate("/CN=localhost", &["DNS:localhost", "IP:127.0.0.1"]);
+    let port = server.serve_tls(&pem, &key, "");
+    // A socket that never starts its handshake.
+    let mut silent = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+    assert!(
+        closed_within(&mut silent, CLOSE_DEADLINE),
+        "a silent HTTPS connection is still open after {CLOSE_DEADLINE:?}"
+    );
+    // openssl s_client speaks to the listener (and exits when the server closes).
+    let s_client = || {
+        std::process::Command::new("openssl")
+            .args([
+                "s_client",
+                "-quiet",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("running openssl s_client")
+    };
+    let mut whole = s_client();
+    let mut stdin = whole.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .expect("writing a request");
+    let mut answer = String::new();
+    let _ = whole
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut answer);
+    let _ = whole.wait();
+    drop(stdin);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    // A handshake, then half a request head.
+    let mut client = s_client();
+    let mut stdin = client.stdin.take().expect("stdin");
+    stdin
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: a")
+        .expect("writing half a head");
+    let closed = wait_until(
+        CLOSE_DEADLINE,
+        "the server to close a slow HTTPS head",
+        || client.try_wait().ok().flatten(),
+    );
+    drop(stdin);
+    assert!(
+        closed.code().is_some(),
+        "s_client ended by a signal: {closed}"
+    );
+}
+
+#[test]
+fn limits_out_of_range_stop_the_start() {
+    for (limits, says) in [
+        (
+            "max_connections = 10\nreserved_connections = 10",
+            "reserved_connections (10) must be smaller than max_connections (10)",
+        ),
+        ("max_connections_per_address = 0", "must be at least 1"),
+        ("idle_timeout = \"0s\"", "longer than zero"),
+        ("header_timeout = \"soon\"", "header_timeout"),
+    ] {
+        let mut server = Server::init(&["--dev"]);
+        server.append_config(&format!("[server.limits]\n{limits}"));
+        let failure = server
+            .try_serve()
+            .expect_err("signet serve starts with limits out of range");
+        assert!(
+            failure.stderr.contains(says),
+            "{limits}: expected {says:?} in\n{}",
+            failure.stderr
+        );
+    }
+}
+
 // ---- connection caps --------------------------------------------------------------------
 
 #[test]

@@ -186,7 +186,11 @@ pub async fn start(
         authority,
         cert_identities,
     } = load(data, passphrase)?;
+    // One set of connection slots for both listeners, checked before anything starts.
+    let connections =
+        Connections::new(listener_limits(&config.server.limits)?).context("[server.limits]")?;
     let metrics = Arc::new(Metrics::default());
+    metrics.watch_connections(Arc::clone(&connections));
     let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
     authority.start().await.context("starting the modules")?;
     let maintenance = Maintenance::spawn(Arc::clone(&authority));
@@ -218,9 +222,6 @@ pub async fn start(
             MetricsToml::Off => MetricsAccess::Off,
         },
     });
-    // One set of connection slots for both listeners.
-    let connections =
-        Connections::new(listener_limits(&config.server.limits)?).context("[server.limits]")?;
     let (tls_stop, tls_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (tls_addr, tls_task) = match &config.server.tls {
         Some(tls) => {

@@ -202,6 +202,22 @@ fn one_address_cannot_take_every_connection() {
             .unwrap_or_else(|| panic!("GET {path} from 127.0.0.2: no answer"));
         assert_eq!(resp.status, 200, "{resp}");
     }
+    // The operator sees it.
+    let metrics = get_from("127.0.0.2", server.addr(), "/metrics").expect("an answer");
+    let value = |name: &str| {
+        metrics
+            .text()
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+    };
+    assert!(
+        value("signet_connections_refused_total ").is_some_and(|n| n >= 1.0),
+        "{metrics}"
+    );
+    assert!(
+        value("signet_connections_open ").is_some_and(|n| n >= 4.0),
+        "{metrics}"
+    );
 }
 
 #[test]

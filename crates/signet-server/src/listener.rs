@@ -104,7 +104,10 @@ pub enum LimitsError {
 pub struct Connections {
     limits: Limits,
     open: Mutex<Open>,
+    /// Refused since the last log line.
     refused: AtomicU64,
+    /// Refused since start (`signet_connections_refused_total`).
+    refused_total: AtomicU64,
     last_report: Mutex<Option<Instant>>,
 }
 
@@ -197,12 +200,23 @@ impl Connections {
             limits,
             open: Mutex::new(Open::default()),
             refused: AtomicU64::new(0),
+            refused_total: AtomicU64::new(0),
             last_report: Mutex::new(None),
         }))
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Connections open now, all listeners together.
+    pub fn open(&self) -> usize {
+        self.open.lock().map_or(0, |o| o.total)
+    }
+
+    /// Connections refused at a cap since start.
+    pub fn refused_total(&self) -> u64 {
+        self.refused_total.load(Ordering::Relaxed)
     }
 
     /// Takes a slot for a connection from `ip`, or `None` when a cap is reached.
@@ -233,6 +247,7 @@ impl Connections {
 
     /// Counts a refused connection and says so in the log at most once a minute.
     fn refused(&self, remote: SocketAddr) {
+        self.refused_total.fetch_add(1, Ordering::Relaxed);
         let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
         let Ok(mut last) = self.last_report.lock() else {
             return;

@@ -38,6 +38,8 @@ pub struct Metrics {
     ocsp_responses: AtomicU64,
     /// Per (CA, exit module): delivered, failed, parked, lag.
     exits: Mutex<BTreeMap<(String, String), [u64; 4]>>,
+    /// The listeners' connection slots, once serving.
+    connections: std::sync::OnceLock<std::sync::Arc<crate::listener::Connections>>,
 }
 
 impl Metrics {
@@ -100,6 +102,11 @@ impl Metrics {
         if let Ok(mut l) = self.outbox_lag.lock() {
             l.insert(ca.to_string(), slowest);
         }
+    }
+
+    /// Reports the listeners' open and refused connections from now on.
+    pub fn watch_connections(&self, connections: std::sync::Arc<crate::listener::Connections>) {
+        let _ = self.connections.set(connections);
     }
 
     /// Counts one OCSP response sent.
@@ -205,6 +212,20 @@ impl Metrics {
             "signet_ocsp_responses_total {}",
             self.ocsp_responses.load(Ordering::Relaxed)
         );
+        if let Some(c) = self.connections.get() {
+            out.push_str(
+                "# HELP signet_connections_open Open client connections, all listeners.\n",
+            );
+            out.push_str("# TYPE signet_connections_open gauge\n");
+            let _ = writeln!(out, "signet_connections_open {}", c.open());
+            out.push_str("# HELP signet_connections_refused_total Connections closed unanswered at max_connections or max_connections_per_address.\n");
+            out.push_str("# TYPE signet_connections_refused_total counter\n");
+            let _ = writeln!(
+                out,
+                "signet_connections_refused_total {}",
+                c.refused_total()
+            );
+        }
         out
     }
 }

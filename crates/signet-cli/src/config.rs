@@ -101,6 +101,57 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     pub tls: Option<TlsConfig>,
     pub web: WebConfig,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsToml,
+    pub limits: LimitsConfig,
+}
+
+/// `[server] metrics`: who may read `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsToml {
+    /// Anyone (Prometheus scrapes without credentials).
+    Public,
+    /// A caller with the auditor or admin role on every CA (`Authorization: Bearer`).
+    Token,
+    /// Not served.
+    Off,
+}
+
+/// `[server.limits]`: what every listener (plain and TLS) allows one connection and one
+/// client address. Durations are written `10s`, `2m`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// From a new connection, or the first byte of a request, to the end of its head (and
+    /// the TLS handshake).
+    pub header_timeout: String,
+    /// How long a kept-alive connection may wait for the next request.
+    pub keepalive_timeout: String,
+    /// How long the server waits for the next piece of a request body, or for the client
+    /// to take the next piece of a response.
+    pub idle_timeout: String,
+    /// Open connections, all listeners together (capped below the process's descriptor
+    /// limit at start).
+    pub max_connections: usize,
+    /// Open connections from one client address (IPv6: one /64).
+    pub max_connections_per_address: usize,
+    /// Of `max_connections`, the last slots, kept for OCSP, CRLs, CA certificates and
+    /// `/healthz`.
+    pub reserved_connections: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            header_timeout: "10s".into(),
+            keepalive_timeout: "15s".into(),
+            idle_timeout: "30s".into(),
+            max_connections: 4096,
+            max_connections_per_address: 256,
+            reserved_connections: 64,
+        }
+    }
 }
 
 /// `[server.web]`: the enrollment pages and the console.
@@ -136,6 +187,8 @@ impl Default for ServerConfig {
             public_url: None,
             tls: None,
             web: WebConfig::default(),
+            metrics: MetricsToml::Public,
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -325,6 +378,10 @@ workers = 0
 # certificate PUBLIC_URL/ca/CA.crt); CRLs name it in their issuingDistributionPoint.
 # Without it, certificates carry neither (and CRLs no IDP).
 public_url = "http://{listen}"
+# Who may read /metrics (request volumes by CA and disposition, latency, exit delivery):
+# "public" (anyone), "token" (a bearer token or client certificate holding the auditor or
+# admin role on every CA; Prometheus: `authorization: {{ credentials_file: ... }}`) or "off".
+metrics = "public"
 
 # An HTTPS listener beside the plain one; clients may authenticate with a certificate
 # (mapped by [[identity]] below) or with an API token. Uncomment to use:
@@ -333,6 +390,16 @@ public_url = "http://{listen}"
 # certificate = "tls/server.pem"    # chain, PEM
 # key = "tls/server.key"            # PKCS#8 PEM
 # client_ca = "tls/clients.pem"     # default: this server's CA certificates
+
+# What every listener (plain and HTTPS) allows one connection and one client address
+# (docs/LISTENER.md); the defaults are shown. Durations: 10s, 2m. Uncomment to change:
+# [server.limits]
+# header_timeout = "10s"     # accept (or a request's first byte) to the end of its head; TLS handshake
+# keepalive_timeout = "15s"  # a kept-alive connection waiting for its next request
+# idle_timeout = "30s"       # a request body that stops arriving, a response left unread
+# max_connections = 4096     # all listeners together; lowered to fit `ulimit -n` at start
+# max_connections_per_address = 256   # one IPv4 address or one IPv6 /64
+# reserved_connections = 64  # the last slots: only OCSP, CRLs, CA certificates, /healthz
 
 # The web pages: enrollment at /, the administration console at /admin (docs/WEB.md). The
 # session cookie is Secure, so browsers keep it only over HTTPS or on localhost.

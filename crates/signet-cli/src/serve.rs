@@ -9,11 +9,13 @@ use anyhow::{Context, Result, bail};
 use signet_core::authority::AuthorityConfig;
 use signet_core::{Authority, CaInfo, CaName, CaRuntime, Signer, Store, SystemClock};
 use signet_keys::{SoftwareKey, SystemRandom};
+use signet_server::listener::{Connections, Limits};
+use signet_server::metrics::MetricsAccess;
 use signet_server::{AppState, Delivery, Maintenance, Metrics};
 use signet_store::SqliteStore;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, MetricsToml};
 
 /// How long a graceful shutdown waits for open requests before closing them.
 const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
@@ -130,6 +132,50 @@ fn web_state(web: &crate::config::WebConfig) -> anyhow::Result<Arc<signet_server
     ))
 }
 
+/// The listeners' limits from `[server.limits]`, with `max_connections` kept below the
+/// process's open-file limit (where it can be read), so the caps bite before the
+/// descriptors run out.
+fn listener_limits(limits: &crate::config::LimitsConfig) -> Result<Limits> {
+    let d = |key: &str, v: &str| {
+        crate::config::parse_duration(v).with_context(|| format!("[server.limits] {key} = {v:?}"))
+    };
+    let mut out = Limits {
+        header_timeout: d("header_timeout", &limits.header_timeout)?,
+        keepalive_timeout: d("keepalive_timeout", &limits.keepalive_timeout)?,
+        idle_timeout: d("idle_timeout", &limits.idle_timeout)?,
+        max_connections: limits.max_connections,
+        max_per_address: limits.max_connections_per_address,
+        reserved: limits.reserved_connections,
+    };
+    if let Some(files) = open_file_limit() {
+        // The database, its WAL, the listeners and the modules need descriptors too.
+        let room = files.saturating_sub(128).max(16);
+        if out.max_connections > room {
+            tracing::warn!(
+                configured = out.max_connections,
+                open_file_limit = files,
+                using = room,
+                "[server.limits] max_connections is above what the open-file limit (ulimit -n) allows; raise the limit to serve more"
+            );
+            out.max_connections = room;
+            out.reserved = out.reserved.min(room / 4);
+        }
+    }
+    Ok(out)
+}
+
+/// The soft limit on open files, from `/proc/self/limits` (Linux); `None` elsewhere or when
+/// unlimited.
+fn open_file_limit() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// Loads everything and starts serving on `listen` (or the configured address).
 pub async fn start(
     data: &Path,
@@ -142,7 +188,11 @@ pub async fn start(
         authority,
         cert_identities,
     } = load(data, passphrase)?;
+    // One set of connection slots for both listeners, checked before anything starts.
+    let connections =
+        Connections::new(listener_limits(&config.server.limits)?).context("[server.limits]")?;
     let metrics = Arc::new(Metrics::default());
+    metrics.watch_connections(Arc::clone(&connections));
     let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
     authority.start().await.context("starting the modules")?;
     let maintenance = Maintenance::spawn(Arc::clone(&authority));
@@ -168,6 +218,11 @@ pub async fn start(
         max_body: config.server.max_body_bytes,
         cert_identities,
         web: web_state(&config.server.web)?,
+        metrics_access: match config.server.metrics {
+            MetricsToml::Public => MetricsAccess::Public,
+            MetricsToml::Token => MetricsAccess::Token,
+            MetricsToml::Off => MetricsAccess::Off,
+        },
     });
     let (tls_stop, tls_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (tls_addr, tls_task) = match &config.server.tls {
@@ -197,10 +252,11 @@ pub async fn start(
                 .await
                 .with_context(|| format!("binding {}", tls.listen))?;
             let addr = listener.local_addr()?;
-            let task = tokio::spawn(signet_server::tls::serve(
+            let task = tokio::spawn(signet_server::listener::serve(
                 listener,
-                tls_config,
+                Some(tls_config),
                 app.clone(),
+                Arc::clone(&connections),
                 async move {
                     let _ = tls_stop_rx.await;
                 },
@@ -214,37 +270,37 @@ pub async fn start(
     let task_authority = Arc::clone(&authority);
     let task = tokio::spawn(async move {
         let (drain, drain_rx) = tokio::sync::oneshot::channel::<()>();
-        let mut server = tokio::spawn(
-            // With the client's address in each request (`ConnectInfo`), as the HTTPS
-            // listener gives it, for audit records of web sign-ins.
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
+        // The plain listener runs the same accept loop as the HTTPS one: the client's
+        // address in each request (`ConnectInfo`, for audit records of web sign-ins),
+        // connection caps and timeouts, and a drain bounded by `DRAIN_DEADLINE`.
+        let mut server = tokio::spawn(signet_server::listener::serve(
+            listener,
+            None,
+            app,
+            connections,
+            async move {
                 let _ = drain_rx.await;
-            })
-            .into_future(),
-        );
+            },
+            DRAIN_DEADLINE,
+        ));
+        let mut tls_stop = Some(tls_stop);
         let served = tokio::select! {
-            // The server stopped by itself (an accept error).
+            // The server stopped by itself (it does not, but a panic would end it).
             result = &mut server => result,
             _ = shutdown_rx => {
                 tracing::info!("shutting down: draining in-flight requests");
+                // Both listeners drain at once; each closes what is left at the deadline.
                 let _ = drain.send(());
-                // A client that never finishes its request must not hold the CA up forever.
-                match tokio::time::timeout(DRAIN_DEADLINE, &mut server).await {
-                    Ok(result) => result,
-                    Err(_) => {
-                        tracing::warn!(deadline = ?DRAIN_DEADLINE, "connections still open at the drain deadline; closing them");
-                        server.abort();
-                        Ok(Ok(()))
-                    }
+                if let Some(t) = tls_stop.take() {
+                    let _ = t.send(());
                 }
+                server.await
             }
         };
+        if let Some(t) = tls_stop.take() {
+            let _ = t.send(());
+        }
         let served = served.map_err(|e| anyhow::anyhow!("server task: {e}"))?;
-        let _ = tls_stop.send(());
         if let Some(t) = tls_task
             && let Ok(Err(e)) = t.await
         {

@@ -161,7 +161,7 @@ impl Authority {
                 Err(e) => {
                     step.failed += 1;
                     let error = truncate(&e.to_string(), 2000);
-                    tracing::warn!(ca = %ca, exit, seq = row.seq, %error, "exit delivery failed; will retry");
+                    tracing::warn!(ca = %ca, exit, seq = row.seq, ?error, "exit delivery failed; will retry");
                     if acked > st.cursor {
                         store
                             .ack_exit(ca, exit, acked)

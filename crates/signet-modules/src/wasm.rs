@@ -333,6 +333,8 @@ impl CallLog {
             Some((i, _)) => &message[..i],
             None => message,
         };
+        // The module may echo request data: a line break must not start a forged log line.
+        let message = message.escape_debug().to_string();
         match level {
             0 => tracing::debug!(target: "signet::wasm", module = %self.module, "{message}"),
             1 => tracing::info!(target: "signet::wasm", module = %self.module, "{message}"),

@@ -12,11 +12,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use signet_core::{Authority, Enroll, EnrollError, RequestId, SubmitRequest};
+use signet_core::{Authority, Enroll, EnrollError, RequestId, Role, SubmitRequest};
 use signet_x509::pem;
 
 use crate::Metrics;
 use crate::auth::{Caller, CertIdentities};
+use crate::metrics::MetricsAccess;
 use crate::problem::Problem;
 use crate::wire::{CaView, RequestView};
 
@@ -34,6 +35,8 @@ pub struct AppState {
     pub cert_identities: CertIdentities,
     /// The web pages' sessions.
     pub web: Arc<crate::web::WebState>,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
 }
 
 /// The whole HTTP surface.
@@ -44,9 +47,15 @@ pub fn router(state: AppState) -> Router {
     } else {
         Router::new()
     };
+    let metrics_route = match state.metrics_access {
+        MetricsAccess::Off => Router::new(),
+        MetricsAccess::Public | MetricsAccess::Token => {
+            Router::new().route("/metrics", get(metrics))
+        }
+    };
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+        .merge(metrics_route)
         .route("/api/v1/openapi.json", get(openapi))
         .route("/api/v1/cas", get(list_cas))
         .route("/api/v1/cas/{ca}/certificate", get(ca_certificate))
@@ -69,7 +78,35 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: Prometheus text, to anyone or only to auditors and administrators of
+/// every CA ([`MetricsAccess`]).
+async fn metrics(
+    State(state): State<AppState>,
+    caller: Result<Caller, crate::auth::Unauthorized>,
+) -> Response {
+    if state.metrics_access == MetricsAccess::Token {
+        let caller = match caller {
+            Ok(c) => c,
+            Err(refused) => return refused.into_response(),
+        };
+        let Some(who) = caller.identity() else {
+            return crate::auth::unauthorized(
+                "/metrics needs an auditor or admin token: Authorization: Bearer TOKEN",
+            )
+            .into_response();
+        };
+        let separation = state.authority.role_separation();
+        let allowed = [Role::Auditor, Role::Admin]
+            .into_iter()
+            .any(|role| who.authorize(role, None, separation).is_ok());
+        if !allowed {
+            return Problem::from(EnrollError::Forbidden(format!(
+                "{} needs the auditor or admin role on every CA to read /metrics",
+                who.name
+            )))
+            .into_response();
+        }
+    }
     let mut resp = state.metrics.render().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -277,8 +314,20 @@ async fn retrieve(
     let id: RequestId = id
         .parse()
         .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))?;
+    let anonymous = caller.identity().is_none();
     let response = match state.authority.retrieve(&ca, id, caller.identity()).await {
         Ok(r) => r,
+        // Without credentials, a request that belongs to an identity and one that does not
+        // exist get the same answer, so ids cannot be probed. (CA names are public.)
+        Err(EnrollError::NotFound(_) | EnrollError::Unauthenticated(_))
+            if anonymous && state.authority.ca_name(&ca).is_some() =>
+        {
+            return Ok(crate::auth::unauthorized(format!(
+                "request {id}: authenticate to retrieve it (requests of an identity are shown \
+                 only to it and to officers)"
+            ))
+            .into_response());
+        }
         Err(EnrollError::NotFound(d)) => return Err(Problem::not_found(format!("request {d}"))),
         Err(e) => return Err(e.into()),
     };

@@ -1,6 +1,7 @@
-//! Authentication: who is calling. An `Authorization: Bearer TOKEN` header is checked against
-//! the engine's tokens; otherwise a TLS client certificate (put into the request by
-//! [`crate::tls::serve`]) is mapped to an identity by the configured [`CertMapping`]s.
+//! Authentication: who is calling. An `Authorization: Bearer TOKEN` header (the scheme in
+//! any case, RFC 9110 §11.1) is checked against the engine's tokens; otherwise a TLS client
+//! certificate (put into the request by [`crate::listener::serve`]) is mapped to an identity
+//! by the configured [`CertMapping`]s.
 //! Authorization — what the identity may do — is the engine's job (`signet_core::admin`).
 
 use std::sync::Arc;
@@ -93,22 +94,12 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let unauthorized = |detail: String| {
-            Unauthorized(Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "Unauthenticated",
-                detail,
-            ))
-        };
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let value = value
                 .to_str()
-                .map_err(|_| unauthorized("the Authorization header is not text".into()))?;
-            let token = value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-                .ok_or_else(|| unauthorized("use Authorization: Bearer TOKEN".into()))?;
+                .map_err(|_| unauthorized("the Authorization header is not text"))?;
+            let token = bearer_token(value)
+                .ok_or_else(|| unauthorized("use Authorization: Bearer TOKEN"))?;
             return state
                 .authority
                 .authenticate_token(token)
@@ -128,6 +119,27 @@ impl FromRequestParts<AppState> for Caller {
         }
         Ok(Caller(None))
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` value. The scheme is case-insensitive and
+/// followed by one or more spaces (RFC 9110 §11.1, §11.4); anything else is `None`.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim_start_matches(' ').trim_end();
+    (!token.is_empty()).then_some(token)
+}
+
+/// A 401 problem with the `Bearer` challenge.
+pub(crate) fn unauthorized(detail: impl Into<String>) -> Unauthorized {
+    Unauthorized(Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+        "Unauthenticated",
+        detail,
+    ))
 }
 
 /// The identity a TLS client certificate maps to: refused when the certificate is revoked
@@ -174,3 +186,24 @@ pub async fn certificate_caller(
 
 /// Shared list of certificate mappings.
 pub type CertIdentities = Arc<Vec<CertMapping>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for v in ["Bearer t0k", "bearer t0k", "BEARER t0k", "bEaReR   t0k"] {
+            assert_eq!(bearer_token(v), Some("t0k"), "{v}");
+        }
+        for v in [
+            "Basic dXNlcg==",
+            "Bearer",
+            "Bearer ",
+            "Bearertok",
+            "Token t0k",
+        ] {
+            assert_eq!(bearer_token(v), None, "{v}");
+        }
+    }
+}

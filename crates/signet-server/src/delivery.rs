@@ -51,7 +51,7 @@ impl Delivery {
                             }
                         }
                         Err(e) => {
-                            tracing::warn!(ca = %ca, exit, error = %e, "exit delivery failed; will retry");
+                            tracing::warn!(ca = %ca, exit, error = %crate::untrusted::Untrusted(&e.to_string()), "exit delivery failed; will retry");
                             STORE_RETRY
                         }
                     };

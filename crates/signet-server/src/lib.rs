@@ -9,7 +9,11 @@
 //! - [`admin_api`]: the administration handlers (ICertAdmin/ICertView, tokens, audit).
 //! - [`auth`]: `Caller`, the authenticated identity of a request (bearer token or TLS client
 //!   certificate); authorization happens in the engine.
-//! - [`tls`]: the TLS listener that hands client certificates to `auth`.
+//! - [`listener`]: the accept loop of every listener (plain and TLS): connection caps per
+//!   server and per client address, a reserve for OCSP and CRLs, header, keep-alive and
+//!   idle timeouts, graceful drain.
+//! - [`tls`]: the TLS configuration and the client certificates handed to `auth`.
+//! - [`untrusted`]: `Untrusted`, how a value from a request is logged (escaped, truncated).
 //! - [`problem`]: `Problem`, the RFC 9457 error body, and the `EnrollError` mapping.
 //! - [`metrics`]: `Metrics`, rendered as Prometheus text on `/metrics`.
 //! - [`delivery`]: the exit delivery loop.
@@ -22,10 +26,12 @@ pub mod admin_api;
 pub mod api;
 pub mod auth;
 pub mod delivery;
+pub mod listener;
 pub mod metrics;
 pub mod problem;
 pub mod revocation_api;
 pub mod tls;
+pub mod untrusted;
 pub mod web;
 pub mod wire;
 

@@ -6,6 +6,20 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// Who may read `/metrics` (`[server] metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsAccess {
+    /// Anyone: Prometheus scrapes without credentials. The series show request volumes by
+    /// CA and disposition, so keep the listener private or choose `Token`.
+    #[default]
+    Public,
+    /// A caller holding the auditor or admin role on every CA (a bearer token, as
+    /// Prometheus' `authorization` setting sends it, or a client certificate).
+    Token,
+    /// `/metrics` is not served.
+    Off,
+}
+
 /// Upper bounds of the issuance latency histogram, in seconds.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -24,6 +38,8 @@ pub struct Metrics {
     ocsp_responses: AtomicU64,
     /// Per (CA, exit module): delivered, failed, parked, lag.
     exits: Mutex<BTreeMap<(String, String), [u64; 4]>>,
+    /// The listeners' connection slots, once serving.
+    connections: std::sync::OnceLock<std::sync::Arc<crate::listener::Connections>>,
 }
 
 impl Metrics {
@@ -86,6 +102,11 @@ impl Metrics {
         if let Ok(mut l) = self.outbox_lag.lock() {
             l.insert(ca.to_string(), slowest);
         }
+    }
+
+    /// Reports the listeners' open and refused connections from now on.
+    pub fn watch_connections(&self, connections: std::sync::Arc<crate::listener::Connections>) {
+        let _ = self.connections.set(connections);
     }
 
     /// Counts one OCSP response sent.
@@ -191,6 +212,20 @@ impl Metrics {
             "signet_ocsp_responses_total {}",
             self.ocsp_responses.load(Ordering::Relaxed)
         );
+        if let Some(c) = self.connections.get() {
+            out.push_str(
+                "# HELP signet_connections_open Open client connections, all listeners.\n",
+            );
+            out.push_str("# TYPE signet_connections_open gauge\n");
+            let _ = writeln!(out, "signet_connections_open {}", c.open());
+            out.push_str("# HELP signet_connections_refused_total Connections closed unanswered at max_connections or max_connections_per_address.\n");
+            out.push_str("# TYPE signet_connections_refused_total counter\n");
+            let _ = writeln!(
+                out,
+                "signet_connections_refused_total {}",
+                c.refused_total()
+            );
+        }
         out
     }
 }

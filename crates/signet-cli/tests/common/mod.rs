@@ -1337,3 +1337,87 @@ impl Server {
         port
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Raw connections (listener hardening tests)
+// ---------------------------------------------------------------------------------------
+
+/// A TCP connection to `addr` from the loopback address `source` (e.g. "127.0.0.2"), so a
+/// test can play a second client machine; blocking, with the harness's HTTP timeouts.
+pub fn connect_from(source: &str, addr: &str) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("a runtime for one connect");
+    let source: std::net::SocketAddr = format!("{source}:0").parse().expect("source address");
+    let addr: std::net::SocketAddr = addr.parse().expect("server address");
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(source).expect("binding the source address");
+        socket.connect(addr).await
+    });
+    let stream = stream
+        .unwrap_or_else(|e| panic!("connecting to {addr} from {source}: {e}"))
+        .into_std()
+        .expect("a std stream");
+    stream.set_nonblocking(false).expect("blocking mode");
+    stream
+        .set_read_timeout(Some(HTTP_TIMEOUT))
+        .expect("set_read_timeout");
+    stream
+}
+
+/// One `GET path` (`Connection: close`) from the loopback address `source`; the status, or
+/// `None` when the server closed the connection without answering.
+pub fn get_from(source: &str, addr: &str, path: &str) -> Option<Response> {
+    let mut stream = connect_from(source, addr);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    // A refused connection may already be closed: the failure shows as no response.
+    let _ = stream.write_all(request.as_bytes());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let (status, headers, body) = parse_response(&raw)?;
+    let content_type = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    Some(Response {
+        status,
+        content_type,
+        headers,
+        body,
+        what: format!("GET {path} from {source}"),
+    })
+}
+
+/// Whether the server closes `stream` (end of file or reset) within `timeout`; whatever it
+/// sends first is read and ignored. `false` means the connection was still open.
+pub fn closed_within(stream: &mut TcpStream, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .expect("set_read_timeout");
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            // Reset or aborted: closed by the server.
+            Err(_) => return true,
+        }
+    }
+}

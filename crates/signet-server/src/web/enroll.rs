@@ -2,7 +2,7 @@
 //! certificate (paste or upload a CSR, or let the browser make the key and the CSR), see a
 //! request's disposition and download the certificate, its chain, the CA certificate and CRL.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use askama::Template;
 use axum::Router;
@@ -18,9 +18,11 @@ use signet_core::{Enroll, EnrollError, Identity, RequestId, SerialNumber, Submit
 use signet_x509::pem;
 
 use super::session::{CertBinding, clear_cookie, cookie_value, safe_next, same_origin};
+use super::throttle::Admit;
 use super::{Chrome, CsrfForm, MaybeUser, PageError, PageQuery, WebUser, fmt_time, render};
 use crate::api::AppState;
 use crate::tls::{OverTls, PeerCertificates};
+use crate::untrusted::Untrusted;
 
 /// The enrollment routes.
 pub fn routes() -> Router<AppState> {
@@ -34,17 +36,29 @@ pub fn routes() -> Router<AppState> {
         .route("/requests/{ca}/{id}/{file}", get(request_download))
 }
 
-/// The client's address, when the listener records it.
-struct Peer(String);
+/// The client's address, when the listener records it (always, with
+/// [`crate::listener::serve`]), as text for the audit log.
+struct Peer(String, Option<SocketAddr>);
+
+impl Peer {
+    /// The address sign-in attempts are counted by; all requests without one share a
+    /// single count.
+    fn ip(&self) -> IpAddr {
+        self.1
+            .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |a| a.ip())
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Peer {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
         Ok(Peer(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".into(), |c| c.0.to_string()),
+            addr.map_or_else(|| "unknown".into(), |a| a.to_string()),
+            addr,
         ))
     }
 }
@@ -170,9 +184,33 @@ struct SigninForm {
     next: String,
 }
 
+/// How a sign-in form says the browser authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SigninMethod {
+    Token,
+    Certificate,
+}
+
+impl SigninMethod {
+    fn parse(s: &str) -> Option<SigninMethod> {
+        match s {
+            "token" => Some(SigninMethod::Token),
+            "certificate" => Some(SigninMethod::Certificate),
+            _ => None,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SigninMethod::Token => "token",
+            SigninMethod::Certificate => "certificate",
+        }
+    }
+}
+
 async fn signin(
     State(state): State<AppState>,
-    Peer(peer): Peer,
+    peer_addr: Peer,
     headers: HeaderMap,
     certs: Option<axum::Extension<PeerCertificates>>,
     tls: Option<axum::Extension<OverTls>>,
@@ -183,14 +221,53 @@ async fn signin(
     if let Err(e) = same_origin(&headers) {
         return e.into_response();
     }
-    let form: SigninForm = match serde_urlencoded::from_bytes(&body) {
-        Ok(f) => f,
-        Err(e) => return PageError::bad_request(format!("the form: {e}")).into_response(),
+    let ip = peer_addr.ip();
+    let peer = peer_addr.0;
+    let throttle = &state.web.signin_throttle;
+    // Refused sign-ins are limited per address before any credential is looked at.
+    if let Admit::No { retry_after, log } = throttle.admit(ip) {
+        if let Some(unlogged) = log {
+            tracing::warn!(%peer, unlogged, "web sign-ins refused: too many from this address");
+        }
+        let mut resp = PageError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many refused sign-ins from your address. Wait a minute and try again.",
+        )
+        .into_response();
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after.as_secs()),
+        );
+        return resp;
+    }
+    // The form's values are never logged: the method is one of two words or refused.
+    let parsed = serde_urlencoded::from_bytes::<SigninForm>(&body)
+        .map_err(|e| format!("the form: {e}"))
+        .and_then(|f| match SigninMethod::parse(&f.method) {
+            Some(m) => Ok((f, m)),
+            None => Err("unknown sign-in method (token or certificate)".to_string()),
+        });
+    let (form, method) = match parsed {
+        Ok(p) => p,
+        Err(message) => {
+            if let Some(unlogged) = throttle.refused(ip) {
+                tracing::warn!(%peer, unlogged, "web sign-in refused: malformed form");
+            }
+            return PageError::bad_request(message).into_response();
+        }
     };
     let next = safe_next(&form.next).unwrap_or("/").to_string();
     let certificate = peer_subject(certs.as_ref().map(|p| &p.0));
     let refuse = |message: String| {
-        tracing::warn!(%peer, method = %form.method, "web sign-in refused: {message}");
+        if let Some(unlogged) = throttle.refused(ip) {
+            tracing::warn!(
+                %peer,
+                method = method.as_str(),
+                unlogged,
+                reason = %Untrusted(&message),
+                "web sign-in refused"
+            );
+        }
         let page = SigninPage {
             chrome: Chrome::new("Sign in", "signin", None),
             next: next.clone(),
@@ -200,7 +277,7 @@ async fn signin(
         };
         (StatusCode::UNAUTHORIZED, render(&page)).into_response()
     };
-    let (identity, binding, how) = if form.method == "certificate" {
+    let (identity, binding, how) = if method == SigninMethod::Certificate {
         match certificate_identity(&state, certs.as_ref().map(|c| &c.0)).await {
             Ok((identity, binding)) => (identity, Some(binding), "certificate"),
             Err(message) => return refuse(message),
@@ -270,7 +347,7 @@ async fn certificate_identity(
 
 async fn signout(
     State(state): State<AppState>,
-    Peer(peer): Peer,
+    Peer(peer, _): Peer,
     headers: HeaderMap,
     MaybeUser(current): MaybeUser,
     form: Result<CsrfForm<serde::de::IgnoredAny>, Response>,

@@ -12,12 +12,15 @@
 //!   re-checked against its credential on every request ([`session`]).
 //! - CSRF: every form carries the session's token and is posted through [`CsrfForm`], which
 //!   also refuses cross-site requests (`Sec-Fetch-Site`, `Origin`).
+//! - Refused sign-ins are limited per client address and their warnings sampled
+//!   ([`throttle`]); nothing a sign-in form sends is logged.
 //! - Content-Security-Policy without `unsafe-inline` or `unsafe-eval`; no inline script or
 //!   style in any template; `frame-ancestors 'none'`; pages are `no-store`.
 
 pub mod admin;
 pub mod enroll;
 pub mod session;
+pub mod throttle;
 
 use std::sync::Arc;
 
@@ -39,6 +42,8 @@ pub struct WebState {
     /// Whether the pages are served (`[server.web] enabled`).
     pub enabled: bool,
     pub sessions: Sessions,
+    /// Refused sign-ins per client address.
+    pub signin_throttle: throttle::SigninThrottle,
 }
 
 impl WebState {
@@ -46,6 +51,7 @@ impl WebState {
         Arc::new(WebState {
             enabled,
             sessions: Sessions::new(limits),
+            signin_throttle: throttle::SigninThrottle::default(),
         })
     }
 }

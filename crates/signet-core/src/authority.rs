@@ -808,7 +808,7 @@ impl Authority {
                             lag = u64::max(lag, step.head.saturating_sub(step.cursor));
                         }
                         Err(e) => {
-                            tracing::warn!(ca = %name, exit, error = %e, "exit delivery failed; will retry");
+                            tracing::warn!(ca = %name, exit, error = ?e, "exit delivery failed; will retry");
                             report.retry = true;
                         }
                     }
@@ -996,7 +996,7 @@ pub(crate) fn decide(
             Err(reason) => {
                 // Internal detail stays in the log; the requester gets the incident id.
                 let incident = incident_id();
-                tracing::error!(ca = %rt.info.name, %incident, %reason, "certificate could not be built");
+                tracing::error!(ca = %rt.info.name, %incident, ?reason, "certificate could not be built");
                 prepared.message = Some(format!(
                     "the certificate could not be built (incident {incident})"
                 ));
@@ -1014,7 +1014,7 @@ pub(crate) fn decide(
         }
         Err(e) => {
             let incident = incident_id();
-            tracing::error!(ca = %rt.info.name, %incident, error = %e, "policy module failed");
+            tracing::error!(ca = %rt.info.name, %incident, error = ?e, "policy module failed");
             prepared.message = Some(format!("the policy module failed (incident {incident})"));
         }
     }
@@ -1224,7 +1224,7 @@ fn incident_id() -> String {
 /// Logs an unexpected error under a fresh incident id and returns the opaque error.
 pub(crate) fn internal(what: &str, error: &dyn std::fmt::Display) -> EnrollError {
     let incident = incident_id();
-    tracing::error!(%incident, %what, %error, "internal error");
+    tracing::error!(%incident, %what, ?error, "internal error");
     EnrollError::Internal { incident }
 }
 

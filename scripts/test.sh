@@ -25,9 +25,15 @@ if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
 fi
 
 # The web pages' end-to-end tests drive Debian's chromium with playwright-core.
-if [ ! -x /usr/bin/chromium ] || ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "scripts/test.sh: installing chromium, nodejs and npm" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nodejs npm >/dev/null
+# Only what is missing: Debian's npm conflicts with a nodejs from NodeSource (which ships
+# its own npm), so asking for all three at once fails on machines that have that nodejs.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "scripts/test.sh: installing chromium" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing nodejs and npm" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
 # npm ci: exactly what package-lock.json pins (a second or two when the npm cache has it).
 (cd crates/signet-cli/tests/web && npm ci --no-audit --no-fund --loglevel=error)

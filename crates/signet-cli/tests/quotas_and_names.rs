@@ -21,6 +21,25 @@ fn set_config(server: &Server, from: &str, to: &str) {
     fs::write(&path, text.replacen(from, to, 1)).unwrap();
 }
 
+/// A new openssl request for an existing key, written to `out`.
+fn csr_for_key(key: &Path, subj: &str, out: &Path) -> std::path::PathBuf {
+    run_program(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-key",
+            key.to_str().unwrap(),
+            "-subj",
+            subj,
+            "-out",
+            out.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    out.to_path_buf()
+}
+
 fn submit_pem(server: &Server, token: &str, pem: &str, profile: &str) -> Response {
     server.call(
         Some(token),
@@ -186,21 +205,7 @@ fn oversized_requests_and_rsa_exponent_three_are_refused() {
         ],
     )
     .expect_code(0);
-    let e3 = server.work.join("e3.csr");
-    run_program(
-        "openssl",
-        &[
-            "req",
-            "-new",
-            "-key",
-            key.to_str().unwrap(),
-            "-subj",
-            "/CN=e3.test",
-            "-out",
-            e3.to_str().unwrap(),
-        ],
-    )
-    .expect_code(0);
+    let e3 = csr_for_key(&key, "/CN=e3.test", &server.work.join("e3.csr"));
     let resp = submit_pem(&server, &token, &fs::read_to_string(&e3).unwrap(), "server");
     assert_eq!(resp.status, 201, "{resp}");
     let v = resp.json();
@@ -262,21 +267,11 @@ extended_key_usage = ["serverAuth"]
     for i in 0..rounds {
         let a = openssl_csr(&server.work, "p256", &format!("/CN=a{i}.test"), &[]);
         let key = a.with_extension("key");
-        let b = server.work.join(format!("b{i}.csr"));
-        run_program(
-            "openssl",
-            &[
-                "req",
-                "-new",
-                "-key",
-                key.to_str().unwrap(),
-                "-subj",
-                &format!("/CN=b{i}.test"),
-                "-out",
-                b.to_str().unwrap(),
-            ],
-        )
-        .expect_code(0);
+        let b = csr_for_key(
+            &key,
+            &format!("/CN=b{i}.test"),
+            &server.work.join(format!("b{i}.csr")),
+        );
         pairs.push((
             fs::read_to_string(&a).unwrap(),
             fs::read_to_string(&b).unwrap(),

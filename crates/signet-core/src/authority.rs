@@ -1224,7 +1224,7 @@ fn incident_id() -> String {
 /// Logs an unexpected error under a fresh incident id and returns the opaque error.
 pub(crate) fn internal(what: &str, error: &dyn std::fmt::Display) -> EnrollError {
     let incident = incident_id();
-    tracing::error!(%incident, %what, ?error, "internal error");
+    tracing::error!(%incident, %what, error = ?error.to_string(), "internal error");
     EnrollError::Internal { incident }
 }
 

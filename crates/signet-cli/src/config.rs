@@ -80,6 +80,10 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     pub tls: Option<TlsConfig>,
     pub web: WebConfig,
+    /// Sign a checkpoint of the audit chain head this often (when records were appended)...
+    pub audit_checkpoint: String,
+    /// ... or after this many records, whichever comes first; and always at shutdown.
+    pub audit_checkpoint_records: u64,
 }
 
 /// `[server.web]`: the enrollment pages and the console.
@@ -115,6 +119,8 @@ impl Default for ServerConfig {
             public_url: None,
             tls: None,
             web: WebConfig::default(),
+            audit_checkpoint: "5m".into(),
+            audit_checkpoint_records: 1000,
         }
     }
 }
@@ -304,6 +310,11 @@ workers = 0
 # certificate PUBLIC_URL/ca/CA.crt); CRLs name it in their issuingDistributionPoint.
 # Without it, certificates carry neither (and CRLs no IDP).
 public_url = "http://{listen}"
+# Sign a checkpoint of the audit log's head (Ed25519, audit-signing.key) this often, or after
+# this many records, whichever comes first, and at shutdown. Exit modules whose `events`
+# name "AuditCheckpoint" receive each one: keep them outside this machine.
+audit_checkpoint = "5m"
+audit_checkpoint_records = 1000
 
 # An HTTPS listener beside the plain one; clients may authenticate with a certificate
 # (mapped by [[identity]] below) or with an API token. Uncomment to use:

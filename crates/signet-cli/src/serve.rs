@@ -41,14 +41,22 @@ pub struct Loaded {
     pub store: Arc<SqliteStore>,
     pub authority: Arc<Authority>,
     pub cert_identities: Arc<Vec<signet_server::auth::CertMapping>>,
+    /// The audit chain's keys and checkpoint schedule.
+    pub anchors: crate::audit_anchors::Anchors,
+    pub audit_schedule: crate::audit_anchors::Schedule,
 }
 
 /// Reads the configuration, opens the database and builds the CAs and their modules.
 pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
     let config = Config::load(data)?;
     let db_path = Config::resolve(data, &config.server.database);
+    let audit_schedule = crate::audit_anchors::Schedule::from_config(
+        &config.server.audit_checkpoint,
+        config.server.audit_checkpoint_records,
+    )?;
+    let anchors = crate::audit_anchors::load_or_create(data, &db_path, passphrase)?;
     let store = Arc::new(
-        SqliteStore::open(&db_path)
+        SqliteStore::open_with_audit(&db_path, anchors.keys.clone())
             .map_err(|e| anyhow::anyhow!("opening {}: {e}", db_path.display()))?,
     );
     let mut cas = Vec::new();
@@ -101,6 +109,8 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
         store,
         authority,
         cert_identities,
+        anchors,
+        audit_schedule,
     })
 }
 
@@ -139,11 +149,21 @@ pub async fn start(
         store,
         authority,
         cert_identities,
+        anchors,
+        audit_schedule,
     } = load(data, passphrase)?;
     let metrics = Arc::new(Metrics::default());
     let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
     authority.start().await.context("starting the modules")?;
     let maintenance = Maintenance::spawn(Arc::clone(&authority));
+    let audit_checkpoints = crate::audit_anchors::Checkpointer::spawn(
+        Arc::clone(&authority),
+        Arc::clone(&store) as Arc<dyn Store>,
+        anchors.signer,
+        data,
+        audit_schedule,
+        anchors.created,
+    );
 
     let listen = listen.unwrap_or(&config.server.listen).to_string();
     let listener = TcpListener::bind(&listen)
@@ -255,6 +275,8 @@ pub async fn start(
         if let Err(e) = task_authority.record_shutdown().await {
             tracing::error!(error = %e, "could not record the Shutdown event");
         }
+        // The last checkpoint covers every record, and is delivered with Shutdown below.
+        audit_checkpoints.stop().await;
         let report = task_authority.deliver().await;
         if report.retry {
             tracing::warn!(

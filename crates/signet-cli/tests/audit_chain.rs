@@ -25,11 +25,16 @@ fn file_exit(name: &str, directory: &str, events: &str) -> String {
     )
 }
 
-/// Inserts lines right after `[server]` in signet.toml.
+/// Sets `audit_checkpoint` in `[server]` of signet.toml (replacing the line `signet init`
+/// wrote, or adding one).
 fn server_options(server: &Server, lines: &str) {
     let path = server.data.join("signet.toml");
     let text = fs::read_to_string(&path).expect("signet.toml");
-    let text = text.replacen("[server]\n", &format!("[server]\n{lines}\n"), 1);
+    let text = if text.contains("audit_checkpoint = \"5m\"") {
+        text.replacen("audit_checkpoint = \"5m\"", lines, 1)
+    } else {
+        text.replacen("[server]\n", &format!("[server]\n{lines}\n"), 1)
+    };
     fs::write(&path, text).expect("writing signet.toml");
 }
 
@@ -79,7 +84,9 @@ fn attacker_db(server: &Server) -> Connection {
     let conn = Connection::open(server.data.join("signet.db")).expect("opening signet.db");
     conn.execute_batch(
         "DROP TRIGGER IF EXISTS audit_append_only_update;
-         DROP TRIGGER IF EXISTS audit_append_only_delete;",
+         DROP TRIGGER IF EXISTS audit_append_only_delete;
+         DROP TRIGGER IF EXISTS audit_checkpoints_append_only_update;
+         DROP TRIGGER IF EXISTS audit_checkpoints_append_only_delete;",
     )
     .expect("dropping the triggers");
     conn
@@ -212,9 +219,11 @@ fn rewritten_set_extension_record_is_detected() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .expect("a set-extension record");
-    assert!(details.contains("2.5.29.17"), "{details}");
-    // The edit hides which names the officer added.
-    let forged = details.replace("edit.test", "innocent.test");
+    // The SAN the officer set, dNSName "edit.test", as hex DER in the details.
+    let edit_test = "656469742e74657374";
+    assert!(details.contains("2.5.29.17") && details.contains(edit_test), "{details}");
+    // The edit hides which name the officer added: "fine.test", same length, valid DER.
+    let forged = details.replace(edit_test, "66696e652e74657374");
     assert_ne!(forged, details, "{details}");
     conn.execute(
         "UPDATE audit SET details = ?1 WHERE seq = ?2",

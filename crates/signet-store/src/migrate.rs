@@ -62,6 +62,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0006_console.sql"),
         backfill: None,
     },
+    Migration {
+        version: 7,
+        name: "audit_checkpoints",
+        sql: include_str!("../migrations/sqlite/0007_audit_checkpoints.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

@@ -251,6 +251,30 @@ fn rewritten_set_extension_record_is_detected() {
     assert_eq!(v["first_broken"], seq, "{v:#}");
 }
 
+/// Cutting the newest records off the end, with nothing but the data directory: the
+/// checkpoint signed at shutdown (stored, and in audit-checkpoint.json) still covers them.
+#[test]
+fn deleting_the_newest_records_is_detected() {
+    let mut server = Server::start(&[]);
+    officer_history(&server);
+    server.stop_ok();
+    verify_offline(&server, &[]).expect_code(0);
+    let conn = attacker_db(&server);
+    let head = audit_head(&conn);
+    conn.execute("DELETE FROM audit WHERE seq > ?1", params![head - 2])
+        .unwrap();
+    drop(conn);
+    let run = verify_offline(&server, &[]);
+    assert_eq!(run.code, 1, "truncation went unnoticed: {run}");
+    assert!(
+        run.stdout.contains(&format!(
+            "covers record {head}, but the log ends at record {}",
+            head - 2
+        )),
+        "{run}"
+    );
+}
+
 /// Deleting the newest records is detected against the checkpoint signed at shutdown; an
 /// attacker who also deletes the stored checkpoints and the local witness file is caught by
 /// the checkpoint the `file` exit module kept outside the database.

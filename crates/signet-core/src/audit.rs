@@ -271,8 +271,9 @@ impl AuditReport {
                     ));
                 }
             }
-            None if v > 0 => out.push(
-                "no signed checkpoint matches: deleting the newest records would go unnoticed"
+            // With a break or a problem, those lines already say what is wrong.
+            None if v > 0 && self.ok() => out.push(
+                "no signed checkpoint covers the chain: records deleted from its end would go unnoticed"
                     .to_string(),
             ),
             None => {}

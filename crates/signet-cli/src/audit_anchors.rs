@@ -88,8 +88,8 @@ pub fn load_or_create(data: &Path, db: &Path, passphrase: Option<&[u8]>) -> Resu
         created = true;
     }
     let chain = read_chain_key(&key_path)?;
-    let pem = fs::read(&signing_path)
-        .with_context(|| format!("reading {}", signing_path.display()))?;
+    let pem =
+        fs::read(&signing_path).with_context(|| format!("reading {}", signing_path.display()))?;
     let signer = SoftwareKey::from_pem(&pem, passphrase).map_err(|e| match e {
         signet_keys::KeyError::PassphraseRequired => anyhow::anyhow!(
             "the audit signing key {} is encrypted: give --passphrase-file FILE or set SIGNET_PASSPHRASE",
@@ -136,8 +136,7 @@ pub fn for_verify(data: &Path, public_key: Option<&Path>) -> Result<AuditKeys> {
 /// body, `audit-checkpoint.json`, or lines of a log holding any of them (a JSON object per
 /// line, or a text line with the checkpoint's JSON in it).
 pub fn read_checkpoints(path: &Path) -> Result<Vec<AuditCheckpoint>> {
-    let text =
-        fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut found = Vec::new();
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(v) => collect(&v, &mut found),
@@ -218,8 +217,8 @@ pub struct Schedule {
 impl Schedule {
     /// `[server] audit_checkpoint` and `audit_checkpoint_records`.
     pub fn from_config(interval: &str, records: u64) -> Result<Schedule> {
-        let interval = crate::config::parse_duration(interval)
-            .context("[server] audit_checkpoint")?;
+        let interval =
+            crate::config::parse_duration(interval).context("[server] audit_checkpoint")?;
         if interval.is_zero() {
             bail!("[server] audit_checkpoint must be at least 1s");
         }
@@ -282,8 +281,7 @@ impl Checkpointer {
                     } else {
                         continue;
                     };
-                    if let Some(c) =
-                        checkpoint(&authority, signer.as_ref(), &witness, reason).await
+                    if let Some(c) = checkpoint(&authority, signer.as_ref(), &witness, reason).await
                     {
                         last_seq = c.seq;
                     }
@@ -408,7 +406,8 @@ fn read_public_key(path: &Path) -> Result<[u8; 32]> {
         .ok()
         .and_then(|d| d.into_iter().next())
         .with_context(|| format!("{} holds no PUBLIC KEY", path.display()))?;
-    ed25519_public_key(&der).with_context(|| format!("{} is not an Ed25519 public key", path.display()))
+    ed25519_public_key(&der)
+        .with_context(|| format!("{} is not an Ed25519 public key", path.display()))
 }
 
 /// Writes through a temporary file and a rename, fsynced, so a reader sees the old or the new

@@ -180,7 +180,9 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         "  audit keys:  {}, {} (mode 0600); keep a copy of {} off this machine",
         crate::audit_anchors::KEY_FILE,
         crate::audit_anchors::SIGNING_KEY_FILE,
-        opts.data.join(crate::audit_anchors::PUBLIC_KEY_FILE).display()
+        opts.data
+            .join(crate::audit_anchors::PUBLIC_KEY_FILE)
+            .display()
     );
     if opts.dev {
         eprintln!();

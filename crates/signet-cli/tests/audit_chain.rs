@@ -62,7 +62,14 @@ fn officer_history(server: &Server) -> String {
     cli_as(
         server,
         &mgr,
-        &["admin", "set-ext", &id, "2.5.29.17", "--san", "dns:edit.test"],
+        &[
+            "admin",
+            "set-ext",
+            &id,
+            "2.5.29.17",
+            "--san",
+            "dns:edit.test",
+        ],
     )
     .expect_code(0);
     cli_as(
@@ -221,7 +228,10 @@ fn rewritten_set_extension_record_is_detected() {
         .expect("a set-extension record");
     // The SAN the officer set, dNSName "edit.test", as hex DER in the details.
     let edit_test = "656469742e74657374";
-    assert!(details.contains("2.5.29.17") && details.contains(edit_test), "{details}");
+    assert!(
+        details.contains("2.5.29.17") && details.contains(edit_test),
+        "{details}"
+    );
     // The edit hides which name the officer added: "fine.test", same length, valid DER.
     let forged = details.replace(edit_test, "66696e652e74657374");
     assert_ne!(forged, details, "{details}");
@@ -234,7 +244,10 @@ fn rewritten_set_extension_record_is_detected() {
     drop(conn);
 
     let offline = verify_offline(&server, &[]);
-    assert_eq!(offline.code, 1, "the rewrite went unnoticed offline: {offline}");
+    assert_eq!(
+        offline.code, 1,
+        "the rewrite went unnoticed offline: {offline}"
+    );
     assert!(offline.stdout.contains("BROKEN"), "{offline}");
     assert!(
         offline.stdout.contains(&format!("record {seq}")),
@@ -245,7 +258,10 @@ fn rewritten_set_extension_record_is_detected() {
     server.serve();
     let auditor = server.create_token(&["auditor"], "aud");
     let online = cli_as(&server, &auditor, &["audit", "verify", "--json"]);
-    assert_eq!(online.code, 1, "the rewrite went unnoticed online: {online}");
+    assert_eq!(
+        online.code, 1,
+        "the rewrite went unnoticed online: {online}"
+    );
     let v: Value = serde_json::from_str(&online.stdout).expect("JSON");
     assert_eq!(v["ok"], false, "{v:#}");
     assert_eq!(v["first_broken"], seq, "{v:#}");
@@ -365,8 +381,27 @@ fn keyed_rewrite_is_caught_by_a_witnessed_checkpoint() {
         "without an outside witness a re-keyed chain verifies (documented): {alone}"
     );
     let run = verify_offline(&server, &["--checkpoint", &kept_arg]);
-    assert_eq!(run.code, 1, "the witnessed checkpoint did not catch it: {run}");
+    assert_eq!(
+        run.code, 1,
+        "the witnessed checkpoint did not catch it: {run}"
+    );
     assert!(run.stdout.contains("BROKEN"), "{run}");
+
+    // The REST verification of the running server, given the same witnessed checkpoint
+    // (POST /api/v1/audit/verify), says the same; without it, it cannot know.
+    server.serve();
+    let auditor = server.create_token(&["auditor"], "aud");
+    cli_as(&server, &auditor, &["audit", "verify"]).expect_code(0);
+    let online = cli_as(
+        &server,
+        &auditor,
+        &["audit", "verify", "--checkpoint", &kept_arg],
+    );
+    assert_eq!(online.code, 1, "{online}");
+    assert!(
+        online.stdout.contains("is missing from the database"),
+        "{online}"
+    );
 }
 
 /// The `file` exit module records each checkpoint; its signature verifies with openssl
@@ -376,7 +411,9 @@ fn exit_modules_receive_signed_checkpoints() {
     let mut server = Server::init(&["--dev"]);
     server_options(&server, FAST_CHECKPOINTS);
     server.append_config(&file_exit("witness", "witness", "[\"AuditCheckpoint\"]"));
-    server.append_config("[[ca.exit]]\nname = \"journal\"\nmodule = \"log\"\nevents = [\"AuditCheckpoint\"]\n");
+    server.append_config(
+        "[[ca.exit]]\nname = \"journal\"\nmodule = \"log\"\nevents = [\"AuditCheckpoint\"]\n",
+    );
     server.serve();
     let dir = server.data.join("witness");
     server.issue("one.test");
@@ -392,10 +429,9 @@ fn exit_modules_receive_signed_checkpoints() {
     // Activity after the first checkpoint leads to another one within the interval.
     server.issue("two.test");
     let later = wait_until(DELIVERY_TIMEOUT, "a later checkpoint", || {
-        event_files(&dir)
-            .into_iter()
-            .map(|e| e.json())
-            .find(|j| j["event"] == "AuditCheckpoint" && j["details"]["checkpoint"].as_u64() > Some(number))
+        event_files(&dir).into_iter().map(|e| e.json()).find(|j| {
+            j["event"] == "AuditCheckpoint" && j["details"]["checkpoint"].as_u64() > Some(number)
+        })
     });
     assert!(
         later["details"]["seq"].as_u64() > d["seq"].as_u64(),
@@ -407,14 +443,21 @@ fn exit_modules_receive_signed_checkpoints() {
         signed,
         format!(
             "signet-audit-checkpoint-v1 {} {} {} {}",
-            d["checkpoint"], d["seq"], d["hash"].as_str().unwrap(), d["at"]
+            d["checkpoint"],
+            d["seq"],
+            d["hash"].as_str().unwrap(),
+            d["at"]
         ),
         "{d:#}"
     );
     let msg = server.work_file("checkpoint.txt");
     fs::write(&msg, signed).unwrap();
     let sig = server.work_file("checkpoint.sig");
-    fs::write(&sig, hex_decode(d["signature"].as_str().expect("signature"))).unwrap();
+    fs::write(
+        &sig,
+        hex_decode(d["signature"].as_str().expect("signature")),
+    )
+    .unwrap();
     let public = server.data.join("audit-signing.pub");
     let run = run_program(
         "openssl",
@@ -431,8 +474,14 @@ fn exit_modules_receive_signed_checkpoints() {
             sig.to_str().unwrap(),
         ],
     );
-    assert_eq!(run.code, 0, "openssl does not accept the checkpoint signature: {run}");
-    assert!(run.stdout.contains("Signature Verified Successfully"), "{run}");
+    assert_eq!(
+        run.code, 0,
+        "openssl does not accept the checkpoint signature: {run}"
+    );
+    assert!(
+        run.stdout.contains("Signature Verified Successfully"),
+        "{run}"
+    );
     // The log exit writes the checkpoint too.
     assert!(
         server.log().contains("AuditCheckpoint") && server.log().contains(signed),
@@ -444,7 +493,10 @@ fn exit_modules_receive_signed_checkpoints() {
     #[cfg(unix)]
     for f in ["audit.key", "audit-signing.key"] {
         use std::os::unix::fs::PermissionsExt;
-        let mode = fs::metadata(server.data.join(f)).unwrap().permissions().mode();
+        let mode = fs::metadata(server.data.join(f))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
     server.stop_ok();
@@ -479,7 +531,10 @@ fn existing_unkeyed_chain_becomes_the_legacy_segment() {
     drop(conn);
 
     server.serve();
-    assert!(server.data.join("audit.key").exists(), "the first start creates the key");
+    assert!(
+        server.data.join("audit.key").exists(),
+        "the first start creates the key"
+    );
     server.issue("new.test");
     server.stop_ok();
     let run = verify_offline(&server, &[]);
@@ -539,7 +594,16 @@ fn rechain_keyed(server: &Server, key_file: &str) {
         .unwrap();
     for (seq, at, actor, action, ca, target, details) in rows {
         // The keyed formula: the unkeyed one's input with the v2 domain, under HMAC-SHA256.
-        let input = keyed_input(seq, at, &actor, &action, ca.as_deref(), &target, &details, &prev);
+        let input = keyed_input(
+            seq,
+            at,
+            &actor,
+            &action,
+            ca.as_deref(),
+            &target,
+            &details,
+            &prev,
+        );
         let tag = aws_lc_rs::hmac::sign(&key, &input);
         let hash = tag.as_ref().to_vec();
         conn.execute(

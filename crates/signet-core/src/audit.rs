@@ -35,7 +35,7 @@ use crate::admin::JsonObject;
 use crate::auth::require;
 use crate::authority::internal;
 use crate::{
-    Authority, AuditCheck, EnrollError, Event, Identity, NewEvent, Role, Signer, StoreError,
+    AuditCheck, Authority, EnrollError, Event, Identity, NewEvent, Role, Signer, StoreError,
 };
 
 /// The first word of every signed checkpoint text.
@@ -367,7 +367,10 @@ mod tests {
         let t = AuditCheckpoint::signed_text(3, 42, &[0xab; 32], at(1_700_000_000));
         assert_eq!(
             t,
-            format!("signet-audit-checkpoint-v1 3 42 {} 1700000000", "ab".repeat(32))
+            format!(
+                "signet-audit-checkpoint-v1 3 42 {} 1700000000",
+                "ab".repeat(32)
+            )
         );
     }
 
@@ -389,16 +392,32 @@ mod tests {
             ..AuditReport::default()
         };
         let s = report.statement(&|_| "T".into()).join("\n");
-        assert!(s.contains("records 1–5 verified with unkeyed SHA-256 only (the legacy segment"), "{s}");
-        assert!(s.contains("records 6–20 verified with the audit key"), "{s}");
-        assert!(s.contains("chain head at checkpoint #2 (seq 17, signed at T, database) matches"), "{s}");
-        assert!(s.contains("3 records after the last checkpoint (records 18–20) are covered only by the key"), "{s}");
+        assert!(
+            s.contains("records 1–5 verified with unkeyed SHA-256 only (the legacy segment"),
+            "{s}"
+        );
+        assert!(
+            s.contains("records 6–20 verified with the audit key"),
+            "{s}"
+        );
+        assert!(
+            s.contains("chain head at checkpoint #2 (seq 17, signed at T, database) matches"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "3 records after the last checkpoint (records 18–20) are covered only by the key"
+            ),
+            "{s}"
+        );
         assert!(report.ok());
     }
 
     #[test]
     fn ed25519_keys_are_found_in_their_spki() {
-        let mut spki = vec![0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+        let mut spki = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+        ];
         spki.extend_from_slice(&[7; 32]);
         assert_eq!(ed25519_public_key(&spki), Some([7; 32]));
         assert_eq!(ed25519_public_key(&spki[..40]), None);

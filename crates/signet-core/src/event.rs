@@ -141,7 +141,11 @@ mod tests {
         assert_eq!(Event::from_bit(bit), Some(Event::AuditCheckpoint));
         let m = EventMask::from_names(&["all", "AuditCheckpoint"]).expect("names");
         assert!(m.contains(Event::AuditCheckpoint) && m.contains(Event::Issued));
-        assert!(!EventMask::from_names(&["all"]).expect("all").contains(Event::AuditCheckpoint));
+        assert!(
+            !EventMask::from_names(&["all"])
+                .expect("all")
+                .contains(Event::AuditCheckpoint)
+        );
     }
 
     #[test]

@@ -565,7 +565,11 @@ pub trait Store: Send + Sync {
     fn audit_checkpoint_base(
         &self,
     ) -> BoxFuture<'_, Result<crate::audit::CheckpointBase, StoreError>> {
-        Box::pin(async { Err(StoreError::Backend("audit checkpoints are not supported".into())) })
+        Box::pin(async {
+            Err(StoreError::Backend(
+                "audit checkpoints are not supported".into(),
+            ))
+        })
     }
 
     /// Stores a signed checkpoint with its `AuditCheckpoint` events, in one transaction.
@@ -575,7 +579,11 @@ pub trait Store: Send + Sync {
         events: Vec<NewEvent>,
     ) -> BoxFuture<'_, Result<(), StoreError>> {
         let _ = (checkpoint, events);
-        Box::pin(async { Err(StoreError::Backend("audit checkpoints are not supported".into())) })
+        Box::pin(async {
+            Err(StoreError::Backend(
+                "audit checkpoints are not supported".into(),
+            ))
+        })
     }
 
     /// Verifies the audit chain with the store's audit key and its stored checkpoints, plus

@@ -612,7 +612,8 @@ async fn audit_verify_witnessed(
     let w: Witnessed = json_body(&body)?;
     let mut witnessed = Vec::with_capacity(w.checkpoints.len());
     for (i, c) in w.checkpoints.into_iter().enumerate() {
-        let bad = || Problem::bad_request(format!("checkpoints[{i}]: hash and signature must be hex"));
+        let bad =
+            || Problem::bad_request(format!("checkpoints[{i}]: hash and signature must be hex"));
         witnessed.push((
             format!("the request (checkpoints[{i}])"),
             signet_core::audit::AuditCheckpoint {

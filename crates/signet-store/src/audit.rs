@@ -71,8 +71,7 @@ const INSERT: &str = "INSERT INTO audit \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 pub(crate) const SELECT: &str =
     "SELECT seq, at, actor, action, ca, target, details, prev_hash, hash FROM audit ";
-const SELECT_CHECKPOINTS: &str =
-    "SELECT number, seq, hash, at, signature FROM audit_checkpoints ";
+const SELECT_CHECKPOINTS: &str = "SELECT number, seq, hash, at, signature FROM audit_checkpoints ";
 const INSERT_CHECKPOINT: &str =
     "INSERT INTO audit_checkpoints (number, seq, hash, at, signature) VALUES (?1, ?2, ?3, ?4, ?5)";
 
@@ -240,7 +239,11 @@ fn link_hash(
 ) -> [u8; 32] {
     let keyed = key.filter(|k| u64::try_from(seq).is_ok_and(|s| s >= k.first_seq));
     let mut buf = Vec::with_capacity(128 + details.len());
-    buf.extend_from_slice(if keyed.is_some() { DOMAIN_V2 } else { DOMAIN_V1 });
+    buf.extend_from_slice(if keyed.is_some() {
+        DOMAIN_V2
+    } else {
+        DOMAIN_V1
+    });
     buf.extend_from_slice(&seq.to_be_bytes());
     buf.extend_from_slice(&at.to_be_bytes());
     for field in [actor, action] {
@@ -598,11 +601,9 @@ pub(crate) fn checkpoint_base(conn: &Connection) -> Result<CheckpointBase, Store
 
 /// Stores a checkpoint on the writer's open transaction, after checking that it names a
 /// record as stored.
-pub(crate) fn record_checkpoint(
-    conn: &Connection,
-    c: &AuditCheckpoint,
-) -> Result<(), StoreError> {
-    let seq = i64::try_from(c.seq).map_err(|_| StoreError::Backend("checkpoint seq out of range".into()))?;
+pub(crate) fn record_checkpoint(conn: &Connection, c: &AuditCheckpoint) -> Result<(), StoreError> {
+    let seq = i64::try_from(c.seq)
+        .map_err(|_| StoreError::Backend("checkpoint seq out of range".into()))?;
     let hash: Option<Vec<u8>> = conn
         .prepare_cached("SELECT hash FROM audit WHERE seq = ?1")
         .and_then(|mut s| s.query_row(params![seq], |r| r.get(0)).optional())
@@ -617,7 +618,13 @@ pub(crate) fn record_checkpoint(
         .map_err(|_| StoreError::Backend("checkpoint number out of range".into()))?;
     conn.prepare_cached(INSERT_CHECKPOINT)
         .and_then(|mut s| {
-            s.execute(params![number, seq, c.hash, to_unix(c.at).unwrap_or(0), c.signature])
+            s.execute(params![
+                number,
+                seq,
+                c.hash,
+                to_unix(c.at).unwrap_or(0),
+                c.signature
+            ])
         })
         .map_err(|e| {
             if crate::codec::is_unique_violation(&e) {
@@ -672,14 +679,15 @@ pub fn anchors_of_file(path: &Path) -> Result<(u64, u64), StoreError> {
     };
     let head = if table("audit")? { head_seq(&conn)? } else { 0 };
     let checkpoints = if table("audit_checkpoints")? {
-        conn.query_row("SELECT count(*) FROM audit_checkpoints", [], |r| r.get::<_, i64>(0))
-            .map_err(sql_error("counting audit checkpoints"))?
+        conn.query_row("SELECT count(*) FROM audit_checkpoints", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(sql_error("counting audit checkpoints"))?
     } else {
         0
     };
     Ok((head, u64::try_from(checkpoints).unwrap_or(0)))
 }
-
 
 /// Every audit record of a database file, in order (offline export).
 pub fn export_file(

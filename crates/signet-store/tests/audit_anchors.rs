@@ -82,10 +82,18 @@ async fn legacy_segment_then_keyed_links_then_checkpoints() {
     assert_eq!(report.verified_through, 8);
     assert_eq!(report.anchor.as_ref().map(|a| a.seq), Some(6));
     let text = report.statement(&|_| "T".into()).join("\n");
-    assert!(text.contains("records 1–3 verified with unkeyed SHA-256 only"), "{text}");
-    assert!(text.contains("records 4–8 verified with the audit key"), "{text}");
     assert!(
-        text.contains("2 records after the last checkpoint (records 7–8) are covered only by the key"),
+        text.contains("records 1–3 verified with unkeyed SHA-256 only"),
+        "{text}"
+    );
+    assert!(
+        text.contains("records 4–8 verified with the audit key"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "2 records after the last checkpoint (records 7–8) are covered only by the key"
+        ),
         "{text}"
     );
     store.close().await;
@@ -128,7 +136,10 @@ async fn legacy_segment_then_keyed_links_then_checkpoints() {
     let forged = vec![("forged.json".to_string(), forged)];
     let refused = signet_store::audit::verify_file(&path, &k, &forged).unwrap();
     assert!(
-        refused.problems.iter().any(|p| p.1.contains("valid signature")),
+        refused
+            .problems
+            .iter()
+            .any(|p| p.1.contains("valid signature")),
         "{refused:?}"
     );
 }

@@ -7,6 +7,7 @@
 //! Checkpoints are checked as an outside witness sees them: the `file` exit module's record
 //! of the `AuditCheckpoint` event, its signature checked with `openssl pkeyutl` against the
 //! audit signing key's public half.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -54,15 +54,16 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
         &config.server.audit_checkpoint,
         config.server.audit_checkpoint_records,
     )?;
+    let mut cas = Vec::new();
+    for ca in &config.cas {
+        cas.push(load_ca(data, &config.server, ca, passphrase)?);
+    }
+    // After the CA keys, so a missing passphrase is reported for them first.
     let anchors = crate::audit_anchors::load_or_create(data, &db_path, passphrase)?;
     let store = Arc::new(
         SqliteStore::open_with_audit(&db_path, anchors.keys.clone())
             .map_err(|e| anyhow::anyhow!("opening {}: {e}", db_path.display()))?,
     );
-    let mut cas = Vec::new();
-    for ca in &config.cas {
-        cas.push(load_ca(data, &config.server, ca, passphrase)?);
-    }
     let cert_identities = Arc::new(cert_identities(&config)?);
     let config_text = std::fs::read(data.join("signet.toml")).unwrap_or_default();
     let config_details = signet_core::admin::JsonObject::new()

@@ -504,6 +504,14 @@ fn exit_modules_receive_signed_checkpoints() {
     let run = verify_offline(&server, &[]);
     run.expect_code(0);
     assert!(run.stdout.contains("verified with the audit key"), "{run}");
+
+    // The log exit's lines are a witness `verify --checkpoint` reads back.
+    let log = server.work_file("serve.log");
+    fs::write(&log, server.log()).unwrap();
+    let run = verify_offline(&server, &["--checkpoint", log.to_str().unwrap()]);
+    run.expect_code(0);
+    assert!(run.stdout.contains("witnessed outside it"), "{run}");
+    assert!(!run.stdout.contains(", 0 witnessed"), "{run}");
 }
 
 /// An installation from before the audit key: its unkeyed records stay verifiable as the

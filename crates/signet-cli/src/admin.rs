@@ -842,7 +842,13 @@ pub async fn audit(args: AuditArgs) -> Result<ExitCode> {
                         check.reason.as_deref().unwrap_or("")
                     );
                 }
-                for line in &check.statement {
+                // The first problem is the headline already.
+                let headline = format!(
+                    "BROKEN at record {}: {}",
+                    check.first_broken.unwrap_or(0),
+                    check.reason.as_deref().unwrap_or("")
+                );
+                for line in check.statement.iter().filter(|l| **l != headline) {
                     println!("  {line}");
                 }
             }

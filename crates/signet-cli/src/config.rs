@@ -101,6 +101,10 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     pub tls: Option<TlsConfig>,
     pub web: WebConfig,
+    /// Sign a checkpoint of the audit chain head this often (when records were appended)...
+    pub audit_checkpoint: String,
+    /// ... or after this many records, whichever comes first; and always at shutdown.
+    pub audit_checkpoint_records: u64,
     /// Who may read `/metrics`.
     pub metrics: MetricsToml,
     pub limits: LimitsConfig,
@@ -187,6 +191,8 @@ impl Default for ServerConfig {
             public_url: None,
             tls: None,
             web: WebConfig::default(),
+            audit_checkpoint: "5m".into(),
+            audit_checkpoint_records: 1000,
             metrics: MetricsToml::Public,
             limits: LimitsConfig::default(),
         }
@@ -378,6 +384,11 @@ workers = 0
 # certificate PUBLIC_URL/ca/CA.crt); CRLs name it in their issuingDistributionPoint.
 # Without it, certificates carry neither (and CRLs no IDP).
 public_url = "http://{listen}"
+# Sign a checkpoint of the audit log's head (Ed25519, audit-signing.key) this often, or after
+# this many records, whichever comes first, and at shutdown. Exit modules whose `events`
+# name "AuditCheckpoint" receive each one: keep them outside this machine.
+audit_checkpoint = "5m"
+audit_checkpoint_records = 1000
 # Who may read /metrics (request volumes by CA and disposition, latency, exit delivery):
 # "public" (anyone), "token" (a bearer token or client certificate holding the auditor or
 # admin role on every CA; Prometheus: `authorization: {{ credentials_file: ... }}`) or "off".

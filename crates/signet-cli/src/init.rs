@@ -126,8 +126,12 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         format!("{}\n", token.as_str()).as_bytes(),
     )?;
 
-    let store = signet_store::SqliteStore::open(&opts.data.join("signet.db"))
-        .map_err(|e| anyhow::anyhow!("creating the database: {e}"))?;
+    // The audit chain's key and checkpoint signing key, before the first audit record.
+    crate::audit_anchors::create(&opts.data, opts.passphrase.as_ref().map(|p| p.as_slice()))?;
+    let audit_keys = crate::audit_anchors::for_verify(&opts.data, None)?;
+    let store =
+        signet_store::SqliteStore::open_with_audit(&opts.data.join("signet.db"), audit_keys)
+            .map_err(|e| anyhow::anyhow!("creating the database: {e}"))?;
     // The bootstrap administrator: an every-CA admin token, stored as its hash like any other.
     let created = SystemTime::now();
     let bootstrap = signet_core::NewToken {
@@ -175,6 +179,14 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         opts.data.join("admin.token").display()
     );
     println!("  DNS names:   {}", domains.join(", "));
+    println!(
+        "  audit keys:  {}, {} (mode 0600); keep a copy of {} off this machine",
+        crate::audit_anchors::KEY_FILE,
+        crate::audit_anchors::SIGNING_KEY_FILE,
+        opts.data
+            .join(crate::audit_anchors::PUBLIC_KEY_FILE)
+            .display()
+    );
     if opts.dev {
         eprintln!();
         eprintln!(
@@ -210,7 +222,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// Writes a file readable by its owner only (0600), failing if it exists.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod audit_anchors;
 mod bench;
 mod bench_revocation;
 mod config;

@@ -43,20 +43,29 @@ pub struct Loaded {
     pub store: Arc<SqliteStore>,
     pub authority: Arc<Authority>,
     pub cert_identities: Arc<Vec<signet_server::auth::CertMapping>>,
+    /// The audit chain's keys and checkpoint schedule.
+    pub anchors: crate::audit_anchors::Anchors,
+    pub audit_schedule: crate::audit_anchors::Schedule,
 }
 
 /// Reads the configuration, opens the database and builds the CAs and their modules.
 pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
     let config = Config::load(data)?;
     let db_path = Config::resolve(data, &config.server.database);
-    let store = Arc::new(
-        SqliteStore::open(&db_path)
-            .map_err(|e| anyhow::anyhow!("opening {}: {e}", db_path.display()))?,
-    );
+    let audit_schedule = crate::audit_anchors::Schedule::from_config(
+        &config.server.audit_checkpoint,
+        config.server.audit_checkpoint_records,
+    )?;
     let mut cas = Vec::new();
     for ca in &config.cas {
         cas.push(load_ca(data, &config.server, ca, passphrase)?);
     }
+    // After the CA keys, so a missing passphrase is reported for them first.
+    let anchors = crate::audit_anchors::load_or_create(data, &db_path, passphrase)?;
+    let store = Arc::new(
+        SqliteStore::open_with_audit(&db_path, anchors.keys.clone())
+            .map_err(|e| anyhow::anyhow!("opening {}: {e}", db_path.display()))?,
+    );
     let cert_identities = Arc::new(cert_identities(&config)?);
     let config_text = std::fs::read(data.join("signet.toml")).unwrap_or_default();
     let config_details = signet_core::admin::JsonObject::new()
@@ -105,6 +114,8 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
         store,
         authority,
         cert_identities,
+        anchors,
+        audit_schedule,
     })
 }
 
@@ -187,6 +198,8 @@ pub async fn start(
         store,
         authority,
         cert_identities,
+        anchors,
+        audit_schedule,
     } = load(data, passphrase)?;
     // One set of connection slots for both listeners, checked before anything starts.
     let connections =
@@ -196,6 +209,14 @@ pub async fn start(
     let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
     authority.start().await.context("starting the modules")?;
     let maintenance = Maintenance::spawn(Arc::clone(&authority));
+    let audit_checkpoints = crate::audit_anchors::Checkpointer::spawn(
+        Arc::clone(&authority),
+        Arc::clone(&store) as Arc<dyn Store>,
+        anchors.signer,
+        data,
+        audit_schedule,
+        anchors.created,
+    );
 
     let listen = listen.unwrap_or(&config.server.listen).to_string();
     let listener = TcpListener::bind(&listen)
@@ -313,6 +334,8 @@ pub async fn start(
         if let Err(e) = task_authority.record_shutdown().await {
             tracing::error!(error = %e, "could not record the Shutdown event");
         }
+        // The last checkpoint covers every record, and is delivered with Shutdown below.
+        audit_checkpoints.stop().await;
         let report = task_authority.deliver().await;
         if report.retry {
             tracing::warn!(

@@ -1,4 +1,5 @@
-//! Exit events with the AD CS `EXITEVENT_*` names and values (certexit.h).
+//! Exit events with the AD CS `EXITEVENT_*` names and values (certexit.h), plus Signet's own
+//! `AuditCheckpoint`, whose bit (0x10000) lies far above every AD CS value.
 
 use std::fmt;
 
@@ -15,10 +16,14 @@ pub enum Event {
     Shutdown = 0x40,
     Startup = 0x80,
     Imported = 0x200,
+    /// Signet only: a signed checkpoint of the audit chain head (see `crate::audit`), so an
+    /// exit module can keep a witness outside the database. Not part of `all`: an exit
+    /// receives it only when its `events` name it.
+    AuditCheckpoint = 0x1_0000,
 }
 
 impl Event {
-    pub const ALL: [Event; 9] = [
+    pub const ALL: [Event; 10] = [
         Event::Issued,
         Event::Pending,
         Event::Denied,
@@ -28,6 +33,7 @@ impl Event {
         Event::Shutdown,
         Event::Startup,
         Event::Imported,
+        Event::AuditCheckpoint,
     ];
 
     pub fn bit(self) -> u32 {
@@ -46,6 +52,7 @@ impl Event {
             Event::Shutdown => "Shutdown",
             Event::Startup => "Startup",
             Event::Imported => "Imported",
+            Event::AuditCheckpoint => "AuditCheckpoint",
         }
     }
 
@@ -72,6 +79,8 @@ pub struct EventMask(pub u32);
 
 impl EventMask {
     pub const NONE: EventMask = EventMask(0);
+    /// Every AD CS event (`events = ["all"]`, and the default). Signet's `AuditCheckpoint` is
+    /// not in it: a module that never heard of it is not sent it.
     pub const ALL: EventMask = EventMask(0x2ff);
 
     pub fn contains(self, e: Event) -> bool {
@@ -115,8 +124,28 @@ mod tests {
         assert_eq!(Event::RetrievePending.bit(), 0x10);
         assert_eq!(Event::Startup.bit(), 0x80);
         assert_eq!(Event::Imported.bit(), 0x200);
-        let all: u32 = Event::ALL.iter().map(|e| e.bit()).sum();
-        assert_eq!(EventMask::ALL.0, all);
+        let ad_cs: u32 = Event::ALL
+            .iter()
+            .filter(|e| **e != Event::AuditCheckpoint)
+            .map(|e| e.bit())
+            .sum();
+        assert_eq!(EventMask::ALL.0, ad_cs);
+    }
+
+    #[test]
+    fn audit_checkpoint_is_signet_only() {
+        let bit = Event::AuditCheckpoint.bit();
+        assert_eq!(bit, 0x1_0000);
+        // Above every AD CS EXITEVENT_* value, and outside `all`.
+        assert!(bit > 0x3ff && EventMask::ALL.0 & bit == 0);
+        assert_eq!(Event::from_bit(bit), Some(Event::AuditCheckpoint));
+        let m = EventMask::from_names(&["all", "AuditCheckpoint"]).expect("names");
+        assert!(m.contains(Event::AuditCheckpoint) && m.contains(Event::Issued));
+        assert!(
+            !EventMask::from_names(&["all"])
+                .expect("all")
+                .contains(Event::AuditCheckpoint)
+        );
     }
 
     #[test]

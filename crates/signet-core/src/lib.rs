@@ -23,11 +23,14 @@
 //!   (`Authority::deliver_exit`), and its administration.
 //! - [`admin`]: the administration operations of `Authority` (ICertAdmin / ICertView):
 //!   approve, deny, edit, revoke, import, view, tokens, audit.
+//! - [`audit`]: the audit chain's anchors: signed checkpoints (`AuditCheckpoint`,
+//!   `Authority::checkpoint_audit`) and the verification report (`AuditReport`).
 //! - [`limits`]: `Limits`, request rates and pending quotas per requester.
 //! - [`pool`]: `WorkPool`, the CPU worker pool.
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod authority;
 pub mod console;

@@ -608,6 +608,47 @@ pub trait Store: Send + Sync {
     /// Recomputes the audit hash chain.
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>>;
 
+    // ---- Audit anchors (`crate::audit`). Defaults keep stores without them compiling. ----
+
+    /// The audit chain head and the newest stored checkpoint.
+    fn audit_checkpoint_base(
+        &self,
+    ) -> BoxFuture<'_, Result<crate::audit::CheckpointBase, StoreError>> {
+        Box::pin(async {
+            Err(StoreError::Backend(
+                "audit checkpoints are not supported".into(),
+            ))
+        })
+    }
+
+    /// Stores a signed checkpoint with its `AuditCheckpoint` events, in one transaction.
+    fn record_audit_checkpoint(
+        &self,
+        checkpoint: crate::audit::AuditCheckpoint,
+        events: Vec<NewEvent>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        let _ = (checkpoint, events);
+        Box::pin(async {
+            Err(StoreError::Backend(
+                "audit checkpoints are not supported".into(),
+            ))
+        })
+    }
+
+    /// Verifies the audit chain with the store's audit key and its stored checkpoints, plus
+    /// `witnessed` checkpoints kept elsewhere (each with where it came from).
+    fn audit_report(
+        &self,
+        witnessed: Vec<(String, crate::audit::AuditCheckpoint)>,
+    ) -> BoxFuture<'_, Result<crate::audit::AuditReport, StoreError>> {
+        let _ = witnessed;
+        Box::pin(async move {
+            self.verify_audit()
+                .await
+                .map(crate::audit::AuditReport::from_check)
+        })
+    }
+
     /// Flushes and stops the writer; later writes fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;
 }

@@ -138,6 +138,11 @@ impl Exit for LogExit {
                 status = request.map(|r| r.status.as_str()),
                 subject = request.map(|r| r.subject.as_str()),
                 serial = request.and_then(|r| r.certificate.as_ref()).map(|c| c.serial.to_hex()),
+                // The signed checkpoint as JSON, so the log is a witness `signet audit verify
+                // --checkpoint` reads back.
+                checkpoint = (ctx.event == Event::AuditCheckpoint)
+                    .then_some(ctx.details.as_str())
+                    .map(tracing::field::display),
                 "exit event"
             );
             Ok(())

@@ -61,7 +61,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/v1/cas/{ca}/exits/{exit}/skip", post(skip_exit))
         .route("/api/v1/audit", get(audit_log))
-        .route("/api/v1/audit/verify", get(audit_verify))
+        .route(
+            "/api/v1/audit/verify",
+            get(audit_verify).post(audit_verify_witnessed),
+        )
 }
 
 pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Problem> {
@@ -576,9 +579,57 @@ async fn audit_log(
     Ok(resp)
 }
 
+/// The chain checked with the audit key and every stored checkpoint: how far back the server
+/// can vouch (`AuditCheckView::statement`).
 async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Result<Response, Problem> {
-    let check = state.authority.verify_audit(caller.identity()).await?;
-    Ok(axum::Json(AuditCheckView::from(check)).into_response())
+    let report = state
+        .authority
+        .audit_report(caller.identity(), Vec::new())
+        .await?;
+    Ok(axum::Json(AuditCheckView::from(&report)).into_response())
+}
+
+/// `POST /api/v1/audit/verify` with `{"checkpoints": [...]}`: as the GET, plus checkpoints
+/// kept outside the database (the `AuditCheckpoint` event details an exit module recorded).
+async fn audit_verify_witnessed(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    #[derive(Deserialize)]
+    struct Witnessed {
+        #[serde(default)]
+        checkpoints: Vec<WitnessedCheckpoint>,
+    }
+    #[derive(Deserialize)]
+    struct WitnessedCheckpoint {
+        checkpoint: u64,
+        seq: u64,
+        hash: String,
+        at: u64,
+        signature: String,
+    }
+    let w: Witnessed = json_body(&body)?;
+    let mut witnessed = Vec::with_capacity(w.checkpoints.len());
+    for (i, c) in w.checkpoints.into_iter().enumerate() {
+        let bad =
+            || Problem::bad_request(format!("checkpoints[{i}]: hash and signature must be hex"));
+        witnessed.push((
+            format!("the request (checkpoints[{i}])"),
+            signet_core::audit::AuditCheckpoint {
+                number: c.checkpoint,
+                seq: c.seq,
+                hash: hex::decode(&c.hash).map_err(|_| bad())?,
+                at: std::time::UNIX_EPOCH + std::time::Duration::from_secs(c.at),
+                signature: hex::decode(&c.signature).map_err(|_| bad())?,
+            },
+        ));
+    }
+    let report = state
+        .authority
+        .audit_report(caller.identity(), witnessed)
+        .await?;
+    Ok(axum::Json(AuditCheckView::from(&report)).into_response())
 }
 
 // ---- Exit delivery ---------------------------------------------------------------------

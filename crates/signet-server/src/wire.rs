@@ -227,15 +227,72 @@ pub struct AuditCheckView {
     pub first_broken: Option<u64>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// How far back the verification vouches, in sentences (`AuditReport::statement`).
+    #[serde(default)]
+    pub statement: Vec<String>,
+    /// The first record linked with the audit key (`None`: no key, all unkeyed).
+    #[serde(default)]
+    pub key_from: Option<u64>,
+    /// The last record whose link verified.
+    #[serde(default)]
+    pub verified_through: u64,
+    /// The newest checkpoint that matched the chain.
+    #[serde(default)]
+    pub checkpoint: Option<AuditAnchorView>,
+    #[serde(default)]
+    pub checkpoints_checked: u64,
+    /// Checkpoints that contradict the chain (each means tampering).
+    #[serde(default)]
+    pub problems: Vec<AuditProblemView>,
+}
+
+/// A checkpoint that matched the chain.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditAnchorView {
+    pub number: u64,
+    pub seq: u64,
+    pub signed_at: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditProblemView {
+    pub seq: u64,
+    pub reason: String,
 }
 
 impl From<signet_core::AuditCheck> for AuditCheckView {
     fn from(c: signet_core::AuditCheck) -> AuditCheckView {
+        AuditCheckView::from(&signet_core::audit::AuditReport::from_check(c))
+    }
+}
+
+impl From<&signet_core::audit::AuditReport> for AuditCheckView {
+    fn from(r: &signet_core::audit::AuditReport) -> AuditCheckView {
+        let first = r.first_problem();
         AuditCheckView {
-            ok: c.first_broken.is_none(),
-            records: c.records,
-            first_broken: c.first_broken.as_ref().map(|b| b.0),
-            reason: c.first_broken.map(|b| b.1),
+            ok: r.ok(),
+            records: r.records,
+            first_broken: first.map(|b| b.0),
+            reason: first.map(|b| b.1.clone()),
+            statement: r.statement(&rfc3339),
+            key_from: r.key_from,
+            verified_through: r.verified_through,
+            checkpoint: r.anchor.as_ref().map(|a| AuditAnchorView {
+                number: a.number,
+                seq: a.seq,
+                signed_at: rfc3339(a.at),
+                source: a.source.clone(),
+            }),
+            checkpoints_checked: r.checkpoints_stored + r.checkpoints_witnessed,
+            problems: r
+                .problems
+                .iter()
+                .map(|(seq, reason)| AuditProblemView {
+                    seq: *seq,
+                    reason: reason.clone(),
+                })
+                .collect(),
         }
     }
 }

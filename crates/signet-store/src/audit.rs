@@ -18,14 +18,51 @@
 //! fails both. (Cutting records off the end leaves a shorter chain that still verifies; an
 //! external anchor — the exported log, or the head hash kept elsewhere — is what catches that.)
 
-use std::path::Path;
+//! The hash-chained audit log, keyed, with signed checkpoints.
+//!
+//! Each record is linked to the one before it. From the chain key's first sequence number on
+//! (see signet-core's `audit` module) the link is keyed:
+//!
+//! ```text
+//! hash(n) = HMAC-SHA256( key, "signet-audit-v2" 0x00 || body(n) )          n >= first_seq
+//! hash(n) = SHA-256(          "signet-audit-v1" 0x00 || body(n) )          n <  first_seq
+//! body(n) = seq (u64, big-endian) || at (i64, big-endian)
+//!           || field(actor) || field(action) || opt_field(ca) || field(target)
+//!           || field(details) || hash(n-1)
+//! field(s) = length (u32, big-endian) || UTF-8 bytes;  opt_field = 0x00 | 0x01 || field
+//! hash(0)  = 32 zero bytes
+//! ```
+//!
+//! Records before `first_seq` are the legacy segment: written before the installation had a
+//! key, they stay verifiable, but only as consistent, not as unforgeable. Without a key (a
+//! store opened with [`SqliteStore::open`](crate::SqliteStore::open), as tests do) every record
+//! is unkeyed.
+//!
+//! Records are appended only by the writer thread, inside the transaction of the change they
+//! describe, so the chain order is the commit order; the writer thread holds the key
+//! ([`use_key_on_this_thread`]). [`verify`] walks the table by `seq` and reports the first
+//! record whose sequence number, back-link or hash does not hold: an edited row fails its own
+//! hash (and, keyed, cannot be re-hashed without the key), a deleted row leaves a gap, a
+//! reordered pair fails both. It then checks every signed checkpoint — stored in
+//! `audit_checkpoints` or witnessed outside the database — against the chain: a checkpoint
+//! beyond the last record means records were cut off the end, one whose hash differs means
+//! the chain was rewritten up to it.
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+use std::time::{Duration, UNIX_EPOCH};
+
+use aws_lc_rs::{hmac, signature};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use signet_core::{AuditCheck, AuditRecord, AuditTarget, NewAudit, StoreError};
+use signet_core::audit::{AuditCheckpoint, AuditReport, CheckpointAnchor, CheckpointBase};
+use signet_core::{AuditRecord, AuditTarget, NewAudit, StoreError};
 
 use crate::codec::{from_unix, sql_error, to_unix};
 
-const DOMAIN: &[u8] = b"signet-audit-v1\0";
+const DOMAIN_V1: &[u8] = b"signet-audit-v1\0";
+const DOMAIN_V2: &[u8] = b"signet-audit-v2\0";
 const GENESIS: [u8; 32] = [0; 32];
 
 const HEAD: &str = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
@@ -34,6 +71,84 @@ const INSERT: &str = "INSERT INTO audit \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 pub(crate) const SELECT: &str =
     "SELECT seq, at, actor, action, ca, target, details, prev_hash, hash FROM audit ";
+const SELECT_CHECKPOINTS: &str = "SELECT number, seq, hash, at, signature FROM audit_checkpoints ";
+const INSERT_CHECKPOINT: &str =
+    "INSERT INTO audit_checkpoints (number, seq, hash, at, signature) VALUES (?1, ?2, ?3, ?4, ?5)";
+
+/// The chain key: a 256-bit HMAC-SHA256 key and the first record it links.
+#[derive(Clone)]
+pub struct ChainKey {
+    key: hmac::Key,
+    first_seq: u64,
+}
+
+impl ChainKey {
+    pub fn new(secret: &[u8; 32], first_seq: u64) -> ChainKey {
+        ChainKey {
+            key: hmac::Key::new(hmac::HMAC_SHA256, secret),
+            first_seq: first_seq.max(1),
+        }
+    }
+
+    /// The first record linked with this key.
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+}
+
+impl fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainKey")
+            .field("key", &"<secret>")
+            .field("first_seq", &self.first_seq)
+            .finish()
+    }
+}
+
+/// What the store links and checks the audit chain with.
+#[derive(Clone, Debug, Default)]
+pub struct AuditKeys {
+    /// `None`: unkeyed (legacy) links only.
+    pub chain: Option<ChainKey>,
+    /// The raw Ed25519 public key that checkpoints are signed with; `None`: checkpoint
+    /// signatures are not checked (their hashes still are).
+    pub checkpoint_public_key: Option<[u8; 32]>,
+}
+
+thread_local! {
+    /// The chain key of the writer thread (the only thread that appends).
+    static WRITER_KEY: RefCell<Option<ChainKey>> = const { RefCell::new(None) };
+}
+
+/// Gives this thread (the writer) the key that [`append`] links with.
+pub(crate) fn use_key_on_this_thread(key: Option<ChainKey>) {
+    WRITER_KEY.with(|k| *k.borrow_mut() = key);
+}
+
+/// Refuses a key that starts after the end of the log: the records between were deleted (or
+/// this is another database). Called at open, before anything is appended.
+pub(crate) fn check_key_against_head(
+    conn: &Connection,
+    key: Option<&ChainKey>,
+) -> Result<(), StoreError> {
+    let Some(key) = key else { return Ok(()) };
+    let head = head_seq(conn)?;
+    if key.first_seq > head + 1 {
+        return Err(StoreError::Backend(format!(
+            "the audit key links records from {} on, but the audit log ends at record {head}: \
+             records were deleted (or this is not the key's database); run `signet audit verify --data`",
+            key.first_seq
+        )));
+    }
+    Ok(())
+}
+
+fn head_seq(conn: &Connection) -> Result<u64, StoreError> {
+    let head: i64 = conn
+        .query_row("SELECT coalesce(max(seq), 0) FROM audit", [], |r| r.get(0))
+        .map_err(sql_error("reading the audit head"))?;
+    Ok(u64::try_from(head).unwrap_or(0))
+}
 
 /// The stored form of a target. `this_request` is the id of the request being created in the
 /// same write, for [`AuditTarget::ThisRequest`].
@@ -68,16 +183,29 @@ pub(crate) fn append(
     let at = to_unix(record.at)?;
     let target = target_text(record, this_request);
     let ca = record.ca.as_ref().map(|c| c.as_str());
-    let hash = link_hash(
-        seq,
-        at,
-        &record.actor,
-        &record.action,
-        ca,
-        &target,
-        &record.details,
-        &prev,
-    );
+    let hash = WRITER_KEY.with(|k| {
+        let key = k.borrow();
+        if let Some(key) = key.as_ref()
+            && u64::try_from(seq).is_ok_and(|s| s < key.first_seq)
+        {
+            // The key was made for a longer log: records were deleted since.
+            return Err(StoreError::Backend(format!(
+                "audit record {seq} comes before the audit key's first record {}: records were deleted",
+                key.first_seq
+            )));
+        }
+        Ok(link_hash(
+            key.as_ref(),
+            seq,
+            at,
+            &record.actor,
+            &record.action,
+            ca,
+            &target,
+            &record.details,
+            &prev,
+        ))
+    })?;
     conn.prepare_cached(INSERT)
         .and_then(|mut s| {
             s.execute(params![
@@ -96,8 +224,10 @@ pub(crate) fn append(
     Ok(())
 }
 
+/// The link of record `seq`: keyed from the key's first record on, unkeyed before it.
 #[allow(clippy::too_many_arguments)]
 fn link_hash(
+    key: Option<&ChainKey>,
     seq: i64,
     at: i64,
     actor: &str,
@@ -107,8 +237,13 @@ fn link_hash(
     details: &str,
     prev: &[u8],
 ) -> [u8; 32] {
+    let keyed = key.filter(|k| u64::try_from(seq).is_ok_and(|s| s >= k.first_seq));
     let mut buf = Vec::with_capacity(128 + details.len());
-    buf.extend_from_slice(DOMAIN);
+    buf.extend_from_slice(if keyed.is_some() {
+        DOMAIN_V2
+    } else {
+        DOMAIN_V1
+    });
     buf.extend_from_slice(&seq.to_be_bytes());
     buf.extend_from_slice(&at.to_be_bytes());
     for field in [actor, action] {
@@ -124,7 +259,15 @@ fn link_hash(
     push_field(&mut buf, target);
     push_field(&mut buf, details);
     buf.extend_from_slice(prev);
-    signet_x509::sha256(&buf)
+    match keyed {
+        Some(k) => {
+            let tag = hmac::sign(&k.key, &buf);
+            let mut out = [0u8; 32];
+            out.copy_from_slice(tag.as_ref());
+            out
+        }
+        None => signet_x509::sha256(&buf),
+    }
 }
 
 fn push_field(buf: &mut Vec<u8>, s: &str) {
@@ -179,8 +322,58 @@ impl RawRecord {
     }
 }
 
-/// Walks the whole chain in `seq` order.
-pub(crate) fn verify(conn: &Connection) -> Result<AuditCheck, StoreError> {
+/// Walks the whole chain in `seq` order with `keys`, then checks every stored checkpoint and
+/// every `witnessed` one (with where it came from) against it.
+pub(crate) fn verify(
+    conn: &Connection,
+    keys: &AuditKeys,
+    witnessed: &[(String, AuditCheckpoint)],
+) -> Result<AuditReport, StoreError> {
+    let stored = stored_checkpoints(conn)?;
+    let wanted: BTreeSet<u64> = stored
+        .iter()
+        .chain(witnessed.iter().map(|(_, c)| c))
+        .map(|c| c.seq)
+        .collect();
+    let mut report = AuditReport {
+        key_from: keys.chain.as_ref().map(ChainKey::first_seq),
+        signatures_checked: keys.checkpoint_public_key.is_some(),
+        ..AuditReport::default()
+    };
+    let (records, head): (i64, i64) = conn
+        .query_row(
+            "SELECT count(*), coalesce(max(seq), 0) FROM audit",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(sql_error("reading the audit log"))?;
+    report.records = u64::try_from(records).unwrap_or(0);
+    report.head = u64::try_from(head).unwrap_or(0);
+    let hashes = walk(conn, keys.chain.as_ref(), &wanted, &mut report)?;
+    if let Some(key) = &keys.chain
+        && key.first_seq > report.head + 1
+    {
+        report.problems.push((
+            report.head,
+            format!(
+                "the audit key links records from {} on, but the log ends at record {}: records were deleted",
+                key.first_seq, report.head
+            ),
+        ));
+    }
+    check_checkpoints(keys, &stored, witnessed, &hashes, &mut report);
+    Ok(report)
+}
+
+/// Checks the links in order, stopping at the first that does not hold; returns the hashes of
+/// the verified records whose sequence numbers are in `wanted`.
+fn walk(
+    conn: &Connection,
+    key: Option<&ChainKey>,
+    wanted: &BTreeSet<u64>,
+    report: &mut AuditReport,
+) -> Result<BTreeMap<u64, Vec<u8>>, StoreError> {
+    let mut hashes = BTreeMap::new();
     let mut stmt = conn
         .prepare(&format!("{SELECT}ORDER BY seq"))
         .map_err(sql_error("reading the audit log"))?;
@@ -188,51 +381,268 @@ pub(crate) fn verify(conn: &Connection) -> Result<AuditCheck, StoreError> {
         .query_map([], record_from_row)
         .map_err(sql_error("reading the audit log"))?;
     let mut prev = GENESIS.to_vec();
-    let mut records = 0u64;
     for (expected_seq, row) in (1_i64..).zip(rows) {
         let r = row.map_err(sql_error("reading an audit record"))?;
-        records += 1;
-        let broken = |why: String| {
-            Ok(AuditCheck {
-                records,
-                first_broken: Some((u64::try_from(r.seq).unwrap_or(0), why)),
-            })
-        };
-        if r.seq != expected_seq {
-            return broken(format!(
+        let seq = u64::try_from(r.seq).unwrap_or(0);
+        let why = if r.seq != expected_seq {
+            Some(format!(
                 "expected record {expected_seq} here, found {} (a record was deleted or moved)",
                 r.seq
-            ));
-        }
-        if r.prev_hash != prev {
-            return broken(
-                "its back-link does not match the previous record's hash (a record before it was deleted, replaced or reordered)".into(),
+            ))
+        } else if r.prev_hash != prev {
+            Some("its back-link does not match the previous record's hash (a record before it was deleted, replaced or reordered)".to_string())
+        } else {
+            let hash = link_hash(
+                key,
+                r.seq,
+                r.at,
+                &r.actor,
+                &r.action,
+                r.ca.as_deref(),
+                &r.target,
+                &r.details,
+                &r.prev_hash,
             );
+            if hash[..] == r.hash[..] {
+                None
+            } else if key.is_some_and(|k| seq >= k.first_seq) {
+                Some("its contents do not match its keyed hash (the record was edited, or re-hashed without the audit key)".to_string())
+            } else {
+                Some("its contents do not match its hash (the record was edited)".to_string())
+            }
+        };
+        if let Some(why) = why {
+            report.broken = Some((seq, why));
+            return Ok(hashes);
         }
-        let hash = link_hash(
-            r.seq,
-            r.at,
-            &r.actor,
-            &r.action,
-            r.ca.as_deref(),
-            &r.target,
-            &r.details,
-            &r.prev_hash,
-        );
-        if r.hash != hash {
-            return broken("its contents do not match its hash (the record was edited)".into());
+        report.verified_through = seq;
+        if wanted.contains(&seq) {
+            hashes.insert(seq, r.hash.clone());
         }
         prev = r.hash;
     }
-    Ok(AuditCheck {
-        records,
-        first_broken: None,
+    Ok(hashes)
+}
+
+/// Checks signatures, numbering and hashes of the stored and witnessed checkpoints, and
+/// picks the newest one that matches as the anchor.
+fn check_checkpoints(
+    keys: &AuditKeys,
+    stored: &[AuditCheckpoint],
+    witnessed: &[(String, AuditCheckpoint)],
+    hashes: &BTreeMap<u64, Vec<u8>>,
+    report: &mut AuditReport,
+) {
+    let public = keys
+        .checkpoint_public_key
+        .map(|k| signature::UnparsedPublicKey::new(&signature::ED25519, k));
+    let signed = |c: &AuditCheckpoint| {
+        public
+            .as_ref()
+            .is_none_or(|p| p.verify(c.text().as_bytes(), &c.signature).is_ok())
+    };
+    let consider = |source: &str, c: &AuditCheckpoint, report: &mut AuditReport| {
+        let name = if source == "database" {
+            format!("checkpoint #{}", c.number)
+        } else {
+            format!("checkpoint #{} from {source}", c.number)
+        };
+        if !signed(c) {
+            report.problems.push((
+                c.seq,
+                format!("{name} does not carry a valid signature of the audit signing key (forged or edited)"),
+            ));
+            return;
+        }
+        if c.seq > report.head {
+            report.problems.push((
+                c.seq,
+                format!(
+                    "{name} covers record {}, but the log ends at record {}: records were deleted",
+                    c.seq, report.head
+                ),
+            ));
+            return;
+        }
+        match hashes.get(&c.seq) {
+            // Beyond a broken link: the break is already reported.
+            None => {}
+            Some(h) if *h != c.hash => report.problems.push((
+                c.seq,
+                format!(
+                    "record {} does not match {name}: the chain was rewritten up to there",
+                    c.seq
+                ),
+            )),
+            Some(_) => {
+                let newer = report
+                    .anchor
+                    .as_ref()
+                    .is_none_or(|a| (c.seq, c.number) > (a.seq, a.number));
+                if newer {
+                    report.anchor = Some(CheckpointAnchor {
+                        number: c.number,
+                        seq: c.seq,
+                        at: c.at,
+                        source: if source == "database" {
+                            "stored in the database".into()
+                        } else {
+                            format!("witnessed in {source}")
+                        },
+                    });
+                }
+            }
+        }
+    };
+    let mut previous: Option<&AuditCheckpoint> = None;
+    for c in stored {
+        let expected = previous.map_or(1, |p| p.number + 1);
+        if c.number != expected {
+            report.problems.push((
+                c.seq,
+                format!(
+                    "checkpoints #{expected} to #{} are missing from the database (deleted)",
+                    c.number - 1
+                ),
+            ));
+        }
+        if let Some(p) = previous
+            && (c.seq <= p.seq || c.at < p.at)
+        {
+            report.problems.push((
+                c.seq,
+                format!(
+                    "checkpoint #{} does not follow checkpoint #{} (its record or time goes backwards)",
+                    c.number, p.number
+                ),
+            ));
+        }
+        consider("database", c, report);
+        previous = Some(c);
+    }
+    report.checkpoints_stored = stored.len() as u64;
+    for (source, c) in witnessed {
+        match stored.iter().find(|s| s.number == c.number) {
+            Some(s) if s == c => {}
+            Some(_) => report.problems.push((
+                c.seq,
+                format!(
+                    "the database's checkpoint #{} differs from the one witnessed in {source}",
+                    c.number
+                ),
+            )),
+            None => report.problems.push((
+                c.seq,
+                format!(
+                    "checkpoint #{} witnessed in {source} is missing from the database (deleted)",
+                    c.number
+                ),
+            )),
+        }
+        consider(source, c, report);
+    }
+    report.checkpoints_witnessed = witnessed.len() as u64;
+}
+
+/// Every stored checkpoint, by number (none when the table does not exist yet: a database
+/// from before checkpoints, opened read-only).
+fn stored_checkpoints(conn: &Connection) -> Result<Vec<AuditCheckpoint>, StoreError> {
+    let exists: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_checkpoints'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql_error("reading the schema"))?;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn
+        .prepare_cached(&format!("{SELECT_CHECKPOINTS}ORDER BY number"))
+        .map_err(sql_error("reading audit checkpoints"))?;
+    let rows = stmt
+        .query_map([], checkpoint_from_row)
+        .map_err(sql_error("reading audit checkpoints"))?;
+    rows.map(|r| r.map_err(sql_error("reading an audit checkpoint")))
+        .collect()
+}
+
+fn checkpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditCheckpoint> {
+    let number: i64 = r.get(0)?;
+    let seq: i64 = r.get(1)?;
+    let at: i64 = r.get(3)?;
+    Ok(AuditCheckpoint {
+        number: u64::try_from(number).unwrap_or(0),
+        seq: u64::try_from(seq).unwrap_or(0),
+        hash: r.get(2)?,
+        at: UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0)),
+        signature: r.get(4)?,
     })
+}
+
+/// The chain head and the newest checkpoint (a read).
+pub(crate) fn checkpoint_base(conn: &Connection) -> Result<CheckpointBase, StoreError> {
+    let head: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached(HEAD)
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(sql_error("reading the audit head"))?;
+    let last = conn
+        .prepare_cached(&format!("{SELECT_CHECKPOINTS}ORDER BY number DESC LIMIT 1"))
+        .and_then(|mut s| s.query_row([], checkpoint_from_row).optional())
+        .map_err(sql_error("reading the newest audit checkpoint"))?;
+    let (head_seq, head_hash) = head.unwrap_or((0, Vec::new()));
+    Ok(CheckpointBase {
+        head_seq: u64::try_from(head_seq).unwrap_or(0),
+        head_hash,
+        last,
+    })
+}
+
+/// Stores a checkpoint on the writer's open transaction, after checking that it names a
+/// record as stored.
+pub(crate) fn record_checkpoint(conn: &Connection, c: &AuditCheckpoint) -> Result<(), StoreError> {
+    let seq = i64::try_from(c.seq)
+        .map_err(|_| StoreError::Backend("checkpoint seq out of range".into()))?;
+    let hash: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT hash FROM audit WHERE seq = ?1")
+        .and_then(|mut s| s.query_row(params![seq], |r| r.get(0)).optional())
+        .map_err(sql_error("reading an audit record"))?;
+    if hash.as_deref() != Some(&c.hash[..]) {
+        return Err(StoreError::StateChanged(format!(
+            "audit record {} is not the one checkpoint #{} names",
+            c.seq, c.number
+        )));
+    }
+    let number = i64::try_from(c.number)
+        .map_err(|_| StoreError::Backend("checkpoint number out of range".into()))?;
+    conn.prepare_cached(INSERT_CHECKPOINT)
+        .and_then(|mut s| {
+            s.execute(params![
+                number,
+                seq,
+                c.hash,
+                to_unix(c.at).unwrap_or(0),
+                c.signature
+            ])
+        })
+        .map_err(|e| {
+            if crate::codec::is_unique_violation(&e) {
+                StoreError::Conflict(format!("audit checkpoint #{} exists", c.number))
+            } else {
+                sql_error("recording an audit checkpoint")(e)
+            }
+        })?;
+    Ok(())
 }
 
 /// Verifies the audit chain of a database file directly (server stopped, or a copy), read
 /// only: `signet audit verify --data DIR`.
-pub fn verify_file(path: &Path) -> Result<AuditCheck, StoreError> {
+pub fn verify_file(
+    path: &Path,
+    keys: &AuditKeys,
+    witnessed: &[(String, AuditCheckpoint)],
+) -> Result<AuditReport, StoreError> {
     if !path.exists() {
         return Err(StoreError::Backend(format!(
             "no database at {}",
@@ -244,7 +654,39 @@ pub fn verify_file(path: &Path) -> Result<AuditCheck, StoreError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
-    verify(&conn)
+    verify(&conn, keys, witnessed)
+}
+
+/// The audit head and stored checkpoint count of a database file, for deciding whether an
+/// installation may create a new audit key (none on a missing file or an old schema).
+pub fn anchors_of_file(path: &Path) -> Result<(u64, u64), StoreError> {
+    if !path.exists() {
+        return Ok((0, 0));
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
+    let table = |name: &str| -> Result<bool, StoreError> {
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            params![name],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(sql_error("reading the schema"))
+    };
+    let head = if table("audit")? { head_seq(&conn)? } else { 0 };
+    let checkpoints = if table("audit_checkpoints")? {
+        conn.query_row("SELECT count(*) FROM audit_checkpoints", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(sql_error("counting audit checkpoints"))?
+    } else {
+        0
+    };
+    Ok((head, u64::try_from(checkpoints).unwrap_or(0)))
 }
 
 /// Every audit record of a database file, in order (offline export).

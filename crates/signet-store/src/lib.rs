@@ -80,6 +80,8 @@ pub struct SqliteStore {
     writer: Writer,
     _checkpointer: Checkpointer,
     readers: Readers,
+    /// What `verify_audit` and `audit_report` check the chain with.
+    audit_keys: std::sync::Arc<audit::AuditKeys>,
 }
 
 /// Counters for tests and metrics.
@@ -138,6 +140,16 @@ impl SqliteStore {
     /// Fails if the database's schema is newer than this build knows, or if the file cannot
     /// be put in WAL mode.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with_audit(path, audit::AuditKeys::default())
+    }
+
+    /// Like [`SqliteStore::open`], with the keys that link and check the audit chain (see
+    /// [`audit`]). Fails if the chain key starts after the end of the audit log (records were
+    /// deleted, or the key belongs to another database).
+    pub fn open_with_audit(
+        path: &Path,
+        audit_keys: audit::AuditKeys,
+    ) -> Result<SqliteStore, StoreError> {
         restrict_permissions(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -147,6 +159,7 @@ impl SqliteStore {
         })?;
         configure_writer(&conn)?;
         migrate::migrate(&mut conn, to_unix(SystemTime::now())?)?;
+        audit::check_key_against_head(&conn, audit_keys.chain.as_ref())?;
 
         // Readers open the same file later, maybe after the working directory changed.
         let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
@@ -155,7 +168,7 @@ impl SqliteStore {
             .clamp(2, 4);
         let readers = Readers::start(&path, reader_threads)?;
         let (checkpointer, checkpoints) = Checkpointer::start(&path, BUSY_TIMEOUT)?;
-        let writer = Writer::start(conn, checkpoints)?;
+        let writer = Writer::start(conn, checkpoints, audit_keys.chain.clone())?;
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
         // but an installation from before this check may have them wider.
         restrict_permissions(&path)?;
@@ -163,6 +176,7 @@ impl SqliteStore {
             writer,
             _checkpointer: checkpointer,
             readers,
+            audit_keys: std::sync::Arc::new(audit_keys),
         })
     }
 
@@ -519,7 +533,36 @@ impl Store for SqliteStore {
     }
 
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>> {
-        Box::pin(self.readers.run(audit::verify))
+        let keys = std::sync::Arc::clone(&self.audit_keys);
+        Box::pin(
+            self.readers
+                .run(move |conn| audit::verify(conn, &keys, &[]).map(|r| r.to_check())),
+        )
+    }
+
+    fn audit_checkpoint_base(
+        &self,
+    ) -> BoxFuture<'_, Result<signet_core::audit::CheckpointBase, StoreError>> {
+        Box::pin(self.readers.run(audit::checkpoint_base))
+    }
+
+    fn record_audit_checkpoint(
+        &self,
+        checkpoint: signet_core::audit::AuditCheckpoint,
+        events: Vec<NewEvent>,
+    ) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.record_audit_checkpoint(checkpoint, events))
+    }
+
+    fn audit_report(
+        &self,
+        witnessed: Vec<(String, signet_core::audit::AuditCheckpoint)>,
+    ) -> BoxFuture<'_, Result<signet_core::audit::AuditReport, StoreError>> {
+        let keys = std::sync::Arc::clone(&self.audit_keys);
+        Box::pin(
+            self.readers
+                .run(move |conn| audit::verify(conn, &keys, &witnessed)),
+        )
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

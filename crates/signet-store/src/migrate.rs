@@ -68,6 +68,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0007_responder.sql"),
         backfill: None,
     },
+    Migration {
+        version: 8,
+        name: "audit_checkpoints",
+        sql: include_str!("../migrations/sqlite/0008_audit_checkpoints.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

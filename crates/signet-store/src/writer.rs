@@ -54,6 +54,7 @@ enum Op {
     ExitFailed(Box<signet_core::ExitFailure>),
     ParkEvent(Box<signet_core::ParkEvent>),
     UnparkEvent(Box<UnparkEvent>),
+    AuditCheckpoint(Box<(signet_core::audit::AuditCheckpoint, Vec<NewEvent>)>),
 }
 
 pub(crate) struct UnparkEvent {
@@ -115,7 +116,12 @@ struct Counters {
 impl Writer {
     /// Starts the writer thread; it owns `conn` from now on and does its part of the WAL
     /// checkpoints (see `checkpoint`) between batches.
-    pub(crate) fn start(conn: Connection, checkpoints: Checkpoints) -> Result<Writer, StoreError> {
+    /// `audit_key` links the audit records it appends (`crate::audit`).
+    pub(crate) fn start(
+        conn: Connection,
+        checkpoints: Checkpoints,
+        audit_key: Option<crate::audit::ChainKey>,
+    ) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel();
         let lifecycle = Arc::new(Mutex::new(Lifecycle::default()));
         let counters = Arc::new(Counters::default());
@@ -128,6 +134,7 @@ impl Writer {
                     // Declared first so it is dropped last: waiters in `close` are told only
                     // after the connection is closed.
                     let _finished = Finished(lifecycle);
+                    crate::audit::use_key_on_this_thread(audit_key);
                     run(conn, &rx, &counters, &checkpoints);
                 })
                 .map_err(|e| {
@@ -198,6 +205,15 @@ impl Writer {
 
     pub(crate) async fn append_audit(&self, records: Vec<NewAudit>) -> Result<(), StoreError> {
         self.unit(Op::AppendAudit(records)).await
+    }
+
+    pub(crate) async fn record_audit_checkpoint(
+        &self,
+        checkpoint: signet_core::audit::AuditCheckpoint,
+        events: Vec<NewEvent>,
+    ) -> Result<(), StoreError> {
+        self.unit(Op::AuditCheckpoint(Box::new((checkpoint, events))))
+            .await
     }
 
     pub(crate) async fn revoke_token(&self, r: RevokeToken) -> Result<(), StoreError> {
@@ -472,6 +488,9 @@ impl Op {
             Op::ExitFailed(f) => crate::exits::exit_failed(conn, f).map(|()| Done::Unit),
             Op::ParkEvent(p) => crate::exits::park_event(conn, p).map(|()| Done::Unit),
             Op::UnparkEvent(u) => crate::exits::unpark_event(conn, &u.ca, &u.exit, u.seq, &u.audit)
+                .map(|()| Done::Unit),
+            Op::AuditCheckpoint(c) => crate::audit::record_checkpoint(conn, &c.0)
+                .and_then(|()| append_events(conn, &c.1))
                 .map(|()| Done::Unit),
         }
     }

@@ -276,34 +276,39 @@ fn the_responder_key_is_sealed_with_the_ca_passphrase() {
     );
     assert_ne!(run.code, 0, "{run}");
 
-    // A new CA passphrase (the CA key re-encrypted by openssl): the old sealed key no longer
-    // opens, so the start says so and issues a new responder certificate, sealed anew.
-    let ca_key = server.data.join("ca").join(&server.ca).join("key.pem");
+    // A new CA passphrase (the CA key and the audit signing key, both encrypted with it,
+    // re-encrypted by openssl): the old sealed responder key no longer opens, so the start
+    // says so and issues a new responder certificate, sealed anew.
     let new_pass = secrets.path().join("new-passphrase");
     fs::write(&new_pass, "a new passphrase\n").unwrap();
     let new_arg = format!("file:{}", p(&new_pass));
-    let reencrypted = server.work.join("reencrypted.pem");
-    run_program(
-        "openssl",
-        &[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-v2prf",
-            "hmacWithSHA256",
-            "-in",
-            p(&ca_key),
-            "-passin",
-            &pass_arg,
-            "-passout",
-            &new_arg,
-            "-out",
-            p(&reencrypted),
-        ],
-    )
-    .expect_code(0);
-    fs::copy(&reencrypted, &ca_key).unwrap();
+    for key in [
+        server.data.join("ca").join(&server.ca).join("key.pem"),
+        server.data.join("audit-signing.key"),
+    ] {
+        let reencrypted = server.work.join("reencrypted.pem");
+        run_program(
+            "openssl",
+            &[
+                "pkcs8",
+                "-topk8",
+                "-v2",
+                "aes-256-cbc",
+                "-v2prf",
+                "hmacWithSHA256",
+                "-in",
+                p(&key),
+                "-passin",
+                &pass_arg,
+                "-passout",
+                &new_arg,
+                "-out",
+                p(&reencrypted),
+            ],
+        )
+        .expect_code(0);
+        fs::copy(&reencrypted, &key).unwrap();
+    }
     server.serve_env = vec![("SIGNET_PASSPHRASE".into(), "a new passphrase".into())];
     server.serve();
     assert!(

@@ -376,7 +376,7 @@ async fn writes_survive_close_and_reopen_and_migrations_run_once() {
     assert_eq!(count(&conn, "SELECT count(*) FROM schema_migrations"), 8);
     assert_eq!(
         count(&conn, "SELECT max(version) FROM schema_migrations"),
-        7
+        8
     );
     assert_eq!(count(&conn, "SELECT count(*) FROM requests"), 1);
 

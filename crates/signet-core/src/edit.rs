@@ -70,7 +70,12 @@ const CA_MANAGED: &[(&str, &str)] = &[
 /// The rules no officer edit may break, whatever the profile (step 1 above).
 pub fn check_officer_edit(edit: &ExtensionEdit) -> Result<(), EditRefused> {
     let oid = edit.oid.as_str();
-    if !ext::is_dotted_oid(oid) {
+    // Canonical dotted form only: `2.5.29.037` would encode as 2.5.29.37 and slip past every
+    // comparison by text below.
+    let canonical = oid
+        .split('.')
+        .all(|arc| arc == "0" || !arc.starts_with('0'));
+    if !ext::is_dotted_oid(oid) || !canonical {
         return Err(EditRefused::NotAnOid {
             oid: oid.chars().take(80).collect(),
         });
@@ -205,6 +210,19 @@ mod tests {
         assert!(check_officer_edit(&set(oid::EXT_KEY_USAGE, any.value)).is_err());
         let server = ext::extended_key_usage(&[oid::KP_SERVER_AUTH.to_string()]).expect("eku");
         assert!(check_officer_edit(&set(oid::EXT_KEY_USAGE, server.value)).is_ok());
+    }
+
+    #[test]
+    fn only_canonical_oids_are_taken() {
+        for oid in ["2.5.29.037", "02.5.29.37", "2.5.29.31.", "2..5"] {
+            assert!(
+                matches!(
+                    check_officer_edit(&set(oid, vec![0x05, 0x00])),
+                    Err(EditRefused::NotAnOid { .. })
+                ),
+                "{oid}"
+            );
+        }
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub fn load_or_create(data: &Path, db: &Path, passphrase: Option<&[u8]>) -> Resu
         }
         created = true;
     }
+    check_witness_file(data, db)?;
     let chain = read_chain_key(&key_path)?;
     let pem =
         fs::read(&signing_path).with_context(|| format!("reading {}", signing_path.display()))?;
@@ -107,6 +108,44 @@ pub fn load_or_create(data: &Path, db: &Path, passphrase: Option<&[u8]>) -> Resu
         signer: Arc::new(signer),
         created,
     })
+}
+
+/// The newest checkpoint in the local witness file must still be in the database as signed:
+/// otherwise records or checkpoints were cut, and signing a new checkpoint over the shorter
+/// log would overwrite the evidence. The server refuses to start instead.
+fn check_witness_file(data: &Path, db: &Path) -> Result<()> {
+    let witness = data.join(WITNESS_FILE);
+    if !witness.exists() || !db.exists() {
+        return Ok(());
+    }
+    let newest = read_checkpoints(&witness)?
+        .into_iter()
+        .max_by_key(|c| c.number)
+        .context("the witness file holds no checkpoint")?;
+    if let Some(problem) = signet_store::audit::check_witness(db, &newest)
+        .map_err(|e| anyhow::anyhow!("checking {}: {e}", witness.display()))?
+    {
+        bail!(
+            "{problem}, but {} (the last checkpoint this server signed) names it: audit records \
+             or checkpoints were removed or changed in {}. Run `signet audit verify --data {} --checkpoint {}`; \
+             if the database was restored from a backup on purpose, move {} aside to start",
+            witness.display(),
+            db.display(),
+            data.display(),
+            witness.display(),
+            witness.display()
+        );
+    }
+    Ok(())
+}
+
+/// The checkpoint number in the local witness file, if any.
+fn witness_number(witness: &Path) -> Option<u64> {
+    read_checkpoints(witness)
+        .ok()?
+        .into_iter()
+        .map(|c| c.number)
+        .max()
 }
 
 /// `signet audit verify --data`: whatever key files exist (nothing is created), the public
@@ -321,6 +360,16 @@ async fn checkpoint(
     reason: &str,
 ) -> Option<AuditCheckpoint> {
     match authority.checkpoint_audit(signer, reason).await {
+        Ok(Some(c)) if witness_number(witness).is_some_and(|n| c.number <= n) => {
+            // The database's newest checkpoint is older than the one this server last wrote
+            // down: checkpoints were removed while it ran. Keep the evidence.
+            tracing::error!(
+                checkpoint = c.number,
+                file = %witness.display(),
+                "audit checkpoints were removed from the database; the witness file is kept, run `signet audit verify`"
+            );
+            Some(c)
+        }
         Ok(Some(c)) => {
             tracing::info!(
                 checkpoint = c.number,

@@ -255,7 +255,22 @@ fn rewritten_set_extension_record_is_detected() {
         "verify names the rewritten record {seq}: {offline}"
     );
 
-    // The REST verify of the live database says the same.
+    // The server refuses to start (and to sign a checkpoint over the rewritten head) while
+    // its witness file names a record that changed; moved aside, as the refusal says, the
+    // REST verify of the live database reports the rewrite too.
+    let refused = server
+        .try_serve()
+        .expect_err("started over a rewritten log");
+    assert!(
+        refused.stderr.contains("removed or changed"),
+        "{}",
+        refused.stderr
+    );
+    fs::rename(
+        server.data.join("audit-checkpoint.json"),
+        server.work_file("moved-aside.json"),
+    )
+    .unwrap();
     server.serve();
     let auditor = server.create_token(&["auditor"], "aud");
     let online = cli_as(&server, &auditor, &["audit", "verify", "--json"]);
@@ -342,6 +357,44 @@ fn truncation_is_detected_against_checkpoints() {
     assert!(
         run.stdout.contains(&format!("{covered}")),
         "verify names the witnessed record {covered}: {run}"
+    );
+}
+
+/// The attacker cuts the newest records and the checkpoints that cover them but cannot reach
+/// the witness file: the server must not start and sign a fresh checkpoint over the cut log
+/// (which would also overwrite the witness).
+#[test]
+fn a_server_refuses_to_sign_over_a_cut_log() {
+    let mut server = Server::init(&["--dev"]);
+    server.serve();
+    officer_history(&server);
+    server.stop_ok();
+    let witness = server.data.join("audit-checkpoint.json");
+    let before = fs::read_to_string(&witness).expect("the witness file");
+
+    let conn = attacker_db(&server);
+    let head = audit_head(&conn);
+    conn.execute("DELETE FROM audit WHERE seq > ?1", params![head - 3])
+        .unwrap();
+    conn.execute(
+        "DELETE FROM audit_checkpoints WHERE seq > ?1",
+        params![head - 3],
+    )
+    .unwrap();
+    drop(conn);
+
+    let refused = server
+        .try_serve()
+        .expect_err("the server started over a cut log");
+    assert!(
+        refused.stderr.contains("were removed or changed"),
+        "the refusal says why: {}",
+        refused.stderr
+    );
+    assert_eq!(
+        fs::read_to_string(&witness).unwrap(),
+        before,
+        "the witness file was overwritten"
     );
 }
 

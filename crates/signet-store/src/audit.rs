@@ -657,6 +657,45 @@ pub fn verify_file(
     verify(&conn, keys, witnessed)
 }
 
+/// Whether a database file still holds checkpoint `c` as it was signed: a checkpoint row with
+/// its number, record and hash, and that record in the chain. `Some(problem)` when it does
+/// not (records or checkpoints were removed, or the file belongs to another database). Read
+/// at start against the local witness file, so a server never signs over a cut log.
+pub fn check_witness(path: &Path, c: &AuditCheckpoint) -> Result<Option<String>, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
+    let (Ok(number), Ok(seq)) = (i64::try_from(c.number), i64::try_from(c.seq)) else {
+        return Ok(Some(format!("checkpoint #{} is out of range", c.number)));
+    };
+    let stored: Option<(i64, Vec<u8>)> = conn
+        .prepare("SELECT seq, hash FROM audit_checkpoints WHERE number = ?1")
+        .and_then(|mut s| {
+            s.query_row(params![number], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
+        .map_err(sql_error("reading an audit checkpoint"))?;
+    if stored.as_ref() != Some(&(seq, c.hash.clone())) {
+        return Ok(Some(format!(
+            "the database does not hold checkpoint #{} (record {}) as it was signed",
+            c.number, c.seq
+        )));
+    }
+    let record: Option<Vec<u8>> = conn
+        .prepare("SELECT hash FROM audit WHERE seq = ?1")
+        .and_then(|mut s| s.query_row(params![seq], |r| r.get(0)).optional())
+        .map_err(sql_error("reading an audit record"))?;
+    if record.as_deref() != Some(&c.hash[..]) {
+        return Ok(Some(format!(
+            "audit record {} that checkpoint #{} covers is missing or changed",
+            c.seq, c.number
+        )));
+    }
+    Ok(None)
+}
+
 /// The audit head and stored checkpoint count of a database file, for deciding whether an
 /// installation may create a new audit key (none on a missing file or an old schema).
 pub fn anchors_of_file(path: &Path) -> Result<(u64, u64), StoreError> {

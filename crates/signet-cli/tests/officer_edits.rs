@@ -19,11 +19,14 @@ fn edit(server: &Server, token: &str, id: i64, oid: &str, body: Value) -> Respon
     )
 }
 
-/// A subjectAltName value with one dNSName, encoded by hand so the name can be anything.
-fn san_der(dns: &str) -> String {
-    let name = dns.as_bytes();
-    let mut inner = vec![0x82, name.len() as u8];
-    inner.extend_from_slice(name);
+/// A subjectAltName value with these dNSNames, encoded by hand so they can be anything
+/// (the REST API's `san` form would normalise them).
+fn san_der(names: &[&str]) -> String {
+    let mut inner = Vec::new();
+    for name in names {
+        inner.extend([0x82, name.len() as u8]);
+        inner.extend_from_slice(name.as_bytes());
+    }
     let mut der = vec![0x30, inner.len() as u8];
     der.extend(inner);
     hex(&der)
@@ -76,7 +79,7 @@ fn officer_edits_stay_within_the_profile() {
         (
             "invalid host name",
             "2.5.29.17",
-            json!({"value": san_der("a b<script>")}),
+            json!({"value": san_der(&["a b<script>"])}),
             "a b<script>",
         ),
         (
@@ -146,6 +149,33 @@ fn officer_edits_stay_within_the_profile() {
             "2.5.29.14",
             json!({"value": "04020102"}),
             "subjectKeyIdentifier",
+        ),
+        // One name many times, or in another case: the profile would issue it once.
+        (
+            "a name twice",
+            "2.5.29.17",
+            json!({"value": san_der(&["a.edit.test", "a.edit.test"])}),
+            "twice",
+        ),
+        (
+            "a name in upper case",
+            "2.5.29.17",
+            json!({"value": san_der(&["WWW.edit.test"])}),
+            "lower case",
+        ),
+        // digitalSignature, not critical.
+        (
+            "non-critical keyUsage",
+            "2.5.29.15",
+            json!({"value": "03020780"}),
+            "critical",
+        ),
+        // cA=FALSE with a pathLenConstraint.
+        (
+            "pathLen on a leaf",
+            "2.5.29.19",
+            json!({"value": "3003020100"}),
+            "pathLenConstraint",
         ),
     ];
     for (what, oid, body, named) in refused {
@@ -225,4 +255,49 @@ fn a_stored_edit_is_checked_again_at_approval() {
         "{v:#}"
     );
     assert!(v.get("certificate").is_none_or(Value::is_null), "{v:#}");
+}
+
+/// With M-of-N approval, one manager must not edit a request another has approved and then
+/// complete the count alone: an edit clears the approvals given so far.
+#[test]
+fn an_edit_clears_earlier_approvals() {
+    let mut server = Server::init(&["--dev"]);
+    server.append_config(DUAL_PROFILE);
+    server.serve();
+    let requester = server.create_token(&["requester"], "req");
+    let ann = server.create_token(&["manager"], "ann");
+    let bob = server.create_token(&["manager"], "bob");
+    let v = server.submit_cn_as(&requester, "dual.test", "dual");
+    let id = v["id"].as_i64().unwrap();
+    let approve = |token: &str| {
+        server.call(
+            Some(token),
+            "POST",
+            &format!("/api/v1/cas/{}/requests/{id}/approve", server.ca),
+            None,
+        )
+    };
+    assert!(approve(&ann).text().contains("1 of 2"));
+    // Bob changes what Ann approved, then approves: that is one approval, not two.
+    let resp = edit(
+        &server,
+        &bob,
+        id,
+        "2.5.29.17",
+        json!({"san": ["dns:dual.test", "dns:other.test"]}),
+    );
+    assert_eq!(resp.status, 200, "{resp}");
+    assert!(
+        resp.text().contains("earlier approvals no longer count"),
+        "{resp}"
+    );
+    let second = approve(&bob).json();
+    assert_eq!(second["status"], "pending", "{second:#}");
+    assert!(
+        second["message"].as_str().unwrap().contains("1 of 2"),
+        "{second:#}"
+    );
+    // Ann approves the edited request: now it is issued, with the edit.
+    let issued = approve(&ann).json();
+    assert_eq!(issued["status"], "issued", "{issued:#}");
 }

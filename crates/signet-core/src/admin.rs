@@ -456,6 +456,10 @@ impl Authority {
         check_attributes(&attributes)?;
         let mut updated = record.clone();
         updated.attributes = attributes;
+        let cleared = clear_approvals_on_edit(&mut updated, who);
+        if cleared {
+            details = details.bool("approvals_cleared", true);
+        }
         let audit = self.audit(
             who,
             "set-attributes",
@@ -463,8 +467,16 @@ impl Authority {
             AuditTarget::Request(id),
             details.finish(),
         );
-        self.commit_update(&record, updated, None, None, false, Vec::new(), vec![audit])
-            .await
+        self.commit_update(
+            &record,
+            updated,
+            None,
+            None,
+            cleared,
+            Vec::new(),
+            vec![audit],
+        )
+        .await
     }
 
     /// Sets, replaces or disables one extension of a pending or denied request.
@@ -505,14 +517,18 @@ impl Authority {
             Some(i) => extensions[i] = stored,
             None => extensions.push(stored),
         }
-        let details = JsonObject::new()
+        let mut updated = record.clone();
+        updated.extensions = extensions;
+        let cleared = clear_approvals_on_edit(&mut updated, who);
+        let mut details = JsonObject::new()
             .str("oid", &edit.oid)
             .bool("critical", edit.critical)
             .opt_str("value", edit.value.as_deref().map(hex::encode).as_deref())
-            .bool("disabled", edit.value.is_none())
-            .finish();
-        let mut updated = record.clone();
-        updated.extensions = extensions;
+            .bool("disabled", edit.value.is_none());
+        if cleared {
+            details = details.bool("approvals_cleared", true);
+        }
+        let details = details.finish();
         let audit = self.audit(
             who,
             "set-extension",
@@ -520,8 +536,16 @@ impl Authority {
             AuditTarget::Request(id),
             details,
         );
-        self.commit_update(&record, updated, None, None, false, Vec::new(), vec![audit])
-            .await
+        self.commit_update(
+            &record,
+            updated,
+            None,
+            None,
+            cleared,
+            Vec::new(),
+            vec![audit],
+        )
+        .await
     }
 
     // ---- Revocation ---------------------------------------------------------------------
@@ -1135,6 +1159,22 @@ fn store_error(e: StoreError) -> EnrollError {
         StoreError::Conflict(d) => EnrollError::Conflict(d),
         other => internal("store", &other),
     }
+}
+
+/// An edit changes what earlier approvals approved: with M-of-N approval, one manager must
+/// not be able to edit a request another has approved and complete the count with their own
+/// approval. The approvals are cleared with the edit (in its transaction); returns whether
+/// there were any.
+fn clear_approvals_on_edit(updated: &mut RequestRecord, who: &Identity) -> bool {
+    if updated.approvals.is_empty() {
+        return false;
+    }
+    updated.approvals.clear();
+    updated.message = Some(format!(
+        "edited by {}: earlier approvals no longer count",
+        who.name
+    ));
+    true
 }
 
 fn check_reason(reason: &str) -> Result<String, EnrollError> {

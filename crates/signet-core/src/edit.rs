@@ -106,12 +106,17 @@ pub fn check_officer_edit(edit: &ExtensionEdit) -> Result<(), EditRefused> {
     ext::check_der(value).map_err(|e| malformed(e.to_string()))?;
     match oid {
         oid::BASIC_CONSTRAINTS => {
-            let (ca, _) =
+            let (ca, path_len) =
                 ext::parse_basic_constraints(value).map_err(|e| malformed(e.to_string()))?;
             if ca {
                 return Err(EditRefused::Widens(
                     "a certificate manager cannot make a CA certificate (basicConstraints cA=TRUE)"
                         .into(),
+                ));
+            }
+            if path_len.is_some() {
+                return Err(malformed(
+                    "pathLenConstraint belongs to CA certificates (RFC 5280 §4.2.1.9)".into(),
                 ));
             }
         }
@@ -127,6 +132,11 @@ pub fn check_officer_edit(edit: &ExtensionEdit) -> Result<(), EditRefused> {
             }
             if ku.0 == 0 {
                 return Err(malformed("keyUsage names no usage".into()));
+            }
+            if !edit.critical {
+                return Err(malformed(
+                    "keyUsage must be critical, as the CA issues it (RFC 5280 §4.2.1.3)".into(),
+                ));
             }
         }
         oid::EXT_KEY_USAGE => {

@@ -915,10 +915,14 @@ impl Profile {
             })?;
             let requester = ctx.requester();
             // Anonymous and imported certificates have no known holder: never "the same".
-            let someone_else = history
-                .key_holders
-                .iter()
-                .any(|h| requester.is_none() || h.as_deref() != requester);
+            let someone_else =
+                history
+                    .key_holders
+                    .iter()
+                    .any(|h| match (h.as_deref(), requester) {
+                        (Some(holder), Some(me)) => !signet_core::auth::same_identity(holder, me),
+                        _ => true,
+                    });
             if someone_else {
                 return Ok(Verdict::Deny(format!(
                     "the public key (SHA-256 {}) is already certified for another requester; profile {} needs a key of your own",

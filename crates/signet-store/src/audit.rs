@@ -497,12 +497,20 @@ fn check_checkpoints(
     let mut previous: Option<&AuditCheckpoint> = None;
     for c in stored {
         let expected = previous.map_or(1, |p| p.number + 1);
-        if c.number != expected {
+        if c.number > expected {
             report.problems.push((
                 c.seq,
                 format!(
                     "checkpoints #{expected} to #{} are missing from the database (deleted)",
                     c.number - 1
+                ),
+            ));
+        } else if c.number < expected {
+            report.problems.push((
+                c.seq,
+                format!(
+                    "checkpoint #{} is out of order (#{expected} was expected)",
+                    c.number
                 ),
             ));
         }

@@ -720,7 +720,8 @@ fn exec_id(conn: &Connection, sql: &str, id: i64, context: &'static str) -> Resu
 /// ?2: anonymous and imported certificates have no holder, so they are never "the same".
 const KEY_OF_ANOTHER: &str = "SELECT 1 FROM certificates c JOIN requests r ON r.id = c.request_id \
     WHERE c.spki_sha256 = ?1 AND NOT EXISTS (SELECT 1 FROM requests me \
-    WHERE me.id = ?2 AND me.requester IS NOT NULL AND me.requester = r.requester) LIMIT 1";
+    WHERE me.id = ?2 AND me.requester IS NOT NULL AND me.requester = r.requester COLLATE NOCASE) \
+    LIMIT 1";
 
 fn insert_certificate(
     conn: &Connection,

@@ -90,8 +90,23 @@ impl Profile {
             SubjectFrom::Request => self.subject(&request.csr.subject)?,
             SubjectFrom::Identity => DistinguishedName::from_rdns(&[]),
         };
-        let issued = self.sans(&subject, edited)?;
+        // The edited list goes into the certificate as given, so it must already be in the
+        // form the profile issues: DNS names in lower case, each name once.
         let normal: Vec<San> = edited.iter().map(normalise).collect();
+        if let Some(upper) = edited.iter().zip(&normal).find(|(e, n)| e != n) {
+            return Err(format!(
+                "write DNS name {} in lower case ({}), as profile {} issues it",
+                upper.0, upper.1, self.name
+            ));
+        }
+        if let Some((_, twice)) = normal
+            .iter()
+            .enumerate()
+            .find(|(i, s)| normal[..*i].contains(s))
+        {
+            return Err(format!("subjectAltName lists {twice} twice"));
+        }
+        let issued = self.sans(&subject, edited)?;
         if let Some(missing) = issued.iter().find(|s| !normal.contains(s)) {
             return Err(format!(
                 "the subjectAltName must include {missing}: profile {} puts the subject CN in the subject alternative names",

@@ -26,7 +26,7 @@ use crate::authority::{
     Authority, Prepared, check_attributes, decide, internal, response_from_record, whole_seconds,
 };
 use crate::draft::ExtensionOrigin;
-use crate::edit::{EditRefused, check_officer_edit};
+use crate::edit::check_officer_edit;
 use crate::enroll::{EnrollError, SubmitResponse};
 use crate::event::Event;
 use crate::ids::{CaName, RequestId, SerialNumber};
@@ -836,7 +836,7 @@ impl Authority {
             Some(n) => n,
             None => format!("token-{}", &hex::encode(hash)[..8]),
         };
-        check_new_identity_name(&name).map_err(EnrollError::BadRequest)?;
+        check_new_identity_name(&name).map_err(|e| EnrollError::BadRequest(e.to_string()))?;
         let now = whole_seconds(self.clock.now());
         let expires_at = spec
             .expires_days
@@ -1052,7 +1052,7 @@ impl Authority {
             .runtime
             .policy
             .check_edit(&props, edit)
-            .map_err(|reason| EnrollError::BadRequest(EditRefused::Policy(reason).to_string()))
+            .map_err(|refused| EnrollError::BadRequest(refused.to_string()))
     }
 
     async fn load_editable(

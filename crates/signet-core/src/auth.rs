@@ -197,15 +197,22 @@ pub const RESERVED_NAMES: &[&str] = &[
 /// Checks the name of a new identity (a token or a certificate mapping): a valid name, not
 /// a reserved one. Identity names compare case-insensitively everywhere (`alice` and `ALICE`
 /// are one person), so the check is too.
-pub fn check_new_identity_name(name: &str) -> Result<(), String> {
-    check_identity_name(name)?;
+pub fn check_new_identity_name(name: &str) -> Result<(), NameRefused> {
+    check_identity_name(name).map_err(NameRefused::Invalid)?;
     if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
-        return Err(format!(
-            "identity name {name:?} is reserved for Signet itself (reserved: {})",
-            RESERVED_NAMES.join(", ")
-        ));
+        return Err(NameRefused::Reserved(name.to_string()));
     }
     Ok(())
+}
+
+/// Why a new identity name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameRefused {
+    /// Not 1-64 characters of the allowed set (the message says which).
+    #[error("{0}")]
+    Invalid(String),
+    #[error("identity name {0:?} is reserved for Signet itself (reserved: {list})", list = RESERVED_NAMES.join(", "))]
+    Reserved(String),
 }
 
 /// Whether two identity names name the same identity.

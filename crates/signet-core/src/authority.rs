@@ -412,7 +412,7 @@ impl Authority {
             ));
         }
         let profile = self.resolve_profile(&ca, req.profile.as_deref())?;
-        self.may_enroll(&ca, &profile, req.caller.as_ref())?;
+        let access = self.may_enroll(&ca, &profile, req.caller.as_ref())?;
         if req.csr.len() > MAX_CSR_BYTES {
             return Err(EnrollError::BadRequest(format!(
                 "the certificate request is {} bytes; at most {MAX_CSR_BYTES} are accepted",
@@ -421,16 +421,17 @@ impl Authority {
         }
         check_attributes(&req.attributes)?;
 
-        // Whole seconds, as certificates and the store keep them.
-        let now = whole_seconds(self.clock.now());
+        let clock_now = self.clock.now();
         self.rate.admit(
             &self.limits,
             &ca.runtime.info.name,
             &profile,
-            ca.runtime.policy.access(&profile).requests_per_minute,
+            access.requests_per_minute,
             req.caller.as_ref().map(|c| c.name.as_str()),
-            self.clock.now(),
+            clock_now,
         )?;
+        // Whole seconds, as certificates and the store keep them.
+        let now = whole_seconds(clock_now);
         let mut serial = [0u8; 20];
         self.random
             .fill(&mut serial)
@@ -649,11 +650,11 @@ impl Authority {
         ca: &CaState,
         profile: &ProfileName,
         caller: Option<&Identity>,
-    ) -> Result<(), EnrollError> {
+    ) -> Result<crate::policy::ProfileAccess, EnrollError> {
         let access = ca.runtime.policy.access(profile);
         let Some(who) = caller else {
             if access.anonymous {
-                return Ok(());
+                return Ok(access);
             }
             return Err(EnrollError::Unauthenticated(format!(
                 "profile {profile} does not allow anonymous enrollment: authenticate with an API token (Authorization: Bearer) or a TLS client certificate"
@@ -678,7 +679,7 @@ impl Authority {
                 who.name
             )));
         }
-        Ok(())
+        Ok(access)
     }
 
     fn resolve_profile(
@@ -951,12 +952,8 @@ pub(crate) fn decide(
     let rt = &ca.runtime;
     // The profile may ask for another backdate (within MAX_BACKDATE); the draft starts
     // there, so a policy can only narrow it.
-    let backdate = rt
-        .policy
-        .issuance(&props.profile)
-        .backdate
-        .unwrap_or(CLOCK_SKEW)
-        .min(MAX_BACKDATE);
+    let needs = rt.policy.issuance(&props.profile);
+    let backdate = needs.backdate.unwrap_or(CLOCK_SKEW).min(MAX_BACKDATE);
     let floor = now.checked_sub(backdate).unwrap_or(now).max(rt.not_before);
     let mut draft = Draft::new(floor, rt.not_after, &props.csr.extensions);
     let verdict = {
@@ -985,7 +982,7 @@ pub(crate) fn decide(
         Ok(Verdict::Issue) => match build_certificate(ca, &prepared.props.csr, &draft, serial) {
             Ok((mut certificate, extensions)) => {
                 // The profile's unique_key is checked again by the store, in the commit.
-                certificate.unique_key = rt.policy.issuance(&prepared.props.profile).key_holders;
+                certificate.unique_key = needs.key_holders;
                 prepared.status = RequestStatus::Issued;
                 prepared.message = Some("issued".into());
                 prepared.details = format!("{{\"serial\":\"{}\"}}", serial.to_hex());
@@ -1031,9 +1028,7 @@ fn recheck_officer_edits(
     for stored in edits.iter().filter(|e| e.origin == ExtensionOrigin::Admin) {
         let edit = ExtensionEdit::from_stored(stored);
         check_officer_edit(&edit)?;
-        rt.policy
-            .check_edit(props, &edit)
-            .map_err(EditRefused::Policy)?;
+        rt.policy.check_edit(props, &edit)?;
     }
     Ok(())
 }

@@ -39,11 +39,72 @@ impl Default for Limits {
 /// How many buckets are kept before idle (full) ones are dropped.
 const MAX_BUCKETS: usize = 65_536;
 
-#[derive(Debug, Clone, Copy)]
-struct Bucket {
+/// A token bucket: up to `capacity` tokens, refilled continuously at `per_second`. The
+/// owner keeps the time and says how much has passed, so the same bucket serves the
+/// engine's injected clock and the server's monotonic one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TokenBucket {
     tokens: f64,
     capacity: f64,
+    per_second: f64,
+}
+
+impl TokenBucket {
+    /// A full bucket.
+    pub fn new(capacity: f64, per_second: f64) -> TokenBucket {
+        TokenBucket {
+            tokens: capacity,
+            capacity,
+            per_second,
+        }
+    }
+
+    /// Adds what `elapsed` earned, up to the capacity.
+    pub fn refill(&mut self, elapsed: Duration) {
+        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.per_second).min(self.capacity);
+    }
+
+    /// How long until one token is there (zero when one is).
+    pub fn wait(&self) -> Duration {
+        if self.tokens >= 1.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64((1.0 - self.tokens) / self.per_second)
+        }
+    }
+
+    /// Spends one token (never below zero).
+    pub fn take(&mut self) {
+        self.tokens = (self.tokens - 1.0).max(0.0);
+    }
+
+    /// Whether the bucket is full, i.e. the same as a new one.
+    pub fn is_full(&self) -> bool {
+        self.tokens >= self.capacity
+    }
+}
+
+/// A per-minute rate's bucket, with the time it was last brought up to date.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: TokenBucket,
     at: SystemTime,
+}
+
+impl Bucket {
+    fn per_minute(rate: u32, now: SystemTime) -> Bucket {
+        let rate = f64::from(rate);
+        Bucket {
+            tokens: TokenBucket::new(rate, rate / 60.0),
+            at: now,
+        }
+    }
+
+    fn refill(&mut self, now: SystemTime) {
+        self.tokens
+            .refill(now.duration_since(self.at).unwrap_or(Duration::ZERO));
+        self.at = self.at.max(now);
+    }
 }
 
 /// (CA, profile for a profile's own limit, identity; `None`: anonymous).
@@ -97,22 +158,18 @@ impl RateLimiter {
         };
         if buckets.len() > MAX_BUCKETS {
             // A full bucket is the same as none.
-            buckets.retain(|_, b| refill(b, now) < b.capacity);
+            buckets.retain(|_, b| {
+                b.refill(now);
+                !b.tokens.is_full()
+            });
         }
         let mut wait = Duration::ZERO;
         for (key, rate) in &checks {
-            let bucket = buckets.entry(key.clone()).or_insert(Bucket {
-                tokens: f64::from(*rate),
-                capacity: f64::from(*rate),
-                at: now,
-            });
-            // The configuration may have changed the rate since the bucket was made.
-            bucket.capacity = f64::from(*rate);
-            let tokens = refill(bucket, now);
-            if tokens < 1.0 {
-                let per_second = f64::from(*rate) / 60.0;
-                wait = wait.max(Duration::from_secs_f64((1.0 - tokens) / per_second));
-            }
+            let bucket = buckets
+                .entry(key.clone())
+                .or_insert_with(|| Bucket::per_minute(*rate, now));
+            bucket.refill(now);
+            wait = wait.max(bucket.tokens.wait());
         }
         if !wait.is_zero() {
             let whom = who.map_or("anonymous callers".to_string(), |w| w.to_string());
@@ -132,23 +189,11 @@ impl RateLimiter {
         }
         for (key, _) in &checks {
             if let Some(b) = buckets.get_mut(key) {
-                b.tokens -= 1.0;
+                b.tokens.take();
             }
         }
         Ok(())
     }
-}
-
-/// Refills `bucket` (a minute's allowance at most) for the time since it was last seen;
-/// returns its tokens.
-fn refill(bucket: &mut Bucket, now: SystemTime) -> f64 {
-    let elapsed = now
-        .duration_since(bucket.at)
-        .unwrap_or(Duration::ZERO)
-        .as_secs_f64();
-    bucket.tokens = (bucket.tokens + elapsed * bucket.capacity / 60.0).min(bucket.capacity);
-    bucket.at = now;
-    bucket.tokens
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use signet_x509::{CertificationRequest, DistinguishedName, Extension, San};
 
 use crate::draft::{Draft, DraftError, ExtensionOrigin};
-use crate::edit::ExtensionEdit;
+use crate::edit::{EditRefused, ExtensionEdit};
 use crate::ids::{CaName, ProfileName, RequestId};
 
 /// A module failed (configuration, internal error). On `verify` this makes the request
@@ -284,16 +284,16 @@ pub trait Policy: Send + Sync {
     fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError>;
     /// Checks a certificate manager's edit of one extension of `request` (set, or disable
     /// when `edit.value` is `None`) against the rules this module applies to the request
-    /// itself; `Err` says why, naming the value. The engine has already refused what no
+    /// itself; `Err` ([`EditRefused::Policy`]) says why, naming the value. The engine has already refused what no
     /// edit may do ([`crate::edit::check_officer_edit`]), and asks again when the request is
     /// resubmitted. A module that cannot judge edits allows none: the default refuses.
-    fn check_edit(&self, request: &RequestProps, edit: &ExtensionEdit) -> Result<(), String> {
+    fn check_edit(&self, request: &RequestProps, edit: &ExtensionEdit) -> Result<(), EditRefused> {
         let _ = request;
-        Err(format!(
+        Err(EditRefused::Policy(format!(
             "policy module {} accepts no officer edits (extension {}); submit the request under a profile that issues what is needed",
             self.name(),
             edit.oid
-        ))
+        )))
     }
     /// `ShutDown`.
     fn shutdown(&self) {}

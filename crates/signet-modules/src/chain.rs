@@ -175,7 +175,7 @@ impl Policy for ChainPolicy {
         &self,
         request: &signet_core::RequestProps,
         edit: &signet_core::ExtensionEdit,
-    ) -> Result<(), String> {
+    ) -> Result<(), signet_core::EditRefused> {
         self.modules
             .iter()
             .filter(|m| Self::applies(m.as_ref(), &request.profile))

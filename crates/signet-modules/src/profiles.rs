@@ -1165,10 +1165,15 @@ impl Policy for ProfilesPolicy {
         &self,
         request: &signet_core::RequestProps,
         edit: &signet_core::ExtensionEdit,
-    ) -> Result<(), String> {
+    ) -> Result<(), signet_core::EditRefused> {
         match self.profiles.get(&request.profile) {
-            Some(profile) => profile.check_edit(request, edit),
-            None => Err(format!("no profile {}", request.profile)),
+            Some(profile) => profile
+                .check_edit(request, edit)
+                .map_err(signet_core::EditRefused::Policy),
+            None => Err(signet_core::EditRefused::Policy(format!(
+                "no profile {}",
+                request.profile
+            ))),
         }
     }
 }

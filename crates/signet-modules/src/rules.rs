@@ -303,11 +303,11 @@ impl Policy for RulesPolicy {
         &self,
         _request: &signet_core::RequestProps,
         edit: &signet_core::ExtensionEdit,
-    ) -> Result<(), String> {
+    ) -> Result<(), signet_core::EditRefused> {
         if edit.oid == signet_x509::ext::oid::SUBJECT_ALT_NAME {
-            return Err(
+            return Err(signet_core::EditRefused::Policy(
                 "the rules module checks the certificate's names, and an edited subjectAltName would bypass its rules; submit a new request with the names instead".into(),
-            );
+            ));
         }
         Ok(())
     }

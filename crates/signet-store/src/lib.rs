@@ -97,21 +97,28 @@ pub struct StoreStats {
 }
 
 /// The database holds raw requests (with their challenge passwords), token hashes and the
-/// audit log: it is created readable by its owner only (0600), and an existing database,
-/// WAL or shared-memory file that is wider is narrowed to that. SQLite creates the WAL and
+/// audit log: it is created readable by its owner only (0600). SQLite creates the WAL and
 /// shared-memory files with the database file's mode.
 #[cfg(unix)]
-fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let failed = |p: &Path, e: std::io::Error| StoreError::Backend(format!("{}: {e}", p.display()));
-    if !path.exists() {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| failed(path, e))?;
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if path.exists() {
+        return Ok(());
     }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))
+}
+
+/// An installation from before [`create_private`] may have the database, WAL or
+/// shared-memory file wider than 0600: narrowed at every open.
+#[cfg(unix)]
+fn narrow_permissions(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt;
     for suffix in ["", "-wal", "-shm"] {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
@@ -122,14 +129,19 @@ fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             std::fs::set_permissions(file, std::fs::Permissions::from_mode(mode & 0o700))
-                .map_err(|e| failed(file, e))?;
+                .map_err(|e| StoreError::Backend(format!("{}: {e}", file.display())))?;
         }
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn restrict_permissions(_path: &Path) -> Result<(), StoreError> {
+fn create_private(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn narrow_permissions(_path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
@@ -150,7 +162,7 @@ impl SqliteStore {
         path: &Path,
         audit_keys: audit::AuditKeys,
     ) -> Result<SqliteStore, StoreError> {
-        restrict_permissions(path)?;
+        create_private(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -170,8 +182,8 @@ impl SqliteStore {
         let (checkpointer, checkpoints) = Checkpointer::start(&path, BUSY_TIMEOUT)?;
         let writer = Writer::start(conn, checkpoints, audit_keys.chain.clone())?;
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
-        // but an installation from before this check may have them wider.
-        restrict_permissions(&path)?;
+        // but an installation from before this check may have all three wider.
+        narrow_permissions(&path)?;
         Ok(SqliteStore {
             writer,
             _checkpointer: checkpointer,

@@ -13,6 +13,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use signet_core::limits::TokenBucket;
+
 use crate::listener::AddressKey;
 
 /// Refused sign-ins an address may make at once.
@@ -41,7 +43,7 @@ struct State {
 
 #[derive(Debug, Clone)]
 struct Bucket {
-    tokens: f64,
+    tokens: TokenBucket,
     updated: Instant,
     window_start: Instant,
     logged: u32,
@@ -52,7 +54,7 @@ struct Bucket {
 impl Bucket {
     fn new(now: Instant) -> Bucket {
         Bucket {
-            tokens: BURST,
+            tokens: TokenBucket::new(BURST, 1.0 / REFILL.as_secs_f64()),
             updated: now,
             window_start: now,
             logged: 0,
@@ -61,8 +63,7 @@ impl Bucket {
     }
 
     fn refill(&mut self, now: Instant) {
-        let earned = now.duration_since(self.updated).as_secs_f64() / REFILL.as_secs_f64();
-        self.tokens = (self.tokens + earned).min(BURST);
+        self.tokens.refill(now.duration_since(self.updated));
         self.updated = now;
         if now.duration_since(self.window_start) >= WINDOW {
             self.window_start = now;
@@ -75,7 +76,7 @@ impl Bucket {
     fn is_spent(&self, now: Instant) -> bool {
         let mut b = self.clone();
         b.refill(now);
-        b.tokens >= BURST && b.unlogged == 0
+        b.tokens.is_full() && b.unlogged == 0
     }
 
     /// Counts one warning; whether to log it, with the number left unlogged before it.
@@ -119,12 +120,12 @@ impl SigninThrottle {
     /// Whether an attempt from `ip` may be checked at all.
     pub fn admit(&self, ip: IpAddr) -> Admit {
         self.with_bucket(ip, |bucket| {
-            if bucket.tokens >= 1.0 {
+            let wait = bucket.tokens.wait();
+            if wait.is_zero() {
                 return Admit::Yes;
             }
-            let missing = (1.0 - bucket.tokens) * REFILL.as_secs_f64();
             Admit::No {
-                retry_after: Duration::from_secs_f64(missing.ceil().max(1.0)),
+                retry_after: Duration::from_secs_f64(wait.as_secs_f64().ceil().max(1.0)),
                 log: bucket.sample(),
             }
         })
@@ -133,7 +134,7 @@ impl SigninThrottle {
     /// Records a refused sign-in from `ip`; `Some(unlogged)` when it should be logged.
     pub fn refused(&self, ip: IpAddr) -> Option<u64> {
         self.with_bucket(ip, |bucket| {
-            bucket.tokens = (bucket.tokens - 1.0).max(0.0);
+            bucket.tokens.take();
             bucket.sample()
         })
     }

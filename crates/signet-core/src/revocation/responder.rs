@@ -1,0 +1,246 @@
+//! The delegated OCSP responder certificate: issued to a fresh key, sealed and stored with
+//! it, taken up again at start while still good, renewed before it runs out or when revoked.
+
+use super::*;
+
+impl Authority {
+    /// Issues a new delegated responder certificate (to a fresh key) when there is none,
+    /// when less than a third of its validity is left or when it was revoked; `force` renews
+    /// anyway. When there is none in memory (at start), the stored one is taken up if it is
+    /// still good (see [`Authority::stored_responder`]).
+    pub(crate) async fn renew_responder(
+        &self,
+        state: &Arc<CaState>,
+        force: bool,
+    ) -> Result<(), String> {
+        let rt = &state.runtime;
+        let cfg = &rt.revocation;
+        if cfg.responder != ResponderMode::Delegated {
+            return Ok(());
+        }
+        let Some(factory) = self.key_factory.as_ref() else {
+            return Ok(());
+        };
+        let now = whole_seconds(self.clock.now());
+        let current = state
+            .revocation
+            .responder
+            .read()
+            .ok()
+            .and_then(|r| r.clone());
+        if let Some(r) = &current
+            && !force
+        {
+            // An administrator who revokes (or holds) the responder certificate, say because
+            // its key leaked, gets a new one within a tick, not at the next start.
+            let revoked = match r.serial {
+                Some(serial) => self
+                    .store
+                    .certificate_status(&rt.info.name, serial)
+                    .await
+                    .map_err(|e| format!("reading the OCSP responder certificate's status: {e}"))?
+                    .is_some_and(|s| s.revocation.is_some()),
+                None => false,
+            };
+            if revoked {
+                tracing::warn!(ca = %rt.info.name, serial = ?r.serial, "the OCSP responder certificate was revoked; issuing a new one");
+            } else if !r.renewal_due(now) {
+                return Ok(());
+            }
+        }
+        if current.is_none()
+            && !force
+            && let Some(stored) = self.stored_responder(state, factory, now).await
+        {
+            tracing::info!(ca = %rt.info.name, serial = ?stored.serial, "OCSP responder certificate taken up again");
+            if let Ok(mut r) = state.revocation.responder.write() {
+                *r = Some(Arc::new(stored));
+            }
+            return Ok(());
+        }
+        let algorithm = rt.key_algorithm;
+        let keys = Arc::clone(factory);
+        let (signer, sealed) = self
+            .pool
+            .run(move || keys.generate_sealed(algorithm))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("generating the OCSP responder key: {e}"))?;
+        let mut serial = [0u8; 20];
+        self.random.fill(&mut serial).map_err(|e| e.to_string())?;
+        let serial = SerialNumber::from_random(serial);
+        let not_before = now
+            .checked_sub(CLOCK_SKEW)
+            .unwrap_or(now)
+            .max(rt.not_before);
+        let not_after = (now + cfg.responder_validity).min(rt.not_after);
+        let cn = format!("{} OCSP Responder", rt.info.name);
+        let subject = DistinguishedName::parse(&format!("CN={cn}"))
+            .map_err(|e| format!("responder subject: {e}"))?;
+        let key_id = ext::key_identifier(signer.public_key_der()).map_err(|e| e.to_string())?;
+        let extensions = vec![
+            ext::basic_constraints(false, None),
+            ext::key_usage(signet_x509::KeyUsage::DIGITAL_SIGNATURE),
+            ext::extended_key_usage(&[ext::oid::KP_OCSP_SIGNING.to_string()])
+                .map_err(|e| e.to_string())?,
+            ext::ocsp_nocheck(),
+            ext::subject_key_identifier(&key_id),
+            ext::authority_key_identifier(&state.authority_key_id),
+        ];
+        let tbs = signet_x509::encode_tbs_certificate(&TbsCertificateParams {
+            serial: serial.as_bytes(),
+            signature: rt.signer.algorithm(),
+            issuer: &rt.info.subject,
+            not_before,
+            not_after,
+            subject: &subject,
+            spki_der: signer.public_key_der(),
+            extensions: &extensions,
+        })
+        .map_err(|e| e.to_string())?;
+        let signature = rt.signer.sign(&tbs).map_err(|e| e.to_string())?;
+        let der = signet_x509::assemble_certificate(&tbs, rt.signer.algorithm(), &signature)
+            .map_err(|e| e.to_string())?;
+        let details = crate::admin::JsonObject::new()
+            .str("serial", &serial.to_hex())
+            .str("purpose", crate::model::OCSP_RESPONDER_FORMAT)
+            .finish();
+        let record = NewRequest {
+            ca: rt.info.name.clone(),
+            status: RequestStatus::Issued,
+            profile: None,
+            requester: Some("system".into()),
+            format: crate::model::OCSP_RESPONDER_FORMAT.into(),
+            raw: signer.public_key_der().to_vec(),
+            subject: subject.to_string(),
+            submitted_at: now,
+            resolved_at: Some(now),
+            message: Some("delegated OCSP responder certificate".into()),
+            attributes: Vec::new(),
+            extensions: extensions
+                .iter()
+                .map(|e| StoredExtension {
+                    oid: e.oid.clone(),
+                    critical: e.critical,
+                    disabled: false,
+                    origin: ExtensionOrigin::Server,
+                    value: e.value.clone(),
+                })
+                .collect(),
+            certificate: Some(NewCertificate {
+                serial,
+                der: der.clone(),
+                subject: subject.to_string(),
+                sans: Vec::new(),
+                not_before,
+                not_after,
+                shard: 0,
+                spki_sha256: signet_x509::sha256(signer.public_key_der()),
+                unique_key: false,
+            }),
+            events: vec![(Event::Issued, details.clone())],
+            audit: vec![NewAudit {
+                at: now,
+                actor: "system".into(),
+                action: "issue".into(),
+                ca: Some(rt.info.name.clone()),
+                target: AuditTarget::ThisRequest,
+                details,
+            }],
+        };
+        // With a sealed key, the certificate and its key are stored in one transaction, and
+        // the previous responder's key is dropped.
+        match sealed {
+            Some(key) => self.store.create_responder(record, key).await,
+            None => self.store.create_request(record).await,
+        }
+        .map_err(|e| format!("recording the OCSP responder certificate: {e}"))?;
+        let key_hash = ext::key_identifier(signer.public_key_der()).map_err(|e| e.to_string())?;
+        if let Ok(mut r) = state.revocation.responder.write() {
+            *r = Some(Arc::new(Responder {
+                signer,
+                key_hash,
+                certificate: Some(der),
+                serial: Some(serial),
+                not_before,
+                not_after,
+            }));
+        }
+        // Responses signed by the old responder stay valid, but new ones should name the new.
+        state.ocsp_cache.clear();
+        self.wake();
+        tracing::info!(ca = %rt.info.name, serial = %serial, "OCSP responder certificate issued");
+        Ok(())
+    }
+
+    /// The stored responder certificate of a CA with its key, if it may be used again: not
+    /// revoked, issued by the CA's current key, its key opens and is the certificate's, and
+    /// renewal is not yet due. Anything else is logged and answered `None` (a new responder
+    /// certificate is then issued).
+    async fn stored_responder(
+        &self,
+        state: &Arc<CaState>,
+        factory: &Arc<dyn KeyFactory>,
+        now: SystemTime,
+    ) -> Option<Responder> {
+        let rt = &state.runtime;
+        let stored = match self.store.current_responder(&rt.info.name, now).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::warn!(ca = %rt.info.name, error = %e, "could not read the stored OCSP responder certificate; issuing a new one");
+                return None;
+            }
+        };
+        let serial = stored.serial;
+        if let Err(e) = signet_x509::verify_issued_by(
+            &stored.certificate,
+            &rt.info.subject,
+            rt.signer.public_key_der(),
+        ) {
+            tracing::info!(ca = %rt.info.name, %serial, error = %e, "the stored OCSP responder certificate is not the current CA key's; issuing a new one");
+            return None;
+        }
+        // Opening runs PBKDF2 (hundreds of milliseconds): on the pool, not the runtime.
+        let keys = Arc::clone(factory);
+        let sealed = stored.sealed_key;
+        let signer = match self.pool.run(move || keys.open(&sealed)).await {
+            Ok(Ok(signer)) => signer,
+            Ok(Err(e)) => {
+                tracing::warn!(ca = %rt.info.name, %serial, error = %e, "the stored OCSP responder key does not open (was the passphrase changed?); issuing a new responder certificate");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(ca = %rt.info.name, error = %e, "opening the stored OCSP responder key");
+                return None;
+            }
+        };
+        let matches = signet_x509::parse_certificate(&stored.certificate)
+            .is_ok_and(|info| info.spki_der == signer.public_key_der());
+        if !matches {
+            tracing::warn!(ca = %rt.info.name, %serial, "the stored OCSP responder key is not the certificate's; issuing a new responder certificate");
+            return None;
+        }
+        let key_hash = ext::key_identifier(signer.public_key_der()).ok()?;
+        let responder = Responder {
+            signer,
+            key_hash,
+            certificate: Some(stored.certificate),
+            serial: Some(serial),
+            not_before: stored.not_before,
+            not_after: stored.not_after,
+        };
+        (!responder.renewal_due(whole_seconds(now))).then_some(responder)
+    }
+}
+
+impl Responder {
+    /// Less than a third of the certificate's validity is left.
+    fn renewal_due(&self, now: SystemTime) -> bool {
+        let lifetime = self
+            .not_after
+            .duration_since(self.not_before)
+            .unwrap_or_default();
+        now + lifetime / 3 >= self.not_after
+    }
+}

@@ -566,6 +566,10 @@ pub async fn run(
     listen: Option<String>,
     passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
 ) -> Result<()> {
+    // The handlers are in place before the listening line is printed: a supervisor (or a
+    // test) that signals as soon as it reads the line gets a clean shutdown, never the
+    // default action of SIGTERM.
+    let stop = StopSignals::install();
     let running = start(
         &data,
         listen.as_deref(),
@@ -579,29 +583,46 @@ pub async fn run(
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    wait_for_signal().await;
+    stop.wait().await;
     running.stop().await
 }
 
-async fn wait_for_signal() {
+/// SIGINT and SIGTERM, listened for from the moment they are installed.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    streams: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn install() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let streams = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(int), Ok(term)) => Some((int, term)),
+                (Err(e), _) | (_, Err(e)) => {
+                    tracing::error!(error = %e, "cannot listen for SIGINT and SIGTERM");
+                    None
+                }
+            };
+            StopSignals { streams }
         }
+        #[cfg(not(unix))]
+        StopSignals {}
     }
-    #[cfg(not(unix))]
-    {
+
+    async fn wait(self) {
+        #[cfg(unix)]
+        if let Some((mut int, mut term)) = self.streams {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
         let _ = tokio::signal::ctrl_c().await;
     }
 }

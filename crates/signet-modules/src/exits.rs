@@ -307,39 +307,11 @@ pub(crate) fn unix(t: std::time::SystemTime) -> u64 {
         .unwrap_or_default()
 }
 
-/// RFC 3339 in UTC, e.g. `2027-12-01T23:45:00Z`.
-pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
-    let secs = unix(t);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01 (never negative here).
-    let z = days as i64 + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+pub(crate) use signet_x509::time::rfc3339;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_dates() {
-        let t = |s| UNIX_EPOCH + std::time::Duration::from_secs(s);
-        assert_eq!(rfc3339(t(0)), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(t(951_782_400)), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(t(1_796_082_300)), "2026-11-30T23:45:00Z");
-    }
 
     #[test]
     fn timeouts() {

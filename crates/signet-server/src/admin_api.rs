@@ -120,7 +120,7 @@ pub struct ViewParams {
 impl ViewParams {
     fn into_query(self, certificates_only: bool) -> Result<ViewQuery, Problem> {
         let time = |v: Option<String>| {
-            v.map(|s| parse_time(&s).map_err(Problem::bad_request))
+            v.map(|s| parse_time(&s).map_err(|e| Problem::bad_request(e.to_string())))
                 .transpose()
         };
         let text = self.q.filter(|q| !q.is_empty());
@@ -428,7 +428,7 @@ async fn revoke(
     let reason = RevocationReason::parse(&b.reason).map_err(Problem::bad_request)?;
     let invalidity = b
         .invalidity_date
-        .map(|t| parse_time(&t).map_err(Problem::bad_request))
+        .map(|t| parse_time(&t).map_err(|e| Problem::bad_request(e.to_string())))
         .transpose()?;
     let record = state
         .authority

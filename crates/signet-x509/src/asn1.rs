@@ -5,9 +5,8 @@
 //! lengths, and content that exactly fills its parent. Everything is bounds-checked slicing, so
 //! no input can make it panic. The writers compute lengths up front and write into one buffer.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use crate::Error;
+pub(crate) use crate::time::CivilTime;
 
 // Universal tags (with the constructed bit where the type is constructed).
 pub(crate) const BOOLEAN: u8 = 0x01;
@@ -379,58 +378,7 @@ pub(crate) fn time_tlv_len(t: &CivilTime) -> usize {
     if t.uses_utc_time() { 15 } else { 17 }
 }
 
-/// Broken-down UTC time in whole seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct CivilTime {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-}
-
 impl CivilTime {
-    /// Truncates to whole seconds. `None` outside years 0..=9999.
-    pub(crate) fn from_system_time(t: SystemTime) -> Option<CivilTime> {
-        let secs: i64 = match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => i64::try_from(d.as_secs()).ok()?,
-            Err(e) => {
-                let d = e.duration();
-                let whole = i64::try_from(d.as_secs()).ok()?;
-                // Floor towards the past for instants before 1970.
-                -whole - i64::from(d.subsec_nanos() > 0)
-            }
-        };
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400) as u32;
-        let (year, month, day) = civil_from_days(days);
-        if !(0..=9999).contains(&year) {
-            return None;
-        }
-        Some(CivilTime {
-            year,
-            month,
-            day,
-            hour: rem / 3600,
-            minute: rem / 60 % 60,
-            second: rem % 60,
-        })
-    }
-
-    pub(crate) fn to_system_time(self) -> Option<SystemTime> {
-        let days = days_from_civil(self.year, self.month, self.day);
-        let secs = days * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second);
-        if secs >= 0 {
-            UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))
-        } else {
-            UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
-        }
-    }
-
     pub(crate) fn uses_utc_time(&self) -> bool {
         (1950..=2049).contains(&self.year)
     }
@@ -507,52 +455,11 @@ impl CivilTime {
             minute: digits(&rest[6..8])?,
             second: digits(&rest[8..10])?,
         };
-        let valid = (1..=12).contains(&t.month)
-            && t.day >= 1
-            && t.day <= days_in_month(t.year, t.month)
-            && t.hour < 24
-            && t.minute < 60
-            && t.second < 60;
-        if !valid {
+        if !t.is_valid() {
             return Err(malformed(what, "time out of range"));
         }
         Ok(t)
     }
-}
-
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-// Proleptic Gregorian calendar conversions (Howard Hinnant's `civil_from_days` and
-// `days_from_civil`), days counted from 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(month);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// Decodes a directory-style string value (UTF8String, PrintableString, IA5String,
@@ -702,17 +609,8 @@ mod tests {
     }
 
     #[test]
-    fn calendar_round_trip() {
-        for days in (-800_000..3_000_000).step_by(997) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
-        }
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
-
-    #[test]
     fn times_encode_and_decode() {
+        use std::time::{Duration, UNIX_EPOCH};
         let t = UNIX_EPOCH + Duration::from_secs(2_524_608_000); // 2050-01-01T00:00:00Z
         let c = CivilTime::from_system_time(t).unwrap();
         let mut out = Vec::new();

@@ -16,6 +16,7 @@
 //! - [`crl`]: CRL encoding (full, delta, partitioned) and a summary parser.
 //! - [`ocsp`]: RFC 6960 OCSP request parsing and response encoding.
 //! - [`pem`]: PEM helpers.
+//! - [`time`]: `CivilTime`, RFC 3339 text, and the one duration grammar of the configuration.
 #![forbid(unsafe_code)]
 
 pub mod alg;
@@ -29,6 +30,7 @@ pub mod name;
 pub mod ocsp;
 pub mod pem;
 pub mod pkcs7;
+pub mod time;
 
 pub use alg::{KeyAlgorithm, SignatureAlgorithm};
 pub use cert::{

@@ -1077,7 +1077,7 @@ async fn revoke(
     let parsed = RevocationReason::parse(&form.reason).and_then(|reason| {
         let date = match form.invalidity_date.trim() {
             "" => None,
-            t => Some(crate::wire::parse_time(t)?),
+            t => Some(crate::wire::parse_time(t).map_err(|e| e.to_string())?),
         };
         Ok((reason, date))
     });

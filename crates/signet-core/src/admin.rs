@@ -19,6 +19,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::audit_details;
 use crate::auth::{
     Identity, Role, Roles, check_identity_name, check_new_identity_name, require, same_identity,
 };
@@ -41,14 +42,10 @@ use crate::store::{
 
 // Layout: this file holds the shared types, ICertView and the helpers; `queue` the pending
 // queue and officer edits, `revoke` revocation and import, `tokens` API tokens and the audit
-// log, `json` the details writer.
-mod json;
+// log. Their audit details are the typed records of [`crate::audit_details`].
 mod queue;
 mod revoke;
 mod tokens;
-
-pub use json::JsonObject;
-pub(crate) use json::with_via;
 
 /// The most rows one view or audit page returns.
 pub const MAX_PAGE: u32 = 1000;
@@ -309,7 +306,7 @@ impl Authority {
         action: &str,
         ca: &CaName,
         target: AuditTarget,
-        details: String,
+        details: impl serde::Serialize,
     ) -> NewAudit {
         NewAudit {
             at: whole_seconds(self.clock.now()),
@@ -317,7 +314,10 @@ impl Authority {
             action: action.into(),
             ca: Some(ca.clone()),
             target,
-            details: with_via(&details, &who.via),
+            details: audit_details::to_json(&audit_details::Via {
+                via: &who.via,
+                details,
+            }),
         }
     }
 
@@ -402,21 +402,4 @@ pub(crate) fn unix(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_object_escapes() {
-        let j = JsonObject::new()
-            .str("a\"b", "line\nbreak\u{1}")
-            .num("n", 3)
-            .bool("t", true)
-            .null("z")
-            .finish();
-        assert_eq!(j, r#"{"a\"b":"line\nbreak\u0001","n":3,"t":true,"z":null}"#);
-        assert_eq!(JsonObject::new().finish(), "{}");
-    }
 }

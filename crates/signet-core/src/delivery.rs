@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::admin::JsonObject;
+use crate::audit_details;
 use crate::auth::{Identity, Role, require};
 use crate::authority::{Authority, CaState, internal, whole_seconds};
 use crate::enroll::EnrollError;
@@ -363,13 +363,13 @@ impl Authority {
             action: "exit-retry".into(),
             ca: Some(name.clone()),
             target: AuditTarget::Other(format!("{name}/exit/{exit}/{seq}")),
-            details: JsonObject::new()
-                .str("via", &who.via)
-                .str("exit", exit)
-                .num("seq", seq)
-                .str("event", &row.event.to_string())
-                .str("result", result)
-                .finish(),
+            details: audit_details::to_json(&audit_details::ExitRetry {
+                via: &who.via,
+                exit,
+                seq,
+                event: row.event.to_string(),
+                result,
+            }),
         };
         match outcome {
             Ok(()) => {
@@ -426,14 +426,14 @@ impl Authority {
             action: "exit-skip".into(),
             ca: Some(name.clone()),
             target: AuditTarget::Other(format!("{name}/exit/{exit}/{}", row.seq)),
-            details: JsonObject::new()
-                .str("via", &who.via)
-                .str("exit", exit)
-                .num("seq", row.seq)
-                .str("event", &row.event.to_string())
-                .num("attempts", u64::from(st.attempts))
-                .str("error", &error)
-                .finish(),
+            details: audit_details::to_json(&audit_details::ExitSkip {
+                via: &who.via,
+                exit,
+                seq: row.seq,
+                event: row.event.to_string(),
+                attempts: u64::from(st.attempts),
+                error: &error,
+            }),
         };
         self.park(&row, exit, error.clone(), st.attempts, vec![audit])
             .await

@@ -23,6 +23,7 @@
 //!   (`Authority::deliver_exit`), and its administration.
 //! - [`admin`]: the administration operations of `Authority` (ICertAdmin / ICertView):
 //!   approve, deny, edit, revoke, import, view, tokens, audit.
+//! - [`audit_details`]: the typed details of audit records and exit events (serde).
 //! - [`audit`]: the audit chain's anchors: signed checkpoints (`AuditCheckpoint`,
 //!   `Authority::checkpoint_audit`) and the verification report (`AuditReport`).
 //! - [`limits`]: `Limits`, request rates and pending quotas per requester.
@@ -31,6 +32,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_details;
 pub mod auth;
 pub mod authority;
 pub mod console;

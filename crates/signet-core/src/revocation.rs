@@ -638,9 +638,12 @@ impl Authority {
     /// `delta_base` for a delta), or the newer CRL of the same partition and kind that has
     /// superseded it since; `None` if the engine holds neither.
     pub(crate) fn event_crl(&self, state: &CaState, details: &str) -> Option<Arc<PublishedCrl>> {
-        let shard = u32::try_from(details_u64(details, "shard")?).ok()?;
-        let number = details_u64(details, "number")?;
-        let delta = details_u64(details, "delta_base").is_some();
+        let crate::audit_details::CrlIssued {
+            shard,
+            number,
+            delta_base,
+        } = serde_json::from_str(details).ok()?;
+        let delta = delta_base.is_some();
         let crls = self.current(state, shard);
         let held = if delta { crls.delta } else { crls.base }?;
         (held.number >= number).then_some(held)
@@ -731,15 +734,15 @@ impl Authority {
             .await
             .map_err(|e| internal("worker pool", &e))?
             .map_err(|e| internal("building a CRL", &e))?;
-        let details = crate::admin::JsonObject::new()
-            .num("shard", u64::from(shard))
-            .num("number", number)
-            .opt_num("delta_base", delta_base)
-            .num("entries", entries)
-            .num("this_update", crate::admin::unix(now))
-            .num("next_update", crate::admin::unix(next_update))
-            .opt_str("url", scope_url.as_deref())
-            .finish();
+        let details = crate::audit_details::to_json(&crate::audit_details::CrlPublish {
+            shard,
+            number,
+            delta_base,
+            entries,
+            this_update: crate::admin::unix(now),
+            next_update: crate::admin::unix(next_update),
+            url: scope_url.as_deref(),
+        });
         let audit = NewAudit {
             at: now,
             actor: actor.to_string(),
@@ -839,40 +842,5 @@ impl Authority {
         } else {
             cfg.crl_url(name, shard)
         }
-    }
-}
-
-/// A number field of a `CrlIssued` event's details, which [`crate::admin::JsonObject`] wrote
-/// (`{"shard":0,"number":3,...}`: no whitespace, keys never repeated), so finding `"key":`
-/// is enough; this crate has no JSON parser.
-fn details_u64(details: &str, key: &str) -> Option<u64> {
-    let start = details.find(&format!("\"{key}\":"))? + key.len() + 3;
-    let rest = details.get(start..)?;
-    let end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    rest.get(..end)?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::details_u64;
-    use crate::admin::JsonObject;
-
-    #[test]
-    fn crl_event_details_give_their_numbers() {
-        let details = JsonObject::new()
-            .num("shard", 2)
-            .num("number", 17)
-            .opt_num("delta_base", Some(15))
-            .num("entries", 4)
-            .opt_str("url", Some("http://x/crl/demo/2.crl"))
-            .finish();
-        assert_eq!(details_u64(&details, "shard"), Some(2));
-        assert_eq!(details_u64(&details, "number"), Some(17));
-        assert_eq!(details_u64(&details, "delta_base"), Some(15));
-        let full = JsonObject::new().num("shard", 0).num("number", 3).finish();
-        assert_eq!(details_u64(&full, "delta_base"), None);
-        assert_eq!(details_u64("{}", "number"), None);
     }
 }

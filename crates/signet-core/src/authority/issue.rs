@@ -68,7 +68,9 @@ pub(crate) fn decide(
                 certificate.unique_key = needs.key_holders;
                 prepared.status = RequestStatus::Issued;
                 prepared.message = Some("issued".into());
-                prepared.details = format!("{{\"serial\":\"{}\"}}", serial.to_hex());
+                prepared.details = crate::audit_details::to_json(&crate::audit_details::Serial {
+                    serial: serial.to_hex(),
+                });
                 prepared.extensions = extensions;
                 prepared.certificate = Some(certificate);
                 prepared.event = Some(Event::Issued);

@@ -101,10 +101,10 @@ impl Authority {
         let signature = rt.signer.sign(&tbs).map_err(|e| e.to_string())?;
         let der = signet_x509::assemble_certificate(&tbs, rt.signer.algorithm(), &signature)
             .map_err(|e| e.to_string())?;
-        let details = crate::admin::JsonObject::new()
-            .str("serial", &serial.to_hex())
-            .str("purpose", crate::model::OCSP_RESPONDER_FORMAT)
-            .finish();
+        let details = crate::audit_details::to_json(&crate::audit_details::OcspResponder {
+            serial: serial.to_hex(),
+            purpose: crate::model::OCSP_RESPONDER_FORMAT,
+        });
         let record = NewRequest {
             ca: rt.info.name.clone(),
             status: RequestStatus::Issued,

@@ -53,7 +53,7 @@ pub mod store;
 
 pub use auth::{Identity, Role, Roles};
 pub use authority::{Authority, AuthorityConfig, CaRuntime, DeliveryReport, StartError};
-pub use delivery::{ExitStatus, ExitStep, NextRun, RetryPolicy};
+pub use delivery::{DeliveryError, ExitStatus, ExitStep, NextRun, RetryPolicy};
 pub use draft::{Draft, ExtensionOrigin};
 pub use edit::{EditRefused, ExtensionEdit};
 pub use enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
@@ -69,7 +69,7 @@ pub use policy::{
     CaInfo, CertificateHistory, HeldCertificate, IssuanceNeeds, ModuleError, Policy, PolicyCtx,
     ProfileAccess, RequestProps, Verdict,
 };
-pub use signer::{Clock, Random, Signer, SignerError, SystemClock};
+pub use signer::{BuildError, Clock, Random, Signer, SignerError, SystemClock};
 pub use store::{
     AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, ExitFailure, ExitState,
     HistoryQuery, NewAudit, NewCertificate, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent,

@@ -37,13 +37,14 @@ use signet_x509::ocsp::{self, CertStatus, ResponseStatus, SingleResponse};
 use signet_x509::{DistinguishedName, KeyAlgorithm, TbsCertificateParams, ext};
 
 use crate::auth::{Identity, Role, require};
-use crate::authority::{Authority, CLOCK_SKEW, CaState, internal, whole_seconds};
+use crate::authority::{Authority, CLOCK_SKEW, CaState, Chain, internal, whole_seconds};
 use crate::draft::ExtensionOrigin;
 use crate::enroll::EnrollError;
 use crate::event::Event;
 use crate::ids::{CaName, SerialNumber};
 use crate::model::{RequestStatus, StoredExtension};
-use crate::signer::{Signer, SignerError};
+use crate::pool::PoolError;
+use crate::signer::{BuildError, Signer, SignerError};
 use crate::store::{
     AuditTarget, CrlRecord, NewAudit, NewCertificate, NewCrl, NewRequest, RevokedQuery,
 };
@@ -100,33 +101,53 @@ impl Default for RevocationConfig {
 /// Most partitions a CA may have (Let's Encrypt uses 128).
 pub const MAX_PARTITIONS: u32 = 4096;
 
+/// What is wrong with a CA's `[ca.revocation]` settings.
+#[derive(Debug, thiserror::Error)]
+pub enum RevocationConfigError {
+    #[error("partitions: at most {MAX_PARTITIONS}")]
+    TooManyPartitions,
+    #[error(
+        "partitions need a public base URL: each partition's CRL is named by the certificates' CRL distribution point"
+    )]
+    PartitionsWithoutUrl,
+    #[error("public URL {url:?}: an http(s) URL without a trailing slash")]
+    BadUrl { url: String },
+    #[error("crl_period must be at least 1s")]
+    CrlPeriod,
+    #[error("ocsp_validity must be at least 60s")]
+    OcspValidity,
+    #[error("ocsp_responder_validity must be at least 1h")]
+    ResponderValidity,
+    /// The URLs could not be encoded into the certificates' CDP and AIA extensions.
+    #[error("the CRL distribution point and authority information access extensions")]
+    Extension(#[source] signet_x509::Error),
+}
+
 impl RevocationConfig {
-    /// Checks the settings; the message names what is wrong.
-    pub fn check(&self) -> Result<(), String> {
+    /// Checks the settings; the error names what is wrong.
+    pub fn check(&self) -> Result<(), RevocationConfigError> {
         if self.partitions > MAX_PARTITIONS {
-            return Err(format!("partitions: at most {MAX_PARTITIONS}"));
+            return Err(RevocationConfigError::TooManyPartitions);
         }
         if self.partitions > 0 && self.base_url.is_none() {
-            return Err("partitions need a public base URL: each partition's CRL is named by the certificates' CRL distribution point".into());
+            return Err(RevocationConfigError::PartitionsWithoutUrl);
         }
         if let Some(url) = &self.base_url {
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
                 && url.bytes().all(|b| b.is_ascii_graphic())
                 && !url.ends_with('/');
             if !ok {
-                return Err(format!(
-                    "public URL {url:?}: an http(s) URL without a trailing slash"
-                ));
+                return Err(RevocationConfigError::BadUrl { url: url.clone() });
             }
         }
         if self.crl_period < Duration::from_secs(1) {
-            return Err("crl_period must be at least 1s".into());
+            return Err(RevocationConfigError::CrlPeriod);
         }
         if self.ocsp_validity < Duration::from_secs(60) {
-            return Err("ocsp_validity must be at least 60s".into());
+            return Err(RevocationConfigError::OcspValidity);
         }
         if self.responder_validity < Duration::from_secs(3600) {
-            return Err("ocsp_responder_validity must be at least 1h".into());
+            return Err(RevocationConfigError::ResponderValidity);
         }
         Ok(())
     }
@@ -164,15 +185,15 @@ impl RevocationConfig {
         &self,
         ca: &CaName,
         shard: u32,
-    ) -> Result<Vec<signet_x509::Extension>, String> {
+    ) -> Result<Vec<signet_x509::Extension>, signet_x509::Error> {
         let (Some(base), Some(crl)) = (self.base_url.as_deref(), self.crl_url(ca, shard)) else {
             return Ok(Vec::new());
         };
         let ocsp = format!("{base}/ocsp/{ca}");
         let issuer = format!("{base}/ca/{ca}.crt");
         Ok(vec![
-            ext::crl_distribution_points(&crl).map_err(|e| e.to_string())?,
-            ext::authority_info_access(Some(&ocsp), Some(&issuer)).map_err(|e| e.to_string())?,
+            ext::crl_distribution_points(&crl)?,
+            ext::authority_info_access(Some(&ocsp), Some(&issuer))?,
         ])
     }
 }
@@ -440,6 +461,9 @@ pub struct PublishedSummary {
 mod answer;
 mod responder;
 
+pub use answer::OcspError;
+pub use responder::ResponderError;
+
 impl Authority {
     /// Loads the newest stored CRLs of every CA (numbers survive restarts) and issues the
     /// delegated OCSP responder certificates. Called by `start`.
@@ -478,7 +502,10 @@ impl Authority {
             }
             self.renew_responder(&state, false)
                 .await
-                .map_err(|e| crate::authority::StartError::Ca(name.to_string(), e))?;
+                .map_err(|source| crate::authority::StartError::Responder {
+                    ca: name.clone(),
+                    source,
+                })?;
             // A shard that never had a CRL (a new CA, or partitions added since the last run)
             // gets its first one before the server listens, so the CRL URL that certificates
             // name never answers 404. Stored CRLs are served as they are; the maintenance loop
@@ -503,7 +530,7 @@ impl Authority {
         for name in self.ca_names().to_vec() {
             let state = Arc::clone(self.state(&name));
             if let Err(e) = self.renew_responder(&state, false).await {
-                tracing::error!(ca = %name, error = %e, "could not renew the OCSP responder certificate");
+                tracing::error!(ca = %name, error = %Chain(&e), "could not renew the OCSP responder certificate");
             }
             for (shard, full) in self.due_publications(&state, now) {
                 if let Err(e) = self.publish_shard(&state, shard, full, "system").await {
@@ -706,7 +733,8 @@ impl Authority {
                         None
                     },
                 };
-                let mut writer = CrlWriter::new(&params, rows.len()).map_err(|e| e.to_string())?;
+                let mut writer =
+                    CrlWriter::new(&params, rows.len()).map_err(BuildError::encode("CRL"))?;
                 for row in &rows {
                     let entry = match &row.revocation {
                         Some(r) => RevokedEntry {
@@ -723,13 +751,20 @@ impl Authority {
                             invalidity_date: None,
                         },
                     };
-                    writer.push(&entry).map_err(|e| e.to_string())?;
+                    writer
+                        .push(&entry)
+                        .map_err(BuildError::encode("CRL entry"))?;
                 }
                 drop(rows);
-                let signature = rt.signer.sign(writer.tbs()).map_err(|e| e.to_string())?;
+                let signature = rt
+                    .signer
+                    .sign(writer.tbs())
+                    .map_err(BuildError::sign("CRL"))?;
                 let entries = writer.count();
-                let der = writer.assemble(&signature).map_err(|e| e.to_string())?;
-                Ok::<_, String>((der, entries))
+                let der = writer
+                    .assemble(&signature)
+                    .map_err(BuildError::encode("signed CRL"))?;
+                Ok::<_, BuildError>((der, entries))
             })
             .await
             .map_err(|e| internal("worker pool", &e))?

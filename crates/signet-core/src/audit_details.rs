@@ -308,12 +308,13 @@ mod tests {
             next_update: 2,
             url: Some("http://x/crl/demo/2.crl"),
         };
-        let back: CrlIssued = serde_json::from_str(&to_json(&d)).unwrap();
+        let back: CrlIssued = serde_json::from_str(&to_json(&d)).expect("reads back");
         assert_eq!(
             (back.shard, back.number, back.delta_base),
             (2, 17, Some(15))
         );
-        let full: CrlIssued = serde_json::from_str(r#"{"shard":0,"number":3}"#).unwrap();
+        let full: CrlIssued =
+            serde_json::from_str(r#"{"shard":0,"number":3}"#).expect("a full CRL");
         assert_eq!(full.delta_base, None);
         assert!(serde_json::from_str::<CrlIssued>("{}").is_err());
     }

@@ -646,7 +646,7 @@ pub(crate) fn internal(what: &str, error: &(dyn std::error::Error + 'static)) ->
 }
 
 /// An error and its `source()` chain on one line (`outer: cause: root cause`), for logs.
-pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+pub(crate) struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -68,20 +68,18 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
     );
     let cert_identities = Arc::new(cert_identities(&config)?);
     let config_text = std::fs::read(data.join("signet.toml")).unwrap_or_default();
-    let config_details = signet_core::admin::JsonObject::new()
-        .str("file", "signet.toml")
-        .str("sha256", &hex::encode(signet_x509::sha256(&config_text)))
-        .str(
-            "cas",
-            &config
+    let config_details =
+        signet_core::audit_details::to_json(&signet_core::audit_details::ConfigLoaded {
+            file: "signet.toml",
+            sha256: hex::encode(signet_x509::sha256(&config_text)),
+            cas: config
                 .cas
                 .iter()
                 .map(|c| c.name.as_str())
                 .collect::<Vec<_>>()
                 .join(","),
-        )
-        .bool("role_separation", config.security.role_separation)
-        .finish();
+            role_separation: config.security.role_separation,
+        });
     if !config.security.role_separation {
         tracing::warn!("role separation is OFF: one identity may be both admin and manager");
     }

@@ -2,12 +2,15 @@
 //! PKCS#10 CSRs, encrypted PKCS#8, PKCS#12), run under Node's WebCrypto by
 //! `tests/web/pkcs10.test.mjs` and checked there with the `openssl` CLI.
 //!
-//! Node and openssl are oracles: when one is missing the test is skipped with a message,
-//! unless `SIGNET_REQUIRE_ORACLES=1` (scripts/test.sh), where a missing tool fails it.
+//! Node and openssl are oracles: a missing one fails the test unless `SIGNET_SKIP_ORACLES`
+//! names it (`node`, `openssl`; see `tests/common/oracle.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 use std::process::Command;
+
+#[path = "common/oracle.rs"]
+mod oracle;
 
 /// Whether `program ARGS` runs and exits 0; its stdout when it does.
 fn tool_output(program: &str, args: &[&str]) -> Option<String> {
@@ -15,21 +18,6 @@ fn tool_output(program: &str, args: &[&str]) -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// Returns false (after a SKIPPED message) when `what` is missing and oracles are optional;
-/// panics when they are required.
-fn oracle_present(present: bool, what: &str) -> bool {
-    if present {
-        return true;
-    }
-    let required = std::env::var("SIGNET_REQUIRE_ORACLES").is_ok_and(|v| v == "1");
-    assert!(
-        !required,
-        "{what} is required (SIGNET_REQUIRE_ORACLES=1) but not available"
-    );
-    eprintln!("SKIPPED pkcs10_js_under_node: {what} is not available");
-    false
 }
 
 #[test]
@@ -41,15 +29,17 @@ fn pkcs10_js_under_node() {
         let mut parts = v.strip_prefix('v')?.split('.');
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     });
-    if !oracle_present(
+    if !oracle::available(
+        "node",
         version.is_some_and(|v| v >= (20, 19)),
-        &format!("node >= 20.19 (found {node:?})"),
+        &format!("node 20.19 or later is needed (found {node:?}); install it from nodejs.org"),
     ) {
         return;
     }
-    if !oracle_present(
+    if !oracle::available(
+        "openssl",
         tool_output("openssl", &["version"]).is_some(),
-        "the openssl CLI",
+        "the openssl CLI is needed; install it with `apt-get install openssl`",
     ) {
         return;
     }

@@ -75,8 +75,9 @@ fn ca_key_rsa4096() {
 }
 
 /// ML-DSA-65 (FIPS 204): skipped only if `signet init` reports the key type unsupported.
-/// OpenSSL before 3.5 cannot verify ML-DSA signatures; then the chain is checked by
-/// issuance only and the gap is printed.
+/// OpenSSL before 3.5 cannot verify ML-DSA signatures; then Python's `cryptography` (ML-DSA
+/// since 47) verifies the CA's and the leaf's signatures instead, and a missing one fails the
+/// test unless `SIGNET_SKIP_ORACLES` names `cryptography`.
 #[test]
 fn ca_key_mldsa65() {
     let probe = Server::prepare(&[]);
@@ -126,11 +127,50 @@ fn ca_key_mldsa65() {
         // pkilint checks the structure without knowing the algorithm.
         pkilint(&server.ca_cert_path());
         pkilint(&leaf);
-        eprintln!(
-            "NOTE ca_key_mldsa65: the installed openssl cannot verify ML-DSA-65 signatures; \
-             the leaf was issued, parsed and linted but its signature was not verified"
-        );
+        python_verifies_mldsa(&server.ca_cert_path(), &leaf);
     }
+}
+
+/// Verifies with Python's `cryptography` that the ML-DSA-65 CA certificate `ca` signed
+/// itself and `leaf` (an oracle for OpenSSL 3.0, which has no ML-DSA).
+fn python_verifies_mldsa(ca: &std::path::Path, leaf: &std::path::Path) {
+    let probe = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "from cryptography.hazmat.primitives.asymmetric import mldsa",
+        ])
+        .output();
+    if !common::oracle::available(
+        "cryptography",
+        probe.is_ok_and(|o| o.status.success()),
+        "python3 has no `cryptography` with ML-DSA; install it with `pip install 'cryptography>=47'`",
+    ) {
+        return;
+    }
+    const SCRIPT: &str = r#"
+import sys
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import mldsa
+ca, leaf = (x509.load_pem_x509_certificate(open(p, "rb").read()) for p in sys.argv[1:])
+key = ca.public_key()
+assert isinstance(key, mldsa.MLDSA65PublicKey), type(key)
+key.verify(ca.signature, ca.tbs_certificate_bytes)
+key.verify(leaf.signature, leaf.tbs_certificate_bytes)
+print("verified")
+"#;
+    let run = run_program(
+        "python3",
+        &[
+            "-c",
+            SCRIPT,
+            ca.to_str().expect("UTF-8"),
+            leaf.to_str().expect("UTF-8"),
+        ],
+    );
+    assert!(
+        run.code == 0 && run.stdout.contains("verified"),
+        "cryptography did not verify the ML-DSA-65 signatures: {run}"
+    );
 }
 
 /// `signet init` rejects unknown key types with a message listing the known ones.

@@ -67,7 +67,7 @@ fn a_requester_enrolls_through_the_web_pages() {
         upload_der.to_str().unwrap(),
     ]);
 
-    let (result, out) = browser(
+    let Some((result, out)) = browser(
         "enroll.mjs",
         &server,
         json!({
@@ -77,7 +77,9 @@ fn a_requester_enrolls_through_the_web_pages() {
             "csr_der_file": upload_der.display().to_string(),
             "passphrase": PASSPHRASE,
         }),
-    );
+    ) else {
+        return;
+    };
     let id = |k: &str| {
         result[k]
             .as_i64()
@@ -235,7 +237,7 @@ fn a_client_certificate_signs_in_until_it_is_revoked() {
         "[[identity]]\nname = \"carol\"\nsubject = \"CN=carol\"\nroles = [\"requester\"]\n",
     );
 
-    browser(
+    if browser(
         "signin-cert.mjs",
         &server,
         json!({
@@ -246,7 +248,11 @@ fn a_client_certificate_signs_in_until_it_is_revoked() {
             "serial": carol["serial"],
             "manager": manager,
         }),
-    );
+    )
+    .is_none()
+    {
+        return;
+    }
     let auditor = server.create_token(&["auditor"], "audrey");
     let log = server
         .call(Some(&auditor), "GET", "/api/v1/audit", None)

@@ -31,7 +31,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::admin::JsonObject;
 use crate::auth::require;
 use crate::authority::internal;
 use crate::{
@@ -79,16 +78,16 @@ impl AuditCheckpoint {
     /// The JSON object handed to exit modules (the event's details) and written to the local
     /// witness file; `signet audit verify --checkpoint FILE` reads it back.
     pub fn to_json(&self, key_id: &str, reason: &str) -> String {
-        JsonObject::new()
-            .num("checkpoint", self.number)
-            .num("seq", self.seq)
-            .str("hash", &hex::encode(&self.hash))
-            .num("at", unix(self.at))
-            .str("key_id", key_id)
-            .str("signature", &hex::encode(&self.signature))
-            .str("signed", &self.text())
-            .str("reason", reason)
-            .finish()
+        crate::audit_details::to_json(&crate::audit_details::Checkpoint {
+            checkpoint: self.number,
+            seq: self.seq,
+            hash: hex::encode(&self.hash),
+            at: unix(self.at),
+            key_id,
+            signature: hex::encode(&self.signature),
+            signed: self.text(),
+            reason,
+        })
     }
 }
 

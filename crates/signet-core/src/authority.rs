@@ -37,7 +37,7 @@ use crate::policy::{
 };
 use crate::pool::WorkPool;
 use crate::revocation::{KeyFactory, OcspCache, RevocationConfig, RevocationState};
-use crate::signer::{Clock, Random, Signer};
+use crate::signer::{BuildError, Clock, Random, Signer};
 use crate::store::{
     AuditTarget, HistoryQuery, NewAudit, NewCertificate, NewEvent, NewRequest, Store, StoreError,
     TokenRecord,
@@ -161,8 +161,27 @@ pub struct Authority {
 /// Why the engine could not be built or started.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("CA {0}: {1}")]
-    Ca(String, String),
+    #[error("CA {ca}: configured twice")]
+    Duplicate { ca: CaName },
+    /// The CA certificate or key could not be read (key identifier, issuer hashes).
+    #[error("CA {ca}: reading its certificate and key")]
+    Certificate {
+        ca: CaName,
+        #[source]
+        source: signet_x509::Error,
+    },
+    #[error("CA {ca}: [ca.revocation]")]
+    Revocation {
+        ca: CaName,
+        #[source]
+        source: crate::revocation::RevocationConfigError,
+    },
+    #[error("CA {ca}: the delegated OCSP responder certificate")]
+    Responder {
+        ca: CaName,
+        #[source]
+        source: crate::revocation::ResponderError,
+    },
     #[error(transparent)]
     Module(#[from] ModuleError),
     #[error(transparent)]
@@ -176,23 +195,37 @@ impl Authority {
         let mut order = Vec::new();
         for runtime in cas {
             let name = runtime.info.name.clone();
-            let authority_key_id = ext::key_identifier(runtime.signer.public_key_der())
-                .map_err(|e| StartError::Ca(name.to_string(), e.to_string()))?;
+            let authority_key_id =
+                ext::key_identifier(runtime.signer.public_key_der()).map_err(|source| {
+                    StartError::Certificate {
+                        ca: name.clone(),
+                        source,
+                    }
+                })?;
             if map.contains_key(&name) {
-                return Err(StartError::Ca(name.to_string(), "configured twice".into()));
+                return Err(StartError::Duplicate { ca: name });
             }
             runtime
                 .revocation
                 .check()
-                .map_err(|e| StartError::Ca(name.to_string(), format!("[ca.revocation] {e}")))?;
+                .map_err(|source| StartError::Revocation {
+                    ca: name.clone(),
+                    source,
+                })?;
             let issuer_hashes =
                 signet_x509::ocsp::IssuerHashes::of_certificate(&runtime.info.certificate)
-                    .map_err(|e| StartError::Ca(name.to_string(), e.to_string()))?;
+                    .map_err(|source| StartError::Certificate {
+                        ca: name.clone(),
+                        source,
+                    })?;
             // CDP and AIA of each shard, encoded once rather than per certificate.
             let relying_party_extensions = (0..=runtime.revocation.partitions)
                 .map(|shard| runtime.revocation.certificate_extensions(&name, shard))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| StartError::Ca(name.to_string(), format!("[ca.revocation] {e}")))?;
+                .map_err(|source| StartError::Revocation {
+                    ca: name.clone(),
+                    source: crate::revocation::RevocationConfigError::Extension(source),
+                })?;
             order.push(name.clone());
             map.insert(
                 name,
@@ -604,11 +637,27 @@ fn incident_id() -> String {
     format!("{:x}-{n:x}", micros & 0xffff_ffff_ffff)
 }
 
-/// Logs an unexpected error under a fresh incident id and returns the opaque error.
-pub(crate) fn internal(what: &str, error: &dyn std::fmt::Display) -> EnrollError {
+/// Logs an unexpected error with its causes under a fresh incident id and returns the
+/// opaque error.
+pub(crate) fn internal(what: &str, error: &(dyn std::error::Error + 'static)) -> EnrollError {
     let incident = incident_id();
-    tracing::error!(%incident, %what, error = ?error.to_string(), "internal error");
+    tracing::error!(%incident, %what, error = ?Chain(error).to_string(), "internal error");
     EnrollError::Internal { incident }
+}
+
+/// An error and its `source()` chain on one line (`outer: cause: root cause`), for logs.
+pub(crate) struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            write!(f, ": {e}")?;
+            cause = e.source();
+        }
+        Ok(())
+    }
 }
 
 impl Enroll for Authority {
@@ -649,9 +698,9 @@ pub fn self_signed_root(
     serial: SerialNumber,
     not_before: SystemTime,
     not_after: SystemTime,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, BuildError> {
     let spki = signer.public_key_der();
-    let key_id = ext::key_identifier(spki).map_err(|e| e.to_string())?;
+    let key_id = ext::key_identifier(spki).map_err(BuildError::encode("key identifier"))?;
     let usage = signet_x509::KeyUsage::KEY_CERT_SIGN
         .union(signet_x509::KeyUsage::CRL_SIGN)
         .union(signet_x509::KeyUsage::DIGITAL_SIGNATURE);
@@ -672,7 +721,8 @@ pub fn self_signed_root(
         spki_der: spki,
         extensions: &extensions,
     })
-    .map_err(|e| e.to_string())?;
-    let signature = signer.sign(&tbs).map_err(|e| e.to_string())?;
-    signet_x509::assemble_certificate(&tbs, algorithm, &signature).map_err(|e| e.to_string())
+    .map_err(BuildError::encode("certificate"))?;
+    let signature = signer.sign(&tbs).map_err(BuildError::sign("certificate"))?;
+    signet_x509::assemble_certificate(&tbs, algorithm, &signature)
+        .map_err(BuildError::encode("signed certificate"))
 }

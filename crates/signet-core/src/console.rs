@@ -6,7 +6,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::admin::JsonObject;
 use crate::auth::{Identity, Role};
 use crate::authority::{Authority, internal};
 use crate::enroll::EnrollError;
@@ -189,11 +188,11 @@ impl Authority {
         how: &str,
         peer: &str,
     ) -> Result<(), EnrollError> {
-        let details = JsonObject::new()
-            .str("method", how)
-            .str("peer", peer)
-            .str("via", &identity.via)
-            .finish();
+        let details = crate::audit_details::to_json(&crate::audit_details::ConsoleSession {
+            method: how,
+            peer,
+            via: &identity.via,
+        });
         let record = NewAudit {
             at: self.clock.now(),
             actor: identity.name.clone(),

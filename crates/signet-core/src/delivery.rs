@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::admin::JsonObject;
+use crate::audit_details;
 use crate::auth::{Identity, Role, require};
 use crate::authority::{Authority, CaState, internal, whole_seconds};
 use crate::enroll::EnrollError;
@@ -52,6 +52,17 @@ impl RetryPolicy {
             .unwrap_or(self.backoff_max)
             .min(self.backoff_max)
     }
+}
+
+/// Why one [`Authority::deliver_exit`] step stopped early; the caller retries later.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The CA is not configured.
+    #[error(transparent)]
+    Ca(#[from] EnrollError),
+    /// The store could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What one [`Authority::deliver_exit`] call did, and when to call it again.
@@ -117,18 +128,15 @@ impl Authority {
     /// recorded with its next attempt time; the `max_attempts`-th failure on an event parks
     /// it and delivery goes on with the next event. While the module is in backoff this
     /// only reads its state and returns [`NextRun::At`].
-    pub async fn deliver_exit(&self, ca: &CaName, exit: &str) -> Result<ExitStep, String> {
-        let state = self.resolve(ca.as_str()).map_err(|e| e.to_string())?;
+    pub async fn deliver_exit(&self, ca: &CaName, exit: &str) -> Result<ExitStep, DeliveryError> {
+        let state = self.resolve(ca.as_str())?;
         let Some((module, mask)) = state.started_exit(exit) else {
             // Not started yet: `Authority::start` writes the Startup event, which wakes us.
             return Ok(ExitStep::default());
         };
         let retry = state.runtime.retry_policy(exit);
         let store = &self.store;
-        let mut st = store
-            .exit_state(ca, exit)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut st = store.exit_state(ca, exit).await?;
         let mut step = ExitStep {
             cursor: st.cursor,
             ..ExitStep::default()
@@ -138,14 +146,11 @@ impl Authority {
             && let Some(at) = st.next_attempt_at
             && at > now
         {
-            step.head = store.outbox_head(ca).await.map_err(|e| e.to_string())?;
+            step.head = store.outbox_head(ca).await?;
             step.next = NextRun::At(at);
             return Ok(step);
         }
-        let page = store
-            .outbox_after(ca, st.cursor, PAGE)
-            .await
-            .map_err(|e| e.to_string())?;
+        let page = store.outbox_after(ca, st.cursor, PAGE).await?;
         let mut acked = st.cursor;
         for row in &page {
             if !mask.contains(row.event) {
@@ -163,10 +168,7 @@ impl Authority {
                     let error = truncate(&e.to_string(), 2000);
                     tracing::warn!(ca = %ca, exit, seq = row.seq, ?error, "exit delivery failed; will retry");
                     if acked > st.cursor {
-                        store
-                            .ack_exit(ca, exit, acked)
-                            .await
-                            .map_err(|e| e.to_string())?;
+                        store.ack_exit(ca, exit, acked).await?;
                         st.cursor = acked;
                     }
                     let previous = if st.failing_seq == row.seq {
@@ -177,9 +179,7 @@ impl Authority {
                     let attempts = previous.saturating_add(1);
                     if attempts >= retry.max_attempts {
                         tracing::error!(ca = %ca, exit, seq = row.seq, attempts, "exit event parked after its last attempt");
-                        self.park(row, exit, error, attempts, Vec::new())
-                            .await
-                            .map_err(|e| e.to_string())?;
+                        self.park(row, exit, error, attempts, Vec::new()).await?;
                         step.parked += 1;
                         acked = row.seq;
                         st.cursor = row.seq;
@@ -197,23 +197,19 @@ impl Authority {
                             next_attempt_at: next,
                             error,
                         })
-                        .await
-                        .map_err(|e| e.to_string())?;
+                        .await?;
                     step.cursor = st.cursor;
-                    step.head = store.outbox_head(ca).await.map_err(|e| e.to_string())?;
+                    step.head = store.outbox_head(ca).await?;
                     step.next = NextRun::At(next);
                     return Ok(step);
                 }
             }
         }
         if acked > st.cursor {
-            store
-                .ack_exit(ca, exit, acked)
-                .await
-                .map_err(|e| e.to_string())?;
+            store.ack_exit(ca, exit, acked).await?;
         }
         step.cursor = acked;
-        step.head = store.outbox_head(ca).await.map_err(|e| e.to_string())?;
+        step.head = store.outbox_head(ca).await?;
         step.next = if page.len() >= PAGE as usize {
             NextRun::Now
         } else {
@@ -222,16 +218,12 @@ impl Authority {
         Ok(step)
     }
 
-    async fn exit_ctx(&self, state: &CaState, row: &OutboxEvent) -> Result<ExitCtx, String> {
+    async fn exit_ctx(&self, state: &CaState, row: &OutboxEvent) -> Result<ExitCtx, StoreError> {
         let ca = &state.runtime.info;
         let request: Option<RequestRecord> = match row.request_id {
             Some(id) => match self.recent.get(id) {
                 Some(r) => Some(r),
-                None => self
-                    .store
-                    .get_request(&ca.name, id)
-                    .await
-                    .map_err(|e| e.to_string())?,
+                None => self.store.get_request(&ca.name, id).await?,
             },
             None => None,
         };
@@ -363,13 +355,13 @@ impl Authority {
             action: "exit-retry".into(),
             ca: Some(name.clone()),
             target: AuditTarget::Other(format!("{name}/exit/{exit}/{seq}")),
-            details: JsonObject::new()
-                .str("via", &who.via)
-                .str("exit", exit)
-                .num("seq", seq)
-                .str("event", &row.event.to_string())
-                .str("result", result)
-                .finish(),
+            details: audit_details::to_json(&audit_details::ExitRetry {
+                via: &who.via,
+                exit,
+                seq,
+                event: row.event.to_string(),
+                result,
+            }),
         };
         match outcome {
             Ok(()) => {
@@ -426,14 +418,14 @@ impl Authority {
             action: "exit-skip".into(),
             ca: Some(name.clone()),
             target: AuditTarget::Other(format!("{name}/exit/{exit}/{}", row.seq)),
-            details: JsonObject::new()
-                .str("via", &who.via)
-                .str("exit", exit)
-                .num("seq", row.seq)
-                .str("event", &row.event.to_string())
-                .num("attempts", u64::from(st.attempts))
-                .str("error", &error)
-                .finish(),
+            details: audit_details::to_json(&audit_details::ExitSkip {
+                via: &who.via,
+                exit,
+                seq: row.seq,
+                event: row.event.to_string(),
+                attempts: u64::from(st.attempts),
+                error: &error,
+            }),
         };
         self.park(&row, exit, error.clone(), st.attempts, vec![audit])
             .await

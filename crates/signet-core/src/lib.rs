@@ -23,6 +23,7 @@
 //!   (`Authority::deliver_exit`), and its administration.
 //! - [`admin`]: the administration operations of `Authority` (ICertAdmin / ICertView):
 //!   approve, deny, edit, revoke, import, view, tokens, audit.
+//! - [`audit_details`]: the typed details of audit records and exit events (serde).
 //! - [`audit`]: the audit chain's anchors: signed checkpoints (`AuditCheckpoint`,
 //!   `Authority::checkpoint_audit`) and the verification report (`AuditReport`).
 //! - [`limits`]: `Limits`, request rates and pending quotas per requester.
@@ -31,6 +32,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod audit_details;
 pub mod auth;
 pub mod authority;
 pub mod console;
@@ -51,7 +53,7 @@ pub mod store;
 
 pub use auth::{Identity, Role, Roles};
 pub use authority::{Authority, AuthorityConfig, CaRuntime, DeliveryReport, StartError};
-pub use delivery::{ExitStatus, ExitStep, NextRun, RetryPolicy};
+pub use delivery::{DeliveryError, ExitStatus, ExitStep, NextRun, RetryPolicy};
 pub use draft::{Draft, ExtensionOrigin};
 pub use edit::{EditRefused, ExtensionEdit};
 pub use enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
@@ -67,7 +69,7 @@ pub use policy::{
     CaInfo, CertificateHistory, HeldCertificate, IssuanceNeeds, ModuleError, Policy, PolicyCtx,
     ProfileAccess, RequestProps, Verdict,
 };
-pub use signer::{Clock, Random, Signer, SignerError, SystemClock};
+pub use signer::{BuildError, Clock, Random, Signer, SignerError, SystemClock};
 pub use store::{
     AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, ExitFailure, ExitState,
     HistoryQuery, NewAudit, NewCertificate, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent,

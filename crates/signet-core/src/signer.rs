@@ -9,6 +9,41 @@ use signet_x509::SignatureAlgorithm;
 #[error("signing failed: {0}")]
 pub struct SignerError(pub String);
 
+/// Why the engine could not build and sign a certificate, CRL or OCSP response. An internal
+/// failure: logged with its causes under an incident id, never shown to a requester.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The policy left the certificate without a name.
+    #[error("the policy left neither a subject nor a subjectAltName")]
+    NoName,
+    /// A part could not be DER-encoded (`what` names it: "certificate", "CRL entry", ...).
+    #[error("encoding the {what}")]
+    Encode {
+        what: &'static str,
+        #[source]
+        source: signet_x509::Error,
+    },
+    /// The key refused to sign.
+    #[error("signing the {what}")]
+    Sign {
+        what: &'static str,
+        #[source]
+        source: SignerError,
+    },
+}
+
+impl BuildError {
+    /// A `map_err` adapter for an encoding step.
+    pub fn encode(what: &'static str) -> impl FnOnce(signet_x509::Error) -> BuildError {
+        move |source| BuildError::Encode { what, source }
+    }
+
+    /// A `map_err` adapter for a signing step.
+    pub fn sign(what: &'static str) -> impl FnOnce(SignerError) -> BuildError {
+        move |source| BuildError::Sign { what, source }
+    }
+}
+
 /// A CA signing key. The private key never leaves the implementation; callers hand it the
 /// bytes to sign and get the signature (DER for ECDSA, raw for Ed25519/RSA/ML-DSA) back.
 pub trait Signer: Send + Sync {

@@ -11,6 +11,9 @@ use signet_core::Signer;
 use signet_keys::{KeyError, SoftwareKey};
 use signet_x509::KeyAlgorithm;
 
+#[path = "common/oracle.rs"]
+mod oracle;
+
 const PASS: &str = "correct horse battery staple";
 
 /// The classical algorithms, which OpenSSL 3.0 knows.
@@ -440,9 +443,9 @@ fn signs_concurrently_from_several_threads() {
     }
 }
 
-/// ML-DSA-65 against Python's `cryptography` (OpenSSL 3.0 has no ML-DSA). Skipped, loudly, when
-/// `python3` with a `cryptography` that has ML-DSA is not installed; set
-/// `SIGNET_REQUIRE_ORACLES=1` to make that a failure instead.
+/// ML-DSA-65 against Python's `cryptography` (OpenSSL 3.0 has no ML-DSA). A `python3` without
+/// a `cryptography` that has ML-DSA fails the test unless `SIGNET_SKIP_ORACLES` names
+/// `cryptography` ([`oracle::available`]).
 #[test]
 fn mldsa65_against_python_cryptography() {
     let probe = Command::new("python3")
@@ -451,14 +454,11 @@ fn mldsa65_against_python_cryptography() {
             "from cryptography.hazmat.primitives.asymmetric import mldsa",
         ])
         .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(
-            std::env::var_os("SIGNET_REQUIRE_ORACLES").is_none(),
-            "python3 with cryptography >= 47 (ML-DSA) is required"
-        );
-        eprintln!(
-            "SKIPPED mldsa65_against_python_cryptography: no python3 cryptography with ML-DSA"
-        );
+    if !oracle::available(
+        "cryptography",
+        probe.is_ok_and(|o| o.status.success()),
+        "python3 has no `cryptography` with ML-DSA; install it with `pip install 'cryptography>=47'`",
+    ) {
         return;
     }
 

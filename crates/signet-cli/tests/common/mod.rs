@@ -15,6 +15,8 @@
 //! - [`wait_until`], [`event_files`]: polling helpers for asynchronous exit delivery.
 #![allow(dead_code)]
 
+pub mod oracle;
+
 use std::fmt;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -1018,21 +1020,31 @@ impl fmt::Display for Finding {
     }
 }
 
-/// The directory holding `lint_pkix_cert`: $SIGNET_PKILINT_BIN, else `<workspace>/.venv/bin`.
-/// Fails (never skips) if pkilint is missing.
-pub fn pkilint_bin(tool: &str) -> PathBuf {
-    let dir = std::env::var_os("SIGNET_PKILINT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join(".venv").join("bin"));
-    let bin = dir.join(tool);
-    assert!(
+/// pkilint's `tool` (`lint_pkix_cert`, ...): in $SIGNET_PKILINT_BIN, else
+/// `<workspace>/.venv/bin`, else on `PATH`. A missing pkilint fails the test unless
+/// `SIGNET_SKIP_ORACLES` names `pkilint` ([`oracle::available`]); then `None`.
+pub fn pkilint_bin(tool: &str) -> Option<PathBuf> {
+    let bin = match std::env::var_os("SIGNET_PKILINT_BIN") {
+        Some(dir) => PathBuf::from(dir).join(tool),
+        None => std::iter::once(workspace_root().join(".venv").join("bin"))
+            .chain(std::env::split_paths(
+                &std::env::var_os("PATH").unwrap_or_default(),
+            ))
+            .map(|dir| dir.join(tool))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| PathBuf::from(tool)),
+    };
+    oracle::available(
+        "pkilint",
         bin.is_file(),
-        "pkilint's {tool} was not found at {} (SIGNET_PKILINT_BIN={:?}): run scripts/test.sh, which \
-         installs pkilint into .venv and exports SIGNET_PKILINT_BIN",
-        bin.display(),
-        std::env::var_os("SIGNET_PKILINT_BIN")
-    );
-    bin
+        &format!(
+            "pkilint's {tool} was not found at {} (SIGNET_PKILINT_BIN={:?}) nor on PATH; \
+             scripts/test.sh installs it into .venv (`pip install pkilint==0.13.3`)",
+            bin.display(),
+            std::env::var_os("SIGNET_PKILINT_BIN")
+        ),
+    )
+    .then_some(bin)
 }
 
 /// Runs `lint_pkix_cert lint -f JSON CERT`; panics on any ERROR, CRITICAL or FATAL finding
@@ -1117,8 +1129,11 @@ pub fn event_names(dir: &Path) -> Vec<String> {
 /// judging them. Panics if pkilint did not lint the document: it can report "Failed to load"
 /// and still exit 0, so the output must hold no "Failed" and must be JSON naming at least
 /// one validator that ran (with `-s ALL`, validators without findings are listed too).
+/// No findings when the run skips pkilint (`SIGNET_SKIP_ORACLES=pkilint`).
 pub fn pkilint_findings(tool: &str, args: &[&str], file: &Path) -> Vec<Finding> {
-    let bin = pkilint_bin(tool);
+    let Some(bin) = pkilint_bin(tool) else {
+        return Vec::new();
+    };
     let path = file.display().to_string();
     let mut full = vec!["lint"];
     full.extend_from_slice(args);
@@ -1191,22 +1206,31 @@ pub fn chain_policy(server: &Server, rules_toml: &str) {
 /// chromium) with `config` in `SIGNET_E2E`, plus `url` (the server), `out` (a fresh
 /// directory for downloads, returned) and `screenshots` (`target/web-screenshots`). Returns
 /// the script's last stdout line parsed as JSON; panics with its output when it fails.
+/// `None` when the run skips the browser (`SIGNET_SKIP_ORACLES=chromium`).
 pub fn browser(
     script: &str,
     server: &Server,
     mut config: serde_json::Value,
-) -> (serde_json::Value, PathBuf) {
+) -> Option<(serde_json::Value, PathBuf)> {
     let web = workspace_root().join("crates/signet-cli/tests/web");
-    assert!(
-        web.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run `npm ci` there (scripts/test.sh does)",
-        web.display()
-    );
     let chromium = std::env::var("SIGNET_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).is_file(),
-        "{chromium} is missing: install Debian's chromium (scripts/test.sh does)"
-    );
+    let playwright = web.join("node_modules/playwright-core").is_dir();
+    let browser = Path::new(&chromium).is_file();
+    if !oracle::available(
+        "chromium",
+        playwright && browser,
+        &format!(
+            "{}: install Debian's chromium and run `npm ci` in {} (scripts/test.sh does both)",
+            if browser {
+                "playwright-core is not installed".to_string()
+            } else {
+                format!("{chromium} is missing")
+            },
+            web.display()
+        ),
+    ) {
+        return None;
+    }
     let out = server
         .work
         .join(format!("browser-{}", script.trim_end_matches(".mjs")));
@@ -1240,7 +1264,7 @@ pub fn browser(
         .unwrap_or("{}");
     let value = serde_json::from_str(last)
         .unwrap_or_else(|e| panic!("{script} printed no JSON result ({e}):\n{stdout}\n{stderr}"));
-    (value, out)
+    Some((value, out))
 }
 
 /// A manual profile that two distinct managers must approve (admin and console tests).

@@ -63,10 +63,10 @@ impl Authority {
             "approve",
             &name,
             AuditTarget::Request(id),
-            JsonObject::new()
-                .num("approval", u64::from(have))
-                .num("required", u64::from(required))
-                .finish(),
+            audit_details::Approve {
+                approval: u64::from(have),
+                required: u64::from(required),
+            },
         );
 
         if have < required {
@@ -161,18 +161,11 @@ impl Authority {
             },
             &name,
             AuditTarget::Request(id),
-            JsonObject::new()
-                .str("status", prepared.status.as_str())
-                .opt_str(
-                    "serial",
-                    prepared
-                        .certificate
-                        .as_ref()
-                        .map(|c| c.serial.to_hex())
-                        .as_deref(),
-                )
-                .str("resubmitted_by", &who.name)
-                .finish(),
+            audit_details::Resubmitted {
+                status: prepared.status.as_str(),
+                serial: prepared.certificate.as_ref().map(|c| c.serial.to_hex()),
+                resubmitted_by: &who.name,
+            },
         );
         let mut updated = record.clone();
         updated.status = prepared.status;
@@ -227,9 +220,9 @@ impl Authority {
             "deny",
             &name,
             AuditTarget::Request(id),
-            JsonObject::new().str("reason", &reason).finish(),
+            audit_details::Reason { reason: &reason },
         );
-        let event = JsonObject::new().str("reason", &reason).finish();
+        let event = audit_details::to_json(&audit_details::Reason { reason: &reason });
         self.commit_update(
             &record,
             updated,
@@ -258,7 +251,6 @@ impl Authority {
         }
         let record = self.load_editable(&name, id).await?;
         let mut attributes = record.attributes.clone();
-        let mut details = JsonObject::new();
         for (key, value) in &changes {
             // AD CS matches attribute names case-insensitively.
             let slot = attributes
@@ -276,24 +268,20 @@ impl Authority {
                     )));
                 }
             }
-            details = match value {
-                Some(v) => details.str(key, v),
-                None => details.null(key),
-            };
         }
         check_attributes(&attributes)?;
         let mut updated = record.clone();
         updated.attributes = attributes;
         let cleared = clear_approvals_on_edit(&mut updated, who);
-        if cleared {
-            details = details.bool("approvals_cleared", true);
-        }
         let audit = self.audit(
             who,
             "set-attributes",
             &name,
             AuditTarget::Request(id),
-            details.finish(),
+            audit_details::SetAttributes {
+                changes: &changes,
+                approvals_cleared: cleared,
+            },
         );
         self.commit_update(
             &record,
@@ -348,15 +336,13 @@ impl Authority {
         let mut updated = record.clone();
         updated.extensions = extensions;
         let cleared = clear_approvals_on_edit(&mut updated, who);
-        let mut details = JsonObject::new()
-            .str("oid", &edit.oid)
-            .bool("critical", edit.critical)
-            .opt_str("value", edit.value.as_deref().map(hex::encode).as_deref())
-            .bool("disabled", edit.value.is_none());
-        if cleared {
-            details = details.bool("approvals_cleared", true);
-        }
-        let details = details.finish();
+        let details = audit_details::SetExtension {
+            oid: &edit.oid,
+            critical: edit.critical,
+            value: edit.value.as_deref().map(hex::encode),
+            disabled: edit.value.is_none(),
+            approvals_cleared: cleared,
+        };
         let audit = self.audit(
             who,
             "set-extension",

@@ -51,21 +51,19 @@ impl Authority {
             reason,
             invalidity_date: invalidity_date.map(whole_seconds),
         };
-        let details = JsonObject::new()
-            .str("serial", &serial.to_hex())
-            .str("reason", reason.name())
-            .opt_num(
-                "invalidity_date",
-                new.invalidity_date.map(crate::admin::unix),
-            )
-            .finish();
+        let details = audit_details::Revoke {
+            serial: serial.to_hex(),
+            reason: reason.name(),
+            invalidity_date: new.invalidity_date.map(unix),
+        };
         let audit = self.audit(
             who,
             "revoke",
             &name,
             AuditTarget::Certificate(serial),
-            details.clone(),
+            &details,
         );
+        let details = audit_details::to_json(&details);
         self.commit_revocation(
             record,
             serial,
@@ -103,18 +101,19 @@ impl Authority {
                 )));
             }
         }
-        let details = JsonObject::new()
-            .str("serial", &serial.to_hex())
-            .str("reason", "removeFromCRL")
-            .bool("released", true)
-            .finish();
+        let details = audit_details::Unrevoke {
+            serial: serial.to_hex(),
+            reason: "removeFromCRL",
+            released: true,
+        };
         let audit = self.audit(
             who,
             "unrevoke",
             &name,
             AuditTarget::Certificate(serial),
-            details.clone(),
+            &details,
         );
+        let details = audit_details::to_json(&details);
         self.commit_revocation(
             record,
             serial,
@@ -202,7 +201,9 @@ impl Authority {
             .map_err(|e| EnrollError::BadRequest(format!("cannot import: {e}")))?;
         let now = whole_seconds(self.clock.now());
         let subject = info.subject.to_string();
-        let details = JsonObject::new().str("serial", &serial.to_hex()).finish();
+        let details = audit_details::to_json(&audit_details::Serial {
+            serial: serial.to_hex(),
+        });
         let record = NewRequest {
             ca: name.clone(),
             status: RequestStatus::Issued,
@@ -228,7 +229,7 @@ impl Authority {
                 spki_sha256: signet_x509::sha256(&info.spki_der),
                 unique_key: false,
             }),
-            events: vec![(Event::Imported, details.clone())],
+            events: vec![(Event::Imported, details)],
             audit: vec![NewAudit {
                 target: AuditTarget::ThisRequest,
                 ..self.audit(
@@ -236,10 +237,10 @@ impl Authority {
                     "import",
                     &name,
                     AuditTarget::None,
-                    JsonObject::new()
-                        .str("serial", &serial.to_hex())
-                        .str("subject", &subject)
-                        .finish(),
+                    audit_details::Import {
+                        serial: serial.to_hex(),
+                        subject: &subject,
+                    },
                 )
             }],
         };

@@ -46,15 +46,15 @@ impl Authority {
         let expires_at = spec
             .expires_days
             .map(|d| now + Duration::from_secs(u64::from(d) * 86_400));
-        let details = JsonObject::new()
-            .str("name", &name)
-            .str("roles", &spec.roles.to_string())
-            .str(
-                "cas",
-                &cas.iter().map(CaName::as_str).collect::<Vec<_>>().join(","),
-            )
-            .opt_num("expires_at", expires_at.map(unix))
-            .finish();
+        let details = audit_details::to_json(&audit_details::Via {
+            via: &who.via,
+            details: audit_details::TokenCreate {
+                name: &name,
+                roles: spec.roles.to_string(),
+                cas: cas.iter().map(CaName::as_str).collect::<Vec<_>>().join(","),
+                expires_at: expires_at.map(unix),
+            },
+        });
         let token = NewToken {
             name: name.clone(),
             hash,
@@ -70,7 +70,7 @@ impl Authority {
                 action: "token-create".into(),
                 ca: None,
                 target: AuditTarget::Other(format!("token/{name}")),
-                details: with_via(&details, &who.via),
+                details,
             }],
         };
         let id = self.store.create_token(token).await.map_err(store_error)?;
@@ -121,7 +121,10 @@ impl Authority {
             action: "token-revoke".into(),
             ca: None,
             target: AuditTarget::Other(format!("token/{id}")),
-            details: with_via(&JsonObject::new().num("id", id).finish(), &who.via),
+            details: audit_details::to_json(&audit_details::Via {
+                via: &who.via,
+                details: audit_details::TokenRevoke { id },
+            }),
         };
         self.store
             .revoke_token(id, now, vec![audit])

@@ -68,7 +68,9 @@ pub(crate) fn decide(
                 certificate.unique_key = needs.key_holders;
                 prepared.status = RequestStatus::Issued;
                 prepared.message = Some("issued".into());
-                prepared.details = format!("{{\"serial\":\"{}\"}}", serial.to_hex());
+                prepared.details = crate::audit_details::to_json(&crate::audit_details::Serial {
+                    serial: serial.to_hex(),
+                });
                 prepared.extensions = extensions;
                 prepared.certificate = Some(certificate);
                 prepared.event = Some(Event::Issued);
@@ -155,11 +157,11 @@ fn build_certificate(
     csr: &CertificationRequest,
     draft: &Draft,
     serial: SerialNumber,
-) -> Result<(NewCertificate, Vec<StoredExtension>), String> {
+) -> Result<(NewCertificate, Vec<StoredExtension>), BuildError> {
     let rt = &ca.runtime;
     let subject = draft.subject();
     if subject.is_empty() && draft.sans().is_empty() {
-        return Err("the policy left neither a subject nor a subjectAltName".into());
+        return Err(BuildError::NoName);
     }
     let server = |e: Extension| StoredExtension {
         oid: e.oid,
@@ -188,10 +190,11 @@ fn build_certificate(
     );
     if !draft.sans().is_empty() {
         let san = ext::subject_alt_name(draft.sans(), subject.is_empty())
-            .map_err(|e| format!("subjectAltName: {e}"))?;
+            .map_err(BuildError::encode("subjectAltName"))?;
         recorded.push(server(san));
     }
-    let key_id = ext::key_identifier(&csr.spki_der).map_err(|e| format!("key id: {e}"))?;
+    let key_id =
+        ext::key_identifier(&csr.spki_der).map_err(BuildError::encode("key identifier"))?;
     recorded.push(server(ext::subject_key_identifier(&key_id)));
     recorded.push(server(ext::authority_key_identifier(&ca.authority_key_id)));
     let shard = rt.revocation.shard_for(&serial);
@@ -224,10 +227,13 @@ fn build_certificate(
         spki_der: &csr.spki_der,
         extensions: &extensions,
     })
-    .map_err(|e| format!("encoding the certificate: {e}"))?;
-    let signature = rt.signer.sign(&tbs).map_err(|e| e.to_string())?;
+    .map_err(BuildError::encode("certificate"))?;
+    let signature = rt
+        .signer
+        .sign(&tbs)
+        .map_err(BuildError::sign("certificate"))?;
     let der = signet_x509::assemble_certificate(&tbs, algorithm, &signature)
-        .map_err(|e| format!("assembling the certificate: {e}"))?;
+        .map_err(BuildError::encode("signed certificate"))?;
     let certificate = NewCertificate {
         serial,
         der,

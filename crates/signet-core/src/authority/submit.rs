@@ -113,16 +113,13 @@ impl Authority {
             action: "submit".into(),
             ca: Some(props.ca.clone()),
             target: AuditTarget::ThisRequest,
-            details: crate::admin::JsonObject::new()
-                .opt_str("via", via.as_deref())
-                .str("profile", props.profile.as_str())
-                .str("subject", &subject)
-                .str("status", status.as_str())
-                .opt_str(
-                    "serial",
-                    certificate.as_ref().map(|c| c.serial.to_hex()).as_deref(),
-                )
-                .finish(),
+            details: crate::audit_details::to_json(&crate::audit_details::Submit {
+                via: via.as_deref(),
+                profile: props.profile.as_str(),
+                subject: &subject,
+                status: status.as_str(),
+                serial: certificate.as_ref().map(|c| c.serial.to_hex()),
+            }),
         }];
         let record = NewRequest {
             ca: props.ca,

@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// Why a fresh OCSP response could not be made (answered `internalError`).
+#[derive(Debug, thiserror::Error)]
+pub enum OcspError {
+    #[error("reading a certificate's status")]
+    Status(#[source] crate::store::StoreError),
+    #[error("the worker pool")]
+    Pool(#[source] PoolError),
+    #[error("building the response")]
+    Build(#[from] BuildError),
+}
+
 impl Authority {
     /// Answers an OCSP request (DER) for a CA: `malformedRequest` for what does not parse,
     /// `unauthorized` for another issuer's certificates or an unknown CA.
@@ -71,7 +82,7 @@ impl Authority {
                 }
             }
             Err(e) => {
-                tracing::error!(ca = %state.runtime.info.name, error = %e, "OCSP response failed");
+                tracing::error!(ca = %state.runtime.info.name, error = %Chain(&e), "OCSP response failed");
                 OcspReply::error(ResponseStatus::InternalError)
             }
         }
@@ -84,7 +95,7 @@ impl Authority {
         state: &Arc<CaState>,
         request: &ocsp::OcspRequest,
         now: SystemTime,
-    ) -> Result<(Vec<u8>, bool), String> {
+    ) -> Result<(Vec<u8>, bool), OcspError> {
         let name = &state.runtime.info.name;
         let mut statuses = Vec::with_capacity(request.certs.len());
         for id in &request.certs {
@@ -97,7 +108,7 @@ impl Authority {
                     .store
                     .certificate_status(name, serial)
                     .await
-                    .map_err(|e| e.to_string())?
+                    .map_err(OcspError::Status)?
                 {
                     None => CertStatus::Unknown,
                     Some(s) => match s.revocation {
@@ -136,14 +147,17 @@ impl Authority {
                     responses: &responses,
                     nonce: request.nonce.as_deref(),
                 })
-                .map_err(|e| e.to_string())?;
-                let signature = responder.signer.sign(&data).map_err(|e| e.to_string())?;
+                .map_err(BuildError::encode("OCSP response data"))?;
+                let signature = responder
+                    .signer
+                    .sign(&data)
+                    .map_err(BuildError::sign("OCSP response"))?;
                 let certs: Vec<Vec<u8>> = responder.certificate.iter().cloned().collect();
                 ocsp::assemble_response(&data, responder.signer.algorithm(), &signature, &certs)
-                    .map_err(|e| e.to_string())
+                    .map_err(BuildError::encode("OCSP response"))
             })
             .await
-            .map_err(|e| e.to_string())??;
+            .map_err(OcspError::Pool)??;
         Ok((der, known))
     }
 

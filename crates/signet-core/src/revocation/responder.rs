@@ -3,6 +3,23 @@
 
 use super::*;
 
+/// Why the delegated OCSP responder certificate could not be issued.
+#[derive(Debug, thiserror::Error)]
+pub enum ResponderError {
+    #[error("reading the OCSP responder certificate's status")]
+    Status(#[source] crate::store::StoreError),
+    #[error("the worker pool")]
+    Pool(#[source] PoolError),
+    #[error("generating the OCSP responder key")]
+    Key(#[source] SignerError),
+    #[error("drawing the responder certificate's serial number")]
+    Random(#[source] SignerError),
+    #[error("building the OCSP responder certificate")]
+    Build(#[from] BuildError),
+    #[error("recording the OCSP responder certificate")]
+    Record(#[source] crate::store::StoreError),
+}
+
 impl Authority {
     /// Issues a new delegated responder certificate (to a fresh key) when there is none,
     /// when less than a third of its validity is left or when it was revoked; `force` renews
@@ -12,7 +29,7 @@ impl Authority {
         &self,
         state: &Arc<CaState>,
         force: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), ResponderError> {
         let rt = &state.runtime;
         let cfg = &rt.revocation;
         if cfg.responder != ResponderMode::Delegated {
@@ -38,7 +55,7 @@ impl Authority {
                     .store
                     .certificate_status(&rt.info.name, serial)
                     .await
-                    .map_err(|e| format!("reading the OCSP responder certificate's status: {e}"))?
+                    .map_err(ResponderError::Status)?
                     .is_some_and(|s| s.revocation.is_some()),
                 None => false,
             };
@@ -64,10 +81,12 @@ impl Authority {
             .pool
             .run(move || keys.generate_sealed(algorithm))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("generating the OCSP responder key: {e}"))?;
+            .map_err(ResponderError::Pool)?
+            .map_err(ResponderError::Key)?;
         let mut serial = [0u8; 20];
-        self.random.fill(&mut serial).map_err(|e| e.to_string())?;
+        self.random
+            .fill(&mut serial)
+            .map_err(ResponderError::Random)?;
         let serial = SerialNumber::from_random(serial);
         let not_before = now
             .checked_sub(CLOCK_SKEW)
@@ -76,13 +95,14 @@ impl Authority {
         let not_after = (now + cfg.responder_validity).min(rt.not_after);
         let cn = format!("{} OCSP Responder", rt.info.name);
         let subject = DistinguishedName::parse(&format!("CN={cn}"))
-            .map_err(|e| format!("responder subject: {e}"))?;
-        let key_id = ext::key_identifier(signer.public_key_der()).map_err(|e| e.to_string())?;
+            .map_err(BuildError::encode("responder subject"))?;
+        let key_id = ext::key_identifier(signer.public_key_der())
+            .map_err(BuildError::encode("key identifier"))?;
         let extensions = vec![
             ext::basic_constraints(false, None),
             ext::key_usage(signet_x509::KeyUsage::DIGITAL_SIGNATURE),
             ext::extended_key_usage(&[ext::oid::KP_OCSP_SIGNING.to_string()])
-                .map_err(|e| e.to_string())?,
+                .map_err(BuildError::encode("extended key usage"))?,
             ext::ocsp_nocheck(),
             ext::subject_key_identifier(&key_id),
             ext::authority_key_identifier(&state.authority_key_id),
@@ -97,14 +117,17 @@ impl Authority {
             spki_der: signer.public_key_der(),
             extensions: &extensions,
         })
-        .map_err(|e| e.to_string())?;
-        let signature = rt.signer.sign(&tbs).map_err(|e| e.to_string())?;
+        .map_err(BuildError::encode("certificate"))?;
+        let signature = rt
+            .signer
+            .sign(&tbs)
+            .map_err(BuildError::sign("certificate"))?;
         let der = signet_x509::assemble_certificate(&tbs, rt.signer.algorithm(), &signature)
-            .map_err(|e| e.to_string())?;
-        let details = crate::admin::JsonObject::new()
-            .str("serial", &serial.to_hex())
-            .str("purpose", crate::model::OCSP_RESPONDER_FORMAT)
-            .finish();
+            .map_err(BuildError::encode("signed certificate"))?;
+        let details = crate::audit_details::to_json(&crate::audit_details::OcspResponder {
+            serial: serial.to_hex(),
+            purpose: crate::model::OCSP_RESPONDER_FORMAT,
+        });
         let record = NewRequest {
             ca: rt.info.name.clone(),
             status: RequestStatus::Issued,
@@ -154,8 +177,9 @@ impl Authority {
             Some(key) => self.store.create_responder(record, key).await,
             None => self.store.create_request(record).await,
         }
-        .map_err(|e| format!("recording the OCSP responder certificate: {e}"))?;
-        let key_hash = ext::key_identifier(signer.public_key_der()).map_err(|e| e.to_string())?;
+        .map_err(ResponderError::Record)?;
+        let key_hash = ext::key_identifier(signer.public_key_der())
+            .map_err(BuildError::encode("key identifier"))?;
         if let Ok(mut r) = state.revocation.responder.write() {
             *r = Some(Arc::new(Responder {
                 signer,

@@ -2,6 +2,8 @@
 //! writer for hand-built fixtures.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod oracle;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
@@ -280,28 +282,32 @@ impl Rng {
 }
 
 /// Runs the pkilint tool `tool` (`lint_pkix_cert`, `lint_crl`, `lint_ocsp_response`) from
-/// `$SIGNET_PKILINT_BIN` (set by scripts/test.sh) or the workspace venv as
+/// `$SIGNET_PKILINT_BIN` (set by scripts/test.sh), else the workspace venv, else `PATH`, as
 /// `tool lint ARGS FILE`, and asserts it printed nothing: pkilint exits 0 even when it cannot
-/// load a file, so any output is a finding. Missing pkilint is a failure under
-/// `SIGNET_REQUIRE_ORACLES` (scripts/test.sh, CI), a printed note otherwise.
+/// load a file, so any output is a finding. A missing pkilint fails the test unless
+/// `SIGNET_SKIP_ORACLES` names it ([`oracle::available`]).
 pub fn pkilint_silent(tool: &str, args: &[&str], file: &std::path::Path) {
-    let dir = std::env::var_os("SIGNET_PKILINT_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin")
-        });
-    let bin = dir.join(tool);
-    if !bin.exists() {
-        assert!(
-            std::env::var_os("SIGNET_REQUIRE_ORACLES").is_none(),
-            "pkilint is required but not installed at {}: run scripts/test.sh",
+    let bin = match std::env::var_os("SIGNET_PKILINT_BIN") {
+        Some(dir) => PathBuf::from(dir).join(tool),
+        None => {
+            let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin");
+            std::iter::once(venv)
+                .chain(std::env::split_paths(
+                    &std::env::var_os("PATH").unwrap_or_default(),
+                ))
+                .map(|dir| dir.join(tool))
+                .find(|p| p.is_file())
+                .unwrap_or_else(|| PathBuf::from(tool))
+        }
+    };
+    if !oracle::available(
+        "pkilint",
+        bin.is_file(),
+        &format!(
+            "{tool} not found at {} nor on PATH; install it with `pip install pkilint==0.13.3`",
             bin.display()
-        );
-        eprintln!(
-            "pkilint not installed at {}; skipping {}",
-            bin.display(),
-            file.display()
-        );
+        ),
+    ) {
         return;
     }
     let out = Command::new(&bin)

@@ -35,14 +35,19 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
-#[doc(hidden)]
+#[cfg(feature = "bench")]
 pub mod bench_fill;
 mod checkpoint;
 mod codec;
 mod exits;
 mod migrate;
+mod outbox;
 mod reader;
+mod requests;
 mod revocation;
+mod row;
+mod tokens;
+mod view;
 mod writer;
 
 use std::path::Path;
@@ -59,8 +64,10 @@ use signet_core::{
 
 use crate::checkpoint::Checkpointer;
 use crate::codec::{sql_error, to_unix};
+use crate::outbox::AckExit;
 use crate::reader::Readers;
-use crate::writer::{AckExit, RevokeToken, Writer};
+use crate::tokens::RevokeToken;
+use crate::writer::Writer;
 
 /// How long a connection waits for a lock held by another connection (another process on the
 /// same file, or a checkpoint) before failing.
@@ -244,7 +251,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::get_request(conn, &ca, id)),
+                .run(move |conn| requests::get_request(conn, &ca, id)),
         )
     }
 
@@ -257,7 +264,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::list_requests(conn, &ca, status, limit)),
+                .run(move |conn| requests::list_requests(conn, &ca, status, limit)),
         )
     }
 
@@ -270,13 +277,13 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::outbox_after(conn, &ca, after, limit)),
+                .run(move |conn| outbox::outbox_after(conn, &ca, after, limit)),
         )
     }
 
     fn outbox_head<'a>(&'a self, ca: &'a CaName) -> BoxFuture<'a, Result<u64, StoreError>> {
         let ca = ca.clone();
-        Box::pin(self.readers.run(move |conn| reader::outbox_head(conn, &ca)))
+        Box::pin(self.readers.run(move |conn| outbox::outbox_head(conn, &ca)))
     }
 
     fn exit_cursor<'a>(
@@ -288,7 +295,7 @@ impl Store for SqliteStore {
         let exit = exit.to_string();
         Box::pin(
             self.readers
-                .run(move |conn| reader::exit_cursor(conn, &ca, &exit)),
+                .run(move |conn| outbox::exit_cursor(conn, &ca, &exit)),
         )
     }
 
@@ -385,7 +392,7 @@ impl Store for SqliteStore {
     }
 
     fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<TokenRecord>, StoreError>> {
-        Box::pin(self.readers.run(reader::list_tokens))
+        Box::pin(self.readers.run(tokens::list_tokens))
     }
 
     fn view_requests<'a>(
@@ -396,7 +403,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::view_requests(conn, &ca, &query)),
+                .run(move |conn| view::view_requests(conn, &ca, &query)),
         )
     }
 
@@ -408,7 +415,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::request_by_serial(conn, &ca, &serial)),
+                .run(move |conn| requests::request_by_serial(conn, &ca, &serial)),
         )
     }
 
@@ -419,7 +426,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>> {
         Box::pin(
             self.readers
-                .run(move |conn| reader::audit_after(conn, after, limit)),
+                .run(move |conn| audit::after(conn, after, limit)),
         )
     }
 
@@ -428,10 +435,7 @@ impl Store for SqliteStore {
         target: &'a str,
     ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>> {
         let target = target.to_string();
-        Box::pin(
-            self.readers
-                .run(move |conn| reader::audit_for(conn, &target)),
-        )
+        Box::pin(self.readers.run(move |conn| audit::about(conn, &target)))
     }
 
     fn scan_revoked(&self, query: RevokedQuery) -> BoxFuture<'_, Result<RevokedScan, StoreError>> {
@@ -496,7 +500,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::pending_count(conn, &ca, requester.as_deref())),
+                .run(move |conn| requests::pending_count(conn, &ca, requester.as_deref())),
         )
     }
 
@@ -526,7 +530,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<CertificateHistory, StoreError>> {
         Box::pin(
             self.readers
-                .run(move |conn| reader::certificate_history(conn, &query)),
+                .run(move |conn| view::certificate_history(conn, &query)),
         )
     }
 
@@ -536,12 +540,12 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<CaStatistics, StoreError>> {
         Box::pin(
             self.readers
-                .run(move |conn| reader::ca_statistics(conn, &query)),
+                .run(move |conn| view::ca_statistics(conn, &query)),
         )
     }
 
     fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
-        Box::pin(self.readers.run(reader::audit_head))
+        Box::pin(self.readers.run(view::audit_head))
     }
 
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>> {

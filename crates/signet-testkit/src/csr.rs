@@ -29,7 +29,10 @@ pub fn signed(key: &SoftwareKey, subject: &str, dns: &[&str]) -> Vec<u8> {
         // GeneralNames ::= SEQUENCE OF GeneralName; dNSName [2] IMPLICIT IA5String.
         let names: Vec<u8> = dns.iter().flat_map(|d| tlv(0x82, d.as_bytes())).collect();
         let extension = tlv(0x30, &[OID_SAN, &tlv(0x04, &tlv(0x30, &names))].concat());
-        let request = tlv(0x30, &[OID_EXT_REQ, &tlv(0x31, &tlv(0x30, &extension))].concat());
+        let request = tlv(
+            0x30,
+            &[OID_EXT_REQ, &tlv(0x31, &tlv(0x30, &extension))].concat(),
+        );
         attributes = request;
     }
     let info = tlv(

@@ -2,9 +2,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use signet_core::{
-    BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError, RequestId,
-};
+use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError, RequestId};
 
 /// One notification as a [`RecordingExit`] saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +50,10 @@ impl RecordingExit {
 
     /// Fails the next `n` notifications.
     pub fn fail_next(&self, n: u32) {
-        *self.fail_next.lock().unwrap_or_else(PoisonError::into_inner) = n;
+        *self
+            .fail_next
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = n;
     }
 
     /// Notifications attempted, failed ones included.
@@ -75,7 +76,10 @@ impl Exit for RecordingExit {
         Box::pin(async move {
             *self.attempts.lock().unwrap_or_else(PoisonError::into_inner) += 1;
             {
-                let mut fail = self.fail_next.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut fail = self
+                    .fail_next
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
                 if *fail > 0 {
                     *fail -= 1;
                     return Err(ModuleError::new(&self.name, "the target is down (test)"));

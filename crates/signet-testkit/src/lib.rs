@@ -32,8 +32,8 @@ pub mod identity;
 pub mod openssl;
 pub mod policies;
 pub mod random;
-pub mod stories;
 pub mod store;
+pub mod stories;
 
 pub use authority::{Harness, TestCa};
 pub use clock::FakeClock;

@@ -4,9 +4,7 @@
 //! them (the `Draft` starts empty): [`AlwaysIssue`] copies the subject and the SANs, which
 //! is all an engine test needs.
 
-use signet_core::{
-    CaInfo, ModuleError, Policy, PolicyCtx, ProfileAccess, ProfileName, Verdict,
-};
+use signet_core::{CaInfo, ModuleError, Policy, PolicyCtx, ProfileAccess, ProfileName, Verdict};
 
 /// The one profile the test policies know.
 pub const PROFILE: &str = "test";

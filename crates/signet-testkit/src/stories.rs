@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use signet_core::{
-    Approval, AuditTarget, CaName, Event, ExitFailure, ExtensionOrigin, NewAudit,
-    NewCertificate, NewCrl, NewEvent, NewRequest, NewToken, ParkEvent, ProfileName, RequestId,
-    RequestStatus, RequestUpdate, Revocation, RevocationChange, RevocationReason, RevokedQuery,
-    Role, Roles, SerialNumber, Store, StoreError, StoredExtension, ViewQuery,
+    Approval, AuditTarget, CaName, Event, ExitFailure, ExtensionOrigin, NewAudit, NewCertificate,
+    NewCrl, NewEvent, NewRequest, NewToken, ParkEvent, ProfileName, RequestId, RequestStatus,
+    RequestUpdate, Revocation, RevocationChange, RevocationReason, RevokedQuery, Role, Roles,
+    SerialNumber, Store, StoreError, StoredExtension, ViewQuery,
 };
 
 /// A fresh, empty store for one story, and whatever must live as long as it (a temporary
@@ -94,8 +94,14 @@ pub async fn request_lifecycle(fresh: impl Fn() -> FreshStore) {
     assert_eq!(got.submitted_at, req.submitted_at);
     assert_eq!(got.resolved_at, None);
     assert_eq!(got.message, req.message);
-    assert_eq!(got.attributes, req.attributes, "attributes keep their order");
-    assert_eq!(got.extensions, req.extensions, "extensions keep their order");
+    assert_eq!(
+        got.attributes, req.attributes,
+        "attributes keep their order"
+    );
+    assert_eq!(
+        got.extensions, req.extensions,
+        "extensions keep their order"
+    );
     assert!(got.certificate.is_none());
     assert!(got.approvals.is_empty());
     assert_eq!(got.version, 0, "a new request is at version 0");
@@ -121,7 +127,10 @@ pub async fn request_lifecycle(fresh: impl Fn() -> FreshStore) {
         approver: "manager-1".into(),
         at: t(1_700_000_050),
     });
-    store.update_request(first.clone()).await.expect("update at version 0");
+    store
+        .update_request(first.clone())
+        .await
+        .expect("update at version 0");
     let got = get(store, &ca, id).await;
     assert_eq!(got.version, 1);
     assert_eq!(got.message.as_deref(), Some("approved by 1 of 2"));
@@ -154,13 +163,20 @@ pub async fn request_lifecycle(fresh: impl Fn() -> FreshStore) {
     assert_eq!(got.approvals.len(), 1);
 
     // Issued, with the certificate and its event; approvals are forgotten.
-    let cert = certificate(9, "CN=host-1.example", &["host-1.example", "www.host-1.example"]);
+    let cert = certificate(
+        9,
+        "CN=host-1.example",
+        &["host-1.example", "www.host-1.example"],
+    );
     let mut issue = update(&ca, id, 1, RequestStatus::Issued);
     issue.resolved_at = Some(t(1_700_000_100));
     issue.certificate = Some(cert.clone());
     issue.clear_approvals = true;
     issue.events = vec![(Event::Issued, "{}".into())];
-    store.update_request(issue).await.expect("issue at version 1");
+    store
+        .update_request(issue)
+        .await
+        .expect("issue at version 1");
     let got = get(store, &ca, id).await;
     assert_eq!(got.status, RequestStatus::Issued);
     assert_eq!(got.version, 2);
@@ -294,7 +310,14 @@ pub async fn revocation_changes(fresh: impl Fn() -> FreshStore) {
         invalidity_date: Some(t(1_699_999_000)),
     };
     store
-        .change_revocation(change(&ca, 1, ids_by_serial[0], None, Some(hold), 1_700_001_000))
+        .change_revocation(change(
+            &ca,
+            1,
+            ids_by_serial[0],
+            None,
+            Some(hold),
+            1_700_001_000,
+        ))
         .await
         .expect("hold serial 1");
     store
@@ -309,7 +332,14 @@ pub async fn revocation_changes(fresh: impl Fn() -> FreshStore) {
         .await
         .expect("revoke serial 2");
     let stale = store
-        .change_revocation(change(&ca, 1, ids_by_serial[0], None, Some(compromise), 1_700_002_500))
+        .change_revocation(change(
+            &ca,
+            1,
+            ids_by_serial[0],
+            None,
+            Some(compromise),
+            1_700_002_500,
+        ))
         .await;
     assert!(
         matches!(stale, Err(StoreError::StateChanged(_))),
@@ -333,7 +363,10 @@ pub async fn revocation_changes(fresh: impl Fn() -> FreshStore) {
     // Released from hold: off the full CRL, on the next delta as removeFromCRL.
     let mut release = change(&ca, 1, ids_by_serial[0], Some(hold), None, 1_700_003_000);
     release.status = RequestStatus::Issued;
-    store.change_revocation(release).await.expect("release serial 1");
+    store
+        .change_revocation(release)
+        .await
+        .expect("release serial 1");
     let scan = store.scan_revoked(full(None)).await.expect("scan");
     assert_eq!(scan.revocation_seq, 3);
     assert_eq!(
@@ -343,22 +376,35 @@ pub async fn revocation_changes(fresh: impl Fn() -> FreshStore) {
     let delta = store.scan_revoked(full(Some(2))).await.expect("delta scan");
     assert_eq!(delta.rows.len(), 1, "only the change after number 2");
     assert_eq!(delta.rows[0].serial, serial(1));
-    assert_eq!(delta.rows[0].revocation, None, "a release lists no revocation");
+    assert_eq!(
+        delta.rows[0].revocation, None,
+        "a release lists no revocation"
+    );
     assert_eq!(delta.rows[0].changed_at, t(1_700_003_000));
     let since_start = store.scan_revoked(full(Some(0))).await.expect("delta scan");
     assert_eq!(
-        since_start.rows.iter().map(|r| r.serial).collect::<Vec<_>>(),
+        since_start
+            .rows
+            .iter()
+            .map(|r| r.serial)
+            .collect::<Vec<_>>(),
         vec![serial(1), serial(2)]
     );
 
     // What OCSP reads.
     let status = |n| store.certificate_status(&ca, serial(n));
-    assert_eq!(status(1).await.expect("status").expect("known").revocation, None);
+    assert_eq!(
+        status(1).await.expect("status").expect("known").revocation,
+        None
+    );
     assert_eq!(
         status(2).await.expect("status").expect("known").revocation,
         Some(compromise)
     );
-    assert_eq!(status(3).await.expect("status").expect("known").revocation, None);
+    assert_eq!(
+        status(3).await.expect("status").expect("known").revocation,
+        None
+    );
     let released = get(store, &ca, ids_by_serial[0]).await;
     assert_eq!(released.status, RequestStatus::Issued);
     assert_eq!(released.certificate.expect("cert").revocation, None);
@@ -369,7 +415,14 @@ pub async fn revocation_changes(fresh: impl Fn() -> FreshStore) {
         expired_before: t(1_900_000_000),
         ..full(None)
     };
-    assert!(store.scan_revoked(late).await.expect("scan").rows.is_empty());
+    assert!(
+        store
+            .scan_revoked(late)
+            .await
+            .expect("scan")
+            .rows
+            .is_empty()
+    );
 }
 
 /// The outbox: events in order per CA, paged; exit cursors that only move forward and not
@@ -396,13 +449,18 @@ pub async fn outbox_and_cursors(fresh: impl Fn() -> FreshStore) {
         .await
         .expect("append");
     store
-        .append_events(vec![event(&b, Event::Shutdown, 4), event(&a, Event::Shutdown, 5)])
+        .append_events(vec![
+            event(&b, Event::Shutdown, 4),
+            event(&a, Event::Shutdown, 5),
+        ])
         .await
         .expect("append");
 
     let rows = store.outbox_after(&a, 0, 100).await.expect("outbox");
     assert_eq!(
-        rows.iter().map(|r| (r.event, r.details.as_str())).collect::<Vec<_>>(),
+        rows.iter()
+            .map(|r| (r.event, r.details.as_str()))
+            .collect::<Vec<_>>(),
         vec![
             (Event::Startup, "{\"n\":1}"),
             (Event::CrlIssued, "{\"n\":3}"),
@@ -410,18 +468,27 @@ pub async fn outbox_and_cursors(fresh: impl Fn() -> FreshStore) {
         ],
         "a CA's events, in the order they were appended"
     );
-    assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq), "seq increases");
+    assert!(
+        rows.windows(2).all(|w| w[0].seq < w[1].seq),
+        "seq increases"
+    );
     assert!(rows.iter().all(|r| r.ca == a && r.request_id.is_none()));
     assert_eq!(rows[0].at, t(1_700_000_001));
     let page = store.outbox_after(&a, 0, 2).await.expect("page");
     assert_eq!(page.len(), 2);
     let rest = store.outbox_after(&a, page[1].seq, 2).await.expect("page");
-    assert_eq!(rest.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![rows[2].seq]);
+    assert_eq!(
+        rest.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![rows[2].seq]
+    );
     assert_eq!(store.outbox_head(&a).await.expect("head"), rows[2].seq);
 
     // Cursors: per (CA, exit), forward only, never past the head.
     store.ack_exit(&a, "mail", rows[0].seq).await.expect("ack");
-    assert_eq!(store.exit_cursor(&a, "mail").await.expect("cursor"), rows[0].seq);
+    assert_eq!(
+        store.exit_cursor(&a, "mail").await.expect("cursor"),
+        rows[0].seq
+    );
     assert_eq!(store.exit_cursor(&a, "ldap").await.expect("cursor"), 0);
     assert_eq!(store.exit_cursor(&b, "mail").await.expect("cursor"), 0);
     store.ack_exit(&a, "mail", 0).await.expect("an old ack");
@@ -469,21 +536,35 @@ pub async fn outbox_and_cursors(fresh: impl Fn() -> FreshStore) {
         .await
         .expect("park");
     let state = store.exit_state(&a, "mail").await.expect("state");
-    assert_eq!(state.cursor, rows[1].seq, "parking moves the cursor past the event");
+    assert_eq!(
+        state.cursor, rows[1].seq,
+        "parking moves the cursor past the event"
+    );
     assert_eq!((state.failing_seq, state.attempts, state.parked), (0, 0, 1));
     let parked = store
         .parked_events(&a, Some("mail"), 10)
         .await
         .expect("parked");
     assert_eq!(parked.len(), 1);
-    assert_eq!((parked[0].seq, parked[0].event), (rows[1].seq, Event::CrlIssued));
+    assert_eq!(
+        (parked[0].seq, parked[0].event),
+        (rows[1].seq, Event::CrlIssued)
+    );
     assert_eq!(parked[0].attempts, 3);
-    assert!(store.parked_events(&a, Some("ldap"), 10).await.expect("parked").is_empty());
+    assert!(
+        store
+            .parked_events(&a, Some("ldap"), 10)
+            .await
+            .expect("parked")
+            .is_empty()
+    );
     store
         .unpark_event(&a, "mail", rows[1].seq, Vec::new())
         .await
         .expect("unpark");
-    let again = store.unpark_event(&a, "mail", rows[1].seq, Vec::new()).await;
+    let again = store
+        .unpark_event(&a, "mail", rows[1].seq, Vec::new())
+        .await;
     assert!(
         matches!(again, Err(StoreError::StateChanged(_))),
         "unparking what is not parked is StateChanged: {again:?}"
@@ -522,7 +603,10 @@ pub async fn tokens(fresh: impl Fn() -> FreshStore) {
         .expect("found by its hash");
     assert_eq!(found.id, alice);
     assert_eq!(found.name, "alice");
-    assert_eq!(found.roles, Roles::from_roles(&[Role::Requester, Role::Auditor]));
+    assert_eq!(
+        found.roles,
+        Roles::from_roles(&[Role::Requester, Role::Auditor])
+    );
     assert_eq!(found.cas, vec![ca.clone()]);
     assert_eq!(found.groups, vec!["ops".to_string(), "web".to_string()]);
     assert_eq!(found.created_at, t(1_700_000_000));
@@ -547,12 +631,16 @@ pub async fn tokens(fresh: impl Fn() -> FreshStore) {
         .revoke_token(alice, t(1_700_000_100), Vec::new())
         .await
         .expect("revoke alice");
-    let again = store.revoke_token(alice, t(1_700_000_200), Vec::new()).await;
+    let again = store
+        .revoke_token(alice, t(1_700_000_200), Vec::new())
+        .await;
     assert!(
         matches!(again, Err(StoreError::StateChanged(_))),
         "revoking twice is StateChanged: {again:?}"
     );
-    let unknown = store.revoke_token(bob + 1000, t(1_700_000_200), Vec::new()).await;
+    let unknown = store
+        .revoke_token(bob + 1000, t(1_700_000_200), Vec::new())
+        .await;
     assert!(
         matches!(unknown, Err(StoreError::StateChanged(_))),
         "revoking an unknown token is StateChanged: {unknown:?}"
@@ -618,7 +706,10 @@ pub async fn audit_chain(fresh: impl Fn() -> FreshStore) {
         "numbered without gaps"
     );
     assert_eq!(
-        records.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(),
+        records
+            .iter()
+            .map(|r| r.action.as_str())
+            .collect::<Vec<_>>(),
         vec!["config-load", "token-create", "submit"]
     );
     assert_eq!(records[0].at, t(1_700_000_001));
@@ -630,14 +721,20 @@ pub async fn audit_chain(fresh: impl Fn() -> FreshStore) {
     let this = format!("{ca}/request/{id}");
     assert_eq!(records[2].target, this, "ThisRequest names the new request");
     for pair in records.windows(2) {
-        assert_eq!(pair[1].prev_hash, pair[0].hash, "each record links to the one before");
+        assert_eq!(
+            pair[1].prev_hash, pair[0].hash,
+            "each record links to the one before"
+        );
     }
     assert!(records.iter().all(|r| !r.hash.is_empty()));
 
     let page = store.audit_after(head, 2).await.expect("page");
     assert_eq!(page.len(), 2);
     let about = store.audit_for(&this).await.expect("audit for");
-    assert_eq!(about.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![head + 3]);
+    assert_eq!(
+        about.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![head + 3]
+    );
     assert_eq!(store.audit_head().await.expect("head"), head + 3);
     let check = store.verify_audit().await.expect("verify");
     assert_eq!(check.records, head + 3);
@@ -663,8 +760,14 @@ pub async fn crl_records(fresh: impl Fn() -> FreshStore) {
         events: vec![(Event::CrlIssued, format!("{{\"number\":{number}}}"))],
         audit: Vec::new(),
     };
-    store.store_crl(crl(1, None, 1_700_000_000)).await.expect("full 1");
-    store.store_crl(crl(2, Some(1), 1_700_000_100)).await.expect("delta 2");
+    store
+        .store_crl(crl(1, None, 1_700_000_000))
+        .await
+        .expect("full 1");
+    store
+        .store_crl(crl(2, Some(1), 1_700_000_100))
+        .await
+        .expect("delta 2");
     let dup = store.store_crl(crl(1, None, 1_700_000_200)).await;
     assert!(
         matches!(dup, Err(StoreError::Conflict(_))),
@@ -672,14 +775,20 @@ pub async fn crl_records(fresh: impl Fn() -> FreshStore) {
     );
     let latest = store.latest_crls(&ca).await.expect("latest");
     assert_eq!(latest.len(), 2, "the newest full and delta");
-    let full = latest.iter().find(|c| c.delta_base.is_none()).expect("full");
+    let full = latest
+        .iter()
+        .find(|c| c.delta_base.is_none())
+        .expect("full");
     assert_eq!(full.number, 1);
     assert_eq!(full.revocation_seq, 10);
     assert_eq!(full.this_update, t(1_700_000_000));
     assert_eq!(full.next_update, t(1_700_086_400));
     assert_eq!(full.entries, 1);
     assert_eq!(full.der, vec![0x30, 0x03, 0x02, 0x01, 1]);
-    let delta = latest.iter().find(|c| c.delta_base.is_some()).expect("delta");
+    let delta = latest
+        .iter()
+        .find(|c| c.delta_base.is_some())
+        .expect("delta");
     assert_eq!((delta.number, delta.delta_base), (2, Some(1)));
 
     for n in 3..=6 {
@@ -689,7 +798,10 @@ pub async fn crl_records(fresh: impl Fn() -> FreshStore) {
             .expect("a newer full CRL");
     }
     let latest = store.latest_crls(&ca).await.expect("latest");
-    let full = latest.iter().find(|c| c.delta_base.is_none()).expect("full");
+    let full = latest
+        .iter()
+        .find(|c| c.delta_base.is_none())
+        .expect("full");
     assert_eq!(full.number, 6, "the newest full CRL");
     let listed = store.list_crls(&ca, 2).await.expect("list");
     assert_eq!(
@@ -697,10 +809,16 @@ pub async fn crl_records(fresh: impl Fn() -> FreshStore) {
         vec![6, 5],
         "newest first"
     );
-    assert!(listed.iter().all(|c| c.der.is_empty()), "listings leave the DER out");
+    assert!(
+        listed.iter().all(|c| c.der.is_empty()),
+        "listings leave the DER out"
+    );
     let events = store.outbox_after(&ca, 0, 100).await.expect("outbox");
     assert_eq!(
-        events.iter().filter(|e| e.event == Event::CrlIssued).count(),
+        events
+            .iter()
+            .filter(|e| e.event == Event::CrlIssued)
+            .count(),
         6,
         "each stored CRL raised its event; the refused one did not"
     );
@@ -742,7 +860,11 @@ pub async fn view_queries(fresh: impl Fn() -> FreshStore) {
         limit: 100,
         ..ViewQuery::default()
     };
-    assert_eq!(view(all.clone()).await, ids, "every request of the CA, by id");
+    assert_eq!(
+        view(all.clone()).await,
+        ids,
+        "every request of the CA, by id"
+    );
     assert_eq!(
         view(ViewQuery {
             status: Some(RequestStatus::Pending),

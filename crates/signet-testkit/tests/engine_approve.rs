@@ -52,7 +52,9 @@ fn two_distinct_managers_approve_then_the_certificate_is_issued() {
     let second = approve(&manager("m2")).unwrap();
     assert_eq!(second.status, RequestStatus::Issued, "{:?}", second.message);
     h.verify_with_openssl(&second.certificate.expect("issued"));
-    let record = block_on(h.store.store.get_request(&h.ca, id)).unwrap().unwrap();
+    let record = block_on(h.store.store.get_request(&h.ca, id))
+        .unwrap()
+        .unwrap();
     assert_eq!(record.status, RequestStatus::Issued);
     let audit = block_on(h.store.store.audit_for(&format!("demo/request/{id}"))).unwrap();
     let approvers: Vec<&str> = audit
@@ -91,10 +93,15 @@ fn a_denial_forgets_the_approvals() {
         .unwrap()
         .id;
     block_on(h.authority.approve(Some(&manager("m1")), "demo", id)).unwrap();
-    let denied =
-        block_on(h.authority.deny(Some(&manager("m2")), "demo", id, "not this one")).unwrap();
+    let denied = block_on(
+        h.authority
+            .deny(Some(&manager("m2")), "demo", id, "not this one"),
+    )
+    .unwrap();
     assert_eq!(denied.status, RequestStatus::Denied);
-    let record = block_on(h.store.store.get_request(&h.ca, id)).unwrap().unwrap();
+    let record = block_on(h.store.store.get_request(&h.ca, id))
+        .unwrap()
+        .unwrap();
     assert!(record.approvals.is_empty());
     // Approving a denied request starts M-of-N again: m1 counts anew.
     let again = block_on(h.authority.approve(Some(&manager("m1")), "demo", id)).unwrap();

@@ -40,7 +40,10 @@ fn each_exit_gets_its_events_in_order_and_a_failing_exit_resumes_where_it_stoppe
     everything.fail_next(1);
     let report = h.deliver();
     assert!(report.retry, "a failure asks for a retry");
-    assert!(everything.seen().is_empty(), "nothing is skipped past a failure");
+    assert!(
+        everything.seen().is_empty(),
+        "nothing is skipped past a failure"
+    );
     assert_eq!(everything.attempts(), 1);
     let issued_events = vec![Seen {
         seq: outbox(&h).iter().find(|e| e.1 == Event::Issued).unwrap().0,

@@ -20,14 +20,25 @@ fn issue(h: &Harness, host: &str) -> (SerialNumber, Vec<u8>) {
 /// Publishes the CA's CRLs as an administrator; returns the full CRL and its delta (DER),
 /// after `openssl crl` checked the full CRL's signature with the CA certificate.
 fn publish(h: &Harness) -> (Vec<u8>, Vec<u8>) {
-    block_on(h.authority.publish_crls(Some(&admin("root")), "demo", false)).unwrap();
+    block_on(
+        h.authority
+            .publish_crls(Some(&admin("root")), "demo", false),
+    )
+    .unwrap();
     let full = h.authority.crl("demo", 0, false).unwrap().der.to_vec();
     let delta = h.authority.crl("demo", 0, true).unwrap().der.to_vec();
     let dir = h.scratch();
     let ca = write_pem(dir, "ca.pem", "CERTIFICATE", &h.ca_certificate);
     for (name, der) in [("full.crl", &full), ("delta.crl", &delta)] {
         let crl = write_pem(dir, name, "X509 CRL", der);
-        let out = run(&["crl", "-in", path_str(&crl), "-CAfile", path_str(&ca), "-noout"]);
+        let out = run(&[
+            "crl",
+            "-in",
+            path_str(&crl),
+            "-CAfile",
+            path_str(&ca),
+            "-noout",
+        ]);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -153,7 +164,10 @@ fn hold_release_and_revocation_are_seen_by_crls_and_ocsp() {
     ))
     .unwrap();
     let release = block_on(h.authority.unrevoke(Some(&officer), "demo", gone));
-    assert!(matches!(release, Err(EnrollError::Conflict(_))), "{release:?}");
+    assert!(
+        matches!(release, Err(EnrollError::Conflict(_))),
+        "{release:?}"
+    );
     assert_eq!(ocsp_status(&h, &gone_der), "revoked");
     let (full, _) = publish(&h);
     assert_eq!(entries(&full), vec![(gone, Some(1))]);

@@ -48,15 +48,22 @@ fn an_issued_certificate_is_stored_and_verifies_with_openssl() {
 #[test]
 fn a_denied_request_is_stored_with_the_reason_and_no_certificate() {
     let h = TestCa::new(AlwaysDeny).start();
-    let r = h.submit(Some(&requester("alice")), "denied.example.test").unwrap();
+    let r = h
+        .submit(Some(&requester("alice")), "denied.example.test")
+        .unwrap();
     assert_eq!(r.status, RequestStatus::Denied);
     assert!(r.certificate.is_none() && r.serial.is_none());
     assert!(
-        r.message.as_deref().unwrap_or("").contains(AlwaysDeny::REASON),
+        r.message
+            .as_deref()
+            .unwrap_or("")
+            .contains(AlwaysDeny::REASON),
         "{:?}",
         r.message
     );
-    let record = block_on(h.store.store.get_request(&h.ca, r.id)).unwrap().unwrap();
+    let record = block_on(h.store.store.get_request(&h.ca, r.id))
+        .unwrap()
+        .unwrap();
     assert_eq!(record.status, RequestStatus::Denied);
     assert!(record.certificate.is_none());
     let events = block_on(h.store.store.outbox_after(&h.ca, 0, 100)).unwrap();
@@ -70,7 +77,9 @@ fn a_denied_request_is_stored_with_the_reason_and_no_certificate() {
 #[test]
 fn a_pending_request_waits_in_the_queue() {
     let h = TestCa::new(AlwaysPending::needing(1)).start();
-    let r = h.submit(Some(&requester("alice")), "later.example.test").unwrap();
+    let r = h
+        .submit(Some(&requester("alice")), "later.example.test")
+        .unwrap();
     assert_eq!(r.status, RequestStatus::Pending);
     assert!(r.certificate.is_none());
     assert!(

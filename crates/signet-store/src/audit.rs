@@ -154,16 +154,20 @@ pub(crate) fn target_text(record: &NewAudit, this_request: Option<i64>) -> Strin
     }
 }
 
+/// The newest record's sequence number and hash, if there is one.
+fn chain_head(conn: &Connection) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    conn.prepare_cached(HEAD)
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(sql_error("reading the audit head"))
+}
+
 /// Appends one record at the head of the chain, on the writer's open transaction.
 pub(crate) fn append(
     conn: &Connection,
     record: &NewAudit,
     this_request: Option<i64>,
 ) -> Result<(), StoreError> {
-    let head: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached(HEAD)
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(sql_error("reading the audit head"))?;
+    let head = chain_head(conn)?;
     let (seq, prev) = match head {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_vec()),
@@ -629,10 +633,7 @@ impl FromRow for AuditCheckpoint {
 
 /// The chain head and the newest checkpoint (a read).
 pub(crate) fn checkpoint_base(conn: &Connection) -> Result<CheckpointBase, StoreError> {
-    let head: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached(HEAD)
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(sql_error("reading the audit head"))?;
+    let head = chain_head(conn)?;
     let last = query_opt(
         conn,
         &LAST_CHECKPOINT,

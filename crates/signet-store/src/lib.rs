@@ -26,12 +26,23 @@
 //! - `migrate`: the embedded migrations (`migrations/sqlite/NNNN_name.sql`) and their
 //!   bookkeeping in `schema_migrations`.
 //! - `writer`: the writer thread: command queue, group commit, failure isolation with
-//!   savepoints, and the write statements.
-//! - `reader`: the reader threads and the read queries.
-//! - `revocation`: the reads behind CRLs and OCSP.
+//!   savepoints; each command runs the write of the module its record lives in.
+//! - `reader`: the reader threads.
+//! - `row`: rows to records: `FromRow` (one per record type, beside its statements),
+//!   `Columns` (typed column reads that report corrupt rows), `select`.
+//! - The records, each with its reads and writes: `requests` (requests with attributes,
+//!   extensions, approvals and certificate), `outbox` (events and exit cursors), `exits`
+//!   (delivery failures and parked events), `tokens`, `revocation` (revocation changes,
+//!   CRLs, what CRLs and OCSP read, the responder key), `audit` (the chain and its
+//!   checkpoints), `view` (ICertView queries, certificate history, dashboard figures).
 //! - `checkpoint`: WAL checkpoints, kept out of the writer's commits.
 //! - `codec`: column conventions (times, sequence numbers) and SQLite error mapping.
+//! - `bench_fill` (cargo feature `bench`, for `signet bench crl` only): bulk rows written
+//!   directly into the file.
 //! - `examples/store_bench.rs`: an issuance-shaped write benchmark.
+//!
+//! The `Store` contract every backend keeps is tested by the story suite in
+//! `signet_testkit::stories` (`tests/stories.rs` runs it here).
 #![forbid(unsafe_code)]
 
 pub mod audit;

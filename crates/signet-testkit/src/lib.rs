@@ -10,8 +10,8 @@
 //! message that says which step.
 //!
 //! # Layout
-//! - [`clock`]: `FakeClock`.
-//! - [`random`]: `SeededRandom`.
+//! - [`clock`]: `FakeClock`, a clock the test moves.
+//! - [`random`]: `SeededRandom`, a reproducible random source.
 //! - [`policies`]: `AlwaysIssue`, `AlwaysDeny`, `AlwaysPending` (with an M-of-N count).
 //! - [`exits`]: `RecordingExit`, which keeps the events it saw and can fail on demand.
 //! - [`store`]: `TempStore`, a `SqliteStore` in a temporary directory.

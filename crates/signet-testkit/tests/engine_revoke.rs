@@ -17,12 +17,13 @@ fn issue(h: &Harness, host: &str) -> (SerialNumber, Vec<u8>) {
     (r.serial.unwrap().parse().unwrap(), r.certificate.unwrap())
 }
 
-/// Publishes the CA's CRLs as an administrator; returns the full CRL and its delta (DER),
-/// after `openssl crl` checked the full CRL's signature with the CA certificate.
-fn publish(h: &Harness) -> (Vec<u8>, Vec<u8>) {
+/// Publishes the CA's CRLs as an administrator (only a delta when `delta_only`); returns
+/// the newest full CRL and delta (DER), after `openssl crl` checked both signatures with the
+/// CA certificate.
+fn publish_only(h: &Harness, delta_only: bool) -> (Vec<u8>, Vec<u8>) {
     block_on(
         h.authority
-            .publish_crls(Some(&admin("root")), "demo", false),
+            .publish_crls(Some(&admin("root")), "demo", delta_only),
     )
     .unwrap();
     let full = h.authority.crl("demo", 0, false).unwrap().der.to_vec();
@@ -50,6 +51,11 @@ fn publish(h: &Harness) -> (Vec<u8>, Vec<u8>) {
         );
     }
     (full, delta)
+}
+
+/// Publishes full CRLs (each with a fresh delta).
+fn publish(h: &Harness) -> (Vec<u8>, Vec<u8>) {
+    publish_only(h, false)
 }
 
 /// The CRL's entries as (serial, reason code).
@@ -134,10 +140,12 @@ fn hold_release_and_revocation_are_seen_by_crls_and_ocsp() {
     assert_eq!(entries(&full), vec![(held, Some(6))]);
     assert_eq!(ocsp_status(&h, &held_der), "revoked");
 
-    // Released: off the full CRL, on the delta as removeFromCRL (8), OCSP good again (the
-    // cached `revoked` answer is gone).
+    // Released: on the next delta as removeFromCRL (8), then off the full CRL; OCSP good
+    // again (the cached `revoked` answer is gone).
     let record = block_on(h.authority.unrevoke(Some(&officer), "demo", held)).unwrap();
     assert_eq!(record.status, RequestStatus::Issued);
+    let (_, delta) = publish_only(&h, true);
+    assert_eq!(entries(&delta), vec![(held, Some(8))]);
     let (full, delta) = publish(&h);
     assert!(entries(&full).is_empty(), "{:?}", entries(&full));
     assert!(entries(&delta).is_empty(), "a fresh delta of a fresh base");

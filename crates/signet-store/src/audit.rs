@@ -1,23 +1,3 @@
-//! The hash-chained audit log.
-//!
-//! Each record is linked to the one before it:
-//!
-//! ```text
-//! hash(n) = SHA-256( "signet-audit-v1" 0x00
-//!                    || seq (u64, big-endian) || at (i64, big-endian)
-//!                    || field(actor) || field(action) || opt_field(ca) || field(target)
-//!                    || field(details) || hash(n-1) )
-//! field(s) = length (u32, big-endian) || UTF-8 bytes;  opt_field = 0x00 | 0x01 || field
-//! hash(0)  = 32 zero bytes
-//! ```
-//!
-//! Records are appended only by the writer thread, inside the transaction of the change they
-//! describe, so the chain order is the commit order. `verify` walks the table by `seq` and
-//! reports the first record whose sequence number, back-link or hash does not hold: an edited
-//! row fails its own hash, a deleted row leaves a gap and a broken back-link, a reordered pair
-//! fails both. (Cutting records off the end leaves a shorter chain that still verifies; an
-//! external anchor — the exported log, or the head hash kept elsewhere — is what catches that.)
-
 //! The hash-chained audit log, keyed, with signed checkpoints.
 //!
 //! Each record is linked to the one before it. From the chain key's first sequence number on
@@ -60,6 +40,7 @@ use signet_core::audit::{AuditCheckpoint, AuditReport, CheckpointAnchor, Checkpo
 use signet_core::{AuditRecord, AuditTarget, NewAudit, StoreError};
 
 use crate::codec::{from_unix, sql_error, to_unix};
+use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
 
 const DOMAIN_V1: &[u8] = b"signet-audit-v1\0";
 const DOMAIN_V2: &[u8] = b"signet-audit-v2\0";
@@ -69,9 +50,16 @@ const HEAD: &str = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
 const INSERT: &str = "INSERT INTO audit \
     (seq, at, actor, action, ca, target, details, prev_hash, hash) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-pub(crate) const SELECT: &str =
-    "SELECT seq, at, actor, action, ca, target, details, prev_hash, hash FROM audit ";
-const SELECT_CHECKPOINTS: &str = "SELECT number, seq, hash, at, signature FROM audit_checkpoints ";
+static ALL: Statement = Statement::new(|| select::<AuditRow>("FROM audit ORDER BY seq"));
+static AFTER: Statement =
+    Statement::new(|| select::<AuditRow>("FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
+static FOR_TARGET: Statement =
+    Statement::new(|| select::<AuditRow>("FROM audit WHERE target = ?1 ORDER BY seq LIMIT 1000"));
+static CHECKPOINTS: Statement =
+    Statement::new(|| select::<AuditCheckpoint>("FROM audit_checkpoints ORDER BY number"));
+static LAST_CHECKPOINT: Statement = Statement::new(|| {
+    select::<AuditCheckpoint>("FROM audit_checkpoints ORDER BY number DESC LIMIT 1")
+});
 const INSERT_CHECKPOINT: &str =
     "INSERT INTO audit_checkpoints (number, seq, hash, at, signature) VALUES (?1, ?2, ?3, ?4, ?5)";
 
@@ -166,16 +154,20 @@ pub(crate) fn target_text(record: &NewAudit, this_request: Option<i64>) -> Strin
     }
 }
 
+/// The newest record's sequence number and hash, if there is one.
+fn chain_head(conn: &Connection) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    conn.prepare_cached(HEAD)
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(sql_error("reading the audit head"))
+}
+
 /// Appends one record at the head of the chain, on the writer's open transaction.
 pub(crate) fn append(
     conn: &Connection,
     record: &NewAudit,
     this_request: Option<i64>,
 ) -> Result<(), StoreError> {
-    let head: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached(HEAD)
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(sql_error("reading the audit head"))?;
+    let head = chain_head(conn)?;
     let (seq, prev) = match head {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_vec()),
@@ -278,22 +270,9 @@ fn push_field(buf: &mut Vec<u8>, s: &str) {
     buf.extend_from_slice(s.as_bytes());
 }
 
-/// One stored row, as read (before checking).
-pub(crate) fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRecord> {
-    Ok(RawRecord {
-        seq: r.get(0)?,
-        at: r.get(1)?,
-        actor: r.get(2)?,
-        action: r.get(3)?,
-        ca: r.get(4)?,
-        target: r.get(5)?,
-        details: r.get(6)?,
-        prev_hash: r.get(7)?,
-        hash: r.get(8)?,
-    })
-}
-
-pub(crate) struct RawRecord {
+/// One stored row as read, before checking: the link is computed over these raw values,
+/// so a row with an impossible value is still reported as a broken link, not an error.
+pub(crate) struct AuditRow {
     seq: i64,
     at: i64,
     actor: String,
@@ -305,7 +284,28 @@ pub(crate) struct RawRecord {
     hash: Vec<u8>,
 }
 
-impl RawRecord {
+impl FromRow for AuditRow {
+    const COLUMNS: &'static str = "seq, at, actor, action, ca, target, details, prev_hash, hash";
+    const TABLE: &'static str = "audit";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<AuditRow, StoreError> {
+        let seq = c.next("seq")?;
+        c.key(seq);
+        Ok(AuditRow {
+            seq,
+            at: c.next("at")?,
+            actor: c.next("actor")?,
+            action: c.next("action")?,
+            ca: c.next("ca")?,
+            target: c.next("target")?,
+            details: c.next("details")?,
+            prev_hash: c.next("prev_hash")?,
+            hash: c.next("hash")?,
+        })
+    }
+}
+
+impl AuditRow {
     pub(crate) fn into_record(self) -> Result<AuditRecord, StoreError> {
         let bad = |what: &str| crate::codec::corrupt("audit", self.seq, what, "out of range");
         Ok(AuditRecord {
@@ -320,6 +320,50 @@ impl RawRecord {
             hash: self.hash,
         })
     }
+}
+
+/// Audit records with `seq > after`, in order, at most `limit`.
+pub(crate) fn after(
+    conn: &Connection,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    query_all::<AuditRow>(
+        conn,
+        &AFTER,
+        params![after, i64::from(limit)],
+        "reading the audit log",
+    )?
+    .into_iter()
+    .map(AuditRow::into_record)
+    .collect()
+}
+
+/// Audit records about one target, in order.
+pub(crate) fn about(conn: &Connection, target: &str) -> Result<Vec<AuditRecord>, StoreError> {
+    query_all::<AuditRow>(conn, &FOR_TARGET, params![target], "reading the audit log")?
+        .into_iter()
+        .map(AuditRow::into_record)
+        .collect()
+}
+
+/// Every record in order, streamed to `each` (a chain can be too long to hold); `each`
+/// returns `false` to stop.
+fn for_each_record(
+    conn: &Connection,
+    mut each: impl FnMut(AuditRow) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare(&ALL)
+        .map_err(sql_error("reading the audit log"))?;
+    let mut rows = stmt.query([]).map_err(sql_error("reading the audit log"))?;
+    while let Some(row) = rows.next().map_err(sql_error("reading an audit record"))? {
+        if !each(AuditRow::from_row(&mut Columns::new(row, AuditRow::TABLE))?)? {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// Walks the whole chain in `seq` order with `keys`, then checks every stored checkpoint and
@@ -374,15 +418,10 @@ fn walk(
     report: &mut AuditReport,
 ) -> Result<BTreeMap<u64, Vec<u8>>, StoreError> {
     let mut hashes = BTreeMap::new();
-    let mut stmt = conn
-        .prepare(&format!("{SELECT}ORDER BY seq"))
-        .map_err(sql_error("reading the audit log"))?;
-    let rows = stmt
-        .query_map([], record_from_row)
-        .map_err(sql_error("reading the audit log"))?;
     let mut prev = GENESIS.to_vec();
-    for (expected_seq, row) in (1_i64..).zip(rows) {
-        let r = row.map_err(sql_error("reading an audit record"))?;
+    let mut expected_seq = 0_i64;
+    for_each_record(conn, |r| {
+        expected_seq += 1;
         let seq = u64::try_from(r.seq).unwrap_or(0);
         let why = if r.seq != expected_seq {
             Some(format!(
@@ -413,14 +452,15 @@ fn walk(
         };
         if let Some(why) = why {
             report.broken = Some((seq, why));
-            return Ok(hashes);
+            return Ok(false);
         }
         report.verified_through = seq;
         if wanted.contains(&seq) {
             hashes.insert(seq, r.hash.clone());
         }
         prev = r.hash;
-    }
+        Ok(true)
+    })?;
     Ok(hashes)
 }
 
@@ -566,39 +606,40 @@ fn stored_checkpoints(conn: &Connection) -> Result<Vec<AuditCheckpoint>, StoreEr
     if exists.is_none() {
         return Ok(Vec::new());
     }
-    let mut stmt = conn
-        .prepare_cached(&format!("{SELECT_CHECKPOINTS}ORDER BY number"))
-        .map_err(sql_error("reading audit checkpoints"))?;
-    let rows = stmt
-        .query_map([], checkpoint_from_row)
-        .map_err(sql_error("reading audit checkpoints"))?;
-    rows.map(|r| r.map_err(sql_error("reading an audit checkpoint")))
-        .collect()
+    query_all(conn, &CHECKPOINTS, [], "reading audit checkpoints")
 }
 
-fn checkpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditCheckpoint> {
-    let number: i64 = r.get(0)?;
-    let seq: i64 = r.get(1)?;
-    let at: i64 = r.get(3)?;
-    Ok(AuditCheckpoint {
-        number: u64::try_from(number).unwrap_or(0),
-        seq: u64::try_from(seq).unwrap_or(0),
-        hash: r.get(2)?,
-        at: UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0)),
-        signature: r.get(4)?,
-    })
+impl FromRow for AuditCheckpoint {
+    const COLUMNS: &'static str = "number, seq, hash, at, signature";
+    const TABLE: &'static str = "audit_checkpoints";
+
+    // Lenient on numbers: an impossible one reads as 0, which verification then reports as
+    // a checkpoint out of order rather than failing to verify at all.
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<AuditCheckpoint, StoreError> {
+        let number: i64 = c.next("number")?;
+        c.key(number);
+        let seq: i64 = c.next("seq")?;
+        let hash = c.next("hash")?;
+        let at: i64 = c.next("at")?;
+        Ok(AuditCheckpoint {
+            number: u64::try_from(number).unwrap_or(0),
+            seq: u64::try_from(seq).unwrap_or(0),
+            hash,
+            at: UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap_or(0)),
+            signature: c.next("signature")?,
+        })
+    }
 }
 
 /// The chain head and the newest checkpoint (a read).
 pub(crate) fn checkpoint_base(conn: &Connection) -> Result<CheckpointBase, StoreError> {
-    let head: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached(HEAD)
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(sql_error("reading the audit head"))?;
-    let last = conn
-        .prepare_cached(&format!("{SELECT_CHECKPOINTS}ORDER BY number DESC LIMIT 1"))
-        .and_then(|mut s| s.query_row([], checkpoint_from_row).optional())
-        .map_err(sql_error("reading the newest audit checkpoint"))?;
+    let head = chain_head(conn)?;
+    let last = query_opt(
+        conn,
+        &LAST_CHECKPOINT,
+        [],
+        "reading the newest audit checkpoint",
+    )?;
     let (head_seq, head_hash) = head.unwrap_or((0, Vec::new()));
     Ok(CheckpointBase {
         head_seq: u64::try_from(head_seq).unwrap_or(0),
@@ -746,19 +787,12 @@ pub fn export_file(
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
-    let mut stmt = conn
-        .prepare(&format!("{SELECT}ORDER BY seq"))
-        .map_err(sql_error("reading the audit log"))?;
-    let rows = stmt
-        .query_map([], record_from_row)
-        .map_err(sql_error("reading the audit log"))?;
     let mut n = 0;
-    for row in rows {
-        let record = row
-            .map_err(sql_error("reading an audit record"))?
-            .into_record()?;
-        each(record).map_err(|e| StoreError::Backend(format!("writing the export: {e}")))?;
+    for_each_record(&conn, |row| {
+        each(row.into_record()?)
+            .map_err(|e| StoreError::Backend(format!("writing the export: {e}")))?;
         n += 1;
-    }
+        Ok(true)
+    })?;
     Ok(n)
 }

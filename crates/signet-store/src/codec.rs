@@ -38,16 +38,6 @@ pub(crate) fn from_unix(secs: i64) -> Option<SystemTime> {
     }
 }
 
-/// Reads a stored time column, or says which row is corrupt.
-pub(crate) fn time_column(
-    table: &str,
-    row: i64,
-    column: &str,
-    secs: i64,
-) -> Result<SystemTime, StoreError> {
-    from_unix(secs).ok_or_else(|| corrupt(table, row, column, &format!("time {secs} out of range")))
-}
-
 /// A `u64` cursor or sequence number as SQLite's signed integer.
 pub(crate) fn seq_to_sql(seq: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::Backend(format!("{what} {seq} is out of range")))

@@ -4,19 +4,71 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, OptionalExtension, params};
-use signet_core::{
-    CaName, Event, ExitFailure, ExitState, ParkEvent, ParkedEvent, RequestId, StoreError,
-};
+use rusqlite::{Connection, params};
+use signet_core::{CaName, ExitFailure, ExitState, ParkEvent, ParkedEvent, RequestId, StoreError};
 
-use crate::codec::{corrupt, seq_to_sql, sql_error, time_column, to_unix};
+use crate::codec::{seq_to_sql, sql_error, to_unix};
+use crate::row::{Columns, FromRow, Key, Statement, query_all, query_opt, select};
 
-const STATE: &str = "SELECT s.failing_seq, s.attempts, s.next_attempt_ms, s.last_error, \
-    s.last_success_ms FROM exit_state s WHERE s.ca = ?1 AND s.exit = ?2";
-const CURSOR: &str = "SELECT seq FROM exit_cursors WHERE ca = ?1 AND exit = ?2";
+/// An `exit_state` row: the module's failure state and last success, before it is weighed
+/// against the cursor (see [`exit_state`]).
+struct StateRow {
+    failing_seq: u64,
+    attempts: u32,
+    next_attempt_ms: Option<i64>,
+    last_error: Option<String>,
+    last_success_ms: Option<i64>,
+}
+
+impl FromRow for StateRow {
+    const COLUMNS: &'static str =
+        "ca, exit, failing_seq, attempts, next_attempt_ms, last_error, last_success_ms";
+    const TABLE: &'static str = "exit_state";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<StateRow, StoreError> {
+        let ca: String = c.next("ca")?;
+        let exit: String = c.next("exit")?;
+        c.key(Key::Text(format!("{ca}/{exit}")));
+        Ok(StateRow {
+            failing_seq: c.unsigned("failing_seq")?,
+            attempts: c.count("attempts")?,
+            next_attempt_ms: c.next("next_attempt_ms")?,
+            last_error: c.next("last_error")?,
+            last_success_ms: c.next("last_success_ms")?,
+        })
+    }
+}
+
+impl FromRow for ParkedEvent {
+    const COLUMNS: &'static str = "ca, exit, seq, event, request_id, error, attempts, parked_at";
+    const TABLE: &'static str = "exit_parked";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<ParkedEvent, StoreError> {
+        let ca = c.ca("ca")?;
+        let exit = c.next("exit")?;
+        let seq = c.unsigned("seq")?;
+        c.key(seq);
+        Ok(ParkedEvent {
+            ca,
+            exit,
+            seq,
+            event: c.event("event")?,
+            request_id: c.opt_request_id("request_id")?,
+            error: c.next("error")?,
+            attempts: c.count("attempts")?,
+            parked_at: c.time("parked_at")?,
+        })
+    }
+}
+
+static STATE: Statement =
+    Statement::new(|| select::<StateRow>("FROM exit_state WHERE ca = ?1 AND exit = ?2"));
 const PARKED_COUNT: &str = "SELECT COUNT(*) FROM exit_parked WHERE ca = ?1 AND exit = ?2";
-const PARKED: &str = "SELECT exit, seq, event, request_id, error, attempts, parked_at \
-    FROM exit_parked WHERE ca = ?1 AND (?2 IS NULL OR exit = ?2) ORDER BY seq, exit LIMIT ?3";
+static PARKED: Statement = Statement::new(|| {
+    select::<ParkedEvent>(
+        "FROM exit_parked WHERE ca = ?1 AND (?2 IS NULL OR exit = ?2) ORDER BY seq, exit LIMIT ?3",
+    )
+});
 const UPSERT_FAILURE: &str = "INSERT INTO exit_state \
     (ca, exit, failing_seq, attempts, next_attempt_ms, last_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
     ON CONFLICT (ca, exit) DO UPDATE SET failing_seq = excluded.failing_seq, \
@@ -42,27 +94,13 @@ pub(crate) fn exit_state(
     ca: &CaName,
     exit: &str,
 ) -> Result<ExitState, StoreError> {
-    let row = format!("{ca}/{exit}");
-    let cursor: i64 = conn
-        .prepare_cached(CURSOR)
-        .and_then(|mut s| {
-            s.query_row(params![ca.as_str(), exit], |r| r.get(0))
-                .optional()
-        })
-        .map_err(sql_error("reading an exit cursor"))?
-        .unwrap_or(0);
-    let cursor =
-        u64::try_from(cursor).map_err(|_| corrupt("exit_cursors", &row, "seq", "negative"))?;
-    type Raw = (i64, i64, Option<i64>, Option<String>, Option<i64>);
-    let state: Option<Raw> = conn
-        .prepare_cached(STATE)
-        .and_then(|mut s| {
-            s.query_row(params![ca.as_str(), exit], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()
-        })
-        .map_err(sql_error("reading an exit's delivery state"))?;
+    let cursor = crate::outbox::exit_cursor(conn, ca, exit)?;
+    let state: Option<StateRow> = query_opt(
+        conn,
+        &STATE,
+        params![ca.as_str(), exit],
+        "reading an exit's delivery state",
+    )?;
     let parked: i64 = conn
         .prepare_cached(PARKED_COUNT)
         .and_then(|mut s| s.query_row(params![ca.as_str(), exit], |r| r.get(0)))
@@ -72,16 +110,14 @@ pub(crate) fn exit_state(
         parked: u64::try_from(parked).unwrap_or(0),
         ..ExitState::default()
     };
-    if let Some((failing, attempts, next, error, success)) = state {
-        let failing = u64::try_from(failing)
-            .map_err(|_| corrupt("exit_state", &row, "failing_seq", "negative"))?;
-        out.last_success_at = success.and_then(from_millis);
+    if let Some(state) = state {
+        out.last_success_at = state.last_success_ms.and_then(from_millis);
         // A failure on an event the cursor has passed (parked or skipped meanwhile) is over.
-        if failing > cursor {
-            out.failing_seq = failing;
-            out.attempts = u32::try_from(attempts).unwrap_or(u32::MAX);
-            out.next_attempt_at = next.and_then(from_millis);
-            out.last_error = error;
+        if state.failing_seq > cursor {
+            out.failing_seq = state.failing_seq;
+            out.attempts = state.attempts;
+            out.next_attempt_at = state.next_attempt_ms.and_then(from_millis);
+            out.last_error = state.last_error;
         }
     }
     Ok(out)
@@ -93,45 +129,12 @@ pub(crate) fn parked_events(
     exit: Option<&str>,
     limit: u32,
 ) -> Result<Vec<ParkedEvent>, StoreError> {
-    type Raw = (String, i64, i64, Option<i64>, String, i64, i64);
-    let rows: Vec<Raw> = conn
-        .prepare_cached(PARKED)
-        .and_then(|mut s| {
-            s.query_map(params![ca.as_str(), exit, i64::from(limit)], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })?
-            .collect()
-        })
-        .map_err(sql_error("reading parked events"))?;
-    rows.into_iter()
-        .map(|(exit, seq, event, request_id, error, attempts, at)| {
-            let bad = |column: &str, problem: &str| corrupt("exit_parked", seq, column, problem);
-            Ok(ParkedEvent {
-                ca: ca.clone(),
-                seq: u64::try_from(seq).map_err(|_| bad("seq", "negative"))?,
-                event: u32::try_from(event)
-                    .ok()
-                    .and_then(Event::from_bit)
-                    .ok_or_else(|| bad("event", &format!("unknown event bit {event:#x}")))?,
-                request_id: request_id
-                    .map(RequestId::new)
-                    .transpose()
-                    .map_err(|e| bad("request_id", &e.to_string()))?,
-                error,
-                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
-                parked_at: time_column("exit_parked", seq, "parked_at", at)?,
-                exit,
-            })
-        })
-        .collect()
+    query_all(
+        conn,
+        &PARKED,
+        params![ca.as_str(), exit, i64::from(limit)],
+        "reading parked events",
+    )
 }
 
 /// On the writer: the cursor moved after a delivery, so the module is not failing up to `seq`.

@@ -26,23 +26,39 @@
 //! - `migrate`: the embedded migrations (`migrations/sqlite/NNNN_name.sql`) and their
 //!   bookkeeping in `schema_migrations`.
 //! - `writer`: the writer thread: command queue, group commit, failure isolation with
-//!   savepoints, and the write statements.
-//! - `reader`: the reader threads and the read queries.
-//! - `revocation`: the reads behind CRLs and OCSP.
+//!   savepoints; each command runs the write of the module its record lives in.
+//! - `reader`: the reader threads.
+//! - `row`: rows to records: `FromRow` (one per record type, beside its statements),
+//!   `Columns` (typed column reads that report corrupt rows), `select`.
+//! - The records, each with its reads and writes: `requests` (requests with attributes,
+//!   extensions, approvals and certificate), `outbox` (events and exit cursors), `exits`
+//!   (delivery failures and parked events), `tokens`, `revocation` (revocation changes,
+//!   CRLs, what CRLs and OCSP read, the responder key), `audit` (the chain and its
+//!   checkpoints), `view` (ICertView queries, certificate history, dashboard figures).
 //! - `checkpoint`: WAL checkpoints, kept out of the writer's commits.
 //! - `codec`: column conventions (times, sequence numbers) and SQLite error mapping.
+//! - `bench_fill` (cargo feature `bench`, for `signet bench crl` only): bulk rows written
+//!   directly into the file.
 //! - `examples/store_bench.rs`: an issuance-shaped write benchmark.
+//!
+//! The `Store` contract every backend keeps is tested by the story suite in
+//! `signet_testkit::stories` (`tests/stories.rs` runs it here).
 #![forbid(unsafe_code)]
 
 pub mod audit;
-#[doc(hidden)]
+#[cfg(feature = "bench")]
 pub mod bench_fill;
 mod checkpoint;
 mod codec;
 mod exits;
 mod migrate;
+mod outbox;
 mod reader;
+mod requests;
 mod revocation;
+mod row;
+mod tokens;
+mod view;
 mod writer;
 
 use std::path::Path;
@@ -59,8 +75,10 @@ use signet_core::{
 
 use crate::checkpoint::Checkpointer;
 use crate::codec::{sql_error, to_unix};
+use crate::outbox::AckExit;
 use crate::reader::Readers;
-use crate::writer::{AckExit, RevokeToken, Writer};
+use crate::tokens::RevokeToken;
+use crate::writer::Writer;
 
 /// How long a connection waits for a lock held by another connection (another process on the
 /// same file, or a checkpoint) before failing.
@@ -244,7 +262,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::get_request(conn, &ca, id)),
+                .run(move |conn| requests::get_request(conn, &ca, id)),
         )
     }
 
@@ -257,7 +275,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::list_requests(conn, &ca, status, limit)),
+                .run(move |conn| requests::list_requests(conn, &ca, status, limit)),
         )
     }
 
@@ -270,13 +288,13 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::outbox_after(conn, &ca, after, limit)),
+                .run(move |conn| outbox::outbox_after(conn, &ca, after, limit)),
         )
     }
 
     fn outbox_head<'a>(&'a self, ca: &'a CaName) -> BoxFuture<'a, Result<u64, StoreError>> {
         let ca = ca.clone();
-        Box::pin(self.readers.run(move |conn| reader::outbox_head(conn, &ca)))
+        Box::pin(self.readers.run(move |conn| outbox::outbox_head(conn, &ca)))
     }
 
     fn exit_cursor<'a>(
@@ -288,7 +306,7 @@ impl Store for SqliteStore {
         let exit = exit.to_string();
         Box::pin(
             self.readers
-                .run(move |conn| reader::exit_cursor(conn, &ca, &exit)),
+                .run(move |conn| outbox::exit_cursor(conn, &ca, &exit)),
         )
     }
 
@@ -385,7 +403,7 @@ impl Store for SqliteStore {
     }
 
     fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<TokenRecord>, StoreError>> {
-        Box::pin(self.readers.run(reader::list_tokens))
+        Box::pin(self.readers.run(tokens::list_tokens))
     }
 
     fn view_requests<'a>(
@@ -396,7 +414,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::view_requests(conn, &ca, &query)),
+                .run(move |conn| view::view_requests(conn, &ca, &query)),
         )
     }
 
@@ -408,7 +426,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::request_by_serial(conn, &ca, &serial)),
+                .run(move |conn| requests::request_by_serial(conn, &ca, &serial)),
         )
     }
 
@@ -419,7 +437,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<Vec<AuditRecord>, StoreError>> {
         Box::pin(
             self.readers
-                .run(move |conn| reader::audit_after(conn, after, limit)),
+                .run(move |conn| audit::after(conn, after, limit)),
         )
     }
 
@@ -428,10 +446,7 @@ impl Store for SqliteStore {
         target: &'a str,
     ) -> BoxFuture<'a, Result<Vec<AuditRecord>, StoreError>> {
         let target = target.to_string();
-        Box::pin(
-            self.readers
-                .run(move |conn| reader::audit_for(conn, &target)),
-        )
+        Box::pin(self.readers.run(move |conn| audit::about(conn, &target)))
     }
 
     fn scan_revoked(&self, query: RevokedQuery) -> BoxFuture<'_, Result<RevokedScan, StoreError>> {
@@ -496,7 +511,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| reader::pending_count(conn, &ca, requester.as_deref())),
+                .run(move |conn| requests::pending_count(conn, &ca, requester.as_deref())),
         )
     }
 
@@ -526,7 +541,7 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<CertificateHistory, StoreError>> {
         Box::pin(
             self.readers
-                .run(move |conn| reader::certificate_history(conn, &query)),
+                .run(move |conn| view::certificate_history(conn, &query)),
         )
     }
 
@@ -536,12 +551,12 @@ impl Store for SqliteStore {
     ) -> BoxFuture<'_, Result<CaStatistics, StoreError>> {
         Box::pin(
             self.readers
-                .run(move |conn| reader::ca_statistics(conn, &query)),
+                .run(move |conn| view::ca_statistics(conn, &query)),
         )
     }
 
     fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
-        Box::pin(self.readers.run(reader::audit_head))
+        Box::pin(self.readers.run(view::audit_head))
     }
 
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>> {

@@ -1,32 +1,61 @@
-//! The reads behind CRLs and OCSP: revoked certificates by partition (one snapshot, with the
-//! revocation sequence number it reflects), stored CRLs, and one certificate's status; and
-//! the delegated OCSP responder's stored key (written with its certificate on the writer
-//! thread, read back at start).
+//! Revocation: the changes (revoke, hold, release: each numbered by the CA's revocation
+//! sequence inside its transaction) and CRLs, written on the writer thread; the reads behind
+//! CRLs and OCSP: revoked certificates by partition (one snapshot, with the revocation
+//! sequence number it reflects), stored CRLs, and one certificate's status; and the
+//! delegated OCSP responder's stored key (written with its certificate on the writer thread,
+//! read back at start).
 
 use std::time::SystemTime;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use signet_core::{
-    CaName, CertificateStatus, CrlRecord, Revocation, RevocationReason, RevokedQuery, RevokedRow,
+    CaName, CertificateStatus, CrlRecord, NewCrl, RevocationChange, RevokedQuery, RevokedRow,
     RevokedScan, SerialNumber, StoreError,
 };
 
-use crate::codec::{corrupt, from_unix, seq_to_sql, sql_error, time_column, to_unix};
+use crate::codec::{corrupt, is_unique_violation, seq_to_sql, sql_error, to_unix};
+use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
+
+// ---- Reads --------------------------------------------------------------------------------
+
+impl FromRow for RevokedRow {
+    // Exactly what the covering index `certificates_revoked` holds.
+    const COLUMNS: &'static str = "serial, revoked_at, revocation_reason, invalidity_date, \
+        revocation_changed_at";
+    const TABLE: &'static str = "certificates";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<RevokedRow, StoreError> {
+        let serial = c.serial("serial")?;
+        c.key(serial);
+        let revocation = c.revocation()?;
+        let changed_at = c.opt_time("revocation_changed_at")?;
+        Ok(RevokedRow {
+            serial,
+            changed_at: changed_at
+                .unwrap_or_else(|| revocation.as_ref().map_or(SystemTime::UNIX_EPOCH, |r| r.at)),
+            revocation,
+        })
+    }
+}
 
 const MAX_SEQ: &str = "SELECT MAX(revocation_seq) FROM certificates \
     WHERE ca = ?1 AND revocation_seq IS NOT NULL";
 // Served by the covering partial index `certificates_revoked`, in serial order.
-const FULL: &str = "SELECT serial, revoked_at, revocation_reason, invalidity_date, \
-        revocation_changed_at \
-    FROM certificates INDEXED BY certificates_revoked \
-    WHERE ca = ?1 AND shard = ?2 AND revoked_at IS NOT NULL AND not_after >= ?3 \
-    ORDER BY serial";
-const DELTA: &str = "SELECT serial, revoked_at, revocation_reason, invalidity_date, \
-        revocation_changed_at \
-    FROM certificates \
-    WHERE ca = ?1 AND revocation_seq > ?2 AND revocation_seq IS NOT NULL AND shard = ?3 \
-      AND not_after >= ?4 \
-    ORDER BY serial";
+static FULL: Statement = Statement::new(|| {
+    select::<RevokedRow>(
+        "FROM certificates INDEXED BY certificates_revoked \
+         WHERE ca = ?1 AND shard = ?2 AND revoked_at IS NOT NULL AND not_after >= ?3 \
+         ORDER BY serial",
+    )
+});
+static DELTA: Statement = Statement::new(|| {
+    select::<RevokedRow>(
+        "FROM certificates \
+         WHERE ca = ?1 AND revocation_seq > ?2 AND revocation_seq IS NOT NULL AND shard = ?3 \
+           AND not_after >= ?4 \
+         ORDER BY serial",
+    )
+});
 
 /// Scans one partition in one read transaction, so the rows and the sequence number agree:
 /// a change committed after the snapshot has a higher number and is in the next delta.
@@ -48,112 +77,29 @@ fn scan_in_snapshot(conn: &Connection, q: &RevokedQuery) -> Result<RevokedScan, 
     let revocation_seq = u64::try_from(seq.unwrap_or(0))
         .map_err(|_| corrupt("certificates", q.ca.as_str(), "revocation_seq", "negative"))?;
     let expired_before = to_unix(q.expired_before)?;
-    let mut stmt;
-    let mut rows = match q.changed_after {
-        None => {
-            stmt = conn
-                .prepare_cached(FULL)
-                .map_err(sql_error("scanning revoked certificates"))?;
-            stmt.query(params![q.ca.as_str(), q.shard, expired_before])
-        }
-        Some(after) => {
-            stmt = conn
-                .prepare_cached(DELTA)
-                .map_err(sql_error("scanning revocation changes"))?;
-            stmt.query(params![
+    let rows = match q.changed_after {
+        None => query_all(
+            conn,
+            &FULL,
+            params![q.ca.as_str(), q.shard, expired_before],
+            "scanning revoked certificates",
+        )?,
+        Some(after) => query_all(
+            conn,
+            &DELTA,
+            params![
                 q.ca.as_str(),
                 seq_to_sql(after, "revocation sequence")?,
                 q.shard,
                 expired_before
-            ])
-        }
-    }
-    .map_err(sql_error("scanning revoked certificates"))?;
-    let mut out = Vec::new();
-    while let Some(row) = rows
-        .next()
-        .map_err(sql_error("scanning revoked certificates"))?
-    {
-        let serial: String = row.get(0).map_err(sql_error("reading a serial"))?;
-        let parts: (Option<i64>, Option<i64>, Option<i64>, Option<i64>) = (
-            row.get(1).map_err(sql_error("reading a revocation"))?,
-            row.get(2).map_err(sql_error("reading a revocation"))?,
-            row.get(3).map_err(sql_error("reading a revocation"))?,
-            row.get(4).map_err(sql_error("reading a revocation"))?,
-        );
-        let serial: SerialNumber = serial
-            .parse()
-            .map_err(|e| corrupt("certificates", &serial, "serial", &format!("{e}")))?;
-        let (revocation, changed_at) = decode(&serial, parts)?;
-        out.push(RevokedRow {
-            serial,
-            changed_at: changed_at
-                .unwrap_or_else(|| revocation.as_ref().map_or(SystemTime::UNIX_EPOCH, |r| r.at)),
-            revocation,
-        });
-    }
+            ],
+            "scanning revocation changes",
+        )?,
+    };
     Ok(RevokedScan {
-        rows: out,
+        rows,
         revocation_seq,
     })
-}
-
-type RevocationColumns = (Option<i64>, Option<i64>, Option<i64>, Option<i64>);
-
-/// (revoked_at, reason, invalidity_date, changed_at) → the revocation and its change time.
-fn decode(
-    serial: &SerialNumber,
-    (at, reason, invalidity, changed): RevocationColumns,
-) -> Result<(Option<Revocation>, Option<SystemTime>), StoreError> {
-    let row = serial.to_hex();
-    let revocation = revocation_columns(&row, at, reason, invalidity)?;
-    let changed = changed
-        .map(|t| {
-            from_unix(t).ok_or_else(|| {
-                corrupt(
-                    "certificates",
-                    &row,
-                    "revocation_changed_at",
-                    "time out of range",
-                )
-            })
-        })
-        .transpose()?;
-    Ok((revocation, changed))
-}
-
-/// A certificate's revocation columns (revoked_at, revocation_reason, invalidity_date) as a
-/// `Revocation`; `row` names the row in a corruption report.
-pub(crate) fn revocation_columns(
-    row: &dyn std::fmt::Display,
-    at: Option<i64>,
-    reason: Option<i64>,
-    invalidity: Option<i64>,
-) -> Result<Option<Revocation>, StoreError> {
-    let time = |column: &str, secs: i64| {
-        from_unix(secs).ok_or_else(|| corrupt("certificates", row, column, "time out of range"))
-    };
-    match (at, reason) {
-        (Some(at), Some(reason)) => Ok(Some(Revocation {
-            at: time("revoked_at", at)?,
-            reason: RevocationReason::from_code(reason).ok_or_else(|| {
-                corrupt(
-                    "certificates",
-                    row,
-                    "revocation_reason",
-                    &format!("unknown code {reason}"),
-                )
-            })?,
-            invalidity_date: invalidity.map(|t| time("invalidity_date", t)).transpose()?,
-        })),
-        (None, None) => Ok(None),
-        _ => Err(corrupt(
-            "certificates",
-            row,
-            "revoked_at",
-            "set without a reason, or the reverse",
-        )),
-    }
 }
 
 // From the covering partial index of revoked certificates: no scan of the certificates
@@ -170,16 +116,45 @@ pub(crate) fn shards_in_use(conn: &Connection, ca: &CaName) -> Result<Vec<u32>, 
         .map_err(sql_error("listing CRL partitions"))
 }
 
-const CRL_COLUMNS: &str =
-    "shard, number, delta_base, revocation_seq, this_update, next_update, entries";
-const LATEST_CRLS: &str = "SELECT shard, number, delta_base, revocation_seq, this_update, \
-        next_update, entries, der \
-    FROM crls WHERE id IN (SELECT MAX(id) FROM crls WHERE ca = ?1 \
-                           GROUP BY shard, delta_base IS NULL) \
-    ORDER BY shard, number";
+impl FromRow for CrlRecord {
+    const COLUMNS: &'static str = "ca, shard, number, delta_base, revocation_seq, this_update, \
+        next_update, entries, der";
+    const TABLE: &'static str = "crls";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<CrlRecord, StoreError> {
+        let ca = c.ca("ca")?;
+        let shard = c.next("shard")?;
+        let number = c.unsigned("number")?;
+        c.key(number);
+        Ok(CrlRecord {
+            ca,
+            shard,
+            number,
+            delta_base: c.opt_unsigned("delta_base")?,
+            revocation_seq: c.unsigned("revocation_seq")?,
+            this_update: c.time("this_update")?,
+            next_update: c.time("next_update")?,
+            entries: c.unsigned("entries")?,
+            der: c.next("der")?,
+        })
+    }
+}
+
+static LATEST_CRLS: Statement = Statement::new(|| {
+    select::<CrlRecord>(
+        "FROM crls WHERE id IN (SELECT MAX(id) FROM crls WHERE ca = ?1 \
+                                GROUP BY shard, delta_base IS NULL) \
+         ORDER BY shard, number",
+    )
+});
+// Listings leave the DER out: the select list ends with an empty blob in its place.
+static LIST_CRLS: Statement = Statement::new(|| {
+    let columns = CrlRecord::COLUMNS.replace(", der", ", x''");
+    format!("SELECT {columns} FROM crls WHERE ca = ?1 ORDER BY this_update DESC, id DESC LIMIT ?2")
+});
 
 pub(crate) fn latest_crls(conn: &Connection, ca: &CaName) -> Result<Vec<CrlRecord>, StoreError> {
-    crls(conn, ca, LATEST_CRLS, None, true)
+    query_all(conn, &LATEST_CRLS, params![ca.as_str()], "reading CRLs")
 }
 
 pub(crate) fn list_crls(
@@ -187,90 +162,44 @@ pub(crate) fn list_crls(
     ca: &CaName,
     limit: u32,
 ) -> Result<Vec<CrlRecord>, StoreError> {
-    let sql = format!(
-        "SELECT {CRL_COLUMNS} FROM crls WHERE ca = ?1 ORDER BY this_update DESC, id DESC LIMIT ?2"
-    );
-    crls(conn, ca, &sql, Some(limit), false)
+    query_all(
+        conn,
+        &LIST_CRLS,
+        params![ca.as_str(), limit],
+        "reading CRLs",
+    )
 }
 
-fn crls(
-    conn: &Connection,
-    ca: &CaName,
-    sql: &str,
-    limit: Option<u32>,
-    with_der: bool,
-) -> Result<Vec<CrlRecord>, StoreError> {
-    type Raw = (u32, i64, Option<i64>, i64, i64, i64, i64, Vec<u8>);
-    let mut stmt = conn
-        .prepare_cached(sql)
-        .map_err(sql_error("reading CRLs"))?;
-    let map = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Raw> {
-        Ok((
-            r.get(0)?,
-            r.get(1)?,
-            r.get(2)?,
-            r.get(3)?,
-            r.get(4)?,
-            r.get(5)?,
-            r.get(6)?,
-            if with_der { r.get(7)? } else { Vec::new() },
-        ))
-    };
-    let raw: Vec<Raw> = match limit {
-        Some(limit) => stmt.query_map(params![ca.as_str(), limit], map),
-        None => stmt.query_map(params![ca.as_str()], map),
+impl FromRow for CertificateStatus {
+    const COLUMNS: &'static str = "serial, revoked_at, revocation_reason, invalidity_date, \
+        not_after";
+    const TABLE: &'static str = "certificates";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<CertificateStatus, StoreError> {
+        let serial = c.serial("serial")?;
+        c.key(serial);
+        Ok(CertificateStatus {
+            revocation: c.revocation()?,
+            not_after: c.time("not_after")?,
+        })
     }
-    .and_then(|rows| rows.collect())
-    .map_err(sql_error("reading CRLs"))?;
-    raw.into_iter()
-        .map(
-            |(shard, number, base, seq, this_update, next_update, entries, der)| {
-                let unsigned = |v: i64, column: &str| {
-                    u64::try_from(v).map_err(|_| corrupt("crls", number, column, "negative"))
-                };
-                Ok(CrlRecord {
-                    ca: ca.clone(),
-                    shard,
-                    number: unsigned(number, "number")?,
-                    delta_base: base.map(|b| unsigned(b, "delta_base")).transpose()?,
-                    revocation_seq: unsigned(seq, "revocation_seq")?,
-                    this_update: time_column("crls", number, "this_update", this_update)?,
-                    next_update: time_column("crls", number, "next_update", next_update)?,
-                    entries: unsigned(entries, "entries")?,
-                    der,
-                })
-            },
-        )
-        .collect()
 }
 
-const STATUS: &str = "SELECT revoked_at, revocation_reason, invalidity_date, \
-        revocation_changed_at, not_after \
-    FROM certificates WHERE ca = ?1 AND serial = ?2";
+static STATUS: Statement = Statement::new(|| {
+    select::<CertificateStatus>("FROM certificates WHERE ca = ?1 AND serial = ?2")
+});
 
 pub(crate) fn certificate_status(
     conn: &Connection,
     ca: &CaName,
     serial: &SerialNumber,
 ) -> Result<Option<CertificateStatus>, StoreError> {
-    type Raw = (Option<i64>, Option<i64>, Option<i64>, Option<i64>, i64);
-    let raw: Option<Raw> = conn
-        .prepare_cached(STATUS)
-        .and_then(|mut s| {
-            s.query_row(params![ca.as_str(), serial.to_hex()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()
-        })
-        .map_err(sql_error("reading a certificate's status"))?;
-    let Some((at, reason, invalidity, changed, not_after)) = raw else {
-        return Ok(None);
-    };
-    let (revocation, _) = decode(serial, (at, reason, invalidity, changed))?;
-    Ok(Some(CertificateStatus {
-        revocation,
-        not_after: time_column("certificates", 0, "not_after", not_after)?,
-    }))
+    query_opt(
+        conn,
+        &STATUS,
+        params![ca.as_str(), serial.to_hex()],
+        "reading a certificate's status",
+    )
 }
 
 /// Stores the sealed key of the responder certificate `req` carries, replacing the CA's
@@ -299,9 +228,29 @@ pub(crate) fn store_responder_key(
     .map_err(sql_error("storing the OCSP responder key"))
 }
 
-const CURRENT_RESPONDER: &str = "SELECT c.serial, c.der, c.not_before, c.not_after, k.sealed \
-    FROM responder_keys k JOIN certificates c ON c.ca = k.ca AND c.serial = k.serial \
-    WHERE k.ca = ?1 AND c.revoked_at IS NULL AND c.not_after > ?2";
+impl FromRow for signet_core::store::StoredResponder {
+    const COLUMNS: &'static str = "c.serial, c.der, c.not_before, c.not_after, k.sealed";
+    const TABLE: &'static str = "responder_keys";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<Self, StoreError> {
+        let serial = c.serial("serial")?;
+        c.key(serial);
+        Ok(signet_core::store::StoredResponder {
+            serial,
+            certificate: c.next("der")?,
+            not_before: c.time("not_before")?,
+            not_after: c.time("not_after")?,
+            sealed_key: signet_core::revocation::SealedKey::new(c.next("sealed")?),
+        })
+    }
+}
+
+static CURRENT_RESPONDER: Statement = Statement::new(|| {
+    select::<signet_core::store::StoredResponder>(
+        "FROM responder_keys k JOIN certificates c ON c.ca = k.ca AND c.serial = k.serial \
+         WHERE k.ca = ?1 AND c.revoked_at IS NULL AND c.not_after > ?2",
+    )
+});
 
 /// The CA's responder certificate with its stored key, unless it is revoked (or on hold) or
 /// expired at `now`.
@@ -310,29 +259,128 @@ pub(crate) fn current_responder(
     ca: &CaName,
     now: SystemTime,
 ) -> Result<Option<signet_core::store::StoredResponder>, StoreError> {
-    type Raw = (String, Vec<u8>, i64, i64, Vec<u8>);
-    let now = to_unix(now)?;
-    let raw: Option<Raw> = conn
-        .prepare_cached(CURRENT_RESPONDER)
-        .and_then(|mut s| {
-            s.query_row(params![ca.as_str(), now], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()
+    query_opt(
+        conn,
+        &CURRENT_RESPONDER,
+        params![ca.as_str(), to_unix(now)?],
+        "reading the OCSP responder key",
+    )
+}
+
+// ---- Writes (on the writer thread) --------------------------------------------------------
+
+const CHANGE_REVOCATION: &str = "UPDATE certificates \
+    SET revoked_at = ?1, revocation_reason = ?2, invalidity_date = ?3, revocation_changed_at = ?9, \
+        revocation_seq = (SELECT COALESCE(MAX(revocation_seq), 0) + 1 FROM certificates \
+                          WHERE ca = ?4 AND revocation_seq IS NOT NULL) \
+    WHERE ca = ?4 AND serial = ?5 AND request_id = ?6 \
+      AND revoked_at IS ?7 AND revocation_reason IS ?8";
+const SET_STATUS: &str =
+    "UPDATE requests SET status = ?1, version = version + 1 WHERE id = ?2 AND ca = ?3";
+
+pub(crate) fn change_revocation(conn: &Connection, c: &RevocationChange) -> Result<(), StoreError> {
+    let parts = |r: &Option<signet_core::Revocation>| -> Result<_, StoreError> {
+        Ok(match r {
+            Some(r) => (
+                Some(to_unix(r.at)?),
+                Some(i64::from(r.reason.code())),
+                r.invalidity_date.map(to_unix).transpose()?,
+            ),
+            None => (None, None, None),
         })
-        .map_err(sql_error("reading the OCSP responder key"))?;
-    let Some((serial, der, not_before, not_after, sealed)) = raw else {
-        return Ok(None);
     };
-    let sealed = signet_core::revocation::SealedKey::new(sealed);
-    let parsed: SerialNumber = serial
-        .parse()
-        .map_err(|e| corrupt("responder_keys", ca.as_str(), "serial", &format!("{e}")))?;
-    Ok(Some(signet_core::store::StoredResponder {
-        serial: parsed,
-        certificate: der,
-        not_before: time_column("certificates", 0, "not_before", not_before)?,
-        not_after: time_column("certificates", 0, "not_after", not_after)?,
-        sealed_key: sealed,
-    }))
+    let (new_at, new_reason, new_invalidity) = parts(&c.new)?;
+    let (old_at, old_reason, _) = parts(&c.expect)?;
+    let serial = c.serial.to_hex();
+    let changed_at = to_unix(c.changed_at)?;
+    let changed = conn
+        .prepare_cached(CHANGE_REVOCATION)
+        .and_then(|mut s| {
+            s.execute(params![
+                new_at,
+                new_reason,
+                new_invalidity,
+                c.ca.as_str(),
+                serial,
+                c.request_id.get(),
+                old_at,
+                old_reason,
+                changed_at,
+            ])
+        })
+        .map_err(sql_error("changing a revocation"))?;
+    if changed == 0 {
+        return Err(StoreError::StateChanged(format!(
+            "certificate {serial} of CA {} changed meanwhile",
+            c.ca
+        )));
+    }
+    conn.prepare_cached(SET_STATUS)
+        .and_then(|mut s| {
+            s.execute(params![
+                c.status.as_str(),
+                c.request_id.get(),
+                c.ca.as_str()
+            ])
+        })
+        .map_err(sql_error("updating a request's status"))?;
+    crate::outbox::insert_events(conn, &c.ca, Some(c.request_id.get()), &c.events)?;
+    for record in &c.audit {
+        crate::audit::append(conn, record, None)?;
+    }
+    Ok(())
+}
+
+const INSERT_CRL: &str = "INSERT INTO crls \
+    (ca, shard, number, delta_base, revocation_seq, this_update, next_update, entries, der) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+/// The newest CRLs of each kind kept per partition; older ones are dropped when a new one is
+/// stored (a million-entry CRL is tens of megabytes).
+const KEEP_CRLS: i64 = 3;
+const PRUNE_CRLS: &str = "DELETE FROM crls WHERE ca = ?1 AND shard = ?2 \
+      AND (delta_base IS NULL) = ?3 \
+      AND id NOT IN (SELECT id FROM crls WHERE ca = ?1 AND shard = ?2 \
+                     AND (delta_base IS NULL) = ?3 ORDER BY number DESC LIMIT ?4)";
+
+pub(crate) fn store_crl(conn: &Connection, c: &NewCrl) -> Result<(), StoreError> {
+    let number = seq_to_sql(c.number, "CRL number")?;
+    let base = c
+        .delta_base
+        .map(|b| seq_to_sql(b, "CRL number"))
+        .transpose()?;
+    let revocation_seq = seq_to_sql(c.revocation_seq, "revocation sequence")?;
+    let entries = seq_to_sql(c.entries, "CRL entries")?;
+    let (this_update, next_update) = (to_unix(c.this_update)?, to_unix(c.next_update)?);
+    conn.prepare_cached(INSERT_CRL)
+        .and_then(|mut s| {
+            s.execute(params![
+                c.ca.as_str(),
+                c.shard,
+                number,
+                base,
+                revocation_seq,
+                this_update,
+                next_update,
+                entries,
+                c.der.as_slice(),
+            ])
+        })
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!(
+                    "CRL number {} of CA {} partition {} is already recorded",
+                    c.number, c.ca, c.shard
+                ))
+            } else {
+                sql_error("recording a CRL")(e)
+            }
+        })?;
+    conn.prepare_cached(PRUNE_CRLS)
+        .and_then(|mut s| s.execute(params![c.ca.as_str(), c.shard, base.is_none(), KEEP_CRLS]))
+        .map_err(sql_error("dropping old CRLs"))?;
+    crate::outbox::insert_events(conn, &c.ca, None, &c.events)?;
+    for record in &c.audit {
+        crate::audit::append(conn, record, None)?;
+    }
+    Ok(())
 }

@@ -1,0 +1,176 @@
+//! The event outbox and the exit modules' cursors: events are appended on the writer thread
+//! inside the transaction of the change that raised them, and read in order by delivery.
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use signet_core::{CaName, Event, NewEvent, OutboxEvent, RequestId, StoreError};
+
+use crate::codec::{corrupt, seq_to_sql, sql_error, to_unix};
+use crate::row::{Columns, FromRow, Statement, query_all, select};
+
+/// The exit cursor a writer command moves (`Store::ack_exit`).
+pub(crate) struct AckExit {
+    pub(crate) ca: CaName,
+    pub(crate) exit: String,
+    pub(crate) seq: u64,
+}
+
+impl FromRow for OutboxEvent {
+    const COLUMNS: &'static str = "seq, ca, event, request_id, at, details";
+    const TABLE: &'static str = "outbox";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<OutboxEvent, StoreError> {
+        let seq = c.unsigned("seq")?;
+        c.key(seq);
+        Ok(OutboxEvent {
+            seq,
+            ca: c.ca("ca")?,
+            event: c.event("event")?,
+            request_id: c.opt_request_id("request_id")?,
+            at: c.time("at")?,
+            details: c.next("details")?,
+        })
+    }
+}
+
+static OUTBOX_AFTER: Statement = Statement::new(|| {
+    select::<OutboxEvent>("FROM outbox WHERE ca = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")
+});
+const HEAD: &str = "SELECT seq FROM outbox WHERE ca = ?1 ORDER BY seq DESC LIMIT 1";
+const EXIT_CURSOR: &str = "SELECT seq FROM exit_cursors WHERE ca = ?1 AND exit = ?2";
+const INSERT_EVENT: &str =
+    "INSERT INTO outbox (ca, event, request_id, at, details) VALUES (?1, ?2, ?3, ?4, ?5)";
+const UPSERT_CURSOR: &str = "INSERT INTO exit_cursors (ca, exit, seq, updated_at) \
+    VALUES (?1, ?2, ?3, ?4) \
+    ON CONFLICT (ca, exit) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at \
+    WHERE excluded.seq > exit_cursors.seq";
+
+// ---- Reads --------------------------------------------------------------------------------
+
+pub(crate) fn outbox_after(
+    conn: &Connection,
+    ca: &CaName,
+    after: u64,
+    limit: u32,
+) -> Result<Vec<OutboxEvent>, StoreError> {
+    // A cursor past what SQLite can hold has nothing after it.
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    query_all(
+        conn,
+        &OUTBOX_AFTER,
+        params![ca.as_str(), after, i64::from(limit)],
+        "reading the outbox",
+    )
+}
+
+pub(crate) fn outbox_head(conn: &Connection, ca: &CaName) -> Result<u64, StoreError> {
+    let head = head(conn, ca)?;
+    u64::try_from(head).map_err(|_| corrupt("outbox", head, "seq", "negative"))
+}
+
+pub(crate) fn exit_cursor(conn: &Connection, ca: &CaName, exit: &str) -> Result<u64, StoreError> {
+    let seq: Option<i64> = conn
+        .prepare_cached(EXIT_CURSOR)
+        .and_then(|mut s| {
+            s.query_row(params![ca.as_str(), exit], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_error("reading an exit cursor"))?;
+    let seq = seq.unwrap_or(0);
+    u64::try_from(seq)
+        .map_err(|_| corrupt("exit_cursors", format!("{ca}/{exit}"), "seq", "negative"))
+}
+
+/// The CA's newest outbox seq, 0 if none (on either connection).
+fn head(conn: &Connection, ca: &CaName) -> Result<i64, StoreError> {
+    let head: Option<i64> = conn
+        .prepare_cached(HEAD)
+        .and_then(|mut s| s.query_row(params![ca.as_str()], |r| r.get(0)).optional())
+        .map_err(sql_error("reading the outbox head"))?;
+    Ok(head.unwrap_or(0))
+}
+
+// ---- Writes (on the writer thread) --------------------------------------------------------
+
+/// Events not tied to a new request, each at its own time.
+pub(crate) fn append_events(conn: &Connection, events: &[NewEvent]) -> Result<(), StoreError> {
+    let mut s = conn
+        .prepare_cached(INSERT_EVENT)
+        .map_err(sql_error("recording events"))?;
+    for e in events {
+        let request_id = e.request_id.map(RequestId::get);
+        s.execute(params![
+            e.ca.as_str(),
+            e.event.bit(),
+            request_id,
+            to_unix(e.at)?,
+            e.details
+        ])
+        .map_err(|err| match err {
+            rusqlite::Error::SqliteFailure(f, _)
+                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+            {
+                StoreError::Backend(format!(
+                    "event {} refers to request {} which does not exist",
+                    e.event,
+                    request_id.unwrap_or_default()
+                ))
+            }
+            other => sql_error("recording an event")(other),
+        })?;
+    }
+    Ok(())
+}
+
+/// Events raised now by a change to an existing request, or to a CA (or none).
+pub(crate) fn insert_events(
+    conn: &Connection,
+    ca: &CaName,
+    request_id: Option<i64>,
+    events: &[(Event, String)],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    insert_events_at(conn, ca, request_id, to_unix(SystemTime::now())?, events)
+}
+
+/// Events dated `at` (unix seconds).
+pub(crate) fn insert_events_at(
+    conn: &Connection,
+    ca: &CaName,
+    request_id: Option<i64>,
+    at: i64,
+    events: &[(Event, String)],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut s = conn
+        .prepare_cached(INSERT_EVENT)
+        .map_err(sql_error("recording events"))?;
+    for (event, details) in events {
+        s.execute(params![ca.as_str(), event.bit(), request_id, at, details])
+            .map_err(sql_error("recording an event"))?;
+    }
+    Ok(())
+}
+
+/// Moves the cursor forward (never back). Acknowledging past the CA's newest event is refused:
+/// it would make the exit silently skip events that do not exist yet.
+pub(crate) fn ack_exit(conn: &Connection, ack: &AckExit) -> Result<(), StoreError> {
+    let seq = seq_to_sql(ack.seq, "outbox sequence number")?;
+    let head = head(conn, &ack.ca)?;
+    if seq > head {
+        return Err(StoreError::StateChanged(format!(
+            "exit {:?} of CA {} acknowledged event {seq}, past the newest event {head}",
+            ack.exit, ack.ca
+        )));
+    }
+    let now = to_unix(SystemTime::now())?;
+    conn.prepare_cached(UPSERT_CURSOR)
+        .and_then(|mut s| s.execute(params![ack.ca.as_str(), ack.exit, seq, now]))
+        .map_err(sql_error("recording an exit cursor"))?;
+    crate::exits::record_success(conn, &ack.ca, &ack.exit, seq)
+}

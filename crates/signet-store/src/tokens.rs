@@ -1,0 +1,132 @@
+//! API tokens: only the SHA-256 of each secret is stored. Names are unique among live
+//! tokens regardless of case, checked on the writer thread so two creations cannot race.
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use signet_core::{CaName, NewAudit, NewToken, Roles, StoreError, TokenRecord};
+
+use crate::codec::{seq_to_sql, sql_error, to_unix};
+use crate::row::{Columns, FromRow, Statement, query_all, select};
+
+/// A token revocation for the writer (`Store::revoke_token`).
+pub(crate) struct RevokeToken {
+    pub(crate) id: u64,
+    pub(crate) at: SystemTime,
+    pub(crate) audit: Vec<NewAudit>,
+}
+
+impl FromRow for TokenRecord {
+    const COLUMNS: &'static str = "id, name, hash, roles, cas, groups, created_at, created_by, \
+        expires_at, revoked_at";
+    const TABLE: &'static str = "tokens";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<TokenRecord, StoreError> {
+        let id = c.unsigned("id")?;
+        c.key(id);
+        let name = c.next("name")?;
+        let hash: Vec<u8> = c.next("hash")?;
+        let hash: [u8; 32] = hash
+            .as_slice()
+            .try_into()
+            .map_err(|_| c.bad("hash", "not 32 bytes"))?;
+        let roles: String = c.next("roles")?;
+        let roles = Roles::parse_list(&roles).map_err(|e| c.bad("roles", &e))?;
+        let cas: String = c.next("cas")?;
+        let cas = cas
+            .split(',')
+            .filter(|c| !c.is_empty())
+            .map(CaName::new)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| c.bad("cas", &e.to_string()))?;
+        let groups: String = c.next("groups")?;
+        Ok(TokenRecord {
+            id,
+            name,
+            hash,
+            roles,
+            cas,
+            groups: groups
+                .split(',')
+                .filter(|g| !g.is_empty())
+                .map(String::from)
+                .collect(),
+            created_at: c.time("created_at")?,
+            created_by: c.next("created_by")?,
+            expires_at: c.opt_time("expires_at")?,
+            revoked_at: c.opt_time("revoked_at")?,
+        })
+    }
+}
+
+static TOKENS: Statement = Statement::new(|| select::<TokenRecord>("FROM tokens ORDER BY id"));
+const INSERT_TOKEN: &str = "INSERT INTO tokens \
+    (name, hash, roles, cas, groups, created_at, created_by, expires_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const LIVE_TOKEN_NAMED: &str = "SELECT name FROM tokens WHERE name = ?1 COLLATE NOCASE \
+    AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2) LIMIT 1";
+const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL";
+
+pub(crate) fn list_tokens(conn: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
+    query_all(conn, &TOKENS, [], "reading tokens")
+}
+
+pub(crate) fn create_token(conn: &Connection, t: &NewToken) -> Result<u64, StoreError> {
+    let cas: Vec<&str> = t.cas.iter().map(CaName::as_str).collect();
+    let created_at = to_unix(t.created_at)?;
+    let expires_at = t.expires_at.map(to_unix).transpose()?;
+    // One name, one identity: a second live token under the same name (in any case) would
+    // let `ALICE` approve what `alice` asked for, or hold admin and manager through two
+    // tokens. Checked here, in the writer's transaction, so two creations cannot race.
+    let holder: Option<String> = conn
+        .prepare_cached(LIVE_TOKEN_NAMED)
+        .and_then(|mut s| {
+            s.query_row(params![t.name, created_at], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_error("checking token names"))?;
+    if let Some(existing) = holder {
+        return Err(StoreError::Conflict(format!(
+            "a token named {existing:?} is already live; identity names are unique regardless of case (revoke that token first to reuse the name)"
+        )));
+    }
+    conn.prepare_cached(INSERT_TOKEN)
+        .and_then(|mut s| {
+            s.execute(params![
+                t.name,
+                t.hash.as_slice(),
+                t.roles.to_string(),
+                cas.join(","),
+                t.groups.join(","),
+                created_at,
+                t.created_by,
+                expires_at,
+            ])
+        })
+        .map_err(sql_error("recording a token"))?;
+    let id = conn.last_insert_rowid();
+    for record in &t.audit {
+        crate::audit::append(conn, record, None)?;
+    }
+    u64::try_from(id)
+        .map_err(|_| StoreError::Backend("the database assigned a negative token id".into()))
+}
+
+pub(crate) fn revoke_token(conn: &Connection, r: &RevokeToken) -> Result<(), StoreError> {
+    let id = seq_to_sql(r.id, "token id")?;
+    let at = to_unix(r.at)?;
+    let changed = conn
+        .prepare_cached(REVOKE_TOKEN)
+        .and_then(|mut s| s.execute(params![at, id]))
+        .map_err(sql_error("revoking a token"))?;
+    if changed == 0 {
+        return Err(StoreError::StateChanged(format!(
+            "token {} does not exist or is already revoked",
+            r.id
+        )));
+    }
+    for record in &r.audit {
+        crate::audit::append(conn, record, None)?;
+    }
+    Ok(())
+}

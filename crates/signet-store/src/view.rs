@@ -1,0 +1,290 @@
+//! ICertView and the console's figures: requests by any combination of filters, the
+//! certificate history a profile asks for, and a CA's dashboard statistics. All reads.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, params};
+use signet_core::console::{CaStatistics, ExpiringCertificate, StatisticsQuery};
+use signet_core::{
+    CaName, CertificateHistory, HeldCertificate, HistoryQuery, RequestRecord, RequestStatus,
+    StoreError, ViewQuery,
+};
+
+use crate::codec::{corrupt, from_unix, sql_error, to_unix};
+use crate::requests::RequestRow;
+use crate::row::{Columns, FromRow, Statement, query_all, select};
+
+/// ICertView: the filters of [`ViewQuery`] as one statement with bound parameters (never
+/// spliced text), ordered by id.
+pub(crate) fn view_requests(
+    conn: &Connection,
+    ca: &CaName,
+    q: &ViewQuery,
+) -> Result<Vec<RequestRecord>, StoreError> {
+    use rusqlite::types::Value;
+    let mut sql = select::<RequestRow>(
+        "FROM requests r LEFT JOIN certificates c ON c.request_id = r.id WHERE r.ca = ?1",
+    );
+    let mut args: Vec<Value> = vec![Value::Text(ca.as_str().to_string())];
+    let mut push = |sql: &mut String, clause: &str, v: Value| {
+        args.push(v);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(status) = q.status {
+        push(
+            &mut sql,
+            " AND r.status = ?",
+            Value::Text(status.as_str().into()),
+        );
+    }
+    if let Some(p) = &q.profile {
+        push(&mut sql, " AND r.profile = ?", Value::Text(p.clone()));
+    }
+    if let Some(who) = &q.requester {
+        push(&mut sql, " AND r.requester = ?", Value::Text(who.clone()));
+    }
+    if let Some(text) = &q.text {
+        // instr() on lower-cased text: a substring match with no LIKE wildcards to escape.
+        let needle = text.to_lowercase();
+        push(
+            &mut sql,
+            " AND (instr(lower(r.subject), ?) > 0",
+            Value::Text(needle.clone()),
+        );
+        push(
+            &mut sql,
+            " OR instr(lower(coalesce(c.sans, '')), ?) > 0)",
+            Value::Text(needle),
+        );
+    }
+    if let Some(serial) = &q.serial {
+        push(&mut sql, " AND c.serial = ?", Value::Text(serial.to_hex()));
+    }
+    let time = |t: std::time::SystemTime| to_unix(t).map(Value::Integer);
+    if let Some(t) = q.submitted_after {
+        push(&mut sql, " AND r.submitted_at >= ?", time(t)?);
+    }
+    if let Some(t) = q.submitted_before {
+        push(&mut sql, " AND r.submitted_at < ?", time(t)?);
+    }
+    if let Some(t) = q.issued_after {
+        push(&mut sql, " AND c.not_before >= ?", time(t)?);
+    }
+    if let Some(t) = q.issued_before {
+        push(&mut sql, " AND c.not_before < ?", time(t)?);
+    }
+    if let Some(t) = q.expiring_before {
+        push(
+            &mut sql,
+            " AND c.revoked_at IS NULL AND c.not_after < ?",
+            time(t)?,
+        );
+        push(
+            &mut sql,
+            " AND c.not_after >= ?",
+            time(std::time::SystemTime::now())?,
+        );
+    }
+    if q.certificates_only {
+        sql.push_str(" AND c.id IS NOT NULL");
+    }
+    if let Some(after) = q.after_id {
+        let clause = if q.newest_first {
+            " AND r.id < ?"
+        } else {
+            " AND r.id > ?"
+        };
+        push(&mut sql, clause, Value::Integer(after.get()));
+    }
+    let order = if q.newest_first {
+        " ORDER BY r.id DESC LIMIT ?"
+    } else {
+        " ORDER BY r.id LIMIT ?"
+    };
+    push(&mut sql, order, Value::Integer(i64::from(q.limit)));
+    let rows: Vec<RequestRow> = query_all(
+        conn,
+        &sql,
+        rusqlite::params_from_iter(args),
+        "querying requests",
+    )?;
+    rows.into_iter().map(|r| r.into_record(conn)).collect()
+}
+
+impl FromRow for HeldCertificate {
+    const COLUMNS: &'static str = "c.id, c.subject, c.sans, c.not_after";
+    const TABLE: &'static str = "certificates";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<HeldCertificate, StoreError> {
+        let id: i64 = c.next("id")?;
+        c.key(id);
+        Ok(HeldCertificate {
+            subject: c.next("subject")?,
+            sans: c.sans("sans")?,
+            not_after: c.time("not_after")?,
+        })
+    }
+}
+
+/// The requesters of every certificate for a key (any CA); NULL: anonymous or imported.
+const KEY_HOLDERS: &str = "SELECT DISTINCT r.requester FROM certificates c \
+    JOIN requests r ON r.id = c.request_id WHERE c.spki_sha256 = ?1 LIMIT 64";
+/// A requester's certificates from one CA under one profile that are valid at ?4.
+static HELD: Statement = Statement::new(|| {
+    select::<HeldCertificate>(
+        "FROM requests r JOIN certificates c ON c.request_id = r.id \
+         WHERE r.ca = ?1 AND r.requester = ?2 AND r.profile = ?3 \
+         AND c.revoked_at IS NULL AND c.not_before <= ?4 AND c.not_after > ?4 \
+         ORDER BY c.id DESC LIMIT ?5",
+    )
+});
+
+pub(crate) fn certificate_history(
+    conn: &Connection,
+    q: &HistoryQuery,
+) -> Result<CertificateHistory, StoreError> {
+    let mut history = CertificateHistory::default();
+    if q.key_holders {
+        history.key_holders = conn
+            .prepare_cached(KEY_HOLDERS)
+            .and_then(|mut s| {
+                s.query_map(params![q.spki_sha256.as_slice()], |r| r.get(0))?
+                    .collect::<Result<Vec<Option<String>>, _>>()
+            })
+            .map_err(sql_error("reading the certificates of a key"))?;
+    }
+    if q.held
+        && let Some(requester) = &q.requester
+    {
+        history.held = query_all(
+            conn,
+            &HELD,
+            params![
+                q.ca.as_str(),
+                requester,
+                q.profile.as_str(),
+                to_unix(q.now)?,
+                CertificateHistory::MAX_HELD
+            ],
+            "reading a requester's certificates",
+        )?;
+    }
+    Ok(history)
+}
+
+impl FromRow for ExpiringCertificate {
+    const COLUMNS: &'static str = "request_id, serial, subject, not_after";
+    const TABLE: &'static str = "certificates";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<ExpiringCertificate, StoreError> {
+        let request_id = c.request_id("request_id")?;
+        c.key(request_id);
+        Ok(ExpiringCertificate {
+            request_id,
+            serial: c.serial("serial")?,
+            subject: c.next("subject")?,
+            not_after: c.time("not_after")?,
+        })
+    }
+}
+
+const STATUS_COUNTS: &str = "SELECT status, count(*) FROM requests INDEXED BY requests_ca_status_id WHERE ca = ?1 GROUP BY status";
+// Issued per day by the time the CA issued them (the request's resolved_at), not notBefore,
+// which profiles backdate (or a policy may postdate). Revoked requests were issued too. The
+// partial index (migration 0006) covers the query.
+const ISSUED_PER_DAY: &str = "SELECT (resolved_at - (resolved_at % 86400)) AS day, count(*) \
+    FROM requests INDEXED BY requests_ca_issued_at \
+    WHERE ca = ?1 AND status IN ('issued', 'revoked') AND resolved_at >= ?2 GROUP BY day";
+// The certificates that expire soonest, along the (ca, not_after) index.
+static EXPIRING_SOONEST: Statement = Statement::new(|| {
+    select::<ExpiringCertificate>(
+        "FROM certificates INDEXED BY certificates_ca_not_after \
+         WHERE ca = ?1 AND not_after > ?2 AND not_after <= ?3 AND revoked_at IS NULL \
+         ORDER BY not_after LIMIT ?4",
+    )
+});
+const EXPIRING: &str = "SELECT count(*) FROM certificates INDEXED BY certificates_ca_not_after \
+    WHERE ca = ?1 AND not_after > ?2 AND not_after <= ?3 AND revoked_at IS NULL";
+const AUDIT_HEAD: &str = "SELECT coalesce(max(seq), 0) FROM audit";
+
+/// The newest audit record's sequence number (0: none).
+pub(crate) fn audit_head(conn: &Connection) -> Result<u64, StoreError> {
+    let head: i64 = conn
+        .prepare_cached(AUDIT_HEAD)
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(sql_error("reading the audit head"))?;
+    Ok(u64::try_from(head).unwrap_or(0))
+}
+
+/// Every row of a two-column statistics query.
+fn pairs<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql>(
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Vec<(A, B)>, StoreError> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .map_err(sql_error("reading the statistics"))
+}
+
+/// The console dashboard's figures (see [`StatisticsQuery`]).
+pub(crate) fn ca_statistics(
+    conn: &Connection,
+    query: &StatisticsQuery,
+) -> Result<CaStatistics, StoreError> {
+    let ca = query.ca.as_str();
+    let count = |n: i64| u64::try_from(n).unwrap_or(0);
+    let mut counts = HashMap::new();
+    for (status, n) in pairs::<String, i64>(conn, STATUS_COUNTS, params![ca])? {
+        let status = status
+            .parse::<RequestStatus>()
+            .map_err(|e| corrupt("requests", ca, "status", &e))?;
+        counts.insert(status, count(n));
+    }
+    let by_status = [
+        RequestStatus::Pending,
+        RequestStatus::Issued,
+        RequestStatus::Denied,
+        RequestStatus::Failed,
+        RequestStatus::Revoked,
+    ]
+    .into_iter()
+    .map(|s| (s, counts.get(&s).copied().unwrap_or(0)))
+    .collect();
+
+    let from = to_unix(query.chart_from)?;
+    let now = to_unix(query.now)?;
+    let per_day: HashMap<i64, i64> = pairs::<i64, i64>(conn, ISSUED_PER_DAY, params![ca, from])?
+        .into_iter()
+        .collect();
+    let today = now - now.rem_euclid(86_400);
+    let first = from - from.rem_euclid(86_400);
+    let issued_per_day = (first..=today)
+        .step_by(86_400)
+        .filter_map(|day| {
+            Some((
+                from_unix(day)?,
+                count(per_day.get(&day).copied().unwrap_or(0)),
+            ))
+        })
+        .collect();
+
+    let until = to_unix(query.now + query.expiring_within)?;
+    let expiring: i64 = conn
+        .prepare_cached(EXPIRING)
+        .and_then(|mut s| s.query_row(params![ca, now, until], |r| r.get(0)))
+        .map_err(sql_error("reading the statistics"))?;
+    let expiring_soonest = query_all(
+        conn,
+        &EXPIRING_SOONEST,
+        params![ca, now, until, i64::from(query.expiring_list)],
+        "reading the statistics",
+    )?;
+    Ok(CaStatistics {
+        by_status,
+        issued_per_day,
+        expiring: count(expiring),
+        expiring_soonest,
+        audit_head: audit_head(conn)?,
+    })
+}

@@ -29,20 +29,20 @@
 //! - [`pool`]: `WorkPool`, the CPU worker pool.
 #![forbid(unsafe_code)]
 
+// The front-end API's value types, re-exported so the engine's own paths (`crate::ids`)
+// and other crates' (`signet_core::ids`) stay as they were.
+pub use signet_api::{BoxFuture, auth, enroll, event, ids, model};
+
 pub mod admin;
 pub mod audit;
-pub mod auth;
 pub mod authority;
-pub mod console;
 pub mod delivery;
 pub mod draft;
 pub mod edit;
-pub mod enroll;
-pub mod event;
 pub mod exit;
-pub mod ids;
+pub mod frontend;
 pub mod limits;
-pub mod model;
+pub mod overview;
 pub mod policy;
 pub mod pool;
 pub mod revocation;
@@ -72,8 +72,5 @@ pub use store::{
     AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, ExitFailure, ExitState,
     HistoryQuery, NewAudit, NewCertificate, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent,
     ParkEvent, ParkedEvent, RequestUpdate, RevocationChange, RevokedQuery, RevokedRow, RevokedScan,
-    Store, StoreError, TokenRecord, ViewQuery,
+    StatisticsQuery, Store, StoreError, TokenRecord, ViewQuery,
 };
-
-/// A boxed, sendable future: the async seam that keeps this crate runtime-agnostic.
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -37,6 +37,7 @@ use signet_x509::ocsp::{self, CertStatus, ResponseStatus, SingleResponse};
 use signet_x509::{DistinguishedName, KeyAlgorithm, TbsCertificateParams, ext};
 
 use crate::auth::{Identity, Role, require};
+pub use signet_api::revocation::{OcspReply, PublishedCrl, PublishedSummary};
 use crate::authority::{Authority, CLOCK_SKEW, CaState, internal, whole_seconds};
 use crate::draft::ExtensionOrigin;
 use crate::enroll::EnrollError;
@@ -232,34 +233,6 @@ impl std::fmt::Debug for SealedKey {
     }
 }
 
-/// A published CRL as served.
-#[derive(Debug, Clone)]
-pub struct PublishedCrl {
-    pub number: u64,
-    pub shard: u32,
-    pub delta_base: Option<u64>,
-    pub revocation_seq: u64,
-    pub this_update: SystemTime,
-    pub next_update: SystemTime,
-    pub entries: u64,
-    pub der: Arc<Vec<u8>>,
-}
-
-impl From<CrlRecord> for PublishedCrl {
-    fn from(r: CrlRecord) -> Self {
-        PublishedCrl {
-            number: r.number,
-            shard: r.shard,
-            delta_base: r.delta_base,
-            revocation_seq: r.revocation_seq,
-            this_update: r.this_update,
-            next_update: r.next_update,
-            entries: r.entries,
-            der: Arc::new(r.der),
-        }
-    }
-}
-
 /// The newest CRLs of one shard.
 #[derive(Debug, Clone, Default)]
 struct ShardCrls {
@@ -399,42 +372,6 @@ impl OcspCache {
             }
         }
     }
-}
-
-/// An OCSP answer for the HTTP layer.
-#[derive(Debug, Clone)]
-pub struct OcspReply {
-    pub der: Arc<[u8]>,
-    /// For `Cache-Control`/`Expires`: set on cacheable successful responses.
-    pub this_update: Option<SystemTime>,
-    pub next_update: Option<SystemTime>,
-}
-
-impl OcspReply {
-    /// `malformedRequest`, for what the HTTP layer cannot even decode.
-    pub fn malformed() -> OcspReply {
-        OcspReply::error(ResponseStatus::MalformedRequest)
-    }
-
-    fn error(status: ResponseStatus) -> OcspReply {
-        OcspReply {
-            der: ocsp::error_response(status).into(),
-            this_update: None,
-            next_update: None,
-        }
-    }
-}
-
-/// What one publication produced.
-#[derive(Debug, Clone)]
-pub struct PublishedSummary {
-    pub shard: u32,
-    pub number: u64,
-    pub delta_base: Option<u64>,
-    pub entries: u64,
-    pub this_update: SystemTime,
-    pub next_update: SystemTime,
-    pub url: Option<String>,
 }
 
 mod answer;

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use futures_channel::oneshot;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
-use signet_core::console::{CaStatistics, ExpiringCertificate, StatisticsQuery};
+use signet_core::StatisticsQuery;
+use signet_core::overview::{CaStatistics, ExpiringCertificate};
 use signet_core::{
     Approval, AuditRecord, CaName, CertificateRecord, Event, ExtensionOrigin, OutboxEvent,
     ProfileName, RequestId, RequestRecord, RequestStatus, Roles, SerialNumber, StoreError,

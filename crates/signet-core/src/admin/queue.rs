@@ -323,7 +323,7 @@ impl Authority {
         let slot = extensions.iter().position(|e| e.oid == edit.oid);
         let stored = match (&edit.value, slot) {
             (Some(v), _) => StoredExtension {
-                oid: edit.oid.clone(),
+                oid: edit.oid.to_string(),
                 critical: edit.critical,
                 disabled: false,
                 origin: ExtensionOrigin::Admin,
@@ -349,7 +349,7 @@ impl Authority {
         updated.extensions = extensions;
         let cleared = clear_approvals_on_edit(&mut updated, who);
         let mut details = JsonObject::new()
-            .str("oid", &edit.oid)
+            .str("oid", edit.oid.as_str())
             .bool("critical", edit.critical)
             .opt_str("value", edit.value.as_deref().map(hex::encode).as_deref())
             .bool("disabled", edit.value.is_none());

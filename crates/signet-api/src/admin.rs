@@ -114,6 +114,19 @@ pub struct ExtensionEdit {
     pub value: Option<Vec<u8>>,
 }
 
+impl ExtensionEdit {
+    /// The OID of an edit as an officer typed it: not a canonical dotted OID is a bad
+    /// request (the engine's own check says the same).
+    pub fn parse_oid(s: &str) -> Result<Oid, EnrollError> {
+        Oid::new(s).map_err(|_| {
+            EnrollError::BadRequest(format!(
+                "{:?} is not a dotted OID",
+                s.chars().take(80).collect::<String>()
+            ))
+        })
+    }
+}
+
 /// One signed checkpoint of the audit chain head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditCheckpoint {

@@ -78,9 +78,7 @@ pub struct Oid(String);
 
 impl Oid {
     pub fn new(s: &str) -> Result<Oid, IdError> {
-        let canonical = s
-            .split('.')
-            .all(|arc| arc == "0" || !arc.starts_with('0'));
+        let canonical = s.split('.').all(|arc| arc == "0" || !arc.starts_with('0'));
         if signet_x509::ext::is_dotted_oid(s) && canonical {
             Ok(Oid(s.to_string()))
         } else {

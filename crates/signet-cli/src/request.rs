@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use signet_core::{Enroll, RequestId, RequestStatus, SubmitRequest, SubmitResponse};
 
-use crate::remote::RemoteEnroll;
+use signet_client::remote::RemoteEnroll;
 
 #[derive(Subcommand)]
 pub enum RequestCommand {
@@ -59,7 +59,7 @@ pub async fn config(server: &str, json: bool) -> Result<()> {
     let enroll = RemoteEnroll::new(server)?;
     let cas = enroll.list_cas().await?;
     if json {
-        let list: Vec<signet_server::wire::CaView> = cas.iter().cloned().map(Into::into).collect();
+        let list: Vec<signet_client::wire::CaView> = cas.iter().cloned().map(Into::into).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }

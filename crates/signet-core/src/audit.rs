@@ -32,13 +32,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::admin::JsonObject;
-pub use signet_api::admin::{AuditCheckpoint, AuditReport, CHECKPOINT_DOMAIN, CheckpointAnchor};
 use crate::auth::require;
 use crate::authority::internal;
-use crate::{
-    Authority, EnrollError, Event, Identity, NewEvent, Role, Signer, StoreError,
-};
-
+use crate::{Authority, EnrollError, Event, Identity, NewEvent, Role, Signer, StoreError};
+pub use signet_api::admin::{AuditCheckpoint, AuditReport, CHECKPOINT_DOMAIN, CheckpointAnchor};
 
 /// The identifier of a checkpoint signing key: the first 8 bytes of the SHA-256 of its
 /// SubjectPublicKeyInfo, hex.

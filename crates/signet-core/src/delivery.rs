@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use crate::admin::JsonObject;
-pub use signet_api::admin::{ExitStatus, ExitStep, NextRun, RetryPolicy};
 use crate::auth::{Identity, Role, require};
 use crate::authority::{Authority, CaState, internal, whole_seconds};
 use crate::enroll::EnrollError;
@@ -19,6 +18,7 @@ use crate::model::RequestRecord;
 use crate::store::{
     AuditTarget, ExitFailure, NewAudit, OutboxEvent, ParkEvent, ParkedEvent, StoreError,
 };
+pub use signet_api::admin::{ExitStatus, ExitStep, NextRun, RetryPolicy};
 
 /// Events read per store round trip.
 const PAGE: u32 = 256;

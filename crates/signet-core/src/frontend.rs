@@ -7,9 +7,9 @@ use std::time::SystemTime;
 
 use signet_api::BoxFuture;
 use signet_api::admin::{
-    Administer, AuditCheck, AuditCheckpoint, AuditRecord, AuditReport, CaStatistics,
-    ExitStatus, ExtensionEdit, ParkedEvent, RequestDetails, SessionAudit, StatisticsSpec,
-    TokenRecord, TokenSpec, ViewQuery,
+    Administer, AuditCheck, AuditCheckpoint, AuditRecord, AuditReport, CaStatistics, ExitStatus,
+    ExtensionEdit, ParkedEvent, RequestDetails, SessionAudit, StatisticsSpec, TokenRecord,
+    TokenSpec, ViewQuery,
 };
 use signet_api::auth::{Authenticate, Identity, Role, Roles};
 use signet_api::enroll::{
@@ -142,7 +142,12 @@ impl Administer for Authority {
         ca: &'a CaName,
         serial: SerialNumber,
     ) -> Answer<'a, RequestDetails> {
-        Box::pin(Authority::certificate_details(self, caller, ca.as_str(), serial))
+        Box::pin(Authority::certificate_details(
+            self,
+            caller,
+            ca.as_str(),
+            serial,
+        ))
     }
 
     fn approve<'a>(
@@ -171,7 +176,13 @@ impl Administer for Authority {
         id: RequestId,
         changes: Vec<(String, Option<String>)>,
     ) -> Answer<'a, RequestRecord> {
-        Box::pin(Authority::set_attributes(self, caller, ca.as_str(), id, changes))
+        Box::pin(Authority::set_attributes(
+            self,
+            caller,
+            ca.as_str(),
+            id,
+            changes,
+        ))
     }
 
     fn set_extension<'a>(
@@ -181,7 +192,13 @@ impl Administer for Authority {
         id: RequestId,
         edit: ExtensionEdit,
     ) -> Answer<'a, RequestRecord> {
-        Box::pin(Authority::set_extension(self, caller, ca.as_str(), id, edit))
+        Box::pin(Authority::set_extension(
+            self,
+            caller,
+            ca.as_str(),
+            id,
+            edit,
+        ))
     }
 
     fn revoke<'a>(
@@ -284,7 +301,13 @@ impl Administer for Authority {
         exit: Option<&'a str>,
         limit: u32,
     ) -> Answer<'a, Vec<ParkedEvent>> {
-        Box::pin(Authority::parked_events(self, caller, ca.as_str(), exit, limit))
+        Box::pin(Authority::parked_events(
+            self,
+            caller,
+            ca.as_str(),
+            exit,
+            limit,
+        ))
     }
 
     fn retry_parked<'a>(
@@ -294,7 +317,13 @@ impl Administer for Authority {
         exit: &'a str,
         seq: u64,
     ) -> Answer<'a, ()> {
-        Box::pin(Authority::retry_parked(self, caller, ca.as_str(), exit, seq))
+        Box::pin(Authority::retry_parked(
+            self,
+            caller,
+            ca.as_str(),
+            exit,
+            seq,
+        ))
     }
 
     fn skip_exit<'a>(
@@ -321,7 +350,12 @@ impl Administer for Authority {
         ca: &'a CaName,
         delta_only: bool,
     ) -> Answer<'a, Vec<PublishedSummary>> {
-        Box::pin(Authority::publish_crls(self, caller, ca.as_str(), delta_only))
+        Box::pin(Authority::publish_crls(
+            self,
+            caller,
+            ca.as_str(),
+            delta_only,
+        ))
     }
 
     fn statistics<'a>(

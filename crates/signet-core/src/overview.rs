@@ -90,8 +90,8 @@ impl Authority {
         let name = self.resolve(ca)?.runtime.info.name.clone();
         self.authorize_reader(caller, &name)?;
         let now = self.clock.now();
-        let chart_from = utc_day(now)
-            - Duration::from_secs(86_400 * u64::from(spec.chart_days.max(1) - 1));
+        let chart_from =
+            utc_day(now) - Duration::from_secs(86_400 * u64::from(spec.chart_days.max(1) - 1));
         self.store
             .ca_statistics(StatisticsQuery {
                 ca: name,
@@ -151,5 +151,4 @@ impl Authority {
             .await
             .map_err(|e| internal("store", &e))
     }
-
 }

@@ -37,7 +37,6 @@ use signet_x509::ocsp::{self, CertStatus, ResponseStatus, SingleResponse};
 use signet_x509::{DistinguishedName, KeyAlgorithm, TbsCertificateParams, ext};
 
 use crate::auth::{Identity, Role, require};
-pub use signet_api::revocation::{OcspReply, PublishedCrl, PublishedSummary};
 use crate::authority::{Authority, CLOCK_SKEW, CaState, internal, whole_seconds};
 use crate::draft::ExtensionOrigin;
 use crate::enroll::EnrollError;
@@ -48,6 +47,7 @@ use crate::signer::{Signer, SignerError};
 use crate::store::{
     AuditTarget, CrlRecord, NewAudit, NewCertificate, NewCrl, NewRequest, RevokedQuery,
 };
+pub use signet_api::revocation::{OcspReply, PublishedCrl, PublishedSummary};
 
 /// Who signs OCSP responses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,14 +7,14 @@
 use std::time::SystemTime;
 
 use crate::BoxFuture;
-pub use signet_api::admin::{
-    AuditCheck, AuditRecord, ExitState, ParkedEvent, TokenRecord, ViewQuery,
-};
-pub use signet_api::revocation::CrlRecord;
 use crate::auth::Roles;
 use crate::event::Event;
 use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
 use crate::model::{Approval, RequestRecord, RequestStatus, Revocation, StoredExtension};
+pub use signet_api::admin::{
+    AuditCheck, AuditRecord, ExitState, ParkedEvent, TokenRecord, ViewQuery,
+};
+pub use signet_api::revocation::CrlRecord;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]

@@ -25,7 +25,6 @@
 pub mod admin_api;
 pub mod api;
 pub mod auth;
-pub mod delivery;
 pub mod listener;
 pub mod metrics;
 pub mod problem;
@@ -33,9 +32,9 @@ pub mod revocation_api;
 pub mod tls;
 pub mod untrusted;
 pub mod web;
-pub mod wire;
 
 pub use api::{AppState, router};
-pub use delivery::Delivery;
 pub use metrics::Metrics;
-pub use revocation_api::Maintenance;
+/// The JSON bodies, defined once in signet-client (the server writes them, the client reads
+/// them).
+pub use signet_client::wire;

@@ -113,6 +113,18 @@ pub trait Enroll: Send + Sync {
     fn ca_certificate<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<u8>, EnrollError>>;
     /// The issuing chain, DER, CA certificate first.
     fn chain<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<Vec<u8>>, EnrollError>>;
+    /// The canonical name of a CA given by name or config string `host/CAName`;
+    /// `UnknownCa` when the server does not hold it. By default, from [`Enroll::list_cas`]
+    /// (a remote client); the engine answers from its own table.
+    fn resolve_ca<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<CaName, EnrollError>> {
+        Box::pin(async move {
+            let cas = self.list_cas().await?;
+            cas.iter()
+                .find(|c| c.name == ca || c.config.eq_ignore_ascii_case(ca))
+                .and_then(|c| CaName::new(&c.name).ok())
+                .ok_or_else(|| EnrollError::UnknownCa(ca.chars().take(100).collect()))
+        })
+    }
 }
 
 /// The CA set of a server, read in process (the CAs are fixed while it runs): names, the

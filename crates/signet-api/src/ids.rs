@@ -264,6 +264,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn oids_are_canonical_dotted() {
+        let san = Oid::new("2.5.29.17").expect("oid");
+        assert_eq!(san, "2.5.29.17");
+        assert_eq!(san.to_string(), "2.5.29.17");
+        assert_eq!(
+            "1.3.6.1.4.1.311.20.2".parse::<Oid>().map(|o| o.to_string()),
+            Ok("1.3.6.1.4.1.311.20.2".to_string())
+        );
+        for bad in [
+            "",
+            "2",
+            "2.5.29.037",
+            "02.5.29.37",
+            "2.5.29.31.",
+            "2..5",
+            "a.b",
+            "2.5 .29",
+        ] {
+            assert!(Oid::new(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn names_parse_strictly() {
         assert!(CaName::new("demo-ca_1.x").is_ok());
         for bad in ["", ".hidden", "a/b", "a b", &"x".repeat(65)] {

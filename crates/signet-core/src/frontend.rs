@@ -57,6 +57,10 @@ impl Enroll for Authority {
     fn chain<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<Vec<u8>>, EnrollError>> {
         Box::pin(async move { Authority::chain(self, ca) })
     }
+
+    fn resolve_ca<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<CaName, EnrollError>> {
+        Box::pin(async move { Ok(self.resolve(ca)?.runtime.info.name.clone()) })
+    }
 }
 
 impl Directory for Authority {

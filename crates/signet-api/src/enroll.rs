@@ -6,7 +6,7 @@
 
 use crate::BoxFuture;
 use crate::auth::Identity;
-use crate::ids::{CaName, ProfileName, RequestId};
+use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
 use crate::model::RequestStatus;
 
 /// One CA as discovered (`ICertConfig`).
@@ -43,8 +43,8 @@ pub struct SubmitResponse {
     pub id: RequestId,
     pub status: RequestStatus,
     pub message: Option<String>,
-    /// Hex serial when issued.
-    pub serial: Option<String>,
+    /// The serial when issued (or revoked).
+    pub serial: Option<SerialNumber>,
     /// The certificate, DER, when issued (or revoked).
     pub certificate: Option<Vec<u8>>,
     /// The issuing chain, DER, leaf's issuer first.

@@ -179,7 +179,7 @@ fn report(ca: &str, r: &SubmitResponse, out: Option<&PathBuf>, json: bool) -> Re
     if json {
         let v = serde_json::json!({
             "id": r.id.get(), "ca": ca, "status": r.status.as_str(), "message": r.message,
-            "serial": r.serial, "certificate": pem_cert,
+            "serial": r.serial.map(|s| s.to_hex()), "certificate": pem_cert,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {

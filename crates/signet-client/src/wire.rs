@@ -2,7 +2,7 @@
 //! `RemoteEnroll` (which reads them), so the contract has one definition.
 
 use serde::{Deserialize, Serialize};
-use signet_api::{CaSummary, RequestId, RequestStatus, SubmitResponse};
+use signet_api::{CaSummary, RequestId, RequestStatus, SerialNumber, SubmitResponse};
 use signet_x509::pem;
 
 /// One CA in config discovery (`GET /api/v1/cas`).
@@ -87,7 +87,7 @@ impl RequestView {
             ca: ca.to_string(),
             status: r.status.as_str().to_string(),
             message: r.message,
-            serial: r.serial,
+            serial: r.serial.map(|s| s.to_hex()),
             certificate,
             chain,
         }
@@ -110,7 +110,11 @@ impl RequestView {
             id: RequestId::new(self.id).map_err(|e| e.to_string())?,
             status: self.status.parse::<RequestStatus>()?,
             message: self.message,
-            serial: self.serial,
+            serial: self
+                .serial
+                .map(|s| s.parse::<SerialNumber>())
+                .transpose()
+                .map_err(|e| e.to_string())?,
             certificate,
             chain,
         })

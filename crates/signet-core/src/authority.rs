@@ -576,7 +576,7 @@ pub(crate) fn response_from_record(record: RequestRecord, chain: Vec<Vec<u8>>) -
         id: record.id,
         status: record.status,
         message: record.message,
-        serial: record.certificate.as_ref().map(|c| c.serial.to_hex()),
+        serial: record.certificate.as_ref().map(|c| c.serial),
         certificate: record.certificate.map(|c| c.der),
         chain,
     }

@@ -591,7 +591,7 @@ async fn request_page(
         id: id.to_string(),
         status: resp.status.as_str(),
         message: resp.message.clone(),
-        serial: resp.serial.clone(),
+        serial: resp.serial.map(|s| s.to_hex()),
         subject: info.as_ref().map(|i| i.subject.to_string()),
         sans: info
             .as_ref()
@@ -620,7 +620,7 @@ async fn request_download(
     let cert = resp
         .certificate
         .ok_or_else(|| PageError::not_found(format!("request {id} has no certificate")))?;
-    let serial = resp.serial.unwrap_or_default();
+    let serial = resp.serial.map(|s| s.to_hex()).unwrap_or_default();
     let mut full = vec![cert.clone()];
     full.extend(resp.chain);
     let (body, ty, name) = match file.as_str() {

@@ -8,9 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use hyper::Method;
 use serde_json::{Value, json};
-use signet_server::wire::{AuditCheckView, AuditView, RecordView, RequestView, TokenView};
+use signet_client::wire::{AuditCheckView, AuditView, RecordView, RequestView, TokenView};
 
-use crate::remote::{RemoteEnroll, path_segment, problem};
+use signet_client::remote::{RemoteEnroll, path_segment, problem};
 
 mod audit;
 

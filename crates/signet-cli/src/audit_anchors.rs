@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use signet_core::audit::{AuditCheckpoint, checkpoint_key_id, ed25519_public_key};
+use signet_core::audit::{AuditCheckpoint, CheckpointJson, checkpoint_key_id, ed25519_public_key};
 use signet_core::{Authority, Random, Signer, Store};
 use signet_keys::{SoftwareKey, SystemRandom};
 use signet_store::audit::{AuditKeys, ChainKey};

@@ -260,7 +260,7 @@ async fn post(
 /// admin token.
 async fn requester_token(base: &str, data: &std::path::Path) -> Result<String> {
     let admin = std::fs::read_to_string(data.join("admin.token")).context("reading admin.token")?;
-    let client = crate::remote::RemoteEnroll::new(base)?.with_token(Some(admin));
+    let client = signet_client::RemoteEnroll::new(base)?.with_token(Some(admin));
     let created: serde_json::Value = client
         .json(
             hyper::Method::POST,

@@ -169,7 +169,7 @@ pub async fn ocsp(args: OcspBenchArgs) -> Result<()> {
 
 async fn ocsp_run(args: &OcspBenchArgs, data: &std::path::Path, base: &str) -> Result<()> {
     let admin = std::fs::read_to_string(data.join("admin.token")).context("reading admin.token")?;
-    let admin = crate::remote::RemoteEnroll::new(base)?.with_token(Some(admin));
+    let admin = signet_client::RemoteEnroll::new(base)?.with_token(Some(admin));
     let token = |roles: &[&str], name: &str| {
         let admin = &admin;
         let body = serde_json::json!({ "roles": roles, "name": name });
@@ -183,9 +183,9 @@ async fn ocsp_run(args: &OcspBenchArgs, data: &std::path::Path, base: &str) -> R
                 .context("the server returned no token")
         }
     };
-    let requester = crate::remote::RemoteEnroll::new(base)?
+    let requester = signet_client::RemoteEnroll::new(base)?
         .with_token(Some(token(&["requester"], "bench").await?));
-    let manager = crate::remote::RemoteEnroll::new(base)?
+    let manager = signet_client::RemoteEnroll::new(base)?
         .with_token(Some(token(&["manager"], "bench-manager").await?));
 
     let ca_pem = std::fs::read(data.join("ca/demo/cert.pem"))?;

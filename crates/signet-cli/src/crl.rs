@@ -9,7 +9,7 @@ use hyper::Method;
 use serde_json::{Value, json};
 
 use crate::admin::Connection;
-use crate::remote::{RemoteEnroll, path_segment};
+use signet_client::remote::{RemoteEnroll, path_segment};
 
 #[derive(Args)]
 pub struct CrlArgs {

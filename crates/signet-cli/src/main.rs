@@ -4,8 +4,9 @@
 //!
 //! # Layout
 //! - `config.rs`: the `signet.toml` schema and template.
-//! - `init.rs`, `serve.rs`: `signet init`, `signet serve`.
-//! - `remote.rs`: `RemoteEnroll`, the HTTP implementation of `Enroll`.
+//! - `init.rs`, `serve.rs`: `signet init`, `signet serve`; `serve/delivery.rs` (the exit
+//!   delivery tasks) and `serve/maintenance.rs` (CRL publication, responder renewal), the
+//!   loops that drive the engine beside the HTTP server.
 //! - `request.rs`: `signet config` and `signet request ...`.
 //! - `admin.rs`: `signet admin ...` and `signet audit ...`.
 //! - `bench.rs`: `signet bench`.
@@ -19,7 +20,6 @@ mod config;
 mod crl;
 mod doctor;
 mod init;
-mod remote;
 mod request;
 mod serve;
 

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use signet_core::{Enroll, RequestId, RequestStatus, SubmitRequest, SubmitResponse};
 
-use crate::remote::RemoteEnroll;
+use signet_client::remote::RemoteEnroll;
 
 #[derive(Subcommand)]
 pub enum RequestCommand {
@@ -59,7 +59,7 @@ pub async fn config(server: &str, json: bool) -> Result<()> {
     let enroll = RemoteEnroll::new(server)?;
     let cas = enroll.list_cas().await?;
     if json {
-        let list: Vec<signet_server::wire::CaView> = cas.iter().cloned().map(Into::into).collect();
+        let list: Vec<signet_client::wire::CaView> = cas.iter().cloned().map(Into::into).collect();
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
@@ -179,7 +179,7 @@ fn report(ca: &str, r: &SubmitResponse, out: Option<&PathBuf>, json: bool) -> Re
     if json {
         let v = serde_json::json!({
             "id": r.id.get(), "ca": ca, "status": r.status.as_str(), "message": r.message,
-            "serial": r.serial, "certificate": pem_cert,
+            "serial": r.serial.map(|s| s.to_hex()), "certificate": pem_cert,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {

@@ -1,5 +1,9 @@
 //! `signet serve`: load the configuration, start the CAs and their modules, serve HTTP, and
-//! shut down cleanly on SIGINT/SIGTERM.
+//! shut down cleanly on SIGINT/SIGTERM. This is where the engine meets the front ends: one
+//! `Arc<Authority>` is handed to the HTTP server as its trait objects (`Enroll`,
+//! `Directory`, `Authenticate`, `Administer`, `PublicRevocation`), and the loops that drive
+//! the engine run here: exit delivery (`serve/delivery.rs`) and CRL/OCSP maintenance
+//! (`serve/maintenance.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -11,11 +15,16 @@ use signet_core::{Authority, CaInfo, CaName, CaRuntime, Signer, Store, SystemClo
 use signet_keys::{SoftwareKey, SystemRandom};
 use signet_server::listener::{Connections, Limits};
 use signet_server::metrics::MetricsAccess;
-use signet_server::{AppState, Delivery, Maintenance, Metrics};
+use signet_server::{AppState, Metrics};
 use signet_store::SqliteStore;
 use tokio::net::TcpListener;
 
+use self::delivery::Delivery;
+use self::maintenance::Maintenance;
 use crate::config::{Config, MetricsToml};
+
+mod delivery;
+mod maintenance;
 
 /// How long a graceful shutdown waits for open requests before closing them.
 const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
@@ -232,7 +241,11 @@ pub async fn start(
         );
     }
     let app = signet_server::router(AppState {
-        authority: Arc::clone(&authority),
+        enroll: Arc::clone(&authority) as _,
+        directory: Arc::clone(&authority) as _,
+        authn: Arc::clone(&authority) as _,
+        admin: Arc::clone(&authority) as _,
+        revocation: Arc::clone(&authority) as _,
         metrics,
         max_body: config.server.max_body_bytes,
         cert_identities,

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::audit_details;
 use crate::auth::{
-    Identity, Role, Roles, check_identity_name, check_new_identity_name, require, same_identity,
+    Identity, Role, check_identity_name, check_new_identity_name, require, same_identity,
 };
 use crate::authority::{
     Authority, Prepared, check_attributes, decide, internal, response_from_record, whole_seconds,
@@ -47,31 +47,10 @@ mod queue;
 mod revoke;
 mod tokens;
 
-/// The most rows one view or audit page returns.
-pub const MAX_PAGE: u32 = 1000;
 /// The longest reason or message an officer may write.
 pub const MAX_REASON_LEN: usize = 1024;
 
-pub use crate::edit::ExtensionEdit;
-
-/// What `create_token` is asked for.
-#[derive(Debug, Clone)]
-pub struct TokenSpec {
-    pub name: Option<String>,
-    pub roles: Roles,
-    pub cas: Vec<String>,
-    pub groups: Vec<String>,
-    pub expires_days: Option<u32>,
-}
-
-/// A request with its history (the audit records about it), for the officer's view.
-#[derive(Debug, Clone)]
-pub struct RequestDetails {
-    pub record: RequestRecord,
-    pub history: Vec<AuditRecord>,
-    /// Approvals the profile needs before resubmission.
-    pub approvals_required: u32,
-}
+pub use signet_api::admin::{ExtensionEdit, MAX_PAGE, RequestDetails, TokenSpec};
 
 impl Authority {
     /// Whether role separation is on.
@@ -204,13 +183,13 @@ impl Authority {
         ca: &CaName,
     ) -> Result<(), EnrollError> {
         let who = require(caller)?;
+        // Role separation is decided on the roles themselves, before any role is tried: an
+        // identity holding both admin and manager may read nothing, and is told why.
         if self.separation && who.roles.violates_separation() {
-            // An identity that breaks role separation may do nothing: `authorize` refuses it
-            // whatever the role, with the reason.
-            return who.authorize(Role::Auditor, Some(ca), true);
+            return who.authorize(Role::Manager, Some(ca), self.separation);
         }
         for role in [Role::Manager, Role::Admin, Role::Auditor] {
-            if who.authorize(role, Some(ca), self.separation).is_ok() {
+            if who.has(role, Some(ca)) {
                 return Ok(());
             }
         }

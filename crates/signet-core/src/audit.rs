@@ -33,63 +33,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::auth::require;
 use crate::authority::internal;
-use crate::{
-    AuditCheck, Authority, EnrollError, Event, Identity, NewEvent, Role, Signer, StoreError,
-};
-
-/// The first word of every signed checkpoint text.
-pub const CHECKPOINT_DOMAIN: &str = "signet-audit-checkpoint-v1";
-
-/// One signed checkpoint of the audit chain head.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditCheckpoint {
-    /// 1, 2, 3, ... in the order the server signed them.
-    pub number: u64,
-    /// The audit record it covers (the chain head when it was signed).
-    pub seq: u64,
-    /// That record's stored hash (32 bytes).
-    pub hash: Vec<u8>,
-    /// When it was signed, whole seconds.
-    pub at: SystemTime,
-    /// Ed25519 over [`AuditCheckpoint::signed_text`] (64 bytes).
-    pub signature: Vec<u8>,
-}
-
-impl AuditCheckpoint {
-    /// The exact text that is signed: one line, single spaces, no trailing newline, so a
-    /// witness can check it with `openssl pkeyutl -verify -rawin`:
-    ///
-    /// ```text
-    /// signet-audit-checkpoint-v1 NUMBER SEQ HASH-HEX AT-UNIX-SECONDS
-    /// ```
-    pub fn signed_text(number: u64, seq: u64, hash: &[u8], at: SystemTime) -> String {
-        format!(
-            "{CHECKPOINT_DOMAIN} {number} {seq} {} {}",
-            hex::encode(hash),
-            unix(at)
-        )
-    }
-
-    /// This checkpoint's signed text.
-    pub fn text(&self) -> String {
-        AuditCheckpoint::signed_text(self.number, self.seq, &self.hash, self.at)
-    }
-
-    /// The JSON object handed to exit modules (the event's details) and written to the local
-    /// witness file; `signet audit verify --checkpoint FILE` reads it back.
-    pub fn to_json(&self, key_id: &str, reason: &str) -> String {
-        crate::audit_details::to_json(&crate::audit_details::Checkpoint {
-            checkpoint: self.number,
-            seq: self.seq,
-            hash: hex::encode(&self.hash),
-            at: unix(self.at),
-            key_id,
-            signature: hex::encode(&self.signature),
-            signed: self.text(),
-            reason,
-        })
-    }
-}
+use crate::{Authority, EnrollError, Event, Identity, NewEvent, Role, Signer, StoreError};
+pub use signet_api::admin::{AuditCheckpoint, AuditReport, CHECKPOINT_DOMAIN, CheckpointAnchor};
 
 /// The identifier of a checkpoint signing key: the first 8 bytes of the SHA-256 of its
 /// SubjectPublicKeyInfo, hex.
@@ -118,166 +63,25 @@ pub struct CheckpointBase {
     pub last: Option<AuditCheckpoint>,
 }
 
-/// The newest checkpoint that matched the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckpointAnchor {
-    pub number: u64,
-    pub seq: u64,
-    pub at: SystemTime,
-    /// `database`, or where a witnessed copy came from (a file name).
-    pub source: String,
+/// The JSON form of a checkpoint (written by the engine's JSON writer, so it stays here).
+pub trait CheckpointJson {
+    /// The JSON object handed to exit modules (the event's details) and written to the local
+    /// witness file; `signet audit verify --checkpoint FILE` reads it back.
+    fn to_json(&self, key_id: &str, reason: &str) -> String;
 }
 
-/// What verifying the audit chain found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditReport {
-    /// Rows in the log.
-    pub records: u64,
-    /// The newest record's sequence number.
-    pub head: u64,
-    /// The first sequence number linked with the chain key; `None`: no key was available,
-    /// so everything was checked with the unkeyed formula.
-    pub key_from: Option<u64>,
-    /// The last record whose link verified (0: none).
-    pub verified_through: u64,
-    /// The first record whose link does not hold, and why.
-    pub broken: Option<(u64, String)>,
-    /// Checkpoints whose signature and hash were checked, stored and witnessed.
-    pub checkpoints_stored: u64,
-    pub checkpoints_witnessed: u64,
-    /// Whether checkpoint signatures could be checked (a public key was available).
-    pub signatures_checked: bool,
-    /// The newest checkpoint that matched.
-    pub anchor: Option<CheckpointAnchor>,
-    /// Checkpoints that do not match the chain or carry a bad signature, each with the
-    /// record it concerns: every one means tampering (or a wrong key file).
-    pub problems: Vec<(u64, String)>,
-}
-
-impl AuditReport {
-    /// No broken link and no checkpoint problem.
-    pub fn ok(&self) -> bool {
-        self.broken.is_none() && self.problems.is_empty()
-    }
-
-    /// The first problem: a broken link, else the first checkpoint problem.
-    pub fn first_problem(&self) -> Option<&(u64, String)> {
-        self.broken.as_ref().or(self.problems.first())
-    }
-
-    /// The short form older callers show (the web console).
-    pub fn to_check(&self) -> AuditCheck {
-        AuditCheck {
-            records: self.records,
-            first_broken: self.first_problem().cloned(),
-        }
-    }
-
-    /// A report for a store that can only recompute its chain.
-    pub fn from_check(check: AuditCheck) -> AuditReport {
-        AuditReport {
-            records: check.records,
-            head: check.records,
-            verified_through: match &check.first_broken {
-                Some((seq, _)) => seq.saturating_sub(1),
-                None => check.records,
-            },
-            broken: check.first_broken,
-            ..AuditReport::default()
-        }
-    }
-
-    /// How far back the verification vouches, in sentences (`time` formats instants).
-    pub fn statement(&self, time: &dyn Fn(SystemTime) -> String) -> Vec<String> {
-        let mut out = Vec::new();
-        if self.records == 0 && self.broken.is_none() {
-            out.push("the audit log is empty".to_string());
-        }
-        let v = self.verified_through;
-        let range = |a: u64, b: u64| {
-            if a == b {
-                format!("record {a}")
-            } else {
-                format!("records {a}–{b}")
-            }
-        };
-        match self.key_from {
-            None if v > 0 => out.push(format!(
-                "{} verified with unkeyed SHA-256 only (no audit key): anyone who can write the database could have rewritten them",
-                range(1, v)
-            )),
-            Some(from) => {
-                if from > 1 && v > 0 {
-                    out.push(format!(
-                        "{} verified with unkeyed SHA-256 only (the legacy segment, written before the audit key existed)",
-                        range(1, v.min(from - 1))
-                    ));
-                }
-                if v >= from {
-                    out.push(format!("{} verified with the audit key", range(from, v)));
-                }
-            }
-            None => {}
-        }
-        if let Some((seq, why)) = &self.broken {
-            out.push(format!("BROKEN at record {seq}: {why}"));
-            if self.head > *seq {
-                out.push(format!(
-                    "{} after it cannot be vouched for",
-                    range(seq + 1, self.head)
-                ));
-            }
-        }
-        for (seq, why) in &self.problems {
-            out.push(format!("BROKEN at record {seq}: {why}"));
-        }
-        let checked = self.checkpoints_stored + self.checkpoints_witnessed;
-        if checked > 0 || self.signatures_checked {
-            out.push(format!(
-                "{checked} checkpoint{} checked ({} stored in the database, {} witnessed outside it){}",
-                if checked == 1 { "" } else { "s" },
-                self.checkpoints_stored,
-                self.checkpoints_witnessed,
-                if self.signatures_checked {
-                    ""
-                } else {
-                    "; signatures NOT checked: no audit signing public key"
-                }
-            ));
-        }
-        match &self.anchor {
-            Some(a) => {
-                out.push(format!(
-                    "chain head at checkpoint #{} (seq {}, signed at {}, {}) matches: its signature vouches for {}",
-                    a.number,
-                    a.seq,
-                    time(a.at),
-                    a.source,
-                    range(1, a.seq)
-                ));
-                if v > a.seq {
-                    let n = v - a.seq;
-                    out.push(format!(
-                        "{n} record{} after the last checkpoint ({}) {} covered only by {}",
-                        if n == 1 { "" } else { "s" },
-                        range(a.seq + 1, v),
-                        if n == 1 { "is" } else { "are" },
-                        if self.key_from.is_some_and(|f| f <= a.seq + 1) {
-                            "the key"
-                        } else {
-                            "unkeyed hashes"
-                        }
-                    ));
-                }
-            }
-            // With a break or a problem, those lines already say what is wrong.
-            None if v > 0 && self.ok() => out.push(
-                "no signed checkpoint covers the chain: records deleted from its end would go unnoticed"
-                    .to_string(),
-            ),
-            None => {}
-        }
-        out
+impl CheckpointJson for AuditCheckpoint {
+    fn to_json(&self, key_id: &str, reason: &str) -> String {
+        crate::audit_details::to_json(&crate::audit_details::Checkpoint {
+            checkpoint: self.number,
+            seq: self.seq,
+            hash: hex::encode(&self.hash),
+            at: unix(self.at),
+            key_id,
+            signature: hex::encode(&self.signature),
+            signed: self.text(),
+            reason,
+        })
     }
 }
 

@@ -21,11 +21,10 @@ use signet_x509::{
     CertificationRequest, DistinguishedName, Extension, KeyAlgorithm, TbsCertificateParams, ext,
 };
 
-use crate::BoxFuture;
 use crate::auth::{Identity, Role};
 use crate::draft::{Draft, ExtensionOrigin};
-use crate::edit::{EditRefused, ExtensionEdit, check_officer_edit};
-use crate::enroll::{CaSummary, Enroll, EnrollError, SubmitRequest, SubmitResponse};
+use crate::edit::{EditRefused, check_officer_edit};
+use crate::enroll::{CaSummary, EnrollError, SubmitRequest, SubmitResponse};
 use crate::event::{Event, EventMask};
 use crate::exit::Exit;
 use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
@@ -105,18 +104,9 @@ pub struct AuthorityConfig {
 }
 
 /// How many OCSP responses each CA keeps cached.
-pub const OCSP_CACHE_ENTRIES: usize = 262_144;
+pub use signet_api::admin::DeliveryReport;
 
-/// What one delivery pass did, for metrics and logs.
-#[derive(Debug, Default, Clone)]
-pub struct DeliveryReport {
-    pub delivered: u64,
-    pub failed: u64,
-    /// Outbox rows not yet acknowledged by the slowest exit module, per CA.
-    pub lag: Vec<(CaName, u64)>,
-    /// True when a module failed and the pass should be retried later.
-    pub retry: bool,
-}
+pub const OCSP_CACHE_ENTRIES: usize = 262_144;
 
 pub(crate) struct CaState {
     pub(crate) runtime: CaRuntime,
@@ -619,7 +609,7 @@ pub(crate) fn response_from_record(record: RequestRecord, chain: Vec<Vec<u8>>) -
         id: record.id,
         status: record.status,
         message: record.message,
-        serial: record.certificate.as_ref().map(|c| c.serial.to_hex()),
+        serial: record.certificate.as_ref().map(|c| c.serial),
         certificate: record.certificate.map(|c| c.der),
         chain,
     }
@@ -657,35 +647,6 @@ impl std::fmt::Display for Chain<'_> {
             cause = e.source();
         }
         Ok(())
-    }
-}
-
-impl Enroll for Authority {
-    fn list_cas(&self) -> BoxFuture<'_, Result<Vec<CaSummary>, EnrollError>> {
-        Box::pin(async move { Ok(self.summaries()) })
-    }
-
-    fn submit(&self, req: SubmitRequest) -> BoxFuture<'_, Result<SubmitResponse, EnrollError>> {
-        Box::pin(self.submit_request(req))
-    }
-
-    fn retrieve<'a>(
-        &'a self,
-        ca: &'a str,
-        id: RequestId,
-        caller: Option<&'a Identity>,
-    ) -> BoxFuture<'a, Result<SubmitResponse, EnrollError>> {
-        Box::pin(self.retrieve_request(ca, id, caller))
-    }
-
-    fn ca_certificate<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<u8>, EnrollError>> {
-        Box::pin(async move {
-            let chain = self.chain(ca)?;
-            chain
-                .into_iter()
-                .next()
-                .ok_or_else(|| EnrollError::NotFound(format!("CA {ca}")))
-        })
     }
 }
 

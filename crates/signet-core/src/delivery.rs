@@ -6,7 +6,6 @@
 //! here too, authorized like the other admin operations.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use crate::audit_details;
 use crate::auth::{Identity, Role, require};
@@ -17,42 +16,9 @@ use crate::exit::{Exit, ExitCtx};
 use crate::ids::CaName;
 use crate::model::RequestRecord;
 use crate::store::{
-    AuditTarget, ExitFailure, ExitState, NewAudit, OutboxEvent, ParkEvent, ParkedEvent, StoreError,
+    AuditTarget, ExitFailure, NewAudit, OutboxEvent, ParkEvent, ParkedEvent, StoreError,
 };
-
-/// How an exit module is retried (`[[ca.exit]]` `max_attempts`, `backoff_initial`,
-/// `backoff_max`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Failed attempts on one event before it is parked (at least 1).
-    pub max_attempts: u32,
-    /// The wait after the first failure; it doubles with every further failure...
-    pub backoff_initial: Duration,
-    /// ... up to this.
-    pub backoff_max: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 20,
-            backoff_initial: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(300),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after the `attempts`-th failure on an event (1-based):
-    /// `min(backoff_initial * 2^(attempts-1), backoff_max)`.
-    pub fn backoff(&self, attempts: u32) -> Duration {
-        let shift = attempts.saturating_sub(1).min(31);
-        self.backoff_initial
-            .checked_mul(1u32 << shift)
-            .unwrap_or(self.backoff_max)
-            .min(self.backoff_max)
-    }
-}
+pub use signet_api::admin::{ExitStatus, ExitStep, NextRun, RetryPolicy};
 
 /// Why one [`Authority::deliver_exit`] step stopped early; the caller retries later.
 #[derive(Debug, thiserror::Error)]
@@ -63,48 +29,6 @@ pub enum DeliveryError {
     /// The store could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-/// What one [`Authority::deliver_exit`] call did, and when to call it again.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExitStep {
-    pub delivered: u64,
-    pub failed: u64,
-    pub parked: u64,
-    /// The module's cursor afterwards, and the CA's newest outbox seq.
-    pub cursor: u64,
-    pub head: u64,
-    pub next: NextRun,
-}
-
-/// When a delivery task should run its module again.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum NextRun {
-    /// Caught up: wait for new events.
-    #[default]
-    Idle,
-    /// More events are waiting: run again now.
-    Now,
-    /// The module is failing: the next attempt is due then.
-    At(SystemTime),
-}
-
-/// One (CA, exit module) pair as administrators see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExitStatus {
-    pub ca: CaName,
-    pub exit: String,
-    pub description: String,
-    pub head: u64,
-    pub state: ExitState,
-    pub retry: RetryPolicy,
-}
-
-impl ExitStatus {
-    /// Outbox rows after the module's cursor.
-    pub fn lag(&self) -> u64 {
-        self.head.saturating_sub(self.state.cursor)
-    }
 }
 
 /// Events read per store round trip.

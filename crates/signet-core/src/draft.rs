@@ -7,35 +7,7 @@ use signet_x509::{DistinguishedName, Extension, San};
 
 use crate::model::StoredExtension;
 
-/// Where an extension came from (AD CS `EXTENSION_ORIGIN_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ExtensionOrigin {
-    Request,
-    Policy,
-    Admin,
-    Server,
-}
-
-impl ExtensionOrigin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExtensionOrigin::Request => "request",
-            ExtensionOrigin::Policy => "policy",
-            ExtensionOrigin::Admin => "admin",
-            ExtensionOrigin::Server => "server",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ExtensionOrigin> {
-        Some(match s {
-            "request" => ExtensionOrigin::Request,
-            "policy" => ExtensionOrigin::Policy,
-            "admin" => ExtensionOrigin::Admin,
-            "server" => ExtensionOrigin::Server,
-            _ => return None,
-        })
-    }
-}
+pub use signet_api::model::ExtensionOrigin;
 
 /// Why a draft edit was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

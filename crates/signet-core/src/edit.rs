@@ -18,16 +18,7 @@
 
 use signet_x509::ext::{self, oid};
 
-/// An officer's edit of one extension of a pending request (`SetCertificateExtension` from
-/// `ICertAdmin`).
-#[derive(Debug, Clone)]
-pub struct ExtensionEdit {
-    /// Dotted OID.
-    pub oid: String,
-    pub critical: bool,
-    /// The DER inside extnValue; `None` disables the extension (`EXTENSION_DISABLE_FLAG`).
-    pub value: Option<Vec<u8>>,
-}
+pub use signet_api::admin::ExtensionEdit;
 
 /// Why an officer's edit was refused. The message names the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -168,15 +159,19 @@ pub fn check_officer_edit(edit: &ExtensionEdit) -> Result<(), EditRefused> {
     Ok(())
 }
 
-impl ExtensionEdit {
-    /// The edit a stored officer extension stands for.
-    pub(crate) fn from_stored(stored: &crate::model::StoredExtension) -> ExtensionEdit {
-        ExtensionEdit {
-            oid: stored.oid.clone(),
-            critical: stored.critical,
-            value: (!stored.disabled).then(|| stored.value.clone()),
-        }
-    }
+/// The edit a stored officer extension stands for; a stored OID that is not canonical (a
+/// damaged row: every edit passed [`check_officer_edit`] when it was made) is refused.
+pub(crate) fn edit_of_stored(
+    stored: &crate::model::StoredExtension,
+) -> Result<ExtensionEdit, EditRefused> {
+    let oid = signet_api::ids::Oid::new(&stored.oid).map_err(|_| EditRefused::NotAnOid {
+        oid: stored.oid.chars().take(80).collect(),
+    })?;
+    Ok(ExtensionEdit {
+        oid,
+        critical: stored.critical,
+        value: (!stored.disabled).then(|| stored.value.clone()),
+    })
 }
 
 #[cfg(test)]
@@ -185,7 +180,7 @@ mod tests {
 
     fn set(oid: &str, value: Vec<u8>) -> ExtensionEdit {
         ExtensionEdit {
-            oid: oid.into(),
+            oid: signet_api::ids::Oid::new(oid).expect("oid"),
             critical: false,
             value: Some(value),
         }
@@ -196,7 +191,7 @@ mod tests {
         for (oid, _) in CA_MANAGED {
             // Even disabling: the CA decides what it vouches for.
             let disable = ExtensionEdit {
-                oid: (*oid).into(),
+                oid: signet_api::ids::Oid::new(oid).expect("oid"),
                 critical: false,
                 value: None,
             };
@@ -225,13 +220,8 @@ mod tests {
     #[test]
     fn only_canonical_oids_are_taken() {
         for oid in ["2.5.29.037", "02.5.29.37", "2.5.29.31.", "2..5"] {
-            assert!(
-                matches!(
-                    check_officer_edit(&set(oid, vec![0x05, 0x00])),
-                    Err(EditRefused::NotAnOid { .. })
-                ),
-                "{oid}"
-            );
+            // The type refuses them: an edit cannot name one.
+            assert!(signet_api::ids::Oid::new(oid).is_err(), "{oid}");
         }
     }
 
@@ -239,7 +229,7 @@ mod tests {
     fn removing_usages_widens() {
         for oid in [oid::KEY_USAGE, oid::EXT_KEY_USAGE] {
             let disable = ExtensionEdit {
-                oid: oid.into(),
+                oid: signet_api::ids::Oid::new(oid).expect("oid"),
                 critical: false,
                 value: None,
             };

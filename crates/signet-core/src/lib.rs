@@ -6,18 +6,24 @@
 //! returns are runtime-agnostic; CPU-heavy work (CSR verification, policy, signing) runs on
 //! its own fixed worker pool ([`pool::WorkPool`]), never on the caller's executor threads.
 //!
+//! Front ends never see this crate: they call the traits of `signet-api` (`Enroll`,
+//! `Directory`, `Authenticate`, `Administer`, `PublicRevocation`, `HolderRevocation`), which
+//! [`frontend`] implements for `Authority`. The value types those traits exchange live in
+//! `signet-api` and are re-exported here under their old paths.
+//!
 //! # Layout
-//! - [`ids`]: `CaName`, `ProfileName`, `RequestId`, `SerialNumber`.
-//! - [`event`]: `Event` (AD CS `EXITEVENT_*` values) and `EventMask`.
-//! - [`model`]: `RequestStatus`, `RequestRecord`, `CertificateRecord`, `StoredExtension`.
+//! - [`ids`], [`event`], [`model`], [`auth`], [`enroll`], [`BoxFuture`]: re-exported from
+//!   `signet-api` (`CaName`, `RequestId`, `SerialNumber`, `Oid`; `Event`, `EventMask`;
+//!   `RequestStatus`, `RequestRecord`; `Role`, `Roles`, `Identity`; `Enroll`, `EnrollError`).
+//! - [`frontend`]: the front-end API implemented by `Authority`, by delegation; holder
+//!   revocation.
 //! - [`draft`]: `Draft`, the certificate under construction that policy modules edit.
-//! - [`edit`]: officer edits of pending requests (`ExtensionEdit`) and the rules they pass.
+//! - [`edit`]: the rules an officer's edit of a pending request (`ExtensionEdit`) passes.
 //! - [`policy`]: `Policy`, `PolicyCtx`, `Verdict`.
 //! - [`exit`]: `Exit`, `ExitCtx`.
-//! - [`store`]: `Store` and the commit types it takes.
+//! - [`store`]: `Store` and the commit types it takes (its read records, e.g. `AuditRecord`,
+//!   `ViewQuery`, come from `signet-api`).
 //! - [`signer`]: `Signer`, `Clock`, `Random`.
-//! - [`enroll`]: `Enroll`, the one trait every intermediary calls.
-//! - [`auth`]: `Role`, `Roles`, `Identity`: who may do what.
 //! - [`authority`]: `Authority`, the engine; `CaRuntime`.
 //! - [`delivery`]: per-exit-module delivery with stored backoff and parking
 //!   (`Authority::deliver_exit`), and its administration.
@@ -26,25 +32,28 @@
 //! - [`audit_details`]: the typed details of audit records and exit events (serde).
 //! - [`audit`]: the audit chain's anchors: signed checkpoints (`AuditCheckpoint`,
 //!   `Authority::checkpoint_audit`) and the verification report (`AuditReport`).
+//! - [`overview`]: what front ends read beyond the admin operations: enrollable profiles,
+//!   a caller's own requests, statistics, session refresh and sign-in/out audit records.
+//! - [`revocation`]: CRL partitions and publication, the OCSP responder and its cache.
 //! - [`limits`]: `Limits`, request rates and pending quotas per requester.
 //! - [`pool`]: `WorkPool`, the CPU worker pool.
 #![forbid(unsafe_code)]
 
+// The front-end API's value types, re-exported so the engine's own paths (`crate::ids`)
+// and other crates' (`signet_core::ids`) stay as they were.
+pub use signet_api::{BoxFuture, auth, enroll, event, ids, model};
+
 pub mod admin;
 pub mod audit;
 pub mod audit_details;
-pub mod auth;
 pub mod authority;
-pub mod console;
 pub mod delivery;
 pub mod draft;
 pub mod edit;
-pub mod enroll;
-pub mod event;
 pub mod exit;
-pub mod ids;
+pub mod frontend;
 pub mod limits;
-pub mod model;
+pub mod overview;
 pub mod policy;
 pub mod pool;
 pub mod revocation;
@@ -74,8 +83,5 @@ pub use store::{
     AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, ExitFailure, ExitState,
     HistoryQuery, NewAudit, NewCertificate, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent,
     ParkEvent, ParkedEvent, RequestUpdate, RevocationChange, RevokedQuery, RevokedRow, RevokedScan,
-    Store, StoreError, TokenRecord, ViewQuery,
+    StatisticsQuery, Store, StoreError, TokenRecord, ViewQuery,
 };
-
-/// A boxed, sendable future: the async seam that keeps this crate runtime-agnostic.
-pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -57,6 +57,7 @@ use crate::signer::{BuildError, Signer, SignerError};
 use crate::store::{
     AuditTarget, CrlRecord, NewAudit, NewCertificate, NewCrl, NewRequest, RevokedQuery,
 };
+pub use signet_api::revocation::{OcspReply, PublishedCrl, PublishedSummary};
 
 mod answer;
 mod config;
@@ -119,34 +120,6 @@ impl Drop for SealedKey {
 impl std::fmt::Debug for SealedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SealedKey({} bytes)", self.0.len())
-    }
-}
-
-/// A published CRL as served.
-#[derive(Debug, Clone)]
-pub struct PublishedCrl {
-    pub number: u64,
-    pub shard: u32,
-    pub delta_base: Option<u64>,
-    pub revocation_seq: u64,
-    pub this_update: SystemTime,
-    pub next_update: SystemTime,
-    pub entries: u64,
-    pub der: Arc<Vec<u8>>,
-}
-
-impl From<CrlRecord> for PublishedCrl {
-    fn from(r: CrlRecord) -> Self {
-        PublishedCrl {
-            number: r.number,
-            shard: r.shard,
-            delta_base: r.delta_base,
-            revocation_seq: r.revocation_seq,
-            this_update: r.this_update,
-            next_update: r.next_update,
-            entries: r.entries,
-            der: Arc::new(r.der),
-        }
     }
 }
 
@@ -291,38 +264,3 @@ impl OcspCache {
     }
 }
 
-/// An OCSP answer for the HTTP layer.
-#[derive(Debug, Clone)]
-pub struct OcspReply {
-    pub der: Arc<[u8]>,
-    /// For `Cache-Control`/`Expires`: set on cacheable successful responses.
-    pub this_update: Option<SystemTime>,
-    pub next_update: Option<SystemTime>,
-}
-
-impl OcspReply {
-    /// `malformedRequest`, for what the HTTP layer cannot even decode.
-    pub fn malformed() -> OcspReply {
-        OcspReply::error(ResponseStatus::MalformedRequest)
-    }
-
-    fn error(status: ResponseStatus) -> OcspReply {
-        OcspReply {
-            der: ocsp::error_response(status).into(),
-            this_update: None,
-            next_update: None,
-        }
-    }
-}
-
-/// What one publication produced.
-#[derive(Debug, Clone)]
-pub struct PublishedSummary {
-    pub shard: u32,
-    pub number: u64,
-    pub delta_base: Option<u64>,
-    pub entries: u64,
-    pub this_update: SystemTime,
-    pub next_update: SystemTime,
-    pub url: Option<String>,
-}

@@ -11,6 +11,10 @@ use crate::auth::Roles;
 use crate::event::Event;
 use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
 use crate::model::{Approval, RequestRecord, RequestStatus, Revocation, StoredExtension};
+pub use signet_api::admin::{
+    AuditCheck, AuditRecord, ExitState, ParkedEvent, TokenRecord, ViewQuery,
+};
+pub use signet_api::revocation::CrlRecord;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -116,30 +120,6 @@ pub struct NewAudit {
     pub details: String,
 }
 
-/// One audit record as stored: the chain link is `hash = SHA-256(prev_hash || record)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRecord {
-    pub seq: u64,
-    pub at: SystemTime,
-    pub actor: String,
-    pub action: String,
-    pub ca: Option<String>,
-    /// `CA/request/ID`, `CA/certificate/SERIAL`, `token/ID`, ... or empty.
-    pub target: String,
-    pub details: String,
-    pub prev_hash: Vec<u8>,
-    pub hash: Vec<u8>,
-}
-
-/// The result of recomputing the audit chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditCheck {
-    /// Records checked.
-    pub records: u64,
-    /// The first record whose link does not hold, and why. `None`: the chain is intact.
-    pub first_broken: Option<(u64, String)>,
-}
-
 /// A change to a stored request (resubmission, denial, an officer's edit), committed in one
 /// transaction with its events and audit records. Fails with `StateChanged` if the request
 /// is no longer at `expect_version`.
@@ -228,20 +208,6 @@ pub struct NewCrl {
     pub audit: Vec<NewAudit>,
 }
 
-/// A stored CRL (`der` is empty in listings).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CrlRecord {
-    pub ca: CaName,
-    pub shard: u32,
-    pub number: u64,
-    pub delta_base: Option<u64>,
-    pub revocation_seq: u64,
-    pub this_update: SystemTime,
-    pub next_update: SystemTime,
-    pub entries: u64,
-    pub der: Vec<u8>,
-}
-
 /// What OCSP needs to know about one serial number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateStatus {
@@ -275,46 +241,6 @@ pub struct NewToken {
     pub audit: Vec<NewAudit>,
 }
 
-/// An API token as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRecord {
-    pub id: u64,
-    pub name: String,
-    pub hash: [u8; 32],
-    pub roles: Roles,
-    pub cas: Vec<CaName>,
-    pub groups: Vec<String>,
-    pub created_at: SystemTime,
-    pub created_by: String,
-    pub expires_at: Option<SystemTime>,
-    pub revoked_at: Option<SystemTime>,
-}
-
-/// ICertView: which requests to list. Every filter is optional; results are ordered by id
-/// and paginated with `after_id`.
-#[derive(Debug, Clone, Default)]
-pub struct ViewQuery {
-    pub status: Option<RequestStatus>,
-    pub profile: Option<String>,
-    pub requester: Option<String>,
-    /// Case-insensitive substring of the subject or of any SAN.
-    pub text: Option<String>,
-    pub serial: Option<SerialNumber>,
-    pub submitted_after: Option<SystemTime>,
-    pub submitted_before: Option<SystemTime>,
-    /// Certificate notBefore range (when it was issued).
-    pub issued_after: Option<SystemTime>,
-    pub issued_before: Option<SystemTime>,
-    /// Unrevoked certificates whose notAfter falls before this time (and after now).
-    pub expiring_before: Option<SystemTime>,
-    /// Only requests that have a certificate.
-    pub certificates_only: bool,
-    /// Newest first (then `after_id` pages towards older requests).
-    pub newest_first: bool,
-    pub after_id: Option<RequestId>,
-    pub limit: u32,
-}
-
 /// An event not tied to a new request (CA-level events, `RetrievePending`).
 #[derive(Debug, Clone)]
 pub struct NewEvent {
@@ -334,25 +260,6 @@ pub struct OutboxEvent {
     pub request_id: Option<RequestId>,
     pub at: SystemTime,
     pub details: String,
-}
-
-/// The delivery state of one exit module of a CA ([`Store::exit_state`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExitState {
-    /// The last outbox seq the module acknowledged (or that was parked for it).
-    pub cursor: u64,
-    /// The event the module is failing on (always after `cursor`); 0 when it is not failing.
-    pub failing_seq: u64,
-    /// Failed attempts on `failing_seq`.
-    pub attempts: u32,
-    /// When the next attempt on `failing_seq` is due.
-    pub next_attempt_at: Option<SystemTime>,
-    /// The error of the last attempt on `failing_seq`.
-    pub last_error: Option<String>,
-    /// When the cursor last moved after a successful delivery.
-    pub last_success_at: Option<SystemTime>,
-    /// Events parked for this module (see [`Store::park_event`]).
-    pub parked: u64,
 }
 
 /// A failed delivery attempt ([`Store::exit_failed`]).
@@ -382,17 +289,16 @@ pub struct ParkEvent {
     pub audit: Vec<NewAudit>,
 }
 
-/// A parked event as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParkedEvent {
+/// What [`crate::Store::ca_statistics`] counts.
+#[derive(Debug, Clone)]
+pub struct StatisticsQuery {
     pub ca: CaName,
-    pub exit: String,
-    pub seq: u64,
-    pub event: Event,
-    pub request_id: Option<RequestId>,
-    pub error: String,
-    pub attempts: u32,
-    pub parked_at: SystemTime,
+    pub now: SystemTime,
+    /// The first day of the chart (a UTC midnight).
+    pub chart_from: SystemTime,
+    pub expiring_within: std::time::Duration,
+    /// How many of the expiring certificates to list.
+    pub expiring_list: u32,
 }
 
 /// Storage for requests, certificates and the event outbox.
@@ -599,8 +505,8 @@ pub trait Store: Send + Sync {
     /// `chart_from`, certificates expiring soon, and the audit log's head.
     fn ca_statistics(
         &self,
-        query: crate::console::StatisticsQuery,
-    ) -> BoxFuture<'_, Result<crate::console::CaStatistics, StoreError>>;
+        query: StatisticsQuery,
+    ) -> BoxFuture<'_, Result<signet_api::admin::CaStatistics, StoreError>>;
 
     /// The newest audit record's sequence number (0: none yet).
     fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>>;

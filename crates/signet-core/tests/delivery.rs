@@ -227,8 +227,8 @@ impl Store for MemStore {
     }
     fn ca_statistics(
         &self,
-        _q: signet_core::console::StatisticsQuery,
-    ) -> BoxFuture<'_, Result<signet_core::console::CaStatistics, StoreError>> {
+        _q: signet_core::StatisticsQuery,
+    ) -> BoxFuture<'_, Result<signet_core::overview::CaStatistics, StoreError>> {
         Box::pin(async { Err(StoreError::Backend("not used here".into())) })
     }
     fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>> {

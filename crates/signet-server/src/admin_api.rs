@@ -1,7 +1,7 @@
 //! The administration API (DESIGN §3): the ICertView queries, the pending queue (approve,
 //! deny, edit), revocation, import, API tokens and the audit log.
 //!
-//! Handlers parse and authenticate; the engine (`signet_core::admin`) authorizes each call by
+//! Handlers parse and authenticate; the engine (`signet_api::admin`) authorizes each call by
 //! role and does the work, so a forbidden call changes nothing.
 
 use axum::Router;
@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
-use signet_core::admin::{ExtensionEdit, TokenSpec};
-use signet_core::{RequestId, RequestStatus, RevocationReason, Roles, SerialNumber, ViewQuery};
+use signet_api::admin::{ExtensionEdit, TokenSpec, ViewQuery};
+use signet_api::{RequestId, RequestStatus, RevocationReason, Roles, SerialNumber};
 use signet_x509::ext;
 
 use crate::api::AppState;
@@ -78,16 +78,16 @@ pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T,
 
 fn request_id(s: &str) -> Result<RequestId, Problem> {
     s.parse()
-        .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))
+        .map_err(|e: signet_api::ids::IdError| Problem::bad_request(e.to_string()))
 }
 
 pub(crate) fn serial(s: &str) -> Result<SerialNumber, Problem> {
     s.parse()
-        .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))
+        .map_err(|e: signet_api::ids::IdError| Problem::bad_request(e.to_string()))
 }
 
 async fn whoami(caller: Caller) -> Result<Response, Problem> {
-    let who = signet_core::auth::require(caller.identity())?;
+    let who = signet_api::auth::require(caller.identity())?;
     Ok(axum::Json(serde_json::json!({
         "name": who.name,
         "roles": who.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
@@ -155,8 +155,8 @@ impl ViewParams {
 }
 
 /// A page of the view: the rows and the cursor for the next page.
-fn page(rows: Vec<signet_core::RequestRecord>, limit: u32) -> Response {
-    let next = (rows.len() as u32 >= limit.clamp(1, signet_core::admin::MAX_PAGE))
+fn page(rows: Vec<signet_api::RequestRecord>, limit: u32) -> Response {
+    let next = (rows.len() as u32 >= limit.clamp(1, signet_api::admin::MAX_PAGE))
         .then(|| rows.last().map(|r| r.id.get()))
         .flatten();
     let items: Vec<RecordView> = rows.iter().map(|r| RecordView::new(r, None)).collect();
@@ -192,7 +192,10 @@ async fn view(
 ) -> Result<Response, Problem> {
     let query = params.into_query(certificates_only)?;
     let limit = query.limit;
-    let rows = state.authority.view(caller.identity(), ca, query).await?;
+    let rows = state
+        .admin
+        .view(caller.identity(), &state.ca(ca)?, query)
+        .await?;
     Ok(page(rows, limit))
 }
 
@@ -202,8 +205,8 @@ async fn request_details(
     Path((ca, id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let d = state
-        .authority
-        .request_details(caller.identity(), &ca, request_id(&id)?)
+        .admin
+        .request_details(caller.identity(), &state.ca(&ca)?, request_id(&id)?)
         .await?;
     Ok(axum::Json(RecordView::new(&d.record, Some(&d))).into_response())
 }
@@ -214,8 +217,8 @@ async fn certificate(
     Path((ca, s)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let d = state
-        .authority
-        .certificate_details(caller.identity(), &ca, serial(&s)?)
+        .admin
+        .certificate_details(caller.identity(), &state.ca(&ca)?, serial(&s)?)
         .await?;
     Ok(axum::Json(RecordView::new(&d.record, Some(&d))).into_response())
 }
@@ -226,8 +229,8 @@ async fn approve(
     Path((ca, id)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let r = state
-        .authority
-        .approve(caller.identity(), &ca, request_id(&id)?)
+        .admin
+        .approve(caller.identity(), &state.ca(&ca)?, request_id(&id)?)
         .await?;
     Ok(axum::Json(RequestView::new(&ca, r)).into_response())
 }
@@ -247,8 +250,8 @@ async fn deny(
     let id = request_id(&id)?;
     let b: DenyBody = json_body(&body)?;
     let r = state
-        .authority
-        .deny(caller.identity(), &ca, id, &b.reason)
+        .admin
+        .deny(caller.identity(), &state.ca(&ca)?, id, &b.reason)
         .await?;
     Ok(axum::Json(RequestView::new(&ca, r)).into_response())
 }
@@ -263,8 +266,13 @@ async fn set_attributes(
     let id = request_id(&id)?;
     let changes: std::collections::BTreeMap<String, Option<String>> = json_body(&body)?;
     let record = state
-        .authority
-        .set_attributes(caller.identity(), &ca, id, changes.into_iter().collect())
+        .admin
+        .set_attributes(
+            caller.identity(),
+            &state.ca(&ca)?,
+            id,
+            changes.into_iter().collect(),
+        )
         .await?;
     Ok(axum::Json(RecordView::new(&record, None)).into_response())
 }
@@ -312,11 +320,12 @@ async fn set_extension(
         }
         Some(extension_value(&oid, b.value, b.san, b.eku)?)
     };
+    let oid = ExtensionEdit::parse_oid(&oid)?;
     let record = state
-        .authority
+        .admin
         .set_extension(
             caller.identity(),
-            &ca,
+            &state.ca(&ca)?,
             id,
             ExtensionEdit {
                 oid,
@@ -393,12 +402,15 @@ async fn disable_extension(
     caller: Caller,
     Path((ca, id, oid)): Path<(String, String, String)>,
 ) -> Result<Response, Problem> {
+    let ca = state.ca(&ca)?;
+    let id = request_id(&id)?;
+    let oid = ExtensionEdit::parse_oid(&oid)?;
     let record = state
-        .authority
+        .admin
         .set_extension(
             caller.identity(),
             &ca,
-            request_id(&id)?,
+            id,
             ExtensionEdit {
                 oid,
                 critical: false,
@@ -431,8 +443,14 @@ async fn revoke(
         .map(|t| parse_time(&t).map_err(|e| Problem::bad_request(e.to_string())))
         .transpose()?;
     let record = state
-        .authority
-        .revoke(caller.identity(), &ca, serial, reason, invalidity)
+        .admin
+        .revoke(
+            caller.identity(),
+            &state.ca(&ca)?,
+            serial,
+            reason,
+            invalidity,
+        )
         .await?;
     Ok(axum::Json(RecordView::new(&record, None)).into_response())
 }
@@ -443,8 +461,8 @@ async fn unrevoke(
     Path((ca, s)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let record = state
-        .authority
-        .unrevoke(caller.identity(), &ca, serial(&s)?)
+        .admin
+        .unrevoke(caller.identity(), &state.ca(&ca)?, serial(&s)?)
         .await?;
     Ok(axum::Json(RecordView::new(&record, None)).into_response())
 }
@@ -473,8 +491,8 @@ async fn import(
         body.to_vec()
     };
     let r = state
-        .authority
-        .import(caller.identity(), &ca, &certificate)
+        .admin
+        .import(caller.identity(), &state.ca(&ca)?, &certificate)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(RequestView::new(&ca, r))).into_response())
 }
@@ -501,7 +519,7 @@ async fn create_token(
     let b: TokenBody = json_body(&body)?;
     let roles = Roles::parse_list(&b.roles.join(",")).map_err(Problem::bad_request)?;
     let (record, secret) = state
-        .authority
+        .admin
         .create_token(
             caller.identity(),
             TokenSpec {
@@ -522,7 +540,7 @@ async fn create_token(
 }
 
 async fn list_tokens(State(state): State<AppState>, caller: Caller) -> Result<Response, Problem> {
-    let tokens = state.authority.list_tokens(caller.identity()).await?;
+    let tokens = state.admin.list_tokens(caller.identity()).await?;
     let views: Vec<TokenView> = tokens.iter().map(TokenView::from).collect();
     Ok(axum::Json(views).into_response())
 }
@@ -535,7 +553,7 @@ async fn revoke_token(
     let id: u64 = id
         .parse()
         .map_err(|_| Problem::bad_request(format!("{id:?} is not a token id")))?;
-    state.authority.revoke_token(caller.identity(), id).await?;
+    state.admin.revoke_token(caller.identity(), id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -555,9 +573,9 @@ async fn audit_log(
     caller: Caller,
     Query(p): Query<AuditParams>,
 ) -> Result<Response, Problem> {
-    let limit = p.limit.unwrap_or(signet_core::admin::MAX_PAGE);
+    let limit = p.limit.unwrap_or(signet_api::admin::MAX_PAGE);
     let records = state
-        .authority
+        .admin
         .audit_log(caller.identity(), p.after, limit)
         .await?;
     let mut out = String::new();
@@ -570,7 +588,7 @@ async fn audit_log(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/x-ndjson"),
     );
-    if records.len() as u32 >= limit.clamp(1, signet_core::admin::MAX_PAGE)
+    if records.len() as u32 >= limit.clamp(1, signet_api::admin::MAX_PAGE)
         && let Some(last) = records.last()
         && let Ok(v) = HeaderValue::from_str(&last.seq.to_string())
     {
@@ -583,7 +601,7 @@ async fn audit_log(
 /// can vouch (`AuditCheckView::statement`).
 async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Result<Response, Problem> {
     let report = state
-        .authority
+        .admin
         .audit_report(caller.identity(), Vec::new())
         .await?;
     Ok(axum::Json(AuditCheckView::from(&report)).into_response())
@@ -616,7 +634,7 @@ async fn audit_verify_witnessed(
             || Problem::bad_request(format!("checkpoints[{i}]: hash and signature must be hex"));
         witnessed.push((
             format!("the request (checkpoints[{i}])"),
-            signet_core::audit::AuditCheckpoint {
+            signet_api::admin::AuditCheckpoint {
                 number: c.checkpoint,
                 seq: c.seq,
                 hash: hex::decode(&c.hash).map_err(|_| bad())?,
@@ -626,7 +644,7 @@ async fn audit_verify_witnessed(
         ));
     }
     let report = state
-        .authority
+        .admin
         .audit_report(caller.identity(), witnessed)
         .await?;
     Ok(axum::Json(AuditCheckView::from(&report)).into_response())
@@ -640,7 +658,7 @@ fn opt_time(t: Option<std::time::SystemTime>) -> serde_json::Value {
     })
 }
 
-fn parked_view(p: &signet_core::ParkedEvent) -> serde_json::Value {
+fn parked_view(p: &signet_api::admin::ParkedEvent) -> serde_json::Value {
     serde_json::json!({
         "ca": p.ca.as_str(),
         "exit": p.exit,
@@ -660,7 +678,10 @@ async fn exit_status(
     caller: Caller,
     Path(ca): Path<String>,
 ) -> Result<Response, Problem> {
-    let rows = state.authority.exit_status(caller.identity(), &ca).await?;
+    let rows = state
+        .admin
+        .exit_status(caller.identity(), &state.ca(&ca)?)
+        .await?;
     let views: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -703,12 +724,12 @@ async fn parked_events(
     Query(p): Query<ParkedParams>,
 ) -> Result<Response, Problem> {
     let rows = state
-        .authority
+        .admin
         .parked_events(
             caller.identity(),
-            &ca,
+            &state.ca(&ca)?,
             p.exit.as_deref(),
-            p.limit.unwrap_or(signet_core::admin::MAX_PAGE),
+            p.limit.unwrap_or(signet_api::admin::MAX_PAGE),
         )
         .await?;
     Ok(axum::Json(rows.iter().map(parked_view).collect::<Vec<_>>()).into_response())
@@ -725,8 +746,8 @@ async fn retry_parked(
         .parse()
         .map_err(|_| Problem::bad_request(format!("{seq:?} is not an outbox sequence number")))?;
     state
-        .authority
-        .retry_parked(caller.identity(), &ca, &exit, seq)
+        .admin
+        .retry_parked(caller.identity(), &state.ca(&ca)?, &exit, seq)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -738,8 +759,8 @@ async fn skip_exit(
     Path((ca, exit)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let parked = state
-        .authority
-        .skip_exit(caller.identity(), &ca, &exit)
+        .admin
+        .skip_exit(caller.identity(), &state.ca(&ca)?, &exit)
         .await?;
     Ok(axum::Json(parked_view(&parked)).into_response())
 }

@@ -12,7 +12,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use signet_core::{Authority, Enroll, EnrollError, RequestId, Role, SubmitRequest};
+use signet_api::{
+    Administer, Authenticate, CaName, Directory, Enroll, EnrollError, PublicRevocation, RequestId,
+    Role, SubmitRequest,
+};
 use signet_x509::pem;
 
 use crate::Metrics;
@@ -27,7 +30,16 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
-    pub authority: Arc<Authority>,
+    /// Enrollment: submit, retrieve, discovery, chains.
+    pub enroll: Arc<dyn Enroll>,
+    /// The CA set, read in process.
+    pub directory: Arc<dyn Directory>,
+    /// API tokens and sessions to identities.
+    pub authn: Arc<dyn Authenticate>,
+    /// The administration surface (REST admin API and console).
+    pub admin: Arc<dyn Administer>,
+    /// CRLs and OCSP for relying parties.
+    pub revocation: Arc<dyn PublicRevocation>,
     pub metrics: Arc<Metrics>,
     /// The largest request body accepted, in bytes.
     pub max_body: usize,
@@ -37,6 +49,16 @@ pub struct AppState {
     pub web: Arc<crate::web::WebState>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+}
+
+impl AppState {
+    /// The CA a path or form names (by name or config string `host/CAName`), resolved by the
+    /// directory: a CA this server does not hold is `UnknownCa`, as the engine answers it.
+    pub fn ca(&self, ca: &str) -> Result<CaName, EnrollError> {
+        self.directory
+            .ca_name(ca)
+            .ok_or_else(|| EnrollError::UnknownCa(ca.chars().take(100).collect()))
+    }
 }
 
 /// The whole HTTP surface.
@@ -95,7 +117,7 @@ async fn metrics(
             )
             .into_response();
         };
-        let separation = state.authority.role_separation();
+        let separation = state.admin.role_separation();
         let allowed = [Role::Auditor, Role::Admin]
             .into_iter()
             .any(|role| who.authorize(role, None, separation).is_ok());
@@ -125,7 +147,7 @@ async fn openapi() -> Response {
 }
 
 async fn list_cas(State(state): State<AppState>) -> Result<Response, Problem> {
-    let cas = state.authority.list_cas().await?;
+    let cas = state.enroll.list_cas().await?;
     let views: Vec<CaView> = cas.into_iter().map(CaView::from).collect();
     Ok(axum::Json(views).into_response())
 }
@@ -168,7 +190,7 @@ async fn ca_certificate(
     Path(ca): Path<String>,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, Problem> {
-    let der = state.authority.ca_certificate(&ca).await?;
+    let der = state.enroll.ca_certificate(&ca).await?;
     certificates_response(&[der], q.format.as_deref())
 }
 
@@ -177,7 +199,7 @@ async fn ca_chain(
     Path(ca): Path<String>,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, Problem> {
-    let chain = state.authority.chain(&ca)?;
+    let chain = state.enroll.chain(&ca).await?;
     certificates_response(&chain, q.format.as_deref())
 }
 
@@ -189,7 +211,7 @@ async fn public_ca_certificate(
     let ca = file
         .strip_suffix(".crt")
         .ok_or_else(|| Problem::not_found("CA certificates are served as /ca/NAME.crt"))?;
-    let der = state.authority.ca_certificate(ca).await?;
+    let der = state.enroll.ca_certificate(ca).await?;
     let mut resp = der.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -232,10 +254,8 @@ async fn submit(
     let result = submit_inner(&state, caller, &ca, q, &headers, body).await;
     state.metrics.observe_latency(started.elapsed());
     // Label by configured CA only: a caller must not be able to mint metric series.
-    let label = state
-        .authority
-        .ca_name(&ca)
-        .map_or("unknown", |n| n.as_str());
+    let name = state.directory.ca_name(&ca);
+    let label = name.as_ref().map_or("unknown", |n| n.as_str());
     match &result {
         Ok(v) => state.metrics.count_request(label, &v.status),
         Err(_) => state.metrics.count_request(label, "rejected"),
@@ -301,7 +321,7 @@ async fn submit_inner(
             ));
         }
     };
-    let response = state.authority.submit(request).await?;
+    let response = state.enroll.submit(request).await?;
     Ok(RequestView::new(ca, response))
 }
 
@@ -313,14 +333,14 @@ async fn retrieve(
 ) -> Result<Response, Problem> {
     let id: RequestId = id
         .parse()
-        .map_err(|e: signet_core::ids::IdError| Problem::bad_request(e.to_string()))?;
+        .map_err(|e: signet_api::ids::IdError| Problem::bad_request(e.to_string()))?;
     let anonymous = caller.identity().is_none();
-    let response = match state.authority.retrieve(&ca, id, caller.identity()).await {
+    let response = match state.enroll.retrieve(&ca, id, caller.identity()).await {
         Ok(r) => r,
         // Without credentials, a request that belongs to an identity and one that does not
         // exist get the same answer, so ids cannot be probed. (CA names are public.)
         Err(EnrollError::NotFound(_) | EnrollError::Unauthenticated(_))
-            if anonymous && state.authority.ca_name(&ca).is_some() =>
+            if anonymous && state.directory.ca_name(&ca).is_some() =>
         {
             return Ok(crate::auth::unauthorized(format!(
                 "request {id}: authenticate to retrieve it (requests of an identity are shown \

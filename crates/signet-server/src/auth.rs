@@ -2,7 +2,7 @@
 //! any case, RFC 9110 §11.1) is checked against the engine's tokens; otherwise a TLS client
 //! certificate (put into the request by [`crate::listener::serve`]) is mapped to an identity
 //! by the configured [`CertMapping`]s.
-//! Authorization — what the identity may do — is the engine's job (`signet_core::admin`).
+//! Authorization — what the identity may do — is the engine's job (`signet_api::admin`).
 
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use signet_core::{Identity, Roles};
+use signet_api::{Identity, Roles};
 use signet_x509::{DistinguishedName, San};
 
 use crate::api::AppState;
@@ -26,7 +26,7 @@ pub struct CertMapping {
     pub san: Option<San>,
     pub name: String,
     pub roles: Roles,
-    pub cas: Vec<signet_core::CaName>,
+    pub cas: Vec<signet_api::CaName>,
     pub groups: Vec<String>,
 }
 
@@ -101,7 +101,7 @@ impl FromRequestParts<AppState> for Caller {
             let token = bearer_token(value)
                 .ok_or_else(|| unauthorized("use Authorization: Bearer TOKEN"))?;
             return state
-                .authority
+                .authn
                 .authenticate_token(token)
                 .map(|i| Caller(Some(i)))
                 .map_err(|e| unauthorized(e.to_string()));
@@ -150,10 +150,10 @@ pub async fn certificate_caller(
 ) -> Result<Identity, String> {
     let revoked = match hex::decode(&info.serial_hex)
         .ok()
-        .and_then(|m| signet_core::SerialNumber::from_magnitude(&m).ok())
+        .and_then(|m| signet_api::SerialNumber::from_magnitude(&m).ok())
     {
         Some(serial) => state
-            .authority
+            .authn
             .is_revoked(&info.issuer, &serial)
             .await
             .map_err(|e| e.to_string())?,

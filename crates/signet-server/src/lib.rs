@@ -1,8 +1,13 @@
-//! The HTTP face of Signet: the REST API (DESIGN §3), public CA certificate downloads,
-//! health and Prometheus metrics, and the exit delivery loop that runs beside them.
+//! The HTTP face of Signet: the REST API (DESIGN §3), the web pages, CRLs and OCSP, public
+//! CA certificate downloads, health and Prometheus metrics.
 //!
-//! The REST handlers reach the CA only through `Enroll` (in process: `Authority`). Errors
-//! are mapped to RFC 9457 problems in exactly one place, [`problem::Problem`].
+//! A front end: it depends on the front-end API (`signet-api`), `signet-x509` and the wire
+//! types of `signet-client`, never on the engine (the `crate_layout` test in signet-cli
+//! checks it). Handlers reach the CA only through the trait objects in [`AppState`]
+//! (`Enroll`, `Directory`, `Authenticate`, `Administer`, `PublicRevocation`); `signet serve`
+//! wires the engine into them and runs the loops that drive it (exit delivery, CRL
+//! maintenance). Errors are mapped to RFC 9457 problems in exactly one place,
+//! [`problem::Problem`].
 //!
 //! # Layout
 //! - [`api`]: the router and the enrollment handlers.
@@ -16,16 +21,17 @@
 //! - [`untrusted`]: `Untrusted`, how a value from a request is logged (escaped, truncated).
 //! - [`problem`]: `Problem`, the RFC 9457 error body, and the `EnrollError` mapping.
 //! - [`metrics`]: `Metrics`, rendered as Prometheus text on `/metrics`.
-//! - [`delivery`]: the exit delivery loop.
-//! - [`web`]: the enrollment pages and the administration console (HTML, sessions, CSRF).
-//! - [`wire`]: the JSON bodies, shared with the HTTP client in signet-cli.
+//! - [`revocation_api`]: `/crl/...`, `/ocsp/{ca}` and the CRL administration routes.
+//! - [`web`]: the enrollment pages and the administration console (HTML, sessions, CSRF,
+//!   and the console's own concepts: who may open it, chart days, session randomness).
+//! - [`wire`]: the JSON bodies, re-exported from signet-client (one definition for the
+//!   server that writes them and the client that reads them).
 //! - `openapi.json`: the OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 #![forbid(unsafe_code)]
 
 pub mod admin_api;
 pub mod api;
 pub mod auth;
-pub mod delivery;
 pub mod listener;
 pub mod metrics;
 pub mod problem;
@@ -33,9 +39,9 @@ pub mod revocation_api;
 pub mod tls;
 pub mod untrusted;
 pub mod web;
-pub mod wire;
 
 pub use api::{AppState, router};
-pub use delivery::Delivery;
 pub use metrics::Metrics;
-pub use revocation_api::Maintenance;
+/// The JSON bodies, defined once in signet-client (the server writes them, the client reads
+/// them).
+pub use signet_client::wire;

@@ -65,7 +65,7 @@ impl Metrics {
     }
 
     /// Records a delivery pass.
-    pub fn record_delivery(&self, report: &signet_core::DeliveryReport) {
+    pub fn record_delivery(&self, report: &signet_api::admin::DeliveryReport) {
         self.deliveries
             .fetch_add(report.delivered, Ordering::Relaxed);
         self.delivery_failures
@@ -78,7 +78,7 @@ impl Metrics {
     }
 
     /// Records one step of a (CA, exit module) delivery task.
-    pub fn record_exit_step(&self, ca: &str, exit: &str, step: &signet_core::ExitStep) {
+    pub fn record_exit_step(&self, ca: &str, exit: &str, step: &signet_api::admin::ExitStep) {
         self.deliveries.fetch_add(step.delivered, Ordering::Relaxed);
         self.delivery_failures
             .fetch_add(step.failed, Ordering::Relaxed);

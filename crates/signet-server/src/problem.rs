@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use signet_core::EnrollError;
+use signet_api::EnrollError;
 
 /// An `application/problem+json` body.
 #[derive(Debug, Clone, Serialize)]

@@ -1,14 +1,14 @@
 //! Revocation over HTTP: CRLs at `/crl/...` and the OCSP responder at `/ocsp/{ca}` (plain
-//! HTTP, as relying parties fetch them), the CRL administration routes, and the maintenance
-//! loop that publishes CRLs on schedule.
+//! HTTP, as relying parties fetch them) and the CRL administration routes. The loop that
+//! publishes CRLs on schedule drives the engine, so it lives in the binary (`signet serve`).
 //!
-//! URLs (see `signet_core::revocation`): `/crl/{ca}.crl` (the main CRL, partition 0),
+//! URLs (see `signet_api::revocation`): `/crl/{ca}.crl` (the main CRL, partition 0),
 //! `/crl/{ca}/delta.crl`, `/crl/{ca}/{n}.crl` and `/crl/{ca}/{n}-delta.crl` (partitions);
 //! `POST /ocsp/{ca}` with `application/ocsp-request`, and `GET /ocsp/{ca}/{base64}`
 //! (RFC 5019 §5).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,8 +17,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use signet_core::Authority;
-use signet_core::revocation::{OcspReply, PublishedCrl, PublishedSummary};
+use signet_api::revocation::{OcspReply, PublishedCrl, PublishedSummary};
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -45,7 +44,7 @@ async fn main_crl(
     let Some(ca) = file.strip_suffix(".crl") else {
         return Problem::not_found("CRLs are at /crl/CA.crl").into_response();
     };
-    crl_response(state.authority.crl(ca, 0, false), &headers)
+    crl_response(published_crl(&state, ca, 0, false), &headers)
 }
 
 async fn partition_crl(
@@ -72,7 +71,21 @@ async fn partition_crl(
     let Some(shard) = shard else {
         return Problem::not_found("no such CRL").into_response();
     };
-    crl_response(state.authority.crl(&ca, shard, delta), &headers)
+    crl_response(published_crl(&state, &ca, shard, delta), &headers)
+}
+
+/// The newest CRL of a partition of the CA a URL names, if it is one of ours.
+fn published_crl(state: &AppState, ca: &str, shard: u32, delta: bool) -> Option<Arc<PublishedCrl>> {
+    let ca = state.directory.ca_name(ca)?;
+    state.revocation.crl(&ca, shard, delta)
+}
+
+/// The OCSP answer for the CA a URL names: `unauthorized` when it is not one of ours.
+async fn ocsp_answer(state: &AppState, ca: &str, request: &[u8]) -> OcspReply {
+    match state.directory.ca_name(ca) {
+        Some(ca) => state.revocation.ocsp(&ca, request).await,
+        None => OcspReply::unauthorized(),
+    }
 }
 
 /// A CRL with `Last-Modified`, `Expires` (its nextUpdate), an ETag naming its number, and a
@@ -143,7 +156,7 @@ async fn ocsp_post(
     if body.len() > MAX_OCSP_REQUEST {
         return ocsp_response(&OcspReply::malformed(), true);
     }
-    let reply = state.authority.ocsp(&ca, &body).await;
+    let reply = ocsp_answer(&state, &ca, &body).await;
     state.metrics.ocsp_response();
     ocsp_response(&reply, false)
 }
@@ -163,7 +176,7 @@ async fn ocsp_get(
     let Some(der) = decoded else {
         return ocsp_response(&OcspReply::malformed(), true);
     };
-    let reply = state.authority.ocsp(&ca, &der).await;
+    let reply = ocsp_answer(&state, &ca, &der).await;
     state.metrics.ocsp_response();
     ocsp_response(&reply, false)
 }
@@ -249,8 +262,8 @@ async fn publish(
         crate::admin_api::json_body(&body)?
     };
     let published = state
-        .authority
-        .publish_crls(caller.identity(), &ca, b.delta)
+        .admin
+        .publish_crls(caller.identity(), &state.ca(&ca)?, b.delta)
         .await?;
     let views: Vec<CrlView> = published.into_iter().map(CrlView::from).collect();
     Ok((StatusCode::CREATED, axum::Json(views)).into_response())
@@ -268,8 +281,9 @@ async fn list(
     Path(ca): Path<String>,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, Problem> {
+    let ca = state.ca(&ca)?;
     let records = state
-        .authority
+        .admin
         .list_crls(caller.identity(), &ca, q.limit.unwrap_or(50))
         .await?;
     let views: Vec<CrlView> = records
@@ -277,7 +291,7 @@ async fn list(
         .map(|r| {
             let delta = r.delta_base.is_some();
             CrlView {
-                url: state.authority.crl_url(&ca, r.shard, delta),
+                url: state.revocation.crl_url(&ca, r.shard, delta),
                 shard: r.shard,
                 number: r.number,
                 delta_base: r.delta_base,
@@ -288,34 +302,6 @@ async fn list(
         })
         .collect();
     Ok(axum::Json(views).into_response())
-}
-
-/// Publishes due CRLs and renews OCSP responder certificates, once a second.
-pub struct Maintenance {
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Maintenance {
-    pub fn spawn(authority: Arc<Authority>) -> Maintenance {
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => authority.revocation_tick().await,
-                    _ = stopped.changed() => break,
-                }
-            }
-        });
-        Maintenance { stop, task }
-    }
-
-    pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
 }
 
 fn remaining(until: SystemTime) -> u64 {

@@ -65,7 +65,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags};
-use signet_core::console::{CaStatistics, StatisticsQuery};
+use signet_core::StatisticsQuery;
+use signet_core::overview::CaStatistics;
 use signet_core::{
     AuditCheck, AuditRecord, BoxFuture, CaName, CertificateHistory, CertificateStatus, CrlRecord,
     HistoryQuery, NewAudit, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent, RequestId,

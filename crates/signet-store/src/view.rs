@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 
 use rusqlite::{Connection, params};
-use signet_core::console::{CaStatistics, ExpiringCertificate, StatisticsQuery};
+use signet_core::StatisticsQuery;
+use signet_core::overview::{CaStatistics, ExpiringCertificate};
 use signet_core::{
     CaName, CertificateHistory, HeldCertificate, HistoryQuery, RequestRecord, RequestStatus,
     StoreError, ViewQuery,

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use signet_core::console::StatisticsQuery;
+use signet_core::StatisticsQuery;
 use signet_core::{
     CaName, NewCertificate, NewRequest, RequestStatus, Revocation, RevocationChange,
     RevocationReason, SerialNumber, Store, ViewQuery,

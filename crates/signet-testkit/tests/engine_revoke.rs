@@ -14,7 +14,7 @@ use signet_testkit::{Harness, TestCa, block_on};
 fn issue(h: &Harness, host: &str) -> (SerialNumber, Vec<u8>) {
     let r = h.submit(Some(&requester("alice")), host).unwrap();
     assert_eq!(r.status, RequestStatus::Issued);
-    (r.serial.unwrap().parse().unwrap(), r.certificate.unwrap())
+    (r.serial.unwrap(), r.certificate.unwrap())
 }
 
 /// Publishes the CA's CRLs as an administrator (only a delta when `delta_only`); returns

@@ -311,7 +311,7 @@ impl Authority {
         let slot = extensions.iter().position(|e| e.oid == edit.oid);
         let stored = match (&edit.value, slot) {
             (Some(v), _) => StoredExtension {
-                oid: edit.oid.clone(),
+                oid: edit.oid.to_string(),
                 critical: edit.critical,
                 disabled: false,
                 origin: ExtensionOrigin::Admin,
@@ -337,7 +337,7 @@ impl Authority {
         updated.extensions = extensions;
         let cleared = clear_approvals_on_edit(&mut updated, who);
         let details = audit_details::SetExtension {
-            oid: &edit.oid,
+            oid: edit.oid.as_str(),
             critical: edit.critical,
             value: edit.value.as_deref().map(hex::encode),
             disabled: edit.value.is_none(),

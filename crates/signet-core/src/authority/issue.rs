@@ -111,7 +111,7 @@ fn recheck_officer_edits(
     edits: &[StoredExtension],
 ) -> Result<(), EditRefused> {
     for stored in edits.iter().filter(|e| e.origin == ExtensionOrigin::Admin) {
-        let edit = ExtensionEdit::from_stored(stored);
+        let edit = crate::edit::edit_of_stored(stored)?;
         check_officer_edit(&edit)?;
         rt.policy.check_edit(props, &edit)?;
     }

@@ -145,13 +145,13 @@ impl Authority {
             .create_request(record)
             .await
             .map_err(|e| internal("store", &e))?;
-        let serial = recent.certificate.as_ref().map(|c| c.serial.to_hex());
+        let serial = recent.certificate.as_ref().map(|c| c.serial);
         let recent = recent.into_record(id);
         let response = SubmitResponse {
             id,
             status,
             message: recent.message.clone(),
-            serial: serial.clone(),
+            serial,
             certificate: recent.certificate.as_ref().map(|c| c.der.clone()),
             chain: ca.runtime.chain.clone(),
         };
@@ -160,7 +160,7 @@ impl Authority {
             ca = %ca.runtime.info.name,
             request = id.get(),
             status = %status,
-            serial,
+            serial = serial.map(|s| s.to_hex()),
             "request resolved"
         );
         self.wake();

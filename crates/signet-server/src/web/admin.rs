@@ -25,12 +25,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use signet_core::admin::{ExtensionEdit, RequestDetails};
-use signet_core::store::AuditRecord;
-use signet_core::{
-    EnrollError, RequestId, RequestRecord, RequestStatus, RevocationReason, SerialNumber, ViewQuery,
+use signet_api::admin::AuditRecord;
+use signet_api::admin::{ExtensionEdit, RequestDetails};
+use signet_api::{
+    EnrollError, RequestId, RequestRecord, RequestStatus, RevocationReason, SerialNumber,
 };
 use signet_x509::{ext, pem};
+
+use signet_api::admin::{StatisticsSpec, ViewQuery};
 
 use super::{Chrome, CsrfForm, PageError, PageQuery, WebUser, fmt_time, render, url_encode};
 use crate::api::AppState;
@@ -132,15 +134,15 @@ impl Done {
 
 fn nav(state: &AppState, ca: &str) -> Nav {
     let cas: Vec<String> = state
-        .authority
+        .directory
         .ca_names()
         .iter()
         .map(ToString::to_string)
         .collect();
     let ca = state
-        .authority
+        .directory
         .ca_name(ca)
-        .map_or_else(|| ca.to_string(), ToString::to_string);
+        .map_or_else(|| ca.to_string(), |n| n.to_string());
     Nav { ca, cas }
 }
 
@@ -196,11 +198,8 @@ fn ca_path(ca: &str) -> String {
 /// `GET /admin`: the dashboard of the first CA the engine lets this user read.
 async fn console_home(State(state): State<AppState>, user: WebUser) -> Result<Response, PageError> {
     let mut refusal = None;
-    for ca in state.authority.ca_names() {
-        match state
-            .authority
-            .authorize_console(Some(&user.identity), ca.as_str())
-        {
+    for ca in state.directory.ca_names() {
+        match state.admin.authorize_reader(Some(&user.identity), &ca) {
             Ok(()) => return Ok(Redirect::to(&ca_path(ca.as_str())).into_response()),
             Err(e) => refusal = Some(e),
         }
@@ -222,7 +221,7 @@ async fn switch_ca(
     PageQuery(q): PageQuery<SwitchQuery>,
 ) -> Result<Response, PageError> {
     let ca = state
-        .authority
+        .directory
         .ca_name(&q.ca)
         .ok_or_else(|| PageError::not_found(format!("no CA {:?}", q.ca)))?;
     let section = match q.section.as_str() {
@@ -292,8 +291,16 @@ async fn dashboard(
 ) -> Result<Response, PageError> {
     let who = Some(&user.identity);
     let stats = state
-        .authority
-        .statistics(who, &ca, EXPIRING_WITHIN)
+        .admin
+        .statistics(
+            who,
+            &state.ca(&ca)?,
+            StatisticsSpec {
+                chart_days: super::CHART_DAYS,
+                expiring_within: EXPIRING_WITHIN,
+                expiring_list: 10,
+            },
+        )
         .await?;
     let nav = nav(&state, &ca);
     let base = ca_path(&nav.ca);
@@ -330,8 +337,8 @@ async fn dashboard(
         })
         .collect();
     let exits = state
-        .authority
-        .exit_status(who, &ca)
+        .admin
+        .exit_status(who, &state.ca(&ca)?)
         .await?
         .into_iter()
         .map(|e| ExitHealth {
@@ -342,7 +349,7 @@ async fn dashboard(
             last_error: e.state.last_error.filter(|_| e.state.attempts > 0),
         })
         .collect();
-    let crls = state.authority.list_crls(who, &ca, 20).await?;
+    let crls = state.admin.list_crls(who, &state.ca(&ca)?, 20).await?;
     let newest_full = crls.iter().find(|c| c.delta_base.is_none());
     let page = DashboardPage {
         chrome: chrome(format!("{} · Dashboard", nav.ca), "admin-dashboard", &user),
@@ -415,13 +422,13 @@ async fn pending_page(
 ) -> Result<Response, PageError> {
     let who = Some(&user.identity);
     let records = state
-        .authority
+        .admin
         .view(
             who,
-            &ca,
+            &state.ca(&ca)?,
             ViewQuery {
                 status: Some(RequestStatus::Pending),
-                limit: signet_core::admin::MAX_PAGE,
+                limit: signet_api::admin::MAX_PAGE,
                 ..Default::default()
             },
         )
@@ -434,7 +441,10 @@ async fn pending_page(
         let needed = match required.get(&profile) {
             Some(n) => *n,
             None => {
-                let d = state.authority.request_details(who, &ca, r.id).await?;
+                let d = state
+                    .admin
+                    .request_details(who, &state.ca(&ca)?, r.id)
+                    .await?;
                 required.insert(profile.clone(), d.approvals_required);
                 d.approvals_required
             }
@@ -522,8 +532,8 @@ async fn request_view(
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
     let d = state
-        .authority
-        .request_details(Some(&user.identity), ca, id)
+        .admin
+        .request_details(Some(&user.identity), &state.ca(ca)?, id)
         .await?;
     let nav = nav(state, ca);
     Ok(render(&request_page_of(d, nav, user, notice)))
@@ -600,7 +610,7 @@ fn history_row(a: &AuditRecord) -> HistoryRow {
 
 fn request_id(s: &str) -> Result<RequestId, PageError> {
     s.parse()
-        .map_err(|e: signet_core::ids::IdError| PageError::not_found(e.to_string()))
+        .map_err(|e: signet_api::ids::IdError| PageError::not_found(e.to_string()))
 }
 
 fn request_path(ca: &str, id: RequestId) -> String {
@@ -634,7 +644,10 @@ async fn approve(
     CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     let id = request_id(&id)?;
-    let result = state.authority.approve(Some(&user.identity), &ca, id).await;
+    let result = state
+        .admin
+        .approve(Some(&user.identity), &state.ca(&ca)?, id)
+        .await;
     request_outcome(&state, &user, &ca, id, result, |r| match r.status {
         RequestStatus::Issued => "issued",
         RequestStatus::Denied => "denied",
@@ -656,8 +669,8 @@ async fn deny(
 ) -> Result<Response, PageError> {
     let id = request_id(&id)?;
     let result = state
-        .authority
-        .deny(Some(&user.identity), &ca, id, &form.reason)
+        .admin
+        .deny(Some(&user.identity), &state.ca(&ca)?, id, &form.reason)
         .await;
     request_outcome(&state, &user, &ca, id, result, |_| "denied").await
 }
@@ -687,8 +700,13 @@ async fn set_attribute(
         ))
     } else {
         state
-            .authority
-            .set_attributes(Some(&user.identity), &ca, id, vec![(name, value)])
+            .admin
+            .set_attributes(
+                Some(&user.identity),
+                &state.ca(&ca)?,
+                id,
+                vec![(name, value)],
+            )
             .await
     };
     request_outcome(&state, &user, &ca, id, result, |_| "attribute").await
@@ -729,20 +747,18 @@ async fn set_extension(
             )),
         }
     };
-    let result = match value {
-        Ok(value) => {
+    let edit = value.and_then(|value| {
+        Ok(ExtensionEdit {
+            oid: ExtensionEdit::parse_oid(form.oid.trim())?,
+            critical: form.critical.is_some(),
+            value,
+        })
+    });
+    let result = match edit {
+        Ok(edit) => {
             state
-                .authority
-                .set_extension(
-                    Some(&user.identity),
-                    &ca,
-                    id,
-                    ExtensionEdit {
-                        oid: form.oid.trim().to_string(),
-                        critical: form.critical.is_some(),
-                        value,
-                    },
-                )
+                .admin
+                .set_extension(Some(&user.identity), &state.ca(&ca)?, id, edit)
                 .await
         }
         Err(e) => Err(e),
@@ -843,10 +859,10 @@ async fn certificates_page(
         Vec::new()
     } else {
         state
-            .authority
+            .admin
             .view(
                 Some(&user.identity),
-                &ca,
+                &state.ca(&ca)?,
                 ViewQuery {
                     status,
                     text: (!q.is_empty()).then(|| q.clone()),
@@ -963,8 +979,8 @@ async fn certificate_view(
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
     let d = state
-        .authority
-        .certificate_details(Some(&user.identity), ca, serial)
+        .admin
+        .certificate_details(Some(&user.identity), &state.ca(ca)?, serial)
         .await?;
     let nav = nav(state, ca);
     let r = &d.record;
@@ -1084,8 +1100,8 @@ async fn revoke(
     let (result, done) = match parsed {
         Ok((reason, date)) => (
             state
-                .authority
-                .revoke(Some(&user.identity), &ca, serial, reason, date)
+                .admin
+                .revoke(Some(&user.identity), &state.ca(&ca)?, serial, reason, date)
                 .await,
             if reason == RevocationReason::CertificateHold {
                 "held"
@@ -1105,8 +1121,8 @@ async fn unrevoke(
 ) -> Result<Response, PageError> {
     let serial = parse_serial(&serial)?;
     let result = state
-        .authority
-        .unrevoke(Some(&user.identity), &ca, serial)
+        .admin
+        .unrevoke(Some(&user.identity), &state.ca(&ca)?, serial)
         .await;
     certificate_outcome(&state, &user, &ca, serial, result, "released").await
 }
@@ -1151,17 +1167,18 @@ async fn crls_view(
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
     let records = state
-        .authority
-        .list_crls(Some(&user.identity), ca, 50)
+        .admin
+        .list_crls(Some(&user.identity), &state.ca(ca)?, 50)
         .await?;
     let nav = nav(state, ca);
+    let name = state.ca(&nav.ca)?;
     let rows = records
         .iter()
         .map(|r| {
             let delta = r.delta_base.is_some();
             let current = state
-                .authority
-                .crl(&nav.ca, r.shard, delta)
+                .revocation
+                .crl(&name, r.shard, delta)
                 .filter(|c| c.number == r.number);
             CrlRow {
                 number: r.number,
@@ -1208,8 +1225,8 @@ async fn publish_crls(
     CsrfForm(user, form): CsrfForm<PublishForm>,
 ) -> Result<Response, PageError> {
     match state
-        .authority
-        .publish_crls(Some(&user.identity), &ca, form.delta.is_some())
+        .admin
+        .publish_crls(Some(&user.identity), &state.ca(&ca)?, form.delta.is_some())
         .await
     {
         Ok(_) => Ok(back(
@@ -1274,10 +1291,10 @@ async fn exits_view(
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
     let who = Some(&user.identity);
-    let statuses = state.authority.exit_status(who, ca).await?;
+    let statuses = state.admin.exit_status(who, &state.ca(ca)?).await?;
     let parked = state
-        .authority
-        .parked_events(who, ca, None, signet_core::admin::MAX_PAGE)
+        .admin
+        .parked_events(who, &state.ca(ca)?, None, signet_api::admin::MAX_PAGE)
         .await?;
     let exits = statuses
         .into_iter()
@@ -1343,8 +1360,8 @@ async fn retry_parked(
         .parse()
         .map_err(|_| PageError::not_found(format!("{seq:?} is not an outbox sequence number")))?;
     let result = state
-        .authority
-        .retry_parked(Some(&user.identity), &ca, &exit, seq)
+        .admin
+        .retry_parked(Some(&user.identity), &state.ca(&ca)?, &exit, seq)
         .await;
     exit_outcome(&state, &user, &ca, result, "retried").await
 }
@@ -1355,8 +1372,8 @@ async fn skip_exit(
     CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     let result = state
-        .authority
-        .skip_exit(Some(&user.identity), &ca, &exit)
+        .admin
+        .skip_exit(Some(&user.identity), &state.ca(&ca)?, &exit)
         .await
         .map(|_| ());
     exit_outcome(&state, &user, &ca, result, "skipped").await
@@ -1404,10 +1421,10 @@ async fn audit_page(
 ) -> Result<Response, PageError> {
     let who = Some(&user.identity);
     // The engine checks the auditor role.
-    let head = state.authority.audit_head(who).await?;
+    let head = state.admin.audit_head(who).await?;
     // The log is server-wide; the sub-navigation points at the first CA.
     let first = state
-        .authority
+        .directory
         .ca_names()
         .first()
         .map(ToString::to_string)
@@ -1420,12 +1437,12 @@ async fn audit_page(
     let mut records = if before <= 1 {
         Vec::new()
     } else {
-        state.authority.audit_log(who, after, limit).await?
+        state.admin.audit_log(who, after, limit).await?
     };
     records.retain(|r| r.seq < before);
     records.reverse();
     let notice = if q.verify.is_some() {
-        let check = state.authority.verify_audit(who).await?;
+        let check = state.admin.verify_audit(who).await?;
         match check.first_broken {
             None => Notice::ok(format!(
                 "The audit chain is intact: {} records checked.",

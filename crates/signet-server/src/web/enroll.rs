@@ -13,8 +13,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use base64ct::{Base64, Encoding};
 use serde::Deserialize;
-use signet_core::console::WebSessionEvent;
-use signet_core::{Enroll, EnrollError, Identity, RequestId, SerialNumber, SubmitRequest};
+use signet_api::admin::SessionAction;
+use signet_api::{EnrollError, Identity, RequestId, SerialNumber, SubmitRequest};
 use signet_x509::pem;
 
 use super::session::{CertBinding, clear_cookie, cookie_value, safe_next, same_origin};
@@ -72,7 +72,7 @@ struct CaLink {
 
 fn ca_links(state: &AppState) -> Vec<CaLink> {
     state
-        .authority
+        .directory
         .summaries()
         .into_iter()
         .map(|c| CaLink {
@@ -283,14 +283,16 @@ async fn signin(
             Err(message) => return refuse(message),
         }
     } else {
-        match state.authority.authenticate_token(&form.token) {
+        match state.authn.authenticate_token(&form.token) {
             Ok(identity) => (identity, None, "token"),
             Err(e) => return refuse(e.to_string()),
         }
     };
-    let authority = std::sync::Arc::clone(&state.authority);
-    let random = move |buf: &mut [u8]| authority.fill_random(buf).map_err(|e| e.to_string());
-    let session = match state.web.sessions.open(identity.clone(), binding, &random) {
+    let session = match state
+        .web
+        .sessions
+        .open(identity.clone(), binding, &super::fill_random)
+    {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "could not open a web session");
@@ -299,8 +301,11 @@ async fn signin(
         }
     };
     if let Err(e) = state
-        .authority
-        .audit_web_session(WebSessionEvent::SignIn, &identity, how, &peer)
+        .admin
+        .record_session(
+            &identity,
+            super::session_audit(SessionAction::SignIn, how, &peer),
+        )
         .await
     {
         // No sign-in without its audit record.
@@ -372,8 +377,11 @@ async fn signout(
         "certificate"
     };
     if let Err(e) = state
-        .authority
-        .audit_web_session(WebSessionEvent::SignOut, &user.identity, how, &peer)
+        .admin
+        .record_session(
+            &user.identity,
+            super::session_audit(SessionAction::SignOut, how, &peer),
+        )
         .await
     {
         tracing::warn!(error = %e, "could not audit a sign-out");
@@ -429,8 +437,8 @@ fn enroll_form_page(
     };
     let profiles = match &ca {
         Some(ca) => state
-            .authority
-            .enrollable_profiles(ca, Some(&user.identity))?
+            .directory
+            .enrollable_profiles(&state.ca(ca)?, Some(&user.identity))?
             .into_iter()
             .map(|p| p.to_string())
             .collect(),
@@ -503,12 +511,12 @@ async fn enroll(
         attributes,
         caller: Some(user.identity.clone()),
     };
-    match state.authority.submit(request).await {
+    match state.enroll.submit(request).await {
         Ok(resp) => {
             let ca = state
-                .authority
+                .directory
                 .ca_name(&form.ca)
-                .map_or_else(|| form.ca.clone(), ToString::to_string);
+                .map_or_else(|| form.ca.clone(), |n| n.to_string());
             Ok(
                 Redirect::to(&format!("/requests/{}/{}", super::url_encode(&ca), resp.id))
                     .into_response(),
@@ -557,12 +565,9 @@ async fn retrieve(
     user: &WebUser,
     ca: &str,
     id: &str,
-) -> Result<(RequestId, signet_core::SubmitResponse), PageError> {
+) -> Result<(RequestId, signet_api::SubmitResponse), PageError> {
     let id = parse_id(id)?;
-    let resp = state
-        .authority
-        .retrieve_request(ca, id, Some(&user.identity))
-        .await?;
+    let resp = state.enroll.retrieve(ca, id, Some(&user.identity)).await?;
     Ok((id, resp))
 }
 
@@ -580,13 +585,13 @@ async fn request_page(
     let page = RequestPage {
         chrome: Chrome::new(format!("Request {id}"), "requests", Some(&user)),
         ca: state
-            .authority
+            .directory
             .ca_name(&ca)
-            .map_or(ca.clone(), ToString::to_string),
+            .map_or(ca.clone(), |n| n.to_string()),
         id: id.to_string(),
         status: resp.status.as_str(),
         message: resp.message.clone(),
-        serial: resp.serial.clone(),
+        serial: resp.serial.map(|s| s.to_hex()),
         subject: info.as_ref().map(|i| i.subject.to_string()),
         sans: info
             .as_ref()
@@ -615,7 +620,7 @@ async fn request_download(
     let cert = resp
         .certificate
         .ok_or_else(|| PageError::not_found(format!("request {id} has no certificate")))?;
-    let serial = resp.serial.unwrap_or_default();
+    let serial = resp.serial.map(|s| s.to_hex()).unwrap_or_default();
     let mut full = vec![cert.clone()];
     full.extend(resp.chain);
     let (body, ty, name) = match file.as_str() {
@@ -679,8 +684,8 @@ async fn my_requests(State(state): State<AppState>, user: WebUser) -> Result<Res
     let mut rows = Vec::new();
     for ca in &cas {
         let mine = match state
-            .authority
-            .requests_of(Some(&user.identity), &ca.name, 100)
+            .admin
+            .requests_of(Some(&user.identity), &state.ca(&ca.name)?, 100)
             .await
         {
             Ok(r) => r,

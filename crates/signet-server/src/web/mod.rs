@@ -31,7 +31,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use signet_core::{EnrollError, Role};
+use signet_api::admin::{SessionAction, SessionAudit};
+use signet_api::{EnrollError, Identity, Role};
 
 use crate::api::AppState;
 pub use session::{CsrfForm, MaybeUser, SessionLimits, Sessions, WebUser};
@@ -170,10 +171,40 @@ impl Chrome {
             title: title.into(),
             user: user.map(|u| (u.identity.name.clone(), u.identity.roles.to_string())),
             csrf: user.map(|u| u.csrf.clone()).unwrap_or_default(),
-            console: user.is_some_and(|u| signet_core::Authority::may_use_console(&u.identity)),
+            console: user.is_some_and(|u| may_use_console(&u.identity)),
             auditor: user.is_some_and(|u| u.identity.roles.contains(Role::Auditor)),
             section,
         }
+    }
+}
+
+/// The issuance chart covers this many days, today included.
+pub const CHART_DAYS: u32 = 30;
+
+/// Whether `identity` may open the console at all: it holds a role other than requester on
+/// some CA. What it may read there, the engine decides (`Administer::authorize_reader`).
+pub fn may_use_console(identity: &Identity) -> bool {
+    [Role::Admin, Role::Manager, Role::Auditor]
+        .into_iter()
+        .any(|r| identity.roles.contains(r))
+}
+
+/// Fills `buf` from the TLS provider's random generator (session ids, CSRF tokens).
+pub fn fill_random(buf: &mut [u8]) -> Result<(), String> {
+    rustls::crypto::aws_lc_rs::default_provider()
+        .secure_random
+        .fill(buf)
+        .map_err(|_| "the system random generator failed".to_string())
+}
+
+/// The audit record of a web sign-in or sign-out (`web-sign-in`, `web-sign-out`). `how` is
+/// the method (`token`, `certificate`); `peer` the client address.
+pub fn session_audit(action: SessionAction, how: &str, peer: &str) -> SessionAudit {
+    SessionAudit {
+        front_end: "web",
+        action,
+        method: how.to_string(),
+        peer: peer.to_string(),
     }
 }
 

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::de::DeserializeOwned;
-use signet_core::{Identity, SerialNumber};
+use signet_api::{Identity, SerialNumber};
 use signet_x509::DistinguishedName;
 
 use crate::api::AppState;
@@ -199,7 +199,7 @@ async fn session_user(parts: &Parts, state: &AppState) -> Option<WebUser> {
     let cookie = cookie_value(&parts.headers)?;
     let sessions = &state.web.sessions;
     let session = sessions.get(&cookie)?;
-    let identity = match state.authority.refresh_identity(&session.identity) {
+    let identity = match state.authn.refresh_identity(&session.identity) {
         Ok(identity) => identity,
         Err(_) => {
             sessions.close(&cookie);
@@ -211,7 +211,7 @@ async fn session_user(parts: &Parts, state: &AppState) -> Option<WebUser> {
         // is treated the same way (fail closed).
         if std::time::SystemTime::now() >= cert.not_after
             || !matches!(
-                state.authority.is_revoked(&cert.issuer, &cert.serial).await,
+                state.authn.is_revoked(&cert.issuer, &cert.serial).await,
                 Ok(false)
             )
         {

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use signet_core::limits::TokenBucket;
+use signet_api::rate::TokenBucket;
 
 use crate::listener::AddressKey;
 

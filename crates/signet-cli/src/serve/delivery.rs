@@ -11,7 +11,7 @@ use signet_core::{Authority, NextRun};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::Metrics;
+use signet_server::Metrics;
 
 /// How long an idle task sleeps before it looks at the outbox anyway.
 const IDLE: Duration = Duration::from_secs(30);
@@ -20,7 +20,6 @@ const STORE_RETRY: Duration = Duration::from_secs(1);
 
 /// The running delivery tasks.
 pub struct Delivery {
-    wakers: Arc<Vec<Arc<Notify>>>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -51,7 +50,7 @@ impl Delivery {
                             }
                         }
                         Err(e) => {
-                            tracing::warn!(ca = %ca, exit, error = %crate::untrusted::Untrusted(&e.to_string()), "exit delivery failed; will retry");
+                            tracing::warn!(ca = %ca, exit, error = %signet_server::untrusted::Untrusted(&e.to_string()), "exit delivery failed; will retry");
                             STORE_RETRY
                         }
                     };
@@ -75,25 +74,12 @@ impl Delivery {
                 }
             }));
         }
-        let wakers = Arc::new(wakers);
-        let all = Arc::clone(&wakers);
         authority.set_wake(Box::new(move || {
-            for w in all.iter() {
+            for w in wakers.iter() {
                 w.notify_one();
             }
         }));
-        Delivery {
-            wakers,
-            stop,
-            tasks,
-        }
-    }
-
-    /// Wakes every task now.
-    pub fn wake(&self) {
-        for w in self.wakers.iter() {
-            w.notify_one();
-        }
+        Delivery { stop, tasks }
     }
 
     /// Stops the tasks. A task in the middle of a notification finishes it first, but a

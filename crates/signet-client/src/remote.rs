@@ -1,6 +1,7 @@
 //! `RemoteEnroll`: the `Enroll` trait over HTTP, so the CLI (and any front end) can talk to
 //! a CA on another host exactly as the REST handlers talk to the one in process.
 
+use crate::wire::{CaView, RequestView};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Method, Request, StatusCode};
@@ -8,10 +9,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
-use signet_core::{
+use signet_api::{
     BoxFuture, CaSummary, Enroll, EnrollError, Identity, RequestId, SubmitRequest, SubmitResponse,
 };
-use signet_server::wire::{CaView, RequestView};
 
 /// An HTTP client of the REST API implementing `Enroll`.
 #[derive(Clone)]
@@ -198,6 +198,19 @@ impl Enroll for RemoteEnroll {
                 return Err(problem(status, &body));
             }
             Ok(body.to_vec())
+        })
+    }
+
+    fn chain<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<Vec<u8>>, EnrollError>> {
+        Box::pin(async move {
+            let path = format!("/api/v1/cas/{}/chain?format=pem", path_segment(ca));
+            let (status, body) = self.call(Method::GET, &path, None, Vec::new()).await?;
+            if !status.is_success() {
+                return Err(problem(status, &body));
+            }
+            signet_x509::pem::decode_all(&body, "CERTIFICATE").map_err(|e| {
+                EnrollError::Unavailable(format!("unexpected response from the server: {e}"))
+            })
         })
     }
 }

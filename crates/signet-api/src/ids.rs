@@ -71,6 +71,61 @@ name_type!(
     "profile name"
 );
 
+/// An object identifier in canonical dotted form (`2.5.29.17`): at least two arcs, digits
+/// only, no leading zeros, so two spellings of one OID cannot compare different.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Oid(String);
+
+impl Oid {
+    pub fn new(s: &str) -> Result<Oid, IdError> {
+        let canonical = s.split('.').all(|arc| arc == "0" || !arc.starts_with('0'));
+        if signet_x509::ext::is_dotted_oid(s) && canonical {
+            Ok(Oid(s.to_string()))
+        } else {
+            Err(IdError {
+                kind: "OID",
+                value: s.chars().take(80).collect(),
+                rule: "a dotted object identifier such as 2.5.29.17, without leading zeros",
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Oid {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Oid, IdError> {
+        Oid::new(s)
+    }
+}
+
+impl fmt::Display for Oid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for Oid {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<Oid> for String {
+    fn eq(&self, other: &Oid) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<&str> for Oid {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// A request's id, unique within one database (AD CS `RequestID`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(i64);
@@ -207,6 +262,29 @@ impl fmt::Debug for SerialNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oids_are_canonical_dotted() {
+        let san = Oid::new("2.5.29.17").expect("oid");
+        assert_eq!(san, "2.5.29.17");
+        assert_eq!(san.to_string(), "2.5.29.17");
+        assert_eq!(
+            "1.3.6.1.4.1.311.20.2".parse::<Oid>().map(|o| o.to_string()),
+            Ok("1.3.6.1.4.1.311.20.2".to_string())
+        );
+        for bad in [
+            "",
+            "2",
+            "2.5.29.037",
+            "02.5.29.37",
+            "2.5.29.31.",
+            "2..5",
+            "a.b",
+            "2.5 .29",
+        ] {
+            assert!(Oid::new(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn names_parse_strictly() {

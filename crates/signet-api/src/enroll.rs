@@ -1,10 +1,12 @@
 //! `Enroll`: the one interface every intermediary (REST, CLI, web pages, ACME, EST, SCEP,
 //! CMP) uses to reach a CA (AD CS `ICertConfig` + `ICertRequest`). `Authority` implements it
-//! in process; `signet-cli` has an HTTP implementation so a front end can run elsewhere.
+//! in process; `signet-client` has an HTTP implementation so a front end can run elsewhere.
+//! [`Directory`] is the CA set as a front end beside the engine reads it, without a round
+//! trip.
 
 use crate::BoxFuture;
 use crate::auth::Identity;
-use crate::ids::RequestId;
+use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
 use crate::model::RequestStatus;
 
 /// One CA as discovered (`ICertConfig`).
@@ -41,8 +43,8 @@ pub struct SubmitResponse {
     pub id: RequestId,
     pub status: RequestStatus,
     pub message: Option<String>,
-    /// Hex serial when issued.
-    pub serial: Option<String>,
+    /// The serial when issued (or revoked).
+    pub serial: Option<SerialNumber>,
     /// The certificate, DER, when issued (or revoked).
     pub certificate: Option<Vec<u8>>,
     /// The issuing chain, DER, leaf's issuer first.
@@ -109,4 +111,36 @@ pub trait Enroll: Send + Sync {
     ) -> BoxFuture<'a, Result<SubmitResponse, EnrollError>>;
     /// The CA certificate, DER.
     fn ca_certificate<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<u8>, EnrollError>>;
+    /// The issuing chain, DER, CA certificate first.
+    fn chain<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<Vec<Vec<u8>>, EnrollError>>;
+    /// The canonical name of a CA given by name or config string `host/CAName`;
+    /// `UnknownCa` when the server does not hold it. By default, from [`Enroll::list_cas`]
+    /// (a remote client); the engine answers from its own table.
+    fn resolve_ca<'a>(&'a self, ca: &'a str) -> BoxFuture<'a, Result<CaName, EnrollError>> {
+        Box::pin(async move {
+            let cas = self.list_cas().await?;
+            cas.iter()
+                .find(|c| c.name == ca || c.config.eq_ignore_ascii_case(ca))
+                .and_then(|c| CaName::new(&c.name).ok())
+                .ok_or_else(|| EnrollError::UnknownCa(ca.chars().take(100).collect()))
+        })
+    }
+}
+
+/// The CA set of a server, read in process (the CAs are fixed while it runs): names, the
+/// resolution of a name or config string, discovery, and the profiles a caller may use.
+pub trait Directory: Send + Sync {
+    /// Every CA's canonical name, in configuration order.
+    fn ca_names(&self) -> Vec<CaName>;
+    /// The canonical name of a CA given by name or config string `host/CAName`, if it is
+    /// one of this server's.
+    fn ca_name(&self, ca: &str) -> Option<CaName>;
+    /// Discovery (`ICertConfig`), as [`Enroll::list_cas`] answers it.
+    fn summaries(&self) -> Vec<CaSummary>;
+    /// The profiles of `ca` that `caller` may enroll in, default first.
+    fn enrollable_profiles(
+        &self,
+        ca: &CaName,
+        caller: Option<&Identity>,
+    ) -> Result<Vec<ProfileName>, EnrollError>;
 }

@@ -220,6 +220,24 @@ pub fn same_identity(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// Authentication: a front end turns a credential into an [`Identity`], and re-checks a
+/// session's identity while it lasts. Certificates are mapped by the front end (it holds the
+/// mappings); whether one was revoked is the engine's answer.
+pub trait Authenticate: Send + Sync {
+    /// An API token's identity; `Unauthenticated` when unknown, expired or revoked.
+    fn authenticate_token(&self, secret: &str) -> Result<Identity, EnrollError>;
+    /// The current identity of a session opened as `identity`: a token session ends when its
+    /// token is revoked or expires, and its roles follow the token's.
+    fn refresh_identity(&self, identity: &Identity) -> Result<Identity, EnrollError>;
+    /// Whether a certificate one of these CAs issued (found by its issuer name) is
+    /// revoked or on hold; `false` for other issuers.
+    fn is_revoked<'a>(
+        &'a self,
+        issuer: &'a signet_x509::DistinguishedName,
+        serial: &'a crate::ids::SerialNumber,
+    ) -> crate::BoxFuture<'a, Result<bool, EnrollError>>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

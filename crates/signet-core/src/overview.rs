@@ -1,8 +1,9 @@
-//! What the web pages need from the engine beyond `Enroll` and `ICertAdmin`: the profiles a
-//! caller may enroll in, a CA's statistics for the console's dashboard, re-checking a signed-in
-//! session's credential, and audit records for signing in and out.
+//! What front ends read beyond `Enroll` and `ICertAdmin`: the profiles a caller may enroll
+//! in, a caller's own requests, a CA's statistics, re-checking a session's credential, and
+//! the audit records of signing in and out. Nothing here knows a web page: the front end
+//! says what it wants (chart days, expiring window) and names itself in the audit action.
 //!
-//! Authorization stays here, as everywhere in the engine: the HTTP layer only authenticates.
+//! Authorization stays here, as everywhere in the engine: front ends only authenticate.
 
 use std::time::{Duration, SystemTime};
 
@@ -10,49 +11,8 @@ use crate::auth::{Identity, Role};
 use crate::authority::{Authority, internal};
 use crate::enroll::EnrollError;
 use crate::ids::ProfileName;
-use crate::model::RequestStatus;
-use crate::store::{AuditTarget, NewAudit};
-
-/// The issuance chart covers this many days, today included.
-pub const CHART_DAYS: u32 = 30;
-
-/// A CA at a glance (the console's dashboard), read in one store query.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CaStatistics {
-    /// Requests by status, every status present (zero counts included), in
-    /// [`RequestStatus`] order: pending, issued, denied, failed, revoked.
-    pub by_status: Vec<(RequestStatus, u64)>,
-    /// Certificates issued per UTC day, oldest first, `CHART_DAYS` entries ending today:
-    /// (day start, count).
-    pub issued_per_day: Vec<(SystemTime, u64)>,
-    /// Unrevoked certificates whose notAfter falls within `expiring_within` of now.
-    pub expiring: u64,
-    /// The first `expiring_list` of those, soonest first.
-    pub expiring_soonest: Vec<ExpiringCertificate>,
-    /// The newest audit record's sequence number (0: none yet).
-    pub audit_head: u64,
-}
-
-/// A certificate that expires soon (the dashboard's list).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpiringCertificate {
-    pub request_id: crate::ids::RequestId,
-    pub serial: crate::ids::SerialNumber,
-    pub subject: String,
-    pub not_after: SystemTime,
-}
-
-/// What [`crate::Store::ca_statistics`] counts.
-#[derive(Debug, Clone)]
-pub struct StatisticsQuery {
-    pub ca: crate::ids::CaName,
-    pub now: SystemTime,
-    /// The first day of the chart (a UTC midnight).
-    pub chart_from: SystemTime,
-    pub expiring_within: Duration,
-    /// How many of the expiring certificates to list.
-    pub expiring_list: u32,
-}
+use crate::store::{AuditTarget, NewAudit, StatisticsQuery};
+pub use signet_api::admin::{CaStatistics, ExpiringCertificate, SessionAudit, StatisticsSpec};
 
 /// The UTC midnight at or before `t`.
 pub fn utc_day(t: SystemTime) -> SystemTime {
@@ -118,41 +78,26 @@ impl Authority {
             .map_err(|e| internal("store", &e))
     }
 
-    /// Fills `buf` from the CA's random generator (session ids, CSRF tokens).
-    pub fn fill_random(&self, buf: &mut [u8]) -> Result<(), EnrollError> {
-        self.random.fill(buf).map_err(|e| internal("random", &e))
-    }
-
-    /// Whether `caller` may read the console of `ca` (manager, administrator or auditor
-    /// on it), without reading anything.
-    pub fn authorize_console(
-        &self,
-        caller: Option<&Identity>,
-        ca: &str,
-    ) -> Result<(), EnrollError> {
-        let name = self.resolve(ca)?.runtime.info.name.clone();
-        self.authorize_reader(caller, &name)
-    }
-
-    /// The dashboard's figures for `ca` (managers, administrators and auditors).
+    /// A CA's figures (managers, administrators and auditors): requests by status, an
+    /// issuance chart of `spec.chart_days` days, certificates expiring soon.
     pub async fn statistics(
         &self,
         caller: Option<&Identity>,
         ca: &str,
-        expiring_within: Duration,
+        spec: StatisticsSpec,
     ) -> Result<CaStatistics, EnrollError> {
         let name = self.resolve(ca)?.runtime.info.name.clone();
         self.authorize_reader(caller, &name)?;
         let now = self.clock.now();
         let chart_from =
-            utc_day(now) - Duration::from_secs(86_400 * u64::from(CHART_DAYS.saturating_sub(1)));
+            utc_day(now) - Duration::from_secs(86_400 * u64::from(spec.chart_days.max(1) - 1));
         self.store
             .ca_statistics(StatisticsQuery {
                 ca: name,
                 now,
                 chart_from,
-                expiring_within,
-                expiring_list: 10,
+                expiring_within: spec.expiring_within,
+                expiring_list: spec.expiring_list,
             })
             .await
             .map_err(|e| internal("store", &e))
@@ -180,23 +125,22 @@ impl Authority {
             .ok_or_else(ended)
     }
 
-    /// Records a web sign-in or sign-out in the audit log. `how` is the method (`token`, `certificate`); `peer` the client address.
-    pub async fn audit_web_session(
+    /// Records that `identity` signed in to or out of a front end: the audit action is
+    /// `FRONTEND-sign-in` / `FRONTEND-sign-out` (`web-sign-in`).
+    pub async fn record_session(
         &self,
-        action: WebSessionEvent,
         identity: &Identity,
-        how: &str,
-        peer: &str,
+        session: SessionAudit,
     ) -> Result<(), EnrollError> {
         let details = crate::audit_details::to_json(&crate::audit_details::ConsoleSession {
-            method: how,
-            peer,
+            method: &session.method,
+            peer: &session.peer,
             via: &identity.via,
         });
         let record = NewAudit {
             at: self.clock.now(),
             actor: identity.name.clone(),
-            action: action.as_str().into(),
+            action: format!("{}-{}", session.front_end, session.action.as_str()),
             ca: None,
             target: AuditTarget::None,
             details,
@@ -205,29 +149,5 @@ impl Authority {
             .append_audit(vec![record])
             .await
             .map_err(|e| internal("store", &e))
-    }
-
-    /// Whether `identity` may open the console at all: it holds a role other than requester
-    /// on some CA.
-    pub fn may_use_console(identity: &Identity) -> bool {
-        [Role::Admin, Role::Manager, Role::Auditor]
-            .into_iter()
-            .any(|r| identity.roles.contains(r))
-    }
-}
-
-/// The audit actions of web sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebSessionEvent {
-    SignIn,
-    SignOut,
-}
-
-impl WebSessionEvent {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebSessionEvent::SignIn => "web-sign-in",
-            WebSessionEvent::SignOut => "web-sign-out",
-        }
     }
 }

@@ -2,7 +2,7 @@
 //! `RemoteEnroll` (which reads them), so the contract has one definition.
 
 use serde::{Deserialize, Serialize};
-use signet_core::{CaSummary, RequestId, RequestStatus, SubmitResponse};
+use signet_api::{CaSummary, RequestId, RequestStatus, SerialNumber, SubmitResponse};
 use signet_x509::pem;
 
 /// One CA in config discovery (`GET /api/v1/cas`).
@@ -87,7 +87,7 @@ impl RequestView {
             ca: ca.to_string(),
             status: r.status.as_str().to_string(),
             message: r.message,
-            serial: r.serial,
+            serial: r.serial.map(|s| s.to_hex()),
             certificate,
             chain,
         }
@@ -110,7 +110,11 @@ impl RequestView {
             id: RequestId::new(self.id).map_err(|e| e.to_string())?,
             status: self.status.parse::<RequestStatus>()?,
             message: self.message,
-            serial: self.serial,
+            serial: self
+                .serial
+                .map(|s| s.parse::<SerialNumber>())
+                .transpose()
+                .map_err(|e| e.to_string())?,
             certificate,
             chain,
         })
@@ -201,8 +205,8 @@ pub struct AuditView {
     pub hash: String,
 }
 
-impl From<&signet_core::AuditRecord> for AuditView {
-    fn from(r: &signet_core::AuditRecord) -> AuditView {
+impl From<&signet_api::admin::AuditRecord> for AuditView {
+    fn from(r: &signet_api::admin::AuditRecord) -> AuditView {
         AuditView {
             seq: r.seq,
             at: rfc3339(r.at),
@@ -261,14 +265,14 @@ pub struct AuditProblemView {
     pub reason: String,
 }
 
-impl From<signet_core::AuditCheck> for AuditCheckView {
-    fn from(c: signet_core::AuditCheck) -> AuditCheckView {
-        AuditCheckView::from(&signet_core::audit::AuditReport::from_check(c))
+impl From<signet_api::admin::AuditCheck> for AuditCheckView {
+    fn from(c: signet_api::admin::AuditCheck) -> AuditCheckView {
+        AuditCheckView::from(&signet_api::admin::AuditReport::from_check(c))
     }
 }
 
-impl From<&signet_core::audit::AuditReport> for AuditCheckView {
-    fn from(r: &signet_core::audit::AuditReport) -> AuditCheckView {
+impl From<&signet_api::admin::AuditReport> for AuditCheckView {
+    fn from(r: &signet_api::admin::AuditReport) -> AuditCheckView {
         let first = r.first_problem();
         AuditCheckView {
             ok: r.ok(),
@@ -317,8 +321,8 @@ pub struct TokenView {
     pub token: Option<String>,
 }
 
-impl From<&signet_core::TokenRecord> for TokenView {
-    fn from(t: &signet_core::TokenRecord) -> TokenView {
+impl From<&signet_api::admin::TokenRecord> for TokenView {
+    fn from(t: &signet_api::admin::TokenRecord) -> TokenView {
         TokenView {
             id: t.id,
             name: t.name.clone(),
@@ -337,8 +341,8 @@ impl From<&signet_core::TokenRecord> for TokenView {
 impl RecordView {
     /// The list form; `details` adds attributes, extensions, the PEM and the history.
     pub fn new(
-        r: &signet_core::RequestRecord,
-        details: Option<&signet_core::admin::RequestDetails>,
+        r: &signet_api::RequestRecord,
+        details: Option<&signet_api::admin::RequestDetails>,
     ) -> RecordView {
         let certificate = r.certificate.as_ref().map(|c| CertificateView {
             serial: c.serial.to_hex(),

@@ -4,7 +4,6 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use crate::draft::ExtensionOrigin;
 use crate::ids::{CaName, ProfileName, RequestId, SerialNumber};
 
 /// A request's disposition. `Denied` can be resubmitted by an officer; `Failed` is terminal.
@@ -192,4 +191,34 @@ pub struct RequestRecord {
     /// Bumped by every change to the request; updates name the version they read, so two
     /// concurrent changes cannot both win.
     pub version: u64,
+}
+
+/// Where an extension came from (AD CS `EXTENSION_ORIGIN_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExtensionOrigin {
+    Request,
+    Policy,
+    Admin,
+    Server,
+}
+
+impl ExtensionOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExtensionOrigin::Request => "request",
+            ExtensionOrigin::Policy => "policy",
+            ExtensionOrigin::Admin => "admin",
+            ExtensionOrigin::Server => "server",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ExtensionOrigin> {
+        Some(match s {
+            "request" => ExtensionOrigin::Request,
+            "policy" => ExtensionOrigin::Policy,
+            "admin" => ExtensionOrigin::Admin,
+            "server" => ExtensionOrigin::Server,
+            _ => return None,
+        })
+    }
 }

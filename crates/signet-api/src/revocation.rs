@@ -1,0 +1,131 @@
+//! Revocation as front ends see it: the public surface relying parties reach (CRLs and
+//! OCSP, [`PublicRevocation`]), revocation by a certificate's holder ([`HolderRevocation`],
+//! for ACME `revokeCert` and CMP `rr`), and the answer types.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use signet_x509::ocsp::{self, ResponseStatus};
+
+use crate::BoxFuture;
+use crate::enroll::EnrollError;
+use crate::ids::{CaName, SerialNumber};
+use crate::model::{RequestRecord, RevocationReason};
+
+/// A stored CRL (`der` is empty in listings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlRecord {
+    pub ca: CaName,
+    pub shard: u32,
+    pub number: u64,
+    pub delta_base: Option<u64>,
+    pub revocation_seq: u64,
+    pub this_update: SystemTime,
+    pub next_update: SystemTime,
+    pub entries: u64,
+    pub der: Vec<u8>,
+}
+
+/// A published CRL as served.
+#[derive(Debug, Clone)]
+pub struct PublishedCrl {
+    pub number: u64,
+    pub shard: u32,
+    pub delta_base: Option<u64>,
+    pub revocation_seq: u64,
+    pub this_update: SystemTime,
+    pub next_update: SystemTime,
+    pub entries: u64,
+    pub der: Arc<Vec<u8>>,
+}
+
+impl From<CrlRecord> for PublishedCrl {
+    fn from(r: CrlRecord) -> Self {
+        PublishedCrl {
+            number: r.number,
+            shard: r.shard,
+            delta_base: r.delta_base,
+            revocation_seq: r.revocation_seq,
+            this_update: r.this_update,
+            next_update: r.next_update,
+            entries: r.entries,
+            der: Arc::new(r.der),
+        }
+    }
+}
+
+/// An OCSP answer for the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct OcspReply {
+    pub der: Arc<[u8]>,
+    /// For `Cache-Control`/`Expires`: set on cacheable successful responses.
+    pub this_update: Option<SystemTime>,
+    pub next_update: Option<SystemTime>,
+}
+
+impl OcspReply {
+    /// `unauthorized`: not a CA of this server.
+    pub fn unauthorized() -> OcspReply {
+        OcspReply::error(ResponseStatus::Unauthorized)
+    }
+
+    /// `malformedRequest`, for what the HTTP layer cannot even decode.
+    pub fn malformed() -> OcspReply {
+        OcspReply::error(ResponseStatus::MalformedRequest)
+    }
+
+    /// An error response with no body (`unauthorized`, `tryLater`, ...).
+    pub fn error(status: ResponseStatus) -> OcspReply {
+        OcspReply {
+            der: ocsp::error_response(status).into(),
+            this_update: None,
+            next_update: None,
+        }
+    }
+}
+
+/// What one publication produced.
+#[derive(Debug, Clone)]
+pub struct PublishedSummary {
+    pub shard: u32,
+    pub number: u64,
+    pub delta_base: Option<u64>,
+    pub entries: u64,
+    pub this_update: SystemTime,
+    pub next_update: SystemTime,
+    pub url: Option<String>,
+}
+
+/// A revocation asked for by the certificate's holder, who proved it to the front end
+/// (ACME: the certificate's key or an account holding it; CMP: a signed `rr`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HolderRequest {
+    pub serial: SerialNumber,
+    /// `certificateHold` is refused: a holder cannot release a hold.
+    pub reason: RevocationReason,
+    /// Who asked, as the audit log's actor (e.g. `acme-account-12`).
+    pub holder: String,
+    /// How possession was proved, for the audit log (e.g. `acme:certificate-key`).
+    pub proof: String,
+}
+
+/// What relying parties read: CRLs and OCSP answers (no authentication).
+pub trait PublicRevocation: Send + Sync {
+    /// The newest full (`delta = false`) or delta CRL of a partition, if published.
+    fn crl(&self, ca: &CaName, shard: u32, delta: bool) -> Option<Arc<PublishedCrl>>;
+    /// The URL a partition's CRL is published at, if a public URL is set.
+    fn crl_url(&self, ca: &CaName, shard: u32, delta: bool) -> Option<String>;
+    /// Answers an OCSP request (DER): `malformedRequest` for what does not parse,
+    /// `unauthorized` for another issuer's certificates.
+    fn ocsp<'a>(&'a self, ca: &'a CaName, request: &'a [u8]) -> BoxFuture<'a, OcspReply>;
+}
+
+/// Revocation on behalf of a certificate's holder. The front end proves possession; the
+/// engine checks the serial belongs to the CA and records who asked and why.
+pub trait HolderRevocation: Send + Sync {
+    fn revoke_as_holder<'a>(
+        &'a self,
+        ca: &'a CaName,
+        request: HolderRequest,
+    ) -> BoxFuture<'a, Result<RequestRecord, EnrollError>>;
+}

@@ -673,7 +673,7 @@ mod tests {
             .get("module")
             .and_then(|m| m.as_str())
             .expect("module");
-        signet_modules::build_policy(module, &ca.policy, std::path::Path::new("."))
+        crate::modules::build_policy(module, &ca.policy, std::path::Path::new("."))
             .expect("policy builds");
         assert_eq!(ca.exits.len(), 1);
     }

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use signet_modules::profiles::{Approval, ProfileConfig, SubjectFrom};
+use signet_policy::profiles::{Approval, ProfileConfig, SubjectFrom};
 
 use crate::config::Config;
 
@@ -103,7 +103,7 @@ pub fn check(data: &Path) -> Result<Vec<Finding>> {
             .get("module")
             .and_then(|m| m.as_str())
             .unwrap_or("");
-        if let Err(e) = signet_modules::build_policy(kind, &ca.policy, data) {
+        if let Err(e) = crate::modules::build_policy(kind, &ca.policy, data) {
             out.push(Finding {
                 id: "CONFIG",
                 severity: Severity::High,

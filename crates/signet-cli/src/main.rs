@@ -19,6 +19,7 @@ mod config;
 mod crl;
 mod doctor;
 mod init;
+mod modules;
 mod remote;
 mod request;
 mod serve;

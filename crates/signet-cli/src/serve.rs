@@ -398,7 +398,7 @@ fn load_ca(
         .get("module")
         .and_then(|m| m.as_str())
         .with_context(|| format!("CA {name}: [ca.policy] needs `module`"))?;
-    let policy = signet_modules::build_policy(policy_kind, &ca.policy, data)
+    let policy = crate::modules::build_policy(policy_kind, &ca.policy, data)
         .with_context(|| format!("CA {name}"))?;
     let mut exits = Vec::new();
     let mut exit_retry = std::collections::HashMap::new();
@@ -416,7 +416,7 @@ fn load_ca(
             take_retry(&mut table).with_context(|| format!("CA {name}: exit {exit_name}"))?;
         exit_retry.insert(exit_name.clone(), retry);
         exits.push(
-            signet_modules::build_exit(&exit_name, &kind, &toml::Value::Table(table), data)
+            crate::modules::build_exit(&exit_name, &kind, &toml::Value::Table(table), data)
                 .with_context(|| format!("CA {name}: exit {exit_name}"))?,
         );
     }

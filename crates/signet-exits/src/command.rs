@@ -1,5 +1,5 @@
 //! The `command` exit module: runs a configured program for each event, with the event as
-//! JSON on stdin ([`crate::exits::event_record_with_pem`]).
+//! JSON on stdin ([`crate::common::event_record_with_pem`]).
 //!
 //! No shell is involved: `program` is executed directly with `args`. The environment is
 //! cleared except `PATH`, the working directory is the data directory, stdout is discarded.
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
-use crate::exits::{event_record_with_pem, parse_mask};
+use crate::common::{event_record_with_pem, parse_mask};
 
 /// How much of the program's stderr is kept for the error message.
 const STDERR_LIMIT: usize = 1024;

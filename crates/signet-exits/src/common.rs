@@ -26,10 +26,7 @@ fn parse_common(module: &str, config: &toml::Value) -> Result<CommonConfig, Conf
         .map_err(|e: toml::de::Error| ConfigError::new(module, e.message()))
 }
 
-pub(crate) fn parse_mask(
-    module: &str,
-    events: Option<&Vec<String>>,
-) -> Result<EventMask, ConfigError> {
+pub fn parse_mask(module: &str, events: Option<&Vec<String>>) -> Result<EventMask, ConfigError> {
     match events {
         None => Ok(EventMask::ALL),
         Some(names) => EventMask::from_names(names).map_err(|e| ConfigError::new(module, e)),
@@ -268,6 +265,7 @@ impl Exit for FileExit {
 }
 
 /// `500ms`, `10s`, `2m` (one number and one unit), as the network exits take `timeout`.
+#[cfg(any(feature = "webhook", feature = "smtp"))]
 pub(crate) fn parse_timeout(module: &str, s: &str) -> Result<std::time::Duration, ConfigError> {
     let bad = || {
         ConfigError::new(
@@ -292,7 +290,7 @@ pub(crate) fn parse_timeout(module: &str, s: &str) -> Result<std::time::Duration
 }
 
 /// A configured path: absolute as given, else relative to the data directory.
-pub(crate) fn data_path(data_dir: &Path, p: &str) -> PathBuf {
+pub fn data_path(data_dir: &Path, p: &str) -> PathBuf {
     if Path::new(p).is_absolute() {
         p.into()
     } else {
@@ -301,13 +299,11 @@ pub(crate) fn data_path(data_dir: &Path, p: &str) -> PathBuf {
 }
 
 /// A Unix time in seconds (0 before the epoch).
-pub(crate) fn unix(t: std::time::SystemTime) -> u64 {
+pub fn unix(t: std::time::SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default()
 }
-
-pub(crate) use signet_x509::time::rfc3339;
 
 #[cfg(test)]
 mod tests {

@@ -29,7 +29,7 @@ use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 use tokio::net::TcpStream;
 
 use crate::ConfigError;
-use crate::exits::{data_path, parse_mask, parse_timeout, unix};
+use crate::common::{data_path, parse_mask, parse_timeout, unix};
 
 const MODULE: &str = "webhook";
 /// Shorter secrets are refused: HMAC keys should carry at least 128 bits.
@@ -233,7 +233,7 @@ where
 /// The JSON body of one event (documented in `docs/exits-webhook.md`): the record the
 /// `file` and `command` modules write, with the idempotency key.
 fn payload(ctx: &ExitCtx) -> serde_json::Value {
-    let mut v = crate::exits::event_record_with_pem(ctx);
+    let mut v = crate::common::event_record_with_pem(ctx);
     v["idempotency_key"] = idempotency_key(ctx).into();
     v
 }

@@ -29,7 +29,8 @@ use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
-use crate::exits::{data_path, parse_mask, parse_timeout, rfc3339};
+use crate::common::{data_path, parse_mask, parse_timeout};
+use signet_x509::time::rfc3339;
 
 const MODULE: &str = "smtp";
 /// The template key of the notice to `managers` on `Pending`.

@@ -26,6 +26,8 @@
 //! deadline_ms = 100
 //! ```
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -40,7 +42,7 @@ use signet_x509::{DistinguishedName, Extension, San};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 
-use crate::ConfigError;
+use signet_policy::ConfigError;
 
 mod policy_world {
     wasmtime::component::bindgen!({ path: "wit", world: "policy" });
@@ -852,7 +854,7 @@ impl WasmExit {
     ) -> Result<WasmExit, ConfigError> {
         let loaded = load("wasm", config, data_dir)?;
         let narrow = match &loaded.events {
-            Some(names) => Some(crate::exits::parse_mask("wasm", Some(names))?),
+            Some(names) => Some(signet_exits::common::parse_mask("wasm", Some(names))?),
             None => None,
         };
         let engine = engine().map_err(|e| ConfigError::new("wasm", e.to_string()))?;

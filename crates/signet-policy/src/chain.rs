@@ -74,8 +74,9 @@ impl ChainPolicy {
             if kind == "chain" {
                 return Err(err(format!("entry {}: a chain cannot hold a chain", i + 1)));
             }
-            let module =
-                build(kind, entry).map_err(|e| err(format!("entry {} ({kind}): {e}", i + 1)))?;
+            let module = build(kind, entry).map_err(|e| {
+                ConfigError::caused("chain", format!("entry {} ({kind})", i + 1), e)
+            })?;
             modules.push(module);
         }
         if modules.iter().all(|m| m.profiles().is_empty()) {

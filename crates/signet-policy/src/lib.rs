@@ -12,23 +12,30 @@
 //! - [`rules`]: `RulesPolicy`, CEL issuance rules.
 //! - [`chain`]: `ChainPolicy`, policy modules in sequence (the caller builds each one).
 //! - [`ConfigError`]: a module configuration refused, shared by every module crate.
+//! - [`duration`]: `DurationSetting`, how every duration in `signet.toml` is written.
 //! - [`build_policy`]: constructs `profiles` or `rules` from its configuration.
 #![forbid(unsafe_code)]
 
 pub mod chain;
+pub mod duration;
 pub mod profiles;
 pub mod rules;
+
+pub use duration::{DurationError, DurationSetting};
 
 use std::sync::Arc;
 
 use signet_core::Policy;
 
-/// A module's configuration was rejected; the message names the offending key.
+/// A module's configuration was rejected; the message names the offending key, and the
+/// cause (when there is one: a duration, a file, a member of a chain) says what to write.
 #[derive(Debug, thiserror::Error)]
 #[error("{module} module: {message}")]
 pub struct ConfigError {
     pub module: String,
     pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl ConfigError {
@@ -36,6 +43,20 @@ impl ConfigError {
         ConfigError {
             module: module.to_string(),
             message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A refusal with its cause kept as the error's source (shown by `{:#}` and the log).
+    pub fn caused(
+        module: &str,
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> ConfigError {
+        ConfigError {
+            module: module.to_string(),
+            message: message.into(),
+            source: Some(source.into()),
         }
     }
 }

@@ -15,6 +15,13 @@ use signet_x509::{DistinguishedName, KeyAlgorithm, KeyUsage, San, ext};
 
 use crate::ConfigError;
 
+/// A refusal: `refused!("... {x} ...")` is `ProfileError::Refused(format!(...))`.
+macro_rules! refused {
+    ($($arg:tt)*) => {
+        $crate::profiles::ProfileError::Refused(format!($($arg)*))
+    };
+}
+
 mod checks;
 mod compile;
 mod config;
@@ -26,10 +33,42 @@ mod verify;
 use compile::*;
 use config::*;
 pub use config::{
-    Approval, BackdateSetting, MANAGED_EXTENSIONS, MAX_BACKDATE, ProfileConfig, StaticExtension,
-    SubjectFrom,
+    Approval, MANAGED_EXTENSIONS, MAX_BACKDATE, ProfileConfig, StaticExtension, SubjectFrom,
 };
 use names::*;
+
+/// Why a profile refuses a request, an officer's edit, or its own configuration. A refusal's
+/// text is what the requester or administrator reads: it names the offending value and the
+/// rule; a cause, when there is one, is kept as the source.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// A request, an edit or a setting outside the profile's rules.
+    #[error("{0}")]
+    Refused(String),
+    /// The profile's name is not a valid profile name.
+    #[error("the name")]
+    Name(#[source] signet_core::ids::IdError),
+    /// `backdate` does not parse, has a fraction of a second, or is too long.
+    #[error("backdate")]
+    Backdate(#[source] crate::DurationError),
+    /// `backdate` is longer than the engine allows.
+    #[error(
+        "backdate: {0}s is more than the 24 hours (86400s) a certificate may be backdated: write at most \"24h\""
+    )]
+    BackdateTooLong(u64),
+}
+
+impl From<String> for ProfileError {
+    fn from(message: String) -> ProfileError {
+        ProfileError::Refused(message)
+    }
+}
+
+impl From<&str> for ProfileError {
+    fn from(message: &str) -> ProfileError {
+        ProfileError::Refused(message.to_owned())
+    }
+}
 
 /// A profile with its configuration checked and pre-computed.
 #[derive(Debug, Clone)]
@@ -75,8 +114,8 @@ impl ProfilesPolicy {
         let _ = parsed.module;
         let mut profiles = BTreeMap::new();
         for (name, config) in parsed.profiles {
-            let profile =
-                Profile::new(&name, config).map_err(|m| err(format!("profile {name}: {m}")))?;
+            let profile = Profile::new(&name, config)
+                .map_err(|e| ConfigError::caused("profiles", format!("profile {name}"), e))?;
             profiles.insert(profile.name.clone(), profile);
         }
         let default_profile = match parsed.default_profile {
@@ -104,8 +143,8 @@ impl ProfilesPolicy {
 }
 
 impl Profile {
-    fn new(name: &str, config: ProfileConfig) -> Result<Profile, String> {
-        let name = ProfileName::new(name).map_err(|e| e.to_string())?;
+    fn new(name: &str, config: ProfileConfig) -> Result<Profile, ProfileError> {
+        let name = ProfileName::new(name).map_err(ProfileError::Name)?;
         if config.validity_days == 0 {
             return Err("validity_days must be at least 1".into());
         }
@@ -124,7 +163,7 @@ impl Profile {
         let known_keys = ["p256", "p384", "ed25519", "rsa", "mldsa65"];
         for k in &config.key_algorithms {
             if !known_keys.contains(&k.as_str()) {
-                return Err(format!(
+                return Err(refused!(
                     "unknown key algorithm {k:?} (known: {})",
                     known_keys.join(", ")
                 ));
@@ -174,7 +213,7 @@ impl Profile {
             return Err("approvals must be between 1 and 16".into());
         }
         if config.approvals > 1 && config.approval != Approval::Manual {
-            return Err(format!(
+            return Err(refused!(
                 "approvals = {} needs approval = \"manual\"",
                 config.approvals
             ));
@@ -202,7 +241,7 @@ impl Profile {
             for suffix in list.iter_mut() {
                 *suffix = suffix.to_ascii_lowercase();
                 if !valid_hostname(suffix) {
-                    return Err(format!(
+                    return Err(refused!(
                         "{field}: {suffix:?} is not a DNS name (no leading or trailing dot, no wildcard)"
                     ));
                 }
@@ -227,7 +266,7 @@ impl Profile {
         }
         for p in &config.certificate_policies {
             if !ext::is_dotted_oid(p) {
-                return Err(format!("certificate_policies: {p:?} is not a dotted OID"));
+                return Err(refused!("certificate_policies: {p:?} is not a dotted OID"));
             }
         }
         let policies = match config.certificate_policies.is_empty() {
@@ -245,7 +284,7 @@ impl Profile {
                 .iter()
                 .any(|a| a.eq_ignore_ascii_case(r))
             {
-                return Err(format!(
+                return Err(refused!(
                     "subject_required: {r} is not in subject_attributes, so a request carrying it would be refused"
                 ));
             }
@@ -269,12 +308,9 @@ impl Profile {
         let backdate = match &config.backdate {
             None => None,
             Some(b) => {
-                let d = b.duration()?;
+                let d = b.whole_seconds().map_err(ProfileError::Backdate)?;
                 if d > MAX_BACKDATE {
-                    return Err(format!(
-                        "backdate: {}s is more than the 24 hours (86400s) a certificate may be backdated",
-                        d.as_secs()
-                    ));
+                    return Err(ProfileError::BackdateTooLong(d.as_secs()));
                 }
                 Some(d)
             }
@@ -283,10 +319,10 @@ impl Profile {
         for (i, oid) in config.copy_request_extensions.iter().enumerate() {
             check_extension_oid("copy_request_extensions", oid)?;
             if config.copy_request_extensions[..i].contains(oid) {
-                return Err(format!("copy_request_extensions: {oid} is listed twice"));
+                return Err(refused!("copy_request_extensions: {oid} is listed twice"));
             }
             if static_extensions.iter().any(|e| e.oid == *oid) {
-                return Err(format!(
+                return Err(refused!(
                     "copy_request_extensions: {oid} is also a static extension of the profile"
                 ));
             }

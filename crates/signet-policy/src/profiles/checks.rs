@@ -5,9 +5,9 @@ use super::*;
 
 impl Profile {
     /// An RSA key's public exponent: odd, and at least `rsa_min_exponent`.
-    pub(super) fn check_rsa_exponent(&self, spki_der: &[u8]) -> Result<(), String> {
+    pub(super) fn check_rsa_exponent(&self, spki_der: &[u8]) -> Result<(), ProfileError> {
         match signet_x509::alg::rsa_public_exponent(spki_der) {
-            Some(e) if e % 2 == 0 || e < self.config.rsa_min_exponent.max(3) => Err(format!(
+            Some(e) if e % 2 == 0 || e < self.config.rsa_min_exponent.max(3) => Err(refused!(
                 "RSA public exponent {e} is not allowed by profile {} (an odd exponent of at least {} is required)",
                 self.name,
                 self.config.rsa_min_exponent.max(3)
@@ -16,7 +16,7 @@ impl Profile {
         }
     }
 
-    pub(super) fn check_key(&self, key: KeyAlgorithm) -> Result<(), String> {
+    pub(super) fn check_key(&self, key: KeyAlgorithm) -> Result<(), ProfileError> {
         let family = match key {
             KeyAlgorithm::P256 => "p256",
             KeyAlgorithm::P384 => "p384",
@@ -25,7 +25,7 @@ impl Profile {
             KeyAlgorithm::MlDsa65 => "mldsa65",
         };
         if !self.keys.iter().any(|k| k == family) {
-            return Err(format!(
+            return Err(refused!(
                 "key algorithm {key} is not allowed by profile {} (allowed: {})",
                 self.name,
                 self.keys.join(", ")
@@ -34,9 +34,10 @@ impl Profile {
         if let KeyAlgorithm::Rsa { bits } = key
             && bits < self.config.rsa_min_bits
         {
-            return Err(format!(
+            return Err(refused!(
                 "RSA key of {bits} bits is below profile {}'s minimum of {} bits",
-                self.name, self.config.rsa_min_bits
+                self.name,
+                self.config.rsa_min_bits
             ));
         }
         Ok(())
@@ -55,7 +56,7 @@ impl Profile {
     pub(super) fn subject(
         &self,
         requested: &DistinguishedName,
-    ) -> Result<DistinguishedName, String> {
+    ) -> Result<DistinguishedName, ProfileError> {
         let mut common_names = 0;
         let mut kept: Vec<signet_x509::Rdn> = Vec::new();
         for rdn in requested.rdns() {
@@ -63,7 +64,7 @@ impl Profile {
             for (kind, value) in &rdn.attributes {
                 if let Some((_, want, _)) = self.forced.iter().find(|(k, _, _)| k == kind) {
                     if value != want {
-                        return Err(format!(
+                        return Err(refused!(
                             "subject attribute {kind}={value} differs from the {kind}={want} profile {} sets",
                             self.name
                         ));
@@ -77,7 +78,7 @@ impl Profile {
                     .iter()
                     .any(|a| a.eq_ignore_ascii_case(kind))
                 {
-                    return Err(format!(
+                    return Err(refused!(
                         "subject attribute {kind}={value} is not allowed by profile {} (allowed: {})",
                         self.name,
                         list_or_none(&self.config.subject_attributes)
@@ -86,13 +87,15 @@ impl Profile {
                 if kind == "CN" {
                     common_names += 1;
                     if common_names > 1 {
-                        return Err(format!("subject has more than one CN (second: CN={value})"));
+                        return Err(refused!(
+                            "subject has more than one CN (second: CN={value})"
+                        ));
                     }
                 }
                 check_attribute_value(kind, value)?;
             }
             if forced_here && rdn.attributes.len() > 1 {
-                return Err(format!(
+                return Err(refused!(
                     "subject attribute {} is set by profile {} and cannot be part of a multi-valued RDN",
                     rdn.attributes
                         .iter()
@@ -112,7 +115,7 @@ impl Profile {
                 .flat_map(|r| r.attributes.iter())
                 .any(|(k, _)| k.eq_ignore_ascii_case(required));
             if !present {
-                return Err(format!(
+                return Err(refused!(
                     "profile {} requires a {required} attribute in the subject",
                     self.name
                 ));
@@ -137,20 +140,20 @@ impl Profile {
         DistinguishedName::from_rdns(&out)
     }
 
-    pub(super) fn check_dns(&self, name: &str) -> Result<(), String> {
+    pub(super) fn check_dns(&self, name: &str) -> Result<(), ProfileError> {
         let lower = name.to_ascii_lowercase();
         let (wildcard, base) = match lower.strip_prefix("*.") {
             Some(rest) => (true, rest),
             None => (false, lower.as_str()),
         };
         if wildcard && !self.config.allow_wildcards {
-            return Err(format!(
+            return Err(refused!(
                 "wildcard DNS name {name} is not allowed by profile {}",
                 self.name
             ));
         }
         if !valid_hostname(base) {
-            return Err(format!("DNS name {name:?} is not a valid host name"));
+            return Err(refused!("DNS name {name:?} is not a valid host name"));
         }
         let allowed = self
             .config
@@ -158,7 +161,7 @@ impl Profile {
             .iter()
             .any(|s| base == s.as_str() || base.ends_with(&format!(".{s}")));
         if !allowed {
-            return Err(format!(
+            return Err(refused!(
                 "DNS name {name} is not allowed by profile {} (allowed suffixes: {})",
                 self.name,
                 list_or_none(&self.config.dns_suffixes)
@@ -167,14 +170,14 @@ impl Profile {
         Ok(())
     }
 
-    pub(super) fn check_san(&self, san: &San) -> Result<(), String> {
+    pub(super) fn check_san(&self, san: &San) -> Result<(), ProfileError> {
         match san {
             San::Dns(d) => self.check_dns(d),
             San::Ip(ip) => {
                 if self.ip_ranges.iter().any(|r| r.contains(ip)) {
                     Ok(())
                 } else {
-                    Err(format!(
+                    Err(refused!(
                         "IP address {ip} is not allowed by profile {} (allowed ranges: {})",
                         self.name,
                         list_or_none(&self.config.ip_ranges)
@@ -200,7 +203,7 @@ impl Profile {
                 if ok {
                     Ok(())
                 } else {
-                    Err(format!(
+                    Err(refused!(
                         "e-mail address {e} is not allowed by profile {} (allowed domains: {})",
                         self.name,
                         list_or_none(&self.config.email_domains)
@@ -217,7 +220,7 @@ impl Profile {
                 if allowed {
                     Ok(())
                 } else {
-                    Err(format!(
+                    Err(refused!(
                         "URI {u} is not allowed by profile {} (allowed prefixes: {})",
                         self.name,
                         list_or_none(&self.config.uri_prefixes)
@@ -233,7 +236,7 @@ impl Profile {
         &self,
         subject: &DistinguishedName,
         requested: &[San],
-    ) -> Result<Vec<San>, String> {
+    ) -> Result<Vec<San>, ProfileError> {
         let mut sans = Vec::new();
         for san in requested {
             self.check_san(san)?;
@@ -260,7 +263,7 @@ impl Profile {
             }
         }
         if sans.len() > self.config.max_sans {
-            return Err(format!(
+            return Err(refused!(
                 "{} subject alternative names exceed profile {}'s maximum of {}",
                 sans.len(),
                 self.name,
@@ -268,7 +271,7 @@ impl Profile {
             ));
         }
         if self.config.require_san && sans.is_empty() {
-            return Err(format!(
+            return Err(refused!(
                 "profile {} requires at least one subject alternative name",
                 self.name
             ));
@@ -296,7 +299,7 @@ impl Profile {
         &self,
         requested: &[signet_x509::Extension],
         usage: KeyUsage,
-    ) -> Result<(), String> {
+    ) -> Result<(), ProfileError> {
         use signet_x509::ext::oid;
         for e in requested {
             let bad = |err: signet_x509::Error| format!("requested extension {}: {err}", e.oid);
@@ -305,16 +308,18 @@ impl Profile {
                 oid::KEY_USAGE => {
                     let asked = ext::parse_key_usage(&e.value).map_err(bad)?;
                     if !usage.contains(asked) {
-                        return Err(format!(
+                        return Err(refused!(
                             "requested key usage bits {:#06x} exceed profile {}'s ({:#06x} for this key)",
-                            asked.0, self.name, usage.0
+                            asked.0,
+                            self.name,
+                            usage.0
                         ));
                     }
                 }
                 oid::EXT_KEY_USAGE => {
                     for purpose in ext::parse_extended_key_usage(&e.value).map_err(bad)? {
                         if !self.eku.contains(&purpose) {
-                            return Err(format!(
+                            return Err(refused!(
                                 "requested extended key usage {purpose} is not allowed by profile {}",
                                 self.name
                             ));
@@ -325,7 +330,7 @@ impl Profile {
                     let (ca, _) = ext::parse_basic_constraints(&e.value).map_err(bad)?;
                     // A CA profile sets its own basicConstraints whatever was asked.
                     if ca && !self.config.ca {
-                        return Err(format!(
+                        return Err(refused!(
                             "the request asks for a CA certificate; profile {} issues end-entity certificates",
                             self.name
                         ));
@@ -343,7 +348,7 @@ impl Profile {
                     })?;
                 }
                 other if e.critical => {
-                    return Err(format!(
+                    return Err(refused!(
                         "the request marks extension {other} critical and profile {} does not support it",
                         self.name
                     ));

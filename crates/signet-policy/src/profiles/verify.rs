@@ -6,10 +6,10 @@ impl Profile {
     pub(super) fn verify(&self, ctx: &mut PolicyCtx<'_>) -> Result<Verdict, ModuleError> {
         let module_err = |m: String| ModuleError::new("profiles", m);
         if let Err(reason) = self.check_key(ctx.public_key()) {
-            return Ok(Verdict::Deny(reason));
+            return Ok(Verdict::Deny(reason.to_string()));
         }
         if let Err(reason) = self.check_rsa_exponent(ctx.public_key_der()) {
-            return Ok(Verdict::Deny(reason));
+            return Ok(Verdict::Deny(reason.to_string()));
         }
         if self.config.unique_key {
             let history = ctx.history().ok_or_else(|| {
@@ -39,7 +39,7 @@ impl Profile {
         let subject = match self.config.subject_from {
             SubjectFrom::Request => match self.subject(ctx.request_subject()) {
                 Ok(s) => s,
-                Err(reason) => return Ok(Verdict::Deny(reason)),
+                Err(reason) => return Ok(Verdict::Deny(reason.to_string())),
             },
             SubjectFrom::Identity => {
                 let Some(who) = ctx.requester() else {
@@ -59,7 +59,7 @@ impl Profile {
         };
         let sans = match self.sans(&subject, ctx.request_sans()) {
             Ok(s) => s,
-            Err(reason) => return Ok(Verdict::Deny(reason)),
+            Err(reason) => return Ok(Verdict::Deny(reason.to_string())),
         };
         if subject.is_empty() && sans.is_empty() {
             return Ok(Verdict::Deny(
@@ -92,7 +92,7 @@ impl Profile {
             )));
         }
         if let Err(reason) = self.check_requested_extensions(ctx.request_extensions(), usage) {
-            return Ok(Verdict::Deny(reason));
+            return Ok(Verdict::Deny(reason.to_string()));
         }
         ctx.set_extension(ext::key_usage(usage))
             .map_err(|e| module_err(e.to_string()))?;

@@ -17,7 +17,8 @@ use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
-use crate::common::{event_record_with_pem, parse_mask};
+use crate::common::{event_record_with_pem, parse_mask, timeout};
+use signet_policy::DurationSetting;
 
 /// How much of the program's stderr is kept for the error message.
 const STDERR_LIMIT: usize = 1024;
@@ -29,7 +30,7 @@ struct CommandConfig {
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
-    timeout: Option<String>,
+    timeout: Option<DurationSetting>,
     #[serde(default)]
     events: Option<Vec<String>>,
 }
@@ -70,10 +71,7 @@ impl CommandExit {
         } else {
             PathBuf::from(&c.program)
         };
-        let timeout = match c.timeout.as_deref() {
-            None => Duration::from_secs(10),
-            Some(t) => parse_timeout(t).map_err(err)?,
-        };
+        let timeout = timeout("command", c.timeout.as_ref(), Duration::from_secs(10))?;
         Ok(CommandExit {
             name: name.to_string(),
             mask: parse_mask("command", c.events.as_ref())?,
@@ -187,23 +185,4 @@ impl Exit for CommandExit {
                 .map_err(|e| ModuleError::new(&self.name, e))
         })
     }
-}
-
-/// `500ms`, `10s`, `2m`.
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`timeout` {s:?}: expected a number then ms, s or m"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        _ => return Err(format!("`timeout` {s:?}: the unit must be ms, s or m")),
-    };
-    if d.is_zero() {
-        return Err("`timeout` must be longer than zero".into());
-    }
-    Ok(d)
 }

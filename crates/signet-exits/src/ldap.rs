@@ -25,6 +25,7 @@ use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
+use signet_policy::DurationSetting;
 
 mod template;
 
@@ -53,7 +54,7 @@ struct LdapConfig {
     #[serde(default)]
     ca_file: Option<String>,
     #[serde(default)]
-    timeout: Option<toml::Value>,
+    timeout: Option<DurationSetting>,
     #[serde(default)]
     base: Option<String>,
     #[serde(default)]
@@ -145,9 +146,12 @@ impl LdapExit {
                 "`starttls` is for ldap:// URLs; ldaps:// is TLS already".into(),
             ));
         }
+        // At most ten minutes: every operation of a delivery waits this long.
         let timeout = match &c.timeout {
             None => Duration::from_secs(10),
-            Some(v) => parse_timeout(v).map_err(err)?,
+            Some(v) => v
+                .within(Duration::from_millis(1), Duration::from_secs(600))
+                .map_err(|e| ConfigError::caused(MODULE, "`timeout`", e))?,
         };
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(timeout)
@@ -582,32 +586,6 @@ fn tls_config(path: &Path) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
     Ok(Arc::new(config))
 }
 
-/// `timeout`: seconds as an integer, or a string like "10s", "500ms", "1m".
-fn parse_timeout(v: &toml::Value) -> Result<Duration, String> {
-    let bad = || format!("timeout must be seconds or a string like \"10s\", \"500ms\", not {v}");
-    let d = match v {
-        toml::Value::Integer(n) => Duration::from_secs(u64::try_from(*n).map_err(|_| bad())?),
-        toml::Value::String(s) => {
-            let s = s.trim();
-            let (digits, unit) = s
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-            let n: u64 = digits.parse().map_err(|_| bad())?;
-            match unit {
-                "ms" => Duration::from_millis(n),
-                "s" => Duration::from_secs(n),
-                "m" => Duration::from_secs(n.saturating_mul(60)),
-                _ => return Err(bad()),
-            }
-        }
-        _ => return Err(bad()),
-    };
-    if d.is_zero() || d > Duration::from_secs(600) {
-        return Err(format!("timeout must be between 1ms and 10m, not {v}"));
-    }
-    Ok(d)
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -706,6 +684,24 @@ mod tests {
         let ok = config("dn_template = \"cn={common_name},dc=x\"\nremove_on_revoke = true\ncrl_dn = \"cn={ca} {shard},dc=x\"\ntimeout = \"2s\"").unwrap();
         assert_eq!(ok.timeout, Duration::from_secs(2));
         assert_eq!(ok.missing_entry, MissingEntry::Fail);
+        // The old spellings of `timeout` still load: whole seconds, a bare number, ms.
+        for (timeout, expect) in [
+            ("10", Duration::from_secs(10)),
+            ("\"10\"", Duration::from_secs(10)),
+            ("\"500ms\"", Duration::from_millis(500)),
+            ("\"1m\"", Duration::from_secs(60)),
+        ] {
+            let ok = config(&format!("crl_dn = \"cn=x\"\ntimeout = {timeout}")).unwrap();
+            assert_eq!(ok.timeout, expect, "{timeout}");
+        }
+        let long = config("crl_dn = \"cn=x\"\ntimeout = \"10h\"")
+            .err()
+            .unwrap();
+        let cause = std::error::Error::source(&long).unwrap().to_string();
+        assert_eq!(
+            cause,
+            "\"10h\" is not between 1ms and 10m: write a duration from \"1ms\" to \"10m\""
+        );
         let mask = ok.mask();
         for e in [Event::Issued, Event::Revoked, Event::CrlIssued] {
             assert!(mask.contains(e), "{e:?}");

@@ -29,7 +29,8 @@ use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
-use crate::common::{data_path, parse_mask, parse_timeout};
+use crate::common::{data_path, parse_mask, timeout};
+use signet_policy::DurationSetting;
 use signet_x509::time::rfc3339;
 
 const MODULE: &str = "smtp";
@@ -60,7 +61,7 @@ struct SmtpConfig {
     #[serde(default)]
     ca_file: Option<String>,
     #[serde(default)]
-    timeout: Option<String>,
+    timeout: Option<DurationSetting>,
     #[serde(default)]
     events: Option<Vec<String>>,
     #[serde(default)]
@@ -353,10 +354,11 @@ fn transport(
     let mode = tls_mode(c)?;
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(c.server.as_str())
         .port(port(c)?)
-        .timeout(Some(match &c.timeout {
-            Some(t) => parse_timeout(MODULE, t)?,
-            None => Duration::from_secs(30),
-        }));
+        .timeout(Some(timeout(
+            MODULE,
+            c.timeout.as_ref(),
+            Duration::from_secs(30),
+        )?));
     if mode == TlsMode::None {
         if c.ca_file.is_some() {
             return Err(ConfigError::new(

@@ -29,7 +29,8 @@ use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 use tokio::net::TcpStream;
 
 use crate::ConfigError;
-use crate::common::{data_path, parse_mask, parse_timeout, unix};
+use crate::common::{data_path, parse_mask, timeout, unix};
+use signet_policy::DurationSetting;
 
 const MODULE: &str = "webhook";
 /// Shorter secrets are refused: HMAC keys should carry at least 128 bits.
@@ -43,7 +44,7 @@ struct WebhookConfig {
     #[serde(default)]
     events: Option<Vec<String>>,
     #[serde(default)]
-    timeout: Option<String>,
+    timeout: Option<DurationSetting>,
     #[serde(default)]
     ca_file: Option<String>,
     #[serde(default)]
@@ -105,10 +106,7 @@ impl WebhookExit {
             ));
         }
         let key = read_secret(&data_path(data_dir, &c.secret_file))?;
-        let timeout = match &c.timeout {
-            Some(t) => parse_timeout(MODULE, t)?,
-            None => Duration::from_secs(10),
-        };
+        let timeout = timeout(MODULE, c.timeout.as_ref(), Duration::from_secs(10))?;
         let tls = if https {
             Some(tls_connector(&c, data_dir)?)
         } else {

@@ -35,6 +35,9 @@ pub enum DurationError {
         min: String,
         max: String,
     },
+    /// Zero where the key needs some time (a timeout).
+    #[error("{value} is zero: write a duration longer than zero, e.g. \"10s\"")]
+    Zero { value: DurationSetting },
     /// A fraction of a second where the key counts whole seconds.
     #[error("{value} is not a whole number of seconds: write seconds or more, e.g. \"1s\"")]
     SubSecond { value: DurationSetting },
@@ -57,6 +60,17 @@ impl DurationSetting {
                 value: self.clone(),
                 min: format_duration(min),
                 max: format_duration(max),
+            });
+        }
+        Ok(d)
+    }
+
+    /// The duration, which must be longer than zero (any unit, `ms` included).
+    pub fn positive(&self) -> Result<Duration, DurationError> {
+        let d = self.parse()?;
+        if d.is_zero() {
+            return Err(DurationError::Zero {
+                value: self.clone(),
             });
         }
         Ok(d)
@@ -185,6 +199,12 @@ mod tests {
             DurationSetting::Seconds(0)
                 .within(Duration::from_millis(1), ten_minutes)
                 .is_err()
+        );
+
+        assert!(DurationSetting::from("0s").positive().is_err());
+        assert_eq!(
+            DurationSetting::from("500ms").positive(),
+            Ok(Duration::from_millis(500))
         );
 
         let fraction = DurationSetting::from("250ms")

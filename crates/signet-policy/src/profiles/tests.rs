@@ -279,7 +279,7 @@ fn backdate_settings_parse() {
     }
     let refused = |text: &str| {
         let config: ProfileConfig = toml::from_str(&format!(
-            "approval = \"auto\"\nvalidity_days = 30\nkey_algorithms = [\"p256\"]\nbackdate = {text}"
+            "approval = \"auto\"\nvalidity_days = 30\nkey_algorithms = [\"p256\"]\nkey_usage = [\"digitalSignature\"]\nextended_key_usage = [\"serverAuth\"]\nbackdate = {text}"
         ))
         .expect("parses");
         Profile::new("x", config).expect_err(text)

@@ -108,7 +108,10 @@ pub fn check(data: &Path) -> Result<Vec<Finding>> {
                 id: "CONFIG",
                 severity: Severity::High,
                 place: format!("ca {} [ca.policy]", ca.name),
-                why: format!("`signet serve` refuses this policy: {e}"),
+                why: format!(
+                    "`signet serve` refuses this policy: {:#}",
+                    anyhow::Error::new(e)
+                ),
                 fix: "correct the setting the message names".into(),
             });
         }

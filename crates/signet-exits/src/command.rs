@@ -17,7 +17,7 @@ use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
-use crate::common::{event_record_with_pem, parse_mask, timeout};
+use crate::common::{event_record_with_pem, module_error, parse_mask, timeout};
 use signet_policy::DurationSetting;
 
 /// How much of the program's stderr is kept for the error message.
@@ -87,7 +87,7 @@ impl CommandExit {
 
 impl Run {
     /// Runs the program once with `input` on stdin (blocking).
-    fn run(&self, input: Vec<u8>) -> Result<(), String> {
+    fn run(&self, input: Vec<u8>) -> Result<(), RunError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
             .env_clear()
@@ -98,9 +98,10 @@ impl Run {
         if let Some(path) = std::env::var_os("PATH") {
             cmd.env("PATH", path);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", self.program.display()))?;
+        let mut child = cmd.spawn().map_err(|source| RunError::Start {
+            program: self.program.clone(),
+            source,
+        })?;
         // Feed stdin and drain stderr on their own threads, so that neither pipe can fill
         // up and block the program while the deadline is watched here.
         let stdin = child.stdin.take();
@@ -129,14 +130,18 @@ impl Run {
                 Ok(None) if Instant::now() >= deadline => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    break Err(format!(
-                        "{} timed out after {:?} and was killed",
-                        self.program.display(),
-                        self.timeout
-                    ));
+                    break Err(RunError::TimedOut {
+                        program: self.program.clone(),
+                        timeout: self.timeout,
+                    });
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => break Err(format!("waiting for {}: {e}", self.program.display())),
+                Err(source) => {
+                    break Err(RunError::Wait {
+                        program: self.program.clone(),
+                        source,
+                    });
+                }
             }
         };
         let _ = writer.join();
@@ -152,12 +157,42 @@ impl Run {
         }
         let text = String::from_utf8_lossy(&stderr);
         let text = signet_core::delivery::truncate(text.trim(), STDERR_LIMIT);
-        Err(format!(
-            "{} exited with {status}{}{text}",
-            self.program.display(),
-            if text.is_empty() { "" } else { ": " }
-        ))
+        Err(RunError::Failed {
+            program: self.program.clone(),
+            status,
+            stderr: text.to_string(),
+        })
     }
+}
+
+/// Why one run of the program failed; the delivery's error (and the log) shows it.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("starting {}", .program.display())]
+    Start {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} timed out after {timeout:?} and was killed", .program.display())]
+    TimedOut { program: PathBuf, timeout: Duration },
+    #[error("waiting for {}", .program.display())]
+    Wait {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The program ended unsuccessfully; `stderr` is the start of what it wrote there.
+    #[error(
+        "{} exited with {status}{}{stderr}",
+        .program.display(),
+        if .stderr.is_empty() { "" } else { ": " }
+    )]
+    Failed {
+        program: PathBuf,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
 }
 
 impl Exit for CommandExit {
@@ -182,7 +217,7 @@ impl Exit for CommandExit {
             tokio::task::spawn_blocking(move || run.run(input))
                 .await
                 .map_err(|e| ModuleError::new(&self.name, format!("command task: {e}")))?
-                .map_err(|e| ModuleError::new(&self.name, e))
+                .map_err(|e| module_error(&self.name, &e))
         })
     }
 }

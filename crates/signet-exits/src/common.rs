@@ -281,6 +281,24 @@ pub fn timeout(
     }
 }
 
+/// A module error whose message is `e` and its causes, `"a: b: c"` (a delivery's error is
+/// stored and shown as text).
+pub fn module_error(module: &str, e: &dyn std::error::Error) -> ModuleError {
+    ModuleError::new(module, describe(e))
+}
+
+/// `e` and its causes, `"a: b: c"`.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
+}
+
 /// A configured path: absolute as given, else relative to the data directory.
 pub fn data_path(data_dir: &Path, p: &str) -> PathBuf {
     if Path::new(p).is_absolute() {

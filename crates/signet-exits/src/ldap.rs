@@ -196,11 +196,11 @@ impl LdapExit {
             (None, None, None) => None,
             (Some(dn), None, None) => Some(Locator::Dn(
                 Template::parse(&dn, certificate_fields)
-                    .map_err(|m| err(format!("dn_template: {m}")))?,
+                    .map_err(|e| ConfigError::caused(MODULE, "dn_template", e))?,
             )),
             (None, Some(filter), Some(base)) => {
                 let filter = Template::parse(&filter, certificate_fields)
-                    .map_err(|m| err(format!("filter: {m}")))?;
+                    .map_err(|e| ConfigError::caused(MODULE, "filter", e))?;
                 // A filter that does not parse is a configuration error, not a failed
                 // delivery: try it with a sample value.
                 let sample = filter.render(|_| Some("x".into()), Escape::Filter);
@@ -244,7 +244,7 @@ impl LdapExit {
             .crl_dn
             .map(|t| Template::parse(&t, &[Field::Ca, Field::Shard]))
             .transpose()
-            .map_err(|m| err(format!("crl_dn: {m}")))?;
+            .map_err(|e| ConfigError::caused(MODULE, "crl_dn", e))?;
         if locator.is_none() && crl_dn.is_none() {
             return Err(err(
                 "nothing to publish: set `dn_template` or `filter` (certificates) and/or `crl_dn` (CRLs)"
@@ -384,7 +384,7 @@ impl LdapExit {
             ATTRIBUTE_OR_VALUE_EXISTS if add => {}
             NO_SUCH_ATTRIBUTE if !add => {}
             NO_SUCH_OBJECT => {
-                return self.missing(ctx, &serial, add, &format!("no entry {dn}"));
+                return self.missing(ctx, &serial, add, &NoEntry::NoObject(dn));
             }
             _ => {
                 return Err(self.error(format!("modifying {dn}: {}", LdapError::from(result))));
@@ -404,14 +404,16 @@ impl LdapExit {
         ldap: &mut Ldap,
         locator: &Locator,
         values: &CertificateValues,
-    ) -> Result<Result<String, String>, ModuleError> {
+    ) -> Result<Result<String, NoEntry>, ModuleError> {
         match locator {
             Locator::Dn(template) => Ok(template
                 .render(|f| values.get(f), Escape::Dn)
-                .ok_or_else(|| template.missing_fields(|f| values.get(f)))),
+                .ok_or_else(|| NoEntry::MissingFields(template.missing_fields(|f| values.get(f))))),
             Locator::Search { base, filter } => {
                 let Some(rendered) = filter.render(|f| values.get(f), Escape::Filter) else {
-                    return Ok(Err(filter.missing_fields(|f| values.get(f))));
+                    return Ok(Err(NoEntry::MissingFields(
+                        filter.missing_fields(|f| values.get(f)),
+                    )));
                 };
                 let (entries, _) = ldap
                     .with_timeout(self.timeout)
@@ -425,7 +427,10 @@ impl LdapExit {
                     .map(|e| SearchEntry::construct(e).dn)
                     .collect();
                 match dns.len() {
-                    0 => Ok(Err(format!("no entry under {base} matches {rendered}"))),
+                    0 => Ok(Err(NoEntry::NoMatch {
+                        base: base.clone(),
+                        filter: rendered,
+                    })),
                     1 => Ok(Ok(dns.remove(0))),
                     n => Err(self.error(format!(
                         "{n} entries under {base} match {rendered} ({}, ...): the filter must find one",
@@ -443,7 +448,7 @@ impl LdapExit {
         ctx: &ExitCtx,
         serial: &str,
         add: bool,
-        why: &str,
+        why: &NoEntry,
     ) -> Result<(), ModuleError> {
         if !add {
             tracing::info!(exit = %self.name, ca = %ctx.ca.name, seq = ctx.seq, %serial, reason = %why, "no LDAP entry to remove the certificate from");
@@ -586,6 +591,19 @@ fn tls_config(path: &Path) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
     Ok(Arc::new(config))
 }
 
+/// Why a certificate has no entry in the directory: on revocation nothing to remove; on
+/// publication a failure or a skip, as `missing_entry` says.
+#[derive(Debug, thiserror::Error)]
+enum NoEntry {
+    /// The certificate lacks a value the DN or filter needs (the text names them).
+    #[error("{0}")]
+    MissingFields(String),
+    #[error("no entry under {base} matches {filter}")]
+    NoMatch { base: String, filter: String },
+    #[error("no entry {0}")]
+    NoObject(String),
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -621,9 +639,9 @@ mod tests {
     #[test]
     fn templates_name_what_is_wrong() {
         let e = Template::parse("(cn={name})", &Field::ALL).unwrap_err();
-        assert!(e.contains("unknown placeholder {name}"), "{e}");
+        assert!(e.to_string().contains("unknown placeholder {name}"), "{e}");
         let e = Template::parse("cn={email},dc=x", &[Field::Ca, Field::Shard]).unwrap_err();
-        assert!(e.contains("cannot be used here"), "{e}");
+        assert!(e.to_string().contains("cannot be used here"), "{e}");
         assert!(Template::parse("(cn={common_name)", &Field::ALL).is_err());
         assert!(Template::parse("(cn=x})", &Field::ALL).is_err());
         let t = Template::parse("(uid={uid})", &Field::ALL).unwrap();
@@ -679,7 +697,8 @@ mod tests {
             let e = config(extra)
                 .err()
                 .unwrap_or_else(|| panic!("{extra:?} must fail"));
-            assert!(e.to_string().contains(expect), "{extra:?}: {e}");
+            let e = crate::common::describe(&e);
+            assert!(e.contains(expect), "{extra:?}: {e}");
         }
         let ok = config("dn_template = \"cn={common_name},dc=x\"\nremove_on_revoke = true\ncrl_dn = \"cn={ca} {shard},dc=x\"\ntimeout = \"2s\"").unwrap();
         assert_eq!(ok.timeout, Duration::from_secs(2));

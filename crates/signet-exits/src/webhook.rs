@@ -29,7 +29,7 @@ use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 use tokio::net::TcpStream;
 
 use crate::ConfigError;
-use crate::common::{data_path, parse_mask, timeout, unix};
+use crate::common::{data_path, describe, parse_mask, timeout, unix};
 use signet_policy::DurationSetting;
 
 const MODULE: &str = "webhook";
@@ -123,8 +123,8 @@ impl WebhookExit {
     }
 
     /// Sends one event; any failure is described without the secret.
-    async fn deliver(&self, ctx: &ExitCtx) -> Result<(), String> {
-        let body = serde_json::to_vec(&payload(ctx)).map_err(|e| format!("encoding: {e}"))?;
+    async fn deliver(&self, ctx: &ExitCtx) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(&payload(ctx)).map_err(DeliveryError::Encoding)?;
         let timestamp = unix(SystemTime::now()).to_string();
         let signature = sign(&self.key, &timestamp, &body);
         let path = self
@@ -151,21 +151,18 @@ impl WebhookExit {
             .header("Signet-Signature", format!("sha256={signature}"))
             .header("Idempotency-Key", idempotency_key(ctx))
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("building the request: {e}"))?;
+            .map_err(DeliveryError::Request)?;
 
         let exchange = async {
             let tcp = TcpStream::connect((self.target.host.as_str(), self.target.port))
                 .await
-                .map_err(|e| format!("connecting: {e}"))?;
+                .map_err(DeliveryError::Connect)?;
             let _ = tcp.set_nodelay(true);
             match &self.tls {
                 Some(tls) => {
                     let name = ServerName::try_from(self.target.host.clone())
-                        .map_err(|e| format!("server name: {e}"))?;
-                    let stream = tls
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|e| format!("TLS: {e}"))?;
+                        .map_err(DeliveryError::ServerName)?;
+                    let stream = tls.connect(name, tcp).await.map_err(DeliveryError::Tls)?;
                     send(TokioIo::new(stream), request).await
                 }
                 None => send(TokioIo::new(tcp), request).await,
@@ -173,11 +170,11 @@ impl WebhookExit {
         };
         let status = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| format!("no answer within {:?}", self.timeout))??;
+            .map_err(|_| DeliveryError::Timeout(self.timeout))??;
         if status.is_success() {
             Ok(())
         } else {
-            Err(format!("answered HTTP {status}"))
+            Err(DeliveryError::Status(status))
         }
     }
 }
@@ -198,10 +195,11 @@ impl Exit for WebhookExit {
                 ModuleError::new(
                     &self.name,
                     format!(
-                        "POST {} (event {} seq {}): {e}",
+                        "POST {} (event {} seq {}): {}",
                         self.target.shown,
                         ctx.event.name(),
-                        ctx.seq
+                        ctx.seq,
+                        describe(&e)
                     ),
                 )
             })
@@ -209,14 +207,40 @@ impl Exit for WebhookExit {
     }
 }
 
+/// Why one POST failed (never with the secret); the delivery's error shows it and its cause.
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    #[error("encoding")]
+    Encoding(#[source] serde_json::Error),
+    #[error("building the request")]
+    Request(#[source] hyper::http::Error),
+    #[error("connecting")]
+    Connect(#[source] std::io::Error),
+    #[error("server name")]
+    ServerName(#[source] rustls::pki_types::InvalidDnsNameError),
+    #[error("TLS")]
+    Tls(#[source] std::io::Error),
+    #[error("HTTP handshake")]
+    Handshake(#[source] hyper::Error),
+    #[error("HTTP")]
+    Http(#[source] hyper::Error),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("answered HTTP {0}")]
+    Status(hyper::StatusCode),
+}
+
 /// Performs one HTTP/1.1 exchange and returns the status (the body is not read).
-async fn send<I>(io: I, request: hyper::Request<Full<Bytes>>) -> Result<hyper::StatusCode, String>
+async fn send<I>(
+    io: I,
+    request: hyper::Request<Full<Bytes>>,
+) -> Result<hyper::StatusCode, DeliveryError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
+        .map_err(DeliveryError::Handshake)?;
     // The connection task ends when `sender` and the response are dropped.
     tokio::spawn(async move {
         let _ = conn.await;
@@ -224,7 +248,7 @@ where
     let response = sender
         .send_request(request)
         .await
-        .map_err(|e| format!("HTTP: {e}"))?;
+        .map_err(DeliveryError::Http)?;
     Ok(response.status())
 }
 

@@ -57,18 +57,33 @@ pub(super) enum Part {
 }
 
 /// A DN or filter with `{placeholder}`s, parsed at configuration load.
+/// A template that does not parse; the message names the placeholder or brace.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum TemplateError {
+    #[error("unmatched `}}` in {0:?}")]
+    UnmatchedClose(String),
+    #[error("unclosed `{{` in {0:?}")]
+    Unclosed(String),
+    #[error("{{{name}}} cannot be used here (known: {known})")]
+    NotHere { name: String, known: String },
+    #[error("unknown placeholder {{{name}}} (known: {known})")]
+    Unknown { name: String, known: String },
+    #[error("empty")]
+    Empty,
+}
+
 #[derive(Debug)]
 pub(super) struct Template {
     parts: Vec<Part>,
 }
 
 impl Template {
-    pub(super) fn parse(text: &str, allowed: &[Field]) -> Result<Template, String> {
+    pub(super) fn parse(text: &str, allowed: &[Field]) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = text;
         while let Some(open) = rest.find(['{', '}']) {
             if rest[open..].starts_with('}') {
-                return Err(format!("unmatched `}}` in {text:?}"));
+                return Err(TemplateError::UnmatchedClose(text.to_string()));
             }
             if open > 0 {
                 parts.push(Part::Text(rest[..open].to_string()));
@@ -76,7 +91,7 @@ impl Template {
             let after = &rest[open + 1..];
             let close = after
                 .find('}')
-                .ok_or_else(|| format!("unclosed `{{` in {text:?}"))?;
+                .ok_or_else(|| TemplateError::Unclosed(text.to_string()))?;
             let name = &after[..close];
             let field = allowed
                 .iter()
@@ -88,10 +103,11 @@ impl Template {
                         .map(|f| format!("{{{}}}", f.name()))
                         .collect::<Vec<_>>()
                         .join(", ");
+                    let name = name.to_string();
                     if Field::ALL.iter().any(|f| f.name() == name) {
-                        format!("{{{name}}} cannot be used here (known: {known})")
+                        TemplateError::NotHere { name, known }
                     } else {
-                        format!("unknown placeholder {{{name}}} (known: {known})")
+                        TemplateError::Unknown { name, known }
                     }
                 })?;
             parts.push(Part::Field(field));
@@ -101,7 +117,7 @@ impl Template {
             parts.push(Part::Text(rest.to_string()));
         }
         if parts.is_empty() {
-            return Err("empty".into());
+            return Err(TemplateError::Empty);
         }
         Ok(Template { parts })
     }

@@ -395,11 +395,11 @@ fn read_certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, Co
 /// A PEM private key: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC 1
 /// (`EC PRIVATE KEY`). Errors never quote the file's contents.
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
-    let bad =
-        |why: String| ConfigError::new(MODULE, format!("`client_key` {}: {why}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let what = || format!("`client_key` {}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| ConfigError::caused(MODULE, what(), e))?;
     for label in ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"] {
-        let found = signet_x509::pem::decode_all(&bytes, label).map_err(|e| bad(e.to_string()))?;
+        let found = signet_x509::pem::decode_all(&bytes, label)
+            .map_err(|e| ConfigError::caused(MODULE, what(), e))?;
         if let Some(der) = found.into_iter().next() {
             return Ok(match label {
                 "PRIVATE KEY" => PrivateKeyDer::Pkcs8(der.into()),
@@ -408,8 +408,12 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
             });
         }
     }
-    Err(bad(
-        "no unencrypted PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block".into(),
+    Err(ConfigError::new(
+        MODULE,
+        format!(
+            "{}: no unencrypted PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block",
+            what()
+        ),
     ))
 }
 

@@ -120,7 +120,9 @@ impl ProfilesPolicy {
         }
         let default_profile = match parsed.default_profile {
             Some(p) => {
-                let name = ProfileName::new(&p).map_err(|e| err(e.to_string()))?;
+                let name = ProfileName::new(&p).map_err(|e| {
+                    ConfigError::caused("profiles", format!("default_profile {p:?}"), e)
+                })?;
                 if !profiles.contains_key(&name) {
                     return Err(err(format!(
                         "default_profile {p:?} is not a configured profile"

@@ -144,7 +144,7 @@ impl WasmExit {
             Some(names) => Some(signet_exits::common::parse_mask("wasm", Some(names))?),
             None => None,
         };
-        let engine = engine().map_err(|e| ConfigError::new("wasm", e.to_string()))?;
+        let engine = engine().map_err(|e| ConfigError::caused("wasm", "the engine", e))?;
         let mut linker: Linker<ExitState> = Linker::new(engine);
         exit_world::Exit::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| ConfigError::new("wasm", format!("{e:#}")))?;
@@ -186,12 +186,12 @@ impl WasmExit {
         limits: Limits,
         state: ExitState,
         f: impl FnOnce(&exit_world::Exit, &mut Store<ExitState>) -> wasmtime::Result<R>,
-    ) -> Result<R, String> {
+    ) -> Result<R, CallFailure> {
         let mut store =
-            store(pre.engine(), limits, state, exit_limiter).map_err(|e| format!("{e:#}"))?;
+            store(pre.engine(), limits, state, exit_limiter).map_err(CallFailure::Setup)?;
         pre.instantiate(&mut store)
             .and_then(|instance| f(&instance, &mut store))
-            .map_err(|e| describe_failure(&e, limits))
+            .map_err(|e| CallFailure::of(e, limits))
     }
 }
 

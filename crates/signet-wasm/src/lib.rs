@@ -156,7 +156,7 @@ fn load(kind: &str, config: &toml::Value, data_dir: &Path) -> Result<Loaded, Con
             path.display()
         )));
     }
-    let engine = engine().map_err(|e| err(e.to_string()))?;
+    let engine = engine().map_err(|e| ConfigError::caused(kind, "the engine", e))?;
     let component = Component::from_binary(engine, &bytes)
         .map_err(|e| err(format!("{}: not a valid component: {e:#}", path.display())))?;
     Ok(Loaded {
@@ -181,7 +181,7 @@ fn wasmparser_is_core_module(bytes: &[u8]) -> bool {
 
 /// The one engine every module shares, with its epoch ticker.
 fn engine() -> Result<&'static Engine, ModuleError> {
-    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    static ENGINE: OnceLock<Result<Engine, EngineError>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
             let mut config = wasmtime::Config::new();
@@ -205,7 +205,7 @@ fn engine() -> Result<&'static Engine, ModuleError> {
             config.memory_guard_size(0);
             config.guard_before_linear_memory(false);
             config.memory_init_cow(false);
-            let engine = Engine::new(&config).map_err(|e| format!("wasmtime: {e:#}"))?;
+            let engine = Engine::new(&config).map_err(EngineError::Wasmtime)?;
             let ticker = engine.weak();
             std::thread::Builder::new()
                 .name("signet-wasm-epoch".into())
@@ -216,11 +216,11 @@ fn engine() -> Result<&'static Engine, ModuleError> {
                         std::thread::sleep(TICK);
                     }
                 })
-                .map_err(|e| format!("starting the wasm epoch thread: {e}"))?;
+                .map_err(EngineError::Thread)?;
             Ok(engine)
         })
         .as_ref()
-        .map_err(|e| ModuleError::new("wasm", e.clone()))
+        .map_err(|e| ModuleError::new("wasm", signet_exits::common::describe(e)))
 }
 
 /// A store for one call, with the module's limits.
@@ -248,33 +248,73 @@ fn store_limits(limits: Limits) -> StoreLimits {
         .build()
 }
 
-/// Describes why a call failed, in words an administrator can act on.
-fn describe_failure(error: &wasmtime::Error, limits: Limits) -> String {
-    match error.downcast_ref::<wasmtime::Trap>() {
-        Some(wasmtime::Trap::OutOfFuel) => {
-            format!(
-                "ran out of fuel ({} units): the module loops or does too much",
-                limits.fuel
-            )
-        }
-        Some(wasmtime::Trap::Interrupt) => format!(
-            "exceeded its deadline of about {} ms",
-            (limits.deadline_ticks - 1) * TICK.as_millis() as u64
-        ),
-        Some(trap) => trap.to_string(),
-        None => {
-            let text = format!("{error:#}");
-            // A failed memory.grow under `trap_on_grow_failure` is an error, not a `Trap`.
-            if (text.contains("memory") && text.contains("limit")) || text.contains("grow") {
-                format!(
-                    "exceeded its memory limit of {} MiB: {text}",
-                    limits.memory_bytes / (1024 * 1024)
-                )
-            } else {
-                format!("failed: {text}")
+/// Why one call of a module failed, in words an administrator can act on.
+#[derive(Debug, thiserror::Error)]
+enum CallFailure {
+    /// The call's store could not be made.
+    #[error("{0:#}")]
+    Setup(wasmtime::Error),
+    #[error("ran out of fuel ({0} units): the module loops or does too much")]
+    OutOfFuel(u64),
+    #[error("exceeded its deadline of about {0} ms")]
+    Deadline(u64),
+    #[error("{0}")]
+    Trap(wasmtime::Trap),
+    #[error("exceeded its memory limit of {mib} MiB: {error:#}")]
+    Memory { mib: usize, error: wasmtime::Error },
+    #[error("failed: {0:#}")]
+    Other(wasmtime::Error),
+}
+
+impl CallFailure {
+    /// Classifies a failed instantiation or call.
+    fn of(error: wasmtime::Error, limits: Limits) -> CallFailure {
+        match error.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::OutOfFuel) => CallFailure::OutOfFuel(limits.fuel),
+            Some(wasmtime::Trap::Interrupt) => {
+                CallFailure::Deadline((limits.deadline_ticks - 1) * TICK.as_millis() as u64)
+            }
+            Some(trap) => CallFailure::Trap(*trap),
+            None => {
+                let text = format!("{error:#}");
+                // A failed memory.grow under `trap_on_grow_failure` is an error, not a `Trap`.
+                if (text.contains("memory") && text.contains("limit")) || text.contains("grow") {
+                    CallFailure::Memory {
+                        mib: limits.memory_bytes / (1024 * 1024),
+                        error,
+                    }
+                } else {
+                    CallFailure::Other(error)
+                }
             }
         }
     }
+}
+
+/// The shared engine could not be made.
+#[derive(Debug, thiserror::Error)]
+enum EngineError {
+    #[error("wasmtime: {0:#}")]
+    Wasmtime(wasmtime::Error),
+    #[error("starting the wasm epoch thread")]
+    Thread(#[source] std::io::Error),
+}
+
+/// Why a `SubjectAltNames` text does not parse (the guest reads the message).
+#[derive(Debug, thiserror::Error)]
+enum SanError {
+    #[error("SAN {0:?} is not KIND:VALUE")]
+    NotKindValue(String),
+    #[error("SAN {0:?}: bad IP address")]
+    BadIp(String),
+    #[error("SAN {0:?}: kind must be DNS, IP, email or URI")]
+    UnknownKind(String),
+}
+
+/// A host function's refusal as the guest receives it: the WIT functions return
+/// `result<_, string>`, so the message crosses the sandbox as text.
+fn to_guest(e: impl std::fmt::Display) -> String {
+    e.to_string()
 }
 
 fn unix_seconds(t: SystemTime) -> i64 {
@@ -300,22 +340,22 @@ fn sans_text(sans: &[San]) -> String {
 }
 
 /// Parses `DNS:a, IP:10.0.0.1, email:x@y, URI:https://z` (the form `sans_text` writes).
-fn parse_sans(text: &str) -> Result<Vec<San>, String> {
+fn parse_sans(text: &str) -> Result<Vec<San>, SanError> {
     let mut sans = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (kind, value) = item
             .split_once(':')
-            .ok_or_else(|| format!("SAN {item:?} is not KIND:VALUE"))?;
+            .ok_or_else(|| SanError::NotKindValue(item.to_string()))?;
         let san = match kind.to_ascii_lowercase().as_str() {
             "dns" => San::Dns(value.to_string()),
             "ip" => San::Ip(
                 value
                     .parse()
-                    .map_err(|_| format!("SAN {item:?}: bad IP address"))?,
+                    .map_err(|_| SanError::BadIp(item.to_string()))?,
             ),
             "email" => San::Email(value.to_string()),
             "uri" => San::Uri(value.to_string()),
-            _ => return Err(format!("SAN {item:?}: kind must be DNS, IP, email or URI")),
+            _ => return Err(SanError::UnknownKind(item.to_string())),
         };
         sans.push(san);
     }

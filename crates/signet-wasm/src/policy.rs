@@ -110,7 +110,7 @@ impl policy_world::signet::modules::policy_server::Host for PolicyState {
                 self.edits.push(Edit::Subject(dn));
             }
             ("SubjectAltNames", Value::Text(text)) => {
-                let sans = parse_sans(&text)?;
+                let sans = parse_sans(&text).map_err(to_guest)?;
                 draft.set_sans(sans.clone());
                 self.edits.push(Edit::Sans(sans));
             }
@@ -121,7 +121,7 @@ impl policy_world::signet::modules::policy_server::Host for PolicyState {
                     "NotBefore" => (at, draft.not_after()),
                     _ => (draft.not_before(), at),
                 };
-                draft.set_validity(nb, na).map_err(|e| e.to_string())?;
+                draft.set_validity(nb, na).map_err(to_guest)?;
                 self.edits.push(Edit::Validity(nb, na));
             }
             ("Subject" | "SubjectAltNames", _) => return Err(format!("{name} takes text")),
@@ -168,21 +168,21 @@ impl policy_world::signet::modules::policy_server::Host for PolicyState {
         };
         draft
             .set_extension(ext.clone(), ExtensionOrigin::Policy)
-            .map_err(|e| e.to_string())?;
+            .map_err(to_guest)?;
         self.edits.push(Edit::SetExtension(ext));
         Ok(())
     }
 
     fn disable_extension(&mut self, oid: String) -> Result<(), String> {
         let draft = self.draft.as_mut().ok_or(NO_DRAFT)?;
-        draft.disable_extension(&oid).map_err(|e| e.to_string())?;
+        draft.disable_extension(&oid).map_err(to_guest)?;
         self.edits.push(Edit::Disable(oid));
         Ok(())
     }
 
     fn enable_extension(&mut self, oid: String) -> Result<(), String> {
         let draft = self.draft.as_mut().ok_or(NO_DRAFT)?;
-        draft.enable_extension(&oid).map_err(|e| e.to_string())?;
+        draft.enable_extension(&oid).map_err(to_guest)?;
         self.edits.push(Edit::Enable(oid));
         Ok(())
     }
@@ -226,7 +226,7 @@ impl WasmPolicy {
         if loaded.events.is_some() {
             return Err(ConfigError::new("wasm", "`events` is for exit modules"));
         }
-        let engine = engine().map_err(|e| ConfigError::new("wasm", e.to_string()))?;
+        let engine = engine().map_err(|e| ConfigError::caused("wasm", "the engine", e))?;
         let mut linker: Linker<PolicyState> = Linker::new(engine);
         policy_world::Policy::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| ConfigError::new("wasm", format!("{e:#}")))?;
@@ -256,7 +256,7 @@ impl WasmPolicy {
         })
     }
 
-    fn failure(&self, what: &str, message: String) -> ModuleError {
+    fn failure(&self, what: &str, message: impl std::fmt::Display) -> ModuleError {
         ModuleError::new(format!("wasm {}", self.name), format!("{what}: {message}"))
     }
 
@@ -269,14 +269,14 @@ impl WasmPolicy {
     ) -> Result<(R, PolicyState), ModuleError> {
         let engine = self.pre.engine();
         let mut store = store(engine, self.limits, state, policy_limiter)
-            .map_err(|e| self.failure(what, format!("{e:#}")))?;
+            .map_err(|e| self.failure(what, CallFailure::Setup(e)))?;
         let result = self
             .pre
             .instantiate(&mut store)
             .and_then(|instance| f(&instance, &mut store));
         match result {
             Ok(r) => Ok((r, store.into_data())),
-            Err(e) => Err(self.failure(what, describe_failure(&e, self.limits))),
+            Err(e) => Err(self.failure(what, CallFailure::of(e, self.limits))),
         }
     }
 
@@ -339,7 +339,7 @@ impl Policy for WasmPolicy {
                 Edit::Disable(oid) => ctx.disable_extension(&oid),
                 Edit::Enable(oid) => ctx.enable_extension(&oid),
             };
-            applied.map_err(|e| self.failure("verify-request", e.to_string()))?;
+            applied.map_err(|e| self.failure("verify-request", e))?;
         }
         Ok(match verdict {
             policy_types::Verdict::Issue => Verdict::Issue,

@@ -18,6 +18,8 @@ pub const POLICY_MODULES: &[&str] = &[
 ];
 
 /// Builds a policy module of the given kind from its configuration table.
+// Without `wasm`, `data_dir` is only handed on to a chain's members.
+#[cfg_attr(not(feature = "wasm"), allow(clippy::only_used_in_recursion))]
 pub fn build_policy(
     kind: &str,
     config: &toml::Value,
@@ -27,7 +29,7 @@ pub fn build_policy(
         "profiles" | "rules" => signet_policy::build_policy(kind, config),
         "chain" => Ok(Arc::new(signet_policy::chain::ChainPolicy::from_toml(
             config,
-            &|kind, entry| build_policy(kind, entry, data_dir),
+            |kind, entry| build_policy(kind, entry, data_dir),
         )?)),
         #[cfg(feature = "wasm")]
         "wasm" => Ok(Arc::new(signet_wasm::WasmPolicy::from_toml(

@@ -85,3 +85,31 @@ pub fn build_exit(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Run with `--no-default-features` to see it: a transport left out of the build is
+    /// refused with the feature to turn on.
+    #[test]
+    #[cfg(not(feature = "smtp"))]
+    fn a_transport_left_out_names_its_feature() {
+        let config = toml::Value::Table(toml::Table::new());
+        let e = super::build_exit("mail", "smtp", &config, std::path::Path::new("."))
+            .err()
+            .expect("refused");
+        assert_eq!(
+            e.to_string(),
+            "smtp module: this build has no `smtp` exit module: build signet with the cargo \
+             feature `smtp` (signet-cli, or `signet-exits/smtp`), or remove the exit"
+        );
+    }
+
+    #[test]
+    fn an_unknown_kind_lists_the_known_ones() {
+        let config = toml::Value::Table(toml::Table::new());
+        let e = super::build_exit("x", "fax", &config, std::path::Path::new("."))
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("known: log, file, ldap"), "{e}");
+    }
+}

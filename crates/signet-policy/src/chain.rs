@@ -47,7 +47,7 @@ impl ChainPolicy {
     /// table (the caller knows every module kind of the build, `wasm` included).
     pub fn from_toml(
         config: &toml::Value,
-        build: &dyn Fn(&str, &toml::Value) -> Result<Arc<dyn Policy>, ConfigError>,
+        build: impl Fn(&str, &toml::Value) -> Result<Arc<dyn Policy>, ConfigError>,
     ) -> Result<ChainPolicy, ConfigError> {
         let err = |m: String| ConfigError::new("chain", m);
         let table = config

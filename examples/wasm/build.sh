@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Builds Signet's WebAssembly modules (the examples here and the test modules in
 # crates/signet-cli/tests/wasm) from their WebAssembly text sources into components of the
-# worlds in crates/signet-modules/wit/signet.wit. The built .wasm files are committed beside
+# worlds in crates/signet-wasm/wit/signet.wit. The built .wasm files are committed beside
 # their sources; run this after changing a source or the WIT, and commit the result.
 # Needs wasm-tools (from crates.io):
 #   cargo install wasm-tools --locked --no-default-features --features component,parse,print,validate
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-wit=crates/signet-modules/wit
+wit=crates/signet-wasm/wit
 build() { # source.wat world output.wasm
   local core
   core=$(mktemp --suffix=.wasm)

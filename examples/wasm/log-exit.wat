@@ -1,6 +1,6 @@
 ;; log-exit: an example Signet exit module, written directly in WebAssembly text so it builds
 ;; with nothing but `wasm-tools` (see build.sh). It implements the `exit` world of
-;; crates/signet-modules/wit/signet.wit against the component model's canonical ABI.
+;; crates/signet-wasm/wit/signet.wit against the component model's canonical ABI.
 ;;
 ;; At start it asks for the Issued and Revoked events. For each it reads the certificate's
 ;; serial number and subject and the requester, and writes one line to the CA's log:

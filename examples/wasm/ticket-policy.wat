@@ -1,6 +1,6 @@
 ;; ticket-policy: an example Signet policy module, written directly in WebAssembly text so it
 ;; builds with nothing but `wasm-tools` (see build.sh). It implements the `policy` world of
-;; crates/signet-modules/wit/signet.wit against the component model's canonical ABI.
+;; crates/signet-wasm/wit/signet.wit against the component model's canonical ABI.
 ;;
 ;; What it does, for every request:
 ;;   1. The request must carry a `ticket` attribute (1 to 64 bytes), else it is denied.

@@ -255,9 +255,13 @@ pub struct Schedule {
 
 impl Schedule {
     /// `[server] audit_checkpoint` and `audit_checkpoint_records`.
-    pub fn from_config(interval: &str, records: u64) -> Result<Schedule> {
-        let interval =
-            crate::config::parse_duration(interval).context("[server] audit_checkpoint")?;
+    pub fn from_config(
+        interval: &crate::config::DurationSetting,
+        records: u64,
+    ) -> Result<Schedule> {
+        let interval = interval
+            .whole_seconds()
+            .context("[server] audit_checkpoint")?;
         if interval.is_zero() {
             bail!("[server] audit_checkpoint must be at least 1s");
         }

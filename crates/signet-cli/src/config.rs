@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
+pub use signet_policy::DurationSetting;
 
 /// The whole configuration file.
 #[derive(Debug, Deserialize)]
@@ -102,7 +103,7 @@ pub struct ServerConfig {
     pub tls: Option<TlsConfig>,
     pub web: WebConfig,
     /// Sign a checkpoint of the audit chain head this often (when records were appended)...
-    pub audit_checkpoint: String,
+    pub audit_checkpoint: DurationSetting,
     /// ... or after this many records, whichever comes first; and always at shutdown.
     pub audit_checkpoint_records: u64,
     /// Who may read `/metrics`.
@@ -123,18 +124,19 @@ pub enum MetricsToml {
 }
 
 /// `[server.limits]`: what every listener (plain and TLS) allows one connection and one
-/// client address. Durations are written `10s`, `2m`.
+/// client address. Durations are whole seconds, written `10s`, `2m` or as a number of
+/// seconds.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     /// From a new connection, or the first byte of a request, to the end of its head (and
     /// the TLS handshake).
-    pub header_timeout: String,
+    pub header_timeout: DurationSetting,
     /// How long a kept-alive connection may wait for the next request.
-    pub keepalive_timeout: String,
+    pub keepalive_timeout: DurationSetting,
     /// How long the server waits for the next piece of a request body, or for the client
     /// to take the next piece of a response.
-    pub idle_timeout: String,
+    pub idle_timeout: DurationSetting,
     /// Open connections, all listeners together (capped below the process's descriptor
     /// limit at start).
     pub max_connections: usize,
@@ -229,24 +231,24 @@ pub struct CaConfig {
     pub revocation: RevocationToml,
 }
 
-/// `[ca.revocation]`: CRL publication and OCSP. Durations are written `90s`, `30m`, `12h`,
-/// `7d`.
+/// `[ca.revocation]`: CRL publication and OCSP. Durations are whole seconds, written `90s`,
+/// `30m`, `12h`, `7d` or as a number of seconds (`DurationSetting`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RevocationToml {
     /// Overrides `[server] public_url` for this CA.
     pub public_url: Option<String>,
     pub partitions: u32,
-    pub crl_period: String,
-    pub crl_overlap: String,
+    pub crl_period: DurationSetting,
+    pub crl_overlap: DurationSetting,
     /// `0s` turns delta CRLs off.
-    pub delta_period: String,
-    pub delta_overlap: String,
-    pub keep_expired: String,
-    pub ocsp_validity: String,
+    pub delta_period: DurationSetting,
+    pub delta_overlap: DurationSetting,
+    pub keep_expired: DurationSetting,
+    pub ocsp_validity: DurationSetting,
     /// `delegated` or `ca`.
     pub ocsp_signer: String,
-    pub ocsp_responder_validity: String,
+    pub ocsp_responder_validity: DurationSetting,
 }
 
 impl Default for RevocationToml {
@@ -273,8 +275,10 @@ impl RevocationToml {
         server_url: Option<&str>,
     ) -> Result<signet_core::revocation::RevocationConfig> {
         use signet_core::revocation::{ResponderMode, RevocationConfig};
-        let d = |field: &str, v: &str| {
-            parse_duration(v).with_context(|| format!("[ca.revocation] {field} = {v:?}"))
+        // Certificates, CRLs and OCSP responses count whole seconds.
+        let d = |field: &str, v: &DurationSetting| {
+            v.whole_seconds()
+                .with_context(|| format!("[ca.revocation] {field}"))
         };
         let delta = d("delta_period", &self.delta_period)?;
         Ok(RevocationConfig {
@@ -300,28 +304,6 @@ impl RevocationToml {
             responder_validity: d("ocsp_responder_validity", &self.ocsp_responder_validity)?,
         })
     }
-}
-
-/// `90s`, `30m`, `12h`, `7d` (one number and one unit).
-pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .with_context(|| format!("{s:?} has no unit (s, m, h or d)"))?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n
-        .parse()
-        .with_context(|| format!("{s:?}: expected a number then s, m, h or d"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        other => bail!("{s:?}: unknown unit {other:?} (s, m, h or d)"),
-    };
-    n.checked_mul(secs)
-        .map(std::time::Duration::from_secs)
-        .with_context(|| format!("{s:?} is too long"))
 }
 
 impl Config {
@@ -673,8 +655,45 @@ mod tests {
             .get("module")
             .and_then(|m| m.as_str())
             .expect("module");
-        signet_modules::build_policy(module, &ca.policy, std::path::Path::new("."))
+        crate::modules::build_policy(module, &ca.policy, std::path::Path::new("."))
             .expect("policy builds");
         assert_eq!(ca.exits.len(), 1);
+    }
+
+    #[test]
+    fn durations_keep_their_old_spellings_and_refuse_what_a_key_cannot_use() {
+        let revocation = |text: &str| toml::from_str::<RevocationToml>(text).expect("parses");
+        let config = revocation(
+            "crl_period = \"7d\"\ncrl_overlap = \"12h\"\ndelta_period = \"30m\"\ndelta_overlap = \"90s\"\nocsp_validity = 86400",
+        )
+        .to_config(None)
+        .expect("loads");
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(config.crl_period, secs(604_800));
+        assert_eq!(config.crl_overlap, secs(43_200));
+        assert_eq!(config.delta_period, Some(secs(1800)));
+        assert_eq!(config.delta_overlap, secs(90));
+        assert_eq!(config.ocsp_validity, secs(86_400));
+
+        // The grammar has milliseconds; a CRL period does not.
+        let e = revocation("crl_period = \"250ms\"")
+            .to_config(None)
+            .expect_err("sub-second");
+        assert_eq!(
+            format!("{e:#}"),
+            "[ca.revocation] crl_period: \"250ms\" is not a whole number of seconds: write seconds or more, e.g. \"1s\""
+        );
+        let e = revocation("crl_period = \"7 days\"")
+            .to_config(None)
+            .expect_err("not a duration");
+        assert!(
+            format!("{e:#}").contains("write a number and one unit"),
+            "{e:#}"
+        );
+
+        let limits: LimitsConfig =
+            toml::from_str("header_timeout = \"10s\"\nidle_timeout = 30").expect("parses");
+        assert_eq!(limits.header_timeout.whole_seconds(), Ok(secs(10)));
+        assert_eq!(limits.idle_timeout.whole_seconds(), Ok(secs(30)));
     }
 }

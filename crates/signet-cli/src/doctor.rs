@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
-use signet_modules::profiles::{Approval, ProfileConfig, SubjectFrom};
+use signet_policy::profiles::{Approval, ProfileConfig, SubjectFrom};
 
 use crate::config::Config;
 
@@ -103,12 +103,15 @@ pub fn check(data: &Path) -> Result<Vec<Finding>> {
             .get("module")
             .and_then(|m| m.as_str())
             .unwrap_or("");
-        if let Err(e) = signet_modules::build_policy(kind, &ca.policy, data) {
+        if let Err(e) = crate::modules::build_policy(kind, &ca.policy, data) {
             out.push(Finding {
                 id: "CONFIG",
                 severity: Severity::High,
                 place: format!("ca {} [ca.policy]", ca.name),
-                why: format!("`signet serve` refuses this policy: {e}"),
+                why: format!(
+                    "`signet serve` refuses this policy: {:#}",
+                    anyhow::Error::new(e)
+                ),
                 fix: "correct the setting the message names".into(),
             });
         }

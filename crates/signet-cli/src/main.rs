@@ -20,6 +20,7 @@ mod config;
 mod crl;
 mod doctor;
 mod init;
+mod modules;
 mod request;
 mod serve;
 

@@ -154,8 +154,9 @@ fn web_state(web: &crate::config::WebConfig) -> anyhow::Result<Arc<signet_server
 /// process's open-file limit (where it can be read), so the caps bite before the
 /// descriptors run out.
 fn listener_limits(limits: &crate::config::LimitsConfig) -> Result<Limits> {
-    let d = |key: &str, v: &str| {
-        crate::config::parse_duration(v).with_context(|| format!("[server.limits] {key} = {v:?}"))
+    let d = |key: &str, v: &crate::config::DurationSetting| {
+        v.whole_seconds()
+            .with_context(|| format!("[server.limits] {key}"))
     };
     let mut out = Limits {
         header_timeout: d("header_timeout", &limits.header_timeout)?,
@@ -409,7 +410,7 @@ fn load_ca(
         .get("module")
         .and_then(|m| m.as_str())
         .with_context(|| format!("CA {name}: [ca.policy] needs `module`"))?;
-    let policy = signet_modules::build_policy(policy_kind, &ca.policy, data)
+    let policy = crate::modules::build_policy(policy_kind, &ca.policy, data)
         .with_context(|| format!("CA {name}"))?;
     let mut exits = Vec::new();
     let mut exit_retry = std::collections::HashMap::new();
@@ -427,7 +428,7 @@ fn load_ca(
             take_retry(&mut table).with_context(|| format!("CA {name}: exit {exit_name}"))?;
         exit_retry.insert(exit_name.clone(), retry);
         exits.push(
-            signet_modules::build_exit(&exit_name, &kind, &toml::Value::Table(table), data)
+            crate::modules::build_exit(&exit_name, &kind, &toml::Value::Table(table), data)
                 .with_context(|| format!("CA {name}: exit {exit_name}"))?,
         );
     }
@@ -535,20 +536,11 @@ fn take_retry(table: &mut toml::Table) -> Result<signet_core::RetryPolicy> {
     let mut duration = |key: &str, default| -> Result<std::time::Duration> {
         match table.remove(key) {
             None => Ok(default),
-            Some(toml::Value::String(s)) => {
-                let d = match s.trim().strip_suffix("ms") {
-                    Some(ms) => ms
-                        .parse::<u64>()
-                        .map(std::time::Duration::from_millis)
-                        .with_context(|| format!("`{key}`: {s:?} is not a number of ms")),
-                    None => crate::config::parse_duration(&s).with_context(|| format!("`{key}`")),
-                }?;
-                if d.is_zero() {
-                    bail!("`{key}` must be longer than zero");
-                }
-                Ok(d)
+            Some(v) => {
+                let v: crate::config::DurationSetting =
+                    v.try_into().with_context(|| format!("`{key}`"))?;
+                v.positive().with_context(|| format!("`{key}`"))
             }
-            Some(_) => bail!("`{key}` must be a string such as \"500ms\", \"1s\" or \"5m\""),
         }
     };
     retry.backoff_initial = duration("backoff_initial", retry.backoff_initial)?;

@@ -29,7 +29,9 @@ use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
-use crate::exits::{data_path, parse_mask, parse_timeout, rfc3339};
+use crate::common::{data_path, parse_mask, timeout};
+use signet_policy::DurationSetting;
+use signet_x509::time::rfc3339;
 
 const MODULE: &str = "smtp";
 /// The template key of the notice to `managers` on `Pending`.
@@ -59,7 +61,7 @@ struct SmtpConfig {
     #[serde(default)]
     ca_file: Option<String>,
     #[serde(default)]
-    timeout: Option<String>,
+    timeout: Option<DurationSetting>,
     #[serde(default)]
     events: Option<Vec<String>>,
     #[serde(default)]
@@ -352,10 +354,11 @@ fn transport(
     let mode = tls_mode(c)?;
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(c.server.as_str())
         .port(port(c)?)
-        .timeout(Some(match &c.timeout {
-            Some(t) => parse_timeout(MODULE, t)?,
-            None => Duration::from_secs(30),
-        }));
+        .timeout(Some(timeout(
+            MODULE,
+            c.timeout.as_ref(),
+            Duration::from_secs(30),
+        )?));
     if mode == TlsMode::None {
         if c.ca_file.is_some() {
             return Err(ConfigError::new(
@@ -467,9 +470,9 @@ fn templates(
                 ));
             }
             let subject = Text::parse(&s)
-                .map_err(|e| ConfigError::new(MODULE, format!("`templates.{k}.subject`: {e}")))?;
+                .map_err(|e| ConfigError::caused(MODULE, format!("`templates.{k}.subject`"), e))?;
             let body = Text::parse(&b)
-                .map_err(|e| ConfigError::new(MODULE, format!("`templates.{k}.body`: {e}")))?;
+                .map_err(|e| ConfigError::caused(MODULE, format!("`templates.{k}.body`"), e))?;
             Ok((k, Template { subject, body }))
         })
         .collect()
@@ -536,6 +539,17 @@ struct Template {
     body: Text,
 }
 
+/// A template text that does not parse.
+#[derive(Debug, thiserror::Error)]
+enum TextError {
+    #[error("an unclosed `{{`")]
+    Unclosed,
+    #[error("unknown placeholder {{{0}}} (known: {known})", known = PLACEHOLDERS.join(", "))]
+    Unknown(String),
+    #[error("a `}}` without `{{` (write `}}}}`)")]
+    StrayClose,
+}
+
 /// A parsed template text: literals and placeholders (`{{` and `}}` are literal braces).
 struct Text(Vec<Segment>);
 
@@ -545,7 +559,7 @@ enum Segment {
 }
 
 impl Text {
-    fn parse(s: &str) -> Result<Text, String> {
+    fn parse(s: &str) -> Result<Text, TextError> {
         let mut segments = Vec::new();
         let mut lit = String::new();
         let mut chars = s.chars().peekable();
@@ -565,21 +579,19 @@ impl Text {
                         match chars.next() {
                             Some('}') => break,
                             Some(c) => name.push(c),
-                            None => return Err("an unclosed `{`".into()),
+                            None => return Err(TextError::Unclosed),
                         }
                     }
-                    let known = PLACEHOLDERS.iter().find(|p| **p == name).ok_or_else(|| {
-                        format!(
-                            "unknown placeholder {{{name}}} (known: {})",
-                            PLACEHOLDERS.join(", ")
-                        )
-                    })?;
+                    let known = PLACEHOLDERS
+                        .iter()
+                        .find(|p| **p == name)
+                        .ok_or_else(|| TextError::Unknown(name.clone()))?;
                     if !lit.is_empty() {
                         segments.push(Segment::Literal(std::mem::take(&mut lit)));
                     }
                     segments.push(Segment::Placeholder(known));
                 }
-                '}' => return Err("a `}` without `{` (write `}}`)".into()),
+                '}' => return Err(TextError::StrayClose),
                 c => lit.push(c),
             }
         }
@@ -651,7 +663,11 @@ mod tests {
         let e = load("[templates.Issued]\nsubject = \"{nope}\"")
             .err()
             .expect("refused");
-        assert!(e.message.contains("unknown placeholder {nope}"), "{e}");
+        let e = crate::common::describe(&e);
+        assert!(
+            e.contains("`templates.Issued.subject`: unknown placeholder {nope}"),
+            "{e}"
+        );
         assert!(load("[templates.Bogus]\nsubject = \"x\"\nbody = \"y\"").is_err());
         assert!(
             load("[templates.Startup]\nsubject = \"x\"").is_err(),

@@ -117,7 +117,7 @@ impl Policy for ProfilesPolicy {
         match self.profiles.get(&request.profile) {
             Some(profile) => profile
                 .check_edit(request, edit)
-                .map_err(signet_core::EditRefused::Policy),
+                .map_err(|e| signet_core::EditRefused::Policy(e.to_string())),
             None => Err(signet_core::EditRefused::Policy(format!(
                 "no profile {}",
                 request.profile

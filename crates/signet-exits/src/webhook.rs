@@ -29,7 +29,8 @@ use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 use tokio::net::TcpStream;
 
 use crate::ConfigError;
-use crate::exits::{data_path, parse_mask, parse_timeout, unix};
+use crate::common::{data_path, describe, parse_mask, timeout, unix};
+use signet_policy::DurationSetting;
 
 const MODULE: &str = "webhook";
 /// Shorter secrets are refused: HMAC keys should carry at least 128 bits.
@@ -43,7 +44,7 @@ struct WebhookConfig {
     #[serde(default)]
     events: Option<Vec<String>>,
     #[serde(default)]
-    timeout: Option<String>,
+    timeout: Option<DurationSetting>,
     #[serde(default)]
     ca_file: Option<String>,
     #[serde(default)]
@@ -105,10 +106,7 @@ impl WebhookExit {
             ));
         }
         let key = read_secret(&data_path(data_dir, &c.secret_file))?;
-        let timeout = match &c.timeout {
-            Some(t) => parse_timeout(MODULE, t)?,
-            None => Duration::from_secs(10),
-        };
+        let timeout = timeout(MODULE, c.timeout.as_ref(), Duration::from_secs(10))?;
         let tls = if https {
             Some(tls_connector(&c, data_dir)?)
         } else {
@@ -125,8 +123,8 @@ impl WebhookExit {
     }
 
     /// Sends one event; any failure is described without the secret.
-    async fn deliver(&self, ctx: &ExitCtx) -> Result<(), String> {
-        let body = serde_json::to_vec(&payload(ctx)).map_err(|e| format!("encoding: {e}"))?;
+    async fn deliver(&self, ctx: &ExitCtx) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(&payload(ctx)).map_err(DeliveryError::Encoding)?;
         let timestamp = unix(SystemTime::now()).to_string();
         let signature = sign(&self.key, &timestamp, &body);
         let path = self
@@ -153,21 +151,18 @@ impl WebhookExit {
             .header("Signet-Signature", format!("sha256={signature}"))
             .header("Idempotency-Key", idempotency_key(ctx))
             .body(Full::new(Bytes::from(body)))
-            .map_err(|e| format!("building the request: {e}"))?;
+            .map_err(DeliveryError::Request)?;
 
         let exchange = async {
             let tcp = TcpStream::connect((self.target.host.as_str(), self.target.port))
                 .await
-                .map_err(|e| format!("connecting: {e}"))?;
+                .map_err(DeliveryError::Connect)?;
             let _ = tcp.set_nodelay(true);
             match &self.tls {
                 Some(tls) => {
                     let name = ServerName::try_from(self.target.host.clone())
-                        .map_err(|e| format!("server name: {e}"))?;
-                    let stream = tls
-                        .connect(name, tcp)
-                        .await
-                        .map_err(|e| format!("TLS: {e}"))?;
+                        .map_err(DeliveryError::ServerName)?;
+                    let stream = tls.connect(name, tcp).await.map_err(DeliveryError::Tls)?;
                     send(TokioIo::new(stream), request).await
                 }
                 None => send(TokioIo::new(tcp), request).await,
@@ -175,11 +170,11 @@ impl WebhookExit {
         };
         let status = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| format!("no answer within {:?}", self.timeout))??;
+            .map_err(|_| DeliveryError::Timeout(self.timeout))??;
         if status.is_success() {
             Ok(())
         } else {
-            Err(format!("answered HTTP {status}"))
+            Err(DeliveryError::Status(status))
         }
     }
 }
@@ -200,10 +195,11 @@ impl Exit for WebhookExit {
                 ModuleError::new(
                     &self.name,
                     format!(
-                        "POST {} (event {} seq {}): {e}",
+                        "POST {} (event {} seq {}): {}",
                         self.target.shown,
                         ctx.event.name(),
-                        ctx.seq
+                        ctx.seq,
+                        describe(&e)
                     ),
                 )
             })
@@ -211,14 +207,40 @@ impl Exit for WebhookExit {
     }
 }
 
+/// Why one POST failed (never with the secret); the delivery's error shows it and its cause.
+#[derive(Debug, thiserror::Error)]
+enum DeliveryError {
+    #[error("encoding")]
+    Encoding(#[source] serde_json::Error),
+    #[error("building the request")]
+    Request(#[source] hyper::http::Error),
+    #[error("connecting")]
+    Connect(#[source] std::io::Error),
+    #[error("server name")]
+    ServerName(#[source] rustls::pki_types::InvalidDnsNameError),
+    #[error("TLS")]
+    Tls(#[source] std::io::Error),
+    #[error("HTTP handshake")]
+    Handshake(#[source] hyper::Error),
+    #[error("HTTP")]
+    Http(#[source] hyper::Error),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("answered HTTP {0}")]
+    Status(hyper::StatusCode),
+}
+
 /// Performs one HTTP/1.1 exchange and returns the status (the body is not read).
-async fn send<I>(io: I, request: hyper::Request<Full<Bytes>>) -> Result<hyper::StatusCode, String>
+async fn send<I>(
+    io: I,
+    request: hyper::Request<Full<Bytes>>,
+) -> Result<hyper::StatusCode, DeliveryError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
+        .map_err(DeliveryError::Handshake)?;
     // The connection task ends when `sender` and the response are dropped.
     tokio::spawn(async move {
         let _ = conn.await;
@@ -226,14 +248,14 @@ where
     let response = sender
         .send_request(request)
         .await
-        .map_err(|e| format!("HTTP: {e}"))?;
+        .map_err(DeliveryError::Http)?;
     Ok(response.status())
 }
 
 /// The JSON body of one event (documented in `docs/exits-webhook.md`): the record the
 /// `file` and `command` modules write, with the idempotency key.
 fn payload(ctx: &ExitCtx) -> serde_json::Value {
-    let mut v = crate::exits::event_record_with_pem(ctx);
+    let mut v = crate::common::event_record_with_pem(ctx);
     v["idempotency_key"] = idempotency_key(ctx).into();
     v
 }
@@ -373,11 +395,11 @@ fn read_certs(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, Co
 /// A PEM private key: PKCS#8 (`PRIVATE KEY`), PKCS#1 (`RSA PRIVATE KEY`) or SEC 1
 /// (`EC PRIVATE KEY`). Errors never quote the file's contents.
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
-    let bad =
-        |why: String| ConfigError::new(MODULE, format!("`client_key` {}: {why}", path.display()));
-    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let what = || format!("`client_key` {}", path.display());
+    let bytes = std::fs::read(path).map_err(|e| ConfigError::caused(MODULE, what(), e))?;
     for label in ["PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY"] {
-        let found = signet_x509::pem::decode_all(&bytes, label).map_err(|e| bad(e.to_string()))?;
+        let found = signet_x509::pem::decode_all(&bytes, label)
+            .map_err(|e| ConfigError::caused(MODULE, what(), e))?;
         if let Some(der) = found.into_iter().next() {
             return Ok(match label {
                 "PRIVATE KEY" => PrivateKeyDer::Pkcs8(der.into()),
@@ -386,8 +408,12 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, ConfigError> {
             });
         }
     }
-    Err(bad(
-        "no unencrypted PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block".into(),
+    Err(ConfigError::new(
+        MODULE,
+        format!(
+            "{}: no unencrypted PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block",
+            what()
+        ),
     ))
 }
 

@@ -8,14 +8,14 @@
 use signet_core::{ExtensionEdit, RequestProps};
 use signet_x509::{DistinguishedName, San, ext};
 
-use super::{Profile, SubjectFrom};
+use super::{Profile, ProfileError, SubjectFrom};
 
 impl Profile {
     pub(super) fn check_edit(
         &self,
         request: &RequestProps,
         edit: &ExtensionEdit,
-    ) -> Result<(), String> {
+    ) -> Result<(), ProfileError> {
         use ext::oid;
         let oid = edit.oid.as_str();
         let malformed = |e: signet_x509::Error| format!("extension {oid}: {e}");
@@ -31,16 +31,19 @@ impl Profile {
                 if allowed.contains(asked) {
                     Ok(())
                 } else {
-                    Err(format!(
+                    Err(refused!(
                         "key usage bits {:#06x} exceed profile {}'s ({:#06x} for a {} key)",
-                        asked.0, self.name, allowed.0, request.csr.key
+                        asked.0,
+                        self.name,
+                        allowed.0,
+                        request.csr.key
                     ))
                 }
             }
             (oid::EXT_KEY_USAGE, Some(value)) => {
                 for purpose in ext::parse_extended_key_usage(value).map_err(malformed)? {
                     if !self.eku.contains(&purpose) {
-                        return Err(format!(
+                        return Err(refused!(
                             "extended key usage {purpose} is not allowed by profile {} (allowed: {})",
                             self.name,
                             self.eku.join(", ")
@@ -51,7 +54,7 @@ impl Profile {
             }
             // A CA profile writes its own basicConstraints; a leaf may only state cA=FALSE,
             // which the engine has checked.
-            (oid::BASIC_CONSTRAINTS, _) if self.config.ca => Err(format!(
+            (oid::BASIC_CONSTRAINTS, _) if self.config.ca => Err(refused!(
                 "profile {} issues CA certificates and sets basicConstraints itself",
                 self.name
             )),
@@ -65,11 +68,11 @@ impl Profile {
             {
                 match value {
                     Some(v) => ext::check_der_tree(v)
-                        .map_err(|e| format!("extension {other} is not well-formed DER: {e}")),
+                        .map_err(|e| refused!("extension {other} is not well-formed DER: {e}")),
                     None => Ok(()),
                 }
             }
-            (other, _) => Err(format!(
+            (other, _) => Err(refused!(
                 "extension {other} is not one profile {} issues or copies; a certificate manager may edit subjectAltName, keyUsage, extKeyUsage{} within the profile — anything else needs another profile",
                 self.name,
                 if self.config.copy_request_extensions.is_empty() {
@@ -85,7 +88,11 @@ impl Profile {
     /// name rules as a request's would: every name allowed, within `max_sans`, at least one
     /// when `require_san`, and the CN among them when `common_name_as_dns` (the profile
     /// would have added it).
-    fn check_edited_sans(&self, request: &RequestProps, edited: &[San]) -> Result<(), String> {
+    fn check_edited_sans(
+        &self,
+        request: &RequestProps,
+        edited: &[San],
+    ) -> Result<(), ProfileError> {
         let subject = match self.config.subject_from {
             SubjectFrom::Request => self.subject(&request.csr.subject)?,
             SubjectFrom::Identity => DistinguishedName::from_rdns(&[]),
@@ -94,9 +101,11 @@ impl Profile {
         // form the profile issues: DNS names in lower case, each name once.
         let normal: Vec<San> = edited.iter().map(normalise).collect();
         if let Some(upper) = edited.iter().zip(&normal).find(|(e, n)| e != n) {
-            return Err(format!(
+            return Err(refused!(
                 "write DNS name {} in lower case ({}), as profile {} issues it",
-                upper.0, upper.1, self.name
+                upper.0,
+                upper.1,
+                self.name
             ));
         }
         if let Some((_, twice)) = normal
@@ -104,11 +113,11 @@ impl Profile {
             .enumerate()
             .find(|(i, s)| normal[..*i].contains(s))
         {
-            return Err(format!("subjectAltName lists {twice} twice"));
+            return Err(refused!("subjectAltName lists {twice} twice"));
         }
         let issued = self.sans(&subject, edited)?;
         if let Some(missing) = issued.iter().find(|s| !normal.contains(s)) {
-            return Err(format!(
+            return Err(refused!(
                 "the subjectAltName must include {missing}: profile {} puts the subject CN in the subject alternative names",
                 self.name
             ));

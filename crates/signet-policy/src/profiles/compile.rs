@@ -7,7 +7,9 @@ use super::*;
 /// basicConstraints (cA=TRUE, critical) and nameConstraints (critical) of a `ca = true`
 /// profile; the CA-only options are refused on a leaf profile, and automatic issuance of CA
 /// certificates without the explicit `allow_auto_ca`.
-pub(super) fn ca_extensions(config: &ProfileConfig) -> Result<Vec<signet_x509::Extension>, String> {
+pub(super) fn ca_extensions(
+    config: &ProfileConfig,
+) -> Result<Vec<signet_x509::Extension>, ProfileError> {
     let lists = [
         ("permitted_dns", &config.permitted_dns),
         ("excluded_dns", &config.excluded_dns),
@@ -17,7 +19,7 @@ pub(super) fn ca_extensions(config: &ProfileConfig) -> Result<Vec<signet_x509::E
         ("excluded_email", &config.excluded_email),
     ];
     if !config.ca {
-        let leaf_only = |key: &str| format!("{key} applies to CA profiles only (set ca = true)");
+        let leaf_only = |key: &str| refused!("{key} applies to CA profiles only (set ca = true)");
         if config.path_len.is_some() {
             return Err(leaf_only("path_len"));
         }
@@ -44,7 +46,7 @@ pub(super) fn ca_extensions(config: &ProfileConfig) -> Result<Vec<signet_x509::E
                 "permitted_dns" | "excluded_dns" => {
                     let name = value.to_ascii_lowercase();
                     if !valid_hostname(&name) {
-                        return Err(format!(
+                        return Err(refused!(
                             "{key}: {value:?} is not a DNS name (no leading dot, no wildcard)"
                         ));
                     }
@@ -67,7 +69,7 @@ pub(super) fn ca_extensions(config: &ProfileConfig) -> Result<Vec<signet_x509::E
                         None => lower.strip_prefix('.').unwrap_or(&lower),
                     };
                     if !valid_hostname(host) {
-                        return Err(format!(
+                        return Err(refused!(
                             "{key}: {value:?} is not a mailbox, host or .domain"
                         ));
                     }
@@ -92,7 +94,7 @@ pub(super) fn ca_extensions(config: &ProfileConfig) -> Result<Vec<signet_x509::E
 /// may not also be copied from the request or required of it.
 pub(super) fn forced_attributes(
     config: &ProfileConfig,
-) -> Result<Vec<(String, String, signet_x509::Rdn)>, String> {
+) -> Result<Vec<(String, String, signet_x509::Rdn)>, ProfileError> {
     let mut out: Vec<(String, String, signet_x509::Rdn)> = Vec::new();
     for (kind, value) in &config.subject_forced {
         // Escape every ASCII punctuation and space so the value is taken literally.
@@ -109,7 +111,7 @@ pub(super) fn forced_attributes(
         let rdn = match (rdns.pop(), rdns.is_empty()) {
             (Some(rdn), true) if rdn.attributes.len() == 1 => rdn,
             _ => {
-                return Err(format!(
+                return Err(refused!(
                     "subject_forced: {kind} = {value:?} is not one attribute"
                 ));
             }
@@ -117,14 +119,14 @@ pub(super) fn forced_attributes(
         let canonical = rdn.attributes[0].0.clone();
         check_attribute_value(&canonical, value).map_err(|e| format!("subject_forced: {e}"))?;
         if out.iter().any(|(k, _, _)| *k == canonical) {
-            return Err(format!("subject_forced: {canonical} is given twice"));
+            return Err(refused!("subject_forced: {canonical} is given twice"));
         }
         for (list, key) in [
             (&config.subject_attributes, "subject_attributes"),
             (&config.subject_required, "subject_required"),
         ] {
             if list.iter().any(|a| canonical_attribute(a) == canonical) {
-                return Err(format!(
+                return Err(refused!(
                     "subject_forced: {canonical} is set by the CA, so it cannot also be in {key}"
                 ));
             }
@@ -148,12 +150,12 @@ pub(super) fn canonical_attribute(name: &str) -> String {
 /// value that is one well-formed DER TLV.
 pub(super) fn static_extensions(
     config: &ProfileConfig,
-) -> Result<Vec<signet_x509::Extension>, String> {
+) -> Result<Vec<signet_x509::Extension>, ProfileError> {
     let mut out: Vec<signet_x509::Extension> = Vec::new();
     for e in &config.extensions {
         check_extension_oid("extensions", &e.oid)?;
         if out.iter().any(|x| x.oid == e.oid) {
-            return Err(format!("extensions: {} is listed twice", e.oid));
+            return Err(refused!("extensions: {} is listed twice", e.oid));
         }
         let compact: String = e.value.chars().filter(|c| !c.is_whitespace()).collect();
         let value = hex::decode(&compact)
@@ -174,16 +176,16 @@ pub(super) fn static_extensions(
 }
 
 /// A dotted OID (first arc 0–2, no leading zeros) that is not one the CA or profile writes.
-pub(super) fn check_extension_oid(key: &str, oid: &str) -> Result<(), String> {
+pub(super) fn check_extension_oid(key: &str, oid: &str) -> Result<(), ProfileError> {
     let arcs: Vec<&str> = oid.split('.').collect();
     let well_formed = ext::is_dotted_oid(oid)
         && arcs.iter().all(|a| a.len() == 1 || !a.starts_with('0'))
         && matches!(arcs.first(), Some(&"0" | &"1" | &"2"));
     if !well_formed {
-        return Err(format!("{key}: {oid:?} is not a dotted OID"));
+        return Err(refused!("{key}: {oid:?} is not a dotted OID"));
     }
     if let Some((_, name)) = MANAGED_EXTENSIONS.iter().find(|(o, _)| *o == oid) {
-        return Err(format!(
+        return Err(refused!(
             "{key}: {oid} ({name}) is written by the CA or the profile's own settings and cannot be set or copied"
         ));
     }
@@ -192,14 +194,14 @@ pub(super) fn check_extension_oid(key: &str, oid: &str) -> Result<(), String> {
 
 /// A subject attribute value: a character string without control characters, within the
 /// RFC 5280 upper bound for its type.
-pub(super) fn check_attribute_value(kind: &str, value: &str) -> Result<(), String> {
+pub(super) fn check_attribute_value(kind: &str, value: &str) -> Result<(), ProfileError> {
     if value.starts_with('#') {
-        return Err(format!(
+        return Err(refused!(
             "subject attribute {kind} is not a character string"
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(format!(
+        return Err(refused!(
             "subject attribute {kind} contains a control character"
         ));
     }
@@ -210,7 +212,7 @@ pub(super) fn check_attribute_value(kind: &str, value: &str) -> Result<(), Strin
         _ => 64,
     };
     if value.is_empty() || value.chars().count() > bound {
-        return Err(format!(
+        return Err(refused!(
             "subject attribute {kind} must be 1 to {bound} characters (RFC 5280), got {}",
             value.chars().count()
         ));

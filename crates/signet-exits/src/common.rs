@@ -8,6 +8,8 @@ use std::time::UNIX_EPOCH;
 use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
 
+use signet_policy::DurationSetting;
+
 use crate::ConfigError;
 
 #[derive(Debug, Deserialize)]
@@ -26,10 +28,7 @@ fn parse_common(module: &str, config: &toml::Value) -> Result<CommonConfig, Conf
         .map_err(|e: toml::de::Error| ConfigError::new(module, e.message()))
 }
 
-pub(crate) fn parse_mask(
-    module: &str,
-    events: Option<&Vec<String>>,
-) -> Result<EventMask, ConfigError> {
+pub fn parse_mask(module: &str, events: Option<&Vec<String>>) -> Result<EventMask, ConfigError> {
     match events {
         None => Ok(EventMask::ALL),
         Some(names) => EventMask::from_names(names).map_err(|e| ConfigError::new(module, e)),
@@ -267,32 +266,41 @@ impl Exit for FileExit {
     }
 }
 
-/// `500ms`, `10s`, `2m` (one number and one unit), as the network exits take `timeout`.
-pub(crate) fn parse_timeout(module: &str, s: &str) -> Result<std::time::Duration, ConfigError> {
-    let bad = || {
-        ConfigError::new(
-            module,
-            format!("`timeout` {s:?}: expected e.g. \"10s\", \"500ms\" or \"2m\""),
-        )
-    };
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let d = match unit {
-        "ms" => std::time::Duration::from_millis(n),
-        "s" => std::time::Duration::from_secs(n),
-        "m" => std::time::Duration::from_secs(n.checked_mul(60).ok_or_else(bad)?),
-        _ => return Err(bad()),
-    };
-    if d.is_zero() {
-        return Err(ConfigError::new(module, "`timeout` must be more than zero"));
+/// A network exit's `timeout` (`default` when absent): more than zero, in any unit of the
+/// one duration grammar (`"500ms"`, `"10s"`, `"2m"`, or whole seconds).
+pub fn timeout(
+    module: &str,
+    setting: Option<&DurationSetting>,
+    default: std::time::Duration,
+) -> Result<std::time::Duration, ConfigError> {
+    match setting {
+        None => Ok(default),
+        Some(t) => t
+            .positive()
+            .map_err(|e| ConfigError::caused(module, "`timeout`", e)),
     }
-    Ok(d)
+}
+
+/// A module error whose message is `e` and its causes, `"a: b: c"` (a delivery's error is
+/// stored and shown as text).
+pub fn module_error(module: &str, e: &dyn std::error::Error) -> ModuleError {
+    ModuleError::new(module, describe(e))
+}
+
+/// `e` and its causes, `"a: b: c"`.
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    message
 }
 
 /// A configured path: absolute as given, else relative to the data directory.
-pub(crate) fn data_path(data_dir: &Path, p: &str) -> PathBuf {
+pub fn data_path(data_dir: &Path, p: &str) -> PathBuf {
     if Path::new(p).is_absolute() {
         p.into()
     } else {
@@ -301,13 +309,11 @@ pub(crate) fn data_path(data_dir: &Path, p: &str) -> PathBuf {
 }
 
 /// A Unix time in seconds (0 before the epoch).
-pub(crate) fn unix(t: std::time::SystemTime) -> u64 {
+pub fn unix(t: std::time::SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default()
 }
-
-pub(crate) use signet_x509::time::rfc3339;
 
 #[cfg(test)]
 mod tests {
@@ -315,16 +321,19 @@ mod tests {
 
     #[test]
     fn timeouts() {
-        assert_eq!(
-            parse_timeout("x", "10s").ok(),
-            Some(std::time::Duration::from_secs(10))
-        );
-        assert_eq!(
-            parse_timeout("x", "250ms").ok(),
-            Some(std::time::Duration::from_millis(250))
-        );
-        assert!(parse_timeout("x", "0s").is_err());
-        assert!(parse_timeout("x", "10").is_err());
-        assert!(parse_timeout("x", "1h").is_err());
+        let t = |text: &str| timeout("x", Some(&DurationSetting::from(text)), Default::default());
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(t("10s").ok(), Some(secs(10)));
+        assert_eq!(t("250ms").ok(), Some(std::time::Duration::from_millis(250)));
+        assert_eq!(t("2m").ok(), Some(secs(120)));
+        assert_eq!(t("10").ok(), Some(secs(10)));
+        assert_eq!(timeout("x", None, secs(30)).ok(), Some(secs(30)));
+        let zero = t("0s").expect_err("zero");
+        assert_eq!(zero.to_string(), "x module: `timeout`");
+        let cause = std::error::Error::source(&zero)
+            .expect("a cause")
+            .to_string();
+        assert!(cause.contains("longer than zero"), "{cause}");
+        assert!(t("ten seconds").is_err());
     }
 }

@@ -2,6 +2,7 @@
 //! defaults.
 
 use super::*;
+use crate::DurationSetting;
 
 /// Whether a profile issues at once or waits for a certificate manager.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -112,7 +113,7 @@ pub struct ProfileConfig {
     /// How far notBefore is set before now: `"5m"`, `"90s"`, `"1h"` or a number of seconds;
     /// at most 24 hours. Default: the engine's 5 minutes.
     #[serde(default)]
-    pub backdate: Option<BackdateSetting>,
+    pub backdate: Option<DurationSetting>,
     /// A subordinate-CA profile: basicConstraints cA=TRUE, keyCertSign required.
     #[serde(default)]
     pub ca: bool,
@@ -145,38 +146,6 @@ pub struct ProfileConfig {
     /// together count as one), on top of `[security] requests_per_minute`.
     #[serde(default)]
     pub requests_per_minute: Option<u32>,
-}
-
-/// `backdate`: a duration string or a number of seconds.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
-pub enum BackdateSetting {
-    Seconds(u64),
-    Text(String),
-}
-
-impl BackdateSetting {
-    /// The duration: `N` seconds, or `Ns`, `Nm`, `Nh`, `Nd`.
-    pub fn duration(&self) -> Result<Duration, String> {
-        let text = match self {
-            BackdateSetting::Seconds(n) => return Ok(Duration::from_secs(*n)),
-            BackdateSetting::Text(t) => t.trim(),
-        };
-        let bad = || format!("backdate: {text:?} is not a duration (90s, 5m, 1h, or seconds)");
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (n, unit) = text.split_at(split);
-        let n: u64 = n.parse().map_err(|_| bad())?;
-        let unit = match unit {
-            "" | "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(bad()),
-        };
-        n.checked_mul(unit).map(Duration::from_secs).ok_or_else(bad)
-    }
 }
 
 /// One `[[ca.policy.profiles.NAME.extensions]]` entry.

@@ -1,5 +1,5 @@
 //! The `command` exit module: runs a configured program for each event, with the event as
-//! JSON on stdin ([`crate::exits::event_record_with_pem`]).
+//! JSON on stdin ([`crate::common::event_record_with_pem`]).
 //!
 //! No shell is involved: `program` is executed directly with `args`. The environment is
 //! cleared except `PATH`, the working directory is the data directory, stdout is discarded.
@@ -17,7 +17,8 @@ use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
-use crate::exits::{event_record_with_pem, parse_mask};
+use crate::common::{event_record_with_pem, module_error, parse_mask, timeout};
+use signet_policy::DurationSetting;
 
 /// How much of the program's stderr is kept for the error message.
 const STDERR_LIMIT: usize = 1024;
@@ -29,7 +30,7 @@ struct CommandConfig {
     #[serde(default)]
     args: Vec<String>,
     #[serde(default)]
-    timeout: Option<String>,
+    timeout: Option<DurationSetting>,
     #[serde(default)]
     events: Option<Vec<String>>,
 }
@@ -70,10 +71,7 @@ impl CommandExit {
         } else {
             PathBuf::from(&c.program)
         };
-        let timeout = match c.timeout.as_deref() {
-            None => Duration::from_secs(10),
-            Some(t) => parse_timeout(t).map_err(err)?,
-        };
+        let timeout = timeout("command", c.timeout.as_ref(), Duration::from_secs(10))?;
         Ok(CommandExit {
             name: name.to_string(),
             mask: parse_mask("command", c.events.as_ref())?,
@@ -89,7 +87,7 @@ impl CommandExit {
 
 impl Run {
     /// Runs the program once with `input` on stdin (blocking).
-    fn run(&self, input: Vec<u8>) -> Result<(), String> {
+    fn run(&self, input: Vec<u8>) -> Result<(), RunError> {
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
             .env_clear()
@@ -100,9 +98,10 @@ impl Run {
         if let Some(path) = std::env::var_os("PATH") {
             cmd.env("PATH", path);
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", self.program.display()))?;
+        let mut child = cmd.spawn().map_err(|source| RunError::Start {
+            program: self.program.clone(),
+            source,
+        })?;
         // Feed stdin and drain stderr on their own threads, so that neither pipe can fill
         // up and block the program while the deadline is watched here.
         let stdin = child.stdin.take();
@@ -131,14 +130,18 @@ impl Run {
                 Ok(None) if Instant::now() >= deadline => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    break Err(format!(
-                        "{} timed out after {:?} and was killed",
-                        self.program.display(),
-                        self.timeout
-                    ));
+                    break Err(RunError::TimedOut {
+                        program: self.program.clone(),
+                        timeout: self.timeout,
+                    });
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => break Err(format!("waiting for {}: {e}", self.program.display())),
+                Err(source) => {
+                    break Err(RunError::Wait {
+                        program: self.program.clone(),
+                        source,
+                    });
+                }
             }
         };
         let _ = writer.join();
@@ -154,12 +157,42 @@ impl Run {
         }
         let text = String::from_utf8_lossy(&stderr);
         let text = signet_core::delivery::truncate(text.trim(), STDERR_LIMIT);
-        Err(format!(
-            "{} exited with {status}{}{text}",
-            self.program.display(),
-            if text.is_empty() { "" } else { ": " }
-        ))
+        Err(RunError::Failed {
+            program: self.program.clone(),
+            status,
+            stderr: text.to_string(),
+        })
     }
+}
+
+/// Why one run of the program failed; the delivery's error (and the log) shows it.
+#[derive(Debug, thiserror::Error)]
+enum RunError {
+    #[error("starting {}", .program.display())]
+    Start {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} timed out after {timeout:?} and was killed", .program.display())]
+    TimedOut { program: PathBuf, timeout: Duration },
+    #[error("waiting for {}", .program.display())]
+    Wait {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The program ended unsuccessfully; `stderr` is the start of what it wrote there.
+    #[error(
+        "{} exited with {status}{}{stderr}",
+        .program.display(),
+        if .stderr.is_empty() { "" } else { ": " }
+    )]
+    Failed {
+        program: PathBuf,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
 }
 
 impl Exit for CommandExit {
@@ -184,26 +217,7 @@ impl Exit for CommandExit {
             tokio::task::spawn_blocking(move || run.run(input))
                 .await
                 .map_err(|e| ModuleError::new(&self.name, format!("command task: {e}")))?
-                .map_err(|e| ModuleError::new(&self.name, e))
+                .map_err(|e| module_error(&self.name, &e))
         })
     }
-}
-
-/// `500ms`, `10s`, `2m`.
-fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`timeout` {s:?}: expected a number then ms, s or m"))?;
-    let d = match unit {
-        "ms" => Duration::from_millis(n),
-        "s" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n.saturating_mul(60)),
-        _ => return Err(format!("`timeout` {s:?}: the unit must be ms, s or m")),
-    };
-    if d.is_zero() {
-        return Err("`timeout` must be longer than zero".into());
-    }
-    Ok(d)
 }

@@ -20,7 +20,6 @@
 //! action = "deny"
 //! ```
 
-use std::path::Path;
 use std::sync::Arc;
 
 use signet_core::{
@@ -44,7 +43,12 @@ impl std::fmt::Debug for ChainPolicy {
 }
 
 impl ChainPolicy {
-    pub fn from_toml(config: &toml::Value, data_dir: &Path) -> Result<ChainPolicy, ConfigError> {
+    /// Builds the chain from `[ca.policy]`; `build` constructs each member from its kind and
+    /// table (the caller knows every module kind of the build, `wasm` included).
+    pub fn from_toml(
+        config: &toml::Value,
+        build: impl Fn(&str, &toml::Value) -> Result<Arc<dyn Policy>, ConfigError>,
+    ) -> Result<ChainPolicy, ConfigError> {
         let err = |m: String| ConfigError::new("chain", m);
         let table = config
             .as_table()
@@ -70,8 +74,9 @@ impl ChainPolicy {
             if kind == "chain" {
                 return Err(err(format!("entry {}: a chain cannot hold a chain", i + 1)));
             }
-            let module = crate::build_policy(kind, entry, data_dir)
-                .map_err(|e| err(format!("entry {} ({kind}): {e}", i + 1)))?;
+            let module = build(kind, entry).map_err(|e| {
+                ConfigError::caused("chain", format!("entry {} ({kind})", i + 1), e)
+            })?;
             modules.push(module);
         }
         if modules.iter().all(|m| m.profiles().is_empty()) {

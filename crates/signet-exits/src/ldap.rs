@@ -25,6 +25,11 @@ use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
 
 use crate::ConfigError;
+use signet_policy::DurationSetting;
+
+mod template;
+
+use template::{CertificateValues, Escape, Field, Template};
 
 const MODULE: &str = "ldap";
 const USER_CERTIFICATE: &str = "userCertificate;binary";
@@ -49,7 +54,7 @@ struct LdapConfig {
     #[serde(default)]
     ca_file: Option<String>,
     #[serde(default)]
-    timeout: Option<toml::Value>,
+    timeout: Option<DurationSetting>,
     #[serde(default)]
     base: Option<String>,
     #[serde(default)]
@@ -141,9 +146,12 @@ impl LdapExit {
                 "`starttls` is for ldap:// URLs; ldaps:// is TLS already".into(),
             ));
         }
+        // At most ten minutes: every operation of a delivery waits this long.
         let timeout = match &c.timeout {
             None => Duration::from_secs(10),
-            Some(v) => parse_timeout(v).map_err(err)?,
+            Some(v) => v
+                .within(Duration::from_millis(1), Duration::from_secs(600))
+                .map_err(|e| ConfigError::caused(MODULE, "`timeout`", e))?,
         };
         let mut settings = LdapConnSettings::new()
             .set_conn_timeout(timeout)
@@ -188,11 +196,11 @@ impl LdapExit {
             (None, None, None) => None,
             (Some(dn), None, None) => Some(Locator::Dn(
                 Template::parse(&dn, certificate_fields)
-                    .map_err(|m| err(format!("dn_template: {m}")))?,
+                    .map_err(|e| ConfigError::caused(MODULE, "dn_template", e))?,
             )),
             (None, Some(filter), Some(base)) => {
                 let filter = Template::parse(&filter, certificate_fields)
-                    .map_err(|m| err(format!("filter: {m}")))?;
+                    .map_err(|e| ConfigError::caused(MODULE, "filter", e))?;
                 // A filter that does not parse is a configuration error, not a failed
                 // delivery: try it with a sample value.
                 let sample = filter.render(|_| Some("x".into()), Escape::Filter);
@@ -236,7 +244,7 @@ impl LdapExit {
             .crl_dn
             .map(|t| Template::parse(&t, &[Field::Ca, Field::Shard]))
             .transpose()
-            .map_err(|m| err(format!("crl_dn: {m}")))?;
+            .map_err(|e| ConfigError::caused(MODULE, "crl_dn", e))?;
         if locator.is_none() && crl_dn.is_none() {
             return Err(err(
                 "nothing to publish: set `dn_template` or `filter` (certificates) and/or `crl_dn` (CRLs)"
@@ -376,7 +384,7 @@ impl LdapExit {
             ATTRIBUTE_OR_VALUE_EXISTS if add => {}
             NO_SUCH_ATTRIBUTE if !add => {}
             NO_SUCH_OBJECT => {
-                return self.missing(ctx, &serial, add, &format!("no entry {dn}"));
+                return self.missing(ctx, &serial, add, &NoEntry::NoObject(dn));
             }
             _ => {
                 return Err(self.error(format!("modifying {dn}: {}", LdapError::from(result))));
@@ -396,14 +404,16 @@ impl LdapExit {
         ldap: &mut Ldap,
         locator: &Locator,
         values: &CertificateValues,
-    ) -> Result<Result<String, String>, ModuleError> {
+    ) -> Result<Result<String, NoEntry>, ModuleError> {
         match locator {
             Locator::Dn(template) => Ok(template
                 .render(|f| values.get(f), Escape::Dn)
-                .ok_or_else(|| template.missing_fields(|f| values.get(f)))),
+                .ok_or_else(|| NoEntry::MissingFields(template.missing_fields(|f| values.get(f))))),
             Locator::Search { base, filter } => {
                 let Some(rendered) = filter.render(|f| values.get(f), Escape::Filter) else {
-                    return Ok(Err(filter.missing_fields(|f| values.get(f))));
+                    return Ok(Err(NoEntry::MissingFields(
+                        filter.missing_fields(|f| values.get(f)),
+                    )));
                 };
                 let (entries, _) = ldap
                     .with_timeout(self.timeout)
@@ -417,7 +427,10 @@ impl LdapExit {
                     .map(|e| SearchEntry::construct(e).dn)
                     .collect();
                 match dns.len() {
-                    0 => Ok(Err(format!("no entry under {base} matches {rendered}"))),
+                    0 => Ok(Err(NoEntry::NoMatch {
+                        base: base.clone(),
+                        filter: rendered,
+                    })),
                     1 => Ok(Ok(dns.remove(0))),
                     n => Err(self.error(format!(
                         "{n} entries under {base} match {rendered} ({}, ...): the filter must find one",
@@ -435,7 +448,7 @@ impl LdapExit {
         ctx: &ExitCtx,
         serial: &str,
         add: bool,
-        why: &str,
+        why: &NoEntry,
     ) -> Result<(), ModuleError> {
         if !add {
             tracing::info!(exit = %self.name, ca = %ctx.ca.name, seq = ctx.seq, %serial, reason = %why, "no LDAP entry to remove the certificate from");
@@ -578,232 +591,17 @@ fn tls_config(path: &Path) -> Result<Arc<rustls::ClientConfig>, ConfigError> {
     Ok(Arc::new(config))
 }
 
-/// `timeout`: seconds as an integer, or a string like "10s", "500ms", "1m".
-fn parse_timeout(v: &toml::Value) -> Result<Duration, String> {
-    let bad = || format!("timeout must be seconds or a string like \"10s\", \"500ms\", not {v}");
-    let d = match v {
-        toml::Value::Integer(n) => Duration::from_secs(u64::try_from(*n).map_err(|_| bad())?),
-        toml::Value::String(s) => {
-            let s = s.trim();
-            let (digits, unit) = s
-                .find(|c: char| !c.is_ascii_digit())
-                .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-            let n: u64 = digits.parse().map_err(|_| bad())?;
-            match unit {
-                "ms" => Duration::from_millis(n),
-                "s" => Duration::from_secs(n),
-                "m" => Duration::from_secs(n.saturating_mul(60)),
-                _ => return Err(bad()),
-            }
-        }
-        _ => return Err(bad()),
-    };
-    if d.is_zero() || d > Duration::from_secs(600) {
-        return Err(format!("timeout must be between 1ms and 10m, not {v}"));
-    }
-    Ok(d)
-}
-
-/// A template placeholder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
-    CommonName,
-    Email,
-    Dns,
-    Uid,
-    Requester,
-    Serial,
-    Ca,
-    Shard,
-}
-
-impl Field {
-    const ALL: [Field; 8] = [
-        Field::CommonName,
-        Field::Email,
-        Field::Dns,
-        Field::Uid,
-        Field::Requester,
-        Field::Serial,
-        Field::Ca,
-        Field::Shard,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Field::CommonName => "common_name",
-            Field::Email => "email",
-            Field::Dns => "dns",
-            Field::Uid => "uid",
-            Field::Requester => "requester",
-            Field::Serial => "serial",
-            Field::Ca => "ca",
-            Field::Shard => "shard",
-        }
-    }
-}
-
-/// How a placeholder's value is escaped where it is put.
-#[derive(Debug, Clone, Copy)]
-enum Escape {
-    /// An attribute value in a DN (RFC 4514 §2.4).
-    Dn,
-    /// An assertion value in a filter (RFC 4515 §3).
-    Filter,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Text(String),
-    Field(Field),
-}
-
-/// A DN or filter with `{placeholder}`s, parsed at configuration load.
-#[derive(Debug)]
-struct Template {
-    parts: Vec<Part>,
-}
-
-impl Template {
-    fn parse(text: &str, allowed: &[Field]) -> Result<Template, String> {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while let Some(open) = rest.find(['{', '}']) {
-            if rest[open..].starts_with('}') {
-                return Err(format!("unmatched `}}` in {text:?}"));
-            }
-            if open > 0 {
-                parts.push(Part::Text(rest[..open].to_string()));
-            }
-            let after = &rest[open + 1..];
-            let close = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed `{{` in {text:?}"))?;
-            let name = &after[..close];
-            let field = allowed
-                .iter()
-                .copied()
-                .find(|f| f.name() == name)
-                .ok_or_else(|| {
-                    let known = allowed
-                        .iter()
-                        .map(|f| format!("{{{}}}", f.name()))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    if Field::ALL.iter().any(|f| f.name() == name) {
-                        format!("{{{name}}} cannot be used here (known: {known})")
-                    } else {
-                        format!("unknown placeholder {{{name}}} (known: {known})")
-                    }
-                })?;
-            parts.push(Part::Field(field));
-            rest = &after[close + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Text(rest.to_string()));
-        }
-        if parts.is_empty() {
-            return Err("empty".into());
-        }
-        Ok(Template { parts })
-    }
-
-    fn uses(&self, field: Field) -> bool {
-        self.parts.contains(&Part::Field(field))
-    }
-
-    /// The text with every placeholder replaced by its escaped value; `None` if a
-    /// placeholder has no value.
-    fn render(&self, value: impl Fn(Field) -> Option<String>, escape: Escape) -> Option<String> {
-        let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                Part::Text(t) => out.push_str(t),
-                Part::Field(f) => {
-                    let v = value(*f)?;
-                    match escape {
-                        Escape::Dn => out.push_str(&ldap3::dn_escape(v.as_str())),
-                        Escape::Filter => out.push_str(&ldap3::ldap_escape(v.as_str())),
-                    }
-                }
-            }
-        }
-        Some(out)
-    }
-
-    /// Why [`Template::render`] gave `None`.
-    fn missing_fields(&self, value: impl Fn(Field) -> Option<String>) -> String {
-        let missing: Vec<String> = self
-            .parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::Field(f) if value(*f).is_none() => Some(format!("{{{}}}", f.name())),
-                _ => None,
-            })
-            .collect();
-        format!("the certificate has no value for {}", missing.join(", "))
-    }
-}
-
-/// The placeholder values of one certificate and its request.
-struct CertificateValues {
-    common_name: Option<String>,
-    email: Option<String>,
-    dns: Option<String>,
-    uid: Option<String>,
-    requester: Option<String>,
-    serial: String,
-    ca: String,
-}
-
-impl CertificateValues {
-    fn of(ctx: &ExitCtx, der: &[u8], serial: &str) -> CertificateValues {
-        let info = signet_x509::parse_certificate(der).ok();
-        let attributes = info
-            .as_ref()
-            .map(|i| i.subject.attributes())
-            .unwrap_or_default();
-        let attribute = |names: &[&str]| {
-            attributes
-                .iter()
-                .find(|(k, _)| names.iter().any(|n| k.eq_ignore_ascii_case(n)))
-                .map(|(_, v)| v.clone())
-        };
-        let sans = info.as_ref().map(|i| i.sans.as_slice()).unwrap_or_default();
-        let email = sans
-            .iter()
-            .find_map(|s| match s {
-                signet_x509::San::Email(e) => Some(e.clone()),
-                _ => None,
-            })
-            .or_else(|| attribute(&["emailAddress", "1.2.840.113549.1.9.1"]));
-        let dns = sans.iter().find_map(|s| match s {
-            signet_x509::San::Dns(d) => Some(d.clone()),
-            _ => None,
-        });
-        CertificateValues {
-            common_name: attribute(&["CN"]),
-            email,
-            dns,
-            uid: attribute(&["UID", "0.9.2342.19200300.100.1.1"]),
-            requester: ctx.request.as_ref().and_then(|r| r.requester.clone()),
-            serial: serial.to_string(),
-            ca: ctx.ca.name.as_str().to_string(),
-        }
-    }
-
-    fn get(&self, field: Field) -> Option<String> {
-        match field {
-            Field::CommonName => self.common_name.clone(),
-            Field::Email => self.email.clone(),
-            Field::Dns => self.dns.clone(),
-            Field::Uid => self.uid.clone(),
-            Field::Requester => self.requester.clone(),
-            Field::Serial => Some(self.serial.clone()),
-            Field::Ca => Some(self.ca.clone()),
-            Field::Shard => None,
-        }
-    }
+/// Why a certificate has no entry in the directory: on revocation nothing to remove; on
+/// publication a failure or a skip, as `missing_entry` says.
+#[derive(Debug, thiserror::Error)]
+enum NoEntry {
+    /// The certificate lacks a value the DN or filter needs (the text names them).
+    #[error("{0}")]
+    MissingFields(String),
+    #[error("no entry under {base} matches {filter}")]
+    NoMatch { base: String, filter: String },
+    #[error("no entry {0}")]
+    NoObject(String),
 }
 
 #[cfg(test)]
@@ -841,9 +639,9 @@ mod tests {
     #[test]
     fn templates_name_what_is_wrong() {
         let e = Template::parse("(cn={name})", &Field::ALL).unwrap_err();
-        assert!(e.contains("unknown placeholder {name}"), "{e}");
+        assert!(e.to_string().contains("unknown placeholder {name}"), "{e}");
         let e = Template::parse("cn={email},dc=x", &[Field::Ca, Field::Shard]).unwrap_err();
-        assert!(e.contains("cannot be used here"), "{e}");
+        assert!(e.to_string().contains("cannot be used here"), "{e}");
         assert!(Template::parse("(cn={common_name)", &Field::ALL).is_err());
         assert!(Template::parse("(cn=x})", &Field::ALL).is_err());
         let t = Template::parse("(uid={uid})", &Field::ALL).unwrap();
@@ -899,11 +697,30 @@ mod tests {
             let e = config(extra)
                 .err()
                 .unwrap_or_else(|| panic!("{extra:?} must fail"));
-            assert!(e.to_string().contains(expect), "{extra:?}: {e}");
+            let e = crate::common::describe(&e);
+            assert!(e.contains(expect), "{extra:?}: {e}");
         }
         let ok = config("dn_template = \"cn={common_name},dc=x\"\nremove_on_revoke = true\ncrl_dn = \"cn={ca} {shard},dc=x\"\ntimeout = \"2s\"").unwrap();
         assert_eq!(ok.timeout, Duration::from_secs(2));
         assert_eq!(ok.missing_entry, MissingEntry::Fail);
+        // The old spellings of `timeout` still load: whole seconds, a bare number, ms.
+        for (timeout, expect) in [
+            ("10", Duration::from_secs(10)),
+            ("\"10\"", Duration::from_secs(10)),
+            ("\"500ms\"", Duration::from_millis(500)),
+            ("\"1m\"", Duration::from_secs(60)),
+        ] {
+            let ok = config(&format!("crl_dn = \"cn=x\"\ntimeout = {timeout}")).unwrap();
+            assert_eq!(ok.timeout, expect, "{timeout}");
+        }
+        let long = config("crl_dn = \"cn=x\"\ntimeout = \"10h\"")
+            .err()
+            .unwrap();
+        let cause = std::error::Error::source(&long).unwrap().to_string();
+        assert_eq!(
+            cause,
+            "\"10h\" is not between 1ms and 10m: write a duration from \"1ms\" to \"10m\""
+        );
         let mask = ok.mask();
         for e in [Event::Issued, Event::Revoked, Event::CrlIssued] {
             assert!(mask.contains(e), "{e:?}");

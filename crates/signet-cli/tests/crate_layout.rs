@@ -216,7 +216,7 @@ fn check(metadata: &Value) -> Vec<String> {
         for (reached, path) in reachable(&deps, name) {
             if rule.must_not_reach.contains(&reached) {
                 problems.push(format!(
-                    "{name} reaches {reached} (HTTP, SQL or an async runtime) through {}",
+                    "{name} reaches {reached}, which its rule forbids, through {}",
                     path.join(" -> ")
                 ));
             }

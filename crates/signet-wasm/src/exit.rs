@@ -6,11 +6,11 @@ use super::*;
 struct ExitState {
     /// `None` during `initialize`.
     event: Option<ExitCtx>,
-    limits: StoreLimits,
+    limits: CallLimits,
     log: CallLog,
 }
 
-fn exit_limiter(s: &mut ExitState) -> &mut StoreLimits {
+fn exit_limiter(s: &mut ExitState) -> &mut CallLimits {
     &mut s.limits
 }
 
@@ -191,7 +191,7 @@ impl WasmExit {
             store(pre.engine(), limits, state, exit_limiter).map_err(CallFailure::Setup)?;
         pre.instantiate(&mut store)
             .and_then(|instance| f(&instance, &mut store))
-            .map_err(|e| CallFailure::of(e, limits))
+            .map_err(|e| CallFailure::of(e, limits, store.data().limits.memory_refused))
     }
 }
 

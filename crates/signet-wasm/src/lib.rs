@@ -40,7 +40,7 @@ use signet_core::{
 };
 use signet_x509::{DistinguishedName, Extension, San};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder};
 
 use signet_policy::ConfigError;
 
@@ -228,7 +228,7 @@ fn store<T>(
     engine: &Engine,
     limits: Limits,
     data: T,
-    limiter: fn(&mut T) -> &mut StoreLimits,
+    limiter: fn(&mut T) -> &mut CallLimits,
 ) -> Result<Store<T>, wasmtime::Error> {
     let mut store = Store::new(engine, data);
     store.limiter(move |s| -> &mut dyn wasmtime::ResourceLimiter { limiter(s) });
@@ -237,15 +237,72 @@ fn store<T>(
     Ok(store)
 }
 
-fn store_limits(limits: Limits) -> StoreLimits {
-    StoreLimitsBuilder::new()
-        .memory_size(limits.memory_bytes)
-        .table_elements(100_000)
-        .instances(16)
-        .tables(16)
-        .memories(4)
-        .trap_on_grow_failure(true)
-        .build()
+fn store_limits(limits: Limits) -> CallLimits {
+    CallLimits {
+        limits: StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes)
+            .table_elements(100_000)
+            .instances(16)
+            .tables(16)
+            .memories(4)
+            .trap_on_grow_failure(true)
+            .build(),
+        memory_refused: false,
+    }
+}
+
+/// One call's resource limits (wasmtime's `StoreLimits`), remembering whether a linear
+/// memory was refused room: a failed `memory.grow` under `trap_on_grow_failure` reaches the
+/// host as a plain error, not a `Trap`, and this flag is how [`CallFailure::of`] knows it
+/// was the memory limit without reading the error's text.
+struct CallLimits {
+    limits: StoreLimits,
+    memory_refused: bool,
+}
+
+impl ResourceLimiter for CallLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let answer = self.limits.memory_growing(current, desired, maximum);
+        if !matches!(answer, Ok(true)) {
+            self.memory_refused = true;
+        }
+        answer
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.memory_refused = true;
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
 }
 
 /// Why one call of a module failed, in words an administrator can act on.
@@ -267,26 +324,21 @@ enum CallFailure {
 }
 
 impl CallFailure {
-    /// Classifies a failed instantiation or call.
-    fn of(error: wasmtime::Error, limits: Limits) -> CallFailure {
+    /// Classifies a failed instantiation or call; `memory_refused` is what the call's
+    /// [`CallLimits`] recorded.
+    fn of(error: wasmtime::Error, limits: Limits, memory_refused: bool) -> CallFailure {
         match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::OutOfFuel) => CallFailure::OutOfFuel(limits.fuel),
             Some(wasmtime::Trap::Interrupt) => {
                 CallFailure::Deadline((limits.deadline_ticks - 1) * TICK.as_millis() as u64)
             }
             Some(trap) => CallFailure::Trap(*trap),
-            None => {
-                let text = format!("{error:#}");
-                // A failed memory.grow under `trap_on_grow_failure` is an error, not a `Trap`.
-                if (text.contains("memory") && text.contains("limit")) || text.contains("grow") {
-                    CallFailure::Memory {
-                        mib: limits.memory_bytes / (1024 * 1024),
-                        error,
-                    }
-                } else {
-                    CallFailure::Other(error)
-                }
-            }
+            // A failed memory.grow under `trap_on_grow_failure` is an error, not a `Trap`.
+            None if memory_refused => CallFailure::Memory {
+                mib: limits.memory_bytes / (1024 * 1024),
+                error,
+            },
+            None => CallFailure::Other(error),
         }
     }
 }

@@ -19,11 +19,11 @@ struct PolicyState {
     approver: Option<String>,
     draft: Option<Draft>,
     edits: Vec<Edit>,
-    limits: StoreLimits,
+    limits: CallLimits,
     log: CallLog,
 }
 
-fn policy_limiter(s: &mut PolicyState) -> &mut StoreLimits {
+fn policy_limiter(s: &mut PolicyState) -> &mut CallLimits {
     &mut s.limits
 }
 
@@ -276,7 +276,10 @@ impl WasmPolicy {
             .and_then(|instance| f(&instance, &mut store));
         match result {
             Ok(r) => Ok((r, store.into_data())),
-            Err(e) => Err(self.failure(what, CallFailure::of(e, self.limits))),
+            Err(e) => {
+                let memory_refused = store.data().limits.memory_refused;
+                Err(self.failure(what, CallFailure::of(e, self.limits, memory_refused)))
+            }
         }
     }
 

@@ -388,9 +388,11 @@ impl PublicRevocation for Authority {
 
 impl HolderRevocation for Authority {
     /// The holder acts as a certificate manager of this one CA for this one revocation: the
-    /// same checks as an officer's revocation (the serial must be one of the CA's issued,
-    /// unrevoked certificates), recorded under the holder's name with how possession was
-    /// proved. A holder cannot put a certificate on hold (nor release one).
+    /// same checks as an officer's revocation (the serial must be one of the CA's issued
+    /// certificates, not already finally revoked), recorded under the holder's name with how
+    /// possession was proved. A holder cannot put a certificate on hold (nor release one), but
+    /// may revoke for good one an officer holds: a holder reporting key compromise must not
+    /// wait for the hold to be released (RFC 5280 §5.3.1 allows hold → final revocation).
     fn revoke_as_holder<'a>(
         &'a self,
         ca: &'a CaName,

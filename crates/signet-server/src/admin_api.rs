@@ -12,11 +12,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
 use signet_api::admin::{ExtensionEdit, TokenSpec, ViewQuery};
-use signet_api::{RequestId, RequestStatus, RevocationReason, Roles, SerialNumber};
+use signet_api::{CaName, RequestId, RequestStatus, RevocationReason, Roles, SerialNumber};
 use signet_x509::ext;
 
 use crate::api::AppState;
 use crate::auth::{Caller, parse_san};
+use crate::extract::{CaPath, RequestPath, SerialPath};
 use crate::problem::Problem;
 use crate::wire::{AuditCheckView, AuditView, RecordView, RequestView, TokenView, parse_time};
 
@@ -67,6 +68,25 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
+/// The other parameters of `.../extensions/{oid}` (`{ca}` and `{id}`: [`RequestPath`]).
+#[derive(Deserialize)]
+pub(crate) struct ExtensionPath {
+    oid: String,
+}
+
+/// The other parameters of `.../exits/{exit}/parked/{seq}/retry` (`{ca}`: [`CaPath`]).
+#[derive(Deserialize)]
+pub(crate) struct ParkedPath {
+    pub(crate) exit: String,
+    pub(crate) seq: String,
+}
+
+/// The other parameter of `.../exits/{exit}/skip` (`{ca}`: [`CaPath`]).
+#[derive(Deserialize)]
+pub(crate) struct ExitPath {
+    pub(crate) exit: String,
+}
+
 pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Problem> {
     if body.is_empty() {
         return serde_json::from_slice(b"{}")
@@ -74,11 +94,6 @@ pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T,
     }
     serde_json::from_slice(body)
         .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
-}
-
-fn request_id(s: &str) -> Result<RequestId, Problem> {
-    s.parse()
-        .map_err(|e: signet_api::ids::IdError| Problem::bad_request(e.to_string()))
 }
 
 pub(crate) fn serial(s: &str) -> Result<SerialNumber, Problem> {
@@ -167,7 +182,7 @@ fn page(rows: Vec<signet_api::RequestRecord>, limit: u32) -> Response {
 pub async fn view_requests(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(params): Query<ViewParams>,
 ) -> Result<Response, Problem> {
     view(&state, &caller, &ca, params, false).await
@@ -177,7 +192,7 @@ pub async fn view_requests(
 async fn view_certificates(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(params): Query<ViewParams>,
 ) -> Result<Response, Problem> {
     view(&state, &caller, &ca, params, true).await
@@ -186,27 +201,24 @@ async fn view_certificates(
 async fn view(
     state: &AppState,
     caller: &Caller,
-    ca: &str,
+    ca: &CaName,
     params: ViewParams,
     certificates_only: bool,
 ) -> Result<Response, Problem> {
     let query = params.into_query(certificates_only)?;
     let limit = query.limit;
-    let rows = state
-        .admin
-        .view(caller.identity(), &state.ca(ca)?, query)
-        .await?;
+    let rows = state.admin.view(caller.identity(), ca, query).await?;
     Ok(page(rows, limit))
 }
 
 async fn request_details(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id)): Path<(String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
 ) -> Result<Response, Problem> {
     let d = state
         .admin
-        .request_details(caller.identity(), &state.ca(&ca)?, request_id(&id)?)
+        .request_details(caller.identity(), &ca, id)
         .await?;
     Ok(axum::Json(RecordView::new(&d.record, Some(&d))).into_response())
 }
@@ -214,11 +226,11 @@ async fn request_details(
 async fn certificate(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, s)): Path<(String, String)>,
+    SerialPath { ca, serial, .. }: SerialPath,
 ) -> Result<Response, Problem> {
     let d = state
         .admin
-        .certificate_details(caller.identity(), &state.ca(&ca)?, serial(&s)?)
+        .certificate_details(caller.identity(), &ca, serial)
         .await?;
     Ok(axum::Json(RecordView::new(&d.record, Some(&d))).into_response())
 }
@@ -226,13 +238,10 @@ async fn certificate(
 async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id)): Path<(String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
 ) -> Result<Response, Problem> {
-    let r = state
-        .admin
-        .approve(caller.identity(), &state.ca(&ca)?, request_id(&id)?)
-        .await?;
-    Ok(axum::Json(RequestView::new(&ca, r)).into_response())
+    let r = state.admin.approve(caller.identity(), &ca, id).await?;
+    Ok(axum::Json(RequestView::new(ca.as_str(), r)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -244,35 +253,28 @@ struct DenyBody {
 async fn deny(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id)): Path<(String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let id = request_id(&id)?;
     let b: DenyBody = json_body(&body)?;
     let r = state
         .admin
-        .deny(caller.identity(), &state.ca(&ca)?, id, &b.reason)
+        .deny(caller.identity(), &ca, id, &b.reason)
         .await?;
-    Ok(axum::Json(RequestView::new(&ca, r)).into_response())
+    Ok(axum::Json(RequestView::new(ca.as_str(), r)).into_response())
 }
 
 /// `PATCH .../attributes`: `{"name": "value", "other": null}` (null removes).
 async fn set_attributes(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id)): Path<(String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let id = request_id(&id)?;
     let changes: std::collections::BTreeMap<String, Option<String>> = json_body(&body)?;
     let record = state
         .admin
-        .set_attributes(
-            caller.identity(),
-            &state.ca(&ca)?,
-            id,
-            changes.into_iter().collect(),
-        )
+        .set_attributes(caller.identity(), &ca, id, changes.into_iter().collect())
         .await?;
     Ok(axum::Json(RecordView::new(&record, None)).into_response())
 }
@@ -298,10 +300,10 @@ struct ExtensionBody {
 async fn set_extension(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id, oid)): Path<(String, String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
+    Path(ExtensionPath { oid }): Path<ExtensionPath>,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let id = request_id(&id)?;
     let b: ExtensionBody = json_body(&body)?;
     let given = [b.value.is_some(), b.san.is_some(), b.eku.is_some()]
         .iter()
@@ -325,7 +327,7 @@ async fn set_extension(
         .admin
         .set_extension(
             caller.identity(),
-            &state.ca(&ca)?,
+            &ca,
             id,
             ExtensionEdit {
                 oid,
@@ -400,10 +402,9 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
 async fn disable_extension(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id, oid)): Path<(String, String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
+    Path(ExtensionPath { oid }): Path<ExtensionPath>,
 ) -> Result<Response, Problem> {
-    let ca = state.ca(&ca)?;
-    let id = request_id(&id)?;
     let oid = ExtensionEdit::parse_oid(&oid)?;
     let record = state
         .admin
@@ -432,10 +433,9 @@ struct RevokeBody {
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, s)): Path<(String, String)>,
+    SerialPath { ca, serial, .. }: SerialPath,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let serial = serial(&s)?;
     let b: RevokeBody = json_body(&body)?;
     let reason = RevocationReason::parse(&b.reason).map_err(Problem::bad_request)?;
     let invalidity = b
@@ -444,13 +444,7 @@ async fn revoke(
         .transpose()?;
     let record = state
         .admin
-        .revoke(
-            caller.identity(),
-            &state.ca(&ca)?,
-            serial,
-            reason,
-            invalidity,
-        )
+        .revoke(caller.identity(), &ca, serial, reason, invalidity)
         .await?;
     Ok(axum::Json(RecordView::new(&record, None)).into_response())
 }
@@ -458,12 +452,9 @@ async fn revoke(
 async fn unrevoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, s)): Path<(String, String)>,
+    SerialPath { ca, serial, .. }: SerialPath,
 ) -> Result<Response, Problem> {
-    let record = state
-        .admin
-        .unrevoke(caller.identity(), &state.ca(&ca)?, serial(&s)?)
-        .await?;
+    let record = state.admin.unrevoke(caller.identity(), &ca, serial).await?;
     Ok(axum::Json(RecordView::new(&record, None)).into_response())
 }
 
@@ -472,7 +463,7 @@ async fn unrevoke(
 async fn import(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -492,9 +483,13 @@ async fn import(
     };
     let r = state
         .admin
-        .import(caller.identity(), &state.ca(&ca)?, &certificate)
+        .import(caller.identity(), &ca, &certificate)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(RequestView::new(&ca, r))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(RequestView::new(ca.as_str(), r)),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -676,12 +671,9 @@ fn parked_view(p: &signet_api::admin::ParkedEvent) -> serde_json::Value {
 async fn exit_status(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
 ) -> Result<Response, Problem> {
-    let rows = state
-        .admin
-        .exit_status(caller.identity(), &state.ca(&ca)?)
-        .await?;
+    let rows = state.admin.exit_status(caller.identity(), &ca).await?;
     let views: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -720,14 +712,14 @@ struct ParkedParams {
 async fn parked_events(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(p): Query<ParkedParams>,
 ) -> Result<Response, Problem> {
     let rows = state
         .admin
         .parked_events(
             caller.identity(),
-            &state.ca(&ca)?,
+            &ca,
             p.exit.as_deref(),
             p.limit.unwrap_or(signet_api::admin::MAX_PAGE),
         )
@@ -740,14 +732,15 @@ async fn parked_events(
 async fn retry_parked(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, exit, seq)): Path<(String, String, String)>,
+    CaPath { ca, .. }: CaPath,
+    Path(ParkedPath { exit, seq }): Path<ParkedPath>,
 ) -> Result<Response, Problem> {
     let seq: u64 = seq
         .parse()
         .map_err(|_| Problem::bad_request(format!("{seq:?} is not an outbox sequence number")))?;
     state
         .admin
-        .retry_parked(caller.identity(), &state.ca(&ca)?, &exit, seq)
+        .retry_parked(caller.identity(), &ca, &exit, seq)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -756,11 +749,9 @@ async fn retry_parked(
 async fn skip_exit(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, exit)): Path<(String, String)>,
+    CaPath { ca, .. }: CaPath,
+    Path(ExitPath { exit }): Path<ExitPath>,
 ) -> Result<Response, Problem> {
-    let parked = state
-        .admin
-        .skip_exit(caller.identity(), &state.ca(&ca)?, &exit)
-        .await?;
+    let parked = state.admin.skip_exit(caller.identity(), &ca, &exit).await?;
     Ok(axum::Json(parked_view(&parked)).into_response())
 }

@@ -13,13 +13,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use signet_api::{
-    Administer, Authenticate, CaName, Directory, Enroll, EnrollError, PublicRevocation, RequestId,
-    Role, SubmitRequest,
+    Administer, Authenticate, CaName, Directory, Enroll, EnrollError, PublicRevocation, Role,
+    SubmitRequest,
 };
 use signet_x509::pem;
 
 use crate::Metrics;
 use crate::auth::{Caller, CertIdentities};
+use crate::extract::{CaPath, RequestPath};
 use crate::metrics::MetricsAccess;
 use crate::problem::Problem;
 use crate::wire::{CaView, RequestView};
@@ -187,19 +188,19 @@ fn certificates_response(ders: &[Vec<u8>], format: Option<&str>) -> Result<Respo
 
 async fn ca_certificate(
     State(state): State<AppState>,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, Problem> {
-    let der = state.enroll.ca_certificate(&ca).await?;
+    let der = state.enroll.ca_certificate(ca.as_str()).await?;
     certificates_response(&[der], q.format.as_deref())
 }
 
 async fn ca_chain(
     State(state): State<AppState>,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(q): Query<FormatQuery>,
 ) -> Result<Response, Problem> {
-    let chain = state.enroll.chain(&ca).await?;
+    let chain = state.enroll.chain(ca.as_str()).await?;
     certificates_response(&chain, q.format.as_deref())
 }
 
@@ -245,17 +246,23 @@ struct SubmitQuery {
 async fn submit(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    ca: Result<CaPath, Problem>,
     Query(q): Query<SubmitQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Problem> {
     let started = Instant::now();
-    let result = submit_inner(&state, caller, &ca, q, &headers, body).await;
+    // An unknown CA is counted as a rejected request too, under the label `unknown`: a
+    // caller must not be able to mint metric series.
+    let (label, result) = match ca {
+        Ok(CaPath { ca, .. }) => {
+            let result = submit_inner(&state, caller, &ca, q, &headers, body).await;
+            (Some(ca), result)
+        }
+        Err(refused) => (None, Err(refused)),
+    };
     state.metrics.observe_latency(started.elapsed());
-    // Label by configured CA only: a caller must not be able to mint metric series.
-    let name = state.directory.ca_name(&ca);
-    let label = name.as_ref().map_or("unknown", |n| n.as_str());
+    let label = label.as_ref().map_or("unknown", |n| n.as_str());
     match &result {
         Ok(v) => state.metrics.count_request(label, &v.status),
         Err(_) => state.metrics.count_request(label, "rejected"),
@@ -267,7 +274,7 @@ async fn submit(
 async fn submit_inner(
     state: &AppState,
     caller: Caller,
-    ca: &str,
+    ca: &CaName,
     q: SubmitQuery,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -322,26 +329,26 @@ async fn submit_inner(
         }
     };
     let response = state.enroll.submit(request).await?;
-    Ok(RequestView::new(ca, response))
+    Ok(RequestView::new(ca.as_str(), response))
 }
 
 /// `GET /api/v1/cas/{ca}/requests/{id}`.
 async fn retrieve(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id)): Path<(String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
 ) -> Result<Response, Problem> {
-    let id: RequestId = id
-        .parse()
-        .map_err(|e: signet_api::ids::IdError| Problem::bad_request(e.to_string()))?;
     let anonymous = caller.identity().is_none();
-    let response = match state.enroll.retrieve(&ca, id, caller.identity()).await {
+    let response = match state
+        .enroll
+        .retrieve(ca.as_str(), id, caller.identity())
+        .await
+    {
         Ok(r) => r,
         // Without credentials, a request that belongs to an identity and one that does not
-        // exist get the same answer, so ids cannot be probed. (CA names are public.)
-        Err(EnrollError::NotFound(_) | EnrollError::Unauthenticated(_))
-            if anonymous && state.directory.ca_name(&ca).is_some() =>
-        {
+        // exist get the same answer, so ids cannot be probed. (CA names are public; an
+        // unknown one was refused by the extractor.)
+        Err(EnrollError::NotFound(_) | EnrollError::Unauthenticated(_)) if anonymous => {
             return Ok(crate::auth::unauthorized(format!(
                 "request {id}: authenticate to retrieve it (requests of an identity are shown \
                  only to it and to officers)"
@@ -351,7 +358,7 @@ async fn retrieve(
         Err(EnrollError::NotFound(d)) => return Err(Problem::not_found(format!("request {d}"))),
         Err(e) => return Err(e.into()),
     };
-    Ok(axum::Json(RequestView::new(&ca, response)).into_response())
+    Ok(axum::Json(RequestView::new(ca.as_str(), response)).into_response())
 }
 
 #[cfg(test)]

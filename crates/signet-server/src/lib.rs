@@ -14,6 +14,8 @@
 //! - [`admin_api`]: the administration handlers (ICertAdmin/ICertView, tokens, audit).
 //! - [`auth`]: `Caller`, the authenticated identity of a request (bearer token or TLS client
 //!   certificate); authorization happens in the engine.
+//! - [`extract`]: the typed path parameters (`CaPath`, `RequestPath`, `SerialPath`) and
+//!   their rejection, a problem for the REST API or the HTML error page for the web pages.
 //! - [`listener`]: the accept loop of every listener (plain and TLS): connection caps per
 //!   server and per client address, a reserve for OCSP and CRLs, header, keep-alive and
 //!   idle timeouts, graceful drain.
@@ -32,6 +34,7 @@
 pub mod admin_api;
 pub mod api;
 pub mod auth;
+pub mod extract;
 pub mod listener;
 pub mod metrics;
 pub mod problem;

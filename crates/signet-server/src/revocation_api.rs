@@ -21,6 +21,7 @@ use signet_api::revocation::{OcspReply, PublishedCrl, PublishedSummary};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::extract::CaPath;
 use crate::problem::Problem;
 use crate::wire::rfc3339;
 
@@ -253,7 +254,7 @@ impl From<PublishedSummary> for CrlView {
 async fn publish(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let b: PublishBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -263,7 +264,7 @@ async fn publish(
     };
     let published = state
         .admin
-        .publish_crls(caller.identity(), &state.ca(&ca)?, b.delta)
+        .publish_crls(caller.identity(), &ca, b.delta)
         .await?;
     let views: Vec<CrlView> = published.into_iter().map(CrlView::from).collect();
     Ok((StatusCode::CREATED, axum::Json(views)).into_response())
@@ -278,10 +279,9 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, Problem> {
-    let ca = state.ca(&ca)?;
     let records = state
         .admin
         .list_crls(caller.identity(), &ca, q.limit.unwrap_or(50))

@@ -14,13 +14,14 @@ use axum::routing::{get, post};
 use base64ct::{Base64, Encoding};
 use serde::Deserialize;
 use signet_api::admin::SessionAction;
-use signet_api::{EnrollError, Identity, RequestId, SerialNumber, SubmitRequest};
+use signet_api::{CaName, EnrollError, Identity, RequestId, SerialNumber, SubmitRequest};
 use signet_x509::pem;
 
 use super::session::{CertBinding, clear_cookie, cookie_value, safe_next, same_origin};
 use super::throttle::Admit;
 use super::{Chrome, CsrfForm, MaybeUser, PageError, PageQuery, WebUser, fmt_time, render};
 use crate::api::AppState;
+use crate::extract::PageRequestPath;
 use crate::tls::{OverTls, PeerCertificates};
 use crate::untrusted::Untrusted;
 
@@ -552,31 +553,25 @@ struct RequestPage {
     spki_b64: String,
 }
 
-fn parse_id(id: &str) -> Result<RequestId, PageError> {
-    id.parse::<i64>()
-        .ok()
-        .and_then(|n| RequestId::new(n).ok())
-        .ok_or_else(|| PageError::not_found(format!("{id:?} is not a request number")))
-}
-
 /// Request `id` of `ca` as the signed-in user may see it (RetrievePending).
 async fn retrieve(
     state: &AppState,
     user: &WebUser,
-    ca: &str,
-    id: &str,
-) -> Result<(RequestId, signet_api::SubmitResponse), PageError> {
-    let id = parse_id(id)?;
-    let resp = state.enroll.retrieve(ca, id, Some(&user.identity)).await?;
-    Ok((id, resp))
+    ca: &CaName,
+    id: RequestId,
+) -> Result<signet_api::SubmitResponse, PageError> {
+    Ok(state
+        .enroll
+        .retrieve(ca.as_str(), id, Some(&user.identity))
+        .await?)
 }
 
 async fn request_page(
     State(state): State<AppState>,
     user: WebUser,
-    Path((ca, id)): Path<(String, String)>,
+    PageRequestPath { ca, id, .. }: PageRequestPath,
 ) -> Result<Response, PageError> {
-    let (id, resp) = retrieve(&state, &user, &ca, &id).await?;
+    let resp = retrieve(&state, &user, &ca, id).await?;
     let info = resp
         .certificate
         .as_deref()
@@ -584,10 +579,7 @@ async fn request_page(
     let b64 = |d: &[u8]| Base64::encode_string(d);
     let page = RequestPage {
         chrome: Chrome::new(format!("Request {id}"), "requests", Some(&user)),
-        ca: state
-            .directory
-            .ca_name(&ca)
-            .map_or(ca.clone(), |n| n.to_string()),
+        ca: ca.to_string(),
         id: id.to_string(),
         status: resp.status.as_str(),
         message: resp.message.clone(),
@@ -611,12 +603,19 @@ async fn request_page(
     Ok(render(&page))
 }
 
+/// The last parameter of `/requests/{ca}/{id}/{file}` (`{ca}` and `{id}`: [`PageRequestPath`]).
+#[derive(Deserialize)]
+struct DownloadPath {
+    file: String,
+}
+
 async fn request_download(
     State(state): State<AppState>,
     user: WebUser,
-    Path((ca, id, file)): Path<(String, String, String)>,
+    PageRequestPath { ca, id, .. }: PageRequestPath,
+    Path(DownloadPath { file }): Path<DownloadPath>,
 ) -> Result<Response, PageError> {
-    let (id, resp) = retrieve(&state, &user, &ca, &id).await?;
+    let resp = retrieve(&state, &user, &ca, id).await?;
     let cert = resp
         .certificate
         .ok_or_else(|| PageError::not_found(format!("request {id} has no certificate")))?;

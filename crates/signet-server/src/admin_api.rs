@@ -4,12 +4,10 @@
 //! Handlers parse and authenticate; the engine (`signet_api::admin`) authorizes each call by
 //! role and does the work, so a forbidden call changes nothing.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use serde::Deserialize;
 use signet_api::admin::{ExtensionEdit, TokenSpec, ViewQuery};
 use signet_api::{CaName, RequestId, RequestStatus, RevocationReason, Roles, SerialNumber};
@@ -19,53 +17,43 @@ use crate::api::AppState;
 use crate::auth::{Caller, parse_san};
 use crate::extract::{CaPath, RequestPath, SerialPath};
 use crate::problem::Problem;
+use crate::routes::Routes;
 use crate::wire::{AuditCheckView, AuditView, RecordView, RequestView, TokenView, parse_time};
 
 /// The administration routes (merged into [`crate::api::router`]).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/whoami", get(whoami))
-        .route(
-            "/api/v1/cas/{ca}/requests/{id}/details",
-            get(request_details),
-        )
-        .route("/api/v1/cas/{ca}/requests/{id}/approve", post(approve))
-        .route("/api/v1/cas/{ca}/requests/{id}/deny", post(deny))
-        .route(
-            "/api/v1/cas/{ca}/requests/{id}/attributes",
-            axum::routing::patch(set_attributes),
-        )
-        .route(
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/whoami", whoami)
+        .get("/api/v1/cas/{ca}/requests/{id}/details", request_details)
+        .post("/api/v1/cas/{ca}/requests/{id}/approve", approve)
+        .post("/api/v1/cas/{ca}/requests/{id}/deny", deny)
+        .patch("/api/v1/cas/{ca}/requests/{id}/attributes", set_attributes)
+        .put(
             "/api/v1/cas/{ca}/requests/{id}/extensions/{oid}",
-            put(set_extension).delete(disable_extension),
+            set_extension,
         )
-        .route(
-            "/api/v1/cas/{ca}/certificates",
-            get(view_certificates).post(import),
+        .delete(
+            "/api/v1/cas/{ca}/requests/{id}/extensions/{oid}",
+            disable_extension,
         )
-        .route("/api/v1/cas/{ca}/certificates/{serial}", get(certificate))
-        .route(
-            "/api/v1/cas/{ca}/certificates/{serial}/revoke",
-            post(revoke),
-        )
-        .route(
-            "/api/v1/cas/{ca}/certificates/{serial}/unrevoke",
-            post(unrevoke),
-        )
-        .route("/api/v1/tokens", get(list_tokens).post(create_token))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
-        .route("/api/v1/cas/{ca}/exits", get(exit_status))
-        .route("/api/v1/cas/{ca}/exits/parked", get(parked_events))
-        .route(
+        .get("/api/v1/cas/{ca}/certificates", view_certificates)
+        .post("/api/v1/cas/{ca}/certificates", import)
+        .get("/api/v1/cas/{ca}/certificates/{serial}", certificate)
+        .post("/api/v1/cas/{ca}/certificates/{serial}/revoke", revoke)
+        .post("/api/v1/cas/{ca}/certificates/{serial}/unrevoke", unrevoke)
+        .get("/api/v1/tokens", list_tokens)
+        .post("/api/v1/tokens", create_token)
+        .delete("/api/v1/tokens/{id}", revoke_token)
+        .get("/api/v1/cas/{ca}/exits", exit_status)
+        .get("/api/v1/cas/{ca}/exits/parked", parked_events)
+        .post(
             "/api/v1/cas/{ca}/exits/{exit}/parked/{seq}/retry",
-            post(retry_parked),
+            retry_parked,
         )
-        .route("/api/v1/cas/{ca}/exits/{exit}/skip", post(skip_exit))
-        .route("/api/v1/audit", get(audit_log))
-        .route(
-            "/api/v1/audit/verify",
-            get(audit_verify).post(audit_verify_witnessed),
-        )
+        .post("/api/v1/cas/{ca}/exits/{exit}/skip", skip_exit)
+        .get("/api/v1/audit", audit_log)
+        .get("/api/v1/audit/verify", audit_verify)
+        .post("/api/v1/audit/verify", audit_verify_witnessed)
 }
 
 /// The other parameters of `.../extensions/{oid}` (`{ca}` and `{id}`: [`RequestPath`]).
@@ -145,7 +133,10 @@ impl ViewParams {
         Ok(ViewQuery {
             status: self
                 .status
-                .map(|s| s.parse::<RequestStatus>().map_err(Problem::bad_request))
+                .map(|s| {
+                    s.parse::<RequestStatus>()
+                        .map_err(|e| Problem::bad_request(e.to_string()))
+                })
                 .transpose()?,
             profile: self.profile,
             requester: self.requester,
@@ -363,7 +354,7 @@ fn extension_value(
             .iter()
             .map(|n| parse_san(n))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(Problem::bad_request)?;
+            .map_err(|e| Problem::bad_request(e.to_string()))?;
         return ext::subject_alt_name(&sans, false)
             .map(|e| e.value)
             .map_err(|e| Problem::bad_request(e.to_string()));
@@ -437,7 +428,8 @@ async fn revoke(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let b: RevokeBody = json_body(&body)?;
-    let reason = RevocationReason::parse(&b.reason).map_err(Problem::bad_request)?;
+    let reason =
+        RevocationReason::parse(&b.reason).map_err(|e| Problem::bad_request(e.to_string()))?;
     let invalidity = b
         .invalidity_date
         .map(|t| parse_time(&t).map_err(|e| Problem::bad_request(e.to_string())))
@@ -512,7 +504,8 @@ async fn create_token(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let b: TokenBody = json_body(&body)?;
-    let roles = Roles::parse_list(&b.roles.join(",")).map_err(Problem::bad_request)?;
+    let roles =
+        Roles::parse_list(&b.roles.join(",")).map_err(|e| Problem::bad_request(e.to_string()))?;
     let (record, secret) = state
         .admin
         .create_token(

@@ -23,6 +23,8 @@
 //! - [`untrusted`]: `Untrusted`, how a value from a request is logged (escaped, truncated).
 //! - [`problem`]: `Problem`, the RFC 9457 error body, and the `EnrollError` mapping.
 //! - [`metrics`]: `Metrics`, rendered as Prometheus text on `/metrics`.
+//! - [`routes`]: `Routes`, the REST routes and the table of what they serve (the OpenAPI
+//!   test checks `openapi.json` against it).
 //! - [`revocation_api`]: `/crl/...`, `/ocsp/{ca}` and the CRL administration routes.
 //! - [`web`]: the enrollment pages and the administration console (HTML, sessions, CSRF,
 //!   and the console's own concepts: who may open it, chart days, session randomness).
@@ -39,6 +41,7 @@ pub mod listener;
 pub mod metrics;
 pub mod problem;
 pub mod revocation_api;
+pub mod routes;
 pub mod tls;
 pub mod untrusted;
 pub mod web;

@@ -190,12 +190,17 @@ pub fn may_use_console(identity: &Identity) -> bool {
 }
 
 /// Fills `buf` from the TLS provider's random generator (session ids, CSRF tokens).
-pub fn fill_random(buf: &mut [u8]) -> Result<(), String> {
+pub fn fill_random(buf: &mut [u8]) -> Result<(), RandomFailed> {
     rustls::crypto::aws_lc_rs::default_provider()
         .secure_random
         .fill(buf)
-        .map_err(|_| "the system random generator failed".to_string())
+        .map_err(|_| RandomFailed)
 }
+
+/// The system random generator failed (rustls's `GetRandomFailed` carries no detail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the system random generator failed")]
+pub struct RandomFailed;
 
 /// The audit record of a web sign-in or sign-out (`web-sign-in`, `web-sign-out`). `how` is
 /// the method (`token`, `certificate`); `peer` the client address.

@@ -56,7 +56,7 @@ pub(super) async fn certificates_page(
         other => Some(
             other
                 .parse::<RequestStatus>()
-                .map_err(PageError::bad_request)?,
+                .map_err(|e| PageError::bad_request(e.to_string()))?,
         ),
     };
     // Issued and revoked rows are certificates; the other statuses list requests.
@@ -318,13 +318,16 @@ pub(super) async fn revoke(
     PageSerialPath { ca, serial, .. }: PageSerialPath,
     CsrfForm(user, form): CsrfForm<RevokeForm>,
 ) -> Result<Response, PageError> {
-    let parsed = RevocationReason::parse(&form.reason).and_then(|reason| {
-        let date = match form.invalidity_date.trim() {
-            "" => None,
-            t => Some(crate::wire::parse_time(t).map_err(|e| e.to_string())?),
-        };
-        Ok((reason, date))
-    });
+    let bad = |e: &dyn std::fmt::Display| EnrollError::BadRequest(e.to_string());
+    let parsed = RevocationReason::parse(&form.reason)
+        .map_err(|e| bad(&e))
+        .and_then(|reason| {
+            let date = match form.invalidity_date.trim() {
+                "" => None,
+                t => Some(crate::wire::parse_time(t).map_err(|e| bad(&e))?),
+            };
+            Ok((reason, date))
+        });
     let (result, done) = match parsed {
         Ok((reason, date)) => (
             state
@@ -337,7 +340,7 @@ pub(super) async fn revoke(
                 "revoked"
             },
         ),
-        Err(m) => (Err(EnrollError::BadRequest(m)), "revoked"),
+        Err(e) => (Err(e), "revoked"),
     };
     certificate_outcome(&state, &user, &ca, serial, result, done).await
 }

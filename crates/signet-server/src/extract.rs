@@ -6,7 +6,8 @@
 //! refuse it (`UnknownCa`, 404). What a refusal looks like depends on who asked, so each
 //! extractor takes its rejection as a type parameter: the REST API's default is the RFC 9457
 //! [`Problem`], the web pages use [`PageError`] (the HTML error page) through the `Page*`
-//! aliases. Both are built from one [`PathError`].
+//! aliases. Both are built from one [`PathError`] (`From<PathError>` beside each: in
+//! `problem.rs` and `web/mod.rs`).
 //!
 //! Public endpoints with their own answer for an unknown CA (OCSP's `unauthorized`, the CRL
 //! downloads' 404 that does not say which part was unknown) read their paths themselves.
@@ -15,7 +16,6 @@ use std::marker::PhantomData;
 
 use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, RawPathParams};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
 use signet_api::ids::IdError;
@@ -43,39 +43,6 @@ pub enum PathError {
     /// `{serial}` is not a serial number in hex.
     #[error(transparent)]
     BadSerial(IdError),
-}
-
-/// The REST API's answer: the problems the handlers gave before the extractors existed (an
-/// unknown CA is `unknown-ca`, 404; a bad id or serial is `bad-request`, 400).
-impl From<PathError> for Problem {
-    fn from(e: PathError) -> Problem {
-        match e {
-            PathError::UnknownCa(e) => Problem::from(e),
-            PathError::BadId(e) | PathError::BadSerial(e) => Problem::bad_request(e.to_string()),
-            PathError::Unreadable(e) => Problem::bad_request(e.body_text()),
-            PathError::Missing(_) => Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                e.to_string(),
-            ),
-        }
-    }
-}
-
-/// The web pages' answer: the HTML error page (an id or serial that does not parse names
-/// no page, so it is a 404 there).
-impl From<PathError> for PageError {
-    fn from(e: PathError) -> PageError {
-        match e {
-            PathError::UnknownCa(e) => PageError::from(e),
-            PathError::BadId(e) | PathError::BadSerial(e) => PageError::not_found(e.to_string()),
-            PathError::Unreadable(e) => PageError::bad_request(e.body_text()),
-            PathError::Missing(_) => {
-                PageError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-            }
-        }
-    }
 }
 
 /// `{ca}`, resolved by the directory. `R` is how a refusal is rendered.
@@ -177,8 +144,39 @@ fn param<'a>(params: &'a RawPathParams, name: &'static str) -> Result<&'a str, P
 
 /// `{ca}` resolved by the directory (by name or config string `host/CAName`).
 fn ca(params: &RawPathParams, state: &AppState) -> Result<CaName, PathError> {
-    let raw = param(params, "ca")?;
-    state.directory.ca_name(raw).ok_or_else(|| {
-        PathError::UnknownCa(EnrollError::UnknownCa(raw.chars().take(100).collect()))
-    })
+    state.ca(param(params, "ca")?).map_err(PathError::UnknownCa)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    fn bad_id() -> IdError {
+        "x".parse::<RequestId>().expect_err("not an id")
+    }
+
+    #[test]
+    fn the_rest_api_gets_the_problems_it_always_gave() {
+        let p = Problem::from(PathError::UnknownCa(EnrollError::UnknownCa("nope".into())));
+        assert_eq!(
+            (p.status, p.kind.as_str()),
+            (404, "urn:signet:problem:unknown-ca")
+        );
+        let p = Problem::from(PathError::BadId(bad_id()));
+        assert_eq!(
+            (p.status, p.kind.as_str()),
+            (400, "urn:signet:problem:bad-request")
+        );
+        assert_eq!(p.detail, bad_id().to_string());
+    }
+
+    #[test]
+    fn the_pages_get_their_error_page() {
+        let e = PageError::from(PathError::UnknownCa(EnrollError::UnknownCa("nope".into())));
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+        let e = PageError::from(PathError::BadSerial(bad_id()));
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+    }
 }

@@ -41,14 +41,13 @@ pub(super) async fn crls_view(
 ) -> Result<Response, PageError> {
     let records = state.admin.list_crls(Some(&user.identity), ca, 50).await?;
     let nav = nav(state, ca);
-    let name = ca;
     let rows = records
         .iter()
         .map(|r| {
             let delta = r.delta_base.is_some();
             let current = state
                 .revocation
-                .crl(&name, r.shard, delta)
+                .crl(ca, r.shard, delta)
                 .filter(|c| c.number == r.number);
             CrlRow {
                 number: r.number,

@@ -46,18 +46,18 @@ impl Role {
     }
 }
 
+/// A role name that is not one of the four (its first 40 characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?} (admin, manager, auditor, requester)")]
+pub struct UnknownRole(pub String);
+
 impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Role, UnknownRole> {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                format!(
-                    "unknown role {:?} (admin, manager, auditor, requester)",
-                    s.chars().take(40).collect::<String>()
-                )
-            })
+            .ok_or_else(|| UnknownRole(s.chars().take(40).collect()))
     }
 }
 
@@ -89,7 +89,7 @@ impl Roles {
         self.contains(Role::Admin) && self.contains(Role::Manager)
     }
     /// Parses a comma-separated list (`admin,auditor`).
-    pub fn parse_list(s: &str) -> Result<Roles, String> {
+    pub fn parse_list(s: &str) -> Result<Roles, UnknownRole> {
         let roles = s
             .split(',')
             .filter(|r| !r.trim().is_empty())
@@ -168,7 +168,7 @@ pub fn require(caller: Option<&Identity>) -> Result<&Identity, EnrollError> {
 
 /// Checks an identity name (token names, certificate mappings): 1-64 characters that read
 /// well in logs and cannot be confused with syntax.
-pub fn check_identity_name(name: &str) -> Result<(), String> {
+pub fn check_identity_name(name: &str) -> Result<(), BadIdentityName> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
@@ -177,12 +177,14 @@ pub fn check_identity_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "invalid identity name {:?}: 1-64 characters from A-Z a-z 0-9 - _ . @",
-            name.chars().take(64).collect::<String>()
-        ))
+        Err(BadIdentityName(name.chars().take(64).collect()))
     }
 }
+
+/// A name [`check_identity_name`] refused (its first 64 characters).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid identity name {0:?}: 1-64 characters from A-Z a-z 0-9 - _ . @")]
+pub struct BadIdentityName(pub String);
 
 /// Names Signet itself records as actors or requesters, and the bootstrap administrator's:
 /// no token or certificate identity may take them (compared case-insensitively).
@@ -198,7 +200,7 @@ pub const RESERVED_NAMES: &[&str] = &[
 /// a reserved one. Identity names compare case-insensitively everywhere (`alice` and `ALICE`
 /// are one person), so the check is too.
 pub fn check_new_identity_name(name: &str) -> Result<(), NameRefused> {
-    check_identity_name(name).map_err(NameRefused::Invalid)?;
+    check_identity_name(name)?;
     if RESERVED_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name)) {
         return Err(NameRefused::Reserved(name.to_string()));
     }
@@ -208,9 +210,9 @@ pub fn check_new_identity_name(name: &str) -> Result<(), NameRefused> {
 /// Why a new identity name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameRefused {
-    /// Not 1-64 characters of the allowed set (the message says which).
-    #[error("{0}")]
-    Invalid(String),
+    /// Not 1-64 characters of the allowed set.
+    #[error(transparent)]
+    Invalid(#[from] BadIdentityName),
     #[error("identity name {0:?} is reserved for Signet itself (reserved: {list})", list = RESERVED_NAMES.join(", "))]
     Reserved(String),
 }

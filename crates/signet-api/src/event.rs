@@ -77,6 +77,16 @@ impl fmt::Display for Event {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EventMask(pub u32);
 
+/// An event name [`EventMask::from_names`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event {0:?} (known: all, {known})", known = event_names())]
+pub struct UnknownEvent(pub String);
+
+fn event_names() -> String {
+    let known: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
+    known.join(", ")
+}
+
 impl EventMask {
     pub const NONE: EventMask = EventMask(0);
     /// Every AD CS event (`events = ["all"]`, and the default). Signet's `AuditCheckpoint` is
@@ -92,7 +102,7 @@ impl EventMask {
     }
 
     /// Builds a mask from event names; `"all"` means every event.
-    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<EventMask, String> {
+    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<EventMask, UnknownEvent> {
         let mut mask = EventMask::NONE;
         for n in names {
             let n = n.as_ref();
@@ -100,10 +110,7 @@ impl EventMask {
                 mask = EventMask::ALL;
                 continue;
             }
-            let e = Event::from_name(n).ok_or_else(|| {
-                let known: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
-                format!("unknown event {n:?} (known: all, {})", known.join(", "))
-            })?;
+            let e = Event::from_name(n).ok_or_else(|| UnknownEvent(n.to_string()))?;
             mask = mask.with(e);
         }
         Ok(mask)

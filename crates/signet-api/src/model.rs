@@ -28,16 +28,21 @@ impl RequestStatus {
     }
 }
 
+/// A request status name that is not one of the five.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown request status {0:?}")]
+pub struct UnknownStatus(pub String);
+
 impl FromStr for RequestStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownStatus;
+    fn from_str(s: &str) -> Result<Self, UnknownStatus> {
         Ok(match s {
             "pending" => RequestStatus::Pending,
             "issued" => RequestStatus::Issued,
             "denied" => RequestStatus::Denied,
             "failed" => RequestStatus::Failed,
             "revoked" => RequestStatus::Revoked,
-            other => return Err(format!("unknown request status {other:?}")),
+            other => return Err(UnknownStatus(other.to_string())),
         })
     }
 }
@@ -125,23 +130,30 @@ impl RevocationReason {
     }
 
     /// Parses a name (case-insensitive) or a numeric code.
-    pub fn parse(s: &str) -> Result<RevocationReason, String> {
+    pub fn parse(s: &str) -> Result<RevocationReason, ReasonError> {
         if let Ok(code) = s.parse::<i64>() {
-            return Self::from_code(code)
-                .ok_or_else(|| format!("{code} is not a revocation reason code"));
+            return Self::from_code(code).ok_or(ReasonError::UnknownCode(code));
         }
         Self::ALL
             .into_iter()
             .find(|r| r.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|r| r.name()).collect();
-                format!(
-                    "unknown revocation reason {:?} (one of {})",
-                    s.chars().take(40).collect::<String>(),
-                    names.join(", ")
-                )
-            })
+            .ok_or_else(|| ReasonError::UnknownName(s.chars().take(40).collect()))
     }
+}
+
+/// Why [`RevocationReason::parse`] refused its input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReasonError {
+    #[error("{0} is not a revocation reason code")]
+    UnknownCode(i64),
+    /// The name given (its first 40 characters).
+    #[error("unknown revocation reason {0:?} (one of {names})", names = reason_names())]
+    UnknownName(String),
+}
+
+fn reason_names() -> String {
+    let names: Vec<&str> = RevocationReason::ALL.iter().map(|r| r.name()).collect();
+    names.join(", ")
 }
 
 /// A certificate's revocation as recorded.

@@ -94,9 +94,9 @@ impl RequestView {
     }
 
     /// Back to the `Enroll` form; an error names what the server sent wrong.
-    pub fn into_response(self) -> Result<SubmitResponse, String> {
+    pub fn into_response(self) -> Result<SubmitResponse, WireError> {
         let certificate = match self.certificate {
-            Some(p) => Some(pem::decode(p.as_bytes()).map_err(|e| e.to_string())?.1),
+            Some(p) => Some(pem::decode(p.as_bytes())?.1),
             None => None,
         };
         let chain = self
@@ -104,21 +104,29 @@ impl RequestView {
             .unwrap_or_default()
             .iter()
             .map(|p| pem::decode(p.as_bytes()).map(|(_, d)| d))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(SubmitResponse {
-            id: RequestId::new(self.id).map_err(|e| e.to_string())?,
+            id: RequestId::new(self.id)?,
             status: self.status.parse::<RequestStatus>()?,
             message: self.message,
-            serial: self
-                .serial
-                .map(|s| s.parse::<SerialNumber>())
-                .transpose()
-                .map_err(|e| e.to_string())?,
+            serial: self.serial.map(|s| s.parse::<SerialNumber>()).transpose()?,
             certificate,
             chain,
         })
     }
+}
+
+/// Why a [`RequestView`] the server sent does not read back as a [`SubmitResponse`].
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    /// A certificate that is not PEM.
+    #[error(transparent)]
+    Pem(#[from] signet_x509::Error),
+    /// A request id or serial number out of range.
+    #[error(transparent)]
+    Id(#[from] signet_api::ids::IdError),
+    #[error(transparent)]
+    Status(#[from] signet_api::model::UnknownStatus),
 }
 
 // ---- Administration bodies ---------------------------------------------------------------

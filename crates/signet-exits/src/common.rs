@@ -31,7 +31,9 @@ fn parse_common(module: &str, config: &toml::Value) -> Result<CommonConfig, Conf
 pub fn parse_mask(module: &str, events: Option<&Vec<String>>) -> Result<EventMask, ConfigError> {
     match events {
         None => Ok(EventMask::ALL),
-        Some(names) => EventMask::from_names(names).map_err(|e| ConfigError::new(module, e)),
+        Some(names) => {
+            EventMask::from_names(names).map_err(|e| ConfigError::new(module, e.to_string()))
+        }
     }
 }
 

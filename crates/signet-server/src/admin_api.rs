@@ -4,67 +4,75 @@
 //! Handlers parse and authenticate; the engine (`signet_api::admin`) authorizes each call by
 //! role and does the work, so a forbidden call changes nothing.
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use serde::Deserialize;
 use signet_api::admin::{ExtensionEdit, TokenSpec, ViewQuery};
-use signet_api::{RequestId, RequestStatus, RevocationReason, Roles, SerialNumber};
+use signet_api::{CaName, RequestId, RequestStatus, RevocationReason, Roles, SerialNumber};
 use signet_x509::ext;
 
 use crate::api::AppState;
 use crate::auth::{Caller, parse_san};
+use crate::extract::{CaPath, RequestPath, SerialPath};
 use crate::problem::Problem;
+use crate::routes::Routes;
 use crate::wire::{AuditCheckView, AuditView, RecordView, RequestView, TokenView, parse_time};
 
 /// The administration routes (merged into [`crate::api::router`]).
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/whoami", get(whoami))
-        .route(
-            "/api/v1/cas/{ca}/requests/{id}/details",
-            get(request_details),
-        )
-        .route("/api/v1/cas/{ca}/requests/{id}/approve", post(approve))
-        .route("/api/v1/cas/{ca}/requests/{id}/deny", post(deny))
-        .route(
-            "/api/v1/cas/{ca}/requests/{id}/attributes",
-            axum::routing::patch(set_attributes),
-        )
-        .route(
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/api/v1/whoami", whoami)
+        .get("/api/v1/cas/{ca}/requests/{id}/details", request_details)
+        .post("/api/v1/cas/{ca}/requests/{id}/approve", approve)
+        .post("/api/v1/cas/{ca}/requests/{id}/deny", deny)
+        .patch("/api/v1/cas/{ca}/requests/{id}/attributes", set_attributes)
+        .put(
             "/api/v1/cas/{ca}/requests/{id}/extensions/{oid}",
-            put(set_extension).delete(disable_extension),
+            set_extension,
         )
-        .route(
-            "/api/v1/cas/{ca}/certificates",
-            get(view_certificates).post(import),
+        .delete(
+            "/api/v1/cas/{ca}/requests/{id}/extensions/{oid}",
+            disable_extension,
         )
-        .route("/api/v1/cas/{ca}/certificates/{serial}", get(certificate))
-        .route(
-            "/api/v1/cas/{ca}/certificates/{serial}/revoke",
-            post(revoke),
-        )
-        .route(
-            "/api/v1/cas/{ca}/certificates/{serial}/unrevoke",
-            post(unrevoke),
-        )
-        .route("/api/v1/tokens", get(list_tokens).post(create_token))
-        .route("/api/v1/tokens/{id}", axum::routing::delete(revoke_token))
-        .route("/api/v1/cas/{ca}/exits", get(exit_status))
-        .route("/api/v1/cas/{ca}/exits/parked", get(parked_events))
-        .route(
+        .get("/api/v1/cas/{ca}/certificates", view_certificates)
+        .post("/api/v1/cas/{ca}/certificates", import)
+        .get("/api/v1/cas/{ca}/certificates/{serial}", certificate)
+        .post("/api/v1/cas/{ca}/certificates/{serial}/revoke", revoke)
+        .post("/api/v1/cas/{ca}/certificates/{serial}/unrevoke", unrevoke)
+        .get("/api/v1/tokens", list_tokens)
+        .post("/api/v1/tokens", create_token)
+        .delete("/api/v1/tokens/{id}", revoke_token)
+        .get("/api/v1/cas/{ca}/exits", exit_status)
+        .get("/api/v1/cas/{ca}/exits/parked", parked_events)
+        .post(
             "/api/v1/cas/{ca}/exits/{exit}/parked/{seq}/retry",
-            post(retry_parked),
+            retry_parked,
         )
-        .route("/api/v1/cas/{ca}/exits/{exit}/skip", post(skip_exit))
-        .route("/api/v1/audit", get(audit_log))
-        .route(
-            "/api/v1/audit/verify",
-            get(audit_verify).post(audit_verify_witnessed),
-        )
+        .post("/api/v1/cas/{ca}/exits/{exit}/skip", skip_exit)
+        .get("/api/v1/audit", audit_log)
+        .get("/api/v1/audit/verify", audit_verify)
+        .post("/api/v1/audit/verify", audit_verify_witnessed)
+}
+
+/// The other parameters of `.../extensions/{oid}` (`{ca}` and `{id}`: [`RequestPath`]).
+#[derive(Deserialize)]
+pub(crate) struct ExtensionPath {
+    oid: String,
+}
+
+/// The other parameters of `.../exits/{exit}/parked/{seq}/retry` (`{ca}`: [`CaPath`]).
+#[derive(Deserialize)]
+pub(crate) struct ParkedPath {
+    pub(crate) exit: String,
+    pub(crate) seq: String,
+}
+
+/// The other parameter of `.../exits/{exit}/skip` (`{ca}`: [`CaPath`]).
+#[derive(Deserialize)]
+pub(crate) struct ExitPath {
+    pub(crate) exit: String,
 }
 
 pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Problem> {
@@ -74,11 +82,6 @@ pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T,
     }
     serde_json::from_slice(body)
         .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
-}
-
-fn request_id(s: &str) -> Result<RequestId, Problem> {
-    s.parse()
-        .map_err(|e: signet_api::ids::IdError| Problem::bad_request(e.to_string()))
 }
 
 pub(crate) fn serial(s: &str) -> Result<SerialNumber, Problem> {
@@ -130,7 +133,10 @@ impl ViewParams {
         Ok(ViewQuery {
             status: self
                 .status
-                .map(|s| s.parse::<RequestStatus>().map_err(Problem::bad_request))
+                .map(|s| {
+                    s.parse::<RequestStatus>()
+                        .map_err(|e| Problem::bad_request(e.to_string()))
+                })
                 .transpose()?,
             profile: self.profile,
             requester: self.requester,
@@ -167,7 +173,7 @@ fn page(rows: Vec<signet_api::RequestRecord>, limit: u32) -> Response {
 pub async fn view_requests(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(params): Query<ViewParams>,
 ) -> Result<Response, Problem> {
     view(&state, &caller, &ca, params, false).await
@@ -177,7 +183,7 @@ pub async fn view_requests(
 async fn view_certificates(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(params): Query<ViewParams>,
 ) -> Result<Response, Problem> {
     view(&state, &caller, &ca, params, true).await
@@ -186,27 +192,24 @@ async fn view_certificates(
 async fn view(
     state: &AppState,
     caller: &Caller,
-    ca: &str,
+    ca: &CaName,
     params: ViewParams,
     certificates_only: bool,
 ) -> Result<Response, Problem> {
     let query = params.into_query(certificates_only)?;
     let limit = query.limit;
-    let rows = state
-        .admin
-        .view(caller.identity(), &state.ca(ca)?, query)
-        .await?;
+    let rows = state.admin.view(caller.identity(), ca, query).await?;
     Ok(page(rows, limit))
 }
 
 async fn request_details(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id)): Path<(String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
 ) -> Result<Response, Problem> {
     let d = state
         .admin
-        .request_details(caller.identity(), &state.ca(&ca)?, request_id(&id)?)
+        .request_details(caller.identity(), &ca, id)
         .await?;
     Ok(axum::Json(RecordView::new(&d.record, Some(&d))).into_response())
 }
@@ -214,11 +217,11 @@ async fn request_details(
 async fn certificate(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, s)): Path<(String, String)>,
+    SerialPath { ca, serial, .. }: SerialPath,
 ) -> Result<Response, Problem> {
     let d = state
         .admin
-        .certificate_details(caller.identity(), &state.ca(&ca)?, serial(&s)?)
+        .certificate_details(caller.identity(), &ca, serial)
         .await?;
     Ok(axum::Json(RecordView::new(&d.record, Some(&d))).into_response())
 }
@@ -226,13 +229,10 @@ async fn certificate(
 async fn approve(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id)): Path<(String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
 ) -> Result<Response, Problem> {
-    let r = state
-        .admin
-        .approve(caller.identity(), &state.ca(&ca)?, request_id(&id)?)
-        .await?;
-    Ok(axum::Json(RequestView::new(&ca, r)).into_response())
+    let r = state.admin.approve(caller.identity(), &ca, id).await?;
+    Ok(axum::Json(RequestView::new(ca.as_str(), r)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -244,35 +244,28 @@ struct DenyBody {
 async fn deny(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id)): Path<(String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let id = request_id(&id)?;
     let b: DenyBody = json_body(&body)?;
     let r = state
         .admin
-        .deny(caller.identity(), &state.ca(&ca)?, id, &b.reason)
+        .deny(caller.identity(), &ca, id, &b.reason)
         .await?;
-    Ok(axum::Json(RequestView::new(&ca, r)).into_response())
+    Ok(axum::Json(RequestView::new(ca.as_str(), r)).into_response())
 }
 
 /// `PATCH .../attributes`: `{"name": "value", "other": null}` (null removes).
 async fn set_attributes(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id)): Path<(String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let id = request_id(&id)?;
     let changes: std::collections::BTreeMap<String, Option<String>> = json_body(&body)?;
     let record = state
         .admin
-        .set_attributes(
-            caller.identity(),
-            &state.ca(&ca)?,
-            id,
-            changes.into_iter().collect(),
-        )
+        .set_attributes(caller.identity(), &ca, id, changes.into_iter().collect())
         .await?;
     Ok(axum::Json(RecordView::new(&record, None)).into_response())
 }
@@ -298,10 +291,10 @@ struct ExtensionBody {
 async fn set_extension(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id, oid)): Path<(String, String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
+    Path(ExtensionPath { oid }): Path<ExtensionPath>,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let id = request_id(&id)?;
     let b: ExtensionBody = json_body(&body)?;
     let given = [b.value.is_some(), b.san.is_some(), b.eku.is_some()]
         .iter()
@@ -325,7 +318,7 @@ async fn set_extension(
         .admin
         .set_extension(
             caller.identity(),
-            &state.ca(&ca)?,
+            &ca,
             id,
             ExtensionEdit {
                 oid,
@@ -361,7 +354,7 @@ fn extension_value(
             .iter()
             .map(|n| parse_san(n))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(Problem::bad_request)?;
+            .map_err(|e| Problem::bad_request(e.to_string()))?;
         return ext::subject_alt_name(&sans, false)
             .map(|e| e.value)
             .map_err(|e| Problem::bad_request(e.to_string()));
@@ -400,10 +393,9 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
 async fn disable_extension(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, id, oid)): Path<(String, String, String)>,
+    RequestPath { ca, id, .. }: RequestPath,
+    Path(ExtensionPath { oid }): Path<ExtensionPath>,
 ) -> Result<Response, Problem> {
-    let ca = state.ca(&ca)?;
-    let id = request_id(&id)?;
     let oid = ExtensionEdit::parse_oid(&oid)?;
     let record = state
         .admin
@@ -432,25 +424,19 @@ struct RevokeBody {
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, s)): Path<(String, String)>,
+    SerialPath { ca, serial, .. }: SerialPath,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    let serial = serial(&s)?;
     let b: RevokeBody = json_body(&body)?;
-    let reason = RevocationReason::parse(&b.reason).map_err(Problem::bad_request)?;
+    let reason =
+        RevocationReason::parse(&b.reason).map_err(|e| Problem::bad_request(e.to_string()))?;
     let invalidity = b
         .invalidity_date
         .map(|t| parse_time(&t).map_err(|e| Problem::bad_request(e.to_string())))
         .transpose()?;
     let record = state
         .admin
-        .revoke(
-            caller.identity(),
-            &state.ca(&ca)?,
-            serial,
-            reason,
-            invalidity,
-        )
+        .revoke(caller.identity(), &ca, serial, reason, invalidity)
         .await?;
     Ok(axum::Json(RecordView::new(&record, None)).into_response())
 }
@@ -458,12 +444,9 @@ async fn revoke(
 async fn unrevoke(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, s)): Path<(String, String)>,
+    SerialPath { ca, serial, .. }: SerialPath,
 ) -> Result<Response, Problem> {
-    let record = state
-        .admin
-        .unrevoke(caller.identity(), &state.ca(&ca)?, serial(&s)?)
-        .await?;
+    let record = state.admin.unrevoke(caller.identity(), &ca, serial).await?;
     Ok(axum::Json(RecordView::new(&record, None)).into_response())
 }
 
@@ -472,7 +455,7 @@ async fn unrevoke(
 async fn import(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Problem> {
@@ -492,9 +475,13 @@ async fn import(
     };
     let r = state
         .admin
-        .import(caller.identity(), &state.ca(&ca)?, &certificate)
+        .import(caller.identity(), &ca, &certificate)
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(RequestView::new(&ca, r))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(RequestView::new(ca.as_str(), r)),
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -517,7 +504,8 @@ async fn create_token(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let b: TokenBody = json_body(&body)?;
-    let roles = Roles::parse_list(&b.roles.join(",")).map_err(Problem::bad_request)?;
+    let roles =
+        Roles::parse_list(&b.roles.join(",")).map_err(|e| Problem::bad_request(e.to_string()))?;
     let (record, secret) = state
         .admin
         .create_token(
@@ -676,12 +664,9 @@ fn parked_view(p: &signet_api::admin::ParkedEvent) -> serde_json::Value {
 async fn exit_status(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
 ) -> Result<Response, Problem> {
-    let rows = state
-        .admin
-        .exit_status(caller.identity(), &state.ca(&ca)?)
-        .await?;
+    let rows = state.admin.exit_status(caller.identity(), &ca).await?;
     let views: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
@@ -720,14 +705,14 @@ struct ParkedParams {
 async fn parked_events(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(p): Query<ParkedParams>,
 ) -> Result<Response, Problem> {
     let rows = state
         .admin
         .parked_events(
             caller.identity(),
-            &state.ca(&ca)?,
+            &ca,
             p.exit.as_deref(),
             p.limit.unwrap_or(signet_api::admin::MAX_PAGE),
         )
@@ -740,14 +725,15 @@ async fn parked_events(
 async fn retry_parked(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, exit, seq)): Path<(String, String, String)>,
+    CaPath { ca, .. }: CaPath,
+    Path(ParkedPath { exit, seq }): Path<ParkedPath>,
 ) -> Result<Response, Problem> {
     let seq: u64 = seq
         .parse()
         .map_err(|_| Problem::bad_request(format!("{seq:?} is not an outbox sequence number")))?;
     state
         .admin
-        .retry_parked(caller.identity(), &state.ca(&ca)?, &exit, seq)
+        .retry_parked(caller.identity(), &ca, &exit, seq)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -756,11 +742,9 @@ async fn retry_parked(
 async fn skip_exit(
     State(state): State<AppState>,
     caller: Caller,
-    Path((ca, exit)): Path<(String, String)>,
+    CaPath { ca, .. }: CaPath,
+    Path(ExitPath { exit }): Path<ExitPath>,
 ) -> Result<Response, Problem> {
-    let parked = state
-        .admin
-        .skip_exit(caller.identity(), &state.ca(&ca)?, &exit)
-        .await?;
+    let parked = state.admin.skip_exit(caller.identity(), &ca, &exit).await?;
     Ok(axum::Json(parked_view(&parked)).into_response())
 }

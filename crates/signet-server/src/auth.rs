@@ -10,7 +10,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use signet_api::{Identity, Roles};
+use signet_api::{EnrollError, Identity, Roles};
 use signet_x509::{DistinguishedName, San};
 
 use crate::api::AppState;
@@ -42,25 +42,42 @@ impl CertMapping {
 }
 
 /// Parses a SAN written `dns:NAME`, `email:ADDR`, `uri:URI` or `ip:ADDR`.
-pub fn parse_san(s: &str) -> Result<San, String> {
+pub fn parse_san(s: &str) -> Result<San, SanError> {
     let (kind, value) = s
         .split_once(':')
-        .ok_or_else(|| format!("{s:?}: write dns:NAME, ip:ADDR, email:ADDR or uri:URI"))?;
+        .ok_or_else(|| SanError::NoKind(s.to_string()))?;
     let value = value.trim();
     if value.is_empty() {
-        return Err(format!("{s:?}: empty value"));
+        return Err(SanError::Empty(s.to_string()));
     }
     Ok(match kind.trim().to_ascii_lowercase().as_str() {
         "dns" => San::Dns(value.to_ascii_lowercase()),
         "email" => San::Email(value.to_string()),
         "uri" | "url" => San::Uri(value.to_string()),
-        "ip" => San::Ip(
-            value
-                .parse()
-                .map_err(|_| format!("{value:?} is not an IP address"))?,
-        ),
-        other => return Err(format!("unknown SAN kind {other:?} (dns, ip, email, uri)")),
+        "ip" => San::Ip(value.parse().map_err(|source| SanError::BadIp {
+            value: value.to_string(),
+            source,
+        })?),
+        other => return Err(SanError::UnknownKind(other.to_string())),
     })
+}
+
+/// Why [`parse_san`] refused a SAN.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SanError {
+    /// No `kind:` prefix.
+    #[error("{0:?}: write dns:NAME, ip:ADDR, email:ADDR or uri:URI")]
+    NoKind(String),
+    #[error("{0:?}: empty value")]
+    Empty(String),
+    #[error("{value:?} is not an IP address")]
+    BadIp {
+        value: String,
+        #[source]
+        source: std::net::AddrParseError,
+    },
+    #[error("unknown SAN kind {0:?} (dns, ip, email, uri)")]
+    UnknownKind(String),
 }
 
 /// The authenticated caller of a request, or `None` (anonymous). Invalid credentials are
@@ -111,11 +128,11 @@ impl FromRequestParts<AppState> for Caller {
                 return Ok(Caller(None));
             };
             let info = signet_x509::parse_certificate(leaf)
-                .map_err(|e| unauthorized(format!("the client certificate: {e}")))?;
+                .map_err(|e| unauthorized(CertRefused::Unreadable(e).to_string()))?;
             return certificate_caller(state, &info)
                 .await
                 .map(|i| Caller(Some(i)))
-                .map_err(unauthorized);
+                .map_err(|refused| unauthorized(refused.to_string()));
         }
         Ok(Caller(None))
     }
@@ -147,7 +164,7 @@ pub(crate) fn unauthorized(detail: impl Into<String>) -> Unauthorized {
 pub async fn certificate_caller(
     state: &AppState,
     info: &signet_x509::CertificateInfo,
-) -> Result<Identity, String> {
+) -> Result<Identity, CertRefused> {
     let revoked = match hex::decode(&info.serial_hex)
         .ok()
         .and_then(|m| signet_api::SerialNumber::from_magnitude(&m).ok())
@@ -156,24 +173,21 @@ pub async fn certificate_caller(
             .authn
             .is_revoked(&info.issuer, &serial)
             .await
-            .map_err(|e| e.to_string())?,
+            .map_err(CertRefused::RevocationUnknown)?,
         None => false,
     };
     if revoked {
-        return Err(format!(
-            "the client certificate {} (serial {}) is revoked",
-            info.subject, info.serial_hex
-        ));
+        return Err(CertRefused::Revoked {
+            subject: info.subject.to_string(),
+            serial: info.serial_hex.clone(),
+        });
     }
     let mapping = state
         .cert_identities
         .iter()
         .find(|m| m.matches(&info.subject, &info.sans))
-        .ok_or_else(|| {
-            format!(
-                "the client certificate {} is not mapped to an identity",
-                info.subject
-            )
+        .ok_or_else(|| CertRefused::NotMapped {
+            subject: info.subject.to_string(),
         })?;
     Ok(Identity {
         name: mapping.name.clone(),
@@ -182,6 +196,27 @@ pub async fn certificate_caller(
         groups: mapping.groups.clone(),
         via: format!("certificate:{}", info.serial_hex),
     })
+}
+
+/// Why a TLS client certificate gives no identity (the REST API's 401, the sign-in page's
+/// refusal).
+#[derive(Debug, thiserror::Error)]
+pub enum CertRefused {
+    #[error(
+        "this connection presented no client certificate (use the HTTPS listener with your certificate)"
+    )]
+    NoCertificate,
+    #[error("the client certificate: {0}")]
+    Unreadable(#[source] signet_x509::Error),
+    /// Whether it is revoked could not be told.
+    #[error(transparent)]
+    RevocationUnknown(EnrollError),
+    #[error("the client certificate {subject} (serial {serial}) is revoked")]
+    Revoked { subject: String, serial: String },
+    #[error("the client certificate {subject} is not mapped to an identity")]
+    NotMapped { subject: String },
+    #[error("the client certificate's serial number is not usable")]
+    UnusableSerial,
 }
 
 /// Shared list of certificate mappings.

@@ -14,6 +14,8 @@
 //! - [`admin_api`]: the administration handlers (ICertAdmin/ICertView, tokens, audit).
 //! - [`auth`]: `Caller`, the authenticated identity of a request (bearer token or TLS client
 //!   certificate); authorization happens in the engine.
+//! - [`extract`]: the typed path parameters (`CaPath`, `RequestPath`, `SerialPath`) and
+//!   their rejection, a problem for the REST API or the HTML error page for the web pages.
 //! - [`listener`]: the accept loop of every listener (plain and TLS): connection caps per
 //!   server and per client address, a reserve for OCSP and CRLs, header, keep-alive and
 //!   idle timeouts, graceful drain.
@@ -21,6 +23,8 @@
 //! - [`untrusted`]: `Untrusted`, how a value from a request is logged (escaped, truncated).
 //! - [`problem`]: `Problem`, the RFC 9457 error body, and the `EnrollError` mapping.
 //! - [`metrics`]: `Metrics`, rendered as Prometheus text on `/metrics`.
+//! - [`routes`]: `Routes`, the REST routes and the table of what they serve (the OpenAPI
+//!   test checks `openapi.json` against it).
 //! - [`revocation_api`]: `/crl/...`, `/ocsp/{ca}` and the CRL administration routes.
 //! - [`web`]: the enrollment pages and the administration console (HTML, sessions, CSRF,
 //!   and the console's own concepts: who may open it, chart days, session randomness).
@@ -32,10 +36,12 @@
 pub mod admin_api;
 pub mod api;
 pub mod auth;
+pub mod extract;
 pub mod listener;
 pub mod metrics;
 pub mod problem;
 pub mod revocation_api;
+pub mod routes;
 pub mod tls;
 pub mod untrusted;
 pub mod web;

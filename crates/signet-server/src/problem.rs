@@ -5,6 +5,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use signet_api::EnrollError;
 
+use crate::extract::PathError;
+
 /// An `application/problem+json` body.
 #[derive(Debug, Clone, Serialize)]
 pub struct Problem {
@@ -118,6 +120,24 @@ impl From<EnrollError> for Problem {
                 detail: detail.clone(),
                 retry_after: None,
             },
+        }
+    }
+}
+
+/// The REST API's answer: the problems the handlers gave before the extractors existed (an
+/// unknown CA is `unknown-ca`, 404; a bad id or serial is `bad-request`, 400).
+impl From<PathError> for Problem {
+    fn from(e: PathError) -> Problem {
+        match e {
+            PathError::UnknownCa(e) => Problem::from(e),
+            PathError::BadId(e) | PathError::BadSerial(e) => Problem::bad_request(e.to_string()),
+            PathError::Unreadable(e) => Problem::bad_request(e.body_text()),
+            PathError::Missing(_) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                e.to_string(),
+            ),
         }
     }
 }

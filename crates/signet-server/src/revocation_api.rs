@@ -10,30 +10,31 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use signet_api::revocation::{OcspReply, PublishedCrl, PublishedSummary};
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::extract::CaPath;
 use crate::problem::Problem;
+use crate::routes::Routes;
 use crate::wire::rfc3339;
 
 /// OCSP requests are small (a CertID is under 100 octets); anything larger is refused.
 pub const MAX_OCSP_REQUEST: usize = 8 * 1024;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/crl/{file}", get(main_crl))
-        .route("/crl/{ca}/{file}", get(partition_crl))
-        .route("/ocsp/{ca}", post(ocsp_post))
-        .route("/ocsp/{ca}/{*request}", get(ocsp_get))
-        .route("/api/v1/cas/{ca}/crls", post(publish).get(list))
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/crl/{file}", main_crl)
+        .get("/crl/{ca}/{file}", partition_crl)
+        .post("/ocsp/{ca}", ocsp_post)
+        .get("/ocsp/{ca}/{*request}", ocsp_get)
+        .post("/api/v1/cas/{ca}/crls", publish)
+        .get("/api/v1/cas/{ca}/crls", list)
 }
 
 async fn main_crl(
@@ -253,7 +254,7 @@ impl From<PublishedSummary> for CrlView {
 async fn publish(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     body: Bytes,
 ) -> Result<Response, Problem> {
     let b: PublishBody = if body.iter().all(u8::is_ascii_whitespace) {
@@ -263,7 +264,7 @@ async fn publish(
     };
     let published = state
         .admin
-        .publish_crls(caller.identity(), &state.ca(&ca)?, b.delta)
+        .publish_crls(caller.identity(), &ca, b.delta)
         .await?;
     let views: Vec<CrlView> = published.into_iter().map(CrlView::from).collect();
     Ok((StatusCode::CREATED, axum::Json(views)).into_response())
@@ -278,10 +279,9 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(ca): Path<String>,
+    CaPath { ca, .. }: CaPath,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, Problem> {
-    let ca = state.ca(&ca)?;
     let records = state
         .admin
         .list_crls(caller.identity(), &ca, q.limit.unwrap_or(50))

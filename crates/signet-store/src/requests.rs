@@ -43,7 +43,8 @@ impl FromRow for RequestRow {
             ca: c.ca("ca")?,
             status: {
                 let s: String = c.next("status")?;
-                s.parse().map_err(|e: String| c.bad("status", &e))?
+                s.parse::<RequestStatus>()
+                    .map_err(|e| c.bad("status", &e.to_string()))?
             },
             format: c.next("format")?,
             raw: c.next("raw")?,

@@ -31,7 +31,7 @@ impl FromRow for TokenRecord {
             .try_into()
             .map_err(|_| c.bad("hash", "not 32 bytes"))?;
         let roles: String = c.next("roles")?;
-        let roles = Roles::parse_list(&roles).map_err(|e| c.bad("roles", &e))?;
+        let roles = Roles::parse_list(&roles).map_err(|e| c.bad("roles", &e.to_string()))?;
         let cas: String = c.next("cas")?;
         let cas = cas
             .split(',')

@@ -239,7 +239,7 @@ pub(crate) fn ca_statistics(
     for (status, n) in pairs::<String, i64>(conn, STATUS_COUNTS, params![ca])? {
         let status = status
             .parse::<RequestStatus>()
-            .map_err(|e| corrupt("requests", ca, "status", &e))?;
+            .map_err(|e| corrupt("requests", ca, "status", &e.to_string()))?;
         counts.insert(status, count(n));
     }
     let by_status = [

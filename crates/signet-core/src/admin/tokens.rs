@@ -29,7 +29,7 @@ impl Authority {
             cas.push(self.resolve(c)?.runtime.info.name.clone());
         }
         for g in &spec.groups {
-            check_identity_name(g).map_err(EnrollError::BadRequest)?;
+            check_identity_name(g).map_err(|e| EnrollError::BadRequest(e.to_string()))?;
         }
         let mut secret = [0u8; 32];
         self.random

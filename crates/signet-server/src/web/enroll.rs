@@ -14,13 +14,15 @@ use axum::routing::{get, post};
 use base64ct::{Base64, Encoding};
 use serde::Deserialize;
 use signet_api::admin::SessionAction;
-use signet_api::{EnrollError, Identity, RequestId, SerialNumber, SubmitRequest};
+use signet_api::{CaName, EnrollError, Identity, RequestId, SerialNumber, SubmitRequest};
 use signet_x509::pem;
 
 use super::session::{CertBinding, clear_cookie, cookie_value, safe_next, same_origin};
 use super::throttle::Admit;
 use super::{Chrome, CsrfForm, MaybeUser, PageError, PageQuery, WebUser, fmt_time, render};
 use crate::api::AppState;
+use crate::auth::CertRefused;
+use crate::extract::PageRequestPath;
 use crate::tls::{OverTls, PeerCertificates};
 use crate::untrusted::Untrusted;
 
@@ -242,18 +244,18 @@ async fn signin(
     }
     // The form's values are never logged: the method is one of two words or refused.
     let parsed = serde_urlencoded::from_bytes::<SigninForm>(&body)
-        .map_err(|e| format!("the form: {e}"))
+        .map_err(SigninFormError::Form)
         .and_then(|f| match SigninMethod::parse(&f.method) {
             Some(m) => Ok((f, m)),
-            None => Err("unknown sign-in method (token or certificate)".to_string()),
+            None => Err(SigninFormError::UnknownMethod),
         });
     let (form, method) = match parsed {
         Ok(p) => p,
-        Err(message) => {
+        Err(refused) => {
             if let Some(unlogged) = throttle.refused(ip) {
                 tracing::warn!(%peer, unlogged, "web sign-in refused: malformed form");
             }
-            return PageError::bad_request(message).into_response();
+            return PageError::bad_request(refused.to_string()).into_response();
         }
     };
     let next = safe_next(&form.next).unwrap_or("/").to_string();
@@ -280,7 +282,7 @@ async fn signin(
     let (identity, binding, how) = if method == SigninMethod::Certificate {
         match certificate_identity(&state, certs.as_ref().map(|c| &c.0)).await {
             Ok((identity, binding)) => (identity, Some(binding), "certificate"),
-            Err(message) => return refuse(message),
+            Err(refused) => return refuse(refused.to_string()),
         }
     } else {
         match state.authn.authenticate_token(&form.token) {
@@ -327,19 +329,16 @@ async fn signin(
 async fn certificate_identity(
     state: &AppState,
     peer: Option<&PeerCertificates>,
-) -> Result<(Identity, CertBinding), String> {
+) -> Result<(Identity, CertBinding), CertRefused> {
     let leaf = peer
         .and_then(|p| p.0.first())
-        .ok_or("this connection presented no client certificate (use the HTTPS listener with your certificate)")?;
-    let info =
-        signet_x509::parse_certificate(leaf).map_err(|e| format!("the client certificate: {e}"))?;
-    let identity = crate::auth::certificate_caller(state, &info)
-        .await
-        .map_err(|e| e.to_string())?;
+        .ok_or(CertRefused::NoCertificate)?;
+    let info = signet_x509::parse_certificate(leaf).map_err(CertRefused::Unreadable)?;
+    let identity = crate::auth::certificate_caller(state, &info).await?;
     let serial = hex::decode(&info.serial_hex)
         .ok()
         .and_then(|m| SerialNumber::from_magnitude(&m).ok())
-        .ok_or("the client certificate's serial number is not usable")?;
+        .ok_or(CertRefused::UnusableSerial)?;
     Ok((
         identity,
         CertBinding {
@@ -371,10 +370,10 @@ async fn signout(
     if let Some(cookie) = cookie_value(&headers) {
         state.web.sessions.close(&cookie);
     }
-    let how = if user.identity.via.starts_with("token:") {
-        "token"
-    } else {
+    let how = if user.by_certificate {
         "certificate"
+    } else {
+        "token"
     };
     if let Err(e) = state
         .admin
@@ -466,8 +465,26 @@ async fn enroll_page(
     Ok(render(&enroll_form_page(&state, &user, form, None)?))
 }
 
+/// Why the sign-in form was refused.
+#[derive(Debug, thiserror::Error)]
+enum SigninFormError {
+    #[error("the form: {0}")]
+    Form(#[source] serde_urlencoded::de::Error),
+    #[error("unknown sign-in method (token or certificate)")]
+    UnknownMethod,
+}
+
+/// Why the enrollment form's attribute text was refused (the line, as written).
+#[derive(Debug, thiserror::Error)]
+enum AttributeLineError {
+    #[error("attribute line {0:?}: write name=value")]
+    NoSeparator(String),
+    #[error("attribute line {0:?}: the name is empty")]
+    EmptyName(String),
+}
+
 /// `name=value` (or `name: value`) per line.
-fn parse_attributes(text: &str) -> Result<Vec<(String, String)>, String> {
+fn parse_attributes(text: &str) -> Result<Vec<(String, String)>, AttributeLineError> {
     text.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -475,10 +492,10 @@ fn parse_attributes(text: &str) -> Result<Vec<(String, String)>, String> {
             let (k, v) = l
                 .split_once('=')
                 .or_else(|| l.split_once(':'))
-                .ok_or_else(|| format!("attribute line {l:?}: write name=value"))?;
+                .ok_or_else(|| AttributeLineError::NoSeparator(l.to_string()))?;
             let (k, v) = (k.trim(), v.trim());
             if k.is_empty() {
-                return Err(format!("attribute line {l:?}: the name is empty"));
+                return Err(AttributeLineError::EmptyName(l.to_string()));
             }
             Ok((k.to_string(), v.to_string()))
         })
@@ -502,7 +519,7 @@ async fn enroll(
     }
     let attributes = match parse_attributes(&form.attributes) {
         Ok(a) => a,
-        Err(m) => return again(form, StatusCode::BAD_REQUEST, m),
+        Err(e) => return again(form, StatusCode::BAD_REQUEST, e.to_string()),
     };
     let request = SubmitRequest {
         ca: form.ca.clone(),
@@ -552,31 +569,25 @@ struct RequestPage {
     spki_b64: String,
 }
 
-fn parse_id(id: &str) -> Result<RequestId, PageError> {
-    id.parse::<i64>()
-        .ok()
-        .and_then(|n| RequestId::new(n).ok())
-        .ok_or_else(|| PageError::not_found(format!("{id:?} is not a request number")))
-}
-
 /// Request `id` of `ca` as the signed-in user may see it (RetrievePending).
 async fn retrieve(
     state: &AppState,
     user: &WebUser,
-    ca: &str,
-    id: &str,
-) -> Result<(RequestId, signet_api::SubmitResponse), PageError> {
-    let id = parse_id(id)?;
-    let resp = state.enroll.retrieve(ca, id, Some(&user.identity)).await?;
-    Ok((id, resp))
+    ca: &CaName,
+    id: RequestId,
+) -> Result<signet_api::SubmitResponse, PageError> {
+    Ok(state
+        .enroll
+        .retrieve(ca.as_str(), id, Some(&user.identity))
+        .await?)
 }
 
 async fn request_page(
     State(state): State<AppState>,
     user: WebUser,
-    Path((ca, id)): Path<(String, String)>,
+    PageRequestPath { ca, id, .. }: PageRequestPath,
 ) -> Result<Response, PageError> {
-    let (id, resp) = retrieve(&state, &user, &ca, &id).await?;
+    let resp = retrieve(&state, &user, &ca, id).await?;
     let info = resp
         .certificate
         .as_deref()
@@ -584,10 +595,7 @@ async fn request_page(
     let b64 = |d: &[u8]| Base64::encode_string(d);
     let page = RequestPage {
         chrome: Chrome::new(format!("Request {id}"), "requests", Some(&user)),
-        ca: state
-            .directory
-            .ca_name(&ca)
-            .map_or(ca.clone(), |n| n.to_string()),
+        ca: ca.to_string(),
         id: id.to_string(),
         status: resp.status.as_str(),
         message: resp.message.clone(),
@@ -611,12 +619,19 @@ async fn request_page(
     Ok(render(&page))
 }
 
+/// The last parameter of `/requests/{ca}/{id}/{file}` (`{ca}` and `{id}`: [`PageRequestPath`]).
+#[derive(Deserialize)]
+struct DownloadPath {
+    file: String,
+}
+
 async fn request_download(
     State(state): State<AppState>,
     user: WebUser,
-    Path((ca, id, file)): Path<(String, String, String)>,
+    PageRequestPath { ca, id, .. }: PageRequestPath,
+    Path(DownloadPath { file }): Path<DownloadPath>,
 ) -> Result<Response, PageError> {
-    let (id, resp) = retrieve(&state, &user, &ca, &id).await?;
+    let resp = retrieve(&state, &user, &ca, id).await?;
     let cert = resp
         .certificate
         .ok_or_else(|| PageError::not_found(format!("request {id} has no certificate")))?;

@@ -35,6 +35,7 @@ use signet_api::admin::{SessionAction, SessionAudit};
 use signet_api::{EnrollError, Identity, Role};
 
 use crate::api::AppState;
+use crate::extract::PathError;
 pub use session::{CsrfForm, MaybeUser, SessionLimits, Sessions, WebUser};
 
 /// What the pages share.
@@ -190,12 +191,17 @@ pub fn may_use_console(identity: &Identity) -> bool {
 }
 
 /// Fills `buf` from the TLS provider's random generator (session ids, CSRF tokens).
-pub fn fill_random(buf: &mut [u8]) -> Result<(), String> {
+pub fn fill_random(buf: &mut [u8]) -> Result<(), RandomFailed> {
     rustls::crypto::aws_lc_rs::default_provider()
         .secure_random
         .fill(buf)
-        .map_err(|_| "the system random generator failed".to_string())
+        .map_err(|_| RandomFailed)
 }
+
+/// The system random generator failed (rustls's `GetRandomFailed` carries no detail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the system random generator failed")]
+pub struct RandomFailed;
 
 /// The audit record of a web sign-in or sign-out (`web-sign-in`, `web-sign-out`). `how` is
 /// the method (`token`, `certificate`); `peer` the client address.
@@ -270,6 +276,21 @@ impl From<EnrollError> for PageError {
         let status =
             StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         PageError::new(status, problem.detail)
+    }
+}
+
+/// The web pages' answer: the HTML error page (an id or serial that does not parse names
+/// no page, so it is a 404 there).
+impl From<PathError> for PageError {
+    fn from(e: PathError) -> PageError {
+        match e {
+            PathError::UnknownCa(e) => PageError::from(e),
+            PathError::BadId(e) | PathError::BadSerial(e) => PageError::not_found(e.to_string()),
+            PathError::Unreadable(e) => PageError::bad_request(e.body_text()),
+            PathError::Missing(_) => {
+                PageError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+        }
     }
 }
 

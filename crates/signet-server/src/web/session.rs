@@ -20,7 +20,7 @@ use signet_api::{Identity, SerialNumber};
 use signet_x509::DistinguishedName;
 
 use crate::api::AppState;
-use crate::web::PageError;
+use crate::web::{PageError, RandomFailed};
 
 /// The session cookie's name. `__Host-` makes browsers refuse it unless it is `Secure`,
 /// host-only and for `/` (RFC 6265bis §4.1.3.2).
@@ -79,6 +79,18 @@ pub struct NewSession {
     pub set_cookie: HeaderValue,
 }
 
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Random(#[from] RandomFailed),
+    #[error("the session table is poisoned")]
+    Poisoned,
+    /// The `Set-Cookie` value is not a header value (it is built from base64 and constants).
+    #[error("{0}")]
+    Cookie(#[source] axum::http::header::InvalidHeaderValue),
+}
+
 impl Sessions {
     pub fn new(limits: SessionLimits) -> Sessions {
         Sessions {
@@ -92,8 +104,8 @@ impl Sessions {
         &self,
         identity: Identity,
         cert: Option<CertBinding>,
-        random: &dyn Fn(&mut [u8]) -> Result<(), String>,
-    ) -> Result<NewSession, String> {
+        random: &dyn Fn(&mut [u8]) -> Result<(), RandomFailed>,
+    ) -> Result<NewSession, SessionError> {
         let mut id = [0u8; 32];
         random(&mut id)?;
         let mut csrf = [0u8; 32];
@@ -107,10 +119,7 @@ impl Sessions {
             created: now,
             last_seen: now,
         };
-        let mut map = self
-            .map
-            .lock()
-            .map_err(|_| "the session table is poisoned")?;
+        let mut map = self.map.lock().map_err(|_| SessionError::Poisoned)?;
         map.retain(|_, s| self.alive(s, now));
         if map.len() >= self.limits.max_sessions
             && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| *k)
@@ -123,7 +132,7 @@ impl Sessions {
             self.limits.absolute.as_secs()
         );
         Ok(NewSession {
-            set_cookie: HeaderValue::from_str(&header).map_err(|e| e.to_string())?,
+            set_cookie: HeaderValue::from_str(&header).map_err(SessionError::Cookie)?,
             cookie,
         })
     }
@@ -189,6 +198,8 @@ pub fn cookie_value(headers: &HeaderMap) -> Option<String> {
 pub struct WebUser {
     pub identity: Identity,
     pub csrf: String,
+    /// Signed in with a TLS client certificate (the session is bound to it), not a token.
+    pub by_certificate: bool,
 }
 
 /// The signed-in user, if any (pages anyone may see).
@@ -225,6 +236,7 @@ async fn session_user(parts: &Parts, state: &AppState) -> Option<WebUser> {
     Some(WebUser {
         identity,
         csrf: session.csrf,
+        by_certificate: session.cert.is_some(),
     })
 }
 

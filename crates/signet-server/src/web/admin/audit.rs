@@ -48,7 +48,7 @@ pub(super) async fn audit_page(
         .directory
         .ca_names()
         .first()
-        .map(ToString::to_string)
+        .cloned()
         .ok_or_else(|| PageError::not_found("this server has no CA"))?;
     let before = q.before.unwrap_or(head + 1).min(head + 1);
     let after = before.saturating_sub(AUDIT_ROWS + 1);

@@ -47,7 +47,7 @@ pub(super) struct CertificatesPage {
 pub(super) async fn certificates_page(
     State(state): State<AppState>,
     user: WebUser,
-    Path(ca): Path<String>,
+    PageCaPath { ca, .. }: PageCaPath,
     PageQuery(s): PageQuery<SearchQuery>,
 ) -> Result<Response, PageError> {
     let nav = nav(&state, &ca);
@@ -56,7 +56,7 @@ pub(super) async fn certificates_page(
         other => Some(
             other
                 .parse::<RequestStatus>()
-                .map_err(PageError::bad_request)?,
+                .map_err(|e| PageError::bad_request(e.to_string()))?,
         ),
     };
     // Issued and revoked rows are certificates; the other statuses list requests.
@@ -96,7 +96,7 @@ pub(super) async fn certificates_page(
             .admin
             .view(
                 Some(&user.identity),
-                &state.ca(&ca)?,
+                &ca,
                 ViewQuery {
                     status,
                     text: (!q.is_empty()).then(|| q.clone()),
@@ -198,23 +198,22 @@ pub(super) struct CertificatePage {
 pub(super) async fn certificate_page(
     State(state): State<AppState>,
     user: WebUser,
-    Path((ca, serial)): Path<(String, String)>,
+    PageSerialPath { ca, serial, .. }: PageSerialPath,
     PageQuery(done): PageQuery<Done>,
 ) -> Result<Response, PageError> {
-    let serial = parse_serial(&serial)?;
     certificate_view(&state, &user, &ca, serial, done.notice()).await
 }
 
 pub(super) async fn certificate_view(
     state: &AppState,
     user: &WebUser,
-    ca: &str,
+    ca: &CaName,
     serial: SerialNumber,
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
     let d = state
         .admin
-        .certificate_details(Some(&user.identity), &state.ca(ca)?, serial)
+        .certificate_details(Some(&user.identity), ca, serial)
         .await?;
     let nav = nav(state, ca);
     let r = &d.record;
@@ -288,10 +287,6 @@ pub(super) async fn certificate_view(
     Ok(render(&page))
 }
 
-pub(super) fn parse_serial(s: &str) -> Result<SerialNumber, PageError> {
-    crate::admin_api::serial(s).map_err(|p| PageError::not_found(p.detail))
-}
-
 pub(super) fn certificate_path(ca: &str, serial: &SerialNumber) -> String {
     format!("{}/certificates/{}", ca_path(ca), serial.to_hex())
 }
@@ -299,7 +294,7 @@ pub(super) fn certificate_path(ca: &str, serial: &SerialNumber) -> String {
 pub(super) async fn certificate_outcome(
     state: &AppState,
     user: &WebUser,
-    ca: &str,
+    ca: &CaName,
     serial: SerialNumber,
     result: Result<RequestRecord, EnrollError>,
     done: &'static str,
@@ -320,22 +315,24 @@ pub(super) struct RevokeForm {
 
 pub(super) async fn revoke(
     State(state): State<AppState>,
-    Path((ca, serial)): Path<(String, String)>,
+    PageSerialPath { ca, serial, .. }: PageSerialPath,
     CsrfForm(user, form): CsrfForm<RevokeForm>,
 ) -> Result<Response, PageError> {
-    let serial = parse_serial(&serial)?;
-    let parsed = RevocationReason::parse(&form.reason).and_then(|reason| {
-        let date = match form.invalidity_date.trim() {
-            "" => None,
-            t => Some(crate::wire::parse_time(t).map_err(|e| e.to_string())?),
-        };
-        Ok((reason, date))
-    });
+    let bad = |e: &dyn std::fmt::Display| EnrollError::BadRequest(e.to_string());
+    let parsed = RevocationReason::parse(&form.reason)
+        .map_err(|e| bad(&e))
+        .and_then(|reason| {
+            let date = match form.invalidity_date.trim() {
+                "" => None,
+                t => Some(crate::wire::parse_time(t).map_err(|e| bad(&e))?),
+            };
+            Ok((reason, date))
+        });
     let (result, done) = match parsed {
         Ok((reason, date)) => (
             state
                 .admin
-                .revoke(Some(&user.identity), &state.ca(&ca)?, serial, reason, date)
+                .revoke(Some(&user.identity), &ca, serial, reason, date)
                 .await,
             if reason == RevocationReason::CertificateHold {
                 "held"
@@ -343,20 +340,19 @@ pub(super) async fn revoke(
                 "revoked"
             },
         ),
-        Err(m) => (Err(EnrollError::BadRequest(m)), "revoked"),
+        Err(e) => (Err(e), "revoked"),
     };
     certificate_outcome(&state, &user, &ca, serial, result, done).await
 }
 
 pub(super) async fn unrevoke(
     State(state): State<AppState>,
-    Path((ca, serial)): Path<(String, String)>,
+    PageSerialPath { ca, serial, .. }: PageSerialPath,
     CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let serial = parse_serial(&serial)?;
     let result = state
         .admin
-        .unrevoke(Some(&user.identity), &state.ca(&ca)?, serial)
+        .unrevoke(Some(&user.identity), &ca, serial)
         .await;
     certificate_outcome(&state, &user, &ca, serial, result, "released").await
 }

@@ -27,7 +27,7 @@ pub(super) struct CrlsPage {
 pub(super) async fn crls_page(
     State(state): State<AppState>,
     user: WebUser,
-    Path(ca): Path<String>,
+    PageCaPath { ca, .. }: PageCaPath,
     PageQuery(done): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     crls_view(&state, &user, &ca, done.notice()).await
@@ -36,22 +36,18 @@ pub(super) async fn crls_page(
 pub(super) async fn crls_view(
     state: &AppState,
     user: &WebUser,
-    ca: &str,
+    ca: &CaName,
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
-    let records = state
-        .admin
-        .list_crls(Some(&user.identity), &state.ca(ca)?, 50)
-        .await?;
+    let records = state.admin.list_crls(Some(&user.identity), ca, 50).await?;
     let nav = nav(state, ca);
-    let name = state.ca(&nav.ca)?;
     let rows = records
         .iter()
         .map(|r| {
             let delta = r.delta_base.is_some();
             let current = state
                 .revocation
-                .crl(&name, r.shard, delta)
+                .crl(ca, r.shard, delta)
                 .filter(|c| c.number == r.number);
             CrlRow {
                 number: r.number,
@@ -94,12 +90,12 @@ pub(super) struct PublishForm {
 
 pub(super) async fn publish_crls(
     State(state): State<AppState>,
-    Path(ca): Path<String>,
+    PageCaPath { ca, .. }: PageCaPath,
     CsrfForm(user, form): CsrfForm<PublishForm>,
 ) -> Result<Response, PageError> {
     match state
         .admin
-        .publish_crls(Some(&user.identity), &state.ca(&ca)?, form.delta.is_some())
+        .publish_crls(Some(&user.identity), &ca, form.delta.is_some())
         .await
     {
         Ok(_) => Ok(back(

@@ -56,14 +56,14 @@ pub(super) const CHART_H: u32 = 140;
 pub(super) async fn dashboard(
     State(state): State<AppState>,
     user: WebUser,
-    Path(ca): Path<String>,
+    PageCaPath { ca, .. }: PageCaPath,
 ) -> Result<Response, PageError> {
     let who = Some(&user.identity);
     let stats = state
         .admin
         .statistics(
             who,
-            &state.ca(&ca)?,
+            &ca,
             StatisticsSpec {
                 chart_days: crate::web::CHART_DAYS,
                 expiring_within: EXPIRING_WITHIN,
@@ -107,7 +107,7 @@ pub(super) async fn dashboard(
         .collect();
     let exits = state
         .admin
-        .exit_status(who, &state.ca(&ca)?)
+        .exit_status(who, &ca)
         .await?
         .into_iter()
         .map(|e| ExitHealth {
@@ -118,7 +118,7 @@ pub(super) async fn dashboard(
             last_error: e.state.last_error.filter(|_| e.state.attempts > 0),
         })
         .collect();
-    let crls = state.admin.list_crls(who, &state.ca(&ca)?, 20).await?;
+    let crls = state.admin.list_crls(who, &ca, 20).await?;
     let newest_full = crls.iter().find(|c| c.delta_base.is_none());
     let page = DashboardPage {
         chrome: chrome(format!("{} · Dashboard", nav.ca), "admin-dashboard", &user),

@@ -41,7 +41,7 @@ pub(super) struct ExitsPage {
 pub(super) async fn exits_page(
     State(state): State<AppState>,
     user: WebUser,
-    Path(ca): Path<String>,
+    PageCaPath { ca, .. }: PageCaPath,
     PageQuery(done): PageQuery<Done>,
 ) -> Result<Response, PageError> {
     exits_view(&state, &user, &ca, done.notice()).await
@@ -50,14 +50,14 @@ pub(super) async fn exits_page(
 pub(super) async fn exits_view(
     state: &AppState,
     user: &WebUser,
-    ca: &str,
+    ca: &CaName,
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
     let who = Some(&user.identity);
-    let statuses = state.admin.exit_status(who, &state.ca(ca)?).await?;
+    let statuses = state.admin.exit_status(who, ca).await?;
     let parked = state
         .admin
-        .parked_events(who, &state.ca(ca)?, None, signet_api::admin::MAX_PAGE)
+        .parked_events(who, ca, None, signet_api::admin::MAX_PAGE)
         .await?;
     let exits = statuses
         .into_iter()
@@ -104,7 +104,7 @@ pub(super) async fn exits_view(
 pub(super) async fn exit_outcome(
     state: &AppState,
     user: &WebUser,
-    ca: &str,
+    ca: &CaName,
     result: Result<(), EnrollError>,
     done: &'static str,
 ) -> Result<Response, PageError> {
@@ -116,7 +116,8 @@ pub(super) async fn exit_outcome(
 
 pub(super) async fn retry_parked(
     State(state): State<AppState>,
-    Path((ca, exit, seq)): Path<(String, String, String)>,
+    PageCaPath { ca, .. }: PageCaPath,
+    Path(ParkedPath { exit, seq }): Path<ParkedPath>,
     CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     let seq: u64 = seq
@@ -124,19 +125,20 @@ pub(super) async fn retry_parked(
         .map_err(|_| PageError::not_found(format!("{seq:?} is not an outbox sequence number")))?;
     let result = state
         .admin
-        .retry_parked(Some(&user.identity), &state.ca(&ca)?, &exit, seq)
+        .retry_parked(Some(&user.identity), &ca, &exit, seq)
         .await;
     exit_outcome(&state, &user, &ca, result, "retried").await
 }
 
 pub(super) async fn skip_exit(
     State(state): State<AppState>,
-    Path((ca, exit)): Path<(String, String)>,
+    PageCaPath { ca, .. }: PageCaPath,
+    Path(ExitPath { exit }): Path<ExitPath>,
     CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     let result = state
         .admin
-        .skip_exit(Some(&user.identity), &state.ca(&ca)?, &exit)
+        .skip_exit(Some(&user.identity), &ca, &exit)
         .await
         .map(|_| ());
     exit_outcome(&state, &user, &ca, result, "skipped").await

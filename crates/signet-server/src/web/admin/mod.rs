@@ -27,14 +27,16 @@ use serde::Deserialize;
 use signet_api::admin::AuditRecord;
 use signet_api::admin::{ExtensionEdit, RequestDetails};
 use signet_api::{
-    EnrollError, RequestId, RequestRecord, RequestStatus, RevocationReason, SerialNumber,
+    CaName, EnrollError, RequestId, RequestRecord, RequestStatus, RevocationReason, SerialNumber,
 };
 use signet_x509::{ext, pem};
 
 use signet_api::admin::{StatisticsSpec, ViewQuery};
 
 use super::{Chrome, CsrfForm, PageError, PageQuery, WebUser, fmt_time, render, url_encode};
+use crate::admin_api::{ExitPath, ParkedPath};
 use crate::api::AppState;
+use crate::extract::{PageCaPath, PageRequestPath, PageSerialPath};
 
 mod audit;
 mod certificates;
@@ -146,18 +148,17 @@ impl Done {
     }
 }
 
-fn nav(state: &AppState, ca: &str) -> Nav {
+fn nav(state: &AppState, ca: &CaName) -> Nav {
     let cas: Vec<String> = state
         .directory
         .ca_names()
         .iter()
         .map(ToString::to_string)
         .collect();
-    let ca = state
-        .directory
-        .ca_name(ca)
-        .map_or_else(|| ca.to_string(), |n| n.to_string());
-    Nav { ca, cas }
+    Nav {
+        ca: ca.to_string(),
+        cas,
+    }
 }
 
 fn chrome(title: impl Into<String>, section: &'static str, user: &WebUser) -> Chrome {

@@ -24,14 +24,14 @@ pub(super) struct PendingPage {
 pub(super) async fn pending_page(
     State(state): State<AppState>,
     user: WebUser,
-    Path(ca): Path<String>,
+    PageCaPath { ca, .. }: PageCaPath,
 ) -> Result<Response, PageError> {
     let who = Some(&user.identity);
     let records = state
         .admin
         .view(
             who,
-            &state.ca(&ca)?,
+            &ca,
             ViewQuery {
                 status: Some(RequestStatus::Pending),
                 limit: signet_api::admin::MAX_PAGE,
@@ -47,10 +47,7 @@ pub(super) async fn pending_page(
         let needed = match required.get(&profile) {
             Some(n) => *n,
             None => {
-                let d = state
-                    .admin
-                    .request_details(who, &state.ca(&ca)?, r.id)
-                    .await?;
+                let d = state.admin.request_details(who, &ca, r.id).await?;
                 required.insert(profile.clone(), d.approvals_required);
                 d.approvals_required
             }

@@ -49,23 +49,22 @@ pub(super) struct RequestPage {
 pub(super) async fn request_page(
     State(state): State<AppState>,
     user: WebUser,
-    Path((ca, id)): Path<(String, String)>,
+    PageRequestPath { ca, id, .. }: PageRequestPath,
     PageQuery(done): PageQuery<Done>,
 ) -> Result<Response, PageError> {
-    let id = request_id(&id)?;
     request_view(&state, &user, &ca, id, done.notice()).await
 }
 
 pub(super) async fn request_view(
     state: &AppState,
     user: &WebUser,
-    ca: &str,
+    ca: &CaName,
     id: RequestId,
     notice: Option<Notice>,
 ) -> Result<Response, PageError> {
     let d = state
         .admin
-        .request_details(Some(&user.identity), &state.ca(ca)?, id)
+        .request_details(Some(&user.identity), ca, id)
         .await?;
     let nav = nav(state, ca);
     Ok(render(&request_page_of(d, nav, user, notice)))
@@ -140,11 +139,6 @@ pub(super) fn history_row(a: &AuditRecord) -> HistoryRow {
     }
 }
 
-pub(super) fn request_id(s: &str) -> Result<RequestId, PageError> {
-    s.parse()
-        .map_err(|e: signet_api::ids::IdError| PageError::not_found(e.to_string()))
-}
-
 pub(super) fn request_path(ca: &str, id: RequestId) -> String {
     format!("{}/requests/{id}", ca_path(ca))
 }
@@ -153,7 +147,7 @@ pub(super) fn request_path(ca: &str, id: RequestId) -> String {
 pub(super) async fn request_outcome<T>(
     state: &AppState,
     user: &WebUser,
-    ca: &str,
+    ca: &CaName,
     id: RequestId,
     result: Result<T, EnrollError>,
     done: impl FnOnce(&T) -> &'static str,
@@ -172,14 +166,10 @@ pub(super) struct NoFields {}
 
 pub(super) async fn approve(
     State(state): State<AppState>,
-    Path((ca, id)): Path<(String, String)>,
+    PageRequestPath { ca, id, .. }: PageRequestPath,
     CsrfForm(user, NoFields {}): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
-    let id = request_id(&id)?;
-    let result = state
-        .admin
-        .approve(Some(&user.identity), &state.ca(&ca)?, id)
-        .await;
+    let result = state.admin.approve(Some(&user.identity), &ca, id).await;
     request_outcome(&state, &user, &ca, id, result, |r| match r.status {
         RequestStatus::Issued => "issued",
         RequestStatus::Denied => "denied",
@@ -196,13 +186,12 @@ pub(super) struct DenyForm {
 
 pub(super) async fn deny(
     State(state): State<AppState>,
-    Path((ca, id)): Path<(String, String)>,
+    PageRequestPath { ca, id, .. }: PageRequestPath,
     CsrfForm(user, form): CsrfForm<DenyForm>,
 ) -> Result<Response, PageError> {
-    let id = request_id(&id)?;
     let result = state
         .admin
-        .deny(Some(&user.identity), &state.ca(&ca)?, id, &form.reason)
+        .deny(Some(&user.identity), &ca, id, &form.reason)
         .await;
     request_outcome(&state, &user, &ca, id, result, |_| "denied").await
 }
@@ -220,10 +209,9 @@ pub(super) struct AttributeForm {
 
 pub(super) async fn set_attribute(
     State(state): State<AppState>,
-    Path((ca, id)): Path<(String, String)>,
+    PageRequestPath { ca, id, .. }: PageRequestPath,
     CsrfForm(user, form): CsrfForm<AttributeForm>,
 ) -> Result<Response, PageError> {
-    let id = request_id(&id)?;
     let name = form.name.trim().to_string();
     let value = form.remove.is_none().then(|| form.value.trim().to_string());
     let result = if name.is_empty() {
@@ -233,12 +221,7 @@ pub(super) async fn set_attribute(
     } else {
         state
             .admin
-            .set_attributes(
-                Some(&user.identity),
-                &state.ca(&ca)?,
-                id,
-                vec![(name, value)],
-            )
+            .set_attributes(Some(&user.identity), &ca, id, vec![(name, value)])
             .await
     };
     request_outcome(&state, &user, &ca, id, result, |_| "attribute").await
@@ -259,10 +242,9 @@ pub(super) struct ExtensionForm {
 
 pub(super) async fn set_extension(
     State(state): State<AppState>,
-    Path((ca, id)): Path<(String, String)>,
+    PageRequestPath { ca, id, .. }: PageRequestPath,
     CsrfForm(user, form): CsrfForm<ExtensionForm>,
 ) -> Result<Response, PageError> {
-    let id = request_id(&id)?;
     let value = if form.disable.is_some() {
         Ok(None)
     } else {
@@ -290,7 +272,7 @@ pub(super) async fn set_extension(
         Ok(edit) => {
             state
                 .admin
-                .set_extension(Some(&user.identity), &state.ca(&ca)?, id, edit)
+                .set_extension(Some(&user.identity), &ca, id, edit)
                 .await
         }
         Err(e) => Err(e),

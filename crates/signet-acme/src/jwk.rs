@@ -158,9 +158,18 @@ impl fmt::Display for KeyType {
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Ec { curve: Curve, x: Vec<u8>, y: Vec<u8> },
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    Ed25519 { x: Vec<u8> },
+    Ec {
+        curve: Curve,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    Ed25519 {
+        x: Vec<u8>,
+    },
 }
 
 /// A validated public JWK. Two `Jwk`s are equal (`==`, [`Jwk::same_key`]) exactly when they
@@ -366,7 +375,10 @@ impl Jwk {
                 b64::encode(n)
             ),
             Key::Ed25519 { x } => {
-                format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, b64::encode(x))
+                format!(
+                    r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+                    b64::encode(x)
+                )
             }
         }
     }

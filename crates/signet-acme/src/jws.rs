@@ -255,7 +255,11 @@ pub(crate) fn decode_flattened(flat: &Flattened) -> Result<Parts, (&'static str,
     })
 }
 
-fn bounded(value: Option<String>, field: &'static str, limit: usize) -> Result<Option<String>, JwsError> {
+fn bounded(
+    value: Option<String>,
+    field: &'static str,
+    limit: usize,
+) -> Result<Option<String>, JwsError> {
     match value {
         Some(v) if v.len() > limit => Err(JwsError::HeaderTooLong { field, limit }),
         other => Ok(other),

@@ -135,14 +135,15 @@ impl NonceKey {
             return Err(NonceError::Malformed);
         }
         let mac = self.mac(&raw[..24]);
-        constant_time::verify_slices_are_equal(&mac, &raw[24..])
-            .map_err(|_| NonceError::BadMac)?;
+        constant_time::verify_slices_are_equal(&mac, &raw[24..]).map_err(|_| NonceError::BadMac)?;
         let mut secs = [0u8; 8];
         secs.copy_from_slice(&raw[..8]);
         let issued_at = UNIX_EPOCH
             .checked_add(Duration::from_secs(u64::from_be_bytes(secs)))
             .ok_or(NonceError::Malformed)?;
-        let expires = issued_at.checked_add(max_age).ok_or(NonceError::Malformed)?;
+        let expires = issued_at
+            .checked_add(max_age)
+            .ok_or(NonceError::Malformed)?;
         if now >= expires {
             return Err(NonceError::Expired);
         }

@@ -1,6 +1,7 @@
 //! signet-acme's message layer against published vectors (RFC 7515 A.2/A.3, RFC 8037 A.4,
 //! RFC 7638 §3.1), keys generated here with aws-lc-rs, a second signer (Python
 //! `cryptography`), and every request defect mapped to its problem type.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -9,10 +9,10 @@ use signet_acme::jws::{MAX_JWS_BYTES, MAX_NONCE_CHARS, MAX_URL_CHARS};
 use signet_acme::{AcmeError, EabRequest, JwsRequest, KeyRef};
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data) {
-        if let Ok(eab) = EabRequest::parse(&value) {
-            let _ = eab.verify(b"fuzz", &fuzz_key(), "https://ca.example/acme/x/new-account");
-        }
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data)
+        && let Ok(eab) = EabRequest::parse(&value)
+    {
+        let _ = eab.verify(b"fuzz", &fuzz_key(), "https://ca.example/acme/x/new-account");
     }
     let request = match JwsRequest::parse(data) {
         Ok(request) => request,

@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data)
         && let Ok(eab) = EabRequest::parse(&value)
     {
-        let _ = eab.verify(b"fuzz", &fuzz_key(), "https://ca.example/acme/x/new-account");
+        let _ = eab.verify(
+            b"fuzz",
+            &fuzz_key(),
+            "https://ca.example/acme/x/new-account",
+        );
     }
     let request = match JwsRequest::parse(data) {
         Ok(request) => request,

@@ -79,15 +79,8 @@ impl AcmeError for EabError {
         }
     }
 
-    fn problem(&self) -> crate::Problem {
-        let mut problem = crate::Problem::new(self.problem_type(), self.to_string());
-        if let Some(cause) = std::error::Error::source(self) {
-            problem.detail = Some(format!("{self}: {cause}"));
-        }
-        if problem.kind == ProblemType::BadSignatureAlgorithm {
-            problem.algorithms = vec![EAB_ALGORITHM.to_owned()];
-        }
-        problem
+    fn accepted_algorithms(&self) -> Vec<String> {
+        vec![EAB_ALGORITHM.to_owned()]
     }
 }
 

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use crate::b64::{self, B64Error};
 use crate::jwk::{Jwk, JwkError, RawJwk, SignatureCheck};
-use crate::problem::{AcmeError, Problem, ProblemType};
+use crate::problem::{AcmeError, ProblemType};
 
 /// Largest request body accepted (the whole flattened JWS, in bytes).
 pub const MAX_JWS_BYTES: usize = 64 * 1024;
@@ -170,15 +170,8 @@ impl AcmeError for JwsError {
         }
     }
 
-    fn problem(&self) -> Problem {
-        let mut problem = Problem::new(self.problem_type(), self.to_string());
-        if let Some(detail) = std::error::Error::source(self).map(|s| s.to_string()) {
-            problem.detail = Some(format!("{self}: {detail}"));
-        }
-        if problem.kind == ProblemType::BadSignatureAlgorithm {
-            problem.algorithms = Algorithm::accepted_names();
-        }
-        problem
+    fn accepted_algorithms(&self) -> Vec<String> {
+        Algorithm::accepted_names()
     }
 }
 

@@ -170,7 +170,13 @@ pub trait AcmeError: std::error::Error {
     /// The problem type a client sees for this error.
     fn problem_type(&self) -> ProblemType;
 
-    /// The problem document: the type, and the error's message (causes included) as `detail`.
+    /// For `badSignatureAlgorithm`: the algorithms the client may use instead.
+    fn accepted_algorithms(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The problem document: the type, the error's message (causes included) as `detail`,
+    /// and for `badSignatureAlgorithm` the accepted algorithms.
     fn problem(&self) -> Problem {
         let mut detail = self.to_string();
         let mut source = self.source();
@@ -179,6 +185,10 @@ pub trait AcmeError: std::error::Error {
             detail.push_str(&cause.to_string());
             source = cause.source();
         }
-        Problem::new(self.problem_type(), detail)
+        let mut problem = Problem::new(self.problem_type(), detail);
+        if problem.kind == ProblemType::BadSignatureAlgorithm {
+            problem.algorithms = self.accepted_algorithms();
+        }
+        problem
     }
 }

@@ -553,6 +553,18 @@ fn serialization_defects() {
             assert_eq!(refused(&body(&v)), ProblemType::Malformed, "{field}: {bad}");
         }
     }
+    // The detail names the member and the cause.
+    let mut v = good.clone();
+    v["signature"] = json!("abc=");
+    let detail = JwsRequest::parse(&body(&v))
+        .unwrap_err()
+        .problem()
+        .detail
+        .unwrap_or_default();
+    assert!(
+        detail.contains("signature") && detail.contains("base64url"),
+        "{detail}"
+    );
     // Oversized: the whole body, the protected header, the signature.
     let mut v = good.clone();
     v["payload"] = json!("A".repeat(MAX_JWS_BYTES));
@@ -732,6 +744,15 @@ fn external_account_binding() {
         parse(json!({"alg": "HS256", "kid": "e", "url": URL, "jwk": account.jwk()})),
         ProblemType::Malformed
     );
+    let hs512 = eab(
+        &hmac_key,
+        &json!({"alg": "HS512", "kid": "eab-1", "url": URL}),
+        &jwk_bytes,
+    );
+    assert_eq!(
+        EabRequest::parse(&hs512).unwrap_err().problem().algorithms,
+        ["HS256"]
+    );
     // A payload that is not a JWK.
     let bad = EabRequest::parse(&eab(&hmac_key, &header, b"{}")).expect("parses");
     assert_eq!(
@@ -874,7 +895,11 @@ fn python_cryptography_signs_requests_that_verify() {
     if !common::oracle::available(
         "cryptography",
         present,
-        "install Python `cryptography` into .venv (scripts/test.sh does) or set SIGNET_PYTHON",
+        &format!(
+            "{} has no `cryptography`; scripts/test.sh installs it into .venv and exports \
+             SIGNET_PYTHON, or point SIGNET_PYTHON at a python that has it",
+            py.display()
+        ),
     ) {
         return;
     }

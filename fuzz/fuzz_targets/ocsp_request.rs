@@ -34,12 +34,7 @@ fuzz_target!(|data: &[u8]| {
         nonce: request.nonce.as_deref(),
     })
     .expect("a parsed request must be answerable");
-    let full = ocsp::assemble_response(
-        &der,
-        signet_x509::SignatureAlgorithm::Ed25519,
-        &[1; 64],
-        &[],
-    )
-    .expect("assembling");
+    let full = ocsp::assemble_response(&der, signet_x509::SignatureAlgorithm::Ed25519, &[1; 64], &[])
+        .expect("assembling");
     ocsp::parse_response(&full).expect("our own response parses");
 });

@@ -5,7 +5,7 @@
 //! authenticates. Methods naming a CA take its [`CaName`]; an unknown CA is
 //! [`EnrollError::UnknownCa`].
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crate::BoxFuture;
 use crate::auth::{Identity, Roles};
@@ -687,6 +687,4 @@ pub trait Administer: Send + Sync {
     ) -> Answer<'a, CaStatistics>;
 }
 
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
+use signet_x509::time::unix_seconds as unix;

@@ -224,8 +224,8 @@ impl From<&signet_api::admin::AuditRecord> for AuditView {
             target: r.target.clone(),
             details: serde_json::from_str(&r.details)
                 .unwrap_or_else(|_| serde_json::Value::String(r.details.clone())),
-            prev_hash: hex_lower(&r.prev_hash),
-            hash: hex_lower(&r.hash),
+            prev_hash: hex::encode(&r.prev_hash),
+            hash: hex::encode(&r.hash),
         }
     }
 }
@@ -394,17 +394,13 @@ impl RecordView {
                         critical: e.critical,
                         disabled: e.disabled,
                         origin: e.origin.as_str().to_string(),
-                        value: hex_lower(&e.value),
+                        value: hex::encode(&e.value),
                     })
                     .collect()
             }),
             history: details.map(|d| d.history.iter().map(AuditView::from).collect()),
         }
     }
-}
-
-fn hex_lower(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Times on the wire: RFC 3339 out; `YYYY-MM-DD`, RFC 3339 UTC or unix seconds in.

@@ -375,8 +375,4 @@ fn check_reason(reason: &str) -> Result<String, EnrollError> {
     Ok(reason.to_string())
 }
 
-pub(crate) fn unix(t: SystemTime) -> u64 {
-    t.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub(crate) use signet_x509::time::unix_seconds as unix;

@@ -29,8 +29,6 @@
 //! - [`AuditReport`], [`CheckpointAnchor`]: verification results and their sentences.
 //! - `Authority::checkpoint_audit` and `Authority::audit_report` (the engine operations).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use crate::auth::require;
 use crate::authority::internal;
 use crate::{Authority, EnrollError, Event, Identity, NewEvent, Role, Signer, StoreError};
@@ -85,14 +83,9 @@ impl CheckpointJson for AuditCheckpoint {
     }
 }
 
-fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
+use signet_x509::time::unix_seconds as unix;
 /// `t` rounded down to whole seconds (what checkpoints record).
-pub fn whole_seconds(t: SystemTime) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(unix(t))
-}
+pub use signet_x509::time::whole_seconds;
 
 impl Authority {
     /// Signs a checkpoint of the audit chain head with `signer` (the audit signing key),
@@ -160,6 +153,7 @@ impl Authority {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)

@@ -563,12 +563,7 @@ impl NewCertificate {
     }
 }
 
-pub(crate) fn whole_seconds(t: SystemTime) -> SystemTime {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => SystemTime::UNIX_EPOCH + Duration::from_secs(d.as_secs()),
-        Err(_) => t,
-    }
-}
+pub(crate) use signet_x509::time::whole_seconds;
 
 pub(crate) fn check_attributes(attributes: &[(String, String)]) -> Result<(), EnrollError> {
     if attributes.len() > MAX_ATTRIBUTES {
@@ -635,8 +630,9 @@ pub(crate) fn internal(what: &str, error: &(dyn std::error::Error + 'static)) ->
     EnrollError::Internal { incident }
 }
 
-/// An error and its `source()` chain on one line (`outer: cause: root cause`), for logs.
-pub(crate) struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+/// An error and its `source()` chain on one line (`outer: cause: root cause`), for logs and
+/// for errors stored as text (an exit module's delivery error).
+pub struct Chain<'a>(pub &'a dyn std::error::Error);
 
 impl std::fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

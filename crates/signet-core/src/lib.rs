@@ -61,7 +61,9 @@ pub mod signer;
 pub mod store;
 
 pub use auth::{Identity, Role, Roles};
-pub use authority::{Authority, AuthorityConfig, CaRuntime, DeliveryReport, StartError};
+pub use authority::{
+    Authority, AuthorityConfig, CaRuntime, Chain as ErrorChain, DeliveryReport, StartError,
+};
 pub use delivery::{DeliveryError, ExitStatus, ExitStep, NextRun, RetryPolicy};
 pub use draft::{Draft, ExtensionOrigin};
 pub use edit::{EditRefused, ExtensionEdit};

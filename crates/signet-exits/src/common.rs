@@ -3,7 +3,6 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 use serde::Deserialize;
 use signet_core::{BoxFuture, CaInfo, Event, EventMask, Exit, ExitCtx, ModuleError};
@@ -39,11 +38,7 @@ pub fn parse_mask(module: &str, events: Option<&Vec<String>>) -> Result<EventMas
 
 /// The JSON record of one event, as the `file` module writes it and the `log` module logs it.
 pub fn event_record(ctx: &ExitCtx) -> serde_json::Value {
-    let at = ctx
-        .at
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let at = unix(ctx.at);
     let details: serde_json::Value =
         serde_json::from_str(&ctx.details).unwrap_or(serde_json::Value::Null);
     let mut record = serde_json::json!({
@@ -76,8 +71,8 @@ pub fn event_record(ctx: &ExitCtx) -> serde_json::Value {
                 "serial": c.serial.to_hex(),
                 "subject": c.subject,
                 "sans": c.sans,
-                "not_before": c.not_before.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default(),
-                "not_after": c.not_after.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default(),
+                "not_before": unix(c.not_before),
+                "not_after": unix(c.not_after),
             });
         }
     }
@@ -291,14 +286,7 @@ pub fn module_error(module: &str, e: &dyn std::error::Error) -> ModuleError {
 
 /// `e` and its causes, `"a: b: c"`.
 pub fn describe(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        message.push_str(": ");
-        message.push_str(&c.to_string());
-        cause = c.source();
-    }
-    message
+    signet_core::ErrorChain(e).to_string()
 }
 
 /// A configured path: absolute as given, else relative to the data directory.
@@ -311,11 +299,7 @@ pub fn data_path(data_dir: &Path, p: &str) -> PathBuf {
 }
 
 /// A Unix time in seconds (0 before the epoch).
-pub fn unix(t: std::time::SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
-}
+pub use signet_x509::time::unix_seconds as unix;
 
 #[cfg(test)]
 mod tests {

@@ -88,6 +88,20 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
+/// Whole seconds since 1970 (0 before the epoch).
+pub fn unix_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `t` rounded down to whole seconds (what certificates, CRLs and checkpoints record);
+/// an instant before the epoch is returned as it is.
+pub fn whole_seconds(t: SystemTime) -> SystemTime {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => UNIX_EPOCH + Duration::from_secs(d.as_secs()),
+        Err(_) => t,
+    }
+}
+
 /// `YYYY-MM-DD HH:MM UTC`, as the web pages show a time.
 pub fn minutes(t: SystemTime) -> String {
     let c = CivilTime::from_system_time(t).unwrap_or(EPOCH);
@@ -291,6 +305,19 @@ mod tests {
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn unix_and_whole_seconds() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_796_082_300_750);
+        assert_eq!(unix_seconds(t), 1_796_082_300);
+        assert_eq!(
+            whole_seconds(t),
+            UNIX_EPOCH + Duration::from_secs(1_796_082_300)
+        );
+        let before = UNIX_EPOCH - Duration::from_millis(500);
+        assert_eq!(unix_seconds(before), 0);
+        assert_eq!(whole_seconds(before), before);
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub async fn audit(args: AuditArgs) -> Result<ExitCode> {
                                     "checkpoint": c.number,
                                     "seq": c.seq,
                                     "hash": hex::encode(&c.hash),
-                                    "at": c.at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                                    "at": signet_x509::time::unix_seconds(c.at),
                                     "signature": hex::encode(&c.signature),
                                 })
                             })

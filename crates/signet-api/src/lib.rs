@@ -25,8 +25,11 @@
 //!   [`HolderRevocation`] (revocation by the certificate's holder: ACME `revokeCert`, CMP
 //!   `rr`), with the answer types.
 //! - [`rate`]: `TokenBucket`, the one token-bucket rate limiter.
+//! - [`acme`]: what the ACME front end stores (accounts, orders, authorizations, EAB keys,
+//!   used nonces) and [`acme::AcmeStore`], the storage trait a backend implements for it.
 #![forbid(unsafe_code)]
 
+pub mod acme;
 pub mod admin;
 pub mod auth;
 pub mod enroll;

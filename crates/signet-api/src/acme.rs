@@ -32,7 +32,7 @@ pub struct UnknownName {
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident, $kind:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name { $($(#[$vdoc])* $variant),+ }
 
         impl $name {
@@ -158,7 +158,10 @@ pub enum AccountChange {
     Contact(Vec<String>),
     Status(AccountStatus),
     /// Key rollover: the new key and thumbprint (which must not be another account's).
-    Key { jwk: String, thumbprint: String },
+    Key {
+        jwk: String,
+        thumbprint: String,
+    },
 }
 
 /// An order (RFC 8555 §7.1.3).
@@ -317,8 +320,10 @@ pub trait AcmeStore: Send + Sync {
     /// The 32-byte secret nonces are authenticated with, shared by every node on this
     /// database: created (randomly, by the caller's `candidate`) on first use, then always the
     /// stored one.
-    fn acme_nonce_secret(&self, candidate: [u8; 32])
-    -> BoxFuture<'_, Result<[u8; 32], AcmeStoreError>>;
+    fn acme_nonce_secret(
+        &self,
+        candidate: [u8; 32],
+    ) -> BoxFuture<'_, Result<[u8; 32], AcmeStoreError>>;
     /// Records a nonce as used until `expires`: `true` the first time, `false` if it was
     /// already used. Atomic across nodes.
     fn use_nonce(
@@ -384,6 +389,13 @@ pub trait AcmeStore: Send + Sync {
         before: Option<&'a str>,
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<AcmeOrder>, AcmeStoreError>>;
+    /// The valid order that obtained the certificate `serial` (who may revoke it, whose
+    /// renewal may replace it).
+    fn order_for_certificate<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: &'a SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>>;
     /// The live (not invalid) order that replaces the certificate `serial`, if any.
     fn order_replacing<'a>(
         &'a self,
@@ -424,8 +436,11 @@ pub trait AcmeStore: Send + Sync {
     ) -> BoxFuture<'a, Result<u64, AcmeStoreError>>;
 
     /// Creates an EAB key; `Conflict` if the kid exists.
-    fn create_eab(&self, key: EabKey, audit: AcmeAudit)
-    -> BoxFuture<'_, Result<(), AcmeStoreError>>;
+    fn create_eab(
+        &self,
+        key: EabKey,
+        audit: AcmeAudit,
+    ) -> BoxFuture<'_, Result<(), AcmeStoreError>>;
     fn eab<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, Result<Option<EabKey>, AcmeStoreError>>;
     /// EAB keys for `ca` (and those for any CA) when given, else all; newest first.
     fn eab_keys<'a>(

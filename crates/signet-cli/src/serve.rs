@@ -250,7 +250,7 @@ pub async fn start(
     let acme = acme::build(&config, &authority, &store, public_url).await?;
     let acme_purge = acme
         .as_ref()
-        .map(|a| acme::spawn_purge(Arc::clone(a), Duration::from_secs(600)));
+        .map(|a| acme::spawn_purge(Arc::clone(a), std::time::Duration::from_secs(600)));
     let app = signet_server::router(AppState {
         enroll: Arc::clone(&authority) as _,
         directory: Arc::clone(&authority) as _,

@@ -335,6 +335,8 @@ impl Validate for crate::validate::Validator {
         identifier: &'a AcmeIdentifier,
         wildcard: bool,
     ) -> BoxFuture<'a, Result<(), Problem>> {
-        Box::pin(crate::validate::Validator::check_caa(self, identifier, wildcard))
+        Box::pin(crate::validate::Validator::check_caa(
+            self, identifier, wildcard,
+        ))
     }
 }

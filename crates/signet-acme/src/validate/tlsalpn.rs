@@ -31,8 +31,8 @@ pub(super) async fn validate(
         Target::Name(name) => name.clone(),
         Target::Ip(ip) => super::ranges::reverse_name(*ip),
     };
-    let server_name =
-        ServerName::try_from(sni.clone()).map_err(|_| ValidationError::Identifier { value: sni })?;
+    let server_name = ServerName::try_from(sni.clone())
+        .map_err(|_| ValidationError::Identifier { value: sni })?;
     let tls = tokio_rustls::TlsConnector::from(inner.tls_alpn.clone())
         .connect(server_name, stream)
         .await
@@ -50,11 +50,7 @@ pub(super) async fn validate(
 }
 
 /// The checks of RFC 8737 §3 on the leaf certificate; the error says what is wrong.
-fn check_certificate(
-    der: &[u8],
-    target: &Target,
-    key_authorization: &str,
-) -> Result<(), String> {
+fn check_certificate(der: &[u8], target: &Target, key_authorization: &str) -> Result<(), String> {
     let info = signet_x509::parse_certificate(der).map_err(|e| format!("unreadable: {e}"))?;
     let san = info
         .extensions

@@ -88,12 +88,28 @@ pub async fn run(c: &RemoteEnroll, ca: &str, command: AcmeCommand) -> Result<Exi
     let base = format!("/api/v1/cas/{ca}/acme");
     match command {
         AcmeCommand::Accounts { limit, json } => {
-            let v = call(c, Method::GET, &format!("{base}/accounts?limit={limit}"), None).await?;
+            let v = call(
+                c,
+                Method::GET,
+                &format!("{base}/accounts?limit={limit}"),
+                None,
+            )
+            .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&v["accounts"])?);
             } else {
                 let rows = v["accounts"].as_array().cloned().unwrap_or_default();
-                print_rows(&rows, &["id", "status", "requester", "eab_kid", "created_at", "contact"]);
+                print_rows(
+                    &rows,
+                    &[
+                        "id",
+                        "status",
+                        "requester",
+                        "eab_kid",
+                        "created_at",
+                        "contact",
+                    ],
+                );
             }
         }
         AcmeCommand::Orders {
@@ -112,7 +128,15 @@ pub async fn run(c: &RemoteEnroll, ca: &str, command: AcmeCommand) -> Result<Exi
                 let rows = v["orders"].as_array().cloned().unwrap_or_default();
                 print_rows(
                     &rows,
-                    &["id", "status", "account", "profile", "request", "serial", "identifiers"],
+                    &[
+                        "id",
+                        "status",
+                        "account",
+                        "profile",
+                        "request",
+                        "serial",
+                        "identifiers",
+                    ],
                 );
             }
         }
@@ -145,7 +169,15 @@ pub async fn run(c: &RemoteEnroll, ca: &str, command: AcmeCommand) -> Result<Exi
                     let rows = v["keys"].as_array().cloned().unwrap_or_default();
                     print_rows(
                         &rows,
-                        &["kid", "name", "ca", "account", "created_by", "created_at", "revoked_at"],
+                        &[
+                            "kid",
+                            "name",
+                            "ca",
+                            "account",
+                            "created_by",
+                            "created_at",
+                            "revoked_at",
+                        ],
                     );
                 }
             }

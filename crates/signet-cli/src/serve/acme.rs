@@ -78,7 +78,10 @@ fn ca_settings(ca: &CaConfig, acme: &AcmeToml) -> Result<AcmeCa> {
     let validator = Validator::new(validation).context("validation settings")?;
     let authz_reuse = acme
         .authz_reuse
-        .within(Duration::from_secs(60), Duration::from_secs(398 * 24 * 3600))
+        .within(
+            Duration::from_secs(60),
+            Duration::from_secs(398 * 24 * 3600),
+        )
         .context("authz_reuse")?;
     if !(1..=100).contains(&acme.renew_before_percent) {
         bail!("renew_before_percent must be between 1 and 100");

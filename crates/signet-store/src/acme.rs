@@ -269,6 +269,11 @@ static ORDERS_OF_ACCOUNT_BEFORE: Statement = Statement::new(|| {
          ORDER BY created_at DESC, id DESC LIMIT ?4",
     )
 });
+static ORDER_FOR_CERTIFICATE: Statement = Statement::new(|| {
+    select::<AcmeOrder>(
+        "FROM acme_orders WHERE ca = ?1 AND serial = ?2 AND status = 'valid' LIMIT 1",
+    )
+});
 static ORDER_REPLACING: Statement = Statement::new(|| {
     select::<AcmeOrder>(
         "FROM acme_orders WHERE ca = ?1 AND replaces = ?2 AND status != 'invalid' LIMIT 1",
@@ -363,6 +368,19 @@ fn orders(
         sql,
         params![ca.as_str(), account, before, i64::from(limit)],
         "listing ACME orders",
+    )
+}
+
+fn order_for_certificate(
+    conn: &Connection,
+    ca: &CaName,
+    serial: &SerialNumber,
+) -> Result<Option<AcmeOrder>, StoreError> {
+    query_opt(
+        conn,
+        &ORDER_FOR_CERTIFICATE,
+        params![ca.as_str(), serial.to_hex()],
+        "reading the order of a certificate",
     )
 }
 
@@ -647,6 +665,15 @@ impl AcmeStore for SqliteStore {
         let account = account.map(str::to_string);
         let before = before.map(str::to_string);
         self.acme_read(move |conn| orders(conn, &ca, account.as_deref(), before.as_deref(), limit))
+    }
+
+    fn order_for_certificate<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: &'a SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
+        let (ca, serial) = (ca.clone(), *serial);
+        self.acme_read(move |conn| order_for_certificate(conn, &ca, &serial))
     }
 
     fn order_replacing<'a>(

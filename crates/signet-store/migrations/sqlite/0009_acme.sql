@@ -52,6 +52,7 @@ CREATE TABLE acme_orders (
 CREATE INDEX acme_orders_account ON acme_orders (ca, account, created_at);
 CREATE INDEX acme_orders_ca_created ON acme_orders (ca, created_at);
 CREATE INDEX acme_orders_expires ON acme_orders (expires);
+CREATE INDEX acme_orders_serial ON acme_orders (ca, serial) WHERE serial IS NOT NULL;
 CREATE UNIQUE INDEX acme_orders_replaces ON acme_orders (ca, replaces)
     WHERE replaces IS NOT NULL AND status != 'invalid';
 

@@ -81,8 +81,6 @@ fn start_dns() -> Option<Dns> {
             "",
             "-tlsalpn01",
             "",
-            "-doh",
-            "",
             "-defaultIPv4",
             "127.0.0.1",
             "-defaultIPv6",

@@ -250,7 +250,9 @@ pub struct AcmeToml {
     pub tlsalpn01_port: u16,
     /// DNS servers (`host:port`) for validation and CAA; default: the system's.
     pub dns_resolvers: Vec<String>,
-    /// CAA issuer domain names meaning this CA; empty: CAA is not checked.
+    /// Check CAA (RFC 8659) for DNS identifiers.
+    pub caa: bool,
+    /// CAA issuer domain names meaning this CA; default: the host of `public_url`.
     pub caa_identities: Vec<String>,
     /// Validation targets allowed (CIDR); an explicit range lifts the default denial of
     /// loopback and link-local addresses for that range.
@@ -281,6 +283,7 @@ impl Default for AcmeToml {
             http01_port: 80,
             tlsalpn01_port: 443,
             dns_resolvers: Vec::new(),
+            caa: true,
             caa_identities: Vec::new(),
             allowed_ranges: Vec::new(),
             denied_ranges: None,
@@ -418,7 +421,9 @@ eab = false
 http01_port = 80
 tlsalpn01_port = 443
 dns_resolvers = []
-# CAA issuer domain names that mean this CA (RFC 8659); empty: CAA is not checked.
+# CAA (RFC 8659) is checked for DNS names; the issuer domain names that mean this CA
+# (default: the host of public_url). A name whose CAA records name none of them is refused.
+caa = true
 caa_identities = []
 # Validation targets (CIDR): loopback and link-local are refused unless allowed here.
 allowed_ranges = []

@@ -14,7 +14,7 @@ use signet_store::SqliteStore;
 use crate::config::{AcmeToml, CaConfig, Config};
 
 /// The ACME settings of one CA, checked.
-fn ca_settings(ca: &CaConfig, acme: &AcmeToml) -> Result<AcmeCa> {
+fn ca_settings(ca: &CaConfig, acme: &AcmeToml, public_url: &str) -> Result<AcmeCa> {
     let name = CaName::new(&ca.name).with_context(|| format!("CA {:?}", ca.name))?;
     let profiles_table = ca.policy.get("profiles").and_then(|p| p.as_table());
     let describe = |p: &str| {
@@ -70,7 +70,15 @@ fn ca_settings(ca: &CaConfig, acme: &AcmeToml) -> Result<AcmeCa> {
                 .with_context(|| format!("dns_resolvers: {r:?} is not host:port"))
         })
         .collect::<Result<_>>()?;
-    validation.caa_identities = acme.caa_identities.clone();
+    // CAA is on by default, answering to the host clients reach this CA at.
+    let caa_identities = match (acme.caa, acme.caa_identities.is_empty()) {
+        (false, _) => Vec::new(),
+        (true, false) => acme.caa_identities.clone(),
+        (true, true) => vec![url_host(public_url).with_context(|| {
+            format!("caa_identities: no host in public_url {public_url:?}; list the CA's issuer domain names")
+        })?],
+    };
+    validation.caa_identities = caa_identities.clone();
     validation.allowed = ranges(&acme.allowed_ranges, "allowed_ranges")?;
     if let Some(denied) = &acme.denied_ranges {
         validation.denied = ranges(denied, "denied_ranges")?;
@@ -97,7 +105,7 @@ fn ca_settings(ca: &CaConfig, acme: &AcmeToml) -> Result<AcmeCa> {
             .collect(),
         default_profile,
         eab_required: acme.eab,
-        caa_identities: acme.caa_identities.clone(),
+        caa_identities,
         terms_of_service: acme.terms_of_service.clone(),
         validator: Arc::new(validator),
         authz_reuse,
@@ -110,6 +118,17 @@ fn ca_settings(ca: &CaConfig, acme: &AcmeToml) -> Result<AcmeCa> {
     })
 }
 
+/// The host of a URL (`http://ca.example:8080/x` → `ca.example`).
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.split(':').next()?,
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
 /// The ACME server for the CAs with `[ca.acme] enabled = true`, if any.
 pub async fn build(
     config: &Config,
@@ -120,7 +139,7 @@ pub async fn build(
     let mut cas = Vec::new();
     for ca in &config.cas {
         if let Some(acme) = ca.acme.as_ref().filter(|a| a.enabled) {
-            cas.push(ca_settings(ca, acme).with_context(|| format!("CA {}: [ca.acme]", ca.name))?);
+            cas.push(ca_settings(ca, acme, &public_url).with_context(|| format!("CA {}: [ca.acme]", ca.name))?);
         }
     }
     if cas.is_empty() {

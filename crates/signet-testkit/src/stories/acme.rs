@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use signet_api::acme::{
-    AccountChange, AccountStatus, AcmeAccount, AcmeAudit, AcmeAuthz, AcmeChallenge,
-    AcmeIdentifier, AcmeOrder, AcmeStore, AcmeStoreError, AuthzStatus, AuthzUpdate,
-    ChallengeStatus, ChallengeType, EabKey, IdentifierType, OrderStatus, OrderUpdate,
+    AccountChange, AccountStatus, AcmeAccount, AcmeAudit, AcmeAuthz, AcmeChallenge, AcmeIdentifier,
+    AcmeOrder, AcmeStore, AcmeStoreError, AuthzStatus, AuthzUpdate, ChallengeStatus, ChallengeType,
+    EabKey, IdentifierType, OrderStatus, OrderUpdate,
 };
 use signet_core::{BoxFuture, CaName, Store};
 
@@ -253,14 +253,20 @@ pub async fn acme_accounts(fresh: impl Fn() -> FreshAcme) {
     let refused = acme
         .create_account(twin, audit("acme-account-create", Some(&ca), "x", 2))
         .await;
-    assert!(is_conflict(&refused), "a key in use is Conflict: {refused:?}");
+    assert!(
+        is_conflict(&refused),
+        "a key in use is Conflict: {refused:?}"
+    );
     let twin = acme.account(&ca, "acct-twin").await.expect("read");
     assert_eq!(twin, None, "a refused account is not written");
     let same_id = account(&ca, "acct-alice", "tp-other", 1_700_000_010);
     let refused = acme
         .create_account(same_id, audit("acme-account-create", Some(&ca), "x", 3))
         .await;
-    assert!(is_conflict(&refused), "an id in use is Conflict: {refused:?}");
+    assert!(
+        is_conflict(&refused),
+        "an id in use is Conflict: {refused:?}"
+    );
     let unchanged = acme.account(&ca, "acct-alice").await.expect("read");
     assert_eq!(unchanged, Some(alice.clone()));
     assert_eq!(
@@ -278,7 +284,12 @@ pub async fn acme_accounts(fresh: impl Fn() -> FreshAcme) {
         thumbprint: "tp-alice".into(),
     };
     let refused = acme
-        .update_account(&ca, "acct-bob", taken, audit("acme-key-change", None, "b", 5))
+        .update_account(
+            &ca,
+            "acct-bob",
+            taken,
+            audit("acme-key-change", None, "b", 5),
+        )
         .await;
     assert!(
         is_conflict(&refused),
@@ -286,14 +297,22 @@ pub async fn acme_accounts(fresh: impl Fn() -> FreshAcme) {
     );
     assert_eq!(acme.account(&ca, "acct-bob").await.expect("bob"), Some(bob));
     let holder = acme.account_by_thumbprint(&ca, "tp-alice").await;
-    assert_eq!(holder.expect("alice").map(|a| a.id), Some("acct-alice".into()));
+    assert_eq!(
+        holder.expect("alice").map(|a| a.id),
+        Some("acct-alice".into())
+    );
 
     let new_key = AccountChange::Key {
         jwk: jwk("tp-bob-2"),
         thumbprint: "tp-bob-2".into(),
     };
     let rolled = acme
-        .update_account(&ca, "acct-bob", new_key, audit("acme-key-change", None, "b", 6))
+        .update_account(
+            &ca,
+            "acct-bob",
+            new_key,
+            audit("acme-key-change", None, "b", 6),
+        )
         .await
         .expect("key change");
     assert_eq!(rolled.thumbprint, "tp-bob-2");
@@ -303,7 +322,10 @@ pub async fn acme_accounts(fresh: impl Fn() -> FreshAcme) {
     let new = acme.account_by_thumbprint(&ca, "tp-bob-2").await;
     assert_eq!(new.expect("new key"), Some(rolled));
 
-    let contact = vec!["mailto:a@example.com".to_string(), "mailto:b@example.com".into()];
+    let contact = vec![
+        "mailto:a@example.com".to_string(),
+        "mailto:b@example.com".into(),
+    ];
     let changed = acme
         .update_account(
             &ca,
@@ -349,7 +371,11 @@ pub async fn acme_accounts(fresh: impl Fn() -> FreshAcme) {
         .expect("create carol");
     let ids = |list: Vec<AcmeAccount>| list.into_iter().map(|a| a.id).collect::<Vec<_>>();
     let all = acme.accounts(&ca, 10).await.expect("list");
-    assert_eq!(ids(all), ["acct-carol", "acct-bob", "acct-alice"], "newest first");
+    assert_eq!(
+        ids(all),
+        ["acct-carol", "acct-bob", "acct-alice"],
+        "newest first"
+    );
     let two = acme.accounts(&ca, 2).await.expect("list");
     assert_eq!(ids(two), ["acct-carol", "acct-bob"], "at most limit");
 }
@@ -371,7 +397,9 @@ pub async fn acme_eab(fresh: impl Fn() -> FreshAcme) {
     ];
     for (n, key) in (1..).zip(&keys) {
         let record = audit("acme-eab-create", None, &format!("acme-eab/{}", key.kid), n);
-        acme.create_eab(key.clone(), record).await.expect("create key");
+        acme.create_eab(key.clone(), record)
+            .await
+            .expect("create key");
     }
     let again = acme
         .create_eab(keys[0].clone(), audit("acme-eab-create", None, "k", 9))
@@ -382,16 +410,27 @@ pub async fn acme_eab(fresh: impl Fn() -> FreshAcme) {
     assert_eq!(acme.eab("k-none").await.expect("absent"), None);
     let kids = |list: Vec<EabKey>| list.into_iter().map(|k| k.kid).collect::<Vec<_>>();
     let for_ca = acme.eab_keys(Some(&ca)).await.expect("list");
-    assert_eq!(kids(for_ca), ["k-revoked", "k-any", "k-ca"], "the CA's and any CA's");
+    assert_eq!(
+        kids(for_ca),
+        ["k-revoked", "k-any", "k-ca"],
+        "the CA's and any CA's"
+    );
     let for_other = acme.eab_keys(Some(&other)).await.expect("list");
     assert_eq!(kids(for_other), ["k-other", "k-any"]);
     let all = acme.eab_keys(None).await.expect("list");
     assert_eq!(kids(all), ["k-revoked", "k-other", "k-any", "k-ca"]);
 
     let revoke = |kid: &'static str, n: u64| {
-        acme.revoke_eab(kid, t(1_700_000_100 + n), audit("acme-eab-revoke", None, kid, n))
+        acme.revoke_eab(
+            kid,
+            t(1_700_000_100 + n),
+            audit("acme-eab-revoke", None, kid, n),
+        )
     };
-    assert!(revoke("k-revoked", 1).await.expect("revoke"), "revoked once");
+    assert!(
+        revoke("k-revoked", 1).await.expect("revoke"),
+        "revoked once"
+    );
     assert!(!revoke("k-revoked", 2).await.expect("again"), "not twice");
     assert!(!revoke("k-none", 3).await.expect("unknown"), "unknown kid");
     let revoked = acme.eab("k-revoked").await.expect("read").expect("kept");
@@ -408,7 +447,11 @@ pub async fn acme_eab(fresh: impl Fn() -> FreshAcme) {
         .await
         .expect("bind k-ca");
     let key = acme.eab("k-ca").await.expect("read").expect("kept");
-    assert_eq!(key.account.as_deref(), Some("acct-1"), "the key names its account");
+    assert_eq!(
+        key.account.as_deref(),
+        Some("acct-1"),
+        "the key names its account"
+    );
     let stored = acme.account(&ca, "acct-1").await.expect("read");
     assert_eq!(stored, Some(first));
 
@@ -420,7 +463,10 @@ pub async fn acme_eab(fresh: impl Fn() -> FreshAcme) {
         ("acct-5", "k-none", "an unknown kid"),
     ] {
         let refused = acme
-            .create_account(bound(id, kid, &ca), audit("acme-account-create", None, id, 11))
+            .create_account(
+                bound(id, kid, &ca),
+                audit("acme-account-create", None, id, 11),
+            )
             .await;
         assert!(is_conflict(&refused), "{why}: {refused:?}");
         let written = acme.account(&ca, id).await.expect("read");
@@ -446,8 +492,16 @@ pub async fn acme_eab(fresh: impl Fn() -> FreshAcme) {
     .expect("a key for its CA");
 
     assert!(revoke("k-ca", 4).await.expect("revoke a bound key"));
-    let still = acme.account(&ca, "acct-1").await.expect("read").expect("kept");
-    assert_eq!(still.status, AccountStatus::Valid, "revoking a key is not revoking its account");
+    let still = acme
+        .account(&ca, "acct-1")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(
+        still.status,
+        AccountStatus::Valid,
+        "revoking a key is not revoking its account"
+    );
 }
 
 /// Audit records: creating an account, creating and revoking an EAB key, marking a
@@ -501,11 +555,18 @@ pub async fn acme_audit(fresh: impl Fn() -> FreshAcme) {
 
     // Refused writes leave no record.
     let again = acme
-        .revoke_eab("kid-1", t(1_700_000_006), audit("acme-eab-revoke", None, "k", 6))
+        .revoke_eab(
+            "kid-1",
+            t(1_700_000_006),
+            audit("acme-eab-revoke", None, "k", 6),
+        )
         .await;
     assert!(!again.expect("revoke again"));
     let dup = acme
-        .create_eab(eab_key("kid-1", None, 1), audit("acme-eab-create", None, "k", 7))
+        .create_eab(
+            eab_key("kid-1", None, 1),
+            audit("acme-eab-create", None, "k", 7),
+        )
         .await;
     assert!(is_conflict(&dup), "{dup:?}");
 
@@ -540,7 +601,10 @@ pub async fn acme_audit(fresh: impl Fn() -> FreshAcme) {
     assert_eq!(marked, Some(t(1_700_000_004)));
     let unmarked = acme.renew_early(&ca, &serial(6)).await.expect("read mark");
     assert_eq!(unmarked, None);
-    let elsewhere = acme.renew_early(&other, &serial(5)).await.expect("read mark");
+    let elsewhere = acme
+        .renew_early(&other, &serial(5))
+        .await
+        .expect("read mark");
     assert_eq!(elsewhere, None, "marks are per CA");
 }
 
@@ -577,40 +641,86 @@ pub async fn acme_ca_scoping(fresh: impl Fn() -> FreshAcme) {
             audit("acme-account-deactivate", Some(&b), "a", 3),
         )
         .await;
-    assert!(matches!(missing, Err(AcmeStoreError::NotFound(_))), "{missing:?}");
-    let kept = acme.account(&a, "acct-a").await.expect("read").expect("kept");
+    assert!(
+        matches!(missing, Err(AcmeStoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    let kept = acme
+        .account(&a, "acct-a")
+        .await
+        .expect("read")
+        .expect("kept");
     assert_eq!(kept.status, AccountStatus::Valid);
 
     let mut order_a = order(&a, "order-a", "acct-a", &["authz-a"], 1_700_000_100);
     order_a.replaces = Some(serial(3));
-    let authz_a = authz(&a, "authz-a", "acct-a", "a.example", false, AuthzStatus::Pending, 1_800_000_000);
+    let authz_a = authz(
+        &a,
+        "authz-a",
+        "acct-a",
+        "a.example",
+        false,
+        AuthzStatus::Pending,
+        1_800_000_000,
+    );
     acme.create_order(order_a, vec![authz_a])
         .await
         .expect("order of a");
     assert_eq!(acme.order(&b, "order-a").await.expect("read"), None);
     assert_eq!(acme.authz(&b, "authz-a").await.expect("read"), None);
     let moved = acme
-        .update_order(order_update(&b, "order-a", OrderStatus::Pending, OrderStatus::Ready))
+        .update_order(order_update(
+            &b,
+            "order-a",
+            OrderStatus::Pending,
+            OrderStatus::Ready,
+        ))
         .await;
     assert!(!moved.expect("update order"), "not under another CA");
     let moved = acme
-        .update_authz(authz_update(&b, "authz-a", AuthzStatus::Pending, AuthzStatus::Valid, 1_800_000_000))
+        .update_authz(authz_update(
+            &b,
+            "authz-a",
+            AuthzStatus::Pending,
+            AuthzStatus::Valid,
+            1_800_000_000,
+        ))
         .await;
     assert!(!moved.expect("update authz"), "not under another CA");
-    let stored = acme.order(&a, "order-a").await.expect("read").expect("kept");
+    let stored = acme
+        .order(&a, "order-a")
+        .await
+        .expect("read")
+        .expect("kept");
     assert_eq!(stored.status, OrderStatus::Pending);
-    let pending = acme.count_pending_authzs(&b, "acct-a", t(1_700_000_000)).await;
+    let pending = acme
+        .count_pending_authzs(&b, "acct-a", t(1_700_000_000))
+        .await;
     assert_eq!(pending.expect("count"), 0);
     let valid = acme
-        .update_authz(authz_update(&a, "authz-a", AuthzStatus::Pending, AuthzStatus::Valid, 1_800_000_000))
+        .update_authz(authz_update(
+            &a,
+            "authz-a",
+            AuthzStatus::Pending,
+            AuthzStatus::Valid,
+            1_800_000_000,
+        ))
         .await;
     assert!(valid.expect("update authz"));
     let reused = acme
         .reusable_authz(&b, "acct-a", &dns("a.example"), false, t(1_700_000_000))
         .await;
     assert_eq!(reused.expect("reuse"), None);
-    assert!(acme.orders(&b, None, None, 10).await.expect("list").is_empty());
-    assert_eq!(acme.count_orders(&b, "acct-a", t(0)).await.expect("count"), 0);
+    assert!(
+        acme.orders(&b, None, None, 10)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(
+        acme.count_orders(&b, "acct-a", t(0)).await.expect("count"),
+        0
+    );
 
     let mut order_b = order(&b, "order-b", "acct-b", &[], 1_700_000_200);
     order_b.replaces = Some(serial(3));

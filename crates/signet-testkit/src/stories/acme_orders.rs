@@ -4,14 +4,12 @@
 use std::time::Duration;
 
 use signet_api::acme::{
-    AcmeChallenge, AcmeOrder, AcmePurged, AuthzStatus, ChallengeStatus, ChallengeType,
-    OrderStatus,
+    AcmeChallenge, AcmeOrder, AcmePurged, AuthzStatus, ChallengeStatus, ChallengeType, OrderStatus,
 };
 use signet_core::{BoxFuture, RequestId};
 
 use super::acme::{
-    FreshAcme, account, audit, authz, authz_update, dns, is_conflict, join_all, order,
-    order_update,
+    FreshAcme, account, audit, authz, authz_update, dns, is_conflict, join_all, order, order_update,
 };
 use super::builders::{ca, serial, t};
 
@@ -37,36 +35,73 @@ pub async fn acme_orders(fresh: impl Fn() -> FreshAcme) {
         .expect("create account");
     }
     let pending = AuthzStatus::Pending;
-    let az1 = authz(&ca, "authz-1", "acct-o", "a.example", false, pending, 1_800_000_000);
+    let az1 = authz(
+        &ca,
+        "authz-1",
+        "acct-o",
+        "a.example",
+        false,
+        pending,
+        1_800_000_000,
+    );
     let o1 = order(&ca, "order-1", "acct-o", &["authz-1"], 1_700_000_100);
     acme.create_order(o1.clone(), vec![az1.clone()])
         .await
         .expect("create order");
     assert_eq!(acme.order(&ca, "order-1").await.expect("read"), Some(o1));
-    assert_eq!(acme.authz(&ca, "authz-1").await.expect("read"), Some(az1.clone()));
+    assert_eq!(
+        acme.authz(&ca, "authz-1").await.expect("read"),
+        Some(az1.clone())
+    );
 
     // An order whose new authorization exists already is refused whole.
     let o2 = order(&ca, "order-2", "acct-o", &["authz-1"], 1_700_000_110);
     let refused = acme.create_order(o2, vec![az1.clone()]).await;
     assert!(is_conflict(&refused), "{refused:?}");
-    assert_eq!(acme.order(&ca, "order-2").await.expect("read"), None, "no order");
+    assert_eq!(
+        acme.order(&ca, "order-2").await.expect("read"),
+        None,
+        "no order"
+    );
     // An order that exists already writes none of its new authorizations.
     let dup = order(&ca, "order-1", "acct-o", &["authz-new"], 1_700_000_120);
-    let az_new = authz(&ca, "authz-new", "acct-o", "a.example", false, pending, 1_800_000_000);
+    let az_new = authz(
+        &ca,
+        "authz-new",
+        "acct-o",
+        "a.example",
+        false,
+        pending,
+        1_800_000_000,
+    );
     let refused = acme.create_order(dup, vec![az_new]).await;
     assert!(is_conflict(&refused), "{refused:?}");
-    assert_eq!(acme.authz(&ca, "authz-new").await.expect("read"), None, "no authz");
+    assert_eq!(
+        acme.authz(&ca, "authz-new").await.expect("read"),
+        None,
+        "no authz"
+    );
 
     let ready = order_update(&ca, "order-1", OrderStatus::Pending, OrderStatus::Ready);
-    assert!(acme.update_order(ready.clone()).await.expect("cas"), "applied");
-    assert!(!acme.update_order(ready).await.expect("cas"), "stale expect");
+    assert!(
+        acme.update_order(ready.clone()).await.expect("cas"),
+        "applied"
+    );
+    assert!(
+        !acme.update_order(ready).await.expect("cas"),
+        "stale expect"
+    );
     let mut processing = order_update(&ca, "order-1", OrderStatus::Ready, OrderStatus::Processing);
     processing.request = Some(RequestId::new(42).expect("id"));
     assert!(acme.update_order(processing).await.expect("cas"));
     let mut valid = order_update(&ca, "order-1", OrderStatus::Processing, OrderStatus::Valid);
     valid.serial = Some(serial(1));
     assert!(acme.update_order(valid).await.expect("cas"));
-    let o1 = acme.order(&ca, "order-1").await.expect("read").expect("kept");
+    let o1 = acme
+        .order(&ca, "order-1")
+        .await
+        .expect("read")
+        .expect("kept");
     assert_eq!(o1.status, OrderStatus::Valid);
     assert_eq!(o1.request, Some(RequestId::new(42).expect("id")), "kept");
     assert_eq!(o1.serial, Some(serial(1)));
@@ -84,18 +119,38 @@ pub async fn acme_orders(fresh: impl Fn() -> FreshAcme) {
             .expect("create order");
     }
     let all = acme.orders(&ca, None, None, 10).await.expect("list");
-    assert_eq!(ids(all), ["order-5", "order-4", "order-3", "order-1"], "newest first");
-    let of_o = acme.orders(&ca, Some("acct-o"), None, 10).await.expect("list");
+    assert_eq!(
+        ids(all),
+        ["order-5", "order-4", "order-3", "order-1"],
+        "newest first"
+    );
+    let of_o = acme
+        .orders(&ca, Some("acct-o"), None, 10)
+        .await
+        .expect("list");
     assert_eq!(ids(of_o), ["order-4", "order-3", "order-1"]);
-    let page = acme.orders(&ca, Some("acct-o"), None, 2).await.expect("list");
+    let page = acme
+        .orders(&ca, Some("acct-o"), None, 2)
+        .await
+        .expect("list");
     assert_eq!(ids(page), ["order-4", "order-3"], "at most limit");
     let next = acme.orders(&ca, Some("acct-o"), Some("order-3"), 2).await;
-    assert_eq!(ids(next.expect("list")), ["order-1"], "the page after order-3");
-    let before = acme.orders(&ca, None, Some("order-4"), 10).await.expect("list");
+    assert_eq!(
+        ids(next.expect("list")),
+        ["order-1"],
+        "the page after order-3"
+    );
+    let before = acme
+        .orders(&ca, None, Some("order-4"), 10)
+        .await
+        .expect("list");
     assert_eq!(ids(before), ["order-3", "order-1"]);
     let since = acme.count_orders(&ca, "acct-o", t(1_700_000_200)).await;
     assert_eq!(since.expect("count"), 2, "created at or after");
-    assert_eq!(acme.count_orders(&ca, "acct-o", t(0)).await.expect("count"), 3);
+    assert_eq!(
+        acme.count_orders(&ca, "acct-o", t(0)).await.expect("count"),
+        3
+    );
 
     let replacing = |id: &str| {
         let mut o = order(&ca, id, "acct-o", &[], 1_700_000_500);
@@ -115,7 +170,11 @@ pub async fn acme_orders(fresh: impl Fn() -> FreshAcme) {
     let mut invalid = order_update(&ca, "order-r1", OrderStatus::Pending, OrderStatus::Invalid);
     invalid.error = Some(r#"{"type":"urn:ietf:params:acme:error:unauthorized"}"#.into());
     assert!(acme.update_order(invalid.clone()).await.expect("cas"));
-    let r1 = acme.order(&ca, "order-r1").await.expect("read").expect("kept");
+    let r1 = acme
+        .order(&ca, "order-r1")
+        .await
+        .expect("read")
+        .expect("kept");
     assert_eq!(r1.error, invalid.error, "the problem is stored");
     let freed = acme.order_replacing(&ca, &serial(9)).await.expect("read");
     assert_eq!(freed, None, "an invalid order replaces nothing");
@@ -144,10 +203,26 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
     let (valid, pending) = (AuthzStatus::Valid, AuthzStatus::Pending);
     let z = [
         authz(&ca, "authz-v", "acct-z", "a.example", false, valid, 2_000),
-        authz(&ca, "authz-v-late", "acct-z", "a.example", false, valid, 3_000),
+        authz(
+            &ca,
+            "authz-v-late",
+            "acct-z",
+            "a.example",
+            false,
+            valid,
+            3_000,
+        ),
         authz(&ca, "authz-w", "acct-z", "a.example", true, valid, 5_000),
         authz(&ca, "authz-p", "acct-z", "a.example", false, pending, 4_000),
-        authz(&ca, "authz-x", "acct-z", "a.example", false, AuthzStatus::Invalid, 6_000),
+        authz(
+            &ca,
+            "authz-x",
+            "acct-z",
+            "a.example",
+            false,
+            AuthzStatus::Invalid,
+            6_000,
+        ),
         authz(&ca, "authz-b", "acct-z", "b.example", false, valid, 7_000),
     ];
     let z_ids: Vec<&str> = z.iter().map(|a| a.id.as_str()).collect();
@@ -155,9 +230,12 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
         .await
         .expect("order of z");
     let y = authz(&ca, "authz-y", "acct-y", "a.example", false, valid, 8_000);
-    acme.create_order(order(&ca, "order-y", "acct-y", &["authz-y"], 1_000), vec![y])
-        .await
-        .expect("order of y");
+    acme.create_order(
+        order(&ca, "order-y", "acct-y", &["authz-y"], 1_000),
+        vec![y],
+    )
+    .await
+    .expect("order of y");
 
     let scope = &ca;
     let reuse = |acct: &'static str, name: &'static str, wildcard: bool, at: u64| {
@@ -170,18 +248,41 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
         }
     };
     let id = |s: &str| Some(s.to_string());
-    assert_eq!(reuse("acct-z", "a.example", false, 1_000).await, id("authz-v-late"));
-    assert_eq!(reuse("acct-z", "a.example", false, 2_500).await, id("authz-v-late"));
-    assert_eq!(reuse("acct-z", "a.example", false, 3_500).await, None, "expired");
-    assert_eq!(reuse("acct-z", "a.example", true, 1_000).await, id("authz-w"));
-    assert_eq!(reuse("acct-y", "a.example", false, 1_000).await, id("authz-y"));
-    assert_eq!(reuse("acct-z", "b.example", false, 1_000).await, id("authz-b"));
+    assert_eq!(
+        reuse("acct-z", "a.example", false, 1_000).await,
+        id("authz-v-late")
+    );
+    assert_eq!(
+        reuse("acct-z", "a.example", false, 2_500).await,
+        id("authz-v-late")
+    );
+    assert_eq!(
+        reuse("acct-z", "a.example", false, 3_500).await,
+        None,
+        "expired"
+    );
+    assert_eq!(
+        reuse("acct-z", "a.example", true, 1_000).await,
+        id("authz-w")
+    );
+    assert_eq!(
+        reuse("acct-y", "a.example", false, 1_000).await,
+        id("authz-y")
+    );
+    assert_eq!(
+        reuse("acct-z", "b.example", false, 1_000).await,
+        id("authz-b")
+    );
     assert_eq!(reuse("acct-y", "b.example", false, 1_000).await, None);
     assert_eq!(reuse("acct-z", "c.example", false, 1_000).await, None);
 
     let count = |at: u64| acme.count_pending_authzs(&ca, "acct-z", t(at));
     assert_eq!(count(1_000).await.expect("count"), 1);
-    assert_eq!(count(4_500).await.expect("count"), 0, "expired ones are not counted");
+    assert_eq!(
+        count(4_500).await.expect("count"),
+        0,
+        "expired ones are not counted"
+    );
 
     let mut update = authz_update(&ca, "authz-p", pending, valid, 9_000);
     update.challenges = vec![
@@ -200,15 +301,31 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
             error: Some(r#"{"type":"urn:ietf:params:acme:error:dns","detail":"no TXT"}"#.into()),
         },
     ];
-    assert!(acme.update_authz(update.clone()).await.expect("cas"), "applied");
-    assert!(!acme.update_authz(update.clone()).await.expect("cas"), "stale expect");
-    let stored = acme.authz(&ca, "authz-p").await.expect("read").expect("kept");
+    assert!(
+        acme.update_authz(update.clone()).await.expect("cas"),
+        "applied"
+    );
+    assert!(
+        !acme.update_authz(update.clone()).await.expect("cas"),
+        "stale expect"
+    );
+    let stored = acme
+        .authz(&ca, "authz-p")
+        .await
+        .expect("read")
+        .expect("kept");
     assert_eq!(stored.status, valid);
     assert_eq!(stored.expires, t(9_000));
-    assert_eq!(stored.challenges, update.challenges, "challenges as written");
+    assert_eq!(
+        stored.challenges, update.challenges,
+        "challenges as written"
+    );
     assert_eq!(stored.identifier, dns("a.example"));
     assert_eq!(stored.account, "acct-z");
-    assert_eq!(reuse("acct-z", "a.example", false, 8_000).await, id("authz-p"));
+    assert_eq!(
+        reuse("acct-z", "a.example", false, 8_000).await,
+        id("authz-p")
+    );
     assert_eq!(count(1_000).await.expect("count"), 0);
     let unknown = authz_update(&ca, "authz-none", pending, valid, 9_000);
     assert!(!acme.update_authz(unknown).await.expect("cas"), "absent");
@@ -226,12 +343,24 @@ pub async fn acme_nonces(fresh: impl Fn() -> FreshAcme) {
     assert_eq!(again, [1; 32], "then the stored one is returned");
     let other = fresh.reopen();
     let there = other.acme_nonce_secret([3; 32]).await.expect("secret");
-    assert_eq!(there, [1; 32], "another handle (node, restart) gets the same secret");
+    assert_eq!(
+        there, [1; 32],
+        "another handle (node, restart) gets the same secret"
+    );
 
     let expires = t(4_000_000_000);
-    assert!(acme.use_nonce([1; 16], expires).await.expect("use"), "first use");
-    assert!(!acme.use_nonce([1; 16], expires).await.expect("use"), "second use");
-    assert!(!other.use_nonce([1; 16], expires).await.expect("use"), "on another node");
+    assert!(
+        acme.use_nonce([1; 16], expires).await.expect("use"),
+        "first use"
+    );
+    assert!(
+        !acme.use_nonce([1; 16], expires).await.expect("use"),
+        "second use"
+    );
+    assert!(
+        !other.use_nonce([1; 16], expires).await.expect("use"),
+        "on another node"
+    );
     assert!(other.use_nonce([2; 16], expires).await.expect("use"));
     assert!(!acme.use_nonce([2; 16], expires).await.expect("use"));
 
@@ -250,7 +379,10 @@ pub async fn acme_nonces(fresh: impl Fn() -> FreshAcme) {
         .map(|r| r.expect("use"))
         .filter(|&first| first)
         .count();
-    assert_eq!(won, 1, "of concurrent uses of one nonce, exactly one is first");
+    assert_eq!(
+        won, 1,
+        "of concurrent uses of one nonce, exactly one is first"
+    );
 
     let distinct: Vec<BoxFuture<'_, _>> = (0..16u8)
         .map(|i| acme.use_nonce([0x40 + i; 16], expires))
@@ -294,15 +426,36 @@ pub async fn acme_purge(fresh: impl Fn() -> FreshAcme) {
         let mut o = order(&ca, id, "acct", &[], 1_700_000_000);
         o.status = status;
         o.expires = t(expires);
-        acme.create_order(o, Vec::new()).await.expect("create order");
+        acme.create_order(o, Vec::new())
+            .await
+            .expect("create order");
     }
     let authzs = [
-        authz(&ca, "authz-old", "acct", "a.example", false, AuthzStatus::Valid, long_ago),
-        authz(&ca, "authz-recent", "acct", "a.example", false, AuthzStatus::Pending, lately),
+        authz(
+            &ca,
+            "authz-old",
+            "acct",
+            "a.example",
+            false,
+            AuthzStatus::Valid,
+            long_ago,
+        ),
+        authz(
+            &ca,
+            "authz-recent",
+            "acct",
+            "a.example",
+            false,
+            AuthzStatus::Pending,
+            lately,
+        ),
     ];
-    acme.create_order(order(&ca, "holder", "acct", &[], 1_700_000_000), authzs.to_vec())
-        .await
-        .expect("create authorizations");
+    acme.create_order(
+        order(&ca, "holder", "acct", &[], 1_700_000_000),
+        authzs.to_vec(),
+    )
+    .await
+    .expect("create authorizations");
 
     let purged = acme.purge_acme(t(now), keep).await.expect("purge");
     assert_eq!(
@@ -319,7 +472,12 @@ pub async fn acme_purge(fresh: impl Fn() -> FreshAcme) {
     }
     assert!(acme.order(&ca, "holder").await.expect("read").is_some());
     assert_eq!(acme.authz(&ca, "authz-old").await.expect("read"), None);
-    assert!(acme.authz(&ca, "authz-recent").await.expect("read").is_some());
+    assert!(
+        acme.authz(&ca, "authz-recent")
+            .await
+            .expect("read")
+            .is_some()
+    );
     assert!(
         !acme.use_nonce([2; 16], t(now + 10)).await.expect("use"),
         "an unexpired nonce stays used"

@@ -245,7 +245,8 @@ static ACCOUNTS: Statement = Statement::new(|| {
 static ORDER: Statement =
     Statement::new(|| select::<AcmeOrder>("FROM acme_orders WHERE ca = ?1 AND id = ?2"));
 /// `orders`: newest first, ties broken by id, so paging by the last order seen is exact.
-/// `?2` the account, `?3` the order to page after (`before`), `?4` the limit.
+/// `?2` the account, `?3` the order to page after (`before`; one that does not exist under
+/// the CA, purged say, gives an empty page), `?4` the limit.
 static ORDERS: Statement = Statement::new(|| {
     select::<AcmeOrder>("FROM acme_orders WHERE ca = ?1 ORDER BY created_at DESC, id DESC LIMIT ?4")
 });

@@ -38,7 +38,8 @@
 //!   checkpoints), `view` (ICertView queries, certificate history, dashboard figures),
 //!   `acme` (the ACME front end's accounts, orders, authorizations, EAB keys, used nonces,
 //!   early-renewal marks and nonce secret: [`signet_api::acme::AcmeStore`] for
-//!   `SqliteStore`; its writes, in `acme/write.rs`, are one writer command, `Op::Acme`).
+//!   `SqliteStore`; reads in `acme/read.rs`, writes in `acme/write.rs`, all of them one
+//!   writer command, `Op::Acme`).
 //! - `checkpoint`: WAL checkpoints, kept out of the writer's commits.
 //! - `codec`: column conventions (times, sequence numbers) and SQLite error mapping.
 //! - `bench_fill` (cargo feature `bench`, for `signet bench crl` only): bulk rows written

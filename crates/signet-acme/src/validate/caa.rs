@@ -25,7 +25,11 @@ const KNOWN_TAGS: &[&str] = &[
 /// The Issuer Critical flag (RFC 8659 §4.1).
 const CRITICAL: u8 = 128;
 
-pub(super) async fn check(inner: &Inner, name: &str, wildcard: bool) -> Result<(), ValidationError> {
+pub(super) async fn check(
+    inner: &Inner,
+    name: &str,
+    wildcard: bool,
+) -> Result<(), ValidationError> {
     let client = inner.dns();
     let refuse = |reason: String| ValidationError::Caa {
         name: name.to_owned(),
@@ -130,13 +134,18 @@ mod tests {
     fn issue_and_issuewild() {
         let us: &[(u8, &str, &[u8])] = &[(0, "issue", b"CA.example; account=1")];
         assert!(decide(us, false, &ids()).is_ok());
-        assert!(decide(us, true, &ids()).is_ok(), "issue governs wildcards without issuewild");
+        assert!(
+            decide(us, true, &ids()).is_ok(),
+            "issue governs wildcards without issuewild"
+        );
         let them: &[(u8, &str, &[u8])] = &[(0, "issue", b"letsencrypt.org")];
         assert!(decide(them, false, &ids()).is_err());
         let none: &[(u8, &str, &[u8])] = &[(0, "issue", b";")];
         assert!(decide(none, false, &ids()).is_err());
-        let wild: &[(u8, &str, &[u8])] =
-            &[(0, "issue", b"letsencrypt.org"), (0, "issuewild", b"other.example")];
+        let wild: &[(u8, &str, &[u8])] = &[
+            (0, "issue", b"letsencrypt.org"),
+            (0, "issuewild", b"other.example"),
+        ];
         assert!(decide(wild, true, &ids()).is_ok());
         assert!(decide(wild, false, &ids()).is_err());
         let only_iodef: &[(u8, &str, &[u8])] = &[(0, "iodef", b"mailto:x@example.com")];

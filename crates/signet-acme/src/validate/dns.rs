@@ -213,7 +213,11 @@ impl DnsClient {
                         current = target;
                         hops += 1;
                     }
-                    Some(_) => return Err(DnsError::CnameChain { name: normalize(name) }),
+                    Some(_) => {
+                        return Err(DnsError::CnameChain {
+                            name: normalize(name),
+                        });
+                    }
                     None if hops == 0 => {
                         return Ok(Lookup {
                             name: current,
@@ -344,8 +348,7 @@ async fn query_tcp(
     stream.read_exact(&mut len).await.map_err(io_err)?;
     let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
     stream.read_exact(&mut buf).await.map_err(io_err)?;
-    let message =
-        parse_message(&buf).map_err(|source| DnsError::Malformed { server, source })?;
+    let message = parse_message(&buf).map_err(|source| DnsError::Malformed { server, source })?;
     if answers(&message, id, name, qtype) {
         Ok(message)
     } else {
@@ -551,12 +554,12 @@ fn read_name(msg: &[u8], mut pos: usize) -> Result<(String, usize), ParseError> 
                 return Ok((name, after.unwrap_or(pos + 1)));
             }
             0x00 => {
-                let label = msg
-                    .get(pos + 1..pos + 1 + usize::from(len))
-                    .ok_or(ParseError::Truncated {
-                        what: "label",
-                        offset: pos,
-                    })?;
+                let label =
+                    msg.get(pos + 1..pos + 1 + usize::from(len))
+                        .ok_or(ParseError::Truncated {
+                            what: "label",
+                            offset: pos,
+                        })?;
                 wire_len += label.len() + 1;
                 if wire_len > 255 {
                     return Err(ParseError::NameTooLong);
@@ -788,7 +791,8 @@ mod tests {
 
     #[test]
     fn reads_resolv_conf() {
-        let text = "# comment\nnameserver 10.0.0.2\nsearch x\nnameserver fe80::1%eth0\nnameserver bogus\n";
+        let text =
+            "# comment\nnameserver 10.0.0.2\nsearch x\nnameserver fe80::1%eth0\nnameserver bogus\n";
         assert_eq!(
             resolv_conf_nameservers(text),
             vec![

@@ -236,9 +236,7 @@ fn follow(inner: &Inner, from: &Url, location: &str) -> Result<Url, ValidationEr
         reason,
     };
     if location.starts_with('/') && !location.starts_with("//") {
-        let path: Uri = location
-            .parse()
-            .map_err(|_| refuse("not a valid path"))?;
+        let path: Uri = location.parse().map_err(|_| refuse("not a valid path"))?;
         return Ok(Url {
             path: path
                 .path_and_query()
@@ -276,9 +274,7 @@ fn follow(inner: &Inner, from: &Url, location: &str) -> Result<Url, ValidationEr
             }
         }
     };
-    let port = authority
-        .port_u16()
-        .unwrap_or(if https { 443 } else { 80 });
+    let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
     let port_ok = if https {
         port == 443
     } else {

@@ -14,11 +14,11 @@
 //! Layout: [`ranges`] (CIDR ranges and the address policy), [`dns`] (the DNS client and
 //! message parser), `http01`, `dns01`, `tlsalpn` (the three challenges), `caa` (RFC 8659).
 
+mod caa;
 pub mod dns;
 mod dns01;
 mod http01;
 pub mod ranges;
-mod caa;
 mod tlsalpn;
 
 use std::io;
@@ -183,8 +183,7 @@ impl Validator {
         identifier: &AcmeIdentifier,
         wildcard: bool,
     ) -> Result<(), Problem> {
-        if self.inner.config.caa_identities.is_empty() || identifier.kind != IdentifierType::Dns
-        {
+        if self.inner.config.caa_identities.is_empty() || identifier.kind != IdentifierType::Dns {
             return Ok(());
         }
         self.bounded(async {
@@ -245,7 +244,8 @@ impl Target {
                     && name.split('.').all(|l| {
                         !l.is_empty()
                             && l.len() <= 63
-                            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                            && l.bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                     });
                 if ok {
                     Ok(Target::Name(name))

@@ -36,8 +36,7 @@ impl IpRange {
     pub fn new(network: IpAddr, prefix: u8) -> Option<IpRange> {
         let range = IpRange { network, prefix };
         let max = max_prefix(&network);
-        (prefix <= max && mask(&network, prefix) == bits(&network))
-            .then_some(range)
+        (prefix <= max && mask(&network, prefix) == bits(&network)).then_some(range)
     }
 
     /// The network address.
@@ -237,7 +236,15 @@ mod tests {
 
     #[test]
     fn refuses_bad_ranges() {
-        for bad in ["", "/8", "10.0.0.0/", "10.0.0.0/33", "::/129", "10.0.0.0/+8", "x/8"] {
+        for bad in [
+            "",
+            "/8",
+            "10.0.0.0/",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/+8",
+            "x/8",
+        ] {
             assert!(bad.parse::<IpRange>().is_err(), "{bad}");
         }
         assert!(matches!(
@@ -291,7 +298,13 @@ mod tests {
         ] {
             assert!(!default.permits(ip(denied)), "{denied}");
         }
-        for ok in ["10.1.2.3", "192.168.1.1", "203.0.113.5", "2001:db8::1", "fd00::1"] {
+        for ok in [
+            "10.1.2.3",
+            "192.168.1.1",
+            "203.0.113.5",
+            "2001:db8::1",
+            "fd00::1",
+        ] {
             assert!(default.permits(ip(ok)), "{ok}");
         }
         // An allowed range as specific as the default denial overrides it.

@@ -205,6 +205,25 @@ async fn http01_body_over_the_limit_is_refused() {
 }
 
 #[tokio::test]
+async fn http01_oversized_headers_are_refused() {
+    let Some(srv) = Challtestsrv::start().await else {
+        return;
+    };
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nX-Filler: {}\r\nContent-Length: {}\r\n\r\n{KEY_AUTH}",
+        "y".repeat(64 * 1024),
+        KEY_AUTH.len()
+    );
+    let port = fixed_server(response.into_bytes()).await;
+    let p = srv
+        .validator(|c| c.http01_port = port)
+        .validate(ChallengeType::Http01, &dns_id(NAME), TOKEN, KEY_AUTH)
+        .await
+        .expect_err("headers too large");
+    assert_problem(&p, ProblemType::Connection, "HTTP request to http://");
+}
+
+#[tokio::test]
 async fn http01_trailing_whitespace_is_ignored() {
     let Some(srv) = Challtestsrv::start().await else {
         return;
@@ -429,7 +448,7 @@ async fn tlsalpn01_without_alpn_or_with_a_normal_certificate_is_refused() {
     let Some(srv) = Challtestsrv::start().await else {
         return;
     };
-    let Some((cert, key)) = openssl_certificate(NAME) else {
+    let Some((cert, key)) = openssl_certificate(&format!("DNS:{NAME}")) else {
         return;
     };
     // No ALPN at all.
@@ -452,6 +471,47 @@ async fn tlsalpn01_without_alpn_or_with_a_normal_certificate_is_refused() {
         .await
         .expect_err("normal certificate");
     assert_problem(&p, ProblemType::Unauthorized, "no acmeIdentifier extension");
+    // The SAN is checked before the extension: an IP identifier matches an iPAddress SAN
+    // (and its SNI is the reverse-DNS name), a name matches only its own dNSName.
+    let Some((cert, key)) = openssl_certificate("IP:127.0.0.1") else {
+        return;
+    };
+    let port = tls_server(cert, key, vec![b"acme-tls/1".to_vec()]).await;
+    let v = srv.validator(|c| c.tlsalpn01_port = port);
+    let p = v
+        .validate(
+            ChallengeType::TlsAlpn01,
+            &ip_id("127.0.0.1"),
+            TOKEN,
+            KEY_AUTH,
+        )
+        .await
+        .expect_err("no extension");
+    assert_problem(&p, ProblemType::Unauthorized, "no acmeIdentifier extension");
+    let p = v
+        .validate(ChallengeType::TlsAlpn01, &dns_id(NAME), TOKEN, KEY_AUTH)
+        .await
+        .expect_err("wrong SAN");
+    assert_problem(
+        &p,
+        ProblemType::Unauthorized,
+        &format!("subjectAltName IP:127.0.0.1 is not {NAME}"),
+    );
+    // Two SANs are refused.
+    let Some((cert, key)) = openssl_certificate(&format!("DNS:{NAME},DNS:b.example.test")) else {
+        return;
+    };
+    let port = tls_server(cert, key, vec![b"acme-tls/1".to_vec()]).await;
+    let p = srv
+        .validator(|c| c.tlsalpn01_port = port)
+        .validate(ChallengeType::TlsAlpn01, &dns_id(NAME), TOKEN, KEY_AUTH)
+        .await
+        .expect_err("two SANs");
+    assert_problem(
+        &p,
+        ProblemType::Unauthorized,
+        "2 subjectAltNames, not exactly one",
+    );
     // Nothing listening: a connection problem.
     let port = free_port();
     let p = srv
@@ -645,6 +705,7 @@ fn challenge_path(token: &str) -> String {
 #[track_caller]
 fn assert_problem(p: &Problem, kind: ProblemType, detail: &str) {
     let got = p.detail.as_deref().unwrap_or_default();
+    eprintln!("{:?}: {got}", p.kind);
     assert!(
         p.kind == kind && got.contains(detail),
         "expected {kind:?} containing {detail:?}, got {:?}: {got}",
@@ -726,10 +787,10 @@ async fn tls_server(
     port
 }
 
-/// A self-signed P-256 certificate for `name` (an ordinary one: no acmeIdentifier), made
-/// by openssl.
+/// A self-signed P-256 certificate with the subjectAltName `san` (openssl syntax, e.g.
+/// `DNS:a.example`), an ordinary one without acmeIdentifier, made by openssl.
 fn openssl_certificate(
-    name: &str,
+    san: &str,
 ) -> Option<(
     rustls::pki_types::CertificateDer<'static>,
     rustls::pki_types::PrivateKeyDer<'static>,
@@ -753,8 +814,8 @@ fn openssl_certificate(
             "-pkeyopt",
             "ec_paramgen_curve:prime256v1",
         ])
-        .args(["-nodes", "-days", "1", "-subj", &format!("/CN={name}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=test"])
+        .args(["-addext", &format!("subjectAltName={san}")])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")

@@ -680,6 +680,22 @@ async fn dns_client_queries() {
 // ---------------------------------------------------------------------------------------
 // Helpers
 
+/// The server spawns validations: the validator is `Clone + Send + Sync` and its futures are
+/// `Send` (a compile-time check).
+#[allow(dead_code)]
+fn validator_futures_are_send(v: Validator, id: AcmeIdentifier) {
+    fn send<T: Send>(_: T) {}
+    fn shared<T: Clone + Send + Sync + 'static>(_: &T) {}
+    shared(&v);
+    let w = v.clone();
+    let id2 = id.clone();
+    send(async move {
+        v.validate(ChallengeType::Http01, &id, TOKEN, KEY_AUTH)
+            .await
+    });
+    send(async move { w.check_caa(&id2, false).await });
+}
+
 fn dns_id(name: &str) -> AcmeIdentifier {
     AcmeIdentifier {
         kind: IdentifierType::Dns,

@@ -291,3 +291,59 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (value, after) = rest.split_at(len);
     Some((tag, value, after))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{subject_public_key, tlv};
+
+    fn t(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        if content.len() < 0x80 {
+            out.push(content.len() as u8);
+        } else {
+            out.push(0x82);
+            out.extend_from_slice(&(content.len() as u16).to_be_bytes());
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A certificate skeleton: only the structure `subject_public_key` walks.
+    fn skeleton(version: bool) -> Vec<u8> {
+        let algorithm = t(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]);
+        let spki = t(
+            0x30,
+            &[t(0x30, &algorithm), t(0x03, &[0, 4, 1, 2, 3])].concat(),
+        );
+        let mut tbs = Vec::new();
+        if version {
+            tbs.extend(t(0xa0, &t(0x02, &[2])));
+        }
+        tbs.extend(t(0x02, &[1]));
+        for _ in 0..4 {
+            tbs.extend(t(0x30, &[0u8; 130])); // long-form lengths too
+        }
+        tbs.extend(spki);
+        t(0x30, &[t(0x30, &tbs), t(0x30, &[]), t(0x03, &[0])].concat())
+    }
+
+    #[test]
+    fn finds_the_public_key() {
+        for version in [true, false] {
+            let cert = skeleton(version);
+            let (algorithm, key) = subject_public_key(&cert).expect("walks");
+            assert_eq!(algorithm[0], 0x06);
+            assert_eq!(key, &[4, 1, 2, 3]);
+            // Every truncation fails cleanly.
+            for n in 0..cert.len() {
+                assert!(subject_public_key(&cert[..n]).is_none(), "cut at {n}");
+            }
+        }
+        assert!(
+            tlv(&[0x30, 0x85, 1, 1, 1, 1, 1]).is_none(),
+            "5-octet length"
+        );
+        assert!(tlv(&[0x30, 0x80]).is_none(), "indefinite length");
+        assert!(tlv(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_none());
+    }
+}

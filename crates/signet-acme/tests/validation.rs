@@ -522,6 +522,53 @@ async fn tlsalpn01_without_alpn_or_with_a_normal_certificate_is_refused() {
     assert_problem(&p, ProblemType::Connection, &format!("127.0.0.1:{port}"));
 }
 
+#[tokio::test]
+async fn tlsalpn01_handshake_signature_is_verified() {
+    let Some(srv) = Challtestsrv::start().await else {
+        return;
+    };
+    // The certificate of one key pair, the handshake signed with another: certificate
+    // chains are not verified, but the handshake signature still is.
+    let (Some((cert, _)), Some((_, other_key))) = (
+        openssl_certificate(&format!("DNS:{NAME}")),
+        openssl_certificate(&format!("DNS:{NAME}")),
+    ) else {
+        return;
+    };
+    let provider = rustls::crypto::aws_lc_rs::default_provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(other_key)
+        .expect("key");
+    let certified = Arc::new(rustls::sign::CertifiedKey::new(vec![cert], signing));
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(FixedCert(certified)));
+    config.alpn_protocols = vec![b"acme-tls/1".to_vec()];
+    let port = tls_listener(config).await;
+    let p = srv
+        .validator(|c| c.tlsalpn01_port = port)
+        .validate(ChallengeType::TlsAlpn01, &dns_id(NAME), TOKEN, KEY_AUTH)
+        .await
+        .expect_err("bad handshake signature");
+    assert_problem(&p, ProblemType::Tls, "BadSignature");
+}
+
+/// Serves one certificate and key, without rustls's check that they belong together.
+#[derive(Debug)]
+struct FixedCert(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for FixedCert {
+    fn resolve(
+        &self,
+        _: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // CAA
 
@@ -786,6 +833,11 @@ async fn tls_server(
     .with_single_cert(vec![cert], key)
     .expect("server config");
     config.alpn_protocols = alpn;
+    tls_listener(config).await
+}
+
+/// A TLS server on 127.0.0.1 with `config` that reads a little and closes.
+async fn tls_listener(config: rustls::ServerConfig) -> u16 {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("addr").port();

@@ -198,7 +198,8 @@ impl Validator {
         .await
     }
 
-    /// Runs `work` under the concurrency limit and the overall timeout.
+    /// Runs `work` under the concurrency limit and the overall timeout (which starts once a
+    /// permit is held: waiting in line does not count against an attempt).
     async fn bounded(
         &self,
         what: String,

@@ -403,7 +403,7 @@ impl AcmeStore for SqliteStore {
         serial: &'a SerialNumber,
     ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
         let (ca, serial) = (ca.clone(), *serial);
-        self.acme_read(move |conn| order_for_certificate(conn, &ca, &serial))
+        self.acme_read(move |conn| read::order_for_certificate(conn, &ca, &serial))
     }
 
     fn order_replacing<'a>(

@@ -132,11 +132,9 @@ LOADGEN=(--duration "$DURATION" --warmup "$WARMUP" --procs "$PROCS" --threads "$
 GEN_TIMEOUT=$((WARMUP + ${DURATION%.*} + 150))
 
 # ----------------------------------------------------------------- one Signet run
-run_signet() { # run_signet N
-  local n=$1 dir="$OUT/signet-$1"
-  mkdir -p "$dir"
-  read -r port mgmt dns http01 tlsalpn < <(free_ports 5)
-  start_challtestsrv "$mgmt" "$dns" "$http01" "$dir/challtestsrv.log"
+start_signet() { # start_signet DIR PORT MGMT DNS HTTP01 TLSALPN; the server's PID last in PIDS
+  local dir=$1 port=$2 mgmt=$3 dns=$4 http01=$5 tlsalpn=$6
+  start_challtestsrv "$mgmt" "$dns" "$http01" "$dir/challtestsrv.log" || return 1
   (cd "$dir" && "$SIGNET_BIN" init --dev --data data --listen "127.0.0.1:$port" >init.log 2>&1)
   local toml="$dir/data/signet.toml"
   # The ACME section: validation through this run's challtestsrv, loopback allowed, and no
@@ -156,12 +154,28 @@ run_signet() { # run_signet N
   for want in "http01_port = $http01" "dns_resolvers = [\"127.0.0.1:$dns\"]" \
       'allowed_ranges = ["127.0.0.0/8"]' 'orders_per_account_per_hour = 0' \
       'orders_per_domain_per_hour = 0' 'requests_per_minute = 0'; do
-    grep -qxF "$want" "$toml" || { echo "bench-acme.sh: could not set '$want' in $toml" >&2; return 1; }
+    grep -qxF "$want" "$toml" || { echo "bench-acme.sh: could not set '$want' in $toml" >&2; exit 2; }
   done
   (cd "$dir" && exec "$SIGNET_BIN" serve --data data) >"$dir/signet.log" 2>&1 </dev/null &
-  local spid=$!
-  PIDS+=($spid)
+  PIDS+=($!)
   wait_url "http://127.0.0.1:$port/acme/demo/directory"
+}
+
+run_signet() { # run_signet N
+  local n=$1 dir="$OUT/signet-$1" attempt spid port mgmt dns http01 tlsalpn
+  # A port picked free can be taken before the server binds it (the machine is shared):
+  # start again on other ports, up to 3 times.
+  for attempt in 1 2 3; do
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    read -r port mgmt dns http01 tlsalpn < <(free_ports 5)
+    if start_signet "$dir" "$port" "$mgmt" "$dns" "$http01" "$tlsalpn"; then
+      spid=${PIDS[-1]}
+      break
+    fi
+    stop_all
+    [ "$attempt" -lt 3 ] || { echo "run $n: Signet did not start (see $dir)" >&2; return 1; }
+  done
   echo "run $n: Signet pid $spid on 127.0.0.1:$port (challtestsrv DNS $dns, http-01 $http01)" >&2
   local rc=0
   timeout "$GEN_TIMEOUT" "$PY" "$ROOT/scripts/acme_load.py" "${LOADGEN[@]}" \
@@ -181,7 +195,7 @@ run_signet() { # run_signet N
 }
 
 # ----------------------------------------------------------------- one pebble run
-PEBBLE_CERTS=$OUT/pebble-certs
+PEBBLE_CERTS=$OUT/certs-pebble
 make_pebble_certs() { # a throwaway CA and a localhost cert for pebble's HTTPS API
   [ -f "$PEBBLE_CERTS/localhost.pem" ] && return 0
   mkdir -p "$PEBBLE_CERTS"
@@ -195,15 +209,12 @@ make_pebble_certs() { # a throwaway CA and a localhost cert for pebble's HTTPS A
     printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n' >leaf.ext
     openssl x509 -req -in localhost.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
       -out localhost.pem -extfile leaf.ext
-  ) >"$OUT/pebble-certs.log" 2>&1
+  ) >"$OUT/certs-pebble.log" 2>&1
 }
 
-run_pebble() { # run_pebble N
-  local n=$1 dir="$OUT/pebble-$1"
-  mkdir -p "$dir"
-  make_pebble_certs
-  read -r port pmgmt mgmt dns http01 tlsalpn < <(free_ports 6)
-  start_challtestsrv "$mgmt" "$dns" "$http01" "$dir/challtestsrv.log"
+start_pebble() { # start_pebble DIR PORT PMGMT MGMT DNS HTTP01 TLSALPN; the PID last in PIDS
+  local dir=$1 port=$2 pmgmt=$3 mgmt=$4 dns=$5 http01=$6 tlsalpn=$7
+  start_challtestsrv "$mgmt" "$dns" "$http01" "$dir/challtestsrv.log" || return 1
   cat >"$dir/pebble-config.json" <<EOF
 {
   "pebble": {
@@ -221,9 +232,24 @@ EOF
   PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
     pebble -config "$dir/pebble-config.json" -dnsserver "127.0.0.1:$dns" -strict=false \
     >"$dir/pebble.log" 2>&1 </dev/null &
-  local ppid=$!
-  PIDS+=($ppid)
+  PIDS+=($!)
   wait_url "https://127.0.0.1:$port/dir" --cacert "$PEBBLE_CERTS/ca.pem"
+}
+
+run_pebble() { # run_pebble N
+  local n=$1 dir="$OUT/pebble-$1" attempt ppid port pmgmt mgmt dns http01 tlsalpn
+  make_pebble_certs
+  for attempt in 1 2 3; do
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    read -r port pmgmt mgmt dns http01 tlsalpn < <(free_ports 6)
+    if start_pebble "$dir" "$port" "$pmgmt" "$mgmt" "$dns" "$http01" "$tlsalpn"; then
+      ppid=${PIDS[-1]}
+      break
+    fi
+    stop_all
+    [ "$attempt" -lt 3 ] || { echo "run $n: pebble did not start (see $dir)" >&2; return 1; }
+  done
   echo "run $n: pebble pid $ppid on 127.0.0.1:$port (challtestsrv DNS $dns, http-01 $http01)" >&2
   local rc=0
   timeout "$GEN_TIMEOUT" "$PY" "$ROOT/scripts/acme_load.py" "${LOADGEN[@]}" \

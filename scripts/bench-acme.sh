@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "bench-acme.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -330,7 +330,7 @@ if rows["signet"] and rows["pebble"]:
     s, p = med("signet", "server_cpu_ms_per_order"), med("pebble", "server_cpu_ms_per_order")
     print(f"ratio (medians): Signet orders/s / pebble = "
           f"{med('signet', 'orders_per_s') / med('pebble', 'orders_per_s'):.2f}; "
-          f"pebble CPU per order / Signet's = {p / s:.1f}")
+          f"pebble CPU per order / Signet's = {p / s:.2f}")
 print(f"signet runs with errors, stalls or a lost server: {bad}")
 sys.exit(1 if bad else 0)
 EOF

@@ -306,6 +306,14 @@ impl Drop for Writer {
     }
 }
 
+/// Sets `PRAGMA synchronous` for the next transactions; a failure keeps the stronger
+/// setting in force where it matters (FULL is the connection's default).
+fn set_synchronous(conn: &Connection, level: &str) {
+    if let Err(e) = conn.pragma_update(None, "synchronous", level) {
+        tracing::warn!(error = %e, level, "could not set synchronous");
+    }
+}
+
 /// Marks the writer finished (even if it panicked) and wakes `close` callers.
 struct Finished(Arc<Mutex<Lifecycle>>);
 
@@ -338,9 +346,18 @@ fn run(
         counters
             .commands
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        // A batch of used-nonce records alone commits without its own fsync (see
+        // `Op::is_light`); any other write in the batch makes it fully durable.
+        let light = batch.iter().all(|c| c.op.is_light());
+        if light {
+            set_synchronous(&conn, "NORMAL");
+        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             commit_batch(&conn, batch, counters)
         }));
+        if light {
+            set_synchronous(&conn, "FULL");
+        }
         if outcome.is_err() {
             // The batch's reply senders were dropped in the unwind, so its callers see an
             // error. Leave the connection usable for the next batch.
@@ -470,6 +487,16 @@ fn rollback(conn: &Connection) {
 }
 
 impl Op {
+    /// A write whose loss on a power failure (not a crash: WAL with `synchronous=NORMAL`
+    /// keeps what the process committed) costs nothing anyone was promised: an ACME
+    /// used-nonce record. The next fully durable commit — one per batch of anything else —
+    /// syncs it with the WAL. What a power loss can forget is the use of nonces in the last
+    /// moments, i.e. a client that still holds such a signed request could send it once more,
+    /// and that request then meets the state checks every request meets.
+    fn is_light(&self) -> bool {
+        matches!(self, Op::Acme(w) if w.is_nonce())
+    }
+
     /// Runs the operation on the open transaction. Operations borrow their input, so a batch
     /// can run twice (see the module docs).
     fn execute(&self, conn: &Connection) -> Result<Done, StoreError> {

@@ -40,6 +40,14 @@ pub(crate) enum AcmeWrite {
     },
 }
 
+impl AcmeWrite {
+    /// A used-nonce record (the writer commits batches of these alone without an fsync).
+    pub(crate) fn is_nonce(&self) -> bool {
+        matches!(self, AcmeWrite::UseNonce { .. })
+    }
+}
+
+
 pub(crate) struct UpdateAccount {
     pub(crate) ca: CaName,
     pub(crate) id: String,

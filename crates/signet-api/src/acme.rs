@@ -158,7 +158,10 @@ pub enum AccountChange {
     Contact(Vec<String>),
     Status(AccountStatus),
     /// Key rollover: the new key and thumbprint (which must not be another account's).
-    Key { jwk: String, thumbprint: String },
+    Key {
+        jwk: String,
+        thumbprint: String,
+    },
 }
 
 /// An order (RFC 8555 §7.1.3).
@@ -317,8 +320,10 @@ pub trait AcmeStore: Send + Sync {
     /// The 32-byte secret nonces are authenticated with, shared by every node on this
     /// database: created (randomly, by the caller's `candidate`) on first use, then always the
     /// stored one.
-    fn acme_nonce_secret(&self, candidate: [u8; 32])
-    -> BoxFuture<'_, Result<[u8; 32], AcmeStoreError>>;
+    fn acme_nonce_secret(
+        &self,
+        candidate: [u8; 32],
+    ) -> BoxFuture<'_, Result<[u8; 32], AcmeStoreError>>;
     /// Records a nonce as used until `expires`: `true` the first time, `false` if it was
     /// already used. Atomic across nodes.
     fn use_nonce(
@@ -424,8 +429,11 @@ pub trait AcmeStore: Send + Sync {
     ) -> BoxFuture<'a, Result<u64, AcmeStoreError>>;
 
     /// Creates an EAB key; `Conflict` if the kid exists.
-    fn create_eab(&self, key: EabKey, audit: AcmeAudit)
-    -> BoxFuture<'_, Result<(), AcmeStoreError>>;
+    fn create_eab(
+        &self,
+        key: EabKey,
+        audit: AcmeAudit,
+    ) -> BoxFuture<'_, Result<(), AcmeStoreError>>;
     fn eab<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, Result<Option<EabKey>, AcmeStoreError>>;
     /// EAB keys for `ca` (and those for any CA) when given, else all; newest first.
     fn eab_keys<'a>(

@@ -35,7 +35,10 @@ fn lego_files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         "lego saved no {}; files: {:?}",
         bundle.display(),
         std::fs::read_dir(dir.join("certificates"))
-            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect::<Vec<_>>())
+            .map(|d| d
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .collect::<Vec<_>>())
             .unwrap_or_default()
     );
     (first_pem(&bundle), bundle)
@@ -93,7 +96,11 @@ fn certbot_http01_issue_revoke_renew() {
     expect_ok(&run, &ca.server.log_tail());
     let (leaf, fullchain) = certbot_live(&dir, name);
     ca.verify(&leaf, &fullchain);
-    assert!(sans(&leaf).contains(&format!("DNS:{name}")), "{}", sans(&leaf));
+    assert!(
+        sans(&leaf).contains(&format!("DNS:{name}")),
+        "{}",
+        sans(&leaf)
+    );
     ca.assert_acme_request(&leaf, "server");
     let first_serial = cert_serial(&leaf);
     let first_leaf = ca.server.work_file("certbot-first.pem");
@@ -187,7 +194,11 @@ fn certbot_dns01_wildcard() {
     };
     expect_ok(
         &run,
-        &format!("{}\n--- challtestsrv ---\n{}", ca.server.log_tail(), ca.dns.log()),
+        &format!(
+            "{}\n--- challtestsrv ---\n{}",
+            ca.server.log_tail(),
+            ca.dns.log()
+        ),
     );
     let (leaf, fullchain) = certbot_live(&dir, name);
     ca.verify(&leaf, &fullchain);
@@ -289,7 +300,11 @@ fn lego_http01() {
     expect_ok(&run, &ca.server.log_tail());
     let (leaf, bundle) = lego_files(&dir, name);
     ca.verify(&leaf, &bundle);
-    assert!(sans(&leaf).contains(&format!("DNS:{name}")), "{}", sans(&leaf));
+    assert!(
+        sans(&leaf).contains(&format!("DNS:{name}")),
+        "{}",
+        sans(&leaf)
+    );
     ca.assert_acme_request(&leaf, "server");
 }
 
@@ -359,7 +374,11 @@ fn lego_dns01_wildcard() {
     };
     expect_ok(
         &run,
-        &format!("{}\n--- challtestsrv ---\n{}", ca.server.log_tail(), ca.dns.log()),
+        &format!(
+            "{}\n--- challtestsrv ---\n{}",
+            ca.server.log_tail(),
+            ca.dns.log()
+        ),
     );
     let (leaf, bundle) = lego_files(&dir, name);
     ca.verify(&leaf, &bundle);

@@ -44,7 +44,9 @@ pub fn on_path(name: &str) -> Option<PathBuf> {
 pub fn tool(name: &str) -> Option<PathBuf> {
     let found = on_path(name);
     let install = match name {
-        "certbot" => "install certbot from PyPI into the test venv (scripts/test.sh: pip install certbot==5.8.0) and put its bin on PATH",
+        "certbot" => {
+            "install certbot from PyPI into the test venv (scripts/test.sh: pip install certbot==5.8.0) and put its bin on PATH"
+        }
         "lego" => "apt-get install lego",
         "pebble-challtestsrv" => "apt-get install pebble",
         _ => "install it",
@@ -125,7 +127,9 @@ impl Running {
         };
         let mut stderr = fs::read_to_string(&self.err).unwrap_or_default();
         if timed_out {
-            stderr.push_str(&format!("\n[killed after {timeout:?}: the test's deadline]\n"));
+            stderr.push_str(&format!(
+                "\n[killed after {timeout:?}: the test's deadline]\n"
+            ));
         }
         Run {
             what: self.what.clone(),
@@ -355,7 +359,10 @@ fn acme_config_text(text: &str, port: u16, acme: &str, extra: &str) -> String {
         out.push_str(line);
         out.push('\n');
     }
-    assert!(url_set, "signet.toml has no [server] public_url line:\n{text}");
+    assert!(
+        url_set,
+        "signet.toml has no [server] public_url line:\n{text}"
+    );
     format!("{out}\n{acme}\n{extra}\n")
 }
 
@@ -402,11 +409,8 @@ impl AcmeCa {
         );
         let path = server.data.join("signet.toml");
         let text = fs::read_to_string(&path).expect("reading signet.toml");
-        fs::write(
-            &path,
-            acme_config_text(&text, port, &acme, &cfg.extra_toml),
-        )
-        .expect("writing signet.toml");
+        fs::write(&path, acme_config_text(&text, port, &acme, &cfg.extra_toml))
+            .expect("writing signet.toml");
         server.listen = format!("127.0.0.1:{port}");
         server.serve();
         let directory = format!("{}/acme/{}/directory", server.url(), server.ca);
@@ -571,101 +575,126 @@ impl AcmeCa {
         })
     }
 
-    // -----------------------------------------------------------------------------------
-    // Clients
-    // -----------------------------------------------------------------------------------
-
-    /// certbot with its state in `dir` (config, work, logs), non-interactive, against this
-    /// CA's directory: `certbot SUBCOMMAND ARGS`. `None` when the run skips certbot.
+    /// [`certbot`] against this CA's directory.
     pub fn certbot(&self, dir: &Path, subcommand: &str, args: &[&str]) -> Option<Command> {
-        let bin = tool("certbot")?;
-        let mut cmd = Command::new(bin);
-        cmd.arg(subcommand)
-            .args(["--server", &self.directory])
-            .arg("--config-dir")
-            .arg(dir.join("config"))
-            .arg("--work-dir")
-            .arg(dir.join("work"))
-            .arg("--logs-dir")
-            .arg(dir.join("logs"))
-            .args(["--register-unsafely-without-email", "--agree-tos", "-n"])
-            .args(args)
-            .env_remove("REQUESTS_CA_BUNDLE");
-        Some(cmd)
+        certbot(&self.directory, dir, subcommand, args)
     }
 
-    /// Runs a certbot command to completion (deadline [`CLIENT_TIMEOUT`]); the run, with
-    /// the tail of certbot's own log appended to stderr.
+    /// [`run_certbot`].
     pub fn run_certbot(&self, dir: &Path, cmd: Command) -> Run {
-        let mut run = spawn(cmd, dir, "certbot").wait(CLIENT_TIMEOUT);
-        let log = fs::read_to_string(dir.join("logs/letsencrypt.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        run.stderr.push_str("\n--- letsencrypt.log (tail) ---\n");
-        run.stderr
-            .push_str(&lines[lines.len().saturating_sub(60)..].join("\n"));
-        run
+        run_certbot(dir, cmd)
     }
 
-    /// lego with its state in `dir` against this CA: `lego GLOBAL... run`.
-    /// `None` when the run skips lego.
+    /// [`lego`] against this CA's directory.
     pub fn lego(&self, dir: &Path, args: &[&str]) -> Option<Command> {
-        let bin = tool("lego")?;
-        let mut cmd = Command::new(bin);
-        cmd.args(["--server", &self.directory])
-            .args(["--accept-tos", "--email", "admin@example.test"])
-            .arg("--path")
-            .arg(dir)
-            .args(args)
-            .arg("run")
-            .env_remove("LEGO_CA_CERTIFICATES")
-            .env_remove("LEGO_PATH");
-        Some(cmd)
+        lego(&self.directory, dir, args)
     }
 
-    /// The lego `exec` DNS provider hook for this challtestsrv, written into `dir`.
+    /// [`lego_exec_hook`] for this CA's challtestsrv.
     pub fn lego_exec_hook(&self, dir: &Path) -> PathBuf {
-        let path = dir.join("lego-exec-challtestsrv.sh");
-        write_script(
-            &path,
-            &format!(
-                "#!/bin/sh\n\
-                 # lego exec DNS provider: $1 = present|cleanup, $2 = FQDN with the dot, $3 = value\n\
-                 set -e\n\
-                 MGMT={}\n\
-                 case \"$1\" in\n\
-                 \x20 present) curl -fsS -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" \"$MGMT/set-txt\" ;;\n\
-                 \x20 cleanup) curl -fsS -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" \"$MGMT/clear-txt\" ;;\n\
-                 \x20 *) echo \"unknown action $1\" >&2; exit 1 ;;\n\
-                 esac\n",
-                self.dns.url()
-            ),
-        );
-        path
+        lego_exec_hook(&self.dns, dir)
     }
 
-    /// certbot's `--manual-auth-hook` and `--manual-cleanup-hook` for dns-01 through this
-    /// challtestsrv, written into `dir`.
+    /// [`certbot_dns_hooks`] for this CA's challtestsrv.
     pub fn certbot_dns_hooks(&self, dir: &Path) -> (PathBuf, PathBuf) {
-        let auth = dir.join("certbot-dns-auth.sh");
-        let cleanup = dir.join("certbot-dns-cleanup.sh");
-        let url = self.dns.url();
-        write_script(
-            &auth,
-            &format!(
-                "#!/bin/sh\n\
-                 # certbot sets CERTBOT_DOMAIN (without \"*.\") and CERTBOT_VALIDATION.\n\
-                 curl -fsS -X POST -d \"{{\\\"host\\\":\\\"_acme-challenge.${{CERTBOT_DOMAIN}}.\\\",\\\"value\\\":\\\"${{CERTBOT_VALIDATION}}\\\"}}\" {url}/set-txt\n"
-            ),
-        );
-        write_script(
-            &cleanup,
-            &format!(
-                "#!/bin/sh\n\
-                 curl -fsS -X POST -d \"{{\\\"host\\\":\\\"_acme-challenge.${{CERTBOT_DOMAIN}}.\\\"}}\" {url}/clear-txt\n"
-            ),
-        );
-        (auth, cleanup)
+        certbot_dns_hooks(&self.dns, dir)
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Clients
+// ---------------------------------------------------------------------------------------
+
+/// certbot with its state in `dir` (config, work, logs), non-interactive, against the ACME
+/// directory `directory`: `certbot SUBCOMMAND ARGS`. `None` when the run skips certbot.
+pub fn certbot(directory: &str, dir: &Path, subcommand: &str, args: &[&str]) -> Option<Command> {
+    let bin = tool("certbot")?;
+    let mut cmd = Command::new(bin);
+    cmd.arg(subcommand)
+        .args(["--server", directory])
+        .arg("--config-dir")
+        .arg(dir.join("config"))
+        .arg("--work-dir")
+        .arg(dir.join("work"))
+        .arg("--logs-dir")
+        .arg(dir.join("logs"))
+        .args(["--register-unsafely-without-email", "--agree-tos", "-n"])
+        .args(args)
+        .env_remove("REQUESTS_CA_BUNDLE");
+    Some(cmd)
+}
+
+/// Runs a certbot command to completion (deadline [`CLIENT_TIMEOUT`]); the run, with the
+/// tail of certbot's own log appended to stderr.
+pub fn run_certbot(dir: &Path, cmd: Command) -> Run {
+    let mut run = spawn(cmd, dir, "certbot").wait(CLIENT_TIMEOUT);
+    let log = fs::read_to_string(dir.join("logs/letsencrypt.log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    run.stderr.push_str("\n--- letsencrypt.log (tail) ---\n");
+    run.stderr
+        .push_str(&lines[lines.len().saturating_sub(60)..].join("\n"));
+    run
+}
+
+/// lego with its state in `dir` against the ACME directory `directory`:
+/// `lego GLOBAL... run`. `None` when the run skips lego.
+pub fn lego(directory: &str, dir: &Path, args: &[&str]) -> Option<Command> {
+    let bin = tool("lego")?;
+    let mut cmd = Command::new(bin);
+    cmd.args(["--server", directory])
+        .args(["--accept-tos", "--email", "admin@example.test"])
+        .arg("--path")
+        .arg(dir)
+        .args(args)
+        .arg("run")
+        .env_remove("LEGO_CA_CERTIFICATES")
+        .env_remove("LEGO_PATH");
+    Some(cmd)
+}
+
+/// The lego `exec` DNS provider hook for challtestsrv `dns`, written into `dir`.
+pub fn lego_exec_hook(dns: &ChallTestSrv, dir: &Path) -> PathBuf {
+    let path = dir.join("lego-exec-challtestsrv.sh");
+    write_script(
+        &path,
+        &format!(
+            "#!/bin/sh\n\
+             # lego exec DNS provider: $1 = present|cleanup, $2 = FQDN with the dot, $3 = value\n\
+             set -e\n\
+             MGMT={}\n\
+             case \"$1\" in\n\
+             \x20 present) curl -fsS -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" \"$MGMT/set-txt\" ;;\n\
+             \x20 cleanup) curl -fsS -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" \"$MGMT/clear-txt\" ;;\n\
+             \x20 *) echo \"unknown action $1\" >&2; exit 1 ;;\n\
+             esac\n",
+            dns.url()
+        ),
+    );
+    path
+}
+
+/// certbot's `--manual-auth-hook` and `--manual-cleanup-hook` for dns-01 through
+/// challtestsrv `dns`, written into `dir`.
+pub fn certbot_dns_hooks(dns: &ChallTestSrv, dir: &Path) -> (PathBuf, PathBuf) {
+    let auth = dir.join("certbot-dns-auth.sh");
+    let cleanup = dir.join("certbot-dns-cleanup.sh");
+    let url = dns.url();
+    write_script(
+        &auth,
+        &format!(
+            "#!/bin/sh\n\
+             # certbot sets CERTBOT_DOMAIN (without \"*.\") and CERTBOT_VALIDATION.\n\
+             curl -fsS -X POST -d \"{{\\\"host\\\":\\\"_acme-challenge.${{CERTBOT_DOMAIN}}.\\\",\\\"value\\\":\\\"${{CERTBOT_VALIDATION}}\\\"}}\" {url}/set-txt\n"
+        ),
+    );
+    write_script(
+        &cleanup,
+        &format!(
+            "#!/bin/sh\n\
+             curl -fsS -X POST -d \"{{\\\"host\\\":\\\"_acme-challenge.${{CERTBOT_DOMAIN}}.\\\"}}\" {url}/clear-txt\n"
+        ),
+    );
+    (auth, cleanup)
 }
 
 /// The value of request attribute `name` in `admin show --json` output (an object of

@@ -310,6 +310,32 @@ impl RawJwk {
     }
 }
 
+/// A DER TLV with a definite length.
+fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = value.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+/// A DER INTEGER of an unsigned big-endian magnitude (minimal, as JWK members are).
+fn der_uint(magnitude: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(magnitude.len() + 1);
+    if magnitude.first().is_none_or(|b| b & 0x80 != 0) {
+        value.push(0);
+    }
+    value.extend_from_slice(magnitude);
+    der_tlv(0x02, &value)
+}
+
 fn ec_point(x: &[u8], y: &[u8]) -> Vec<u8> {
     let mut point = Vec::with_capacity(1 + x.len() + y.len());
     point.push(0x04);
@@ -381,6 +407,38 @@ impl Jwk {
                 )
             }
         }
+    }
+
+    /// The key as a DER SubjectPublicKeyInfo (RFC 5480, RFC 3279, RFC 8410), the form a
+    /// certificate carries: `revokeCert` signed with a certificate's key compares the two.
+    pub fn spki_der(&self) -> Vec<u8> {
+        // AlgorithmIdentifier contents: id-ecPublicKey + named curve, rsaEncryption + NULL,
+        // id-Ed25519.
+        const EC: &[u8] = &[0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+        const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+        const P384: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+        const RSA: &[u8] = &[
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+        ];
+        const ED25519: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
+        let (alg, key): (Vec<u8>, Vec<u8>) = match &self.key {
+            Key::Ec { curve, x, y } => {
+                let named = match curve {
+                    Curve::P256 => P256,
+                    Curve::P384 => P384,
+                };
+                ([EC, named].concat(), ec_point(x, y))
+            }
+            Key::Rsa { n, e } => {
+                let ints = [der_uint(n), der_uint(e)].concat();
+                (RSA.to_vec(), der_tlv(0x30, &ints))
+            }
+            Key::Ed25519 { x } => (ED25519.to_vec(), x.clone()),
+        };
+        let mut bits = Vec::with_capacity(key.len() + 1);
+        bits.push(0);
+        bits.extend_from_slice(&key);
+        der_tlv(0x30, &[der_tlv(0x30, &alg), der_tlv(0x03, &bits)].concat())
     }
 
     /// The RFC 7638 thumbprint: base64url(SHA-256(canonical JSON)); ACME's key

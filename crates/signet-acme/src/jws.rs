@@ -110,6 +110,9 @@ pub enum JwsError {
     /// No `nonce` (RFC 8555 §6.5: `badNonce`).
     #[error("the protected header has no nonce")]
     MissingNonce,
+    /// A `nonce` in the inner JWS of a `keyChange` (RFC 8555 §7.3.5 forbids it).
+    #[error("the inner JWS of a key change must not have a nonce")]
+    InnerNonce,
     /// A `nonce` that is not base64url (RFC 8555 §6.5.1).
     #[error("the nonce is not base64url")]
     NonceEncoding,
@@ -166,6 +169,7 @@ impl AcmeError for JwsError {
             | JwsError::BadSignature
             | JwsError::WrongKeyRef { .. }
             | JwsError::EmptyPayload
+            | JwsError::InnerNonce
             | JwsError::Payload(_) => ProblemType::Malformed,
         }
     }
@@ -268,6 +272,12 @@ fn is_base64url(text: &str) -> bool {
 
 impl ProtectedHeader {
     fn from_raw(raw: RawHeader) -> Result<Self, JwsError> {
+        Self::from_raw_with(raw, true)
+    }
+
+    /// `outer`: a request's own JWS (needs a nonce); otherwise the inner JWS of a key
+    /// change (must have none; `nonce` is then empty).
+    fn from_raw_with(raw: RawHeader, outer: bool) -> Result<Self, JwsError> {
         if raw.b64 {
             return Err(JwsError::UnsupportedHeader("b64"));
         }
@@ -287,6 +297,17 @@ impl ProtectedHeader {
             (None, None) => return Err(JwsError::NeitherJwkNorKid),
         };
         let url = bounded(raw.url, "url", MAX_URL_CHARS)?.ok_or(JwsError::MissingHeader("url"))?;
+        if !outer {
+            if raw.nonce.is_some() {
+                return Err(JwsError::InnerNonce);
+            }
+            return Ok(ProtectedHeader {
+                alg,
+                nonce: String::new(),
+                url,
+                key,
+            });
+        }
         let nonce = bounded(raw.nonce, "nonce", MAX_NONCE_CHARS)?.ok_or(JwsError::MissingNonce)?;
         if !is_base64url(&nonce) {
             return Err(JwsError::NonceEncoding);
@@ -333,6 +354,24 @@ impl JwsRequest {
             signature: parts.signature,
             signing_input: parts.signing_input,
         })
+    }
+
+    /// Parses and verifies the inner JWS of a `keyChange` (RFC 8555 §7.3.5): flattened, a
+    /// `jwk` (the new key) and no `nonce`, signed by that new key.
+    pub fn verify_key_change_inner(value: &serde_json::Value) -> Result<VerifiedRequest, JwsError> {
+        let flat: Flattened = serde_json::from_value(value.clone()).map_err(JwsError::Json)?;
+        let parts = decode_flattened(&flat)
+            .map_err(|(field, source)| JwsError::Base64 { field, source })?;
+        let raw: RawHeader =
+            serde_json::from_slice(&parts.header_json).map_err(JwsError::HeaderJson)?;
+        let header = ProtectedHeader::from_raw_with(raw, false)?;
+        JwsRequest {
+            header,
+            payload: parts.payload,
+            signature: parts.signature,
+            signing_input: parts.signing_input,
+        }
+        .verify_embedded()
     }
 
     /// The decoded protected header (not yet authenticated).

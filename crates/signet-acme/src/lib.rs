@@ -25,6 +25,7 @@ pub mod jwk;
 pub mod jws;
 pub mod nonce;
 pub mod problem;
+pub mod server;
 
 pub use directory::{Directory, Meta};
 pub use eab::{EabError, EabRequest};

@@ -32,7 +32,7 @@ pub struct UnknownName {
 macro_rules! named_enum {
     ($(#[$doc:meta])* $name:ident, $kind:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name { $($(#[$vdoc])* $variant),+ }
 
         impl $name {
@@ -389,6 +389,13 @@ pub trait AcmeStore: Send + Sync {
         before: Option<&'a str>,
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<AcmeOrder>, AcmeStoreError>>;
+    /// The valid order that obtained the certificate `serial` (who may revoke it, whose
+    /// renewal may replace it).
+    fn order_for_certificate<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: &'a SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>>;
     /// The live (not invalid) order that replaces the certificate `serial`, if any.
     fn order_replacing<'a>(
         &'a self,

@@ -1,0 +1,314 @@
+//! The ACME server (RFC 8555): an axum [`Router`] for every CA with ACME enabled, reaching the
+//! CA only through the front-end API (`Enroll`, `HolderRevocation`, `Authenticate`) and
+//! keeping its own state in an [`AcmeStore`].
+//!
+//! Layout:
+//! - this file: [`Acme`] (the configuration and the trait objects), [`router`], URLs;
+//! - `request`: the POST pipeline every resource shares (JWS, nonce, account key, `url`) and
+//!   the response helpers (problem documents with a fresh `Replay-Nonce`);
+//! - `account`: `newAccount` (with EAB), account update and deactivation, `keyChange`;
+//! - `order`: `newOrder`, orders, `finalize` (through `Enroll::submit`), certificates, the
+//!   account's order list;
+//! - `authz`: authorizations, challenges and their validation off the request path;
+//! - `revoke`: `revokeCert`;
+//! - `renewal`: renewal information (RFC 9773);
+//! - `admin`: the administration API (`/api/v1/cas/{ca}/acme/...`) behind API tokens.
+//!
+//! Architecture invariant: the order of an ACME exchange is the CA's decision. An order
+//! becomes `valid` only when the engine answered `Issued` to its request; a pending request
+//! keeps it `processing` until a manager decides; nothing here issues or stores a certificate.
+
+mod account;
+mod admin;
+mod authz;
+mod order;
+mod renewal;
+mod request;
+mod revoke;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use signet_api::acme::{AcmeIdentifier, AcmeStore, ChallengeType};
+use signet_api::rate::TokenBucket;
+use signet_api::revocation::HolderRevocation;
+use signet_api::{Authenticate, BoxFuture, CaName, Enroll};
+
+use crate::jws::MAX_JWS_BYTES;
+use crate::nonce::NonceKey;
+use crate::problem::Problem;
+
+pub use request::AcmeFailure;
+
+/// How long a nonce is accepted after it was minted.
+pub const NONCE_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// How long a new order (and its pending authorizations) may be worked on.
+pub const ORDER_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long expired orders and authorizations are kept before `purge` removes them.
+pub const PURGE_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Validation of one challenge (`validate`'s `Validator` in production). A trait so the
+/// handlers do not depend on how the network is reached.
+pub trait Validate: Send + Sync {
+    /// Checks the challenge; `Err` says why it failed, as the challenge's `error`.
+    fn validate<'a>(
+        &'a self,
+        kind: ChallengeType,
+        identifier: &'a AcmeIdentifier,
+        token: &'a str,
+        key_authorization: &'a str,
+    ) -> BoxFuture<'a, Result<(), Problem>>;
+    /// Checks CAA for a DNS identifier (RFC 8659).
+    fn check_caa<'a>(
+        &'a self,
+        identifier: &'a AcmeIdentifier,
+        wildcard: bool,
+    ) -> BoxFuture<'a, Result<(), Problem>>;
+}
+
+/// A Signet profile offered over ACME (draft-ietf-acme-profiles).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileOffer {
+    pub name: String,
+    pub description: String,
+}
+
+/// Per-account and per-domain limits (a refusal is `rateLimited` with `Retry-After`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AcmeLimits {
+    /// New orders per account per hour (0: no limit).
+    pub orders_per_account_per_hour: u32,
+    /// Pending authorizations an account may hold at once (0: no limit).
+    pub pending_authzs_per_account: u32,
+    /// New orders naming one registered domain per hour, on this node (0: no limit).
+    pub orders_per_domain_per_hour: u32,
+}
+
+impl Default for AcmeLimits {
+    fn default() -> Self {
+        AcmeLimits {
+            orders_per_account_per_hour: 300,
+            pending_authzs_per_account: 1000,
+            orders_per_domain_per_hour: 300,
+        }
+    }
+}
+
+/// One CA's ACME settings (`[ca.acme]`).
+pub struct AcmeCa {
+    pub ca: CaName,
+    /// Offered profiles; the first is listed first.
+    pub profiles: Vec<ProfileOffer>,
+    pub default_profile: String,
+    /// `newAccount` needs an External Account Binding.
+    pub eab_required: bool,
+    /// `meta.caaIdentities`.
+    pub caa_identities: Vec<String>,
+    pub terms_of_service: Option<String>,
+    pub validator: Arc<dyn Validate>,
+    /// How long a valid authorization stays valid (and reusable by new orders).
+    pub authz_reuse: Duration,
+    /// RFC 9773: the renewal window opens when this share of the lifetime is left
+    /// (e.g. 1/3), and lasts half of that.
+    pub renew_share: f64,
+    pub limits: AcmeLimits,
+}
+
+/// The ACME server: configuration, the front-end API it calls, and its store.
+pub struct Acme {
+    /// `{public_url}` of every URL this server writes and expects in `url`.
+    public_url: String,
+    cas: HashMap<String, AcmeCa>,
+    enroll: Arc<dyn Enroll>,
+    holder: Arc<dyn HolderRevocation>,
+    authn: Arc<dyn Authenticate>,
+    store: Arc<dyn AcmeStore>,
+    /// AD CS `RoleSeparationEnabled`, for the administration API.
+    role_separation: bool,
+    nonces: NonceKey,
+    domains: Mutex<HashMap<String, (Instant, TokenBucket)>>,
+}
+
+/// What [`Acme::new`] needs.
+pub struct AcmeParts {
+    pub public_url: String,
+    pub cas: Vec<AcmeCa>,
+    pub enroll: Arc<dyn Enroll>,
+    pub holder: Arc<dyn HolderRevocation>,
+    pub authn: Arc<dyn Authenticate>,
+    pub store: Arc<dyn AcmeStore>,
+    pub role_separation: bool,
+}
+
+/// Why the ACME server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AcmeStartError {
+    #[error("reading the nonce secret from the store")]
+    Store(#[source] signet_api::acme::AcmeStoreError),
+    #[error("no random bytes for the nonce secret")]
+    Random,
+    #[error("[ca.acme] of CA {ca}: default_profile {profile:?} is not one of the offered profiles")]
+    DefaultProfile { ca: String, profile: String },
+}
+
+impl Acme {
+    /// Builds the server; the nonce secret is the store's (shared by every node).
+    pub async fn new(parts: AcmeParts) -> Result<Arc<Acme>, AcmeStartError> {
+        let mut candidate = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut candidate).map_err(|_| AcmeStartError::Random)?;
+        let secret = parts
+            .store
+            .acme_nonce_secret(candidate)
+            .await
+            .map_err(AcmeStartError::Store)?;
+        let mut cas = HashMap::new();
+        for ca in parts.cas {
+            if !ca.profiles.iter().any(|p| p.name == ca.default_profile) {
+                return Err(AcmeStartError::DefaultProfile {
+                    ca: ca.ca.to_string(),
+                    profile: ca.default_profile.clone(),
+                });
+            }
+            cas.insert(ca.ca.as_str().to_owned(), ca);
+        }
+        Ok(Arc::new(Acme {
+            public_url: parts.public_url.trim_end_matches('/').to_owned(),
+            cas,
+            enroll: parts.enroll,
+            holder: parts.holder,
+            authn: parts.authn,
+            store: parts.store,
+            role_separation: parts.role_separation,
+            nonces: NonceKey::new(&secret),
+            domains: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// The CAs with ACME enabled.
+    pub fn ca_names(&self) -> Vec<&str> {
+        self.cas.keys().map(String::as_str).collect()
+    }
+
+    /// The directory URL of a CA.
+    pub fn directory_url(&self, ca: &str) -> String {
+        format!("{}/acme/{ca}/directory", self.public_url)
+    }
+
+    fn base(&self, ca: &CaName) -> String {
+        crate::directory::acme_base(&self.public_url, ca.as_str())
+    }
+
+    fn account_url(&self, ca: &CaName, id: &str) -> String {
+        format!("{}/acct/{id}", self.base(ca))
+    }
+
+    fn order_url(&self, ca: &CaName, id: &str) -> String {
+        format!("{}/order/{id}", self.base(ca))
+    }
+
+    fn authz_url(&self, ca: &CaName, id: &str) -> String {
+        format!("{}/authz/{id}", self.base(ca))
+    }
+
+    fn challenge_url(&self, ca: &CaName, authz: &str, kind: ChallengeType) -> String {
+        format!("{}/chall/{authz}/{kind}", self.base(ca))
+    }
+
+    /// Takes one order from each registered domain's bucket (this node's share of
+    /// `orders_per_domain_per_hour`); the wait until the first that is empty refills.
+    fn take_domain_orders(&self, limit: u32, domains: &[String]) -> Result<(), Duration> {
+        if limit == 0 {
+            return Ok(());
+        }
+        let mut map = self
+            .domains
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        // Bounded: forget buckets that are full again.
+        if map.len() > 100_000 {
+            map.retain(|_, (_, b)| !b.is_full());
+        }
+        for domain in domains {
+            let (at, bucket) = map.entry(domain.clone()).or_insert_with(|| {
+                (
+                    now,
+                    TokenBucket::new(f64::from(limit), f64::from(limit) / 3600.0),
+                )
+            });
+            bucket.refill(now.duration_since(*at));
+            *at = now;
+            let wait = bucket.wait();
+            if !wait.is_zero() {
+                return Err(wait);
+            }
+        }
+        for domain in domains {
+            if let Some((_, bucket)) = map.get_mut(domain) {
+                bucket.take();
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes used nonces and expired orders and authorizations (the maintenance loop
+    /// calls it).
+    pub async fn purge(&self) -> Result<signet_api::acme::AcmePurged, AcmeFailure> {
+        self.store
+            .purge_acme(SystemTime::now(), PURGE_AFTER)
+            .await
+            .map_err(AcmeFailure::store)
+    }
+}
+
+/// The ACME routes of every enabled CA, and the ACME administration API.
+pub fn router(acme: Arc<Acme>) -> Router {
+    Router::new()
+        .route("/acme/{ca}/directory", get(request::directory))
+        .route(
+            "/acme/{ca}/new-nonce",
+            get(request::new_nonce_get).head(request::new_nonce_head),
+        )
+        .route("/acme/{ca}/new-account", post(account::new_account))
+        .route("/acme/{ca}/acct/{id}", post(account::account))
+        .route("/acme/{ca}/acct/{id}/orders", post(order::orders))
+        .route("/acme/{ca}/key-change", post(account::key_change))
+        .route("/acme/{ca}/new-order", post(order::new_order))
+        .route("/acme/{ca}/order/{id}", post(order::order))
+        .route("/acme/{ca}/order/{id}/finalize", post(order::finalize))
+        .route("/acme/{ca}/cert/{id}", post(order::certificate))
+        .route("/acme/{ca}/authz/{id}", post(authz::authz))
+        .route("/acme/{ca}/chall/{id}/{kind}", post(authz::challenge))
+        .route("/acme/{ca}/revoke-cert", post(revoke::revoke_cert))
+        .route(
+            "/acme/{ca}/renewal-info/{certid}",
+            get(renewal::renewal_info),
+        )
+        .route(
+            "/api/v1/cas/{ca}/acme/eab",
+            get(admin::list_eab).post(admin::create_eab),
+        )
+        .route(
+            "/api/v1/cas/{ca}/acme/eab/{kid}",
+            axum::routing::delete(admin::revoke_eab),
+        )
+        .route("/api/v1/cas/{ca}/acme/accounts", get(admin::accounts))
+        .route("/api/v1/cas/{ca}/acme/orders", get(admin::orders))
+        .route(
+            "/api/v1/cas/{ca}/acme/renew-early",
+            post(admin::renew_early),
+        )
+        .layer(DefaultBodyLimit::max(MAX_JWS_BYTES))
+        .with_state(acme)
+}
+
+/// A random URL-safe identifier (128 bits).
+fn random_id() -> Result<String, AcmeFailure> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| AcmeFailure::internal("no random bytes"))?;
+    Ok(crate::b64::encode(&bytes))
+}

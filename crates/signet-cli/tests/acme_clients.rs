@@ -154,6 +154,70 @@ fn certbot_http01_issue_revoke_renew() {
     assert!(ocsp.stdout.contains(": good"), "{ocsp}");
 }
 
+/// Renewal driven by renewal information (RFC 9773): a fresh certificate is not due, but
+/// once an administrator marks it with `signet admin acme renew-early`, its suggested window
+/// is in the past and a plain `certbot renew` (certbot asks `renewalInfo`) renews it.
+#[test]
+fn certbot_renews_when_the_ca_asks_early() {
+    let Some(ca) = AcmeCa::start(&AcmeConfig::default()) else {
+        return;
+    };
+    let dir = ca.dir("certbot-ari");
+    let port = ca.http01_port.to_string();
+    let name = "certbot-ari.example.test";
+    let Some(run) = run_certbot(
+        &ca,
+        &dir,
+        "certonly",
+        &[
+            "--standalone",
+            "--preferred-challenges",
+            "http",
+            "--http-01-port",
+            &port,
+            "--http-01-address",
+            "127.0.0.1",
+            "-d",
+            name,
+        ],
+    ) else {
+        return;
+    };
+    expect_ok(&run, &ca.server.log_tail());
+    let (leaf, _) = certbot_live(&dir, name);
+    let first_serial = cert_serial(&leaf);
+    let item = ca.view_certificate(&leaf);
+    let serial = item["certificate"]["serial"]
+        .as_str()
+        .expect("the certificate's serial")
+        .to_string();
+
+    let admin = ca.server.admin_token();
+    let early = ca.server.cli(&[
+        "admin",
+        "acme",
+        "renew-early",
+        "--ca",
+        &ca.server.ca,
+        "--serial",
+        &serial,
+        "--token",
+        &admin,
+    ]);
+    assert_eq!(early.code, 0, "{early}");
+
+    let run = run_certbot(&ca, &dir, "renew", &["--no-random-sleep-on-renew"]).expect("certbot");
+    expect_ok(&run, &ca.server.log_tail());
+    let (leaf, fullchain) = certbot_live(&dir, name);
+    assert_ne!(
+        cert_serial(&leaf),
+        first_serial,
+        "certbot renew did not renew the certificate marked for early renewal: {run}"
+    );
+    ca.verify(&leaf, &fullchain);
+    ca.assert_acme_request(&leaf, "server");
+}
+
 /// certbot dns-01 with manual hooks publishing TXT records in challtestsrv: a base name and
 /// its wildcard in one certificate.
 #[test]

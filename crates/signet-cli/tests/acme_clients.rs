@@ -155,7 +155,7 @@ fn certbot_http01_issue_revoke_renew() {
 }
 
 /// Renewal driven by renewal information (RFC 9773): a fresh certificate is not due, but
-/// once an administrator marks it with `signet admin acme renew-early`, its suggested window
+/// once a certificate manager marks it with `signet admin acme renew-early`, its suggested window
 /// is in the past and a plain `certbot renew` (certbot asks `renewalInfo`) renews it.
 #[test]
 fn certbot_renews_when_the_ca_asks_early() {
@@ -192,8 +192,8 @@ fn certbot_renews_when_the_ca_asks_early() {
         .expect("the certificate's serial")
         .to_string();
 
-    let admin = ca.server.admin_token();
-    let early = ca.server.cli(&[
+    // A certificate manager's decision (the administration API's renew-early).
+    let early = ca.as_manager(&[
         "admin",
         "acme",
         "renew-early",
@@ -201,8 +201,6 @@ fn certbot_renews_when_the_ca_asks_early() {
         &ca.server.ca,
         "--serial",
         &serial,
-        "--token",
-        &admin,
     ]);
     assert_eq!(early.code, 0, "{early}");
 

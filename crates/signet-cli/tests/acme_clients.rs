@@ -11,7 +11,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::acme::{
     APPROVED_PROFILE, AcmeCa, AcmeConfig, CLIENT_TIMEOUT, SHORT_PROFILE, WILDCARD_PROFILE,
@@ -525,7 +525,7 @@ fn lego_waits_for_manager_approval() {
     let dir = ca.dir("lego-pending");
     let listen = format!("127.0.0.1:{}", ca.http01_port);
     let name = "lego-pending.example.test";
-    let Some(mut cmd) = ca.lego(
+    let Some(cmd) = ca.lego(
         &dir,
         &[
             "--domains",
@@ -539,10 +539,23 @@ fn lego_waits_for_manager_approval() {
     ) else {
         return;
     };
-    cmd.env_remove("LEGO_CA_CERTIFICATES");
-    let running = spawn(cmd, &dir, "lego");
+    let mut running = spawn(cmd, &dir, "lego");
 
-    let id = ca.wait_pending(Duration::from_secs(60));
+    // The order's request waits in the queue while lego polls.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let id = loop {
+        if let Some(id) = ca.pending_ids().into_iter().next() {
+            break id;
+        }
+        if running.exited() || Instant::now() > deadline {
+            let run = running.wait(Duration::from_secs(1));
+            panic!(
+                "no pending request appeared while lego ran: {run}\n{}",
+                ca.server.log_tail()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let details = ca.show(&id);
     assert_eq!(details["status"], "pending", "{details:#}");
     assert_eq!(details["profile"], "approved", "{details:#}");

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{Run, Server, http, oracle, run_program, wait_until};
+use super::{Run, Server, http, oracle, run_program};
 
 /// How long one client run (certbot, lego) may take before it is killed.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -104,6 +104,13 @@ pub fn spawn(mut cmd: Command, dir: &Path, stem: &str) -> Running {
 }
 
 impl Running {
+    /// Whether the process has exited.
+    pub fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
     /// Waits up to `timeout`; a process still running then is killed (its exit code is
     /// then -1 and stderr says so).
     pub fn wait(mut self, timeout: Duration) -> Run {
@@ -560,19 +567,19 @@ impl AcmeCa {
         )
     }
 
-    /// Polls the pending queue until a request shows up; its id.
-    pub fn wait_pending(&self, timeout: Duration) -> String {
-        wait_until(timeout, "a pending ACME request", || {
-            let run = self.as_manager(&["admin", "pending", "--ca", &self.server.ca, "--json"]);
-            if run.code != 0 {
-                return None;
-            }
-            let page: Value = serde_json::from_str(&run.stdout).ok()?;
-            let items = page["items"].as_array().or_else(|| page.as_array())?;
-            items
-                .first()
-                .map(|i| i["id"].to_string().trim_matches('"').to_string())
-        })
+    /// The ids in the pending queue (`admin pending --json`), oldest first as listed.
+    pub fn pending_ids(&self) -> Vec<String> {
+        let run = self.as_manager(&["admin", "pending", "--ca", &self.server.ca, "--json"]);
+        assert_eq!(run.code, 0, "{run}");
+        let page: Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("admin pending --json is not JSON ({e}): {run}"));
+        page["items"]
+            .as_array()
+            .or_else(|| page.as_array())
+            .into_iter()
+            .flatten()
+            .map(|i| i["id"].to_string().trim_matches('"').to_string())
+            .collect()
     }
 
     /// [`certbot`] against this CA's directory.

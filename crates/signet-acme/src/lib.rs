@@ -26,6 +26,7 @@ pub mod jws;
 pub mod nonce;
 pub mod problem;
 pub mod server;
+pub mod validate;
 
 pub use directory::{Directory, Meta};
 pub use eab::{EabError, EabRequest};
@@ -33,6 +34,7 @@ pub use jwk::{Curve, Jwk, JwkError, KeyType};
 pub use jws::{Algorithm, JwsError, JwsRequest, KeyRef, ProtectedHeader, VerifiedRequest};
 pub use nonce::{CheckedNonce, MemoryNonceLedger, NonceError, NonceKey, NonceLedger};
 pub use problem::{AcmeError, Identifier, Problem, ProblemType};
+pub use validate::{IpRange, ValidationConfig, ValidationError, Validator};
 
 /// Strict unpadded base64url (RFC 7515 §2): no padding, no whitespace, no other alphabet.
 pub(crate) mod b64 {

@@ -12,6 +12,7 @@ use signet_client::wire::{AuditCheckView, AuditView, RecordView, RequestView, To
 
 use signet_client::remote::{RemoteEnroll, path_segment, problem};
 
+mod acme;
 mod audit;
 
 pub use audit::{AuditArgs, audit};
@@ -121,6 +122,11 @@ enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// ACME: accounts, orders, External Account Binding keys, early renewal.
+    Acme {
+        #[command(subcommand)]
+        command: acme::AcmeCommand,
+    },
 }
 
 #[derive(Args)]
@@ -222,6 +228,7 @@ pub async fn run(args: AdminArgs) -> Result<ExitCode> {
     };
     let ca = path_segment(&ca_name);
     match command {
+        AdminCommand::Acme { command } => acme::run(&c, &ca, command).await,
         AdminCommand::Exits { command, json } => exits(&c, &ca, command, json).await,
         AdminCommand::View(v) => view(&c, &ca, v).await,
         AdminCommand::Pending { json } => {

@@ -229,6 +229,72 @@ pub struct CaConfig {
     pub exits: Vec<toml::Table>,
     #[serde(default)]
     pub revocation: RevocationToml,
+    /// `[ca.acme]`: the ACME server of this CA (off unless `enabled = true`).
+    #[serde(default)]
+    pub acme: Option<AcmeToml>,
+}
+
+/// `[ca.acme]`: ACME (RFC 8555) for this CA at `{public_url}/acme/{ca}/directory`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcmeToml {
+    pub enabled: bool,
+    /// The profiles offered over ACME; default: every profile with `approval = "auto"`.
+    pub profiles: Option<Vec<String>>,
+    /// Default: the policy's default profile if offered, else the first offered.
+    pub default_profile: Option<String>,
+    /// `newAccount` needs an External Account Binding (`signet admin acme eab create`).
+    pub eab: bool,
+    /// Where http-01 and tls-alpn-01 validation connect.
+    pub http01_port: u16,
+    pub tlsalpn01_port: u16,
+    /// DNS servers (`host:port`) for validation and CAA; default: the system's.
+    pub dns_resolvers: Vec<String>,
+    /// Check CAA (RFC 8659) for DNS identifiers.
+    pub caa: bool,
+    /// CAA issuer domain names meaning this CA; default: the host of `public_url`.
+    pub caa_identities: Vec<String>,
+    /// Validation targets allowed (CIDR); an explicit range lifts the default denial of
+    /// loopback and link-local addresses for that range.
+    pub allowed_ranges: Vec<String>,
+    /// Validation targets refused (CIDR); default: loopback, link-local, multicast,
+    /// unspecified.
+    pub denied_ranges: Option<Vec<String>>,
+    /// How long a valid authorization is kept and reused by new orders of the account.
+    pub authz_reuse: DurationSetting,
+    /// RFC 9773: the renewal window opens when this percentage of the lifetime is left.
+    pub renew_before_percent: u8,
+    /// New orders per account per hour; pending authorizations per account; new orders
+    /// per registered domain per hour (per node). 0: no limit.
+    pub orders_per_account_per_hour: u32,
+    pub pending_authzs_per_account: u32,
+    pub orders_per_domain_per_hour: u32,
+    /// Shown as `meta.termsOfService`; when set, new accounts must agree to it.
+    pub terms_of_service: Option<String>,
+}
+
+impl Default for AcmeToml {
+    fn default() -> Self {
+        AcmeToml {
+            enabled: false,
+            profiles: None,
+            default_profile: None,
+            eab: false,
+            http01_port: 80,
+            tlsalpn01_port: 443,
+            dns_resolvers: Vec::new(),
+            caa: true,
+            caa_identities: Vec::new(),
+            allowed_ranges: Vec::new(),
+            denied_ranges: None,
+            authz_reuse: DurationSetting::Text("30d".into()),
+            renew_before_percent: 33,
+            orders_per_account_per_hour: 300,
+            pending_authzs_per_account: 1000,
+            orders_per_domain_per_hour: 300,
+            terms_of_service: None,
+        }
+    }
 }
 
 /// `[ca.revocation]`: CRL publication and OCSP. Durations are whole seconds, written `90s`,
@@ -332,8 +398,57 @@ impl Config {
 /// What `signet init` puts in the template.
 pub struct Template<'a> {
     pub ca: &'a str,
+    /// `[ca.acme]` enabled (`--dev`) or written commented out.
+    pub acme: bool,
     pub domains: &'a [String],
     pub listen: &'a str,
+}
+
+/// The `[ca.acme]` section: enabled for the `server` profile (`--dev`), or commented out.
+fn acme_block(enabled: bool) -> String {
+    let body = r#"# ACME (RFC 8555) at PUBLIC_URL/acme/CA/directory, for certbot, lego, cert-manager...
+# Every order passes this CA's policy: a manual profile keeps it "processing" until a
+# certificate manager approves (docs/ACME.md).
+[ca.acme]
+enabled = true
+# Profiles offered over ACME (default: every profile with approval = "auto").
+profiles = ["server"]
+default_profile = "server"
+# Require External Account Binding: `signet admin acme eab create` prints KID HMAC.
+eab = false
+# Where validation connects (http-01, tls-alpn-01), and the DNS servers it asks (dns-01,
+# CAA; default: the system's), e.g. ["10.0.0.53:53"].
+http01_port = 80
+tlsalpn01_port = 443
+dns_resolvers = []
+# CAA (RFC 8659) is checked for DNS names; the issuer domain names that mean this CA
+# (default: the host of public_url). A name whose CAA records name none of them is refused.
+caa = true
+caa_identities = []
+# Validation targets (CIDR): loopback and link-local are refused unless allowed here.
+allowed_ranges = []
+# How long a valid authorization is reused by the account's new orders.
+authz_reuse = "30d"
+# RFC 9773 renewal information: the window opens when this share of the lifetime is left.
+renew_before_percent = 33
+# Limits (0 = none); a refusal is a rateLimited problem with Retry-After.
+orders_per_account_per_hour = 300
+pending_authzs_per_account = 1000
+orders_per_domain_per_hour = 300"#;
+    if enabled {
+        body.to_owned()
+    } else {
+        body.lines()
+            .map(|l| {
+                if l.starts_with('#') {
+                    l.to_owned()
+                } else {
+                    format!("# {l}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 fn toml_list(items: &[String]) -> String {
@@ -346,6 +461,7 @@ impl Template<'_> {
     pub fn render(&self) -> String {
         let ca = self.ca;
         let domains = toml_list(self.domains);
+        let acme_block = acme_block(self.acme);
         format!(
             r#"# Signet configuration, written by `signet init`. Every option is shown; edit and
 # restart `signet serve` to apply. Relative paths are relative to this directory.
@@ -459,6 +575,8 @@ ocsp_validity = "1d"
 # kept only in memory, renewed when a third of its validity is left; "ca": the CA key signs.
 ocsp_signer = "delegated"
 ocsp_responder_validity = "7d"
+
+{acme_block}
 
 # The policy module (AD CS ICertPolicy). Built in: "profiles".
 [ca.policy]
@@ -641,10 +759,26 @@ mod tests {
     #[test]
     fn template_parses_and_builds_its_modules() {
         let domains = vec!["example.com".to_string()];
+        for acme in [false, true] {
+            let text = Template {
+                ca: "demo",
+                domains: &domains,
+                listen: "127.0.0.1:0",
+                acme,
+            }
+            .render();
+            let config: Config = toml::from_str(&text).expect("template parses");
+            assert_eq!(
+                config.cas[0].acme.as_ref().is_some_and(|a| a.enabled),
+                acme,
+                "[ca.acme] is enabled exactly with --dev"
+            );
+        }
         let text = Template {
             ca: "demo",
             domains: &domains,
             listen: "127.0.0.1:0",
+            acme: false,
         }
         .render();
         let config: Config = toml::from_str(&text).expect("template parses");

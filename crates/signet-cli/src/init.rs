@@ -115,6 +115,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         ca: name.as_str(),
         domains: &domains,
         listen: &opts.listen,
+        acme: opts.dev,
     };
     let mut token = [0u8; 32];
     SystemRandom::new()

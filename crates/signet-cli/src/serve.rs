@@ -23,6 +23,7 @@ use self::delivery::Delivery;
 use self::maintenance::Maintenance;
 use crate::config::{Config, MetricsToml};
 
+mod acme;
 mod delivery;
 mod maintenance;
 
@@ -241,6 +242,15 @@ pub async fn start(
             "CA {ca:?}: the web console uses /admin/{ca} for its own page; rename the CA or set [server.web] enabled = false"
         );
     }
+    let public_url = config
+        .server
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let acme = acme::build(&config, &authority, &store, public_url).await?;
+    let acme_purge = acme
+        .as_ref()
+        .map(|a| acme::spawn_purge(Arc::clone(a), std::time::Duration::from_secs(600)));
     let app = signet_server::router(AppState {
         enroll: Arc::clone(&authority) as _,
         directory: Arc::clone(&authority) as _,
@@ -257,6 +267,11 @@ pub async fn start(
             MetricsToml::Off => MetricsAccess::Off,
         },
     });
+    // ACME is its own crate on the same front-end API; the server does not know it.
+    let app = match &acme {
+        Some(acme) => app.merge(signet_acme::server::router(Arc::clone(acme))),
+        None => app,
+    };
     let (tls_stop, tls_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (tls_addr, tls_task) = match &config.server.tls {
         Some(tls) => {
@@ -341,6 +356,9 @@ pub async fn start(
         }
         // In-flight requests are drained; no new ones are accepted.
         task_authority.stop_accepting();
+        if let Some(purge) = acme_purge {
+            purge.abort();
+        }
         maintenance.stop().await;
         delivery.stop().await;
         if let Err(e) = task_authority.record_shutdown().await {

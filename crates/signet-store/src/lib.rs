@@ -45,6 +45,7 @@
 //! `signet_testkit::stories` (`tests/stories.rs` runs it here).
 #![forbid(unsafe_code)]
 
+mod acme;
 pub mod audit;
 #[cfg(feature = "bench")]
 pub mod bench_fill;

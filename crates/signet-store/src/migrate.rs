@@ -74,6 +74,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0008_audit_checkpoints.sql"),
         backfill: None,
     },
+    Migration {
+        version: 9,
+        name: "acme",
+        sql: include_str!("../migrations/sqlite/0009_acme.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

@@ -25,6 +25,7 @@ use signet_core::{
 };
 
 use crate::StoreStats;
+use crate::acme::write::{AcmeDone, AcmeWrite};
 use crate::checkpoint::Checkpoints;
 use crate::codec::{copy_error, sql_error};
 use crate::outbox::AckExit;
@@ -57,6 +58,8 @@ enum Op {
     ParkEvent(Box<signet_core::ParkEvent>),
     UnparkEvent(Box<UnparkEvent>),
     AuditCheckpoint(Box<(signet_core::audit::AuditCheckpoint, Vec<NewEvent>)>),
+    /// Every ACME write (`crate::acme::write`).
+    Acme(Box<AcmeWrite>),
 }
 
 pub(crate) struct UnparkEvent {
@@ -70,6 +73,7 @@ enum Reply {
     Id(oneshot::Sender<Result<RequestId, StoreError>>),
     Unit(oneshot::Sender<Result<(), StoreError>>),
     Num(oneshot::Sender<Result<u64, StoreError>>),
+    Acme(oneshot::Sender<Result<AcmeDone, StoreError>>),
 }
 
 /// What a successful operation produced.
@@ -77,6 +81,7 @@ enum Done {
     Id(RequestId),
     Unit,
     Num(u64),
+    Acme(AcmeDone),
 }
 
 /// The handle the store keeps: the command channel and the thread.
@@ -215,6 +220,15 @@ impl Writer {
         self.send(Command {
             op: Op::CreateToken(Box::new(t)),
             reply: Reply::Num(reply),
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) async fn acme(&self, w: AcmeWrite) -> Result<AcmeDone, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command {
+            op: Op::Acme(Box::new(w)),
+            reply: Reply::Acme(reply),
         })?;
         answer.await.map_err(|_| stopped())?
     }
@@ -482,6 +496,7 @@ impl Op {
             Op::AuditCheckpoint(c) => crate::audit::record_checkpoint(conn, &c.0)
                 .and_then(|()| outbox::append_events(conn, &c.1))
                 .map(|()| Done::Unit),
+            Op::Acme(w) => crate::acme::write::execute(conn, w).map(Done::Acme),
         }
     }
 }
@@ -505,6 +520,12 @@ impl Reply {
             Reply::Num(tx) => {
                 let _ = tx.send(result.and_then(|d| match d {
                     Done::Num(n) => Ok(n),
+                    _ => Err(mismatch()),
+                }));
+            }
+            Reply::Acme(tx) => {
+                let _ = tx.send(result.and_then(|d| match d {
+                    Done::Acme(done) => Ok(done),
                     _ => Err(mismatch()),
                 }));
             }

@@ -312,3 +312,31 @@ fn random_id() -> Result<String, AcmeFailure> {
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| AcmeFailure::internal("no random bytes"))?;
     Ok(crate::b64::encode(&bytes))
 }
+
+impl Validate for crate::validate::Validator {
+    fn validate<'a>(
+        &'a self,
+        kind: ChallengeType,
+        identifier: &'a AcmeIdentifier,
+        token: &'a str,
+        key_authorization: &'a str,
+    ) -> BoxFuture<'a, Result<(), Problem>> {
+        Box::pin(crate::validate::Validator::validate(
+            self,
+            kind,
+            identifier,
+            token,
+            key_authorization,
+        ))
+    }
+
+    fn check_caa<'a>(
+        &'a self,
+        identifier: &'a AcmeIdentifier,
+        wildcard: bool,
+    ) -> BoxFuture<'a, Result<(), Problem>> {
+        Box::pin(crate::validate::Validator::check_caa(
+            self, identifier, wildcard,
+        ))
+    }
+}

@@ -25,14 +25,14 @@ const JOSE_JSON: &str = "application/jose+json";
 /// `badNonce`-style answers.
 #[derive(Debug, Clone)]
 pub struct AcmeFailure {
-    pub problem: Problem,
+    pub problem: Box<Problem>,
     pub retry_after: Option<Duration>,
 }
 
 impl AcmeFailure {
     pub(super) fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
         AcmeFailure {
-            problem: Problem::new(kind, detail),
+            problem: Box::new(Problem::new(kind, detail)),
             retry_after: None,
         }
     }
@@ -75,7 +75,7 @@ impl AcmeFailure {
                 detail,
                 retry_after,
             } => AcmeFailure {
-                problem: Problem::new(ProblemType::RateLimited, detail),
+                problem: Box::new(Problem::new(ProblemType::RateLimited, detail)),
                 retry_after: Some(retry_after),
             },
             EnrollError::Conflict(detail) => Self::new(ProblemType::Malformed, detail),
@@ -86,14 +86,14 @@ impl AcmeFailure {
 
     pub(super) fn from_error<E: AcmeError>(e: &E) -> Self {
         AcmeFailure {
-            problem: e.problem(),
+            problem: Box::new(e.problem()),
             retry_after: None,
         }
     }
 
     pub(super) fn rate_limited(detail: impl Into<String>, retry_after: Duration) -> Self {
         AcmeFailure {
-            problem: Problem::new(ProblemType::RateLimited, detail),
+            problem: Box::new(Problem::new(ProblemType::RateLimited, detail)),
             retry_after: Some(retry_after.max(Duration::from_secs(1))),
         }
     }

@@ -1,0 +1,866 @@
+//! The ACME front end's records (`signet_api::acme`): accounts, orders, authorizations with
+//! their challenges, External Account Binding keys, used nonces, early-renewal marks and the
+//! nonce secret, in the `acme_*` tables of migration `0009_acme`.
+//!
+//! Reads run on the reader threads; writes are one writer command (`Op::Acme`, see `write`),
+//! so they share the group commit, and each write that carries an `AcmeAudit` appends it to
+//! the audit chain in its own transaction. Every object is scoped by its CA: a lookup names
+//! the CA, and an object of another CA is not found.
+//!
+//! Lists are JSON text (see the migration); lists of rows are bounded by the caller's
+//! `limit`, and EAB keys (which only administrators create) by [`EAB_LIST_MAX`].
+
+pub(crate) mod write;
+
+use std::str::FromStr;
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use signet_api::acme::{
+    AccountChange, AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeIdentifier, AcmeOrder, AcmePurged,
+    AcmeStore, AcmeStoreError, AuthzUpdate, EabKey, OrderUpdate, UnknownName,
+};
+use signet_core::{BoxFuture, CaName, SerialNumber, StoreError};
+
+use crate::SqliteStore;
+use crate::codec::{from_unix, sql_error, to_unix};
+use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
+use write::{AcmeDone, AcmeWrite};
+
+/// The most EAB keys `eab_keys` returns (newest first): keys are made one by one by
+/// administrators, so this is far above any real installation.
+pub(crate) const EAB_LIST_MAX: u32 = 10_000;
+
+impl FromRow for AcmeAccount {
+    const COLUMNS: &'static str =
+        "id, ca, jwk, thumbprint, status, contact, eab_kid, requester, created_at";
+    const TABLE: &'static str = "acme_accounts";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<AcmeAccount, StoreError> {
+        let id: String = c.next("id")?;
+        c.key(id.clone());
+        Ok(AcmeAccount {
+            id,
+            ca: c.ca("ca")?,
+            jwk: c.next("jwk")?,
+            thumbprint: c.next("thumbprint")?,
+            status: named(c, "status")?,
+            contact: c.sans("contact")?,
+            eab_kid: c.next("eab_kid")?,
+            requester: c.next("requester")?,
+            created_at: c.time("created_at")?,
+        })
+    }
+}
+
+impl FromRow for AcmeOrder {
+    const COLUMNS: &'static str = "id, ca, account, status, identifiers, authorizations, \
+        profile, not_before, not_after, expires, error, request_id, serial, replaces, created_at";
+    const TABLE: &'static str = "acme_orders";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<AcmeOrder, StoreError> {
+        let id: String = c.next("id")?;
+        c.key(id.clone());
+        let ca = c.ca("ca")?;
+        let account = c.next("account")?;
+        let status = named(c, "status")?;
+        let identifiers: String = c.next("identifiers")?;
+        let identifiers = decode_identifiers(&identifiers)
+            .ok_or_else(|| c.bad("identifiers", "not a JSON array of identifiers"))?;
+        Ok(AcmeOrder {
+            id,
+            ca,
+            account,
+            status,
+            identifiers,
+            authorizations: c.sans("authorizations")?,
+            profile: c.next("profile")?,
+            not_before: c.opt_time("not_before")?,
+            not_after: c.opt_time("not_after")?,
+            expires: c.time("expires")?,
+            error: c.next("error")?,
+            request: c.opt_request_id("request_id")?,
+            serial: opt_serial(c, "serial")?,
+            replaces: opt_serial(c, "replaces")?,
+            created_at: c.time("created_at")?,
+        })
+    }
+}
+
+impl FromRow for AcmeAuthz {
+    const COLUMNS: &'static str = "id, ca, account, identifier_type, identifier_value, \
+        wildcard, status, expires, challenges";
+    const TABLE: &'static str = "acme_authzs";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<AcmeAuthz, StoreError> {
+        let id: String = c.next("id")?;
+        c.key(id.clone());
+        let ca = c.ca("ca")?;
+        let account = c.next("account")?;
+        let kind = named(c, "identifier_type")?;
+        let value = c.next("identifier_value")?;
+        let wildcard: bool = c.next("wildcard")?;
+        let status = named(c, "status")?;
+        let expires = c.time("expires")?;
+        let challenges: String = c.next("challenges")?;
+        let challenges = decode_challenges(&challenges)
+            .ok_or_else(|| c.bad("challenges", "not a JSON array of challenges"))?;
+        Ok(AcmeAuthz {
+            id,
+            ca,
+            account,
+            identifier: AcmeIdentifier { kind, value },
+            wildcard,
+            status,
+            expires,
+            challenges,
+        })
+    }
+}
+
+impl FromRow for EabKey {
+    const COLUMNS: &'static str =
+        "kid, ca, name, hmac, created_at, created_by, revoked_at, account";
+    const TABLE: &'static str = "acme_eab_keys";
+
+    fn from_row(c: &mut Columns<'_, '_>) -> Result<EabKey, StoreError> {
+        let kid: String = c.next("kid")?;
+        c.key(kid.clone());
+        let ca: Option<String> = c.next("ca")?;
+        let ca = ca
+            .map(|s| CaName::new(&s))
+            .transpose()
+            .map_err(|e| c.bad("ca", &e.to_string()))?;
+        Ok(EabKey {
+            kid,
+            ca,
+            name: c.next("name")?,
+            hmac: c.next("hmac")?,
+            created_at: c.time("created_at")?,
+            created_by: c.next("created_by")?,
+            revoked_at: c.opt_time("revoked_at")?,
+            account: c.next("account")?,
+        })
+    }
+}
+
+/// A status or type stored as its RFC 8555 name.
+fn named<T: FromStr<Err = UnknownName>>(
+    c: &mut Columns<'_, '_>,
+    column: &str,
+) -> Result<T, StoreError> {
+    let s: String = c.next(column)?;
+    s.parse()
+        .map_err(|e: UnknownName| c.bad(column, &e.to_string()))
+}
+
+fn opt_serial(c: &mut Columns<'_, '_>, column: &str) -> Result<Option<SerialNumber>, StoreError> {
+    let s: Option<String> = c.next(column)?;
+    s.map(|s| s.parse())
+        .transpose()
+        .map_err(|e: signet_core::ids::IdError| c.bad(column, &e.to_string()))
+}
+
+/// `[{"type": "dns", "value": "example.com"}, ...]`
+pub(crate) fn encode_identifiers(ids: &[AcmeIdentifier]) -> String {
+    Value::Array(
+        ids.iter()
+            .map(|i| json!({ "type": i.kind.as_str(), "value": i.value }))
+            .collect(),
+    )
+    .to_string()
+}
+
+fn decode_identifiers(text: &str) -> Option<Vec<AcmeIdentifier>> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    value
+        .as_array()?
+        .iter()
+        .map(|i| {
+            Some(AcmeIdentifier {
+                kind: i.get("type")?.as_str()?.parse().ok()?,
+                value: i.get("value")?.as_str()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// `[{"type", "token", "status", "validated" (unix seconds or null), "error" (or null)}, ...]`
+pub(crate) fn encode_challenges(challenges: &[AcmeChallenge]) -> Result<String, StoreError> {
+    let items = challenges
+        .iter()
+        .map(|ch| {
+            Ok(json!({
+                "type": ch.kind.as_str(),
+                "token": ch.token,
+                "status": ch.status.as_str(),
+                "validated": ch.validated.map(to_unix).transpose()?,
+                "error": ch.error,
+            }))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Value::Array(items).to_string())
+}
+
+fn decode_challenges(text: &str) -> Option<Vec<AcmeChallenge>> {
+    let value: Value = serde_json::from_str(text).ok()?;
+    value
+        .as_array()?
+        .iter()
+        .map(|ch| {
+            let validated = match ch.get("validated")? {
+                Value::Null => None,
+                v => Some(from_unix(v.as_i64()?)?),
+            };
+            let error = match ch.get("error")? {
+                Value::Null => None,
+                v => Some(v.as_str()?.to_string()),
+            };
+            Some(AcmeChallenge {
+                kind: ch.get("type")?.as_str()?.parse().ok()?,
+                token: ch.get("token")?.as_str()?.to_string(),
+                status: ch.get("status")?.as_str()?.parse().ok()?,
+                validated,
+                error,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn encode_strings(list: &[String]) -> String {
+    Value::Array(list.iter().map(|s| Value::String(s.clone())).collect()).to_string()
+}
+
+static ACCOUNT: Statement =
+    Statement::new(|| select::<AcmeAccount>("FROM acme_accounts WHERE ca = ?1 AND id = ?2"));
+static ACCOUNT_BY_THUMBPRINT: Statement = Statement::new(|| {
+    select::<AcmeAccount>("FROM acme_accounts WHERE ca = ?1 AND thumbprint = ?2")
+});
+static ACCOUNTS: Statement = Statement::new(|| {
+    select::<AcmeAccount>(
+        "FROM acme_accounts WHERE ca = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2",
+    )
+});
+static ORDER: Statement =
+    Statement::new(|| select::<AcmeOrder>("FROM acme_orders WHERE ca = ?1 AND id = ?2"));
+/// `orders`: newest first, ties broken by id, so paging by the last order seen is exact.
+/// `?2` the account, `?3` the order to page after (`before`), `?4` the limit.
+static ORDERS: Statement = Statement::new(|| {
+    select::<AcmeOrder>("FROM acme_orders WHERE ca = ?1 ORDER BY created_at DESC, id DESC LIMIT ?4")
+});
+static ORDERS_OF_ACCOUNT: Statement = Statement::new(|| {
+    select::<AcmeOrder>(
+        "FROM acme_orders WHERE ca = ?1 AND account = ?2 \
+         ORDER BY created_at DESC, id DESC LIMIT ?4",
+    )
+});
+static ORDERS_BEFORE: Statement = Statement::new(|| {
+    select::<AcmeOrder>(
+        "FROM acme_orders WHERE ca = ?1 AND (created_at, id) < \
+         (SELECT b.created_at, b.id FROM acme_orders b WHERE b.ca = ?1 AND b.id = ?3) \
+         ORDER BY created_at DESC, id DESC LIMIT ?4",
+    )
+});
+static ORDERS_OF_ACCOUNT_BEFORE: Statement = Statement::new(|| {
+    select::<AcmeOrder>(
+        "FROM acme_orders WHERE ca = ?1 AND account = ?2 AND (created_at, id) < \
+         (SELECT b.created_at, b.id FROM acme_orders b WHERE b.ca = ?1 AND b.id = ?3) \
+         ORDER BY created_at DESC, id DESC LIMIT ?4",
+    )
+});
+static ORDER_FOR_CERTIFICATE: Statement = Statement::new(|| {
+    select::<AcmeOrder>(
+        "FROM acme_orders WHERE ca = ?1 AND serial = ?2 AND status = 'valid' LIMIT 1",
+    )
+});
+static ORDER_REPLACING: Statement = Statement::new(|| {
+    select::<AcmeOrder>(
+        "FROM acme_orders WHERE ca = ?1 AND replaces = ?2 AND status != 'invalid' LIMIT 1",
+    )
+});
+const COUNT_ORDERS: &str = "SELECT count(*) FROM acme_orders \
+    WHERE ca = ?1 AND account = ?2 AND created_at >= ?3";
+static AUTHZ: Statement =
+    Statement::new(|| select::<AcmeAuthz>("FROM acme_authzs WHERE ca = ?1 AND id = ?2"));
+static REUSABLE_AUTHZ: Statement = Statement::new(|| {
+    select::<AcmeAuthz>(
+        "FROM acme_authzs WHERE ca = ?1 AND account = ?2 AND identifier_type = ?3 \
+         AND identifier_value = ?4 AND status = 'valid' AND wildcard = ?5 AND expires > ?6 \
+         ORDER BY expires DESC LIMIT 1",
+    )
+});
+const COUNT_PENDING_AUTHZS: &str = "SELECT count(*) FROM acme_authzs \
+    WHERE ca = ?1 AND account = ?2 AND status = 'pending' AND expires > ?3";
+static EAB: Statement = Statement::new(|| select::<EabKey>("FROM acme_eab_keys WHERE kid = ?1"));
+static EAB_KEYS: Statement = Statement::new(|| {
+    select::<EabKey>("FROM acme_eab_keys ORDER BY created_at DESC, kid DESC LIMIT ?1")
+});
+static EAB_KEYS_FOR_CA: Statement = Statement::new(|| {
+    select::<EabKey>(
+        "FROM acme_eab_keys WHERE ca = ?2 OR ca IS NULL \
+         ORDER BY created_at DESC, kid DESC LIMIT ?1",
+    )
+});
+const RENEW_EARLY: &str = "SELECT at FROM acme_renew_early WHERE ca = ?1 AND serial = ?2";
+
+pub(crate) fn account(
+    conn: &Connection,
+    ca: &CaName,
+    id: &str,
+) -> Result<Option<AcmeAccount>, StoreError> {
+    query_opt(
+        conn,
+        &ACCOUNT,
+        params![ca.as_str(), id],
+        "reading an ACME account",
+    )
+}
+
+fn account_by_thumbprint(
+    conn: &Connection,
+    ca: &CaName,
+    thumbprint: &str,
+) -> Result<Option<AcmeAccount>, StoreError> {
+    query_opt(
+        conn,
+        &ACCOUNT_BY_THUMBPRINT,
+        params![ca.as_str(), thumbprint],
+        "reading an ACME account",
+    )
+}
+
+fn accounts(conn: &Connection, ca: &CaName, limit: u32) -> Result<Vec<AcmeAccount>, StoreError> {
+    query_all(
+        conn,
+        &ACCOUNTS,
+        params![ca.as_str(), i64::from(limit)],
+        "listing ACME accounts",
+    )
+}
+
+fn order(conn: &Connection, ca: &CaName, id: &str) -> Result<Option<AcmeOrder>, StoreError> {
+    query_opt(
+        conn,
+        &ORDER,
+        params![ca.as_str(), id],
+        "reading an ACME order",
+    )
+}
+
+fn orders(
+    conn: &Connection,
+    ca: &CaName,
+    account: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<AcmeOrder>, StoreError> {
+    let sql = match (account.is_some(), before.is_some()) {
+        (false, false) => &ORDERS,
+        (true, false) => &ORDERS_OF_ACCOUNT,
+        (false, true) => &ORDERS_BEFORE,
+        (true, true) => &ORDERS_OF_ACCOUNT_BEFORE,
+    };
+    // Each statement names ?4, so it has four parameter slots: the ones it does not use are
+    // bound and ignored.
+    query_all(
+        conn,
+        sql,
+        params![ca.as_str(), account, before, i64::from(limit)],
+        "listing ACME orders",
+    )
+}
+
+fn order_for_certificate(
+    conn: &Connection,
+    ca: &CaName,
+    serial: &SerialNumber,
+) -> Result<Option<AcmeOrder>, StoreError> {
+    query_opt(
+        conn,
+        &ORDER_FOR_CERTIFICATE,
+        params![ca.as_str(), serial.to_hex()],
+        "reading the order of a certificate",
+    )
+}
+
+fn order_replacing(
+    conn: &Connection,
+    ca: &CaName,
+    serial: &SerialNumber,
+) -> Result<Option<AcmeOrder>, StoreError> {
+    query_opt(
+        conn,
+        &ORDER_REPLACING,
+        params![ca.as_str(), serial.to_hex()],
+        "reading the order replacing a certificate",
+    )
+}
+
+fn count_orders(
+    conn: &Connection,
+    ca: &CaName,
+    account: &str,
+    since: SystemTime,
+) -> Result<u64, StoreError> {
+    count(
+        conn,
+        COUNT_ORDERS,
+        params![ca.as_str(), account, to_unix(since)?],
+        "counting ACME orders",
+    )
+}
+
+fn authz(conn: &Connection, ca: &CaName, id: &str) -> Result<Option<AcmeAuthz>, StoreError> {
+    query_opt(
+        conn,
+        &AUTHZ,
+        params![ca.as_str(), id],
+        "reading an ACME authorization",
+    )
+}
+
+fn reusable_authz(
+    conn: &Connection,
+    ca: &CaName,
+    account: &str,
+    identifier: &AcmeIdentifier,
+    wildcard: bool,
+    valid_until: SystemTime,
+) -> Result<Option<AcmeAuthz>, StoreError> {
+    query_opt(
+        conn,
+        &REUSABLE_AUTHZ,
+        params![
+            ca.as_str(),
+            account,
+            identifier.kind.as_str(),
+            identifier.value,
+            wildcard,
+            to_unix(valid_until)?
+        ],
+        "reading a reusable ACME authorization",
+    )
+}
+
+fn count_pending_authzs(
+    conn: &Connection,
+    ca: &CaName,
+    account: &str,
+    now: SystemTime,
+) -> Result<u64, StoreError> {
+    count(
+        conn,
+        COUNT_PENDING_AUTHZS,
+        params![ca.as_str(), account, to_unix(now)?],
+        "counting pending ACME authorizations",
+    )
+}
+
+pub(crate) fn eab(conn: &Connection, kid: &str) -> Result<Option<EabKey>, StoreError> {
+    query_opt(conn, &EAB, params![kid], "reading an EAB key")
+}
+
+fn eab_keys(conn: &Connection, ca: Option<&CaName>) -> Result<Vec<EabKey>, StoreError> {
+    let limit = i64::from(EAB_LIST_MAX);
+    match ca {
+        Some(ca) => query_all(
+            conn,
+            &EAB_KEYS_FOR_CA,
+            params![limit, ca.as_str()],
+            "listing EAB keys",
+        ),
+        None => query_all(conn, &EAB_KEYS, params![limit], "listing EAB keys"),
+    }
+}
+
+fn renew_early(
+    conn: &Connection,
+    ca: &CaName,
+    serial: &SerialNumber,
+) -> Result<Option<SystemTime>, StoreError> {
+    let at: Option<i64> = conn
+        .prepare_cached(RENEW_EARLY)
+        .and_then(|mut s| {
+            s.query_row(params![ca.as_str(), serial.to_hex()], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_error("reading an early-renewal mark"))?;
+    at.map(|secs| {
+        from_unix(secs).ok_or_else(|| {
+            crate::codec::corrupt("acme_renew_early", serial.to_hex(), "at", "out of range")
+        })
+    })
+    .transpose()
+}
+
+fn count(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    context: &'static str,
+) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params, |r| r.get(0)))
+        .map_err(sql_error(context))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The one place a `StoreError` becomes an `AcmeStoreError`: a uniqueness rule's refusal stays
+/// a conflict; anything else is the store's failure, described.
+fn acme_error(e: StoreError) -> AcmeStoreError {
+    match e {
+        StoreError::Conflict(message) => AcmeStoreError::Conflict(message),
+        other => AcmeStoreError::Store(other.to_string()),
+    }
+}
+
+/// Cannot happen: each write is paired with its result's kind in `write`.
+fn mismatch() -> AcmeStoreError {
+    AcmeStoreError::Store("internal error: an ACME write's result does not match it".into())
+}
+
+impl SqliteStore {
+    fn acme_read<'a, T, F>(&'a self, f: F) -> BoxFuture<'a, Result<T, AcmeStoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let read = self.readers.run(f);
+        Box::pin(async move { read.await.map_err(acme_error) })
+    }
+
+    async fn acme_write(&self, w: AcmeWrite) -> Result<AcmeDone, AcmeStoreError> {
+        self.writer.acme(w).await.map_err(acme_error)
+    }
+
+    async fn acme_unit(&self, w: AcmeWrite) -> Result<(), AcmeStoreError> {
+        match self.acme_write(w).await? {
+            AcmeDone::Unit => Ok(()),
+            _ => Err(mismatch()),
+        }
+    }
+
+    async fn acme_flag(&self, w: AcmeWrite) -> Result<bool, AcmeStoreError> {
+        match self.acme_write(w).await? {
+            AcmeDone::Flag(changed) => Ok(changed),
+            _ => Err(mismatch()),
+        }
+    }
+}
+
+impl AcmeStore for SqliteStore {
+    fn acme_nonce_secret(
+        &self,
+        candidate: [u8; 32],
+    ) -> BoxFuture<'_, Result<[u8; 32], AcmeStoreError>> {
+        Box::pin(async move {
+            match self.acme_write(AcmeWrite::NonceSecret(candidate)).await? {
+                AcmeDone::Secret(secret) => Ok(secret),
+                _ => Err(mismatch()),
+            }
+        })
+    }
+
+    fn use_nonce(
+        &self,
+        nonce_id: [u8; 16],
+        expires: SystemTime,
+    ) -> BoxFuture<'_, Result<bool, AcmeStoreError>> {
+        Box::pin(self.acme_flag(AcmeWrite::UseNonce {
+            id: nonce_id,
+            expires,
+        }))
+    }
+
+    fn create_account(
+        &self,
+        account: AcmeAccount,
+        audit: signet_api::acme::AcmeAudit,
+    ) -> BoxFuture<'_, Result<(), AcmeStoreError>> {
+        Box::pin(self.acme_unit(AcmeWrite::CreateAccount(Box::new((account, audit)))))
+    }
+
+    fn account<'a>(
+        &'a self,
+        ca: &'a CaName,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<AcmeAccount>, AcmeStoreError>> {
+        let (ca, id) = (ca.clone(), id.to_string());
+        self.acme_read(move |conn| account(conn, &ca, &id))
+    }
+
+    fn account_by_thumbprint<'a>(
+        &'a self,
+        ca: &'a CaName,
+        thumbprint: &'a str,
+    ) -> BoxFuture<'a, Result<Option<AcmeAccount>, AcmeStoreError>> {
+        let (ca, thumbprint) = (ca.clone(), thumbprint.to_string());
+        self.acme_read(move |conn| account_by_thumbprint(conn, &ca, &thumbprint))
+    }
+
+    fn update_account<'a>(
+        &'a self,
+        ca: &'a CaName,
+        id: &'a str,
+        change: AccountChange,
+        audit: signet_api::acme::AcmeAudit,
+    ) -> BoxFuture<'a, Result<AcmeAccount, AcmeStoreError>> {
+        let w = AcmeWrite::UpdateAccount(Box::new(write::UpdateAccount {
+            ca: ca.clone(),
+            id: id.to_string(),
+            change,
+            audit,
+        }));
+        Box::pin(async move {
+            match self.acme_write(w).await? {
+                AcmeDone::Account(account) => Ok(*account),
+                AcmeDone::NoAccount => Err(AcmeStoreError::NotFound(format!(
+                    "ACME account {id:?} of CA {ca}"
+                ))),
+                _ => Err(mismatch()),
+            }
+        })
+    }
+
+    fn accounts<'a>(
+        &'a self,
+        ca: &'a CaName,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<AcmeAccount>, AcmeStoreError>> {
+        let ca = ca.clone();
+        self.acme_read(move |conn| accounts(conn, &ca, limit))
+    }
+
+    fn create_order(
+        &self,
+        order: AcmeOrder,
+        new_authzs: Vec<AcmeAuthz>,
+    ) -> BoxFuture<'_, Result<(), AcmeStoreError>> {
+        Box::pin(self.acme_unit(AcmeWrite::CreateOrder(Box::new(order), new_authzs)))
+    }
+
+    fn order<'a>(
+        &'a self,
+        ca: &'a CaName,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
+        let (ca, id) = (ca.clone(), id.to_string());
+        self.acme_read(move |conn| order(conn, &ca, &id))
+    }
+
+    fn update_order(&self, update: OrderUpdate) -> BoxFuture<'_, Result<bool, AcmeStoreError>> {
+        Box::pin(self.acme_flag(AcmeWrite::UpdateOrder(Box::new(update))))
+    }
+
+    fn orders<'a>(
+        &'a self,
+        ca: &'a CaName,
+        account: Option<&'a str>,
+        before: Option<&'a str>,
+        limit: u32,
+    ) -> BoxFuture<'a, Result<Vec<AcmeOrder>, AcmeStoreError>> {
+        let ca = ca.clone();
+        let account = account.map(str::to_string);
+        let before = before.map(str::to_string);
+        self.acme_read(move |conn| orders(conn, &ca, account.as_deref(), before.as_deref(), limit))
+    }
+
+    fn order_for_certificate<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: &'a SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
+        let (ca, serial) = (ca.clone(), *serial);
+        self.acme_read(move |conn| order_for_certificate(conn, &ca, &serial))
+    }
+
+    fn order_replacing<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: &'a SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
+        let (ca, serial) = (ca.clone(), *serial);
+        self.acme_read(move |conn| order_replacing(conn, &ca, &serial))
+    }
+
+    fn count_orders<'a>(
+        &'a self,
+        ca: &'a CaName,
+        account: &'a str,
+        since: SystemTime,
+    ) -> BoxFuture<'a, Result<u64, AcmeStoreError>> {
+        let (ca, account) = (ca.clone(), account.to_string());
+        self.acme_read(move |conn| count_orders(conn, &ca, &account, since))
+    }
+
+    fn authz<'a>(
+        &'a self,
+        ca: &'a CaName,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<Option<AcmeAuthz>, AcmeStoreError>> {
+        let (ca, id) = (ca.clone(), id.to_string());
+        self.acme_read(move |conn| authz(conn, &ca, &id))
+    }
+
+    fn update_authz(&self, update: AuthzUpdate) -> BoxFuture<'_, Result<bool, AcmeStoreError>> {
+        Box::pin(self.acme_flag(AcmeWrite::UpdateAuthz(Box::new(update))))
+    }
+
+    fn reusable_authz<'a>(
+        &'a self,
+        ca: &'a CaName,
+        account: &'a str,
+        identifier: &'a AcmeIdentifier,
+        wildcard: bool,
+        valid_until: SystemTime,
+    ) -> BoxFuture<'a, Result<Option<AcmeAuthz>, AcmeStoreError>> {
+        let (ca, account, identifier) = (ca.clone(), account.to_string(), identifier.clone());
+        self.acme_read(move |conn| {
+            reusable_authz(conn, &ca, &account, &identifier, wildcard, valid_until)
+        })
+    }
+
+    fn count_pending_authzs<'a>(
+        &'a self,
+        ca: &'a CaName,
+        account: &'a str,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<u64, AcmeStoreError>> {
+        let (ca, account) = (ca.clone(), account.to_string());
+        self.acme_read(move |conn| count_pending_authzs(conn, &ca, &account, now))
+    }
+
+    fn create_eab(
+        &self,
+        key: EabKey,
+        audit: signet_api::acme::AcmeAudit,
+    ) -> BoxFuture<'_, Result<(), AcmeStoreError>> {
+        Box::pin(self.acme_unit(AcmeWrite::CreateEab(Box::new((key, audit)))))
+    }
+
+    fn eab<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, Result<Option<EabKey>, AcmeStoreError>> {
+        let kid = kid.to_string();
+        self.acme_read(move |conn| eab(conn, &kid))
+    }
+
+    fn eab_keys<'a>(
+        &'a self,
+        ca: Option<&'a CaName>,
+    ) -> BoxFuture<'a, Result<Vec<EabKey>, AcmeStoreError>> {
+        let ca = ca.cloned();
+        self.acme_read(move |conn| eab_keys(conn, ca.as_ref()))
+    }
+
+    fn revoke_eab<'a>(
+        &'a self,
+        kid: &'a str,
+        at: SystemTime,
+        audit: signet_api::acme::AcmeAudit,
+    ) -> BoxFuture<'a, Result<bool, AcmeStoreError>> {
+        Box::pin(
+            self.acme_flag(AcmeWrite::RevokeEab(Box::new(write::RevokeEab {
+                kid: kid.to_string(),
+                at,
+                audit,
+            }))),
+        )
+    }
+
+    fn mark_renew_early<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: &'a SerialNumber,
+        at: SystemTime,
+        audit: signet_api::acme::AcmeAudit,
+    ) -> BoxFuture<'a, Result<(), AcmeStoreError>> {
+        Box::pin(
+            self.acme_unit(AcmeWrite::MarkRenewEarly(Box::new(write::MarkRenewEarly {
+                ca: ca.clone(),
+                serial: *serial,
+                at,
+                audit,
+            }))),
+        )
+    }
+
+    fn renew_early<'a>(
+        &'a self,
+        ca: &'a CaName,
+        serial: &'a SerialNumber,
+    ) -> BoxFuture<'a, Result<Option<SystemTime>, AcmeStoreError>> {
+        let (ca, serial) = (ca.clone(), *serial);
+        self.acme_read(move |conn| renew_early(conn, &ca, &serial))
+    }
+
+    fn purge_acme(
+        &self,
+        now: SystemTime,
+        keep: std::time::Duration,
+    ) -> BoxFuture<'_, Result<AcmePurged, AcmeStoreError>> {
+        Box::pin(async move {
+            match self.acme_write(AcmeWrite::Purge { now, keep }).await? {
+                AcmeDone::Purged(purged) => Ok(purged),
+                _ => Err(mismatch()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statuses the statements name in SQL are the enums' names.
+    #[test]
+    fn statuses_named_in_sql_are_the_enums_names() {
+        use signet_api::acme::AuthzStatus;
+        assert_eq!(AuthzStatus::Valid.as_str(), "valid");
+        assert_eq!(AuthzStatus::Pending.as_str(), "pending");
+        assert_eq!(signet_api::acme::OrderStatus::Invalid.as_str(), "invalid");
+        assert_eq!(signet_api::acme::OrderStatus::Valid.as_str(), "valid");
+        assert_eq!(
+            signet_api::acme::OrderStatus::Processing.as_str(),
+            "processing"
+        );
+    }
+
+    #[test]
+    fn challenges_and_identifiers_round_trip_through_json() {
+        use signet_api::acme::{ChallengeStatus, ChallengeType, IdentifierType};
+        let challenges = vec![
+            AcmeChallenge {
+                kind: ChallengeType::Http01,
+                token: "tok-1".into(),
+                status: ChallengeStatus::Valid,
+                validated: from_unix(1_700_000_000),
+                error: None,
+            },
+            AcmeChallenge {
+                kind: ChallengeType::Dns01,
+                token: "tok-2".into(),
+                status: ChallengeStatus::Invalid,
+                validated: None,
+                error: Some(r#"{"type":"urn:ietf:params:acme:error:dns"}"#.into()),
+            },
+        ];
+        let text = encode_challenges(&challenges).expect("encode");
+        assert_eq!(decode_challenges(&text), Some(challenges));
+        let ids = vec![
+            AcmeIdentifier {
+                kind: IdentifierType::Dns,
+                value: "*.example.com".into(),
+            },
+            AcmeIdentifier {
+                kind: IdentifierType::Ip,
+                value: "192.0.2.1".into(),
+            },
+        ];
+        assert_eq!(decode_identifiers(&encode_identifiers(&ids)), Some(ids));
+        assert_eq!(
+            decode_identifiers(r#"[{"type":"email","value":"x"}]"#),
+            None
+        );
+    }
+}

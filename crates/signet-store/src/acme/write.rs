@@ -1,0 +1,479 @@
+//! The ACME writes, run by the writer thread on its open transaction (`Op::Acme`): a failing
+//! write returns `Err`, and the writer rolls back everything it did (its audit record too).
+//!
+//! Checks that decide a write (is the key already another account's, can the EAB key still
+//! bind, is the certificate already replaced) read inside the same transaction, which holds
+//! the database's write lock (`BEGIN IMMEDIATE`), so no other node can change the answer
+//! before the commit; the UNIQUE indexes of `0009_acme` stand behind them.
+
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use signet_api::acme::{
+    AccountChange, AcmeAccount, AcmeAudit, AcmeAuthz, AcmeOrder, AcmePurged, AuthzUpdate, EabKey,
+    OrderUpdate,
+};
+use signet_core::{AuditTarget, CaName, NewAudit, SerialNumber, StoreError};
+
+use super::{encode_challenges, encode_identifiers, encode_strings};
+use crate::codec::{is_unique_violation, sql_error, to_unix};
+
+/// One ACME write for the writer thread.
+pub(crate) enum AcmeWrite {
+    /// The candidate nonce secret.
+    NonceSecret([u8; 32]),
+    UseNonce {
+        id: [u8; 16],
+        expires: SystemTime,
+    },
+    CreateAccount(Box<(AcmeAccount, AcmeAudit)>),
+    UpdateAccount(Box<UpdateAccount>),
+    CreateOrder(Box<AcmeOrder>, Vec<AcmeAuthz>),
+    UpdateOrder(Box<OrderUpdate>),
+    UpdateAuthz(Box<AuthzUpdate>),
+    CreateEab(Box<(EabKey, AcmeAudit)>),
+    RevokeEab(Box<RevokeEab>),
+    MarkRenewEarly(Box<MarkRenewEarly>),
+    Purge {
+        now: SystemTime,
+        keep: Duration,
+    },
+}
+
+pub(crate) struct UpdateAccount {
+    pub(crate) ca: CaName,
+    pub(crate) id: String,
+    pub(crate) change: AccountChange,
+    pub(crate) audit: AcmeAudit,
+}
+
+pub(crate) struct RevokeEab {
+    pub(crate) kid: String,
+    pub(crate) at: SystemTime,
+    pub(crate) audit: AcmeAudit,
+}
+
+pub(crate) struct MarkRenewEarly {
+    pub(crate) ca: CaName,
+    pub(crate) serial: SerialNumber,
+    pub(crate) at: SystemTime,
+    pub(crate) audit: AcmeAudit,
+}
+
+/// What an ACME write produced; each `AcmeWrite` has one kind (see `SqliteStore`'s
+/// `AcmeStore` implementation, which unpacks it).
+pub(crate) enum AcmeDone {
+    Unit,
+    /// A row was inserted or changed (nonce first used, compare-and-swap applied, key revoked).
+    Flag(bool),
+    Secret([u8; 32]),
+    Account(Box<AcmeAccount>),
+    /// `UpdateAccount` found no such account; nothing was written.
+    NoAccount,
+    Purged(AcmePurged),
+}
+
+const INSERT_NONCE: &str = "INSERT OR IGNORE INTO acme_nonces (id, expires) VALUES (?1, ?2)";
+const INSERT_SETTING: &str = "INSERT OR IGNORE INTO acme_settings (name, value) VALUES (?1, ?2)";
+const SETTING: &str = "SELECT value FROM acme_settings WHERE name = ?1";
+const NONCE_SECRET: &str = "nonce_secret";
+const THUMBPRINT_HOLDER: &str =
+    "SELECT id FROM acme_accounts WHERE ca = ?1 AND thumbprint = ?2 AND id != ?3";
+const INSERT_ACCOUNT: &str = "INSERT INTO acme_accounts \
+    (id, ca, jwk, thumbprint, status, contact, eab_kid, requester, created_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const EAB_STATE: &str = "SELECT ca, revoked_at, account FROM acme_eab_keys WHERE kid = ?1";
+const BIND_EAB: &str = "UPDATE acme_eab_keys SET account = ?2 \
+    WHERE kid = ?1 AND account IS NULL AND revoked_at IS NULL";
+const SET_CONTACT: &str = "UPDATE acme_accounts SET contact = ?3 WHERE ca = ?1 AND id = ?2";
+const SET_STATUS: &str = "UPDATE acme_accounts SET status = ?3 WHERE ca = ?1 AND id = ?2";
+const SET_KEY: &str =
+    "UPDATE acme_accounts SET jwk = ?3, thumbprint = ?4 WHERE ca = ?1 AND id = ?2";
+const LIVE_REPLACEMENT: &str = "SELECT id FROM acme_orders \
+    WHERE ca = ?1 AND replaces = ?2 AND status != 'invalid' LIMIT 1";
+const INSERT_ORDER: &str = "INSERT INTO acme_orders \
+    (id, ca, account, status, identifiers, authorizations, profile, not_before, not_after, \
+     expires, error, request_id, serial, replaces, created_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+const INSERT_AUTHZ: &str = "INSERT INTO acme_authzs \
+    (id, ca, account, identifier_type, identifier_value, wildcard, status, expires, challenges) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+const UPDATE_ORDER: &str = "UPDATE acme_orders SET status = ?4, \
+    error = coalesce(?5, error), request_id = coalesce(?6, request_id), \
+    serial = coalesce(?7, serial) \
+    WHERE id = ?1 AND ca = ?2 AND status = ?3";
+const UPDATE_AUTHZ: &str = "UPDATE acme_authzs SET status = ?4, expires = ?5, challenges = ?6 \
+    WHERE id = ?1 AND ca = ?2 AND status = ?3";
+const INSERT_EAB: &str = "INSERT INTO acme_eab_keys \
+    (kid, ca, name, hmac, created_at, created_by, revoked_at, account) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const REVOKE_EAB: &str =
+    "UPDATE acme_eab_keys SET revoked_at = ?2 WHERE kid = ?1 AND revoked_at IS NULL";
+/// A second mark keeps the first time: that is when the certificate was marked.
+const MARK_RENEW_EARLY: &str = "INSERT INTO acme_renew_early (ca, serial, at) VALUES (?1, ?2, ?3) \
+    ON CONFLICT (ca, serial) DO NOTHING";
+const PURGE_NONCES: &str = "DELETE FROM acme_nonces WHERE expires < ?1";
+const PURGE_AUTHZS: &str = "DELETE FROM acme_authzs WHERE expires < ?1";
+const PURGE_ORDERS: &str = "DELETE FROM acme_orders \
+    WHERE expires < ?1 AND status NOT IN ('valid', 'processing')";
+
+/// Runs one ACME write on the writer's open transaction.
+pub(crate) fn execute(conn: &Connection, w: &AcmeWrite) -> Result<AcmeDone, StoreError> {
+    match w {
+        AcmeWrite::NonceSecret(candidate) => nonce_secret(conn, candidate).map(AcmeDone::Secret),
+        AcmeWrite::UseNonce { id, expires } => use_nonce(conn, id, *expires).map(AcmeDone::Flag),
+        AcmeWrite::CreateAccount(a) => create_account(conn, &a.0, &a.1).map(|()| AcmeDone::Unit),
+        AcmeWrite::UpdateAccount(u) => update_account(conn, u),
+        AcmeWrite::CreateOrder(order, authzs) => {
+            create_order(conn, order, authzs).map(|()| AcmeDone::Unit)
+        }
+        AcmeWrite::UpdateOrder(u) => update_order(conn, u).map(AcmeDone::Flag),
+        AcmeWrite::UpdateAuthz(u) => update_authz(conn, u).map(AcmeDone::Flag),
+        AcmeWrite::CreateEab(k) => create_eab(conn, &k.0, &k.1).map(|()| AcmeDone::Unit),
+        AcmeWrite::RevokeEab(r) => revoke_eab(conn, r).map(AcmeDone::Flag),
+        AcmeWrite::MarkRenewEarly(m) => mark_renew_early(conn, m).map(|()| AcmeDone::Unit),
+        AcmeWrite::Purge { now, keep } => purge(conn, *now, *keep).map(AcmeDone::Purged),
+    }
+}
+
+/// Appends an ACME change's audit record to the chain, in the change's transaction.
+fn audit(conn: &Connection, a: &AcmeAudit) -> Result<(), StoreError> {
+    let record = NewAudit {
+        at: a.at,
+        actor: a.actor.clone(),
+        action: a.action.clone(),
+        ca: a.ca.clone(),
+        target: AuditTarget::Other(a.target.clone()),
+        details: a.details.clone(),
+    };
+    crate::audit::append(conn, &record, None)
+}
+
+/// A SQLite error, a UNIQUE violation being the conflict `conflict` describes.
+fn unique_conflict(
+    context: &'static str,
+    conflict: impl FnOnce() -> String,
+) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict(conflict())
+        } else {
+            sql_error(context)(e)
+        }
+    }
+}
+
+fn nonce_secret(conn: &Connection, candidate: &[u8; 32]) -> Result<[u8; 32], StoreError> {
+    conn.prepare_cached(INSERT_SETTING)
+        .and_then(|mut s| s.execute(params![NONCE_SECRET, candidate.as_slice()]))
+        .map_err(sql_error("storing the ACME nonce secret"))?;
+    let stored: Vec<u8> = conn
+        .prepare_cached(SETTING)
+        .and_then(|mut s| s.query_row(params![NONCE_SECRET], |r| r.get(0)))
+        .map_err(sql_error("reading the ACME nonce secret"))?;
+    stored
+        .as_slice()
+        .try_into()
+        .map_err(|_| crate::codec::corrupt("acme_settings", NONCE_SECRET, "value", "not 32 bytes"))
+}
+
+fn use_nonce(conn: &Connection, id: &[u8; 16], expires: SystemTime) -> Result<bool, StoreError> {
+    let expires = to_unix(expires)?;
+    let inserted = conn
+        .prepare_cached(INSERT_NONCE)
+        .and_then(|mut s| s.execute(params![id.as_slice(), expires]))
+        .map_err(sql_error("recording a used ACME nonce"))?;
+    Ok(inserted == 1)
+}
+
+/// The account of `ca` other than `except` that holds `thumbprint`, if any.
+fn thumbprint_holder(
+    conn: &Connection,
+    ca: &CaName,
+    thumbprint: &str,
+    except: &str,
+) -> Result<Option<String>, StoreError> {
+    conn.prepare_cached(THUMBPRINT_HOLDER)
+        .and_then(|mut s| {
+            s.query_row(params![ca.as_str(), thumbprint, except], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_error("checking ACME account keys"))
+}
+
+fn create_account(
+    conn: &Connection,
+    a: &AcmeAccount,
+    record: &AcmeAudit,
+) -> Result<(), StoreError> {
+    if let Some(holder) = thumbprint_holder(conn, &a.ca, &a.thumbprint, &a.id)? {
+        return Err(StoreError::Conflict(format!(
+            "the key is already ACME account {holder:?}'s on CA {}",
+            a.ca
+        )));
+    }
+    if let Some(kid) = &a.eab_kid {
+        check_eab_bindable(conn, kid, &a.ca)?;
+    }
+    let created_at = to_unix(a.created_at)?;
+    conn.prepare_cached(INSERT_ACCOUNT)
+        .and_then(|mut s| {
+            s.execute(params![
+                a.id,
+                a.ca.as_str(),
+                a.jwk,
+                a.thumbprint,
+                a.status.as_str(),
+                encode_strings(&a.contact),
+                a.eab_kid,
+                a.requester,
+                created_at,
+            ])
+        })
+        .map_err(unique_conflict("recording an ACME account", || {
+            format!(
+                "an ACME account with id {:?} or this key exists, or its EAB key is bound",
+                a.id
+            )
+        }))?;
+    if let Some(kid) = &a.eab_kid {
+        let bound = conn
+            .prepare_cached(BIND_EAB)
+            .and_then(|mut s| s.execute(params![kid, a.id]))
+            .map_err(sql_error("binding an EAB key"))?;
+        if bound != 1 {
+            return Err(StoreError::Conflict(format!(
+                "EAB key {kid:?} can no longer bind an account"
+            )));
+        }
+    }
+    audit(conn, record)
+}
+
+/// `Conflict` unless EAB key `kid` exists, is live, is for `ca` (or any CA) and is unbound.
+fn check_eab_bindable(conn: &Connection, kid: &str, ca: &CaName) -> Result<(), StoreError> {
+    type State = (Option<String>, Option<i64>, Option<String>);
+    let state: Option<State> = conn
+        .prepare_cached(EAB_STATE)
+        .and_then(|mut s| {
+            s.query_row(params![kid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(sql_error("reading an EAB key"))?;
+    let refused = match state {
+        None => "does not exist",
+        Some((_, Some(_), _)) => "is revoked",
+        Some((_, _, Some(_))) => "is already bound to an account",
+        Some((Some(key_ca), _, _)) if key_ca != ca.as_str() => "is for another CA",
+        Some(_) => return Ok(()),
+    };
+    Err(StoreError::Conflict(format!("EAB key {kid:?} {refused}")))
+}
+
+fn update_account(conn: &Connection, u: &UpdateAccount) -> Result<AcmeDone, StoreError> {
+    // Checked before anything is written, so "not found" needs no rollback.
+    if super::account(conn, &u.ca, &u.id)?.is_none() {
+        return Ok(AcmeDone::NoAccount);
+    }
+    let ca = u.ca.as_str();
+    let context = "updating an ACME account";
+    match &u.change {
+        AccountChange::Contact(contact) => conn
+            .prepare_cached(SET_CONTACT)
+            .and_then(|mut s| s.execute(params![ca, u.id, encode_strings(contact)]))
+            .map_err(sql_error(context))?,
+        AccountChange::Status(status) => conn
+            .prepare_cached(SET_STATUS)
+            .and_then(|mut s| s.execute(params![ca, u.id, status.as_str()]))
+            .map_err(sql_error(context))?,
+        AccountChange::Key { jwk, thumbprint } => {
+            if let Some(holder) = thumbprint_holder(conn, &u.ca, thumbprint, &u.id)? {
+                return Err(StoreError::Conflict(format!(
+                    "the new key is already ACME account {holder:?}'s on CA {ca}"
+                )));
+            }
+            conn.prepare_cached(SET_KEY)
+                .and_then(|mut s| s.execute(params![ca, u.id, jwk, thumbprint]))
+                .map_err(unique_conflict(context, || {
+                    format!("the new key is already another ACME account's on CA {ca}")
+                }))?
+        }
+    };
+    audit(conn, &u.audit)?;
+    let account = super::account(conn, &u.ca, &u.id)?.ok_or_else(|| {
+        StoreError::Backend(format!("ACME account {:?} vanished while updated", u.id))
+    })?;
+    Ok(AcmeDone::Account(Box::new(account)))
+}
+
+fn create_order(
+    conn: &Connection,
+    o: &AcmeOrder,
+    new_authzs: &[AcmeAuthz],
+) -> Result<(), StoreError> {
+    let ca = o.ca.as_str();
+    let replaces = o.replaces.map(|s| s.to_hex());
+    if let Some(serial) = &replaces {
+        let live: Option<String> = conn
+            .prepare_cached(LIVE_REPLACEMENT)
+            .and_then(|mut s| s.query_row(params![ca, serial], |r| r.get(0)).optional())
+            .map_err(sql_error("checking ACME replacements"))?;
+        if let Some(order) = live {
+            return Err(StoreError::Conflict(format!(
+                "certificate {serial} is already replaced by ACME order {order:?}"
+            )));
+        }
+    }
+    let not_before = o.not_before.map(to_unix).transpose()?;
+    let not_after = o.not_after.map(to_unix).transpose()?;
+    let (expires, created_at) = (to_unix(o.expires)?, to_unix(o.created_at)?);
+    conn.prepare_cached(INSERT_ORDER)
+        .and_then(|mut s| {
+            s.execute(params![
+                o.id,
+                ca,
+                o.account,
+                o.status.as_str(),
+                encode_identifiers(&o.identifiers),
+                encode_strings(&o.authorizations),
+                o.profile,
+                not_before,
+                not_after,
+                expires,
+                o.error,
+                o.request.map(|r| r.get()),
+                o.serial.map(|s| s.to_hex()),
+                replaces,
+                created_at,
+            ])
+        })
+        .map_err(unique_conflict("recording an ACME order", || {
+            format!(
+                "ACME order {:?} exists, or its certificate is already replaced",
+                o.id
+            )
+        }))?;
+    for a in new_authzs {
+        let expires = to_unix(a.expires)?;
+        let challenges = encode_challenges(&a.challenges)?;
+        conn.prepare_cached(INSERT_AUTHZ)
+            .and_then(|mut s| {
+                s.execute(params![
+                    a.id,
+                    a.ca.as_str(),
+                    a.account,
+                    a.identifier.kind.as_str(),
+                    a.identifier.value,
+                    a.wildcard,
+                    a.status.as_str(),
+                    expires,
+                    challenges,
+                ])
+            })
+            .map_err(unique_conflict("recording an ACME authorization", || {
+                format!("ACME authorization {:?} exists", a.id)
+            }))?;
+    }
+    Ok(())
+}
+
+fn update_order(conn: &Connection, u: &OrderUpdate) -> Result<bool, StoreError> {
+    let changed = conn
+        .prepare_cached(UPDATE_ORDER)
+        .and_then(|mut s| {
+            s.execute(params![
+                u.id,
+                u.ca.as_str(),
+                u.expect.as_str(),
+                u.status.as_str(),
+                u.error,
+                u.request.map(|r| r.get()),
+                u.serial.map(|s| s.to_hex()),
+            ])
+        })
+        .map_err(unique_conflict("updating an ACME order", || {
+            format!(
+                "another live ACME order already replaces the certificate order {:?} replaces",
+                u.id
+            )
+        }))?;
+    Ok(changed == 1)
+}
+
+fn update_authz(conn: &Connection, u: &AuthzUpdate) -> Result<bool, StoreError> {
+    let expires = to_unix(u.expires)?;
+    let challenges = encode_challenges(&u.challenges)?;
+    let changed = conn
+        .prepare_cached(UPDATE_AUTHZ)
+        .and_then(|mut s| {
+            s.execute(params![
+                u.id,
+                u.ca.as_str(),
+                u.expect.as_str(),
+                u.status.as_str(),
+                expires,
+                challenges,
+            ])
+        })
+        .map_err(sql_error("updating an ACME authorization"))?;
+    Ok(changed == 1)
+}
+
+fn create_eab(conn: &Connection, k: &EabKey, record: &AcmeAudit) -> Result<(), StoreError> {
+    let created_at = to_unix(k.created_at)?;
+    let revoked_at = k.revoked_at.map(to_unix).transpose()?;
+    conn.prepare_cached(INSERT_EAB)
+        .and_then(|mut s| {
+            s.execute(params![
+                k.kid,
+                k.ca.as_ref().map(CaName::as_str),
+                k.name,
+                k.hmac,
+                created_at,
+                k.created_by,
+                revoked_at,
+                k.account,
+            ])
+        })
+        .map_err(unique_conflict("recording an EAB key", || {
+            format!("EAB key {:?} exists", k.kid)
+        }))?;
+    audit(conn, record)
+}
+
+fn revoke_eab(conn: &Connection, r: &RevokeEab) -> Result<bool, StoreError> {
+    let at = to_unix(r.at)?;
+    let changed = conn
+        .prepare_cached(REVOKE_EAB)
+        .and_then(|mut s| s.execute(params![r.kid, at]))
+        .map_err(sql_error("revoking an EAB key"))?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    audit(conn, &r.audit)?;
+    Ok(true)
+}
+
+fn mark_renew_early(conn: &Connection, m: &MarkRenewEarly) -> Result<(), StoreError> {
+    let at = to_unix(m.at)?;
+    conn.prepare_cached(MARK_RENEW_EARLY)
+        .and_then(|mut s| s.execute(params![m.ca.as_str(), m.serial.to_hex(), at]))
+        .map_err(sql_error("marking a certificate for early renewal"))?;
+    audit(conn, &m.audit)
+}
+
+fn purge(conn: &Connection, now: SystemTime, keep: Duration) -> Result<AcmePurged, StoreError> {
+    let now = to_unix(now)?;
+    let cutoff = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
+    let delete = |sql: &str, before: i64, context: &'static str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.execute(params![before]))
+            .map(|n| n as u64)
+            .map_err(sql_error(context))
+    };
+    Ok(AcmePurged {
+        nonces: delete(PURGE_NONCES, now, "purging used ACME nonces")?,
+        authorizations: delete(PURGE_AUTHZS, cutoff, "purging ACME authorizations")?,
+        orders: delete(PURGE_ORDERS, cutoff, "purging ACME orders")?,
+    })
+}

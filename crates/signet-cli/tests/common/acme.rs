@@ -408,7 +408,7 @@ impl AcmeCa {
             "[ca.acme]\nenabled = true\nprofiles = [{}]\ndefault_profile = \"{}\"\neab = {}\n\
              http01_port = {http01_port}\ntlsalpn01_port = {tlsalpn01_port}\n\
              dns_resolvers = [\"{}\"]\ncaa_identities = []\n\
-             allowed_ranges = [\"127.0.0.0/8\"]\ndenied_ranges = []\n",
+             allowed_ranges = [\"127.0.0.0/8\"]\n",
             list(&cfg.profiles),
             cfg.default_profile,
             cfg.eab,

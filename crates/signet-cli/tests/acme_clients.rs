@@ -565,6 +565,11 @@ fn lego_waits_for_manager_approval() {
             "the pending request shows it came over ACME ({attr}):\n{details:#}"
         );
     }
+    let order_id = common::acme::attribute(&details, "acme-order").expect("acme-order");
+    let order = ca.acme_order(&order_id);
+    assert_eq!(order["status"], "processing", "{order:#}");
+    assert_eq!(order["request"], id.as_str(), "{order:#}");
+
     let approve = ca.as_manager(&["admin", "approve", &id, "--ca", &ca.server.ca]);
     assert_eq!(approve.code, 0, "approving request {id}: {approve}");
 
@@ -574,4 +579,6 @@ fn lego_waits_for_manager_approval() {
     ca.verify(&leaf, &bundle);
     let details = ca.assert_acme_request(&leaf, "approved");
     assert_eq!(details["status"], "issued", "{details:#}");
+    let order = ca.acme_order(&order_id);
+    assert_eq!(order["status"], "valid", "{order:#}");
 }

@@ -567,6 +567,22 @@ impl AcmeCa {
         )
     }
 
+    /// The ACME order `id` as `signet admin acme orders --json` lists it.
+    pub fn acme_order(&self, id: &str) -> Value {
+        let run = self.as_manager(&["admin", "acme", "orders", "--ca", &self.server.ca, "--json"]);
+        assert_eq!(run.code, 0, "{run}");
+        let v: Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("admin acme orders --json is not JSON ({e}): {run}"));
+        v["orders"]
+            .as_array()
+            .or_else(|| v.as_array())
+            .into_iter()
+            .flatten()
+            .find(|o| o["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("order {id} is not listed: {run}"))
+    }
+
     /// The ids in the pending queue (`admin pending --json`), oldest first as listed.
     pub fn pending_ids(&self) -> Vec<String> {
         let run = self.as_manager(&["admin", "pending", "--ca", &self.server.ca, "--json"]);

@@ -34,7 +34,7 @@ pub use jwk::{Curve, Jwk, JwkError, KeyType};
 pub use jws::{Algorithm, JwsError, JwsRequest, KeyRef, ProtectedHeader, VerifiedRequest};
 pub use nonce::{CheckedNonce, MemoryNonceLedger, NonceError, NonceKey, NonceLedger};
 pub use problem::{AcmeError, Identifier, Problem, ProblemType};
-pub use validate::{IpRange, ValidationConfig, ValidationError, Validator};
+pub use validate::{IpRange, ValidationConfig, ValidationError, ValidationSetupError, Validator};
 
 /// Strict unpadded base64url (RFC 7515 §2): no padding, no whitespace, no other alphabet.
 pub(crate) mod b64 {

@@ -2,20 +2,23 @@
 //! their challenges, External Account Binding keys, used nonces, early-renewal marks and the
 //! nonce secret, in the `acme_*` tables of migration `0009_acme`.
 //!
-//! Reads run on the reader threads; writes are one writer command (`Op::Acme`, see `write`),
-//! so they share the group commit, and each write that carries an `AcmeAudit` appends it to
-//! the audit chain in its own transaction. Every object is scoped by its CA: a lookup names
-//! the CA, and an object of another CA is not found.
+//! Reads (`read`) run on the reader threads; writes (`write`) are one writer command
+//! (`Op::Acme`), so they share the group commit, and each write that carries an `AcmeAudit`
+//! appends it to the audit chain in the same transaction. Every object is scoped by its CA: a
+//! lookup names the CA, and an object of another CA is not found.
 //!
-//! Lists are JSON text (see the migration); lists of rows are bounded by the caller's
-//! `limit`, and EAB keys (which only administrators create) by [`EAB_LIST_MAX`].
+//! This file holds the rows (`FromRow`), the JSON columns' encoding and the `AcmeStore`
+//! implementation, the one place a `StoreError` becomes an `AcmeStoreError`. Lists inside a
+//! row are JSON text (see the migration); lists of rows are bounded by the caller's `limit`,
+//! and EAB keys (which only administrators create) by [`EAB_LIST_MAX`].
 
+mod read;
 pub(crate) mod write;
 
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde_json::{Value, json};
 use signet_api::acme::{
     AccountChange, AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeIdentifier, AcmeOrder, AcmePurged,
@@ -24,8 +27,8 @@ use signet_api::acme::{
 use signet_core::{BoxFuture, CaName, SerialNumber, StoreError};
 
 use crate::SqliteStore;
-use crate::codec::{from_unix, sql_error, to_unix};
-use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
+use crate::codec::{from_unix, to_unix};
+use crate::row::{Columns, FromRow};
 use write::{AcmeDone, AcmeWrite};
 
 /// The most EAB keys `eab_keys` returns (newest first): keys are made one by one by
@@ -232,281 +235,6 @@ pub(crate) fn encode_strings(list: &[String]) -> String {
     Value::Array(list.iter().map(|s| Value::String(s.clone())).collect()).to_string()
 }
 
-static ACCOUNT: Statement =
-    Statement::new(|| select::<AcmeAccount>("FROM acme_accounts WHERE ca = ?1 AND id = ?2"));
-static ACCOUNT_BY_THUMBPRINT: Statement = Statement::new(|| {
-    select::<AcmeAccount>("FROM acme_accounts WHERE ca = ?1 AND thumbprint = ?2")
-});
-static ACCOUNTS: Statement = Statement::new(|| {
-    select::<AcmeAccount>(
-        "FROM acme_accounts WHERE ca = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2",
-    )
-});
-static ORDER: Statement =
-    Statement::new(|| select::<AcmeOrder>("FROM acme_orders WHERE ca = ?1 AND id = ?2"));
-/// `orders`: newest first, ties broken by id, so paging by the last order seen is exact.
-/// `?2` the account, `?3` the order to page after (`before`), `?4` the limit.
-static ORDERS: Statement = Statement::new(|| {
-    select::<AcmeOrder>("FROM acme_orders WHERE ca = ?1 ORDER BY created_at DESC, id DESC LIMIT ?4")
-});
-static ORDERS_OF_ACCOUNT: Statement = Statement::new(|| {
-    select::<AcmeOrder>(
-        "FROM acme_orders WHERE ca = ?1 AND account = ?2 \
-         ORDER BY created_at DESC, id DESC LIMIT ?4",
-    )
-});
-static ORDERS_BEFORE: Statement = Statement::new(|| {
-    select::<AcmeOrder>(
-        "FROM acme_orders WHERE ca = ?1 AND (created_at, id) < \
-         (SELECT b.created_at, b.id FROM acme_orders b WHERE b.ca = ?1 AND b.id = ?3) \
-         ORDER BY created_at DESC, id DESC LIMIT ?4",
-    )
-});
-static ORDERS_OF_ACCOUNT_BEFORE: Statement = Statement::new(|| {
-    select::<AcmeOrder>(
-        "FROM acme_orders WHERE ca = ?1 AND account = ?2 AND (created_at, id) < \
-         (SELECT b.created_at, b.id FROM acme_orders b WHERE b.ca = ?1 AND b.id = ?3) \
-         ORDER BY created_at DESC, id DESC LIMIT ?4",
-    )
-});
-static ORDER_FOR_CERTIFICATE: Statement = Statement::new(|| {
-    select::<AcmeOrder>(
-        "FROM acme_orders WHERE ca = ?1 AND serial = ?2 AND status = 'valid' LIMIT 1",
-    )
-});
-static ORDER_REPLACING: Statement = Statement::new(|| {
-    select::<AcmeOrder>(
-        "FROM acme_orders WHERE ca = ?1 AND replaces = ?2 AND status != 'invalid' LIMIT 1",
-    )
-});
-const COUNT_ORDERS: &str = "SELECT count(*) FROM acme_orders \
-    WHERE ca = ?1 AND account = ?2 AND created_at >= ?3";
-static AUTHZ: Statement =
-    Statement::new(|| select::<AcmeAuthz>("FROM acme_authzs WHERE ca = ?1 AND id = ?2"));
-static REUSABLE_AUTHZ: Statement = Statement::new(|| {
-    select::<AcmeAuthz>(
-        "FROM acme_authzs WHERE ca = ?1 AND account = ?2 AND identifier_type = ?3 \
-         AND identifier_value = ?4 AND status = 'valid' AND wildcard = ?5 AND expires > ?6 \
-         ORDER BY expires DESC LIMIT 1",
-    )
-});
-const COUNT_PENDING_AUTHZS: &str = "SELECT count(*) FROM acme_authzs \
-    WHERE ca = ?1 AND account = ?2 AND status = 'pending' AND expires > ?3";
-static EAB: Statement = Statement::new(|| select::<EabKey>("FROM acme_eab_keys WHERE kid = ?1"));
-static EAB_KEYS: Statement = Statement::new(|| {
-    select::<EabKey>("FROM acme_eab_keys ORDER BY created_at DESC, kid DESC LIMIT ?1")
-});
-static EAB_KEYS_FOR_CA: Statement = Statement::new(|| {
-    select::<EabKey>(
-        "FROM acme_eab_keys WHERE ca = ?2 OR ca IS NULL \
-         ORDER BY created_at DESC, kid DESC LIMIT ?1",
-    )
-});
-const RENEW_EARLY: &str = "SELECT at FROM acme_renew_early WHERE ca = ?1 AND serial = ?2";
-
-pub(crate) fn account(
-    conn: &Connection,
-    ca: &CaName,
-    id: &str,
-) -> Result<Option<AcmeAccount>, StoreError> {
-    query_opt(
-        conn,
-        &ACCOUNT,
-        params![ca.as_str(), id],
-        "reading an ACME account",
-    )
-}
-
-fn account_by_thumbprint(
-    conn: &Connection,
-    ca: &CaName,
-    thumbprint: &str,
-) -> Result<Option<AcmeAccount>, StoreError> {
-    query_opt(
-        conn,
-        &ACCOUNT_BY_THUMBPRINT,
-        params![ca.as_str(), thumbprint],
-        "reading an ACME account",
-    )
-}
-
-fn accounts(conn: &Connection, ca: &CaName, limit: u32) -> Result<Vec<AcmeAccount>, StoreError> {
-    query_all(
-        conn,
-        &ACCOUNTS,
-        params![ca.as_str(), i64::from(limit)],
-        "listing ACME accounts",
-    )
-}
-
-fn order(conn: &Connection, ca: &CaName, id: &str) -> Result<Option<AcmeOrder>, StoreError> {
-    query_opt(
-        conn,
-        &ORDER,
-        params![ca.as_str(), id],
-        "reading an ACME order",
-    )
-}
-
-fn orders(
-    conn: &Connection,
-    ca: &CaName,
-    account: Option<&str>,
-    before: Option<&str>,
-    limit: u32,
-) -> Result<Vec<AcmeOrder>, StoreError> {
-    let sql = match (account.is_some(), before.is_some()) {
-        (false, false) => &ORDERS,
-        (true, false) => &ORDERS_OF_ACCOUNT,
-        (false, true) => &ORDERS_BEFORE,
-        (true, true) => &ORDERS_OF_ACCOUNT_BEFORE,
-    };
-    // Each statement names ?4, so it has four parameter slots: the ones it does not use are
-    // bound and ignored.
-    query_all(
-        conn,
-        sql,
-        params![ca.as_str(), account, before, i64::from(limit)],
-        "listing ACME orders",
-    )
-}
-
-fn order_for_certificate(
-    conn: &Connection,
-    ca: &CaName,
-    serial: &SerialNumber,
-) -> Result<Option<AcmeOrder>, StoreError> {
-    query_opt(
-        conn,
-        &ORDER_FOR_CERTIFICATE,
-        params![ca.as_str(), serial.to_hex()],
-        "reading the order of a certificate",
-    )
-}
-
-fn order_replacing(
-    conn: &Connection,
-    ca: &CaName,
-    serial: &SerialNumber,
-) -> Result<Option<AcmeOrder>, StoreError> {
-    query_opt(
-        conn,
-        &ORDER_REPLACING,
-        params![ca.as_str(), serial.to_hex()],
-        "reading the order replacing a certificate",
-    )
-}
-
-fn count_orders(
-    conn: &Connection,
-    ca: &CaName,
-    account: &str,
-    since: SystemTime,
-) -> Result<u64, StoreError> {
-    count(
-        conn,
-        COUNT_ORDERS,
-        params![ca.as_str(), account, to_unix(since)?],
-        "counting ACME orders",
-    )
-}
-
-fn authz(conn: &Connection, ca: &CaName, id: &str) -> Result<Option<AcmeAuthz>, StoreError> {
-    query_opt(
-        conn,
-        &AUTHZ,
-        params![ca.as_str(), id],
-        "reading an ACME authorization",
-    )
-}
-
-fn reusable_authz(
-    conn: &Connection,
-    ca: &CaName,
-    account: &str,
-    identifier: &AcmeIdentifier,
-    wildcard: bool,
-    valid_until: SystemTime,
-) -> Result<Option<AcmeAuthz>, StoreError> {
-    query_opt(
-        conn,
-        &REUSABLE_AUTHZ,
-        params![
-            ca.as_str(),
-            account,
-            identifier.kind.as_str(),
-            identifier.value,
-            wildcard,
-            to_unix(valid_until)?
-        ],
-        "reading a reusable ACME authorization",
-    )
-}
-
-fn count_pending_authzs(
-    conn: &Connection,
-    ca: &CaName,
-    account: &str,
-    now: SystemTime,
-) -> Result<u64, StoreError> {
-    count(
-        conn,
-        COUNT_PENDING_AUTHZS,
-        params![ca.as_str(), account, to_unix(now)?],
-        "counting pending ACME authorizations",
-    )
-}
-
-pub(crate) fn eab(conn: &Connection, kid: &str) -> Result<Option<EabKey>, StoreError> {
-    query_opt(conn, &EAB, params![kid], "reading an EAB key")
-}
-
-fn eab_keys(conn: &Connection, ca: Option<&CaName>) -> Result<Vec<EabKey>, StoreError> {
-    let limit = i64::from(EAB_LIST_MAX);
-    match ca {
-        Some(ca) => query_all(
-            conn,
-            &EAB_KEYS_FOR_CA,
-            params![limit, ca.as_str()],
-            "listing EAB keys",
-        ),
-        None => query_all(conn, &EAB_KEYS, params![limit], "listing EAB keys"),
-    }
-}
-
-fn renew_early(
-    conn: &Connection,
-    ca: &CaName,
-    serial: &SerialNumber,
-) -> Result<Option<SystemTime>, StoreError> {
-    let at: Option<i64> = conn
-        .prepare_cached(RENEW_EARLY)
-        .and_then(|mut s| {
-            s.query_row(params![ca.as_str(), serial.to_hex()], |r| r.get(0))
-                .optional()
-        })
-        .map_err(sql_error("reading an early-renewal mark"))?;
-    at.map(|secs| {
-        from_unix(secs).ok_or_else(|| {
-            crate::codec::corrupt("acme_renew_early", serial.to_hex(), "at", "out of range")
-        })
-    })
-    .transpose()
-}
-
-fn count(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    context: &'static str,
-) -> Result<u64, StoreError> {
-    let n: i64 = conn
-        .prepare_cached(sql)
-        .and_then(|mut s| s.query_row(params, |r| r.get(0)))
-        .map_err(sql_error(context))?;
-    Ok(u64::try_from(n).unwrap_or(0))
-}
-
 /// The one place a `StoreError` becomes an `AcmeStoreError`: a uniqueness rule's refusal stays
 /// a conflict; anything else is the store's failure, described.
 fn acme_error(e: StoreError) -> AcmeStoreError {
@@ -588,7 +316,7 @@ impl AcmeStore for SqliteStore {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<AcmeAccount>, AcmeStoreError>> {
         let (ca, id) = (ca.clone(), id.to_string());
-        self.acme_read(move |conn| account(conn, &ca, &id))
+        self.acme_read(move |conn| read::account(conn, &ca, &id))
     }
 
     fn account_by_thumbprint<'a>(
@@ -597,7 +325,7 @@ impl AcmeStore for SqliteStore {
         thumbprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<AcmeAccount>, AcmeStoreError>> {
         let (ca, thumbprint) = (ca.clone(), thumbprint.to_string());
-        self.acme_read(move |conn| account_by_thumbprint(conn, &ca, &thumbprint))
+        self.acme_read(move |conn| read::account_by_thumbprint(conn, &ca, &thumbprint))
     }
 
     fn update_account<'a>(
@@ -630,7 +358,7 @@ impl AcmeStore for SqliteStore {
         limit: u32,
     ) -> BoxFuture<'a, Result<Vec<AcmeAccount>, AcmeStoreError>> {
         let ca = ca.clone();
-        self.acme_read(move |conn| accounts(conn, &ca, limit))
+        self.acme_read(move |conn| read::accounts(conn, &ca, limit))
     }
 
     fn create_order(
@@ -647,7 +375,7 @@ impl AcmeStore for SqliteStore {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
         let (ca, id) = (ca.clone(), id.to_string());
-        self.acme_read(move |conn| order(conn, &ca, &id))
+        self.acme_read(move |conn| read::order(conn, &ca, &id))
     }
 
     fn update_order(&self, update: OrderUpdate) -> BoxFuture<'_, Result<bool, AcmeStoreError>> {
@@ -664,7 +392,9 @@ impl AcmeStore for SqliteStore {
         let ca = ca.clone();
         let account = account.map(str::to_string);
         let before = before.map(str::to_string);
-        self.acme_read(move |conn| orders(conn, &ca, account.as_deref(), before.as_deref(), limit))
+        self.acme_read(move |conn| {
+            read::orders(conn, &ca, account.as_deref(), before.as_deref(), limit)
+        })
     }
 
     fn order_for_certificate<'a>(
@@ -673,7 +403,7 @@ impl AcmeStore for SqliteStore {
         serial: &'a SerialNumber,
     ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
         let (ca, serial) = (ca.clone(), *serial);
-        self.acme_read(move |conn| order_for_certificate(conn, &ca, &serial))
+        self.acme_read(move |conn| read::order_for_certificate(conn, &ca, &serial))
     }
 
     fn order_replacing<'a>(
@@ -682,7 +412,7 @@ impl AcmeStore for SqliteStore {
         serial: &'a SerialNumber,
     ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
         let (ca, serial) = (ca.clone(), *serial);
-        self.acme_read(move |conn| order_replacing(conn, &ca, &serial))
+        self.acme_read(move |conn| read::order_replacing(conn, &ca, &serial))
     }
 
     fn count_orders<'a>(
@@ -692,7 +422,7 @@ impl AcmeStore for SqliteStore {
         since: SystemTime,
     ) -> BoxFuture<'a, Result<u64, AcmeStoreError>> {
         let (ca, account) = (ca.clone(), account.to_string());
-        self.acme_read(move |conn| count_orders(conn, &ca, &account, since))
+        self.acme_read(move |conn| read::count_orders(conn, &ca, &account, since))
     }
 
     fn authz<'a>(
@@ -701,7 +431,7 @@ impl AcmeStore for SqliteStore {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<AcmeAuthz>, AcmeStoreError>> {
         let (ca, id) = (ca.clone(), id.to_string());
-        self.acme_read(move |conn| authz(conn, &ca, &id))
+        self.acme_read(move |conn| read::authz(conn, &ca, &id))
     }
 
     fn update_authz(&self, update: AuthzUpdate) -> BoxFuture<'_, Result<bool, AcmeStoreError>> {
@@ -718,7 +448,7 @@ impl AcmeStore for SqliteStore {
     ) -> BoxFuture<'a, Result<Option<AcmeAuthz>, AcmeStoreError>> {
         let (ca, account, identifier) = (ca.clone(), account.to_string(), identifier.clone());
         self.acme_read(move |conn| {
-            reusable_authz(conn, &ca, &account, &identifier, wildcard, valid_until)
+            read::reusable_authz(conn, &ca, &account, &identifier, wildcard, valid_until)
         })
     }
 
@@ -729,7 +459,7 @@ impl AcmeStore for SqliteStore {
         now: SystemTime,
     ) -> BoxFuture<'a, Result<u64, AcmeStoreError>> {
         let (ca, account) = (ca.clone(), account.to_string());
-        self.acme_read(move |conn| count_pending_authzs(conn, &ca, &account, now))
+        self.acme_read(move |conn| read::count_pending_authzs(conn, &ca, &account, now))
     }
 
     fn create_eab(
@@ -742,7 +472,7 @@ impl AcmeStore for SqliteStore {
 
     fn eab<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, Result<Option<EabKey>, AcmeStoreError>> {
         let kid = kid.to_string();
-        self.acme_read(move |conn| eab(conn, &kid))
+        self.acme_read(move |conn| read::eab(conn, &kid))
     }
 
     fn eab_keys<'a>(
@@ -750,7 +480,7 @@ impl AcmeStore for SqliteStore {
         ca: Option<&'a CaName>,
     ) -> BoxFuture<'a, Result<Vec<EabKey>, AcmeStoreError>> {
         let ca = ca.cloned();
-        self.acme_read(move |conn| eab_keys(conn, ca.as_ref()))
+        self.acme_read(move |conn| read::eab_keys(conn, ca.as_ref()))
     }
 
     fn revoke_eab<'a>(
@@ -791,7 +521,7 @@ impl AcmeStore for SqliteStore {
         serial: &'a SerialNumber,
     ) -> BoxFuture<'a, Result<Option<SystemTime>, AcmeStoreError>> {
         let (ca, serial) = (ca.clone(), *serial);
-        self.acme_read(move |conn| renew_early(conn, &ca, &serial))
+        self.acme_read(move |conn| read::renew_early(conn, &ca, &serial))
     }
 
     fn purge_acme(

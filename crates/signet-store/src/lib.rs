@@ -1,6 +1,7 @@
 //! Signet's storage: [`SqliteStore`], the embedded SQLite implementation of
 //! [`signet_core::Store`] (requests, their attributes and extensions, certificates, the event
-//! outbox and exit cursors).
+//! outbox and exit cursors) and of [`signet_api::acme::AcmeStore`] (the ACME front end's
+//! records).
 //!
 //! Writes are durable when their future resolves `Ok`: the database runs in WAL mode with
 //! `synchronous=FULL`, and one writer thread groups concurrent writes into one transaction
@@ -34,14 +35,18 @@
 //!   extensions, approvals and certificate), `outbox` (events and exit cursors), `exits`
 //!   (delivery failures and parked events), `tokens`, `revocation` (revocation changes,
 //!   CRLs, what CRLs and OCSP read, the responder key), `audit` (the chain and its
-//!   checkpoints), `view` (ICertView queries, certificate history, dashboard figures).
+//!   checkpoints), `view` (ICertView queries, certificate history, dashboard figures),
+//!   `acme` (the ACME front end's accounts, orders, authorizations, EAB keys, used nonces,
+//!   early-renewal marks and nonce secret: [`signet_api::acme::AcmeStore`] for
+//!   `SqliteStore`; reads in `acme/read.rs`, writes in `acme/write.rs`, all of them one
+//!   writer command, `Op::Acme`).
 //! - `checkpoint`: WAL checkpoints, kept out of the writer's commits.
 //! - `codec`: column conventions (times, sequence numbers) and SQLite error mapping.
 //! - `bench_fill` (cargo feature `bench`, for `signet bench crl` only): bulk rows written
 //!   directly into the file.
 //! - `examples/store_bench.rs`: an issuance-shaped write benchmark.
 //!
-//! The `Store` contract every backend keeps is tested by the story suite in
+//! The `Store` and `AcmeStore` contracts every backend keeps are tested by the story suite in
 //! `signet_testkit::stories` (`tests/stories.rs` runs it here).
 #![forbid(unsafe_code)]
 

@@ -4,7 +4,8 @@
 //! P-256 key (certificates verify with `openssl`), a [`FakeClock`] the test moves, a
 //! deterministic [`SeededRandom`], a temporary SQLite store ([`TempStore`]), a small test
 //! policy ([`policies`]) and recording exit modules ([`RecordingExit`]). Store backends run
-//! the same [`stories`], written against the `Store` trait only.
+//! the same [`stories`], written against the `Store` trait only (and `AcmeStore` for the ACME
+//! stories).
 //!
 //! Panics are this crate's error handling: a setup step that fails fails the test, with a
 //! message that says which step.

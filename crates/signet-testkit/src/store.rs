@@ -3,10 +3,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use signet_api::acme::AcmeStore;
 use signet_core::Store;
 use signet_store::SqliteStore;
 
-use crate::stories::FreshStore;
+use crate::stories::{FreshAcme, FreshStore};
 
 /// A [`SqliteStore`] in a temporary directory, removed when this is dropped (after the
 /// store, which is declared first).
@@ -40,6 +41,19 @@ impl TempStore {
     pub fn fresh() -> FreshStore {
         let t = TempStore::new();
         FreshStore::new(t.as_dyn(), Box::new(t))
+    }
+
+    /// A fresh store for an ACME story: the same store as `Store` and as `AcmeStore`, and
+    /// `reopen` opening the database file again.
+    pub fn fresh_acme() -> FreshAcme {
+        let t = TempStore::new();
+        let path = t.dir().join("signet.db");
+        let acme = Arc::clone(&t.store) as Arc<dyn AcmeStore>;
+        let reopen = move || {
+            let store = SqliteStore::open(&path).expect("opening the store again");
+            Arc::new(store) as Arc<dyn AcmeStore>
+        };
+        FreshAcme::new(t.as_dyn(), acme, Box::new(reopen), Box::new(t))
     }
 }
 

@@ -10,12 +10,18 @@
 //!
 //! Stories: [`request_lifecycle`], [`serial_uniqueness`], [`revocation_changes`],
 //! [`outbox_and_cursors`], [`tokens`], [`audit_chain`], [`crl_records`], [`view_queries`].
+//!
+//! ACME stories, for a backend that also implements `signet_api::acme::AcmeStore` (they take
+//! a [`FreshAcme`]): [`acme_accounts`], [`acme_eab`], [`acme_orders`], [`acme_authzs`],
+//! [`acme_nonces`], [`acme_purge`], [`acme_audit`], [`acme_ca_scoping`].
 
 use std::any::Any;
 use std::sync::Arc;
 
 use signet_core::Store;
 
+mod acme;
+mod acme_orders;
 mod audit;
 mod builders;
 mod crls;
@@ -25,6 +31,8 @@ mod revocation;
 mod tokens;
 mod view;
 
+pub use acme::{FreshAcme, acme_accounts, acme_audit, acme_ca_scoping, acme_eab};
+pub use acme_orders::{acme_authzs, acme_nonces, acme_orders, acme_purge};
 pub use audit::audit_chain;
 pub use builders::{ca, certificate, issued, pending, serial, t, update};
 pub use crls::crl_records;
@@ -58,4 +66,16 @@ pub const ALL: [&str; 8] = [
     "audit_chain",
     "crl_records",
     "view_queries",
+];
+
+/// Every ACME story, by name.
+pub const ALL_ACME: [&str; 8] = [
+    "acme_accounts",
+    "acme_eab",
+    "acme_orders",
+    "acme_authzs",
+    "acme_nonces",
+    "acme_purge",
+    "acme_audit",
+    "acme_ca_scoping",
 ];

@@ -33,7 +33,7 @@ pub(super) async fn validate(
     if values.is_empty() {
         return Err(ValidationError::NoTxt { name: challenge });
     }
-    if values.iter().any(|v| *v == expected.as_bytes()) {
+    if values.contains(&expected.as_bytes()) {
         return Ok(());
     }
     let shown: Vec<String> = values

@@ -24,6 +24,8 @@ use super::{Inner, Target, ValidationError};
 pub const MAX_REDIRECTS: usize = 10;
 /// The longest `Location` we look at.
 const MAX_LOCATION: usize = 2048;
+/// The most bytes of status line and headers we read (and hyper's read buffer size).
+const MAX_HEADER_BYTES: usize = 16 * 1024;
 const USER_AGENT_VALUE: &str = "Signet-ACME-VA";
 
 /// One URL of the redirect chain.
@@ -149,7 +151,10 @@ where
         url: url.to_string(),
         source,
     };
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+    // The read buffer bounds the status line and headers too (hyper's default is ~400 KB).
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(MAX_HEADER_BYTES)
+        .handshake(io)
         .await
         .map_err(http_err)?;
     let request = Request::builder()

@@ -159,7 +159,8 @@ impl Validator {
         token: &str,
         key_authorization: &str,
     ) -> Result<(), Problem> {
-        self.bounded(async {
+        let what = format!("{} for {}", kind.as_str(), identifier.value);
+        self.bounded(what, async {
             let target = Target::of(identifier)?;
             match kind {
                 ChallengeType::Http01 => {
@@ -186,20 +187,22 @@ impl Validator {
         if self.inner.config.caa_identities.is_empty() || identifier.kind != IdentifierType::Dns {
             return Ok(());
         }
-        self.bounded(async {
-            let name = identifier
-                .value
-                .strip_prefix("*.")
-                .unwrap_or(&identifier.value);
+        let what = format!("CAA for {}", identifier.value);
+        self.bounded(what, async {
             let wildcard = wildcard || identifier.value.starts_with("*.");
-            caa::check(&self.inner, name, wildcard).await
+            match Target::of(identifier)? {
+                Target::Name(name) => caa::check(&self.inner, &name, wildcard).await,
+                Target::Ip(_) => Ok(()),
+            }
         })
         .await
     }
 
-    /// Runs `work` under the concurrency limit and the overall timeout.
+    /// Runs `work` under the concurrency limit and the overall timeout (which starts once a
+    /// permit is held: waiting in line does not count against an attempt).
     async fn bounded(
         &self,
+        what: String,
         work: impl Future<Output = Result<(), ValidationError>>,
     ) -> Result<(), Problem> {
         let result = async {
@@ -212,7 +215,7 @@ impl Validator {
             let after = self.inner.config.timeout;
             tokio::time::timeout(after, work)
                 .await
-                .map_err(|_| ValidationError::Timeout { after })?
+                .map_err(|_| ValidationError::Timeout { what, after })?
         }
         .await;
         result.map_err(|e| e.problem())
@@ -291,16 +294,17 @@ pub enum ValidationError {
     /// The address policy refuses every address of the target.
     #[error("{host} resolves to {addr}, which is not an allowed validation target")]
     Denied { host: String, addr: IpAddr },
-    /// Connecting failed (for every address tried; this is the last error).
-    #[error("{addr}: {source}")]
+    /// Connecting failed (for every address tried; this is the last error). The detail
+    /// reads `127.0.0.1:5002: Connection refused (os error 111)`: the cause follows.
+    #[error("{addr}")]
     Connect {
         addr: SocketAddr,
         #[source]
         source: io::Error,
     },
     /// The attempt as a whole took longer than the configured timeout.
-    #[error("no answer within {after:?}")]
-    Timeout { after: Duration },
+    #[error("{what}: no answer within {after:?}")]
+    Timeout { what: String, after: Duration },
     /// The HTTP exchange failed.
     #[error("HTTP request to {url} failed")]
     Http {

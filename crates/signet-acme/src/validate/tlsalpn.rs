@@ -41,16 +41,50 @@ pub(super) async fn validate(
     if connection.alpn_protocol() != Some(ACME_TLS_1) {
         return Err(ValidationError::Alpn { addr });
     }
-    let bad = |reason: String| ValidationError::Certificate { addr, reason };
     let certificate = connection
         .peer_certificates()
         .and_then(|c| c.first())
-        .ok_or_else(|| bad("no certificate".to_owned()))?;
-    check_certificate(certificate.as_ref(), target, key_authorization).map_err(bad)
+        .ok_or_else(|| ValidationError::Certificate {
+            addr,
+            reason: "no certificate".to_owned(),
+        })?;
+    match check_certificate(certificate.as_ref(), target, key_authorization) {
+        Ok(()) => Ok(()),
+        Err(CertificateCheck::Invalid(reason)) => {
+            Err(ValidationError::Certificate { addr, reason })
+        }
+        Err(CertificateCheck::Mismatch) => Err(ValidationError::Mismatch {
+            what: format!("the acmeIdentifier extension of the certificate from {addr}"),
+        }),
+    }
 }
 
-/// The checks of RFC 8737 §3 on the leaf certificate; the error says what is wrong.
-fn check_certificate(der: &[u8], target: &Target, key_authorization: &str) -> Result<(), String> {
+/// Why a certificate is not the right challenge certificate.
+enum CertificateCheck {
+    /// It is not a valid challenge certificate for the identifier.
+    Invalid(String),
+    /// It is, but for another key authorization.
+    Mismatch,
+}
+
+impl From<String> for CertificateCheck {
+    fn from(reason: String) -> Self {
+        CertificateCheck::Invalid(reason)
+    }
+}
+
+impl From<&str> for CertificateCheck {
+    fn from(reason: &str) -> Self {
+        CertificateCheck::Invalid(reason.to_owned())
+    }
+}
+
+/// The checks of RFC 8737 §3 on the leaf certificate.
+fn check_certificate(
+    der: &[u8],
+    target: &Target,
+    key_authorization: &str,
+) -> Result<(), CertificateCheck> {
     let info = signet_x509::parse_certificate(der).map_err(|e| format!("unreadable: {e}"))?;
     let san = info
         .extensions
@@ -60,7 +94,7 @@ fn check_certificate(der: &[u8], target: &Target, key_authorization: &str) -> Re
     let sans = signet_x509::ext::parse_subject_alt_name(&san.value)
         .map_err(|e| format!("subjectAltName not understood: {e}"))?;
     let [only] = sans.as_slice() else {
-        return Err(format!("{} subjectAltNames, not exactly one", sans.len()));
+        return Err(format!("{} subjectAltNames, not exactly one", sans.len()).into());
     };
     let matches = match (only, target) {
         (San::Dns(d), Target::Name(name)) => d.eq_ignore_ascii_case(name),
@@ -68,7 +102,7 @@ fn check_certificate(der: &[u8], target: &Target, key_authorization: &str) -> Re
         _ => false,
     };
     if !matches {
-        return Err(format!("subjectAltName {only} is not {target}"));
+        return Err(format!("subjectAltName {only} is not {target}").into());
     }
     let ext = info
         .extensions
@@ -76,16 +110,16 @@ fn check_certificate(der: &[u8], target: &Target, key_authorization: &str) -> Re
         .find(|e| e.oid == ACME_IDENTIFIER_OID)
         .ok_or("no acmeIdentifier extension")?;
     if !ext.critical {
-        return Err("the acmeIdentifier extension is not critical".to_owned());
+        return Err("the acmeIdentifier extension is not critical".into());
     }
     // Authorization ::= OCTET STRING (SIZE (32)) -- SHA-256 of the key authorization
     let digest = match ext.value.as_slice() {
         [0x04, 0x20, digest @ ..] if digest.len() == 32 => digest,
-        _ => return Err("the acmeIdentifier value is not a 32-octet OCTET STRING".to_owned()),
+        _ => return Err("the acmeIdentifier value is not a 32-octet OCTET STRING".into()),
     };
     let expected = signet_x509::sha256(key_authorization.as_bytes());
     aws_lc_rs::constant_time::verify_slices_are_equal(digest, &expected)
-        .map_err(|_| "key authorization mismatch in the acmeIdentifier extension".to_owned())
+        .map_err(|_| CertificateCheck::Mismatch)
 }
 
 /// A TLS client configuration with the given ALPN protocols that accepts any certificate
@@ -134,7 +168,7 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+        verify_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -143,10 +177,173 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+        verify_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algorithms.supported_schemes()
+    }
+}
+
+/// Verifies a handshake signature with the public key of `cert`.
+///
+/// rustls's own helpers parse the certificate with webpki, which refuses the critical
+/// acmeIdentifier extension every tls-alpn-01 certificate carries; so the key is taken from
+/// the certificate here and checked with the provider's algorithms directly (as webpki does:
+/// an algorithm applies when its public-key AlgorithmIdentifier equals the key's).
+fn verify_signature(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+    algorithms: &WebPkiSupportedAlgorithms,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    let bad_encoding = || rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding);
+    let (key_algorithm, public_key) = subject_public_key(cert.as_ref()).ok_or_else(bad_encoding)?;
+    let candidates = algorithms
+        .mapping
+        .iter()
+        .filter(|(scheme, _)| *scheme == dss.scheme)
+        .flat_map(|(_, algs)| algs.iter());
+    for alg in candidates {
+        if alg.public_key_alg_id().as_ref() != key_algorithm {
+            continue;
+        }
+        return alg
+            .verify_signature(public_key, message, dss.signature())
+            .map(|()| HandshakeSignatureValid::assertion())
+            .map_err(|_| {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)
+            });
+    }
+    Err(rustls::PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme.into())
+}
+
+/// The content of the SubjectPublicKeyInfo's AlgorithmIdentifier and the subjectPublicKey
+/// bits of a certificate.
+fn subject_public_key(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    // Certificate  ::=  SEQUENCE  { tbsCertificate TBSCertificate, ... }
+    // TBSCertificate  ::=  SEQUENCE  {
+    //      version         [0]  EXPLICIT Version DEFAULT v1,
+    //      serialNumber         CertificateSerialNumber,
+    //      signature            AlgorithmIdentifier,
+    //      issuer               Name,
+    //      validity             Validity,
+    //      subject              Name,
+    //      subjectPublicKeyInfo SubjectPublicKeyInfo, ... }
+    // SubjectPublicKeyInfo  ::=  SEQUENCE  {
+    //      algorithm            AlgorithmIdentifier,
+    //      subjectPublicKey     BIT STRING  }
+    let (0x30, cert, _) = tlv(der)? else {
+        return None;
+    };
+    let (0x30, tbs, _) = tlv(cert)? else {
+        return None;
+    };
+    let mut rest = tbs;
+    let (tag, _, after) = tlv(rest)?;
+    if tag == 0xa0 {
+        rest = after;
+    }
+    for expected in [0x02, 0x30, 0x30, 0x30, 0x30] {
+        let (tag, _, after) = tlv(rest)?;
+        if tag != expected {
+            return None;
+        }
+        rest = after;
+    }
+    let (0x30, spki, _) = tlv(rest)? else {
+        return None;
+    };
+    let (0x30, algorithm, after) = tlv(spki)? else {
+        return None;
+    };
+    let (0x03, bits, _) = tlv(after)? else {
+        return None;
+    };
+    match bits {
+        [0, key @ ..] => Some((algorithm, key)),
+        _ => None,
+    }
+}
+
+/// One DER TLV: tag, value, the bytes after it. Single-octet tags; lengths up to 4 octets.
+fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let (octets, rest) = rest.split_at(n);
+        (
+            octets
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b)),
+            rest,
+        )
+    };
+    if rest.len() < len {
+        return None;
+    }
+    let (value, after) = rest.split_at(len);
+    Some((tag, value, after))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{subject_public_key, tlv};
+
+    fn t(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        if content.len() < 0x80 {
+            out.push(content.len() as u8);
+        } else {
+            out.push(0x82);
+            out.extend_from_slice(&(content.len() as u16).to_be_bytes());
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A certificate skeleton: only the structure `subject_public_key` walks.
+    fn skeleton(version: bool) -> Vec<u8> {
+        let algorithm = t(0x06, &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01]);
+        let spki = t(
+            0x30,
+            &[t(0x30, &algorithm), t(0x03, &[0, 4, 1, 2, 3])].concat(),
+        );
+        let mut tbs = Vec::new();
+        if version {
+            tbs.extend(t(0xa0, &t(0x02, &[2])));
+        }
+        tbs.extend(t(0x02, &[1]));
+        for _ in 0..4 {
+            tbs.extend(t(0x30, &[0u8; 130])); // long-form lengths too
+        }
+        tbs.extend(spki);
+        t(0x30, &[t(0x30, &tbs), t(0x30, &[]), t(0x03, &[0])].concat())
+    }
+
+    #[test]
+    fn finds_the_public_key() {
+        for version in [true, false] {
+            let cert = skeleton(version);
+            let (algorithm, key) = subject_public_key(&cert).expect("walks");
+            assert_eq!(algorithm[0], 0x06);
+            assert_eq!(key, &[4, 1, 2, 3]);
+            // Every truncation fails cleanly.
+            for n in 0..cert.len() {
+                assert!(subject_public_key(&cert[..n]).is_none(), "cut at {n}");
+            }
+        }
+        assert!(
+            tlv(&[0x30, 0x85, 1, 1, 1, 1, 1]).is_none(),
+            "5-octet length"
+        );
+        assert!(tlv(&[0x30, 0x80]).is_none(), "indefinite length");
+        assert!(tlv(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_none());
     }
 }

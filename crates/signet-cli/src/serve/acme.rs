@@ -139,7 +139,10 @@ pub async fn build(
     let mut cas = Vec::new();
     for ca in &config.cas {
         if let Some(acme) = ca.acme.as_ref().filter(|a| a.enabled) {
-            cas.push(ca_settings(ca, acme, &public_url).with_context(|| format!("CA {}: [ca.acme]", ca.name))?);
+            cas.push(
+                ca_settings(ca, acme, &public_url)
+                    .with_context(|| format!("CA {}: [ca.acme]", ca.name))?,
+            );
         }
     }
     if cas.is_empty() {

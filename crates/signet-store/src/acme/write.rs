@@ -272,7 +272,7 @@ fn check_eab_bindable(conn: &Connection, kid: &str, ca: &CaName) -> Result<(), S
 
 fn update_account(conn: &Connection, u: &UpdateAccount) -> Result<AcmeDone, StoreError> {
     // Checked before anything is written, so "not found" needs no rollback.
-    if super::account(conn, &u.ca, &u.id)?.is_none() {
+    if super::read::account(conn, &u.ca, &u.id)?.is_none() {
         return Ok(AcmeDone::NoAccount);
     }
     let ca = u.ca.as_str();
@@ -300,7 +300,7 @@ fn update_account(conn: &Connection, u: &UpdateAccount) -> Result<AcmeDone, Stor
         }
     };
     audit(conn, &u.audit)?;
-    let account = super::account(conn, &u.ca, &u.id)?.ok_or_else(|| {
+    let account = super::read::account(conn, &u.ca, &u.id)?.ok_or_else(|| {
         StoreError::Backend(format!("ACME account {:?} vanished while updated", u.id))
     })?;
     Ok(AcmeDone::Account(Box::new(account)))

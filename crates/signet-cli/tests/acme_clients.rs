@@ -507,8 +507,8 @@ fn lego_external_account_binding() {
 }
 
 /// The AD CS-style pending flow over ACME, with lego (it polls the order after finalize
-/// until `--cert.timeout`; certbot would too, for 90 s, but lego's poll is the one the
-/// recipes measured): on a manual-approval profile the order stays `processing` and the
+/// every `--cert.timeout`/60 s until `--cert.timeout`; certbot polls too, every second until
+/// `--issuance-timeout`): on a manual-approval profile the order stays `processing` and the
 /// request waits in the queue; a manager approves with `signet admin approve`; lego's poll
 /// then gets the certificate.
 #[test]

@@ -5,6 +5,8 @@
 #   - slapd and ldap-utils (Debian packages) if they are missing, for the ldap exit tests,
 #   - pkilint into a virtualenv at $SIGNET_VENV (default: .venv in the checkout),
 #   - aiosmtpd into the same virtualenv (the SMTP sink of the `smtp` exit module's tests),
+#   - pebble (Debian package: pebble-challtestsrv, the ACME tests' mock DNS server) and lego
+#     (Debian package), and certbot into the same virtualenv, for the ACME client tests,
 #   - chromium (Debian package) and playwright-core (npm, pinned by package-lock.json; it
 #     never downloads a browser) for the web pages' browser tests, and node's test runner for
 #     the in-browser crypto library's tests.
@@ -22,6 +24,17 @@ fi
 if [ ! -x /usr/sbin/slapd ] || ! command -v ldapsearch >/dev/null 2>&1; then
   echo "scripts/test.sh: installing slapd and ldap-utils" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd ldap-utils >/dev/null
+fi
+
+# The ACME client tests (crates/signet-cli/tests/acme_clients.rs) run lego and use
+# pebble-challtestsrv as the DNS server validation asks; certbot goes into the venv below.
+if [ ! -x /usr/bin/pebble-challtestsrv ]; then
+  echo "scripts/test.sh: installing pebble (for pebble-challtestsrv)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pebble >/dev/null
+fi
+if ! command -v lego >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing lego" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lego >/dev/null
 fi
 
 # The web pages' end-to-end tests drive Debian's chromium with playwright-core.
@@ -48,12 +61,17 @@ if ! "$venv/bin/python" -c 'import aiosmtpd' >/dev/null 2>&1; then
   echo "scripts/test.sh: installing aiosmtpd into $venv" >&2
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
 fi
+if [ ! -x "$venv/bin/certbot" ]; then
+  echo "scripts/test.sh: installing certbot into $venv" >&2
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'certbot==5.8.0'
+fi
 export SIGNET_PKILINT_BIN="$venv/bin"
 # The python that runs the aiosmtpd sink in crates/signet-cli/tests/exit_smtp.rs.
 export SIGNET_PYTHON="$venv/bin/python"
 # The venv's python has `cryptography` (a pkilint dependency, with ML-DSA): the ML-DSA key
 # tests use it as their oracle. Every oracle is required (tests/common/oracle.rs): a missing
-# one fails the run unless SIGNET_SKIP_ORACLES names it.
+# one fails the run unless SIGNET_SKIP_ORACLES names it. The venv's bin on PATH also gives
+# the ACME tests their `certbot`.
 export PATH="$venv/bin:$PATH"
 
 cargo test --workspace --release --locked "$@"

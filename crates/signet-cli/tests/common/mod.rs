@@ -15,6 +15,7 @@
 //! - [`wait_until`], [`event_files`]: polling helpers for asynchronous exit delivery.
 #![allow(dead_code)]
 
+pub mod acme;
 pub mod oracle;
 
 use std::fmt;
@@ -195,6 +196,9 @@ pub struct Server {
     pub serve_env: Vec<(String, String)>,
     /// Extra arguments for `signet serve` (e.g. --passphrase-file F).
     pub serve_args: Vec<String>,
+    /// `signet serve --listen` (default `127.0.0.1:0`: a free port); a fixed port when
+    /// signet.toml's `public_url` must name it (ACME).
+    pub listen: String,
     /// `host:port` of the running server.
     addr: Option<String>,
     /// A requester token, made with the bootstrap admin token at the first start; `get`,
@@ -252,6 +256,7 @@ impl Server {
             ca,
             serve_env: Vec::new(),
             serve_args: Vec::new(),
+            listen: "127.0.0.1:0".to_string(),
             addr: None,
             token: None,
             child: None,
@@ -348,7 +353,7 @@ impl Server {
         http(self.addr(), method, path, &headers, &bytes)
     }
 
-    /// Starts `signet serve --listen 127.0.0.1:0`; returns its stderr if it exits first.
+    /// Starts `signet serve --listen LISTEN`; returns its stderr if it exits first.
     pub fn try_serve(&mut self) -> Result<(), ServeFailure> {
         assert!(self.child.is_none(), "the server is already running");
         self.starts += 1;
@@ -364,7 +369,7 @@ impl Server {
         cmd.arg("serve")
             .arg("--data")
             .arg(&self.data)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", self.listen.as_str()])
             .args(&self.serve_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log));

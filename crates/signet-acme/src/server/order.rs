@@ -549,16 +549,10 @@ async fn apply(acme: &Acme, order: &mut AcmeOrder, change: OrderUpdate) -> Resul
     Ok(())
 }
 
-/// Moves a processing order by the CA's disposition of its request.
-async fn settle(
-    acme: &Acme,
-    order: &mut AcmeOrder,
-    status: RequestStatus,
-    serial: Option<signet_api::SerialNumber>,
-    message: Option<String>,
-) -> Result<(), AcmeFailure> {
-    let (next, error) = match status {
-        RequestStatus::Pending => return Ok(()),
+/// The order status a request's disposition gives, with the problem of a denial.
+fn disposition(status: RequestStatus, message: Option<String>) -> (OrderStatus, Option<String>) {
+    match status {
+        RequestStatus::Pending => (OrderStatus::Processing, None),
         RequestStatus::Issued | RequestStatus::Revoked => (OrderStatus::Valid, None),
         RequestStatus::Denied | RequestStatus::Failed => {
             let detail = match message {
@@ -573,7 +567,21 @@ async fn settle(
                 ))),
             )
         }
-    };
+    }
+}
+
+/// Moves a processing order by the CA's disposition of its request.
+async fn settle(
+    acme: &Acme,
+    order: &mut AcmeOrder,
+    status: RequestStatus,
+    serial: Option<signet_api::SerialNumber>,
+    message: Option<String>,
+) -> Result<(), AcmeFailure> {
+    if status == RequestStatus::Pending {
+        return Ok(());
+    }
+    let (next, error) = disposition(status, message);
     let change = OrderUpdate {
         ca: order.ca.clone(),
         id: order.id.clone(),
@@ -758,24 +766,18 @@ async fn finalize_inner(
         }
     };
     tracing::info!(ca = %order.ca, order = %order.id, request = %answer.id, status = answer.status.as_str(), "ACME order finalized");
+    // One write: the request and, unless it waits for a manager, its outcome.
+    let (status, error) = disposition(answer.status, answer.message);
     let record = OrderUpdate {
         ca: order.ca.clone(),
         id: order.id.clone(),
         expect: OrderStatus::Processing,
-        status: OrderStatus::Processing,
-        error: None,
+        status,
+        error,
         request: Some(answer.id),
-        serial: None,
+        serial: answer.serial,
     };
     apply(acme, &mut order, record).await?;
-    settle(
-        acme,
-        &mut order,
-        answer.status,
-        answer.serial,
-        answer.message,
-    )
-    .await?;
     Ok(order_reply(acme, &order, StatusCode::OK))
 }
 

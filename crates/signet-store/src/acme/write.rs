@@ -47,7 +47,6 @@ impl AcmeWrite {
     }
 }
 
-
 pub(crate) struct UpdateAccount {
     pub(crate) ca: CaName,
     pub(crate) id: String,

@@ -344,6 +344,7 @@ async fn account_inner(
             ));
         }
     }
+    acme.remember_account(&current);
     Ok(existing_account(acme, &current))
 }
 
@@ -428,6 +429,7 @@ async fn key_change_inner(
         }
         Err(e) => return Err(AcmeFailure::store(e)),
     };
+    acme.remember_account(&updated);
     tracing::info!(ca = %updated.ca, account = %updated.id, "ACME account key changed");
     Ok(existing_account(acme, &updated))
 }

@@ -48,6 +48,12 @@ pub use request::AcmeFailure;
 pub const NONCE_LIFETIME: Duration = Duration::from_secs(60 * 60);
 /// How long a new order (and its pending authorizations) may be worked on.
 pub const ORDER_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long this node uses an account it read without reading it again. A change made
+/// through this node (contact, deactivation, key change) replaces the entry at once; one made
+/// through another node on the same database is seen here within this time.
+pub const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Most accounts cached (the cache is emptied when it would grow past this).
+const ACCOUNT_CACHE_MAX: usize = 10_000;
 /// How long expired orders and authorizations are kept before `purge` removes them.
 pub const PURGE_AFTER: Duration = Duration::from_secs(24 * 3600);
 
@@ -131,6 +137,8 @@ pub struct Acme {
     role_separation: bool,
     nonces: NonceKey,
     domains: Mutex<HashMap<String, (Instant, TokenBucket)>>,
+    /// Accounts read recently, by `CA/id` (see [`ACCOUNT_CACHE_TTL`]).
+    accounts: Mutex<HashMap<String, (Instant, signet_api::acme::AcmeAccount)>>,
 }
 
 /// What [`Acme::new`] needs.
@@ -185,6 +193,7 @@ impl Acme {
             role_separation: parts.role_separation,
             nonces: NonceKey::new(&secret),
             domains: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -216,6 +225,32 @@ impl Acme {
 
     fn challenge_url(&self, ca: &CaName, authz: &str, kind: ChallengeType) -> String {
         format!("{}/chall/{authz}/{kind}", self.base(ca))
+    }
+
+    /// An account this node read less than [`ACCOUNT_CACHE_TTL`] ago.
+    fn cached_account(&self, ca: &CaName, id: &str) -> Option<signet_api::acme::AcmeAccount> {
+        let map = self
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&format!("{ca}/{id}"))
+            .filter(|(at, _)| at.elapsed() < ACCOUNT_CACHE_TTL)
+            .map(|(_, account)| account.clone())
+    }
+
+    /// Records an account as just read or changed.
+    fn remember_account(&self, account: &signet_api::acme::AcmeAccount) {
+        let mut map = self
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= ACCOUNT_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(
+            format!("{}/{}", account.ca, account.id),
+            (Instant::now(), account.clone()),
+        );
     }
 
     /// Takes one order from each registered domain's bucket (this node's share of

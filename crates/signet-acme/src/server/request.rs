@@ -319,12 +319,21 @@ impl Acme {
                     "the kid is not an account URL of this CA",
                 )
             })?;
-        let account = self
-            .store
-            .account(ca, id)
-            .await
-            .map_err(AcmeFailure::store)?
-            .ok_or_else(|| AcmeFailure::new(ProblemType::AccountDoesNotExist, "no such account"))?;
+        let account = match self.cached_account(ca, id) {
+            Some(account) => account,
+            None => {
+                let account = self
+                    .store
+                    .account(ca, id)
+                    .await
+                    .map_err(AcmeFailure::store)?
+                    .ok_or_else(|| {
+                        AcmeFailure::new(ProblemType::AccountDoesNotExist, "no such account")
+                    })?;
+                self.remember_account(&account);
+                account
+            }
+        };
         if account.status != AccountStatus::Valid {
             return Err(AcmeFailure::new(
                 ProblemType::Unauthorized,

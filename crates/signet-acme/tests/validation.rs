@@ -179,6 +179,45 @@ async fn http01_redirect_to_a_denied_address_is_refused() {
     }
 }
 
+/// Validation must not read the CA's network for a client: a target that answers something
+/// other than a key authorization for this token is not quoted, and after a redirect how the
+/// target failed (its status) is not shown either.
+#[tokio::test]
+async fn http01_does_not_show_what_an_internal_target_answered() {
+    let Some(srv) = Challtestsrv::start().await else {
+        return;
+    };
+    let secret = b"HTTP/1.1 200 OK\r\nContent-Length: 27\r\n\r\nSECRET internal admin page\n";
+    let port = fixed_server(secret.to_vec()).await;
+    let p = srv
+        .validator(|c| c.http01_port = port)
+        .validate(ChallengeType::Http01, &dns_id(NAME), TOKEN, KEY_AUTH)
+        .await
+        .expect_err("not the key authorization");
+    assert_problem(
+        &p,
+        ProblemType::IncorrectResponse,
+        "not a key authorization",
+    );
+    assert!(!p.detail.unwrap_or_default().contains("SECRET"));
+
+    // A redirect to another page (challtestsrv answers unknown paths with an empty body):
+    // nothing of it is shown, and neither would its status be.
+    let base = format!("http://{NAME}:{}", srv.http.port());
+    srv.add_redirect(&challenge_path(TOKEN), &format!("{base}/internal/status"))
+        .await;
+    let p = srv
+        .validator(|_| {})
+        .validate(ChallengeType::Http01, &dns_id(NAME), TOKEN, KEY_AUTH)
+        .await
+        .expect_err("the redirect target is not the key authorization");
+    assert_problem(
+        &p,
+        ProblemType::IncorrectResponse,
+        "not a key authorization",
+    );
+}
+
 #[tokio::test]
 async fn http01_body_over_the_limit_is_refused() {
     let Some(srv) = Challtestsrv::start().await else {

@@ -447,8 +447,9 @@ pub trait AcmeStore: Send + Sync {
         &'a self,
         ca: Option<&'a CaName>,
     ) -> BoxFuture<'a, Result<Vec<EabKey>, AcmeStoreError>>;
-    /// Revokes an EAB key: `false` if absent or already revoked. Accounts it bound keep
-    /// working (revoking an account is a separate act).
+    /// Revokes an EAB key and, in the same transaction, the account it bound (status
+    /// `revoked`: the key was that account's credential): `false` if absent or already
+    /// revoked.
     fn revoke_eab<'a>(
         &'a self,
         kid: &'a str,

@@ -149,6 +149,9 @@ async fn new_account_inner(
         .await
         .map_err(AcmeFailure::store)?
     {
+        if existing.status != AccountStatus::Valid {
+            return Err(super::request::inactive_account(&existing));
+        }
         return Ok(existing_account(acme, &existing));
     }
     if payload.only_return_existing {
@@ -240,10 +243,12 @@ async fn check_binding(
     new_account_url: &str,
 ) -> Result<(String, String), AcmeFailure> {
     let request = EabRequest::parse(binding).map_err(|e| AcmeFailure::from_error(&e))?;
-    let unusable = |why: &str| {
+    // One answer for every refusal, and the MAC checked before the key's state is looked at,
+    // so the endpoint does not tell which key ids exist, are bound or are revoked.
+    let unusable = || {
         AcmeFailure::new(
             ProblemType::Unauthorized,
-            format!("the external account binding key cannot be used: {why}"),
+            "the external account binding cannot be used",
         )
     };
     let stored = acme
@@ -251,19 +256,16 @@ async fn check_binding(
         .eab(request.key_id())
         .await
         .map_err(AcmeFailure::store)?
-        .ok_or_else(|| unusable("unknown key id"))?;
-    if stored.revoked_at.is_some() {
-        return Err(unusable("revoked"));
-    }
-    if stored.account.is_some() {
-        return Err(unusable("already bound to an account"));
-    }
-    if stored.ca.as_ref().is_some_and(|c| c != ca) {
-        return Err(unusable("issued for another CA"));
-    }
+        .ok_or_else(unusable)?;
     let kid = request
         .verify(&stored.hmac, key, new_account_url)
-        .map_err(|e| AcmeFailure::from_error(&e))?;
+        .map_err(|_| unusable())?;
+    if stored.revoked_at.is_some()
+        || stored.account.is_some()
+        || stored.ca.as_ref().is_some_and(|c| c != ca)
+    {
+        return Err(unusable());
+    }
     Ok((kid, stored.name))
 }
 

@@ -184,6 +184,12 @@ pub(super) async fn create_eab(
                     "no random bytes".to_owned(),
                 )
             })?;
+            // A key for every CA is an administrator's of every CA, not of this one only.
+            if request.any_ca {
+                identity
+                    .authorize(Role::Admin, None, acme.role_separation)
+                    .map_err(refuse)?;
+            }
             let name = request.name.unwrap_or_else(|| format!("eab-{}", &kid[..8]));
             signet_api::auth::check_identity_name(&name)
                 .map_err(|e| (StatusCode::BAD_REQUEST, "bad-request", e.to_string()))?;
@@ -257,15 +263,18 @@ pub(super) async fn revoke_eab(
         async {
             let (identity, ca) = caller(&acme, &headers, &ca, &[Role::Admin])?;
             let key = acme.store.eab(&kid).await.map_err(store_failure)?;
-            if key
-                .as_ref()
-                .is_none_or(|k| k.ca.as_ref().is_some_and(|c| c != &ca))
-            {
+            let Some(key) = key.filter(|k| k.ca.as_ref().is_none_or(|c| c == &ca)) else {
                 return Err((
                     StatusCode::NOT_FOUND,
                     "not-found",
                     "no such EAB key for this CA".to_owned(),
                 ));
+            };
+            // A key for every CA is revoked by an administrator of every CA.
+            if key.ca.is_none() {
+                identity
+                    .authorize(Role::Admin, None, acme.role_separation)
+                    .map_err(refuse)?;
             }
             let record = audit(
                 &identity,
@@ -285,6 +294,9 @@ pub(super) async fn revoke_eab(
                     "conflict",
                     "the key is already revoked".to_owned(),
                 ));
+            }
+            if let Some(account) = &key.account {
+                acme.forget_account(&ca, account);
             }
             Ok((StatusCode::OK, json!({ "kid": kid, "revoked": true })))
         }

@@ -238,6 +238,14 @@ impl Acme {
             .map(|(_, account)| account.clone())
     }
 
+    /// Drops an account from the cache (it changed in a way this node did not read).
+    fn forget_account(&self, ca: &CaName, id: &str) {
+        self.accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&format!("{ca}/{id}"));
+    }
+
     /// Records an account as just read or changed.
     fn remember_account(&self, account: &signet_api::acme::AcmeAccount) {
         let mut map = self

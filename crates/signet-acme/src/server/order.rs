@@ -72,7 +72,13 @@ pub(super) fn not_found(what: &str) -> AcmeFailure {
 /// A DNS name as an order may carry it: lowercase LDH labels, at most one leading `*.`.
 fn valid_dns_name(name: &str) -> bool {
     let base = name.strip_prefix("*.").unwrap_or(name);
+    // An all-numeric last label is an IP address written as a name: never a dNSName.
+    let numeric_tld = base
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
     !base.is_empty()
+        && !numeric_tld
         && base.len() <= 253
         && base.split('.').all(|label| {
             !label.is_empty()
@@ -113,10 +119,11 @@ fn parse_identifier(raw: &RawIdentifier) -> Result<(AcmeIdentifier, bool), AcmeF
                     format!("{:?} is not an IP address", shown()),
                 )
             })?;
+            // `::ffff:a.b.c.d` is the IPv4 address: one identifier, one form.
             Ok((
                 AcmeIdentifier {
                     kind: IdentifierType::Ip,
-                    value: ip.to_string(),
+                    value: ip.to_canonical().to_string(),
                 },
                 false,
             ))
@@ -451,9 +458,11 @@ pub(super) async fn refresh(
             let change = update(&order, OrderStatus::Invalid, Some(problem_text(&problem)));
             apply(acme, &mut order, change).await?;
         }
-        OrderStatus::Pending => {
+        // A ready order is checked again too: an authorization may have expired or been
+        // deactivated since, and finalize must not issue on it.
+        OrderStatus::Pending | OrderStatus::Ready => {
             let mut all_valid = true;
-            let mut failed = None;
+            let mut failed: Option<Result<AcmeAuthz, String>> = None;
             for id in &order.authorizations {
                 let authz = acme
                     .store
@@ -466,33 +475,43 @@ pub(super) async fn refresh(
                         all_valid = false;
                     }
                     Some(a) => {
-                        failed = Some(a);
+                        failed = Some(Ok(a));
                         break;
                     }
                     None => {
-                        all_valid = false;
-                        failed = None;
+                        failed = Some(Err(id.clone()));
                         break;
                     }
                 }
             }
-            if let Some(authz) = failed {
-                let problem = authz
-                    .challenges
-                    .iter()
-                    .find_map(|c| c.error.clone())
-                    .unwrap_or_else(|| {
-                        problem_text(&Problem::new(
-                            ProblemType::Unauthorized,
-                            format!(
-                                "the authorization for {} is {}",
-                                authz.identifier.value, authz.status
-                            ),
-                        ))
-                    });
+            if let Some(failed) = failed {
+                let problem = match failed {
+                    Ok(authz) => authz
+                        .challenges
+                        .iter()
+                        .find_map(|c| c.error.clone())
+                        .unwrap_or_else(|| {
+                            let status = if authz.expires <= now {
+                                AuthzStatus::Expired
+                            } else {
+                                authz.status
+                            };
+                            problem_text(&Problem::new(
+                                ProblemType::Unauthorized,
+                                format!(
+                                    "the authorization for {} is {status}",
+                                    authz.identifier.value
+                                ),
+                            ))
+                        }),
+                    Err(id) => problem_text(&Problem::new(
+                        ProblemType::Unauthorized,
+                        format!("the authorization {id} no longer exists"),
+                    )),
+                };
                 let change = update(&order, OrderStatus::Invalid, Some(problem));
                 apply(acme, &mut order, change).await?;
-            } else if all_valid {
+            } else if all_valid && order.status == OrderStatus::Pending {
                 let change = update(&order, OrderStatus::Ready, None);
                 apply(acme, &mut order, change).await?;
             }
@@ -624,7 +643,7 @@ fn csr_identifiers(
                 names.insert((IdentifierType::Dns, d.to_ascii_lowercase()));
             }
             San::Ip(ip) => {
-                names.insert((IdentifierType::Ip, ip.to_string()));
+                names.insert((IdentifierType::Ip, ip.to_canonical().to_string()));
             }
             other => {
                 return Err(AcmeFailure::new(
@@ -699,6 +718,13 @@ async fn finalize_inner(
         .iter()
         .map(|i| (i.kind, i.value.clone()))
         .collect();
+    // RFC 8555 §11.1: the certificate's key must not be the account key.
+    if csr.spki_der == posted.req.key.spki_der() {
+        return Err(AcmeFailure::new(
+            ProblemType::BadCsr,
+            "the CSR's key is the account key; use a key of its own",
+        ));
+    }
     let asked = csr_identifiers(&csr)?;
     if asked != wanted {
         let extra: Vec<String> = asked.difference(&wanted).map(|(_, v)| v.clone()).collect();

@@ -173,17 +173,39 @@ pub(super) async fn check_replaces(
             "the order shares no identifier with the certificate it replaces",
         ));
     }
-    if acme
+    if let Some(other) = acme
         .store
         .order_replacing(ca, &serial)
         .await
         .map_err(AcmeFailure::store)?
-        .is_some()
     {
-        return Err(AcmeFailure::new(
-            ProblemType::AlreadyReplaced,
-            "another order already replaces this certificate",
-        ));
+        // An abandoned replacement (expired before it was finalized) no longer counts: it
+        // becomes invalid now, which frees the certificate for this order.
+        let abandoned = other.expires <= SystemTime::now()
+            && matches!(
+                other.status,
+                signet_api::acme::OrderStatus::Pending | signet_api::acme::OrderStatus::Ready
+            );
+        let freed = abandoned
+            && acme
+                .store
+                .update_order(signet_api::acme::OrderUpdate {
+                    ca: other.ca.clone(),
+                    id: other.id.clone(),
+                    expect: other.status,
+                    status: signet_api::acme::OrderStatus::Invalid,
+                    error: None,
+                    request: None,
+                    serial: None,
+                })
+                .await
+                .map_err(AcmeFailure::store)?;
+        if !freed {
+            return Err(AcmeFailure::new(
+                ProblemType::AlreadyReplaced,
+                "another order already replaces this certificate",
+            ));
+        }
     }
     Ok(serial)
 }

@@ -335,13 +335,20 @@ impl Acme {
             }
         };
         if account.status != AccountStatus::Valid {
-            return Err(AcmeFailure::new(
-                ProblemType::Unauthorized,
-                format!("the account is {}", account.status),
-            ));
+            return Err(inactive_account(&account));
         }
         Ok(account)
     }
+}
+
+/// A deactivated or revoked account's request: 401 `unauthorized` (RFC 8555 §7.3.6).
+pub(super) fn inactive_account(account: &AcmeAccount) -> AcmeFailure {
+    let mut failure = AcmeFailure::new(
+        ProblemType::Unauthorized,
+        format!("the account is {}", account.status),
+    );
+    failure.problem.status = Some(401);
+    failure
 }
 
 /// `GET /acme/{ca}/directory`.

@@ -90,16 +90,36 @@ pub(super) async fn validate(
     };
     let mut redirects = 0;
     loop {
-        match fetch(inner, &url).await? {
+        let fetched = fetch(inner, &url).await;
+        // After a redirect, how the target failed (its status, refused or silent) is not
+        // shown: a redirect can point anywhere the address policy allows, and the details
+        // would map the CA's network for the client.
+        let fetched = match fetched {
+            Err(e) if redirects > 0 && !matches!(e, ValidationError::Denied { .. }) => {
+                tracing::info!(error = %e, "http-01 redirect target failed");
+                return Err(ValidationError::RedirectTarget { redirects });
+            }
+            other => other?,
+        };
+        match fetched {
             Outcome::Body(body) => {
                 let got = body.trim_ascii_end();
                 if got == key_authorization.as_bytes() {
                     return Ok(());
                 }
-                let shown = String::from_utf8_lossy(&got[..got.len().min(64)]).into_owned();
-                return Err(ValidationError::Mismatch {
-                    what: format!("{url} answered {shown:?}"),
-                });
+                // Show the answer only when it is an attempt at this challenge's key
+                // authorization: anything else may be an internal page, and validation must
+                // not read the CA's network for a client.
+                let what = if got.starts_with(format!("{token}.").as_bytes()) {
+                    let shown = String::from_utf8_lossy(&got[..got.len().min(128)]).into_owned();
+                    format!("{url} answered {shown:?}")
+                } else {
+                    format!(
+                        "{url} answered {} bytes that are not a key authorization for this token",
+                        got.len()
+                    )
+                };
+                return Err(ValidationError::Mismatch { what });
             }
             Outcome::Redirect(location) => {
                 redirects += 1;

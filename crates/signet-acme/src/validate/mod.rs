@@ -316,6 +316,10 @@ pub enum ValidationError {
     #[error("got {status} from {url}")]
     HttpStatus { url: String, status: u16 },
     /// More redirects than [`http01::MAX_REDIRECTS`].
+    /// A redirect target did not answer with the key authorization (how it failed is logged,
+    /// not shown to the client).
+    #[error("the target of redirect {redirects} did not answer with the key authorization")]
+    RedirectTarget { redirects: usize },
     #[error("too many redirects (more than {limit}), last to {url}")]
     TooManyRedirects { limit: usize, url: String },
     /// A redirect we will not follow.
@@ -367,6 +371,7 @@ impl AcmeError for ValidationError {
             | E::Http { .. }
             | E::TooManyRedirects { .. }
             | E::Redirect { .. } => ProblemType::Connection,
+            E::RedirectTarget { .. } => ProblemType::IncorrectResponse,
             E::HttpStatus { .. } | E::BodyTooLarge { .. } | E::NoTxt { .. } => {
                 ProblemType::Unauthorized
             }

@@ -105,15 +105,18 @@ impl fmt::Display for IpRange {
 /// metadata. Private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) are *not* here: an
 /// enterprise CA validates internal names.
 pub const DEFAULT_DENIED: &[&str] = &[
-    "0.0.0.0/8",      // "this network"
-    "127.0.0.0/8",    // loopback
-    "169.254.0.0/16", // link-local, including cloud metadata (169.254.169.254)
-    "224.0.0.0/4",    // multicast
-    "240.0.0.0/4",    // reserved and broadcast
-    "::/128",         // unspecified
-    "::1/128",        // loopback
-    "fe80::/10",      // link-local
-    "ff00::/8",       // multicast
+    "0.0.0.0/8",          // "this network"
+    "127.0.0.0/8",        // loopback
+    "169.254.0.0/16",     // link-local, including cloud metadata (169.254.169.254)
+    "224.0.0.0/4",        // multicast
+    "240.0.0.0/4",        // reserved and broadcast
+    "::/128",             // unspecified
+    "::1/128",            // loopback
+    "fe80::/10",          // link-local
+    "ff00::/8",           // multicast
+    "100.100.100.200/32", // cloud metadata (Alibaba)
+    "fd00:ec2::254/128",  // cloud metadata (AWS, IPv6)
+    "64:ff9b::/96",       // NAT64: any IPv4 address, the denied ones included
 ];
 
 /// The decision which addresses validation may connect to.

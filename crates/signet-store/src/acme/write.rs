@@ -116,6 +116,9 @@ const INSERT_EAB: &str = "INSERT INTO acme_eab_keys \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 const REVOKE_EAB: &str =
     "UPDATE acme_eab_keys SET revoked_at = ?2 WHERE kid = ?1 AND revoked_at IS NULL";
+/// Revoking an EAB key revokes the account it bound (the key was the account's credential).
+const REVOKE_EAB_ACCOUNT: &str =
+    "UPDATE acme_accounts SET status = 'revoked' WHERE eab_kid = ?1 AND status = 'valid'";
 /// A second mark keeps the first time: that is when the certificate was marked.
 const MARK_RENEW_EARLY: &str = "INSERT INTO acme_renew_early (ca, serial, at) VALUES (?1, ?2, ?3) \
     ON CONFLICT (ca, serial) DO NOTHING";
@@ -457,6 +460,9 @@ fn revoke_eab(conn: &Connection, r: &RevokeEab) -> Result<bool, StoreError> {
     if changed == 0 {
         return Ok(false);
     }
+    conn.prepare_cached(REVOKE_EAB_ACCOUNT)
+        .and_then(|mut s| s.execute(params![r.kid]))
+        .map_err(sql_error("revoking the account an EAB key bound"))?;
     audit(conn, &r.audit)?;
     Ok(true)
 }

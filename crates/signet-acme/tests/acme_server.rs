@@ -553,6 +553,23 @@ fn an_order_is_validated_finalized_and_downloaded_and_bad_requests_change_nothin
         let reply = client.post(&url, Some(&json!({"identifiers": [{"type": "email", "value": "a@b.c"}]}))).await;
         assert_eq!(reply.problem(), "unsupportedIdentifier");
 
+        // An authorization deactivated after the order became ready: finalize refuses, and
+        // the order is invalid (nothing is issued on a withdrawn authorization).
+        let reply = client.order(&["gone.example.test"], json!({})).await;
+        let gone_url = reply.location();
+        let gone = reply.json();
+        client.authorize(&gone, &answers).await;
+        assert_eq!(client.post(&gone_url, None).await.json()["status"], "ready");
+        let authz_url = gone["authorizations"][0].as_str().expect("authz").to_owned();
+        let reply = client.post(&authz_url, Some(&json!({"status": "deactivated"}))).await;
+        assert_eq!(reply.json()["status"], "deactivated");
+        let (gone_csr, _) = csr(&["gone.example.test"], KeyAlgorithm::P256);
+        let reply = client
+            .post(gone["finalize"].as_str().expect("finalize"), Some(&json!({"csr": b64(&gone_csr)})))
+            .await;
+        assert_eq!(reply.problem(), "orderNotReady");
+        assert_eq!(client.post(&gone_url, None).await.json()["status"], "invalid");
+
         // The real order.
         let names = ["www.example.test", "api.example.test"];
         let reply = client.order(&names, json!({"profile": "test"})).await;
@@ -592,10 +609,10 @@ fn an_order_is_validated_finalized_and_downloaded_and_bad_requests_change_nothin
         let info = signet_x509::parse_certificate(&chain[0]).expect("parses");
         let serial = info.serial_hex.clone();
 
-        // The account's order list has both orders.
+        // The account's order list has the three orders.
         let account = client.post(&client.kid.clone().expect("kid"), None).await.json();
         let list = client.post(account["orders"].as_str().expect("orders"), None).await.json();
-        assert_eq!(list["orders"].as_array().map(Vec::len), Some(2));
+        assert_eq!(list["orders"].as_array().map(Vec::len), Some(3));
 
         // A second order for the same names reuses the valid authorizations: ready at once.
         let reuse = client.order(&names, json!({})).await.json();
@@ -643,7 +660,9 @@ fn an_order_is_validated_finalized_and_downloaded_and_bad_requests_change_nothin
         let kid = client.kid.clone().expect("kid");
         let reply = client.post(&kid, Some(&json!({"status": "deactivated"}))).await;
         assert_eq!(reply.json()["status"], "deactivated");
-        assert_eq!(client.order(&names, json!({})).await.problem(), "unauthorized");
+        let refused = client.order(&names, json!({})).await;
+        assert_eq!(refused.problem(), "unauthorized");
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "RFC 8555 §7.3.6");
     });
 }
 
@@ -700,6 +719,20 @@ fn revoke_cert_signed_with_the_certificate_key_and_key_change() {
         let body = other.jws(&revoke_url, &nonce, Some(&payload), true);
         let reply = other.send(Method::POST, &revoke_url, Some("application/jose+json"), body).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+        // An account whose key is that Ed25519 key: a CSR for the same key is refused
+        // (RFC 8555 §11.1), and the order stays ready.
+        assert_eq!(other.register(json!({})).await.status, StatusCode::CREATED);
+        let reply = other.order(&["same.example.test"], json!({})).await;
+        let same = reply.json();
+        other.authorize(&same, &answers).await;
+        let ClientKey::Ed25519(account_key) = &other.key else {
+            unreachable!("the Ed25519 key")
+        };
+        let same_csr = signet_testkit::csr::signed(account_key, "CN=same.example.test", &["same.example.test"]);
+        let reply = other
+            .post(same["finalize"].as_str().expect("finalize"), Some(&json!({"csr": b64(&same_csr)})))
+            .await;
+        assert_eq!(reply.problem(), "badCSR");
         let serial = signet_x509::parse_certificate(&leaf).expect("parses").serial_hex;
         let status = server
             .harness
@@ -883,5 +916,36 @@ fn external_account_binding_is_required_checked_and_binds_once() {
             .expect("account");
         assert_eq!(account.requester, "web-team");
         assert_eq!(account.eab_kid.as_deref(), Some("kid-1"));
+
+        // Revoking the key revokes the account it bound: after the node's account cache
+        // (2 s) the account can do nothing.
+        let revoked = server
+            .harness
+            .store
+            .store
+            .revoke_eab(
+                "kid-1",
+                std::time::SystemTime::now(),
+                AcmeAudit {
+                    at: std::time::SystemTime::now(),
+                    actor: "admin".into(),
+                    action: "acme-eab-revoke".into(),
+                    ca: Some(server.harness.ca.clone()),
+                    target: "acme-eab/kid-1".into(),
+                    details: "{}".into(),
+                },
+            )
+            .await
+            .expect("revoke");
+        assert!(revoked);
+        tokio::time::sleep(signet_acme::server::ACCOUNT_CACHE_TTL + Duration::from_millis(200))
+            .await;
+        let refused = client.order(&["web.example.test"], json!({})).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            String::from_utf8_lossy(&refused.body)
+        );
     });
 }

@@ -42,6 +42,30 @@ fn acme_administration_is_role_bound_audited_and_never_shows_a_secret_twice() {
     );
     assert_eq!(anonymous.status, 401, "{}", anonymous.text());
 
+    // An administrator of this CA only cannot make a key that binds accounts of every CA.
+    let scoped = cli_as(
+        &server,
+        &admin,
+        &[
+            "admin", "token", "create", "--role", "admin", "--ca", "demo", "--name", "ca-admin",
+        ],
+    );
+    scoped.expect_code(0);
+    let scoped = scoped.stdout.trim().to_owned();
+    let refused = cli_as(
+        &server,
+        &scoped,
+        &["admin", "acme", "eab", "create", "--any-ca"],
+    );
+    assert_eq!(refused.code, 1, "{refused}");
+    cli_as(&server, &scoped, &["admin", "acme", "eab", "create"]).expect_code(0);
+    cli_as(
+        &server,
+        &admin,
+        &["admin", "acme", "eab", "create", "--any-ca"],
+    )
+    .expect_code(0);
+
     // The administrator gets `KID HMAC` on one line, and nothing else on stdout.
     let created = cli_as(
         &server,

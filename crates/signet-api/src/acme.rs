@@ -157,10 +157,13 @@ pub struct AcmeAccount {
 pub enum AccountChange {
     Contact(Vec<String>),
     Status(AccountStatus),
-    /// Key rollover: the new key and thumbprint (which must not be another account's).
+    /// Key rollover: the new key and thumbprint (which must not be another account's),
+    /// applied only while the account is valid and still has the key `previous` (a
+    /// thumbprint): of two rollovers from one key, one wins.
     Key {
         jwk: String,
         thumbprint: String,
+        previous: String,
     },
 }
 
@@ -351,7 +354,8 @@ pub trait AcmeStore: Send + Sync {
         thumbprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<AcmeAccount>, AcmeStoreError>>;
     /// Applies a change; `NotFound` if there is no such account, `Conflict` if a new key is
-    /// another account's. Returns the account as stored afterwards.
+    /// another account's, or a key or status change finds the account no longer valid or no
+    /// longer holding `previous`. Returns the account as stored afterwards.
     fn update_account<'a>(
         &'a self,
         ca: &'a CaName,

@@ -415,6 +415,7 @@ async fn key_change_inner(
             AccountChange::Key {
                 jwk: new.canonical_json(),
                 thumbprint: thumbprint.clone(),
+                previous: account.thumbprint.clone(),
             },
             record,
         )
@@ -424,7 +425,7 @@ async fn key_change_inner(
         Err(AcmeStoreError::Conflict(_)) => {
             let mut failure = AcmeFailure::new(
                 ProblemType::Malformed,
-                "the new key is already another account's",
+                "the key change conflicts: the new key is another account's, or the account changed meanwhile (read it and try again)",
             );
             failure.problem.status = Some(409);
             return Err(failure);

@@ -223,6 +223,16 @@ async fn challenge_inner(
         // Already answered (or being validated): report the state as it is.
         return Ok(up(&authz));
     }
+    let account = posted.account()?;
+    let slot = acme.validation_slot(&account.id).ok_or_else(|| {
+        AcmeFailure::rate_limited(
+            format!(
+                "the account has {} validations running; answer this challenge when one ends",
+                super::VALIDATIONS_PER_ACCOUNT
+            ),
+            std::time::Duration::from_secs(5),
+        )
+    })?;
     authz.challenges[index].status = ChallengeStatus::Processing;
     let claim = AuthzUpdate {
         ca: authz.ca.clone(),
@@ -246,12 +256,12 @@ async fn challenge_inner(
             .ok_or_else(|| not_found("authorization"))?;
         return Ok(up(&now));
     }
-    let account = posted.account()?;
     let key_authorization = format!("{}.{}", authz.challenges[index].token, account.thumbprint);
     let worker = Arc::clone(acme);
     let job = authz.clone();
     tokio::spawn(async move {
         validate(&worker, job, index, key_authorization).await;
+        drop(slot);
     });
     Ok(up(&authz))
 }

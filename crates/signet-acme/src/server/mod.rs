@@ -52,6 +52,9 @@ pub const ORDER_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// through this node (contact, deactivation, key change) replaces the entry at once; one made
 /// through another node on the same database is seen here within this time.
 pub const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(2);
+/// Validations one account may have running at once (on this node); more is `rateLimited`,
+/// so one account cannot hold the validator's slots.
+pub const VALIDATIONS_PER_ACCOUNT: usize = 8;
 /// Most accounts cached (the cache is emptied when it would grow past this).
 const ACCOUNT_CACHE_MAX: usize = 10_000;
 /// How long expired orders and authorizations are kept before `purge` removes them.
@@ -139,6 +142,29 @@ pub struct Acme {
     domains: Mutex<HashMap<String, (Instant, TokenBucket)>>,
     /// Accounts read recently, by `CA/id` (see [`ACCOUNT_CACHE_TTL`]).
     accounts: Mutex<HashMap<String, (Instant, signet_api::acme::AcmeAccount)>>,
+    /// Validations running, per account (see [`VALIDATIONS_PER_ACCOUNT`]).
+    validating: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// One running validation of an account; dropping it frees the slot.
+pub(crate) struct ValidationSlot {
+    map: Arc<Mutex<HashMap<String, usize>>>,
+    account: String,
+}
+
+impl Drop for ValidationSlot {
+    fn drop(&mut self) {
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = map.get_mut(&self.account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                map.remove(&self.account);
+            }
+        }
+    }
 }
 
 /// What [`Acme::new`] needs.
@@ -194,6 +220,7 @@ impl Acme {
             nonces: NonceKey::new(&secret),
             domains: Mutex::new(HashMap::new()),
             accounts: Mutex::new(HashMap::new()),
+            validating: Arc::new(Mutex::new(HashMap::new())),
         }))
     }
 
@@ -225,6 +252,24 @@ impl Acme {
 
     fn challenge_url(&self, ca: &CaName, authz: &str, kind: ChallengeType) -> String {
         format!("{}/chall/{authz}/{kind}", self.base(ca))
+    }
+
+    /// A validation slot for `account`, if it has fewer than [`VALIDATIONS_PER_ACCOUNT`]
+    /// running.
+    fn validation_slot(&self, account: &str) -> Option<ValidationSlot> {
+        let mut map = self
+            .validating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let n = map.entry(account.to_owned()).or_insert(0);
+        if *n >= VALIDATIONS_PER_ACCOUNT {
+            return None;
+        }
+        *n += 1;
+        Some(ValidationSlot {
+            map: Arc::clone(&self.validating),
+            account: account.to_owned(),
+        })
     }
 
     /// An account this node read less than [`ACCOUNT_CACHE_TTL`] ago.

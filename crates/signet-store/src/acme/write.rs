@@ -93,9 +93,10 @@ const EAB_STATE: &str = "SELECT ca, revoked_at, account FROM acme_eab_keys WHERE
 const BIND_EAB: &str = "UPDATE acme_eab_keys SET account = ?2 \
     WHERE kid = ?1 AND account IS NULL AND revoked_at IS NULL";
 const SET_CONTACT: &str = "UPDATE acme_accounts SET contact = ?3 WHERE ca = ?1 AND id = ?2";
-const SET_STATUS: &str = "UPDATE acme_accounts SET status = ?3 WHERE ca = ?1 AND id = ?2";
-const SET_KEY: &str =
-    "UPDATE acme_accounts SET jwk = ?3, thumbprint = ?4 WHERE ca = ?1 AND id = ?2";
+const SET_STATUS: &str =
+    "UPDATE acme_accounts SET status = ?3 WHERE ca = ?1 AND id = ?2 AND status = 'valid'";
+const SET_KEY: &str = "UPDATE acme_accounts SET jwk = ?3, thumbprint = ?4 \
+    WHERE ca = ?1 AND id = ?2 AND thumbprint = ?5 AND status = 'valid'";
 const LIVE_REPLACEMENT: &str = "SELECT id FROM acme_orders \
     WHERE ca = ?1 AND replaces = ?2 AND status != 'invalid' LIMIT 1";
 const INSERT_ORDER: &str = "INSERT INTO acme_orders \
@@ -287,7 +288,7 @@ fn update_account(conn: &Connection, u: &UpdateAccount) -> Result<AcmeDone, Stor
     }
     let ca = u.ca.as_str();
     let context = "updating an ACME account";
-    match &u.change {
+    let changed = match &u.change {
         AccountChange::Contact(contact) => conn
             .prepare_cached(SET_CONTACT)
             .and_then(|mut s| s.execute(params![ca, u.id, encode_strings(contact)]))
@@ -296,19 +297,29 @@ fn update_account(conn: &Connection, u: &UpdateAccount) -> Result<AcmeDone, Stor
             .prepare_cached(SET_STATUS)
             .and_then(|mut s| s.execute(params![ca, u.id, status.as_str()]))
             .map_err(sql_error(context))?,
-        AccountChange::Key { jwk, thumbprint } => {
+        AccountChange::Key {
+            jwk,
+            thumbprint,
+            previous,
+        } => {
             if let Some(holder) = thumbprint_holder(conn, &u.ca, thumbprint, &u.id)? {
                 return Err(StoreError::Conflict(format!(
                     "the new key is already ACME account {holder:?}'s on CA {ca}"
                 )));
             }
             conn.prepare_cached(SET_KEY)
-                .and_then(|mut s| s.execute(params![ca, u.id, jwk, thumbprint]))
+                .and_then(|mut s| s.execute(params![ca, u.id, jwk, thumbprint, previous]))
                 .map_err(unique_conflict(context, || {
                     format!("the new key is already another ACME account's on CA {ca}")
                 }))?
         }
     };
+    if changed == 0 {
+        return Err(StoreError::Conflict(format!(
+            "ACME account {:?} changed meanwhile (no longer valid, or another key)",
+            u.id
+        )));
+    }
     audit(conn, &u.audit)?;
     let account = super::read::account(conn, &u.ca, &u.id)?.ok_or_else(|| {
         StoreError::Backend(format!("ACME account {:?} vanished while updated", u.id))

@@ -282,6 +282,7 @@ pub async fn acme_accounts(fresh: impl Fn() -> FreshAcme) {
     let taken = AccountChange::Key {
         jwk: jwk("tp-alice"),
         thumbprint: "tp-alice".into(),
+        previous: "tp-bob".into(),
     };
     let refused = acme
         .update_account(
@@ -302,9 +303,30 @@ pub async fn acme_accounts(fresh: impl Fn() -> FreshAcme) {
         Some("acct-alice".into())
     );
 
+    // A rollover from a key the account no longer holds (a second rollover racing the
+    // first, or a stale node) changes nothing.
+    let stale = AccountChange::Key {
+        jwk: jwk("tp-bob-3"),
+        thumbprint: "tp-bob-3".into(),
+        previous: "tp-not-bobs".into(),
+    };
+    let refused = acme
+        .update_account(
+            &ca,
+            "acct-bob",
+            stale,
+            audit("acme-key-change", None, "b", 6),
+        )
+        .await;
+    assert!(
+        is_conflict(&refused),
+        "a key change from a key the account no longer has is Conflict: {refused:?}"
+    );
+
     let new_key = AccountChange::Key {
         jwk: jwk("tp-bob-2"),
         thumbprint: "tp-bob-2".into(),
+        previous: "tp-bob".into(),
     };
     let rolled = acme
         .update_account(
@@ -492,15 +514,15 @@ pub async fn acme_eab(fresh: impl Fn() -> FreshAcme) {
     .expect("a key for its CA");
 
     assert!(revoke("k-ca", 4).await.expect("revoke a bound key"));
-    let still = acme
+    let revoked = acme
         .account(&ca, "acct-1")
         .await
         .expect("read")
         .expect("kept");
     assert_eq!(
-        still.status,
-        AccountStatus::Valid,
-        "revoking a key is not revoking its account"
+        revoked.status,
+        AccountStatus::Revoked,
+        "revoking a key revokes the account it bound (the key was its credential)"
     );
 }
 

@@ -489,6 +489,11 @@ fn an_order_is_validated_finalized_and_downloaded_and_bad_requests_change_nothin
     rt.block_on(async {
         let mut client = Client0::new(&server.directory).await;
         assert_eq!(client.dir["meta"]["profiles"]["other"], "a second profile");
+        // A CA that does not serve ACME here: 404 with a problem document.
+        let other_ca = server.directory.replace("/acme/demo/", "/acme/nope/");
+        let reply = client.send(Method::GET, &other_ca, None, Vec::new()).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+        assert_eq!(reply.problem(), "malformed");
         assert!(client.dir["renewalInfo"].is_string());
 
         // Before an account exists: an unknown kid.

@@ -216,13 +216,15 @@ impl Posted {
 impl Acme {
     pub(super) fn ca_settings(&self, ca: &str) -> Result<&AcmeCa, AcmeFailure> {
         self.cas.get(ca).ok_or_else(|| {
-            AcmeFailure::new(
+            let mut failure = AcmeFailure::new(
                 ProblemType::Malformed,
                 format!(
                     "no CA {:?} serves ACME here",
                     ca.chars().take(64).collect::<String>()
                 ),
-            )
+            );
+            failure.problem.status = Some(404);
+            failure
         })
     }
 

@@ -178,17 +178,22 @@ pub trait AcmeError: std::error::Error {
     /// The problem document: the type, the error's message (causes included) as `detail`,
     /// and for `badSignatureAlgorithm` the accepted algorithms.
     fn problem(&self) -> Problem {
-        let mut detail = self.to_string();
-        let mut source = self.source();
-        while let Some(cause) = source {
-            detail.push_str(": ");
-            detail.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        let mut problem = Problem::new(self.problem_type(), detail);
+        let mut problem = Problem::new(self.problem_type(), error_chain(self));
         if problem.kind == ProblemType::BadSignatureAlgorithm {
             problem.algorithms = self.accepted_algorithms();
         }
         problem
     }
+}
+
+/// An error and its causes, joined with ": " (what a problem's `detail` says).
+pub(crate) fn error_chain<E: std::error::Error + ?Sized>(e: &E) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
 }

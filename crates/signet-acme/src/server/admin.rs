@@ -23,7 +23,7 @@ use signet_api::{CaName, EnrollError, Identity, Role, SerialNumber};
 use signet_x509::time::rfc3339;
 
 use super::Acme;
-use super::order::identifier_json;
+use super::identifiers::identifier_json;
 
 /// An administration answer: JSON, or an RFC 9457 problem like the REST API's.
 type Answer = Result<(StatusCode, Value), (StatusCode, &'static str, String)>;

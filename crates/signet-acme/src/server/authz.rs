@@ -18,7 +18,8 @@ use signet_api::acme::{
 use signet_x509::time::rfc3339;
 
 use super::Acme;
-use super::order::{POLL_AFTER, identifier_json, not_found};
+use super::identifiers::identifier_json;
+use super::order::{POLL_AFTER, not_found};
 use super::request::{AcmeFailure, KeyMode, Posted, RawBody, Reply, respond};
 use crate::problem::{Problem, ProblemType};
 
@@ -81,20 +82,12 @@ fn authz_json(acme: &Acme, authz: &AcmeAuthz) -> serde_json::Value {
 
 /// The authorization `id` of the requesting account.
 async fn owned_authz(acme: &Acme, posted: &Posted, id: &str) -> Result<AcmeAuthz, AcmeFailure> {
-    let account = posted.account()?;
-    let authz = acme
+    let found = acme
         .store
         .authz(&posted.ca, id)
         .await
-        .map_err(AcmeFailure::store)?
-        .ok_or_else(|| not_found("authorization"))?;
-    if authz.account != account.id {
-        return Err(AcmeFailure::new(
-            ProblemType::Unauthorized,
-            "the authorization belongs to another account",
-        ));
-    }
-    Ok(authz)
+        .map_err(AcmeFailure::store)?;
+    posted.owned(found, |a| a.account.as_str(), "authorization")
 }
 
 fn authz_reply(acme: &Acme, authz: &AcmeAuthz) -> Reply {

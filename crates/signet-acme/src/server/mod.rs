@@ -7,6 +7,7 @@
 //! - `request`: the POST pipeline every resource shares (JWS, nonce, account key, `url`) and
 //!   the response helpers (problem documents with a fresh `Replay-Nonce`);
 //! - `account`: `newAccount` (with EAB), account update and deactivation, `keyChange`;
+//! - `identifiers`: order identifiers and a CSR's names, in one canonical form;
 //! - `order`: `newOrder`, orders, `finalize` (through `Enroll::submit`), certificates, the
 //!   account's order list;
 //! - `authz`: authorizations, challenges and their validation off the request path;
@@ -21,6 +22,7 @@
 mod account;
 mod admin;
 mod authz;
+mod identifiers;
 mod order;
 mod renewal;
 mod request;

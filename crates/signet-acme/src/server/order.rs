@@ -8,7 +8,6 @@
 //! `processing` until a manager decides — each read of a processing order asks the CA.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,10 +21,12 @@ use signet_api::acme::{
     ChallengeType, IdentifierType, OrderStatus, OrderUpdate,
 };
 use signet_api::{RequestStatus, SubmitRequest};
-use signet_x509::San;
 use signet_x509::time::rfc3339;
 
 use super::account::identity_of;
+use super::identifiers::{
+    RawIdentifier, csr_identifiers, identifier_json, parse_identifier, registered_domain,
+};
 use super::request::{AcmeFailure, KeyMode, Posted, RawBody, Reply, respond};
 use super::{Acme, ORDER_LIFETIME, random_id, renewal};
 use crate::problem::{Problem, ProblemType};
@@ -36,13 +37,6 @@ const MAX_IDENTIFIERS: usize = 100;
 const ORDERS_PER_PAGE: u32 = 100;
 /// What a client is told to wait before polling a processing order or pending authorization.
 pub(super) const POLL_AFTER: Duration = Duration::from_secs(3);
-
-#[derive(Deserialize)]
-struct RawIdentifier {
-    #[serde(rename = "type")]
-    kind: String,
-    value: String,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -67,98 +61,6 @@ pub(super) fn not_found(what: &str) -> AcmeFailure {
     let mut failure = AcmeFailure::new(ProblemType::Malformed, format!("no such {what}"));
     failure.problem.status = Some(404);
     failure
-}
-
-/// A DNS name as an order may carry it: lowercase LDH labels, at most one leading `*.`.
-fn valid_dns_name(name: &str) -> bool {
-    let base = name.strip_prefix("*.").unwrap_or(name);
-    // An all-numeric last label is an IP address written as a name: never a dNSName.
-    let numeric_tld = base
-        .rsplit('.')
-        .next()
-        .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
-    !base.is_empty()
-        && !numeric_tld
-        && base.len() <= 253
-        && base.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-}
-
-/// Parses an order identifier: the order's form (with `*.`) and whether it is a wildcard.
-fn parse_identifier(raw: &RawIdentifier) -> Result<(AcmeIdentifier, bool), AcmeFailure> {
-    let shown = || raw.value.chars().take(80).collect::<String>();
-    match raw.kind.as_str() {
-        "dns" => {
-            let value = raw.value.to_ascii_lowercase();
-            if !valid_dns_name(&value) {
-                return Err(AcmeFailure::new(
-                    ProblemType::RejectedIdentifier,
-                    format!("{:?} is not a DNS name Signet issues for", shown()),
-                ));
-            }
-            let wildcard = value.starts_with("*.");
-            Ok((
-                AcmeIdentifier {
-                    kind: IdentifierType::Dns,
-                    value,
-                },
-                wildcard,
-            ))
-        }
-        "ip" => {
-            let ip: IpAddr = raw.value.parse().map_err(|_| {
-                AcmeFailure::new(
-                    ProblemType::Malformed,
-                    format!("{:?} is not an IP address", shown()),
-                )
-            })?;
-            // `::ffff:a.b.c.d` is the IPv4 address: one identifier, one form.
-            Ok((
-                AcmeIdentifier {
-                    kind: IdentifierType::Ip,
-                    value: ip.to_canonical().to_string(),
-                },
-                false,
-            ))
-        }
-        other => Err(AcmeFailure::new(
-            ProblemType::UnsupportedIdentifier,
-            format!(
-                "identifier type {:?} is not supported (dns, ip)",
-                other.chars().take(40).collect::<String>()
-            ),
-        )),
-    }
-}
-
-/// The registered domain a rate limit counts against (the last two labels: Signet has no
-/// public suffix list; an enterprise CA issues under its own domains).
-fn registered_domain(identifier: &AcmeIdentifier) -> String {
-    let value = identifier.value.trim_start_matches("*.");
-    match identifier.kind {
-        IdentifierType::Ip => value.to_owned(),
-        IdentifierType::Dns => {
-            let labels: Vec<&str> = value.rsplitn(3, '.').collect();
-            labels
-                .iter()
-                .take(2)
-                .rev()
-                .copied()
-                .collect::<Vec<_>>()
-                .join(".")
-        }
-    }
-}
-
-pub(super) fn identifier_json(identifier: &AcmeIdentifier) -> serde_json::Value {
-    json!({ "type": identifier.kind.as_str(), "value": identifier.value })
 }
 
 fn order_json(acme: &Acme, order: &AcmeOrder) -> serde_json::Value {
@@ -419,20 +321,12 @@ async fn new_order_inner(
 
 /// The order `id` of the requesting account.
 async fn owned_order(acme: &Acme, posted: &Posted, id: &str) -> Result<AcmeOrder, AcmeFailure> {
-    let account = posted.account()?;
-    let order = acme
+    let found = acme
         .store
         .order(&posted.ca, id)
         .await
-        .map_err(AcmeFailure::store)?
-        .ok_or_else(|| not_found("order"))?;
-    if order.account != account.id {
-        return Err(AcmeFailure::new(
-            ProblemType::Unauthorized,
-            "the order belongs to another account",
-        ));
-    }
-    Ok(order)
+        .map_err(AcmeFailure::store)?;
+    posted.owned(found, |o| o.account.as_str(), "order")
 }
 
 /// Brings an order's status up to date: from its authorizations while pending, from the
@@ -462,7 +356,8 @@ pub(super) async fn refresh(
         // deactivated since, and finalize must not issue on it.
         OrderStatus::Pending | OrderStatus::Ready => {
             let mut all_valid = true;
-            let mut failed: Option<Result<AcmeAuthz, String>> = None;
+            // The problem document of the first authorization that no longer holds.
+            let mut failed: Option<String> = None;
             for id in &order.authorizations {
                 let authz = acme
                     .store
@@ -475,40 +370,19 @@ pub(super) async fn refresh(
                         all_valid = false;
                     }
                     Some(a) => {
-                        failed = Some(Ok(a));
+                        failed = Some(withdrawn(&a, now));
                         break;
                     }
                     None => {
-                        failed = Some(Err(id.clone()));
+                        failed = Some(problem_text(&Problem::new(
+                            ProblemType::Unauthorized,
+                            format!("the authorization {id} no longer exists"),
+                        )));
                         break;
                     }
                 }
             }
-            if let Some(failed) = failed {
-                let problem = match failed {
-                    Ok(authz) => authz
-                        .challenges
-                        .iter()
-                        .find_map(|c| c.error.clone())
-                        .unwrap_or_else(|| {
-                            let status = if authz.expires <= now {
-                                AuthzStatus::Expired
-                            } else {
-                                authz.status
-                            };
-                            problem_text(&Problem::new(
-                                ProblemType::Unauthorized,
-                                format!(
-                                    "the authorization for {} is {status}",
-                                    authz.identifier.value
-                                ),
-                            ))
-                        }),
-                    Err(id) => problem_text(&Problem::new(
-                        ProblemType::Unauthorized,
-                        format!("the authorization {id} no longer exists"),
-                    )),
-                };
+            if let Some(problem) = failed {
                 let change = update(&order, OrderStatus::Invalid, Some(problem));
                 apply(acme, &mut order, change).await?;
             } else if all_valid && order.status == OrderStatus::Pending {
@@ -537,6 +411,25 @@ pub(super) async fn refresh(
         _ => {}
     }
     Ok(order)
+}
+
+/// Why an authorization no longer holds: its challenge's error, or its state.
+fn withdrawn(authz: &AcmeAuthz, now: SystemTime) -> String {
+    if let Some(error) = authz.challenges.iter().find_map(|c| c.error.clone()) {
+        return error;
+    }
+    let status = if authz.expires <= now {
+        AuthzStatus::Expired
+    } else {
+        authz.status
+    };
+    problem_text(&Problem::new(
+        ProblemType::Unauthorized,
+        format!(
+            "the authorization for {} is {status}",
+            authz.identifier.value
+        ),
+    ))
 }
 
 /// Applies a compare-and-swap update; on a lost race, reads the order as it is now.
@@ -630,42 +523,6 @@ pub(super) async fn order(
     }
     .await;
     respond(&acme, &ca, result)
-}
-
-/// The names a CSR asks for, as order identifiers; `badCSR` for anything else.
-fn csr_identifiers(
-    csr: &signet_x509::CertificationRequest,
-) -> Result<BTreeSet<(IdentifierType, String)>, AcmeFailure> {
-    let mut names = BTreeSet::new();
-    for san in &csr.sans {
-        match san {
-            San::Dns(d) => {
-                names.insert((IdentifierType::Dns, d.to_ascii_lowercase()));
-            }
-            San::Ip(ip) => {
-                names.insert((IdentifierType::Ip, ip.to_canonical().to_string()));
-            }
-            other => {
-                return Err(AcmeFailure::new(
-                    ProblemType::BadCsr,
-                    format!("the CSR asks for {other}, which an ACME order cannot authorize"),
-                ));
-            }
-        }
-    }
-    if let Some(cn) = csr.subject.common_name() {
-        let cn = cn.to_ascii_lowercase();
-        let known = names.iter().any(|(_, v)| *v == cn);
-        if !known {
-            // RFC 8555 §7.4: the CN, if any, must be one of the identifiers.
-            let as_ip = cn.parse::<IpAddr>().ok().map(|ip| ip.to_string());
-            match as_ip {
-                Some(ip) => names.insert((IdentifierType::Ip, ip)),
-                None => names.insert((IdentifierType::Dns, cn)),
-            };
-        }
-    }
-    Ok(names)
 }
 
 /// `POST /acme/{ca}/order/{id}/finalize`.

@@ -211,6 +211,25 @@ impl Posted {
             .as_ref()
             .ok_or_else(|| AcmeFailure::new(ProblemType::Malformed, "this request needs a kid"))
     }
+
+    /// `found`, an object of this CA named in the URL, if the requesting account owns it
+    /// (`owner` gives its account): 404 when absent, `unauthorized` when another's.
+    pub(super) fn owned<T>(
+        &self,
+        found: Option<T>,
+        owner: impl Fn(&T) -> &str,
+        what: &str,
+    ) -> Result<T, AcmeFailure> {
+        let account = self.account()?;
+        let object = found.ok_or_else(|| super::order::not_found(what))?;
+        if owner(&object) != account.id {
+            return Err(AcmeFailure::new(
+                ProblemType::Unauthorized,
+                format!("the {what} belongs to another account"),
+            ));
+        }
+        Ok(object)
+    }
 }
 
 impl Acme {

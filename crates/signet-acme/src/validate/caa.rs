@@ -38,10 +38,12 @@ pub(super) async fn check(
     let labels: Vec<&str> = name.split('.').collect();
     for start in 0..labels.len() {
         let at = labels[start..].join(".");
-        let lookup = client
-            .lookup(&at, dns::TYPE_CAA)
-            .await
-            .map_err(|e| refuse(format!("looking up CAA at {at} failed: {}", chain(&e))))?;
+        let lookup = client.lookup(&at, dns::TYPE_CAA).await.map_err(|e| {
+            refuse(format!(
+                "looking up CAA at {at} failed: {}",
+                crate::problem::error_chain(&e)
+            ))
+        })?;
         let records: Vec<(u8, &str, &[u8])> = lookup
             .records
             .iter()
@@ -59,16 +61,29 @@ pub(super) async fn check(
     Ok(())
 }
 
+/// Why one relevant CAA RRset refuses this CA (the message completes "the CAA records at
+/// NAME ...").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum CaaRefusal {
+    #[error("have an unknown critical property {0:?}")]
+    UnknownCritical(String),
+    #[error("do not authorize this CA ({property}: {named})")]
+    NotAuthorized {
+        property: &'static str,
+        named: String,
+    },
+}
+
 /// The decision on one relevant RRset: Ok, or why not.
 pub(super) fn decide(
     records: &[(u8, &str, &[u8])],
     wildcard: bool,
     identities: &[String],
-) -> Result<(), String> {
+) -> Result<(), CaaRefusal> {
     if let Some((_, tag, _)) = records.iter().find(|(flags, tag, _)| {
         flags & CRITICAL != 0 && !KNOWN_TAGS.iter().any(|k| k.eq_ignore_ascii_case(tag))
     }) {
-        return Err(format!("have an unknown critical property {tag:?}"));
+        return Err(CaaRefusal::UnknownCritical((*tag).to_owned()));
     }
     let with_tag = |wanted: &str| -> Vec<&[u8]> {
         records
@@ -103,23 +118,11 @@ pub(super) fn decide(
             .take(4)
             .map(|v| format!("{:?}", String::from_utf8_lossy(&v[..v.len().min(64)])))
             .collect();
-        Err(format!(
-            "do not authorize this CA ({property}: {})",
-            named.join(", ")
-        ))
+        Err(CaaRefusal::NotAuthorized {
+            property,
+            named: named.join(", "),
+        })
     }
-}
-
-/// An error and its causes, joined with ": ".
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
 }
 
 #[cfg(test)]

@@ -193,7 +193,7 @@ pub(super) async fn create_eab(
             let name = request.name.unwrap_or_else(|| format!("eab-{}", &kid[..8]));
             signet_api::auth::check_identity_name(&name)
                 .map_err(|e| (StatusCode::BAD_REQUEST, "bad-request", e.to_string()))?;
-            let mut hmac = vec![0u8; 32];
+            let mut hmac = [0u8; 32];
             aws_lc_rs::rand::fill(&mut hmac).map_err(|_| {
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -201,6 +201,8 @@ pub(super) async fn create_eab(
                     "no random bytes".to_owned(),
                 )
             })?;
+            // 255 bits: the printed key must not start with `-` (`lego --hmac HMAC`).
+            let hmac = super::starts_with_letter(hmac).to_vec();
             let key = EabKey {
                 kid: kid.clone(),
                 ca: (!request.any_ca).then(|| ca.clone()),

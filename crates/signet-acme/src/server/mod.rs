@@ -396,11 +396,21 @@ pub fn router(acme: Arc<Acme>) -> Router {
         .with_state(acme)
 }
 
-/// A random URL-safe identifier (128 bits).
+/// A random URL-safe identifier (127 bits).
 fn random_id() -> Result<String, AcmeFailure> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| AcmeFailure::internal("no random bytes"))?;
-    Ok(crate::b64::encode(&bytes))
+    Ok(crate::b64::encode(&starts_with_letter(bytes)))
+}
+
+/// Clears the top bit of the first byte, so the base64url text starts with a letter
+/// (`A`–`f`): an id or key that starts with `-` reads as an option on a command line
+/// (`signet admin acme eab revoke KID`, `lego --kid KID --hmac HMAC`).
+fn starts_with_letter<const N: usize>(mut bytes: [u8; N]) -> [u8; N] {
+    if let Some(first) = bytes.first_mut() {
+        *first &= 0x7f;
+    }
+    bytes
 }
 
 impl Validate for crate::validate::Validator {
@@ -428,5 +438,20 @@ impl Validate for crate::validate::Validator {
         Box::pin(crate::validate::Validator::check_caa(
             self, identifier, wildcard,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Ids and EAB keys are printed for command lines: none may read as an option. (Before
+    /// the fix, one in 32 started with `-` and `signet admin acme eab revoke` refused it.)
+    #[test]
+    fn ids_and_keys_start_with_a_letter() {
+        for _ in 0..2000 {
+            let id = super::random_id().expect("random");
+            assert!(id.starts_with(|c: char| c.is_ascii_alphabetic()), "{id}");
+            let key = crate::b64::encode(&super::starts_with_letter([0xff_u8; 32]));
+            assert!(key.starts_with(|c: char| c.is_ascii_alphabetic()), "{key}");
+        }
     }
 }

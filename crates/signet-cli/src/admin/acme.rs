@@ -58,7 +58,11 @@ pub enum EabCommand {
         json: bool,
     },
     /// Revoke a key (accounts it bound keep working).
-    Revoke { kid: String },
+    Revoke {
+        /// The key id (ids of older keys may start with `-`).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 fn print_rows(rows: &[Value], columns: &[&str]) {

@@ -525,6 +525,18 @@ fn an_order_is_validated_finalized_and_downloaded_and_bad_requests_change_nothin
         let replay = client.send(Method::POST, &url, Some("application/jose+json"), body).await;
         assert_eq!(replay.problem(), "badNonce");
         assert!(replay.headers.contains_key("replay-nonce"), "badNonce carries a fresh nonce");
+        // The replay created nothing: the account has the one order.
+        let orders_url = created.json()["orders"].as_str().expect("orders url").to_owned();
+        let listed = client.post(&orders_url, None).await;
+        assert_eq!(listed.json()["orders"].as_array().map(Vec::len), Some(1), "{}", String::from_utf8_lossy(&listed.body));
+        // A refused request spends its nonce too: it cannot be replayed once the state that
+        // refused it changes.
+        let nonce = client.nonce().await;
+        let body = client.jws(&url, &nonce, Some(&json!({"identifiers": [{"type": "dns", "value": "b.example.test"}], "profile": "nope"})), false);
+        let refused = client.send(Method::POST, &url, Some("application/jose+json"), body.clone()).await;
+        assert_eq!(refused.problem(), "invalidProfile");
+        let replay = client.send(Method::POST, &url, Some("application/jose+json"), body).await;
+        assert_eq!(replay.problem(), "badNonce");
 
         // The url of another resource.
         let nonce = client.nonce().await;

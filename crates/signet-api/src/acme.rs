@@ -316,6 +316,28 @@ pub enum AcmeStoreError {
     /// The store could not do it (closed, I/O, corruption); nothing was written.
     #[error("store: {0}")]
     Store(String),
+    /// The request's nonce was already used ([`AcmeStore::write_spending`]); nothing was
+    /// written.
+    #[error("the nonce was already used")]
+    NonceUsed,
+}
+
+/// A request's nonce, to be recorded as used until `expires` (see [`AcmeStore::use_nonce`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NonceUse {
+    pub id: [u8; 16],
+    pub expires: SystemTime,
+}
+
+/// A write a request makes together with spending its nonce ([`AcmeStore::write_spending`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AcmeMutation {
+    /// As [`AcmeStore::create_order`].
+    CreateOrder(Box<AcmeOrder>, Vec<AcmeAuthz>),
+    /// As [`AcmeStore::update_order`].
+    UpdateOrder(OrderUpdate),
+    /// As [`AcmeStore::update_authz`].
+    UpdateAuthz(AuthzUpdate),
 }
 
 /// Storage for the ACME front end. Implemented by `signet-store`.
@@ -333,6 +355,15 @@ pub trait AcmeStore: Send + Sync {
         &self,
         nonce_id: [u8; 16],
         expires: SystemTime,
+    ) -> BoxFuture<'_, Result<bool, AcmeStoreError>>;
+    /// Spends `nonce` and makes `write` in one transaction: `NonceUsed` (and nothing written)
+    /// if the nonce was already used; otherwise what `write` alone answers (`true` for a
+    /// created order, the compare-and-swap's outcome for an update), the nonce spent even
+    /// when a compare-and-swap finds the object moved on. One commit instead of two.
+    fn write_spending(
+        &self,
+        nonce: NonceUse,
+        write: AcmeMutation,
     ) -> BoxFuture<'_, Result<bool, AcmeStoreError>>;
 
     /// Creates an account; with `eab_kid`, binds that key (which must exist, be live, be for

@@ -42,6 +42,12 @@ impl TokenBucket {
         self.tokens = (self.tokens - 1.0).max(0.0);
     }
 
+    /// Gives one token back (never above the capacity): what was taken for something that
+    /// did not happen.
+    pub fn give_back(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.capacity);
+    }
+
     /// Whether the bucket is full, i.e. the same as a new one.
     pub fn is_full(&self) -> bool {
         self.tokens >= self.capacity

@@ -21,8 +21,8 @@ use std::time::SystemTime;
 use rusqlite::Connection;
 use serde_json::{Value, json};
 use signet_api::acme::{
-    AccountChange, AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeIdentifier, AcmeOrder, AcmePurged,
-    AcmeStore, AcmeStoreError, AuthzUpdate, EabKey, OrderUpdate, UnknownName,
+    AccountChange, AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeIdentifier, AcmeMutation, AcmeOrder,
+    AcmePurged, AcmeStore, AcmeStoreError, AuthzUpdate, EabKey, NonceUse, OrderUpdate, UnknownName,
 };
 use signet_core::{BoxFuture, CaName, SerialNumber, StoreError};
 
@@ -259,6 +259,16 @@ impl SqliteStore {
         Box::pin(async move { read.await.map_err(acme_error) })
     }
 
+    /// A lookup of one row by its key, inline on the caller's thread (`Readers::point`).
+    fn acme_point<'a, T, F>(&'a self, f: F) -> BoxFuture<'a, Result<T, AcmeStoreError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let read = self.readers.point(f);
+        Box::pin(async move { read.await.map_err(acme_error) })
+    }
+
     async fn acme_write(&self, w: AcmeWrite) -> Result<AcmeDone, AcmeStoreError> {
         self.writer.acme(w).await.map_err(acme_error)
     }
@@ -302,6 +312,29 @@ impl AcmeStore for SqliteStore {
         }))
     }
 
+    fn write_spending(
+        &self,
+        nonce: NonceUse,
+        write: AcmeMutation,
+    ) -> BoxFuture<'_, Result<bool, AcmeStoreError>> {
+        let write = match write {
+            AcmeMutation::CreateOrder(order, authzs) => AcmeWrite::CreateOrder(order, authzs),
+            AcmeMutation::UpdateOrder(u) => AcmeWrite::UpdateOrder(Box::new(u)),
+            AcmeMutation::UpdateAuthz(u) => AcmeWrite::UpdateAuthz(Box::new(u)),
+        };
+        Box::pin(async move {
+            match self
+                .acme_write(AcmeWrite::Spending(nonce, Box::new(write)))
+                .await?
+            {
+                AcmeDone::NonceUsed => Err(AcmeStoreError::NonceUsed),
+                AcmeDone::Unit => Ok(true),
+                AcmeDone::Flag(changed) => Ok(changed),
+                _ => Err(mismatch()),
+            }
+        })
+    }
+
     fn create_account(
         &self,
         account: AcmeAccount,
@@ -316,7 +349,7 @@ impl AcmeStore for SqliteStore {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<AcmeAccount>, AcmeStoreError>> {
         let (ca, id) = (ca.clone(), id.to_string());
-        self.acme_read(move |conn| read::account(conn, &ca, &id))
+        self.acme_point(move |conn| read::account(conn, &ca, &id))
     }
 
     fn account_by_thumbprint<'a>(
@@ -325,7 +358,7 @@ impl AcmeStore for SqliteStore {
         thumbprint: &'a str,
     ) -> BoxFuture<'a, Result<Option<AcmeAccount>, AcmeStoreError>> {
         let (ca, thumbprint) = (ca.clone(), thumbprint.to_string());
-        self.acme_read(move |conn| read::account_by_thumbprint(conn, &ca, &thumbprint))
+        self.acme_point(move |conn| read::account_by_thumbprint(conn, &ca, &thumbprint))
     }
 
     fn update_account<'a>(
@@ -375,7 +408,7 @@ impl AcmeStore for SqliteStore {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
         let (ca, id) = (ca.clone(), id.to_string());
-        self.acme_read(move |conn| read::order(conn, &ca, &id))
+        self.acme_point(move |conn| read::order(conn, &ca, &id))
     }
 
     fn update_order(&self, update: OrderUpdate) -> BoxFuture<'_, Result<bool, AcmeStoreError>> {
@@ -403,7 +436,7 @@ impl AcmeStore for SqliteStore {
         serial: &'a SerialNumber,
     ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
         let (ca, serial) = (ca.clone(), *serial);
-        self.acme_read(move |conn| read::order_for_certificate(conn, &ca, &serial))
+        self.acme_point(move |conn| read::order_for_certificate(conn, &ca, &serial))
     }
 
     fn order_replacing<'a>(
@@ -412,7 +445,7 @@ impl AcmeStore for SqliteStore {
         serial: &'a SerialNumber,
     ) -> BoxFuture<'a, Result<Option<AcmeOrder>, AcmeStoreError>> {
         let (ca, serial) = (ca.clone(), *serial);
-        self.acme_read(move |conn| read::order_replacing(conn, &ca, &serial))
+        self.acme_point(move |conn| read::order_replacing(conn, &ca, &serial))
     }
 
     fn count_orders<'a>(
@@ -431,7 +464,7 @@ impl AcmeStore for SqliteStore {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<AcmeAuthz>, AcmeStoreError>> {
         let (ca, id) = (ca.clone(), id.to_string());
-        self.acme_read(move |conn| read::authz(conn, &ca, &id))
+        self.acme_point(move |conn| read::authz(conn, &ca, &id))
     }
 
     fn update_authz(&self, update: AuthzUpdate) -> BoxFuture<'_, Result<bool, AcmeStoreError>> {
@@ -447,7 +480,7 @@ impl AcmeStore for SqliteStore {
         valid_until: SystemTime,
     ) -> BoxFuture<'a, Result<Option<AcmeAuthz>, AcmeStoreError>> {
         let (ca, account, identifier) = (ca.clone(), account.to_string(), identifier.clone());
-        self.acme_read(move |conn| {
+        self.acme_point(move |conn| {
             read::reusable_authz(conn, &ca, &account, &identifier, wildcard, valid_until)
         })
     }
@@ -472,7 +505,7 @@ impl AcmeStore for SqliteStore {
 
     fn eab<'a>(&'a self, kid: &'a str) -> BoxFuture<'a, Result<Option<EabKey>, AcmeStoreError>> {
         let kid = kid.to_string();
-        self.acme_read(move |conn| read::eab(conn, &kid))
+        self.acme_point(move |conn| read::eab(conn, &kid))
     }
 
     fn eab_keys<'a>(
@@ -521,7 +554,7 @@ impl AcmeStore for SqliteStore {
         serial: &'a SerialNumber,
     ) -> BoxFuture<'a, Result<Option<SystemTime>, AcmeStoreError>> {
         let (ca, serial) = (ca.clone(), *serial);
-        self.acme_read(move |conn| read::renew_early(conn, &ca, &serial))
+        self.acme_point(move |conn| read::renew_early(conn, &ca, &serial))
     }
 
     fn purge_acme(

@@ -269,7 +269,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| requests::get_request(conn, &ca, id)),
+                .point(move |conn| requests::get_request(conn, &ca, id)),
         )
     }
 
@@ -433,7 +433,7 @@ impl Store for SqliteStore {
         let ca = ca.clone();
         Box::pin(
             self.readers
-                .run(move |conn| requests::request_by_serial(conn, &ca, &serial)),
+                .point(move |conn| requests::request_by_serial(conn, &ca, &serial)),
         )
     }
 

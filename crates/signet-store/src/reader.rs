@@ -1,5 +1,7 @@
 //! Reads: a few threads, each with its own read-only connection (opened on its first job),
-//! fed by one job channel. The queries live with their records (`requests`, `outbox`,
+//! fed by one job channel; and point lookups (one row by its key, microseconds of work) run
+//! inline on the caller's thread with a connection from a small idle pool ([`Readers::point`]),
+//! which saves the two thread switches a hop to a reader thread costs. The queries live with their records (`requests`, `outbox`,
 //! `tokens`, `view`, `revocation`, `exits`, `audit`). WAL lets them read while the writer commits; each query sees the
 //! database as of its last commit, so a write whose future resolved is visible to every read
 //! started after it.
@@ -17,10 +19,17 @@ use crate::codec::sql_error;
 
 type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) + Send + 'static>;
 
-/// The reader threads and their job channel.
+/// Most connections the inline point lookups keep open (about one per runtime worker; a
+/// lookup that finds none idle and the pool full goes to the reader threads).
+const POINT_CONNECTIONS: usize = 4;
+
+/// The reader threads and their job channel, and the inline lookups' connections.
 pub(crate) struct Readers {
     jobs: Option<mpsc::Sender<Job>>,
     threads: Vec<JoinHandle<()>>,
+    path: std::path::PathBuf,
+    /// Idle connections for [`Readers::point`], and how many exist (idle or in use).
+    idle: Mutex<(Vec<Connection>, usize)>,
 }
 
 impl Readers {
@@ -43,7 +52,59 @@ impl Readers {
         Ok(Readers {
             jobs: Some(tx),
             threads,
+            path: path.to_path_buf(),
+            idle: Mutex::new((Vec::new(), 0)),
         })
+    }
+
+    /// Runs a point lookup `f` (one row by its key, an index seek) on the calling thread, with
+    /// an idle read-only connection; when none is idle and [`POINT_CONNECTIONS`] are in use,
+    /// on a reader thread like [`Readers::run`]. Only for queries bounded by an index: an
+    /// async caller's thread is blocked while `f` runs.
+    pub(crate) async fn point<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        // `Some(None)`: a new connection may be opened; `None`: the pool is busy.
+        let taken = {
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            match idle.0.pop() {
+                Some(conn) => Some(Some(conn)),
+                None if idle.1 < POINT_CONNECTIONS => {
+                    idle.1 += 1;
+                    Some(None)
+                }
+                None => None,
+            }
+        };
+        let conn = match taken {
+            None => return self.run(f).await,
+            Some(Some(conn)) => conn,
+            Some(None) => match open_read_only(&self.path) {
+                Ok(conn) => conn,
+                Err(e) => {
+                    self.idle.lock().unwrap_or_else(PoisonError::into_inner).1 -= 1;
+                    return Err(e);
+                }
+            },
+        };
+        // A panicking query loses its answer and its connection, not the pool's count.
+        let run = std::panic::AssertUnwindSafe(|| f(&conn));
+        let result = std::panic::catch_unwind(run);
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        match result {
+            Ok(result) => {
+                idle.0.push(conn);
+                result
+            }
+            Err(_) => {
+                idle.1 -= 1;
+                drop(idle);
+                tracing::error!("a storage read panicked");
+                Err(StoreError::Backend("a storage read panicked".into()))
+            }
+        }
     }
 
     /// Runs `f` on a reader thread's connection; the future resolves with its result.

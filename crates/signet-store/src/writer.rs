@@ -488,13 +488,21 @@ fn rollback(conn: &Connection) {
 
 impl Op {
     /// A write whose loss on a power failure (not a crash: WAL with `synchronous=NORMAL`
-    /// keeps what the process committed) costs nothing anyone was promised: an ACME
-    /// used-nonce record. The next fully durable commit — one per batch of anything else —
-    /// syncs it with the WAL. What a power loss can forget is the use of nonces in the last
-    /// moments, i.e. a client that still holds such a signed request could send it once more,
-    /// and that request then meets the state checks every request meets.
+    /// keeps what the process committed) costs nothing anyone was promised, so a batch made
+    /// only of such writes commits without an fsync; the next fully durable commit — one per
+    /// batch of anything else — syncs them with the WAL. They are:
+    /// - ACME used-nonce records and claims (`AcmeWrite::is_light`): a power loss can forget
+    ///   the use of nonces in the last moments (a client still holding such a signed request
+    ///   could send it once more, and it then meets the state checks every request meets),
+    ///   or a claim nothing durable followed yet;
+    /// - exit acknowledgements: delivery is at least once, and a lost acknowledgement only
+    ///   delivers those events again.
     fn is_light(&self) -> bool {
-        matches!(self, Op::Acme(w) if w.is_nonce())
+        match self {
+            Op::Acme(w) => w.is_light(),
+            Op::AckExit(_) => true,
+            _ => false,
+        }
     }
 
     /// Runs the operation on the open transaction. Operations borrow their input, so a batch

@@ -65,6 +65,11 @@ fn store_failure(e: signet_api::acme::AcmeStoreError) -> (StatusCode, &'static s
     match e {
         signet_api::acme::AcmeStoreError::Conflict(d) => (StatusCode::CONFLICT, "conflict", d),
         signet_api::acme::AcmeStoreError::NotFound(d) => (StatusCode::NOT_FOUND, "not-found", d),
+        signet_api::acme::AcmeStoreError::NonceUsed => (
+            StatusCode::CONFLICT,
+            "conflict",
+            "the nonce was already used".to_owned(),
+        ),
         signet_api::acme::AcmeStoreError::Store(d) => {
             tracing::error!(error = %d, "ACME store failure (administration)");
             (

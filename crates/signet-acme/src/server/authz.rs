@@ -12,15 +12,15 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use signet_api::acme::{
-    AcmeAuthz, AcmeChallenge, AuthzStatus, AuthzUpdate, ChallengeStatus, ChallengeType,
-    IdentifierType,
+    AcmeAuthz, AcmeChallenge, AcmeMutation, AuthzStatus, AuthzUpdate, ChallengeStatus,
+    ChallengeType, IdentifierType,
 };
 use signet_x509::time::rfc3339;
 
 use super::Acme;
 use super::identifiers::identifier_json;
 use super::order::{POLL_AFTER, not_found};
-use super::request::{AcmeFailure, KeyMode, Posted, RawBody, Reply, respond};
+use super::request::{AcmeFailure, KeyMode, Posted, RawBody, Reply, Spend, respond};
 use crate::problem::{Problem, ProblemType};
 
 #[derive(Deserialize)]
@@ -166,29 +166,34 @@ pub(super) async fn challenge(
     headers: HeaderMap,
     body: RawBody,
 ) -> Response {
-    let result = challenge_inner(&acme, &ca, &id, &kind, &headers, &body).await;
+    let result = async {
+        let posted = acme
+            .accept_spending(
+                &ca,
+                &format!("chall/{id}/{kind}"),
+                &headers,
+                &body,
+                KeyMode::Kid,
+                Spend::WithWrite,
+            )
+            .await?;
+        let result = challenge_inner(&acme, &posted, &id, &kind).await;
+        acme.finish(&posted, result).await
+    }
+    .await;
     respond(&acme, &ca, result)
 }
 
+/// A challenge after `accept`: reads, then the claim that spends the nonce and starts the
+/// validation.
 async fn challenge_inner(
     acme: &Arc<Acme>,
-    ca: &str,
+    posted: &Posted,
     id: &str,
     kind: &str,
-    headers: &HeaderMap,
-    body: &[u8],
 ) -> Result<Reply, AcmeFailure> {
-    let posted = acme
-        .accept(
-            ca,
-            &format!("chall/{id}/{kind}"),
-            headers,
-            body,
-            KeyMode::Kid,
-        )
-        .await?;
     let kind: ChallengeType = kind.parse().map_err(|_| not_found("challenge"))?;
-    let mut authz = owned_authz(acme, &posted, id).await?;
+    let mut authz = owned_authz(acme, posted, id).await?;
     let index = authz
         .challenges
         .iter()
@@ -236,8 +241,7 @@ async fn challenge_inner(
         challenges: authz.challenges.clone(),
     };
     if !acme
-        .store
-        .update_authz(claim)
+        .write_spending(posted, AcmeMutation::UpdateAuthz(claim))
         .await
         .map_err(AcmeFailure::store)?
     {

@@ -345,6 +345,23 @@ impl Acme {
         Ok(())
     }
 
+    /// Gives back what [`Acme::take_domain_orders`] took, for an order that was not created
+    /// (a replayed request's nonce turned out used, the store failed).
+    fn give_back_domain_orders(&self, limit: u32, domains: &[String]) {
+        if limit == 0 {
+            return;
+        }
+        let mut map = self
+            .domains
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for domain in domains {
+            if let Some((_, bucket)) = map.get_mut(domain) {
+                bucket.give_back();
+            }
+        }
+    }
+
     /// Removes used nonces and expired orders and authorizations (the maintenance loop
     /// calls it).
     pub async fn purge(&self) -> Result<signet_api::acme::AcmePurged, AcmeFailure> {

@@ -17,8 +17,8 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use signet_api::acme::{
-    AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeIdentifier, AcmeOrder, AuthzStatus, ChallengeStatus,
-    ChallengeType, IdentifierType, OrderStatus, OrderUpdate,
+    AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeIdentifier, AcmeMutation, AcmeOrder, AuthzStatus,
+    ChallengeStatus, ChallengeType, IdentifierType, OrderStatus, OrderUpdate,
 };
 use signet_api::{RequestStatus, SubmitRequest};
 use signet_x509::time::rfc3339;
@@ -27,7 +27,7 @@ use super::account::identity_of;
 use super::identifiers::{
     RawIdentifier, csr_identifiers, identifier_json, parse_identifier, registered_domain,
 };
-use super::request::{AcmeFailure, KeyMode, Posted, RawBody, Reply, respond};
+use super::request::{AcmeFailure, KeyMode, Posted, RawBody, Reply, Spend, respond};
 use super::{Acme, ORDER_LIFETIME, random_id, renewal};
 use crate::problem::{Problem, ProblemType};
 
@@ -139,19 +139,27 @@ pub(super) async fn new_order(
     headers: HeaderMap,
     body: RawBody,
 ) -> Response {
-    let result = new_order_inner(&acme, &ca, &headers, &body).await;
+    let result = async {
+        let posted = acme
+            .accept_spending(
+                &ca,
+                "new-order",
+                &headers,
+                &body,
+                KeyMode::Kid,
+                Spend::WithWrite,
+            )
+            .await?;
+        let result = new_order_inner(&acme, &posted).await;
+        acme.finish(&posted, result).await
+    }
+    .await;
     respond(&acme, &ca, result)
 }
 
-async fn new_order_inner(
-    acme: &Acme,
-    ca: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Reply, AcmeFailure> {
-    let posted = acme
-        .accept(ca, "new-order", headers, body, KeyMode::Kid)
-        .await?;
+/// newOrder after `accept`: reads, then one write that creates the order and spends the
+/// nonce.
+async fn new_order_inner(acme: &Acme, posted: &Posted) -> Result<Reply, AcmeFailure> {
     let account = posted.account()?.clone();
     let settings = acme.ca_settings(posted.ca.as_str())?;
     let payload: NewOrder = posted.req.json().map_err(|e| AcmeFailure::from_error(&e))?;
@@ -307,15 +315,20 @@ async fn new_order_inner(
         replaces,
         created_at: now,
     };
-    acme.store
-        .create_order(order.clone(), new_authzs)
-        .await
-        .map_err(|e| match e {
+    acme.write_spending(
+        posted,
+        AcmeMutation::CreateOrder(Box::new(order.clone()), new_authzs),
+    )
+    .await
+    .map_err(|e| {
+        acme.give_back_domain_orders(limits.orders_per_domain_per_hour, &domains);
+        match e {
             signet_api::acme::AcmeStoreError::Conflict(detail) => {
                 AcmeFailure::new(ProblemType::AlreadyReplaced, detail)
             }
             other => AcmeFailure::store(other),
-        })?;
+        }
+    })?;
     Ok(order_reply(acme, &order, StatusCode::CREATED))
 }
 
@@ -334,7 +347,18 @@ async fn owned_order(acme: &Acme, posted: &Posted, id: &str) -> Result<AcmeOrder
 pub(super) async fn refresh(
     acme: &Acme,
     account: &AcmeAccount,
+    order: AcmeOrder,
+) -> Result<AcmeOrder, AcmeFailure> {
+    refresh_as(acme, account, order, true).await
+}
+
+/// [`refresh`]; with `store_ready` false, an order whose authorizations are all valid is
+/// answered `ready` without writing that (finalize, which writes `processing` next).
+async fn refresh_as(
+    acme: &Acme,
+    account: &AcmeAccount,
     mut order: AcmeOrder,
+    store_ready: bool,
 ) -> Result<AcmeOrder, AcmeFailure> {
     let now = SystemTime::now();
     let update = |order: &AcmeOrder, status, error: Option<String>| OrderUpdate {
@@ -386,8 +410,12 @@ pub(super) async fn refresh(
                 let change = update(&order, OrderStatus::Invalid, Some(problem));
                 apply(acme, &mut order, change).await?;
             } else if all_valid && order.status == OrderStatus::Pending {
-                let change = update(&order, OrderStatus::Ready, None);
-                apply(acme, &mut order, change).await?;
+                if store_ready {
+                    let change = update(&order, OrderStatus::Ready, None);
+                    apply(acme, &mut order, change).await?;
+                } else {
+                    order.status = OrderStatus::Ready;
+                }
             }
         }
         OrderStatus::Processing => {
@@ -532,29 +560,32 @@ pub(super) async fn finalize(
     headers: HeaderMap,
     body: RawBody,
 ) -> Response {
-    let result = finalize_inner(&acme, &ca, &id, &headers, &body).await;
+    let result = async {
+        let posted = acme
+            .accept_spending(
+                &ca,
+                &format!("order/{id}/finalize"),
+                &headers,
+                &body,
+                KeyMode::Kid,
+                Spend::WithWrite,
+            )
+            .await?;
+        let result = finalize_inner(&acme, &posted, &id).await;
+        acme.finish(&posted, result).await
+    }
+    .await;
     respond(&acme, &ca, result)
 }
 
-async fn finalize_inner(
-    acme: &Acme,
-    ca: &str,
-    id: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Reply, AcmeFailure> {
-    let posted = acme
-        .accept(
-            ca,
-            &format!("order/{id}/finalize"),
-            headers,
-            body,
-            KeyMode::Kid,
-        )
-        .await?;
+/// finalize after `accept`: reads, the claim (which spends the nonce), the CA's answer, and
+/// the order's outcome.
+async fn finalize_inner(acme: &Acme, posted: &Posted, id: &str) -> Result<Reply, AcmeFailure> {
     let account = posted.account()?.clone();
-    let order = owned_order(acme, &posted, id).await?;
-    let mut order = refresh(acme, &account, order).await?;
+    let order = owned_order(acme, posted, id).await?;
+    // As stored: `pending` with every authorization valid is claimed as `ready` would be.
+    let stored = order.status;
+    let mut order = refresh_as(acme, &account, order, false).await?;
     if order.status != OrderStatus::Ready {
         return Err(AcmeFailure::new(
             ProblemType::OrderNotReady,
@@ -593,19 +624,23 @@ async fn finalize_inner(
             ),
         ));
     }
-    // Ready → processing first: of two finalizations, one submits.
+    // Ready → processing first: of two finalizations, one submits. The claim spends the
+    // nonce, and the CA's durable request that follows carries it to disk.
     let claim = OrderUpdate {
         ca: order.ca.clone(),
         id: order.id.clone(),
-        expect: OrderStatus::Ready,
+        expect: if stored == OrderStatus::Pending {
+            OrderStatus::Pending
+        } else {
+            OrderStatus::Ready
+        },
         status: OrderStatus::Processing,
         error: None,
         request: None,
         serial: None,
     };
     if !acme
-        .store
-        .update_order(claim)
+        .write_spending(posted, AcmeMutation::UpdateOrder(claim))
         .await
         .map_err(AcmeFailure::store)?
     {

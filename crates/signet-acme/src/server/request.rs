@@ -9,7 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use signet_api::acme::{AccountStatus, AcmeAccount, AcmeStoreError};
+use signet_api::acme::{AccountStatus, AcmeAccount, AcmeMutation, AcmeStoreError, NonceUse};
 use signet_api::{CaName, EnrollError};
 
 use super::{Acme, AcmeCa, NONCE_LIFETIME};
@@ -50,6 +50,9 @@ impl AcmeFailure {
         match e {
             AcmeStoreError::Conflict(detail) => Self::new(ProblemType::Malformed, detail),
             AcmeStoreError::NotFound(detail) => Self::new(ProblemType::Malformed, detail),
+            AcmeStoreError::NonceUsed => {
+                Self::new(ProblemType::BadNonce, "the nonce was already used")
+            }
             AcmeStoreError::Store(detail) => {
                 tracing::error!(error = %detail, "ACME store failure");
                 Self::new(
@@ -196,15 +199,44 @@ pub(super) enum KeyMode {
     Either,
 }
 
+/// When a request's nonce is spent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Spend {
+    /// In `accept`, before the resource does anything.
+    Now,
+    /// In the transaction of the resource's first write ([`Acme::write_spending`]), or at
+    /// the end ([`Acme::spend_rest`]) when it wrote nothing: one commit instead of two. For
+    /// resources whose only effects before that write are reads.
+    WithWrite,
+}
+
 /// An authenticated request.
 pub(super) struct Posted {
     pub ca: CaName,
     pub req: VerifiedRequest,
     /// The account, for `kid` requests.
     pub account: Option<AcmeAccount>,
+    /// The nonce, while not yet spent ([`Spend::WithWrite`]).
+    nonce: std::sync::Mutex<Option<NonceUse>>,
 }
 
 impl Posted {
+    fn take_nonce(&self) -> Option<NonceUse> {
+        self.nonce
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    fn keep_nonce(&self, nonce: Option<NonceUse>) {
+        if nonce.is_some() {
+            *self
+                .nonce
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = nonce;
+        }
+    }
+
     /// The account of a `kid` request.
     pub(super) fn account(&self) -> Result<&AcmeAccount, AcmeFailure> {
         self.account
@@ -249,7 +281,8 @@ impl Acme {
 
     /// The POST pipeline: media type, JWS, the key (`jwk` or the `kid` account's), the
     /// signature, `url` against `path` (this resource's path under the CA's ACME base), and
-    /// the nonce, consumed last so a forged request cannot burn someone's nonce.
+    /// the nonce, spent last so a forged request cannot burn someone's nonce (with
+    /// [`Spend::WithWrite`], later: see there).
     pub(super) async fn accept(
         &self,
         ca: &str,
@@ -257,6 +290,20 @@ impl Acme {
         headers: &HeaderMap,
         body: &[u8],
         mode: KeyMode,
+    ) -> Result<Posted, AcmeFailure> {
+        self.accept_spending(ca, path, headers, body, mode, Spend::Now)
+            .await
+    }
+
+    /// [`Acme::accept`], spending the nonce as `spend` says.
+    pub(super) async fn accept_spending(
+        &self,
+        ca: &str,
+        path: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+        mode: KeyMode,
+        spend: Spend,
     ) -> Result<Posted, AcmeFailure> {
         let settings = self.ca_settings(ca)?;
         let ca = settings.ca.clone();
@@ -314,18 +361,75 @@ impl Acme {
         };
         req.check_url(&format!("{}/{path}", self.base(&ca)))
             .map_err(|e| AcmeFailure::from_error(&e))?;
-        if !self
-            .store
-            .use_nonce(nonce.id, nonce.expires)
-            .await
-            .map_err(AcmeFailure::store)?
-        {
-            return Err(AcmeFailure::new(
-                ProblemType::BadNonce,
-                "the nonce was already used",
-            ));
+        let nonce = NonceUse {
+            id: nonce.id,
+            expires: nonce.expires,
+        };
+        let posted = Posted {
+            ca,
+            req,
+            account,
+            nonce: std::sync::Mutex::new(Some(nonce)),
+        };
+        if spend == Spend::Now {
+            self.spend_rest(&posted).await?;
         }
-        Ok(Posted { ca, req, account })
+        Ok(posted)
+    }
+
+    /// Spends the request's nonce if no write has: `badNonce` if it was already used.
+    pub(super) async fn spend_rest(&self, posted: &Posted) -> Result<(), AcmeFailure> {
+        let Some(nonce) = posted.take_nonce() else {
+            return Ok(());
+        };
+        match self.store.use_nonce(nonce.id, nonce.expires).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AcmeFailure::store(AcmeStoreError::NonceUsed)),
+            Err(e) => {
+                posted.keep_nonce(Some(nonce));
+                Err(AcmeFailure::store(e))
+            }
+        }
+    }
+
+    /// Ends a [`Spend::WithWrite`] request: its answer, once its nonce is spent (if no write
+    /// spent it, now: a request whose nonce turns out used gets `badNonce`, not its answer).
+    pub(super) async fn finish(
+        &self,
+        posted: &Posted,
+        result: Result<Reply, AcmeFailure>,
+    ) -> Result<Reply, AcmeFailure> {
+        self.spend_rest(posted).await?;
+        result
+    }
+
+    /// `write`, spending the request's nonce in the same transaction if it is not yet
+    /// spent; `badNonce` (nothing written) if the nonce was already used.
+    pub(super) async fn write_spending(
+        &self,
+        posted: &Posted,
+        write: AcmeMutation,
+    ) -> Result<bool, AcmeStoreError> {
+        let Some(nonce) = posted.take_nonce() else {
+            return match write {
+                AcmeMutation::CreateOrder(order, authzs) => {
+                    self.store.create_order(*order, authzs).await.map(|()| true)
+                }
+                AcmeMutation::UpdateOrder(u) => self.store.update_order(u).await,
+                AcmeMutation::UpdateAuthz(u) => self.store.update_authz(u).await,
+            };
+        };
+        let result = self.store.write_spending(nonce, write).await;
+        // Not committed: the nonce is still unspent, and `finish` spends it.
+        if matches!(
+            result,
+            Err(AcmeStoreError::Store(_)
+                | AcmeStoreError::Conflict(_)
+                | AcmeStoreError::NotFound(_))
+        ) {
+            posted.keep_nonce(Some(nonce));
+        }
+        result
     }
 
     /// The valid account a `kid` names.

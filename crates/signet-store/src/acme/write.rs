@@ -10,8 +10,8 @@ use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use signet_api::acme::{
-    AccountChange, AcmeAccount, AcmeAudit, AcmeAuthz, AcmeOrder, AcmePurged, AuthzUpdate, EabKey,
-    OrderUpdate,
+    AccountChange, AcmeAccount, AcmeAudit, AcmeAuthz, AcmeOrder, AcmePurged, AuthzStatus,
+    AuthzUpdate, EabKey, NonceUse, OrderStatus, OrderUpdate,
 };
 use signet_core::{AuditTarget, CaName, NewAudit, SerialNumber, StoreError};
 
@@ -38,12 +38,28 @@ pub(crate) enum AcmeWrite {
         now: SystemTime,
         keep: Duration,
     },
+    /// A request's nonce and its write, in one transaction (`write_spending`).
+    Spending(NonceUse, Box<AcmeWrite>),
 }
 
 impl AcmeWrite {
-    /// A used-nonce record (the writer commits batches of these alone without an fsync).
-    pub(crate) fn is_nonce(&self) -> bool {
-        matches!(self, AcmeWrite::UseNonce { .. })
+    /// A write that may commit without waiting for the disk's flush (`Op::is_light`):
+    /// a used-nonce record, and claims — an order moving to `processing` (finalize's lock
+    /// before it asks the CA), an authorization that stays `pending` while one of its
+    /// challenges moves to `processing` (validation's lock). A claim is only a lock: what
+    /// follows it (the CA's request, the validation's outcome) is a durable commit of the
+    /// same WAL, whose flush makes the claim durable too; before that nothing has told a
+    /// client more than "processing", which a lost claim at worst undoes.
+    pub(crate) fn is_light(&self) -> bool {
+        match self {
+            AcmeWrite::UseNonce { .. } => true,
+            AcmeWrite::UpdateOrder(u) => u.status == OrderStatus::Processing,
+            AcmeWrite::UpdateAuthz(u) => {
+                u.expect == AuthzStatus::Pending && u.status == AuthzStatus::Pending
+            }
+            AcmeWrite::Spending(_, w) => w.is_light(),
+            _ => false,
+        }
     }
 }
 
@@ -78,6 +94,8 @@ pub(crate) enum AcmeDone {
     /// `UpdateAccount` found no such account; nothing was written.
     NoAccount,
     Purged(AcmePurged),
+    /// `Spending` found its nonce already used; nothing was written.
+    NonceUsed,
 }
 
 const INSERT_NONCE: &str = "INSERT OR IGNORE INTO acme_nonces (id, expires) VALUES (?1, ?2)";
@@ -144,6 +162,13 @@ pub(crate) fn execute(conn: &Connection, w: &AcmeWrite) -> Result<AcmeDone, Stor
         AcmeWrite::RevokeEab(r) => revoke_eab(conn, r).map(AcmeDone::Flag),
         AcmeWrite::MarkRenewEarly(m) => mark_renew_early(conn, m).map(|()| AcmeDone::Unit),
         AcmeWrite::Purge { now, keep } => purge(conn, *now, *keep).map(AcmeDone::Purged),
+        AcmeWrite::Spending(nonce, write) => {
+            if use_nonce(conn, &nonce.id, nonce.expires)? {
+                execute(conn, write)
+            } else {
+                Ok(AcmeDone::NonceUsed)
+            }
+        }
     }
 }
 

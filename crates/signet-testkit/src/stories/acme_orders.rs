@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use signet_api::acme::{
-    AcmeChallenge, AcmeOrder, AcmePurged, AuthzStatus, ChallengeStatus, ChallengeType, OrderStatus,
+    AcmeChallenge, AcmeMutation, AcmeOrder, AcmePurged, AcmeStoreError, AuthzStatus,
+    ChallengeStatus, ChallengeType, NonceUse, OrderStatus,
 };
 use signet_core::{BoxFuture, RequestId};
 
@@ -391,6 +392,129 @@ pub async fn acme_nonces(fresh: impl Fn() -> FreshAcme) {
     assert!(
         results.into_iter().all(|r| r.expect("use")),
         "distinct nonces used at once are each first"
+    );
+
+    // A write that spends a nonce: all or nothing, and never twice.
+    let ca = ca("acme-spend");
+    acme.create_account(
+        account(&ca, "acct-s", "tp-s", 1_700_000_000),
+        audit("acme-account-create", Some(&ca), "acct-s", 1),
+    )
+    .await
+    .expect("create account");
+    let nonce = |b: u8| NonceUse {
+        id: [b; 16],
+        expires,
+    };
+    let az = authz(
+        &ca,
+        "authz-s1",
+        "acct-s",
+        "s.example",
+        false,
+        AuthzStatus::Pending,
+        1_800_000_000,
+    );
+    let o1 = order(&ca, "order-s1", "acct-s", &["authz-s1"], 1_700_000_100);
+    let created = acme
+        .write_spending(
+            nonce(0x71),
+            AcmeMutation::CreateOrder(Box::new(o1.clone()), vec![az.clone()]),
+        )
+        .await;
+    assert_eq!(created, Ok(true), "first use creates the order");
+    assert_eq!(acme.order(&ca, "order-s1").await.expect("read"), Some(o1));
+    // The replay: the same nonce with another write is refused, and writes nothing.
+    let o2 = order(&ca, "order-s2", "acct-s", &[], 1_700_000_200);
+    let replayed = acme
+        .write_spending(
+            nonce(0x71),
+            AcmeMutation::CreateOrder(Box::new(o2), Vec::new()),
+        )
+        .await;
+    assert_eq!(replayed, Err(AcmeStoreError::NonceUsed), "{replayed:?}");
+    assert_eq!(acme.order(&ca, "order-s2").await.expect("read"), None);
+    assert!(
+        !other.use_nonce([0x71; 16], expires).await.expect("use"),
+        "the nonce the write spent is used on every node"
+    );
+    // A nonce spent by a standalone use cannot carry a write either.
+    assert!(acme.use_nonce([0x72; 16], expires).await.expect("use"));
+    let late = acme
+        .write_spending(
+            nonce(0x72),
+            AcmeMutation::UpdateOrder(order_update(
+                &ca,
+                "order-s1",
+                OrderStatus::Pending,
+                OrderStatus::Processing,
+            )),
+        )
+        .await;
+    assert_eq!(late, Err(AcmeStoreError::NonceUsed));
+    assert_eq!(
+        acme.order(&ca, "order-s1")
+            .await
+            .expect("read")
+            .map(|o| o.status),
+        Some(OrderStatus::Pending),
+        "the refused claim changed nothing"
+    );
+    // A compare-and-swap that loses still spends its nonce (the request was answered).
+    let lost = acme
+        .write_spending(
+            nonce(0x73),
+            AcmeMutation::UpdateAuthz(authz_update(
+                &ca,
+                "authz-s1",
+                AuthzStatus::Valid,
+                AuthzStatus::Invalid,
+                1_800_000_000,
+            )),
+        )
+        .await;
+    assert_eq!(lost, Ok(false));
+    assert!(!acme.use_nonce([0x73; 16], expires).await.expect("use"));
+    // A write the store refuses rolls back its nonce with it: the nonce is still unused.
+    let refused = acme
+        .write_spending(
+            nonce(0x74),
+            AcmeMutation::CreateOrder(
+                Box::new(order(
+                    &ca,
+                    "order-s3",
+                    "acct-s",
+                    &["authz-s1"],
+                    1_700_000_300,
+                )),
+                vec![az],
+            ),
+        )
+        .await;
+    assert!(is_conflict(&refused), "{refused:?}");
+    assert!(
+        acme.use_nonce([0x74; 16], expires).await.expect("use"),
+        "a refused write leaves its nonce unspent"
+    );
+    // Racing requests carrying one nonce: exactly one write happens.
+    let racing: Vec<BoxFuture<'_, _>> = (0..8u8)
+        .map(|i| {
+            let update = order_update(&ca, "order-s1", OrderStatus::Pending, OrderStatus::Ready);
+            let store = if i % 2 == 0 { acme } else { &*other };
+            store.write_spending(nonce(0x75), AcmeMutation::UpdateOrder(update))
+        })
+        .collect();
+    let results = join_all(racing).await;
+    assert_eq!(
+        results.iter().filter(|r| **r == Ok(true)).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .all(|r| *r == Ok(true) || *r == Err(AcmeStoreError::NonceUsed)),
+        "{results:?}"
     );
 }
 

@@ -306,11 +306,18 @@ impl Drop for Writer {
     }
 }
 
-/// Sets `PRAGMA synchronous` for the next transactions; a failure keeps the stronger
-/// setting in force where it matters (FULL is the connection's default).
-fn set_synchronous(conn: &Connection, level: &str) {
-    if let Err(e) = conn.pragma_update(None, "synchronous", level) {
-        tracing::warn!(error = %e, level, "could not set synchronous");
+/// Sets `PRAGMA synchronous` for the next transactions: NORMAL for a light batch, FULL
+/// otherwise; returns whether NORMAL is now in force. A failure to set NORMAL keeps FULL, the
+/// safe side; a failure to set FULL back is reported as NORMAL still in force, so the next
+/// durable batch tries again.
+fn set_synchronous(conn: &Connection, light: bool) -> bool {
+    let level = if light { "NORMAL" } else { "FULL" };
+    match conn.pragma_update(None, "synchronous", level) {
+        Ok(()) => light,
+        Err(e) => {
+            tracing::warn!(error = %e, level, "could not set synchronous");
+            !light
+        }
     }
 }
 
@@ -334,6 +341,9 @@ fn run(
     counters: &Counters,
     checkpoints: &Checkpoints,
 ) {
+    // The connection's `synchronous` level (FULL, its default), changed only when a batch
+    // needs the other one.
+    let mut light_now = false;
     while let Ok(first) = rx.recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         batch.push(first);
@@ -346,18 +356,23 @@ fn run(
         counters
             .commands
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        // A batch of used-nonce records alone commits without its own fsync (see
-        // `Op::is_light`); any other write in the batch makes it fully durable.
+        // A batch of light writes alone commits without its own fsync (see `Op::is_light`);
+        // any other write in the batch makes it fully durable.
         let light = batch.iter().all(|c| c.op.is_light());
-        if light {
-            set_synchronous(&conn, "NORMAL");
+        if light != light_now {
+            light_now = set_synchronous(&conn, light);
+            if light_now && !light {
+                // Still NORMAL: this batch cannot be made durable, so it is refused whole.
+                let e = StoreError::Backend("could not make the write durable".into());
+                batch
+                    .into_iter()
+                    .for_each(|c| c.reply.send(Err(copy_error(&e))));
+                continue;
+            }
         }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             commit_batch(&conn, batch, counters)
         }));
-        if light {
-            set_synchronous(&conn, "FULL");
-        }
         if outcome.is_err() {
             // The batch's reply senders were dropped in the unwind, so its callers see an
             // error. Leave the connection usable for the next batch.

@@ -143,7 +143,8 @@ pub struct Acme {
     nonces: NonceKey,
     domains: Mutex<HashMap<String, (Instant, TokenBucket)>>,
     /// Accounts read recently, by `CA/id` (see [`ACCOUNT_CACHE_TTL`]).
-    accounts: Mutex<HashMap<String, (Instant, signet_api::acme::AcmeAccount)>>,
+    /// With the account's key parsed (a key that does not parse is not cached).
+    accounts: Mutex<HashMap<String, (Instant, signet_api::acme::AcmeAccount, crate::jwk::Jwk)>>,
     /// Validations running, per account (see [`VALIDATIONS_PER_ACCOUNT`]).
     validating: Arc<Mutex<HashMap<String, usize>>>,
 }
@@ -274,15 +275,19 @@ impl Acme {
         })
     }
 
-    /// An account this node read less than [`ACCOUNT_CACHE_TTL`] ago.
-    fn cached_account(&self, ca: &CaName, id: &str) -> Option<signet_api::acme::AcmeAccount> {
+    /// An account this node read less than [`ACCOUNT_CACHE_TTL`] ago, with its key.
+    fn cached_account(
+        &self,
+        ca: &CaName,
+        id: &str,
+    ) -> Option<(signet_api::acme::AcmeAccount, crate::jwk::Jwk)> {
         let map = self
             .accounts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(&format!("{ca}/{id}"))
-            .filter(|(at, _)| at.elapsed() < ACCOUNT_CACHE_TTL)
-            .map(|(_, account)| account.clone())
+            .filter(|(at, _, _)| at.elapsed() < ACCOUNT_CACHE_TTL)
+            .map(|(_, account, key)| (account.clone(), key.clone()))
     }
 
     /// Drops an account from the cache (it changed in a way this node did not read).
@@ -293,8 +298,12 @@ impl Acme {
             .remove(&format!("{ca}/{id}"));
     }
 
-    /// Records an account as just read or changed.
+    /// Records an account as just read or changed (not if its key does not parse).
     fn remember_account(&self, account: &signet_api::acme::AcmeAccount) {
+        let Ok(key) = crate::jwk::Jwk::from_json(account.jwk.as_bytes()) else {
+            self.forget_account(&account.ca, &account.id);
+            return;
+        };
         let mut map = self
             .accounts
             .lock()
@@ -304,7 +313,7 @@ impl Acme {
         }
         map.insert(
             format!("{}/{}", account.ca, account.id),
-            (Instant::now(), account.clone()),
+            (Instant::now(), account.clone(), key),
         );
     }
 

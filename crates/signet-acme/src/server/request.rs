@@ -336,10 +336,7 @@ impl Acme {
                 None,
             ),
             (KeyRef::Kid(kid), KeyMode::Kid | KeyMode::Either) => {
-                let account = self.account_of_kid(&ca, kid).await?;
-                let key = Jwk::from_json(account.jwk.as_bytes()).map_err(|e| {
-                    AcmeFailure::internal(&format!("stored account key does not parse: {e}"))
-                })?;
+                let (account, key) = self.account_of_kid(&ca, kid).await?;
                 (
                     jws.verify_with(&key)
                         .map_err(|e| AcmeFailure::from_error(&e))?,
@@ -432,8 +429,12 @@ impl Acme {
         result
     }
 
-    /// The valid account a `kid` names.
-    async fn account_of_kid(&self, ca: &CaName, kid: &str) -> Result<AcmeAccount, AcmeFailure> {
+    /// The valid account a `kid` names, and its key.
+    async fn account_of_kid(
+        &self,
+        ca: &CaName,
+        kid: &str,
+    ) -> Result<(AcmeAccount, Jwk), AcmeFailure> {
         let prefix = format!("{}/acct/", self.base(ca));
         let id = kid
             .strip_prefix(&prefix)
@@ -444,8 +445,8 @@ impl Acme {
                     "the kid is not an account URL of this CA",
                 )
             })?;
-        let account = match self.cached_account(ca, id) {
-            Some(account) => account,
+        let (account, key) = match self.cached_account(ca, id) {
+            Some(found) => found,
             None => {
                 let account = self
                     .store
@@ -455,14 +456,17 @@ impl Acme {
                     .ok_or_else(|| {
                         AcmeFailure::new(ProblemType::AccountDoesNotExist, "no such account")
                     })?;
+                let key = Jwk::from_json(account.jwk.as_bytes()).map_err(|e| {
+                    AcmeFailure::internal(&format!("stored account key does not parse: {e}"))
+                })?;
                 self.remember_account(&account);
-                account
+                (account, key)
             }
         };
         if account.status != AccountStatus::Valid {
             return Err(inactive_account(&account));
         }
-        Ok(account)
+        Ok((account, key))
     }
 }
 

@@ -837,6 +837,47 @@ fn a_pending_request_keeps_the_order_processing_until_a_manager_approves() {
             .await;
         let leaf = pem_certificates(&String::from_utf8_lossy(&pem.body)).remove(0);
         server.harness.verify_with_openssl(&leaf);
+
+        // An order left `processing` without a CA request (its finalization stopped between
+        // the claim and the CA's answer: a crash) does not hang its client: once the claim is
+        // CLAIM_TIMEOUT old, reading it answers `invalid` with the reason, and it cannot be
+        // finalized.
+        use signet_api::acme::{AcmeStore, OrderStatus};
+        let store = &server.harness.store.store;
+        let mut stuck = store
+            .order(
+                &server.harness.ca,
+                order_url.rsplit('/').next().expect("id"),
+            )
+            .await
+            .expect("store")
+            .expect("order");
+        let now = std::time::SystemTime::now();
+        stuck.id = "stuck-order".into();
+        stuck.status = OrderStatus::Processing;
+        stuck.request = None;
+        stuck.serial = None;
+        stuck.created_at =
+            now - signet_api::acme::CLAIM_TIMEOUT - std::time::Duration::from_secs(5);
+        stuck.expires = now + std::time::Duration::from_secs(3600);
+        store.create_order(stuck, Vec::new()).await.expect("create");
+        let stuck_url = order_url.replace(order_url.rsplit('/').next().expect("id"), "stuck-order");
+        let read = client.post(&stuck_url, None).await.json();
+        assert_eq!(read["status"], "invalid", "{read}");
+        assert!(
+            read["error"]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("interrupted")),
+            "{read}"
+        );
+        let (der, _) = csr(&names, KeyAlgorithm::P256);
+        let again = client
+            .post(
+                &format!("{stuck_url}/finalize"),
+                Some(&json!({"csr": b64(&der)})),
+            )
+            .await;
+        assert_eq!(again.problem(), "orderNotReady");
     });
 }
 

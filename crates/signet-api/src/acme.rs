@@ -191,6 +191,32 @@ pub struct AcmeOrder {
     /// The serial of the certificate this order replaces (RFC 9773 `replaces`).
     pub replaces: Option<SerialNumber>,
     pub created_at: SystemTime,
+    /// When the order last moved to `processing` (set by the store on that update).
+    pub claimed_at: Option<SystemTime>,
+}
+
+/// How long an order may stay `processing` without a CA request before it counts as
+/// abandoned: its finalization stopped between the claim and the CA's answer (a crash, a
+/// power loss), and nothing will finish it. Far above any CA answer's time.
+pub const CLAIM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The problem detail an abandoned order ([`CLAIM_TIMEOUT`]) is made `invalid` with.
+pub const ABANDONED_ORDER: &str =
+    "the order's finalization was interrupted before the CA answered; place a new order";
+
+impl AcmeOrder {
+    /// Whether the order is `processing` without a CA request since its claim more than
+    /// [`CLAIM_TIMEOUT`] before `now` (orders claimed before claims were timed count from
+    /// their creation).
+    pub fn abandoned(&self, now: SystemTime) -> bool {
+        self.status == OrderStatus::Processing
+            && self.request.is_none()
+            && self
+                .claimed_at
+                .unwrap_or(self.created_at)
+                .checked_add(CLAIM_TIMEOUT)
+                .is_some_and(|limit| limit <= now)
+    }
 }
 
 /// A status change of an order, applied only if the order is still at `expect`.
@@ -301,6 +327,8 @@ pub struct AcmePurged {
     pub nonces: u64,
     pub orders: u64,
     pub authorizations: u64,
+    /// Abandoned orders ([`AcmeOrder::abandoned`]) made `invalid`.
+    pub abandoned: u64,
 }
 
 /// Why an ACME store call failed.

@@ -59,7 +59,8 @@ impl FromRow for AcmeAccount {
 
 impl FromRow for AcmeOrder {
     const COLUMNS: &'static str = "id, ca, account, status, identifiers, authorizations, \
-        profile, not_before, not_after, expires, error, request_id, serial, replaces, created_at";
+        profile, not_before, not_after, expires, error, request_id, serial, replaces, created_at, \
+        claimed_at";
     const TABLE: &'static str = "acme_orders";
 
     fn from_row(c: &mut Columns<'_, '_>) -> Result<AcmeOrder, StoreError> {
@@ -87,6 +88,7 @@ impl FromRow for AcmeOrder {
             serial: opt_serial(c, "serial")?,
             replaces: opt_serial(c, "replaces")?,
             created_at: c.time("created_at")?,
+            claimed_at: c.opt_time("claimed_at")?,
         })
     }
 }

@@ -80,6 +80,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0009_acme.sql"),
         backfill: None,
     },
+    Migration {
+        version: 10,
+        name: "acme_claims",
+        sql: include_str!("../migrations/sqlite/0010_acme_claims.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

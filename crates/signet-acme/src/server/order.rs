@@ -17,8 +17,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use signet_api::acme::{
-    AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeIdentifier, AcmeMutation, AcmeOrder, AuthzStatus,
-    ChallengeStatus, ChallengeType, IdentifierType, OrderStatus, OrderUpdate,
+    ABANDONED_ORDER, AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeIdentifier, AcmeMutation,
+    AcmeOrder, AuthzStatus, ChallengeStatus, ChallengeType, IdentifierType, OrderStatus,
+    OrderUpdate,
 };
 use signet_api::{RequestStatus, SubmitRequest};
 use signet_x509::time::rfc3339;
@@ -314,6 +315,7 @@ async fn new_order_inner(acme: &Acme, posted: &Posted) -> Result<Reply, AcmeFail
         serial: None,
         replaces,
         created_at: now,
+        claimed_at: None,
     };
     acme.write_spending(
         posted,
@@ -417,6 +419,12 @@ async fn refresh_as(
                     order.status = OrderStatus::Ready;
                 }
             }
+        }
+        // Claimed, and the claim's finalization never reached the CA's answer.
+        OrderStatus::Processing if order.abandoned(now) => {
+            let problem = Problem::new(ProblemType::ServerInternal, ABANDONED_ORDER);
+            let change = update(&order, OrderStatus::Invalid, Some(problem_text(&problem)));
+            apply(acme, &mut order, change).await?;
         }
         OrderStatus::Processing => {
             if let Some(request) = order.request {

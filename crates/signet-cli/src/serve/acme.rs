@@ -165,7 +165,8 @@ pub async fn build(
     Ok(Some(acme))
 }
 
-/// Removes used nonces and expired orders and authorizations every `period`.
+/// Removes used nonces and expired orders and authorizations, and ends abandoned orders
+/// (`AcmeOrder::abandoned`), every `period`.
 pub fn spawn_purge(acme: Arc<Acme>, period: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
@@ -173,6 +174,11 @@ pub fn spawn_purge(acme: Arc<Acme>, period: Duration) -> tokio::task::JoinHandle
         loop {
             tick.tick().await;
             match acme.purge().await {
+                Ok(p) if p.abandoned > 0 => tracing::warn!(
+                    abandoned = p.abandoned,
+                    "ACME orders whose finalization was interrupted (the server stopped between \
+                     the claim and the CA's answer) are now invalid; their clients place new orders"
+                ),
                 Ok(p) if p.nonces + p.orders + p.authorizations > 0 => tracing::debug!(
                     nonces = p.nonces,
                     orders = p.orders,

@@ -126,7 +126,8 @@ const INSERT_AUTHZ: &str = "INSERT INTO acme_authzs \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 const UPDATE_ORDER: &str = "UPDATE acme_orders SET status = ?4, \
     error = coalesce(?5, error), request_id = coalesce(?6, request_id), \
-    serial = coalesce(?7, serial) \
+    serial = coalesce(?7, serial), \
+    claimed_at = CASE WHEN ?4 = 'processing' THEN ?8 ELSE claimed_at END \
     WHERE id = ?1 AND ca = ?2 AND status = ?3";
 const UPDATE_AUTHZ: &str = "UPDATE acme_authzs SET status = ?4, expires = ?5, challenges = ?6 \
     WHERE id = ?1 AND ca = ?2 AND status = ?3";
@@ -143,6 +144,9 @@ const MARK_RENEW_EARLY: &str = "INSERT INTO acme_renew_early (ca, serial, at) VA
     ON CONFLICT (ca, serial) DO NOTHING";
 const PURGE_NONCES: &str = "DELETE FROM acme_nonces WHERE expires < ?1";
 const PURGE_AUTHZS: &str = "DELETE FROM acme_authzs WHERE expires < ?1";
+/// Abandoned orders (`AcmeOrder::abandoned`): `?1` the claims' cutoff, `?2` the problem.
+const ABANDON_ORDERS: &str = "UPDATE acme_orders SET status = 'invalid', error = ?2 \
+    WHERE status = 'processing' AND request_id IS NULL AND coalesce(claimed_at, created_at) <= ?1";
 const PURGE_ORDERS: &str = "DELETE FROM acme_orders \
     WHERE expires < ?1 AND status NOT IN ('valid', 'processing')";
 
@@ -424,6 +428,7 @@ fn create_order(
 }
 
 fn update_order(conn: &Connection, u: &OrderUpdate) -> Result<bool, StoreError> {
+    let now = to_unix(SystemTime::now())?;
     let changed = conn
         .prepare_cached(UPDATE_ORDER)
         .and_then(|mut s| {
@@ -435,6 +440,7 @@ fn update_order(conn: &Connection, u: &OrderUpdate) -> Result<bool, StoreError> 
                 u.error,
                 u.request.map(|r| r.get()),
                 u.serial.map(|s| s.to_hex()),
+                now,
             ])
         })
         .map_err(unique_conflict("updating an ACME order", || {
@@ -520,9 +526,27 @@ fn purge(conn: &Connection, now: SystemTime, keep: Duration) -> Result<AcmePurge
             .map(|n| n as u64)
             .map_err(sql_error(context))
     };
+    let claims_cutoff = now.saturating_sub(
+        i64::try_from(signet_api::acme::CLAIM_TIMEOUT.as_secs()).unwrap_or(i64::MAX),
+    );
+    let abandoned = conn
+        .prepare_cached(ABANDON_ORDERS)
+        .and_then(|mut s| s.execute(params![claims_cutoff, abandoned_problem()]))
+        .map(|n| n as u64)
+        .map_err(sql_error("ending abandoned ACME orders"))?;
     Ok(AcmePurged {
+        abandoned,
         nonces: delete(PURGE_NONCES, now, "purging used ACME nonces")?,
         authorizations: delete(PURGE_AUTHZS, cutoff, "purging ACME authorizations")?,
         orders: delete(PURGE_ORDERS, cutoff, "purging ACME orders")?,
     })
+}
+
+/// The problem document (JSON, as orders keep it) of an abandoned order.
+fn abandoned_problem() -> String {
+    serde_json::json!({
+        "type": "urn:ietf:params:acme:error:serverInternal",
+        "detail": signet_api::acme::ABANDONED_ORDER,
+    })
+    .to_string()
 }

@@ -142,6 +142,7 @@ pub(super) fn order(
         serial: None,
         replaces: None,
         created_at: t(created),
+        claimed_at: None,
     }
 }
 

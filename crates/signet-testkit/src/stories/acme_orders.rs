@@ -105,6 +105,7 @@ pub async fn acme_orders(fresh: impl Fn() -> FreshAcme) {
         .expect("kept");
     assert_eq!(o1.status, OrderStatus::Valid);
     assert_eq!(o1.request, Some(RequestId::new(42).expect("id")), "kept");
+    assert!(o1.claimed_at.is_some(), "the move to processing is timed");
     assert_eq!(o1.serial, Some(serial(1)));
     assert_eq!(o1.error, None);
     let unknown = order_update(&ca, "order-none", OrderStatus::Pending, OrderStatus::Ready);
@@ -550,6 +551,20 @@ pub async fn acme_purge(fresh: impl Fn() -> FreshAcme) {
         let mut o = order(&ca, id, "acct", &[], 1_700_000_000);
         o.status = status;
         o.expires = t(expires);
+        // A processing order the CA holds a request for waits for the CA, however long.
+        if status == OrderStatus::Processing {
+            o.request = Some(RequestId::new(7).expect("id"));
+        }
+        acme.create_order(o, Vec::new())
+            .await
+            .expect("create order");
+    }
+    // Claimed without a CA request: abandoned once the claim is CLAIM_TIMEOUT old (made
+    // invalid, kept until it expires), not before.
+    for (id, created) in [("stale-claim", 1_700_000_000), ("fresh-claim", now - 10)] {
+        let mut o = order(&ca, id, "acct", &[], created);
+        o.status = OrderStatus::Processing;
+        o.expires = t(now + 86_400);
         acme.create_order(o, Vec::new())
             .await
             .expect("create order");
@@ -587,9 +602,31 @@ pub async fn acme_purge(fresh: impl Fn() -> FreshAcme) {
         AcmePurged {
             nonces: 1,
             orders: 2,
-            authorizations: 1
+            authorizations: 1,
+            abandoned: 1,
         }
     );
+    let stale = acme
+        .order(&ca, "stale-claim")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(stale.status, OrderStatus::Invalid);
+    assert!(
+        stale
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("interrupted")),
+        "{stale:?}"
+    );
+    let fresh_claim = acme
+        .order(&ca, "fresh-claim")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(fresh_claim.status, OrderStatus::Processing);
+    assert!(!fresh_claim.abandoned(t(now)));
+    assert!(fresh_claim.abandoned(t(now - 10) + signet_api::acme::CLAIM_TIMEOUT));
     for (id, _, _, kept) in orders {
         let found = acme.order(&ca, id).await.expect("read").is_some();
         assert_eq!(found, kept, "order {id}");

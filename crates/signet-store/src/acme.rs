@@ -208,7 +208,7 @@ pub(crate) fn encode_challenges(challenges: &[AcmeChallenge]) -> Result<String, 
     Ok(Value::Array(items).to_string())
 }
 
-fn decode_challenges(text: &str) -> Option<Vec<AcmeChallenge>> {
+pub(crate) fn decode_challenges(text: &str) -> Option<Vec<AcmeChallenge>> {
     let value: Value = serde_json::from_str(text).ok()?;
     value
         .as_array()?

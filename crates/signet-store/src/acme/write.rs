@@ -129,6 +129,7 @@ const UPDATE_ORDER: &str = "UPDATE acme_orders SET status = ?4, \
     serial = coalesce(?7, serial), \
     claimed_at = CASE WHEN ?4 = 'processing' THEN ?8 ELSE claimed_at END \
     WHERE id = ?1 AND ca = ?2 AND status = ?3";
+const AUTHZ_CHALLENGES: &str = "SELECT challenges FROM acme_authzs WHERE id = ?1 AND ca = ?2";
 const UPDATE_AUTHZ: &str = "UPDATE acme_authzs SET status = ?4, expires = ?5, challenges = ?6 \
     WHERE id = ?1 AND ca = ?2 AND status = ?3";
 const INSERT_EAB: &str = "INSERT INTO acme_eab_keys \
@@ -453,6 +454,29 @@ fn update_order(conn: &Connection, u: &OrderUpdate) -> Result<bool, StoreError> 
 }
 
 fn update_authz(conn: &Connection, u: &AuthzUpdate) -> Result<bool, StoreError> {
+    // A claim (pending stays pending, a challenge moves to processing) loses to a validation
+    // already running: of two claims of one authorization, of one challenge or two, one wins,
+    // so one validation decides it. Read inside the writer's transaction, which holds the
+    // write lock.
+    if u.expect == AuthzStatus::Pending && u.status == AuthzStatus::Pending {
+        let stored: Option<String> = conn
+            .prepare_cached(AUTHZ_CHALLENGES)
+            .and_then(|mut s| {
+                s.query_row(params![u.id, u.ca.as_str()], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(sql_error("reading an ACME authorization's challenges"))?;
+        let validating = stored
+            .as_deref()
+            .and_then(super::decode_challenges)
+            .is_some_and(|list| {
+                list.iter()
+                    .any(|c| c.status == signet_api::acme::ChallengeStatus::Processing)
+            });
+        if validating {
+            return Ok(false);
+        }
+    }
     let expires = to_unix(u.expires)?;
     let challenges = encode_challenges(&u.challenges)?;
     let changed = conn

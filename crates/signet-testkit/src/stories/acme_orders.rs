@@ -331,6 +331,60 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
     assert_eq!(count(1_000).await.expect("count"), 0);
     let unknown = authz_update(&ca, "authz-none", pending, valid, 9_000);
     assert!(!acme.update_authz(unknown).await.expect("cas"), "absent");
+
+    // Claims: of concurrent claims of one authorization (the same challenge, or two of its
+    // challenges), on two handles, exactly one wins, so one validation runs and decides it.
+    let mut c = authz(&ca, "authz-c", "acct-z", "c.example", false, pending, 9_000);
+    c.challenges.push(AcmeChallenge {
+        kind: ChallengeType::Dns01,
+        token: "token-authz-c-dns".into(),
+        status: ChallengeStatus::Pending,
+        validated: None,
+        error: None,
+    });
+    acme.create_order(
+        order(&ca, "order-c", "acct-z", &["authz-c"], 1_000),
+        vec![c.clone()],
+    )
+    .await
+    .expect("order of c");
+    let other = fresh.reopen();
+    let claim = |index: usize| {
+        let mut claim = authz_update(&ca, "authz-c", pending, pending, 9_000);
+        claim.challenges = c.challenges.clone();
+        claim.challenges[index].status = ChallengeStatus::Processing;
+        claim
+    };
+    let racing: Vec<BoxFuture<'_, _>> = (0..8)
+        .map(|i| {
+            let store = if i % 2 == 0 { acme } else { &*other };
+            store.update_authz(claim(i % 2))
+        })
+        .collect();
+    let won = join_all(racing)
+        .await
+        .into_iter()
+        .map(|r| r.expect("claim"))
+        .filter(|&won| won)
+        .count();
+    assert_eq!(won, 1, "one claim of an authorization wins");
+    let claimed = acme
+        .authz(&ca, "authz-c")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(
+        claimed
+            .challenges
+            .iter()
+            .filter(|ch| ch.status == ChallengeStatus::Processing)
+            .count(),
+        1
+    );
+    // The validation's outcome still lands.
+    let mut outcome = authz_update(&ca, "authz-c", pending, valid, 9_000);
+    outcome.challenges = claimed.challenges.clone();
+    assert!(acme.update_authz(outcome).await.expect("cas"));
 }
 
 /// Nonces and their secret: the secret is the first candidate, then always the stored one, on

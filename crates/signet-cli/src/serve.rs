@@ -247,7 +247,7 @@ pub async fn start(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let acme = acme::build(&config, &authority, &store, public_url).await?;
+    let acme = acme::build(&config, &authority, &store, &metrics, public_url).await?;
     let acme_purge = acme
         .as_ref()
         .map(|a| acme::spawn_purge(Arc::clone(a), std::time::Duration::from_secs(600)));

@@ -368,6 +368,15 @@ fn lego_http01() {
         sans(&leaf)
     );
     ca.assert_acme_request(&leaf, "server");
+    // The ACME issuance shows in the metrics as a REST one would.
+    let metrics = ca.server.get("/metrics").text();
+    assert!(
+        metrics.contains(&format!(
+            "signet_requests_total{{ca=\"{}\",status=\"issued\"}} 1",
+            ca.server.ca
+        )),
+        "{metrics}"
+    );
 }
 
 /// lego tls-alpn-01 (RFC 8737) with its built-in responder.

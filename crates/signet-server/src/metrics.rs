@@ -6,6 +6,87 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// An [`Enroll`](signet_api::Enroll) that counts what its submissions answered, as the REST
+/// API counts its own (`signet_requests_total`, the latency histogram): what the other front
+/// ends (ACME; SCEP, EST and CMP next) are given, so every certificate request shows in the
+/// metrics whichever way it came. Everything else goes to the inner one unchanged.
+pub struct CountedEnroll {
+    inner: std::sync::Arc<dyn signet_api::Enroll>,
+    metrics: std::sync::Arc<Metrics>,
+}
+
+impl CountedEnroll {
+    pub fn new(
+        inner: std::sync::Arc<dyn signet_api::Enroll>,
+        metrics: std::sync::Arc<Metrics>,
+    ) -> CountedEnroll {
+        CountedEnroll { inner, metrics }
+    }
+}
+
+impl signet_api::Enroll for CountedEnroll {
+    fn list_cas(
+        &self,
+    ) -> signet_api::BoxFuture<'_, Result<Vec<signet_api::CaSummary>, signet_api::EnrollError>>
+    {
+        self.inner.list_cas()
+    }
+
+    fn submit(
+        &self,
+        req: signet_api::SubmitRequest,
+    ) -> signet_api::BoxFuture<'_, Result<signet_api::SubmitResponse, signet_api::EnrollError>>
+    {
+        Box::pin(async move {
+            let started = std::time::Instant::now();
+            let ca = req.ca.clone();
+            let result = self.inner.submit(req).await;
+            self.metrics.observe_latency(started.elapsed());
+            // A CA the server does not hold is counted as `unknown`: a caller must not be
+            // able to mint metric series.
+            match &result {
+                Ok(answer) => self.metrics.count_request(&ca, answer.status.as_str()),
+                Err(signet_api::EnrollError::UnknownCa(_)) => {
+                    self.metrics.count_request("unknown", "rejected")
+                }
+                Err(_) => self.metrics.count_request(&ca, "rejected"),
+            }
+            result
+        })
+    }
+
+    fn retrieve<'a>(
+        &'a self,
+        ca: &'a str,
+        id: signet_api::RequestId,
+        caller: Option<&'a signet_api::Identity>,
+    ) -> signet_api::BoxFuture<'a, Result<signet_api::SubmitResponse, signet_api::EnrollError>>
+    {
+        self.inner.retrieve(ca, id, caller)
+    }
+
+    fn ca_certificate<'a>(
+        &'a self,
+        ca: &'a str,
+    ) -> signet_api::BoxFuture<'a, Result<Vec<u8>, signet_api::EnrollError>> {
+        self.inner.ca_certificate(ca)
+    }
+
+    fn chain<'a>(
+        &'a self,
+        ca: &'a str,
+    ) -> signet_api::BoxFuture<'a, Result<Vec<Vec<u8>>, signet_api::EnrollError>> {
+        self.inner.chain(ca)
+    }
+
+    fn resolve_ca<'a>(
+        &'a self,
+        ca: &'a str,
+    ) -> signet_api::BoxFuture<'a, Result<signet_api::CaName, signet_api::EnrollError>> {
+        self.inner.resolve_ca(ca)
+    }
+}
+
 /// Who may read `/metrics` (`[server] metrics`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MetricsAccess {

@@ -134,6 +134,7 @@ pub async fn build(
     config: &Config,
     authority: &Arc<Authority>,
     store: &Arc<SqliteStore>,
+    metrics: &Arc<signet_server::Metrics>,
     public_url: String,
 ) -> Result<Option<Arc<Acme>>> {
     let mut cas = Vec::new();
@@ -151,7 +152,11 @@ pub async fn build(
     let acme = Acme::new(AcmeParts {
         public_url,
         cas,
-        enroll: Arc::clone(authority) as _,
+        // Finalizations count in `signet_requests_total` as REST submissions do.
+        enroll: Arc::new(signet_server::metrics::CountedEnroll::new(
+            Arc::clone(authority) as _,
+            Arc::clone(metrics),
+        )),
         holder: Arc::clone(authority) as _,
         authn: Arc::clone(authority) as _,
         store: Arc::clone(store) as _,

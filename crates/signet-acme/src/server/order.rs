@@ -95,9 +95,22 @@ fn order_reply(acme: &Acme, order: &AcmeOrder, status: StatusCode) -> Reply {
     let reply =
         Reply::json(status, &order_json(acme, order)).at(acme.order_url(&order.ca, &order.id));
     if order.status == OrderStatus::Processing {
-        reply.retry(POLL_AFTER)
+        reply.retry(processing_poll_after(order, SystemTime::now()))
     } else {
         reply
+    }
+}
+
+/// How long a client should wait before polling a processing order again: [`POLL_AFTER`]
+/// while the CA normally answers (the first minute after the claim), then 30 s, and 5 minutes
+/// once it has waited 10 minutes — an order held for a manager's approval can wait hours, and
+/// a client polling every 3 s would send over a thousand requests an hour.
+fn processing_poll_after(order: &AcmeOrder, now: SystemTime) -> Duration {
+    let since = order.claimed_at.unwrap_or(order.created_at);
+    match now.duration_since(since).unwrap_or_default().as_secs() {
+        0..60 => POLL_AFTER,
+        60..600 => Duration::from_secs(30),
+        _ => Duration::from_secs(300),
     }
 }
 
@@ -803,4 +816,44 @@ pub(super) async fn orders(
     }
     .await;
     respond(&acme, &ca, result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_wait_is_polled_less_often() {
+        let claimed = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let order = AcmeOrder {
+            id: "o".into(),
+            ca: signet_api::CaName::new("demo").expect("name"),
+            account: "a".into(),
+            status: OrderStatus::Processing,
+            identifiers: Vec::new(),
+            authorizations: Vec::new(),
+            profile: "server".into(),
+            not_before: None,
+            not_after: None,
+            expires: claimed + Duration::from_secs(86_400),
+            error: None,
+            request: None,
+            serial: None,
+            replaces: None,
+            created_at: claimed - Duration::from_secs(3_600),
+            claimed_at: Some(claimed),
+        };
+        let after = |secs| processing_poll_after(&order, claimed + Duration::from_secs(secs));
+        assert_eq!(after(0), POLL_AFTER);
+        assert_eq!(after(59), POLL_AFTER);
+        assert_eq!(after(60), Duration::from_secs(30));
+        assert_eq!(after(599), Duration::from_secs(30));
+        assert_eq!(after(600), Duration::from_secs(300));
+        assert_eq!(after(86_000), Duration::from_secs(300));
+        // A clock that went back counts as no wait yet.
+        assert_eq!(
+            processing_poll_after(&order, claimed - Duration::from_secs(10)),
+            POLL_AFTER
+        );
+    }
 }

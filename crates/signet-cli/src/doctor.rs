@@ -98,6 +98,9 @@ pub fn check(data: &Path) -> Result<Vec<Finding>> {
                 profile_findings(&ca.name, name, p, &mut out);
             }
         }
+        if let Some(acme) = ca.acme.as_ref().filter(|a| a.enabled) {
+            acme_findings(&ca.name, acme, &mut out);
+        }
         let kind = ca
             .policy
             .get("module")
@@ -286,6 +289,43 @@ fn has_name_constraints(p: &ProfileConfig) -> bool {
 }
 
 /// True for `127.x.x.x:port`, `[::1]:port` and `localhost:port`.
+/// ACME validation settings that let it be turned against the CA or its network.
+fn acme_findings(ca: &str, acme: &crate::config::AcmeToml, out: &mut Vec<Finding>) {
+    if !acme.caa {
+        out.push(Finding {
+            id: "ACME-CAA",
+            severity: Severity::Medium,
+            place: format!("ca {ca} [ca.acme] caa = false"),
+            why: "CAA records are not checked: a domain whose owner allowed only other CAs (RFC 8659) still gets certificates from this one, from anyone who can answer a challenge for it".into(),
+            fix: "set caa = true (and caa_identities to the names your domains' CAA records use for this CA)".into(),
+        });
+    }
+    // Loopback, link-local (cloud metadata at 169.254.169.254) and the unspecified address
+    // are refused by default; allowing them lets an ACME client make the CA connect there.
+    let inner: Vec<&String> = acme
+        .allowed_ranges
+        .iter()
+        .filter(|range| {
+            let addr = range.split('/').next().unwrap_or("");
+            addr.parse::<IpAddr>().is_ok_and(|ip| match ip {
+                IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local() || v4.is_unspecified(),
+                IpAddr::V6(v6) => {
+                    v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xffc0) == 0xfe80
+                }
+            })
+        })
+        .collect();
+    if !inner.is_empty() {
+        out.push(Finding {
+            id: "ACME-SSRF",
+            severity: Severity::Medium,
+            place: format!("ca {ca} [ca.acme] allowed_ranges = {inner:?}"),
+            why: "ACME validation may connect to loopback or link-local addresses: any ACME client can point a name at them and make the CA send HTTP and TLS requests to its own host's services or to a cloud metadata endpoint (server-side request forgery)".into(),
+            fix: "remove those ranges (they exist for tests that validate against a local responder)".into(),
+        });
+    }
+}
+
 fn is_loopback(listen: &str) -> bool {
     let host = match listen.rsplit_once(':') {
         Some((h, _)) => h.trim_start_matches('[').trim_end_matches(']'),

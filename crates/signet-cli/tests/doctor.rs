@@ -177,6 +177,31 @@ fn esc8_plain_http_on_the_network() {
 }
 
 #[test]
+fn acme_without_caa_or_validating_toward_loopback_is_a_medium_finding() {
+    let server = Server::init(&["--dev"]);
+    edit(&server, "caa = true\n", "caa = false\n");
+    let (code, findings) = doctor(&server);
+    assert_eq!(code, 0);
+    only(&findings, "ACME-CAA", "medium");
+
+    let server = Server::init(&["--dev"]);
+    edit(
+        &server,
+        "allowed_ranges = []\n",
+        "allowed_ranges = [\"10.0.0.0/8\", \"169.254.0.0/16\"]\n",
+    );
+    let (code, findings) = doctor(&server);
+    assert_eq!(code, 0);
+    let f = only(&findings, "ACME-SSRF", "medium");
+    assert!(
+        f["place"]
+            .as_str()
+            .is_some_and(|p| p.contains("169.254.0.0/16") && !p.contains("10.0.0.0/8")),
+        "{f:#}"
+    );
+}
+
+#[test]
 fn anonymous_auto_issuance_is_a_medium_finding() {
     let server = Server::init(&["--dev"]);
     edit(

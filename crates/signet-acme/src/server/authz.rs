@@ -225,8 +225,8 @@ async fn challenge_inner(
     let slot = acme.validation_slot(&account.id).ok_or_else(|| {
         AcmeFailure::rate_limited(
             format!(
-                "the account has {} validations running; answer this challenge when one ends",
-                super::VALIDATIONS_PER_ACCOUNT
+                "the account has {} validations running or waiting; answer this challenge when one ends",
+                super::VALIDATIONS_QUEUED_PER_ACCOUNT
             ),
             std::time::Duration::from_secs(5),
         )
@@ -257,7 +257,10 @@ async fn challenge_inner(
     let worker = Arc::clone(acme);
     let job = authz.clone();
     tokio::spawn(async move {
+        // The challenge reads `processing` meanwhile; the account's turn may take a while.
+        let turn = slot.turn().await;
         validate(&worker, job, index, key_authorization).await;
+        drop(turn);
         drop(slot);
     });
     Ok(up(&authz))

@@ -54,9 +54,12 @@ pub const ORDER_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// through this node (contact, deactivation, key change) replaces the entry at once; one made
 /// through another node on the same database is seen here within this time.
 pub const ACCOUNT_CACHE_TTL: Duration = Duration::from_secs(2);
-/// Validations one account may have running at once (on this node); more is `rateLimited`,
-/// so one account cannot hold the validator's slots.
+/// Validations one account may have running at once (on this node), so one account cannot
+/// hold all the validator's [`crate::validate::MAX_CONCURRENT`] slots; more wait their turn.
 pub const VALIDATIONS_PER_ACCOUNT: usize = 8;
+/// Validations one account may have running or waiting (on this node); a challenge answered
+/// beyond that is `rateLimited`.
+pub const VALIDATIONS_QUEUED_PER_ACCOUNT: usize = 256;
 /// Most accounts cached (the cache is emptied when it would grow past this).
 const ACCOUNT_CACHE_MAX: usize = 10_000;
 /// How long expired orders and authorizations are kept before `purge` removes them.
@@ -146,13 +149,26 @@ pub struct Acme {
     /// With the account's key parsed (a key that does not parse is not cached).
     accounts: Mutex<HashMap<String, (Instant, signet_api::acme::AcmeAccount, crate::jwk::Jwk)>>,
     /// Validations running, per account (see [`VALIDATIONS_PER_ACCOUNT`]).
-    validating: Arc<Mutex<HashMap<String, usize>>>,
+    validating: Arc<Mutex<HashMap<String, AccountValidations>>>,
 }
 
-/// One running validation of an account; dropping it frees the slot.
+/// The validations of one account on this node: its turns ([`VALIDATIONS_PER_ACCOUNT`]) and
+/// how many are running or waiting.
+type AccountValidations = (Arc<tokio::sync::Semaphore>, usize);
+
+/// One validation of an account, running or waiting for its turn; dropping it leaves the
+/// queue (and the map, when it was the account's last).
 pub(crate) struct ValidationSlot {
-    map: Arc<Mutex<HashMap<String, usize>>>,
+    map: Arc<Mutex<HashMap<String, AccountValidations>>>,
     account: String,
+    turns: Arc<tokio::sync::Semaphore>,
+}
+
+impl ValidationSlot {
+    /// Waits until fewer than [`VALIDATIONS_PER_ACCOUNT`] of the account's validations run.
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        self.turns.acquire().await.ok()
+    }
 }
 
 impl Drop for ValidationSlot {
@@ -161,13 +177,38 @@ impl Drop for ValidationSlot {
             .map
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = map.get_mut(&self.account) {
+        if let Some((_, n)) = map.get_mut(&self.account) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 map.remove(&self.account);
             }
         }
     }
+}
+
+/// A place in `account`'s validation queue (see [`Acme::validation_slot`]).
+fn join_validations(
+    validating: &Arc<Mutex<HashMap<String, AccountValidations>>>,
+    account: &str,
+) -> Option<ValidationSlot> {
+    let mut map = validating
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (turns, n) = map.entry(account.to_owned()).or_insert_with(|| {
+        (
+            Arc::new(tokio::sync::Semaphore::new(VALIDATIONS_PER_ACCOUNT)),
+            0,
+        )
+    });
+    if *n >= VALIDATIONS_QUEUED_PER_ACCOUNT {
+        return None;
+    }
+    *n += 1;
+    Some(ValidationSlot {
+        map: Arc::clone(validating),
+        account: account.to_owned(),
+        turns: Arc::clone(turns),
+    })
 }
 
 /// What [`Acme::new`] needs.
@@ -257,22 +298,10 @@ impl Acme {
         format!("{}/chall/{authz}/{kind}", self.base(ca))
     }
 
-    /// A validation slot for `account`, if it has fewer than [`VALIDATIONS_PER_ACCOUNT`]
-    /// running.
+    /// A place in `account`'s validation queue, if it has fewer than
+    /// [`VALIDATIONS_QUEUED_PER_ACCOUNT`] running or waiting.
     fn validation_slot(&self, account: &str) -> Option<ValidationSlot> {
-        let mut map = self
-            .validating
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let n = map.entry(account.to_owned()).or_insert(0);
-        if *n >= VALIDATIONS_PER_ACCOUNT {
-            return None;
-        }
-        *n += 1;
-        Some(ValidationSlot {
-            map: Arc::clone(&self.validating),
-            account: account.to_owned(),
-        })
+        join_validations(&self.validating, account)
     }
 
     /// An account this node read less than [`ACCOUNT_CACHE_TTL`] ago, with its key.
@@ -479,5 +508,47 @@ mod tests {
             let key = crate::b64::encode(&super::starts_with_letter([0xff_u8; 32]));
             assert!(key.starts_with(|c: char| c.is_ascii_alphabetic()), "{key}");
         }
+    }
+
+    /// One account's validations beyond VALIDATIONS_PER_ACCOUNT wait their turn instead of
+    /// being refused (16 concurrent orders of one account got `rateLimited` before); only the
+    /// queue is bounded, and it empties.
+    #[test]
+    fn an_accounts_validations_queue_for_their_turn() {
+        use super::{VALIDATIONS_PER_ACCOUNT, VALIDATIONS_QUEUED_PER_ACCOUNT, join_validations};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let map = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+            let slots: Vec<_> = (0..VALIDATIONS_QUEUED_PER_ACCOUNT)
+                .map(|_| join_validations(&map, "acct").expect("a place in the queue"))
+                .collect();
+            assert!(
+                join_validations(&map, "acct").is_none(),
+                "the queue is bounded"
+            );
+            assert!(join_validations(&map, "other").is_some(), "per account");
+            let mut turns = Vec::new();
+            for slot in &slots[..VALIDATIONS_PER_ACCOUNT] {
+                turns.push(slot.turn().await.expect("a turn"));
+            }
+            let next = &slots[VALIDATIONS_PER_ACCOUNT];
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_millis(50), next.turn()).await;
+            assert!(waited.is_err(), "the ninth waits while eight run");
+            turns.pop();
+            let turn =
+                tokio::time::timeout(std::time::Duration::from_millis(50), next.turn()).await;
+            assert!(turn.is_ok_and(|t| t.is_some()), "and runs when one ends");
+        });
+        let map = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let slot = join_validations(&map, "acct").expect("slot");
+        drop(slot);
+        assert!(
+            map.lock().expect("lock").is_empty(),
+            "the last one leaves the map"
+        );
     }
 }

@@ -878,6 +878,50 @@ fn a_pending_request_keeps_the_order_processing_until_a_manager_approves() {
             )
             .await;
         assert_eq!(again.problem(), "orderNotReady");
+
+        // A challenge whose validation was lost (claimed VALIDATION_TIMEOUT ago by a node that
+        // stopped) reads `pending` again, and answering it validates it.
+        use signet_api::acme::{AuthzStatus, AuthzUpdate, ChallengeStatus, ChallengeType};
+        let lost_order = client.order(&["lost.example.test"], json!({})).await.json();
+        let authz_id = lost_order["authorizations"][0]
+            .as_str()
+            .expect("authz")
+            .rsplit('/')
+            .next()
+            .expect("id")
+            .to_owned();
+        let authz = store
+            .authz(&server.harness.ca, &authz_id)
+            .await
+            .expect("store")
+            .expect("authz");
+        let mut lost = authz.challenges.clone();
+        let http = lost
+            .iter()
+            .position(|c| c.kind == ChallengeType::Http01)
+            .expect("http-01");
+        lost[http].status = ChallengeStatus::Processing;
+        lost[http].since =
+            Some(now - signet_api::acme::VALIDATION_TIMEOUT - std::time::Duration::from_secs(5));
+        let claimed = store
+            .update_authz(AuthzUpdate {
+                ca: server.harness.ca.clone(),
+                id: authz_id.clone(),
+                expect: AuthzStatus::Pending,
+                status: AuthzStatus::Pending,
+                expires: authz.expires,
+                challenges: lost,
+            })
+            .await
+            .expect("store");
+        assert!(claimed);
+        client.authorize(&lost_order, &answers).await;
+        let authz = store
+            .authz(&server.harness.ca, &authz_id)
+            .await
+            .expect("store")
+            .expect("authz");
+        assert_eq!(authz.status, AuthzStatus::Valid, "{authz:?}");
     });
 }
 

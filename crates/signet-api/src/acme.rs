@@ -204,6 +204,23 @@ pub const CLAIM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60
 pub const ABANDONED_ORDER: &str =
     "the order's finalization was interrupted before the CA answered; place a new order";
 
+/// How long a challenge may stay `processing` before its validation counts as lost (the node
+/// that claimed it stopped): then it is answered `pending` again and may be claimed anew. Far
+/// above a validation's own time, queueing for the account's turn included.
+pub const VALIDATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1800);
+
+impl AcmeChallenge {
+    /// Whether the challenge is `processing` since more than [`VALIDATION_TIMEOUT`] before
+    /// `now` (or since a time not recorded: claims made before it was).
+    pub fn stale(&self, now: SystemTime) -> bool {
+        self.status == ChallengeStatus::Processing
+            && self
+                .since
+                .and_then(|t| t.checked_add(VALIDATION_TIMEOUT))
+                .is_none_or(|limit| limit <= now)
+    }
+}
+
 impl AcmeOrder {
     /// Whether the order is `processing` without a CA request since its claim more than
     /// [`CLAIM_TIMEOUT`] before `now` (orders claimed before claims were timed count from
@@ -244,6 +261,8 @@ pub struct AcmeChallenge {
     pub validated: Option<SystemTime>,
     /// The problem document (JSON) of a failed validation.
     pub error: Option<String>,
+    /// When the challenge moved to `processing` (its validation's claim).
+    pub since: Option<SystemTime>,
 }
 
 /// An authorization (RFC 8555 §7.1.4).

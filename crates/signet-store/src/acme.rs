@@ -191,7 +191,8 @@ fn decode_identifiers(text: &str) -> Option<Vec<AcmeIdentifier>> {
         .collect()
 }
 
-/// `[{"type", "token", "status", "validated" (unix seconds or null), "error" (or null)}, ...]`
+/// `[{"type", "token", "status", "validated" (unix seconds or null), "error" (or null),
+/// "since" (unix seconds or null; absent in rows written before)}, ...]`
 pub(crate) fn encode_challenges(challenges: &[AcmeChallenge]) -> Result<String, StoreError> {
     let items = challenges
         .iter()
@@ -202,6 +203,7 @@ pub(crate) fn encode_challenges(challenges: &[AcmeChallenge]) -> Result<String, 
                 "status": ch.status.as_str(),
                 "validated": ch.validated.map(to_unix).transpose()?,
                 "error": ch.error,
+                "since": ch.since.map(to_unix).transpose()?,
             }))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
@@ -222,12 +224,18 @@ pub(crate) fn decode_challenges(text: &str) -> Option<Vec<AcmeChallenge>> {
                 Value::Null => None,
                 v => Some(v.as_str()?.to_string()),
             };
+            // Absent in rows written before claims were timed.
+            let since = match ch.get("since") {
+                None | Some(Value::Null) => None,
+                Some(v) => Some(from_unix(v.as_i64()?)?),
+            };
             Some(AcmeChallenge {
                 kind: ch.get("type")?.as_str()?.parse().ok()?,
                 token: ch.get("token")?.as_str()?.to_string(),
                 status: ch.get("status")?.as_str()?.parse().ok()?,
                 validated,
                 error,
+                since,
             })
         })
         .collect()
@@ -601,6 +609,7 @@ mod tests {
                 status: ChallengeStatus::Valid,
                 validated: from_unix(1_700_000_000),
                 error: None,
+                since: None,
             },
             AcmeChallenge {
                 kind: ChallengeType::Dns01,
@@ -608,6 +617,7 @@ mod tests {
                 status: ChallengeStatus::Invalid,
                 validated: None,
                 error: Some(r#"{"type":"urn:ietf:params:acme:error:dns"}"#.into()),
+                since: None,
             },
         ];
         let text = encode_challenges(&challenges).expect("encode");

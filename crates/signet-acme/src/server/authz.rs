@@ -34,7 +34,7 @@ fn challenge_json(acme: &Acme, authz: &AcmeAuthz, challenge: &AcmeChallenge) -> 
         "type": challenge.kind.as_str(),
         "url": acme.challenge_url(&authz.ca, &authz.id, challenge.kind),
         "token": challenge.token,
-        "status": challenge.status.as_str(),
+        "status": shown_challenge_status(challenge).as_str(),
     });
     if let Some(at) = challenge.validated {
         value["validated"] = json!(rfc3339(at));
@@ -47,6 +47,16 @@ fn challenge_json(acme: &Acme, authz: &AcmeAuthz, challenge: &AcmeChallenge) -> 
         value["error"] = error;
     }
     value
+}
+
+/// The status a client sees of a challenge: one whose validation was lost (`stale`) is
+/// `pending` again, to be answered anew.
+fn shown_challenge_status(challenge: &AcmeChallenge) -> ChallengeStatus {
+    if challenge.stale(SystemTime::now()) {
+        ChallengeStatus::Pending
+    } else {
+        challenge.status
+    }
 }
 
 /// The status a client sees: a pending or valid authorization past its expiry is `expired`.
@@ -93,10 +103,11 @@ async fn owned_authz(acme: &Acme, posted: &Posted, id: &str) -> Result<AcmeAuthz
 fn authz_reply(acme: &Acme, authz: &AcmeAuthz) -> Reply {
     let reply = Reply::json(StatusCode::OK, &authz_json(acme, authz))
         .at(acme.authz_url(&authz.ca, &authz.id));
+    let now = SystemTime::now();
     let validating = authz
         .challenges
         .iter()
-        .any(|c| c.status == ChallengeStatus::Processing);
+        .any(|c| c.status == ChallengeStatus::Processing && !c.stale(now));
     if authz.status == AuthzStatus::Pending && validating {
         reply.retry(POLL_AFTER)
     } else {
@@ -214,10 +225,10 @@ async fn challenge_inner(
     }
     let _: serde_json::Map<String, serde_json::Value> =
         posted.req.json().map_err(|e| AcmeFailure::from_error(&e))?;
-    if authz.status != AuthzStatus::Pending
-        || authz.expires <= SystemTime::now()
-        || authz.challenges[index].status != ChallengeStatus::Pending
-    {
+    let now = SystemTime::now();
+    let answerable = authz.challenges[index].status == ChallengeStatus::Pending
+        || authz.challenges[index].stale(now);
+    if authz.status != AuthzStatus::Pending || authz.expires <= now || !answerable {
         // Already answered (or being validated): report the state as it is.
         return Ok(up(&authz));
     }
@@ -232,6 +243,7 @@ async fn challenge_inner(
         )
     })?;
     authz.challenges[index].status = ChallengeStatus::Processing;
+    authz.challenges[index].since = Some(now);
     let claim = AuthzUpdate {
         ca: authz.ca.clone(),
         id: authz.id.clone(),

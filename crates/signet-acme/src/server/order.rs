@@ -141,6 +141,7 @@ fn challenges_for(
                 status: ChallengeStatus::Pending,
                 validated: None,
                 error: None,
+                since: None,
             })
         })
         .collect()

@@ -455,7 +455,7 @@ fn update_order(conn: &Connection, u: &OrderUpdate) -> Result<bool, StoreError> 
 
 fn update_authz(conn: &Connection, u: &AuthzUpdate) -> Result<bool, StoreError> {
     // A claim (pending stays pending, a challenge moves to processing) loses to a validation
-    // already running: of two claims of one authorization, of one challenge or two, one wins,
+    // already running (one claimed less than VALIDATION_TIMEOUT ago; an older one was lost): of two claims of one authorization, of one challenge or two, one wins,
     // so one validation decides it. Read inside the writer's transaction, which holds the
     // write lock.
     if u.expect == AuthzStatus::Pending && u.status == AuthzStatus::Pending {
@@ -466,12 +466,14 @@ fn update_authz(conn: &Connection, u: &AuthzUpdate) -> Result<bool, StoreError> 
                     .optional()
             })
             .map_err(sql_error("reading an ACME authorization's challenges"))?;
+        let now = SystemTime::now();
         let validating = stored
             .as_deref()
             .and_then(super::decode_challenges)
             .is_some_and(|list| {
-                list.iter()
-                    .any(|c| c.status == signet_api::acme::ChallengeStatus::Processing)
+                list.iter().any(|c| {
+                    c.status == signet_api::acme::ChallengeStatus::Processing && !c.stale(now)
+                })
             });
         if validating {
             return Ok(false);

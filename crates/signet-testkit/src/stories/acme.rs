@@ -114,6 +114,7 @@ pub(super) fn authz(
             status: ChallengeStatus::Pending,
             validated: None,
             error: None,
+            since: None,
         }],
     }
 }

@@ -294,6 +294,7 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
             status: ChallengeStatus::Valid,
             validated: Some(t(1_500)),
             error: None,
+            since: None,
         },
         AcmeChallenge {
             kind: ChallengeType::Dns01,
@@ -301,6 +302,7 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
             status: ChallengeStatus::Invalid,
             validated: None,
             error: Some(r#"{"type":"urn:ietf:params:acme:error:dns","detail":"no TXT"}"#.into()),
+            since: None,
         },
     ];
     assert!(
@@ -341,6 +343,7 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
         status: ChallengeStatus::Pending,
         validated: None,
         error: None,
+        since: None,
     });
     acme.create_order(
         order(&ca, "order-c", "acct-z", &["authz-c"], 1_000),
@@ -353,6 +356,7 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
         let mut claim = authz_update(&ca, "authz-c", pending, pending, 9_000);
         claim.challenges = c.challenges.clone();
         claim.challenges[index].status = ChallengeStatus::Processing;
+        claim.challenges[index].since = Some(std::time::SystemTime::now());
         claim
     };
     let racing: Vec<BoxFuture<'_, _>> = (0..8)
@@ -385,6 +389,43 @@ pub async fn acme_authzs(fresh: impl Fn() -> FreshAcme) {
     let mut outcome = authz_update(&ca, "authz-c", pending, valid, 9_000);
     outcome.challenges = claimed.challenges.clone();
     assert!(acme.update_authz(outcome).await.expect("cas"));
+
+    // A validation claimed VALIDATION_TIMEOUT ago was lost (its node stopped): it no longer
+    // holds the authorization, and a new claim wins.
+    let mut d = authz(&ca, "authz-d", "acct-z", "d.example", false, pending, 9_000);
+    d.challenges[0].status = ChallengeStatus::Processing;
+    // Whole seconds, as the store keeps times.
+    let unix_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    d.challenges[0].since = Some(t(unix_now
+        - signet_api::acme::VALIDATION_TIMEOUT.as_secs()
+        - 5));
+    acme.create_order(
+        order(&ca, "order-d", "acct-z", &["authz-d"], 1_000),
+        vec![d.clone()],
+    )
+    .await
+    .expect("order of d");
+    let stored = acme
+        .authz(&ca, "authz-d")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(stored.challenges, d.challenges, "the claim's time is kept");
+    assert!(stored.challenges[0].stale(std::time::SystemTime::now()));
+    let mut again = authz_update(&ca, "authz-d", pending, pending, 9_000);
+    again.challenges = d.challenges.clone();
+    again.challenges[0].since = Some(std::time::SystemTime::now());
+    assert!(
+        acme.update_authz(again.clone()).await.expect("claim"),
+        "a lost validation is claimed anew"
+    );
+    assert!(
+        !acme.update_authz(again).await.expect("claim"),
+        "and then holds it"
+    );
 }
 
 /// Nonces and their secret: the secret is the first candidate, then always the stored one, on

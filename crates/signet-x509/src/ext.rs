@@ -431,6 +431,22 @@ pub fn check_der_tree(value: &[u8]) -> crate::Result<()> {
     walk(value, 0)
 }
 
+/// A host name of LDH labels (RFC 1123: letters, digits and inner hyphens, 1–63 characters
+/// each), at most 253 characters: the shape of a `dNSName` without a wildcard.
+pub fn is_ldh_hostname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 #[cfg(test)]
 mod decode_tests {
     use super::*;

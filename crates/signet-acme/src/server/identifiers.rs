@@ -27,18 +27,9 @@ fn valid_dns_name(name: &str) -> bool {
         .rsplit('.')
         .next()
         .is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
-    !base.is_empty()
-        && !numeric_tld
-        && base.len() <= 253
-        && base.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
+    !numeric_tld
+        && !base.bytes().any(|b| b.is_ascii_uppercase())
+        && signet_x509::ext::is_ldh_hostname(base)
 }
 
 /// Parses an order identifier: the order's form (with `*.`) and whether it is a wildcard.

@@ -327,12 +327,16 @@ impl Acme {
             .remove(&format!("{ca}/{id}"));
     }
 
-    /// Records an account as just read or changed (not if its key does not parse).
+    /// Records an account as just changed (not if its key does not parse).
     fn remember_account(&self, account: &signet_api::acme::AcmeAccount) {
-        let Ok(key) = crate::jwk::Jwk::from_json(account.jwk.as_bytes()) else {
-            self.forget_account(&account.ca, &account.id);
-            return;
-        };
+        match crate::jwk::Jwk::from_json(account.jwk.as_bytes()) {
+            Ok(key) => self.remember_account_key(account, key),
+            Err(_) => self.forget_account(&account.ca, &account.id),
+        }
+    }
+
+    /// Records an account as just read, with its key already parsed.
+    fn remember_account_key(&self, account: &signet_api::acme::AcmeAccount, key: crate::jwk::Jwk) {
         let mut map = self
             .accounts
             .lock()

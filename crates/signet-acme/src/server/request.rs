@@ -459,7 +459,7 @@ impl Acme {
                 let key = Jwk::from_json(account.jwk.as_bytes()).map_err(|e| {
                     AcmeFailure::internal(&format!("stored account key does not parse: {e}"))
                 })?;
-                self.remember_account(&account);
+                self.remember_account_key(&account, key.clone());
                 (account, key)
             }
         };

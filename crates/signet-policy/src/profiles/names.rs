@@ -12,17 +12,7 @@ pub(super) fn list_or_none(items: &[String]) -> String {
 
 /// A host name of LDH labels (RFC 1123), at most 253 characters.
 pub(super) fn valid_hostname(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+    signet_x509::ext::is_ldh_hostname(name)
 }
 
 /// The parts of a URI that allow-lists compare (RFC 3986 `scheme://[userinfo@]host[:port]/path`).

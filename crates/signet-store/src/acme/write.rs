@@ -54,9 +54,7 @@ impl AcmeWrite {
         match self {
             AcmeWrite::UseNonce { .. } => true,
             AcmeWrite::UpdateOrder(u) => u.status == OrderStatus::Processing,
-            AcmeWrite::UpdateAuthz(u) => {
-                u.expect == AuthzStatus::Pending && u.status == AuthzStatus::Pending
-            }
+            AcmeWrite::UpdateAuthz(u) => is_claim(u),
             AcmeWrite::Spending(_, w) => w.is_light(),
             _ => false,
         }
@@ -453,12 +451,18 @@ fn update_order(conn: &Connection, u: &OrderUpdate) -> Result<bool, StoreError> 
     Ok(changed == 1)
 }
 
+/// A validation's claim: the authorization stays `pending` while a challenge moves to
+/// `processing`.
+fn is_claim(u: &AuthzUpdate) -> bool {
+    u.expect == AuthzStatus::Pending && u.status == AuthzStatus::Pending
+}
+
 fn update_authz(conn: &Connection, u: &AuthzUpdate) -> Result<bool, StoreError> {
     // A claim (pending stays pending, a challenge moves to processing) loses to a validation
     // already running (one claimed less than VALIDATION_TIMEOUT ago; an older one was lost): of two claims of one authorization, of one challenge or two, one wins,
     // so one validation decides it. Read inside the writer's transaction, which holds the
     // write lock.
-    if u.expect == AuthzStatus::Pending && u.status == AuthzStatus::Pending {
+    if is_claim(u) {
         let stored: Option<String> = conn
             .prepare_cached(AUTHZ_CHALLENGES)
             .and_then(|mut s| {

@@ -25,6 +25,8 @@
 //!   [`HolderRevocation`] (revocation by the certificate's holder: ACME `revokeCert`, CMP
 //!   `rr`), with the answer types.
 //! - [`rate`]: `TokenBucket`, the one token-bucket rate limiter.
+//! - [`transport`]: what the connection established (TLS, the client's certificates, the
+//!   channel binding), as the listener puts it into each request.
 //! - [`acme`]: what the ACME front end stores (accounts, orders, authorizations, EAB keys,
 //!   used nonces) and [`acme::AcmeStore`], the storage trait a backend implements for it.
 #![forbid(unsafe_code)]
@@ -38,6 +40,7 @@ pub mod ids;
 pub mod model;
 pub mod rate;
 pub mod revocation;
+pub mod transport;
 
 pub use admin::Administer;
 pub use auth::{Authenticate, Identity, Role, Roles};

@@ -232,6 +232,82 @@ pub struct CaConfig {
     /// `[ca.acme]`: the ACME server of this CA (off unless `enabled = true`).
     #[serde(default)]
     pub acme: Option<AcmeToml>,
+    /// `[ca.scep]`: SCEP (RFC 8894) for devices (off unless `enabled = true`).
+    #[serde(default)]
+    pub scep: Option<ScepToml>,
+    /// `[ca.est]`: EST (RFC 7030) on the HTTPS listener (off unless `enabled = true`).
+    #[serde(default)]
+    pub est: Option<EstToml>,
+}
+
+/// `[ca.scep]`: SCEP (RFC 8894) for this CA at `{public_url}/scep/{ca}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScepToml {
+    pub enabled: bool,
+    /// The profile every SCEP request goes to.
+    pub profile: Option<String>,
+    /// A static challenge password accepted besides the one-time ones (`signet doctor`
+    /// flags it: anyone who learns it enrolls until it is changed).
+    pub challenge: Option<String>,
+    /// `"signet"`: Signet checks the challenge (one-time or static) and refuses a wrong one;
+    /// `"policy"`: the challenge goes to the policy module as the `challengePassword`
+    /// attribute, which decides (an external system's dynamic challenges).
+    pub challenge_check: ChallengeCheck,
+    /// Accept SHA-1 signatures and DES / 3DES envelopes (what micromdm's scepclient and many
+    /// older devices send). Off: such requests get FAILURE badAlg.
+    pub legacy_crypto: bool,
+    /// The RA certificate's lifetime; it is renewed when a third of it is left.
+    pub ra_validity: DurationSetting,
+}
+
+impl Default for ScepToml {
+    fn default() -> Self {
+        ScepToml {
+            enabled: false,
+            profile: None,
+            challenge: None,
+            challenge_check: ChallengeCheck::Signet,
+            legacy_crypto: true,
+            ra_validity: DurationSetting::Text("365d".into()),
+        }
+    }
+}
+
+/// Who decides whether a SCEP challenge password is good.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ChallengeCheck {
+    Signet,
+    Policy,
+}
+
+/// `[ca.est]`: EST (RFC 7030) for this CA at `{public_url}/.well-known/est/{ca}/` on the
+/// HTTPS listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EstToml {
+    pub enabled: bool,
+    /// The profile every EST request goes to.
+    pub profile: Option<String>,
+    /// The realm of the `WWW-Authenticate: Basic` challenge.
+    pub realm: String,
+    /// `serverkeygen`: the CA generates the key (RFC 7030 §4.4). Off by default.
+    pub serverkeygen: bool,
+    /// `simplereenroll` may change the subject or SANs of the certificate it renews.
+    pub reenroll_may_change_names: bool,
+}
+
+impl Default for EstToml {
+    fn default() -> Self {
+        EstToml {
+            enabled: false,
+            profile: None,
+            realm: "signet".into(),
+            serverkeygen: false,
+            reenroll_may_change_names: false,
+        }
+    }
 }
 
 /// `[ca.acme]`: ACME (RFC 8555) for this CA at `{public_url}/acme/{ca}/directory`.
@@ -398,7 +474,7 @@ impl Config {
 /// What `signet init` puts in the template.
 pub struct Template<'a> {
     pub ca: &'a str,
-    /// `[ca.acme]` enabled (`--dev`) or written commented out.
+    /// `[ca.acme]`, `[ca.scep]` and `[ca.est]` enabled (`--dev`) or written commented out.
     pub acme: bool,
     pub domains: &'a [String],
     pub listen: &'a str,
@@ -435,20 +511,58 @@ renew_before_percent = 33
 orders_per_account_per_hour = 300
 pending_authzs_per_account = 1000
 orders_per_domain_per_hour = 300"#;
+    commented_unless(enabled, body)
+}
+
+/// The `[ca.scep]` and `[ca.est]` sections: enabled for the `device` profile (`--dev`), or
+/// commented out.
+fn device_block(enabled: bool) -> String {
+    let body = r#"# SCEP (RFC 8894) at PUBLIC_URL/scep/CA, for routers, phones, MDM and certmonger
+# (docs/SCEP-EST.md). Devices prove themselves with a challenge password: one-time ones from
+# `signet admin scep challenge` (stored hashed, single use), or the static `challenge` below
+# (`signet doctor` flags it). Requests go through this CA's policy like any other.
+[ca.scep]
+enabled = true
+profile = "device"
+# challenge = "a-static-secret"
+# "signet": Signet checks the challenge; "policy": the policy module gets it as the
+# challengePassword attribute and decides (challenges from an external system).
+challenge_check = "signet"
+# SHA-1 signatures and DES/3DES envelopes (micromdm scepclient, older devices).
+legacy_crypto = true
+# The RA certificate (RSA, issued by this CA, key encrypted like the CA key), renewed when a
+# third of its lifetime is left.
+ra_validity = "365d"
+
+# EST (RFC 7030) at PUBLIC_URL/.well-known/est/CA/ on the HTTPS listener ([server.tls]) only.
+# Clients authenticate with HTTP Basic (user = a token's name, password = the token) or a
+# TLS client certificate (re-enrollment with the current certificate).
+[ca.est]
+enabled = true
+profile = "device"
+realm = "signet"
+# serverkeygen: the CA makes the device's key (RFC 7030 section 4.4).
+serverkeygen = false
+# simplereenroll keeps the subject and SANs of the certificate it renews unless this is true.
+reenroll_may_change_names = false"#;
+    commented_unless(enabled, body)
+}
+
+/// `body` as it is when `enabled`, else with every setting line commented out.
+fn commented_unless(enabled: bool, body: &str) -> String {
     if enabled {
-        body.to_owned()
-    } else {
-        body.lines()
-            .map(|l| {
-                if l.starts_with('#') {
-                    l.to_owned()
-                } else {
-                    format!("# {l}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
+        return body.to_owned();
     }
+    body.lines()
+        .map(|l| {
+            if l.starts_with('#') {
+                l.to_owned()
+            } else {
+                format!("# {l}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn toml_list(items: &[String]) -> String {
@@ -462,6 +576,7 @@ impl Template<'_> {
         let ca = self.ca;
         let domains = toml_list(self.domains);
         let acme_block = acme_block(self.acme);
+        let device_block = device_block(self.acme);
         format!(
             r#"# Signet configuration, written by `signet init`. Every option is shown; edit and
 # restart `signet serve` to apply. Relative paths are relative to this directory.
@@ -578,6 +693,8 @@ ocsp_responder_validity = "7d"
 
 {acme_block}
 
+{device_block}
+
 # The policy module (AD CS ICertPolicy). Built in: "profiles".
 [ca.policy]
 module = "profiles"
@@ -676,6 +793,24 @@ max_sans = 100
 key_usage = ["digitalSignature", "keyEncipherment"]
 extended_key_usage = ["serverAuth", "clientAuth"]
 approvals = 1
+
+[ca.policy.profiles.device]
+description = "Device client certificates over SCEP and EST, issued at once to a valid challenge or credential"
+approval = "auto"
+validity_days = 365
+key_algorithms = ["p256", "p384", "rsa"]
+rsa_min_bits = 2048
+subject_attributes = ["CN", "O", "OU", "C", "ST", "L"]
+common_name_as_dns = true
+require_san = true
+dns_suffixes = {domains}
+allow_wildcards = false
+ip_ranges = []
+email_domains = []
+uri_prefixes = []
+max_sans = 10
+key_usage = ["digitalSignature", "keyEncipherment"]
+extended_key_usage = ["clientAuth"]
 
 # Exit modules (AD CS ICertExit), notified of the events they ask for, at least once and
 # in order, from a durable outbox. `events` takes: all, Issued, Pending, Denied, Revoked,

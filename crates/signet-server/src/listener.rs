@@ -48,7 +48,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 
 use crate::problem::Problem;
-use crate::tls::{OverTls, PeerCertificates};
+use crate::tls::{OverTls, PeerCertificates, TlsExporter};
 
 // Layout: this file holds the caps and the accept loop; `deadline` the per-connection
 // deadlines and the wrappers that enforce them.
@@ -392,6 +392,7 @@ struct ConnectionInfo {
     remote: SocketAddr,
     tls: bool,
     peer: Option<PeerCertificates>,
+    exporter: Option<TlsExporter>,
 }
 
 /// One client connection: the TLS handshake if any, then HTTP/1.1 until the client leaves,
@@ -415,6 +416,7 @@ async fn connection(
             remote,
             tls: false,
             peer: None,
+            exporter: None,
         };
         return http(stream, info, app, limits, admission, stop).await;
     };
@@ -440,10 +442,19 @@ async fn connection(
         .peer_certificates()
         .filter(|chain| !chain.is_empty())
         .map(|chain| PeerCertificates(Arc::new(chain.iter().map(|c| c.to_vec()).collect())));
+    // RFC 9266: the channel binding EST checks against a CSR that carries one.
+    let mut exporter = [0u8; 32];
+    let exporter = tls
+        .get_ref()
+        .1
+        .export_keying_material(&mut exporter, b"EXPORTER-Channel-Binding", None)
+        .ok()
+        .map(|e| TlsExporter(*e));
     let info = ConnectionInfo {
         remote,
         tls: true,
         peer,
+        exporter,
     };
     http(tls, info, app, limits, admission, stop).await;
 }
@@ -481,6 +492,9 @@ async fn http<S>(
         }
         if let Some(peer) = &info.peer {
             parts.extensions.insert(peer.clone());
+        }
+        if let Some(exporter) = info.exporter {
+            parts.extensions.insert(exporter);
         }
         let refused = admission == Admission::Reserve && !reserve_serves(parts.uri.path());
         let stalled = Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -21,25 +21,7 @@ use rustls::pki_types::{
 };
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
 
-/// The TLS client certificate a request arrived with (leaf first, DER), put into the
-/// request extensions by [`crate::listener::serve`]. Absent when the client sent no certificate or on plain HTTP.
-///
-/// When present, the chain has already been verified against the client roots given to
-/// [`server_config`], including the clientAuth extended key usage.
-#[derive(Clone, Debug)]
-pub struct PeerCertificates(pub Arc<Vec<Vec<u8>>>);
-
-/// Marks a request that came over the HTTPS listener (the web pages warn when a sign-in
-/// cookie, which is `Secure`, would be dropped by the browser).
-#[derive(Clone, Copy, Debug)]
-pub struct OverTls;
-
-impl PeerCertificates {
-    /// The client's own (end-entity) certificate, DER.
-    pub fn leaf(&self) -> Option<&[u8]> {
-        self.0.first().map(Vec::as_slice)
-    }
-}
+pub use signet_api::transport::{OverTls, PeerCertificates, TlsExporter};
 
 /// Why a TLS server configuration could not be built. Each message names the input (the
 /// server certificate chain, the server private key, or the client CA certificates) and what

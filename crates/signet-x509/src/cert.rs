@@ -214,48 +214,21 @@ pub fn parse_certificate(input: &[u8]) -> crate::Result<CertificateInfo> {
         &pem_der
     };
 
-    // Certificate  ::=  SEQUENCE  { tbsCertificate, signatureAlgorithm, signatureValue }
-    let cert = asn1::single(der, asn1::SEQUENCE, WHAT)?;
-    let mut r = Reader::new(cert.value, WHAT);
-    let tbs = r.read(asn1::SEQUENCE, "tbsCertificate")?;
-    AlgId::decode(&r.read(asn1::SEQUENCE, "signatureAlgorithm")?, WHAT)?;
-    asn1::bit_string(r.read(asn1::BIT_STRING, "signatureValue")?.value, WHAT)?;
-    r.finish("signatureValue")?;
-
-    // TBSCertificate: see `encode_tbs_certificate` for the ASN.1.
-    let mut t = Reader::new(tbs.value, WHAT);
-    let version = match t.read_optional(asn1::context_constructed(0))? {
-        Some(v) => asn1::small_uint(asn1::single(v.value, asn1::INTEGER, WHAT)?.value, WHAT)?,
-        None => 0,
+    let fields = CertificateFields::decode(der)?;
+    let magnitude = match fields.serial.iter().position(|&b| b != 0) {
+        Some(i) => &fields.serial[i..],
+        None => &fields.serial[fields.serial.len() - 1..],
     };
-    if version > 2 {
-        return Err(asn1::malformed(WHAT, format!("unknown version {version}")));
-    }
-    let serial = t.read(asn1::INTEGER, "serialNumber")?.value;
-    asn1::check_integer(serial, WHAT)?;
-    let magnitude = match serial.iter().position(|&b| b != 0) {
-        Some(i) => &serial[i..],
-        None => &serial[serial.len() - 1..],
-    };
-    AlgId::decode(&t.read(asn1::SEQUENCE, "signature")?, WHAT)?;
-    let issuer = crate::dn::from_der(t.read(asn1::SEQUENCE, "issuer")?.raw)?;
-    let mut validity = t.nested(asn1::SEQUENCE, "validity")?;
+    let issuer = crate::dn::from_der(fields.issuer)?;
+    let mut validity = Reader::new(fields.validity, WHAT);
     let not_before = CivilTime::from_der(&validity.read_any()?, WHAT)?;
     let not_after = CivilTime::from_der(&validity.read_any()?, WHAT)?;
     validity.finish("validity")?;
-    let subject = crate::dn::from_der(t.read(asn1::SEQUENCE, "subject")?.raw)?;
-    let spki = t.read(asn1::SEQUENCE, "subjectPublicKeyInfo")?;
-    Spki::decode(spki.raw, WHAT)?;
-    for unique_id in [1, 2] {
-        if let Some(id) = t.read_optional(asn1::context_primitive(unique_id))? {
-            asn1::bit_string(id.value, WHAT)?;
-        }
-    }
-    let extensions = match t.read_optional(asn1::context_constructed(3))? {
-        Some(e) => decode_extensions(asn1::single(e.value, asn1::SEQUENCE, WHAT)?.value, WHAT)?,
+    let subject = crate::dn::from_der(fields.subject)?;
+    let extensions = match fields.extensions {
+        Some(e) => decode_extensions(e, WHAT)?,
         None => Vec::new(),
     };
-    t.finish("extensions")?;
 
     let sans = match extensions.iter().find(|e| e.oid == oid::SUBJECT_ALT_NAME) {
         Some(e) => crate::csr::decode_sans(&e.value, false)?,
@@ -271,10 +244,79 @@ pub fn parse_certificate(input: &[u8]) -> crate::Result<CertificateInfo> {
         issuer,
         not_before: time(not_before)?,
         not_after: time(not_after)?,
-        spki_der: spki.raw.to_vec(),
+        spki_der: fields.spki.to_vec(),
         extensions,
         sans,
     })
+}
+
+/// The fields of a certificate as slices of its DER, checked for shape but not interpreted:
+/// what [`parse_certificate`] decodes further, and what CMS matches a certificate by
+/// (IssuerAndSerialNumber, RFC 5652 §10.2.4) without caring how its names are spelt.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CertificateFields<'a> {
+    /// The serialNumber INTEGER's content octets (minimal, either sign).
+    pub serial: &'a [u8],
+    /// The issuer Name TLV.
+    pub issuer: &'a [u8],
+    /// The content of the Validity SEQUENCE.
+    pub validity: &'a [u8],
+    /// The subject Name TLV.
+    pub subject: &'a [u8],
+    /// The SubjectPublicKeyInfo TLV (checked with [`Spki::decode`]).
+    pub spki: &'a [u8],
+    /// The content of the Extensions SEQUENCE, if present.
+    pub extensions: Option<&'a [u8]>,
+}
+
+impl<'a> CertificateFields<'a> {
+    /// Splits one DER certificate into its fields.
+    pub(crate) fn decode(der: &'a [u8]) -> crate::Result<CertificateFields<'a>> {
+        const WHAT: &str = "certificate";
+        // Certificate  ::=  SEQUENCE  { tbsCertificate, signatureAlgorithm, signatureValue }
+        let cert = asn1::single(der, asn1::SEQUENCE, WHAT)?;
+        let mut r = Reader::new(cert.value, WHAT);
+        let tbs = r.read(asn1::SEQUENCE, "tbsCertificate")?;
+        AlgId::decode(&r.read(asn1::SEQUENCE, "signatureAlgorithm")?, WHAT)?;
+        asn1::bit_string(r.read(asn1::BIT_STRING, "signatureValue")?.value, WHAT)?;
+        r.finish("signatureValue")?;
+
+        // TBSCertificate: see `encode_tbs_certificate` for the ASN.1.
+        let mut t = Reader::new(tbs.value, WHAT);
+        let version = match t.read_optional(asn1::context_constructed(0))? {
+            Some(v) => asn1::small_uint(asn1::single(v.value, asn1::INTEGER, WHAT)?.value, WHAT)?,
+            None => 0,
+        };
+        if version > 2 {
+            return Err(asn1::malformed(WHAT, format!("unknown version {version}")));
+        }
+        let serial = t.read(asn1::INTEGER, "serialNumber")?.value;
+        asn1::check_integer(serial, WHAT)?;
+        AlgId::decode(&t.read(asn1::SEQUENCE, "signature")?, WHAT)?;
+        let issuer = t.read(asn1::SEQUENCE, "issuer")?.raw;
+        let validity = t.read(asn1::SEQUENCE, "validity")?.value;
+        let subject = t.read(asn1::SEQUENCE, "subject")?.raw;
+        let spki = t.read(asn1::SEQUENCE, "subjectPublicKeyInfo")?.raw;
+        Spki::decode(spki, WHAT)?;
+        for unique_id in [1, 2] {
+            if let Some(id) = t.read_optional(asn1::context_primitive(unique_id))? {
+                asn1::bit_string(id.value, WHAT)?;
+            }
+        }
+        let extensions = match t.read_optional(asn1::context_constructed(3))? {
+            Some(e) => Some(asn1::single(e.value, asn1::SEQUENCE, WHAT)?.value),
+            None => None,
+        };
+        t.finish("extensions")?;
+        Ok(CertificateFields {
+            serial,
+            issuer,
+            validity,
+            subject,
+            spki,
+            extensions,
+        })
+    }
 }
 
 /// Decodes the content of an `Extensions` SEQUENCE (see `encode_extensions` for the ASN.1).

@@ -13,6 +13,8 @@
 //!   `CertificateInfo`.
 //! - [`ext`]: builders for the extensions the CA writes (KU, EKU, BC, SKI/AKI, SAN).
 //! - [`alg`]: `KeyAlgorithm`, `SignatureAlgorithm` and their AlgorithmIdentifiers.
+//! - [`cms`]: CMS (RFC 5652) for SCEP: SignedData parse/verify/sign, EnvelopedData
+//!   decrypt/encrypt, a bounded BER normaliser for inbound messages.
 //! - [`crl`]: CRL encoding (full, delta, partitioned) and a summary parser.
 //! - [`ocsp`]: RFC 6960 OCSP request parsing and response encoding.
 //! - [`pem`]: PEM helpers.
@@ -22,6 +24,7 @@
 pub mod alg;
 mod asn1;
 pub mod cert;
+pub mod cms;
 pub mod crl;
 pub mod csr;
 mod dn;

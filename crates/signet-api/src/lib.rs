@@ -25,6 +25,8 @@
 //!   [`HolderRevocation`] (revocation by the certificate's holder: ACME `revokeCert`, CMP
 //!   `rr`), with the answer types.
 //! - [`rate`]: `TokenBucket`, the one token-bucket rate limiter.
+//! - [`scep`]: what the SCEP front end stores (one-time challenges, transactions) and
+//!   [`scep::ScepStore`].
 //! - [`transport`]: what the connection established (TLS, the client's certificates, the
 //!   channel binding), as the listener puts it into each request.
 //! - [`acme`]: what the ACME front end stores (accounts, orders, authorizations, EAB keys,
@@ -40,6 +42,7 @@ pub mod ids;
 pub mod model;
 pub mod rate;
 pub mod revocation;
+pub mod scep;
 pub mod transport;
 
 pub use admin::Administer;

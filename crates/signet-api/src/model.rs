@@ -175,6 +175,8 @@ pub struct Approval {
 
 /// The request format of the CA's own delegated OCSP responder certificate.
 pub const OCSP_RESPONDER_FORMAT: &str = "ocsp-responder";
+/// The request format of a SCEP RA certificate (issued by the CA to its SCEP front end).
+pub const SCEP_RA_FORMAT: &str = "scep-ra";
 
 /// A request with everything recorded about it (the AD CS request row, its attributes,
 /// extensions and certificate).

@@ -127,6 +127,25 @@ enum AdminCommand {
         #[command(subcommand)]
         command: acme::AcmeCommand,
     },
+    /// SCEP: one-time challenge passwords for devices.
+    Scep {
+        #[command(subcommand)]
+        command: ScepCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ScepCommand {
+    /// Make a one-time challenge password (needs the manager role); prints only the
+    /// challenge. It enrolls one device, once, before it expires.
+    Challenge {
+        /// The profile (must be the CA's SCEP profile; default: it).
+        #[arg(long)]
+        profile: Option<String>,
+        /// How long it stays usable: 90s, 60m, 12h, 7d (at most 30 days).
+        #[arg(long, default_value = "60m")]
+        valid: String,
+    },
 }
 
 #[derive(Args)]
@@ -229,6 +248,28 @@ pub async fn run(args: AdminArgs) -> Result<ExitCode> {
     let ca = path_segment(&ca_name);
     match command {
         AdminCommand::Acme { command } => acme::run(&c, &ca, command).await,
+        AdminCommand::Scep {
+            command: ScepCommand::Challenge { profile, valid },
+        } => {
+            let valid = signet_x509::time::parse_duration(&valid)
+                .map_err(|e| anyhow::anyhow!("--valid {valid:?}: {e}"))?;
+            let v = call(
+                &c,
+                Method::POST,
+                &format!("/api/v1/cas/{ca}/scep/challenges"),
+                Some(json!({ "profile": profile, "valid_seconds": valid.as_secs() })),
+            )
+            .await?;
+            // Scripts read stdout: the challenge and nothing else.
+            println!("{}", v["challenge"].as_str().unwrap_or_default());
+            eprintln!(
+                "one-time SCEP challenge {} for profile {}, usable once until {}",
+                v["id"].as_str().unwrap_or_default(),
+                v["profile"].as_str().unwrap_or_default(),
+                v["expires"].as_str().unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         AdminCommand::Exits { command, json } => exits(&c, &ca, command, json).await,
         AdminCommand::View(v) => view(&c, &ca, v).await,
         AdminCommand::Pending { json } => {

@@ -24,6 +24,7 @@ use self::maintenance::Maintenance;
 use crate::config::{Config, MetricsToml};
 
 mod acme;
+mod scep;
 mod delivery;
 mod maintenance;
 
@@ -251,6 +252,7 @@ pub async fn start(
     let acme_purge = acme
         .as_ref()
         .map(|a| acme::spawn_purge(Arc::clone(a), std::time::Duration::from_secs(600)));
+    let scep = scep::build(&config, &authority, &store, &metrics, data, passphrase).await?;
     let app = signet_server::router(AppState {
         enroll: Arc::clone(&authority) as _,
         directory: Arc::clone(&authority) as _,
@@ -271,6 +273,11 @@ pub async fn start(
     let app = match &acme {
         Some(acme) => app.merge(signet_acme::server::router(Arc::clone(acme))),
         None => app,
+    };
+    // So is SCEP (served on both listeners: devices speak it over plain HTTP).
+    let (app, scep_task) = match scep {
+        Some((scep, task)) => (app.merge(signet_scep::server::router(scep)), Some(task)),
+        None => (app, None),
     };
     let (tls_stop, tls_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (tls_addr, tls_task) = match &config.server.tls {
@@ -358,6 +365,9 @@ pub async fn start(
         task_authority.stop_accepting();
         if let Some(purge) = acme_purge {
             purge.abort();
+        }
+        if let Some(task) = scep_task {
+            task.abort();
         }
         maintenance.stop().await;
         delivery.stop().await;

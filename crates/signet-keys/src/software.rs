@@ -196,7 +196,8 @@ impl SoftwareKey {
     }
 
     /// The unencrypted PKCS#8 v1 DER, wiped when dropped.
-    fn pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    /// For keys that do more than sign: the SCEP RA key also decrypts what devices send.
+    pub fn pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let failed = |_| KeyError::Crypto(format!("serializing the {} key", self.algorithm));
         // Each of these aws-lc-rs documents wipes itself on drop; the copy is ours to wipe.
         let der = match &self.pair {

@@ -255,7 +255,7 @@ fn acme_error(e: StoreError) -> AcmeStoreError {
 }
 
 /// Cannot happen: each write is paired with its result's kind in `write`.
-fn mismatch() -> AcmeStoreError {
+pub(crate) fn mismatch() -> AcmeStoreError {
     AcmeStoreError::Store("internal error: an ACME write's result does not match it".into())
 }
 
@@ -270,7 +270,7 @@ impl SqliteStore {
     }
 
     /// A lookup of one row by its key, inline on the caller's thread (`Readers::point`).
-    fn acme_point<'a, T, F>(&'a self, f: F) -> BoxFuture<'a, Result<T, AcmeStoreError>>
+    pub(crate) fn acme_point<'a, T, F>(&'a self, f: F) -> BoxFuture<'a, Result<T, AcmeStoreError>>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -279,11 +279,11 @@ impl SqliteStore {
         Box::pin(async move { read.await.map_err(acme_error) })
     }
 
-    async fn acme_write(&self, w: AcmeWrite) -> Result<AcmeDone, AcmeStoreError> {
+    pub(crate) async fn acme_write(&self, w: AcmeWrite) -> Result<AcmeDone, AcmeStoreError> {
         self.writer.acme(w).await.map_err(acme_error)
     }
 
-    async fn acme_unit(&self, w: AcmeWrite) -> Result<(), AcmeStoreError> {
+    pub(crate) async fn acme_unit(&self, w: AcmeWrite) -> Result<(), AcmeStoreError> {
         match self.acme_write(w).await? {
             AcmeDone::Unit => Ok(()),
             _ => Err(mismatch()),

@@ -63,6 +63,7 @@ mod reader;
 mod requests;
 mod revocation;
 mod row;
+mod scep;
 mod tokens;
 mod view;
 mod writer;

@@ -86,6 +86,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0010_acme_claims.sql"),
         backfill: None,
     },
+    Migration {
+        version: 11,
+        name: "scep",
+        sql: include_str!("../migrations/sqlite/0011_scep.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

@@ -33,6 +33,12 @@ pub use ber::{MAX_DEPTH, MAX_INPUT};
 pub use enveloped::{EnvelopedMessage, Recipient, envelope, parse_enveloped_data};
 pub use signed::{SignedMessage, SignerInfo, parse_signed_data, sign};
 
+/// The IssuerAndSerialNumber (RFC 5652 §10.2.4) of a certificate, DER: what SCEP's GetCert
+/// and GetCRL carry.
+pub fn issuer_and_serial(cert_der: &[u8]) -> crate::Result<Vec<u8>> {
+    CertId::issuer_and_serial_of(cert_der)
+}
+
 /// Dotted OIDs of the content types and attributes CMS and SCEP use.
 pub mod oid {
     /// id-data (RFC 5652 §4).

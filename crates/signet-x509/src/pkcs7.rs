@@ -16,15 +16,26 @@ const DATA: [u8; 11] = [
 /// A ContentInfo holding a degenerate SignedData with `certificates` (DER, in the order
 /// given; the leaf first by convention). The certificates are copied as they are.
 pub fn certs_only(certificates: &[Vec<u8>]) -> Vec<u8> {
+    degenerate(0xa0, certificates)
+}
+
+/// A ContentInfo holding a degenerate SignedData with `crls` (DER) and no certificates: how
+/// SCEP's GetCRL answers (RFC 8894 §3.3.5).
+pub fn crls_only(crls: &[Vec<u8>]) -> Vec<u8> {
+    degenerate(0xa1, crls)
+}
+
+/// A SignedData without signers or content, holding `items` under `tag` (`[0]`
+/// certificates, `[1]` crls).
+fn degenerate(tag: u8, items: &[Vec<u8>]) -> Vec<u8> {
     // SET OF is DER-sorted by encoding (X.690 §11.6).
-    let mut sorted: Vec<&[u8]> = certificates.iter().map(Vec::as_slice).collect();
+    let mut sorted: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
     sorted.sort_unstable();
-    let certs: Vec<u8> = sorted.concat();
     let mut signed = Vec::new();
     signed.extend_from_slice(&[0x02, 0x01, 0x01]); // version CMSVersion 1
     signed.extend_from_slice(&[0x31, 0x00]); // digestAlgorithms: none
     signed.extend(tlv(0x30, &DATA)); // encapContentInfo: id-data, no content
-    signed.extend(tlv(0xa0, &certs)); // certificates [0] IMPLICIT
+    signed.extend(tlv(tag, &sorted.concat())); // certificates [0] / crls [1], IMPLICIT
     signed.extend_from_slice(&[0x31, 0x00]); // signerInfos: none
     let mut info = SIGNED_DATA.to_vec();
     info.extend(tlv(0xa0, &tlv(0x30, &signed)));

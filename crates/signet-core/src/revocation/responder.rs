@@ -83,94 +83,35 @@ impl Authority {
             .await
             .map_err(ResponderError::Pool)?
             .map_err(ResponderError::Key)?;
-        let mut serial = [0u8; 20];
-        self.random
-            .fill(&mut serial)
-            .map_err(ResponderError::Random)?;
-        let serial = SerialNumber::from_random(serial);
-        let not_before = now
-            .checked_sub(CLOCK_SKEW)
-            .unwrap_or(now)
-            .max(rt.not_before);
-        let not_after = (now + cfg.responder_validity).min(rt.not_after);
-        let cn = format!("{} OCSP Responder", rt.info.name);
-        let subject = DistinguishedName::parse(&format!("CN={cn}"))
-            .map_err(BuildError::encode("responder subject"))?;
         let key_id = ext::key_identifier(signer.public_key_der())
             .map_err(BuildError::encode("key identifier"))?;
-        let extensions = vec![
-            ext::basic_constraints(false, None),
-            ext::key_usage(signet_x509::KeyUsage::DIGITAL_SIGNATURE),
-            ext::extended_key_usage(&[ext::oid::KP_OCSP_SIGNING.to_string()])
-                .map_err(BuildError::encode("extended key usage"))?,
-            ext::ocsp_nocheck(),
-            ext::subject_key_identifier(&key_id),
-            ext::authority_key_identifier(&state.authority_key_id),
-        ];
-        let tbs = signet_x509::encode_tbs_certificate(&TbsCertificateParams {
-            serial: serial.as_bytes(),
-            signature: rt.signer.algorithm(),
-            issuer: &rt.info.subject,
-            not_before,
-            not_after,
-            subject: &subject,
-            spki_der: signer.public_key_der(),
-            extensions: &extensions,
-        })
-        .map_err(BuildError::encode("certificate"))?;
-        let signature = rt
-            .signer
-            .sign(&tbs)
-            .map_err(BuildError::sign("certificate"))?;
-        let der = signet_x509::assemble_certificate(&tbs, rt.signer.algorithm(), &signature)
-            .map_err(BuildError::encode("signed certificate"))?;
-        let details = crate::audit_details::to_json(&crate::audit_details::OcspResponder {
-            serial: serial.to_hex(),
-            purpose: crate::model::OCSP_RESPONDER_FORMAT,
-        });
-        let record = NewRequest {
-            ca: rt.info.name.clone(),
-            status: RequestStatus::Issued,
-            profile: None,
-            requester: Some("system".into()),
-            format: crate::model::OCSP_RESPONDER_FORMAT.into(),
-            raw: signer.public_key_der().to_vec(),
-            subject: subject.to_string(),
-            submitted_at: now,
-            resolved_at: Some(now),
-            message: Some("delegated OCSP responder certificate".into()),
-            attributes: Vec::new(),
-            extensions: extensions
-                .iter()
-                .map(|e| StoredExtension {
-                    oid: e.oid.clone(),
-                    critical: e.critical,
-                    disabled: false,
-                    origin: ExtensionOrigin::Server,
-                    value: e.value.clone(),
-                })
-                .collect(),
-            certificate: Some(NewCertificate {
-                serial,
-                der: der.clone(),
-                subject: subject.to_string(),
-                sans: Vec::new(),
-                not_before,
-                not_after,
-                shard: 0,
-                spki_sha256: signet_x509::sha256(signer.public_key_der()),
-                unique_key: false,
-            }),
-            events: vec![(Event::Issued, details.clone())],
-            audit: vec![NewAudit {
-                at: now,
-                actor: "system".into(),
-                action: "issue".into(),
-                ca: Some(rt.info.name.clone()),
-                target: AuditTarget::ThisRequest,
-                details,
-            }],
-        };
+        let issued = self.service_certificate(
+            state,
+            ServiceCertificate {
+                spki_der: signer.public_key_der(),
+                common_name: format!("{} OCSP Responder", rt.info.name),
+                extensions: vec![
+                    ext::basic_constraints(false, None),
+                    ext::key_usage(signet_x509::KeyUsage::DIGITAL_SIGNATURE),
+                    ext::extended_key_usage(&[ext::oid::KP_OCSP_SIGNING.to_string()])
+                        .map_err(BuildError::encode("extended key usage"))?,
+                    ext::ocsp_nocheck(),
+                    ext::subject_key_identifier(&key_id),
+                    ext::authority_key_identifier(&state.authority_key_id),
+                ],
+                validity: cfg.responder_validity,
+                format: crate::model::OCSP_RESPONDER_FORMAT,
+                message: "delegated OCSP responder certificate",
+            },
+            now,
+        )?;
+        let (record, der, serial, not_before, not_after) = (
+            issued.record,
+            issued.der,
+            issued.serial,
+            issued.not_before,
+            issued.not_after,
+        );
         // With a sealed key, the certificate and its key are stored in one transaction, and
         // the previous responder's key is dropped.
         match sealed {
@@ -255,6 +196,170 @@ impl Authority {
             not_after: stored.not_after,
         };
         (!responder.renewal_due(whole_seconds(now))).then_some(responder)
+    }
+}
+
+/// A certificate the CA issues to one of Signet's own services (the delegated OCSP
+/// responder, the SCEP RA): not through the policy module, but recorded, audited and
+/// delivered to exit modules like any issuance.
+pub(crate) struct ServiceCertificate<'a> {
+    pub(crate) spki_der: &'a [u8],
+    pub(crate) common_name: String,
+    /// Every extension, SKI and AKI included.
+    pub(crate) extensions: Vec<signet_x509::Extension>,
+    pub(crate) validity: Duration,
+    /// The request format recorded (`ocsp-responder`, `scep-ra`).
+    pub(crate) format: &'static str,
+    pub(crate) message: &'static str,
+}
+
+/// A service certificate built and signed, with the record that stores it.
+pub(crate) struct IssuedService {
+    pub(crate) record: NewRequest,
+    pub(crate) der: Vec<u8>,
+    pub(crate) serial: SerialNumber,
+    pub(crate) not_before: SystemTime,
+    pub(crate) not_after: SystemTime,
+}
+
+impl Authority {
+    /// Builds and signs a service certificate for `spec.spki_der`, valid from now (less the
+    /// clock skew allowance) for `spec.validity`, never outside the CA certificate; the
+    /// caller stores [`IssuedService::record`].
+    pub(crate) fn service_certificate(
+        &self,
+        state: &Arc<CaState>,
+        spec: ServiceCertificate<'_>,
+        now: SystemTime,
+    ) -> Result<IssuedService, ResponderError> {
+        let rt = &state.runtime;
+        let mut serial = [0u8; 20];
+        self.random
+            .fill(&mut serial)
+            .map_err(ResponderError::Random)?;
+        let serial = SerialNumber::from_random(serial);
+        let not_before = now
+            .checked_sub(CLOCK_SKEW)
+            .unwrap_or(now)
+            .max(rt.not_before);
+        let not_after = (now + spec.validity).min(rt.not_after);
+        let subject = DistinguishedName::parse(&format!("CN={}", spec.common_name))
+            .map_err(BuildError::encode("service certificate subject"))?;
+        let tbs = signet_x509::encode_tbs_certificate(&TbsCertificateParams {
+            serial: serial.as_bytes(),
+            signature: rt.signer.algorithm(),
+            issuer: &rt.info.subject,
+            not_before,
+            not_after,
+            subject: &subject,
+            spki_der: spec.spki_der,
+            extensions: &spec.extensions,
+        })
+        .map_err(BuildError::encode("certificate"))?;
+        let signature = rt
+            .signer
+            .sign(&tbs)
+            .map_err(BuildError::sign("certificate"))?;
+        let der = signet_x509::assemble_certificate(&tbs, rt.signer.algorithm(), &signature)
+            .map_err(BuildError::encode("signed certificate"))?;
+        let details = crate::audit_details::to_json(&crate::audit_details::OcspResponder {
+            serial: serial.to_hex(),
+            purpose: spec.format,
+        });
+        let record = NewRequest {
+            ca: rt.info.name.clone(),
+            status: RequestStatus::Issued,
+            profile: None,
+            requester: Some("system".into()),
+            format: spec.format.into(),
+            raw: spec.spki_der.to_vec(),
+            subject: subject.to_string(),
+            submitted_at: now,
+            resolved_at: Some(now),
+            message: Some(spec.message.into()),
+            attributes: Vec::new(),
+            extensions: spec
+                .extensions
+                .iter()
+                .map(|e| StoredExtension {
+                    oid: e.oid.clone(),
+                    critical: e.critical,
+                    disabled: false,
+                    origin: ExtensionOrigin::Server,
+                    value: e.value.clone(),
+                })
+                .collect(),
+            certificate: Some(NewCertificate {
+                serial,
+                der: der.clone(),
+                subject: subject.to_string(),
+                sans: Vec::new(),
+                not_before,
+                not_after,
+                shard: 0,
+                spki_sha256: signet_x509::sha256(spec.spki_der),
+                unique_key: false,
+            }),
+            events: vec![(Event::Issued, details.clone())],
+            audit: vec![NewAudit {
+                at: now,
+                actor: "system".into(),
+                action: "issue".into(),
+                ca: Some(rt.info.name.clone()),
+                target: AuditTarget::ThisRequest,
+                details,
+            }],
+        };
+        Ok(IssuedService {
+            record,
+            der,
+            serial,
+            not_before,
+            not_after,
+        })
+    }
+
+    /// Issues the SCEP RA certificate of `ca` to `spki_der` (an RSA key: SCEP clients
+    /// encrypt to it): digitalSignature and keyEncipherment, valid for `validity` (never
+    /// past the CA certificate), recorded and audited as format `scep-ra`. The DER and
+    /// serial.
+    pub async fn issue_scep_ra_certificate(
+        &self,
+        ca: &CaName,
+        spki_der: &[u8],
+        validity: Duration,
+    ) -> Result<(Vec<u8>, SerialNumber), ResponderError> {
+        let state = self.state(ca);
+        let now = whole_seconds(self.clock.now());
+        let key_id =
+            ext::key_identifier(spki_der).map_err(BuildError::encode("key identifier"))?;
+        let issued = self.service_certificate(
+            state,
+            ServiceCertificate {
+                spki_der,
+                common_name: format!("{} SCEP RA", state.runtime.info.name),
+                extensions: vec![
+                    ext::basic_constraints(false, None),
+                    ext::key_usage(signet_x509::KeyUsage(
+                        signet_x509::KeyUsage::DIGITAL_SIGNATURE.0
+                            | signet_x509::KeyUsage::KEY_ENCIPHERMENT.0,
+                    )),
+                    ext::subject_key_identifier(&key_id),
+                    ext::authority_key_identifier(&state.authority_key_id),
+                ],
+                validity,
+                format: crate::model::SCEP_RA_FORMAT,
+                message: "SCEP RA certificate",
+            },
+            now,
+        )?;
+        self.store
+            .create_request(issued.record)
+            .await
+            .map_err(ResponderError::Record)?;
+        self.wake();
+        tracing::info!(ca = %ca, serial = %issued.serial, "SCEP RA certificate issued");
+        Ok((issued.der, issued.serial))
     }
 }
 

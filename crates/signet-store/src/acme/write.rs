@@ -40,6 +40,8 @@ pub(crate) enum AcmeWrite {
     },
     /// A request's nonce and its write, in one transaction (`write_spending`).
     Spending(NonceUse, Box<AcmeWrite>),
+    /// The SCEP front end's writes (`crate::scep`), on the same path.
+    Scep(Box<crate::scep::ScepWrite>),
 }
 
 impl AcmeWrite {
@@ -94,6 +96,8 @@ pub(crate) enum AcmeDone {
     Purged(AcmePurged),
     /// `Spending` found its nonce already used; nothing was written.
     NonceUsed,
+    /// A SCEP challenge used, or `None` when there was none to use.
+    Challenge(Option<Box<signet_api::scep::ScepChallenge>>),
 }
 
 const INSERT_NONCE: &str = "INSERT OR IGNORE INTO acme_nonces (id, expires) VALUES (?1, ?2)";
@@ -165,6 +169,7 @@ pub(crate) fn execute(conn: &Connection, w: &AcmeWrite) -> Result<AcmeDone, Stor
         AcmeWrite::RevokeEab(r) => revoke_eab(conn, r).map(AcmeDone::Flag),
         AcmeWrite::MarkRenewEarly(m) => mark_renew_early(conn, m).map(|()| AcmeDone::Unit),
         AcmeWrite::Purge { now, keep } => purge(conn, *now, *keep).map(AcmeDone::Purged),
+        AcmeWrite::Scep(w) => crate::scep::execute(conn, w),
         AcmeWrite::Spending(nonce, write) => {
             if use_nonce(conn, &nonce.id, nonce.expires)? {
                 execute(conn, write)
@@ -176,7 +181,7 @@ pub(crate) fn execute(conn: &Connection, w: &AcmeWrite) -> Result<AcmeDone, Stor
 }
 
 /// Appends an ACME change's audit record to the chain, in the change's transaction.
-fn audit(conn: &Connection, a: &AcmeAudit) -> Result<(), StoreError> {
+pub(crate) fn audit(conn: &Connection, a: &AcmeAudit) -> Result<(), StoreError> {
     let record = NewAudit {
         at: a.at,
         actor: a.actor.clone(),

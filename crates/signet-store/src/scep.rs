@@ -1,0 +1,255 @@
+//! `ScepStore` for SQLite: one-time challenges (hashes only, deleted when used, in the
+//! transaction of their audit record) and SCEP transactions. Writes run on the writer thread
+//! beside the ACME ones (`AcmeWrite::Scep`); lookups are point reads.
+
+use std::time::SystemTime;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use signet_api::BoxFuture;
+use signet_api::acme::{AcmeAudit, AcmeStoreError};
+use signet_api::scep::{ScepChallenge, ScepStore, ScepTransaction};
+use signet_core::{CaName, RequestId, StoreError};
+
+use crate::SqliteStore;
+use crate::acme::write::{AcmeDone, AcmeWrite, audit};
+use crate::codec::{from_unix, sql_error, to_unix};
+
+/// One SCEP write for the writer thread.
+pub(crate) enum ScepWrite {
+    CreateChallenge(Box<(ScepChallenge, AcmeAudit)>),
+    UseChallenge {
+        ca: CaName,
+        hash: [u8; 32],
+        now: SystemTime,
+        audit: Box<AcmeAudit>,
+    },
+    RecordTransaction(Box<ScepTransaction>),
+    Purge {
+        now: SystemTime,
+        before: SystemTime,
+    },
+}
+
+const INSERT_CHALLENGE: &str = "INSERT INTO scep_challenges \
+    (hash, id, ca, profile, created_at, created_by, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const TAKE_CHALLENGE: &str = "DELETE FROM scep_challenges WHERE hash = ?1 AND ca = ?2 \
+    AND expires > ?3 RETURNING id, profile, created_at, created_by, expires";
+const INSERT_TRANSACTION: &str = "INSERT OR IGNORE INTO scep_transactions \
+    (ca, transaction_id, sender_nonce, request_id, requester, created_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const TRANSACTION_BY_NONCE: &str = "SELECT sender_nonce, request_id, requester, created_at \
+    FROM scep_transactions WHERE ca = ?1 AND transaction_id = ?2 AND sender_nonce = ?3";
+const NEWEST_TRANSACTION: &str = "SELECT sender_nonce, request_id, requester, created_at \
+    FROM scep_transactions WHERE ca = ?1 AND transaction_id = ?2 \
+    ORDER BY created_at DESC, rowid DESC LIMIT 1";
+const PURGE_CHALLENGES: &str = "DELETE FROM scep_challenges WHERE expires <= ?1";
+const PURGE_TRANSACTIONS: &str = "DELETE FROM scep_transactions WHERE created_at < ?1";
+
+/// Runs one SCEP write on the writer's open transaction.
+pub(crate) fn execute(conn: &Connection, w: &ScepWrite) -> Result<AcmeDone, StoreError> {
+    match w {
+        ScepWrite::CreateChallenge(c) => {
+            let (ch, record) = (&c.0, &c.1);
+            conn.prepare_cached(INSERT_CHALLENGE)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        ch.hash.as_slice(),
+                        ch.id,
+                        ch.ca.as_str(),
+                        ch.profile,
+                        to_unix(ch.created_at).unwrap_or(0),
+                        ch.created_by,
+                        to_unix(ch.expires).unwrap_or(0),
+                    ])
+                })
+                .map_err(sql_error("recording a SCEP challenge"))?;
+            audit(conn, record)?;
+            Ok(AcmeDone::Unit)
+        }
+        ScepWrite::UseChallenge {
+            ca,
+            hash,
+            now,
+            audit: record,
+        } => {
+            let now_s = to_unix(*now)?;
+            let row = conn
+                .prepare_cached(TAKE_CHALLENGE)
+                .and_then(|mut s| {
+                    s.query_row(params![hash.as_slice(), ca.as_str(), now_s], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, Option<String>>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, i64>(4)?,
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(sql_error("using a SCEP challenge"))?;
+            let Some((id, profile, created_at, created_by, expires)) = row else {
+                return Ok(AcmeDone::Challenge(None));
+            };
+            let mut record = (**record).clone();
+            record.target = format!("scep-challenge/{id}");
+            audit(conn, &record)?;
+            let time = |s: i64| {
+                from_unix(s).ok_or_else(|| StoreError::Backend(format!("scep challenge {id}: time {s}")))
+            };
+            Ok(AcmeDone::Challenge(Some(Box::new(ScepChallenge {
+                created_at: time(created_at)?,
+                expires: time(expires)?,
+                id,
+                ca: ca.clone(),
+                hash: *hash,
+                profile,
+                created_by,
+            }))))
+        }
+        ScepWrite::RecordTransaction(t) => {
+            conn.prepare_cached(INSERT_TRANSACTION)
+                .and_then(|mut s| {
+                    s.execute(params![
+                        t.ca.as_str(),
+                        t.transaction_id,
+                        t.sender_nonce,
+                        t.request.get(),
+                        t.requester,
+                        to_unix(t.created_at).unwrap_or(0),
+                    ])
+                })
+                .map_err(sql_error("recording a SCEP transaction"))?;
+            Ok(AcmeDone::Unit)
+        }
+        ScepWrite::Purge { now, before } => {
+            let run = |sql: &str, t: SystemTime| -> Result<u64, StoreError> {
+                let t = to_unix(t)?;
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| s.execute(params![t]))
+                    .map(|n| n as u64)
+                    .map_err(sql_error("purging SCEP state"))
+            };
+            let n = run(PURGE_CHALLENGES, *now)? + run(PURGE_TRANSACTIONS, *before)?;
+            Ok(AcmeDone::Purged(signet_api::acme::AcmePurged {
+                nonces: n,
+                ..Default::default()
+            }))
+        }
+    }
+}
+
+fn transaction(
+    conn: &Connection,
+    ca: &CaName,
+    transaction_id: &str,
+    sender_nonce: Option<&[u8]>,
+) -> Result<Option<ScepTransaction>, StoreError> {
+    let map = |r: &rusqlite::Row<'_>| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    };
+    let row = match sender_nonce {
+        Some(nonce) => conn
+            .prepare_cached(TRANSACTION_BY_NONCE)
+            .and_then(|mut s| {
+                s.query_row(params![ca.as_str(), transaction_id, nonce], map)
+                    .optional()
+            }),
+        None => conn.prepare_cached(NEWEST_TRANSACTION).and_then(|mut s| {
+            s.query_row(params![ca.as_str(), transaction_id], map)
+                .optional()
+        }),
+    }
+    .map_err(sql_error("reading a SCEP transaction"))?;
+    let Some((sender_nonce, request, requester, created_at)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(ScepTransaction {
+        ca: ca.clone(),
+        transaction_id: transaction_id.to_owned(),
+        sender_nonce,
+        request: RequestId::new(request)
+            .map_err(|_| StoreError::Backend(format!("scep transaction: request id {request}")))?,
+        requester,
+        created_at: from_unix(created_at).ok_or_else(|| {
+            StoreError::Backend(format!("scep transaction: time {created_at}"))
+        })?,
+    }))
+}
+
+impl ScepStore for SqliteStore {
+    fn create_scep_challenge(
+        &self,
+        challenge: ScepChallenge,
+        audit: AcmeAudit,
+    ) -> BoxFuture<'_, Result<(), AcmeStoreError>> {
+        Box::pin(self.acme_unit(AcmeWrite::Scep(Box::new(ScepWrite::CreateChallenge(
+            Box::new((challenge, audit)),
+        )))))
+    }
+
+    fn use_scep_challenge<'a>(
+        &'a self,
+        ca: &'a CaName,
+        hash: [u8; 32],
+        now: SystemTime,
+        audit: AcmeAudit,
+    ) -> BoxFuture<'a, Result<Option<ScepChallenge>, AcmeStoreError>> {
+        Box::pin(async move {
+            let w = ScepWrite::UseChallenge {
+                ca: ca.clone(),
+                hash,
+                now,
+                audit: Box::new(audit),
+            };
+            match self.acme_write(AcmeWrite::Scep(Box::new(w))).await? {
+                AcmeDone::Challenge(c) => Ok(c.map(|c| *c)),
+                _ => Err(crate::acme::mismatch()),
+            }
+        })
+    }
+
+    fn record_scep_transaction(
+        &self,
+        transaction: ScepTransaction,
+    ) -> BoxFuture<'_, Result<(), AcmeStoreError>> {
+        Box::pin(self.acme_unit(AcmeWrite::Scep(Box::new(ScepWrite::RecordTransaction(
+            Box::new(transaction),
+        )))))
+    }
+
+    fn scep_transaction<'a>(
+        &'a self,
+        ca: &'a CaName,
+        transaction_id: &'a str,
+        sender_nonce: Option<&'a [u8]>,
+    ) -> BoxFuture<'a, Result<Option<ScepTransaction>, AcmeStoreError>> {
+        let (ca, id, nonce) = (
+            ca.clone(),
+            transaction_id.to_owned(),
+            sender_nonce.map(<[u8]>::to_vec),
+        );
+        self.acme_point(move |conn| transaction(conn, &ca, &id, nonce.as_deref()))
+    }
+
+    fn purge_scep(
+        &self,
+        now: SystemTime,
+        before: SystemTime,
+    ) -> BoxFuture<'_, Result<u64, AcmeStoreError>> {
+        Box::pin(async move {
+            match self
+                .acme_write(AcmeWrite::Scep(Box::new(ScepWrite::Purge { now, before })))
+                .await?
+            {
+                AcmeDone::Purged(p) => Ok(p.nonces),
+                _ => Err(crate::acme::mismatch()),
+            }
+        })
+    }
+}

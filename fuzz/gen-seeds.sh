@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 mkdir -p corpus/parse_csr corpus/parse_certificate corpus/pem_decode corpus/distinguished_name \
-    corpus/subject_alt_name corpus/extensions
+    corpus/subject_alt_name corpus/extensions corpus/cms
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -148,3 +148,24 @@ asn1 = SEQUENCE:bc
 ca = BOOLEAN:TRUE
 len = INTEGER:2
 CNF
+
+# CMS as SCEP clients send it: SignedData and EnvelopedData, DER and BER (`-stream -indef`
+# writes indefinite lengths and the content in OCTET STRING chunks).
+cms_seeds() {
+    openssl req -x509 -nodes -newkey rsa:2048 -keyout "$tmp/scep.key" -subj "/CN=scep client" \
+        -days 365 -set_serial 0x0abc -out "$tmp/scep.pem" 2>/dev/null
+    printf 'a SCEP pkcsPKIEnvelope' > "$tmp/scep.txt"
+    sign() { # seed name, then extra options
+        name=$1; shift
+        openssl cms -sign -nodetach -binary -nosmimecap -in "$tmp/scep.txt" \
+            -signer "$tmp/scep.pem" -inkey "$tmp/scep.key" -outform DER \
+            -out "corpus/cms/seed-$name.der" "$@"
+    }
+    sign signed -md sha256
+    sign signed-ber -md sha1 -nocerts -stream -indef
+    openssl cms -encrypt -binary -aes128 -in "$tmp/scep.txt" -outform DER \
+        -out corpus/cms/seed-enveloped.der "$tmp/scep.pem"
+    openssl cms -encrypt -binary -des3 -stream -indef -in "$tmp/scep.txt" -outform DER \
+        -out corpus/cms/seed-enveloped-ber.der "$tmp/scep.pem"
+}
+cms_seeds

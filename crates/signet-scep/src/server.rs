@@ -195,8 +195,9 @@ fn unavailable(e: EnrollError) -> Response {
 
 /// What a message comes to.
 enum Answer {
-    /// Certificates for a degenerate PKCS#7 (the issued one first) or a CRL.
+    /// The certificate for a degenerate PKCS#7.
     Issued(Vec<Vec<u8>>),
+    /// A CRL for a degenerate PKCS#7.
     Crl(Vec<u8>),
     Pending,
     Failed(FailInfo, String),
@@ -523,11 +524,10 @@ async fn poll(scep: &Scep, settings: &ScepCa, t: &ScepTransaction) -> Result<Ans
 
 fn answer(r: SubmitResponse) -> Answer {
     match (r.status, r.certificate) {
-        (RequestStatus::Issued, Some(cert)) => {
-            let mut certs = vec![cert];
-            certs.extend(r.chain);
-            Answer::Issued(certs)
-        }
+        // The issued certificate alone: a degenerate PKCS#7's certificates are a DER-sorted
+        // SET, and clients (micromdm's scepclient) take the first as theirs. The chain is in
+        // GetCACert.
+        (RequestStatus::Issued, Some(cert)) => Answer::Issued(vec![cert]),
         (RequestStatus::Pending, _) => Answer::Pending,
         (status, _) => Answer::Failed(
             FailInfo::BadRequest,

@@ -37,6 +37,17 @@ if ! command -v lego >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lego >/dev/null
 fi
 
+# The SCEP tests (crates/signet-cli/tests/scep.rs) run micromdm's scepclient (Debian `scep`)
+# and certmonger (its scep-submit helper), each against the real server.
+if ! command -v scepclient >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing scep (scepclient)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq scep >/dev/null
+fi
+if [ ! -x /usr/lib/certmonger/scep-submit ]; then
+  echo "scripts/test.sh: installing certmonger" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq certmonger >/dev/null
+fi
+
 # The web pages' end-to-end tests drive Debian's chromium with playwright-core.
 # Only what is missing: Debian's npm conflicts with a nodejs from NodeSource (which ships
 # its own npm), so asking for all three at once fails on machines that have that nodejs.

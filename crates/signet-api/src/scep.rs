@@ -34,6 +34,9 @@ pub struct ScepTransaction {
     /// way) has the same one.
     pub sender_nonce: Vec<u8>,
     pub request: RequestId,
+    /// SHA-256 of the requested key's SubjectPublicKeyInfo: a PKCSReq for the same key in
+    /// the same transaction is the same enrollment (certmonger resends that way).
+    pub key_hash: [u8; 32],
     /// The identity name the request was submitted as (polls read it back as that identity).
     pub requester: String,
     pub created_at: SystemTime,

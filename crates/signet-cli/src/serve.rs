@@ -24,9 +24,9 @@ use self::maintenance::Maintenance;
 use crate::config::{Config, MetricsToml};
 
 mod acme;
-mod scep;
 mod delivery;
 mod maintenance;
+mod scep;
 
 /// How long a graceful shutdown waits for open requests before closing them.
 const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);

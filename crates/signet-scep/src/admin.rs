@@ -44,7 +44,11 @@ fn refused(e: EnrollError) -> Response {
     match e {
         EnrollError::Unauthenticated(d) => problem(StatusCode::UNAUTHORIZED, "unauthenticated", d),
         EnrollError::Forbidden(d) => problem(StatusCode::FORBIDDEN, "forbidden", d),
-        other => problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", other.to_string()),
+        other => problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            other.to_string(),
+        ),
     }
 }
 
@@ -116,7 +120,11 @@ pub(crate) async fn create_challenge(
     let mut secret = [0u8; 20];
     let mut id = [0u8; 6];
     if aws_lc_rs::rand::fill(&mut secret).is_err() || aws_lc_rs::rand::fill(&mut id).is_err() {
-        return problem(StatusCode::INTERNAL_SERVER_ERROR, "internal", "no randomness");
+        return problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "no randomness",
+        );
     }
     let challenge = hex::encode(secret);
     let id = hex::encode(id);

@@ -160,7 +160,10 @@ impl Scep {
     }
 
     pub(crate) fn settings(&self, ca: &str) -> Option<&ScepCa> {
-        self.cas.iter().find(|(n, _)| n.as_str() == ca).map(|(_, c)| c)
+        self.cas
+            .iter()
+            .find(|(n, _)| n.as_str() == ca)
+            .map(|(_, c)| c)
     }
 
     /// Removes expired challenges and old transactions.

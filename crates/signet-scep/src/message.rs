@@ -108,7 +108,9 @@ pub fn read(der: &[u8], ra: &RaKey, legacy_crypto: bool) -> Result<Request, Refu
     let signer_cert = signer
         .find_certificate(&signed.certificates)
         .map(<[u8]>::to_vec)
-        .ok_or_else(|| Refusal::Unreadable("the signer's certificate is not in the message".into()))?;
+        .ok_or_else(|| {
+            Refusal::Unreadable("the signer's certificate is not in the message".into())
+        })?;
     let message_type = text(oid::SCEP_MESSAGE_TYPE)
         .as_deref()
         .and_then(MessageType::from_code);
@@ -125,19 +127,28 @@ pub fn read(der: &[u8], ra: &RaKey, legacy_crypto: bool) -> Result<Request, Refu
     }
     let content = signed.content.as_deref().unwrap_or_default();
     if let Err(e) = signer.verify(content, &envelope.signer_cert) {
-        return Err(fail(FailInfo::BadMessageCheck, format!("the signature: {e}")));
+        return Err(fail(
+            FailInfo::BadMessageCheck,
+            format!("the signature: {e}"),
+        ));
     }
     let Some(message_type) = message_type else {
         return Err(fail(FailInfo::BadRequest, "unknown messageType".into()));
     };
     if message_type == MessageType::CertRep {
-        return Err(fail(FailInfo::BadRequest, "a CertRep is the CA's to send".into()));
+        return Err(fail(
+            FailInfo::BadRequest,
+            "a CertRep is the CA's to send".into(),
+        ));
     }
     let enveloped = cms::parse_enveloped_data(content)
         .map_err(|e| fail(FailInfo::BadRequest, format!("the pkcsPKIEnvelope: {e}")))?;
     let cipher = enveloped.cipher;
     if matches!(cipher, ContentCipher::DesCbc | ContentCipher::DesEde3Cbc) && !legacy_crypto {
-        return Err(fail(FailInfo::BadAlg, "DES and 3DES are refused by this CA".into()));
+        return Err(fail(
+            FailInfo::BadAlg,
+            "DES and 3DES are refused by this CA".into(),
+        ));
     }
     let content = enveloped
         .decrypt(&ra.certificate, &ra.decrypt)
@@ -190,7 +201,10 @@ pub fn cert_rep(to: &Envelope, outcome: Outcome<'_>, ra: &RaKey) -> Result<Vec<u
             ("2", Vec::new())
         }
     };
-    attrs.push(attr(Attribute::printable_string(oid::SCEP_PKI_STATUS, status))?);
+    attrs.push(attr(Attribute::printable_string(
+        oid::SCEP_PKI_STATUS,
+        status,
+    ))?);
     // aws-lc-rs signs RSA with SHA-256 and up only: a SHA-1 request gets SHA-256 (which
     // every client that verifies SHA-1 also verifies).
     let (digest, padding, alg): (_, &'static dyn aws_lc_rs::signature::RsaEncoding, &[u8]) =
@@ -209,7 +223,12 @@ pub fn cert_rep(to: &Envelope, outcome: Outcome<'_>, ra: &RaKey) -> Result<Vec<u
     cms::sign(&content, digest, alg, &ra.certificate, &attrs, &[], |tbs| {
         let mut sig = vec![0u8; ra.sign.public_modulus_len()];
         ra.sign
-            .sign(padding, &aws_lc_rs::rand::SystemRandom::new(), tbs, &mut sig)
+            .sign(
+                padding,
+                &aws_lc_rs::rand::SystemRandom::new(),
+                tbs,
+                &mut sig,
+            )
             .map_err(|_| signet_x509::Error::Invalid {
                 what: "CertRep signature",
                 reason: "RSA signing failed".into(),

@@ -69,16 +69,14 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b => out.push(b),
         }
         i += 1;
@@ -120,13 +118,15 @@ async fn on_get(
     match query_param(&query, "operation").as_deref() {
         Some("GetCACaps") => get_ca_caps(),
         Some("GetCACert") => get_ca_cert(&scep, settings).await,
-        Some("PKIOperation") => match query_param(&query, "message").and_then(|m| decode_message(&m)) {
-            Some(der) => pki_operation(&scep, settings, &der).await,
-            None => text(
-                StatusCode::BAD_REQUEST,
-                "PKIOperation needs a base64 `message` parameter",
-            ),
-        },
+        Some("PKIOperation") => {
+            match query_param(&query, "message").and_then(|m| decode_message(&m)) {
+                Some(der) => pki_operation(&scep, settings, &der).await,
+                None => text(
+                    StatusCode::BAD_REQUEST,
+                    "PKIOperation needs a base64 `message` parameter",
+                ),
+            }
+        }
         Some(other) => text(
             StatusCode::BAD_REQUEST,
             format!(
@@ -134,7 +134,10 @@ async fn on_get(
                 other.chars().take(40).collect::<String>()
             ),
         ),
-        None => text(StatusCode::BAD_REQUEST, "an `operation` parameter is needed"),
+        None => text(
+            StatusCode::BAD_REQUEST,
+            "an `operation` parameter is needed",
+        ),
     }
 }
 
@@ -149,7 +152,10 @@ async fn on_post(
     };
     let operation = query_param(&query.unwrap_or_default(), "operation");
     if operation.as_deref() != Some("PKIOperation") {
-        return text(StatusCode::BAD_REQUEST, "POST is for operation=PKIOperation");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "POST is for operation=PKIOperation",
+        );
     }
     pki_operation(&scep, settings, &body).await
 }
@@ -167,7 +173,10 @@ fn get_ca_caps() -> Response {
 /// clients encrypt to the RA (the one with keyEncipherment) and verify replies with it.
 async fn get_ca_cert(scep: &Scep, settings: &ScepCa) -> Response {
     let Some(ra) = scep.ra(&settings.ca) else {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "the SCEP RA certificate is not ready");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the SCEP RA certificate is not ready",
+        );
     };
     let chain = match scep.enroll.chain(settings.ca.as_str()).await {
         Ok(chain) => chain,
@@ -186,10 +195,14 @@ async fn get_ca_cert(scep: &Scep, settings: &ScepCa) -> Response {
 fn unavailable(e: EnrollError) -> Response {
     tracing::warn!(error = %e, "SCEP: the CA did not answer");
     match e {
-        EnrollError::Unavailable(_) | EnrollError::RateLimited { .. } => {
-            text(StatusCode::SERVICE_UNAVAILABLE, "the CA is unavailable; try again later")
-        }
-        _ => text(StatusCode::INTERNAL_SERVER_ERROR, "the CA failed; see its log"),
+        EnrollError::Unavailable(_) | EnrollError::RateLimited { .. } => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the CA is unavailable; try again later",
+        ),
+        _ => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the CA failed; see its log",
+        ),
     }
 }
 
@@ -205,7 +218,10 @@ enum Answer {
 
 async fn pki_operation(scep: &Scep, settings: &ScepCa, der: &[u8]) -> Response {
     let Some(ra) = scep.ra(&settings.ca) else {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "the SCEP RA certificate is not ready");
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the SCEP RA certificate is not ready",
+        );
     };
     let request = match message::read(der, &ra, settings.legacy_crypto) {
         Ok(r) => r,
@@ -215,7 +231,12 @@ async fn pki_operation(scep: &Scep, settings: &ScepCa, der: &[u8]) -> Response {
         }
         Err(Refusal::Failure(envelope, info, why)) => {
             tracing::info!(ca = %settings.ca, transaction = %envelope.transaction_id, ?info, %why, "SCEP: message refused");
-            return reply(&ra, &envelope, Answer::Failed(info, why), ContentCipher::Aes256Cbc);
+            return reply(
+                &ra,
+                &envelope,
+                Answer::Failed(info, why),
+                ContentCipher::Aes256Cbc,
+            );
         }
     };
     let answer = match handle(scep, settings, &request).await {
@@ -285,7 +306,31 @@ async fn handle(scep: &Scep, settings: &ScepCa, request: &Request) -> Result<Ans
             if let Some(t) = known {
                 return poll(scep, settings, &t).await;
             }
-            enroll(scep, settings, request).await
+            let csr = match signet_x509::parse_csr(&request.content) {
+                Ok(csr) => csr,
+                Err(e) => {
+                    return Ok(Answer::Failed(
+                        FailInfo::BadRequest,
+                        format!("the PKCS#10 request: {e}"),
+                    ));
+                }
+            };
+            // A PKCSReq for the key of this transaction's last request is that enrollment
+            // again (certmonger resends instead of polling): its answer, unless it failed.
+            if request.message_type == MessageType::PkcsReq
+                && let Some(t) = scep
+                    .store
+                    .scep_transaction(&settings.ca, &env.transaction_id, None)
+                    .await
+                    .map_err(store_failure)?
+                && t.key_hash == signet_x509::sha256(&csr.spki_der)
+            {
+                let answer = poll(scep, settings, &t).await?;
+                if !matches!(answer, Answer::Failed(..)) {
+                    return Ok(answer);
+                }
+            }
+            enroll(scep, settings, request, csr).await
         }
         MessageType::CertPoll => {
             let known = scep
@@ -306,7 +351,9 @@ async fn handle(scep: &Scep, settings: &ScepCa, request: &Request) -> Result<Ans
             // not hand out other entities' certificates to unauthenticated callers.
             let own = cms::issuer_and_serial(&env.signer_cert).ok();
             if own.as_deref() == Some(request.content.as_slice())
-                && own_certificate(scep, settings, &env.signer_cert).await?.is_ok()
+                && own_certificate(scep, settings, &env.signer_cert)
+                    .await?
+                    .is_ok()
             {
                 Ok(Answer::Issued(vec![env.signer_cert.clone()]))
             } else {
@@ -362,13 +409,14 @@ async fn own_certificate(
 }
 
 /// A new PKCSReq or RenewalReq: checks the proof the message carries, then submits.
-async fn enroll(scep: &Scep, settings: &ScepCa, request: &Request) -> Result<Answer, Response> {
+async fn enroll(
+    scep: &Scep,
+    settings: &ScepCa,
+    request: &Request,
+    csr: signet_x509::CertificationRequest,
+) -> Result<Answer, Response> {
     let env = &request.envelope;
     let bad = |why: String| Ok(Answer::Failed(FailInfo::BadRequest, why));
-    let csr = match signet_x509::parse_csr(&request.content) {
-        Ok(csr) => csr,
-        Err(e) => return bad(format!("the PKCS#10 request: {e}")),
-    };
     let now = SystemTime::now();
     let mut attributes = Vec::new();
     let caller = if request.message_type == MessageType::RenewalReq {
@@ -410,7 +458,11 @@ async fn enroll(scep: &Scep, settings: &ScepCa, request: &Request) -> Result<Ans
         };
         if settings.policy_checks_challenge {
             attributes.push(("challengePassword".to_owned(), challenge.to_owned()));
-            identity(&settings.ca, "scep.policy".into(), "scep:policy-challenge".into())
+            identity(
+                &settings.ca,
+                "scep.policy".into(),
+                "scep:policy-challenge".into(),
+            )
         } else {
             match check_challenge(scep, settings, challenge, &env.transaction_id, now).await? {
                 Some((name, via, kind)) => {
@@ -444,6 +496,7 @@ async fn enroll(scep: &Scep, settings: &ScepCa, request: &Request) -> Result<Ans
             transaction_id: env.transaction_id.clone(),
             sender_nonce: env.sender_nonce.clone(),
             request: response.id,
+            key_hash: signet_x509::sha256(&csr.spki_der),
             requester: caller.name.clone(),
             created_at: now,
         })
@@ -466,8 +519,7 @@ async fn check_challenge(
 ) -> Result<Option<(String, String, String)>, Response> {
     let hash = challenge_hash(challenge);
     if let Some(fixed) = &settings.static_challenge
-        && aws_lc_rs::constant_time::verify_slices_are_equal(&challenge_hash(fixed), &hash)
-            .is_ok()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(&challenge_hash(fixed), &hash).is_ok()
     {
         return Ok(Some((
             "scep.static".into(),
@@ -543,5 +595,8 @@ fn answer(r: SubmitResponse) -> Answer {
 
 fn store_failure(e: signet_api::acme::AcmeStoreError) -> Response {
     tracing::error!(error = %e, "SCEP: the store failed");
-    text(StatusCode::INTERNAL_SERVER_ERROR, "the CA's database failed")
+    text(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the CA's database failed",
+    )
 }

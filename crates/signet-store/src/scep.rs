@@ -35,11 +35,11 @@ const INSERT_CHALLENGE: &str = "INSERT INTO scep_challenges \
 const TAKE_CHALLENGE: &str = "DELETE FROM scep_challenges WHERE hash = ?1 AND ca = ?2 \
     AND expires > ?3 RETURNING id, profile, created_at, created_by, expires";
 const INSERT_TRANSACTION: &str = "INSERT OR IGNORE INTO scep_transactions \
-    (ca, transaction_id, sender_nonce, request_id, requester, created_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-const TRANSACTION_BY_NONCE: &str = "SELECT sender_nonce, request_id, requester, created_at \
+    (ca, transaction_id, sender_nonce, request_id, key_hash, requester, created_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+const TRANSACTION_BY_NONCE: &str = "SELECT sender_nonce, request_id, key_hash, requester, created_at \
     FROM scep_transactions WHERE ca = ?1 AND transaction_id = ?2 AND sender_nonce = ?3";
-const NEWEST_TRANSACTION: &str = "SELECT sender_nonce, request_id, requester, created_at \
+const NEWEST_TRANSACTION: &str = "SELECT sender_nonce, request_id, key_hash, requester, created_at \
     FROM scep_transactions WHERE ca = ?1 AND transaction_id = ?2 \
     ORDER BY created_at DESC, rowid DESC LIMIT 1";
 const PURGE_CHALLENGES: &str = "DELETE FROM scep_challenges WHERE expires <= ?1";
@@ -95,7 +95,8 @@ pub(crate) fn execute(conn: &Connection, w: &ScepWrite) -> Result<AcmeDone, Stor
             record.target = format!("scep-challenge/{id}");
             audit(conn, &record)?;
             let time = |s: i64| {
-                from_unix(s).ok_or_else(|| StoreError::Backend(format!("scep challenge {id}: time {s}")))
+                from_unix(s)
+                    .ok_or_else(|| StoreError::Backend(format!("scep challenge {id}: time {s}")))
             };
             Ok(AcmeDone::Challenge(Some(Box::new(ScepChallenge {
                 created_at: time(created_at)?,
@@ -115,6 +116,7 @@ pub(crate) fn execute(conn: &Connection, w: &ScepWrite) -> Result<AcmeDone, Stor
                         t.transaction_id,
                         t.sender_nonce,
                         t.request.get(),
+                        t.key_hash.as_slice(),
                         t.requester,
                         to_unix(t.created_at).unwrap_or(0),
                     ])
@@ -149,24 +151,23 @@ fn transaction(
         Ok((
             r.get::<_, Vec<u8>>(0)?,
             r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, i64>(3)?,
+            r.get::<_, Vec<u8>>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
         ))
     };
     let row = match sender_nonce {
-        Some(nonce) => conn
-            .prepare_cached(TRANSACTION_BY_NONCE)
-            .and_then(|mut s| {
-                s.query_row(params![ca.as_str(), transaction_id, nonce], map)
-                    .optional()
-            }),
+        Some(nonce) => conn.prepare_cached(TRANSACTION_BY_NONCE).and_then(|mut s| {
+            s.query_row(params![ca.as_str(), transaction_id, nonce], map)
+                .optional()
+        }),
         None => conn.prepare_cached(NEWEST_TRANSACTION).and_then(|mut s| {
             s.query_row(params![ca.as_str(), transaction_id], map)
                 .optional()
         }),
     }
     .map_err(sql_error("reading a SCEP transaction"))?;
-    let Some((sender_nonce, request, requester, created_at)) = row else {
+    let Some((sender_nonce, request, key_hash, requester, created_at)) = row else {
         return Ok(None);
     };
     Ok(Some(ScepTransaction {
@@ -175,10 +176,12 @@ fn transaction(
         sender_nonce,
         request: RequestId::new(request)
             .map_err(|_| StoreError::Backend(format!("scep transaction: request id {request}")))?,
+        key_hash: key_hash
+            .try_into()
+            .map_err(|_| StoreError::Backend("scep transaction: key hash".into()))?,
         requester,
-        created_at: from_unix(created_at).ok_or_else(|| {
-            StoreError::Backend(format!("scep transaction: time {created_at}"))
-        })?,
+        created_at: from_unix(created_at)
+            .ok_or_else(|| StoreError::Backend(format!("scep transaction: time {created_at}")))?,
     }))
 }
 
@@ -188,9 +191,11 @@ impl ScepStore for SqliteStore {
         challenge: ScepChallenge,
         audit: AcmeAudit,
     ) -> BoxFuture<'_, Result<(), AcmeStoreError>> {
-        Box::pin(self.acme_unit(AcmeWrite::Scep(Box::new(ScepWrite::CreateChallenge(
-            Box::new((challenge, audit)),
-        )))))
+        Box::pin(
+            self.acme_unit(AcmeWrite::Scep(Box::new(ScepWrite::CreateChallenge(
+                Box::new((challenge, audit)),
+            )))),
+        )
     }
 
     fn use_scep_challenge<'a>(
@@ -218,9 +223,11 @@ impl ScepStore for SqliteStore {
         &self,
         transaction: ScepTransaction,
     ) -> BoxFuture<'_, Result<(), AcmeStoreError>> {
-        Box::pin(self.acme_unit(AcmeWrite::Scep(Box::new(ScepWrite::RecordTransaction(
-            Box::new(transaction),
-        )))))
+        Box::pin(
+            self.acme_unit(AcmeWrite::Scep(Box::new(ScepWrite::RecordTransaction(
+                Box::new(transaction),
+            )))),
+        )
     }
 
     fn scep_transaction<'a>(

@@ -49,11 +49,17 @@ pub async fn build(
         if let Some(table) = profiles
             && !table.contains_key(&profile)
         {
-            bail!("CA {}: [ca.scep] profile {profile:?} is not a profile of [ca.policy]", ca.name);
+            bail!(
+                "CA {}: [ca.scep] profile {profile:?} is not a profile of [ca.policy]",
+                ca.name
+            );
         }
         let ra_validity = scep
             .ra_validity
-            .within(Duration::from_secs(3600), Duration::from_secs(5 * 366 * 86400))
+            .within(
+                Duration::from_secs(3600),
+                Duration::from_secs(5 * 366 * 86400),
+            )
             .with_context(|| format!("CA {}: [ca.scep] ra_validity", ca.name))?;
         validity.push((name.clone(), ra_validity));
         cas.push(ScepCa {
@@ -139,7 +145,10 @@ impl RaKeys {
             .await
             .context("the CA certificate")?;
         let ca_info = signet_x509::parse_certificate(&ca_cert)?;
-        if let Some(ra) = self.stored(authority, &ca_info, &key_path, &cert_path).await {
+        if let Some(ra) = self
+            .stored(authority, &ca_info, &key_path, &cert_path)
+            .await
+        {
             if scep.ra_certificate(ca).as_deref() != Some(ra.certificate()) {
                 scep.set_ra(ca, ra);
             }
@@ -192,13 +201,18 @@ impl RaKeys {
             return None;
         }
         let serial = info.serial_hex.parse().ok()?;
-        if !matches!(signet_api::Authenticate::is_revoked(authority, &ca.subject, &serial).await, Ok(false)) {
+        if !matches!(
+            signet_api::Authenticate::is_revoked(authority, &ca.subject, &serial).await,
+            Ok(false)
+        ) {
             tracing::warn!(serial = %info.serial_hex, "the SCEP RA certificate is revoked; issuing a new one");
             return None;
         }
         let key_pem = std::fs::read(key_path).ok()?;
         let key = SoftwareKey::from_pem(&key_pem, self.passphrase.as_deref().map(|p| p.as_slice()))
-            .map_err(|e| tracing::warn!(error = %e, "the SCEP RA key does not open; issuing a new one"))
+            .map_err(
+                |e| tracing::warn!(error = %e, "the SCEP RA key does not open; issuing a new one"),
+            )
             .ok()?;
         RaKey::from_pkcs8(&key.pkcs8_der().ok()?, der)
             .map_err(|e| tracing::warn!(error = %e, "the stored SCEP RA; issuing a new one"))

@@ -331,8 +331,7 @@ impl Authority {
     ) -> Result<(Vec<u8>, SerialNumber), ResponderError> {
         let state = self.state(ca);
         let now = whole_seconds(self.clock.now());
-        let key_id =
-            ext::key_identifier(spki_der).map_err(BuildError::encode("key identifier"))?;
+        let key_id = ext::key_identifier(spki_der).map_err(BuildError::encode("key identifier"))?;
         let issued = self.service_certificate(
             state,
             ServiceCertificate {

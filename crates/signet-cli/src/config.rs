@@ -811,6 +811,9 @@ uri_prefixes = []
 max_sans = 10
 key_usage = ["digitalSignature", "keyEncipherment"]
 extended_key_usage = ["clientAuth"]
+# Only what SCEP (group scep) and EST (tokens made with --group est, and certificates
+# this CA issued) submit: an auto-issued clientAuth profile must not be open to every token.
+enroll = ["group:scep", "group:est"]
 
 # Exit modules (AD CS ICertExit), notified of the events they ask for, at least once and
 # in order, from a durable outbox. `events` takes: all, Issued, Pending, Denied, Revoked,

@@ -106,6 +106,9 @@ pub fn check(data: &Path) -> Result<Vec<Finding>> {
             .get("module")
             .and_then(|m| m.as_str())
             .unwrap_or("");
+        if let Some(scep) = ca.scep.as_ref().filter(|s| s.enabled) {
+            scep_findings(&ca.name, scep, kind, &mut out);
+        }
         if let Err(e) = crate::modules::build_policy(kind, &ca.policy, data) {
             out.push(Finding {
                 id: "CONFIG",
@@ -322,6 +325,34 @@ fn acme_findings(ca: &str, acme: &crate::config::AcmeToml, out: &mut Vec<Finding
             place: format!("ca {ca} [ca.acme] allowed_ranges = {inner:?}"),
             why: "ACME validation may connect to loopback or link-local addresses: any ACME client can point a name at them and make the CA send HTTP and TLS requests to its own host's services or to a cloud metadata endpoint (server-side request forgery)".into(),
             fix: "remove those ranges (they exist for tests that validate against a local responder)".into(),
+        });
+    }
+}
+
+/// SCEP challenge settings that let devices enroll without a secret of their own.
+fn scep_findings(
+    ca: &str,
+    scep: &crate::config::ScepToml,
+    policy_module: &str,
+    out: &mut Vec<Finding>,
+) {
+    if scep.challenge.as_deref().is_some_and(|c| !c.is_empty()) {
+        out.push(Finding {
+            id: "SCEP-STATIC",
+            severity: Severity::Medium,
+            place: format!("ca {ca} [ca.scep] challenge"),
+            why: "a static challenge password is shared by every device: anyone who learns it (from one device's configuration, an MDM profile, a log) enrolls as many devices as they like until it is changed".into(),
+            fix: "remove `challenge` and give each device a one-time challenge (`signet admin scep challenge`)".into(),
+        });
+    }
+    if scep.challenge_check == crate::config::ChallengeCheck::Policy && policy_module == "profiles"
+    {
+        out.push(Finding {
+            id: "SCEP-NOCHECK",
+            severity: Severity::High,
+            place: format!("ca {ca} [ca.scep] challenge_check = \"policy\""),
+            why: "the challenge is left to the policy module, and the `profiles` module does not check it: any device enrolls in the SCEP profile with any challenge".into(),
+            fix: "set challenge_check = \"signet\", or use a policy module that checks the challengePassword attribute (`rules`, `wasm`)".into(),
         });
     }
 }

@@ -177,6 +177,29 @@ fn esc8_plain_http_on_the_network() {
 }
 
 #[test]
+fn scep_static_or_unchecked_challenges_are_findings() {
+    let server = Server::init(&["--dev"]);
+    edit(
+        &server,
+        "# challenge = \"a-static-secret\"\n",
+        "challenge = \"shared\"\n",
+    );
+    let (code, findings) = doctor(&server);
+    assert_eq!(code, 0);
+    only(&findings, "SCEP-STATIC", "medium");
+
+    let server = Server::init(&["--dev"]);
+    edit(
+        &server,
+        "challenge_check = \"signet\"\n",
+        "challenge_check = \"policy\"\n",
+    );
+    let (code, findings) = doctor(&server);
+    assert_eq!(code, 2);
+    only(&findings, "SCEP-NOCHECK", "high");
+}
+
+#[test]
 fn acme_without_caa_or_validating_toward_loopback_is_a_medium_finding() {
     let server = Server::init(&["--dev"]);
     edit(&server, "caa = true\n", "caa = false\n");

@@ -100,7 +100,7 @@ pub fn decode_message(s: &str) -> Option<Vec<u8>> {
             c => c,
         })
         .collect();
-    while norm.len() % 4 != 0 {
+    while !norm.len().is_multiple_of(4) {
         norm.push('=');
     }
     base64ct::Base64::decode_vec(&norm).ok()
@@ -416,7 +416,9 @@ async fn enroll(
     csr: signet_x509::CertificationRequest,
 ) -> Result<Answer, Response> {
     let env = &request.envelope;
-    let bad = |why: String| Ok(Answer::Failed(FailInfo::BadRequest, why));
+    let bad = |why: String| -> Result<Answer, Response> {
+        Ok(Answer::Failed(FailInfo::BadRequest, why))
+    };
     let now = SystemTime::now();
     let mut attributes = Vec::new();
     let caller = if request.message_type == MessageType::RenewalReq {

@@ -701,7 +701,7 @@ fn a_pending_request_is_answered_when_repeated_after_approval() {
     use_manual_profile(&mut est);
     let token = est.server.create_token(&["requester"], "dev5");
     let auth = basic("dev5", &token);
-    let (csr, _) = csr_body(&est.work().to_path_buf(), "/CN=dev5.test", &[], false);
+    let (csr, _) = csr_body(est.work(), "/CN=dev5.test", &[], false);
 
     let first = est.post("simpleenroll", &csr, &["--user", &auth]);
     assert_eq!(first.status, 202, "{first}");
@@ -916,4 +916,66 @@ fn bouncy_castle_enrolls_renews_and_waits_for_approval() {
     );
     openssl_verify(&est.ca_pem, &work.join("java2.crt"));
     assert_eq!(est.pending(), Vec::<i64>::new());
+}
+
+/// RFC 7030 §3.5 with RFC 9266: a CSR whose challengePassword is the base64 of the
+/// connection's tls-exporter value enrolls on that connection, and only there.
+#[test]
+fn a_csr_bound_to_its_tls_connection_enrolls_there_only() {
+    use std::io::{Read, Write};
+    let est = EstServer::start("");
+    let token = est.server.create_token(&["requester"], "dev7");
+    let flat = |s: String| s.replace("\r\n", "");
+
+    let mut roots = rustls::RootCertStore::empty();
+    for der in signet_x509::pem::decode_all(&fs::read(&est.ca_pem).unwrap(), "CERTIFICATE").unwrap()
+    {
+        roots.add(der.into()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let mut conn =
+        rustls::ClientConnection::new(std::sync::Arc::new(config), "localhost".try_into().unwrap())
+            .unwrap();
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", est.port)).unwrap();
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).unwrap();
+    }
+    let binding = conn
+        .export_keying_material([0u8; 32], b"EXPORTER-Channel-Binding", None)
+        .unwrap();
+    let password = flat(signet_est::encode_base64_body(&binding));
+    let csr = openssl_csr_with_challenge(est.work(), "dev7.test", &password);
+    let (body_file, _) = base64_body(&csr, false);
+    let body = fs::read_to_string(&body_file).unwrap();
+    let auth = flat(signet_est::encode_base64_body(
+        format!("dev7:{token}").as_bytes(),
+    ));
+    let request = format!(
+        "POST /.well-known/est/simpleenroll HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: application/pkcs10\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    // The server may close without close_notify after `Connection: close`.
+    let _ = tls.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("smime-type=certs-only"), "{answer}");
+
+    // The same CSR on another connection carries the wrong binding.
+    let r = est.post(
+        "simpleenroll",
+        &body_file,
+        &["--user", &basic("dev7", &token)],
+    );
+    assert_eq!(r.status, 400, "{r}");
+    assert!(r.text().contains("channel binding mismatch"), "{r}");
 }

@@ -30,6 +30,12 @@ pub enum EstError {
     /// The body is not base64.
     #[error("{0}")]
     Body(#[from] WireError),
+    /// The body is larger than [`crate::MAX_BODY`].
+    #[error("the body is larger than {} bytes", crate::MAX_BODY)]
+    TooLarge,
+    /// The body could not be read.
+    #[error("the body could not be read: {0}")]
+    BodyUnreadable(String),
     /// The body is not a well-formed, correctly signed PKCS#10 request.
     #[error("bad certification request: {0}")]
     Csr(#[source] signet_x509::Error),
@@ -78,7 +84,9 @@ impl IntoResponse for EstError {
                 return challenge(realm);
             }
             EstError::Forbidden(_) | EstError::Denied { .. } => StatusCode::FORBIDDEN,
+            EstError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             EstError::Body(_)
+            | EstError::BodyUnreadable(_)
             | EstError::Csr(_)
             | EstError::ChannelBinding
             | EstError::NamesChanged(_) => StatusCode::BAD_REQUEST,

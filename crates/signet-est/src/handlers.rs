@@ -21,7 +21,7 @@ use crate::auth::{Caller, Operation, authenticate};
 use crate::error::{EstError, retry_after_value};
 use crate::pending::PendingKey;
 use crate::wire::{decode_base64_body, encode_base64_body, media_type_is};
-use crate::{Est, EstCa, MAX_BODY};
+use crate::{Est, EstCa};
 
 /// `cacerts` answers (RFC 7030 §4.1.3).
 const CACERTS_TYPE: &str = "application/pkcs7-mime";
@@ -166,10 +166,7 @@ async fn enroll(
         op,
     )
     .await?;
-    let csr = match read_csr(conn, body) {
-        Ok(csr) => csr,
-        Err(refused) => return Ok(refused),
-    };
+    let csr = read_csr(conn, body)?;
     check_channel_binding(conn, &csr)?;
     if let Some(current) = &caller.renewing
         && !ca.reenroll_may_change_names
@@ -186,21 +183,16 @@ async fn enroll(
     }
 }
 
-/// The body's PKCS#10 request, parsed and signature-checked; a ready refusal (400, 413,
-/// 415) otherwise.
+/// The body's PKCS#10 request, parsed and signature-checked.
 pub(crate) fn read_csr(
     conn: &Conn,
     body: Result<Bytes, BytesRejection>,
-) -> Result<CertificationRequest, Response> {
+) -> Result<CertificationRequest, EstError> {
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the body is larger than {MAX_BODY} bytes\n"),
-            )
-                .into_response()
+            EstError::TooLarge
         } else {
-            rejection.into_response()
+            EstError::BodyUnreadable(rejection.body_text())
         }
     })?;
     if let Some(ct) = &conn.content_type
@@ -208,11 +200,10 @@ pub(crate) fn read_csr(
     {
         return Err(EstError::MediaType {
             expected: PKCS10_TYPE,
-        }
-        .into_response());
+        });
     }
-    let der = decode_base64_body(&body).map_err(|e| EstError::from(e).into_response())?;
-    signet_x509::parse_csr(&der).map_err(|e| EstError::Csr(e).into_response())
+    let der = decode_base64_body(&body)?;
+    signet_x509::parse_csr(&der).map_err(EstError::Csr)
 }
 
 /// RFC 7030 §3.5 with RFC 9266: a challengePassword in the CSR must be the base64 of this

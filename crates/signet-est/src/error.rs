@@ -57,9 +57,9 @@ pub enum EstError {
     /// `serverkeygen` is off for this CA.
     #[error("serverkeygen is not enabled for this CA ([ca.est] serverkeygen = true)")]
     ServerKeygenOff,
-    /// The key the CA was to make for the client could not be made.
-    #[error("serverkeygen: {0}")]
-    ServerKeygen(String),
+    /// `serverkeygen` is on but this version does not implement it.
+    #[error("serverkeygen is not implemented in this version of Signet")]
+    ServerKeygenUnimplemented,
     /// An error from the CA.
     #[error(transparent)]
     Enroll(#[from] EnrollError),
@@ -91,8 +91,9 @@ impl IntoResponse for EstError {
             | EstError::ChannelBinding
             | EstError::NamesChanged(_) => StatusCode::BAD_REQUEST,
             EstError::MediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            EstError::ServerKeygenOff => StatusCode::NOT_IMPLEMENTED,
-            EstError::ServerKeygen(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            EstError::ServerKeygenOff | EstError::ServerKeygenUnimplemented => {
+                StatusCode::NOT_IMPLEMENTED
+            }
             EstError::Enroll(e) => return enroll_error(e),
         };
         text(status, &self.to_string())

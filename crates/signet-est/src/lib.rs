@@ -27,7 +27,7 @@
 //! - `pending`: the bounded map that lets a client repeat a request answered 202;
 //! - `auth`: who is calling (Basic, CA-issued or mapped client certificate);
 //! - `handlers`: the five operations;
-//! - `serverkeygen`: the key the CA makes for a device (RFC 7030 §4.4);
+//! - `serverkeygen`: RFC 7030 §4.4 (the CA makes the key): not implemented yet, 501;
 //! - `error`: [`EstError`], mapped to HTTP in one place.
 #![forbid(unsafe_code)]
 
@@ -67,7 +67,7 @@ pub struct EstCa {
     pub profile: String,
     /// The realm of the `WWW-Authenticate: Basic` challenge (printable ASCII, no `"` or `\`).
     pub realm: String,
-    /// `serverkeygen` is offered (RFC 7030 §4.4).
+    /// `serverkeygen` is asked for (RFC 7030 §4.4; not implemented yet: 501 either way).
     pub serverkeygen: bool,
     /// `simplereenroll` may change the subject or SANs of the certificate it renews.
     pub reenroll_may_change_names: bool,

@@ -1,4 +1,6 @@
-//! `serverkeygen` (RFC 7030 §4.4): the CA makes the client's key.
+//! `serverkeygen` (RFC 7030 §4.4): the CA makes the client's key. Not implemented yet: the
+//! operation answers 501 whether `[ca.est] serverkeygen` is on or off (the message says
+//! which), after the usual TLS and CA checks.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -14,6 +16,10 @@ pub async fn handle(
     conn: &Conn,
     _body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, EstError> {
-    let _ca = est.ca_for(conn)?;
-    Err(EstError::ServerKeygenOff)
+    let ca = est.ca_for(conn)?;
+    if ca.serverkeygen {
+        Err(EstError::ServerKeygenUnimplemented)
+    } else {
+        Err(EstError::ServerKeygenOff)
+    }
 }

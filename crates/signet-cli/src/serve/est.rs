@@ -87,6 +87,9 @@ fn ca_settings(ca: &CaConfig, est: &EstToml) -> Result<EstCa> {
     if key_kinds.is_empty() {
         bail!("profile {profile:?} lists no key_algorithms");
     }
+    if est.serverkeygen {
+        tracing::warn!(ca = %name, "[ca.est] serverkeygen = true: serverkeygen is not implemented yet and answers 501");
+    }
     let retry_after = est
         .retry_after
         .whole_seconds()

@@ -7,6 +7,8 @@
 #   - aiosmtpd into the same virtualenv (the SMTP sink of the `smtp` exit module's tests),
 #   - pebble (Debian package: pebble-challtestsrv, the ACME tests' mock DNS server) and lego
 #     (Debian package), and certbot into the same virtualenv, for the ACME client tests,
+#   - curl, default-jdk-headless and Bouncy Castle (Debian packages libbcprov-java,
+#     libbcpkix-java, libbcutil-java) for the EST client tests,
 #   - chromium (Debian package) and playwright-core (npm, pinned by package-lock.json; it
 #     never downloads a browser) for the web pages' browser tests, and node's test runner for
 #     the in-browser crypto library's tests.
@@ -47,6 +49,22 @@ if [ ! -x /usr/lib/certmonger/scep-submit ]; then
   echo "scripts/test.sh: installing certmonger" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq certmonger >/dev/null
 fi
+# The EST tests (crates/signet-cli/tests/est.rs) drive curl and Bouncy Castle's EST client
+# (tests/est/EstClient.java, compiled by the test with javac).
+if ! command -v curl >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing curl" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl >/dev/null
+fi
+if ! command -v javac >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing default-jdk-headless" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless >/dev/null
+fi
+for pkg in libbcprov-java libbcpkix-java libbcutil-java; do
+  if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing $pkg" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null
+  fi
+done
 
 # The web pages' end-to-end tests drive Debian's chromium with playwright-core.
 # Only what is missing: Debian's npm conflicts with a nodejs from NodeSource (which ships

@@ -296,6 +296,8 @@ pub struct EstToml {
     pub serverkeygen: bool,
     /// `simplereenroll` may change the subject or SANs of the certificate it renews.
     pub reenroll_may_change_names: bool,
+    /// The `Retry-After` of a 202 answer (a request waiting for a manager), whole seconds.
+    pub retry_after: DurationSetting,
 }
 
 impl Default for EstToml {
@@ -306,6 +308,7 @@ impl Default for EstToml {
             realm: "signet".into(),
             serverkeygen: false,
             reenroll_may_change_names: false,
+            retry_after: DurationSetting::Text("60s".into()),
         }
     }
 }
@@ -541,10 +544,14 @@ ra_validity = "365d"
 enabled = true
 profile = "device"
 realm = "signet"
-# serverkeygen: the CA makes the device's key (RFC 7030 section 4.4).
+# serverkeygen: the CA makes the device's key (RFC 7030 section 4.4); not implemented yet
+# (answers 501).
 serverkeygen = false
 # simplereenroll keeps the subject and SANs of the certificate it renews unless this is true.
-reenroll_may_change_names = false"#;
+reenroll_may_change_names = false
+# A request waiting for a manager is answered 202 with this Retry-After; the client repeats
+# the same request and gets the certificate once it is approved (docs/EST.md).
+retry_after = "60s""#;
     commented_unless(enabled, body)
 }
 

@@ -25,6 +25,7 @@ use crate::config::{Config, MetricsToml};
 
 mod acme;
 mod delivery;
+mod est;
 mod maintenance;
 mod scep;
 
@@ -253,6 +254,7 @@ pub async fn start(
         .as_ref()
         .map(|a| acme::spawn_purge(Arc::clone(a), std::time::Duration::from_secs(600)));
     let scep = scep::build(&config, &authority, &store, &metrics, data, passphrase).await?;
+    let est = est::build(&config, &authority, &metrics, &cert_identities)?;
     let app = signet_server::router(AppState {
         enroll: Arc::clone(&authority) as _,
         directory: Arc::clone(&authority) as _,
@@ -310,7 +312,12 @@ pub async fn start(
             let task = tokio::spawn(signet_server::listener::serve(
                 listener,
                 Some(tls_config),
-                app.clone(),
+                // EST is served over TLS only (RFC 7030 §3.3): its routes exist on this
+                // listener alone.
+                match &est {
+                    Some(est) => app.clone().merge(signet_est::router(Arc::clone(est))),
+                    None => app.clone(),
+                },
                 Arc::clone(&connections),
                 async move {
                     let _ = tls_stop_rx.await;

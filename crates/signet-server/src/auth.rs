@@ -182,14 +182,22 @@ pub async fn certificate_caller(
             serial: info.serial_hex.clone(),
         });
     }
-    let mapping = state
-        .cert_identities
+    mapped_identity(&state.cert_identities, info).ok_or_else(|| CertRefused::NotMapped {
+        subject: info.subject.to_string(),
+    })
+}
+
+/// The identity the first of `mappings` that matches the certificate gives, with no
+/// revocation check (the caller makes it): [`certificate_caller`]'s mapping, for front ends
+/// that hold the mappings as a callback (EST).
+pub fn mapped_identity(
+    mappings: &[CertMapping],
+    info: &signet_x509::CertificateInfo,
+) -> Option<Identity> {
+    let mapping = mappings
         .iter()
-        .find(|m| m.matches(&info.subject, &info.sans))
-        .ok_or_else(|| CertRefused::NotMapped {
-            subject: info.subject.to_string(),
-        })?;
-    Ok(Identity {
+        .find(|m| m.matches(&info.subject, &info.sans))?;
+    Some(Identity {
         name: mapping.name.clone(),
         roles: mapping.roles,
         cas: mapping.cas.clone(),

@@ -318,7 +318,7 @@ fn curl_cacerts_enroll_reenroll_and_refusals() {
     }
 
     // simpleenroll with HTTP Basic: user = the token's name.
-    let token = est.server.create_token(&["requester"], "dev1");
+    let token = est_token(&est.server, "dev1");
     let (csr, key) = csr_body(&work, "/CN=dev1.test", &[], true);
     let enrolled = est.post("simpleenroll", &csr, &["--user", &basic("dev1", &token)]);
     let dev1 = check_issued(&est, &enrolled, "dev1.test");
@@ -347,7 +347,7 @@ fn curl_cacerts_enroll_reenroll_and_refusals() {
     );
     let wrong = est.post("simpleenroll", &csr, &["--user", "dev1:signet_wrong"]);
     assert_eq!(wrong.status, 401, "{wrong}");
-    let other = est.server.create_token(&["requester"], "dev2");
+    let other = est_token(&est.server, "dev2");
     let borrowed = est.post("simpleenroll", &csr, &["--user", &basic("dev1", &other)]);
     assert_eq!(borrowed.status, 401, "{borrowed}");
     let next = est.next_id();
@@ -611,12 +611,12 @@ fn foreign_and_revoked_certificates_do_not_renew() {
     // `client_ca` lands in [server.tls] (serve_tls writes the table last); a mapped
     // identity (the gateway's certificate) may enroll, not renew.
     let extra = format!(
-        "client_ca = \"{}\"\n\n[[identity]]\nname = \"gateway\"\nsubject = \"CN=gateway.test\"\nroles = [\"requester\"]\n",
+        "client_ca = \"{}\"\n\n[[identity]]\nname = \"gateway\"\nsubject = \"CN=gateway.test\"\nroles = [\"requester\"]\ngroups = [\"est\"]\n",
         roots.display()
     );
     est.port = est.server.serve_tls(&pem, &key, &extra);
 
-    let token = est.server.create_token(&["requester"], "dev1");
+    let token = est_token(&est.server, "dev1");
     let work = est.work().to_path_buf();
     let (csr, key1) = csr_body(&work, "/CN=dev1.test", &[], false);
     let dev1 = check_issued(
@@ -698,7 +698,7 @@ fn use_manual_profile(est: &mut EstServer) {
 fn a_pending_request_is_answered_when_repeated_after_approval() {
     let mut est = EstServer::start("");
     use_manual_profile(&mut est);
-    let token = est.server.create_token(&["requester"], "dev5");
+    let token = est_token(&est.server, "dev5");
     let auth = basic("dev5", &token);
     let (csr, _) = csr_body(est.work(), "/CN=dev5.test", &[], false);
 
@@ -713,7 +713,7 @@ fn a_pending_request_is_answered_when_repeated_after_approval() {
     assert_eq!(again.status, 202, "{again}");
     assert_eq!(est.pending(), pending);
     // Another caller with the same CSR does not get dev5's request.
-    let other = est.server.create_token(&["requester"], "dev6");
+    let other = est_token(&est.server, "dev6");
     let theirs = est.post("simpleenroll", &csr, &["--user", &basic("dev6", &other)]);
     assert_eq!(theirs.status, 202, "{theirs}");
     assert_eq!(est.pending().len(), 2);
@@ -799,7 +799,7 @@ fn bouncy_castle_enrolls_renews_and_waits_for_approval() {
     assert!(run.stdout.contains("hasAttributesResponse=true"), "{run}");
 
     // simpleenroll with HTTP Basic (BC answers the 401 challenge; the realm must match).
-    let token = est.server.create_token(&["requester"], "java1");
+    let token = est_token(&est.server, "java1");
     let (cert, key) = (work.join("java1.crt"), work.join("java1.key"));
     let run = bc(
         &java,
@@ -880,7 +880,7 @@ fn bouncy_castle_enrolls_renews_and_waits_for_approval() {
     // A 202: BC repeats the request after Retry-After until a manager approves.
     use_manual_profile(&mut est);
     let server = format!("localhost:{}", est.port);
-    let token = est.server.create_token(&["requester"], "java2");
+    let token = est_token(&est.server, "java2");
     let mut cmd = Command::new(&java[0]);
     cmd.args(&java[1..]).args([
         "enroll",
@@ -923,7 +923,7 @@ fn bouncy_castle_enrolls_renews_and_waits_for_approval() {
 fn a_csr_bound_to_its_tls_connection_enrolls_there_only() {
     use std::io::{Read, Write};
     let est = EstServer::start("");
-    let token = est.server.create_token(&["requester"], "dev7");
+    let token = est_token(&est.server, "dev7");
     let flat = |s: String| s.replace("\r\n", "");
 
     let mut roots = rustls::RootCertStore::empty();
@@ -977,4 +977,31 @@ fn a_csr_bound_to_its_tls_connection_enrolls_there_only() {
     );
     assert_eq!(r.status, 400, "{r}");
     assert!(r.text().contains("channel binding mismatch"), "{r}");
+}
+
+/// A requester token in group `est`: the `device` profile enrolls only groups scep and est.
+fn est_token(server: &Server, name: &str) -> String {
+    let admin = server.admin_token();
+    let url = server.url();
+    let run = run_signet(
+        &[
+            "admin",
+            "token",
+            "create",
+            "--name",
+            name,
+            "--role",
+            "requester",
+            "--group",
+            "est",
+            "--token",
+            &admin,
+            "--server",
+            &url,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0, "creating an est token: {run}");
+    run.stdout.trim().to_string()
 }

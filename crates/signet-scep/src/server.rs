@@ -416,9 +416,8 @@ async fn enroll(
     csr: signet_x509::CertificationRequest,
 ) -> Result<Answer, Response> {
     let env = &request.envelope;
-    let bad = |why: String| -> Result<Answer, Response> {
-        Ok(Answer::Failed(FailInfo::BadRequest, why))
-    };
+    let bad =
+        |why: String| -> Result<Answer, Response> { Ok(Answer::Failed(FailInfo::BadRequest, why)) };
     let now = SystemTime::now();
     let mut attributes = Vec::new();
     let caller = if request.message_type == MessageType::RenewalReq {

@@ -632,13 +632,34 @@ fn hostile_scep_messages_get_scep_errors_and_store_nothing() {
         "signer is not the requested key"
     );
 
-    // A RenewalReq signed by a certificate this CA did not issue: badMessageCheck.
+    // A RenewalReq signed by a certificate this CA did not issue, made to look like the
+    // device's own (the request's subject): badMessageCheck.
+    let lookalike = server.work_file("lookalike.der");
+    run_program(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-key",
+            dev.key.to_str().unwrap(),
+            "-subj",
+            "/CN=hostile.test",
+            "-days",
+            "1",
+            "-outform",
+            "DER",
+            "-out",
+            lookalike.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let lookalike = std::fs::read(lookalike).unwrap();
     let renewal = pki_message(
         "17",
         &dev.csr,
         &ra,
         ContentCipher::Aes256Cbc,
-        &dev.signer,
+        &lookalike,
         &dev.key,
         "tx-renew",
     );

@@ -240,6 +240,21 @@ pub struct CaConfig {
     pub est: Option<EstToml>,
 }
 
+impl CaConfig {
+    /// The profile table of the `profiles` policy module: `[ca.policy.profiles]`, or that of
+    /// a `profiles` module inside a `chain`. `None` for other modules.
+    pub fn profiles(&self) -> Option<&toml::Table> {
+        if let Some(t) = self.policy.get("profiles").and_then(|p| p.as_table()) {
+            return Some(t);
+        }
+        self.policy
+            .get("chain")?
+            .as_array()?
+            .iter()
+            .find_map(|m| m.get("profiles")?.as_table())
+    }
+}
+
 /// `[ca.scep]`: SCEP (RFC 8894) for this CA at `{public_url}/scep/{ca}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]

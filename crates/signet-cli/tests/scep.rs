@@ -795,3 +795,71 @@ fn hostile_scep_messages_get_scep_errors_and_store_nothing() {
         "DES refused"
     );
 }
+
+/// `challenge_check = "policy"`: the challenge reaches the policy module as the
+/// `challengePassword` attribute, and a `rules` module decides (as a module checking an
+/// external system's dynamic challenges would).
+#[test]
+fn the_policy_module_can_check_challenges_itself() {
+    if !scep_tools() {
+        return;
+    }
+    let mut server = Server::init(&["--dev"]);
+    chain_policy(
+        &server,
+        r#"
+[[ca.policy.chain.rules]]
+name = "mdm-challenge"
+when = 'request.profile == "device" && request.attributes["challengePassword"] != "from-mdm-42"'
+action = "deny"
+message = "the MDM does not know this challenge"
+"#,
+    );
+    let path = server.data.join("signet.toml");
+    let toml = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        toml.replacen(
+            "challenge_check = \"signet\"",
+            "challenge_check = \"policy\"",
+            1,
+        ),
+    )
+    .unwrap();
+    server.serve();
+    let (chain, fp) = ca_certs(&server);
+    let mgr = manager(&server);
+
+    let dev = server.work_file("mdm1");
+    scepclient(
+        &server,
+        &dev,
+        &fp,
+        &["-challenge", "from-mdm-42", "-cn", "mdm1.test"],
+    )
+    .expect_code(0);
+    openssl_verify(&chain, &dev.join("client.pem"));
+
+    let run = scepclient(
+        &server,
+        &server.work_file("mdm2"),
+        &fp,
+        &["-challenge", "guessed", "-cn", "mdm2.test"],
+    );
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("failInfo: badRequest"),
+        "{run}"
+    );
+    let denied = server.call(
+        Some(&mgr),
+        "GET",
+        &format!("/api/v1/cas/{}/requests?status=denied", server.ca),
+        None,
+    );
+    assert!(
+        denied
+            .text()
+            .contains("the MDM does not know this challenge"),
+        "{denied}"
+    );
+}

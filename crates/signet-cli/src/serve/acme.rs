@@ -16,7 +16,7 @@ use crate::config::{AcmeToml, CaConfig, Config};
 /// The ACME settings of one CA, checked.
 fn ca_settings(ca: &CaConfig, acme: &AcmeToml, public_url: &str) -> Result<AcmeCa> {
     let name = CaName::new(&ca.name).with_context(|| format!("CA {:?}", ca.name))?;
-    let profiles_table = ca.policy.get("profiles").and_then(|p| p.as_table());
+    let profiles_table = ca.profiles();
     let describe = |p: &str| {
         profiles_table
             .and_then(|t| t.get(p))

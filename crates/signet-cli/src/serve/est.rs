@@ -65,7 +65,7 @@ fn ca_settings(ca: &CaConfig, est: &EstToml) -> Result<EstCa> {
         (None, Some(d)) => d.to_owned(),
         (None, None) => bail!("name the `profile` EST requests go to"),
     };
-    let profiles = ca.policy.get("profiles").and_then(|p| p.as_table());
+    let profiles = ca.profiles();
     let Some(table) = profiles.and_then(|t| t.get(&profile)) else {
         bail!(
             "profile {profile:?} is not a profile of [ca.policy] (known: {})",

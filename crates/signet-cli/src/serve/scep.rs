@@ -35,7 +35,7 @@ pub async fn build(
             continue;
         };
         let name = CaName::new(&ca.name).with_context(|| format!("CA {:?}", ca.name))?;
-        let profiles = ca.policy.get("profiles").and_then(|p| p.as_table());
+        let profiles = ca.profiles();
         let profile = scep
             .profile
             .clone()

@@ -94,7 +94,12 @@ pub async fn build(
         ras.ensure(&scep, authority, ca, *v)
             .await
             .with_context(|| format!("CA {ca}: the SCEP RA certificate"))?;
-        tracing::info!(ca = %ca, "SCEP enabled");
+        let ra_sha256 = scep
+            .ra_certificate(ca)
+            .map(|c| hex::encode(signet_x509::sha256(&c)))
+            .unwrap_or_default();
+        // The fingerprint is what scepclient's -ca-fingerprint takes.
+        tracing::info!(ca = %ca, %ra_sha256, "SCEP enabled");
     }
     let task = {
         let (scep, authority) = (Arc::clone(&scep), Arc::clone(authority));

@@ -217,6 +217,17 @@ pub enum NameRefused {
     Reserved(String),
 }
 
+/// The token of an `Authorization: Bearer TOKEN` value. The scheme is case-insensitive and
+/// followed by one or more spaces (RFC 9110 §11.1, §11.4); anything else is `None`.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = rest.trim_start_matches(' ').trim_end();
+    (!token.is_empty()).then_some(token)
+}
+
 /// Whether two identity names name the same identity.
 pub fn same_identity(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)

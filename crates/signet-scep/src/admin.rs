@@ -61,10 +61,7 @@ pub(crate) async fn create_challenge(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
+        .and_then(signet_api::auth::bearer_token);
     let Some(token) = token else {
         return refused(EnrollError::Unauthenticated(
             "use Authorization: Bearer TOKEN".into(),

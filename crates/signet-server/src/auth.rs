@@ -138,16 +138,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The token of an `Authorization: Bearer TOKEN` value. The scheme is case-insensitive and
-/// followed by one or more spaces (RFC 9110 §11.1, §11.4); anything else is `None`.
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = rest.trim_start_matches(' ').trim_end();
-    (!token.is_empty()).then_some(token)
-}
+pub use signet_api::auth::bearer_token;
 
 /// A 401 problem with the `Bearer` challenge.
 pub(crate) fn unauthorized(detail: impl Into<String>) -> Unauthorized {

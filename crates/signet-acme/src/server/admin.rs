@@ -101,10 +101,7 @@ fn caller(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
+        .and_then(signet_api::auth::bearer_token)
         .ok_or_else(|| {
             refuse(EnrollError::Unauthenticated(
                 "use Authorization: Bearer TOKEN".into(),

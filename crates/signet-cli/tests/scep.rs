@@ -863,3 +863,98 @@ message = "the MDM does not know this challenge"
         "{denied}"
     );
 }
+
+/// The RA certificate: issued by the CA (verified, pkilint-clean, keyEncipherment), its key
+/// not stored in clear when the CA key is encrypted, taken up again at restart, and
+/// replaced when a manager revokes it.
+#[test]
+fn the_ra_certificate_is_kept_across_restarts_and_replaced_when_revoked() {
+    let mut server = Server::start(&[]);
+    let dir = server.data.join("scep").join(&server.ca);
+    let first = std::fs::read(dir.join("ra-cert.pem")).unwrap();
+    let ra = dir.join("ra-cert.pem");
+    openssl_verify(&server.ca_cert_path(), &ra);
+    pkilint(&ra);
+    let text = cert_text(&ra);
+    assert!(
+        text.contains("Key Encipherment") && text.contains("Digital Signature"),
+        "{text}"
+    );
+    assert!(text.contains("SCEP RA"), "{text}");
+
+    server.restart();
+    assert_eq!(
+        std::fs::read(&ra).unwrap(),
+        first,
+        "taken up again, not reissued"
+    );
+
+    let mgr = manager(&server);
+    let serial = cert_serial(&ra);
+    cli_as(
+        &server,
+        &mgr,
+        &["admin", "revoke", &serial, "--reason", "keyCompromise"],
+    )
+    .expect_code(0);
+    server.restart();
+    let second = std::fs::read(&ra).unwrap();
+    assert_ne!(second, first, "a revoked RA certificate is replaced");
+    openssl_verify(&server.ca_cert_path(), &ra);
+    let (_, der) = signet_x509::pem::decode(&second).unwrap();
+    let r = server.get(&format!(
+        "/scep/{}?operation=GetCACert&message=0",
+        server.ca
+    ));
+    assert!(
+        r.body.windows(der.len()).any(|w| w == der),
+        "GetCACert serves the new RA"
+    );
+}
+
+/// With a passphrase-protected CA, the RA key is encrypted under the same passphrase.
+#[test]
+fn the_ra_key_is_encrypted_like_the_ca_key() {
+    let secrets = tempfile::tempdir().unwrap();
+    let pass = secrets.path().join("passphrase");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    let pass = pass.to_str().unwrap().to_owned();
+    let mut server = Server::init(&["--passphrase-file", &pass]);
+    // Plain `signet init` writes [ca.scep] commented out.
+    let path = server.data.join("signet.toml");
+    let toml = std::fs::read_to_string(&path).unwrap();
+    let commented = "# [ca.scep]\n# enabled = true\n# profile = \"device\"";
+    assert!(toml.contains(commented), "{toml}");
+    std::fs::write(
+        &path,
+        toml.replacen(
+            commented,
+            "[ca.scep]\nenabled = true\nprofile = \"device\"",
+            1,
+        ),
+    )
+    .unwrap();
+    server.serve_args = vec!["--passphrase-file".into(), pass.clone()];
+    server.serve();
+    let key = server.data.join("scep").join(&server.ca).join("ra-key.pem");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{pem:.40}"
+    );
+    let passin = format!("file:{pass}");
+    run_program(
+        "openssl",
+        &[
+            "pkey",
+            "-in",
+            key.to_str().unwrap(),
+            "-passin",
+            &passin,
+            "-noout",
+        ],
+    )
+    .expect_code(0);
+    let r = server.get(&format!("/scep/{}?operation=GetCACaps", server.ca));
+    assert_eq!(r.status, 200, "{r}");
+}

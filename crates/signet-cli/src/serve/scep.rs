@@ -178,9 +178,19 @@ impl RaKeys {
         if let Some(dir) = key_path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        crate::init::write_private(&key_path, pem.as_bytes())?;
-        std::fs::write(&cert_path, signet_x509::pem::encode("CERTIFICATE", &der))
-            .with_context(|| format!("writing {}", cert_path.display()))?;
+        // Written beside and renamed over the old ones: a crash leaves either the old pair,
+        // or a key and certificate that do not match, which the next start replaces.
+        let (key_new, cert_new) = (
+            key_path.with_extension("pem.new"),
+            cert_path.with_extension("pem.new"),
+        );
+        let _ = std::fs::remove_file(&key_new);
+        crate::init::write_private(&key_new, pem.as_bytes())?;
+        std::fs::write(&cert_new, signet_x509::pem::encode("CERTIFICATE", &der))
+            .with_context(|| format!("writing {}", cert_new.display()))?;
+        for (from, to) in [(&key_new, &key_path), (&cert_new, &cert_path)] {
+            std::fs::rename(from, to).with_context(|| format!("replacing {}", to.display()))?;
+        }
         let ra = RaKey::from_pkcs8(&key.pkcs8_der()?, der)?;
         scep.set_ra(ca, ra);
         tracing::info!(ca = %ca, %serial, "SCEP RA certificate issued");

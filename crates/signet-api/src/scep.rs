@@ -34,9 +34,9 @@ pub struct ScepTransaction {
     /// way) has the same one.
     pub sender_nonce: Vec<u8>,
     pub request: RequestId,
-    /// SHA-256 of the requested key's SubjectPublicKeyInfo: a PKCSReq for the same key in
-    /// the same transaction is the same enrollment (certmonger resends that way).
-    pub key_hash: [u8; 32],
+    /// SHA-256 over the request's key, subject and challenge: the same request again in the
+    /// same transaction is the same enrollment (certmonger resubmits that way).
+    pub csr_hash: [u8; 32],
     /// The identity name the request was submitted as (polls read it back as that identity).
     pub requester: String,
     pub created_at: SystemTime,

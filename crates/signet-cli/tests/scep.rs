@@ -216,6 +216,22 @@ fn scepclient_enrolls_with_a_one_time_challenge_and_renews() {
     pkilint(&cert);
     assert_ne!(cert_serial(&cert), first_serial, "a new certificate");
 
+    // The same key asking again with another name and a wrong challenge is a new request
+    // (and refused), not a poll that hands back the old certificate.
+    std::fs::remove_file(dev.join("csr.pem")).unwrap();
+    let before = request_count(&server, &mgr);
+    let run = scepclient(
+        &server,
+        &dev,
+        &fp,
+        &["-challenge", "WRONG", "-cn", "other.test"],
+    );
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("failInfo: badRequest"),
+        "{run}"
+    );
+    assert_eq!(request_count(&server, &mgr), before);
+
     // The audit log holds the challenge's creation and its use.
     let auditor = server.create_token(&["auditor"], "aud");
     let audit = cli_as(&server, &auditor, &["audit", "export"]);
@@ -267,23 +283,25 @@ fn pending_requests_are_polled_and_delivered_after_approval() {
     std::fs::create_dir_all(&dev).unwrap();
     let ch = challenge(&server, &mgr);
     let url = format!("{}/scep/{}", server.url(), server.ca);
-    let mut child = Command::new("scepclient")
-        .args([
-            "-private-key",
-            dev.join("key.pem").to_str().unwrap(),
-            "-server-url",
-            &url,
-            "-ca-fingerprint",
-            &fp,
-            "-challenge",
-            &ch,
-            "-cn",
-            "waiting.test",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new("scepclient")
+            .args([
+                "-private-key",
+                dev.join("key.pem").to_str().unwrap(),
+                "-server-url",
+                &url,
+                "-ca-fingerprint",
+                &fp,
+                "-challenge",
+                &ch,
+                "-cn",
+                "waiting.test",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let id = wait_until(
         Duration::from_secs(20),
         "scepclient's request pending",
@@ -294,7 +312,7 @@ fn pending_requests_are_polled_and_delivered_after_approval() {
     let status = wait_until(
         Duration::from_secs(75),
         "scepclient to collect its certificate",
-        || child.try_wait().unwrap(),
+        || child.0.try_wait().unwrap(),
     );
     assert!(
         status.success(),
@@ -340,7 +358,8 @@ fn pending_requests_are_polled_and_delivered_after_approval() {
     for (k, v) in &envs {
         daemon.env(k, v);
     }
-    let mut daemon = daemon.spawn().unwrap();
+    // Killed however the test ends: a leftover daemon would block the next run.
+    let mut daemon = KillOnDrop(daemon.spawn().unwrap());
     let getcert = |args: &[&str]| -> Run {
         let mut c = Command::new("getcert");
         c.args(args).env(
@@ -390,8 +409,7 @@ fn pending_requests_are_polled_and_delivered_after_approval() {
             list.stdout.contains("status: MONITORING").then_some(())
         },
     );
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    daemon.stop();
     openssl_verify(&chain, &crt);
     pkilint(&crt);
     assert_eq!(
@@ -399,6 +417,22 @@ fn pending_requests_are_polled_and_delivered_after_approval() {
         before,
         "certmonger's resubmission was a poll"
     );
+}
+
+/// A child process killed when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl KillOnDrop {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 /// A device's key, its self-signed signer certificate and a CSR with a challenge.

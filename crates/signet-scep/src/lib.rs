@@ -103,7 +103,9 @@ pub struct ScepParts {
 /// The SCEP server of every CA with SCEP on.
 pub struct Scep {
     cas: HashMap<CaName, ScepCa>,
-    ras: RwLock<HashMap<CaName, Arc<RaKey>>>,
+    /// Each CA's RA keys, the current one first, then the one it replaced (requests
+    /// encrypted to it before the renewal still open).
+    ras: RwLock<HashMap<CaName, Vec<Arc<RaKey>>>>,
     pub(crate) enroll: Arc<dyn Enroll>,
     pub(crate) authn: Arc<dyn Authenticate>,
     pub(crate) store: Arc<dyn ScepStore>,
@@ -143,10 +145,13 @@ impl Scep {
         self.cas.keys().cloned().collect()
     }
 
-    /// Installs (or replaces, at renewal) the RA key of `ca`.
+    /// Installs (or replaces, at renewal) the RA key of `ca`; the key it replaces still
+    /// decrypts (and answers) requests made before, until the next renewal.
     pub fn set_ra(&self, ca: &CaName, ra: RaKey) {
         if let Ok(mut ras) = self.ras.write() {
-            ras.insert(ca.clone(), Arc::new(ra));
+            let keys = ras.entry(ca.clone()).or_default();
+            keys.insert(0, Arc::new(ra));
+            keys.truncate(2);
         }
     }
 
@@ -156,7 +161,16 @@ impl Scep {
     }
 
     pub(crate) fn ra(&self, ca: &CaName) -> Option<Arc<RaKey>> {
-        self.ras.read().ok()?.get(ca).cloned()
+        self.ras.read().ok()?.get(ca)?.first().cloned()
+    }
+
+    /// The RA keys of `ca`, current first.
+    pub(crate) fn ras(&self, ca: &CaName) -> Vec<Arc<RaKey>> {
+        self.ras
+            .read()
+            .ok()
+            .and_then(|r| r.get(ca).cloned())
+            .unwrap_or_default()
     }
 
     pub(crate) fn settings(&self, ca: &str) -> Option<&ScepCa> {

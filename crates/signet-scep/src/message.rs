@@ -82,6 +82,9 @@ pub struct Request {
 pub enum Refusal {
     Unreadable(String),
     Failure(Box<Envelope>, FailInfo, String),
+    /// The envelope did not decrypt with this RA key (another RA's, or garbage): a
+    /// badMessageCheck unless an earlier RA key of the CA opens it.
+    NotDecrypted(Box<Envelope>, String),
 }
 
 /// Reads a pkiMessage: verifies the signature with the signer certificate it carries,
@@ -152,7 +155,9 @@ pub fn read(der: &[u8], ra: &RaKey, legacy_crypto: bool) -> Result<Request, Refu
     }
     let content = enveloped
         .decrypt(&ra.certificate, &ra.decrypt)
-        .map_err(|e| fail(FailInfo::BadMessageCheck, format!("decrypting: {e}")))?;
+        .map_err(|e| {
+            Refusal::NotDecrypted(Box::new(envelope.clone()), format!("decrypting: {e}"))
+        })?;
     Ok(Request {
         envelope,
         message_type,

@@ -217,14 +217,31 @@ enum Answer {
 }
 
 async fn pki_operation(scep: &Scep, settings: &ScepCa, der: &[u8]) -> Response {
-    let Some(ra) = scep.ra(&settings.ca) else {
+    let ras = scep.ras(&settings.ca);
+    let Some(mut ra) = ras.first().cloned() else {
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
             "the SCEP RA certificate is not ready",
         );
     };
-    let request = match message::read(der, &ra, settings.legacy_crypto) {
+    let mut read = message::read(der, &ra, settings.legacy_crypto);
+    // Encrypted to the RA key a renewal replaced: that key opens it and signs the answer.
+    for older in ras.iter().skip(1) {
+        if !matches!(read, Err(Refusal::NotDecrypted(..))) {
+            break;
+        }
+        let again = message::read(der, older, settings.legacy_crypto);
+        if !matches!(again, Err(Refusal::NotDecrypted(..))) {
+            (read, ra) = (again, Arc::clone(older));
+        }
+    }
+    let request = match read {
         Ok(r) => r,
+        Err(Refusal::NotDecrypted(envelope, why)) => {
+            tracing::info!(ca = %settings.ca, transaction = %envelope.transaction_id, %why, "SCEP: message refused");
+            let answer = Answer::Failed(FailInfo::BadMessageCheck, why);
+            return reply(&ra, &envelope, answer, ContentCipher::Aes256Cbc);
+        }
         Err(Refusal::Unreadable(why)) => {
             tracing::info!(ca = %settings.ca, %why, "SCEP: unreadable message");
             return text(StatusCode::BAD_REQUEST, why);
@@ -315,15 +332,17 @@ async fn handle(scep: &Scep, settings: &ScepCa, request: &Request) -> Result<Ans
                     ));
                 }
             };
-            // A PKCSReq for the key of this transaction's last request is that enrollment
-            // again (certmonger resends instead of polling): its answer, unless it failed.
+            // The same request as this transaction's last one (key, subject, challenge) is
+            // that enrollment again (certmonger resubmits instead of polling, with a request
+            // it builds anew): its answer, unless it failed. Another subject or challenge
+            // is a new enrollment.
             if request.message_type == MessageType::PkcsReq
                 && let Some(t) = scep
                     .store
                     .scep_transaction(&settings.ca, &env.transaction_id, None)
                     .await
                     .map_err(store_failure)?
-                && t.key_hash == signet_x509::sha256(&csr.spki_der)
+                && t.csr_hash == same_request(&csr)
             {
                 let answer = poll(scep, settings, &t).await?;
                 if !matches!(answer, Answer::Failed(..)) {
@@ -497,7 +516,7 @@ async fn enroll(
             transaction_id: env.transaction_id.clone(),
             sender_nonce: env.sender_nonce.clone(),
             request: response.id,
-            key_hash: signet_x509::sha256(&csr.spki_der),
+            csr_hash: same_request(&csr),
             requester: caller.name.clone(),
             created_at: now,
         })
@@ -548,6 +567,22 @@ async fn check_challenge(
             format!("one-time {}", c.id),
         )
     }))
+}
+
+/// What makes two PKCS#10s the same enrollment: SHA-256 over the key, the subject and the
+/// challenge.
+fn same_request(csr: &signet_x509::CertificationRequest) -> [u8; 32] {
+    let challenge = csr.challenge_password.as_deref().unwrap_or_default();
+    let mut parts = Vec::new();
+    for part in [
+        &csr.spki_der[..],
+        csr.subject.as_der(),
+        challenge.as_bytes(),
+    ] {
+        parts.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        parts.extend_from_slice(part);
+    }
+    signet_x509::sha256(&parts)
 }
 
 /// SHA-256 of a challenge password, as stored.

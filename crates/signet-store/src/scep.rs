@@ -35,11 +35,11 @@ const INSERT_CHALLENGE: &str = "INSERT INTO scep_challenges \
 const TAKE_CHALLENGE: &str = "DELETE FROM scep_challenges WHERE hash = ?1 AND ca = ?2 \
     AND expires > ?3 RETURNING id, profile, created_at, created_by, expires";
 const INSERT_TRANSACTION: &str = "INSERT OR IGNORE INTO scep_transactions \
-    (ca, transaction_id, sender_nonce, request_id, key_hash, requester, created_at) \
+    (ca, transaction_id, sender_nonce, request_id, csr_hash, requester, created_at) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-const TRANSACTION_BY_NONCE: &str = "SELECT sender_nonce, request_id, key_hash, requester, created_at \
+const TRANSACTION_BY_NONCE: &str = "SELECT sender_nonce, request_id, csr_hash, requester, created_at \
     FROM scep_transactions WHERE ca = ?1 AND transaction_id = ?2 AND sender_nonce = ?3";
-const NEWEST_TRANSACTION: &str = "SELECT sender_nonce, request_id, key_hash, requester, created_at \
+const NEWEST_TRANSACTION: &str = "SELECT sender_nonce, request_id, csr_hash, requester, created_at \
     FROM scep_transactions WHERE ca = ?1 AND transaction_id = ?2 \
     ORDER BY created_at DESC, rowid DESC LIMIT 1";
 const PURGE_CHALLENGES: &str = "DELETE FROM scep_challenges WHERE expires <= ?1";
@@ -116,7 +116,7 @@ pub(crate) fn execute(conn: &Connection, w: &ScepWrite) -> Result<AcmeDone, Stor
                         t.transaction_id,
                         t.sender_nonce,
                         t.request.get(),
-                        t.key_hash.as_slice(),
+                        t.csr_hash.as_slice(),
                         t.requester,
                         to_unix(t.created_at).unwrap_or(0),
                     ])
@@ -167,7 +167,7 @@ fn transaction(
         }),
     }
     .map_err(sql_error("reading a SCEP transaction"))?;
-    let Some((sender_nonce, request, key_hash, requester, created_at)) = row else {
+    let Some((sender_nonce, request, csr_hash, requester, created_at)) = row else {
         return Ok(None);
     };
     Ok(Some(ScepTransaction {
@@ -176,7 +176,7 @@ fn transaction(
         sender_nonce,
         request: RequestId::new(request)
             .map_err(|_| StoreError::Backend(format!("scep transaction: request id {request}")))?,
-        key_hash: key_hash
+        csr_hash: csr_hash
             .try_into()
             .map_err(|_| StoreError::Backend("scep transaction: key hash".into()))?,
         requester,

@@ -193,7 +193,7 @@ impl RaKeys {
         }
         let ra = RaKey::from_pkcs8(&key.pkcs8_der()?, der)?;
         scep.set_ra(ca, ra);
-        tracing::info!(ca = %ca, %serial, "SCEP RA certificate issued");
+        tracing::debug!(ca = %ca, %serial, "SCEP RA key and certificate written");
         Ok(())
     }
 

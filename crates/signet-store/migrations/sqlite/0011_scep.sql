@@ -21,7 +21,7 @@ CREATE TABLE scep_transactions (
     transaction_id  TEXT    NOT NULL,
     sender_nonce    BLOB    NOT NULL,
     request_id      INTEGER NOT NULL,
-    key_hash        BLOB    NOT NULL,
+    csr_hash        BLOB    NOT NULL,
     requester       TEXT    NOT NULL,
     created_at      INTEGER NOT NULL,
     PRIMARY KEY (ca, transaction_id, sender_nonce)

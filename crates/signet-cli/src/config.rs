@@ -559,8 +559,8 @@ ra_validity = "365d"
 enabled = true
 profile = "device"
 realm = "signet"
-# serverkeygen: the CA makes the device's key (RFC 7030 section 4.4); not implemented yet
-# (answers 501).
+# serverkeygen: the CA makes the device's key and returns it (unencrypted PKCS#8, inside
+# TLS) with the certificate (RFC 7030 section 4.4); needs a profile with approval = "auto".
 serverkeygen = false
 # simplereenroll keeps the subject and SANs of the certificate it renews unless this is true.
 reenroll_may_change_names = false

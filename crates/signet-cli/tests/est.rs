@@ -323,10 +323,14 @@ fn curl_cacerts_enroll_reenroll_and_refusals() {
     let enrolled = est.post("simpleenroll", &csr, &["--user", &basic("dev1", &token)]);
     let dev1 = check_issued(&est, &enrolled, "dev1.test");
 
-    // serverkeygen is not implemented: 501 with a reason.
+    // serverkeygen is off unless `[ca.est] serverkeygen = true`: 501 with the reason.
     let r = est.post("serverkeygen", &csr, &["--user", &basic("dev1", &token)]);
     assert_eq!(r.status, 501, "{r}");
-    assert!(r.text().contains("serverkeygen"), "{r}");
+    assert!(
+        r.text()
+            .contains("serverkeygen is not enabled for this CA ([ca.est] serverkeygen = true)"),
+        "{r}"
+    );
 
     // Refusals: no credentials, a wrong password, another identity's token.
     let mut last = est.next_id();
@@ -725,6 +729,262 @@ fn a_pending_request_is_answered_when_repeated_after_approval() {
     let record = est.request(pending[0]);
     assert_eq!(record["requester"], "dev5", "{record:#}");
     assert_eq!(record["profile"], "manual", "{record:#}");
+}
+
+/// `[ca.est] serverkeygen = true` (the template writes `serverkeygen = false`).
+fn enable_serverkeygen(est: &mut EstServer) {
+    est.server.stop_ok();
+    let path = est.server.data.join("signet.toml");
+    let text = fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\nserverkeygen = false\n"), "{text}");
+    fs::write(
+        &path,
+        text.replacen("\nserverkeygen = false\n", "\nserverkeygen = true\n", 1),
+    )
+    .unwrap();
+    est.server.serve();
+}
+
+/// A `serverkeygen` answer split on its boundary (RFC 7030 §4.4.2): each part's headers and
+/// its base64 content decoded.
+fn multipart_parts(reply: &Reply) -> Vec<(String, Vec<u8>)> {
+    assert_eq!(reply.status, 200, "{reply}");
+    let content_type = reply.header("Content-Type").expect("Content-Type");
+    let boundary = content_type
+        .strip_prefix("multipart/mixed; boundary=")
+        .unwrap_or_else(|| panic!("not multipart/mixed: {content_type}"));
+    let length: usize = reply
+        .header("Content-Length")
+        .expect("Content-Length, not chunked")
+        .parse()
+        .unwrap();
+    assert_eq!(length, reply.body.len());
+    assert_eq!(reply.header("Cache-Control").as_deref(), Some("no-store"));
+    let text = String::from_utf8(reply.body.clone()).expect("an ASCII body");
+    let delimiter = format!("--{boundary}");
+    let mut pieces: Vec<&str> = text.split(delimiter.as_str()).collect();
+    // Before the first delimiter: nothing; after the last: "--" and CRLF.
+    assert_eq!(pieces.remove(0), "", "{text}");
+    assert_eq!(pieces.pop(), Some("--\r\n"), "{text}");
+    pieces
+        .into_iter()
+        .map(|piece| {
+            let (head, content) = piece
+                .strip_prefix("\r\n")
+                .and_then(|p| p.split_once("\r\n\r\n"))
+                .unwrap_or_else(|| panic!("a part without headers: {piece:?}"));
+            let compact: String = content.split_whitespace().collect();
+            let der = <base64ct::Base64 as base64ct::Encoding>::decode_vec(&compact)
+                .expect("base64 content");
+            (head.to_owned(), der)
+        })
+        .collect()
+}
+
+/// The PEM public key of a key or certificate file, as openssl prints it.
+fn public_key_pem(dir: &Path, tool: &[&str], input: &Path) -> String {
+    let out = unique(dir, "pub", "pem");
+    let mut args: Vec<&str> = tool.to_vec();
+    let (i, o) = (input.display().to_string(), out.display().to_string());
+    args.extend(["-in", &i, "-out", &o]);
+    let run = run_program("openssl", &args);
+    assert_eq!(run.code, 0, "openssl {tool:?}: {run}");
+    fs::read_to_string(&out).unwrap()
+}
+
+/// Checks a `serverkeygen` answer: the key (PKCS#8 DER that `openssl pkey` reads) and the
+/// certificate (certs-only PKCS#7: verified, linted, named as the CSR asked) belong
+/// together. Returns (key PEM file, certificate PEM file).
+fn check_serverkeygen(
+    est: &EstServer,
+    reply: &Reply,
+    cn: &str,
+    sans: &[&str],
+) -> (PathBuf, PathBuf) {
+    let work = est.work();
+    let parts = multipart_parts(reply);
+    assert_eq!(parts.len(), 2, "{reply}");
+    assert_eq!(
+        parts[0].0,
+        "Content-Type: application/pkcs8\r\nContent-Transfer-Encoding: base64"
+    );
+    assert_eq!(
+        parts[1].0,
+        "Content-Type: application/pkcs7-mime; smime-type=certs-only\r\n\
+         Content-Transfer-Encoding: base64"
+    );
+
+    let key_der = unique(work, "skg-key", "der");
+    fs::write(&key_der, &parts[0].1).unwrap();
+    let key_pem = unique(work, "skg-key", "pem");
+    let run = run_program(
+        "openssl",
+        &[
+            "pkey",
+            "-inform",
+            "DER",
+            "-in",
+            key_der.to_str().unwrap(),
+            "-out",
+            key_pem.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "openssl pkey rejects the key: {run}");
+
+    let p7 = unique(work, "skg-p7", "der");
+    fs::write(&p7, &parts[1].1).unwrap();
+    let printed = unique(work, "skg-certs", "pem");
+    let run = run_program(
+        "openssl",
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            p7.to_str().unwrap(),
+            "-print_certs",
+            "-out",
+            printed.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "not a PKCS#7: {run}");
+    assert_eq!(
+        fs::read_to_string(&printed)
+            .unwrap()
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        1,
+        "the issued certificate alone"
+    );
+    // Only the certificate's PEM (-print_certs writes subject= and issuer= lines too).
+    let cert = unique(work, "skg-cert", "pem");
+    let run = run_program(
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            printed.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    openssl_verify(&est.ca_pem, &cert);
+    pkilint(&cert);
+    let text = cert_text(&cert);
+    assert!(text.contains(&format!("Subject: CN = {cn}")), "{text}");
+    for san in sans {
+        assert!(text.contains(san), "{san} missing:\n{text}");
+    }
+    assert_eq!(
+        public_key_pem(work, &["x509", "-pubkey", "-noout"], &cert),
+        public_key_pem(work, &["pkey", "-pubout"], &key_pem),
+        "the certificate certifies the returned key"
+    );
+    (key_pem, cert)
+}
+
+#[test]
+fn serverkeygen_returns_the_key_and_its_certificate() {
+    let mut est = EstServer::start("");
+    enable_serverkeygen(&mut est);
+    let work = est.work().to_path_buf();
+    let token = est_token(&est.server, "dev8");
+    let auth = basic("dev8", &token);
+
+    // Basic: the subject and SANs come from the CSR, the key is new (P-256 for a P-256 CSR).
+    let csr = openssl_csr(
+        &work,
+        "p256",
+        "/CN=kg8.test",
+        &["DNS:kg8.test", "DNS:www.kg8.test"],
+    );
+    let (body, csr_key) = base64_body(&csr, false);
+    let reply = est.post("serverkeygen", &body, &["--user", &auth]);
+    let (key, cert) = check_serverkeygen(&est, &reply, "kg8.test", &["DNS:www.kg8.test"]);
+    assert_ne!(
+        public_key_pem(&work, &["pkey", "-pubout"], &key),
+        public_key_pem(&work, &["pkey", "-pubout"], &csr_key),
+        "the CSR's key is not used"
+    );
+    let key_text = run_program(
+        "openssl",
+        &["pkey", "-in", key.to_str().unwrap(), "-noout", "-text"],
+    );
+    assert!(key_text.stdout.contains("prime256v1"), "{key_text}");
+
+    // An RSA CSR gets an RSA 2048 key; the returned key and certificate work as this CA's
+    // client certificate (authentication as for simpleenroll).
+    let csr = openssl_csr(&work, "rsa3072", "/CN=kg9.test", &["DNS:kg9.test"]);
+    let (body, _) = base64_body(&csr, true);
+    let (c, k) = (cert.display().to_string(), key.display().to_string());
+    let reply = est.post("serverkeygen", &body, &["--cert", &c, "--key", &k]);
+    let (key, _) = check_serverkeygen(&est, &reply, "kg9.test", &["DNS:kg9.test"]);
+    let key_text = run_program(
+        "openssl",
+        &["pkey", "-in", key.to_str().unwrap(), "-noout", "-text"],
+    );
+    assert!(key_text.stdout.contains("2048 bit"), "{key_text}");
+
+    // Refusals store nothing: no credentials, a request for an encrypted key.
+    let last = est.next_id();
+    let none = est.post("serverkeygen", &body, &[]);
+    assert_eq!(none.status, 401, "{none}");
+    let cnf = work.join("decrypt-key-id.cnf");
+    fs::write(
+        &cnf,
+        "oid_section = new_oids\n[new_oids]\ndecryptKeyID = 1.2.840.113549.1.9.16.2.37\n\
+         [req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\n\
+         [dn]\nCN = kg10.test\n[attrs]\ndecryptKeyID = key-1\n",
+    )
+    .unwrap();
+    let encrypted = work.join("decrypt-key-id.csr");
+    let run = run_program(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            work.join("decrypt-key-id.key").to_str().unwrap(),
+            "-config",
+            cnf.to_str().unwrap(),
+            "-out",
+            encrypted.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let (body, _) = base64_body(&encrypted, false);
+    let r = est.post("serverkeygen", &body, &["--user", &auth]);
+    assert_eq!(r.status, 501, "{r}");
+    assert!(
+        r.text().contains("encrypted key delivery is not supported"),
+        "{r}"
+    );
+    assert_eq!(est.next_id(), last + 1, "refused requests store nothing");
+}
+
+#[test]
+fn serverkeygen_refuses_a_manual_profile_and_stores_nothing() {
+    let mut est = EstServer::start("");
+    enable_serverkeygen(&mut est);
+    use_manual_profile(&mut est);
+    let token = est_token(&est.server, "dev9");
+    let (csr, _) = csr_body(est.work(), "/CN=kg11.test", &[], false);
+    let last = est.next_id();
+    let r = est.post("serverkeygen", &csr, &["--user", &basic("dev9", &token)]);
+    assert_eq!(r.status, 400, "{r}");
+    assert!(
+        r.text()
+            .contains("serverkeygen needs a profile that issues at once"),
+        "{r}"
+    );
+    assert!(est.pending().is_empty(), "nothing waits for a manager");
+    assert_eq!(est.next_id(), last + 1, "nothing was stored");
 }
 
 /// The Bouncy Castle jars (Debian: libbcprov-java libbcpkix-java libbcutil-java).

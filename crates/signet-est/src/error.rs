@@ -57,9 +57,33 @@ pub enum EstError {
     /// `serverkeygen` is off for this CA.
     #[error("serverkeygen is not enabled for this CA ([ca.est] serverkeygen = true)")]
     ServerKeygenOff,
-    /// `serverkeygen` is on but this version does not implement it.
-    #[error("serverkeygen is not implemented in this version of Signet")]
-    ServerKeygenUnimplemented,
+    /// The `serverkeygen` CSR asks for the key encrypted (DecryptKeyIdentifier or
+    /// AsymmetricDecryptKeyIdentifier, RFC 7030 §4.4.1.1-2).
+    #[error(
+        "encrypted key delivery is not supported: send the CSR without DecryptKeyIdentifier \
+         or AsymmetricDecryptKeyIdentifier; the key comes back unencrypted inside TLS"
+    )]
+    EncryptedKeyDelivery,
+    /// `serverkeygen` on a profile whose requests wait for a manager: the key would have
+    /// nowhere to wait, so nothing is submitted.
+    #[error(
+        "serverkeygen needs a profile that issues at once; profile {profile:?} waits for a \
+         certificate manager (use simpleenroll with your own key)"
+    )]
+    ServerKeygenNeedsAutoProfile { profile: String },
+    /// The profile accepts no key type `serverkeygen` makes (P-256, P-384, RSA).
+    #[error("serverkeygen makes P-256, P-384 or RSA keys, and the profile accepts none of them")]
+    ServerKeygenNoKeyType,
+    /// The policy held a `serverkeygen` request although the profile issues at once; its
+    /// key is gone, so a manager must deny it.
+    #[error(
+        "request {id} is pending, but serverkeygen keeps no keys: the generated key was \
+         discarded; a manager should deny request {id}"
+    )]
+    ServerKeygenPending { id: RequestId },
+    /// Generating the key, signing the new request or writing the answer failed (logged).
+    #[error("the server could not generate the key")]
+    KeyGeneration,
     /// An error from the CA.
     #[error(transparent)]
     Enroll(#[from] EnrollError),
@@ -91,8 +115,15 @@ impl IntoResponse for EstError {
             | EstError::ChannelBinding
             | EstError::NamesChanged(_) => StatusCode::BAD_REQUEST,
             EstError::MediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            EstError::ServerKeygenOff | EstError::ServerKeygenUnimplemented => {
+            EstError::ServerKeygenOff | EstError::EncryptedKeyDelivery => {
                 StatusCode::NOT_IMPLEMENTED
+            }
+            EstError::ServerKeygenNeedsAutoProfile { .. } => StatusCode::BAD_REQUEST,
+            EstError::ServerKeygenNoKeyType
+            | EstError::ServerKeygenPending { .. }
+            | EstError::KeyGeneration => {
+                tracing::error!(error = %self, "EST serverkeygen failed");
+                StatusCode::INTERNAL_SERVER_ERROR
             }
             EstError::Enroll(e) => return enroll_error(e),
         };

@@ -39,7 +39,7 @@ pub struct Conn {
     exporter: Option<TlsExporter>,
     /// The CA label of `/.well-known/est/{ca}/{operation}`; `None` for the default CA.
     label: Option<String>,
-    authorization: Option<HeaderValue>,
+    pub(crate) authorization: Option<HeaderValue>,
     content_type: Option<HeaderValue>,
 }
 
@@ -65,7 +65,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Conn {
 }
 
 impl Conn {
-    fn client_leaf(&self) -> Option<&[u8]> {
+    /// The TLS client certificate (DER), if the client sent one.
+    pub(crate) fn client_leaf(&self) -> Option<&[u8]> {
         self.peer.as_ref().and_then(PeerCertificates::leaf)
     }
 }

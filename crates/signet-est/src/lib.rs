@@ -27,7 +27,8 @@
 //! - `pending`: the bounded map that lets a client repeat a request answered 202;
 //! - `auth`: who is calling (Basic, CA-issued or mapped client certificate);
 //! - `handlers`: the five operations;
-//! - `serverkeygen`: RFC 7030 §4.4 (the CA makes the key): not implemented yet, 501;
+//! - `serverkeygen`: RFC 7030 §4.4 (the CA makes the key; off unless configured);
+//! - `multipart`: the `serverkeygen` answer body (key and certificate, wiped after use);
 //! - `error`: [`EstError`], mapped to HTTP in one place.
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ mod auth;
 mod csrattrs;
 mod error;
 mod handlers;
+mod multipart;
 mod pending;
 mod serverkeygen;
 mod wire;
@@ -67,8 +69,12 @@ pub struct EstCa {
     pub profile: String,
     /// The realm of the `WWW-Authenticate: Basic` challenge (printable ASCII, no `"` or `\`).
     pub realm: String,
-    /// `serverkeygen` is asked for (RFC 7030 §4.4; not implemented yet: 501 either way).
+    /// `serverkeygen` is allowed (RFC 7030 §4.4): the CA makes the key and returns it with
+    /// the certificate. Off: 501.
     pub serverkeygen: bool,
+    /// The profile issues at once (`approval = "auto"`). `serverkeygen` refuses a profile
+    /// that waits for a manager (400) rather than keep a generated key until approval.
+    pub issues_at_once: bool,
     /// `simplereenroll` may change the subject or SANs of the certificate it renews.
     pub reenroll_may_change_names: bool,
     /// The key algorithms the profile accepts, for `csrattrs` and `serverkeygen`.
@@ -107,6 +113,10 @@ pub enum ConfigError {
     BadRealm(CaName),
     #[error("CA {0}: the profile accepts no key algorithm EST knows")]
     NoKeyKind(CaName),
+    #[error(
+        "CA {0}: serverkeygen makes P-256, P-384 or RSA keys, and the profile accepts none of them"
+    )]
+    NoServerKeygenKey(CaName),
 }
 
 impl Est {
@@ -129,6 +139,12 @@ impl Est {
             }
             if ca.key_kinds.is_empty() {
                 return Err(ConfigError::NoKeyKind(ca.ca));
+            }
+            if ca.serverkeygen
+                && serverkeygen::choose_key(&ca.key_kinds, signet_x509::KeyAlgorithm::P256)
+                    .is_none()
+            {
+                return Err(ConfigError::NoServerKeygenKey(ca.ca));
             }
             cas.insert(ca.ca.as_str().to_owned(), ca);
         }

@@ -154,7 +154,18 @@ pub fn assemble_certificate(
     //      tbsCertificate       TBSCertificate,
     //      signatureAlgorithm   AlgorithmIdentifier,
     //      signatureValue       BIT STRING  }
-    check_single_sequence(tbs_der, "tbsCertificate")?;
+    assemble_signed(tbs_der, "tbsCertificate", alg, signature)
+}
+
+/// `SEQUENCE { tbs, AlgorithmIdentifier, BIT STRING }`: a certificate or a PKCS#10 request
+/// (whose signed part is named `what` in errors) with its signature.
+pub(crate) fn assemble_signed(
+    tbs_der: &[u8],
+    what: &'static str,
+    alg: SignatureAlgorithm,
+    signature: &[u8],
+) -> crate::Result<Vec<u8>> {
+    check_single_sequence(tbs_der, what)?;
     if signature.is_empty() {
         return Err(invalid("signature", "empty"));
     }

@@ -1,4 +1,6 @@
-//! PKCS#10 certification requests (RFC 2986): parsing and proof-of-possession check.
+//! PKCS#10 certification requests (RFC 2986): parsing and proof-of-possession check, and a
+//! minimal encoder ([`encode_csr_info`] + [`assemble_csr`]) for requests the server makes
+//! itself (EST `serverkeygen`, RFC 7030 §4.4).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -6,7 +8,7 @@ use aws_lc_rs::signature::{self as sig, VerificationAlgorithm};
 use const_oid::db::{fips204, rfc2985, rfc5912, rfc8410};
 
 use crate::asn1::{self, AlgId, Reader, Spki, Tlv, malformed};
-use crate::{DistinguishedName, Error, Extension, KeyAlgorithm, San};
+use crate::{DistinguishedName, Error, Extension, KeyAlgorithm, San, SignatureAlgorithm};
 
 /// A parsed, signature-checked PKCS#10 request.
 #[derive(Clone, Debug)]
@@ -26,6 +28,10 @@ pub struct CertificationRequest {
     pub sans: Vec<San>,
     /// The challengePassword attribute (1.2.840.113549.1.9.7), if present.
     pub challenge_password: Option<String>,
+    /// The types (dotted OIDs) of the other attributes, in request order: Signet reads none
+    /// of them, but a front end may refuse a request that asks for something it cannot do
+    /// (e.g. EST's DecryptKeyIdentifier).
+    pub other_attributes: Vec<String>,
 }
 
 /// Parses a PKCS#10 request given as PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`)
@@ -76,6 +82,7 @@ pub fn parse_csr(input: &[u8]) -> crate::Result<CertificationRequest> {
 
     let mut extensions = None;
     let mut challenge_password = None;
+    let mut other_attributes = Vec::new();
     if let Some(attrs) = attributes {
         // Attribute { ATTRIBUTE:IOSet } ::= SEQUENCE {
         //      type   ATTRIBUTE.&id({IOSet}),
@@ -107,6 +114,7 @@ pub fn parse_csr(input: &[u8]) -> crate::Result<CertificationRequest> {
             } else {
                 // Other attributes (e.g. unstructuredName) carry nothing Signet uses; their
                 // values must still be DER.
+                other_attributes.push(asn1::oid_to_string(ty).unwrap_or_else(|| hex::encode(ty)));
                 let mut vr = Reader::new(values.value, WHAT);
                 while !vr.is_empty() {
                     vr.read_any()?;
@@ -133,8 +141,65 @@ pub fn parse_csr(input: &[u8]) -> crate::Result<CertificationRequest> {
         extensions,
         sans,
         challenge_password,
+        other_attributes,
         der,
     })
+}
+
+/// The DER `CertificationRequestInfo` for `subject`, the key `spki_der` and, when
+/// `extensions` is not empty, one extensionRequest attribute carrying them: the part of a
+/// request the key signs (then [`assemble_csr`]). Nothing else (no challengePassword) is
+/// written.
+///
+/// Errors: [`Error::Invalid`] when `spki_der` is not one SEQUENCE, or an extension has a
+/// bad OID or appears twice.
+pub fn encode_csr_info(
+    subject: &DistinguishedName,
+    spki_der: &[u8],
+    extensions: &[Extension],
+) -> crate::Result<Vec<u8>> {
+    // CertificationRequestInfo ::= SEQUENCE {
+    //      version       INTEGER { v1(0) } (v1,...),
+    //      subject       Name,
+    //      subjectPKInfo SubjectPublicKeyInfo{{ PKInfoAlgorithms }},
+    //      attributes    [0] Attributes{{ CRIAttributes }} }
+    //
+    // Attributes { ATTRIBUTE:IOSet } ::= SET OF Attribute{{ IOSet }}
+    // Attribute { ATTRIBUTE:IOSet } ::= SEQUENCE {
+    //      type   ATTRIBUTE.&id({IOSet}),
+    //      values SET SIZE(1..MAX) OF ATTRIBUTE.&Type({IOSet}{@type}) }
+    const VERSION_1: [u8; 3] = [asn1::INTEGER, 0x01, 0x00];
+    asn1::single(spki_der, asn1::SEQUENCE, "subjectPublicKeyInfo")
+        .map_err(|e| asn1::invalid("subjectPublicKeyInfo", e.to_string()))?;
+    let mut attributes = Vec::new();
+    if !extensions.is_empty() {
+        // extensionRequest: SINGLE VALUE, ExtensionRequest ::= Extensions (one SET element,
+        // so the SET OF is trivially in DER order).
+        let exts = asn1::tlv(asn1::SEQUENCE, &crate::cert::encode_extensions(extensions)?);
+        let mut attr = asn1::tlv(asn1::OID, rfc2985::PKCS_9_AT_EXTENSION_REQUEST.as_bytes());
+        asn1::push_tlv(&mut attr, asn1::SET, &exts);
+        asn1::push_tlv(&mut attributes, asn1::SEQUENCE, &attr);
+    }
+    let mut content = Vec::with_capacity(
+        VERSION_1.len() + subject.as_der().len() + spki_der.len() + attributes.len() + 4,
+    );
+    content.extend_from_slice(&VERSION_1);
+    content.extend_from_slice(subject.as_der());
+    content.extend_from_slice(spki_der);
+    asn1::push_tlv(&mut content, asn1::context_constructed(0), &attributes);
+    Ok(asn1::tlv(asn1::SEQUENCE, &content))
+}
+
+/// `CertificationRequest ::= SEQUENCE { certificationRequestInfo, signatureAlgorithm,
+/// signature BIT STRING }`: the request from [`encode_csr_info`]'s output and the key's
+/// signature over it, made with `alg`.
+pub fn assemble_csr(
+    info_der: &[u8],
+    alg: SignatureAlgorithm,
+    signature: &[u8],
+) -> crate::Result<Vec<u8>> {
+    // The same shape as a Certificate (RFC 2986 §4.2, RFC 5280 §4.1).
+    crate::cert::assemble_signed(info_der, "certificationRequestInfo", alg, signature)
 }
 
 /// The request's DER from PEM or DER input.

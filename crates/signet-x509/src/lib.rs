@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //! - [`name`]: `DistinguishedName` (RFC 4514 string form <-> DER `Name`).
-//! - [`csr`]: `parse_csr` and `CertificationRequest`.
+//! - [`csr`]: `parse_csr` and `CertificationRequest`; `encode_csr_info` and `assemble_csr`
+//!   for requests the server makes itself.
 //! - [`cert`]: `TbsCertificateParams`, `encode_tbs_certificate`, `assemble_certificate`,
 //!   `CertificateInfo`.
 //! - [`ext`]: builders for the extensions the CA writes (KU, EKU, BC, SKI/AKI, SAN).
@@ -40,7 +41,7 @@ pub use cert::{
     CertificateInfo, TbsCertificateParams, assemble_certificate, encode_tbs_certificate,
     parse_certificate, sha256, verify_issued_by,
 };
-pub use csr::{CertificationRequest, parse_csr};
+pub use csr::{CertificationRequest, assemble_csr, encode_csr_info, parse_csr};
 pub use ext::{Extension, KeyUsage, NameConstraints, NameSubtree, San};
 pub use name::{DistinguishedName, Rdn};
 

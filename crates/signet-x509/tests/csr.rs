@@ -493,3 +493,98 @@ fn request_subject_strings_that_do_not_decode_are_refused() {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// `encode_csr_info` + `assemble_csr` for each key type: `openssl req -verify` accepts the
+/// request and prints its subject and SANs, and `parse_csr` reads back what went in.
+#[test]
+fn encoded_requests_verify_with_openssl() {
+    let subject = DistinguishedName::parse("C=US,O=Example Corp,CN=made.example").unwrap();
+    let san = signet_x509::ext::subject_alt_name(&expected_sans(), false).unwrap();
+    for alg in [
+        KeyAlgorithm::P256,
+        KeyAlgorithm::P384,
+        KeyAlgorithm::Rsa { bits: 2048 },
+        KeyAlgorithm::Ed25519,
+    ] {
+        let key = TestKey::generate(alg);
+        let info =
+            signet_x509::encode_csr_info(&subject, &key.spki_der(), std::slice::from_ref(&san))
+                .unwrap();
+        let der =
+            signet_x509::assemble_csr(&info, key.signature_algorithm(), &key.sign(&info)).unwrap();
+
+        let o = Openssl::new();
+        o.write("req.der", &der);
+        let text = o.run(&[
+            "req", "-inform", "DER", "-in", "req.der", "-verify", "-noout", "-text",
+        ]);
+        assert!(text.contains("verify OK"), "{alg}: {text}");
+        assert!(
+            text.contains("Subject: C = US, O = Example Corp, CN = made.example"),
+            "{alg}: {text}"
+        );
+        assert!(text.contains("DNS:a.example"), "{alg}: {text}");
+        assert!(text.contains("URI:https://x.example"), "{alg}: {text}");
+
+        let req = parse_csr(&der).unwrap();
+        assert_eq!(req.key, alg);
+        assert_eq!(req.subject, subject);
+        assert_eq!(req.spki_der, key.spki_der());
+        assert_eq!(req.sans, expected_sans());
+        assert_eq!(req.extensions, vec![san.clone()]);
+        assert!(req.challenge_password.is_none() && req.other_attributes.is_empty());
+    }
+
+    // No extensions: an empty attributes field, which openssl accepts too.
+    let key = TestKey::generate(KeyAlgorithm::P256);
+    let info = signet_x509::encode_csr_info(&subject, &key.spki_der(), &[]).unwrap();
+    assert!(
+        info.ends_with(&[0xa0, 0x00]),
+        "an empty [0] attributes field"
+    );
+    let der =
+        signet_x509::assemble_csr(&info, key.signature_algorithm(), &key.sign(&info)).unwrap();
+    let o = Openssl::new();
+    o.write("req.der", &der);
+    o.run(&[
+        "req", "-inform", "DER", "-in", "req.der", "-verify", "-noout",
+    ]);
+    assert!(parse_csr(&der).unwrap().extensions.is_empty());
+
+    // Bad inputs are refused, not encoded.
+    assert!(matches!(
+        signet_x509::encode_csr_info(&subject, b"\x04\x00", &[]),
+        Err(Error::Invalid { .. })
+    ));
+    assert!(matches!(
+        signet_x509::encode_csr_info(&subject, &key.spki_der(), &[san.clone(), san.clone()]),
+        Err(Error::Invalid { .. })
+    ));
+    assert!(matches!(
+        signet_x509::assemble_csr(&info, key.signature_algorithm(), &[]),
+        Err(Error::Invalid { .. })
+    ));
+}
+
+/// Attributes Signet does not read are listed by type.
+#[test]
+fn other_attribute_types_are_listed() {
+    let o = Openssl::new();
+    o.genkey("key.pem", "ec:P-256");
+    o.write(
+        "req.cnf",
+        "[req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\n\
+         [dn]\nCN = x\n[attrs]\nunstructuredName = box-1\n",
+    );
+    let pem = {
+        o.run(&[
+            "req", "-new", "-config", "req.cnf", "-key", "key.pem", "-out", "r.pem",
+        ]);
+        o.read("r.pem")
+    };
+    let req = parse_csr(&pem).unwrap();
+    assert_eq!(
+        req.other_attributes,
+        vec!["1.2.840.113549.1.9.2".to_owned()]
+    );
+}

@@ -87,8 +87,11 @@ fn ca_settings(ca: &CaConfig, est: &EstToml) -> Result<EstCa> {
     if key_kinds.is_empty() {
         bail!("profile {profile:?} lists no key_algorithms");
     }
-    if est.serverkeygen {
-        tracing::warn!(ca = %name, "[ca.est] serverkeygen = true: serverkeygen is not implemented yet and answers 501");
+    // serverkeygen refuses a profile that waits for a manager (the generated key would have
+    // to be kept until approval); `approval` is required in a profile.
+    let issues_at_once = table.get("approval").and_then(|a| a.as_str()) == Some("auto");
+    if est.serverkeygen && !issues_at_once {
+        tracing::warn!(ca = %name, profile = %profile, "[ca.est] serverkeygen = true, but the profile waits for a manager: serverkeygen requests are refused (400)");
     }
     let retry_after = est
         .retry_after
@@ -100,6 +103,7 @@ fn ca_settings(ca: &CaConfig, est: &EstToml) -> Result<EstCa> {
         profile,
         realm: est.realm.clone(),
         serverkeygen: est.serverkeygen,
+        issues_at_once,
         reenroll_may_change_names: est.reenroll_may_change_names,
         key_kinds,
         retry_after,

@@ -435,8 +435,7 @@ async fn enroll(
     csr: signet_x509::CertificationRequest,
 ) -> Result<Answer, Response> {
     let env = &request.envelope;
-    let bad =
-        |why: String| -> Result<Answer, Response> { Ok(Answer::Failed(FailInfo::BadRequest, why)) };
+    let bad = |why: String| Answer::Failed(FailInfo::BadRequest, why);
     let now = SystemTime::now();
     let mut attributes = Vec::new();
     let caller = if request.message_type == MessageType::RenewalReq {
@@ -452,10 +451,10 @@ async fn enroll(
             }
         };
         if info.subject.as_der() != csr.subject.as_der() {
-            return bad(format!(
+            return Ok(bad(format!(
                 "RenewalReq: the request's subject {} is not the certificate's {}",
                 csr.subject, info.subject
-            ));
+            )));
         }
         attributes.push(("scep_renews".to_owned(), info.serial_hex.clone()));
         let short: String = info.serial_hex.chars().take(32).collect();
@@ -474,7 +473,7 @@ async fn enroll(
             ));
         }
         let Some(challenge) = csr.challenge_password.as_deref().filter(|c| !c.is_empty()) else {
-            return bad("PKCSReq: no challenge password".into());
+            return Ok(bad("PKCSReq: no challenge password".into()));
         };
         if settings.policy_checks_challenge {
             attributes.push(("challengePassword".to_owned(), challenge.to_owned()));
@@ -489,7 +488,7 @@ async fn enroll(
                     attributes.push(("scep_challenge".to_owned(), kind));
                     identity(&settings.ca, name, via)
                 }
-                None => return bad("PKCSReq: the challenge password is not valid".into()),
+                None => return Ok(bad("PKCSReq: the challenge password is not valid".into())),
             }
         }
     };
@@ -506,7 +505,7 @@ async fn enroll(
         .await;
     let response = match submitted {
         Ok(r) => r,
-        Err(EnrollError::BadRequest(why) | EnrollError::Forbidden(why)) => return bad(why),
+        Err(EnrollError::BadRequest(why) | EnrollError::Forbidden(why)) => return Ok(bad(why)),
         Err(e) => return Err(unavailable(e)),
     };
     let record = scep

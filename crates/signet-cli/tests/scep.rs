@@ -802,6 +802,82 @@ fn hostile_scep_messages_get_scep_errors_and_store_nothing() {
         "a resend is a poll"
     );
 
+    // CertPoll for the transaction: the certificate.
+    let poll = pki_message(
+        "20",
+        b"\x30\x00",
+        &ra,
+        ContentCipher::Aes256Cbc,
+        &dev.signer,
+        &dev.key,
+        "tx-hostile",
+    );
+    let (status, _, signed) = cert_rep(&post_pki(&server, &poll));
+    assert_eq!(status, "0", "CertPoll of a known transaction");
+    let polled = cms::parse_enveloped_data(signed.content.as_deref().unwrap())
+        .unwrap()
+        .decrypt(&dev.signer, &key)
+        .unwrap();
+    assert_eq!(polled, std::fs::read(&p7).unwrap(), "the same certificate");
+
+    // GetCert signed with the issued certificate, for itself: answered; GetCRL: the CRL.
+    let issued_der = cert_der(&issued);
+    let own = cms::issuer_and_serial(&issued_der).unwrap();
+    let get_cert = pki_message(
+        "21",
+        &own,
+        &ra,
+        ContentCipher::Aes256Cbc,
+        &issued_der,
+        &dev.key,
+        "tx-getcert",
+    );
+    let (status, _, signed) = cert_rep(&post_pki(&server, &get_cert));
+    assert_eq!(status, "0", "GetCert for the signer's own certificate");
+    let got = cms::parse_enveloped_data(signed.content.as_deref().unwrap())
+        .unwrap()
+        .decrypt(&issued_der, &key)
+        .unwrap();
+    assert!(got.windows(issued_der.len()).any(|w| w == issued_der));
+    let get_crl = pki_message(
+        "22",
+        &own,
+        &ra,
+        ContentCipher::Aes256Cbc,
+        &issued_der,
+        &dev.key,
+        "tx-getcrl",
+    );
+    let (status, _, signed) = cert_rep(&post_pki(&server, &get_crl));
+    assert_eq!(status, "0", "GetCRL");
+    let crl = cms::parse_enveloped_data(signed.content.as_deref().unwrap())
+        .unwrap()
+        .decrypt(&issued_der, &key)
+        .unwrap();
+    let crl_p7 = server.work_file("crl.p7b");
+    std::fs::write(&crl_p7, crl).unwrap();
+    let printed = run_program(
+        "openssl",
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            crl_p7.to_str().unwrap(),
+            "-print_certs",
+        ],
+    );
+    printed.expect_code(0);
+    assert!(
+        printed.stdout.contains("Certificate Revocation List"),
+        "{printed}"
+    );
+    assert_eq!(
+        request_count(&server, &mgr),
+        before + 1,
+        "polls and gets store nothing"
+    );
+
     // With legacy_crypto off, DES is refused with badAlg.
     let mut server = server;
     server.stop_ok();

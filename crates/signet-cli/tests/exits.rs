@@ -15,11 +15,13 @@ fn file_exit(name: &str, directory: &str, events: &str) -> String {
     )
 }
 
-/// The CA's own events besides requests: CRL publications, and the delegated OCSP responder
-/// certificate it issues itself at every start (request format `ocsp-responder`).
+/// The CA's own events besides requests: CRL publications, and the certificates it issues
+/// its own services at start (request formats `ocsp-responder` and `scep-ra`).
 fn is_housekeeping(e: &EventFile) -> bool {
     e.event == "CrlIssued"
-        || (e.event == "Issued" && e.json()["request"]["format"] == "ocsp-responder")
+        || (e.event == "Issued"
+            && ["ocsp-responder", "scep-ra"]
+                .contains(&e.json()["request"]["format"].as_str().unwrap_or("")))
 }
 
 /// The event files of `dir` without the CA's housekeeping events.
@@ -153,8 +155,8 @@ fn file_exit_receives_only_its_events() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".pem"))
         .collect();
-    // The other archived certificate is the CA's OCSP responder certificate.
-    let responder: Vec<String> = event_files(&dir)
+    // The other archived certificates are the CA's OCSP responder and SCEP RA certificates.
+    let service: Vec<String> = event_files(&dir)
         .iter()
         .filter(|e| is_housekeeping(e))
         .map(|e| {
@@ -164,8 +166,8 @@ fn file_exit_receives_only_its_events() {
             )
         })
         .collect();
-    assert_eq!(responder.len(), 1, "{responder:?}");
-    pems.retain(|p| !responder.contains(p));
+    assert_eq!(service.len(), 2, "{service:?}");
+    pems.retain(|p| !service.contains(p));
     assert_eq!(
         pems,
         [format!("{serial}.pem")],

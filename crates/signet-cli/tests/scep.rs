@@ -399,7 +399,37 @@ fn pending_requests_are_polled_and_delivered_after_approval() {
         || pending_ids(&server, &mgr).into_iter().next(),
     );
     let before = request_count(&server, &mgr);
+    // certmonger's own CertPoll (GetCertInitial, kept in its request file as `scep_gic`),
+    // sent by its own helper: pending before the approval, the certificate after.
+    let gic = stored_message(&state.join("requests"), "scep_gic");
+    let ra_pem = server
+        .data
+        .join("scep")
+        .join(&server.ca)
+        .join("ra-cert.pem");
+    let ca_pem = server.ca_cert_path();
+    let poll = || {
+        run_program(
+            "/usr/lib/certmonger/scep-submit",
+            &[
+                "-u",
+                &url,
+                "-r",
+                ra_pem.to_str().unwrap(),
+                "-N",
+                ca_pem.to_str().unwrap(),
+                "-g",
+                gic.to_str().unwrap(),
+            ],
+        )
+    };
+    let waiting = poll();
+    assert!(![0, 2, 3].contains(&waiting.code), "pending: {waiting}");
     cli_as(&server, &mgr, &["admin", "approve", &id]).expect_code(0);
+    let issued = poll();
+    issued.expect_code(0);
+    assert!(issued.stdout.contains("-----BEGIN PKCS7-----"), "{issued}");
+    // And its resubmission (a PKCS#10 built anew for the same key, subject and challenge).
     getcert(&["resubmit", "-f", crt.to_str().unwrap()]).expect_code(0);
     wait_until(
         Duration::from_secs(30),
@@ -417,6 +447,32 @@ fn pending_requests_are_polled_and_delivered_after_approval() {
         before,
         "certmonger's resubmission was a poll"
     );
+}
+
+/// A PEM message certmonger keeps in its request file (`name=-----BEGIN ...`, continued
+/// on lines that start with a space), written to a file of its own.
+fn stored_message(requests: &Path, name: &str) -> PathBuf {
+    let entry = std::fs::read_dir(requests)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let text = std::fs::read_to_string(entry.path()).unwrap();
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("{name}=")));
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("no {name} in {text}"));
+    let mut pem = vec![first[name.len() + 1..].to_owned()];
+    pem.extend(
+        lines
+            .take_while(|l| l.starts_with(' '))
+            .map(|l| l[1..].to_owned()),
+    );
+    let out = requests.with_file_name(format!("{name}.pem"));
+    std::fs::write(&out, pem.join("\n") + "\n").unwrap();
+    out
 }
 
 /// A child process killed when dropped.

@@ -42,14 +42,15 @@ impl ExitCtx {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Whether the event is about the CA's own delegated OCSP responder certificate (request
-    /// format [`crate::model::OCSP_RESPONDER_FORMAT`], issued at renewal or when a start finds
-    /// no usable stored one), which has no
-    /// requester to notify or publish for.
-    pub fn is_responder_certificate(&self) -> bool {
-        self.request
-            .as_ref()
-            .is_some_and(|r| r.format == crate::model::OCSP_RESPONDER_FORMAT)
+    /// Whether the event is about a certificate the CA issued to one of its own services: the
+    /// delegated OCSP responder ([`crate::model::OCSP_RESPONDER_FORMAT`]) or the SCEP RA
+    /// ([`crate::model::SCEP_RA_FORMAT`]). Such a certificate has no requester to notify
+    /// or publish for.
+    pub fn is_service_certificate(&self) -> bool {
+        self.request.as_ref().is_some_and(|r| {
+            r.format == crate::model::OCSP_RESPONDER_FORMAT
+                || r.format == crate::model::SCEP_RA_FORMAT
+        })
     }
 
     /// The issued certificate, DER (`GetCertificateProperty("RawCertificate")`).

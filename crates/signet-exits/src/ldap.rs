@@ -541,7 +541,7 @@ fn publishable<'a>(
     profiles: &Option<Vec<String>>,
 ) -> Option<&'a signet_core::CertificateRecord> {
     let request = ctx.request.as_ref()?;
-    if ctx.is_responder_certificate() {
+    if ctx.is_service_certificate() {
         return None;
     }
     if let Some(profiles) = profiles

@@ -148,7 +148,7 @@ impl SmtpExit {
         };
         // The CA's own OCSP responder certificate (issued at every start) has no requester
         // to tell: mailing `to` about it at each restart would be noise.
-        if ctx.is_responder_certificate() {
+        if ctx.is_service_certificate() {
             tracing::debug!(exit = %self.name, seq = ctx.seq, "the CA's own responder certificate; no mail");
             return Ok(());
         }

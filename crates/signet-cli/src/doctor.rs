@@ -109,6 +109,15 @@ pub fn check(data: &Path) -> Result<Vec<Finding>> {
         if let Some(scep) = ca.scep.as_ref().filter(|s| s.enabled) {
             scep_findings(&ca.name, scep, kind, &mut out);
         }
+        if ca.est.as_ref().is_some_and(|e| e.enabled && e.serverkeygen) {
+            out.push(Finding {
+                id: "EST-KEYGEN",
+                severity: Severity::Medium,
+                place: format!("ca {} [ca.est] serverkeygen = true", ca.name),
+                why: "the CA makes devices' private keys and sends them over the network: every such key existed outside its device, and a token holder can obtain keys and certificates without ever holding a key of their own".into(),
+                fix: "leave serverkeygen off unless the devices cannot make keys; give the tokens that may use it their own profile".into(),
+            });
+        }
         if let Err(e) = crate::modules::build_policy(kind, &ca.policy, data) {
             out.push(Finding {
                 id: "CONFIG",

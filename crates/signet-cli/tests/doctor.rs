@@ -177,7 +177,7 @@ fn esc8_plain_http_on_the_network() {
 }
 
 #[test]
-fn scep_static_or_unchecked_challenges_are_findings() {
+fn scep_static_or_unchecked_challenges_and_est_serverkeygen_are_findings() {
     let server = Server::init(&["--dev"]);
     edit(
         &server,

@@ -310,22 +310,6 @@ impl RawJwk {
     }
 }
 
-/// A DER TLV with a definite length.
-fn der_tlv(tag: u8, value: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = value.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(value);
-    out
-}
-
 /// A DER INTEGER of an unsigned big-endian magnitude (minimal, as JWK members are).
 fn der_uint(magnitude: &[u8]) -> Vec<u8> {
     let mut value = Vec::with_capacity(magnitude.len() + 1);
@@ -333,7 +317,7 @@ fn der_uint(magnitude: &[u8]) -> Vec<u8> {
         value.push(0);
     }
     value.extend_from_slice(magnitude);
-    der_tlv(0x02, &value)
+    signet_x509::der_tlv(0x02, &value)
 }
 
 fn ec_point(x: &[u8], y: &[u8]) -> Vec<u8> {
@@ -431,14 +415,21 @@ impl Jwk {
             }
             Key::Rsa { n, e } => {
                 let ints = [der_uint(n), der_uint(e)].concat();
-                (RSA.to_vec(), der_tlv(0x30, &ints))
+                (RSA.to_vec(), signet_x509::der_tlv(0x30, &ints))
             }
             Key::Ed25519 { x } => (ED25519.to_vec(), x.clone()),
         };
         let mut bits = Vec::with_capacity(key.len() + 1);
         bits.push(0);
         bits.extend_from_slice(&key);
-        der_tlv(0x30, &[der_tlv(0x30, &alg), der_tlv(0x03, &bits)].concat())
+        signet_x509::der_tlv(
+            0x30,
+            &[
+                signet_x509::der_tlv(0x30, &alg),
+                signet_x509::der_tlv(0x03, &bits),
+            ]
+            .concat(),
+        )
     }
 
     /// The RFC 7638 thumbprint: base64url(SHA-256(canonical JSON)); ACME's key

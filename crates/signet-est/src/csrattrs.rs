@@ -101,21 +101,7 @@ pub fn encode_csr_attrs(keys: &[KeyKind]) -> Vec<u8> {
     tlv(SEQUENCE, &items.concat())
 }
 
-/// One DER TLV with a definite length.
-pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
-    }
-    out.extend_from_slice(content);
-    out
-}
+pub(crate) use signet_x509::der_tlv as tlv;
 
 #[cfg(test)]
 mod tests {

@@ -45,6 +45,13 @@ pub use csr::{CertificationRequest, assemble_csr, encode_csr_info, parse_csr};
 pub use ext::{Extension, KeyUsage, NameConstraints, NameSubtree, San};
 pub use name::{DistinguishedName, Rdn};
 
+/// One DER TLV with a definite length (single-octet tag): for a front end that writes a
+/// small structure of its own (EST's CsrAttrs, an ACME JWK's SubjectPublicKeyInfo) without
+/// a length encoder of its own.
+pub fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    asn1::tlv(tag, content)
+}
+
 /// Everything that can go wrong turning bytes into X.509 objects or back.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -16,6 +16,8 @@
 //! - [`alg`]: `KeyAlgorithm`, `SignatureAlgorithm` and their AlgorithmIdentifiers.
 //! - [`cms`]: CMS (RFC 5652) for SCEP: SignedData parse/verify/sign, EnvelopedData
 //!   decrypt/encrypt, a bounded BER normaliser for inbound messages.
+//! - [`cmp`]: CMP (RFC 4210/9483) and CRMF: `parse_message`, PBM and signature protection
+//!   checks, POP checks, and response writers (ip/cp/kup, rp, pkiConf, pollRep, genp, error).
 //! - [`crl`]: CRL encoding (full, delta, partitioned) and a summary parser.
 //! - [`ocsp`]: RFC 6960 OCSP request parsing and response encoding.
 //! - [`pem`]: PEM helpers.
@@ -25,6 +27,7 @@
 pub mod alg;
 mod asn1;
 pub mod cert;
+pub mod cmp;
 pub mod cms;
 pub mod crl;
 pub mod csr;

@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 mkdir -p corpus/parse_csr corpus/parse_certificate corpus/pem_decode corpus/distinguished_name \
-    corpus/subject_alt_name corpus/extensions corpus/cms
+    corpus/subject_alt_name corpus/extensions corpus/cms corpus/cmp
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -169,3 +169,31 @@ cms_seeds() {
         -out corpus/cms/seed-enveloped-ber.der "$tmp/scep.pem"
 }
 cms_seeds
+
+# CMP requests as `openssl cmp` writes them (`-reqout`; no server listens on port 1, so the
+# client fails after writing): ir with PBM and implicitConfirm, cr and rr with signature
+# protection (a CA-issued client certificate in extraCerts), p10cr, genm.
+cmp_seeds() {
+    k="$tmp/cmp-new.key"; ca="$tmp/cmp-ca"; cl="$tmp/cmp-client"
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$k"
+    openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$ca.key" \
+        -subj "/CN=Test CA" -days 365 -out "$ca.crt" 2>/dev/null
+    openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$cl.key" \
+        -subj "/CN=client" -days 365 -CA "$ca.crt" -CAkey "$ca.key" -out "$cl.crt" 2>/dev/null
+    openssl req -new -key "$k" -subj "/CN=dev" -out "$tmp/cmp.csr"
+    req() { # seed name, command, then options
+        name=$1; cmd=$2; shift 2
+        openssl cmp -cmd "$cmd" -server 127.0.0.1:1/pkix/ -reqout "corpus/cmp/seed-$name.der" \
+            "$@" >/dev/null 2>&1 || true
+    }
+    mac="-ref 1234 -secret pass:test -recipient /CN=CA"
+    # shellcheck disable=SC2086
+    req ir ir $mac -newkey "$k" -subject /CN=dev -certout "$tmp/o.crt" -implicit_confirm
+    req cr cr -cert "$cl.crt" -key "$cl.key" -newkey "$k" -subject /CN=dev -certout "$tmp/o.crt"
+    # shellcheck disable=SC2086
+    req p10cr p10cr $mac -csr "$tmp/cmp.csr" -certout "$tmp/o.crt"
+    req rr rr -cert "$cl.crt" -key "$cl.key" -oldcert "$cl.crt" -revreason 1
+    # shellcheck disable=SC2086
+    req genm genm $mac -infotype signKeyPairTypes
+}
+cmp_seeds

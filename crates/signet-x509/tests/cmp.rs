@@ -378,3 +378,61 @@ fn other_bodies_round_trip() {
         m.verify_pbm(b"k").unwrap();
     }
 }
+
+#[test]
+fn openssl_accepts_our_signed_cp() {
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+
+    let o = setup();
+    let mut a = SIG.to_vec();
+    a.extend([
+        "-newkey",
+        "k.pem",
+        "-subject",
+        "/CN=dev",
+        "-certout",
+        "out.crt",
+        "-implicit_confirm",
+    ]);
+    let req = cmp::parse_message(&request(&o, "cr", "cr.der", &a)).unwrap();
+    let ca_der = der_of(&o, "ca.crt");
+    let ca = parse_certificate(&ca_der).unwrap();
+    let dev = der_of(&o, "dev.crt");
+    let (_, pkcs8) = pem::decode(&o.read("ca.key")).unwrap();
+    let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &pkcs8).unwrap();
+
+    let mut header = ResponseHeader::reply_to(&req, ca.subject.as_der()).unwrap();
+    header.implicit_confirm = true;
+    header.sender_kid = None;
+    let body = ResponseBody::Cp(
+        vec![],
+        vec![cmp::CertResponse {
+            cert_req_id: 0,
+            status: StatusInfo::accepted(),
+            certificate: Some(dev.clone()),
+        }],
+    );
+    let alg = signet_x509::SignatureAlgorithm::EcdsaSha256.algorithm_identifier_der();
+    let sign = |tbs: &[u8]| -> signet_x509::Result<Vec<u8>> {
+        Ok(key
+            .sign(&SystemRandom::new(), tbs)
+            .unwrap()
+            .as_ref()
+            .to_vec())
+    };
+    let cp = cmp::write_signed(&header, &body, &alg, sign, std::slice::from_ref(&ca_der)).unwrap();
+    let back = cmp::parse_message(&cp).unwrap();
+    back.verify_signature(&ca_der).unwrap();
+    assert!(back.verify_signature(&der_of(&o, "c.crt")).is_err());
+    o.write("cp.der", &cp);
+
+    let mut args = vec![
+        "cmp", "-cmd", "cr", "-reqin", "cr.der", "-rspin", "cp.der", "-srvcert",
+    ];
+    args.push("ca.crt");
+    args.extend(a.iter().copied());
+    let (ok, text) = o.try_run(&args);
+    assert!(ok, "openssl rejected our signed cp:\n{text}");
+    assert_eq!(der_of(&o, "out.crt"), dev);
+}

@@ -192,9 +192,13 @@ pub enum Pop {
     None,
     /// `raVerified [0] NULL`.
     RaVerified,
-    /// `signature [1] POPOSigningKey` without `poposkInput`: the AlgorithmIdentifier TLV and
-    /// the signature octets over the DER of `certReq`.
-    Signature { alg: Vec<u8>, signature: Vec<u8> },
+    /// `signature [1] POPOSigningKey` without `poposkInput`.
+    Signature {
+        /// The signature AlgorithmIdentifier TLV.
+        alg: Vec<u8>,
+        /// The signature octets, over the DER of `certReq`.
+        signature: Vec<u8>,
+    },
     /// Any other POP (`keyEncipherment`, `keyAgreement`, or a signature with
     /// `poposkInput`); the value is its context tag number.
     Other(u8),
@@ -221,6 +225,13 @@ pub struct CertStatus {
     /// `statusInfo`, if present (absent means accepted).
     pub status: Option<StatusInfo>,
 }
+
+// PKIMessage ::= SEQUENCE {
+//     header           PKIHeader,
+//     body             PKIBody,
+//     protection   [0] PKIProtection OPTIONAL,      -- BIT STRING
+//     extraCerts   [1] SEQUENCE SIZE (1..MAX) OF CMPCertificate OPTIONAL }
+// (The CMP module uses EXPLICIT tags; the CRMF module IMPLICIT ones.)
 
 /// Parses one DER `PKIMessage`.
 ///
@@ -399,6 +410,19 @@ fn general_name(t: &Tlv<'_>) -> Option<DistinguishedName> {
     DistinguishedName::from_der(t.value).ok()
 }
 
+// PKIHeader ::= SEQUENCE {
+//     pvno                INTEGER { cmp1999(1), cmp2000(2), cmp2021(3) },
+//     sender              GeneralName,
+//     recipient           GeneralName,
+//     messageTime     [0] GeneralizedTime         OPTIONAL,
+//     protectionAlg   [1] AlgorithmIdentifier     OPTIONAL,
+//     senderKID       [2] KeyIdentifier           OPTIONAL,
+//     recipKID        [3] KeyIdentifier           OPTIONAL,
+//     transactionID   [4] OCTET STRING            OPTIONAL,
+//     senderNonce     [5] OCTET STRING            OPTIONAL,
+//     recipNonce      [6] OCTET STRING            OPTIONAL,
+//     freeText        [7] PKIFreeText             OPTIONAL,
+//     generalInfo     [8] SEQUENCE SIZE (1..MAX) OF InfoTypeAndValue OPTIONAL }
 fn decode_header(content: &[u8]) -> crate::Result<PkiHeader> {
     let mut r = Reader::new(content, WHAT);
     let pvno = asn1::small_uint(r.read(asn1::INTEGER, "pvno")?.value, WHAT)?;
@@ -466,6 +490,7 @@ fn decode_header(content: &[u8]) -> crate::Result<PkiHeader> {
     Ok(h)
 }
 
+// InfoTypeAndValue ::= SEQUENCE { infoType OBJECT IDENTIFIER, infoValue ANY OPTIONAL }
 fn itav(t: &Tlv<'_>) -> crate::Result<InfoTypeAndValue> {
     if t.tag != asn1::SEQUENCE {
         return Err(malformed(WHAT, "InfoTypeAndValue is not a SEQUENCE"));
@@ -483,6 +508,13 @@ fn itav(t: &Tlv<'_>) -> crate::Result<InfoTypeAndValue> {
     Ok(InfoTypeAndValue { info_type, value })
 }
 
+// PKIBody ::= CHOICE {
+//     ir [0] CertReqMessages, ip [1], cr [2] CertReqMessages, cp [3],
+//     p10cr [4] CertificationRequest, ..., kur [7] CertReqMessages, kup [8], ...,
+//     rr [11] RevReqContent, rp [12], ..., pkiconf [19] PKIConfirmContent (NULL), ...,
+//     genm [21] GenMsgContent, genp [22] GenRepContent, error [23] ErrorMsgContent,
+//     certConf [24] CertConfirmContent, pollReq [25] PollReqContent, pollRep [26] ... }
+// PollReqContent ::= SEQUENCE OF SEQUENCE { certReqId INTEGER }
 fn decode_body(t: &Tlv<'_>) -> crate::Result<PkiBody> {
     if t.tag & 0xe0 != 0xa0 {
         return Err(malformed(WHAT, format!("body tag 0x{:02x}", t.tag)));
@@ -532,6 +564,24 @@ fn seq_value<'a>(t: &Tlv<'a>) -> crate::Result<&'a [u8]> {
     }
 }
 
+// CertReqMsg ::= SEQUENCE {
+//     certReq   CertRequest,
+//     popo      ProofOfPossession  OPTIONAL,
+//     regInfo   SEQUENCE SIZE(1..MAX) OF AttributeTypeAndValue OPTIONAL }
+// CertRequest ::= SEQUENCE {
+//     certReqId     INTEGER,
+//     certTemplate  CertTemplate,
+//     controls      Controls OPTIONAL }      -- SEQUENCE OF AttributeTypeAndValue
+// OldCertId ::= CertId ::= SEQUENCE { issuer GeneralName, serialNumber INTEGER }
+// ProofOfPossession ::= CHOICE {
+//     raVerified        [0] NULL,
+//     signature         [1] POPOSigningKey,
+//     keyEncipherment   [2] POPOPrivKey,
+//     keyAgreement      [3] POPOPrivKey }
+// POPOSigningKey ::= SEQUENCE {
+//     poposkInput         [0] POPOSigningKeyInput OPTIONAL,
+//     algorithmIdentifier AlgorithmIdentifier,
+//     signature           BIT STRING }        -- over the DER of certReq when no poposkInput
 fn cert_req_msg(t: &Tlv<'_>) -> crate::Result<CertReqMsg> {
     let mut r = Reader::new(seq_value(t)?, WHAT);
     let cert_req = r.read(asn1::SEQUENCE, "certReq")?;
@@ -602,6 +652,17 @@ fn cert_req_msg(t: &Tlv<'_>) -> crate::Result<CertReqMsg> {
     })
 }
 
+// CertTemplate ::= SEQUENCE {                 -- IMPLICIT tags (RFC 4211 module)
+//     version      [0] Version               OPTIONAL,
+//     serialNumber [1] INTEGER               OPTIONAL,
+//     signingAlg   [2] AlgorithmIdentifier   OPTIONAL,
+//     issuer       [3] Name                  OPTIONAL,   -- CHOICE, so explicit in effect
+//     validity     [4] OptionalValidity      OPTIONAL,
+//     subject      [5] Name                  OPTIONAL,
+//     publicKey    [6] SubjectPublicKeyInfo  OPTIONAL,   -- re-tagged as a SEQUENCE here
+//     issuerUID    [7] UniqueIdentifier      OPTIONAL,
+//     subjectUID   [8] UniqueIdentifier      OPTIONAL,
+//     extensions   [9] Extensions            OPTIONAL }
 fn cert_template(content: &[u8]) -> crate::Result<CertTemplate> {
     let mut r = Reader::new(content, WHAT);
     let mut t = CertTemplate::default();
@@ -643,6 +704,9 @@ fn cert_template(content: &[u8]) -> crate::Result<CertTemplate> {
     Ok(t)
 }
 
+// RevDetails ::= SEQUENCE {
+//     certDetails      CertTemplate,
+//     crlEntryDetails  Extensions OPTIONAL }   -- the reasonCode extension
 fn rev_details(t: &Tlv<'_>) -> crate::Result<RevDetails> {
     let mut r = Reader::new(seq_value(t)?, WHAT);
     let template = cert_template(r.read(asn1::SEQUENCE, "certDetails")?.value)?;
@@ -673,6 +737,11 @@ fn rev_details(t: &Tlv<'_>) -> crate::Result<RevDetails> {
     })
 }
 
+// CertStatus ::= SEQUENCE {
+//     certHash    OCTET STRING,
+//     certReqId   INTEGER,
+//     statusInfo  PKIStatusInfo OPTIONAL,
+//     hashAlg [0] AlgorithmIdentifier OPTIONAL }   -- RFC 9480
 fn cert_status(t: &Tlv<'_>) -> crate::Result<CertStatus> {
     let mut r = Reader::new(seq_value(t)?, WHAT);
     let cert_hash = r.read(asn1::OCTET_STRING, "certHash")?.value.to_vec();
@@ -691,6 +760,7 @@ fn cert_status(t: &Tlv<'_>) -> crate::Result<CertStatus> {
     })
 }
 
+// PKIFreeText ::= SEQUENCE SIZE (1..MAX) OF UTF8String
 fn free_text(t: &Tlv<'_>) -> crate::Result<Vec<String>> {
     seq_of(seq_value(t)?, "freeText entries", |s| {
         if s.tag != asn1::UTF8_STRING {
@@ -700,6 +770,10 @@ fn free_text(t: &Tlv<'_>) -> crate::Result<Vec<String>> {
     })
 }
 
+// PKIStatusInfo ::= SEQUENCE {
+//     status        PKIStatus,                   -- INTEGER
+//     statusString  PKIFreeText     OPTIONAL,
+//     failInfo      PKIFailureInfo  OPTIONAL }   -- named BIT STRING, bit 0 first
 fn status_info(content: &[u8]) -> crate::Result<StatusInfo> {
     let mut r = Reader::new(content, WHAT);
     let status = asn1::small_uint(r.read(asn1::INTEGER, "status")?.value, WHAT)?;
@@ -729,6 +803,10 @@ fn status_info(content: &[u8]) -> crate::Result<StatusInfo> {
     })
 }
 
+// ErrorMsgContent ::= SEQUENCE {
+//     pKIStatusInfo  PKIStatusInfo,
+//     errorCode      INTEGER      OPTIONAL,
+//     errorDetails   PKIFreeText  OPTIONAL }
 fn error_content(content: &[u8]) -> crate::Result<ErrorContent> {
     let mut r = Reader::new(content, WHAT);
     let status = status_info(r.read(asn1::SEQUENCE, "pKIStatusInfo")?.value)?;

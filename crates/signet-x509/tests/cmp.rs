@@ -436,3 +436,71 @@ fn openssl_accepts_our_signed_cp() {
     assert!(ok, "openssl rejected our signed cp:\n{text}");
     assert_eq!(der_of(&o, "out.crt"), dev);
 }
+
+#[test]
+fn openssl_accepts_our_cp_for_p10cr() {
+    let o = setup();
+    let mut a = MAC.to_vec();
+    a.extend([
+        "-recipient",
+        "/CN=Test CA",
+        "-csr",
+        "dev.csr",
+        "-certout",
+        "out.crt",
+        "-implicit_confirm",
+    ]);
+    let req = cmp::parse_message(&request(&o, "p10cr", "p10.der", &a)).unwrap();
+    let ca = parse_certificate(&der_of(&o, "ca.crt")).unwrap();
+    let dev = der_of(&o, "dev.crt");
+    let mut header = ResponseHeader::reply_to(&req, ca.subject.as_der()).unwrap();
+    header.implicit_confirm = true;
+    // RFC 4210 §5.3.4: the certReqId answering a p10cr is -1.
+    let body = ResponseBody::Cp(
+        vec![],
+        vec![cmp::CertResponse {
+            cert_req_id: -1,
+            status: StatusInfo::accepted(),
+            certificate: Some(dev.clone()),
+        }],
+    );
+    let params = cmp::PbmParams::fresh().unwrap();
+    let cp = cmp::write_pbm(&header, &body, b"test", &params, &[]).unwrap();
+    o.write("cp.der", &cp);
+    let mut args = vec![
+        "cmp", "-cmd", "p10cr", "-reqin", "p10.der", "-rspin", "cp.der",
+    ];
+    args.extend(a.iter().copied());
+    let (ok, text) = o.try_run(&args);
+    assert!(ok, "openssl rejected our cp:\n{text}");
+    assert_eq!(der_of(&o, "out.crt"), dev);
+}
+
+#[test]
+fn hostile_inputs_fail_cleanly() {
+    let o = setup();
+    let der = request(&o, "ir", "ir.der", &ir_args());
+    // Oversize.
+    let mut big = vec![0x30, 0x84, 0x00, 0x04, 0x00, 0x01];
+    big.resize(256 * 1024 + 7, 0);
+    assert!(cmp::parse_message(&big).is_err());
+    // BER: the outer SEQUENCE with an indefinite length.
+    let mut ber = vec![0x30, 0x80];
+    ber.extend_from_slice(&der[4..]);
+    ber.extend_from_slice(&[0, 0]);
+    assert!(cmp::parse_message(&ber).is_err());
+    // Trailing data.
+    let mut trailing = der.clone();
+    trailing.push(0);
+    assert!(cmp::parse_message(&trailing).is_err());
+
+    // An iteration count over the cap is refused before any hashing.
+    let req = cmp::parse_message(&der).unwrap();
+    let header = ResponseHeader::reply_to(&req, &[0x30, 0x00]).unwrap();
+    let mut params = cmp::PbmParams::fresh().unwrap();
+    params.iterations = cmp::pbm::MAX_ITERATIONS + 1;
+    let msg = cmp::write_pbm(&header, &ResponseBody::PkiConf, b"k", &params, &[]).unwrap();
+    let msg = cmp::parse_message(&msg).unwrap();
+    assert!(matches!(msg.pbm_params(), Err(Error::Malformed { .. })));
+    assert!(msg.verify_pbm(b"k").is_err());
+}

@@ -210,6 +210,10 @@ pub enum ResponseBody {
 }
 
 impl ResponseBody {
+    // RevRepContent ::= SEQUENCE { status SEQUENCE SIZE (1..MAX) OF PKIStatusInfo, ... }
+    // GenRepContent ::= SEQUENCE OF InfoTypeAndValue
+    // PollRepContent ::= SEQUENCE OF SEQUENCE {
+    //     certReqId INTEGER, checkAfter INTEGER, reason PKIFreeText OPTIONAL }
     fn encode(&self) -> crate::Result<Vec<u8>> {
         let (tag, content) = match self {
             ResponseBody::Ip(ca, r) => (1, cert_rep(ca, r)?),
@@ -264,6 +268,16 @@ impl ResponseBody {
     }
 }
 
+// CertRepMessage ::= SEQUENCE {
+//     caPubs    [1] SEQUENCE SIZE (1..MAX) OF CMPCertificate OPTIONAL,
+//     response      SEQUENCE OF CertResponse }
+// CertResponse ::= SEQUENCE {
+//     certReqId         INTEGER,
+//     status            PKIStatusInfo,
+//     certifiedKeyPair  CertifiedKeyPair OPTIONAL,
+//     rspInfo           OCTET STRING     OPTIONAL }
+// CertifiedKeyPair ::= SEQUENCE { certOrEncCert CertOrEncCert, ... }
+// CertOrEncCert ::= CHOICE { certificate [0] CMPCertificate, encryptedCert [1] ... }
 fn cert_rep(ca_pubs: &[Vec<u8>], responses: &[CertResponse]) -> crate::Result<Vec<u8>> {
     let mut c = Vec::new();
     if !ca_pubs.is_empty() {
@@ -490,4 +504,32 @@ fn int_bytes(v: i64) -> Vec<u8> {
         start += 1;
     }
     b[start..].to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_info_is_a_named_bit_string() {
+        assert_eq!(FailInfo::BAD_ALG.bit_string_content(), [7, 0x80]);
+        assert_eq!(FailInfo::BAD_POP.bit_string_content(), [6, 0x00, 0x40]);
+        assert_eq!(
+            FailInfo::SYSTEM_FAILURE.bit_string_content(),
+            [6, 0, 0, 0, 0x40]
+        );
+        assert_eq!(FailInfo::default().bit_string_content(), [0]);
+    }
+
+    #[test]
+    fn integers_are_minimal() {
+        assert_eq!(int_bytes(0), [0]);
+        assert_eq!(int_bytes(-1), [0xff]);
+        assert_eq!(int_bytes(127), [0x7f]);
+        assert_eq!(int_bytes(128), [0, 0x80]);
+        assert_eq!(int_bytes(-129), [0xff, 0x7f]);
+        assert_eq!(uint_bytes(500), [0x01, 0xf4]);
+        assert_eq!(uint_bytes(0), [0]);
+        assert_eq!(uint_bytes(255), [0, 0xff]);
+    }
 }

@@ -144,3 +144,54 @@ pub trait Directory: Send + Sync {
         caller: Option<&Identity>,
     ) -> Result<Vec<ProfileName>, EnrollError>;
 }
+
+/// Why a certificate is not a current certificate of a CA ([`current_certificate`]).
+#[derive(Debug, thiserror::Error)]
+pub enum NotCurrent {
+    /// Its signature does not verify with the CA's key (or it does not parse): another
+    /// issuer's, whatever its issuer name says.
+    #[error("not a certificate of this CA: {0}")]
+    Foreign(#[source] signet_x509::Error),
+    /// One of this CA's, outside its validity.
+    #[error("the certificate {subject} (serial {serial}) is not valid now")]
+    NotValidNow { subject: String, serial: String },
+    /// One of this CA's, revoked or on hold.
+    #[error("the certificate {subject} (serial {serial}) is revoked")]
+    Revoked { subject: String, serial: String },
+}
+
+/// Whether `cert` (DER) is a current certificate of `ca`: its signature verifies with the CA
+/// certificate's key (not merely its issuer name), it is within its validity at `now`, and
+/// the CA has not revoked it or put it on hold. What front ends check before they let a
+/// certificate stand for its holder (SCEP RenewalReq and GetCert, EST re-enrollment).
+/// `Err` only when the CA could not be asked.
+pub async fn current_certificate(
+    enroll: &dyn Enroll,
+    authn: &dyn crate::auth::Authenticate,
+    ca: &str,
+    cert: &[u8],
+    now: std::time::SystemTime,
+) -> Result<Result<signet_x509::CertificateInfo, NotCurrent>, EnrollError> {
+    let ca_der = enroll.ca_certificate(ca).await?;
+    let ca_info = signet_x509::parse_certificate(&ca_der).map_err(|e| EnrollError::Internal {
+        incident: format!("the CA certificate of {ca} does not parse: {e}"),
+    })?;
+    let info = match signet_x509::verify_issued_by(cert, &ca_info.subject, &ca_info.spki_der) {
+        Ok(info) => info,
+        Err(e) => return Ok(Err(NotCurrent::Foreign(e))),
+    };
+    let named =
+        |info: &signet_x509::CertificateInfo| (info.subject.to_string(), info.serial_hex.clone());
+    if now < info.not_before || now > info.not_after {
+        let (subject, serial) = named(&info);
+        return Ok(Err(NotCurrent::NotValidNow { subject, serial }));
+    }
+    // A serial this CA did not write cannot be on its list.
+    if let Ok(serial) = info.serial_hex.parse::<SerialNumber>()
+        && authn.is_revoked(&ca_info.subject, &serial).await?
+    {
+        let (subject, serial) = named(&info);
+        return Ok(Err(NotCurrent::Revoked { subject, serial }));
+    }
+    Ok(Ok(info))
+}

@@ -20,6 +20,7 @@ use std::str::FromStr;
 use std::time::SystemTime;
 
 use signet_api::auth::{check_new_identity_name, same_identity};
+use signet_api::enroll::NotCurrent;
 use signet_api::{Identity, Role, Roles, SerialNumber};
 use signet_x509::{CertificateInfo, San};
 
@@ -152,24 +153,19 @@ async fn issued_here(
     ca: &EstCa,
     leaf: &[u8],
 ) -> Result<Option<CertificateInfo>, EstError> {
-    let ca_der = est.enroll.ca_certificate(ca.ca.as_str()).await?;
-    let ca_info = signet_x509::parse_certificate(&ca_der).map_err(|e| {
-        EstError::Enroll(signet_api::EnrollError::Internal {
-            incident: format!("the CA certificate of {} does not parse: {e}", ca.ca),
-        })
-    })?;
-    let Ok(info) = signet_x509::verify_issued_by(leaf, &ca_info.subject, &ca_info.spki_der) else {
-        return Ok(None);
-    };
-    let now = SystemTime::now();
-    if now < info.not_before || now > info.not_after {
-        return Err(EstError::Forbidden(format!(
-            "the client certificate {} (serial {}) is not valid now",
-            info.subject, info.serial_hex
-        )));
+    let current = signet_api::enroll::current_certificate(
+        est.enroll.as_ref(),
+        est.authn.as_ref(),
+        ca.ca.as_str(),
+        leaf,
+        SystemTime::now(),
+    )
+    .await?;
+    match current {
+        Ok(info) => Ok(Some(info)),
+        Err(NotCurrent::Foreign(_)) => Ok(None),
+        Err(refused) => Err(EstError::Forbidden(format!("the client {refused}"))),
     }
-    check_not_revoked(est, &info).await?;
-    Ok(Some(info))
 }
 
 /// Refuses a certificate one of this server's CAs revoked (or put on hold).

@@ -175,41 +175,40 @@ pub enum Outcome<'a> {
     Failure(FailInfo),
 }
 
+/// Why a CertRep could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum CertRepError {
+    #[error("no randomness for the senderNonce")]
+    Random,
+    /// Encrypting to the requester (a key that is not RSA) or signing failed.
+    #[error(transparent)]
+    Cms(#[from] signet_x509::Error),
+}
+
 /// Writes a CertRep (RFC 8894 §3.3.2) answering `to`, signed by the RA.
-pub fn cert_rep(to: &Envelope, outcome: Outcome<'_>, ra: &RaKey) -> Result<Vec<u8>, String> {
+pub fn cert_rep(to: &Envelope, outcome: Outcome<'_>, ra: &RaKey) -> Result<Vec<u8>, CertRepError> {
     let mut nonce = [0u8; 16];
-    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| "no randomness".to_owned())?;
-    let attr = |r: signet_x509::Result<Attribute>| r.map_err(|e| e.to_string());
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| CertRepError::Random)?;
     let mut attrs = vec![
-        attr(Attribute::printable_string(oid::SCEP_MESSAGE_TYPE, "3"))?,
-        attr(Attribute::printable_string(
-            oid::SCEP_TRANSACTION_ID,
-            &to.transaction_id,
-        ))?,
-        attr(Attribute::octet_string(oid::SCEP_SENDER_NONCE, &nonce))?,
-        attr(Attribute::octet_string(
-            oid::SCEP_RECIPIENT_NONCE,
-            &to.sender_nonce,
-        ))?,
+        Attribute::printable_string(oid::SCEP_MESSAGE_TYPE, "3")?,
+        Attribute::printable_string(oid::SCEP_TRANSACTION_ID, &to.transaction_id)?,
+        Attribute::octet_string(oid::SCEP_SENDER_NONCE, &nonce)?,
+        Attribute::octet_string(oid::SCEP_RECIPIENT_NONCE, &to.sender_nonce)?,
     ];
     let (status, content) = match outcome {
-        Outcome::Success(degenerate, cipher) => (
-            "0",
-            cms::envelope(degenerate, &to.signer_cert, cipher).map_err(|e| e.to_string())?,
-        ),
+        Outcome::Success(degenerate, cipher) => {
+            ("0", cms::envelope(degenerate, &to.signer_cert, cipher)?)
+        }
         Outcome::Pending => ("3", Vec::new()),
         Outcome::Failure(info) => {
-            attrs.push(attr(Attribute::printable_string(
+            attrs.push(Attribute::printable_string(
                 oid::SCEP_FAIL_INFO,
                 info.code(),
-            ))?);
+            )?);
             ("2", Vec::new())
         }
     };
-    attrs.push(attr(Attribute::printable_string(
-        oid::SCEP_PKI_STATUS,
-        status,
-    ))?);
+    attrs.push(Attribute::printable_string(oid::SCEP_PKI_STATUS, status)?);
     // aws-lc-rs signs RSA with SHA-256 and up only: a SHA-1 request gets SHA-256 (which
     // every client that verifies SHA-1 also verifies).
     let (digest, padding, alg): (_, &'static dyn aws_lc_rs::signature::RsaEncoding, &[u8]) =
@@ -240,7 +239,7 @@ pub fn cert_rep(to: &Envelope, outcome: Outcome<'_>, ra: &RaKey) -> Result<Vec<u
             })?;
         Ok(sig)
     })
-    .map_err(|e| e.to_string())
+    .map_err(CertRepError::from)
 }
 
 /// sha256WithRSAEncryption with NULL parameters.

@@ -19,6 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use signet_api::acme::AcmeAudit;
+use signet_api::enroll::NotCurrent;
 use signet_api::scep::ScepTransaction;
 use signet_api::{
     CaName, EnrollError, Identity, RequestStatus, Role, Roles, SubmitRequest, SubmitResponse,
@@ -393,38 +394,21 @@ async fn handle(scep: &Scep, settings: &ScepCa, request: &Request) -> Result<Ans
     }
 }
 
-/// Whether `cert` is a certificate of this CA, valid now and not revoked: `Ok(Err(why))`
-/// when not.
+/// Whether `cert` is a current certificate of this CA (`signet_api::enroll::current_certificate`).
 async fn own_certificate(
     scep: &Scep,
     settings: &ScepCa,
     cert: &[u8],
-) -> Result<Result<signet_x509::CertificateInfo, String>, Response> {
-    let ca_cert = scep
-        .enroll
-        .ca_certificate(settings.ca.as_str())
-        .await
-        .map_err(unavailable)?;
-    let Ok(ca_info) = signet_x509::parse_certificate(&ca_cert) else {
-        return Ok(Err("the CA certificate does not parse".into()));
-    };
-    let info = match signet_x509::verify_issued_by(cert, &ca_info.subject, &ca_info.spki_der) {
-        Ok(info) => info,
-        Err(e) => return Ok(Err(format!("not a certificate of this CA: {e}"))),
-    };
-    let now = SystemTime::now();
-    if now < info.not_before || now > info.not_after {
-        return Ok(Err("the certificate is not valid now".into()));
-    }
-    let serial = match info.serial_hex.parse::<signet_api::SerialNumber>() {
-        Ok(s) => s,
-        Err(_) => return Ok(Err("the certificate's serial number".into())),
-    };
-    match scep.authn.is_revoked(&ca_info.subject, &serial).await {
-        Ok(false) => Ok(Ok(info)),
-        Ok(true) => Ok(Err("the certificate is revoked".into())),
-        Err(e) => Err(unavailable(e)),
-    }
+) -> Result<Result<signet_x509::CertificateInfo, NotCurrent>, Response> {
+    signet_api::enroll::current_certificate(
+        scep.enroll.as_ref(),
+        scep.authn.as_ref(),
+        settings.ca.as_str(),
+        cert,
+        SystemTime::now(),
+    )
+    .await
+    .map_err(unavailable)
 }
 
 /// A new PKCSReq or RenewalReq: checks the proof the message carries, then submits.

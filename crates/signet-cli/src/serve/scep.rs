@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
-use signet_api::{CaName, Enroll};
+use signet_api::CaName;
 use signet_core::{Authority, Signer};
 use signet_keys::SoftwareKey;
 use signet_scep::{RaKey, Scep, ScepCa, ScepParts};
@@ -144,16 +144,14 @@ impl RaKeys {
         ca: &CaName,
         validity: Duration,
     ) -> Result<()> {
-        let (key_path, cert_path) = self.paths(ca);
-        let ca_cert = authority
-            .ca_certificate(ca.as_str())
-            .await
-            .context("the CA certificate")?;
-        let ca_info = signet_x509::parse_certificate(&ca_cert)?;
-        if let Some(ra) = self
-            .stored(authority, &ca_info, &key_path, &cert_path)
-            .await
+        // The installed RA first: no file read, no key decryption, while it stays good.
+        if let Some(installed) = scep.ra_certificate(ca)
+            && good(authority, ca, &installed).await
         {
+            return Ok(());
+        }
+        let (key_path, cert_path) = self.paths(ca);
+        if let Some(ra) = self.stored(authority, ca, &key_path, &cert_path).await {
             if scep.ra_certificate(ca).as_deref() != Some(ra.certificate()) {
                 scep.set_ra(ca, ra);
             }
@@ -197,30 +195,17 @@ impl RaKeys {
         Ok(())
     }
 
-    /// The stored RA, if issued by the CA's current key, not revoked, and not yet due for
-    /// renewal (a third of its lifetime left).
+    /// The stored RA, if its certificate is still good ([`good`]) and its key opens.
     async fn stored(
         &self,
         authority: &Authority,
-        ca: &signet_x509::CertificateInfo,
+        ca: &CaName,
         key_path: &Path,
         cert_path: &Path,
     ) -> Option<RaKey> {
         let pem = std::fs::read(cert_path).ok()?;
         let (_, der) = signet_x509::pem::decode(&pem).ok()?;
-        let info = signet_x509::verify_issued_by(&der, &ca.subject, &ca.spki_der).ok()?;
-        let now = SystemTime::now();
-        let lifetime = info.not_after.duration_since(info.not_before).ok()?;
-        if now + lifetime / 3 >= info.not_after {
-            tracing::info!(serial = %info.serial_hex, "the SCEP RA certificate is due for renewal");
-            return None;
-        }
-        let serial = info.serial_hex.parse().ok()?;
-        if !matches!(
-            signet_api::Authenticate::is_revoked(authority, &ca.subject, &serial).await,
-            Ok(false)
-        ) {
-            tracing::warn!(serial = %info.serial_hex, "the SCEP RA certificate is revoked; issuing a new one");
+        if !good(authority, ca, &der).await {
             return None;
         }
         let key_pem = std::fs::read(key_path).ok()?;
@@ -233,4 +218,33 @@ impl RaKeys {
             .map_err(|e| tracing::warn!(error = %e, "the stored SCEP RA; issuing a new one"))
             .ok()
     }
+}
+
+/// Whether an RA certificate may go on serving: a current certificate of the CA's current
+/// key (valid, not revoked) with more than a third of its lifetime left.
+async fn good(authority: &Authority, ca: &CaName, der: &[u8]) -> bool {
+    let now = SystemTime::now();
+    let info =
+        match signet_api::enroll::current_certificate(authority, authority, ca.as_str(), der, now)
+            .await
+        {
+            Ok(Ok(info)) => info,
+            Ok(Err(why)) => {
+                tracing::warn!(ca = %ca, %why, "the SCEP RA certificate; issuing a new one");
+                return false;
+            }
+            Err(e) => {
+                tracing::warn!(ca = %ca, error = %e, "checking the SCEP RA certificate");
+                return false;
+            }
+        };
+    let lifetime = info
+        .not_after
+        .duration_since(info.not_before)
+        .unwrap_or_default();
+    let due = now + lifetime / 3 >= info.not_after;
+    if due {
+        tracing::info!(ca = %ca, serial = %info.serial_hex, "the SCEP RA certificate is due for renewal");
+    }
+    !due
 }

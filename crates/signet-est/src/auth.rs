@@ -164,7 +164,9 @@ async fn issued_here(
     match current {
         Ok(info) => Ok(Some(info)),
         Err(NotCurrent::Foreign(_)) => Ok(None),
-        Err(refused) => Err(EstError::Forbidden(format!("the client {refused}"))),
+        Err(refused) => Err(EstError::Forbidden(format!(
+            "client certificate refused: {refused}"
+        ))),
     }
 }
 

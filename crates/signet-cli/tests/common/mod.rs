@@ -1352,18 +1352,37 @@ impl Server {
     /// Restarts the server with `[server.tls]` on a free loopback port (`certificate`, `key`)
     /// and `identities` (`[[identity]]` tables) appended; the HTTPS port.
     pub fn serve_tls(&mut self, certificate: &Path, key: &Path, identities: &str) -> u16 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         self.stop_ok();
-        self.append_config(&format!(
-            "[server.tls]\nlisten = \"127.0.0.1:{port}\"\ncertificate = \"{}\"\nkey = \"{}\"\n\n{identities}",
-            certificate.display(),
-            key.display()
-        ));
-        self.serve();
-        port
+        let path = self.data.join("signet.toml");
+        let original = fs::read_to_string(&path).expect("reading signet.toml");
+        // The free port is found by binding and closing; another process may take it before
+        // the server binds it, so a start that finds it taken tries another.
+        for attempt in 0.. {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            fs::write(&path, &original).expect("writing signet.toml");
+            self.append_config(&format!(
+                "[server.tls]\nlisten = \"127.0.0.1:{port}\"\ncertificate = \"{}\"\nkey = \"{}\"\n\n{identities}",
+                certificate.display(),
+                key.display()
+            ));
+            match self.try_serve() {
+                Ok(()) => {
+                    if self.token.is_none() {
+                        self.token = Some(self.create_token(&["requester"], "tester"));
+                    }
+                    return port;
+                }
+                Err(f) if attempt < 5 && f.stderr.contains("Address already in use") => continue,
+                Err(f) => panic!(
+                    "signet serve did not start (exit {:?}):\n{}",
+                    f.code, f.stderr
+                ),
+            }
+        }
+        unreachable!("the loop returns or panics")
     }
 }
 

@@ -698,11 +698,13 @@ fn hostile_scep_messages_get_scep_errors_and_store_nothing() {
         &dev.key,
         "tx-other",
     );
+    // Implicit rejection decrypts with a random key instead; about once in 256 its output
+    // has valid padding, and the garbage is then no CSR (badRequest) rather than
+    // undecryptable (badMessageCheck). Refused either way, and nothing is stored.
     let (status, fail, _) = cert_rep(&post_pki(&server, &misdirected));
-    assert_eq!(
-        (status.as_str(), fail.as_deref()),
-        ("2", Some("1")),
-        "wrong recipient"
+    assert!(
+        status == "2" && matches!(fail.as_deref(), Some("1") | Some("2")),
+        "wrong recipient: {status} {fail:?}"
     );
 
     // Signed by another key than the one requested (someone else's CSR): badMessageCheck.

@@ -63,6 +63,10 @@ pub struct TokenSpec {
     pub cas: Vec<String>,
     pub groups: Vec<String>,
     pub expires_days: Option<u32>,
+    /// The token may also serve as a shared secret the server computes MACs with (CMP's
+    /// password-based MAC): the server can recompute it from a stored seed and its
+    /// token-secret key, where other tokens are stored only as a hash.
+    pub shared_secret: bool,
 }
 
 /// An API token as stored.
@@ -78,6 +82,8 @@ pub struct TokenRecord {
     pub created_by: String,
     pub expires_at: Option<SystemTime>,
     pub revoked_at: Option<SystemTime>,
+    /// For a token made with [`TokenSpec::shared_secret`]: the seed its secret derives from.
+    pub secret_seed: Option<[u8; 16]>,
 }
 
 /// One audit record as stored: the chain link is `hash = SHA-256(prev_hash || record)`.

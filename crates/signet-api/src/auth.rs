@@ -242,6 +242,15 @@ pub trait Authenticate: Send + Sync {
     /// The current identity of a session opened as `identity`: a token session ends when its
     /// token is revoked or expires, and its roles follow the token's.
     fn refresh_identity(&self, identity: &Identity) -> Result<Identity, EnrollError>;
+    /// The identity and secret of the live token named `name` made as a shared secret
+    /// (`TokenSpec::shared_secret`), for a front end that computes MACs with it (CMP's
+    /// password-based MAC). `Unauthenticated` for any other name.
+    fn shared_secret(&self, name: &str) -> Result<(Identity, String), EnrollError> {
+        Err(EnrollError::Unauthenticated(format!(
+            "no shared-secret token is named {:?}",
+            name.chars().take(64).collect::<String>()
+        )))
+    }
     /// Whether a certificate one of these CAs issued (found by its issuer name) is
     /// revoked or on hold; `false` for other issuers.
     fn is_revoked<'a>(

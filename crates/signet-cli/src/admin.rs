@@ -201,6 +201,11 @@ enum TokenCommand {
         groups: Vec<String>,
         #[arg(long)]
         expires_days: Option<u32>,
+        /// The token may also serve as a CMP shared secret (password-based MAC, with the
+        /// token's name as the reference): the server can recompute it from a stored seed
+        /// and its token-secret key, where other tokens are kept only as a hash.
+        #[arg(long)]
+        shared_secret: bool,
     },
     /// List tokens (never their secrets).
     List {
@@ -473,9 +478,11 @@ async fn token(c: &RemoteEnroll, command: TokenCommand) -> Result<ExitCode> {
             cas,
             groups,
             expires_days,
+            shared_secret,
         } => {
             let v = call(c, Method::POST, "/api/v1/tokens", Some(json!({
                 "roles": roles, "name": name, "cas": cas, "groups": groups, "expires_days": expires_days,
+                "shared_secret": shared_secret,
             }))).await?;
             let t: TokenView = serde_json::from_value(v)?;
             // Scripts read stdout: the token and nothing else.

@@ -144,6 +144,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         created_at: created,
         created_by: "signet init".into(),
         expires_at: None,
+        secret_seed: None,
         audit: vec![signet_core::NewAudit {
             at: created,
             actor: "signet init".into(),

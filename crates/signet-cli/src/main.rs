@@ -23,6 +23,7 @@ mod init;
 mod modules;
 mod request;
 mod serve;
+mod token_key;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -114,6 +114,7 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
                 // The OCSP responder key is sealed under the CA passphrase and stored.
                 key_factory: Some(Arc::new(signet_keys::SealingKeyFactory::new(passphrase))),
                 limits: config.security.limits(),
+                token_secret_key: Some(crate::token_key::load_or_create(data)?),
             },
             cas,
         )

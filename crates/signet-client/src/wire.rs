@@ -324,6 +324,9 @@ pub struct TokenView {
     pub expires_at: Option<String>,
     #[serde(default)]
     pub revoked_at: Option<String>,
+    /// The token may serve as a shared secret (CMP's password-based MAC).
+    #[serde(default)]
+    pub shared_secret: bool,
     /// Present only in the answer to creation: the secret, shown once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -341,6 +344,7 @@ impl From<&signet_api::admin::TokenRecord> for TokenView {
             created_by: t.created_by.clone(),
             expires_at: t.expires_at.map(rfc3339),
             revoked_at: t.revoked_at.map(rfc3339),
+            shared_secret: t.secret_seed.is_some(),
             token: None,
         }
     }

@@ -72,6 +72,28 @@ impl Authority {
         self.token_identity(token).ok_or_else(refused)
     }
 
+    /// The identity and secret of the live shared-secret token named `name` (compared
+    /// without regard to case), for a front end that must compute a MAC with it (CMP).
+    /// Unknown, expired, revoked and ordinary tokens are refused alike.
+    pub fn shared_secret(&self, name: &str) -> Result<(Identity, String), EnrollError> {
+        let refused = || {
+            EnrollError::Unauthenticated(format!(
+                "no live shared-secret token is named {:?}",
+                name.chars().take(64).collect::<String>()
+            ))
+        };
+        let key = self.token_secret_key.as_ref().ok_or_else(refused)?;
+        let tokens = self.tokens.read().map_err(|_| refused())?;
+        tokens
+            .values()
+            .filter(|t| signet_api::auth::same_identity(&t.name, name))
+            .find_map(|t| {
+                let seed = t.secret_seed.as_ref()?;
+                Some((self.token_identity(t)?, key.secret(seed)))
+            })
+            .ok_or_else(refused)
+    }
+
     /// The identity a stored token stands for, if it is neither revoked nor expired.
     pub(crate) fn token_identity(&self, token: &TokenRecord) -> Option<Identity> {
         let now = self.clock.now();
@@ -234,7 +256,7 @@ impl Authority {
                 record.id
             ))
         })?;
-        let csr = signet_x509::parse_csr(&record.raw)
+        let csr = signet_x509::parse_request(&record.raw)
             .map_err(|e| internal("re-reading a stored request", &e))?;
         let props = RequestProps {
             id: Some(record.id),

@@ -101,6 +101,40 @@ pub struct AuthorityConfig {
     pub key_factory: Option<Arc<dyn KeyFactory>>,
     /// Request rates and pending quotas per requester.
     pub limits: Limits,
+    /// The key shared-secret tokens derive from (`TokenSpec::shared_secret`); `None`:
+    /// such tokens can be neither made nor used.
+    pub token_secret_key: Option<TokenSecretKey>,
+}
+
+/// The server key from which the secrets of shared-secret tokens are derived:
+/// `signet_` + hex(HMAC-SHA256(key, "signet token secret v1" || seed)). Its `Debug` shows
+/// no bytes; it is overwritten with zeros when dropped.
+pub struct TokenSecretKey([u8; 32]);
+
+impl TokenSecretKey {
+    pub fn new(key: [u8; 32]) -> TokenSecretKey {
+        TokenSecretKey(key)
+    }
+
+    /// The secret of the token with `seed`.
+    pub(crate) fn secret(&self, seed: &[u8; 16]) -> String {
+        let mut data = b"signet token secret v1".to_vec();
+        data.extend_from_slice(seed);
+        format!("signet_{}", hex::encode(signet_x509::hmac_sha256(&self.0, &data)))
+    }
+}
+
+impl Drop for TokenSecretKey {
+    fn drop(&mut self) {
+        self.0.iter_mut().for_each(|b| *b = 0);
+        std::hint::black_box(&mut self.0);
+    }
+}
+
+impl std::fmt::Debug for TokenSecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSecretKey(..)")
+    }
 }
 
 /// How many OCSP responses each CA keeps cached.
@@ -146,6 +180,7 @@ pub struct Authority {
     pub(crate) key_factory: Option<Arc<dyn KeyFactory>>,
     limits: Limits,
     rate: RateLimiter,
+    pub(crate) token_secret_key: Option<TokenSecretKey>,
 }
 
 /// Why the engine could not be built or started.
@@ -248,6 +283,7 @@ impl Authority {
             key_factory: config.key_factory,
             limits: config.limits,
             rate: RateLimiter::default(),
+            token_secret_key: config.token_secret_key,
         })
     }
 

@@ -94,6 +94,10 @@ impl Authenticate for Authority {
         Authority::refresh_identity(self, identity)
     }
 
+    fn shared_secret(&self, name: &str) -> Result<(Identity, String), EnrollError> {
+        Authority::shared_secret(self, name)
+    }
+
     fn is_revoked<'a>(
         &'a self,
         issuer: &'a signet_x509::DistinguishedName,

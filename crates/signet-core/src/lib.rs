@@ -63,6 +63,7 @@ pub mod store;
 pub use auth::{Identity, Role, Roles};
 pub use authority::{
     Authority, AuthorityConfig, CaRuntime, Chain as ErrorChain, DeliveryReport, StartError,
+    TokenSecretKey,
 };
 pub use delivery::{DeliveryError, ExitStatus, ExitStep, NextRun, RetryPolicy};
 pub use draft::{Draft, ExtensionOrigin};

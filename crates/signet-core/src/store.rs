@@ -238,6 +238,8 @@ pub struct NewToken {
     pub created_at: SystemTime,
     pub created_by: String,
     pub expires_at: Option<SystemTime>,
+    /// The seed of a token usable as a shared secret (`TokenRecord::secret_seed`).
+    pub secret_seed: Option<[u8; 16]>,
     pub audit: Vec<NewAudit>,
 }
 

@@ -431,6 +431,7 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
             config_details: "{}".into(),
             key_factory: None,
             limits: signet_core::Limits::default(),
+            token_secret_key: None,
         },
         vec![runtime],
     )

@@ -185,8 +185,8 @@ impl SmtpExit {
                             .filter_map(|s| s.strip_prefix("email:"))
                             .map(str::to_string),
                     ),
-                    None if r.format == "pkcs10" => {
-                        if let Ok(csr) = signet_x509::parse_csr(&r.raw) {
+                    None if matches!(r.format.as_str(), "pkcs10" | "crmf") => {
+                        if let Ok(csr) = signet_x509::parse_request(&r.raw) {
                             found.extend(csr.sans.into_iter().filter_map(|s| match s {
                                 signet_x509::San::Email(e) => Some(e),
                                 _ => None,

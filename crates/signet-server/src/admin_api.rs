@@ -496,6 +496,9 @@ struct TokenBody {
     groups: Vec<String>,
     #[serde(default)]
     expires_days: Option<u32>,
+    /// The token may serve as a shared secret (CMP's password-based MAC).
+    #[serde(default)]
+    shared_secret: bool,
 }
 
 async fn create_token(
@@ -516,6 +519,7 @@ async fn create_token(
                 cas: b.cas,
                 groups: b.groups,
                 expires_days: b.expires_days,
+                shared_secret: b.shared_secret,
             },
         )
         .await?;

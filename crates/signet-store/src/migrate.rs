@@ -92,6 +92,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0011_scep.sql"),
         backfill: None,
     },
+    Migration {
+        version: 12,
+        name: "token_secrets",
+        sql: include_str!("../migrations/sqlite/0012_token_secrets.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

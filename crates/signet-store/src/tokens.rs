@@ -18,7 +18,7 @@ pub(crate) struct RevokeToken {
 
 impl FromRow for TokenRecord {
     const COLUMNS: &'static str = "id, name, hash, roles, cas, groups, created_at, created_by, \
-        expires_at, revoked_at";
+        expires_at, revoked_at, secret_seed";
     const TABLE: &'static str = "tokens";
 
     fn from_row(c: &mut Columns<'_, '_>) -> Result<TokenRecord, StoreError> {
@@ -55,14 +55,20 @@ impl FromRow for TokenRecord {
             created_by: c.next("created_by")?,
             expires_at: c.opt_time("expires_at")?,
             revoked_at: c.opt_time("revoked_at")?,
+            secret_seed: {
+                let seed: Option<Vec<u8>> = c.next("secret_seed")?;
+                seed.map(|s| s.as_slice().try_into())
+                    .transpose()
+                    .map_err(|_| c.bad("secret_seed", "not 16 bytes"))?
+            },
         })
     }
 }
 
 static TOKENS: Statement = Statement::new(|| select::<TokenRecord>("FROM tokens ORDER BY id"));
 const INSERT_TOKEN: &str = "INSERT INTO tokens \
-    (name, hash, roles, cas, groups, created_at, created_by, expires_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    (name, hash, roles, cas, groups, created_at, created_by, expires_at, secret_seed) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 const LIVE_TOKEN_NAMED: &str = "SELECT name FROM tokens WHERE name = ?1 COLLATE NOCASE \
     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2) LIMIT 1";
 const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL";
@@ -101,6 +107,7 @@ pub(crate) fn create_token(conn: &Connection, t: &NewToken) -> Result<u64, Store
                 created_at,
                 t.created_by,
                 expires_at,
+                t.secret_seed.as_ref().map(|s| s.as_slice()),
             ])
         })
         .map_err(sql_error("recording a token"))?;

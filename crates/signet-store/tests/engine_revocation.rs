@@ -103,6 +103,7 @@ fn engine(dir: &std::path::Path, clock: Arc<TestClock>) -> Arc<Authority> {
                 config_details: "{}".into(),
                 key_factory: Some(Arc::new(SoftwareKeyFactory)),
                 limits: signet_core::Limits::default(),
+                token_secret_key: None,
             },
             vec![runtime],
         )

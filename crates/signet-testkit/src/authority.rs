@@ -144,6 +144,7 @@ impl TestCa {
                 config_details: "{}".into(),
                 key_factory: None,
                 limits: Limits::default(),
+                token_secret_key: None,
             },
             vec![runtime],
         )

@@ -604,6 +604,15 @@ pub fn verify_issued_by(
     Ok(info)
 }
 
+/// HMAC-SHA256 of `data` under `key`: secrets derived from a server key.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let tag = aws_lc_rs::hmac::sign(&key, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
 /// SHA-256 of `data`: certificate fingerprints, token hashes, audit chain links.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);

@@ -168,6 +168,8 @@ pub struct CertReqMsg {
     pub pop: Pop,
     /// DER of `certReq` (the whole CertRequest TLV), which a signature POP signs.
     cert_req_der: Vec<u8>,
+    /// DER of the whole `CertReqMsg`.
+    der: Vec<u8>,
 }
 
 /// The `CertTemplate` fields Signet uses (RFC 4211 §5).
@@ -336,7 +338,22 @@ impl PkiMessage {
     }
 }
 
+/// Parses one DER `CertReqMsg` (RFC 4211 §3), as [`PkiBody::Ir`] carries them; the POP is
+/// not checked here ([`CertReqMsg::verify_pop`]).
+pub fn parse_cert_req_msg(der: &[u8]) -> crate::Result<CertReqMsg> {
+    if der.len() > MAX_MESSAGE {
+        return Err(malformed(WHAT, format!("larger than {MAX_MESSAGE} bytes")));
+    }
+    let t = asn1::single(der, asn1::SEQUENCE, WHAT)?;
+    cert_req_msg(&t)
+}
+
 impl CertReqMsg {
+    /// DER of the whole `CertReqMsg` (what Signet stores as a `crmf` request).
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
     /// Checks a signature proof of possession (`POPOSigningKey` without `poposkInput`) over
     /// the DER of `certReq` with the template's public key.
     ///
@@ -649,6 +666,7 @@ fn cert_req_msg(t: &Tlv<'_>) -> crate::Result<CertReqMsg> {
         old_cert_id,
         pop,
         cert_req_der: cert_req.raw.to_vec(),
+        der: t.raw.to_vec(),
     })
 }
 

@@ -10,9 +10,32 @@ use const_oid::db::{fips204, rfc2985, rfc5912, rfc8410};
 use crate::asn1::{self, AlgId, Reader, Spki, Tlv, malformed};
 use crate::{DistinguishedName, Error, Extension, KeyAlgorithm, San, SignatureAlgorithm};
 
-/// A parsed, signature-checked PKCS#10 request.
+/// How a request reached the CA: what [`CertificationRequest::der`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestFormat {
+    /// A PKCS#10 `CertificationRequest` (RFC 2986), self-signed by its key.
+    Pkcs10,
+    /// A CRMF `CertReqMsg` (RFC 4211) with a signature proof of possession, as CMP's
+    /// ir/cr/kur carry them.
+    Crmf,
+}
+
+impl RequestFormat {
+    /// The name Signet records (`pkcs10`, `crmf`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestFormat::Pkcs10 => "pkcs10",
+            RequestFormat::Crmf => "crmf",
+        }
+    }
+}
+
+/// A parsed request whose proof of possession has been checked: a PKCS#10 request, or a
+/// CRMF certificate request message.
 #[derive(Clone, Debug)]
 pub struct CertificationRequest {
+    /// What [`CertificationRequest::der`] is.
+    pub format: RequestFormat,
     /// The whole request, DER.
     pub der: Vec<u8>,
     /// The requested subject with its strings re-encoded as a certificate carries them
@@ -135,6 +158,7 @@ pub fn parse_csr(input: &[u8]) -> crate::Result<CertificationRequest> {
     verify_signature(key, spki.key, &sig_alg, info.raw, signature)?;
 
     Ok(CertificationRequest {
+        format: RequestFormat::Pkcs10,
         subject,
         spki_der: spki_tlv.raw.to_vec(),
         key,
@@ -143,6 +167,69 @@ pub fn parse_csr(input: &[u8]) -> crate::Result<CertificationRequest> {
         challenge_password,
         other_attributes,
         der,
+    })
+}
+
+/// Parses a request as the CA stores it: a PKCS#10 request ([`parse_csr`], PEM or DER) or
+/// a DER CRMF `CertReqMsg` (RFC 4211), told apart by the outer SEQUENCE's second element
+/// (PKCS#10: the signature AlgorithmIdentifier; CRMF: an optional context-tagged POP).
+///
+/// A CRMF message must carry a public key and a signature POP over its `certReq`
+/// (`POPOSigningKey` without `poposkInput`), which is verified like a CSR's self-signature;
+/// a missing subject is an empty one. Template fields a CA sets itself (serial, issuer,
+/// validity, signing algorithm) are ignored: the profile decides them.
+///
+/// Errors: as [`parse_csr`]; [`Error::BadSignature`] when the POP does not verify,
+/// [`Error::Unsupported`] for a POP other than a signature.
+pub fn parse_request(input: &[u8]) -> crate::Result<CertificationRequest> {
+    let der = request_der(input)?;
+    let outer = asn1::single(&der, asn1::SEQUENCE, "certification request")?;
+    let mut r = Reader::new(outer.value, "certification request");
+    r.read(asn1::SEQUENCE, "certification request")?;
+    if r.is_empty() || r.peek_tag() == Some(asn1::SEQUENCE) {
+        return parse_csr(&der);
+    }
+    from_crmf(&crate::cmp::parse_cert_req_msg(&der)?)
+}
+
+/// The request a CRMF `CertReqMsg` stands for, once its signature POP is verified.
+pub fn from_crmf(msg: &crate::cmp::CertReqMsg) -> crate::Result<CertificationRequest> {
+    const WHAT: &str = "CRMF certificate request";
+    msg.verify_pop()?;
+    let spki_der = msg
+        .template
+        .public_key
+        .clone()
+        .ok_or_else(|| malformed(WHAT, "the template has no public key"))?;
+    let spki = Spki::decode(&spki_der, WHAT)?;
+    let key = classify_key(&spki)?;
+    const EMPTY_NAME: [u8; 2] = [asn1::SEQUENCE, 0];
+    let subject =
+        crate::dn::normalize_strings(msg.template.subject.as_deref().unwrap_or(&EMPTY_NAME))?;
+    let extensions = match &msg.template.extensions {
+        Some(exts) => {
+            let seq = asn1::single(exts, asn1::SEQUENCE, WHAT)?;
+            crate::cert::decode_extensions(seq.value, WHAT)?
+        }
+        None => Vec::new(),
+    };
+    let sans = match extensions
+        .iter()
+        .find(|e| e.oid == crate::ext::oid::SUBJECT_ALT_NAME)
+    {
+        Some(e) => decode_sans(&e.value, true)?,
+        None => Vec::new(),
+    };
+    Ok(CertificationRequest {
+        format: RequestFormat::Crmf,
+        der: msg.der().to_vec(),
+        subject,
+        spki_der,
+        key,
+        extensions,
+        sans,
+        challenge_password: None,
+        other_attributes: Vec::new(),
     })
 }
 

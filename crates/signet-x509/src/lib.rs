@@ -42,9 +42,11 @@ pub mod time;
 pub use alg::{KeyAlgorithm, SignatureAlgorithm};
 pub use cert::{
     CertificateInfo, TbsCertificateParams, assemble_certificate, encode_tbs_certificate,
-    parse_certificate, sha256, verify_issued_by,
+    hmac_sha256, parse_certificate, sha256, verify_issued_by,
 };
-pub use csr::{CertificationRequest, assemble_csr, encode_csr_info, parse_csr};
+pub use csr::{
+    CertificationRequest, RequestFormat, assemble_csr, encode_csr_info, parse_csr, parse_request,
+};
 pub use ext::{Extension, KeyUsage, NameConstraints, NameSubtree, San};
 pub use name::{DistinguishedName, Rdn};
 

@@ -99,7 +99,7 @@ impl Authority {
         }
 
         // Resubmission: the policy runs again, told who approved.
-        let csr = signet_x509::parse_csr(&record.raw)
+        let csr = signet_x509::parse_request(&record.raw)
             .map_err(|e| internal("re-reading a stored request", &e))?;
         let profile = record
             .profile

@@ -31,11 +31,27 @@ impl Authority {
         for g in &spec.groups {
             check_identity_name(g).map_err(|e| EnrollError::BadRequest(e.to_string()))?;
         }
-        let mut secret = [0u8; 32];
-        self.random
-            .fill(&mut secret)
-            .map_err(|e| internal("random", &e))?;
-        let secret = format!("signet_{}", hex::encode(secret));
+        // A shared-secret token's secret derives from a seed the store keeps; any other
+        // token's secret is random and kept nowhere but with its holder.
+        let (secret, secret_seed) = if spec.shared_secret {
+            let key = self.token_secret_key.as_ref().ok_or_else(|| {
+                EnrollError::BadRequest(
+                    "this server has no token-secret key, so it cannot make shared-secret tokens"
+                        .into(),
+                )
+            })?;
+            let mut seed = [0u8; 16];
+            self.random
+                .fill(&mut seed)
+                .map_err(|e| internal("random", &e))?;
+            (key.secret(&seed), Some(seed))
+        } else {
+            let mut secret = [0u8; 32];
+            self.random
+                .fill(&mut secret)
+                .map_err(|e| internal("random", &e))?;
+            (format!("signet_{}", hex::encode(secret)), None)
+        };
         let hash = signet_x509::sha256(secret.as_bytes());
         let name = match spec.name {
             Some(n) => n,
@@ -64,6 +80,7 @@ impl Authority {
             created_at: now,
             created_by: who.name.clone(),
             expires_at,
+            secret_seed,
             audit: vec![NewAudit {
                 at: now,
                 actor: who.name.clone(),
@@ -85,6 +102,7 @@ impl Authority {
             created_by: who.name.clone(),
             expires_at,
             revoked_at: None,
+            secret_seed,
         };
         if let Ok(mut tokens) = self.tokens.write() {
             tokens.insert(hash, record.clone());

@@ -51,7 +51,7 @@ impl Authority {
             // for such profiles).
             let csr = self
                 .run_on_pool(move || {
-                    signet_x509::parse_csr(&csr_bytes)
+                    signet_x509::parse_request(&csr_bytes)
                         .map_err(|e| EnrollError::BadRequest(e.to_string()))
                 })
                 .await??;
@@ -72,7 +72,7 @@ impl Authority {
                 .await?
         } else {
             self.run_on_pool(move || {
-                let csr = signet_x509::parse_csr(&csr_bytes)
+                let csr = signet_x509::parse_request(&csr_bytes)
                     .map_err(|e| EnrollError::BadRequest(e.to_string()))?;
                 let props = RequestProps {
                     id: None,
@@ -126,7 +126,7 @@ impl Authority {
             status,
             profile: Some(props.profile),
             requester: props.requester,
-            format: "pkcs10".into(),
+            format: props.csr.format.as_str().into(),
             subject,
             raw: props.csr.der,
             submitted_at: now,

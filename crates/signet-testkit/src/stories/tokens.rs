@@ -20,6 +20,7 @@ pub async fn tokens(fresh: impl Fn() -> FreshStore) {
         created_at: t(created),
         created_by: "root".into(),
         expires_at: expires.map(t),
+        secret_seed: None,
         audit: Vec::new(),
     };
     let alice = store

@@ -193,8 +193,8 @@ fn profile_of(r: &RequestRecord) -> String {
 
 /// The key of a request's CSR, e.g. `ECDSA P-256 (256 bits)`; `—` when it has none.
 fn csr_key(r: &RequestRecord) -> String {
-    (r.format == "pkcs10")
-        .then(|| signet_x509::parse_csr(&r.raw).ok())
+    matches!(r.format.as_str(), "pkcs10" | "crmf")
+        .then(|| signet_x509::parse_request(&r.raw).ok())
         .flatten()
         .map_or_else(
             || "—".to_string(),

@@ -79,8 +79,8 @@ pub(super) fn request_page_of(
     let r = &d.record;
     let sans = match &r.certificate {
         Some(c) => c.sans.clone(),
-        None => (r.format == "pkcs10")
-            .then(|| signet_x509::parse_csr(&r.raw).ok())
+        None => matches!(r.format.as_str(), "pkcs10" | "crmf")
+            .then(|| signet_x509::parse_request(&r.raw).ok())
             .flatten()
             .map(|c| c.sans.iter().map(ToString::to_string).collect())
             .unwrap_or_default(),

@@ -233,6 +233,43 @@ pub fn same_identity(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// The identity of a certificate `ca` issued, for a front end that lets the certificate
+/// stand for its holder (EST client certificates, CMP signature protection): named by its
+/// CN, or its first DNS name when the CN is not a usable identity name; the requester role
+/// on this CA only; in `group`; `via = certificate:<serial>`. `Err` says why the
+/// certificate names no usable identity.
+pub fn certificate_identity(
+    ca: &CaName,
+    info: &signet_x509::CertificateInfo,
+    group: &str,
+) -> Result<Identity, String> {
+    let usable = |n: &str| check_new_identity_name(n).is_ok();
+    let name = info
+        .subject
+        .common_name()
+        .filter(|cn| usable(cn))
+        .or_else(|| {
+            info.sans.iter().find_map(|s| match s {
+                signet_x509::San::Dns(d) if usable(d) => Some(d.clone()),
+                _ => None,
+            })
+        })
+        .ok_or_else(|| {
+            format!(
+                "the certificate {} has no CN or DNS name usable as an identity name \
+                 (1-64 of A-Z a-z 0-9 - _ . @)",
+                info.subject
+            )
+        })?;
+    Ok(Identity {
+        name,
+        roles: Roles::from_roles(&[Role::Requester]),
+        cas: vec![ca.clone()],
+        groups: vec![group.to_owned()],
+        via: format!("certificate:{}", info.serial_hex),
+    })
+}
+
 /// Authentication: a front end turns a credential into an [`Identity`], and re-checks a
 /// session's identity while it lasts. Certificates are mapped by the front end (it holds the
 /// mappings); whether one was revoked is the engine's answer.

@@ -177,6 +177,9 @@ pub struct Approval {
 pub const OCSP_RESPONDER_FORMAT: &str = "ocsp-responder";
 /// The request format of a SCEP RA certificate (issued by the CA to its SCEP front end).
 pub const SCEP_RA_FORMAT: &str = "scep-ra";
+/// The request format of a CMP responder certificate (issued by the CA to its CMP front
+/// end, which signs its responses with it).
+pub const CMP_RESPONDER_FORMAT: &str = "cmp-responder";
 
 /// A request with everything recorded about it (the AD CS request row, its attributes,
 /// extensions and certificate).

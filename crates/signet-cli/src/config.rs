@@ -241,6 +241,9 @@ pub struct CaConfig {
     /// `[ca.est]`: EST (RFC 7030) on the HTTPS listener (off unless `enabled = true`).
     #[serde(default)]
     pub est: Option<EstToml>,
+    /// `[ca.cmp]`: CMP (RFC 9483) at `/cmp/{ca}` (off unless `enabled = true`).
+    #[serde(default)]
+    pub cmp: Option<CmpToml>,
 }
 
 impl CaConfig {
@@ -255,6 +258,24 @@ impl CaConfig {
             .as_array()?
             .iter()
             .find_map(|m| m.get("profiles")?.as_table())
+    }
+
+    /// The profile a front end's requests go to: `given`, else the policy's
+    /// `default_profile`; when the policy has a profile table, it must be one of its
+    /// profiles.
+    pub fn front_end_profile(&self, given: Option<&str>) -> anyhow::Result<String> {
+        let profile = given
+            .or_else(|| self.policy.get("default_profile").and_then(|d| d.as_str()))
+            .ok_or_else(|| anyhow::anyhow!("name the `profile` its requests go to"))?;
+        if let Some(table) = self.profiles()
+            && !table.contains_key(profile)
+        {
+            anyhow::bail!(
+                "profile {profile:?} is not a profile of [ca.policy] (known: {})",
+                table.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(profile.to_owned())
     }
 }
 
@@ -327,6 +348,38 @@ impl Default for EstToml {
             serverkeygen: false,
             reenroll_may_change_names: false,
             retry_after: DurationSetting::Text("60s".into()),
+        }
+    }
+}
+
+/// `[ca.cmp]`: CMP (RFC 4210 / RFC 9483 Lightweight CMP) at `{public_url}/cmp/{ca}` and
+/// `/.well-known/cmp/p/{ca}`, on both listeners (CMP protects its own messages).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CmpToml {
+    pub enabled: bool,
+    /// The profile every CMP request goes to (default: the policy's `default_profile`).
+    pub profile: Option<String>,
+    /// Grant implicitConfirm when a client asks for it; else every certificate waits for
+    /// the client's certConf.
+    pub implicit_confirm: bool,
+    /// How long an issued certificate waits for certConf before it is revoked.
+    pub confirm_wait: DurationSetting,
+    /// The checkAfter of a pollRep (a request waiting for a manager).
+    pub check_after: DurationSetting,
+    /// The validity of the CMP responder certificate (renewed when a third is left).
+    pub responder_validity: DurationSetting,
+}
+
+impl Default for CmpToml {
+    fn default() -> Self {
+        CmpToml {
+            enabled: false,
+            profile: None,
+            implicit_confirm: true,
+            confirm_wait: DurationSetting::Text("300s".into()),
+            check_after: DurationSetting::Text("10s".into()),
+            responder_validity: DurationSetting::Text("365d".into()),
         }
     }
 }

@@ -24,10 +24,12 @@ use self::maintenance::Maintenance;
 use crate::config::{Config, MetricsToml};
 
 mod acme;
+mod cmp;
 mod delivery;
 mod est;
 mod maintenance;
 mod scep;
+mod service_key;
 
 /// How long a graceful shutdown waits for open requests before closing them.
 const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
@@ -256,6 +258,7 @@ pub async fn start(
         .map(|a| acme::spawn_purge(Arc::clone(a), std::time::Duration::from_secs(600)));
     let scep = scep::build(&config, &authority, &store, &metrics, data, passphrase).await?;
     let est = est::build(&config, &authority, &metrics, &cert_identities)?;
+    let cmp = cmp::build(&config, &authority, &metrics, data, passphrase).await?;
     let app = signet_server::router(AppState {
         enroll: Arc::clone(&authority) as _,
         directory: Arc::clone(&authority) as _,
@@ -280,6 +283,11 @@ pub async fn start(
     // So is SCEP (served on both listeners: devices speak it over plain HTTP).
     let (app, scep_task) = match scep {
         Some((scep, task)) => (app.merge(signet_scep::server::router(scep)), Some(task)),
+        None => (app, None),
+    };
+    // And CMP (both listeners: CMP protects its own messages).
+    let (app, cmp_task) = match cmp {
+        Some((cmp, task)) => (app.merge(signet_cmp::router(cmp)), Some(task)),
         None => (app, None),
     };
     let (tls_stop, tls_stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -374,7 +382,7 @@ pub async fn start(
         if let Some(purge) = acme_purge {
             purge.abort();
         }
-        if let Some(task) = scep_task {
+        for task in [scep_task, cmp_task].into_iter().flatten() {
             task.abort();
         }
         maintenance.stop().await;

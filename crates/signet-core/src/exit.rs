@@ -50,6 +50,7 @@ impl ExitCtx {
         self.request.as_ref().is_some_and(|r| {
             r.format == crate::model::OCSP_RESPONDER_FORMAT
                 || r.format == crate::model::SCEP_RA_FORMAT
+                || r.format == crate::model::CMP_RESPONDER_FORMAT
         })
     }
 

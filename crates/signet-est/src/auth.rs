@@ -19,10 +19,10 @@
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use signet_api::auth::{check_new_identity_name, same_identity};
+use signet_api::auth::same_identity;
 use signet_api::enroll::NotCurrent;
-use signet_api::{Identity, Role, Roles, SerialNumber};
-use signet_x509::{CertificateInfo, San};
+use signet_api::{Identity, SerialNumber};
+use signet_x509::CertificateInfo;
 
 use crate::error::EstError;
 use crate::wire::parse_basic;
@@ -185,32 +185,8 @@ async fn check_not_revoked(est: &Est, info: &CertificateInfo) -> Result<(), EstE
     Ok(())
 }
 
-/// The identity of a certificate this CA issued: named by its CN, or its first DNS name
-/// when the CN is not a usable identity name; the requester role on this CA only.
+/// The identity of a certificate this CA issued (group `est`).
 fn certificate_identity(ca: &EstCa, info: &CertificateInfo) -> Result<Identity, EstError> {
-    let usable = |n: &str| check_new_identity_name(n).is_ok();
-    let name = info
-        .subject
-        .common_name()
-        .filter(|cn| usable(cn))
-        .or_else(|| {
-            info.sans.iter().find_map(|s| match s {
-                San::Dns(d) if usable(d) => Some(d.clone()),
-                _ => None,
-            })
-        })
-        .ok_or_else(|| {
-            EstError::Forbidden(format!(
-                "the client certificate {} has no CN or DNS name usable as an identity name \
-                 (1-64 of A-Z a-z 0-9 - _ . @)",
-                info.subject
-            ))
-        })?;
-    Ok(Identity {
-        name,
-        roles: Roles::from_roles(&[Role::Requester]),
-        cas: vec![ca.ca.clone()],
-        groups: vec![CERTIFICATE_GROUP.to_owned()],
-        via: format!("certificate:{}", info.serial_hex),
-    })
+    signet_api::auth::certificate_identity(&ca.ca, info, CERTIFICATE_GROUP)
+        .map_err(EstError::Forbidden)
 }

@@ -1,5 +1,5 @@
 //! The commented `signet.toml` that `signet init` writes, every option shown; `[ca.acme]`,
-//! `[ca.scep]` and `[ca.est]` enabled with `--dev`, commented out without.
+//! `[ca.scep]`, `[ca.est]` and `[ca.cmp]` enabled with `--dev`, commented out without.
 
 /// What `signet init` puts in the template.
 pub struct Template<'a> {
@@ -82,6 +82,27 @@ retry_after = "60s""#;
     commented_unless(enabled, body)
 }
 
+/// The `[ca.cmp]` section: enabled for the `server` profile (`--dev`), or commented out.
+fn cmp_block(enabled: bool) -> String {
+    let body = r#"# CMP (RFC 9483 Lightweight CMP) at PUBLIC_URL/cmp/CA and /.well-known/cmp/p/CA, on both
+# listeners, for `openssl cmp` and industrial devices (docs/CMP.md). A request is protected
+# with a MAC (senderKID = the name of a token made with `signet admin token create
+# --shared-secret`, secret = the token) or signed with a certificate this CA issued; the
+# answer is protected the same way (signatures by the CA's CMP responder certificate).
+[ca.cmp]
+enabled = true
+profile = "server"
+# Grant implicitConfirm when the client asks; otherwise it must confirm with certConf.
+implicit_confirm = true
+# A certificate not confirmed within this time is revoked (cessationOfOperation).
+confirm_wait = "300s"
+# The checkAfter of a pollRep while a request waits for a certificate manager.
+check_after = "10s"
+# The CMP responder certificate (P-256, issued by this CA), renewed when a third is left.
+responder_validity = "365d""#;
+    commented_unless(enabled, body)
+}
+
 /// `body` as it is when `enabled`, else with every setting line commented out.
 fn commented_unless(enabled: bool, body: &str) -> String {
     if enabled {
@@ -111,6 +132,7 @@ impl Template<'_> {
         let domains = toml_list(self.domains);
         let acme_block = acme_block(self.acme);
         let device_block = device_block(self.acme);
+        let cmp_block = cmp_block(self.acme);
         format!(
             r#"# Signet configuration, written by `signet init`. Every option is shown; edit and
 # restart `signet serve` to apply. Relative paths are relative to this directory.
@@ -228,6 +250,8 @@ ocsp_responder_validity = "7d"
 {acme_block}
 
 {device_block}
+
+{cmp_block}
 
 # The policy module (AD CS ICertPolicy). Built in: "profiles".
 [ca.policy]

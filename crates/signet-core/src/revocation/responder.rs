@@ -329,26 +329,70 @@ impl Authority {
         spki_der: &[u8],
         validity: Duration,
     ) -> Result<(Vec<u8>, SerialNumber), ResponderError> {
+        let usage = signet_x509::KeyUsage(
+            signet_x509::KeyUsage::DIGITAL_SIGNATURE.0 | signet_x509::KeyUsage::KEY_ENCIPHERMENT.0,
+        );
+        self.issue_front_end_certificate(ca, spki_der, validity, FrontEndService {
+            name: "SCEP RA",
+            usage,
+            extended_usage: None,
+            format: crate::model::SCEP_RA_FORMAT,
+            message: "SCEP RA certificate",
+        })
+        .await
+    }
+
+    /// Issues the CMP responder certificate of `ca` to `spki_der`: the key the CMP front
+    /// end signs its responses with (RFC 9483 §3.1): digitalSignature, extended key usage
+    /// id-kp-cmcCA (RFC 6402: it speaks for the CA), valid for `validity` (never past the
+    /// CA certificate), recorded and audited as format `cmp-responder`. The DER and serial.
+    pub async fn issue_cmp_responder_certificate(
+        &self,
+        ca: &CaName,
+        spki_der: &[u8],
+        validity: Duration,
+    ) -> Result<(Vec<u8>, SerialNumber), ResponderError> {
+        self.issue_front_end_certificate(ca, spki_der, validity, FrontEndService {
+            name: "CMP responder",
+            usage: signet_x509::KeyUsage::DIGITAL_SIGNATURE,
+            extended_usage: Some(ID_KP_CMC_CA),
+            format: crate::model::CMP_RESPONDER_FORMAT,
+            message: "CMP responder certificate",
+        })
+        .await
+    }
+
+    async fn issue_front_end_certificate(
+        &self,
+        ca: &CaName,
+        spki_der: &[u8],
+        validity: Duration,
+        service: FrontEndService,
+    ) -> Result<(Vec<u8>, SerialNumber), ResponderError> {
         let state = self.state(ca);
         let now = whole_seconds(self.clock.now());
         let key_id = ext::key_identifier(spki_der).map_err(BuildError::encode("key identifier"))?;
+        let mut extensions = vec![
+            ext::basic_constraints(false, None),
+            ext::key_usage(service.usage),
+        ];
+        if let Some(oid) = service.extended_usage {
+            extensions.push(
+                ext::extended_key_usage(&[oid.to_owned()])
+                    .map_err(BuildError::encode("extended key usage"))?,
+            );
+        }
+        extensions.push(ext::subject_key_identifier(&key_id));
+        extensions.push(ext::authority_key_identifier(&state.authority_key_id));
         let issued = self.service_certificate(
             state,
             ServiceCertificate {
                 spki_der,
-                common_name: format!("{} SCEP RA", state.runtime.info.name),
-                extensions: vec![
-                    ext::basic_constraints(false, None),
-                    ext::key_usage(signet_x509::KeyUsage(
-                        signet_x509::KeyUsage::DIGITAL_SIGNATURE.0
-                            | signet_x509::KeyUsage::KEY_ENCIPHERMENT.0,
-                    )),
-                    ext::subject_key_identifier(&key_id),
-                    ext::authority_key_identifier(&state.authority_key_id),
-                ],
+                common_name: format!("{} {}", state.runtime.info.name, service.name),
+                extensions,
                 validity,
-                format: crate::model::SCEP_RA_FORMAT,
-                message: "SCEP RA certificate",
+                format: service.format,
+                message: service.message,
             },
             now,
         )?;
@@ -357,9 +401,22 @@ impl Authority {
             .await
             .map_err(ResponderError::Record)?;
         self.wake();
-        tracing::info!(ca = %ca, serial = %issued.serial, "SCEP RA certificate issued");
+        tracing::info!(ca = %ca, serial = %issued.serial, "{} certificate issued", service.name);
         Ok((issued.der, issued.serial))
     }
+}
+
+/// id-kp-cmcCA (RFC 6402 §2.10).
+const ID_KP_CMC_CA: &str = "1.3.6.1.5.5.7.3.27";
+
+/// A front end's own certificate: what it is called and may do.
+struct FrontEndService {
+    name: &'static str,
+    usage: signet_x509::KeyUsage,
+    extended_usage: Option<&'static str>,
+    format: &'static str,
+    /// The request's message.
+    message: &'static str,
 }
 
 impl Responder {

@@ -81,6 +81,12 @@ impl FailInfo {
     pub const BAD_POP: FailInfo = FailInfo(1 << 9);
     /// certRevoked.
     pub const CERT_REVOKED: FailInfo = FailInfo(1 << 10);
+    /// certConfirmed.
+    pub const CERT_CONFIRMED: FailInfo = FailInfo(1 << 11);
+    /// badCertTemplate.
+    pub const BAD_CERT_TEMPLATE: FailInfo = FailInfo(1 << 19);
+    /// signerNotTrusted.
+    pub const SIGNER_NOT_TRUSTED: FailInfo = FailInfo(1 << 20);
     /// transactionIdInUse.
     pub const TRANSACTION_ID_IN_USE: FailInfo = FailInfo(1 << 21);
     /// unsupportedVersion.
@@ -339,6 +345,20 @@ impl ResponseHeader {
     /// the request's sender, messageTime now, senderKID echoed (right for PBM; replace it with
     /// our SKI for signature protection), no implicitConfirm.
     pub fn reply_to(req: &PkiMessage, sender_name: &[u8]) -> crate::Result<ResponseHeader> {
+        let mut header = ResponseHeader::reply_to_unreadable(sender_name, &req.header.sender)?;
+        header.sender_kid = req.header.sender_kid.clone();
+        header.transaction_id = req.header.transaction_id.clone();
+        header.recip_nonce = req.header.sender_nonce.clone();
+        Ok(header)
+    }
+
+    /// A header answering a message that could not be read: pvno 2, `recipient` (a
+    /// GeneralName TLV, e.g. the NULL-DN), messageTime now, a fresh 16-byte senderNonce,
+    /// nothing echoed.
+    pub fn reply_to_unreadable(
+        sender_name: &[u8],
+        recipient: &[u8],
+    ) -> crate::Result<ResponseHeader> {
         let mut nonce = vec![0u8; 16];
         SystemRandom::new()
             .fill(&mut nonce)
@@ -349,13 +369,13 @@ impl ResponseHeader {
         Ok(ResponseHeader {
             pvno: 2,
             sender_name: sender_name.to_vec(),
-            recipient: req.header.sender.clone(),
+            recipient: recipient.to_vec(),
             message_time: SystemTime::now(),
-            sender_kid: req.header.sender_kid.clone(),
+            sender_kid: None,
             recip_kid: None,
-            transaction_id: req.header.transaction_id.clone(),
+            transaction_id: None,
             sender_nonce: nonce,
-            recip_nonce: req.header.sender_nonce.clone(),
+            recip_nonce: None,
             implicit_confirm: false,
         })
     }

@@ -1,0 +1,632 @@
+//! CMP (RFC 9483) end to end against the real binary with `openssl cmp` (OpenSSL 3.0):
+//! ir with MAC protection, cr signed with the certificate it gave, kur, rr, p10cr, genm,
+//! certConf and implicit confirmation, a request waiting for a manager and polled through
+//! the approval, and a certificate revoked when its confirmation does not come. Every
+//! certificate passes `openssl verify` and pkilint. Refusals (wrong MAC secret, unknown
+//! sender, bad proof of possession made as an attacker would, malformed DER, wrong content
+//! type, another CA) get the PKIFailureInfo that says why and store nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use signet_x509::cmp::{FailInfo, PkiBody, PkiStatus};
+
+/// A token usable as a CMP shared secret (`--shared-secret`), named `name`.
+fn shared_secret_token(server: &Server, name: &str) -> String {
+    let admin = server.admin_token();
+    let url = server.url();
+    let run = run_signet(
+        &[
+            "admin",
+            "token",
+            "create",
+            "--role",
+            "requester",
+            "--name",
+            name,
+            "--shared-secret",
+            "--token",
+            &admin,
+            "--server",
+            &url,
+        ],
+        &[],
+        None,
+    );
+    run.expect_code(0);
+    run.stdout.trim().to_owned()
+}
+
+fn ec_key(server: &Server, stem: &str) -> PathBuf {
+    let key = unique(&server.work, stem, "key");
+    run_program(
+        "openssl",
+        &[
+            "ecparam",
+            "-genkey",
+            "-name",
+            "prime256v1",
+            "-noout",
+            "-out",
+            key.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    key
+}
+
+/// `openssl cmp -server ADDR -path /cmp/CA ARGS`; its messages (which it prints on
+/// standard output) are in `stderr` too.
+fn cmp_client(server: &Server, args: &[&str]) -> Run {
+    let path = format!("/cmp/{}", server.ca);
+    let mut full = vec!["cmp", "-server", server.addr(), "-path", &path];
+    full.extend_from_slice(args);
+    both(run_program("openssl", &full))
+}
+
+fn both(mut run: Run) -> Run {
+    run.stderr = format!("{}{}", run.stdout, run.stderr);
+    run
+}
+
+/// The MAC credentials of `openssl cmp` for a shared-secret token.
+fn mac_args(name: &str, token: &str) -> Vec<String> {
+    vec![
+        "-ref".into(),
+        name.into(),
+        "-secret".into(),
+        format!("pass:{token}"),
+        "-recipient".into(),
+        "/O=Signet/CN=demo Root CA".into(),
+    ]
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn request_count(server: &Server) -> usize {
+    let admin = server.create_token(&["auditor"], &format!("aud{}", rand_suffix()));
+    let r = server.call(
+        Some(&admin),
+        "GET",
+        &format!("/api/v1/cas/{}/requests?limit=1000", server.ca),
+        None,
+    );
+    assert_eq!(r.status, 200, "{r}");
+    r.json()["items"].as_array().map_or(0, Vec::len)
+}
+
+fn rand_suffix() -> String {
+    let mut b = [0u8; 4];
+    aws_lc_rs::rand::fill(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The certificate's status as the REST API reports it (`issued`, `revoked`...).
+fn certificate_status(server: &Server, cert: &Path) -> serde_json::Value {
+    let auditor = server.create_token(&["auditor"], &format!("aud{}", rand_suffix()));
+    let serial = cert_serial(cert);
+    let r = server.call(
+        Some(&auditor),
+        "GET",
+        &format!("/api/v1/cas/{}/certificates/{serial}", server.ca),
+        None,
+    );
+    assert_eq!(r.status, 200, "{r}");
+    r.json()
+}
+
+fn checked(server: &Server, cert: &Path) {
+    openssl_verify(&server.ca_cert_path(), cert);
+    pkilint(cert);
+}
+
+#[test]
+fn ir_with_mac_then_cr_kur_and_rr_signed_with_the_issued_certificates() {
+    let server = Server::start(&[]);
+    let token = shared_secret_token(&server, "dev1");
+    let mac = mac_args("dev1", &token);
+    let key1 = ec_key(&server, "k1");
+    let ir_cert = server.work_file("ir.crt");
+    let capubs = server.work_file("capubs.crt");
+    let mut args = strs(&mac);
+    args.extend([
+        "-cmd",
+        "ir",
+        "-newkey",
+        key1.to_str().unwrap(),
+        "-subject",
+        "/CN=dev1.test",
+        "-certout",
+        ir_cert.to_str().unwrap(),
+        "-cacertsout",
+        capubs.to_str().unwrap(),
+    ]);
+    let run = cmp_client(&server, &args);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("sending CERTCONF") && run.stderr.contains("received PKICONF"),
+        "the certificate is confirmed: {run}"
+    );
+    checked(&server, &ir_cert);
+    assert!(cert_text(&ir_cert).contains("DNS:dev1.test"));
+    // caPubs carry the root the new entity may not have had.
+    assert_eq!(
+        cert_der(&capubs),
+        cert_der(&server.ca_cert_path()),
+        "caPubs is the CA certificate"
+    );
+
+    // cr, signed with the certificate ir gave; the answer is signed by the CMP responder,
+    // which openssl checks against the CA (digitalSignature, chain).
+    let key2 = ec_key(&server, "k2");
+    let cr_cert = server.work_file("cr.crt");
+    let trusted = server.ca_cert_path();
+    let run = cmp_client(
+        &server,
+        &[
+            "-cmd",
+            "cr",
+            "-cert",
+            ir_cert.to_str().unwrap(),
+            "-key",
+            key1.to_str().unwrap(),
+            "-trusted",
+            trusted.to_str().unwrap(),
+            "-newkey",
+            key2.to_str().unwrap(),
+            "-subject",
+            "/CN=dev2.test",
+            "-certout",
+            cr_cert.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(0);
+    checked(&server, &cr_cert);
+
+    // kur: the certificate renews itself with a new key; the subject and SANs stay.
+    let key3 = ec_key(&server, "k3");
+    let kur_cert = server.work_file("kur.crt");
+    let run = cmp_client(
+        &server,
+        &[
+            "-cmd",
+            "kur",
+            "-cert",
+            cr_cert.to_str().unwrap(),
+            "-key",
+            key2.to_str().unwrap(),
+            "-trusted",
+            trusted.to_str().unwrap(),
+            "-newkey",
+            key3.to_str().unwrap(),
+            "-certout",
+            kur_cert.to_str().unwrap(),
+        ],
+    );
+    run.expect_code(0);
+    checked(&server, &kur_cert);
+    assert_ne!(cert_serial(&kur_cert), cert_serial(&cr_cert));
+    assert!(cert_text(&kur_cert).contains("DNS:dev2.test"));
+
+    // kur signed by one certificate for another is refused (badCertId).
+    let run = cmp_client(
+        &server,
+        &[
+            "-cmd",
+            "kur",
+            "-cert",
+            ir_cert.to_str().unwrap(),
+            "-key",
+            key1.to_str().unwrap(),
+            "-trusted",
+            trusted.to_str().unwrap(),
+            "-oldcert",
+            kur_cert.to_str().unwrap(),
+            "-newkey",
+            key2.to_str().unwrap(),
+            "-certout",
+            server.work_file("no.crt").to_str().unwrap(),
+        ],
+    );
+    assert_ne!(run.code, 0, "{run}");
+    assert!(run.stderr.contains("badCertId"), "{run}");
+
+    // rr: the certificate revokes itself.
+    let run = cmp_client(
+        &server,
+        &[
+            "-cmd",
+            "rr",
+            "-cert",
+            kur_cert.to_str().unwrap(),
+            "-key",
+            key3.to_str().unwrap(),
+            "-trusted",
+            trusted.to_str().unwrap(),
+            "-oldcert",
+            kur_cert.to_str().unwrap(),
+            "-revreason",
+            "1",
+        ],
+    );
+    run.expect_code(0);
+    assert!(run.stderr.contains("revocation accepted"), "{run}");
+    let status = certificate_status(&server, &kur_cert);
+    assert_eq!(status["status"], "revoked", "{status:#}");
+
+    // A revoked certificate no longer signs for anything.
+    let run = cmp_client(
+        &server,
+        &[
+            "-cmd",
+            "cr",
+            "-cert",
+            kur_cert.to_str().unwrap(),
+            "-key",
+            key3.to_str().unwrap(),
+            "-trusted",
+            trusted.to_str().unwrap(),
+            "-newkey",
+            key2.to_str().unwrap(),
+            "-subject",
+            "/CN=dev2.test",
+            "-certout",
+            server.work_file("no2.crt").to_str().unwrap(),
+            "-unprotected_errors",
+        ],
+    );
+    assert_ne!(run.code, 0, "{run}");
+    assert!(run.stderr.contains("certRevoked"), "{run}");
+}
+
+#[test]
+fn p10cr_implicit_confirm_genm_and_the_well_known_path() {
+    let server = Server::start(&[]);
+    let token = shared_secret_token(&server, "dev2");
+    let mac = mac_args("dev2", &token);
+    let key = ec_key(&server, "p10");
+    let csr = server.work_file("p10.csr");
+    run_program(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-key",
+            key.to_str().unwrap(),
+            "-subj",
+            "/CN=p10.test",
+            "-out",
+            csr.to_str().unwrap(),
+        ],
+    )
+    .expect_code(0);
+    let cert = server.work_file("p10.crt");
+    let mut args = strs(&mac);
+    args.extend([
+        "-cmd",
+        "p10cr",
+        "-csr",
+        csr.to_str().unwrap(),
+        "-certout",
+        cert.to_str().unwrap(),
+    ]);
+    cmp_client(&server, &args).expect_code(0);
+    checked(&server, &cert);
+
+    // implicitConfirm asked and granted: no certConf is sent.
+    let key2 = ec_key(&server, "impl");
+    let cert2 = server.work_file("impl.crt");
+    let mut args = strs(&mac);
+    args.extend([
+        "-cmd",
+        "ir",
+        "-newkey",
+        key2.to_str().unwrap(),
+        "-subject",
+        "/CN=impl.test",
+        "-implicit_confirm",
+        "-certout",
+        cert2.to_str().unwrap(),
+    ]);
+    let run = cmp_client(&server, &args);
+    run.expect_code(0);
+    assert!(!run.stderr.contains("CERTCONF"), "{run}");
+    checked(&server, &cert2);
+
+    // genm: the current CRL (what OpenSSL 3.0 can ask for by name), on the RFC 9483 path.
+    let path = format!("/.well-known/cmp/p/{}", server.ca);
+    let mut args = vec!["cmp", "-server", server.addr(), "-path", &path];
+    args.extend(strs(&mac));
+    args.extend(["-cmd", "genm", "-infotype", "currentCRL"]);
+    let run = both(run_program("openssl", &args));
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("genp contains ITAV of type: id-it-currentCRL"),
+        "{run}"
+    );
+}
+
+#[test]
+fn an_unconfirmed_certificate_is_revoked() {
+    let mut server = Server::init(&["--dev"]);
+    set_cmp(&server, &[("implicit_confirm", "false"), ("confirm_wait", "\"2s\"")]);
+    server.serve();
+    let token = shared_secret_token(&server, "dev3");
+    let key = ec_key(&server, "unconf");
+    let cert = server.work_file("unconf.crt");
+    let mac = mac_args("dev3", &token);
+    let mut args = strs(&mac);
+    args.extend([
+        "-cmd",
+        "ir",
+        "-newkey",
+        key.to_str().unwrap(),
+        "-subject",
+        "/CN=unconf.test",
+        "-disable_confirm",
+        "-certout",
+        cert.to_str().unwrap(),
+    ]);
+    let run = cmp_client(&server, &args);
+    run.expect_code(0);
+    assert_eq!(certificate_status(&server, &cert)["status"], "issued");
+    wait_until(Duration::from_secs(20), "the unconfirmed certificate revoked", || {
+        (certificate_status(&server, &cert)["status"] == "revoked").then_some(())
+    });
+    let status = certificate_status(&server, &cert);
+    assert_eq!(
+        status["certificate"]["revocation_reason"], "cessationOfOperation",
+        "{status:#}"
+    );
+}
+
+/// Rewrites `[ca.cmp]` settings in signet.toml.
+fn set_cmp(server: &Server, settings: &[(&str, &str)]) {
+    let path = server.data.join("signet.toml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let start = text.find("[ca.cmp]").expect("[ca.cmp] in signet.toml");
+    for (key, value) in settings {
+        let at = start + text[start..].find(&format!("\n{key} = ")).expect(key) + 1;
+        let end = at + text[at..].find('\n').unwrap();
+        text.replace_range(at..end, &format!("{key} = {value}"));
+    }
+    std::fs::write(&path, text).unwrap();
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_request_waits_for_a_manager_and_the_client_polls_until_approval() {
+    let mut server = Server::init(&["--dev"]);
+    set_cmp(&server, &[("profile", "\"manual\""), ("check_after", "\"1s\"")]);
+    server.serve();
+    let token = shared_secret_token(&server, "dev4");
+    let mgr = server.create_token(&["manager"], "cmp-officer");
+    let key = ec_key(&server, "wait");
+    let cert = server.work_file("wait.crt");
+    let path = format!("/cmp/{}", server.ca);
+    let mut child = KillOnDrop(
+        Command::new("openssl")
+            .args(["cmp", "-server", server.addr(), "-path", &path])
+            .args(mac_args("dev4", &token))
+            .args([
+                "-cmd",
+                "ir",
+                "-newkey",
+                key.to_str().unwrap(),
+                "-subject",
+                "/CN=waiting.test",
+                "-certout",
+                cert.to_str().unwrap(),
+                "-total_timeout",
+                "120",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = server.url();
+    let id = wait_until(Duration::from_secs(20), "the CMP request pending", || {
+        let run = run_signet(
+            &["admin", "pending", "--json", "--token", &mgr, "--server", &url],
+            &[],
+            None,
+        );
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).ok()?;
+        let items = v.as_array().or(v["items"].as_array())?.clone();
+        items
+            .first()
+            .map(|i| i["id"].to_string().trim_matches('"').to_owned())
+    });
+    // The client is polling, not resubmitting: still one request.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(child.0.try_wait().unwrap().is_none(), "openssl still polls");
+    run_signet(
+        &["admin", "approve", &id, "--token", &mgr, "--server", &url],
+        &[],
+        None,
+    )
+    .expect_code(0);
+    let status = wait_until(Duration::from_secs(30), "openssl cmp to finish", || {
+        child.0.try_wait().unwrap()
+    });
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stdout.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "openssl cmp: {status:?}\n{stderr}");
+    assert!(stderr.contains("received POLLREP"), "{stderr}");
+    assert!(stderr.contains("received PKICONF"), "{stderr}");
+    checked(&server, &cert);
+}
+
+/// POSTs a CMP message; the answer's status, content type and parsed body.
+fn post_cmp(server: &Server, path: &str, content_type: &str, der: &[u8]) -> (u16, String, PkiBody) {
+    let r = http(server.addr(), "POST", path, &[("Content-Type", content_type)], der);
+    assert_eq!(r.content_type, "application/pkixcmp", "{r}");
+    let msg = signet_x509::cmp::parse_message(&r.body).expect("the answer is a CMP message");
+    assert_eq!(msg.header.pvno, 2);
+    (r.status, r.content_type.clone(), msg.body)
+}
+
+fn expect_error(body: &PkiBody, fail: FailInfo) -> String {
+    let PkiBody::Error(e) = body else {
+        panic!("expected an error message, got {body:?}");
+    };
+    assert_eq!(e.status.status, PkiStatus::Rejection);
+    assert!(
+        e.status.fail_info.has(fail),
+        "failInfo {:?}, expected {fail:?}: {:?}",
+        e.status.fail_info,
+        e.status.status_string
+    );
+    e.status.status_string.clone().unwrap_or_default()
+}
+
+/// An `ir` as openssl makes it (saved with -reqout; the server it names is not there).
+fn openssl_ir(server: &Server, name: &str, token: &str, extra: &[&str]) -> Vec<u8> {
+    let key = ec_key(server, "req");
+    let out = unique(&server.work, "ir", "der");
+    let mut args = vec![
+        "cmp",
+        "-server",
+        "127.0.0.1:9",
+        "-cmd",
+        "ir",
+        "-ref",
+        name,
+        "-newkey",
+        key.to_str().unwrap(),
+        "-subject",
+        "/CN=attack.test",
+        "-certout",
+        "/dev/null",
+        "-reqout",
+        out.to_str().unwrap(),
+    ];
+    let secret = format!("pass:{token}");
+    args.extend(["-secret", &secret]);
+    args.extend_from_slice(extra);
+    let _ = run_program("openssl", &args);
+    std::fs::read(&out).expect("openssl wrote the request before connecting")
+}
+
+#[test]
+fn refusals_say_why_and_store_nothing() {
+    let server = Server::start(&[]);
+    let token = shared_secret_token(&server, "dev5");
+    let path = format!("/cmp/{}", server.ca);
+    let before = request_count(&server);
+
+    // Wrong MAC secret: badMessageCheck.
+    let key = ec_key(&server, "w");
+    let wrong = |args: &[&str]| {
+        let mut full = vec![
+            "-cmd",
+            "ir",
+            "-newkey",
+            key.to_str().unwrap(),
+            "-subject",
+            "/CN=wrong.test",
+            "-certout",
+            "/dev/null",
+            "-unprotected_errors",
+        ];
+        full.extend_from_slice(args);
+        cmp_client(&server, &full)
+    };
+    let run = wrong(&["-ref", "dev5", "-secret", "pass:not-the-token"]);
+    assert!(run.stderr.contains("badMessageCheck"), "{run}");
+    // Unknown sender: signerNotTrusted.
+    let secret = format!("pass:{token}");
+    let run = wrong(&["-ref", "nobody", "-secret", &secret]);
+    assert!(run.stderr.contains("signerNotTrusted"), "{run}");
+    // An ordinary token (not made with --shared-secret) is no MAC secret either.
+    let plain = server.create_token(&["requester"], "plain");
+    let plain_secret = format!("pass:{plain}");
+    let run = wrong(&["-ref", "plain", "-secret", &plain_secret]);
+    assert!(run.stderr.contains("signerNotTrusted"), "{run}");
+    // Another CA named as the recipient: wrongAuthority.
+    let run = wrong(&["-ref", "dev5", "-secret", &secret, "-recipient", "/CN=Other CA"]);
+    assert!(run.stderr.contains("wrongAuthority"), "{run}");
+    // A CA that does not exist here: 404.
+    let ir = openssl_ir(&server, "dev5", &token, &[]);
+    let (status, _, body) = post_cmp(&server, "/cmp/elsewhere", "application/pkixcmp", &ir);
+    assert_eq!(status, 404);
+    expect_error(&body, FailInfo::WRONG_AUTHORITY);
+    // raVerified POP: badPOP.
+    let ra = openssl_ir(&server, "dev5", &token, &["-popo", "0"]);
+    let (status, _, body) = post_cmp(&server, &path, "application/pkixcmp", &ra);
+    assert_eq!(status, 200);
+    expect_error(&body, FailInfo::BAD_POP);
+
+    // A signature POP that does not verify, made as an attacker holding the token would:
+    // flip a bit of the POP signature and MAC the message again.
+    let tampered = tamper_pop(&ir, &token);
+    let (status, _, body) = post_cmp(&server, &path, "application/pkixcmp", &tampered);
+    assert_eq!(status, 200);
+    let text = expect_error(&body, FailInfo::BAD_POP);
+    assert!(text.contains("proof of possession"), "{text}");
+    // The same message untampered is accepted (the tampering is what failed).
+    let (status, _, body) = post_cmp(&server, &path, "application/pkixcmp", &ir);
+    assert_eq!(status, 200);
+    assert!(matches!(body, PkiBody::Other(1)), "an ip: {body:?}");
+    let after_good = request_count(&server);
+    assert_eq!(after_good, before + 1);
+
+    // Malformed DER: 400 and badDataFormat.
+    let (status, _, body) = post_cmp(&server, &path, "application/pkixcmp", b"\x30\x03\x02\x01");
+    assert_eq!(status, 400);
+    expect_error(&body, FailInfo::BAD_DATA_FORMAT);
+    // The wrong content type: 415 and badDataFormat.
+    let ir2 = openssl_ir(&server, "dev5", &token, &[]);
+    let (status, _, body) = post_cmp(&server, &path, "application/octet-stream", &ir2);
+    assert_eq!(status, 415);
+    expect_error(&body, FailInfo::BAD_DATA_FORMAT);
+    // The same transactionID again: transactionIdInUse... or issued anew? The first ir
+    // is confirmed-pending, so reusing its transactionID is refused.
+    let (_, _, body) = post_cmp(&server, &path, "application/pkixcmp", &ir);
+    expect_error(&body, FailInfo::TRANSACTION_ID_IN_USE);
+
+    assert_eq!(request_count(&server), after_good, "no refusal stored anything");
+}
+
+/// The ir with its POP signature's last byte flipped and its MAC recomputed with `token`.
+fn tamper_pop(ir: &[u8], token: &str) -> Vec<u8> {
+    let msg = signet_x509::cmp::parse_message(ir).unwrap();
+    let PkiBody::Ir(reqs) = &msg.body else {
+        panic!("not an ir")
+    };
+    let signet_x509::cmp::Pop::Signature { signature, .. } = &reqs[0].pop else {
+        panic!("no signature POP")
+    };
+    let at = ir
+        .windows(signature.len())
+        .position(|w| w == signature.as_slice())
+        .unwrap()
+        + signature.len()
+        - 1;
+    let mut out = ir.to_vec();
+    out[at] ^= 0x01;
+    let tampered = signet_x509::cmp::parse_message(&out).unwrap();
+    let params = tampered.pbm_params().unwrap().unwrap();
+    let mac = params.mac(token.as_bytes(), &tampered.protected_part());
+    let old = msg.protection.as_ref().unwrap();
+    assert!(out.ends_with(old), "the MAC is the message's last bytes");
+    let n = out.len();
+    out[n - old.len()..].copy_from_slice(&mac);
+    out
+}

@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 mkdir -p corpus/parse_csr corpus/parse_certificate corpus/pem_decode corpus/distinguished_name \
-    corpus/subject_alt_name corpus/extensions corpus/cms corpus/cmp
+    corpus/subject_alt_name corpus/extensions corpus/cms corpus/cmp corpus/crmf
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -197,3 +197,27 @@ cmp_seeds() {
     req genm genm $mac -infotype signKeyPairTypes
 }
 cmp_seeds
+
+# CRMF requests: the CertReqMsg of the ir and cr seeds (PKIMessage → body [0]/[2] →
+# CertReqMessages → the first CertReqMsg), and a PKCS#10 request.
+crmf_seeds() {
+    for name in ir cr; do
+        python3 - "corpus/cmp/seed-$name.der" "corpus/crmf/seed-$name.der" <<'PY'
+import sys
+def tlv(b, i):
+    n = b[i + 1]; h = 2
+    if n & 0x80:
+        k = n & 0x7f; n = int.from_bytes(b[i + 2:i + 2 + k], 'big'); h += k
+    return i + h, i + h + n          # content start, end
+d = open(sys.argv[1], 'rb').read()
+c, _ = tlv(d, 0)                     # PKIMessage
+_, c = tlv(d, c)                     # skip the header
+c, _ = tlv(d, c)                     # body [0] / [2]
+c, _ = tlv(d, c)                     # CertReqMessages
+_, e = tlv(d, c)                     # the first CertReqMsg
+open(sys.argv[2], 'wb').write(d[c:e])
+PY
+    done
+    cp "$tmp/cmp.csr" corpus/crmf/seed-pkcs10.pem
+}
+crmf_seeds

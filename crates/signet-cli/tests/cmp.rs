@@ -348,7 +348,8 @@ fn p10cr_implicit_confirm_genm_and_the_well_known_path() {
     let run = both(run_program("openssl", &args));
     run.expect_code(0);
     assert!(
-        run.stderr.contains("genp contains ITAV of type: id-it-currentCRL"),
+        run.stderr
+            .contains("genp contains ITAV of type: id-it-currentCRL"),
         "{run}"
     );
 }
@@ -356,7 +357,10 @@ fn p10cr_implicit_confirm_genm_and_the_well_known_path() {
 #[test]
 fn an_unconfirmed_certificate_is_revoked() {
     let mut server = Server::init(&["--dev"]);
-    set_cmp(&server, &[("implicit_confirm", "false"), ("confirm_wait", "\"2s\"")]);
+    set_cmp(
+        &server,
+        &[("implicit_confirm", "false"), ("confirm_wait", "\"2s\"")],
+    );
     server.serve();
     let token = shared_secret_token(&server, "dev3");
     let key = ec_key(&server, "unconf");
@@ -377,9 +381,11 @@ fn an_unconfirmed_certificate_is_revoked() {
     let run = cmp_client(&server, &args);
     run.expect_code(0);
     assert_eq!(certificate_status(&server, &cert)["status"], "issued");
-    wait_until(Duration::from_secs(20), "the unconfirmed certificate revoked", || {
-        (certificate_status(&server, &cert)["status"] == "revoked").then_some(())
-    });
+    wait_until(
+        Duration::from_secs(20),
+        "the unconfirmed certificate revoked",
+        || (certificate_status(&server, &cert)["status"] == "revoked").then_some(()),
+    );
     let status = certificate_status(&server, &cert);
     assert_eq!(
         status["certificate"]["revocation_reason"], "cessationOfOperation",
@@ -412,7 +418,10 @@ impl Drop for KillOnDrop {
 #[test]
 fn a_request_waits_for_a_manager_and_the_client_polls_until_approval() {
     let mut server = Server::init(&["--dev"]);
-    set_cmp(&server, &[("profile", "\"manual\""), ("check_after", "\"1s\"")]);
+    set_cmp(
+        &server,
+        &[("profile", "\"manual\""), ("check_after", "\"1s\"")],
+    );
     server.serve();
     let token = shared_secret_token(&server, "dev4");
     let mgr = server.create_token(&["manager"], "cmp-officer");
@@ -443,7 +452,9 @@ fn a_request_waits_for_a_manager_and_the_client_polls_until_approval() {
     let url = server.url();
     let id = wait_until(Duration::from_secs(20), "the CMP request pending", || {
         let run = run_signet(
-            &["admin", "pending", "--json", "--token", &mgr, "--server", &url],
+            &[
+                "admin", "pending", "--json", "--token", &mgr, "--server", &url,
+            ],
             &[],
             None,
         );
@@ -475,7 +486,13 @@ fn a_request_waits_for_a_manager_and_the_client_polls_until_approval() {
 
 /// POSTs a CMP message; the answer's status, content type and parsed body.
 fn post_cmp(server: &Server, path: &str, content_type: &str, der: &[u8]) -> (u16, String, PkiBody) {
-    let r = http(server.addr(), "POST", path, &[("Content-Type", content_type)], der);
+    let r = http(
+        server.addr(),
+        "POST",
+        path,
+        &[("Content-Type", content_type)],
+        der,
+    );
     assert_eq!(r.content_type, "application/pkixcmp", "{r}");
     let msg = signet_x509::cmp::parse_message(&r.body).expect("the answer is a CMP message");
     assert_eq!(msg.header.pvno, 2);
@@ -560,7 +577,14 @@ fn refusals_say_why_and_store_nothing() {
     let run = wrong(&["-ref", "plain", "-secret", &plain_secret]);
     assert!(run.stderr.contains("signerNotTrusted"), "{run}");
     // Another CA named as the recipient: wrongAuthority.
-    let run = wrong(&["-ref", "dev5", "-secret", &secret, "-recipient", "/CN=Other CA"]);
+    let run = wrong(&[
+        "-ref",
+        "dev5",
+        "-secret",
+        &secret,
+        "-recipient",
+        "/CN=Other CA",
+    ]);
     assert!(run.stderr.contains("wrongAuthority"), "{run}");
     // A CA that does not exist here: 404.
     let ir = openssl_ir(&server, "dev5", &token, &[]);
@@ -601,7 +625,11 @@ fn refusals_say_why_and_store_nothing() {
     let (_, _, body) = post_cmp(&server, &path, "application/pkixcmp", &ir);
     expect_error(&body, FailInfo::TRANSACTION_ID_IN_USE);
 
-    assert_eq!(request_count(&server), after_good, "no refusal stored anything");
+    assert_eq!(
+        request_count(&server),
+        after_good,
+        "no refusal stored anything"
+    );
 }
 
 /// The ir with its POP signature's last byte flipped and its MAC recomputed with `token`.

@@ -40,9 +40,7 @@ impl From<EnrollError> for Failure {
             EnrollError::UnknownCa(_) => FailInfo::WRONG_AUTHORITY,
             EnrollError::BadRequest(_) | EnrollError::Conflict(_) => FailInfo::BAD_REQUEST,
             EnrollError::NotFound(_) => FailInfo::BAD_CERT_ID,
-            EnrollError::Unauthenticated(_) | EnrollError::Forbidden(_) => {
-                FailInfo::NOT_AUTHORIZED
-            }
+            EnrollError::Unauthenticated(_) | EnrollError::Forbidden(_) => FailInfo::NOT_AUTHORIZED,
             EnrollError::RateLimited { .. } | EnrollError::Unavailable(_) => {
                 FailInfo::SYSTEM_UNAVAIL
             }

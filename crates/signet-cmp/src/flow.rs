@@ -13,8 +13,8 @@ use std::time::Instant;
 use signet_api::revocation::HolderRequest;
 use signet_api::{RequestStatus, RevocationReason, SerialNumber, SubmitRequest, SubmitResponse};
 use signet_x509::cmp::{
-    CertReqMsg, CertResponse, FailInfo, PkiBody, PkiMessage, PkiStatus, PollResponse,
-    ResponseBody, StatusInfo,
+    CertReqMsg, CertResponse, FailInfo, PkiBody, PkiMessage, PkiStatus, PollResponse, ResponseBody,
+    StatusInfo,
 };
 
 use crate::failure::Failure;
@@ -27,7 +27,12 @@ pub type Answer = Result<(ResponseBody, bool), Failure>;
 
 /// Authenticates `msg` and answers its body. The protection to answer with comes back
 /// even when the answer is a failure (unprotected when the sender is not known).
-pub async fn handle(cmp: &Cmp, ca: &CmpCa, msg: &PkiMessage, ca_subject: &[u8]) -> (Protection, Answer) {
+pub async fn handle(
+    cmp: &Cmp,
+    ca: &CmpCa,
+    msg: &PkiMessage,
+    ca_subject: &[u8],
+) -> (Protection, Answer) {
     let sender = match authenticate(cmp, ca, msg).await {
         Ok(s) => s,
         Err(f) => return (Protection::None, Err(f)),
@@ -39,10 +44,19 @@ pub async fn handle(cmp: &Cmp, ca: &CmpCa, msg: &PkiMessage, ca_subject: &[u8]) 
     (sender.protection, answer)
 }
 
-async fn answer(cmp: &Cmp, ca: &CmpCa, msg: &PkiMessage, sender: &Sender, ca_subject: &[u8]) -> Answer {
+async fn answer(
+    cmp: &Cmp,
+    ca: &CmpCa,
+    msg: &PkiMessage,
+    sender: &Sender,
+    ca_subject: &[u8],
+) -> Answer {
     check_recipient(cmp, ca, msg, ca_subject)?;
     let txid = msg.header.transaction_id.clone().ok_or_else(|| {
-        Failure::new(FailInfo::BAD_DATA_FORMAT, "the message has no transactionID")
+        Failure::new(
+            FailInfo::BAD_DATA_FORMAT,
+            "the message has no transactionID",
+        )
     })?;
     if msg.header.sender_nonce.is_none() {
         return Err(Failure::new(
@@ -69,7 +83,8 @@ async fn answer(cmp: &Cmp, ca: &CmpCa, msg: &PkiMessage, sender: &Sender, ca_sub
             if let Some(t) = owned(cmp, sender, &key)? {
                 cmp.transactions.remove(&key);
                 if let Stage::Confirm { serial, .. } = t.stage {
-                    revoke_unconfirmed(cmp, &key.0, serial, "the client sent an error message").await;
+                    revoke_unconfirmed(cmp, &key.0, serial, "the client sent an error message")
+                        .await;
                 }
             }
             Ok((ResponseBody::PkiConf, false))
@@ -86,7 +101,12 @@ async fn answer(cmp: &Cmp, ca: &CmpCa, msg: &PkiMessage, sender: &Sender, ca_sub
 
 /// The recipient, when it is a directoryName other than the NULL-DN, must name this CA
 /// (or its CMP responder).
-fn check_recipient(cmp: &Cmp, ca: &CmpCa, msg: &PkiMessage, ca_subject: &[u8]) -> Result<(), Failure> {
+fn check_recipient(
+    cmp: &Cmp,
+    ca: &CmpCa,
+    msg: &PkiMessage,
+    ca_subject: &[u8],
+) -> Result<(), Failure> {
     let Some(name) = &msg.header.recipient_name else {
         return Ok(());
     };
@@ -143,7 +163,17 @@ async fn enroll_crmf(
     if reply == Reply::Kup {
         check_key_update(sender, req)?;
     }
-    start(cmp, ca, msg, sender, key, parsed.der, req.cert_req_id, reply).await
+    start(
+        cmp,
+        ca,
+        msg,
+        sender,
+        key,
+        parsed.der,
+        req.cert_req_id,
+        reply,
+    )
+    .await
 }
 
 /// kur: signed with the certificate it renews, which oldCertID names (RFC 9483 §4.1.3).
@@ -400,7 +430,10 @@ fn cert_hash_matches(hash: &[u8], certificate: &[u8]) -> bool {
 
 async fn poll(cmp: &Cmp, ca: &CmpCa, sender: &Sender, key: Key, ids: &[i64]) -> Answer {
     let t = owned(cmp, sender, &key)?.ok_or_else(|| {
-        Failure::new(FailInfo::BAD_REQUEST, "no request of this transaction is open")
+        Failure::new(
+            FailInfo::BAD_REQUEST,
+            "no request of this transaction is open",
+        )
     })?;
     if !ids.iter().all(|id| *id == t.cert_req_id) {
         return Err(Failure::new(

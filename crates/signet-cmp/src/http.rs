@@ -88,7 +88,11 @@ pub async fn post_message(
                 FailInfo::WRONG_AUTHORITY,
                 format!(
                     "no CA {:?} serves CMP here",
-                    label.unwrap_or_default().chars().take(64).collect::<String>()
+                    label
+                        .unwrap_or_default()
+                        .chars()
+                        .take(64)
+                        .collect::<String>()
                 ),
             ),
         );

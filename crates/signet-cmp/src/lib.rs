@@ -101,7 +101,10 @@ pub struct ResponderKeyError(String);
 
 impl ResponderKey {
     /// From a P-256 key's PKCS#8 DER and its certificate (DER).
-    pub fn from_pkcs8(pkcs8: &[u8], certificate: Vec<u8>) -> Result<ResponderKey, ResponderKeyError> {
+    pub fn from_pkcs8(
+        pkcs8: &[u8],
+        certificate: Vec<u8>,
+    ) -> Result<ResponderKey, ResponderKeyError> {
         let key = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8)
             .map_err(|e| ResponderKeyError(format!("not a P-256 PKCS#8 key: {e}")))?;
         let info = signet_x509::parse_certificate(&certificate)

@@ -120,7 +120,10 @@ impl TokenSecretKey {
     pub(crate) fn secret(&self, seed: &[u8; 16]) -> String {
         let mut data = b"signet token secret v1".to_vec();
         data.extend_from_slice(seed);
-        format!("signet_{}", hex::encode(signet_x509::hmac_sha256(&self.0, &data)))
+        format!(
+            "signet_{}",
+            hex::encode(signet_x509::hmac_sha256(&self.0, &data))
+        )
     }
 }
 

@@ -504,3 +504,31 @@ fn hostile_inputs_fail_cleanly() {
     assert!(matches!(msg.pbm_params(), Err(Error::Malformed { .. })));
     assert!(msg.verify_pbm(b"k").is_err());
 }
+
+#[test]
+fn a_crmf_request_is_a_request_the_ca_can_store_and_read_again() {
+    let o = setup();
+    let der = request(&o, "ir", "ir-crmf.der", &ir_args());
+    let msg = cmp::parse_message(&der).unwrap();
+    let req = &reqs(&msg)[0];
+    let parsed = signet_x509::parse_request(req.der()).unwrap();
+    assert_eq!(parsed.format, signet_x509::RequestFormat::Crmf);
+    assert_eq!(parsed.der, req.der());
+    assert_eq!(parsed.subject.common_name().as_deref(), Some("dev"));
+    let dev = parse_certificate(&der_of(&o, "dev.crt")).unwrap();
+    assert_eq!(parsed.spki_der, dev.spki_der);
+    // A PKCS#10 request still reads as one.
+    let csr = signet_x509::parse_request(&std::fs::read(o.path("dev.csr")).unwrap()).unwrap();
+    assert_eq!(csr.format, signet_x509::RequestFormat::Pkcs10);
+    // A flipped POP signature is refused as a bad signature; truncations fail cleanly.
+    let mut bad = req.der().to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(matches!(
+        signet_x509::parse_request(&bad),
+        Err(Error::BadSignature)
+    ));
+    for n in 0..req.der().len() {
+        assert!(signet_x509::parse_request(&req.der()[..n]).is_err());
+    }
+}

@@ -45,7 +45,12 @@ pub async fn build(
         };
         validity.push((
             name.clone(),
-            range(&cmp.responder_validity, 3600, 5 * 366 * 86400, "responder_validity")?,
+            range(
+                &cmp.responder_validity,
+                3600,
+                5 * 366 * 86400,
+                "responder_validity",
+            )?,
         ));
         cas.push(CmpCa {
             ca: name,

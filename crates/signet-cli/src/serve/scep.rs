@@ -125,9 +125,18 @@ pub async fn build(
 }
 
 /// Installs what `keys` says is due for `ca`.
-async fn ensure(keys: &ServiceKeys, scep: &Scep, authority: &Authority, ca: &CaName, validity: Duration) -> Result<()> {
+async fn ensure(
+    keys: &ServiceKeys,
+    scep: &Scep,
+    authority: &Authority,
+    ca: &CaName,
+    validity: Duration,
+) -> Result<()> {
     let installed = scep.ra_certificate(ca);
-    if let Some(new) = keys.ensure(authority, ca, validity, installed.as_deref()).await? {
+    if let Some(new) = keys
+        .ensure(authority, ca, validity, installed.as_deref())
+        .await?
+    {
         scep.set_ra(ca, RaKey::from_pkcs8(&new.pkcs8, new.certificate)?);
     }
     Ok(())

@@ -159,7 +159,9 @@ impl ServiceKeys {
         let key_pem = std::fs::read(key_path).ok()?;
         let label = self.service.label();
         let key = SoftwareKey::from_pem(&key_pem, self.passphrase.as_deref().map(|p| p.as_slice()))
-            .map_err(|e| tracing::warn!(error = %e, "the {label} key does not open; issuing a new one"))
+            .map_err(
+                |e| tracing::warn!(error = %e, "the {label} key does not open; issuing a new one"),
+            )
             .ok()?;
         if signet_x509::parse_certificate(&der).ok()?.spki_der != key.public_key_der() {
             tracing::warn!("the stored {label} key is not its certificate's; issuing a new one");

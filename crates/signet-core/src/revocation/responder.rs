@@ -332,13 +332,18 @@ impl Authority {
         let usage = signet_x509::KeyUsage(
             signet_x509::KeyUsage::DIGITAL_SIGNATURE.0 | signet_x509::KeyUsage::KEY_ENCIPHERMENT.0,
         );
-        self.issue_front_end_certificate(ca, spki_der, validity, FrontEndService {
-            name: "SCEP RA",
-            usage,
-            extended_usage: None,
-            format: crate::model::SCEP_RA_FORMAT,
-            message: "SCEP RA certificate",
-        })
+        self.issue_front_end_certificate(
+            ca,
+            spki_der,
+            validity,
+            FrontEndService {
+                name: "SCEP RA",
+                usage,
+                extended_usage: None,
+                format: crate::model::SCEP_RA_FORMAT,
+                message: "SCEP RA certificate",
+            },
+        )
         .await
     }
 
@@ -352,13 +357,18 @@ impl Authority {
         spki_der: &[u8],
         validity: Duration,
     ) -> Result<(Vec<u8>, SerialNumber), ResponderError> {
-        self.issue_front_end_certificate(ca, spki_der, validity, FrontEndService {
-            name: "CMP responder",
-            usage: signet_x509::KeyUsage::DIGITAL_SIGNATURE,
-            extended_usage: Some(ID_KP_CMC_CA),
-            format: crate::model::CMP_RESPONDER_FORMAT,
-            message: "CMP responder certificate",
-        })
+        self.issue_front_end_certificate(
+            ca,
+            spki_der,
+            validity,
+            FrontEndService {
+                name: "CMP responder",
+                usage: signet_x509::KeyUsage::DIGITAL_SIGNATURE,
+                extended_usage: Some(ID_KP_CMC_CA),
+                format: crate::model::CMP_RESPONDER_FORMAT,
+                message: "CMP responder certificate",
+            },
+        )
         .await
     }
 

@@ -658,3 +658,133 @@ fn tamper_pop(ir: &[u8], token: &str) -> Vec<u8> {
     out[n - old.len()..].copy_from_slice(&mac);
     out
 }
+
+/// Content start and end of the DER TLV at `i`.
+fn tlv_at(b: &[u8], i: usize) -> (usize, usize) {
+    let n = usize::from(b[i + 1]);
+    if n & 0x80 == 0 {
+        return (i + 2, i + 2 + n);
+    }
+    let k = n & 0x7f;
+    let len = b[i + 2..i + 2 + k]
+        .iter()
+        .fold(0usize, |a, &x| (a << 8) | usize::from(x));
+    (i + 2 + k, i + 2 + k + len)
+}
+
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    signet_x509::der_tlv(tag, content)
+}
+
+/// HMAC-SHA256 keyed with PBKDF2-HMAC-SHA256(secret, salt, iterations, 32) over `data`,
+/// computed by Python's hashlib (not by Signet).
+fn python_pbmac1(secret: &str, salt: &[u8], iterations: u32, data: &[u8]) -> Vec<u8> {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let script = format!(
+        "import hashlib, hmac\n\
+         k = hashlib.pbkdf2_hmac('sha256', {secret:?}.encode(), bytes.fromhex('{}'), {iterations}, 32)\n\
+         print(hmac.new(k, bytes.fromhex('{}'), hashlib.sha256).hexdigest())",
+        hex(salt),
+        hex(data)
+    );
+    let run = run_program("python3", &["-c", &script]);
+    run.expect_code(0);
+    let out = run.stdout.trim();
+    (0..out.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&out[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn pbmac1_protection_per_rfc_9481_is_verified_and_answered_in_kind() {
+    let server = Server::start(&[]);
+    let token = shared_secret_token(&server, "dev6");
+    let ir = openssl_ir(&server, "dev6", &token, &[]);
+    // Swap openssl's PBM protectionAlg for PBMAC1 (PBKDF2-HMAC-SHA256, 10000 iterations,
+    // HMAC-SHA256), keep the rest of the header and the body, MAC with Python.
+    let salt = [7u8; 16];
+    let iterations = 10_000;
+    let alg = signet_x509::cmp::Pbmac1Params {
+        salt: salt.to_vec(),
+        iterations,
+        key_length: 32,
+        prf: signet_x509::cmp::pbmac1::Hmac::Sha256,
+        mac: signet_x509::cmp::pbmac1::Hmac::Sha256,
+    }
+    .algorithm_identifier();
+    let shown = server.work_file("pbmac1-alg.der");
+    std::fs::write(&shown, &alg).unwrap();
+    let parsed = run_program(
+        "openssl",
+        &[
+            "asn1parse",
+            "-inform",
+            "DER",
+            "-in",
+            shown.to_str().unwrap(),
+        ],
+    );
+    parsed.expect_code(0);
+    for name in ["PBMAC1", "PBKDF2", "hmacWithSHA256"] {
+        assert!(parsed.stdout.contains(name), "{name}: {parsed}");
+    }
+    let (msg_start, _) = tlv_at(&ir, 0);
+    let (h_start, h_end) = tlv_at(&ir, msg_start);
+    let (_, body_end) = tlv_at(&ir, h_end);
+    let mut header = Vec::new();
+    let mut i = h_start;
+    while i < h_end {
+        let (_, end) = tlv_at(&ir, i);
+        if ir[i] == 0xa1 {
+            header.extend(der(0xa1, &alg));
+        } else {
+            header.extend_from_slice(&ir[i..end]);
+        }
+        i = end;
+    }
+    let header = der(0x30, &header);
+    let body = &ir[h_end..body_end];
+    let protected = der(0x30, &[header.as_slice(), body].concat());
+    let mac = python_pbmac1(&token, &salt, iterations, &protected);
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(&mac);
+    let message = der(
+        0x30,
+        &[header.as_slice(), body, &der(0xa0, &der(0x03, &bits))].concat(),
+    );
+
+    let path = format!("/cmp/{}", server.ca);
+    let r = http(
+        server.addr(),
+        "POST",
+        &path,
+        &[("Content-Type", "application/pkixcmp")],
+        &message,
+    );
+    assert_eq!(r.status, 200, "{r}");
+    let answer = signet_x509::cmp::parse_message(&r.body).unwrap();
+    assert!(
+        matches!(answer.body, PkiBody::Other(1)),
+        "an ip: {:?}",
+        answer.body
+    );
+    // The answer is PBMAC1-protected too, and Python's MAC over it matches.
+    let Some(signet_x509::cmp::MacAlgorithm::Pbmac1(p)) = answer.mac_algorithm().unwrap() else {
+        panic!("the answer is not PBMAC1-protected");
+    };
+    assert_ne!(p.salt, salt, "a fresh salt");
+    let expected = python_pbmac1(&token, &p.salt, p.iterations, &answer.protected_part());
+    assert_eq!(answer.protection.as_deref(), Some(expected.as_slice()));
+
+    // The same message with the wrong secret's MAC is refused.
+    let bad_mac = python_pbmac1("not-the-token", &salt, iterations, &protected);
+    let mut bits = vec![0u8];
+    bits.extend_from_slice(&bad_mac);
+    let forged = der(
+        0x30,
+        &[header.as_slice(), body, &der(0xa0, &der(0x03, &bits))].concat(),
+    );
+    let (_, _, body) = post_cmp(&server, &path, "application/pkixcmp", &forged);
+    expect_error(&body, FailInfo::BAD_MESSAGE_CHECK);
+}

@@ -1,8 +1,9 @@
 //! Who sent a request (from its protection) and how the answer is protected.
 //!
-//! - MAC (RFC 4210 password-based MAC): senderKID names a shared-secret API token; the MAC
-//!   must verify with that token. The answer carries a MAC with the same secret (fresh
-//!   salt, the client's OWF, iteration count and MAC algorithm).
+//! - MAC (RFC 4210 password-based MAC, or PBMAC1 per RFC 9481): senderKID names a
+//!   shared-secret API token; the MAC must verify with that token. The answer carries a MAC
+//!   of the same algorithm with the same secret (a fresh salt, the client's other
+//!   parameters).
 //! - Signature: the first extraCerts certificate signed the message and is a current
 //!   certificate of this CA. The answer is signed by the CA's CMP responder key, whose
 //!   certificate and the CA chain go in extraCerts.
@@ -16,7 +17,7 @@ use signet_api::Identity;
 use signet_api::enroll::{NotCurrent, current_certificate};
 use signet_x509::CertificateInfo;
 use signet_x509::cmp::{
-    FailInfo, PbmParams, PkiMessage, ResponseBody, ResponseHeader, write_pbm, write_signed,
+    FailInfo, MacAlgorithm, PkiMessage, ResponseBody, ResponseHeader, write_mac, write_signed,
     write_unprotected,
 };
 use zeroize::Zeroizing;
@@ -36,7 +37,7 @@ const ECDSA_WITH_SHA256: [u8; 12] = [
 pub enum Protection {
     Mac {
         secret: Zeroizing<String>,
-        params: PbmParams,
+        alg: MacAlgorithm,
     },
     Signature(Arc<ResponderKey>),
     None,
@@ -59,16 +60,16 @@ pub async fn authenticate(cmp: &Cmp, ca: &CmpCa, msg: &PkiMessage) -> Result<Sen
             "the message is not protected (MAC with a shared-secret token, or a signature with a certificate of this CA)",
         ));
     }
-    let pbm = msg
-        .pbm_params()
+    let mac = msg
+        .mac_algorithm()
         .map_err(|e| Failure::new(FailInfo::BAD_ALG, format!("the MAC parameters: {e}")))?;
-    match pbm {
-        Some(params) => mac_sender(cmp, msg, params),
+    match mac {
+        Some(alg) => mac_sender(cmp, msg, alg),
         None => signature_sender(cmp, ca, msg).await,
     }
 }
 
-fn mac_sender(cmp: &Cmp, msg: &PkiMessage, params: PbmParams) -> Result<Sender, Failure> {
+fn mac_sender(cmp: &Cmp, msg: &PkiMessage, alg: MacAlgorithm) -> Result<Sender, Failure> {
     let name = msg
         .header
         .sender_kid
@@ -85,19 +86,19 @@ fn mac_sender(cmp: &Cmp, msg: &PkiMessage, params: PbmParams) -> Result<Sender, 
         .shared_secret(name)
         .map_err(|e| Failure::new(FailInfo::SIGNER_NOT_TRUSTED, e.to_string()))?;
     let secret = Zeroizing::new(secret);
-    msg.verify_pbm(secret.as_bytes()).map_err(|_| {
+    msg.verify_mac(secret.as_bytes()).map_err(|_| {
         Failure::new(
             FailInfo::BAD_MESSAGE_CHECK,
             format!("the MAC does not verify with the secret of token {name:?}"),
         )
     })?;
-    let params = params
+    let alg = alg
         .with_fresh_salt()
         .map_err(|e| Failure::new(FailInfo::SYSTEM_FAILURE, e.to_string()))?;
     Ok(Sender {
         identity,
         certificate: None,
-        protection: Protection::Mac { secret, params },
+        protection: Protection::Mac { secret, alg },
     })
 }
 
@@ -172,9 +173,7 @@ pub fn write_answer(
     header.pvno = req.header.pvno;
     header.implicit_confirm = implicit_confirm;
     match protection {
-        Protection::Mac { secret, params } => {
-            write_pbm(&header, body, secret.as_bytes(), params, chain)
-        }
+        Protection::Mac { secret, alg } => write_mac(&header, body, secret.as_bytes(), alg, chain),
         Protection::Signature(responder) => {
             header.sender_kid = Some(responder.key_id.clone());
             let mut extra = vec![responder.certificate.clone()];

@@ -10,6 +10,7 @@
 //! verified anyway. Only pvno 2 (cmp2000) and 3 (cmp2021) are accepted.
 
 pub mod pbm;
+pub mod pbmac1;
 mod write;
 
 use crate::asn1::{self, AlgId, Reader, Spki, Tlv, malformed};
@@ -17,9 +18,10 @@ use crate::cert::CertificateFields;
 use crate::{DistinguishedName, Error};
 
 pub use pbm::{PbmMac, PbmOwf, PbmParams};
+pub use pbmac1::{MacAlgorithm, Pbmac1Params};
 pub use write::{
     CertResponse, ErrorContent, FailInfo, PkiStatus, PollResponse, ResponseBody, ResponseHeader,
-    StatusInfo, write_pbm, write_signed, write_unprotected,
+    StatusInfo, write_mac, write_pbm, write_signed, write_unprotected,
 };
 
 /// Largest PKIMessage accepted (256 KiB): enough for a request with a chain in extraCerts.
@@ -302,6 +304,29 @@ impl PkiMessage {
             .params
             .ok_or_else(|| malformed(WHAT, "PBM without parameters"))?;
         PbmParams::decode(params.raw).map(Some)
+    }
+
+    /// The shared-secret protection (PBM or PBMAC1) `protectionAlg` names, else `None`.
+    ///
+    /// Fails with [`Error::Malformed`] or [`Error::Unsupported`] for bad parameters.
+    pub fn mac_algorithm(&self) -> crate::Result<Option<MacAlgorithm>> {
+        match &self.header.protection_alg {
+            Some(alg) => MacAlgorithm::from_algorithm_identifier(alg),
+            None => Ok(None),
+        }
+    }
+
+    /// Checks a shared-secret protection (PBM or PBMAC1) with `secret`: as
+    /// [`PkiMessage::verify_pbm`], for either algorithm.
+    pub fn verify_mac(&self, secret: &[u8]) -> crate::Result<()> {
+        let alg = self
+            .mac_algorithm()?
+            .ok_or_else(|| malformed(WHAT, "the message is not MAC-protected"))?;
+        let protection = self
+            .protection
+            .as_deref()
+            .ok_or_else(|| malformed(WHAT, "the message has no protection"))?;
+        alg.verify(secret, &self.protected_part(), protection)
     }
 
     /// Checks a password-based MAC protection with the shared `secret`.

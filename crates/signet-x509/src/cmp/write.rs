@@ -466,6 +466,21 @@ pub fn write_pbm(
     assemble(&h, &b, Some(&mac), extra_certs)
 }
 
+/// Writes a response protected by a shared-secret MAC (PBM or PBMAC1) with `secret` and
+/// `alg` (normally the request's with a fresh salt, [`MacAlgorithm::with_fresh_salt`]).
+pub fn write_mac(
+    header: &ResponseHeader,
+    body: &ResponseBody,
+    secret: &[u8],
+    alg: &super::MacAlgorithm,
+    extra_certs: &[Vec<u8>],
+) -> crate::Result<Vec<u8>> {
+    let h = header.encode(Some(&alg.algorithm_identifier()))?;
+    let b = body.encode()?;
+    let mac = alg.mac(secret, &protected_part(&h, &b));
+    assemble(&h, &b, Some(&mac), extra_certs)
+}
+
 /// Writes a response protected by a signature: `signature_alg_der` is the AlgorithmIdentifier
 /// DER put in protectionAlg (e.g. ecdsa-with-SHA256) and `sign` returns the signature over the
 /// DER ProtectedPart it receives. `extra_certs` should start with the signer certificate.

@@ -729,31 +729,7 @@ fn pbmac1_protection_per_rfc_9481_is_verified_and_answered_in_kind() {
     for name in ["PBMAC1", "PBKDF2", "hmacWithSHA256"] {
         assert!(parsed.stdout.contains(name), "{name}: {parsed}");
     }
-    let (msg_start, _) = tlv_at(&ir, 0);
-    let (h_start, h_end) = tlv_at(&ir, msg_start);
-    let (_, body_end) = tlv_at(&ir, h_end);
-    let mut header = Vec::new();
-    let mut i = h_start;
-    while i < h_end {
-        let (_, end) = tlv_at(&ir, i);
-        if ir[i] == 0xa1 {
-            header.extend(der(0xa1, &alg));
-        } else {
-            header.extend_from_slice(&ir[i..end]);
-        }
-        i = end;
-    }
-    let header = der(0x30, &header);
-    let body = &ir[h_end..body_end];
-    let protected = der(0x30, &[header.as_slice(), body].concat());
-    let mac = python_pbmac1(&token, &salt, iterations, &protected);
-    let mut bits = vec![0u8];
-    bits.extend_from_slice(&mac);
-    let message = der(
-        0x30,
-        &[header.as_slice(), body, &der(0xa0, &der(0x03, &bits))].concat(),
-    );
-
+    let (message, protected) = with_pbmac1(&ir, &alg, None, &token, &salt, iterations);
     let path = format!("/cmp/{}", server.ca);
     let r = http(
         server.addr(),
@@ -778,13 +754,229 @@ fn pbmac1_protection_per_rfc_9481_is_verified_and_answered_in_kind() {
     assert_eq!(answer.protection.as_deref(), Some(expected.as_slice()));
 
     // The same message with the wrong secret's MAC is refused.
-    let bad_mac = python_pbmac1("not-the-token", &salt, iterations, &protected);
+    let (forged, forged_part) = with_pbmac1(&ir, &alg, None, "not-the-token", &salt, iterations);
+    assert_eq!(forged_part, protected);
+    let (_, _, body) = post_cmp(&server, &path, "application/pkixcmp", &forged);
+    expect_error(&body, FailInfo::BAD_MESSAGE_CHECK);
+}
+
+/// `msg` (an openssl-made request) with its protectionAlg replaced by `alg` (a PBMAC1
+/// AlgorithmIdentifier with `salt` and `iterations`, PBKDF2-HMAC-SHA256 and HMAC-SHA256),
+/// its body by `body` when given, and a MAC computed by Python with `secret`. The message
+/// and its ProtectedPart.
+fn with_pbmac1(
+    msg: &[u8],
+    alg: &[u8],
+    body: Option<&[u8]>,
+    secret: &str,
+    salt: &[u8],
+    iterations: u32,
+) -> (Vec<u8>, Vec<u8>) {
+    let (msg_start, _) = tlv_at(msg, 0);
+    let (h_start, h_end) = tlv_at(msg, msg_start);
+    let (_, body_end) = tlv_at(msg, h_end);
+    let mut header = Vec::new();
+    let mut i = h_start;
+    while i < h_end {
+        let (_, end) = tlv_at(msg, i);
+        if msg[i] == 0xa1 {
+            header.extend(der(0xa1, alg));
+        } else {
+            header.extend_from_slice(&msg[i..end]);
+        }
+        i = end;
+    }
+    let header = der(0x30, &header);
+    let body = body.unwrap_or(&msg[h_end..body_end]);
+    let protected = der(0x30, &[header.as_slice(), body].concat());
+    let mac = python_pbmac1(secret, salt, iterations, &protected);
     let mut bits = vec![0u8];
-    bits.extend_from_slice(&bad_mac);
-    let forged = der(
+    bits.extend_from_slice(&mac);
+    let message = der(
         0x30,
         &[header.as_slice(), body, &der(0xa0, &der(0x03, &bits))].concat(),
     );
-    let (_, _, body) = post_cmp(&server, &path, "application/pkixcmp", &forged);
-    expect_error(&body, FailInfo::BAD_MESSAGE_CHECK);
+    (message, protected)
+}
+
+fn pbmac1_sha256(salt: &[u8], iterations: u32) -> Vec<u8> {
+    signet_x509::cmp::Pbmac1Params {
+        salt: salt.to_vec(),
+        iterations,
+        key_length: 32,
+        prf: signet_x509::cmp::pbmac1::Hmac::Sha256,
+        mac: signet_x509::cmp::pbmac1::Hmac::Sha256,
+    }
+    .algorithm_identifier()
+}
+
+fn oid_der(dotted: &str) -> Vec<u8> {
+    let arcs: Vec<u64> = dotted.split('.').map(|a| a.parse().unwrap()).collect();
+    let mut c = vec![u8::try_from(arcs[0] * 40 + arcs[1]).unwrap()];
+    for &a in &arcs[2..] {
+        let mut bytes = vec![u8::try_from(a & 0x7f).unwrap()];
+        let mut v = a >> 7;
+        while v > 0 {
+            bytes.push(u8::try_from(v & 0x7f).unwrap() | 0x80);
+            v >>= 7;
+        }
+        bytes.reverse();
+        c.extend(bytes);
+    }
+    der(0x06, &c)
+}
+
+#[test]
+fn genm_answers_what_rfc_9483_section_4_3_lists() {
+    let server = Server::start(&[]);
+    let token = shared_secret_token(&server, "dev7");
+    // An openssl-made genm whose body is replaced by one asking for caCerts, rootCaCert,
+    // certReqTemplate and crlStatusList (OpenSSL 3.0 cannot name them).
+    let out = unique(&server.work, "genm", "der");
+    let secret = format!("pass:{token}");
+    let _ = run_program(
+        "openssl",
+        &[
+            "cmp",
+            "-server",
+            "127.0.0.1:9",
+            "-cmd",
+            "genm",
+            "-ref",
+            "dev7",
+            "-secret",
+            &secret,
+            "-infotype",
+            "signKeyPairTypes",
+            "-reqout",
+            out.to_str().unwrap(),
+        ],
+    );
+    let genm = std::fs::read(&out).unwrap();
+    let itav = |oid: &str| der(0x30, &oid_der(oid));
+    let asks = [
+        "1.3.6.1.5.5.7.4.17", // caCerts
+        "1.3.6.1.5.5.7.4.20", // rootCaCert
+        "1.3.6.1.5.5.7.4.19", // certReqTemplate
+        "1.3.6.1.5.5.7.4.22", // crlStatusList
+    ];
+    let content: Vec<u8> = asks.iter().flat_map(|o| itav(o)).collect();
+    let body = der(0xb5, &der(0x30, &content));
+    let salt = [9u8; 16];
+    let alg = pbmac1_sha256(&salt, 2000);
+    let (message, _) = with_pbmac1(&genm, &alg, Some(&body), &token, &salt, 2000);
+    let path = format!("/.well-known/cmp/p/{}", server.ca);
+    let (status, _, body) = post_cmp(&server, &path, "application/pkixcmp", &message);
+    assert_eq!(status, 200);
+    let PkiBody::Genp(items) = body else {
+        panic!("expected a genp, got {body:?}");
+    };
+    let find = |oid: &str| {
+        items
+            .iter()
+            .find(|i| i.info_type == oid)
+            .unwrap_or_else(|| panic!("{oid} missing from {items:?}"))
+    };
+    // caCerts: SEQUENCE OF the CA certificate.
+    let ca_certs = find("1.3.6.1.5.5.7.4.17").value.clone().unwrap();
+    assert_eq!(ca_certs, der(0x30, &cert_der(&server.ca_cert_path())));
+    // rootCaKeyUpdate and certReqTemplate answered, without a value: no update, no template.
+    assert!(find("1.3.6.1.5.5.7.4.18").value.is_none());
+    assert!(find("1.3.6.1.5.5.7.4.19").value.is_none());
+    // crls: SEQUENCE OF the current CRL, which openssl reads and verifies with the CA key.
+    let crls = find("1.3.6.1.5.5.7.4.23").value.clone().unwrap();
+    let (c, _) = tlv_at(&crls, 0);
+    let (_, e) = tlv_at(&crls, c);
+    let crl = server.work_file("genp.crl");
+    std::fs::write(&crl, &crls[c..e]).unwrap();
+    let ca = server.ca_cert_path();
+    let run = run_program(
+        "openssl",
+        &[
+            "crl",
+            "-inform",
+            "DER",
+            "-in",
+            crl.to_str().unwrap(),
+            "-CAfile",
+            ca.to_str().unwrap(),
+            "-noout",
+        ],
+    );
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("verify OK") || run.stdout.contains("verify OK"),
+        "{run}"
+    );
+}
+
+#[test]
+fn with_a_passphrase_the_cmp_responder_key_is_encrypted_and_kept_across_restarts() {
+    let secrets = tempfile::tempdir().unwrap();
+    let pass = secrets.path().join("passphrase");
+    std::fs::write(&pass, "correct horse battery staple\n").unwrap();
+    let pass = pass.to_str().unwrap().to_owned();
+    let mut server = Server::init(&["--passphrase-file", &pass]);
+    // Plain `signet init` writes [ca.cmp] commented out.
+    let path = server.data.join("signet.toml");
+    let toml = std::fs::read_to_string(&path).unwrap();
+    let commented = "# [ca.cmp]\n# enabled = true\n# profile = \"server\"";
+    assert!(toml.contains(commented), "{toml}");
+    std::fs::write(
+        &path,
+        toml.replacen(
+            commented,
+            "[ca.cmp]\nenabled = true\nprofile = \"server\"",
+            1,
+        ),
+    )
+    .unwrap();
+    server.serve_args = vec!["--passphrase-file".into(), pass.clone()];
+    server.serve();
+    let dir = server.data.join("cmp").join(&server.ca);
+    let pem = std::fs::read_to_string(dir.join("responder-key.pem")).unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{pem}"
+    );
+    let responder = dir.join("responder-cert.pem");
+    openssl_verify(&server.ca_cert_path(), &responder);
+    let text = cert_text(&responder);
+    assert!(text.contains("Digital Signature"), "{text}");
+    assert!(text.contains("CMC Certificate Authority"), "id-kp-cmcCA: {text}");
+    let serial = cert_serial(&responder);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(server.data.join("token-secret.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // A restart takes up the stored responder; a shared-secret token made before it still
+    // works (its secret is recomputed from the kept key).
+    let token = shared_secret_token(&server, "dev8");
+    server.restart();
+    assert_eq!(
+        cert_serial(&responder),
+        serial,
+        "the same responder certificate"
+    );
+    let key = ec_key(&server, "after");
+    let cert = server.work_file("after.crt");
+    let mac = mac_args("dev8", &token);
+    let mut args = strs(&mac);
+    args.extend([
+        "-cmd",
+        "ir",
+        "-newkey",
+        key.to_str().unwrap(),
+        "-subject",
+        "/CN=after.test",
+        "-certout",
+        cert.to_str().unwrap(),
+    ]);
+    cmp_client(&server, &args).expect_code(0);
+    checked(&server, &cert);
 }

@@ -16,6 +16,44 @@ use std::time::Duration;
 use common::*;
 use signet_x509::cmp::{FailInfo, PkiBody, PkiStatus};
 
+/// Revokes the live token named `name` with the admin token.
+fn revoke_token(server: &Server, name: &str) {
+    let admin = server.admin_token();
+    let url = server.url();
+    let list = run_signet(
+        &[
+            "admin", "token", "list", "--json", "--token", &admin, "--server", &url,
+        ],
+        &[],
+        None,
+    );
+    list.expect_code(0);
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let id = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == name && t["revoked_at"].is_null())
+        .map(|t| t["id"].to_string())
+        .unwrap();
+    assert_eq!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["shared_secret"],
+        true
+    );
+    run_signet(
+        &[
+            "admin", "token", "revoke", &id, "--token", &admin, "--server", &url,
+        ],
+        &[],
+        None,
+    )
+    .expect_code(0);
+}
+
 /// A token usable as a CMP shared secret (`--shared-secret`), named `name`.
 fn shared_secret_token(server: &Server, name: &str) -> String {
     let admin = server.admin_token();
@@ -546,9 +584,7 @@ fn refusals_say_why_and_store_nothing() {
     let server = Server::start(&[]);
     let token = shared_secret_token(&server, "dev5");
     let path = format!("/cmp/{}", server.ca);
-    let before = request_count(&server);
 
-    // Wrong MAC secret: badMessageCheck.
     let key = ec_key(&server, "w");
     let wrong = |args: &[&str]| {
         let mut full = vec![
@@ -565,6 +601,19 @@ fn refusals_say_why_and_store_nothing() {
         full.extend_from_slice(args);
         cmp_client(&server, &full)
     };
+    // A revoked shared-secret token is no secret any more.
+    let gone = shared_secret_token(&server, "gone");
+    let gone_secret = format!("pass:{gone}");
+    assert_eq!(
+        wrong(&["-ref", "gone", "-secret", &gone_secret, "-popo", "1"]).code,
+        0,
+        "usable before it is revoked"
+    );
+    revoke_token(&server, "gone");
+    let run = wrong(&["-ref", "gone", "-secret", &gone_secret]);
+    assert!(run.stderr.contains("signerNotTrusted"), "{run}");
+    let before = request_count(&server);
+    // Wrong MAC secret: badMessageCheck.
     let run = wrong(&["-ref", "dev5", "-secret", "pass:not-the-token"]);
     assert!(run.stderr.contains("badMessageCheck"), "{run}");
     // Unknown sender: signerNotTrusted.
@@ -943,7 +992,10 @@ fn with_a_passphrase_the_cmp_responder_key_is_encrypted_and_kept_across_restarts
     openssl_verify(&server.ca_cert_path(), &responder);
     let text = cert_text(&responder);
     assert!(text.contains("Digital Signature"), "{text}");
-    assert!(text.contains("CMC Certificate Authority"), "id-kp-cmcCA: {text}");
+    assert!(
+        text.contains("CMC Certificate Authority"),
+        "id-kp-cmcCA: {text}"
+    );
     let serial = cert_serial(&responder);
     #[cfg(unix)]
     {

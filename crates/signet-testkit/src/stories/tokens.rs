@@ -44,6 +44,7 @@ pub async fn tokens(fresh: impl Fn() -> FreshStore) {
     assert_eq!(found.created_by, "root");
     assert_eq!(found.expires_at, Some(t(1_800_000_000)));
     assert_eq!(found.revoked_at, None);
+    assert_eq!(found.secret_seed, None, "an ordinary token has no seed");
 
     let shadow = store
         .create_token(token("ALICE", 2, 1_700_000_010, None))
@@ -57,6 +58,17 @@ pub async fn tokens(fresh: impl Fn() -> FreshStore) {
         .await
         .expect("create bob");
     assert!(bob > alice, "token ids increase");
+    // A shared-secret token keeps the seed its secret derives from.
+    let dave = store
+        .create_token(NewToken {
+            secret_seed: Some([5; 16]),
+            ..token("dave", 7, 1_700_000_030, None)
+        })
+        .await
+        .expect("create dave");
+    let listed = store.list_tokens().await.expect("list");
+    let dave = listed.iter().find(|r| r.id == dave).expect("dave listed");
+    assert_eq!(dave.secret_seed, Some([5; 16]));
 
     store
         .revoke_token(alice, t(1_700_000_100), Vec::new())
@@ -93,6 +105,6 @@ pub async fn tokens(fresh: impl Fn() -> FreshStore) {
         .await
         .expect("an expired token frees its name");
     let listed = store.list_tokens().await.expect("list");
-    assert_eq!(listed.len(), 5);
+    assert_eq!(listed.len(), 6);
     assert!(listed.windows(2).all(|w| w[0].id < w[1].id), "by id");
 }

@@ -112,6 +112,23 @@ fn both(mut run: Run) -> Run {
     run
 }
 
+/// `openssl cmp -cmd CMD` signed with `cert` and `key`, trusting the CA for the answer.
+fn signed(server: &Server, cmd: &str, cert: &Path, key: &Path, args: &[&str]) -> Run {
+    let ca = server.ca_cert_path();
+    let mut full = vec![
+        "-cmd",
+        cmd,
+        "-cert",
+        cert.to_str().unwrap(),
+        "-key",
+        key.to_str().unwrap(),
+        "-trusted",
+        ca.to_str().unwrap(),
+    ];
+    full.extend_from_slice(args);
+    cmp_client(server, &full)
+}
+
 /// The MAC credentials of `openssl cmp` for a shared-secret token.
 fn mac_args(name: &str, token: &str) -> Vec<String> {
     vec![
@@ -205,18 +222,12 @@ fn ir_with_mac_then_cr_kur_and_rr_signed_with_the_issued_certificates() {
     // which openssl checks against the CA (digitalSignature, chain).
     let key2 = ec_key(&server, "k2");
     let cr_cert = server.work_file("cr.crt");
-    let trusted = server.ca_cert_path();
-    let run = cmp_client(
+    let run = signed(
         &server,
+        "cr",
+        &ir_cert,
+        &key1,
         &[
-            "-cmd",
-            "cr",
-            "-cert",
-            ir_cert.to_str().unwrap(),
-            "-key",
-            key1.to_str().unwrap(),
-            "-trusted",
-            trusted.to_str().unwrap(),
             "-newkey",
             key2.to_str().unwrap(),
             "-subject",
@@ -231,17 +242,12 @@ fn ir_with_mac_then_cr_kur_and_rr_signed_with_the_issued_certificates() {
     // kur: the certificate renews itself with a new key; the subject and SANs stay.
     let key3 = ec_key(&server, "k3");
     let kur_cert = server.work_file("kur.crt");
-    let run = cmp_client(
+    let run = signed(
         &server,
+        "kur",
+        &cr_cert,
+        &key2,
         &[
-            "-cmd",
-            "kur",
-            "-cert",
-            cr_cert.to_str().unwrap(),
-            "-key",
-            key2.to_str().unwrap(),
-            "-trusted",
-            trusted.to_str().unwrap(),
             "-newkey",
             key3.to_str().unwrap(),
             "-certout",
@@ -254,17 +260,12 @@ fn ir_with_mac_then_cr_kur_and_rr_signed_with_the_issued_certificates() {
     assert!(cert_text(&kur_cert).contains("DNS:dev2.test"));
 
     // kur signed by one certificate for another is refused (badCertId).
-    let run = cmp_client(
+    let run = signed(
         &server,
+        "kur",
+        &ir_cert,
+        &key1,
         &[
-            "-cmd",
-            "kur",
-            "-cert",
-            ir_cert.to_str().unwrap(),
-            "-key",
-            key1.to_str().unwrap(),
-            "-trusted",
-            trusted.to_str().unwrap(),
             "-oldcert",
             kur_cert.to_str().unwrap(),
             "-newkey",
@@ -277,22 +278,12 @@ fn ir_with_mac_then_cr_kur_and_rr_signed_with_the_issued_certificates() {
     assert!(run.stderr.contains("badCertId"), "{run}");
 
     // rr: the certificate revokes itself.
-    let run = cmp_client(
+    let run = signed(
         &server,
-        &[
-            "-cmd",
-            "rr",
-            "-cert",
-            kur_cert.to_str().unwrap(),
-            "-key",
-            key3.to_str().unwrap(),
-            "-trusted",
-            trusted.to_str().unwrap(),
-            "-oldcert",
-            kur_cert.to_str().unwrap(),
-            "-revreason",
-            "1",
-        ],
+        "rr",
+        &kur_cert,
+        &key3,
+        &["-oldcert", kur_cert.to_str().unwrap(), "-revreason", "1"],
     );
     run.expect_code(0);
     assert!(run.stderr.contains("revocation accepted"), "{run}");
@@ -300,17 +291,12 @@ fn ir_with_mac_then_cr_kur_and_rr_signed_with_the_issued_certificates() {
     assert_eq!(status["status"], "revoked", "{status:#}");
 
     // A revoked certificate no longer signs for anything.
-    let run = cmp_client(
+    let run = signed(
         &server,
+        "cr",
+        &kur_cert,
+        &key3,
         &[
-            "-cmd",
-            "cr",
-            "-cert",
-            kur_cert.to_str().unwrap(),
-            "-key",
-            key3.to_str().unwrap(),
-            "-trusted",
-            trusted.to_str().unwrap(),
             "-newkey",
             key2.to_str().unwrap(),
             "-subject",

@@ -63,15 +63,7 @@ impl PbmParams {
         let iterations = asn1::small_uint(r.read(asn1::INTEGER, "iterationCount")?.value, WHAT)?;
         let mac = AlgId::decode(&r.read(asn1::SEQUENCE, "mac")?, WHAT)?;
         r.finish("PBMParameter")?;
-        if salt.is_empty() || salt.len() > MAX_SALT {
-            return Err(malformed(WHAT, format!("salt of {} bytes", salt.len())));
-        }
-        if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
-            return Err(malformed(
-                WHAT,
-                format!("iterationCount {iterations} outside {MIN_ITERATIONS}..={MAX_ITERATIONS}"),
-            ));
-        }
+        check_bounds(WHAT, &salt, iterations)?;
         let owf = match owf.oid_string().as_str() {
             SHA256_OID => PbmOwf::Sha256,
             SHA1_OID => PbmOwf::Sha1,
@@ -103,15 +95,8 @@ impl PbmParams {
 
     /// The same parameters with a fresh random 16-byte salt (for a response).
     pub fn with_fresh_salt(&self) -> crate::Result<PbmParams> {
-        let mut salt = vec![0u8; 16];
-        SystemRandom::new()
-            .fill(&mut salt)
-            .map_err(|_| Error::Unsupported {
-                what: "random source",
-                detail: "the system random generator failed".into(),
-            })?;
         Ok(PbmParams {
-            salt,
+            salt: fresh_salt()?,
             ..self.clone()
         })
     }
@@ -173,6 +158,33 @@ impl PbmParams {
     pub fn verify(&self, secret: &[u8], data: &[u8], tag: &[u8]) -> crate::Result<()> {
         hmac::verify(&self.key(secret), data, tag).map_err(|_| Error::BadSignature)
     }
+}
+
+/// The salt and iteration bounds both shared-secret protections enforce: the values are
+/// chosen by whoever sent the message, and each iteration costs a hash.
+pub(crate) fn check_bounds(what: &'static str, salt: &[u8], iterations: u32) -> crate::Result<()> {
+    if salt.is_empty() || salt.len() > MAX_SALT {
+        return Err(malformed(what, format!("salt of {} bytes", salt.len())));
+    }
+    if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
+        return Err(malformed(
+            what,
+            format!("iterationCount {iterations} outside {MIN_ITERATIONS}..={MAX_ITERATIONS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A fresh random 16-byte salt (for a response's MAC).
+pub(crate) fn fresh_salt() -> crate::Result<Vec<u8>> {
+    let mut salt = vec![0u8; 16];
+    SystemRandom::new()
+        .fill(&mut salt)
+        .map_err(|_| Error::Unsupported {
+            what: "random source",
+            detail: "the system random generator failed".into(),
+        })?;
+    Ok(salt)
 }
 
 fn unsupported(what: &'static str, detail: &str) -> Error {

@@ -5,10 +5,9 @@
 
 use std::num::NonZeroU32;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::{hmac, pbkdf2};
 
-use super::pbm::{MAX_ITERATIONS, MAX_SALT, MIN_ITERATIONS, PbmParams, oid_tlv, uint_bytes};
+use super::pbm::{MAX_ITERATIONS, PbmParams, check_bounds, fresh_salt, oid_tlv, uint_bytes};
 use crate::asn1::{self, AlgId, Reader, malformed};
 use crate::{Error, cmp::oid};
 
@@ -138,15 +137,7 @@ impl Pbmac1Params {
             None => Hmac::Sha1,
         };
         r.finish("PBKDF2-params")?;
-        if salt.is_empty() || salt.len() > MAX_SALT {
-            return Err(malformed(WHAT, format!("salt of {} bytes", salt.len())));
-        }
-        if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&iterations) {
-            return Err(malformed(
-                WHAT,
-                format!("iterationCount {iterations} outside {MIN_ITERATIONS}..={MAX_ITERATIONS}"),
-            ));
-        }
+        check_bounds(WHAT, &salt, iterations)?;
         let key_length = key_length.unwrap_or(mac.output_len());
         if !(16..=MAX_KEY_LENGTH).contains(&key_length) {
             return Err(malformed(
@@ -227,16 +218,10 @@ impl MacAlgorithm {
     pub fn with_fresh_salt(&self) -> crate::Result<MacAlgorithm> {
         Ok(match self {
             MacAlgorithm::Pbm(p) => MacAlgorithm::Pbm(p.with_fresh_salt()?),
-            MacAlgorithm::Pbmac1(p) => {
-                let mut salt = vec![0u8; 16];
-                SystemRandom::new()
-                    .fill(&mut salt)
-                    .map_err(|_| Error::Unsupported {
-                        what: "random source",
-                        detail: "the system random generator failed".into(),
-                    })?;
-                MacAlgorithm::Pbmac1(Pbmac1Params { salt, ..p.clone() })
-            }
+            MacAlgorithm::Pbmac1(p) => MacAlgorithm::Pbmac1(Pbmac1Params {
+                salt: fresh_salt()?,
+                ..p.clone()
+            }),
         })
     }
 

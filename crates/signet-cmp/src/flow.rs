@@ -19,7 +19,7 @@ use signet_x509::cmp::{
 
 use crate::failure::Failure;
 use crate::sender::{Protection, Sender, authenticate};
-use crate::transactions::{Key, Reply, Stage, Transaction};
+use crate::transactions::{Key, Refused, Reply, Stage, Transaction};
 use crate::{Cmp, CmpCa};
 
 /// The answer body and whether implicitConfirm is granted.
@@ -227,13 +227,26 @@ async fn start(
     cert_req_id: i64,
     reply: Reply,
 ) -> Answer {
-    if cmp.transactions.contains(&key) {
-        return Err(Failure::new(
-            FailInfo::TRANSACTION_ID_IN_USE,
-            "this transactionID is already in use",
-        ));
-    }
-    let answer = cmp
+    let transaction = Transaction {
+        identity: sender.identity.clone(),
+        reply,
+        cert_req_id,
+        stage: Stage::Submitting,
+        opened: Instant::now(),
+    };
+    cmp.transactions
+        .open(key.clone(), transaction.clone())
+        .map_err(|e| match e {
+            Refused::InUse => Failure::new(
+                FailInfo::TRANSACTION_ID_IN_USE,
+                "this transactionID is already in use",
+            ),
+            Refused::Full => Failure::new(
+                FailInfo::SYSTEM_UNAVAIL,
+                "too many open CMP transactions; try again later",
+            ),
+        })?;
+    let submitted = cmp
         .enroll
         .submit(SubmitRequest {
             ca: ca.ca.as_str().to_owned(),
@@ -242,15 +255,15 @@ async fn start(
             attributes: Vec::new(),
             caller: Some(sender.identity.clone()),
         })
-        .await?;
-    let implicit = msg.header.implicit_confirm && ca.implicit_confirm;
-    let transaction = Transaction {
-        identity: sender.identity.clone(),
-        reply,
-        cert_req_id,
-        stage: Stage::Waiting { request: answer.id },
-        opened: Instant::now(),
+        .await;
+    let answer = match submitted {
+        Ok(answer) => answer,
+        Err(e) => {
+            cmp.transactions.remove(&key);
+            return Err(e.into());
+        }
     };
+    let implicit = msg.header.implicit_confirm && ca.implicit_confirm;
     decided(cmp, ca, key, transaction, answer, implicit)
 }
 
@@ -266,7 +279,7 @@ fn decided(
     let (status, certificate) = match answer.status {
         RequestStatus::Pending => {
             t.stage = Stage::Waiting { request: answer.id };
-            open(cmp, key, t.clone())?;
+            cmp.transactions.update(key, t.clone());
             let waiting = StatusInfo {
                 status: PkiStatus::Waiting,
                 status_string: Some(format!(
@@ -298,7 +311,7 @@ fn decided(
                     certificate: certificate.clone(),
                     deadline: Instant::now() + ca.confirm_wait,
                 };
-                open(cmp, key, t.clone())?;
+                cmp.transactions.update(key, t.clone());
             }
             (StatusInfo::accepted(), Some(certificate))
         }
@@ -334,15 +347,6 @@ fn decided(
         Reply::Kup => ResponseBody::Kup(ca_pubs, responses),
     };
     Ok((body, implicit && issued))
-}
-
-fn open(cmp: &Cmp, key: Key, t: Transaction) -> Result<(), Failure> {
-    cmp.transactions.put(key, t).map_err(|_| {
-        Failure::new(
-            FailInfo::SYSTEM_UNAVAIL,
-            "too many open CMP transactions; try again later",
-        )
-    })
 }
 
 /// The open transaction `key`, if the sender opened it.
@@ -441,11 +445,20 @@ async fn poll(cmp: &Cmp, ca: &CmpCa, sender: &Sender, key: Key, ids: &[i64]) -> 
             format!("pollReq names a certReqId other than {}", t.cert_req_id),
         ));
     }
-    let Stage::Waiting { request } = t.stage else {
-        return Err(Failure::new(
-            FailInfo::BAD_REQUEST,
-            "the transaction's certificate is issued; confirm it",
-        ));
+    let request = match t.stage {
+        Stage::Waiting { request } => request,
+        Stage::Submitting => {
+            return Err(Failure::new(
+                FailInfo::BAD_REQUEST,
+                "the transaction's request is still being submitted",
+            ));
+        }
+        Stage::Confirm { .. } => {
+            return Err(Failure::new(
+                FailInfo::BAD_REQUEST,
+                "the transaction's certificate is issued; confirm it",
+            ));
+        }
     };
     let answer = cmp
         .enroll

@@ -29,6 +29,8 @@ pub enum Reply {
 /// Where a transaction stands.
 #[derive(Clone, Debug)]
 pub enum Stage {
+    /// The request is on its way to the CA (the transactionID is taken).
+    Submitting,
     /// The request waits for a manager.
     Waiting { request: RequestId },
     /// The certificate waits for certConf until `deadline`.
@@ -57,9 +59,14 @@ pub struct Transactions {
     map: Mutex<HashMap<Key, Transaction>>,
 }
 
-/// A transaction could not be opened: [`MAX_ENTRIES`] are open.
+/// Why a transaction could not be opened.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Full;
+pub enum Refused {
+    /// The transactionID is open already.
+    InUse,
+    /// [`MAX_ENTRIES`] are open.
+    Full,
+}
 
 impl Transactions {
     pub fn new() -> Transactions {
@@ -74,22 +81,26 @@ impl Transactions {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether a transaction with this key is open.
-    pub fn contains(&self, key: &Key) -> bool {
-        self.lock().contains_key(key)
-    }
-
-    /// Opens (or moves on) the transaction `key`.
-    pub fn put(&self, key: Key, t: Transaction) -> Result<(), Full> {
+    /// Opens the transaction `key`, which must not be open (checked and taken under one
+    /// lock, so two messages with one transactionID cannot both start).
+    pub fn open(&self, key: Key, t: Transaction) -> Result<(), Refused> {
         let mut map = self.lock();
-        if !map.contains_key(&key) && map.len() >= MAX_ENTRIES {
+        if map.get(&key).is_some_and(|t| !forgotten(t)) {
+            return Err(Refused::InUse);
+        }
+        if map.len() >= MAX_ENTRIES {
             map.retain(|_, t| !forgotten(t));
             if map.len() >= MAX_ENTRIES {
-                return Err(Full);
+                return Err(Refused::Full);
             }
         }
         map.insert(key, t);
         Ok(())
+    }
+
+    /// Moves the open transaction `key` on.
+    pub fn update(&self, key: Key, t: Transaction) {
+        self.lock().insert(key, t);
     }
 
     pub fn get(&self, key: &Key) -> Option<Transaction> {
@@ -119,4 +130,53 @@ impl Transactions {
 
 fn forgotten(t: &Transaction) -> bool {
     matches!(t.stage, Stage::Waiting { .. }) && t.opened.elapsed() >= WAITING_LIFETIME
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signet_api::{CaName, Roles};
+
+    fn transaction(stage: Stage) -> Transaction {
+        Transaction {
+            identity: Identity {
+                name: "dev".into(),
+                roles: Roles::default(),
+                cas: vec![CaName::new("ca").expect("name")],
+                groups: Vec::new(),
+                via: "test".into(),
+            },
+            reply: Reply::Ip,
+            cert_req_id: 0,
+            stage,
+            opened: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn a_transaction_id_opens_once_and_overdue_confirmations_come_out() {
+        let t = Transactions::new();
+        let key: Key = ("ca".into(), b"tx".to_vec());
+        t.open(key.clone(), transaction(Stage::Submitting))
+            .expect("opens");
+        assert_eq!(
+            t.open(key.clone(), transaction(Stage::Submitting)),
+            Err(Refused::InUse)
+        );
+        let serial: SerialNumber = "01".parse().expect("serial");
+        t.update(
+            key.clone(),
+            transaction(Stage::Confirm {
+                serial,
+                certificate: Vec::new(),
+                deadline: Instant::now() + Duration::from_secs(60),
+            }),
+        );
+        assert!(t.take_overdue(Instant::now()).is_empty());
+        let overdue = t.take_overdue(Instant::now() + Duration::from_secs(61));
+        assert_eq!(overdue.len(), 1);
+        assert!(t.get(&key).is_none(), "taken out");
+        t.open(key, transaction(Stage::Submitting))
+            .expect("the id is free again");
+    }
 }

@@ -276,11 +276,12 @@ fn view_filters_and_import() {
         run.expect_code(0);
         serde_json::from_str(&run.stdout).unwrap()
     };
-    // Three issued, one pending, and requests 1 and 2: the delegated OCSP responder
-    // certificate and the SCEP RA certificate the CA issued itself at start.
+    // Three issued, one pending, and requests 1 to 3: the delegated OCSP responder, SCEP
+    // RA and CMP responder certificates the CA issued itself at start.
     let all = page(&[]);
-    assert_eq!(all["items"].as_array().unwrap().len(), 6, "{all:#}");
+    assert_eq!(all["items"].as_array().unwrap().len(), 7, "{all:#}");
     assert_eq!(all["items"][1]["format"], "scep-ra", "{all:#}");
+    assert_eq!(all["items"][2]["format"], "cmp-responder", "{all:#}");
     assert_eq!(
         all["items"][0]["subject"], "CN=demo OCSP Responder",
         "{all:#}"

@@ -16,11 +16,11 @@ fn file_exit(name: &str, directory: &str, events: &str) -> String {
 }
 
 /// The CA's own events besides requests: CRL publications, and the certificates it issues
-/// its own services at start (request formats `ocsp-responder` and `scep-ra`).
+/// its own services at start (request formats `ocsp-responder`, `scep-ra`, `cmp-responder`).
 fn is_housekeeping(e: &EventFile) -> bool {
     e.event == "CrlIssued"
         || (e.event == "Issued"
-            && ["ocsp-responder", "scep-ra"]
+            && ["ocsp-responder", "scep-ra", "cmp-responder"]
                 .contains(&e.json()["request"]["format"].as_str().unwrap_or("")))
 }
 
@@ -155,7 +155,8 @@ fn file_exit_receives_only_its_events() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".pem"))
         .collect();
-    // The other archived certificates are the CA's OCSP responder and SCEP RA certificates.
+    // The other archived certificates are the CA's OCSP responder, SCEP RA and CMP
+    // responder certificates.
     let service: Vec<String> = event_files(&dir)
         .iter()
         .filter(|e| is_housekeeping(e))
@@ -166,7 +167,7 @@ fn file_exit_receives_only_its_events() {
             )
         })
         .collect();
-    assert_eq!(service.len(), 2, "{service:?}");
+    assert_eq!(service.len(), 3, "{service:?}");
     pems.retain(|p| !service.contains(p));
     assert_eq!(
         pems,

@@ -410,8 +410,8 @@ fn the_pages_refuse_bad_input_and_escape_what_they_show() {
     );
     assert_eq!(
         views.json()["items"].as_array().map(Vec::len),
-        Some(2),
-        "only the OCSP responder's and the SCEP RA's requests are stored: {views}"
+        Some(3),
+        "only the OCSP responder's, the SCEP RA's and the CMP responder's requests are stored: {views}"
     );
 
     // What a requester typed is shown escaped: markup in an attribute comes back as text.

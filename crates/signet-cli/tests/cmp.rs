@@ -508,8 +508,8 @@ fn a_request_waits_for_a_manager_and_the_client_polls_until_approval() {
     checked(&server, &cert);
 }
 
-/// POSTs a CMP message; the answer's status, content type and parsed body.
-fn post_cmp(server: &Server, path: &str, content_type: &str, der: &[u8]) -> (u16, String, PkiBody) {
+/// POSTs a CMP message; the answer's HTTP status, pvno and parsed body.
+fn post_cmp(server: &Server, path: &str, content_type: &str, der: &[u8]) -> (u16, u32, PkiBody) {
     let r = http(
         server.addr(),
         "POST",
@@ -519,8 +519,7 @@ fn post_cmp(server: &Server, path: &str, content_type: &str, der: &[u8]) -> (u16
     );
     assert_eq!(r.content_type, "application/pkixcmp", "{r}");
     let msg = signet_x509::cmp::parse_message(&r.body).expect("the answer is a CMP message");
-    assert_eq!(msg.header.pvno, 2);
-    (r.status, r.content_type.clone(), msg.body)
+    (r.status, msg.header.pvno, msg.body)
 }
 
 fn expect_error(body: &PkiBody, fail: FailInfo) -> String {
@@ -623,8 +622,8 @@ fn refusals_say_why_and_store_nothing() {
     assert!(run.stderr.contains("wrongAuthority"), "{run}");
     // A CA that does not exist here: 404.
     let ir = openssl_ir(&server, "dev5", &token, &[]);
-    let (status, _, body) = post_cmp(&server, "/cmp/elsewhere", "application/pkixcmp", &ir);
-    assert_eq!(status, 404);
+    let (status, pvno, body) = post_cmp(&server, "/cmp/elsewhere", "application/pkixcmp", &ir);
+    assert_eq!((status, pvno), (404, 2), "answered with the request's pvno");
     expect_error(&body, FailInfo::WRONG_AUTHORITY);
     // raVerified POP: badPOP.
     let ra = openssl_ir(&server, "dev5", &token, &["-popo", "0"]);
@@ -807,6 +806,19 @@ fn with_pbmac1(
     salt: &[u8],
     iterations: u32,
 ) -> (Vec<u8>, Vec<u8>) {
+    with_pbmac1_pvno(msg, alg, body, secret, salt, iterations, None)
+}
+
+/// [`with_pbmac1`], with the header's pvno replaced by `pvno` when given.
+fn with_pbmac1_pvno(
+    msg: &[u8],
+    alg: &[u8],
+    body: Option<&[u8]>,
+    secret: &str,
+    salt: &[u8],
+    iterations: u32,
+    pvno: Option<u8>,
+) -> (Vec<u8>, Vec<u8>) {
     let (msg_start, _) = tlv_at(msg, 0);
     let (h_start, h_end) = tlv_at(msg, msg_start);
     let (_, body_end) = tlv_at(msg, h_end);
@@ -816,6 +828,8 @@ fn with_pbmac1(
         let (_, end) = tlv_at(msg, i);
         if msg[i] == 0xa1 {
             header.extend(der(0xa1, alg));
+        } else if let (0x02, Some(p)) = (msg[i], pvno) {
+            header.extend(der(0x02, &[p]));
         } else {
             header.extend_from_slice(&msg[i..end]);
         }
@@ -899,10 +913,11 @@ fn genm_answers_what_rfc_9483_section_4_3_lists() {
     let body = der(0xb5, &der(0x30, &content));
     let salt = [9u8; 16];
     let alg = pbmac1_sha256(&salt, 2000);
-    let (message, _) = with_pbmac1(&genm, &alg, Some(&body), &token, &salt, 2000);
+    // As a cmp2021 client would send it: pvno 3, answered with pvno 3.
+    let (message, _) = with_pbmac1_pvno(&genm, &alg, Some(&body), &token, &salt, 2000, Some(3));
     let path = format!("/.well-known/cmp/p/{}", server.ca);
-    let (status, _, body) = post_cmp(&server, &path, "application/pkixcmp", &message);
-    assert_eq!(status, 200);
+    let (status, pvno, body) = post_cmp(&server, &path, "application/pkixcmp", &message);
+    assert_eq!((status, pvno), (200, 3));
     let PkiBody::Genp(items) = body else {
         panic!("expected a genp, got {body:?}");
     };

@@ -66,6 +66,13 @@ for pkg in libbcprov-java libbcpkix-java libbcutil-java; do
   fi
 done
 
+# The PostgreSQL backend's tests (signet-testkit's PgCluster) start real PostgreSQL clusters
+# from Debian's package, as the `postgres` user, on loopback.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing postgresql" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+
 # The web pages' end-to-end tests drive Debian's chromium with playwright-core.
 # Only what is missing: Debian's npm conflicts with a nodejs from NodeSource (which ships
 # its own npm), so asking for all three at once fails on machines that have that nodejs.

@@ -20,6 +20,7 @@
 //! - [`identity`]: identities with roles (`requester`, `manager`, `admin`, `auditor`).
 //! - [`csr`]: PKCS#10 requests signed by a fresh key.
 //! - [`openssl`]: the `openssl` oracle (a missing `openssl` fails the test).
+//! - [`postgres`]: `PgCluster`, a real PostgreSQL server on loopback for one test.
 //! - [`stories`]: the store story suite.
 #![forbid(unsafe_code)]
 // Test support: a failed setup step panics with its reason, as a test does.
@@ -32,6 +33,7 @@ pub mod exits;
 pub mod identity;
 pub mod openssl;
 pub mod policies;
+pub mod postgres;
 pub mod random;
 pub mod store;
 pub mod stories;

@@ -1,0 +1,217 @@
+//! A real PostgreSQL server for a test: Debian's `postgresql` package (`initdb`, `pg_ctl`,
+//! `psql` under `/usr/lib/postgresql/<version>/bin`), a fresh cluster in a temporary
+//! directory, listening on loopback only (and a socket in that directory), trust
+//! authentication for the user `signet`. PostgreSQL refuses to run as root, so when the test
+//! runs as root the cluster belongs to, and runs as, the `postgres` system user (made by the
+//! package). Stopped (`pg_ctl stop -m immediate`) and deleted when dropped.
+//!
+//! A missing PostgreSQL fails the test: `scripts/test.sh` installs the package.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// One running cluster.
+pub struct PgCluster {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    /// Run PostgreSQL's programs as this user (`Some("postgres")` when the test is root).
+    run_as: Option<String>,
+}
+
+/// The directory of the newest installed PostgreSQL's programs.
+pub fn postgres_bin() -> PathBuf {
+    let root = Path::new("/usr/lib/postgresql");
+    let newest = std::fs::read_dir(root)
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let version: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin");
+            bin.join("initdb").exists().then_some((version, bin))
+        })
+        .max_by_key(|(v, _)| *v);
+    match newest {
+        Some((_, bin)) => bin,
+        None => panic!(
+            "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): \
+             scripts/test.sh installs it (apt-get install postgresql)"
+        ),
+    }
+}
+
+impl PgCluster {
+    /// `initdb` and `pg_ctl start` on a free loopback port; waits until it accepts
+    /// connections.
+    pub fn start() -> PgCluster {
+        let bin = postgres_bin();
+        let dir = tempfile::Builder::new()
+            .prefix("signet-pg-")
+            .tempdir()
+            .expect("a temporary directory for PostgreSQL");
+        let run_as = is_root().then(|| "postgres".to_owned());
+        if let Some(user) = &run_as {
+            // The cluster's directory must belong to the user who runs it.
+            let out = Command::new("chown")
+                .args(["-R", &format!("{user}:"), &dir.path().to_string_lossy()])
+                .output()
+                .expect("running chown");
+            assert!(out.status.success(), "chown: {}", text(&out));
+        }
+        let data = dir.path().join("data");
+        let mut cluster = PgCluster {
+            dir,
+            bin,
+            port: 0,
+            run_as,
+        };
+        let out = cluster.run(
+            "initdb",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-A",
+                "trust",
+                "-U",
+                "signet",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        assert!(out.status.success(), "initdb: {}", text(&out));
+        cluster.port = free_port();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={}",
+            cluster.port,
+            cluster.dir.path().display()
+        );
+        let log = cluster.dir.path().join("postgres.log");
+        let out = cluster.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-o",
+                &options,
+                "-l",
+                &log.to_string_lossy(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}\n{}",
+            text(&out),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        cluster
+    }
+
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A `postgres://` URL for `database` as the user `signet`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://signet@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates a database.
+    pub fn create_database(&self, name: &str) {
+        let out = self.psql("postgres", &format!("CREATE DATABASE \"{name}\""));
+        assert!(
+            out.status.success(),
+            "CREATE DATABASE {name}: {}",
+            text(&out)
+        );
+    }
+
+    /// Runs `sql` with `psql` against `database` (stopping at the first error); the output.
+    pub fn psql(&self, database: &str, sql: &str) -> Output {
+        Command::new(self.bin.join("psql"))
+            .args([
+                "-X",
+                "-q",
+                "-A",
+                "-t",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "signet",
+                "-d",
+                database,
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("running psql")
+    }
+
+    /// Like [`PgCluster::psql`], panicking unless it succeeds; its standard output.
+    pub fn query(&self, database: &str, sql: &str) -> String {
+        let out = self.psql(database, sql);
+        assert!(out.status.success(), "psql {sql:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs one of PostgreSQL's programs (as the cluster's user).
+    fn run(&self, program: &str, args: &[&str]) -> Output {
+        let exe = self.bin.join(program);
+        let mut cmd = match &self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(&exe);
+                c
+            }
+            None => Command::new(&exe),
+        };
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", exe.display()))
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = self.run(
+            "pg_ctl",
+            &["-D", &data.to_string_lossy(), "-m", "immediate", "stop"],
+        );
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}

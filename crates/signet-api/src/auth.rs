@@ -233,16 +233,26 @@ pub fn same_identity(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
+/// A certificate names no identity Signet can use: neither its CN nor a DNS name is a
+/// usable identity name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the certificate {subject} has no CN or DNS name usable as an identity name \
+     (1-64 of A-Z a-z 0-9 - _ . @)"
+)]
+pub struct NoIdentityName {
+    pub subject: String,
+}
+
 /// The identity of a certificate `ca` issued, for a front end that lets the certificate
 /// stand for its holder (EST client certificates, CMP signature protection): named by its
 /// CN, or its first DNS name when the CN is not a usable identity name; the requester role
-/// on this CA only; in `group`; `via = certificate:<serial>`. `Err` says why the
-/// certificate names no usable identity.
+/// on this CA only; in `group`; `via = certificate:<serial>`.
 pub fn certificate_identity(
     ca: &CaName,
     info: &signet_x509::CertificateInfo,
     group: &str,
-) -> Result<Identity, String> {
+) -> Result<Identity, NoIdentityName> {
     let usable = |n: &str| check_new_identity_name(n).is_ok();
     let name = info
         .subject
@@ -254,12 +264,8 @@ pub fn certificate_identity(
                 _ => None,
             })
         })
-        .ok_or_else(|| {
-            format!(
-                "the certificate {} has no CN or DNS name usable as an identity name \
-                 (1-64 of A-Z a-z 0-9 - _ . @)",
-                info.subject
-            )
+        .ok_or_else(|| NoIdentityName {
+            subject: info.subject.to_string(),
         })?;
     Ok(Identity {
         name,

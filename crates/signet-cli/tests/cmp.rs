@@ -141,6 +141,30 @@ fn mac_args(name: &str, token: &str) -> Vec<String> {
     ]
 }
 
+/// `openssl cmp -cmd ir` with the MAC credentials `mac` ([`mac_args`]) for a new key.
+fn mac_ir(
+    server: &Server,
+    mac: &[String],
+    key: &Path,
+    subject: &str,
+    cert: &Path,
+    extra: &[&str],
+) -> Run {
+    let mut args = strs(mac);
+    args.extend([
+        "-cmd",
+        "ir",
+        "-newkey",
+        key.to_str().unwrap(),
+        "-subject",
+        subject,
+        "-certout",
+        cert.to_str().unwrap(),
+    ]);
+    args.extend_from_slice(extra);
+    cmp_client(server, &args)
+}
+
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
@@ -347,19 +371,14 @@ fn p10cr_implicit_confirm_genm_and_the_well_known_path() {
     // implicitConfirm asked and granted: no certConf is sent.
     let key2 = ec_key(&server, "impl");
     let cert2 = server.work_file("impl.crt");
-    let mut args = strs(&mac);
-    args.extend([
-        "-cmd",
-        "ir",
-        "-newkey",
-        key2.to_str().unwrap(),
-        "-subject",
+    let run = mac_ir(
+        &server,
+        &mac,
+        &key2,
         "/CN=impl.test",
-        "-implicit_confirm",
-        "-certout",
-        cert2.to_str().unwrap(),
-    ]);
-    let run = cmp_client(&server, &args);
+        &cert2,
+        &["-implicit_confirm"],
+    );
     run.expect_code(0);
     assert!(!run.stderr.contains("CERTCONF"), "{run}");
     checked(&server, &cert2);
@@ -390,19 +409,14 @@ fn an_unconfirmed_certificate_is_revoked() {
     let key = ec_key(&server, "unconf");
     let cert = server.work_file("unconf.crt");
     let mac = mac_args("dev3", &token);
-    let mut args = strs(&mac);
-    args.extend([
-        "-cmd",
-        "ir",
-        "-newkey",
-        key.to_str().unwrap(),
-        "-subject",
+    let run = mac_ir(
+        &server,
+        &mac,
+        &key,
         "/CN=unconf.test",
-        "-disable_confirm",
-        "-certout",
-        cert.to_str().unwrap(),
-    ]);
-    let run = cmp_client(&server, &args);
+        &cert,
+        &["-disable_confirm"],
+    );
     run.expect_code(0);
     assert_eq!(certificate_status(&server, &cert)["status"], "issued");
     wait_until(
@@ -1019,17 +1033,6 @@ fn with_a_passphrase_the_cmp_responder_key_is_encrypted_and_kept_across_restarts
     let key = ec_key(&server, "after");
     let cert = server.work_file("after.crt");
     let mac = mac_args("dev8", &token);
-    let mut args = strs(&mac);
-    args.extend([
-        "-cmd",
-        "ir",
-        "-newkey",
-        key.to_str().unwrap(),
-        "-subject",
-        "/CN=after.test",
-        "-certout",
-        cert.to_str().unwrap(),
-    ]);
-    cmp_client(&server, &args).expect_code(0);
+    mac_ir(&server, &mac, &key, "/CN=after.test", &cert, &[]).expect_code(0);
     checked(&server, &cert);
 }

@@ -195,7 +195,7 @@ fn check_key_update(sender: &Sender, req: &CertReqMsg) -> Result<(), Failure> {
             FailInfo::BAD_CERT_ID,
             format!(
                 "oldCertID names serial {}, and the message is signed with serial {}",
-                hex_of(serial),
+                SerialNumber::from_magnitude(serial).map_or_else(|_| "?".into(), |s| s.to_hex()),
                 info.serial_hex
             ),
         ));
@@ -203,16 +203,15 @@ fn check_key_update(sender: &Sender, req: &CertReqMsg) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Whether INTEGER content octets are the serial `hex` (as `CertificateInfo` writes it).
+/// Whether INTEGER content octets (positive) are the serial `hex` (as `CertificateInfo`
+/// writes it).
 fn same_serial(octets: &[u8], hex: &str) -> bool {
-    SerialNumber::from_str(&hex_of(octets))
-        .ok()
-        .zip(SerialNumber::from_str(hex).ok())
-        .is_some_and(|(a, b)| a == b)
-}
-
-fn hex_of(octets: &[u8]) -> String {
-    octets.iter().map(|b| format!("{b:02x}")).collect()
+    let positive = octets.first().is_some_and(|b| b & 0x80 == 0);
+    positive
+        && SerialNumber::from_magnitude(octets)
+            .ok()
+            .zip(SerialNumber::from_str(hex).ok())
+            .is_some_and(|(a, b)| a == b)
 }
 
 /// Submits a request and answers with what the CA decided.

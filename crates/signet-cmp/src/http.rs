@@ -68,10 +68,13 @@ pub async fn post_message(
     let msg = match parsed {
         Ok(m) => m,
         Err(e) => {
-            let fail = if e.to_string().contains("pvno") {
-                FailInfo::UNSUPPORTED_VERSION
-            } else {
-                FailInfo::BAD_DATA_FORMAT
+            let fail = match &e {
+                signet_x509::Error::Unsupported { what, .. }
+                    if *what == signet_x509::cmp::UNSUPPORTED_PVNO =>
+                {
+                    FailInfo::UNSUPPORTED_VERSION
+                }
+                _ => FailInfo::BAD_DATA_FORMAT,
             };
             return transfer_error(
                 StatusCode::BAD_REQUEST,

@@ -140,7 +140,7 @@ async fn signature_sender(cmp: &Cmp, ca: &CmpCa, msg: &PkiMessage) -> Result<Sen
         )
     })?;
     let identity = signet_api::auth::certificate_identity(&ca.ca, &info, CERTIFICATE_GROUP)
-        .map_err(|e| Failure::new(FailInfo::NOT_AUTHORIZED, e))?;
+        .map_err(|e| Failure::new(FailInfo::NOT_AUTHORIZED, e.to_string()))?;
     let responder = cmp.responder(&ca.ca).ok_or_else(|| {
         Failure::new(
             FailInfo::SYSTEM_UNAVAIL,

@@ -188,5 +188,5 @@ async fn check_not_revoked(est: &Est, info: &CertificateInfo) -> Result<(), EstE
 /// The identity of a certificate this CA issued (group `est`).
 fn certificate_identity(ca: &EstCa, info: &CertificateInfo) -> Result<Identity, EstError> {
     signet_api::auth::certificate_identity(&ca.ca, info, CERTIFICATE_GROUP)
-        .map_err(EstError::Forbidden)
+        .map_err(|e| EstError::Forbidden(e.to_string()))
 }

@@ -26,6 +26,9 @@ pub use write::{
 
 /// Largest PKIMessage accepted (256 KiB): enough for a request with a chain in extraCerts.
 pub const MAX_MESSAGE: usize = 256 * 1024;
+/// The `what` of the [`Error::Unsupported`] [`parse_message`] returns for a pvno other than
+/// 2 or 3 (answered with unsupportedVersion).
+pub const UNSUPPORTED_PVNO: &str = "CMP protocol version";
 /// Largest number of entries read from any SEQUENCE OF (requests, statuses, certificates...).
 pub const MAX_ITEMS: usize = 64;
 
@@ -469,7 +472,10 @@ fn decode_header(content: &[u8]) -> crate::Result<PkiHeader> {
     let mut r = Reader::new(content, WHAT);
     let pvno = asn1::small_uint(r.read(asn1::INTEGER, "pvno")?.value, WHAT)?;
     if !(2..=3).contains(&pvno) {
-        return Err(malformed(WHAT, format!("unsupported pvno {pvno}")));
+        return Err(Error::Unsupported {
+            what: UNSUPPORTED_PVNO,
+            detail: format!("pvno {pvno} (Signet speaks 2 and 3)"),
+        });
     }
     let sender = r.read_any()?;
     let recipient = r.read_any()?;

@@ -460,10 +460,13 @@ pub fn write_pbm(
     params: &PbmParams,
     extra_certs: &[Vec<u8>],
 ) -> crate::Result<Vec<u8>> {
-    let h = header.encode(Some(&params.algorithm_identifier()))?;
-    let b = body.encode()?;
-    let mac = params.mac(secret, &protected_part(&h, &b));
-    assemble(&h, &b, Some(&mac), extra_certs)
+    write_mac(
+        header,
+        body,
+        secret,
+        &super::MacAlgorithm::Pbm(params.clone()),
+        extra_certs,
+    )
 }
 
 /// Writes a response protected by a shared-secret MAC (PBM or PBMAC1) with `secret` and

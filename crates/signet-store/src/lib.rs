@@ -56,6 +56,7 @@ pub mod audit;
 pub mod bench_fill;
 mod checkpoint;
 mod codec;
+mod db;
 mod exits;
 mod migrate;
 mod outbox;

@@ -1,0 +1,335 @@
+//! The SQL the record modules speak, over either backend.
+//!
+//! Every record module (`requests`, `outbox`, `audit`, ...) reads and writes through a
+//! [`Db`]: a connection that runs one statement with bound [`Param`]s and hands back rows as
+//! [`Value`]s. SQLite (`rusqlite::Connection`, below) and PostgreSQL (`crate::pg`) implement
+//! it, so the statements and the rules around them — the audit chain, the outbox, the
+//! revocation checks — are written once.
+//!
+//! The statements are written in the common subset of both dialects, with SQLite's numbered
+//! parameters (`?1`, `?2`, or `?` numbered left to right); the PostgreSQL connection rewrites
+//! them to `$1`, `$2` once, when it prepares the statement. Where the dialects differ (a
+//! case-insensitive comparison, a substring test) the module asks [`Db::dialect`] and picks
+//! its statement. Integers are 64-bit on both sides (PostgreSQL columns are BIGINT), text is
+//! UTF-8, bytes are BLOB/BYTEA.
+
+use std::borrow::Cow;
+
+use signet_core::StoreError;
+
+/// Which SQL dialect a connection speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A value bound to a statement parameter.
+#[derive(Clone, Debug)]
+pub(crate) enum Param<'a> {
+    Null,
+    Int(i64),
+    Text(Cow<'a, str>),
+    Blob(Cow<'a, [u8]>),
+}
+
+/// A value read from a row's column, borrowed from the row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Value<'r> {
+    Null,
+    Int(i64),
+    Text(&'r str),
+    Blob(&'r [u8]),
+}
+
+/// One row of a result, column by column (from 0).
+pub(crate) trait Row {
+    /// The column's value; `Err` says why it cannot be read (a type neither backend stores).
+    fn value(&self, column: usize) -> Result<Value<'_>, String>;
+}
+
+/// A connection the record modules run their statements on.
+pub(crate) trait Db {
+    fn dialect(&self) -> Dialect;
+
+    /// Runs a statement that returns no rows; the number of rows it changed. A UNIQUE or
+    /// PRIMARY KEY violation is `StoreError::Conflict`, anything else `Backend`, both with
+    /// `context` saying what was being done.
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        context: &'static str,
+    ) -> Result<u64, StoreError>;
+
+    /// Runs a query and calls `each` with every row, until it returns `Ok(false)` or the rows
+    /// end.
+    fn each_row(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        context: &'static str,
+        each: &mut dyn FnMut(&dyn Row) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// Runs statements separated by `;`, without parameters (schema changes, transaction
+    /// control).
+    fn batch(&self, sql: &str, context: &'static str) -> Result<(), StoreError>;
+}
+
+/// A Rust value bound as a parameter: what [`params!`](crate::params) takes.
+pub(crate) trait ToParam {
+    fn param(&self) -> Param<'_>;
+}
+
+impl ToParam for i64 {
+    fn param(&self) -> Param<'_> {
+        Param::Int(*self)
+    }
+}
+
+impl ToParam for i32 {
+    fn param(&self) -> Param<'_> {
+        Param::Int(i64::from(*self))
+    }
+}
+
+impl ToParam for u32 {
+    fn param(&self) -> Param<'_> {
+        Param::Int(i64::from(*self))
+    }
+}
+
+impl ToParam for bool {
+    fn param(&self) -> Param<'_> {
+        Param::Int(i64::from(*self))
+    }
+}
+
+impl ToParam for str {
+    fn param(&self) -> Param<'_> {
+        Param::Text(Cow::Borrowed(self))
+    }
+}
+
+impl ToParam for String {
+    fn param(&self) -> Param<'_> {
+        Param::Text(Cow::Borrowed(self))
+    }
+}
+
+impl ToParam for [u8] {
+    fn param(&self) -> Param<'_> {
+        Param::Blob(Cow::Borrowed(self))
+    }
+}
+
+impl ToParam for Vec<u8> {
+    fn param(&self) -> Param<'_> {
+        Param::Blob(Cow::Borrowed(self))
+    }
+}
+
+impl<const N: usize> ToParam for [u8; N] {
+    fn param(&self) -> Param<'_> {
+        Param::Blob(Cow::Borrowed(self))
+    }
+}
+
+impl<T: ToParam + ?Sized> ToParam for &T {
+    fn param(&self) -> Param<'_> {
+        (**self).param()
+    }
+}
+
+impl<T: ToParam> ToParam for Option<T> {
+    fn param(&self) -> Param<'_> {
+        self.as_ref().map_or(Param::Null, ToParam::param)
+    }
+}
+
+impl ToParam for Param<'_> {
+    fn param(&self) -> Param<'_> {
+        match self {
+            Param::Null => Param::Null,
+            Param::Int(i) => Param::Int(*i),
+            Param::Text(t) => Param::Text(Cow::Borrowed(t)),
+            Param::Blob(b) => Param::Blob(Cow::Borrowed(b)),
+        }
+    }
+}
+
+/// Bound parameters, by reference: `params![ca.as_str(), id, der]`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! params {
+    () => { [] as [$crate::db::Param<'_>; 0] };
+    ($($p:expr),+ $(,)?) => { [$($crate::db::ToParam::param(&$p)),+] };
+}
+
+/// A Rust value read from a column: what [`crate::row::Columns::next`] and [`query_value`]
+/// return.
+pub(crate) trait FromValue: Sized {
+    fn from_value(v: Value<'_>) -> Result<Self, String>;
+}
+
+impl FromValue for i64 {
+    fn from_value(v: Value<'_>) -> Result<i64, String> {
+        match v {
+            Value::Int(i) => Ok(i),
+            other => Err(format!("expected an integer, found {}", other.kind())),
+        }
+    }
+}
+
+impl FromValue for bool {
+    fn from_value(v: Value<'_>) -> Result<bool, String> {
+        i64::from_value(v).map(|i| i != 0)
+    }
+}
+
+impl FromValue for String {
+    fn from_value(v: Value<'_>) -> Result<String, String> {
+        match v {
+            Value::Text(t) => Ok(t.to_string()),
+            other => Err(format!("expected text, found {}", other.kind())),
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    fn from_value(v: Value<'_>) -> Result<Vec<u8>, String> {
+        match v {
+            Value::Blob(b) => Ok(b.to_vec()),
+            other => Err(format!("expected bytes, found {}", other.kind())),
+        }
+    }
+}
+
+impl<T: FromValue> FromValue for Option<T> {
+    fn from_value(v: Value<'_>) -> Result<Option<T>, String> {
+        match v {
+            Value::Null => Ok(None),
+            v => T::from_value(v).map(Some),
+        }
+    }
+}
+
+impl Value<'_> {
+    fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "NULL",
+            Value::Int(_) => "an integer",
+            Value::Text(_) => "text",
+            Value::Blob(_) => "bytes",
+        }
+    }
+}
+
+/// The first column of the first row `sql` returns, if there is a row.
+pub(crate) fn query_value<T: FromValue>(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+) -> Result<Option<T>, StoreError> {
+    let mut out = None;
+    conn.each_row(sql, params, context, &mut |row| {
+        let v = row.value(0).and_then(T::from_value);
+        out = Some(v.map_err(|e| StoreError::Backend(format!("{context}: {e}")))?);
+        Ok(false)
+    })?;
+    Ok(out)
+}
+
+/// The first column of every row `sql` returns.
+pub(crate) fn query_values<T: FromValue>(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    conn.each_row(sql, params, context, &mut |row| {
+        let v = row.value(0).and_then(T::from_value);
+        out.push(v.map_err(|e| StoreError::Backend(format!("{context}: {e}")))?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+// ---- SQLite ----
+
+impl Db for rusqlite::Connection {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        context: &'static str,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .prepare_cached(sql)
+            .map_err(crate::codec::sql_error(context))?;
+        let changed = stmt
+            .execute(rusqlite::params_from_iter(params))
+            .map_err(crate::codec::sql_error(context))?;
+        Ok(changed as u64)
+    }
+
+    fn each_row(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        context: &'static str,
+        each: &mut dyn FnMut(&dyn Row) -> Result<bool, StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self
+            .prepare_cached(sql)
+            .map_err(crate::codec::sql_error(context))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(params))
+            .map_err(crate::codec::sql_error(context))?;
+        while let Some(row) = rows.next().map_err(crate::codec::sql_error(context))? {
+            if !each(row)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn batch(&self, sql: &str, context: &'static str) -> Result<(), StoreError> {
+        self.execute_batch(sql)
+            .map_err(crate::codec::sql_error(context))
+    }
+}
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Param::Null => ValueRef::Null,
+            Param::Int(i) => ValueRef::Integer(*i),
+            Param::Text(t) => ValueRef::Text(t.as_bytes()),
+            Param::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+impl Row for rusqlite::Row<'_> {
+    fn value(&self, column: usize) -> Result<Value<'_>, String> {
+        use rusqlite::types::ValueRef;
+        match self.get_ref(column).map_err(|e| e.to_string())? {
+            ValueRef::Null => Ok(Value::Null),
+            ValueRef::Integer(i) => Ok(Value::Int(i)),
+            ValueRef::Text(t) => std::str::from_utf8(t)
+                .map(Value::Text)
+                .map_err(|_| "text that is not UTF-8".to_string()),
+            ValueRef::Blob(b) => Ok(Value::Blob(b)),
+            ValueRef::Real(r) => Err(format!("a floating-point value ({r})")),
+        }
+    }
+}

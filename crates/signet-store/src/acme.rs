@@ -18,7 +18,6 @@ pub(crate) mod write;
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use rusqlite::Connection;
 use serde_json::{Value, json};
 use signet_api::acme::{
     AccountChange, AcmeAccount, AcmeAuthz, AcmeChallenge, AcmeIdentifier, AcmeMutation, AcmeOrder,
@@ -28,6 +27,7 @@ use signet_core::{BoxFuture, CaName, SerialNumber, StoreError};
 
 use crate::SqliteStore;
 use crate::codec::{from_unix, to_unix};
+use crate::db::Db;
 use crate::row::{Columns, FromRow};
 use write::{AcmeDone, AcmeWrite};
 
@@ -263,7 +263,7 @@ impl SqliteStore {
     fn acme_read<'a, T, F>(&'a self, f: F) -> BoxFuture<'a, Result<T, AcmeStoreError>>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<T, StoreError> + Send + 'static,
     {
         let read = self.readers.run(f);
         Box::pin(async move { read.await.map_err(acme_error) })
@@ -273,7 +273,7 @@ impl SqliteStore {
     pub(crate) fn acme_point<'a, T, F>(&'a self, f: F) -> BoxFuture<'a, Result<T, AcmeStoreError>>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<T, StoreError> + Send + 'static,
     {
         let read = self.readers.point(f);
         Box::pin(async move { read.await.map_err(acme_error) })

@@ -35,11 +35,13 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_lc_rs::{hmac, signature};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OpenFlags};
 use signet_core::audit::{AuditCheckpoint, AuditReport, CheckpointAnchor, CheckpointBase};
 use signet_core::{AuditRecord, AuditTarget, NewAudit, StoreError};
 
-use crate::codec::{from_unix, sql_error, to_unix};
+use crate::codec::{from_unix, to_unix};
+use crate::db::{Db, has_table, query_one, query_pair, query_value};
+use crate::params;
 use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
 
 const DOMAIN_V1: &[u8] = b"signet-audit-v1\0";
@@ -116,7 +118,7 @@ pub(crate) fn use_key_on_this_thread(key: Option<ChainKey>) {
 /// Refuses a key that starts after the end of the log: the records between were deleted (or
 /// this is another database). Called at open, before anything is appended.
 pub(crate) fn check_key_against_head(
-    conn: &Connection,
+    conn: &dyn Db,
     key: Option<&ChainKey>,
 ) -> Result<(), StoreError> {
     let Some(key) = key else { return Ok(()) };
@@ -131,10 +133,13 @@ pub(crate) fn check_key_against_head(
     Ok(())
 }
 
-fn head_seq(conn: &Connection) -> Result<u64, StoreError> {
-    let head: i64 = conn
-        .query_row("SELECT coalesce(max(seq), 0) FROM audit", [], |r| r.get(0))
-        .map_err(sql_error("reading the audit head"))?;
+fn head_seq(conn: &dyn Db) -> Result<u64, StoreError> {
+    let head: i64 = query_one(
+        conn,
+        "SELECT coalesce(max(seq), 0) FROM audit",
+        &[],
+        "reading the audit head",
+    )?;
     Ok(u64::try_from(head).unwrap_or(0))
 }
 
@@ -155,15 +160,13 @@ pub(crate) fn target_text(record: &NewAudit, this_request: Option<i64>) -> Strin
 }
 
 /// The newest record's sequence number and hash, if there is one.
-fn chain_head(conn: &Connection) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-    conn.prepare_cached(HEAD)
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(sql_error("reading the audit head"))
+fn chain_head(conn: &dyn Db) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    query_pair(conn, HEAD, &[], "reading the audit head")
 }
 
 /// Appends one record at the head of the chain, on the writer's open transaction.
 pub(crate) fn append(
-    conn: &Connection,
+    conn: &dyn Db,
     record: &NewAudit,
     this_request: Option<i64>,
 ) -> Result<(), StoreError> {
@@ -198,21 +201,21 @@ pub(crate) fn append(
             &prev,
         ))
     })?;
-    conn.prepare_cached(INSERT)
-        .and_then(|mut s| {
-            s.execute(params![
-                seq,
-                at,
-                record.actor,
-                record.action,
-                ca,
-                target,
-                record.details,
-                prev,
-                hash.as_slice()
-            ])
-        })
-        .map_err(sql_error("appending an audit record"))?;
+    conn.execute(
+        INSERT,
+        &params![
+            seq,
+            at,
+            record.actor,
+            record.action,
+            ca,
+            target,
+            record.details,
+            prev,
+            hash.as_slice()
+        ],
+        "appending an audit record",
+    )?;
     Ok(())
 }
 
@@ -323,16 +326,12 @@ impl AuditRow {
 }
 
 /// Audit records with `seq > after`, in order, at most `limit`.
-pub(crate) fn after(
-    conn: &Connection,
-    after: u64,
-    limit: u32,
-) -> Result<Vec<AuditRecord>, StoreError> {
+pub(crate) fn after(conn: &dyn Db, after: u64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
     let after = i64::try_from(after).unwrap_or(i64::MAX);
     query_all::<AuditRow>(
         conn,
         &AFTER,
-        params![after, i64::from(limit)],
+        &params![after, i64::from(limit)],
         "reading the audit log",
     )?
     .into_iter()
@@ -341,8 +340,8 @@ pub(crate) fn after(
 }
 
 /// Audit records about one target, in order.
-pub(crate) fn about(conn: &Connection, target: &str) -> Result<Vec<AuditRecord>, StoreError> {
-    query_all::<AuditRow>(conn, &FOR_TARGET, params![target], "reading the audit log")?
+pub(crate) fn about(conn: &dyn Db, target: &str) -> Result<Vec<AuditRecord>, StoreError> {
+    query_all::<AuditRow>(conn, &FOR_TARGET, &params![target], "reading the audit log")?
         .into_iter()
         .map(AuditRow::into_record)
         .collect()
@@ -351,25 +350,18 @@ pub(crate) fn about(conn: &Connection, target: &str) -> Result<Vec<AuditRecord>,
 /// Every record in order, streamed to `each` (a chain can be too long to hold); `each`
 /// returns `false` to stop.
 fn for_each_record(
-    conn: &Connection,
+    conn: &dyn Db,
     mut each: impl FnMut(AuditRow) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let mut stmt = conn
-        .prepare(&ALL)
-        .map_err(sql_error("reading the audit log"))?;
-    let mut rows = stmt.query([]).map_err(sql_error("reading the audit log"))?;
-    while let Some(row) = rows.next().map_err(sql_error("reading an audit record"))? {
-        if !each(AuditRow::from_row(&mut Columns::new(row, AuditRow::TABLE))?)? {
-            break;
-        }
-    }
-    Ok(())
+    conn.each_row(&ALL, &[], "reading the audit log", &mut |row| {
+        each(AuditRow::from_row(&mut Columns::new(row, AuditRow::TABLE))?)
+    })
 }
 
 /// Walks the whole chain in `seq` order with `keys`, then checks every stored checkpoint and
 /// every `witnessed` one (with where it came from) against it.
 pub(crate) fn verify(
-    conn: &Connection,
+    conn: &dyn Db,
     keys: &AuditKeys,
     witnessed: &[(String, AuditCheckpoint)],
 ) -> Result<AuditReport, StoreError> {
@@ -384,13 +376,13 @@ pub(crate) fn verify(
         signatures_checked: keys.checkpoint_public_key.is_some(),
         ..AuditReport::default()
     };
-    let (records, head): (i64, i64) = conn
-        .query_row(
-            "SELECT count(*), coalesce(max(seq), 0) FROM audit",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map_err(sql_error("reading the audit log"))?;
+    let (records, head): (i64, i64) = query_pair(
+        conn,
+        "SELECT count(*), coalesce(max(seq), 0) FROM audit",
+        &[],
+        "reading the audit log",
+    )?
+    .unwrap_or((0, 0));
     report.records = u64::try_from(records).unwrap_or(0);
     report.head = u64::try_from(head).unwrap_or(0);
     let hashes = walk(conn, keys.chain.as_ref(), &wanted, &mut report)?;
@@ -412,7 +404,7 @@ pub(crate) fn verify(
 /// Checks the links in order, stopping at the first that does not hold; returns the hashes of
 /// the verified records whose sequence numbers are in `wanted`.
 fn walk(
-    conn: &Connection,
+    conn: &dyn Db,
     key: Option<&ChainKey>,
     wanted: &BTreeSet<u64>,
     report: &mut AuditReport,
@@ -594,19 +586,11 @@ fn check_checkpoints(
 
 /// Every stored checkpoint, by number (none when the table does not exist yet: a database
 /// from before checkpoints, opened read-only).
-fn stored_checkpoints(conn: &Connection) -> Result<Vec<AuditCheckpoint>, StoreError> {
-    let exists: Option<String> = conn
-        .query_row(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'audit_checkpoints'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(sql_error("reading the schema"))?;
-    if exists.is_none() {
+fn stored_checkpoints(conn: &dyn Db) -> Result<Vec<AuditCheckpoint>, StoreError> {
+    if !has_table(conn, "audit_checkpoints")? {
         return Ok(Vec::new());
     }
-    query_all(conn, &CHECKPOINTS, [], "reading audit checkpoints")
+    query_all(conn, &CHECKPOINTS, &[], "reading audit checkpoints")
 }
 
 impl FromRow for AuditCheckpoint {
@@ -632,12 +616,12 @@ impl FromRow for AuditCheckpoint {
 }
 
 /// The chain head and the newest checkpoint (a read).
-pub(crate) fn checkpoint_base(conn: &Connection) -> Result<CheckpointBase, StoreError> {
+pub(crate) fn checkpoint_base(conn: &dyn Db) -> Result<CheckpointBase, StoreError> {
     let head = chain_head(conn)?;
     let last = query_opt(
         conn,
         &LAST_CHECKPOINT,
-        [],
+        &[],
         "reading the newest audit checkpoint",
     )?;
     let (head_seq, head_hash) = head.unwrap_or((0, Vec::new()));
@@ -650,13 +634,15 @@ pub(crate) fn checkpoint_base(conn: &Connection) -> Result<CheckpointBase, Store
 
 /// Stores a checkpoint on the writer's open transaction, after checking that it names a
 /// record as stored.
-pub(crate) fn record_checkpoint(conn: &Connection, c: &AuditCheckpoint) -> Result<(), StoreError> {
+pub(crate) fn record_checkpoint(conn: &dyn Db, c: &AuditCheckpoint) -> Result<(), StoreError> {
     let seq = i64::try_from(c.seq)
         .map_err(|_| StoreError::Backend("checkpoint seq out of range".into()))?;
-    let hash: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT hash FROM audit WHERE seq = ?1")
-        .and_then(|mut s| s.query_row(params![seq], |r| r.get(0)).optional())
-        .map_err(sql_error("reading an audit record"))?;
+    let hash: Option<Vec<u8>> = query_value(
+        conn,
+        "SELECT hash FROM audit WHERE seq = ?1",
+        &params![seq],
+        "reading an audit record",
+    )?;
     if hash.as_deref() != Some(&c.hash[..]) {
         return Err(StoreError::StateChanged(format!(
             "audit record {} is not the one checkpoint #{} names",
@@ -665,23 +651,17 @@ pub(crate) fn record_checkpoint(conn: &Connection, c: &AuditCheckpoint) -> Resul
     }
     let number = i64::try_from(c.number)
         .map_err(|_| StoreError::Backend("checkpoint number out of range".into()))?;
-    conn.prepare_cached(INSERT_CHECKPOINT)
-        .and_then(|mut s| {
-            s.execute(params![
-                number,
-                seq,
-                c.hash,
-                to_unix(c.at).unwrap_or(0),
-                c.signature
-            ])
-        })
-        .map_err(|e| {
-            if crate::codec::is_unique_violation(&e) {
-                StoreError::Conflict(format!("audit checkpoint #{} exists", c.number))
-            } else {
-                sql_error("recording an audit checkpoint")(e)
-            }
-        })?;
+    conn.execute(
+        INSERT_CHECKPOINT,
+        &params![number, seq, c.hash, to_unix(c.at).unwrap_or(0), c.signature],
+        "recording an audit checkpoint",
+    )
+    .map_err(|e| match e {
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("audit checkpoint #{} exists", c.number))
+        }
+        other => other,
+    })?;
     Ok(())
 }
 
@@ -719,23 +699,24 @@ pub fn check_witness(path: &Path, c: &AuditCheckpoint) -> Result<Option<String>,
     let (Ok(number), Ok(seq)) = (i64::try_from(c.number), i64::try_from(c.seq)) else {
         return Ok(Some(format!("checkpoint #{} is out of range", c.number)));
     };
-    let stored: Option<(i64, Vec<u8>)> = conn
-        .prepare("SELECT seq, hash FROM audit_checkpoints WHERE number = ?1")
-        .and_then(|mut s| {
-            s.query_row(params![number], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .map_err(sql_error("reading an audit checkpoint"))?;
+    let stored: Option<(i64, Vec<u8>)> = query_pair(
+        &conn,
+        "SELECT seq, hash FROM audit_checkpoints WHERE number = ?1",
+        &params![number],
+        "reading an audit checkpoint",
+    )?;
     if stored.as_ref() != Some(&(seq, c.hash.clone())) {
         return Ok(Some(format!(
             "the database does not hold checkpoint #{} (record {}) as it was signed",
             c.number, c.seq
         )));
     }
-    let record: Option<Vec<u8>> = conn
-        .prepare("SELECT hash FROM audit WHERE seq = ?1")
-        .and_then(|mut s| s.query_row(params![seq], |r| r.get(0)).optional())
-        .map_err(sql_error("reading an audit record"))?;
+    let record: Option<Vec<u8>> = query_value(
+        &conn,
+        "SELECT hash FROM audit WHERE seq = ?1",
+        &params![seq],
+        "reading an audit record",
+    )?;
     if record.as_deref() != Some(&c.hash[..]) {
         return Ok(Some(format!(
             "audit record {} that checkpoint #{} covers is missing or changed",
@@ -756,21 +737,18 @@ pub fn anchors_of_file(path: &Path) -> Result<(u64, u64), StoreError> {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
-    let table = |name: &str| -> Result<bool, StoreError> {
-        conn.query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
-            params![name],
-            |r| r.get::<_, i64>(0),
-        )
-        .map(|n| n > 0)
-        .map_err(sql_error("reading the schema"))
+    let head = if has_table(&conn, "audit")? {
+        head_seq(&conn)?
+    } else {
+        0
     };
-    let head = if table("audit")? { head_seq(&conn)? } else { 0 };
-    let checkpoints = if table("audit_checkpoints")? {
-        conn.query_row("SELECT count(*) FROM audit_checkpoints", [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map_err(sql_error("counting audit checkpoints"))?
+    let checkpoints: i64 = if has_table(&conn, "audit_checkpoints")? {
+        query_one(
+            &conn,
+            "SELECT count(*) FROM audit_checkpoints",
+            &[],
+            "counting audit checkpoints",
+        )?
     } else {
         0
     };

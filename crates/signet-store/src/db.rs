@@ -75,6 +75,12 @@ pub(crate) trait Db {
     /// Runs statements separated by `;`, without parameters (schema changes, transaction
     /// control).
     fn batch(&self, sql: &str, context: &'static str) -> Result<(), StoreError>;
+
+    /// Whether the connection is lost for good (the server went away), so that its owner
+    /// opens another. An embedded database never is.
+    fn is_broken(&self) -> bool {
+        false
+    }
 }
 
 /// A Rust value bound as a parameter: what [`params!`](crate::params) takes.
@@ -182,6 +188,13 @@ impl FromValue for i64 {
     }
 }
 
+impl FromValue for u32 {
+    fn from_value(v: Value<'_>) -> Result<u32, String> {
+        let i = i64::from_value(v)?;
+        u32::try_from(i).map_err(|_| format!("{i} is out of range"))
+    }
+}
+
 impl FromValue for bool {
     fn from_value(v: Value<'_>) -> Result<bool, String> {
         i64::from_value(v).map(|i| i != 0)
@@ -226,6 +239,36 @@ impl Value<'_> {
     }
 }
 
+/// Starts a read-only transaction whose statements all see one snapshot of the database.
+pub(crate) fn begin_snapshot(conn: &dyn Db) -> Result<(), StoreError> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "BEGIN",
+        Dialect::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    };
+    conn.batch(sql, "starting a read")
+}
+
+/// Ends what [`begin_snapshot`] started (a failure is only logged: nothing was written).
+pub(crate) fn end_snapshot(conn: &dyn Db) {
+    if let Err(e) = conn.batch("COMMIT", "ending a read") {
+        tracing::warn!(error = %e, "ending a read transaction");
+    }
+}
+
+/// Whether the schema has a table of that name (a database from before a migration, opened
+/// read-only, may not).
+pub(crate) fn has_table(conn: &dyn Db, name: &str) -> Result<bool, StoreError> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        Dialect::Postgres => {
+            "SELECT count(*) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name = ?1"
+        }
+    };
+    let n: i64 = query_one(conn, sql, &crate::params![name], "reading the schema")?;
+    Ok(n > 0)
+}
+
 /// The first column of the first row `sql` returns, if there is a row.
 pub(crate) fn query_value<T: FromValue>(
     conn: &dyn Db,
@@ -240,6 +283,58 @@ pub(crate) fn query_value<T: FromValue>(
         Ok(false)
     })?;
     Ok(out)
+}
+
+/// The first column of the first row `sql` returns, which must exist (an aggregate, say).
+pub(crate) fn query_one<T: FromValue>(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+) -> Result<T, StoreError> {
+    query_value(conn, sql, params, context)?
+        .ok_or_else(|| StoreError::Backend(format!("{context}: the query returned no row")))
+}
+
+/// The first two columns of every row `sql` returns.
+pub(crate) fn query_pairs<A: FromValue, B: FromValue>(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+) -> Result<Vec<(A, B)>, StoreError> {
+    let mut out = Vec::new();
+    conn.each_row(sql, params, context, &mut |r| {
+        let pair = r
+            .value(0)
+            .and_then(A::from_value)
+            .and_then(|a| Ok((a, r.value(1).and_then(B::from_value)?)));
+        out.push(pair.map_err(|e| StoreError::Backend(format!("{context}: {e}")))?);
+        Ok(true)
+    })?;
+    Ok(out)
+}
+
+/// The first two columns of the first row `sql` returns, if there is a row.
+pub(crate) fn query_pair<A: FromValue, B: FromValue>(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+) -> Result<Option<(A, B)>, StoreError> {
+    // Statements that want one row say LIMIT 1; the rest of a longer answer is unread.
+    Ok(query_pairs(conn, sql, params, context)?.into_iter().next())
+}
+
+/// Runs an `INSERT ... RETURNING id` and returns the id the database assigned.
+pub(crate) fn insert_id(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+) -> Result<i64, StoreError> {
+    query_value(conn, sql, params, context)?
+        .ok_or_else(|| StoreError::Backend(format!("{context}: the database returned no id")))
 }
 
 /// The first column of every row `sql` returns.

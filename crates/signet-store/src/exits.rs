@@ -4,10 +4,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::{Connection, params};
 use signet_core::{CaName, ExitFailure, ExitState, ParkEvent, ParkedEvent, RequestId, StoreError};
 
-use crate::codec::{seq_to_sql, sql_error, to_unix};
+use crate::codec::{seq_to_sql, to_unix};
+use crate::db::{Db, query_one};
+use crate::params;
 use crate::row::{Columns, FromRow, Key, Statement, query_all, query_opt, select};
 
 /// An `exit_state` row: the module's failure state and last success, before it is weighed
@@ -79,9 +80,9 @@ const UPSERT_SUCCESS: &str = "INSERT INTO exit_state (ca, exit, last_success_ms)
     ON CONFLICT (ca, exit) DO UPDATE SET last_success_ms = excluded.last_success_ms";
 const CLEAR_FAILURE: &str = "UPDATE exit_state SET failing_seq = 0, attempts = 0, \
     next_attempt_ms = NULL, last_error = NULL WHERE ca = ?1 AND exit = ?2 AND failing_seq <= ?3";
-const INSERT_PARKED: &str = "INSERT OR IGNORE INTO exit_parked \
+const INSERT_PARKED: &str = "INSERT INTO exit_parked \
     (ca, exit, seq, event, request_id, error, attempts, parked_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING";
 const MOVE_CURSOR: &str = "INSERT INTO exit_cursors (ca, exit, seq, updated_at) \
     VALUES (?1, ?2, ?3, ?4) \
     ON CONFLICT (ca, exit) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at \
@@ -89,22 +90,20 @@ const MOVE_CURSOR: &str = "INSERT INTO exit_cursors (ca, exit, seq, updated_at) 
 const DELETE_PARKED: &str = "DELETE FROM exit_parked WHERE ca = ?1 AND exit = ?2 AND seq = ?3";
 
 /// Reads the module's cursor, failure state and parked count in one read transaction.
-pub(crate) fn exit_state(
-    conn: &Connection,
-    ca: &CaName,
-    exit: &str,
-) -> Result<ExitState, StoreError> {
+pub(crate) fn exit_state(conn: &dyn Db, ca: &CaName, exit: &str) -> Result<ExitState, StoreError> {
     let cursor = crate::outbox::exit_cursor(conn, ca, exit)?;
     let state: Option<StateRow> = query_opt(
         conn,
         &STATE,
-        params![ca.as_str(), exit],
+        &params![ca.as_str(), exit],
         "reading an exit's delivery state",
     )?;
-    let parked: i64 = conn
-        .prepare_cached(PARKED_COUNT)
-        .and_then(|mut s| s.query_row(params![ca.as_str(), exit], |r| r.get(0)))
-        .map_err(sql_error("counting parked events"))?;
+    let parked: i64 = query_one(
+        conn,
+        PARKED_COUNT,
+        &params![ca.as_str(), exit],
+        "counting parked events",
+    )?;
     let mut out = ExitState {
         cursor,
         parked: u64::try_from(parked).unwrap_or(0),
@@ -124,7 +123,7 @@ pub(crate) fn exit_state(
 }
 
 pub(crate) fn parked_events(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     exit: Option<&str>,
     limit: u32,
@@ -132,67 +131,75 @@ pub(crate) fn parked_events(
     query_all(
         conn,
         &PARKED,
-        params![ca.as_str(), exit, i64::from(limit)],
+        &params![ca.as_str(), exit, i64::from(limit)],
         "reading parked events",
     )
 }
 
 /// On the writer: the cursor moved after a delivery, so the module is not failing up to `seq`.
 pub(crate) fn record_success(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     exit: &str,
     seq: i64,
 ) -> Result<(), StoreError> {
-    conn.prepare_cached(UPSERT_SUCCESS)
-        .and_then(|mut s| s.execute(params![ca.as_str(), exit, millis(SystemTime::now())]))
-        .map_err(sql_error("recording an exit delivery"))?;
-    conn.prepare_cached(CLEAR_FAILURE)
-        .and_then(|mut s| s.execute(params![ca.as_str(), exit, seq]))
-        .map_err(sql_error("recording an exit delivery"))?;
+    conn.execute(
+        UPSERT_SUCCESS,
+        &params![ca.as_str(), exit, millis(SystemTime::now())],
+        "recording an exit delivery",
+    )?;
+    conn.execute(
+        CLEAR_FAILURE,
+        &params![ca.as_str(), exit, seq],
+        "recording an exit delivery",
+    )?;
     Ok(())
 }
 
-pub(crate) fn exit_failed(conn: &Connection, f: &ExitFailure) -> Result<(), StoreError> {
+pub(crate) fn exit_failed(conn: &dyn Db, f: &ExitFailure) -> Result<(), StoreError> {
     let seq = seq_to_sql(f.seq, "outbox sequence number")?;
-    conn.prepare_cached(UPSERT_FAILURE)
-        .and_then(|mut s| {
-            s.execute(params![
-                f.ca.as_str(),
-                f.exit,
-                seq,
-                i64::from(f.attempts),
-                millis(f.next_attempt_at),
-                f.error
-            ])
-        })
-        .map_err(sql_error("recording an exit failure"))?;
+    conn.execute(
+        UPSERT_FAILURE,
+        &params![
+            f.ca.as_str(),
+            f.exit,
+            seq,
+            i64::from(f.attempts),
+            millis(f.next_attempt_at),
+            f.error
+        ],
+        "recording an exit failure",
+    )?;
     Ok(())
 }
 
-pub(crate) fn park_event(conn: &Connection, p: &ParkEvent) -> Result<(), StoreError> {
+pub(crate) fn park_event(conn: &dyn Db, p: &ParkEvent) -> Result<(), StoreError> {
     let seq = seq_to_sql(p.seq, "outbox sequence number")?;
     let at = to_unix(p.at)?;
-    conn.prepare_cached(INSERT_PARKED)
-        .and_then(|mut s| {
-            s.execute(params![
-                p.ca.as_str(),
-                p.exit,
-                seq,
-                p.event.bit(),
-                p.request_id.map(RequestId::get),
-                p.error,
-                i64::from(p.attempts),
-                at
-            ])
-        })
-        .map_err(sql_error("parking an event"))?;
-    conn.prepare_cached(MOVE_CURSOR)
-        .and_then(|mut s| s.execute(params![p.ca.as_str(), p.exit, seq, at]))
-        .map_err(sql_error("moving an exit cursor"))?;
-    conn.prepare_cached(CLEAR_FAILURE)
-        .and_then(|mut s| s.execute(params![p.ca.as_str(), p.exit, seq]))
-        .map_err(sql_error("clearing an exit failure"))?;
+    conn.execute(
+        INSERT_PARKED,
+        &params![
+            p.ca.as_str(),
+            p.exit,
+            seq,
+            p.event.bit(),
+            p.request_id.map(RequestId::get),
+            p.error,
+            i64::from(p.attempts),
+            at
+        ],
+        "parking an event",
+    )?;
+    conn.execute(
+        MOVE_CURSOR,
+        &params![p.ca.as_str(), p.exit, seq, at],
+        "moving an exit cursor",
+    )?;
+    conn.execute(
+        CLEAR_FAILURE,
+        &params![p.ca.as_str(), p.exit, seq],
+        "clearing an exit failure",
+    )?;
     for record in &p.audit {
         crate::audit::append(conn, record, None)?;
     }
@@ -200,17 +207,18 @@ pub(crate) fn park_event(conn: &Connection, p: &ParkEvent) -> Result<(), StoreEr
 }
 
 pub(crate) fn unpark_event(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     exit: &str,
     seq: u64,
     audit: &[signet_core::NewAudit],
 ) -> Result<(), StoreError> {
     let seq_sql = seq_to_sql(seq, "outbox sequence number")?;
-    let changed = conn
-        .prepare_cached(DELETE_PARKED)
-        .and_then(|mut s| s.execute(params![ca.as_str(), exit, seq_sql]))
-        .map_err(sql_error("removing a parked event"))?;
+    let changed = conn.execute(
+        DELETE_PARKED,
+        &params![ca.as_str(), exit, seq_sql],
+        "removing a parked event",
+    )?;
     if changed == 0 {
         return Err(StoreError::StateChanged(format!(
             "event {seq} is not parked for exit {exit:?} of CA {ca}"

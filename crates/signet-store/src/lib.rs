@@ -105,7 +105,7 @@ pub struct SqliteStore {
     // Drop order matters: the writer's thread flushes and exits first, which ends the
     // checkpoint thread; readers go last.
     writer: Writer,
-    _checkpointer: Checkpointer,
+    _checkpointer: Option<Checkpointer>,
     readers: Readers,
     /// What `verify_audit` and `audit_report` check the chain with.
     audit_keys: std::sync::Arc<audit::AuditKeys>,
@@ -205,15 +205,18 @@ impl SqliteStore {
         let reader_threads = std::thread::available_parallelism()
             .map_or(2, |n| n.get())
             .clamp(2, 4);
-        let readers = Readers::start(&path, reader_threads)?;
+        let readers = Readers::start_sqlite(&path, reader_threads)?;
         let (checkpointer, checkpoints) = Checkpointer::start(&path, BUSY_TIMEOUT)?;
-        let writer = Writer::start(conn, checkpoints, audit_keys.chain.clone())?;
+        let writer = Writer::start(
+            Box::new(writer::SqliteWriter::new(conn, checkpoints)),
+            audit_keys.chain.clone(),
+        )?;
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
         // but an installation from before this check may have all three wider.
         narrow_permissions(&path)?;
         Ok(SqliteStore {
             writer,
-            _checkpointer: checkpointer,
+            _checkpointer: Some(checkpointer),
             readers,
             audit_keys: std::sync::Arc::new(audit_keys),
         })

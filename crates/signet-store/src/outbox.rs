@@ -3,10 +3,11 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use signet_core::{CaName, Event, NewEvent, OutboxEvent, RequestId, StoreError};
 
-use crate::codec::{corrupt, seq_to_sql, sql_error, to_unix};
+use crate::codec::{corrupt, seq_to_sql, to_unix};
+use crate::db::{Db, query_value};
+use crate::params;
 use crate::row::{Columns, FromRow, Statement, query_all, select};
 
 /// The exit cursor a writer command moves (`Store::ack_exit`).
@@ -49,7 +50,7 @@ const UPSERT_CURSOR: &str = "INSERT INTO exit_cursors (ca, exit, seq, updated_at
 // ---- Reads --------------------------------------------------------------------------------
 
 pub(crate) fn outbox_after(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     after: u64,
     limit: u32,
@@ -59,73 +60,59 @@ pub(crate) fn outbox_after(
     query_all(
         conn,
         &OUTBOX_AFTER,
-        params![ca.as_str(), after, i64::from(limit)],
+        &params![ca.as_str(), after, limit],
         "reading the outbox",
     )
 }
 
-pub(crate) fn outbox_head(conn: &Connection, ca: &CaName) -> Result<u64, StoreError> {
+pub(crate) fn outbox_head(conn: &dyn Db, ca: &CaName) -> Result<u64, StoreError> {
     let head = head(conn, ca)?;
     u64::try_from(head).map_err(|_| corrupt("outbox", head, "seq", "negative"))
 }
 
-pub(crate) fn exit_cursor(conn: &Connection, ca: &CaName, exit: &str) -> Result<u64, StoreError> {
-    let seq: Option<i64> = conn
-        .prepare_cached(EXIT_CURSOR)
-        .and_then(|mut s| {
-            s.query_row(params![ca.as_str(), exit], |r| r.get(0))
-                .optional()
-        })
-        .map_err(sql_error("reading an exit cursor"))?;
+pub(crate) fn exit_cursor(conn: &dyn Db, ca: &CaName, exit: &str) -> Result<u64, StoreError> {
+    let seq: Option<i64> = query_value(
+        conn,
+        EXIT_CURSOR,
+        &params![ca.as_str(), exit],
+        "reading an exit cursor",
+    )?;
     let seq = seq.unwrap_or(0);
     u64::try_from(seq)
         .map_err(|_| corrupt("exit_cursors", format!("{ca}/{exit}"), "seq", "negative"))
 }
 
 /// The CA's newest outbox seq, 0 if none (on either connection).
-fn head(conn: &Connection, ca: &CaName) -> Result<i64, StoreError> {
-    let head: Option<i64> = conn
-        .prepare_cached(HEAD)
-        .and_then(|mut s| s.query_row(params![ca.as_str()], |r| r.get(0)).optional())
-        .map_err(sql_error("reading the outbox head"))?;
+fn head(conn: &dyn Db, ca: &CaName) -> Result<i64, StoreError> {
+    let head: Option<i64> =
+        query_value(conn, HEAD, &params![ca.as_str()], "reading the outbox head")?;
     Ok(head.unwrap_or(0))
 }
 
 // ---- Writes (on the writer thread) --------------------------------------------------------
 
 /// Events not tied to a new request, each at its own time.
-pub(crate) fn append_events(conn: &Connection, events: &[NewEvent]) -> Result<(), StoreError> {
-    let mut s = conn
-        .prepare_cached(INSERT_EVENT)
-        .map_err(sql_error("recording events"))?;
+pub(crate) fn append_events(conn: &dyn Db, events: &[NewEvent]) -> Result<(), StoreError> {
     for e in events {
-        let request_id = e.request_id.map(RequestId::get);
-        s.execute(params![
-            e.ca.as_str(),
-            e.event.bit(),
-            request_id,
-            to_unix(e.at)?,
-            e.details
-        ])
-        .map_err(|err| match err {
-            rusqlite::Error::SqliteFailure(f, _)
-                if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
-            {
-                StoreError::Backend(format!(
-                    "event {} refers to request {} which does not exist",
-                    e.event,
-                    request_id.unwrap_or_default()
-                ))
-            }
-            other => sql_error("recording an event")(other),
-        })?;
+        // A request id that does not exist fails the foreign key.
+        conn.execute(
+            INSERT_EVENT,
+            &params![
+                e.ca.as_str(),
+                e.event.bit(),
+                e.request_id.map(RequestId::get),
+                to_unix(e.at)?,
+                e.details
+            ],
+            "recording an event",
+        )?;
     }
     Ok(())
 }
 
 /// Events raised now by a change to an existing request, or to a CA (or none).
 pub(crate) fn insert_events(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     request_id: Option<i64>,
     events: &[(Event, String)],
@@ -138,7 +125,7 @@ pub(crate) fn insert_events(
 
 /// Events dated `at` (unix seconds).
 pub(crate) fn insert_events_at(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     request_id: Option<i64>,
     at: i64,
@@ -147,19 +134,19 @@ pub(crate) fn insert_events_at(
     if events.is_empty() {
         return Ok(());
     }
-    let mut s = conn
-        .prepare_cached(INSERT_EVENT)
-        .map_err(sql_error("recording events"))?;
     for (event, details) in events {
-        s.execute(params![ca.as_str(), event.bit(), request_id, at, details])
-            .map_err(sql_error("recording an event"))?;
+        conn.execute(
+            INSERT_EVENT,
+            &params![ca.as_str(), event.bit(), request_id, at, details],
+            "recording an event",
+        )?;
     }
     Ok(())
 }
 
 /// Moves the cursor forward (never back). Acknowledging past the CA's newest event is refused:
 /// it would make the exit silently skip events that do not exist yet.
-pub(crate) fn ack_exit(conn: &Connection, ack: &AckExit) -> Result<(), StoreError> {
+pub(crate) fn ack_exit(conn: &dyn Db, ack: &AckExit) -> Result<(), StoreError> {
     let seq = seq_to_sql(ack.seq, "outbox sequence number")?;
     let head = head(conn, &ack.ca)?;
     if seq > head {
@@ -169,8 +156,10 @@ pub(crate) fn ack_exit(conn: &Connection, ack: &AckExit) -> Result<(), StoreErro
         )));
     }
     let now = to_unix(SystemTime::now())?;
-    conn.prepare_cached(UPSERT_CURSOR)
-        .and_then(|mut s| s.execute(params![ack.ca.as_str(), ack.exit, seq, now]))
-        .map_err(sql_error("recording an exit cursor"))?;
+    conn.execute(
+        UPSERT_CURSOR,
+        &params![ack.ca.as_str(), ack.exit, seq, now],
+        "recording an exit cursor",
+    )?;
     crate::exits::record_success(conn, &ack.ca, &ack.exit, seq)
 }

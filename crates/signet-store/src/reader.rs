@@ -16,8 +16,15 @@ use rusqlite::{Connection, OpenFlags};
 use signet_core::StoreError;
 
 use crate::codec::sql_error;
+use crate::db::Db;
 
-type Job = Box<dyn FnOnce(Result<&Connection, &StoreError>) + Send + 'static>;
+type Job = Box<dyn FnOnce(Result<&dyn Db, &StoreError>) + Send + 'static>;
+
+/// A read connection, as the backend opens it.
+pub(crate) type ReadConn = Box<dyn Db + Send>;
+
+/// Opens a read connection (again, after one was lost).
+pub(crate) type Connect = Arc<dyn Fn() -> Result<ReadConn, StoreError> + Send + Sync>;
 
 /// Most connections the inline point lookups keep open (about one per runtime worker; a
 /// lookup that finds none idle and the pool full goes to the reader threads).
@@ -27,23 +34,39 @@ const POINT_CONNECTIONS: usize = 4;
 pub(crate) struct Readers {
     jobs: Option<mpsc::Sender<Job>>,
     threads: Vec<JoinHandle<()>>,
-    path: std::path::PathBuf,
+    connect: Connect,
     /// Idle connections for [`Readers::point`], and how many exist (idle or in use).
-    idle: Mutex<(Vec<Connection>, usize)>,
+    idle: Mutex<(Vec<ReadConn>, usize)>,
+    /// Whether point lookups may run on the caller's thread. Not for a client that runs its
+    /// own event loop (PostgreSQL's), which must not block inside the server's runtime.
+    inline_points: bool,
 }
 
 impl Readers {
-    /// Starts `count` reader threads for the database at `path`.
-    pub(crate) fn start(path: &Path, count: usize) -> Result<Readers, StoreError> {
+    /// Starts `count` reader threads for the SQLite database at `path`.
+    pub(crate) fn start_sqlite(path: &Path, count: usize) -> Result<Readers, StoreError> {
+        let path = path.to_path_buf();
+        let connect: Connect =
+            Arc::new(move || open_read_only(&path).map(|c| Box::new(c) as ReadConn));
+        Readers::start(connect, count, true)
+    }
+
+    /// Starts `count` reader threads, each with a connection from `connect` (opened on its
+    /// first job, and again after it is lost).
+    pub(crate) fn start(
+        connect: Connect,
+        count: usize,
+        inline_points: bool,
+    ) -> Result<Readers, StoreError> {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         let mut threads = Vec::with_capacity(count);
         for i in 0..count.max(1) {
             let rx = Arc::clone(&rx);
-            let path = path.to_path_buf();
+            let connect = Arc::clone(&connect);
             let t = thread::Builder::new()
                 .name(format!("signet-store-read-{i}"))
-                .spawn(move || serve(&path, &rx))
+                .spawn(move || serve(&*connect, &rx))
                 .map_err(|e| {
                     StoreError::Backend(format!("could not start a reader thread: {e}"))
                 })?;
@@ -52,8 +75,9 @@ impl Readers {
         Ok(Readers {
             jobs: Some(tx),
             threads,
-            path: path.to_path_buf(),
+            connect,
             idle: Mutex::new((Vec::new(), 0)),
+            inline_points,
         })
     }
 
@@ -64,8 +88,11 @@ impl Readers {
     pub(crate) async fn point<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<T, StoreError> + Send + 'static,
     {
+        if !self.inline_points {
+            return self.run(f).await;
+        }
         // `Some(None)`: a new connection may be opened; `None`: the pool is busy.
         let taken = {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -81,7 +108,7 @@ impl Readers {
         let conn = match taken {
             None => return self.run(f).await,
             Some(Some(conn)) => conn,
-            Some(None) => match open_read_only(&self.path) {
+            Some(None) => match (self.connect)() {
                 Ok(conn) => conn,
                 Err(e) => {
                     self.idle.lock().unwrap_or_else(PoisonError::into_inner).1 -= 1;
@@ -90,7 +117,7 @@ impl Readers {
             },
         };
         // A panicking query loses its answer and its connection, not the pool's count.
-        let run = std::panic::AssertUnwindSafe(|| f(&conn));
+        let run = std::panic::AssertUnwindSafe(|| f(&*conn));
         let result = std::panic::catch_unwind(run);
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         match result {
@@ -111,7 +138,7 @@ impl Readers {
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&dyn Db) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
@@ -144,16 +171,22 @@ impl Drop for Readers {
 }
 
 /// One reader thread: takes jobs until the channel closes.
-fn serve(path: &Path, rx: &Mutex<mpsc::Receiver<Job>>) {
-    let mut conn: Option<Connection> = None;
+fn serve(
+    connect: &(dyn Fn() -> Result<ReadConn, StoreError> + Send + Sync),
+    rx: &Mutex<mpsc::Receiver<Job>>,
+) {
+    let mut conn: Option<ReadConn> = None;
     loop {
         // Hold the lock only while taking a job.
         let job = match rx.lock().unwrap_or_else(PoisonError::into_inner).recv() {
             Ok(job) => job,
             Err(_) => return,
         };
+        if conn.as_ref().is_some_and(|c| c.is_broken()) {
+            conn = None;
+        }
         if conn.is_none() {
-            match open_read_only(path) {
+            match connect() {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     job(Err(&e));
@@ -164,7 +197,7 @@ fn serve(path: &Path, rx: &Mutex<mpsc::Receiver<Job>>) {
         if let Some(c) = &conn {
             // A panicking query loses its reply (the caller sees an error); the thread and its
             // connection stay usable.
-            let run = std::panic::AssertUnwindSafe(|| job(Ok(c)));
+            let run = std::panic::AssertUnwindSafe(|| job(Ok(&**c)));
             if std::panic::catch_unwind(run).is_err() {
                 tracing::error!("a storage read panicked");
             }

@@ -1,14 +1,15 @@
 //! Requests: the rows of `requests` with their attributes, extensions, approvals and
 //! certificate; read on the reader threads, written on the writer thread (`writer::Op`).
 
-use rusqlite::{Connection, OptionalExtension, params};
 use signet_core::{
     Approval, CaName, CertificateRecord, ExtensionOrigin, NewCertificate, NewRequest, ProfileName,
     RequestId, RequestRecord, RequestStatus, RequestUpdate, SerialNumber, StoreError,
     StoredExtension,
 };
 
-use crate::codec::{is_unique_violation, seq_to_sql, sql_error, to_unix};
+use crate::codec::{seq_to_sql, to_unix};
+use crate::db::{Db, insert_id, query_one, query_value};
+use crate::params;
 use crate::row::{Columns, FromRow, Key, Statement, query_all, query_opt, select};
 
 // ---- Reads --------------------------------------------------------------------------------
@@ -67,7 +68,7 @@ impl FromRow for RequestRow {
 
 impl RequestRow {
     /// The record with its attributes, extensions, certificate and approvals.
-    pub(crate) fn into_record(self, conn: &Connection) -> Result<RequestRecord, StoreError> {
+    pub(crate) fn into_record(self, conn: &dyn Db) -> Result<RequestRecord, StoreError> {
         let id = self.id.get();
         Ok(RequestRecord {
             id: self.id,
@@ -84,15 +85,20 @@ impl RequestRow {
             attributes: query_all::<Attribute>(
                 conn,
                 &ATTRIBUTES,
-                params![id],
+                &params![id],
                 "reading request attributes",
             )?
             .into_iter()
             .map(|a| (a.0, a.1))
             .collect(),
-            extensions: query_all(conn, &EXTENSIONS, params![id], "reading request extensions")?,
-            certificate: query_opt(conn, &CERTIFICATE, params![id], "reading a certificate")?,
-            approvals: query_all(conn, &APPROVALS, params![id], "reading approvals")?,
+            extensions: query_all(
+                conn,
+                &EXTENSIONS,
+                &params![id],
+                "reading request extensions",
+            )?,
+            certificate: query_opt(conn, &CERTIFICATE, &params![id], "reading a certificate")?,
+            approvals: query_all(conn, &APPROVALS, &params![id], "reading approvals")?,
             version: self.version,
         })
     }
@@ -195,14 +201,14 @@ const PENDING_ANONYMOUS: &str =
     "SELECT count(*) FROM requests WHERE ca = ?1 AND status = 'pending' AND requester IS NULL";
 
 pub(crate) fn get_request(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     id: RequestId,
 ) -> Result<Option<RequestRecord>, StoreError> {
     query_opt::<RequestRow>(
         conn,
         &GET_REQUEST,
-        params![id.get(), ca.as_str()],
+        &params![id.get(), ca.as_str()],
         "reading a request",
     )?
     .map(|r| r.into_record(conn))
@@ -210,7 +216,7 @@ pub(crate) fn get_request(
 }
 
 pub(crate) fn list_requests(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     status: Option<RequestStatus>,
     limit: u32,
@@ -219,13 +225,13 @@ pub(crate) fn list_requests(
         Some(status) => query_all(
             conn,
             &LIST_BY_STATUS,
-            params![ca.as_str(), status.as_str(), i64::from(limit)],
+            &params![ca.as_str(), status.as_str(), i64::from(limit)],
             "listing requests",
         )?,
         None => query_all(
             conn,
             &LIST_ALL,
-            params![ca.as_str(), i64::from(limit)],
+            &params![ca.as_str(), i64::from(limit)],
             "listing requests",
         )?,
     };
@@ -233,17 +239,16 @@ pub(crate) fn list_requests(
 }
 
 pub(crate) fn request_by_serial(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     serial: &SerialNumber,
 ) -> Result<Option<RequestRecord>, StoreError> {
-    let id: Option<i64> = conn
-        .prepare_cached(BY_SERIAL)
-        .and_then(|mut s| {
-            s.query_row(params![ca.as_str(), serial.to_hex()], |r| r.get(0))
-                .optional()
-        })
-        .map_err(sql_error("finding a certificate"))?;
+    let id: Option<i64> = query_value(
+        conn,
+        BY_SERIAL,
+        &params![ca.as_str(), serial.to_hex()],
+        "finding a certificate",
+    )?;
     match id {
         Some(id) => {
             let id = RequestId::new(id).map_err(|e| {
@@ -257,19 +262,15 @@ pub(crate) fn request_by_serial(
 
 /// How many requests of one requester (`None`: anonymous) are pending on a CA.
 pub(crate) fn pending_count(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     requester: Option<&str>,
 ) -> Result<u64, StoreError> {
+    const CONTEXT: &str = "counting pending requests";
     let count: i64 = match requester {
-        Some(r) => conn
-            .prepare_cached(PENDING_OF)
-            .and_then(|mut s| s.query_row(params![ca.as_str(), r], |row| row.get(0))),
-        None => conn
-            .prepare_cached(PENDING_ANONYMOUS)
-            .and_then(|mut s| s.query_row(params![ca.as_str()], |row| row.get(0))),
-    }
-    .map_err(sql_error("counting pending requests"))?;
+        Some(r) => query_one(conn, PENDING_OF, &params![ca.as_str(), r], CONTEXT)?,
+        None => query_one(conn, PENDING_ANONYMOUS, &params![ca.as_str()], CONTEXT)?,
+    };
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
@@ -277,7 +278,7 @@ pub(crate) fn pending_count(
 
 const INSERT_REQUEST: &str = "INSERT INTO requests \
     (ca, status, format, raw, requester, profile, subject, submitted_at, resolved_at, message) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id";
 const INSERT_ATTRIBUTE: &str =
     "INSERT INTO request_attributes (request_id, position, name, value) VALUES (?1, ?2, ?3, ?4)";
 const INSERT_EXTENSION: &str = "INSERT INTO request_extensions \
@@ -298,31 +299,31 @@ const DELETE_APPROVALS: &str = "DELETE FROM approvals WHERE request_id = ?1";
 /// ?2: anonymous and imported certificates have no holder, so they are never "the same".
 const KEY_OF_ANOTHER: &str = "SELECT 1 FROM certificates c JOIN requests r ON r.id = c.request_id \
     WHERE c.spki_sha256 = ?1 AND NOT EXISTS (SELECT 1 FROM requests me \
-    WHERE me.id = ?2 AND me.requester IS NOT NULL AND me.requester = r.requester COLLATE NOCASE) \
+    WHERE me.id = ?2 AND me.requester IS NOT NULL AND lower(me.requester) = lower(r.requester)) \
     LIMIT 1";
 
 /// The request row, then its attributes, extensions, certificate and events, all under the
 /// new id.
-pub(crate) fn create_request(conn: &Connection, req: &NewRequest) -> Result<RequestId, StoreError> {
+pub(crate) fn create_request(conn: &dyn Db, req: &NewRequest) -> Result<RequestId, StoreError> {
     let submitted_at = to_unix(req.submitted_at)?;
     let resolved_at = req.resolved_at.map(to_unix).transpose()?;
-    conn.prepare_cached(INSERT_REQUEST)
-        .and_then(|mut s| {
-            s.execute(params![
-                req.ca.as_str(),
-                req.status.as_str(),
-                req.format,
-                req.raw,
-                req.requester,
-                req.profile.as_ref().map(|p| p.as_str()),
-                req.subject,
-                submitted_at,
-                resolved_at,
-                req.message,
-            ])
-        })
-        .map_err(sql_error("recording a request"))?;
-    let rowid = conn.last_insert_rowid();
+    let rowid = insert_id(
+        conn,
+        INSERT_REQUEST,
+        &params![
+            req.ca.as_str(),
+            req.status.as_str(),
+            req.format,
+            req.raw,
+            req.requester,
+            req.profile.as_ref().map(|p| p.as_str()),
+            req.subject,
+            submitted_at,
+            resolved_at,
+            req.message,
+        ],
+        "recording a request",
+    )?;
     let id = RequestId::new(rowid).map_err(|e| {
         StoreError::Backend(format!("the database assigned an invalid request id: {e}"))
     })?;
@@ -344,23 +345,22 @@ pub(crate) fn create_request(conn: &Connection, req: &NewRequest) -> Result<Requ
 
 /// A change to an existing request, refused unless it is still at the version the caller
 /// read.
-pub(crate) fn update_request(conn: &Connection, u: &RequestUpdate) -> Result<(), StoreError> {
+pub(crate) fn update_request(conn: &dyn Db, u: &RequestUpdate) -> Result<(), StoreError> {
     let id = u.id.get();
     let resolved_at = u.resolved_at.map(to_unix).transpose()?;
     let version = seq_to_sql(u.expect_version, "request version")?;
-    let changed = conn
-        .prepare_cached(UPDATE_REQUEST)
-        .and_then(|mut s| {
-            s.execute(params![
-                u.status.as_str(),
-                u.message,
-                resolved_at,
-                id,
-                u.ca.as_str(),
-                version
-            ])
-        })
-        .map_err(sql_error("updating a request"))?;
+    let changed = conn.execute(
+        UPDATE_REQUEST,
+        &params![
+            u.status.as_str(),
+            u.message,
+            resolved_at,
+            id,
+            u.ca.as_str(),
+            version
+        ],
+        "updating a request",
+    )?;
     if changed == 0 {
         return Err(StoreError::StateChanged(format!(
             "request {id} of CA {} is not at version {}",
@@ -380,18 +380,17 @@ pub(crate) fn update_request(conn: &Connection, u: &RequestUpdate) -> Result<(),
     }
     if let Some(a) = &u.add_approval {
         let at = to_unix(a.at)?;
-        conn.prepare_cached(INSERT_APPROVAL)
-            .and_then(|mut s| s.execute(params![id, a.approver, at]))
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!(
-                        "{} has already approved request {id}",
-                        a.approver
-                    ))
-                } else {
-                    sql_error("recording an approval")(e)
-                }
-            })?;
+        conn.execute(
+            INSERT_APPROVAL,
+            &params![id, a.approver, at],
+            "recording an approval",
+        )
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("{} has already approved request {id}", a.approver))
+            }
+            other => other,
+        })?;
     }
     if let Some(cert) = &u.certificate {
         insert_certificate(conn, &u.ca, id, cert)?;
@@ -404,58 +403,55 @@ pub(crate) fn update_request(conn: &Connection, u: &RequestUpdate) -> Result<(),
 }
 
 fn insert_attributes(
-    conn: &Connection,
+    conn: &dyn Db,
     request_id: i64,
     attributes: &[(String, String)],
 ) -> Result<(), StoreError> {
     if attributes.is_empty() {
         return Ok(());
     }
-    let mut s = conn
-        .prepare_cached(INSERT_ATTRIBUTE)
-        .map_err(sql_error("recording request attributes"))?;
     for (position, (name, value)) in attributes.iter().enumerate() {
-        s.execute(params![request_id, position as i64, name, value])
-            .map_err(sql_error("recording a request attribute"))?;
+        conn.execute(
+            INSERT_ATTRIBUTE,
+            &params![request_id, position as i64, name, value],
+            "recording a request attribute",
+        )?;
     }
     Ok(())
 }
 
 fn insert_extensions(
-    conn: &Connection,
+    conn: &dyn Db,
     request_id: i64,
     extensions: &[StoredExtension],
 ) -> Result<(), StoreError> {
     if extensions.is_empty() {
         return Ok(());
     }
-    let mut s = conn
-        .prepare_cached(INSERT_EXTENSION)
-        .map_err(sql_error("recording request extensions"))?;
     for (position, ext) in extensions.iter().enumerate() {
-        s.execute(params![
-            request_id,
-            position as i64,
-            ext.oid,
-            ext.critical,
-            ext.disabled,
-            ext.origin.as_str(),
-            ext.value,
-        ])
-        .map_err(sql_error("recording a request extension"))?;
+        conn.execute(
+            INSERT_EXTENSION,
+            &params![
+                request_id,
+                position as i64,
+                ext.oid,
+                ext.critical,
+                ext.disabled,
+                ext.origin.as_str(),
+                ext.value,
+            ],
+            "recording a request extension",
+        )?;
     }
     Ok(())
 }
 
-fn exec_id(conn: &Connection, sql: &str, id: i64, context: &'static str) -> Result<(), StoreError> {
-    conn.prepare_cached(sql)
-        .and_then(|mut s| s.execute(params![id]))
-        .map(drop)
-        .map_err(sql_error(context))
+fn exec_id(conn: &dyn Db, sql: &str, id: i64, context: &'static str) -> Result<(), StoreError> {
+    conn.execute(sql, &params![id], context).map(drop)
 }
 
 fn insert_certificate(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     request_id: i64,
     cert: &NewCertificate,
@@ -465,13 +461,12 @@ fn insert_certificate(
     let serial = cert.serial.to_hex();
     let (not_before, not_after) = (to_unix(cert.not_before)?, to_unix(cert.not_after)?);
     if cert.unique_key {
-        let taken = conn
-            .prepare_cached(KEY_OF_ANOTHER)
-            .and_then(|mut s| {
-                s.query_row(params![cert.spki_sha256.as_slice(), request_id], |_| Ok(()))
-                    .optional()
-            })
-            .map_err(sql_error("checking the key's other certificates"))?;
+        let taken: Option<i64> = query_value(
+            conn,
+            KEY_OF_ANOTHER,
+            &params![cert.spki_sha256.as_slice(), request_id],
+            "checking the key's other certificates",
+        )?;
         if taken.is_some() {
             return Err(StoreError::Conflict(format!(
                 "the public key (SHA-256 {}) was certified for another requester while this request was decided; the profile needs a key of your own",
@@ -482,29 +477,27 @@ fn insert_certificate(
             )));
         }
     }
-    conn.prepare_cached(INSERT_CERTIFICATE)
-        .and_then(|mut s| {
-            s.execute(params![
-                ca.as_str(),
-                serial,
-                request_id,
-                cert.der,
-                cert.subject,
-                sans,
-                not_before,
-                not_after,
-                cert.shard,
-                cert.spki_sha256.as_slice(),
-            ])
-        })
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!(
-                    "serial number {serial} is already recorded for CA {ca}"
-                ))
-            } else {
-                sql_error("recording a certificate")(e)
-            }
-        })?;
+    conn.execute(
+        INSERT_CERTIFICATE,
+        &params![
+            ca.as_str(),
+            serial,
+            request_id,
+            cert.der,
+            cert.subject,
+            sans,
+            not_before,
+            not_after,
+            cert.shard,
+            cert.spki_sha256.as_slice(),
+        ],
+        "recording a certificate",
+    )
+    .map_err(|e| match e {
+        StoreError::Conflict(_) => StoreError::Conflict(format!(
+            "serial number {serial} is already recorded for CA {ca}"
+        )),
+        other => other,
+    })?;
     Ok(())
 }

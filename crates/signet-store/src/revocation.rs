@@ -7,13 +7,14 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{Connection, params};
 use signet_core::{
     CaName, CertificateStatus, CrlRecord, NewCrl, RevocationChange, RevokedQuery, RevokedRow,
     RevokedScan, SerialNumber, StoreError,
 };
 
-use crate::codec::{corrupt, is_unique_violation, seq_to_sql, sql_error, to_unix};
+use crate::codec::{corrupt, seq_to_sql, to_unix};
+use crate::db::{Db, begin_snapshot, end_snapshot, query_one, query_values};
+use crate::params;
 use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
 
 // ---- Reads --------------------------------------------------------------------------------
@@ -59,21 +60,20 @@ static DELTA: Statement = Statement::new(|| {
 
 /// Scans one partition in one read transaction, so the rows and the sequence number agree:
 /// a change committed after the snapshot has a higher number and is in the next delta.
-pub(crate) fn scan_revoked(conn: &Connection, q: &RevokedQuery) -> Result<RevokedScan, StoreError> {
-    conn.execute_batch("BEGIN")
-        .map_err(sql_error("starting a read"))?;
+pub(crate) fn scan_revoked(conn: &dyn Db, q: &RevokedQuery) -> Result<RevokedScan, StoreError> {
+    begin_snapshot(conn)?;
     let result = scan_in_snapshot(conn, q);
-    if let Err(e) = conn.execute_batch("COMMIT") {
-        tracing::warn!(error = %e, "ending a read transaction");
-    }
+    end_snapshot(conn);
     result
 }
 
-fn scan_in_snapshot(conn: &Connection, q: &RevokedQuery) -> Result<RevokedScan, StoreError> {
-    let seq: Option<i64> = conn
-        .prepare_cached(MAX_SEQ)
-        .and_then(|mut s| s.query_row(params![q.ca.as_str()], |r| r.get(0)))
-        .map_err(sql_error("reading the revocation sequence"))?;
+fn scan_in_snapshot(conn: &dyn Db, q: &RevokedQuery) -> Result<RevokedScan, StoreError> {
+    let seq: Option<i64> = query_one(
+        conn,
+        MAX_SEQ,
+        &params![q.ca.as_str()],
+        "reading the revocation sequence",
+    )?;
     let revocation_seq = u64::try_from(seq.unwrap_or(0))
         .map_err(|_| corrupt("certificates", q.ca.as_str(), "revocation_seq", "negative"))?;
     let expired_before = to_unix(q.expired_before)?;
@@ -81,13 +81,13 @@ fn scan_in_snapshot(conn: &Connection, q: &RevokedQuery) -> Result<RevokedScan, 
         None => query_all(
             conn,
             &FULL,
-            params![q.ca.as_str(), q.shard, expired_before],
+            &params![q.ca.as_str(), q.shard, expired_before],
             "scanning revoked certificates",
         )?,
         Some(after) => query_all(
             conn,
             &DELTA,
-            params![
+            &params![
                 q.ca.as_str(),
                 seq_to_sql(after, "revocation sequence")?,
                 q.shard,
@@ -107,13 +107,13 @@ fn scan_in_snapshot(conn: &Connection, q: &RevokedQuery) -> Result<RevokedScan, 
 const SHARDS: &str = "SELECT DISTINCT shard FROM certificates INDEXED BY certificates_revoked \
     WHERE ca = ?1 AND revoked_at IS NOT NULL ORDER BY shard";
 
-pub(crate) fn shards_in_use(conn: &Connection, ca: &CaName) -> Result<Vec<u32>, StoreError> {
-    conn.prepare_cached(SHARDS)
-        .and_then(|mut s| {
-            s.query_map(params![ca.as_str()], |r| r.get::<_, u32>(0))?
-                .collect()
-        })
-        .map_err(sql_error("listing CRL partitions"))
+pub(crate) fn shards_in_use(conn: &dyn Db, ca: &CaName) -> Result<Vec<u32>, StoreError> {
+    query_values(
+        conn,
+        SHARDS,
+        &params![ca.as_str()],
+        "listing CRL partitions",
+    )
 }
 
 impl FromRow for CrlRecord {
@@ -153,19 +153,19 @@ static LIST_CRLS: Statement = Statement::new(|| {
     format!("SELECT {columns} FROM crls WHERE ca = ?1 ORDER BY this_update DESC, id DESC LIMIT ?2")
 });
 
-pub(crate) fn latest_crls(conn: &Connection, ca: &CaName) -> Result<Vec<CrlRecord>, StoreError> {
-    query_all(conn, &LATEST_CRLS, params![ca.as_str()], "reading CRLs")
+pub(crate) fn latest_crls(conn: &dyn Db, ca: &CaName) -> Result<Vec<CrlRecord>, StoreError> {
+    query_all(conn, &LATEST_CRLS, &params![ca.as_str()], "reading CRLs")
 }
 
 pub(crate) fn list_crls(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     limit: u32,
 ) -> Result<Vec<CrlRecord>, StoreError> {
     query_all(
         conn,
         &LIST_CRLS,
-        params![ca.as_str(), limit],
+        &params![ca.as_str(), limit],
         "reading CRLs",
     )
 }
@@ -190,14 +190,14 @@ static STATUS: Statement = Statement::new(|| {
 });
 
 pub(crate) fn certificate_status(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     serial: &SerialNumber,
 ) -> Result<Option<CertificateStatus>, StoreError> {
     query_opt(
         conn,
         &STATUS,
-        params![ca.as_str(), serial.to_hex()],
+        &params![ca.as_str(), serial.to_hex()],
         "reading a certificate's status",
     )
 }
@@ -206,26 +206,20 @@ pub(crate) fn certificate_status(
 /// previous responder key. Runs on the writer thread, in the transaction that records the
 /// certificate.
 pub(crate) fn store_responder_key(
-    conn: &Connection,
+    conn: &dyn Db,
     req: &signet_core::NewRequest,
     key: &signet_core::revocation::SealedKey,
 ) -> Result<(), StoreError> {
     let cert = req.certificate.as_ref().ok_or_else(|| {
         StoreError::Backend("a responder key needs the responder certificate".into())
     })?;
-    conn.prepare_cached(
+    conn.execute(
         "INSERT INTO responder_keys (ca, serial, sealed) VALUES (?1, ?2, ?3) \
          ON CONFLICT (ca) DO UPDATE SET serial = excluded.serial, sealed = excluded.sealed",
+        &params![req.ca.as_str(), cert.serial.to_hex(), key.as_bytes()],
+        "storing the OCSP responder key",
     )
-    .and_then(|mut s| {
-        s.execute(params![
-            req.ca.as_str(),
-            cert.serial.to_hex(),
-            key.as_bytes()
-        ])
-    })
     .map(drop)
-    .map_err(sql_error("storing the OCSP responder key"))
 }
 
 impl FromRow for signet_core::store::StoredResponder {
@@ -255,14 +249,14 @@ static CURRENT_RESPONDER: Statement = Statement::new(|| {
 /// The CA's responder certificate with its stored key, unless it is revoked (or on hold) or
 /// expired at `now`.
 pub(crate) fn current_responder(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     now: SystemTime,
 ) -> Result<Option<signet_core::store::StoredResponder>, StoreError> {
     query_opt(
         conn,
         &CURRENT_RESPONDER,
-        params![ca.as_str(), to_unix(now)?],
+        &params![ca.as_str(), to_unix(now)?],
         "reading the OCSP responder key",
     )
 }
@@ -278,7 +272,7 @@ const CHANGE_REVOCATION: &str = "UPDATE certificates \
 const SET_STATUS: &str =
     "UPDATE requests SET status = ?1, version = version + 1 WHERE id = ?2 AND ca = ?3";
 
-pub(crate) fn change_revocation(conn: &Connection, c: &RevocationChange) -> Result<(), StoreError> {
+pub(crate) fn change_revocation(conn: &dyn Db, c: &RevocationChange) -> Result<(), StoreError> {
     let parts = |r: &Option<signet_core::Revocation>| -> Result<_, StoreError> {
         Ok(match r {
             Some(r) => (
@@ -293,37 +287,32 @@ pub(crate) fn change_revocation(conn: &Connection, c: &RevocationChange) -> Resu
     let (old_at, old_reason, _) = parts(&c.expect)?;
     let serial = c.serial.to_hex();
     let changed_at = to_unix(c.changed_at)?;
-    let changed = conn
-        .prepare_cached(CHANGE_REVOCATION)
-        .and_then(|mut s| {
-            s.execute(params![
-                new_at,
-                new_reason,
-                new_invalidity,
-                c.ca.as_str(),
-                serial,
-                c.request_id.get(),
-                old_at,
-                old_reason,
-                changed_at,
-            ])
-        })
-        .map_err(sql_error("changing a revocation"))?;
+    let changed = conn.execute(
+        CHANGE_REVOCATION,
+        &params![
+            new_at,
+            new_reason,
+            new_invalidity,
+            c.ca.as_str(),
+            serial,
+            c.request_id.get(),
+            old_at,
+            old_reason,
+            changed_at,
+        ],
+        "changing a revocation",
+    )?;
     if changed == 0 {
         return Err(StoreError::StateChanged(format!(
             "certificate {serial} of CA {} changed meanwhile",
             c.ca
         )));
     }
-    conn.prepare_cached(SET_STATUS)
-        .and_then(|mut s| {
-            s.execute(params![
-                c.status.as_str(),
-                c.request_id.get(),
-                c.ca.as_str()
-            ])
-        })
-        .map_err(sql_error("updating a request's status"))?;
+    conn.execute(
+        SET_STATUS,
+        &params![c.status.as_str(), c.request_id.get(), c.ca.as_str()],
+        "updating a request's status",
+    )?;
     crate::outbox::insert_events(conn, &c.ca, Some(c.request_id.get()), &c.events)?;
     for record in &c.audit {
         crate::audit::append(conn, record, None)?;
@@ -338,11 +327,12 @@ const INSERT_CRL: &str = "INSERT INTO crls \
 /// stored (a million-entry CRL is tens of megabytes).
 const KEEP_CRLS: i64 = 3;
 const PRUNE_CRLS: &str = "DELETE FROM crls WHERE ca = ?1 AND shard = ?2 \
-      AND (delta_base IS NULL) = ?3 \
+      AND (CASE WHEN delta_base IS NULL THEN 1 ELSE 0 END) = ?3 \
       AND id NOT IN (SELECT id FROM crls WHERE ca = ?1 AND shard = ?2 \
-                     AND (delta_base IS NULL) = ?3 ORDER BY number DESC LIMIT ?4)";
+                     AND (CASE WHEN delta_base IS NULL THEN 1 ELSE 0 END) = ?3 \
+                     ORDER BY number DESC LIMIT ?4)";
 
-pub(crate) fn store_crl(conn: &Connection, c: &NewCrl) -> Result<(), StoreError> {
+pub(crate) fn store_crl(conn: &dyn Db, c: &NewCrl) -> Result<(), StoreError> {
     let number = seq_to_sql(c.number, "CRL number")?;
     let base = c
         .delta_base
@@ -351,33 +341,33 @@ pub(crate) fn store_crl(conn: &Connection, c: &NewCrl) -> Result<(), StoreError>
     let revocation_seq = seq_to_sql(c.revocation_seq, "revocation sequence")?;
     let entries = seq_to_sql(c.entries, "CRL entries")?;
     let (this_update, next_update) = (to_unix(c.this_update)?, to_unix(c.next_update)?);
-    conn.prepare_cached(INSERT_CRL)
-        .and_then(|mut s| {
-            s.execute(params![
-                c.ca.as_str(),
-                c.shard,
-                number,
-                base,
-                revocation_seq,
-                this_update,
-                next_update,
-                entries,
-                c.der.as_slice(),
-            ])
-        })
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!(
-                    "CRL number {} of CA {} partition {} is already recorded",
-                    c.number, c.ca, c.shard
-                ))
-            } else {
-                sql_error("recording a CRL")(e)
-            }
-        })?;
-    conn.prepare_cached(PRUNE_CRLS)
-        .and_then(|mut s| s.execute(params![c.ca.as_str(), c.shard, base.is_none(), KEEP_CRLS]))
-        .map_err(sql_error("dropping old CRLs"))?;
+    conn.execute(
+        INSERT_CRL,
+        &params![
+            c.ca.as_str(),
+            c.shard,
+            number,
+            base,
+            revocation_seq,
+            this_update,
+            next_update,
+            entries,
+            c.der.as_slice(),
+        ],
+        "recording a CRL",
+    )
+    .map_err(|e| match e {
+        StoreError::Conflict(_) => StoreError::Conflict(format!(
+            "CRL number {} of CA {} partition {} is already recorded",
+            c.number, c.ca, c.shard
+        )),
+        other => other,
+    })?;
+    conn.execute(
+        PRUNE_CRLS,
+        &params![c.ca.as_str(), c.shard, base.is_none(), KEEP_CRLS],
+        "dropping old CRLs",
+    )?;
     crate::outbox::insert_events(conn, &c.ca, None, &c.events)?;
     for record in &c.audit {
         crate::audit::append(conn, record, None)?;

@@ -7,13 +7,12 @@
 use std::fmt::Display;
 use std::time::SystemTime;
 
-use rusqlite::types::FromSql;
-use rusqlite::{Connection, Params, Row};
 use signet_core::{
     CaName, Event, RequestId, Revocation, RevocationReason, SerialNumber, StoreError,
 };
 
-use crate::codec::{corrupt, from_unix, sql_error};
+use crate::codec::{corrupt, from_unix};
+use crate::db::{Db, FromValue, Param, Row};
 
 /// A record decoded from one row whose columns are [`FromRow::COLUMNS`], in that order.
 pub(crate) trait FromRow: Sized {
@@ -27,38 +26,55 @@ pub(crate) trait FromRow: Sized {
 
 /// Every row `sql` returns, decoded.
 pub(crate) fn query_all<T: FromRow>(
-    conn: &Connection,
+    conn: &dyn Db,
     sql: &str,
-    params: impl Params,
+    params: &[Param<'_>],
     context: &'static str,
 ) -> Result<Vec<T>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(sql_error(context))?;
-    let mut rows = stmt.query(params).map_err(sql_error(context))?;
     let mut out = Vec::new();
-    while let Some(row) = rows.next().map_err(sql_error(context))? {
+    conn.each_row(sql, params, context, &mut |row| {
         out.push(T::from_row(&mut Columns::new(row, T::TABLE))?);
-    }
+        Ok(true)
+    })?;
     Ok(out)
 }
 
 /// The first row `sql` returns, decoded, if there is one.
 pub(crate) fn query_opt<T: FromRow>(
-    conn: &Connection,
+    conn: &dyn Db,
     sql: &str,
-    params: impl Params,
+    params: &[Param<'_>],
     context: &'static str,
 ) -> Result<Option<T>, StoreError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(sql_error(context))?;
-    let mut rows = stmt.query(params).map_err(sql_error(context))?;
-    match rows.next().map_err(sql_error(context))? {
-        Some(row) => T::from_row(&mut Columns::new(row, T::TABLE)).map(Some),
-        None => Ok(None),
-    }
+    let mut out = None;
+    conn.each_row(sql, params, context, &mut |row| {
+        out = Some(T::from_row(&mut Columns::new(row, T::TABLE))?);
+        Ok(false)
+    })?;
+    Ok(out)
+}
+
+/// The first row `sql` returns, decoded by `decode` (for a statement whose columns are not a
+/// record of their own), if there is one.
+pub(crate) fn query_first_with<T>(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+    table: &'static str,
+    mut decode: impl FnMut(&mut Columns<'_, '_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut out = None;
+    conn.each_row(sql, params, context, &mut |row| {
+        out = Some(decode(&mut Columns::new(row, table))?);
+        Ok(false)
+    })?;
+    Ok(out)
 }
 
 /// A row's columns, read left to right, with what a corruption report needs.
 pub(crate) struct Columns<'a, 'r> {
-    row: &'a Row<'r>,
+    row: &'a (dyn Row + 'r),
     table: &'static str,
     /// Names the row in reports once its key is read (its id, serial, ...); formatted only
     /// when a report is made, so decoding a million CRL rows allocates nothing for it.
@@ -118,7 +134,7 @@ impl From<String> for Key {
 }
 
 impl<'a, 'r> Columns<'a, 'r> {
-    pub(crate) fn new(row: &'a Row<'r>, table: &'static str) -> Columns<'a, 'r> {
+    pub(crate) fn new(row: &'a (dyn Row + 'r), table: &'static str) -> Columns<'a, 'r> {
         Columns {
             row,
             table,
@@ -138,11 +154,12 @@ impl<'a, 'r> Columns<'a, 'r> {
     }
 
     /// The next column as stored.
-    pub(crate) fn next<T: FromSql>(&mut self, column: &str) -> Result<T, StoreError> {
+    pub(crate) fn next<T: FromValue>(&mut self, column: &str) -> Result<T, StoreError> {
         let i = self.next;
         self.next += 1;
         self.row
-            .get(i)
+            .value(i)
+            .and_then(T::from_value)
             .map_err(|e| self.bad(column, &format!("unexpected value: {e}")))
     }
 

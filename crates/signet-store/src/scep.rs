@@ -4,7 +4,6 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use signet_api::BoxFuture;
 use signet_api::acme::{AcmeAudit, AcmeStoreError};
 use signet_api::scep::{ScepChallenge, ScepStore, ScepTransaction};
@@ -12,7 +11,10 @@ use signet_core::{CaName, RequestId, StoreError};
 
 use crate::SqliteStore;
 use crate::acme::write::{AcmeDone, AcmeWrite, audit};
-use crate::codec::{from_unix, sql_error, to_unix};
+use crate::codec::{from_unix, to_unix};
+use crate::db::Db;
+use crate::params;
+use crate::row::{Columns, query_first_with};
 
 /// One SCEP write for the writer thread.
 pub(crate) enum ScepWrite {
@@ -34,35 +36,35 @@ const INSERT_CHALLENGE: &str = "INSERT INTO scep_challenges \
     (hash, id, ca, profile, created_at, created_by, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 const TAKE_CHALLENGE: &str = "DELETE FROM scep_challenges WHERE hash = ?1 AND ca = ?2 \
     AND expires > ?3 RETURNING id, profile, created_at, created_by, expires";
-const INSERT_TRANSACTION: &str = "INSERT OR IGNORE INTO scep_transactions \
+const INSERT_TRANSACTION: &str = "INSERT INTO scep_transactions \
     (ca, transaction_id, sender_nonce, request_id, csr_hash, requester, created_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 const TRANSACTION_BY_NONCE: &str = "SELECT sender_nonce, request_id, csr_hash, requester, created_at \
     FROM scep_transactions WHERE ca = ?1 AND transaction_id = ?2 AND sender_nonce = ?3";
 const NEWEST_TRANSACTION: &str = "SELECT sender_nonce, request_id, csr_hash, requester, created_at \
     FROM scep_transactions WHERE ca = ?1 AND transaction_id = ?2 \
-    ORDER BY created_at DESC, rowid DESC LIMIT 1";
+    ORDER BY created_at DESC, request_id DESC LIMIT 1";
 const PURGE_CHALLENGES: &str = "DELETE FROM scep_challenges WHERE expires <= ?1";
 const PURGE_TRANSACTIONS: &str = "DELETE FROM scep_transactions WHERE created_at < ?1";
 
 /// Runs one SCEP write on the writer's open transaction.
-pub(crate) fn execute(conn: &Connection, w: &ScepWrite) -> Result<AcmeDone, StoreError> {
+pub(crate) fn execute(conn: &dyn Db, w: &ScepWrite) -> Result<AcmeDone, StoreError> {
     match w {
         ScepWrite::CreateChallenge(c) => {
             let (ch, record) = (&c.0, &c.1);
-            conn.prepare_cached(INSERT_CHALLENGE)
-                .and_then(|mut s| {
-                    s.execute(params![
-                        ch.hash.as_slice(),
-                        ch.id,
-                        ch.ca.as_str(),
-                        ch.profile,
-                        to_unix(ch.created_at).unwrap_or(0),
-                        ch.created_by,
-                        to_unix(ch.expires).unwrap_or(0),
-                    ])
-                })
-                .map_err(sql_error("recording a SCEP challenge"))?;
+            conn.execute(
+                INSERT_CHALLENGE,
+                &params![
+                    ch.hash.as_slice(),
+                    ch.id,
+                    ch.ca.as_str(),
+                    ch.profile,
+                    to_unix(ch.created_at).unwrap_or(0),
+                    ch.created_by,
+                    to_unix(ch.expires).unwrap_or(0),
+                ],
+                "recording a SCEP challenge",
+            )?;
             audit(conn, record)?;
             Ok(AcmeDone::Unit)
         }
@@ -73,21 +75,22 @@ pub(crate) fn execute(conn: &Connection, w: &ScepWrite) -> Result<AcmeDone, Stor
             audit: record,
         } => {
             let now_s = to_unix(*now)?;
-            let row = conn
-                .prepare_cached(TAKE_CHALLENGE)
-                .and_then(|mut s| {
-                    s.query_row(params![hash.as_slice(), ca.as_str(), now_s], |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, Option<String>>(1)?,
-                            r.get::<_, i64>(2)?,
-                            r.get::<_, String>(3)?,
-                            r.get::<_, i64>(4)?,
-                        ))
-                    })
-                    .optional()
-                })
-                .map_err(sql_error("using a SCEP challenge"))?;
+            let row = query_first_with(
+                conn,
+                TAKE_CHALLENGE,
+                &params![hash.as_slice(), ca.as_str(), now_s],
+                "using a SCEP challenge",
+                "scep_challenges",
+                |c| {
+                    Ok((
+                        c.next::<String>("id")?,
+                        c.next::<Option<String>>("profile")?,
+                        c.next::<i64>("created_at")?,
+                        c.next::<String>("created_by")?,
+                        c.next::<i64>("expires")?,
+                    ))
+                },
+            )?;
             let Some((id, profile, created_at, created_by, expires)) = row else {
                 return Ok(AcmeDone::Challenge(None));
             };
@@ -109,28 +112,25 @@ pub(crate) fn execute(conn: &Connection, w: &ScepWrite) -> Result<AcmeDone, Stor
             }))))
         }
         ScepWrite::RecordTransaction(t) => {
-            conn.prepare_cached(INSERT_TRANSACTION)
-                .and_then(|mut s| {
-                    s.execute(params![
-                        t.ca.as_str(),
-                        t.transaction_id,
-                        t.sender_nonce,
-                        t.request.get(),
-                        t.csr_hash.as_slice(),
-                        t.requester,
-                        to_unix(t.created_at).unwrap_or(0),
-                    ])
-                })
-                .map_err(sql_error("recording a SCEP transaction"))?;
+            conn.execute(
+                INSERT_TRANSACTION,
+                &params![
+                    t.ca.as_str(),
+                    t.transaction_id,
+                    t.sender_nonce,
+                    t.request.get(),
+                    t.csr_hash.as_slice(),
+                    t.requester,
+                    to_unix(t.created_at).unwrap_or(0),
+                ],
+                "recording a SCEP transaction",
+            )?;
             Ok(AcmeDone::Unit)
         }
         ScepWrite::Purge { now, before } => {
             let run = |sql: &str, t: SystemTime| -> Result<u64, StoreError> {
                 let t = to_unix(t)?;
-                conn.prepare_cached(sql)
-                    .and_then(|mut s| s.execute(params![t]))
-                    .map(|n| n as u64)
-                    .map_err(sql_error("purging SCEP state"))
+                conn.execute(sql, &params![t], "purging SCEP state")
             };
             let n = run(PURGE_CHALLENGES, *now)? + run(PURGE_TRANSACTIONS, *before)?;
             Ok(AcmeDone::Purged(signet_api::acme::AcmePurged {
@@ -142,31 +142,40 @@ pub(crate) fn execute(conn: &Connection, w: &ScepWrite) -> Result<AcmeDone, Stor
 }
 
 fn transaction(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     transaction_id: &str,
     sender_nonce: Option<&[u8]>,
 ) -> Result<Option<ScepTransaction>, StoreError> {
-    let map = |r: &rusqlite::Row<'_>| {
+    let decode = |c: &mut Columns<'_, '_>| {
         Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, Vec<u8>>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, i64>(4)?,
+            c.next::<Vec<u8>>("sender_nonce")?,
+            c.next::<i64>("request_id")?,
+            c.next::<Vec<u8>>("csr_hash")?,
+            c.next::<String>("requester")?,
+            c.next::<i64>("created_at")?,
         ))
     };
+    const CONTEXT: &str = "reading a SCEP transaction";
+    const TABLE: &str = "scep_transactions";
     let row = match sender_nonce {
-        Some(nonce) => conn.prepare_cached(TRANSACTION_BY_NONCE).and_then(|mut s| {
-            s.query_row(params![ca.as_str(), transaction_id, nonce], map)
-                .optional()
-        }),
-        None => conn.prepare_cached(NEWEST_TRANSACTION).and_then(|mut s| {
-            s.query_row(params![ca.as_str(), transaction_id], map)
-                .optional()
-        }),
-    }
-    .map_err(sql_error("reading a SCEP transaction"))?;
+        Some(nonce) => query_first_with(
+            conn,
+            TRANSACTION_BY_NONCE,
+            &params![ca.as_str(), transaction_id, nonce],
+            CONTEXT,
+            TABLE,
+            decode,
+        )?,
+        None => query_first_with(
+            conn,
+            NEWEST_TRANSACTION,
+            &params![ca.as_str(), transaction_id],
+            CONTEXT,
+            TABLE,
+            decode,
+        )?,
+    };
     let Some((sender_nonce, request, csr_hash, requester, created_at)) = row else {
         return Ok(None);
     };

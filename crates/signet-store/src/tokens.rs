@@ -3,10 +3,11 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use signet_core::{CaName, NewAudit, NewToken, Roles, StoreError, TokenRecord};
 
-use crate::codec::{seq_to_sql, sql_error, to_unix};
+use crate::codec::{seq_to_sql, to_unix};
+use crate::db::{Db, insert_id, query_value};
+use crate::params;
 use crate::row::{Columns, FromRow, Statement, query_all, select};
 
 /// A token revocation for the writer (`Store::revoke_token`).
@@ -68,50 +69,49 @@ impl FromRow for TokenRecord {
 static TOKENS: Statement = Statement::new(|| select::<TokenRecord>("FROM tokens ORDER BY id"));
 const INSERT_TOKEN: &str = "INSERT INTO tokens \
     (name, hash, roles, cas, groups, created_at, created_by, expires_at, secret_seed) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-const LIVE_TOKEN_NAMED: &str = "SELECT name FROM tokens WHERE name = ?1 COLLATE NOCASE \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id";
+const LIVE_TOKEN_NAMED: &str = "SELECT name FROM tokens WHERE lower(name) = lower(?1) \
     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2) LIMIT 1";
 const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL";
 
-pub(crate) fn list_tokens(conn: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
-    query_all(conn, &TOKENS, [], "reading tokens")
+pub(crate) fn list_tokens(conn: &dyn Db) -> Result<Vec<TokenRecord>, StoreError> {
+    query_all(conn, &TOKENS, &[], "reading tokens")
 }
 
-pub(crate) fn create_token(conn: &Connection, t: &NewToken) -> Result<u64, StoreError> {
+pub(crate) fn create_token(conn: &dyn Db, t: &NewToken) -> Result<u64, StoreError> {
     let cas: Vec<&str> = t.cas.iter().map(CaName::as_str).collect();
     let created_at = to_unix(t.created_at)?;
     let expires_at = t.expires_at.map(to_unix).transpose()?;
     // One name, one identity: a second live token under the same name (in any case) would
     // let `ALICE` approve what `alice` asked for, or hold admin and manager through two
     // tokens. Checked here, in the writer's transaction, so two creations cannot race.
-    let holder: Option<String> = conn
-        .prepare_cached(LIVE_TOKEN_NAMED)
-        .and_then(|mut s| {
-            s.query_row(params![t.name, created_at], |r| r.get(0))
-                .optional()
-        })
-        .map_err(sql_error("checking token names"))?;
+    let holder: Option<String> = query_value(
+        conn,
+        LIVE_TOKEN_NAMED,
+        &params![t.name, created_at],
+        "checking token names",
+    )?;
     if let Some(existing) = holder {
         return Err(StoreError::Conflict(format!(
             "a token named {existing:?} is already live; identity names are unique regardless of case (revoke that token first to reuse the name)"
         )));
     }
-    conn.prepare_cached(INSERT_TOKEN)
-        .and_then(|mut s| {
-            s.execute(params![
-                t.name,
-                t.hash.as_slice(),
-                t.roles.to_string(),
-                cas.join(","),
-                t.groups.join(","),
-                created_at,
-                t.created_by,
-                expires_at,
-                t.secret_seed.as_ref().map(|s| s.as_slice()),
-            ])
-        })
-        .map_err(sql_error("recording a token"))?;
-    let id = conn.last_insert_rowid();
+    let id = insert_id(
+        conn,
+        INSERT_TOKEN,
+        &params![
+            t.name,
+            t.hash.as_slice(),
+            t.roles.to_string(),
+            cas.join(","),
+            t.groups.join(","),
+            created_at,
+            t.created_by,
+            expires_at,
+            t.secret_seed.as_ref().map(|s| s.as_slice()),
+        ],
+        "recording a token",
+    )?;
     for record in &t.audit {
         crate::audit::append(conn, record, None)?;
     }
@@ -119,13 +119,10 @@ pub(crate) fn create_token(conn: &Connection, t: &NewToken) -> Result<u64, Store
         .map_err(|_| StoreError::Backend("the database assigned a negative token id".into()))
 }
 
-pub(crate) fn revoke_token(conn: &Connection, r: &RevokeToken) -> Result<(), StoreError> {
+pub(crate) fn revoke_token(conn: &dyn Db, r: &RevokeToken) -> Result<(), StoreError> {
     let id = seq_to_sql(r.id, "token id")?;
     let at = to_unix(r.at)?;
-    let changed = conn
-        .prepare_cached(REVOKE_TOKEN)
-        .and_then(|mut s| s.execute(params![at, id]))
-        .map_err(sql_error("revoking a token"))?;
+    let changed = conn.execute(REVOKE_TOKEN, &params![at, id], "revoking a token")?;
     if changed == 0 {
         return Err(StoreError::StateChanged(format!(
             "token {} does not exist or is already revoked",

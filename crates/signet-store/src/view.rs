@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, params};
 use signet_core::StatisticsQuery;
 use signet_core::overview::{CaStatistics, ExpiringCertificate};
 use signet_core::{
@@ -11,23 +10,26 @@ use signet_core::{
     StoreError, ViewQuery,
 };
 
-use crate::codec::{corrupt, from_unix, sql_error, to_unix};
+use crate::codec::{corrupt, from_unix, to_unix};
+use crate::db::{Db, Dialect, Param, query_one, query_pairs, query_values};
+
+const STATISTICS: &str = "reading the statistics";
+use crate::params;
 use crate::requests::RequestRow;
 use crate::row::{Columns, FromRow, Statement, query_all, select};
 
 /// ICertView: the filters of [`ViewQuery`] as one statement with bound parameters (never
 /// spliced text), ordered by id.
 pub(crate) fn view_requests(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     q: &ViewQuery,
 ) -> Result<Vec<RequestRecord>, StoreError> {
-    use rusqlite::types::Value;
     let mut sql = select::<RequestRow>(
         "FROM requests r LEFT JOIN certificates c ON c.request_id = r.id WHERE r.ca = ?1",
     );
-    let mut args: Vec<Value> = vec![Value::Text(ca.as_str().to_string())];
-    let mut push = |sql: &mut String, clause: &str, v: Value| {
+    let mut args: Vec<Param<'static>> = vec![Param::Text(ca.as_str().to_string().into())];
+    let mut push = |sql: &mut String, clause: &str, v: Param<'static>| {
         args.push(v);
         sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
     };
@@ -35,33 +37,50 @@ pub(crate) fn view_requests(
         push(
             &mut sql,
             " AND r.status = ?",
-            Value::Text(status.as_str().into()),
+            Param::Text(status.as_str().to_owned().into()),
         );
     }
     if let Some(p) = &q.profile {
-        push(&mut sql, " AND r.profile = ?", Value::Text(p.clone()));
+        push(
+            &mut sql,
+            " AND r.profile = ?",
+            Param::Text((p.clone()).into()),
+        );
     }
     if let Some(who) = &q.requester {
-        push(&mut sql, " AND r.requester = ?", Value::Text(who.clone()));
+        push(
+            &mut sql,
+            " AND r.requester = ?",
+            Param::Text((who.clone()).into()),
+        );
     }
     if let Some(text) = &q.text {
-        // instr() on lower-cased text: a substring match with no LIKE wildcards to escape.
+        // The position of a substring in lower-cased text: a match with no LIKE wildcards
+        // to escape.
+        let position = match conn.dialect() {
+            Dialect::Sqlite => "instr",
+            Dialect::Postgres => "strpos",
+        };
         let needle = text.to_lowercase();
         push(
             &mut sql,
-            " AND (instr(lower(r.subject), ?) > 0",
-            Value::Text(needle.clone()),
+            &format!(" AND ({position}(lower(r.subject), ?) > 0"),
+            Param::Text(needle.clone().into()),
         );
         push(
             &mut sql,
-            " OR instr(lower(coalesce(c.sans, '')), ?) > 0)",
-            Value::Text(needle),
+            &format!(" OR {position}(lower(coalesce(c.sans, '')), ?) > 0)"),
+            Param::Text(needle.into()),
         );
     }
     if let Some(serial) = &q.serial {
-        push(&mut sql, " AND c.serial = ?", Value::Text(serial.to_hex()));
+        push(
+            &mut sql,
+            " AND c.serial = ?",
+            Param::Text((serial.to_hex()).into()),
+        );
     }
-    let time = |t: std::time::SystemTime| to_unix(t).map(Value::Integer);
+    let time = |t: std::time::SystemTime| to_unix(t).map(Param::Int);
     if let Some(t) = q.submitted_after {
         push(&mut sql, " AND r.submitted_at >= ?", time(t)?);
     }
@@ -95,20 +114,15 @@ pub(crate) fn view_requests(
         } else {
             " AND r.id > ?"
         };
-        push(&mut sql, clause, Value::Integer(after.get()));
+        push(&mut sql, clause, Param::Int(after.get()));
     }
     let order = if q.newest_first {
         " ORDER BY r.id DESC LIMIT ?"
     } else {
         " ORDER BY r.id LIMIT ?"
     };
-    push(&mut sql, order, Value::Integer(i64::from(q.limit)));
-    let rows: Vec<RequestRow> = query_all(
-        conn,
-        &sql,
-        rusqlite::params_from_iter(args),
-        "querying requests",
-    )?;
+    push(&mut sql, order, Param::Int(i64::from(q.limit)));
+    let rows: Vec<RequestRow> = query_all(conn, &sql, &args, "querying requests")?;
     rows.into_iter().map(|r| r.into_record(conn)).collect()
 }
 
@@ -141,18 +155,17 @@ static HELD: Statement = Statement::new(|| {
 });
 
 pub(crate) fn certificate_history(
-    conn: &Connection,
+    conn: &dyn Db,
     q: &HistoryQuery,
 ) -> Result<CertificateHistory, StoreError> {
     let mut history = CertificateHistory::default();
     if q.key_holders {
-        history.key_holders = conn
-            .prepare_cached(KEY_HOLDERS)
-            .and_then(|mut s| {
-                s.query_map(params![q.spki_sha256.as_slice()], |r| r.get(0))?
-                    .collect::<Result<Vec<Option<String>>, _>>()
-            })
-            .map_err(sql_error("reading the certificates of a key"))?;
+        history.key_holders = query_values(
+            conn,
+            KEY_HOLDERS,
+            &params![q.spki_sha256.as_slice()],
+            "reading the certificates of a key",
+        )?;
     }
     if q.held
         && let Some(requester) = &q.requester
@@ -160,7 +173,7 @@ pub(crate) fn certificate_history(
         history.held = query_all(
             conn,
             &HELD,
-            params![
+            &params![
                 q.ca.as_str(),
                 requester,
                 q.profile.as_str(),
@@ -209,34 +222,20 @@ const EXPIRING: &str = "SELECT count(*) FROM certificates INDEXED BY certificate
 const AUDIT_HEAD: &str = "SELECT coalesce(max(seq), 0) FROM audit";
 
 /// The newest audit record's sequence number (0: none).
-pub(crate) fn audit_head(conn: &Connection) -> Result<u64, StoreError> {
-    let head: i64 = conn
-        .prepare_cached(AUDIT_HEAD)
-        .and_then(|mut s| s.query_row([], |r| r.get(0)))
-        .map_err(sql_error("reading the audit head"))?;
+pub(crate) fn audit_head(conn: &dyn Db) -> Result<u64, StoreError> {
+    let head: i64 = query_one(conn, AUDIT_HEAD, &params![], "reading the audit head")?;
     Ok(u64::try_from(head).unwrap_or(0))
-}
-
-/// Every row of a two-column statistics query.
-fn pairs<A: rusqlite::types::FromSql, B: rusqlite::types::FromSql>(
-    conn: &Connection,
-    sql: &str,
-    args: impl rusqlite::Params,
-) -> Result<Vec<(A, B)>, StoreError> {
-    conn.prepare_cached(sql)
-        .and_then(|mut s| s.query_map(args, |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-        .map_err(sql_error("reading the statistics"))
 }
 
 /// The console dashboard's figures (see [`StatisticsQuery`]).
 pub(crate) fn ca_statistics(
-    conn: &Connection,
+    conn: &dyn Db,
     query: &StatisticsQuery,
 ) -> Result<CaStatistics, StoreError> {
     let ca = query.ca.as_str();
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     let mut counts = HashMap::new();
-    for (status, n) in pairs::<String, i64>(conn, STATUS_COUNTS, params![ca])? {
+    for (status, n) in query_pairs::<String, i64>(conn, STATUS_COUNTS, &params![ca], STATISTICS)? {
         let status = status
             .parse::<RequestStatus>()
             .map_err(|e| corrupt("requests", ca, "status", &e.to_string()))?;
@@ -255,9 +254,10 @@ pub(crate) fn ca_statistics(
 
     let from = to_unix(query.chart_from)?;
     let now = to_unix(query.now)?;
-    let per_day: HashMap<i64, i64> = pairs::<i64, i64>(conn, ISSUED_PER_DAY, params![ca, from])?
-        .into_iter()
-        .collect();
+    let per_day: HashMap<i64, i64> =
+        query_pairs::<i64, i64>(conn, ISSUED_PER_DAY, &params![ca, from], STATISTICS)?
+            .into_iter()
+            .collect();
     let today = now - now.rem_euclid(86_400);
     let first = from - from.rem_euclid(86_400);
     let issued_per_day = (first..=today)
@@ -271,14 +271,16 @@ pub(crate) fn ca_statistics(
         .collect();
 
     let until = to_unix(query.now + query.expiring_within)?;
-    let expiring: i64 = conn
-        .prepare_cached(EXPIRING)
-        .and_then(|mut s| s.query_row(params![ca, now, until], |r| r.get(0)))
-        .map_err(sql_error("reading the statistics"))?;
+    let expiring: i64 = query_one(
+        conn,
+        EXPIRING,
+        &params![ca, now, until],
+        "reading the statistics",
+    )?;
     let expiring_soonest = query_all(
         conn,
         &EXPIRING_SOONEST,
-        params![ca, now, until, i64::from(query.expiring_list)],
+        &params![ca, now, until, i64::from(query.expiring_list)],
         "reading the statistics",
     )?;
     Ok(CaStatistics {

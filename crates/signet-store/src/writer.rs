@@ -28,6 +28,7 @@ use crate::StoreStats;
 use crate::acme::write::{AcmeDone, AcmeWrite};
 use crate::checkpoint::Checkpoints;
 use crate::codec::{copy_error, sql_error};
+use crate::db::Db;
 use crate::outbox::AckExit;
 use crate::tokens::RevokeToken;
 use crate::{outbox, requests, revocation, tokens};
@@ -84,6 +85,76 @@ enum Done {
     Acme(AcmeDone),
 }
 
+/// The writer thread's connection, with what its backend does around a batch.
+pub(crate) trait WriteConn: Send {
+    fn db(&self) -> &dyn Db;
+
+    /// Opens the batch's transaction. `light`: the batch holds only light writes (see
+    /// `Op::is_light`), which may commit without waiting for their own flush to disk.
+    fn begin(&mut self, light: bool) -> Result<(), StoreError>;
+
+    /// Abandons the open transaction, if any (some errors already ended it).
+    fn rollback(&mut self);
+
+    /// Between batches, outside any transaction.
+    fn after_batch(&mut self) {}
+}
+
+/// SQLite's writer: `BEGIN IMMEDIATE`, `PRAGMA synchronous` switched for light batches, and
+/// the WAL checkpoints between batches.
+pub(crate) struct SqliteWriter {
+    conn: Connection,
+    checkpoints: Checkpoints,
+    /// The connection's `synchronous` level is NORMAL (FULL, its default, when false),
+    /// changed only when a batch needs the other one.
+    light_now: bool,
+}
+
+impl SqliteWriter {
+    pub(crate) fn new(conn: Connection, checkpoints: Checkpoints) -> SqliteWriter {
+        SqliteWriter {
+            conn,
+            checkpoints,
+            light_now: false,
+        }
+    }
+}
+
+impl WriteConn for SqliteWriter {
+    fn db(&self) -> &dyn Db {
+        &self.conn
+    }
+
+    fn begin(&mut self, light: bool) -> Result<(), StoreError> {
+        if light != self.light_now {
+            self.light_now = set_synchronous(&self.conn, light);
+            if self.light_now && !light {
+                // Still NORMAL: this batch cannot be made durable, so it is refused whole.
+                return Err(StoreError::Backend(
+                    "could not make the write durable".into(),
+                ));
+            }
+        }
+        exec(
+            &self.conn,
+            "BEGIN IMMEDIATE",
+            "starting a write transaction",
+        )
+    }
+
+    fn rollback(&mut self) {
+        if !self.conn.is_autocommit()
+            && let Err(e) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "could not roll back a write transaction");
+        }
+    }
+
+    fn after_batch(&mut self) {
+        self.checkpoints.after_batch(&self.conn);
+    }
+}
+
 /// The handle the store keeps: the command channel and the thread.
 pub(crate) struct Writer {
     /// `None` once closed. Senders hold the read lock only while sending, so `close` (the
@@ -109,12 +180,10 @@ struct Counters {
 }
 
 impl Writer {
-    /// Starts the writer thread; it owns `conn` from now on and does its part of the WAL
-    /// checkpoints (see `checkpoint`) between batches.
+    /// Starts the writer thread; it owns `conn` from now on.
     /// `audit_key` links the audit records it appends (`crate::audit`).
     pub(crate) fn start(
-        conn: Connection,
-        checkpoints: Checkpoints,
+        conn: Box<dyn WriteConn>,
         audit_key: Option<crate::audit::ChainKey>,
     ) -> Result<Writer, StoreError> {
         let (tx, rx) = mpsc::channel();
@@ -130,7 +199,7 @@ impl Writer {
                     // after the connection is closed.
                     let _finished = Finished(lifecycle);
                     crate::audit::use_key_on_this_thread(audit_key);
-                    run(conn, &rx, &counters, &checkpoints);
+                    run(conn, &rx, &counters);
                 })
                 .map_err(|e| {
                     StoreError::Backend(format!("could not start the writer thread: {e}"))
@@ -335,15 +404,7 @@ impl Drop for Finished {
 }
 
 /// The thread's loop: one batch per iteration until every sender is gone.
-fn run(
-    conn: Connection,
-    rx: &mpsc::Receiver<Command>,
-    counters: &Counters,
-    checkpoints: &Checkpoints,
-) {
-    // The connection's `synchronous` level (FULL, its default), changed only when a batch
-    // needs the other one.
-    let mut light_now = false;
+fn run(mut conn: Box<dyn WriteConn>, rx: &mpsc::Receiver<Command>, counters: &Counters) {
     while let Ok(first) = rx.recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         batch.push(first);
@@ -356,36 +417,22 @@ fn run(
         counters
             .commands
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        // A batch of light writes alone commits without its own fsync (see `Op::is_light`);
-        // any other write in the batch makes it fully durable.
-        let light = batch.iter().all(|c| c.op.is_light());
-        if light != light_now {
-            light_now = set_synchronous(&conn, light);
-            if light_now && !light {
-                // Still NORMAL: this batch cannot be made durable, so it is refused whole.
-                let e = StoreError::Backend("could not make the write durable".into());
-                batch
-                    .into_iter()
-                    .for_each(|c| c.reply.send(Err(copy_error(&e))));
-                continue;
-            }
-        }
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            commit_batch(&conn, batch, counters)
+            commit_batch(&mut *conn, batch, counters)
         }));
         if outcome.is_err() {
             // The batch's reply senders were dropped in the unwind, so its callers see an
             // error. Leave the connection usable for the next batch.
             tracing::error!("the storage writer panicked while committing a batch");
-            rollback(&conn);
+            conn.rollback();
         }
-        checkpoints.after_batch(&conn);
+        conn.after_batch();
     }
 }
 
 /// Runs a batch in one transaction and answers every caller after the commit: optimistically
 /// without savepoints first, and again with a savepoint per command if anything failed.
-fn commit_batch(conn: &Connection, batch: Vec<Command>, counters: &Counters) {
+fn commit_batch(conn: &mut dyn WriteConn, batch: Vec<Command>, counters: &Counters) {
     counters.transactions.fetch_add(1, Ordering::Relaxed);
     let results = match run_plain(conn, &batch) {
         Attempt::Committed(results) => results,
@@ -424,25 +471,32 @@ enum Attempt {
     Failed(StoreError),
 }
 
+/// Whether every command in the batch is light (see `Op::is_light`): a batch of light writes
+/// alone commits without its own flush; any other write in the batch makes it fully durable.
+fn is_light(batch: &[Command]) -> bool {
+    batch.iter().all(|c| c.op.is_light())
+}
+
 /// The fast path: every command in one transaction, no savepoints.
-fn run_plain(conn: &Connection, batch: &[Command]) -> Attempt {
-    if let Err(e) = exec(conn, "BEGIN IMMEDIATE", "starting a write transaction") {
+fn run_plain(conn: &mut dyn WriteConn, batch: &[Command]) -> Attempt {
+    if let Err(e) = conn.begin(is_light(batch)) {
+        conn.rollback();
         return Attempt::Failed(e);
     }
     let mut results = Vec::with_capacity(batch.len());
     for cmd in batch {
-        match cmd.op.execute(conn) {
+        match cmd.op.execute(conn.db()) {
             Ok(done) => results.push(Ok(done)),
             Err(_) => {
-                rollback(conn);
+                conn.rollback();
                 return Attempt::CommandFailed;
             }
         }
     }
-    match exec(conn, "COMMIT", "committing a write transaction") {
+    match conn.db().batch("COMMIT", "committing a write transaction") {
         Ok(()) => Attempt::Committed(results),
         Err(e) => {
-            rollback(conn);
+            conn.rollback();
             Attempt::Failed(e)
         }
     }
@@ -452,22 +506,25 @@ fn run_plain(conn: &Connection, batch: &[Command]) -> Attempt {
 /// savepoint if it fails. `Err` means the transaction as a whole failed and was rolled back;
 /// every caller gets that error.
 fn run_isolated(
-    conn: &Connection,
+    conn: &mut dyn WriteConn,
     batch: &[Command],
 ) -> Result<Vec<Result<Done, StoreError>>, StoreError> {
-    exec(conn, "BEGIN IMMEDIATE", "starting a write transaction")?;
+    if let Err(e) = conn.begin(is_light(batch)) {
+        conn.rollback();
+        return Err(e);
+    }
     let mut results = Vec::with_capacity(batch.len());
     for cmd in batch {
-        match in_savepoint(conn, &cmd.op) {
+        match in_savepoint(conn.db(), &cmd.op) {
             Ok(result) => results.push(result),
             Err(e) => {
-                rollback(conn);
+                conn.rollback();
                 return Err(e);
             }
         }
     }
-    if let Err(e) = exec(conn, "COMMIT", "committing a write transaction") {
-        rollback(conn);
+    if let Err(e) = conn.db().batch("COMMIT", "committing a write transaction") {
+        conn.rollback();
         return Err(e);
     }
     Ok(results)
@@ -475,13 +532,13 @@ fn run_isolated(
 
 /// Runs one operation inside a savepoint. The outer `Result` is the savepoint machinery's;
 /// the inner one is the operation's.
-fn in_savepoint(conn: &Connection, op: &Op) -> Result<Result<Done, StoreError>, StoreError> {
-    exec(conn, "SAVEPOINT command", "opening a savepoint")?;
+fn in_savepoint(conn: &dyn Db, op: &Op) -> Result<Result<Done, StoreError>, StoreError> {
+    conn.batch("SAVEPOINT command", "opening a savepoint")?;
     let result = op.execute(conn);
     if result.is_err() {
-        exec(conn, "ROLLBACK TO command", "rolling back a savepoint")?;
+        conn.batch("ROLLBACK TO command", "rolling back a savepoint")?;
     }
-    exec(conn, "RELEASE command", "releasing a savepoint")?;
+    conn.batch("RELEASE command", "releasing a savepoint")?;
     Ok(result)
 }
 
@@ -490,15 +547,6 @@ fn exec(conn: &Connection, sql: &str, context: &'static str) -> Result<(), Store
         .and_then(|mut s| s.execute([]))
         .map(drop)
         .map_err(sql_error(context))
-}
-
-/// Abandons the open transaction, if any (some errors already ended it).
-fn rollback(conn: &Connection) {
-    if !conn.is_autocommit()
-        && let Err(e) = conn.execute_batch("ROLLBACK")
-    {
-        tracing::error!(error = %e, "could not roll back a write transaction");
-    }
 }
 
 impl Op {
@@ -522,7 +570,7 @@ impl Op {
 
     /// Runs the operation on the open transaction. Operations borrow their input, so a batch
     /// can run twice (see the module docs).
-    fn execute(&self, conn: &Connection) -> Result<Done, StoreError> {
+    fn execute(&self, conn: &dyn Db) -> Result<Done, StoreError> {
         match self {
             Op::CreateRequest(req) => requests::create_request(conn, req).map(Done::Id),
             Op::CreateResponder(req, key) => requests::create_request(conn, req).and_then(|id| {

@@ -3,12 +3,13 @@
 
 use std::time::SystemTime;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use signet_api::acme::{AcmeAccount, AcmeAuthz, AcmeIdentifier, AcmeOrder, EabKey};
 use signet_core::{CaName, SerialNumber, StoreError};
 
 use super::EAB_LIST_MAX;
-use crate::codec::{from_unix, sql_error, to_unix};
+use crate::codec::{from_unix, to_unix};
+use crate::db::{Db, Param, query_one, query_value};
+use crate::params;
 use crate::row::{Statement, query_all, query_opt, select};
 
 static ACCOUNT: Statement =
@@ -85,59 +86,55 @@ static EAB_KEYS_FOR_CA: Statement = Statement::new(|| {
 const RENEW_EARLY: &str = "SELECT at FROM acme_renew_early WHERE ca = ?1 AND serial = ?2";
 
 pub(super) fn account(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     id: &str,
 ) -> Result<Option<AcmeAccount>, StoreError> {
     query_opt(
         conn,
         &ACCOUNT,
-        params![ca.as_str(), id],
+        &params![ca.as_str(), id],
         "reading an ACME account",
     )
 }
 
 pub(super) fn account_by_thumbprint(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     thumbprint: &str,
 ) -> Result<Option<AcmeAccount>, StoreError> {
     query_opt(
         conn,
         &ACCOUNT_BY_THUMBPRINT,
-        params![ca.as_str(), thumbprint],
+        &params![ca.as_str(), thumbprint],
         "reading an ACME account",
     )
 }
 
 pub(super) fn accounts(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     limit: u32,
 ) -> Result<Vec<AcmeAccount>, StoreError> {
     query_all(
         conn,
         &ACCOUNTS,
-        params![ca.as_str(), i64::from(limit)],
+        &params![ca.as_str(), i64::from(limit)],
         "listing ACME accounts",
     )
 }
 
-pub(super) fn order(
-    conn: &Connection,
-    ca: &CaName,
-    id: &str,
-) -> Result<Option<AcmeOrder>, StoreError> {
+pub(super) fn order(conn: &dyn Db, ca: &CaName, id: &str) -> Result<Option<AcmeOrder>, StoreError> {
     query_opt(
         conn,
         &ORDER,
-        params![ca.as_str(), id],
+        &params![ca.as_str(), id],
         "reading an ACME order",
     )
 }
 
 pub(super) fn orders(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     account: Option<&str>,
     before: Option<&str>,
@@ -154,39 +151,39 @@ pub(super) fn orders(
     query_all(
         conn,
         sql,
-        params![ca.as_str(), account, before, i64::from(limit)],
+        &params![ca.as_str(), account, before, i64::from(limit)],
         "listing ACME orders",
     )
 }
 
 pub(super) fn order_for_certificate(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     serial: &SerialNumber,
 ) -> Result<Option<AcmeOrder>, StoreError> {
     query_opt(
         conn,
         &ORDER_FOR_CERTIFICATE,
-        params![ca.as_str(), serial.to_hex()],
+        &params![ca.as_str(), serial.to_hex()],
         "reading the order of a certificate",
     )
 }
 
 pub(super) fn order_replacing(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     serial: &SerialNumber,
 ) -> Result<Option<AcmeOrder>, StoreError> {
     query_opt(
         conn,
         &ORDER_REPLACING,
-        params![ca.as_str(), serial.to_hex()],
+        &params![ca.as_str(), serial.to_hex()],
         "reading the order replacing a certificate",
     )
 }
 
 pub(super) fn count_orders(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     account: &str,
     since: SystemTime,
@@ -194,26 +191,22 @@ pub(super) fn count_orders(
     count(
         conn,
         COUNT_ORDERS,
-        params![ca.as_str(), account, to_unix(since)?],
+        &params![ca.as_str(), account, to_unix(since)?],
         "counting ACME orders",
     )
 }
 
-pub(super) fn authz(
-    conn: &Connection,
-    ca: &CaName,
-    id: &str,
-) -> Result<Option<AcmeAuthz>, StoreError> {
+pub(super) fn authz(conn: &dyn Db, ca: &CaName, id: &str) -> Result<Option<AcmeAuthz>, StoreError> {
     query_opt(
         conn,
         &AUTHZ,
-        params![ca.as_str(), id],
+        &params![ca.as_str(), id],
         "reading an ACME authorization",
     )
 }
 
 pub(super) fn reusable_authz(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     account: &str,
     identifier: &AcmeIdentifier,
@@ -223,7 +216,7 @@ pub(super) fn reusable_authz(
     query_opt(
         conn,
         &REUSABLE_AUTHZ,
-        params![
+        &params![
             ca.as_str(),
             account,
             identifier.kind.as_str(),
@@ -236,7 +229,7 @@ pub(super) fn reusable_authz(
 }
 
 pub(super) fn count_pending_authzs(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     account: &str,
     now: SystemTime,
@@ -244,40 +237,39 @@ pub(super) fn count_pending_authzs(
     count(
         conn,
         COUNT_PENDING_AUTHZS,
-        params![ca.as_str(), account, to_unix(now)?],
+        &params![ca.as_str(), account, to_unix(now)?],
         "counting pending ACME authorizations",
     )
 }
 
-pub(super) fn eab(conn: &Connection, kid: &str) -> Result<Option<EabKey>, StoreError> {
-    query_opt(conn, &EAB, params![kid], "reading an EAB key")
+pub(super) fn eab(conn: &dyn Db, kid: &str) -> Result<Option<EabKey>, StoreError> {
+    query_opt(conn, &EAB, &params![kid], "reading an EAB key")
 }
 
-pub(super) fn eab_keys(conn: &Connection, ca: Option<&CaName>) -> Result<Vec<EabKey>, StoreError> {
+pub(super) fn eab_keys(conn: &dyn Db, ca: Option<&CaName>) -> Result<Vec<EabKey>, StoreError> {
     let limit = i64::from(EAB_LIST_MAX);
     match ca {
         Some(ca) => query_all(
             conn,
             &EAB_KEYS_FOR_CA,
-            params![limit, ca.as_str()],
+            &params![limit, ca.as_str()],
             "listing EAB keys",
         ),
-        None => query_all(conn, &EAB_KEYS, params![limit], "listing EAB keys"),
+        None => query_all(conn, &EAB_KEYS, &params![limit], "listing EAB keys"),
     }
 }
 
 pub(super) fn renew_early(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     serial: &SerialNumber,
 ) -> Result<Option<SystemTime>, StoreError> {
-    let at: Option<i64> = conn
-        .prepare_cached(RENEW_EARLY)
-        .and_then(|mut s| {
-            s.query_row(params![ca.as_str(), serial.to_hex()], |r| r.get(0))
-                .optional()
-        })
-        .map_err(sql_error("reading an early-renewal mark"))?;
+    let at: Option<i64> = query_value(
+        conn,
+        RENEW_EARLY,
+        &params![ca.as_str(), serial.to_hex()],
+        "reading an early-renewal mark",
+    )?;
     at.map(|secs| {
         from_unix(secs).ok_or_else(|| {
             crate::codec::corrupt("acme_renew_early", serial.to_hex(), "at", "out of range")
@@ -287,14 +279,11 @@ pub(super) fn renew_early(
 }
 
 fn count(
-    conn: &Connection,
+    conn: &dyn Db,
     sql: &str,
-    params: impl rusqlite::Params,
+    params: &[Param<'_>],
     context: &'static str,
 ) -> Result<u64, StoreError> {
-    let n: i64 = conn
-        .prepare_cached(sql)
-        .and_then(|mut s| s.query_row(params, |r| r.get(0)))
-        .map_err(sql_error(context))?;
+    let n: i64 = query_one(conn, sql, params, context)?;
     Ok(u64::try_from(n).unwrap_or(0))
 }

@@ -8,7 +8,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use rusqlite::{Connection, OptionalExtension, params};
 use signet_api::acme::{
     AccountChange, AcmeAccount, AcmeAudit, AcmeAuthz, AcmeOrder, AcmePurged, AuthzStatus,
     AuthzUpdate, EabKey, NonceUse, OrderStatus, OrderUpdate,
@@ -16,7 +15,10 @@ use signet_api::acme::{
 use signet_core::{AuditTarget, CaName, NewAudit, SerialNumber, StoreError};
 
 use super::{encode_challenges, encode_identifiers, encode_strings};
-use crate::codec::{is_unique_violation, sql_error, to_unix};
+use crate::codec::to_unix;
+use crate::db::{Db, query_one, query_value};
+use crate::params;
+use crate::row::query_first_with;
 
 /// One ACME write for the writer thread.
 pub(crate) enum AcmeWrite {
@@ -100,8 +102,10 @@ pub(crate) enum AcmeDone {
     Challenge(Option<Box<signet_api::scep::ScepChallenge>>),
 }
 
-const INSERT_NONCE: &str = "INSERT OR IGNORE INTO acme_nonces (id, expires) VALUES (?1, ?2)";
-const INSERT_SETTING: &str = "INSERT OR IGNORE INTO acme_settings (name, value) VALUES (?1, ?2)";
+const INSERT_NONCE: &str =
+    "INSERT INTO acme_nonces (id, expires) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
+const INSERT_SETTING: &str =
+    "INSERT INTO acme_settings (name, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING";
 const SETTING: &str = "SELECT value FROM acme_settings WHERE name = ?1";
 const NONCE_SECRET: &str = "nonce_secret";
 const THUMBPRINT_HOLDER: &str =
@@ -154,7 +158,7 @@ const PURGE_ORDERS: &str = "DELETE FROM acme_orders \
     WHERE expires < ?1 AND status NOT IN ('valid', 'processing')";
 
 /// Runs one ACME write on the writer's open transaction.
-pub(crate) fn execute(conn: &Connection, w: &AcmeWrite) -> Result<AcmeDone, StoreError> {
+pub(crate) fn execute(conn: &dyn Db, w: &AcmeWrite) -> Result<AcmeDone, StoreError> {
     match w {
         AcmeWrite::NonceSecret(candidate) => nonce_secret(conn, candidate).map(AcmeDone::Secret),
         AcmeWrite::UseNonce { id, expires } => use_nonce(conn, id, *expires).map(AcmeDone::Flag),
@@ -181,7 +185,7 @@ pub(crate) fn execute(conn: &Connection, w: &AcmeWrite) -> Result<AcmeDone, Stor
 }
 
 /// Appends an ACME change's audit record to the chain, in the change's transaction.
-pub(crate) fn audit(conn: &Connection, a: &AcmeAudit) -> Result<(), StoreError> {
+pub(crate) fn audit(conn: &dyn Db, a: &AcmeAudit) -> Result<(), StoreError> {
     let record = NewAudit {
         at: a.at,
         actor: a.actor.clone(),
@@ -193,63 +197,58 @@ pub(crate) fn audit(conn: &Connection, a: &AcmeAudit) -> Result<(), StoreError> 
     crate::audit::append(conn, &record, None)
 }
 
-/// A SQLite error, a UNIQUE violation being the conflict `conflict` describes.
-fn unique_conflict(
-    context: &'static str,
-    conflict: impl FnOnce() -> String,
-) -> impl FnOnce(rusqlite::Error) -> StoreError {
-    move |e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(conflict())
-        } else {
-            sql_error(context)(e)
-        }
+/// A write's error, a UNIQUE violation being the conflict `conflict` describes.
+fn unique_conflict(conflict: impl FnOnce() -> String) -> impl FnOnce(StoreError) -> StoreError {
+    move |e| match e {
+        StoreError::Conflict(_) => StoreError::Conflict(conflict()),
+        other => other,
     }
 }
 
-fn nonce_secret(conn: &Connection, candidate: &[u8; 32]) -> Result<[u8; 32], StoreError> {
-    conn.prepare_cached(INSERT_SETTING)
-        .and_then(|mut s| s.execute(params![NONCE_SECRET, candidate.as_slice()]))
-        .map_err(sql_error("storing the ACME nonce secret"))?;
-    let stored: Vec<u8> = conn
-        .prepare_cached(SETTING)
-        .and_then(|mut s| s.query_row(params![NONCE_SECRET], |r| r.get(0)))
-        .map_err(sql_error("reading the ACME nonce secret"))?;
+fn nonce_secret(conn: &dyn Db, candidate: &[u8; 32]) -> Result<[u8; 32], StoreError> {
+    conn.execute(
+        INSERT_SETTING,
+        &params![NONCE_SECRET, candidate.as_slice()],
+        "storing the ACME nonce secret",
+    )?;
+    let stored: Vec<u8> = query_one(
+        conn,
+        SETTING,
+        &params![NONCE_SECRET],
+        "reading the ACME nonce secret",
+    )?;
     stored
         .as_slice()
         .try_into()
         .map_err(|_| crate::codec::corrupt("acme_settings", NONCE_SECRET, "value", "not 32 bytes"))
 }
 
-fn use_nonce(conn: &Connection, id: &[u8; 16], expires: SystemTime) -> Result<bool, StoreError> {
+fn use_nonce(conn: &dyn Db, id: &[u8; 16], expires: SystemTime) -> Result<bool, StoreError> {
     let expires = to_unix(expires)?;
-    let inserted = conn
-        .prepare_cached(INSERT_NONCE)
-        .and_then(|mut s| s.execute(params![id.as_slice(), expires]))
-        .map_err(sql_error("recording a used ACME nonce"))?;
+    let inserted = conn.execute(
+        INSERT_NONCE,
+        &params![id.as_slice(), expires],
+        "recording a used ACME nonce",
+    )?;
     Ok(inserted == 1)
 }
 
 /// The account of `ca` other than `except` that holds `thumbprint`, if any.
 fn thumbprint_holder(
-    conn: &Connection,
+    conn: &dyn Db,
     ca: &CaName,
     thumbprint: &str,
     except: &str,
 ) -> Result<Option<String>, StoreError> {
-    conn.prepare_cached(THUMBPRINT_HOLDER)
-        .and_then(|mut s| {
-            s.query_row(params![ca.as_str(), thumbprint, except], |r| r.get(0))
-                .optional()
-        })
-        .map_err(sql_error("checking ACME account keys"))
+    query_value(
+        conn,
+        THUMBPRINT_HOLDER,
+        &params![ca.as_str(), thumbprint, except],
+        "checking ACME account keys",
+    )
 }
 
-fn create_account(
-    conn: &Connection,
-    a: &AcmeAccount,
-    record: &AcmeAudit,
-) -> Result<(), StoreError> {
+fn create_account(conn: &dyn Db, a: &AcmeAccount, record: &AcmeAudit) -> Result<(), StoreError> {
     if let Some(holder) = thumbprint_holder(conn, &a.ca, &a.thumbprint, &a.id)? {
         return Err(StoreError::Conflict(format!(
             "the key is already ACME account {holder:?}'s on CA {}",
@@ -260,31 +259,29 @@ fn create_account(
         check_eab_bindable(conn, kid, &a.ca)?;
     }
     let created_at = to_unix(a.created_at)?;
-    conn.prepare_cached(INSERT_ACCOUNT)
-        .and_then(|mut s| {
-            s.execute(params![
-                a.id,
-                a.ca.as_str(),
-                a.jwk,
-                a.thumbprint,
-                a.status.as_str(),
-                encode_strings(&a.contact),
-                a.eab_kid,
-                a.requester,
-                created_at,
-            ])
-        })
-        .map_err(unique_conflict("recording an ACME account", || {
-            format!(
-                "an ACME account with id {:?} or this key exists, or its EAB key is bound",
-                a.id
-            )
-        }))?;
+    conn.execute(
+        INSERT_ACCOUNT,
+        &params![
+            a.id,
+            a.ca.as_str(),
+            a.jwk,
+            a.thumbprint,
+            a.status.as_str(),
+            encode_strings(&a.contact),
+            a.eab_kid,
+            a.requester,
+            created_at,
+        ],
+        "recording an ACME account",
+    )
+    .map_err(unique_conflict(|| {
+        format!(
+            "an ACME account with id {:?} or this key exists, or its EAB key is bound",
+            a.id
+        )
+    }))?;
     if let Some(kid) = &a.eab_kid {
-        let bound = conn
-            .prepare_cached(BIND_EAB)
-            .and_then(|mut s| s.execute(params![kid, a.id]))
-            .map_err(sql_error("binding an EAB key"))?;
+        let bound = conn.execute(BIND_EAB, &params![kid, a.id], "binding an EAB key")?;
         if bound != 1 {
             return Err(StoreError::Conflict(format!(
                 "EAB key {kid:?} can no longer bind an account"
@@ -295,15 +292,16 @@ fn create_account(
 }
 
 /// `Conflict` unless EAB key `kid` exists, is live, is for `ca` (or any CA) and is unbound.
-fn check_eab_bindable(conn: &Connection, kid: &str, ca: &CaName) -> Result<(), StoreError> {
+fn check_eab_bindable(conn: &dyn Db, kid: &str, ca: &CaName) -> Result<(), StoreError> {
     type State = (Option<String>, Option<i64>, Option<String>);
-    let state: Option<State> = conn
-        .prepare_cached(EAB_STATE)
-        .and_then(|mut s| {
-            s.query_row(params![kid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
-        })
-        .map_err(sql_error("reading an EAB key"))?;
+    let state: Option<State> = query_first_with(
+        conn,
+        EAB_STATE,
+        &params![kid],
+        "reading an EAB key",
+        "acme_eab_keys",
+        |c| Ok((c.next("ca")?, c.next("revoked_at")?, c.next("account")?)),
+    )?;
     let refused = match state {
         None => "does not exist",
         Some((_, Some(_), _)) => "is revoked",
@@ -314,7 +312,7 @@ fn check_eab_bindable(conn: &Connection, kid: &str, ca: &CaName) -> Result<(), S
     Err(StoreError::Conflict(format!("EAB key {kid:?} {refused}")))
 }
 
-fn update_account(conn: &Connection, u: &UpdateAccount) -> Result<AcmeDone, StoreError> {
+fn update_account(conn: &dyn Db, u: &UpdateAccount) -> Result<AcmeDone, StoreError> {
     // Checked before anything is written, so "not found" needs no rollback.
     if super::read::account(conn, &u.ca, &u.id)?.is_none() {
         return Ok(AcmeDone::NoAccount);
@@ -322,14 +320,14 @@ fn update_account(conn: &Connection, u: &UpdateAccount) -> Result<AcmeDone, Stor
     let ca = u.ca.as_str();
     let context = "updating an ACME account";
     let changed = match &u.change {
-        AccountChange::Contact(contact) => conn
-            .prepare_cached(SET_CONTACT)
-            .and_then(|mut s| s.execute(params![ca, u.id, encode_strings(contact)]))
-            .map_err(sql_error(context))?,
-        AccountChange::Status(status) => conn
-            .prepare_cached(SET_STATUS)
-            .and_then(|mut s| s.execute(params![ca, u.id, status.as_str()]))
-            .map_err(sql_error(context))?,
+        AccountChange::Contact(contact) => conn.execute(
+            SET_CONTACT,
+            &params![ca, u.id, encode_strings(contact)],
+            context,
+        )?,
+        AccountChange::Status(status) => {
+            conn.execute(SET_STATUS, &params![ca, u.id, status.as_str()], context)?
+        }
         AccountChange::Key {
             jwk,
             thumbprint,
@@ -340,11 +338,14 @@ fn update_account(conn: &Connection, u: &UpdateAccount) -> Result<AcmeDone, Stor
                     "the new key is already ACME account {holder:?}'s on CA {ca}"
                 )));
             }
-            conn.prepare_cached(SET_KEY)
-                .and_then(|mut s| s.execute(params![ca, u.id, jwk, thumbprint, previous]))
-                .map_err(unique_conflict(context, || {
-                    format!("the new key is already another ACME account's on CA {ca}")
-                }))?
+            conn.execute(
+                SET_KEY,
+                &params![ca, u.id, jwk, thumbprint, previous],
+                context,
+            )
+            .map_err(unique_conflict(|| {
+                format!("the new key is already another ACME account's on CA {ca}")
+            }))?
         }
     };
     if changed == 0 {
@@ -360,18 +361,16 @@ fn update_account(conn: &Connection, u: &UpdateAccount) -> Result<AcmeDone, Stor
     Ok(AcmeDone::Account(Box::new(account)))
 }
 
-fn create_order(
-    conn: &Connection,
-    o: &AcmeOrder,
-    new_authzs: &[AcmeAuthz],
-) -> Result<(), StoreError> {
+fn create_order(conn: &dyn Db, o: &AcmeOrder, new_authzs: &[AcmeAuthz]) -> Result<(), StoreError> {
     let ca = o.ca.as_str();
     let replaces = o.replaces.map(|s| s.to_hex());
     if let Some(serial) = &replaces {
-        let live: Option<String> = conn
-            .prepare_cached(LIVE_REPLACEMENT)
-            .and_then(|mut s| s.query_row(params![ca, serial], |r| r.get(0)).optional())
-            .map_err(sql_error("checking ACME replacements"))?;
+        let live: Option<String> = query_value(
+            conn,
+            LIVE_REPLACEMENT,
+            &params![ca, serial],
+            "checking ACME replacements",
+        )?;
         if let Some(order) = live {
             return Err(StoreError::Conflict(format!(
                 "certificate {serial} is already replaced by ACME order {order:?}"
@@ -381,62 +380,64 @@ fn create_order(
     let not_before = o.not_before.map(to_unix).transpose()?;
     let not_after = o.not_after.map(to_unix).transpose()?;
     let (expires, created_at) = (to_unix(o.expires)?, to_unix(o.created_at)?);
-    conn.prepare_cached(INSERT_ORDER)
-        .and_then(|mut s| {
-            s.execute(params![
-                o.id,
-                ca,
-                o.account,
-                o.status.as_str(),
-                encode_identifiers(&o.identifiers),
-                encode_strings(&o.authorizations),
-                o.profile,
-                not_before,
-                not_after,
-                expires,
-                o.error,
-                o.request.map(|r| r.get()),
-                o.serial.map(|s| s.to_hex()),
-                replaces,
-                created_at,
-            ])
-        })
-        .map_err(unique_conflict("recording an ACME order", || {
-            format!(
-                "ACME order {:?} exists, or its certificate is already replaced",
-                o.id
-            )
-        }))?;
+    conn.execute(
+        INSERT_ORDER,
+        &params![
+            o.id,
+            ca,
+            o.account,
+            o.status.as_str(),
+            encode_identifiers(&o.identifiers),
+            encode_strings(&o.authorizations),
+            o.profile,
+            not_before,
+            not_after,
+            expires,
+            o.error,
+            o.request.map(|r| r.get()),
+            o.serial.map(|s| s.to_hex()),
+            replaces,
+            created_at,
+        ],
+        "recording an ACME order",
+    )
+    .map_err(unique_conflict(|| {
+        format!(
+            "ACME order {:?} exists, or its certificate is already replaced",
+            o.id
+        )
+    }))?;
     for a in new_authzs {
         let expires = to_unix(a.expires)?;
         let challenges = encode_challenges(&a.challenges)?;
-        conn.prepare_cached(INSERT_AUTHZ)
-            .and_then(|mut s| {
-                s.execute(params![
-                    a.id,
-                    a.ca.as_str(),
-                    a.account,
-                    a.identifier.kind.as_str(),
-                    a.identifier.value,
-                    a.wildcard,
-                    a.status.as_str(),
-                    expires,
-                    challenges,
-                ])
-            })
-            .map_err(unique_conflict("recording an ACME authorization", || {
-                format!("ACME authorization {:?} exists", a.id)
-            }))?;
+        conn.execute(
+            INSERT_AUTHZ,
+            &params![
+                a.id,
+                a.ca.as_str(),
+                a.account,
+                a.identifier.kind.as_str(),
+                a.identifier.value,
+                a.wildcard,
+                a.status.as_str(),
+                expires,
+                challenges,
+            ],
+            "recording an ACME authorization",
+        )
+        .map_err(unique_conflict(|| {
+            format!("ACME authorization {:?} exists", a.id)
+        }))?;
     }
     Ok(())
 }
 
-fn update_order(conn: &Connection, u: &OrderUpdate) -> Result<bool, StoreError> {
+fn update_order(conn: &dyn Db, u: &OrderUpdate) -> Result<bool, StoreError> {
     let now = to_unix(SystemTime::now())?;
     let changed = conn
-        .prepare_cached(UPDATE_ORDER)
-        .and_then(|mut s| {
-            s.execute(params![
+        .execute(
+            UPDATE_ORDER,
+            &params![
                 u.id,
                 u.ca.as_str(),
                 u.expect.as_str(),
@@ -445,9 +446,10 @@ fn update_order(conn: &Connection, u: &OrderUpdate) -> Result<bool, StoreError> 
                 u.request.map(|r| r.get()),
                 u.serial.map(|s| s.to_hex()),
                 now,
-            ])
-        })
-        .map_err(unique_conflict("updating an ACME order", || {
+            ],
+            "updating an ACME order",
+        )
+        .map_err(unique_conflict(|| {
             format!(
                 "another live ACME order already replaces the certificate order {:?} replaces",
                 u.id
@@ -462,19 +464,18 @@ fn is_claim(u: &AuthzUpdate) -> bool {
     u.expect == AuthzStatus::Pending && u.status == AuthzStatus::Pending
 }
 
-fn update_authz(conn: &Connection, u: &AuthzUpdate) -> Result<bool, StoreError> {
+fn update_authz(conn: &dyn Db, u: &AuthzUpdate) -> Result<bool, StoreError> {
     // A claim (pending stays pending, a challenge moves to processing) loses to a validation
     // already running (one claimed less than VALIDATION_TIMEOUT ago; an older one was lost): of two claims of one authorization, of one challenge or two, one wins,
     // so one validation decides it. Read inside the writer's transaction, which holds the
     // write lock.
     if is_claim(u) {
-        let stored: Option<String> = conn
-            .prepare_cached(AUTHZ_CHALLENGES)
-            .and_then(|mut s| {
-                s.query_row(params![u.id, u.ca.as_str()], |r| r.get(0))
-                    .optional()
-            })
-            .map_err(sql_error("reading an ACME authorization's challenges"))?;
+        let stored: Option<String> = query_value(
+            conn,
+            AUTHZ_CHALLENGES,
+            &params![u.id, u.ca.as_str()],
+            "reading an ACME authorization's challenges",
+        )?;
         let now = SystemTime::now();
         let validating = stored
             .as_deref()
@@ -490,85 +491,81 @@ fn update_authz(conn: &Connection, u: &AuthzUpdate) -> Result<bool, StoreError> 
     }
     let expires = to_unix(u.expires)?;
     let challenges = encode_challenges(&u.challenges)?;
-    let changed = conn
-        .prepare_cached(UPDATE_AUTHZ)
-        .and_then(|mut s| {
-            s.execute(params![
-                u.id,
-                u.ca.as_str(),
-                u.expect.as_str(),
-                u.status.as_str(),
-                expires,
-                challenges,
-            ])
-        })
-        .map_err(sql_error("updating an ACME authorization"))?;
+    let changed = conn.execute(
+        UPDATE_AUTHZ,
+        &params![
+            u.id,
+            u.ca.as_str(),
+            u.expect.as_str(),
+            u.status.as_str(),
+            expires,
+            challenges,
+        ],
+        "updating an ACME authorization",
+    )?;
     Ok(changed == 1)
 }
 
-fn create_eab(conn: &Connection, k: &EabKey, record: &AcmeAudit) -> Result<(), StoreError> {
+fn create_eab(conn: &dyn Db, k: &EabKey, record: &AcmeAudit) -> Result<(), StoreError> {
     let created_at = to_unix(k.created_at)?;
     let revoked_at = k.revoked_at.map(to_unix).transpose()?;
-    conn.prepare_cached(INSERT_EAB)
-        .and_then(|mut s| {
-            s.execute(params![
-                k.kid,
-                k.ca.as_ref().map(CaName::as_str),
-                k.name,
-                k.hmac,
-                created_at,
-                k.created_by,
-                revoked_at,
-                k.account,
-            ])
-        })
-        .map_err(unique_conflict("recording an EAB key", || {
-            format!("EAB key {:?} exists", k.kid)
-        }))?;
+    conn.execute(
+        INSERT_EAB,
+        &params![
+            k.kid,
+            k.ca.as_ref().map(CaName::as_str),
+            k.name,
+            k.hmac,
+            created_at,
+            k.created_by,
+            revoked_at,
+            k.account,
+        ],
+        "recording an EAB key",
+    )
+    .map_err(unique_conflict(|| format!("EAB key {:?} exists", k.kid)))?;
     audit(conn, record)
 }
 
-fn revoke_eab(conn: &Connection, r: &RevokeEab) -> Result<bool, StoreError> {
+fn revoke_eab(conn: &dyn Db, r: &RevokeEab) -> Result<bool, StoreError> {
     let at = to_unix(r.at)?;
-    let changed = conn
-        .prepare_cached(REVOKE_EAB)
-        .and_then(|mut s| s.execute(params![r.kid, at]))
-        .map_err(sql_error("revoking an EAB key"))?;
+    let changed = conn.execute(REVOKE_EAB, &params![r.kid, at], "revoking an EAB key")?;
     if changed == 0 {
         return Ok(false);
     }
-    conn.prepare_cached(REVOKE_EAB_ACCOUNT)
-        .and_then(|mut s| s.execute(params![r.kid]))
-        .map_err(sql_error("revoking the account an EAB key bound"))?;
+    conn.execute(
+        REVOKE_EAB_ACCOUNT,
+        &params![r.kid],
+        "revoking the account an EAB key bound",
+    )?;
     audit(conn, &r.audit)?;
     Ok(true)
 }
 
-fn mark_renew_early(conn: &Connection, m: &MarkRenewEarly) -> Result<(), StoreError> {
+fn mark_renew_early(conn: &dyn Db, m: &MarkRenewEarly) -> Result<(), StoreError> {
     let at = to_unix(m.at)?;
-    conn.prepare_cached(MARK_RENEW_EARLY)
-        .and_then(|mut s| s.execute(params![m.ca.as_str(), m.serial.to_hex(), at]))
-        .map_err(sql_error("marking a certificate for early renewal"))?;
+    conn.execute(
+        MARK_RENEW_EARLY,
+        &params![m.ca.as_str(), m.serial.to_hex(), at],
+        "marking a certificate for early renewal",
+    )?;
     audit(conn, &m.audit)
 }
 
-fn purge(conn: &Connection, now: SystemTime, keep: Duration) -> Result<AcmePurged, StoreError> {
+fn purge(conn: &dyn Db, now: SystemTime, keep: Duration) -> Result<AcmePurged, StoreError> {
     let now = to_unix(now)?;
     let cutoff = now.saturating_sub(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX));
     let delete = |sql: &str, before: i64, context: &'static str| {
-        conn.prepare_cached(sql)
-            .and_then(|mut s| s.execute(params![before]))
-            .map(|n| n as u64)
-            .map_err(sql_error(context))
+        conn.execute(sql, &params![before], context)
     };
     let claims_cutoff = now.saturating_sub(
         i64::try_from(signet_api::acme::CLAIM_TIMEOUT.as_secs()).unwrap_or(i64::MAX),
     );
-    let abandoned = conn
-        .prepare_cached(ABANDON_ORDERS)
-        .and_then(|mut s| s.execute(params![claims_cutoff, abandoned_problem()]))
-        .map(|n| n as u64)
-        .map_err(sql_error("ending abandoned ACME orders"))?;
+    let abandoned = conn.execute(
+        ABANDON_ORDERS,
+        &params![claims_cutoff, abandoned_problem()],
+        "ending abandoned ACME orders",
+    )?;
     Ok(AcmePurged {
         abandoned,
         nonces: delete(PURGE_NONCES, now, "purging used ACME nonces")?,

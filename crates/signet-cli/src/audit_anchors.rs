@@ -54,10 +54,14 @@ pub fn create(data: &Path, passphrase: Option<&[u8]>) -> Result<()> {
 
 /// `signet serve`: reads the key files, creating them for an installation from before keyed
 /// chains. Refuses to make new keys for a database whose chain an earlier key signed.
-pub fn load_or_create(data: &Path, db: &Path, passphrase: Option<&[u8]>) -> Result<Anchors> {
+pub fn load_or_create(
+    data: &Path,
+    db: &signet_store::Database,
+    passphrase: Option<&[u8]>,
+) -> Result<Anchors> {
     let key_path = data.join(KEY_FILE);
     let signing_path = data.join(SIGNING_KEY_FILE);
-    let (head, checkpoints) = signet_store::audit::anchors_of_file(db)
+    let (head, checkpoints) = signet_store::audit::anchors_of(db)
         .map_err(|e| anyhow::anyhow!("reading the audit log: {e}"))?;
     let mut created = false;
     if !key_path.exists() || !signing_path.exists() {
@@ -113,7 +117,7 @@ pub fn load_or_create(data: &Path, db: &Path, passphrase: Option<&[u8]>) -> Resu
 /// The newest checkpoint in the local witness file must still be in the database as signed:
 /// otherwise records or checkpoints were cut, and signing a new checkpoint over the shorter
 /// log would overwrite the evidence. The server refuses to start instead.
-fn check_witness_file(data: &Path, db: &Path) -> Result<()> {
+fn check_witness_file(data: &Path, db: &signet_store::Database) -> Result<()> {
     let witness = data.join(WITNESS_FILE);
     if !witness.exists() || !db.exists() {
         return Ok(());
@@ -130,7 +134,7 @@ fn check_witness_file(data: &Path, db: &Path) -> Result<()> {
              or checkpoints were removed or changed in {}. Run `signet audit verify --data {} --checkpoint {}`; \
              if the database was restored from a backup on purpose, move {} aside to start",
             witness.display(),
-            db.display(),
+            db,
             data.display(),
             witness.display(),
             witness.display()

@@ -102,6 +102,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                     dev: true,
                     passphrase: None,
                     listen: "127.0.0.1:0".into(),
+                    database: None,
+                    database_password_file: None,
                 })?;
             }
             let running = crate::serve::start(&data, Some("127.0.0.1:0"), None).await?;

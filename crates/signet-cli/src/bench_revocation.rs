@@ -67,6 +67,8 @@ fn init_dev(data: &std::path::Path, ca_key: &str) -> Result<()> {
         dev: true,
         passphrase: None,
         listen: "127.0.0.1:0".into(),
+        database: None,
+        database_password_file: None,
     })
 }
 

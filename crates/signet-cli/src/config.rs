@@ -98,7 +98,10 @@ pub struct TlsConfig {
 pub struct ServerConfig {
     pub listen: String,
     pub host: String,
+    /// A SQLite file, or a `postgres://` URL (see [`Config::database`]).
     pub database: String,
+    /// The PostgreSQL password, in a file (never in `signet.toml`).
+    pub database_password_file: Option<String>,
     pub max_body_bytes: usize,
     pub workers: usize,
     /// The public base URL relying parties reach this server at (CDP, AIA, IDP URLs).
@@ -191,6 +194,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             host: "localhost".into(),
             database: "signet.db".into(),
+            database_password_file: None,
             max_body_bytes: 64 * 1024,
             workers: 0,
             public_url: None,
@@ -536,6 +540,17 @@ impl Config {
         Ok(config)
     }
 
+    /// Where the records live: `[server] database`, a SQLite file (relative to the data
+    /// directory) or a `postgres://` URL, whose password comes from
+    /// `[server] database_password_file`, else the environment (`SIGNET_DATABASE_PASSWORD`).
+    pub fn database(&self, data: &Path) -> Result<signet_store::Database> {
+        database(
+            data,
+            &self.server.database,
+            self.server.database_password_file.as_deref(),
+        )
+    }
+
     pub fn resolve(data: &Path, p: &str) -> PathBuf {
         if Path::new(p).is_absolute() {
             PathBuf::from(p)
@@ -543,6 +558,26 @@ impl Config {
             data.join(p)
         }
     }
+}
+
+/// A `[server] database` setting as the store opens it (see [`Config::database`]).
+pub fn database(
+    data: &Path,
+    setting: &str,
+    password_file: Option<&str>,
+) -> Result<signet_store::Database> {
+    if setting.starts_with("postgres://") || setting.starts_with("postgresql://") {
+        let password_file = password_file.map(|f| Config::resolve(data, f));
+        let config = signet_store::PgConfig::new(setting, password_file.as_deref())
+            .map_err(|e| anyhow::anyhow!("[server] database: {e}"))?;
+        return Ok(signet_store::Database::Postgres(Box::new(config)));
+    }
+    if password_file.is_some() {
+        bail!("[server] database_password_file is only for a postgres:// database");
+    }
+    Ok(signet_store::Database::Sqlite(Config::resolve(
+        data, setting,
+    )))
 }
 
 #[cfg(test)]
@@ -558,6 +593,8 @@ mod tests {
                 domains: &domains,
                 listen: "127.0.0.1:0",
                 acme,
+                database: "signet.db",
+                database_password_file: None,
             }
             .render();
             let config: Config = toml::from_str(&text).expect("template parses");
@@ -572,6 +609,8 @@ mod tests {
             domains: &domains,
             listen: "127.0.0.1:0",
             acme: false,
+            database: "signet.db",
+            database_password_file: None,
         }
         .render();
         let config: Config = toml::from_str(&text).expect("template parses");

@@ -23,6 +23,9 @@ pub struct InitOptions {
     pub dev: bool,
     pub passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
     pub listen: String,
+    /// `[server] database`: `None` for the SQLite default, or a `postgres://` URL.
+    pub database: Option<String>,
+    pub database_password_file: Option<String>,
 }
 
 /// Creates the data directory. Refuses to touch an existing configuration.
@@ -41,6 +44,23 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         bail!(
             "{} already exists: refusing to overwrite an existing CA",
             config_path.display()
+        );
+    }
+    let database = crate::config::database(
+        &opts.data,
+        opts.database.as_deref().unwrap_or("signet.db"),
+        opts.database_password_file.as_deref(),
+    )?;
+    // A shared database that already holds an installation belongs to another CA, whose
+    // audit chain other keys link. Nodes of one installation copy the first node's data
+    // directory instead of running init again (docs/HA.md). Checked before anything is
+    // written.
+    let (existing, _) = signet_store::audit::anchors_of(&database)
+        .map_err(|e| anyhow::anyhow!("reading the database {database}: {e}"))?;
+    if existing > 0 {
+        bail!(
+            "the database {database} already holds a Signet installation ({existing} audit records): \
+             signet init needs an empty database; to add a node, copy the first node's data directory"
         );
     }
     if opts.passphrase.is_none() && !opts.dev {
@@ -116,6 +136,8 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         domains: &domains,
         listen: &opts.listen,
         acme: opts.dev,
+        database: opts.database.as_deref().unwrap_or("signet.db"),
+        database_password_file: opts.database_password_file.as_deref(),
     };
     let mut token = [0u8; 32];
     SystemRandom::new()
@@ -130,9 +152,9 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     // The audit chain's key and checkpoint signing key, before the first audit record.
     crate::audit_anchors::create(&opts.data, opts.passphrase.as_ref().map(|p| p.as_slice()))?;
     let audit_keys = crate::audit_anchors::for_verify(&opts.data, None)?;
-    let store =
-        signet_store::SqliteStore::open_with_audit(&opts.data.join("signet.db"), audit_keys)
-            .map_err(|e| anyhow::anyhow!("creating the database: {e}"))?;
+    let store = database
+        .open(audit_keys)
+        .map_err(|e| anyhow::anyhow!("creating the database {database}: {e}"))?;
     // The bootstrap administrator: an every-CA admin token, stored as its hash like any other.
     let created = SystemTime::now();
     let bootstrap = signet_core::NewToken {

@@ -72,6 +72,14 @@ enum Command {
         /// The listen address written to signet.toml.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// A PostgreSQL database instead of the embedded SQLite file: a postgres:// URL
+        /// (libpq style: several hosts, target_session_attrs, sslmode=verify-full and
+        /// sslrootcert), written to signet.toml as [server] database. It must be empty.
+        #[arg(long)]
+        database: Option<String>,
+        /// A file holding the PostgreSQL password (or SIGNET_DATABASE_PASSWORD).
+        #[arg(long)]
+        database_password_file: Option<String>,
     },
     /// Run the CA server.
     Serve {
@@ -180,6 +188,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             dev,
             passphrase_file,
             listen,
+            database,
+            database_password_file,
         } => {
             init_logging("text", "warn");
             let passphrase = if dev && passphrase_file.is_none() {
@@ -197,6 +207,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 dev: dev && passphrase.is_none(),
                 passphrase,
                 listen,
+                database,
+                database_password_file,
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -223,6 +235,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     dev: true,
                     passphrase: None,
                     listen: "127.0.0.1:8080".into(),
+                    database: None,
+                    database_password_file: None,
                 })?;
             }
             let config = config::Config::load(&data)?;

@@ -65,7 +65,7 @@ pub struct Loaded {
 /// Reads the configuration, opens the database and builds the CAs and their modules.
 pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
     let config = Config::load(data)?;
-    let db_path = Config::resolve(data, &config.server.database);
+    let database = config.database(data)?;
     let audit_schedule = crate::audit_anchors::Schedule::from_config(
         &config.server.audit_checkpoint,
         config.server.audit_checkpoint_records,
@@ -75,10 +75,11 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
         cas.push(load_ca(data, &config.server, ca, passphrase)?);
     }
     // After the CA keys, so a missing passphrase is reported for them first.
-    let anchors = crate::audit_anchors::load_or_create(data, &db_path, passphrase)?;
+    let anchors = crate::audit_anchors::load_or_create(data, &database, passphrase)?;
     let store = Arc::new(
-        SqliteStore::open_with_audit(&db_path, anchors.keys.clone())
-            .map_err(|e| anyhow::anyhow!("opening {}: {e}", db_path.display()))?,
+        database
+            .open(anchors.keys.clone())
+            .map_err(|e| anyhow::anyhow!("opening {database}: {e}"))?,
     );
     let cert_identities = Arc::new(cert_identities(&config)?);
     let config_text = std::fs::read(data.join("signet.toml")).unwrap_or_default();

@@ -84,7 +84,7 @@ pub use policy::{
 pub use signer::{BuildError, Clock, Random, Signer, SignerError, SystemClock};
 pub use store::{
     AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, ExitFailure, ExitState,
-    HistoryQuery, NewAudit, NewCertificate, NewCrl, NewEvent, NewRequest, NewToken, OutboxEvent,
-    ParkEvent, ParkedEvent, RequestUpdate, RevocationChange, RevokedQuery, RevokedRow, RevokedScan,
-    StatisticsQuery, Store, StoreError, TokenRecord, ViewQuery,
+    HistoryQuery, LeaseClaim, NewAudit, NewCertificate, NewCrl, NewEvent, NewRequest, NewToken,
+    OutboxEvent, ParkEvent, ParkedEvent, RequestUpdate, RevocationChange, RevokedQuery, RevokedRow,
+    RevokedScan, StatisticsQuery, Store, StoreError, TokenRecord, ViewQuery,
 };

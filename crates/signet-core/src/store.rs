@@ -291,6 +291,20 @@ pub struct ParkEvent {
     pub audit: Vec<NewAudit>,
 }
 
+/// A claim on a lease ([`Store::take_lease`]): background work that must run on one node
+/// at a time is done by whichever node holds its lease.
+#[derive(Debug, Clone)]
+pub struct LeaseClaim {
+    /// What the lease is for, e.g. `crl/demo` or `exit/demo/log`.
+    pub name: String,
+    /// Who claims it: this node's id (unique per process).
+    pub holder: String,
+    /// The claimant's clock now.
+    pub now: SystemTime,
+    /// Until when the lease is held if the claim succeeds.
+    pub until: SystemTime,
+}
+
 /// What [`crate::Store::ca_statistics`] counts.
 #[derive(Debug, Clone)]
 pub struct StatisticsQuery {
@@ -556,6 +570,19 @@ pub trait Store: Send + Sync {
                 .map(crate::audit::AuditReport::from_check)
         })
     }
+
+    /// Takes the lease, or renews it, when it is free, expired, or already the claimant's;
+    /// answers whether the claimant holds it now (until `claim.until`). Durable enough that
+    /// two nodes never both hold it: the claim is one conditional write.
+    fn take_lease(&self, claim: LeaseClaim) -> BoxFuture<'_, Result<bool, StoreError>>;
+
+    /// Gives the lease up (at shutdown), so another node takes it over without waiting for
+    /// it to expire. Nothing happens if `holder` does not hold it.
+    fn release_lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Flushes and stops the writer; later writes fail with `Closed`.
     fn close(&self) -> BoxFuture<'_, ()>;

@@ -269,6 +269,19 @@ impl Store for MemStore {
     ) -> BoxFuture<'a, Result<Option<signet_core::CertificateStatus>, StoreError>> {
         Box::pin(async { Ok(None) })
     }
+    fn take_lease(
+        &self,
+        _claim: signet_core::LeaseClaim,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(async { Ok(true) })
+    }
+    fn release_lease<'a>(
+        &'a self,
+        _name: &'a str,
+        _holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }

@@ -31,14 +31,13 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use aws_lc_rs::{hmac, signature};
-use rusqlite::{Connection, OpenFlags};
 use signet_core::audit::{AuditCheckpoint, AuditReport, CheckpointAnchor, CheckpointBase};
 use signet_core::{AuditRecord, AuditTarget, NewAudit, StoreError};
 
+use crate::Database;
 use crate::codec::{from_unix, to_unix};
 use crate::db::{Db, has_table, query_one, query_pair, query_value};
 use crate::params;
@@ -665,42 +664,33 @@ pub(crate) fn record_checkpoint(conn: &dyn Db, c: &AuditCheckpoint) -> Result<()
     Ok(())
 }
 
-/// Verifies the audit chain of a database file directly (server stopped, or a copy), read
-/// only: `signet audit verify --data DIR`.
-pub fn verify_file(
-    path: &Path,
+/// Verifies the audit chain of a database directly (a SQLite file with the server stopped,
+/// or a copy; a PostgreSQL database at any time), read only: `signet audit verify --data DIR`.
+pub fn verify_database(
+    db: &Database,
     keys: &AuditKeys,
     witnessed: &[(String, AuditCheckpoint)],
 ) -> Result<AuditReport, StoreError> {
-    if !path.exists() {
-        return Err(StoreError::Backend(format!(
-            "no database at {}",
-            path.display()
-        )));
+    if !db.exists() {
+        return Err(StoreError::Backend(format!("no database at {db}")));
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
-    verify(&conn, keys, witnessed)
+    db.with_read_only(|conn| verify(conn, keys, witnessed))
 }
 
 /// Whether a database file still holds checkpoint `c` as it was signed: a checkpoint row with
 /// its number, record and hash, and that record in the chain. `Some(problem)` when it does
 /// not (records or checkpoints were removed, or the file belongs to another database). Read
 /// at start against the local witness file, so a server never signs over a cut log.
-pub fn check_witness(path: &Path, c: &AuditCheckpoint) -> Result<Option<String>, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
+pub fn check_witness(db: &Database, c: &AuditCheckpoint) -> Result<Option<String>, StoreError> {
+    db.with_read_only(|conn| witness_problem(conn, c))
+}
+
+fn witness_problem(conn: &dyn Db, c: &AuditCheckpoint) -> Result<Option<String>, StoreError> {
     let (Ok(number), Ok(seq)) = (i64::try_from(c.number), i64::try_from(c.seq)) else {
         return Ok(Some(format!("checkpoint #{} is out of range", c.number)));
     };
     let stored: Option<(i64, Vec<u8>)> = query_pair(
-        &conn,
+        conn,
         "SELECT seq, hash FROM audit_checkpoints WHERE number = ?1",
         &params![number],
         "reading an audit checkpoint",
@@ -712,7 +702,7 @@ pub fn check_witness(path: &Path, c: &AuditCheckpoint) -> Result<Option<String>,
         )));
     }
     let record: Option<Vec<u8>> = query_value(
-        &conn,
+        conn,
         "SELECT hash FROM audit WHERE seq = ?1",
         &params![seq],
         "reading an audit record",
@@ -726,25 +716,24 @@ pub fn check_witness(path: &Path, c: &AuditCheckpoint) -> Result<Option<String>,
     Ok(None)
 }
 
-/// The audit head and stored checkpoint count of a database file, for deciding whether an
+/// The audit head and stored checkpoint count of a database, for deciding whether an
 /// installation may create a new audit key (none on a missing file or an old schema).
-pub fn anchors_of_file(path: &Path) -> Result<(u64, u64), StoreError> {
-    if !path.exists() {
+pub fn anchors_of(db: &Database) -> Result<(u64, u64), StoreError> {
+    if !db.exists() {
         return Ok((0, 0));
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
-    let head = if has_table(&conn, "audit")? {
-        head_seq(&conn)?
+    db.with_read_only(anchors_in)
+}
+
+fn anchors_in(conn: &dyn Db) -> Result<(u64, u64), StoreError> {
+    let head = if has_table(conn, "audit")? {
+        head_seq(conn)?
     } else {
         0
     };
-    let checkpoints: i64 = if has_table(&conn, "audit_checkpoints")? {
+    let checkpoints: i64 = if has_table(conn, "audit_checkpoints")? {
         query_one(
-            &conn,
+            conn,
             "SELECT count(*) FROM audit_checkpoints",
             &[],
             "counting audit checkpoints",
@@ -755,22 +744,32 @@ pub fn anchors_of_file(path: &Path) -> Result<(u64, u64), StoreError> {
     Ok((head, u64::try_from(checkpoints).unwrap_or(0)))
 }
 
-/// Every audit record of a database file, in order (offline export).
-pub fn export_file(
-    path: &Path,
+/// Every audit record of a database, in order (offline export).
+pub fn export(
+    db: &Database,
     mut each: impl FnMut(AuditRecord) -> std::io::Result<()>,
 ) -> Result<u64, StoreError> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
-    let mut n = 0;
-    for_each_record(&conn, |row| {
-        each(row.into_record()?)
-            .map_err(|e| StoreError::Backend(format!("writing the export: {e}")))?;
-        n += 1;
-        Ok(true)
-    })?;
-    Ok(n)
+    // Read on a thread of its own (see `Database::with_read_only`), write here: `each` may
+    // hold this thread's standard output. The bounded channel keeps memory flat.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<AuditRecord>(1024);
+    std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            db.with_read_only(|conn| {
+                for_each_record(conn, |row| Ok(tx.send(row.into_record()?).is_ok()))
+            })
+        });
+        let mut n = 0;
+        let mut written = Ok(());
+        for record in rx {
+            if written.is_ok() {
+                written = each(record);
+                n += 1;
+            }
+        }
+        reader
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Backend("the audit reader panicked".into())))?;
+        written.map_err(|e| StoreError::Backend(format!("writing the export: {e}")))?;
+        Ok(n)
+    })
 }

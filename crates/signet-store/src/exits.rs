@@ -67,7 +67,7 @@ static STATE: Statement =
 const PARKED_COUNT: &str = "SELECT COUNT(*) FROM exit_parked WHERE ca = ?1 AND exit = ?2";
 static PARKED: Statement = Statement::new(|| {
     select::<ParkedEvent>(
-        "FROM exit_parked WHERE ca = ?1 AND (?2 IS NULL OR exit = ?2) ORDER BY seq, exit LIMIT ?3",
+        "FROM exit_parked WHERE ca = ?1 AND (CAST(?2 AS TEXT) IS NULL OR exit = ?2) ORDER BY seq, exit LIMIT ?3",
     )
 });
 const UPSERT_FAILURE: &str = "INSERT INTO exit_state \

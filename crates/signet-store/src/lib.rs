@@ -58,8 +58,11 @@ mod checkpoint;
 mod codec;
 mod db;
 mod exits;
+mod leases;
 mod migrate;
 mod outbox;
+mod pg;
+mod postgres;
 mod reader;
 mod requests;
 mod revocation;
@@ -69,7 +72,7 @@ mod tokens;
 mod view;
 mod writer;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use rusqlite::{Connection, OpenFlags};
@@ -88,6 +91,86 @@ use crate::outbox::AckExit;
 use crate::reader::Readers;
 use crate::tokens::RevokeToken;
 use crate::writer::Writer;
+
+pub use pg::{PASSWORD_ENV, PgConfig, PgConfigError};
+
+/// Where a Signet installation's records live: `[server] database` in `signet.toml`.
+#[derive(Clone, Debug)]
+pub enum Database {
+    /// The embedded default: one SQLite file (its WAL and shared-memory files beside it).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database, which several Signet nodes may share.
+    Postgres(Box<PgConfig>),
+}
+
+impl Database {
+    /// Opens the store (creating the schema if needed) with the audit chain's keys.
+    pub fn open(&self, audit_keys: audit::AuditKeys) -> Result<SqliteStore, StoreError> {
+        match self {
+            Database::Sqlite(path) => SqliteStore::open_with_audit(path, audit_keys),
+            Database::Postgres(config) => {
+                let (writer, readers) = postgres::open(config, &audit_keys)?;
+                Ok(SqliteStore {
+                    writer,
+                    _checkpointer: None,
+                    readers,
+                    audit_keys: std::sync::Arc::new(audit_keys),
+                })
+            }
+        }
+    }
+
+    /// Whether there is a database to read: a SQLite file may not exist yet; a PostgreSQL
+    /// database is assumed to.
+    pub fn exists(&self) -> bool {
+        match self {
+            Database::Sqlite(path) => path.exists(),
+            Database::Postgres(_) => true,
+        }
+    }
+
+    /// Runs `f` on a read-only connection, for commands that read the database directly.
+    /// PostgreSQL's client must not block inside an async runtime, so there `f` runs on a
+    /// thread of its own.
+    fn with_read_only<T: Send>(
+        &self,
+        f: impl FnOnce(&dyn db::Db) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        match self {
+            Database::Sqlite(path) => {
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
+                f(&conn)
+            }
+            Database::Postgres(config) => off_runtime(|| f(&config.connect()?)),
+        }
+    }
+}
+
+/// Runs `f` on a thread of its own and waits for it (PostgreSQL's blocking client panics
+/// when it blocks inside an async runtime, which the server's start-up code runs in).
+pub(crate) fn off_runtime<T: Send>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send,
+) -> Result<T, StoreError> {
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Backend("a database task panicked".into())))
+    })
+}
+
+/// The file's path, or the PostgreSQL URL without its password.
+impl std::fmt::Display for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(config) => f.write_str(&config.redacted_url()),
+        }
+    }
+}
 
 /// How long a connection waits for a lock held by another connection (another process on the
 /// same file, or a checkpoint) before failing.
@@ -602,6 +685,24 @@ impl Store for SqliteStore {
             self.readers
                 .run(move |conn| audit::verify(conn, &keys, &witnessed)),
         )
+    }
+
+    fn take_lease(
+        &self,
+        claim: signet_core::LeaseClaim,
+    ) -> BoxFuture<'_, Result<bool, StoreError>> {
+        Box::pin(self.writer.take_lease(claim))
+    }
+
+    fn release_lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.writer.release_lease(leases::Release {
+            name: name.to_string(),
+            holder: holder.to_string(),
+        }))
     }
 
     fn close(&self) -> BoxFuture<'_, ()> {

@@ -98,6 +98,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0012_token_secrets.sql"),
         backfill: None,
     },
+    Migration {
+        version: 13,
+        name: "leases",
+        sql: include_str!("../migrations/sqlite/0013_leases.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

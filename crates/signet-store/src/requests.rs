@@ -196,7 +196,7 @@ static APPROVALS: Statement = Statement::new(|| {
 });
 const BY_SERIAL: &str = "SELECT request_id FROM certificates WHERE ca = ?1 AND serial = ?2";
 const PENDING_OF: &str = "SELECT count(*) FROM requests \
-    WHERE ca = ?1 AND status = 'pending' AND requester = ?2 COLLATE NOCASE";
+    WHERE ca = ?1 AND status = 'pending' AND lower(requester) = lower(?2)";
 const PENDING_ANONYMOUS: &str =
     "SELECT count(*) FROM requests WHERE ca = ?1 AND status = 'pending' AND requester IS NULL";
 

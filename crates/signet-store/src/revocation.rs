@@ -13,7 +13,7 @@ use signet_core::{
 };
 
 use crate::codec::{corrupt, seq_to_sql, to_unix};
-use crate::db::{Db, begin_snapshot, end_snapshot, query_one, query_values};
+use crate::db::{Db, Dialect, begin_snapshot, end_snapshot, query_one, query_values};
 use crate::params;
 use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
 
@@ -148,10 +148,21 @@ static LATEST_CRLS: Statement = Statement::new(|| {
     )
 });
 // Listings leave the DER out: the select list ends with an empty blob in its place.
-static LIST_CRLS: Statement = Statement::new(|| {
-    let columns = CrlRecord::COLUMNS.replace(", der", ", x''");
+/// The CRLs without their DER (an empty value in its place: a list of a large CA's CRLs
+/// would otherwise read megabytes), as each dialect writes empty bytes.
+fn list_crls_sql(dialect: Dialect) -> &'static str {
+    static SQLITE: Statement = Statement::new(|| list_crls_with("x''"));
+    static POSTGRES: Statement = Statement::new(|| list_crls_with("''::bytea"));
+    match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
+    }
+}
+
+fn list_crls_with(empty: &str) -> String {
+    let columns = CrlRecord::COLUMNS.replace(", der", &format!(", {empty}"));
     format!("SELECT {columns} FROM crls WHERE ca = ?1 ORDER BY this_update DESC, id DESC LIMIT ?2")
-});
+}
 
 pub(crate) fn latest_crls(conn: &dyn Db, ca: &CaName) -> Result<Vec<CrlRecord>, StoreError> {
     query_all(conn, &LATEST_CRLS, &params![ca.as_str()], "reading CRLs")
@@ -164,7 +175,7 @@ pub(crate) fn list_crls(
 ) -> Result<Vec<CrlRecord>, StoreError> {
     query_all(
         conn,
-        &LIST_CRLS,
+        list_crls_sql(conn.dialect()),
         &params![ca.as_str(), limit],
         "reading CRLs",
     )
@@ -268,7 +279,8 @@ const CHANGE_REVOCATION: &str = "UPDATE certificates \
         revocation_seq = (SELECT COALESCE(MAX(revocation_seq), 0) + 1 FROM certificates \
                           WHERE ca = ?4 AND revocation_seq IS NOT NULL) \
     WHERE ca = ?4 AND serial = ?5 AND request_id = ?6 \
-      AND revoked_at IS ?7 AND revocation_reason IS ?8";
+      AND revoked_at IS NOT DISTINCT FROM ?7 \
+      AND revocation_reason IS NOT DISTINCT FROM ?8";
 const SET_STATUS: &str =
     "UPDATE requests SET status = ?1, version = version + 1 WHERE id = ?2 AND ca = ?3";
 

@@ -61,6 +61,8 @@ enum Op {
     AuditCheckpoint(Box<(signet_core::audit::AuditCheckpoint, Vec<NewEvent>)>),
     /// Every ACME write (`crate::acme::write`).
     Acme(Box<AcmeWrite>),
+    TakeLease(Box<signet_core::LeaseClaim>),
+    ReleaseLease(Box<crate::leases::Release>),
 }
 
 pub(crate) struct UnparkEvent {
@@ -291,6 +293,22 @@ impl Writer {
             reply: Reply::Num(reply),
         })?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) async fn take_lease(
+        &self,
+        claim: signet_core::LeaseClaim,
+    ) -> Result<bool, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command {
+            op: Op::TakeLease(Box::new(claim)),
+            reply: Reply::Num(reply),
+        })?;
+        answer.await.map_err(|_| stopped())?.map(|held| held == 1)
+    }
+
+    pub(crate) async fn release_lease(&self, r: crate::leases::Release) -> Result<(), StoreError> {
+        self.unit(Op::ReleaseLease(Box::new(r))).await
     }
 
     pub(crate) async fn acme(&self, w: AcmeWrite) -> Result<AcmeDone, StoreError> {
@@ -559,11 +577,13 @@ impl Op {
     ///   could send it once more, and it then meets the state checks every request meets),
     ///   or a claim nothing durable followed yet;
     /// - exit acknowledgements: delivery is at least once, and a lost acknowledgement only
-    ///   delivers those events again.
+    ///   delivers those events again;
+    /// - leases: a lease lost to a power cut is one nobody holds, taken again by the next
+    ///   claim.
     fn is_light(&self) -> bool {
         match self {
             Op::Acme(w) => w.is_light(),
-            Op::AckExit(_) => true,
+            Op::AckExit(_) | Op::TakeLease(_) | Op::ReleaseLease(_) => true,
             _ => false,
         }
     }
@@ -595,6 +615,10 @@ impl Op {
                 .and_then(|()| outbox::append_events(conn, &c.1))
                 .map(|()| Done::Unit),
             Op::Acme(w) => crate::acme::write::execute(conn, w).map(Done::Acme),
+            Op::TakeLease(claim) => {
+                crate::leases::take(conn, claim).map(|held| Done::Num(u64::from(held)))
+            }
+            Op::ReleaseLease(r) => crate::leases::release(conn, r).map(|()| Done::Unit),
         }
     }
 }

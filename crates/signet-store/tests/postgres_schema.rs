@@ -1,7 +1,9 @@
 //! The PostgreSQL schema (`migrations/postgres`) against the SQLite one, on a real
-//! PostgreSQL: the same tables, the same columns in the same order with the same NULL rules,
-//! the same named indexes, and audit records that refuse UPDATE and DELETE. What keeps the
-//! two backends interchangeable for the store suite and `signet db copy`.
+//! PostgreSQL: the same tables, the same columns in the same order with the same types
+//! (INTEGER ↔ BIGINT, TEXT ↔ TEXT, BLOB ↔ BYTEA) and NULL rules, the same named indexes, and
+//! audit records that refuse UPDATE and DELETE. What keeps the two backends interchangeable
+//! for the store suite and `signet db copy`. Tables only PostgreSQL has ([`POSTGRES_ONLY`])
+//! are left out of the comparison.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -12,8 +14,22 @@ use signet_testkit::postgres::PgCluster;
 
 const SCHEMA: &str = include_str!("../migrations/postgres/0001_schema.sql");
 
-/// Table → [(column, NOT NULL)] in column order.
-type Columns = BTreeMap<String, Vec<(String, bool)>>;
+/// Tables only the PostgreSQL schema has: the cross-node write lock.
+const POSTGRES_ONLY: &[&str] = &["audit_head"];
+
+/// Table → [(column, type, NOT NULL)] in column order; the type as PostgreSQL names it.
+type Columns = BTreeMap<String, Vec<(String, String, bool)>>;
+
+/// The PostgreSQL type a column of SQLite's declared type has.
+fn postgres_type(sqlite: &str) -> String {
+    match sqlite {
+        "INTEGER" => "bigint",
+        "TEXT" => "text",
+        "BLOB" => "bytea",
+        other => panic!("a SQLite column type the schemas do not map: {other}"),
+    }
+    .to_owned()
+}
 
 fn sqlite_columns(conn: &Connection) -> Columns {
     let mut tables: Vec<String> = conn
@@ -35,11 +51,12 @@ fn sqlite_columns(conn: &Connection) -> Columns {
                 .unwrap()
                 .query_map([], |r| {
                     let name: String = r.get(1)?;
+                    let declared: String = r.get(2)?;
                     let notnull: bool = r.get(3)?;
                     let pk: i64 = r.get(5)?;
                     // SQLite lets a non-INTEGER primary key column be NULL unless declared NOT
                     // NULL; PostgreSQL never does. Signet never writes NULL there.
-                    Ok((name, notnull || pk > 0))
+                    Ok((name, postgres_type(&declared), notnull || pk > 0))
                 })
                 .unwrap()
                 .collect::<Result<Vec<_>, _>>()
@@ -52,15 +69,20 @@ fn sqlite_columns(conn: &Connection) -> Columns {
 fn postgres_columns(pg: &PgCluster, db: &str) -> Columns {
     let rows = pg.query(
         db,
-        "SELECT table_name, column_name, is_nullable FROM information_schema.columns \
+        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns \
          WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
     );
     let mut out = Columns::new();
     for line in rows.lines().filter(|l| !l.is_empty()) {
         let f: Vec<&str> = line.split('|').collect();
-        out.entry(f[0].to_owned())
-            .or_default()
-            .push((f[1].to_owned(), f[2] == "NO"));
+        if POSTGRES_ONLY.contains(&f[0]) {
+            continue;
+        }
+        out.entry(f[0].to_owned()).or_default().push((
+            f[1].to_owned(),
+            f[2].to_owned(),
+            f[3] == "NO",
+        ));
     }
     out
 }
@@ -78,11 +100,16 @@ fn sqlite_indexes(conn: &Connection) -> Vec<String> {
 }
 
 fn postgres_indexes(pg: &PgCluster, db: &str) -> Vec<String> {
+    let postgres_only: Vec<String> = POSTGRES_ONLY.iter().map(|t| format!("'{t}'")).collect();
     let mut v: Vec<String> = pg
         .query(
             db,
-            "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' \
-             AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE '%\\_key'",
+            &format!(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'public' \
+                 AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE '%\\_key' \
+                 AND tablename NOT IN ({})",
+                postgres_only.join(", ")
+            ),
         )
         .lines()
         .filter(|l| !l.is_empty())
@@ -116,7 +143,7 @@ fn the_postgres_schema_matches_the_sqlite_one_on_a_real_server() {
     for (table, cols) in &sqlite {
         assert_eq!(
             cols, &postgres[table],
-            "table {table}: columns and NOT NULL"
+            "table {table}: columns, types and NOT NULL"
         );
     }
     let indexes = sqlite_indexes(&conn);
@@ -125,6 +152,16 @@ fn the_postgres_schema_matches_the_sqlite_one_on_a_real_server() {
         "{indexes:?}"
     );
     assert_eq!(indexes, postgres_indexes(&pg, "signet"), "named indexes");
+
+    // The audit chain's head starts before the first record.
+    assert_eq!(
+        pg.query(
+            "signet",
+            "SELECT seq, length(hash) FROM audit_head WHERE id = 1"
+        )
+        .trim(),
+        "0|32"
+    );
 
     // Audit records and checkpoints are append-only here too.
     pg.query(

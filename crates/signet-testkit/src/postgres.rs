@@ -115,6 +115,30 @@ impl PgCluster {
     }
 
     /// The loopback port it listens on.
+    /// One cluster for the tests of a binary that run at the same time: started by the
+    /// first to ask, stopped when the last handle is dropped (a static would never be
+    /// dropped, leaving the server running after the tests).
+    pub fn shared() -> std::sync::Arc<PgCluster> {
+        use std::sync::{Arc, Mutex, PoisonError, Weak};
+        static SHARED: Mutex<Weak<PgCluster>> = Mutex::new(Weak::new());
+        let mut shared = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(cluster) = shared.upgrade() {
+            return cluster;
+        }
+        let cluster = Arc::new(PgCluster::start());
+        *shared = Arc::downgrade(&cluster);
+        cluster
+    }
+
+    /// A new, empty database with a name no other test of this process uses.
+    pub fn fresh_database(&self) -> String {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        let name = format!("test_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        self.create_database(&name);
+        name
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -164,6 +188,62 @@ impl PgCluster {
         let out = self.psql(database, sql);
         assert!(out.status.success(), "psql {sql:?}: {}", text(&out));
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Writes `contents` to `name` in the cluster's directory, owned by the cluster's user with
+    /// permission bits `mode` (a server key must be 0600 and the server's own); its path.
+    pub fn install_file(&self, name: &str, contents: &[u8], mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).expect("writing a file for PostgreSQL");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .expect("setting a file's mode");
+        if let Some(user) = &self.run_as {
+            let out = Command::new("chown")
+                .args([&format!("{user}:"), &*path.to_string_lossy()])
+                .output()
+                .expect("running chown");
+            assert!(out.status.success(), "chown: {}", text(&out));
+        }
+        path
+    }
+
+    /// Puts `line` first in `pg_hba.conf` (the first matching line decides how a connection
+    /// authenticates); takes effect at the next [`PgCluster::restart`].
+    pub fn prepend_hba(&self, line: &str) {
+        let path = self.dir.path().join("data").join("pg_hba.conf");
+        let old = std::fs::read_to_string(&path).expect("reading pg_hba.conf");
+        // Rewriting the file in place keeps its owner.
+        std::fs::write(&path, format!("{line}\n{old}")).expect("writing pg_hba.conf");
+    }
+
+    /// Restarts the server (same port and options) and waits until it accepts connections:
+    /// settings changed with `ALTER SYSTEM` or in `pg_hba.conf` then certainly apply, which a
+    /// reload signal does not promise by the time it returns.
+    pub fn restart(&self) {
+        let data = self.dir.path().join("data");
+        let log = self.dir.path().join("postgres.log");
+        let out = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &data.to_string_lossy(),
+                "-l",
+                &log.to_string_lossy(),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "restart",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "pg_ctl restart: {}\n{}",
+            text(&out),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
 
     /// Runs one of PostgreSQL's programs (as the cluster's user).

@@ -9,7 +9,8 @@
 //! numbers increase; the audit log's are 1, 2, 3, ... with no gaps).
 //!
 //! Stories: [`request_lifecycle`], [`serial_uniqueness`], [`revocation_changes`],
-//! [`outbox_and_cursors`], [`tokens`], [`audit_chain`], [`crl_records`], [`view_queries`].
+//! [`outbox_and_cursors`], [`tokens`], [`audit_chain`], [`crl_records`], [`view_queries`],
+//! [`leases`].
 //!
 //! ACME stories, for a backend that also implements `signet_api::acme::AcmeStore` (they take
 //! a [`FreshAcme`]): [`acme_accounts`], [`acme_eab`], [`acme_orders`], [`acme_authzs`],
@@ -25,6 +26,7 @@ mod acme_orders;
 mod audit;
 mod builders;
 mod crls;
+mod leases;
 mod outbox;
 mod requests;
 mod revocation;
@@ -36,6 +38,7 @@ pub use acme_orders::{acme_authzs, acme_nonces, acme_orders, acme_purge};
 pub use audit::audit_chain;
 pub use builders::{ca, certificate, issued, pending, serial, t, update};
 pub use crls::crl_records;
+pub use leases::leases;
 pub use outbox::outbox_and_cursors;
 pub use requests::{request_lifecycle, serial_uniqueness};
 pub use revocation::revocation_changes;
@@ -57,7 +60,7 @@ impl FreshStore {
 }
 
 /// Every story, by name, for a backend's test to check it runs them all.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
     "request_lifecycle",
     "serial_uniqueness",
     "revocation_changes",
@@ -66,6 +69,7 @@ pub const ALL: [&str; 8] = [
     "audit_chain",
     "crl_records",
     "view_queries",
+    "leases",
 ];
 
 /// Every ACME story, by name.

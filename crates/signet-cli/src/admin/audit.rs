@@ -59,7 +59,7 @@ pub async fn audit(args: AuditArgs) -> Result<ExitCode> {
             let check: AuditCheckView = match data {
                 Some(dir) => {
                     let config = crate::config::Config::load(&dir)?;
-                    let db = crate::config::Config::resolve(&dir, &config.server.database);
+                    let db = config.database(&dir)?;
                     let keys = crate::audit_anchors::for_verify(&dir, public_key.as_deref())?;
                     // The local witness the server rewrites after each checkpoint.
                     let local = dir.join(crate::audit_anchors::WITNESS_FILE);
@@ -68,7 +68,7 @@ pub async fn audit(args: AuditArgs) -> Result<ExitCode> {
                             witnessed.push((crate::audit_anchors::WITNESS_FILE.to_string(), c));
                         }
                     }
-                    let report = signet_store::audit::verify_file(&db, &keys, &witnessed)
+                    let report = signet_store::audit::verify_database(&db, &keys, &witnessed)
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
                     AuditCheckView::from(&report)
                 }
@@ -142,8 +142,8 @@ pub async fn audit(args: AuditArgs) -> Result<ExitCode> {
             match data {
                 Some(dir) => {
                     let config = crate::config::Config::load(&dir)?;
-                    let db = crate::config::Config::resolve(&dir, &config.server.database);
-                    signet_store::audit::export_file(&db, |r| {
+                    let db = config.database(&dir)?;
+                    signet_store::audit::export(&db, |r| {
                         let line = serde_json::to_string(&AuditView::from(&r)).unwrap_or_default();
                         writeln!(out, "{line}")
                     })

@@ -8,6 +8,10 @@ pub struct Template<'a> {
     pub acme: bool,
     pub domains: &'a [String],
     pub listen: &'a str,
+    /// `[server] database`: a SQLite file name or a `postgres://` URL.
+    pub database: &'a str,
+    /// `[server] database_password_file`, written only when given.
+    pub database_password_file: Option<&'a str>,
 }
 
 /// The `[ca.acme]` section: enabled for the `server` profile (`--dev`), or commented out.
@@ -121,7 +125,7 @@ fn commented_unless(enabled: bool, body: &str) -> String {
 }
 
 fn toml_list(items: &[String]) -> String {
-    let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    let quoted: Vec<String> = items.iter().map(|s| toml_string(s)).collect();
     format!("[{}]", quoted.join(", "))
 }
 
@@ -142,8 +146,12 @@ impl Template<'_> {
 listen = "{listen}"
 # The host part of config strings (`host/CAName`, AD CS ICertConfig::GetConfig).
 host = "localhost"
-# The SQLite database (WAL, synchronous=FULL).
-database = "signet.db"
+# Where the records live: a SQLite file (WAL, synchronous=FULL), or a PostgreSQL URL that
+# several nodes share (docs/HA.md), e.g.
+# "postgres://signet@db1:5432,db2:5432/signet?target_session_attrs=read-write&sslmode=verify-full&sslrootcert=/etc/signet/db-ca.pem".
+database = {database}
+# The PostgreSQL password, in a file (or in SIGNET_DATABASE_PASSWORD); never put it here.
+{password_file}
 # Largest request body accepted, in bytes; larger bodies get 413.
 max_body_bytes = 65536
 # Worker threads for CSR checks, policy and signing; 0 = one per CPU core.
@@ -444,6 +452,27 @@ events = ["all"]
 # subject = "[{{ca}}] certificate {{serial}} for {{subject}}"
 "#,
             listen = self.listen,
+            database = toml_string(self.database),
+            password_file = match self.database_password_file {
+                Some(f) => format!("database_password_file = {}", toml_string(f)),
+                None => "# database_password_file = \"db.password\"".to_string(),
+            },
         )
     }
+}
+
+/// A TOML basic string.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

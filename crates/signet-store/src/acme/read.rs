@@ -147,11 +147,16 @@ pub(super) fn orders(
         (true, true) => &ORDERS_OF_ACCOUNT_BEFORE,
     };
     // Each statement names ?4, so it has four parameter slots: the ones it does not use are
-    // bound and ignored.
+    // bound (as text, so PostgreSQL knows their type) and ignored.
     query_all(
         conn,
         sql,
-        &params![ca.as_str(), account, before, i64::from(limit)],
+        &params![
+            ca.as_str(),
+            account.unwrap_or_default(),
+            before.unwrap_or_default(),
+            i64::from(limit)
+        ],
         "listing ACME orders",
     )
 }

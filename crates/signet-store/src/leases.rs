@@ -1,0 +1,48 @@
+//! Leases (`Store::take_lease`): one conditional upsert, the same on SQLite and PostgreSQL.
+
+use signet_core::{LeaseClaim, StoreError};
+
+use crate::db::{Db, query_value};
+use crate::params;
+
+/// Inserts the lease, or takes it over when it is the claimant's already or has expired;
+/// returns the holder only when the row was written, so no row means "held by another".
+const TAKE: &str = "INSERT INTO leases (name, holder, expires_at_ms, fencing) \
+    VALUES (?1, ?2, ?3, 1) \
+    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
+        expires_at_ms = excluded.expires_at_ms, \
+        fencing = leases.fencing + CASE WHEN leases.holder = excluded.holder THEN 0 ELSE 1 END \
+    WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= ?4 \
+    RETURNING holder";
+const RELEASE: &str = "UPDATE leases SET expires_at_ms = 0 WHERE name = ?1 AND holder = ?2";
+
+/// A lease's release, for the writer.
+pub(crate) struct Release {
+    pub(crate) name: String,
+    pub(crate) holder: String,
+}
+
+fn millis(t: std::time::SystemTime) -> i64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+pub(crate) fn take(conn: &dyn Db, claim: &LeaseClaim) -> Result<bool, StoreError> {
+    let holder: Option<String> = query_value(
+        conn,
+        TAKE,
+        &params![
+            claim.name,
+            claim.holder,
+            millis(claim.until),
+            millis(claim.now)
+        ],
+        "taking a lease",
+    )?;
+    Ok(holder.is_some())
+}
+
+pub(crate) fn release(conn: &dyn Db, r: &Release) -> Result<(), StoreError> {
+    conn.execute(RELEASE, &params![r.name, r.holder], "releasing a lease")
+        .map(drop)
+}

@@ -276,6 +276,23 @@ impl Server {
         server
     }
 
+    /// Another node of this installation: a copy of its data directory (configuration, CA
+    /// and audit keys, admin token) in a directory of its own, not started, sharing the
+    /// database named in signet.toml (a PostgreSQL database: docs/HA.md) and this node's
+    /// requester token.
+    pub fn another_node(&self) -> Server {
+        let mut node = Server::prepare(&["--ca", &self.ca]);
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(&self.data)
+            .arg(&node.data)
+            .output()
+            .expect("running cp");
+        assert!(out.status.success(), "copying the data directory: {out:?}");
+        node.token = self.token.clone();
+        node
+    }
+
     /// Appends TOML to the end of signet.toml (e.g. another `[[ca.exit]]`).
     pub fn append_config(&self, toml: &str) {
         let path = self.data.join("signet.toml");

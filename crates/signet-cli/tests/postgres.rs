@@ -1,0 +1,172 @@
+//! Signet on PostgreSQL, as an operator runs it: `signet init --database URL` (password from
+//! a file, over SCRAM), `signet serve` on it, and several nodes sharing one database. The
+//! database is a real server from Debian's `postgresql` package, started by the test on
+//! loopback; the certificates are checked with `openssl verify`, the audit chain with
+//! `signet audit verify`.
+
+mod common;
+
+use std::collections::HashSet;
+use std::fs;
+
+use common::{Server, openssl_csr, openssl_verify, run_signet};
+use signet_testkit::postgres::PgCluster;
+
+/// A database on `pg` for one installation, reached as the password-authenticated role
+/// `app` (not the cluster's trusted superuser), and the password file `signet init` gets.
+fn app_database(pg: &PgCluster, server: &Server) -> (String, String) {
+    let db = pg.fresh_database();
+    pg.psql(
+        "postgres",
+        &format!(
+            "CREATE ROLE app LOGIN PASSWORD 'correct horse battery';
+             ALTER DATABASE {db} OWNER TO app;"
+        ),
+    );
+    pg.prepend_hba("host all app 127.0.0.1/32 scram-sha-256");
+    pg.restart();
+    let password = server.work_file("db.password");
+    fs::write(&password, "correct horse battery\n").expect("writing the password file");
+    (
+        format!("postgres://app@127.0.0.1:{}/{db}", pg.port()),
+        password.to_string_lossy().into_owned(),
+    )
+}
+
+/// `signet init --database URL --database-password-file F`: the whole installation on
+/// PostgreSQL. It serves, issues certificates openssl verifies, and its audit chain
+/// verifies; nothing about it is in a SQLite file. A second `signet init` on the same
+/// database is refused (it already holds an installation), and so is a wrong password.
+#[test]
+fn an_installation_lives_on_postgres() {
+    let pg = PgCluster::start();
+    let probe = Server::prepare(&[]);
+    let (url, password_file) = app_database(&pg, &probe);
+    let mut server = Server::init(&[
+        "--dev",
+        "--database",
+        &url,
+        "--database-password-file",
+        &password_file,
+    ]);
+    let config = fs::read_to_string(server.data.join("signet.toml")).expect("signet.toml");
+    assert!(config.contains(&format!("database = \"{url}\"")), "{config}");
+    assert!(!config.contains("correct horse"), "the password stays out of signet.toml");
+    server.serve();
+
+    let issued = server.issue("pg.test");
+    let pem = issued["certificate"].as_str().expect("certificate PEM");
+    let cert = server.work_file("pg.pem");
+    fs::write(&cert, pem).expect("writing the certificate");
+    openssl_verify(&server.ca_cert_path(), &cert);
+    assert!(
+        !server.data.join("signet.db").exists(),
+        "no SQLite file next to a PostgreSQL installation"
+    );
+    let in_db = pg.query(
+        &url.rsplit('/').next().unwrap_or_default().to_string(),
+        "SELECT count(*) FROM certificates",
+    );
+    assert!(in_db.trim().parse::<u32>().unwrap_or(0) >= 1, "{in_db}");
+    server.stop_ok();
+    run_signet(
+        &["audit", "verify", "--data", &server.data.to_string_lossy()],
+        &[],
+        None,
+    )
+    .expect_code(0);
+
+    // Another installation may not take over this database.
+    let other = Server::prepare(&[]);
+    let refused = run_signet(
+        &[
+            "init",
+            "--dev",
+            "--data",
+            &other.data.to_string_lossy(),
+            "--database",
+            &url,
+            "--database-password-file",
+            &password_file,
+        ],
+        &[],
+        None,
+    );
+    assert_ne!(refused.code, 0, "init on a used database must fail: {refused}");
+    assert!(
+        refused.stderr.contains("already holds a Signet installation"),
+        "{refused}"
+    );
+    assert!(
+        !other.data.join("signet.toml").exists(),
+        "a refused init writes nothing"
+    );
+
+    // A wrong password: the server does not start, and says why without echoing it.
+    fs::write(&password_file, "wrong password\n").expect("writing the password file");
+    let failed = server.try_serve().expect_err("a wrong password must stop the start");
+    assert!(failed.stderr.contains("password"), "{}", failed.stderr);
+    assert!(!failed.stderr.contains("wrong password"), "{}", failed.stderr);
+}
+
+/// Two nodes (the second a copy of the first's data directory, as docs/HA.md says) serve
+/// one database at once. Requests spread over both are all on record on both, with unique
+/// request ids and serial numbers, and the audit chain is one chain that verifies.
+#[test]
+fn two_nodes_issue_from_one_database() {
+    let pg = PgCluster::start();
+    let db = pg.fresh_database();
+    let url = pg.url(&db);
+    let mut first = Server::init(&["--dev", "--database", &url]);
+    first.serve();
+    let mut second = first.another_node();
+    second.serve();
+
+    const PER_NODE: usize = 20;
+    let csrs: Vec<_> = (0..2 * PER_NODE)
+        .map(|i| openssl_csr(&first.work, "p256", &format!("/CN=node{i}.test"), &[]))
+        .collect();
+    let issued: Vec<serde_json::Value> = std::thread::scope(|s| {
+        let nodes = [&first, &second];
+        let handles: Vec<_> = csrs
+            .chunks(PER_NODE)
+            .zip(nodes)
+            .map(|(chunk, node)| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|csr| node.submit(csr, None))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a submitting thread"))
+            .collect()
+    });
+    let mut ids = HashSet::new();
+    let mut serials = HashSet::new();
+    for v in &issued {
+        assert_eq!(v["status"], "issued", "{v:#}");
+        let id = v["id"].as_i64().expect("request id");
+        assert!(ids.insert(id), "request id {id} given twice");
+        let serial = v["serial"].as_str().expect("serial").to_string();
+        assert!(serials.insert(serial.clone()), "serial {serial} given twice");
+        // Each node reads what the other issued.
+        for node in [&first, &second] {
+            let status = node.request_status(id);
+            assert_eq!(status["status"], "issued", "{status:#}");
+        }
+    }
+    assert_eq!(ids.len(), 2 * PER_NODE);
+    first.stop_ok();
+    second.stop_ok();
+    let verified = run_signet(
+        &["audit", "verify", "--data", &first.data.to_string_lossy()],
+        &[],
+        None,
+    );
+    verified.expect_code(0);
+    assert!(verified.stdout.contains("audit log intact"), "{verified}");
+}

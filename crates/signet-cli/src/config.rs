@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 pub use signet_policy::DurationSetting;
-pub use template::Template;
+pub use template::{Template, toml_string};
 
 mod template;
 

@@ -18,6 +18,7 @@ mod bench;
 mod bench_revocation;
 mod config;
 mod crl;
+mod db;
 mod doctor;
 mod init;
 mod modules;
@@ -123,6 +124,8 @@ enum Command {
     },
     /// Measure issuance throughput over HTTP against a durable SQLite store.
     Bench(bench::BenchArgs),
+    /// Move the database: copy an installation from SQLite to PostgreSQL.
+    Db(db::DbArgs),
 }
 
 fn main() -> ExitCode {
@@ -258,6 +261,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(admin::run(args))
         }
         Command::Doctor { data, json } => doctor::run(&data, json),
+        Command::Db(args) => {
+            init_logging("text", "warn");
+            db::run(args)
+        }
         Command::Crl(args) => {
             init_logging("text", "warn");
             runtime()?.block_on(crl::run(args))

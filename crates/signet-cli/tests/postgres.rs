@@ -50,8 +50,14 @@ fn an_installation_lives_on_postgres() {
         &password_file,
     ]);
     let config = fs::read_to_string(server.data.join("signet.toml")).expect("signet.toml");
-    assert!(config.contains(&format!("database = \"{url}\"")), "{config}");
-    assert!(!config.contains("correct horse"), "the password stays out of signet.toml");
+    assert!(
+        config.contains(&format!("database = \"{url}\"")),
+        "{config}"
+    );
+    assert!(
+        !config.contains("correct horse"),
+        "the password stays out of signet.toml"
+    );
     server.serve();
 
     let issued = server.issue("pg.test");
@@ -92,9 +98,14 @@ fn an_installation_lives_on_postgres() {
         &[],
         None,
     );
-    assert_ne!(refused.code, 0, "init on a used database must fail: {refused}");
+    assert_ne!(
+        refused.code, 0,
+        "init on a used database must fail: {refused}"
+    );
     assert!(
-        refused.stderr.contains("already holds a Signet installation"),
+        refused
+            .stderr
+            .contains("already holds a Signet installation"),
         "{refused}"
     );
     assert!(
@@ -104,9 +115,15 @@ fn an_installation_lives_on_postgres() {
 
     // A wrong password: the server does not start, and says why without echoing it.
     fs::write(&password_file, "wrong password\n").expect("writing the password file");
-    let failed = server.try_serve().expect_err("a wrong password must stop the start");
+    let failed = server
+        .try_serve()
+        .expect_err("a wrong password must stop the start");
     assert!(failed.stderr.contains("password"), "{}", failed.stderr);
-    assert!(!failed.stderr.contains("wrong password"), "{}", failed.stderr);
+    assert!(
+        !failed.stderr.contains("wrong password"),
+        "{}",
+        failed.stderr
+    );
 }
 
 /// Two nodes (the second a copy of the first's data directory, as docs/HA.md says) serve
@@ -152,7 +169,10 @@ fn two_nodes_issue_from_one_database() {
         let id = v["id"].as_i64().expect("request id");
         assert!(ids.insert(id), "request id {id} given twice");
         let serial = v["serial"].as_str().expect("serial").to_string();
-        assert!(serials.insert(serial.clone()), "serial {serial} given twice");
+        assert!(
+            serials.insert(serial.clone()),
+            "serial {serial} given twice"
+        );
         // Each node reads what the other issued.
         for node in [&first, &second] {
             let status = node.request_status(id);
@@ -169,4 +189,128 @@ fn two_nodes_issue_from_one_database() {
     );
     verified.expect_code(0);
     assert!(verified.stdout.contains("audit log intact"), "{verified}");
+}
+
+/// `signet db copy`: a populated SQLite installation (certificates, a revocation, a CRL,
+/// tokens, the audit chain with a signed checkpoint) moves to PostgreSQL. The copy verifies
+/// with the installation's keys, signet.toml then names the PostgreSQL database, and the
+/// server on it knows everything it knew: the old certificates and their revocation, the
+/// old tokens; new request ids and CRL numbers continue after the copied ones. A second
+/// copy into the now-used database is refused, and a copy never changes the SQLite file.
+#[test]
+fn db_copy_moves_a_sqlite_installation_to_postgres() {
+    let mut server = Server::start(&[]);
+    let manager = server.create_token(&["manager"], "carol");
+    let admin = server.admin_token();
+    let mut issued = Vec::new();
+    for i in 0..5 {
+        issued.push(server.issue(&format!("copy{i}.test")));
+    }
+    let revoked_serial = issued[1]["serial"].as_str().expect("serial").to_string();
+    let r = server.call(
+        Some(&manager),
+        "POST",
+        &format!(
+            "/api/v1/cas/{}/certificates/{revoked_serial}/revoke",
+            server.ca
+        ),
+        Some(&serde_json::json!({ "reason": "keyCompromise" })),
+    );
+    assert_eq!(r.status, 200, "{r}");
+    let r = server.call(
+        Some(&admin),
+        "POST",
+        &format!("/api/v1/cas/{}/crls", server.ca),
+        Some(&serde_json::json!({ "delta": false })),
+    );
+    assert_eq!(r.status, 201, "{r}");
+    let crl_number_before = r.json()[0]["number"].as_u64().expect("CRL number");
+    // A clean stop signs a checkpoint of the chain head: the copy must keep it verifiable.
+    server.stop_ok();
+    let sqlite = server.data.join("signet.db");
+    let sqlite_before = fs::read(&sqlite).expect("reading signet.db");
+
+    let pg = PgCluster::start();
+    let db = pg.fresh_database();
+    let url = pg.url(&db);
+    let data = server.data.to_string_lossy().into_owned();
+    let copied = run_signet(&["db", "copy", "--data", &data, "--to", &url], &[], None);
+    copied.expect_code(0);
+    assert!(copied.stdout.contains("audit chain verified"), "{copied}");
+    assert_eq!(
+        fs::read(&sqlite).expect("reading signet.db"),
+        sqlite_before,
+        "the copy leaves the SQLite file as it was"
+    );
+    let config = fs::read_to_string(server.data.join("signet.toml")).expect("signet.toml");
+    assert!(
+        config.contains(&format!("database = \"{url}\"")),
+        "{config}"
+    );
+
+    let again = run_signet(&["db", "copy", "--data", &data, "--to", &url], &[], None);
+    // signet.toml names PostgreSQL now: nothing to copy from. Point a copy of it back at the
+    // SQLite file to see the target refused for not being empty.
+    assert_ne!(again.code, 0, "{again}");
+    let other = server.another_node();
+    let text = config.replace(
+        &format!("database = \"{url}\""),
+        &format!("database = \"{}\"", sqlite.display()),
+    );
+    fs::write(other.data.join("signet.toml"), text).expect("writing signet.toml");
+    let refused = run_signet(
+        &[
+            "db",
+            "copy",
+            "--data",
+            &other.data.to_string_lossy(),
+            "--to",
+            &url,
+        ],
+        &[],
+        None,
+    );
+    assert_ne!(refused.code, 0, "{refused}");
+    assert!(refused.stderr.contains("not empty"), "{refused}");
+
+    server.serve();
+    for v in &issued {
+        let id = v["id"].as_i64().expect("id");
+        let status = server.request_status(id);
+        let expected = if v["serial"] == revoked_serial.as_str() {
+            "revoked"
+        } else {
+            "issued"
+        };
+        assert_eq!(status["status"], expected, "{status:#}");
+    }
+    let newest = server.issue("after-copy.test");
+    let max_old = issued
+        .iter()
+        .filter_map(|v| v["id"].as_i64())
+        .max()
+        .unwrap_or(0);
+    assert!(newest["id"].as_i64().unwrap_or(0) > max_old, "{newest:#}");
+    let r = server.call(
+        Some(&admin),
+        "POST",
+        &format!("/api/v1/cas/{}/crls", server.ca),
+        Some(&serde_json::json!({ "delta": false })),
+    );
+    assert_eq!(r.status, 201, "{r}");
+    let crl_number_after = r.json()[0]["number"].as_u64().expect("CRL number");
+    assert!(
+        crl_number_after > crl_number_before,
+        "CRL numbers continue: {r}"
+    );
+    // The manager token made before the copy still works after it.
+    let r = server.call(
+        Some(&manager),
+        "GET",
+        &format!("/api/v1/cas/{}/requests?limit=1", server.ca),
+        None,
+    );
+    assert_eq!(r.status, 200, "{r}");
+    server.stop_ok();
+    run_signet(&["audit", "verify", "--data", &data], &[], None).expect_code(0);
 }

@@ -56,6 +56,7 @@ pub mod audit;
 pub mod bench_fill;
 mod checkpoint;
 mod codec;
+pub mod copy;
 mod db;
 mod exits;
 mod leases;

@@ -100,14 +100,24 @@ async fn legacy_segment_then_keyed_links_then_checkpoints() {
     drop(store);
 
     // Checked without the key, the keyed links do not verify.
-    let unkeyed = signet_store::audit::verify_database(&signet_store::Database::Sqlite(path.clone()), &AuditKeys::default(), &[]).unwrap();
+    let unkeyed = signet_store::audit::verify_database(
+        &signet_store::Database::Sqlite(path.clone()),
+        &AuditKeys::default(),
+        &[],
+    )
+    .unwrap();
     assert_eq!(unkeyed.broken.as_ref().map(|b| b.0), Some(4), "{unkeyed:?}");
     // With another key neither.
     let other = AuditKeys {
         chain: Some(ChainKey::new(&[8; 32], 4)),
         checkpoint_public_key: None,
     };
-    let wrong = signet_store::audit::verify_database(&signet_store::Database::Sqlite(path.clone()), &other, &[]).unwrap();
+    let wrong = signet_store::audit::verify_database(
+        &signet_store::Database::Sqlite(path.clone()),
+        &other,
+        &[],
+    )
+    .unwrap();
     assert_eq!(wrong.broken.as_ref().map(|b| b.0), Some(4), "{wrong:?}");
 
     // Truncation below the checkpoint: caught by the stored checkpoint and by a witnessed
@@ -120,21 +130,41 @@ async fn legacy_segment_then_keyed_links_then_checkpoints() {
     )
     .unwrap();
     let k = keys(4, Some(&signer));
-    let cut = signet_store::audit::verify_database(&signet_store::Database::Sqlite(path.clone()), &k, &[]).unwrap();
+    let cut = signet_store::audit::verify_database(
+        &signet_store::Database::Sqlite(path.clone()),
+        &k,
+        &[],
+    )
+    .unwrap();
     assert!(!cut.ok());
     assert_eq!(cut.problems.first().map(|p| p.0), Some(6), "{cut:?}");
     conn.execute("DELETE FROM audit_checkpoints", []).unwrap();
-    let blind = signet_store::audit::verify_database(&signet_store::Database::Sqlite(path.clone()), &k, &[]).unwrap();
+    let blind = signet_store::audit::verify_database(
+        &signet_store::Database::Sqlite(path.clone()),
+        &k,
+        &[],
+    )
+    .unwrap();
     assert!(blind.ok(), "no anchor left in the database: {blind:?}");
     let witnessed = vec![("kept.json".to_string(), first.clone())];
-    let caught = signet_store::audit::verify_database(&signet_store::Database::Sqlite(path.clone()), &k, &witnessed).unwrap();
+    let caught = signet_store::audit::verify_database(
+        &signet_store::Database::Sqlite(path.clone()),
+        &k,
+        &witnessed,
+    )
+    .unwrap();
     assert!(!caught.ok(), "{caught:?}");
 
     // A forged witness (not signed by the audit signing key) is refused.
     let mut forged = first;
     forged.seq = 5;
     let forged = vec![("forged.json".to_string(), forged)];
-    let refused = signet_store::audit::verify_database(&signet_store::Database::Sqlite(path.clone()), &k, &forged).unwrap();
+    let refused = signet_store::audit::verify_database(
+        &signet_store::Database::Sqlite(path.clone()),
+        &k,
+        &forged,
+    )
+    .unwrap();
     assert!(
         refused
             .problems

@@ -177,10 +177,10 @@ fn copy_table(source: &dyn Db, dest: &dyn Db, table: &str) -> Result<u64, StoreE
     let select = format!("SELECT {} FROM {table}", columns.join(", "));
     let mut failed = None;
     source.each_row(&select, &[], "reading rows to copy", &mut |row| {
-        for c in 0..width {
+        for (c, column) in columns.iter().enumerate() {
             let value = row
                 .value(c)
-                .map_err(|e| StoreError::Backend(format!("{table}.{}: {e}", columns[c])))?;
+                .map_err(|e| StoreError::Backend(format!("{table}.{column}: {e}")))?;
             chunk.push(match value {
                 Value::Null => Param::Null,
                 Value::Int(i) => Param::Int(i),

@@ -27,6 +27,7 @@ mod acme;
 mod cmp;
 mod delivery;
 mod est;
+mod health;
 mod maintenance;
 mod scep;
 mod service_key;
@@ -224,6 +225,9 @@ pub async fn start(
     let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
     authority.start().await.context("starting the modules")?;
     let maintenance = Maintenance::spawn(Arc::clone(&authority));
+    let health = Arc::new(signet_server::health::Health::default());
+    let health_check =
+        health::HealthCheck::spawn(Arc::clone(&store) as Arc<dyn Store>, Arc::clone(&health));
     let audit_checkpoints = crate::audit_anchors::Checkpointer::spawn(
         Arc::clone(&authority),
         Arc::clone(&store) as Arc<dyn Store>,
@@ -275,6 +279,7 @@ pub async fn start(
             MetricsToml::Token => MetricsAccess::Token,
             MetricsToml::Off => MetricsAccess::Off,
         },
+        health,
     });
     // ACME is its own crate on the same front-end API; the server does not know it.
     let app = match &acme {
@@ -387,6 +392,7 @@ pub async fn start(
             task.abort();
         }
         maintenance.stop().await;
+        health_check.stop().await;
         delivery.stop().await;
         if let Err(e) = task_authority.record_shutdown().await {
             tracing::error!(error = %e, "could not record the Shutdown event");

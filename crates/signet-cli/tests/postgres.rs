@@ -70,7 +70,7 @@ fn an_installation_lives_on_postgres() {
         "no SQLite file next to a PostgreSQL installation"
     );
     let in_db = pg.query(
-        &url.rsplit('/').next().unwrap_or_default().to_string(),
+        url.rsplit('/').next().unwrap_or_default(),
         "SELECT count(*) FROM certificates",
     );
     assert!(in_db.trim().parse::<u32>().unwrap_or(0) >= 1, "{in_db}");
@@ -313,4 +313,112 @@ fn db_copy_moves_a_sqlite_installation_to_postgres() {
     assert_eq!(r.status, 200, "{r}");
     server.stop_ok();
     run_signet(&["audit", "verify", "--data", &data], &[], None).expect_code(0);
+}
+
+/// Failover: the database is a primary with a synchronous streaming replica, and Signet's
+/// URL names both with `target_session_attrs=read-write`. The primary is killed while a
+/// client submits requests; `/healthz` answers 503 while no writable database is reachable;
+/// the replica is promoted; the node reconnects by itself (no restart), `/healthz` answers
+/// 200 again and requests are issued again. Every request the client was told was issued
+/// is on record in the promoted database, and the audit chain verifies there.
+#[test]
+fn failover_to_a_synchronous_replica_loses_no_acknowledged_request() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    let primary = PgCluster::start();
+    let db = primary.fresh_database();
+    let replica = PgCluster::replica_of(&primary);
+    primary.make_synchronous();
+    let url = format!(
+        "postgres://signet@127.0.0.1:{},127.0.0.1:{}/{db}?target_session_attrs=read-write&connect_timeout=2",
+        primary.port(),
+        replica.port()
+    );
+    let mut server = Server::init(&["--dev", "--database", &url]);
+    server.serve();
+    assert_eq!(server.get("/healthz").status, 200);
+
+    let csrs: Vec<_> = (0..400)
+        .map(|i| openssl_csr(&server.work, "p256", &format!("/CN=failover{i}.test"), &[]))
+        .collect();
+    let acked: Mutex<Vec<(i64, String)>> = Mutex::new(Vec::new());
+    let refused = Mutex::new(0u32);
+    let stop = AtomicBool::new(false);
+    let wait_for = |what: &str, limit: Duration, done: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !done() {
+            assert!(start.elapsed() < limit, "{what} within {limit:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for csr in &csrs {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let r = server.submit_raw(csr, None);
+                if r.status == 201 && r.json()["status"] == "issued" {
+                    let v = r.json();
+                    let id = v["id"].as_i64().expect("id");
+                    let serial = v["serial"].as_str().expect("serial").to_string();
+                    acked.lock().expect("acked").push((id, serial));
+                } else {
+                    *refused.lock().expect("refused") += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        });
+        wait_for(
+            "20 issued before the crash",
+            Duration::from_secs(60),
+            &|| acked.lock().expect("acked").len() >= 20,
+        );
+        primary.crash();
+        wait_for(
+            "/healthz 503 once the primary is gone",
+            Duration::from_secs(20),
+            &|| server.get("/healthz").status == 503,
+        );
+        let during = acked.lock().expect("acked").len();
+        replica.promote();
+        wait_for(
+            "/healthz 200 after the promotion",
+            Duration::from_secs(30),
+            &|| server.get("/healthz").status == 200,
+        );
+        wait_for(
+            "20 more issued after the promotion",
+            Duration::from_secs(60),
+            &|| acked.lock().expect("acked").len() >= during + 20,
+        );
+        stop.store(true, Ordering::Relaxed);
+    });
+    let acked = acked.into_inner().expect("acked");
+    assert!(
+        *refused.lock().expect("refused") > 0,
+        "some requests failed while there was no primary (else the crash came too late to test anything)"
+    );
+    // Every acknowledged certificate is in the promoted database, with its serial.
+    let on_record = replica.query(
+        &db,
+        "SELECT r.id || ' ' || c.serial FROM requests r JOIN certificates c ON c.request_id = r.id",
+    );
+    let on_record: HashSet<&str> = on_record.lines().collect();
+    for (id, serial) in &acked {
+        let line = format!("{id} {}", serial.to_lowercase());
+        assert!(
+            on_record.contains(line.as_str()),
+            "request {id} (serial {serial}) was acknowledged but is missing after the failover"
+        );
+    }
+    server.stop_ok();
+    run_signet(
+        &["audit", "verify", "--data", &server.data.to_string_lossy()],
+        &[],
+        None,
+    )
+    .expect_code(0);
 }

@@ -50,6 +50,8 @@ pub struct AppState {
     pub web: Arc<crate::web::WebState>,
     /// Who may read `/metrics`.
     pub metrics_access: MetricsAccess,
+    /// What `/healthz` answers.
+    pub health: Arc<crate::health::Health>,
 }
 
 impl AppState {
@@ -99,8 +101,16 @@ pub fn rest_routes(metrics_access: MetricsAccess) -> Routes {
         .get("/ca/{file}", public_ca_certificate)
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// 200 `ok`, or 503 with the reason when the node has lost its database.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.health.problem() {
+        None => "ok\n".into_response(),
+        Some(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unavailable: the database cannot be reached: {why}\n"),
+        )
+            .into_response(),
+    }
 }
 
 /// `GET /metrics`: Prometheus text, to anyone or only to auditors and administrators of

@@ -37,6 +37,7 @@ pub mod admin_api;
 pub mod api;
 pub mod auth;
 pub mod extract;
+pub mod health;
 pub mod listener;
 pub mod metrics;
 pub mod problem;

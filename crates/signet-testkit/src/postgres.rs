@@ -47,27 +47,8 @@ impl PgCluster {
     /// `initdb` and `pg_ctl start` on a free loopback port; waits until it accepts
     /// connections.
     pub fn start() -> PgCluster {
-        let bin = postgres_bin();
-        let dir = tempfile::Builder::new()
-            .prefix("signet-pg-")
-            .tempdir()
-            .expect("a temporary directory for PostgreSQL");
-        let run_as = is_root().then(|| "postgres".to_owned());
-        if let Some(user) = &run_as {
-            // The cluster's directory must belong to the user who runs it.
-            let out = Command::new("chown")
-                .args(["-R", &format!("{user}:"), &dir.path().to_string_lossy()])
-                .output()
-                .expect("running chown");
-            assert!(out.status.success(), "chown: {}", text(&out));
-        }
-        let data = dir.path().join("data");
-        let mut cluster = PgCluster {
-            dir,
-            bin,
-            port: 0,
-            run_as,
-        };
+        let cluster = PgCluster::empty();
+        let data = cluster.data();
         let out = cluster.run(
             "initdb",
             &[
@@ -83,18 +64,135 @@ impl PgCluster {
             ],
         );
         assert!(out.status.success(), "initdb: {}", text(&out));
-        cluster.port = free_port();
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={}",
-            cluster.port,
-            cluster.dir.path().display()
-        );
-        let log = cluster.dir.path().join("postgres.log");
+        cluster.launch()
+    }
+
+    /// A streaming replica of `primary` (`pg_basebackup -R`), started and following it. With
+    /// [`PgCluster::make_synchronous`] on the primary, a commit there returns only once this
+    /// replica has it.
+    pub fn replica_of(primary: &PgCluster) -> PgCluster {
+        let cluster = PgCluster::empty();
+        let data = cluster.data();
         let out = cluster.run(
+            "pg_basebackup",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary.port.to_string(),
+                "-U",
+                "signet",
+                "-D",
+                &data.to_string_lossy(),
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+            ],
+        );
+        assert!(out.status.success(), "pg_basebackup: {}", text(&out));
+        cluster.launch()
+    }
+
+    /// Makes every commit wait for a standby (`synchronous_standby_names = '*'`), and waits
+    /// until one is attached as synchronous.
+    pub fn make_synchronous(&self) {
+        // Two calls: ALTER SYSTEM refuses to run inside the one transaction psql makes of
+        // several statements.
+        self.psql(
+            "postgres",
+            "ALTER SYSTEM SET synchronous_standby_names = '*'",
+        );
+        self.psql("postgres", "SELECT pg_reload_conf()");
+        for _ in 0..600 {
+            let state = self.query(
+                "postgres",
+                "SELECT count(*) FROM pg_stat_replication WHERE sync_state = 'sync'",
+            );
+            if state.trim() != "0" {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("no synchronous standby attached within 60 s");
+    }
+
+    /// Stops the server the way a crash does (`pg_ctl stop -m immediate`: no checkpoint,
+    /// connections cut).
+    pub fn crash(&self) {
+        let out = self.run(
             "pg_ctl",
             &[
                 "-D",
-                &data.to_string_lossy(),
+                &self.data().to_string_lossy(),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+        );
+        assert!(out.status.success(), "pg_ctl stop: {}", text(&out));
+    }
+
+    /// Promotes a replica to primary and waits until it accepts writes.
+    pub fn promote(&self) {
+        let out = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data().to_string_lossy(),
+                "-w",
+                "-t",
+                "60",
+                "promote",
+            ],
+        );
+        assert!(out.status.success(), "pg_ctl promote: {}", text(&out));
+    }
+
+    /// A temporary directory for a cluster, owned by the user who will run it.
+    fn empty() -> PgCluster {
+        let bin = postgres_bin();
+        let dir = tempfile::Builder::new()
+            .prefix("signet-pg-")
+            .tempdir()
+            .expect("a temporary directory for PostgreSQL");
+        let run_as = is_root().then(|| "postgres".to_owned());
+        if let Some(user) = &run_as {
+            // The cluster's directory must belong to the user who runs it.
+            let out = Command::new("chown")
+                .args(["-R", &format!("{user}:"), &dir.path().to_string_lossy()])
+                .output()
+                .expect("running chown");
+            assert!(out.status.success(), "chown: {}", text(&out));
+        }
+        PgCluster {
+            dir,
+            bin,
+            port: 0,
+            run_as,
+        }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `pg_ctl start` on a free loopback port; waits until it accepts connections.
+    fn launch(mut self) -> PgCluster {
+        self.port = free_port();
+        let options = format!(
+            "-c listen_addresses=127.0.0.1 -c port={} -c unix_socket_directories={}",
+            self.port,
+            self.dir.path().display()
+        );
+        let log = self.dir.path().join("postgres.log");
+        let out = self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data().to_string_lossy(),
                 "-o",
                 &options,
                 "-l",
@@ -111,7 +209,7 @@ impl PgCluster {
             text(&out),
             std::fs::read_to_string(&log).unwrap_or_default()
         );
-        cluster
+        self
     }
 
     /// The loopback port it listens on.

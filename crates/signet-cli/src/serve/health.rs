@@ -1,0 +1,60 @@
+//! The database check behind `/healthz`: one cheap read every second (the audit head, an
+//! index lookup), bounded in time, its outcome kept in [`Health`]. A lost database shows as
+//! 503 within about a second and clears by itself once reads succeed again (the store's
+//! connections reconnect on their own).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use signet_core::Store;
+use signet_server::health::Health;
+
+/// How often the database is checked.
+const INTERVAL: Duration = Duration::from_secs(1);
+/// A check that takes longer counts as failed (a database that hangs is as bad as one that
+/// refuses).
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The running check.
+pub struct HealthCheck {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HealthCheck {
+    pub fn spawn(store: Arc<dyn Store>, health: Arc<Health>) -> HealthCheck {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => break,
+                }
+                let outcome = match tokio::time::timeout(TIMEOUT, store.audit_head()).await {
+                    Ok(Ok(_)) => Ok(()),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!("no answer within {TIMEOUT:?}")),
+                };
+                let failed = outcome.as_ref().err().cloned();
+                if health.set_database(outcome) {
+                    match failed {
+                        Some(why) => {
+                            tracing::error!(error = %why, "the database cannot be reached: /healthz answers 503")
+                        }
+                        None => {
+                            tracing::info!("the database is reachable again: /healthz answers 200")
+                        }
+                    }
+                }
+            }
+        });
+        HealthCheck { stop, task }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}

@@ -27,9 +27,10 @@ use signet_x509::KeyAlgorithm;
 pub struct BenchArgs {
     #[command(subcommand)]
     kind: Option<BenchKind>,
-    /// Benchmark a running server instead of an in-process one.
-    #[arg(long)]
-    server: Option<String>,
+    /// Benchmark running servers instead of an in-process one; repeat it for several nodes
+    /// of one installation (the clients are spread over them round-robin).
+    #[arg(long = "server")]
+    servers: Vec<String>,
     #[arg(long, default_value = "demo")]
     ca: String,
     #[arg(long, default_value = "server")]
@@ -52,6 +53,10 @@ pub struct BenchArgs {
     /// Data directory for the in-process server (default: a fresh temporary one).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// The in-process server's database when it is created: a postgres:// URL (an empty
+    /// database) instead of the embedded SQLite file.
+    #[arg(long)]
+    database: Option<String>,
     /// A requester token for --server (or SIGNET_TOKEN); the in-process server gets one from
     /// its bootstrap admin token.
     #[arg(long, env = "SIGNET_TOKEN", hide_env_values = true)]
@@ -85,9 +90,16 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     eprintln!("making {} {} CSRs...", args.keys, algorithm);
     let bodies = make_bodies(&args, algorithm)?;
 
-    let (base, running, data) = match &args.server {
-        Some(url) => (url.trim_end_matches('/').to_string(), None, None),
-        None => {
+    let (bases, running, data) = match args.servers.is_empty() {
+        false => (
+            args.servers
+                .iter()
+                .map(|u| u.trim_end_matches('/').to_string())
+                .collect::<Vec<_>>(),
+            None,
+            None,
+        ),
+        true => {
             let data = args.data.clone().unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("signet-bench-{}", std::process::id()))
             });
@@ -102,13 +114,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                     dev: true,
                     passphrase: None,
                     listen: "127.0.0.1:0".into(),
-                    database: None,
+                    database: args.database.clone(),
                     database_password_file: None,
                 })?;
             }
             let running = crate::serve::start(&data, Some("127.0.0.1:0"), None).await?;
             (
-                format!("http://{}", running.addr),
+                vec![format!("http://{}", running.addr)],
                 Some(running),
                 Some(data),
             )
@@ -117,24 +129,30 @@ pub async fn run(args: BenchArgs) -> Result<()> {
 
     let token = match (&args.token, &data) {
         (Some(t), _) => t.trim().to_string(),
-        (None, Some(dir)) => requester_token(&base, dir).await?,
+        (None, Some(dir)) => requester_token(&bases[0], dir).await?,
         (None, None) => bail!("--server needs a requester token: --token or SIGNET_TOKEN"),
     };
     let auth: Arc<str> = format!("Bearer {token}").into();
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(args.concurrency)
         .build_http();
-    let url: hyper::Uri = format!("{base}/api/v1/cas/{}/requests", args.ca).parse()?;
+    let urls = bases
+        .iter()
+        .map(|base| format!("{base}/api/v1/cas/{}/requests", args.ca).parse())
+        .collect::<Result<Vec<hyper::Uri>, _>>()?;
+    let base = bases.join(", ");
     let bodies = Arc::new(bodies);
     let stop = Arc::new(AtomicBool::new(false));
 
-    // Warm up the connection pool and check that the profile issues.
-    let (status, body) = post(&client, &url, &auth, bodies[0].clone()).await?;
-    if status != 201 || !is_issued(&body) {
-        bail!(
-            "the warm-up request was not issued (HTTP {status}): {}",
-            String::from_utf8_lossy(&body)
-        );
+    // Warm up the connection pools and check that the profile issues on every server.
+    for url in &urls {
+        let (status, body) = post(&client, url, &auth, bodies[0].clone()).await?;
+        if status != 201 || !is_issued(&body) {
+            bail!(
+                "the warm-up request to {url} was not issued (HTTP {status}): {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
     }
 
     eprintln!(
@@ -146,7 +164,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
         let client = client.clone();
-        let url = url.clone();
+        let url = urls[worker % urls.len()].clone();
         let bodies = Arc::clone(&bodies);
         let stop = Arc::clone(&stop);
         let auth = Arc::clone(&auth);

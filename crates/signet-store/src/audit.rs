@@ -107,6 +107,17 @@ pub struct AuditKeys {
 thread_local! {
     /// The chain key of the writer thread (the only thread that appends).
     static WRITER_KEY: RefCell<Option<ChainKey>> = const { RefCell::new(None) };
+    /// The chain head as this thread's open write transaction has left it, so a batch
+    /// reads the head from the table once, not once per record. Valid only inside that
+    /// transaction: the writer forgets it whenever a transaction or savepoint begins or is
+    /// rolled back ([`forget_head`]). On PostgreSQL no other node appends meanwhile: every
+    /// write transaction holds the cluster's write lock.
+    static CACHED_HEAD: RefCell<Option<(i64, Vec<u8>)>> = const { RefCell::new(None) };
+}
+
+/// Drops the cached chain head (see `CACHED_HEAD`).
+pub(crate) fn forget_head() {
+    CACHED_HEAD.with(|h| *h.borrow_mut() = None);
 }
 
 /// Gives this thread (the writer) the key that [`append`] links with.
@@ -169,7 +180,10 @@ pub(crate) fn append(
     record: &NewAudit,
     this_request: Option<i64>,
 ) -> Result<(), StoreError> {
-    let head = chain_head(conn)?;
+    let head = match CACHED_HEAD.with(|h| h.borrow_mut().take()) {
+        Some(cached) => Some(cached),
+        None => chain_head(conn)?,
+    };
     let (seq, prev) = match head {
         Some((seq, hash)) => (seq + 1, hash),
         None => (1, GENESIS.to_vec()),
@@ -215,6 +229,7 @@ pub(crate) fn append(
         ],
         "appending an audit record",
     )?;
+    CACHED_HEAD.with(|h| *h.borrow_mut() = Some((seq, hash.to_vec())));
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 use signet_core::StoreError;
 
 use crate::Database;
-use crate::db::{Db, Param, Value, begin_snapshot, end_snapshot, query_one};
+use crate::db::{Db, Param, Value, begin_snapshot, end_snapshot, insert_rows, query_one};
 
 /// Every table the two schemas share, parents before children (foreign keys), with the
 /// identity column whose sequence must continue after the copied rows.
@@ -38,8 +38,8 @@ const TABLES: &[(&str, Option<&str>)] = &[
     ("leases", None),
 ];
 
-/// Rows per INSERT statement.
-const CHUNK: usize = 200;
+/// Rows read before they are written.
+const CHUNK: usize = 1000;
 
 /// What was copied: rows per table, in [`TABLES`] order.
 #[derive(Debug, Default)]
@@ -153,24 +153,9 @@ fn copy_table(source: &dyn Db, dest: &dyn Db, table: &str) -> Result<u64, StoreE
     let width = columns.len();
     let mut copied = 0u64;
     let mut chunk: Vec<Param<'static>> = Vec::with_capacity(CHUNK * width);
+    let into = format!("{table} ({})", columns.join(", "));
     let flush = |chunk: &mut Vec<Param<'static>>| -> Result<(), StoreError> {
-        if chunk.is_empty() {
-            return Ok(());
-        }
-        let rows = chunk.len() / width;
-        let values: Vec<String> = (0..rows)
-            .map(|r| {
-                let slots: Vec<String> =
-                    (1..=width).map(|c| format!("?{}", r * width + c)).collect();
-                format!("({})", slots.join(", "))
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {}",
-            columns.join(", "),
-            values.join(", ")
-        );
-        dest.execute(&sql, chunk, "copying rows")?;
+        insert_rows(dest, &into, width, chunk, "copying rows")?;
         chunk.clear();
         Ok(())
     };

@@ -337,6 +337,42 @@ pub(crate) fn insert_id(
         .ok_or_else(|| StoreError::Backend(format!("{context}: the database returned no id")))
 }
 
+/// Most rows one multi-row INSERT carries (PostgreSQL allows 65,535 parameters; SQLite
+/// 32,766 since 3.32).
+const ROWS_PER_INSERT: usize = 200;
+
+/// Inserts rows of `width` values each (`values` is their concatenation, row by row) into
+/// `into` (`table (col, ...)`) with as few statements as possible: one multi-row INSERT per
+/// [`ROWS_PER_INSERT`] rows, so a request's extensions or a copied table cost one round
+/// trip, not one per row.
+pub(crate) fn insert_rows(
+    conn: &dyn Db,
+    into: &str,
+    width: usize,
+    values: &[Param<'_>],
+    context: &'static str,
+) -> Result<(), StoreError> {
+    if width == 0 {
+        return Ok(());
+    }
+    for chunk in values.chunks(ROWS_PER_INSERT * width) {
+        let rows = chunk.len() / width;
+        let mut sql = format!("INSERT INTO {into} VALUES ");
+        for r in 0..rows {
+            sql.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 1..=width {
+                if c > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("?{}", r * width + c));
+            }
+            sql.push(')');
+        }
+        conn.execute(&sql, chunk, context)?;
+    }
+    Ok(())
+}
+
 /// The first column of every row `sql` returns.
 pub(crate) fn query_values<T: FromValue>(
     conn: &dyn Db,

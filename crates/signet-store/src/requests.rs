@@ -8,7 +8,7 @@ use signet_core::{
 };
 
 use crate::codec::{seq_to_sql, to_unix};
-use crate::db::{Db, insert_id, query_one, query_value};
+use crate::db::{Db, Param, ToParam, insert_id, insert_rows, query_one, query_value};
 use crate::params;
 use crate::row::{Columns, FromRow, Key, Statement, query_all, query_opt, select};
 
@@ -279,11 +279,10 @@ pub(crate) fn pending_count(
 const INSERT_REQUEST: &str = "INSERT INTO requests \
     (ca, status, format, raw, requester, profile, subject, submitted_at, resolved_at, message) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id";
-const INSERT_ATTRIBUTE: &str =
-    "INSERT INTO request_attributes (request_id, position, name, value) VALUES (?1, ?2, ?3, ?4)";
-const INSERT_EXTENSION: &str = "INSERT INTO request_extensions \
-    (request_id, position, oid, critical, disabled, origin, value) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// Where [`insert_rows`] puts a request's attributes and extensions.
+const INSERT_ATTRIBUTES: &str = "request_attributes (request_id, position, name, value)";
+const INSERT_EXTENSIONS: &str =
+    "request_extensions (request_id, position, oid, critical, disabled, origin, value)";
 const INSERT_CERTIFICATE: &str = "INSERT INTO certificates \
     (ca, serial, request_id, der, subject, sans, not_before, not_after, shard, spki_sha256) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
@@ -410,14 +409,22 @@ fn insert_attributes(
     if attributes.is_empty() {
         return Ok(());
     }
+    let mut values = Vec::with_capacity(attributes.len() * 4);
     for (position, (name, value)) in attributes.iter().enumerate() {
-        conn.execute(
-            INSERT_ATTRIBUTE,
-            &params![request_id, position as i64, name, value],
-            "recording a request attribute",
-        )?;
+        values.extend([
+            Param::Int(request_id),
+            Param::Int(position as i64),
+            name.as_str().param(),
+            value.as_str().param(),
+        ]);
     }
-    Ok(())
+    insert_rows(
+        conn,
+        INSERT_ATTRIBUTES,
+        4,
+        &values,
+        "recording request attributes",
+    )
 }
 
 fn insert_extensions(
@@ -428,22 +435,25 @@ fn insert_extensions(
     if extensions.is_empty() {
         return Ok(());
     }
+    let mut values = Vec::with_capacity(extensions.len() * 7);
     for (position, ext) in extensions.iter().enumerate() {
-        conn.execute(
-            INSERT_EXTENSION,
-            &params![
-                request_id,
-                position as i64,
-                ext.oid,
-                ext.critical,
-                ext.disabled,
-                ext.origin.as_str(),
-                ext.value,
-            ],
-            "recording a request extension",
-        )?;
+        values.extend([
+            Param::Int(request_id),
+            Param::Int(position as i64),
+            ext.oid.as_str().param(),
+            ext.critical.param(),
+            ext.disabled.param(),
+            ext.origin.as_str().param(),
+            ext.value.as_slice().param(),
+        ]);
     }
-    Ok(())
+    insert_rows(
+        conn,
+        INSERT_EXTENSIONS,
+        7,
+        &values,
+        "recording request extensions",
+    )
 }
 
 fn exec_id(conn: &dyn Db, sql: &str, id: i64, context: &'static str) -> Result<(), StoreError> {

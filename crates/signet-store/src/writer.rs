@@ -497,6 +497,7 @@ fn is_light(batch: &[Command]) -> bool {
 
 /// The fast path: every command in one transaction, no savepoints.
 fn run_plain(conn: &mut dyn WriteConn, batch: &[Command]) -> Attempt {
+    crate::audit::forget_head();
     if let Err(e) = conn.begin(is_light(batch)) {
         conn.rollback();
         return Attempt::Failed(e);
@@ -527,6 +528,7 @@ fn run_isolated(
     conn: &mut dyn WriteConn,
     batch: &[Command],
 ) -> Result<Vec<Result<Done, StoreError>>, StoreError> {
+    crate::audit::forget_head();
     if let Err(e) = conn.begin(is_light(batch)) {
         conn.rollback();
         return Err(e);
@@ -554,6 +556,8 @@ fn in_savepoint(conn: &dyn Db, op: &Op) -> Result<Result<Done, StoreError>, Stor
     conn.batch("SAVEPOINT command", "opening a savepoint")?;
     let result = op.execute(conn);
     if result.is_err() {
+        // The command's audit records are undone with it.
+        crate::audit::forget_head();
         conn.batch("ROLLBACK TO command", "rolling back a savepoint")?;
     }
     conn.batch("RELEASE command", "releasing a savepoint")?;

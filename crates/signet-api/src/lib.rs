@@ -44,6 +44,7 @@ pub mod rate;
 pub mod revocation;
 pub mod scep;
 pub mod transport;
+pub mod web_session;
 
 pub use admin::Administer;
 pub use auth::{Authenticate, Identity, Role, Roles};

@@ -135,7 +135,10 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
 }
 
 /// The web pages' state from `[server.web]`.
-fn web_state(web: &crate::config::WebConfig) -> anyhow::Result<Arc<signet_server::web::WebState>> {
+fn web_state(
+    web: &crate::config::WebConfig,
+    store: Arc<dyn signet_api::web_session::SessionStore>,
+) -> anyhow::Result<Arc<signet_server::web::WebState>> {
     if !(1..=24 * 60).contains(&web.idle_minutes) {
         anyhow::bail!(
             "[server.web] idle_minutes must be 1 to 1440, not {}",
@@ -155,6 +158,7 @@ fn web_state(web: &crate::config::WebConfig) -> anyhow::Result<Arc<signet_server
             absolute: std::time::Duration::from_secs(web.session_hours * 3600),
             ..Default::default()
         },
+        store,
     ))
 }
 
@@ -273,7 +277,7 @@ pub async fn start(
         metrics,
         max_body: config.server.max_body_bytes,
         cert_identities,
-        web: web_state(&config.server.web)?,
+        web: web_state(&config.server.web, Arc::clone(&store) as _)?,
         metrics_access: match config.server.metrics {
             MetricsToml::Public => MetricsAccess::Public,
             MetricsToml::Token => MetricsAccess::Token,

@@ -422,3 +422,86 @@ fn failover_to_a_synchronous_replica_loses_no_acknowledged_request() {
     )
     .expect_code(0);
 }
+
+/// Web sessions belong to the cluster, not a node: a user signs in on one node and the
+/// session cookie works on the other; signing out on the other node ends the session on
+/// both (a stolen cookie is useless afterwards on every node).
+#[test]
+fn a_web_session_works_on_every_node_and_ends_on_every_node() {
+    let pg = PgCluster::start();
+    let db = pg.fresh_database();
+    let mut first = Server::init(&["--dev", "--database", &pg.url(&db)]);
+    first.serve();
+    let mut second = first.another_node();
+    second.serve();
+    let admin = first.admin_token();
+
+    // Same-origin form posts, as a browser sends them.
+    let form = |node: &Server, path: &str, body: &str, cookie: Option<&str>| {
+        let host = node.addr().to_string();
+        let origin = format!("http://{host}");
+        let cookie = cookie.map(|c| format!("__Host-signet-session={c}"));
+        let mut headers = vec![
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", origin.as_str()),
+            ("Sec-Fetch-Site", "same-origin"),
+        ];
+        if let Some(c) = &cookie {
+            headers.push(("Cookie", c.as_str()));
+        }
+        common::http(node.addr(), "POST", path, &headers, body.as_bytes())
+    };
+    let page = |node: &Server, cookie: &str| {
+        let cookie = format!("__Host-signet-session={cookie}");
+        common::http(node.addr(), "GET", "/", &[("Cookie", cookie.as_str())], b"")
+    };
+
+    let signed_in = form(
+        &first,
+        "/signin",
+        &format!("method=token&token={admin}&next=/admin"),
+        None,
+    );
+    assert_eq!(signed_in.status, 303, "{signed_in}");
+    let set_cookie = signed_in
+        .header("set-cookie")
+        .expect("a session cookie")
+        .to_string();
+    let cookie = set_cookie
+        .strip_prefix("__Host-signet-session=")
+        .and_then(|v| v.split(';').next())
+        .expect("the session cookie's value")
+        .to_string();
+
+    // A page shows its sign-out form only to a signed-in user.
+    let signed_in_on = |node: &Server| {
+        let p = page(node, &cookie);
+        assert_eq!(p.status, 200, "{p}");
+        p.text().contains("action=\"/signout\"")
+    };
+    assert!(
+        signed_in_on(&first),
+        "the session works where it was opened"
+    );
+    assert!(
+        signed_in_on(&second),
+        "the session opened on node 1 works on node 2"
+    );
+    let on_second = page(&second, &cookie);
+    let html = on_second.text();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's CSRF token")
+        .to_string();
+
+    let signed_out = form(&second, "/signout", &format!("csrf={csrf}"), Some(&cookie));
+    assert_eq!(signed_out.status, 303, "{signed_out}");
+    for node in [&first, &second] {
+        assert!(
+            !signed_in_on(node),
+            "a signed-out session is refused on every node"
+        );
+    }
+}

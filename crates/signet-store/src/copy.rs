@@ -36,6 +36,7 @@ const TABLES: &[(&str, Option<&str>)] = &[
     ("scep_challenges", None),
     ("scep_transactions", None),
     ("leases", None),
+    ("web_sessions", None),
 ];
 
 /// Rows read before they are written.

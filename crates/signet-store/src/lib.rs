@@ -69,6 +69,7 @@ mod requests;
 mod revocation;
 mod row;
 mod scep;
+mod sessions;
 mod tokens;
 mod view;
 mod writer;

@@ -104,6 +104,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0013_leases.sql"),
         backfill: None,
     },
+    Migration {
+        version: 14,
+        name: "web_sessions",
+        sql: include_str!("../migrations/sqlite/0014_web_sessions.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

@@ -12,10 +12,8 @@ use rusqlite::Connection;
 use signet_store::SqliteStore;
 use signet_testkit::postgres::PgCluster;
 
-const SCHEMA: &str = include_str!("../migrations/postgres/0001_schema.sql");
-
 /// Tables only the PostgreSQL schema has: the cross-node write lock.
-const POSTGRES_ONLY: &[&str] = &["audit_head"];
+const POSTGRES_ONLY: &[&str] = &["audit_head", "schema_migrations"];
 
 /// Table → [(column, type, NOT NULL)] in column order; the type as PostgreSQL names it.
 type Columns = BTreeMap<String, Vec<(String, String, bool)>>;
@@ -128,7 +126,13 @@ fn the_postgres_schema_matches_the_sqlite_one_on_a_real_server() {
 
     let pg = PgCluster::start();
     pg.create_database("signet");
-    pg.query("signet", SCHEMA);
+    // The schema as the store's PostgreSQL migrations make it.
+    let config = signet_store::PgConfig::new(&pg.url("signet"), None).unwrap();
+    drop(
+        signet_store::Database::Postgres(Box::new(config))
+            .open(signet_store::audit::AuditKeys::default())
+            .unwrap(),
+    );
 
     let (sqlite, postgres) = (sqlite_columns(&conn), postgres_columns(&pg, "signet"));
     assert!(

@@ -294,6 +294,7 @@ async fn signin(
         .web
         .sessions
         .open(identity.clone(), binding, &super::fill_random)
+        .await
     {
         Ok(s) => s,
         Err(e) => {
@@ -311,12 +312,12 @@ async fn signin(
         .await
     {
         // No sign-in without its audit record.
-        state.web.sessions.close(&session.cookie);
+        state.web.sessions.close(&session.cookie).await;
         return PageError::from(e).into_response();
     }
     // A browser signing in again gets a new session id; the old one ends (no fixation).
     if let Some(old) = cookie_value(&headers) {
-        state.web.sessions.close(&old);
+        state.web.sessions.close(&old).await;
     }
     let mut resp = Redirect::to(&next).into_response();
     resp.headers_mut()
@@ -368,7 +369,7 @@ async fn signout(
         Err(refused) => return refused,
     };
     if let Some(cookie) = cookie_value(&headers) {
-        state.web.sessions.close(&cookie);
+        state.web.sessions.close(&cookie).await;
     }
     let how = if user.by_certificate {
         "certificate"

@@ -49,10 +49,14 @@ pub struct WebState {
 }
 
 impl WebState {
-    pub fn new(enabled: bool, limits: SessionLimits) -> Arc<WebState> {
+    pub fn new(
+        enabled: bool,
+        limits: SessionLimits,
+        store: Arc<dyn signet_api::web_session::SessionStore>,
+    ) -> Arc<WebState> {
         Arc::new(WebState {
             enabled,
-            sessions: Sessions::new(limits),
+            sessions: Sessions::new(limits, store),
             signin_throttle: throttle::SigninThrottle::default(),
         })
     }

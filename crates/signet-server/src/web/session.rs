@@ -2,13 +2,13 @@
 //! `SameSite=Strict`, `Path=/`), kept server-side with the identity it proved, and a CSRF
 //! token per session that every form carries back ([`CsrfForm`]).
 //!
-//! Sessions live in memory: a restart signs everyone out. Each request re-checks the
+//! Sessions live in the database (`SessionStore`): every node of a cluster knows them, a
+//! restart signs nobody out, and signing out ends the session everywhere. Each request re-checks the
 //! credential the session was opened with (a revoked or expired token, or a revoked client
 //! certificate, ends it), so signing in never outlives what it was based on.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -16,6 +16,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::de::DeserializeOwned;
+use signet_api::acme::AcmeStoreError;
+use signet_api::web_session::{SessionCertificate, SessionCutoff, SessionStore, WebSession};
 use signet_api::{Identity, SerialNumber};
 use signet_x509::DistinguishedName;
 
@@ -61,16 +63,26 @@ struct Session {
     identity: Identity,
     cert: Option<CertBinding>,
     csrf: String,
-    created: Instant,
-    last_seen: Instant,
+    last_seen: SystemTime,
 }
 
-/// The live sessions, keyed by SHA-256 of the cookie value (a memory dump shows no
-/// usable cookie).
-#[derive(Debug)]
+/// How stale a session's `last_seen` may get before a request records its activity: a write
+/// per page view would cost more than it tells (the idle limit is tens of minutes).
+const TOUCH_AFTER: Duration = Duration::from_secs(60);
+
+/// The sessions, in the database (`SessionStore`), so every node of a cluster knows them;
+/// found by the SHA-256 of the cookie value (the store never sees a usable cookie).
 pub struct Sessions {
     limits: SessionLimits,
-    map: Mutex<HashMap<[u8; 32], Session>>,
+    store: Arc<dyn SessionStore>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A new session's cookie value, and the `Set-Cookie` header that sends it.
@@ -84,49 +96,55 @@ pub struct NewSession {
 pub enum SessionError {
     #[error(transparent)]
     Random(#[from] RandomFailed),
-    #[error("the session table is poisoned")]
-    Poisoned,
+    #[error("storing the session: {0}")]
+    Store(#[from] AcmeStoreError),
     /// The `Set-Cookie` value is not a header value (it is built from base64 and constants).
     #[error("{0}")]
     Cookie(#[source] axum::http::header::InvalidHeaderValue),
 }
 
 impl Sessions {
-    pub fn new(limits: SessionLimits) -> Sessions {
-        Sessions {
-            limits,
-            map: Mutex::new(HashMap::new()),
+    pub fn new(limits: SessionLimits, store: Arc<dyn SessionStore>) -> Sessions {
+        Sessions { limits, store }
+    }
+
+    /// Which sessions have ended at `now`.
+    fn cutoff(&self, now: SystemTime) -> SessionCutoff {
+        SessionCutoff {
+            idle_before: now.checked_sub(self.limits.idle).unwrap_or(UNIX_EPOCH),
+            created_before: now.checked_sub(self.limits.absolute).unwrap_or(UNIX_EPOCH),
         }
     }
 
     /// Opens a session for `identity`.
-    pub fn open(
+    pub async fn open(
         &self,
         identity: Identity,
         cert: Option<CertBinding>,
-        random: &dyn Fn(&mut [u8]) -> Result<(), RandomFailed>,
+        random: &(dyn Fn(&mut [u8]) -> Result<(), RandomFailed> + Sync),
     ) -> Result<NewSession, SessionError> {
         let mut id = [0u8; 32];
         random(&mut id)?;
         let mut csrf = [0u8; 32];
         random(&mut csrf)?;
         let cookie = Base64UrlUnpadded::encode_string(&id);
-        let now = Instant::now();
-        let session = Session {
+        let now = SystemTime::now();
+        let session = WebSession {
+            key: signet_x509::sha256(cookie.as_bytes()),
             identity,
-            cert,
+            certificate: cert.map(|c| SessionCertificate {
+                issuer: c.issuer.as_der().to_vec(),
+                serial: c.serial,
+                not_after: c.not_after,
+            }),
             csrf: Base64UrlUnpadded::encode_string(&csrf),
-            created: now,
+            created_at: now,
             last_seen: now,
         };
-        let mut map = self.map.lock().map_err(|_| SessionError::Poisoned)?;
-        map.retain(|_, s| self.alive(s, now));
-        if map.len() >= self.limits.max_sessions
-            && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.last_seen).map(|(k, _)| *k)
-        {
-            map.remove(&oldest);
-        }
-        map.insert(signet_x509::sha256(cookie.as_bytes()), session);
+        let max = u32::try_from(self.limits.max_sessions).unwrap_or(u32::MAX);
+        self.store
+            .open_session(session, self.cutoff(now), max)
+            .await?;
         let header = format!(
             "{COOKIE}={cookie}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
             self.limits.absolute.as_secs()
@@ -137,38 +155,68 @@ impl Sessions {
         })
     }
 
-    /// Ends the session with this cookie value, returning who it was.
-    pub fn close(&self, cookie: &str) -> Option<Identity> {
-        let mut map = self.map.lock().ok()?;
-        map.remove(&signet_x509::sha256(cookie.as_bytes()))
-            .map(|s| s.identity)
-    }
-
-    fn alive(&self, s: &Session, now: Instant) -> bool {
-        now.duration_since(s.last_seen) < self.limits.idle
-            && now.duration_since(s.created) < self.limits.absolute
-    }
-
-    /// The live session with this cookie value, touched.
-    fn get(&self, cookie: &str) -> Option<Session> {
-        let key = signet_x509::sha256(cookie.as_bytes());
-        let mut map = self.map.lock().ok()?;
-        let now = Instant::now();
-        let alive = map.get(&key).is_some_and(|s| self.alive(s, now));
-        if !alive {
-            map.remove(&key);
-            return None;
-        }
-        let s = map.get_mut(&key)?;
-        s.last_seen = now;
-        Some(s.clone())
-    }
-
-    fn update_identity(&self, cookie: &str, identity: &Identity) {
-        if let Ok(mut map) = self.map.lock()
-            && let Some(s) = map.get_mut(&signet_x509::sha256(cookie.as_bytes()))
+    /// Ends the session with this cookie value (on every node), returning who it was.
+    pub async fn close(&self, cookie: &str) -> Option<Identity> {
+        match self
+            .store
+            .close_session(signet_x509::sha256(cookie.as_bytes()))
+            .await
         {
-            s.identity = identity.clone();
+            Ok(identity) => identity,
+            Err(e) => {
+                tracing::error!(error = %e, "could not end a web session");
+                None
+            }
+        }
+    }
+
+    /// The live session with this cookie value. A session the store cannot read is treated
+    /// as none (fail closed: the user signs in again).
+    async fn get(&self, cookie: &str) -> Option<Session> {
+        let key = signet_x509::sha256(cookie.as_bytes());
+        let stored = match self
+            .store
+            .session(key, self.cutoff(SystemTime::now()))
+            .await
+        {
+            Ok(stored) => stored?,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read a web session");
+                return None;
+            }
+        };
+        let cert = match stored.certificate {
+            Some(c) => Some(CertBinding {
+                issuer: DistinguishedName::from_der(&c.issuer).ok()?,
+                serial: c.serial,
+                not_after: c.not_after,
+            }),
+            None => None,
+        };
+        Some(Session {
+            identity: stored.identity,
+            cert,
+            csrf: stored.csrf,
+            last_seen: stored.last_seen,
+        })
+    }
+
+    /// Records activity and the refreshed identity, when `last_seen` is stale or the
+    /// identity changed.
+    async fn touch(&self, cookie: &str, session: &Session, identity: &Identity) {
+        let now = SystemTime::now();
+        let stale = now
+            .duration_since(session.last_seen)
+            .is_ok_and(|d| d >= TOUCH_AFTER);
+        if !stale
+            && identity.roles == session.identity.roles
+            && identity.cas == session.identity.cas
+        {
+            return;
+        }
+        let key = signet_x509::sha256(cookie.as_bytes());
+        if let Err(e) = self.store.touch_session(key, now, identity.clone()).await {
+            tracing::warn!(error = %e, "could not record web session activity");
         }
     }
 }
@@ -209,11 +257,11 @@ pub struct MaybeUser(pub Option<WebUser>);
 async fn session_user(parts: &Parts, state: &AppState) -> Option<WebUser> {
     let cookie = cookie_value(&parts.headers)?;
     let sessions = &state.web.sessions;
-    let session = sessions.get(&cookie)?;
+    let session = sessions.get(&cookie).await?;
     let identity = match state.authn.refresh_identity(&session.identity) {
         Ok(identity) => identity,
         Err(_) => {
-            sessions.close(&cookie);
+            sessions.close(&cookie).await;
             return None;
         }
     };
@@ -226,13 +274,11 @@ async fn session_user(parts: &Parts, state: &AppState) -> Option<WebUser> {
                 Ok(false)
             )
         {
-            sessions.close(&cookie);
+            sessions.close(&cookie).await;
             return None;
         }
     }
-    if identity.roles != session.identity.roles || identity.cas != session.identity.cas {
-        sessions.update_identity(&cookie, &identity);
-    }
+    sessions.touch(&cookie, &session, &identity).await;
     Some(WebUser {
         identity,
         csrf: session.csrf,

@@ -44,6 +44,8 @@ pub(crate) enum AcmeWrite {
     Spending(NonceUse, Box<AcmeWrite>),
     /// The SCEP front end's writes (`crate::scep`), on the same path.
     Scep(Box<crate::scep::ScepWrite>),
+    /// The web pages' sessions (`crate::sessions`), on the same path.
+    Session(Box<crate::sessions::SessionWrite>),
 }
 
 impl AcmeWrite {
@@ -60,6 +62,8 @@ impl AcmeWrite {
             AcmeWrite::UpdateOrder(u) => u.status == OrderStatus::Processing,
             AcmeWrite::UpdateAuthz(u) => is_claim(u),
             AcmeWrite::Spending(_, w) => w.is_light(),
+            // A session lost to a power cut signs its user out; nothing else depends on it.
+            AcmeWrite::Session(_) => true,
             _ => false,
         }
     }
@@ -100,6 +104,8 @@ pub(crate) enum AcmeDone {
     NonceUsed,
     /// A SCEP challenge used, or `None` when there was none to use.
     Challenge(Option<Box<signet_api::scep::ScepChallenge>>),
+    /// Who a web session that was closed belonged to (`None`: there was no such session).
+    Session(Option<Box<signet_api::Identity>>),
 }
 
 const INSERT_NONCE: &str =
@@ -174,6 +180,7 @@ pub(crate) fn execute(conn: &dyn Db, w: &AcmeWrite) -> Result<AcmeDone, StoreErr
         AcmeWrite::MarkRenewEarly(m) => mark_renew_early(conn, m).map(|()| AcmeDone::Unit),
         AcmeWrite::Purge { now, keep } => purge(conn, *now, *keep).map(AcmeDone::Purged),
         AcmeWrite::Scep(w) => crate::scep::execute(conn, w),
+        AcmeWrite::Session(w) => crate::sessions::execute(conn, w),
         AcmeWrite::Spending(nonce, write) => {
             if use_nonce(conn, &nonce.id, nonce.expires)? {
                 execute(conn, write)

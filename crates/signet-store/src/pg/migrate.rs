@@ -4,7 +4,7 @@
 //!
 //! To change the schema, add a script and one entry at the end of [`MIGRATIONS`]. Never edit
 //! a script that has shipped. The PostgreSQL versions count on their own: version 1 is the
-//! whole schema of SQLite versions 1-12.
+//! whole schema of SQLite versions 1-13, version 2 is SQLite's 14.
 //!
 //! Several nodes may start at once against one database. Each migration's transaction takes
 //! `LOCK TABLE schema_migrations IN EXCLUSIVE MODE` before it reads the version, so one node
@@ -26,11 +26,18 @@ pub(crate) struct Migration {
 }
 
 /// Every migration this build knows, oldest first.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "schema",
-    sql: include_str!("../../migrations/postgres/0001_schema.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "schema",
+        sql: include_str!("../../migrations/postgres/0001_schema.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "web_sessions",
+        sql: include_str!("../../migrations/postgres/0002_web_sessions.sql"),
+    },
+];
 
 /// The schema version this build writes.
 pub(crate) fn latest_version() -> u32 {

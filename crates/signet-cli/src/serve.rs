@@ -28,6 +28,7 @@ mod cmp;
 mod delivery;
 mod est;
 mod maintenance;
+mod node;
 mod scep;
 mod service_key;
 
@@ -118,6 +119,7 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
                 key_factory: Some(Arc::new(signet_keys::SealingKeyFactory::new(passphrase))),
                 limits: config.security.limits(),
                 token_secret_key: Some(crate::token_key::load_or_create(data)?),
+                node: node::generate(&config.server.host)?,
             },
             cas,
         )

@@ -221,11 +221,12 @@ pub async fn start(
     // One set of connection slots for both listeners, checked before anything starts.
     let connections =
         Connections::new(listener_limits(&config.server.limits)?).context("[server.limits]")?;
+    let cluster_sync = maintenance::sync_interval(&config.server)?;
     let metrics = Arc::new(Metrics::default());
     metrics.watch_connections(Arc::clone(&connections));
     let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
     authority.start().await.context("starting the modules")?;
-    let maintenance = Maintenance::spawn(Arc::clone(&authority));
+    let maintenance = Maintenance::spawn(Arc::clone(&authority), cluster_sync);
     let audit_checkpoints = crate::audit_anchors::Checkpointer::spawn(
         Arc::clone(&authority),
         Arc::clone(&store) as Arc<dyn Store>,
@@ -401,6 +402,8 @@ pub async fn start(
                 "some exit events are undelivered; they will be delivered at next start"
             );
         }
+        // Other nodes take this node's work over at once.
+        task_authority.release_leases().await;
         task_authority.stop_modules();
         store.close().await;
         tracing::info!("stopped");

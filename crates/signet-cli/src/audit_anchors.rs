@@ -14,7 +14,9 @@
 //!
 //! [`Checkpointer`] signs a checkpoint when `[server] audit_checkpoint` has passed or
 //! `audit_checkpoint_records` records were appended since the last one (whichever first),
-//! and once more at shutdown.
+//! and once more at shutdown. With several nodes on one database, only the node holding the
+//! `audit-checkpoint` lease signs (two would race for one checkpoint number); a checkpoint
+//! number another node took first is logged and skipped, never fatal.
 
 use std::fs;
 use std::io::Write;
@@ -24,7 +26,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use signet_core::audit::{AuditCheckpoint, CheckpointJson, checkpoint_key_id, ed25519_public_key};
-use signet_core::{Authority, Random, Signer, Store};
+use signet_core::{AUDIT_CHECKPOINT_LEASE, Authority, Random, Signer, Store, StoreError};
 use signet_keys::{SoftwareKey, SystemRandom};
 use signet_store::audit::{AuditKeys, ChainKey};
 use signet_x509::KeyAlgorithm;
@@ -294,24 +296,35 @@ impl Checkpointer {
             let signer = Arc::clone(&signer);
             let witness = witness.clone();
             tokio::spawn(async move {
-                if first_now {
+                if first_now && authority.hold_lease(AUDIT_CHECKPOINT_LEASE).await {
                     checkpoint(&authority, signer.as_ref(), &witness, "key-created").await;
                 }
                 // The head is polled (one indexed read) at most every 5 s, so the record
                 // count is honoured within a few seconds.
                 let poll = schedule.interval.min(Duration::from_secs(5));
                 let mut last_at = Instant::now();
-                let mut last_seq = match store.audit_checkpoint_base().await {
-                    Ok(b) => b.last.map_or(0, |l| l.seq),
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading the newest audit checkpoint");
-                        0
-                    }
-                };
+                let mut last_seq = 0;
+                let mut held = false;
                 loop {
                     tokio::select! {
                         _ = &mut stopped => return,
                         () = tokio::time::sleep(poll) => {}
+                    }
+                    if !authority.hold_lease(AUDIT_CHECKPOINT_LEASE).await {
+                        held = false;
+                        continue;
+                    }
+                    if !held {
+                        // This node signs from now on: count from the newest checkpoint,
+                        // whichever node signed it.
+                        match store.audit_checkpoint_base().await {
+                            Ok(b) => last_seq = b.last.map_or(0, |l| l.seq),
+                            Err(e) => {
+                                tracing::error!(error = %e, "reading the newest audit checkpoint");
+                                continue;
+                            }
+                        }
+                        held = true;
                     }
                     let head = match store.audit_head().await {
                         Ok(h) => h,
@@ -346,10 +359,15 @@ impl Checkpointer {
     }
 
     /// Stops the schedule and signs the final checkpoint (call after the last audit record,
-    /// before the last delivery to the exit modules).
+    /// before the last delivery to the exit modules), if this node holds the checkpoint
+    /// lease; otherwise the node holding it signs this node's last records.
     pub async fn stop(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
+        if !self.authority.hold_lease(AUDIT_CHECKPOINT_LEASE).await {
+            tracing::info!("another node signs the audit checkpoints; no final checkpoint here");
+            return;
+        }
         checkpoint(
             &self.authority,
             self.signer.as_ref(),
@@ -392,6 +410,12 @@ async fn checkpoint(
             Some(c)
         }
         Ok(None) => None,
+        // Another node recorded this checkpoint number (or moved the head) first: its
+        // checkpoint anchors the chain, and the next one here builds on it.
+        Err(e @ (StoreError::Conflict(_) | StoreError::StateChanged(_))) => {
+            tracing::info!(error = %e, reason, "another node signed an audit checkpoint first");
+            None
+        }
         Err(e) => {
             tracing::error!(error = %e, reason, "could not sign an audit checkpoint");
             None

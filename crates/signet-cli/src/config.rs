@@ -112,6 +112,10 @@ pub struct ServerConfig {
     pub audit_checkpoint: DurationSetting,
     /// ... or after this many records, whichever comes first; and always at shutdown.
     pub audit_checkpoint_records: u64,
+    /// How often this node brings what it keeps in memory (API tokens, CRLs, the OCSP
+    /// responder certificate and cached answers) up to what other nodes sharing the database
+    /// wrote: the bound on how stale a node may be (see `signet_core::cluster`).
+    pub cluster_sync: DurationSetting,
     /// Who may read `/metrics`.
     pub metrics: MetricsToml,
     pub limits: LimitsConfig,
@@ -202,6 +206,7 @@ impl Default for ServerConfig {
             web: WebConfig::default(),
             audit_checkpoint: "5m".into(),
             audit_checkpoint_records: 1000,
+            cluster_sync: "1s".into(),
             metrics: MetricsToml::Public,
             limits: LimitsConfig::default(),
         }

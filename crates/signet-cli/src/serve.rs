@@ -29,6 +29,7 @@ mod delivery;
 mod est;
 mod health;
 mod maintenance;
+mod node;
 mod scep;
 mod service_key;
 
@@ -119,6 +120,7 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
                 key_factory: Some(Arc::new(signet_keys::SealingKeyFactory::new(passphrase))),
                 limits: config.security.limits(),
                 token_secret_key: Some(crate::token_key::load_or_create(data)?),
+                node: node::generate(&config.server.host)?,
             },
             cas,
         )
@@ -224,11 +226,12 @@ pub async fn start(
     // One set of connection slots for both listeners, checked before anything starts.
     let connections =
         Connections::new(listener_limits(&config.server.limits)?).context("[server.limits]")?;
+    let cluster_sync = maintenance::sync_interval(&config.server)?;
     let metrics = Arc::new(Metrics::default());
     metrics.watch_connections(Arc::clone(&connections));
     let delivery = Delivery::spawn(Arc::clone(&authority), Arc::clone(&metrics));
     authority.start().await.context("starting the modules")?;
-    let maintenance = Maintenance::spawn(Arc::clone(&authority));
+    let maintenance = Maintenance::spawn(Arc::clone(&authority), cluster_sync);
     let health = Arc::new(signet_server::health::Health::default());
     let health_check =
         health::HealthCheck::spawn(Arc::clone(&store) as Arc<dyn Store>, Arc::clone(&health));
@@ -409,6 +412,8 @@ pub async fn start(
                 "some exit events are undelivered; they will be delivered at next start"
             );
         }
+        // Other nodes take this node's work over at once.
+        task_authority.release_leases().await;
         task_authority.stop_modules();
         store.close().await;
         tracing::info!("stopped");

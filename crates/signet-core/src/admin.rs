@@ -333,6 +333,7 @@ impl Authority {
         events: Vec<(Event, String)>,
         audit: Vec<NewAudit>,
     ) -> Result<RequestRecord, EnrollError> {
+        let raised = crate::authority::raised(&events);
         let update = RequestUpdate {
             ca: before.ca.clone(),
             id: before.id,
@@ -358,7 +359,7 @@ impl Authority {
         if let Some(c) = certificate {
             updated.certificate = Some(c.into_record());
         }
-        self.recent.insert(updated.id, updated.clone());
+        self.recent.insert(updated.id, updated.clone(), raised);
         self.wake();
         Ok(updated)
     }

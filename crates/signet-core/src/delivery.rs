@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::audit_details;
 use crate::auth::{Identity, Role, require};
 use crate::authority::{Authority, CaState, internal, whole_seconds};
+use crate::cluster::exit_lease;
 use crate::enroll::EnrollError;
 use crate::event::EventMask;
 use crate::exit::{Exit, ExitCtx};
@@ -52,6 +53,13 @@ impl Authority {
     /// recorded with its next attempt time; the `max_attempts`-th failure on an event parks
     /// it and delivery goes on with the next event. While the module is in backoff this
     /// only reads its state and returns [`NextRun::At`].
+    ///
+    /// With several nodes, only the holder of the module's lease (`exit/{ca}/{exit}`, taken
+    /// or renewed here) delivers; another node only reads the module's cursor and the head
+    /// and returns [`NextRun::Idle`] (the cluster sync wakes it to try the lease again). The
+    /// lease is checked again before each notification and before each write of the cursor
+    /// or the failure state: a node that lost it stops at once and writes nothing, so the
+    /// next holder starts from the stored cursor (at least once, in order).
     pub async fn deliver_exit(&self, ca: &CaName, exit: &str) -> Result<ExitStep, DeliveryError> {
         let state = self.resolve(ca.as_str())?;
         let Some((module, mask)) = state.started_exit(exit) else {
@@ -60,6 +68,16 @@ impl Authority {
         };
         let retry = state.runtime.retry_policy(exit);
         let store = &self.store;
+        let lease = exit_lease(ca, exit);
+        if !self.hold_lease(&lease).await {
+            // Another node delivers to this module; this one reports how far it got.
+            let st = store.exit_state(ca, exit).await?;
+            return Ok(ExitStep {
+                cursor: st.cursor,
+                head: store.outbox_head(ca).await?,
+                ..ExitStep::default()
+            });
+        }
         let mut st = store.exit_state(ca, exit).await?;
         let mut step = ExitStep {
             cursor: st.cursor,
@@ -81,6 +99,9 @@ impl Authority {
                 acked = row.seq;
                 continue;
             }
+            if !self.holds_lease(&lease) {
+                return Ok(self.lease_lost(ca, exit, step, st.cursor));
+            }
             let ctx = self.exit_ctx(state, row).await?;
             match module.notify(&ctx).await {
                 Ok(()) => {
@@ -91,6 +112,9 @@ impl Authority {
                     step.failed += 1;
                     let error = truncate(&e.to_string(), 2000);
                     tracing::warn!(ca = %ca, exit, seq = row.seq, ?error, "exit delivery failed; will retry");
+                    if !self.holds_lease(&lease) {
+                        return Ok(self.lease_lost(ca, exit, step, st.cursor));
+                    }
                     if acked > st.cursor {
                         store.ack_exit(ca, exit, acked).await?;
                         st.cursor = acked;
@@ -130,6 +154,9 @@ impl Authority {
             }
         }
         if acked > st.cursor {
+            if !self.holds_lease(&lease) {
+                return Ok(self.lease_lost(ca, exit, step, st.cursor));
+            }
             store.ack_exit(ca, exit, acked).await?;
         }
         step.cursor = acked;
@@ -142,14 +169,39 @@ impl Authority {
         Ok(step)
     }
 
-    async fn exit_ctx(&self, state: &CaState, row: &OutboxEvent) -> Result<ExitCtx, StoreError> {
+    /// A step cut short because this node no longer holds the module's lease: nothing more
+    /// is written, and the cursor stays where it was stored.
+    fn lease_lost(&self, ca: &CaName, exit: &str, mut step: ExitStep, cursor: u64) -> ExitStep {
+        tracing::warn!(ca = %ca, exit, node = %self.node(), cursor, "exit delivery stopped: this node lost the module's lease");
+        step.cursor = cursor;
+        step.head = step.head.max(cursor);
+        step.next = NextRun::Idle;
+        step
+    }
+
+    async fn exit_ctx(
+        &self,
+        state: &Arc<CaState>,
+        row: &OutboxEvent,
+    ) -> Result<ExitCtx, StoreError> {
         let ca = &state.runtime.info;
         let request: Option<RequestRecord> = match row.request_id {
-            Some(id) => match self.recent.get(id) {
+            Some(id) => match self.recent.get(id, row.event) {
                 Some(r) => Some(r),
                 None => self.store.get_request(&ca.name, id).await?,
             },
             None => None,
+        };
+        let crl = match row.event {
+            crate::event::Event::CrlIssued => match self.event_crl(state, &row.details) {
+                Some(crl) => Some(crl),
+                None => {
+                    // Published by another node since this node's last cluster sync.
+                    self.sync_crls(state).await?;
+                    self.event_crl(state, &row.details)
+                }
+            },
+            _ => None,
         };
         Ok(ExitCtx {
             ca: ca.clone(),
@@ -158,10 +210,7 @@ impl Authority {
             at: row.at,
             request,
             details: row.details.clone(),
-            crl: match row.event {
-                crate::event::Event::CrlIssued => self.event_crl(state, &row.details),
-                _ => None,
-            },
+            crl,
         })
     }
 

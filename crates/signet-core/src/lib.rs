@@ -25,6 +25,7 @@
 //!   `ViewQuery`, come from `signet-api`).
 //! - [`signer`]: `Signer`, `Clock`, `Random`.
 //! - [`authority`]: `Authority`, the engine; `CaRuntime`.
+//! - [`cluster`]: several nodes on one database: `NodeId`, leases, the cluster sync.
 //! - [`delivery`]: per-exit-module delivery with stored backoff and parking
 //!   (`Authority::deliver_exit`), and its administration.
 //! - [`admin`]: the administration operations of `Authority` (ICertAdmin / ICertView):
@@ -47,6 +48,7 @@ pub mod admin;
 pub mod audit;
 pub mod audit_details;
 pub mod authority;
+pub mod cluster;
 pub mod delivery;
 pub mod draft;
 pub mod edit;
@@ -65,6 +67,7 @@ pub use authority::{
     Authority, AuthorityConfig, CaRuntime, Chain as ErrorChain, DeliveryReport, StartError,
     TokenSecretKey,
 };
+pub use cluster::{AUDIT_CHECKPOINT_LEASE, LEASE_TTL, NodeId, exit_lease, revocation_lease};
 pub use delivery::{DeliveryError, ExitStatus, ExitStep, NextRun, RetryPolicy};
 pub use draft::{Draft, ExtensionOrigin};
 pub use edit::{EditRefused, ExtensionEdit};

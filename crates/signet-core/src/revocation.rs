@@ -21,6 +21,11 @@
 //!   At start, a shard that never had a CRL gets its first one before `start` returns, so a
 //!   CRL URL named in a certificate is never a 404 once the server listens.
 //!   Each publication is stored, emits `CrlIssued` and is audited, in one transaction.
+//! - With several nodes, the node holding the lease `revocation/{ca}` publishes and renews
+//!   (see [`crate::cluster`]). CRL numbers come from the store: the number is the highest
+//!   stored one plus one, read before the scan, and recorded under the store's unique
+//!   constraint (a `Conflict` reloads and, on demand, retries), so numbers stay unique and
+//!   increasing across nodes, and a higher number never holds an older snapshot.
 //! - OCSP: [`Authority::ocsp`] answers RFC 6960 requests (CertIDs hashed with SHA-1, SHA-256,
 //!   SHA-384 or SHA-512). Single-certificate responses without a nonce are cached per serial
 //!   and CertID (the response echoes the CertID, so each hash gets its own) and re-signed
@@ -35,6 +40,8 @@
 //!   published CRLs.
 //! - `revocation/answer.rs`: answering OCSP requests.
 //! - `revocation/responder.rs`: the delegated responder certificate.
+//! - `revocation/sync.rs`: the cluster sync's part: CRLs and the responder certificate
+//!   other nodes made, OCSP answers whose revocation changed on another node.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -55,7 +62,7 @@ use crate::model::{RequestStatus, StoredExtension};
 use crate::pool::PoolError;
 use crate::signer::{BuildError, Signer, SignerError};
 use crate::store::{
-    AuditTarget, CrlRecord, NewAudit, NewCertificate, NewCrl, NewRequest, RevokedQuery,
+    AuditTarget, CrlRecord, NewAudit, NewCertificate, NewCrl, NewRequest, RevokedQuery, StoreError,
 };
 pub use signet_api::revocation::{OcspReply, PublishedCrl, PublishedSummary};
 
@@ -63,6 +70,7 @@ mod answer;
 mod config;
 mod crl;
 mod responder;
+mod sync;
 
 pub use answer::OcspError;
 pub use config::{MAX_PARTITIONS, ResponderMode, RevocationConfig, RevocationConfigError};
@@ -135,8 +143,11 @@ struct ShardCrls {
 /// Per-CA revocation state kept by the engine.
 #[derive(Default)]
 pub(crate) struct RevocationState {
+    /// The newest CRLs of each shard this node knows: its own, and those the cluster sync
+    /// loaded from the store.
     crls: RwLock<HashMap<u32, ShardCrls>>,
-    /// One publication at a time per CA (numbers are allocated from memory).
+    /// One publication at a time per CA on this node. Across nodes, the store's unique
+    /// (CA, shard, number) constraint keeps numbers unique (see `revocation/crl.rs`).
     publishing: AtomicBool,
     responder: RwLock<Option<Arc<Responder>>>,
     /// Shards beyond the configured ones (an earlier configuration's partitions) that had

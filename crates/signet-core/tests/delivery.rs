@@ -445,6 +445,7 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
             key_factory: None,
             limits: signet_core::Limits::default(),
             token_secret_key: None,
+            node: signet_core::NodeId::new("test-node").expect("a node id"),
         },
         vec![runtime],
     )

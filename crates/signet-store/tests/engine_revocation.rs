@@ -104,6 +104,7 @@ fn engine(dir: &std::path::Path, clock: Arc<TestClock>) -> Arc<Authority> {
                 key_factory: Some(Arc::new(SoftwareKeyFactory)),
                 limits: signet_core::Limits::default(),
                 token_secret_key: None,
+                node: signet_core::NodeId::new("test-node").expect("a node id"),
             },
             vec![runtime],
         )

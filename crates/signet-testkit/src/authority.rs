@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use signet_core::authority::self_signed_root;
-use signet_core::revocation::{ResponderMode, RevocationConfig};
+use signet_core::revocation::{KeyFactory, ResponderMode, RevocationConfig};
 use signet_core::{
     Authority, AuthorityConfig, CaInfo, CaName, CaRuntime, DeliveryReport, EnrollError, Exit,
-    Identity, Limits, Policy, RetryPolicy, SerialNumber, SubmitRequest, SubmitResponse,
+    Identity, Limits, NodeId, Policy, RetryPolicy, SerialNumber, SubmitRequest, SubmitResponse,
 };
 use signet_keys::SoftwareKey;
 use signet_x509::{DistinguishedName, KeyAlgorithm};
@@ -25,17 +25,23 @@ const DAY: Duration = Duration::from_secs(86_400);
 /// self-signed certificate (valid from a day before the clock for ten years), the given
 /// policy, exit modules and revocation settings, a [`TempStore`], a [`FakeClock`] and a
 /// [`SeededRandom`]. OCSP responses are signed by the CA key unless the revocation settings
-/// say otherwise.
+/// say otherwise. [`TestCa::start_cluster`] builds several engines ("nodes") of that CA on
+/// one store instead.
 pub struct TestCa {
     name: String,
     policy: Arc<dyn Policy>,
     exits: Vec<Arc<dyn Exit>>,
+    exits_per_node: Option<ExitsPerNode>,
     retry: HashMap<String, RetryPolicy>,
     revocation: RevocationConfig,
+    key_factory: Option<Arc<dyn KeyFactory>>,
     clock: Option<Arc<FakeClock>>,
     seed: u64,
     role_separation: bool,
 }
+
+/// The exit modules of node `i` of a cluster.
+type ExitsPerNode = Box<dyn Fn(usize) -> Vec<Arc<dyn Exit>>>;
 
 impl TestCa {
     /// A CA named `demo` with `policy`.
@@ -44,11 +50,13 @@ impl TestCa {
             name: "demo".into(),
             policy: Arc::new(policy),
             exits: Vec::new(),
+            exits_per_node: None,
             retry: HashMap::new(),
             revocation: RevocationConfig {
                 responder: ResponderMode::Ca,
                 ..RevocationConfig::default()
             },
+            key_factory: None,
             clock: None,
             seed: 1,
             role_separation: true,
@@ -67,6 +75,13 @@ impl TestCa {
         self
     }
 
+    /// In a cluster, gives node `i` the exit modules `f(i)` (instead of the ones added with
+    /// [`TestCa::exit`], which every node shares).
+    pub fn exits_per_node(mut self, f: impl Fn(usize) -> Vec<Arc<dyn Exit>> + 'static) -> TestCa {
+        self.exits_per_node = Some(Box::new(f));
+        self
+    }
+
     /// Retry settings for the exit module `exit`.
     pub fn retry(mut self, exit: &str, retry: RetryPolicy) -> TestCa {
         self.retry.insert(exit.into(), retry);
@@ -76,6 +91,12 @@ impl TestCa {
     /// CRL and OCSP settings.
     pub fn revocation(mut self, revocation: RevocationConfig) -> TestCa {
         self.revocation = revocation;
+        self
+    }
+
+    /// The key factory of delegated OCSP responders (default: none, so the CA key signs).
+    pub fn key_factory(mut self, factory: Arc<dyn KeyFactory>) -> TestCa {
+        self.key_factory = Some(factory);
         self
     }
 
@@ -99,7 +120,40 @@ impl TestCa {
 
     /// Builds and starts the engine.
     pub fn start(self) -> Harness {
-        let clock = self.clock.unwrap_or_else(FakeClock::now);
+        let (parts, clock, store, ca_certificate) = self.prepare();
+        let authority = parts.start_node(0, &clock, &store, &ca_certificate);
+        Harness {
+            authority,
+            clock,
+            store,
+            ca: parts.info.name.clone(),
+            ca_certificate,
+        }
+    }
+
+    /// Builds and starts `n` engines of this CA ("nodes" `node-0`, `node-1`, ...) on one
+    /// store, as `n` `signet serve` processes on one database: the same CA key, certificate,
+    /// policy and settings, one clock, and each node its own memory (and, with
+    /// [`TestCa::exits_per_node`], its own exit modules). Nodes start one after the other.
+    pub fn start_cluster(self, n: usize) -> Cluster {
+        let (parts, clock, store, ca_certificate) = self.prepare();
+        let mut cluster = Cluster {
+            nodes: Vec::new(),
+            clock,
+            store,
+            ca: parts.info.name.clone(),
+            ca_certificate,
+            parts,
+        };
+        for _ in 0..n {
+            cluster.add_node();
+        }
+        cluster
+    }
+
+    /// The CA key and certificate, the clock and the store, made once for all nodes.
+    fn prepare(self) -> (NodeParts, Arc<FakeClock>, TempStore, Vec<u8>) {
+        let clock = self.clock.clone().unwrap_or_else(FakeClock::now);
         let now = signet_core::Clock::now(&*clock);
         let key = SoftwareKey::generate(KeyAlgorithm::P256).expect("generating the CA key");
         let subject =
@@ -115,47 +169,150 @@ impl TestCa {
         )
         .expect("making the CA certificate");
         let ca = CaName::new(&self.name).expect("a valid CA name");
-        let runtime = CaRuntime {
-            info: CaInfo {
-                name: ca.clone(),
-                config: format!("localhost/{}", self.name),
-                subject,
-                certificate: certificate.clone(),
-            },
-            key_algorithm: KeyAlgorithm::P256,
+        let info = CaInfo {
+            name: ca,
+            config: format!("localhost/{}", self.name),
+            subject,
+            certificate: certificate.clone(),
+        };
+        let parts = NodeParts {
             signer: Arc::new(key),
-            chain: vec![certificate.clone()],
+            info,
             not_before,
             not_after,
-            policy: self.policy,
-            exits: self.exits,
-            exit_retry: self.retry,
-            revocation: self.revocation,
+            setup: self,
         };
-        let store = TempStore::new();
+        (parts, clock, TempStore::new(), certificate)
+    }
+}
+
+/// What every node of a CA is built from.
+struct NodeParts {
+    signer: Arc<SoftwareKey>,
+    info: CaInfo,
+    not_before: SystemTime,
+    not_after: SystemTime,
+    setup: TestCa,
+}
+
+impl NodeParts {
+    /// Builds and starts node `i` (`node-i`).
+    fn start_node(
+        &self,
+        i: usize,
+        clock: &Arc<FakeClock>,
+        store: &TempStore,
+        certificate: &[u8],
+    ) -> Arc<Authority> {
+        let setup = &self.setup;
+        let exits = match &setup.exits_per_node {
+            Some(f) => f(i),
+            None => setup.exits.clone(),
+        };
+        let runtime = CaRuntime {
+            info: self.info.clone(),
+            key_algorithm: KeyAlgorithm::P256,
+            signer: Arc::clone(&self.signer) as Arc<dyn signet_core::Signer>,
+            chain: vec![certificate.to_vec()],
+            not_before: self.not_before,
+            not_after: self.not_after,
+            policy: Arc::clone(&setup.policy),
+            exits,
+            exit_retry: setup.retry.clone(),
+            revocation: setup.revocation.clone(),
+        };
         let authority = Authority::new(
             AuthorityConfig {
                 host: "localhost".into(),
                 store: store.as_dyn(),
-                clock: Arc::clone(&clock) as Arc<dyn signet_core::Clock>,
-                random: Arc::new(SeededRandom::new(self.seed)),
+                clock: Arc::clone(clock) as Arc<dyn signet_core::Clock>,
+                // Each node draws its own serial numbers.
+                random: Arc::new(SeededRandom::new(setup.seed.wrapping_add(i as u64 * 7919))),
                 workers: 1,
-                role_separation: self.role_separation,
+                role_separation: setup.role_separation,
                 config_details: "{}".into(),
-                key_factory: None,
+                key_factory: setup.key_factory.clone(),
                 limits: Limits::default(),
                 token_secret_key: None,
+                node: NodeId::new(&format!("node-{i}")).expect("a node id"),
             },
             vec![runtime],
         )
         .expect("building the engine");
         block_on(authority.start()).expect("starting the engine");
-        Harness {
-            authority: Arc::new(authority),
-            clock,
-            store,
-            ca,
-            ca_certificate: certificate,
+        Arc::new(authority)
+    }
+}
+
+/// Several started engines of one CA on one store (see [`TestCa::start_cluster`]). A node
+/// the test stops calling is a node that crashed: its leases expire, nothing releases them.
+/// Dropping the cluster stops every node's modules, then the store.
+pub struct Cluster {
+    pub nodes: Vec<Arc<Authority>>,
+    pub clock: Arc<FakeClock>,
+    pub store: TempStore,
+    pub ca: CaName,
+    /// The CA certificate, DER.
+    pub ca_certificate: Vec<u8>,
+    parts: NodeParts,
+}
+
+impl Cluster {
+    /// Node `i`.
+    pub fn node(&self, i: usize) -> &Arc<Authority> {
+        &self.nodes[i]
+    }
+
+    /// Builds and starts one more node (`node-N`, N its index) on the same store.
+    pub fn add_node(&mut self) -> Arc<Authority> {
+        let node = self.parts.start_node(
+            self.nodes.len(),
+            &self.clock,
+            &self.store,
+            &self.ca_certificate,
+        );
+        self.nodes.push(Arc::clone(&node));
+        node
+    }
+
+    /// One cluster sync step on every node, in order.
+    pub fn sync(&self) {
+        for node in &self.nodes {
+            block_on(node.cluster_sync());
+        }
+    }
+
+    /// Submits a request for `host` (a fresh key) to node `i` as `caller`.
+    pub fn submit(
+        &self,
+        i: usize,
+        caller: Option<&Identity>,
+        host: &str,
+    ) -> Result<SubmitResponse, EnrollError> {
+        block_on(self.nodes[i].submit_request(SubmitRequest {
+            ca: self.ca.to_string(),
+            csr: crate::csr::for_host(host),
+            profile: None,
+            attributes: Vec::new(),
+            caller: caller.cloned(),
+        }))
+    }
+
+    /// The clock's time.
+    pub fn now(&self) -> SystemTime {
+        signet_core::Clock::now(&*self.clock)
+    }
+
+    /// A scratch directory for files given to oracles (the store's directory).
+    pub fn scratch(&self) -> &std::path::Path {
+        self.store.dir()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for node in &self.nodes {
+            node.stop_modules();
         }
     }
 }

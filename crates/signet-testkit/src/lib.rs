@@ -16,7 +16,8 @@
 //! - [`policies`]: `AlwaysIssue`, `AlwaysDeny`, `AlwaysPending` (with an M-of-N count).
 //! - [`exits`]: `RecordingExit`, which keeps the events it saw and can fail on demand.
 //! - [`store`]: `TempStore`, a `SqliteStore` in a temporary directory.
-//! - [`authority`]: `TestCa`, the builder, and `Harness`, what it built.
+//! - [`authority`]: `TestCa`, the builder, and `Harness`, what it built; `Cluster`, several
+//!   engines ("nodes") of one CA on one store.
 //! - [`identity`]: identities with roles (`requester`, `manager`, `admin`, `auditor`).
 //! - [`csr`]: PKCS#10 requests signed by a fresh key.
 //! - [`openssl`]: the `openssl` oracle (a missing `openssl` fails the test).
@@ -38,7 +39,7 @@ pub mod random;
 pub mod store;
 pub mod stories;
 
-pub use authority::{Harness, TestCa};
+pub use authority::{Cluster, Harness, TestCa};
 pub use clock::FakeClock;
 pub use exits::RecordingExit;
 pub use random::SeededRandom;

@@ -166,6 +166,10 @@ public_url = "http://{listen}"
 # name "AuditCheckpoint" receive each one: keep them outside this machine.
 audit_checkpoint = "5m"
 audit_checkpoint_records = 1000
+# With several nodes on one database: how often this node picks up what the others wrote
+# (API tokens, CRLs, OCSP responder certificate, revocations for its OCSP cache): the most
+# a node may lag behind (100ms to 60s).
+cluster_sync = "1s"
 # Who may read /metrics (request volumes by CA and disposition, latency, exit delivery):
 # "public" (anyone), "token" (a bearer token or client certificate holding the auditor or
 # admin role on every CA; Prometheus: `authorization: {{ credentials_file: ... }}`) or "off".

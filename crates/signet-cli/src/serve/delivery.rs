@@ -3,6 +3,12 @@
 //! A slow or failing module therefore delays only itself. Delivery is at least once and in
 //! outbox order per module; cursors, attempts and next-attempt times are stored, so after a
 //! restart a module in backoff keeps its schedule.
+//!
+//! With several nodes on one database every node runs these tasks, but only the node
+//! holding a module's lease (`exit/{ca}/{exit}`) delivers to it; on the others a step only
+//! reads the cursor and answers `Idle`. The cluster sync wakes the tasks when the outbox grew
+//! (events committed on another node) and every few seconds, so a node takes a module over
+//! soon after its holder stopped renewing the lease.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -160,7 +160,11 @@ impl Authority {
         if let Some(c) = record.certificate.as_mut() {
             c.revocation = new;
         }
-        self.recent.insert(record.id, record.clone());
+        self.recent.insert(
+            record.id,
+            record.clone(),
+            crate::event::EventMask::NONE.with(Event::Revoked),
+        );
         self.wake();
         tracing::info!(ca = %record.ca, %serial, status = %status, "revocation changed");
         Ok(record)
@@ -249,7 +253,8 @@ impl Authority {
             .create_request(record.clone())
             .await
             .map_err(store_error)?;
-        self.recent.insert(id, record.into_record(id));
+        let events = crate::authority::raised(&record.events);
+        self.recent.insert(id, record.into_record(id), events);
         self.wake();
         self.respond(&name, id).await
     }

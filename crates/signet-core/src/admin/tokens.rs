@@ -1,5 +1,7 @@
 //! API tokens and the audit log.
 
+use std::sync::atomic::Ordering;
+
 use super::*;
 
 impl Authority {
@@ -106,6 +108,7 @@ impl Authority {
         };
         if let Ok(mut tokens) = self.tokens.write() {
             tokens.insert(hash, record.clone());
+            self.token_changes.fetch_add(1, Ordering::AcqRel);
         }
         tracing::info!(token = id, name = %record.name, roles = %record.roles, by = %who.name, "API token created");
         Ok((record, secret))
@@ -124,7 +127,8 @@ impl Authority {
             .map_err(|e| internal("store", &e))
     }
 
-    /// Revokes a token by id (administrators). It stops working at once.
+    /// Revokes a token by id (administrators). It stops working at once on this node, and on
+    /// the others at their next cluster sync.
     pub async fn revoke_token(
         &self,
         caller: Option<&Identity>,
@@ -157,6 +161,7 @@ impl Authority {
             for t in tokens.values_mut().filter(|t| t.id == id) {
                 t.revoked_at = Some(now);
             }
+            self.token_changes.fetch_add(1, Ordering::AcqRel);
         }
         tracing::info!(token = id, by = %who.name, "API token revoked");
         Ok(())

@@ -146,6 +146,7 @@ impl Authority {
             .await
             .map_err(|e| internal("store", &e))?;
         let serial = recent.certificate.as_ref().map(|c| c.serial);
+        let events = crate::authority::raised(&recent.events);
         let recent = recent.into_record(id);
         let response = SubmitResponse {
             id,
@@ -155,7 +156,7 @@ impl Authority {
             certificate: recent.certificate.as_ref().map(|c| c.der.clone()),
             chain: ca.runtime.chain.clone(),
         };
-        self.recent.insert(id, recent);
+        self.recent.insert(id, recent, events);
         tracing::info!(
             ca = %ca.runtime.info.name,
             request = id.get(),

@@ -3,77 +3,165 @@
 
 use super::*;
 
+/// How many times an administrator's publication tries the next number when another node
+/// records one first.
+const ON_DEMAND_TRIES: u32 = 3;
+
+/// Why one CRL was not published.
+enum Unpublished {
+    /// Another node recorded this number for the shard first.
+    Taken(u64),
+    Failed(EnrollError),
+}
+
+impl From<EnrollError> for Unpublished {
+    fn from(e: EnrollError) -> Unpublished {
+        Unpublished::Failed(e)
+    }
+}
+
 impl Authority {
-    /// Loads the newest stored CRLs of every CA (numbers survive restarts) and issues the
-    /// delegated OCSP responder certificates. Called by `start`.
+    /// Loads the newest stored CRLs of every CA (numbers survive restarts), notes how far the
+    /// (empty) OCSP cache is current, and sets up the delegated OCSP responder: the node
+    /// holding the CA's revocation lease issues one if needed, another takes up the stored
+    /// one. Called by `start`.
     pub(crate) async fn start_revocation(&self) -> Result<(), crate::authority::StartError> {
         for name in self.ca_names().to_vec() {
             let state = Arc::clone(self.state(&name));
             let records = self.store.latest_crls(&name).await?;
-            let mut map: HashMap<u32, ShardCrls> = HashMap::new();
-            for r in records {
-                let entry = map.entry(r.shard).or_default();
-                entry.last_number = entry.last_number.max(r.number);
-                let published = Arc::new(PublishedCrl::from(r));
-                if published.delta_base.is_some() {
-                    entry.delta = Some(published);
-                } else {
-                    entry.base = Some(published);
-                }
-            }
+            self.install_crls(&state, records);
             // Shards beyond the configured ones keep being published: those that had CRLs
-            // (their certificates name those URLs) and those holding revoked certificates.
-            // Both are cheap to find: the crls table is small, and the revoked-certificate
-            // index answers the second without reading the certificates table.
-            let configured = state.runtime.revocation.partitions;
-            let mut extra: Vec<u32> = map.keys().copied().filter(|&s| s > configured).collect();
-            for s in self.store.shards_in_use(&name).await? {
-                if s > configured && !extra.contains(&s) {
-                    extra.push(s);
-                }
-            }
-            extra.sort_unstable();
-            if let Ok(mut crls) = state.revocation.crls.write() {
-                *crls = map;
-            }
-            if let Ok(mut e) = state.revocation.extra_shards.write() {
-                *e = extra;
-            }
-            self.renew_responder(&state, false)
+            // (their certificates name those URLs, added by `install_crls`) and those
+            // holding revoked certificates. Both are cheap to find: the crls table is small,
+            // and the revoked-certificate index answers the second without reading the
+            // certificates table.
+            let in_use = self.store.shards_in_use(&name).await?;
+            self.add_extra_shards(&state, in_use);
+            self.sync_ocsp(&state).await?;
+            if self
+                .hold_lease(&crate::cluster::revocation_lease(&name))
                 .await
-                .map_err(|source| crate::authority::StartError::Responder {
-                    ca: name.clone(),
-                    source,
-                })?;
+            {
+                self.renew_responder(&state, false)
+                    .await
+                    .map_err(|source| crate::authority::StartError::Responder {
+                        ca: name.clone(),
+                        source,
+                    })?;
+            } else {
+                // The lease holder issues and renews it; until it has stored one, the CA
+                // key signs this node's OCSP responses.
+                self.sync_responder(&state).await;
+            }
             // A shard that never had a CRL (a new CA, or partitions added since the last run)
             // gets its first one before the server listens, so the CRL URL that certificates
-            // name never answers 404. Stored CRLs are served as they are; the maintenance loop
-            // renews what is due. A failure here is retried by that loop.
+            // name never answers 404, whichever node holds the lease: numbers come from the
+            // store, so two nodes starting at once publish two CRLs, never one number twice.
+            // Stored CRLs are served as they are; the lease holder renews what is due. A
+            // failure here is retried by its maintenance loop.
             let now = self.clock.now();
             for (shard, _) in self.due_publications(&state, now) {
                 if self.current(&state, shard).base.is_some() {
                     continue;
                 }
-                if let Err(e) = self.publish_shard(&state, shard, true, "system").await {
-                    tracing::error!(ca = %name, shard, error = %e, "first CRL publication failed");
+                match self.publish_shard(&state, shard, true, "system", 1).await {
+                    Ok(_) => {}
+                    Err(EnrollError::Conflict(_)) => {
+                        tracing::info!(ca = %name, shard, "another node published the first CRL");
+                    }
+                    Err(e) => {
+                        tracing::error!(ca = %name, shard, error = %e, "first CRL publication failed");
+                    }
                 }
             }
         }
         Ok(())
     }
 
-    /// One maintenance pass: publishes every CRL that is due and renews responder
-    /// certificates nearing their end. Errors are logged; the next pass retries.
+    /// Takes stored CRLs into memory: each replaces the one held for its shard and kind when
+    /// its number is higher, and raises the shard's highest known number. Shards beyond the
+    /// configured ones (another configuration's, or another node's) are published from then
+    /// on. Answers whether anything was replaced.
+    pub(crate) fn install_crls(&self, state: &CaState, records: Vec<CrlRecord>) -> bool {
+        let configured = state.runtime.revocation.partitions;
+        let mut extra = Vec::new();
+        let mut replaced = false;
+        if let Ok(mut crls) = state.revocation.crls.write() {
+            for r in records {
+                if r.shard > configured {
+                    extra.push(r.shard);
+                }
+                let entry = crls.entry(r.shard).or_default();
+                entry.last_number = entry.last_number.max(r.number);
+                let published = Arc::new(PublishedCrl::from(r));
+                let slot = match published.delta_base {
+                    Some(_) => &mut entry.delta,
+                    None => &mut entry.base,
+                };
+                if slot
+                    .as_ref()
+                    .is_none_or(|held| held.number < published.number)
+                {
+                    *slot = Some(published);
+                    replaced = true;
+                }
+            }
+        }
+        self.add_extra_shards(state, extra);
+        replaced
+    }
+
+    /// Adds shards beyond the configured ones to those published.
+    fn add_extra_shards(&self, state: &CaState, shards: Vec<u32>) {
+        let configured = state.runtime.revocation.partitions;
+        if let Ok(mut extra) = state.revocation.extra_shards.write() {
+            for s in shards {
+                if s > configured && !extra.contains(&s) {
+                    extra.push(s);
+                }
+            }
+            extra.sort_unstable();
+        }
+    }
+
+    /// One maintenance pass: for every CA whose revocation lease this node holds (taking or
+    /// renewing it), renews the responder certificate when it nears its end and publishes
+    /// every CRL that is due. Errors are logged; the next pass retries.
     pub async fn revocation_tick(&self) {
         let now = self.clock.now();
         for name in self.ca_names().to_vec() {
             let state = Arc::clone(self.state(&name));
+            let lease = crate::cluster::revocation_lease(&name);
+            if !self.hold_lease(&lease).await {
+                continue;
+            }
             if let Err(e) = self.renew_responder(&state, false).await {
                 tracing::error!(ca = %name, error = %Chain(&e), "could not renew the OCSP responder certificate");
             }
-            for (shard, full) in self.due_publications(&state, now) {
-                if let Err(e) = self.publish_shard(&state, shard, full, "system").await {
-                    tracing::error!(ca = %name, shard, error = %e, "scheduled CRL publication failed");
+            let mut due = self.due_publications(&state, now);
+            if !due.is_empty() {
+                // Another node may have published meanwhile (on demand, or as the previous
+                // holder), and numbers continue from the store's.
+                if let Err(e) = self.sync_crls(&state).await {
+                    tracing::error!(ca = %name, error = %Chain(&e), "could not read the stored CRLs; publication waits");
+                    continue;
+                }
+                due = self.due_publications(&state, now);
+            }
+            for (shard, full) in due {
+                // Renewed as it goes (this pass may outlast a lease: thousands of
+                // partitions), and a node that lost the lease stops at once.
+                if !self.hold_lease(&lease).await {
+                    break;
+                }
+                match self.publish_shard(&state, shard, full, "system", 1).await {
+                    Ok(_) => {}
+                    Err(EnrollError::Conflict(reason)) => {
+                        tracing::info!(ca = %name, shard, reason, "scheduled CRL publication skipped; the next pass looks again");
+                    }
+                    Err(e) => {
+                        tracing::error!(ca = %name, shard, error = %e, "scheduled CRL publication failed");
+                    }
                 }
             }
         }
@@ -110,7 +198,7 @@ impl Authority {
 
     /// Every shard that has or may get certificates: 0, the configured partitions, and any
     /// shard that still holds certificates from an earlier configuration.
-    fn shards(&self, state: &CaState) -> Vec<u32> {
+    pub(super) fn shards(&self, state: &CaState) -> Vec<u32> {
         let mut shards: Vec<u32> = (0..=state.runtime.revocation.partitions).collect();
         if let Ok(extra) = state.revocation.extra_shards.read() {
             shards.extend(extra.iter().copied());
@@ -135,24 +223,32 @@ impl Authority {
                 "CA {name} publishes no delta CRLs (delta_period = \"0s\")"
             )));
         }
+        // Any node may publish on demand, lease or not: numbers continue from the store's,
+        // and a number another node took meanwhile is retried with the next.
+        self.sync_crls(&state)
+            .await
+            .map_err(|e| internal("store", &e))?;
         let shards = self.shards(&state);
         let mut out = Vec::new();
         for shard in shards {
             out.extend(
-                self.publish_shard(&state, shard, !delta_only, &who.name)
+                self.publish_shard(&state, shard, !delta_only, &who.name, ON_DEMAND_TRIES)
                     .await?,
             );
         }
         Ok(out)
     }
 
-    /// Publishes one shard's full CRL (and then its delta) or only its delta.
+    /// Publishes one shard's full CRL (and then its delta) or only its delta. When another
+    /// node records a number first, the stored CRLs are reloaded and what is left is tried
+    /// again, `tries` times in all; then `Conflict`.
     async fn publish_shard(
         &self,
         state: &Arc<CaState>,
         shard: u32,
         full: bool,
         actor: &str,
+        tries: u32,
     ) -> Result<Vec<PublishedSummary>, EnrollError> {
         let flag = &state.revocation.publishing;
         if flag
@@ -171,23 +267,57 @@ impl Authority {
         }
         let _release = Release(flag);
         let mut out = Vec::new();
-        if full {
-            out.push(self.publish_one(state, shard, None, actor).await?);
-        }
-        if state.runtime.revocation.delta_period.is_some() {
-            let base = self.current(state, shard).base;
-            match base {
-                Some(base) => out.push(self.publish_one(state, shard, Some(base), actor).await?),
-                None => {
-                    // No base yet: a delta needs one, so publish the base first.
-                    out.push(self.publish_one(state, shard, None, actor).await?);
-                    if let Some(base) = self.current(state, shard).base {
-                        out.push(self.publish_one(state, shard, Some(base), actor).await?);
+        let mut tries_left = tries;
+        loop {
+            let full_left = full
+                && !out
+                    .iter()
+                    .any(|s: &PublishedSummary| s.delta_base.is_none());
+            match self
+                .publish_pair(state, shard, full_left, actor, &mut out)
+                .await
+            {
+                Ok(()) => return Ok(out),
+                Err(Unpublished::Failed(e)) => return Err(e),
+                Err(Unpublished::Taken(number)) => {
+                    self.sync_crls(state)
+                        .await
+                        .map_err(|e| internal("store", &e))?;
+                    tries_left = tries_left.saturating_sub(1);
+                    if tries_left == 0 {
+                        return Err(EnrollError::Conflict(format!(
+                            "another node recorded CRL number {number} of CA {} partition {shard} first; retry",
+                            state.runtime.info.name
+                        )));
                     }
                 }
             }
         }
-        Ok(out)
+    }
+
+    /// The full CRL (when `full`) and then the delta, if deltas are on, of one shard; what
+    /// was published is pushed to `out`.
+    async fn publish_pair(
+        &self,
+        state: &Arc<CaState>,
+        shard: u32,
+        full: bool,
+        actor: &str,
+        out: &mut Vec<PublishedSummary>,
+    ) -> Result<(), Unpublished> {
+        if full {
+            out.push(self.publish_one(state, shard, None, actor).await?);
+        }
+        if state.runtime.revocation.delta_period.is_some() {
+            if self.current(state, shard).base.is_none() {
+                // No base yet: a delta needs one, so publish the base first.
+                out.push(self.publish_one(state, shard, None, actor).await?);
+            }
+            if let Some(base) = self.current(state, shard).base {
+                out.push(self.publish_one(state, shard, Some(base), actor).await?);
+            }
+        }
+        Ok(())
     }
 
     fn current(&self, state: &CaState, shard: u32) -> ShardCrls {
@@ -222,11 +352,22 @@ impl Authority {
         shard: u32,
         base: Option<Arc<PublishedCrl>>,
         actor: &str,
-    ) -> Result<PublishedSummary, EnrollError> {
+    ) -> Result<PublishedSummary, Unpublished> {
         let rt = &state.runtime;
         let cfg = &rt.revocation;
         let name = rt.info.name.clone();
-        let now = whole_seconds(self.clock.now());
+        // The number is taken before the scan: a CRL with a higher number is then always
+        // scanned after the lower one was stored, so it never holds an older snapshot.
+        let held = self.current(state, shard);
+        let number = held.last_number + 1;
+        // thisUpdate never goes back either, whichever node's clock dates it.
+        let newest = [&held.base, &held.delta]
+            .into_iter()
+            .flatten()
+            .map(|c| c.this_update)
+            .max()
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let now = whole_seconds(self.clock.now()).max(newest);
         let scan = self
             .store
             .scan_revoked(RevokedQuery {
@@ -237,7 +378,6 @@ impl Authority {
             })
             .await
             .map_err(|e| internal("store", &e))?;
-        let number = self.current(state, shard).last_number + 1;
         let (period, overlap) = match &base {
             None => (cfg.crl_period, cfg.crl_overlap),
             Some(_) => (
@@ -341,7 +481,10 @@ impl Authority {
                 audit: vec![audit],
             })
             .await
-            .map_err(|e| internal("store", &e))?;
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict(_) => Unpublished::Taken(number),
+                other => Unpublished::Failed(internal("store", &other)),
+            })?;
         let published = Arc::new(PublishedCrl {
             number,
             shard,
@@ -354,11 +497,14 @@ impl Authority {
         });
         if let Ok(mut crls) = state.revocation.crls.write() {
             let entry = crls.entry(shard).or_default();
-            entry.last_number = number;
-            if delta_base.is_some() {
-                entry.delta = Some(published);
-            } else {
-                entry.base = Some(published);
+            entry.last_number = entry.last_number.max(number);
+            // The cluster sync may have loaded this very CRL already.
+            let slot = match delta_base {
+                Some(_) => &mut entry.delta,
+                None => &mut entry.base,
+            };
+            if slot.as_ref().is_none_or(|c| c.number < number) {
+                *slot = Some(published);
             }
         }
         self.wake();

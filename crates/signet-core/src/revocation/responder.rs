@@ -157,6 +157,20 @@ impl Authority {
                 return None;
             }
         };
+        let responder = self.open_responder(state, factory, stored).await?;
+        (!responder.renewal_due(whole_seconds(now))).then_some(responder)
+    }
+
+    /// A stored responder certificate with its key opened, if it is the current CA key's
+    /// and the key opens and is the certificate's; anything else is logged and answered
+    /// `None`.
+    pub(super) async fn open_responder(
+        &self,
+        state: &Arc<CaState>,
+        factory: &Arc<dyn KeyFactory>,
+        stored: crate::store::StoredResponder,
+    ) -> Option<Responder> {
+        let rt = &state.runtime;
         let serial = stored.serial;
         if let Err(e) = signet_x509::verify_issued_by(
             &stored.certificate,
@@ -187,15 +201,14 @@ impl Authority {
             return None;
         }
         let key_hash = ext::key_identifier(signer.public_key_der()).ok()?;
-        let responder = Responder {
+        Some(Responder {
             signer,
             key_hash,
             certificate: Some(stored.certificate),
             serial: Some(serial),
             not_before: stored.not_before,
             not_after: stored.not_after,
-        };
-        (!responder.renewal_due(whole_seconds(now))).then_some(responder)
+        })
     }
 }
 

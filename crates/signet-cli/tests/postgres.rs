@@ -505,3 +505,272 @@ fn a_web_session_works_on_every_node_and_ends_on_every_node() {
         );
     }
 }
+
+/// Two nodes on one database under load, one killed with SIGKILL. A client spreads its
+/// requests over both (moving to the other node when one does not answer), revokes some
+/// certificates on either node, publishes CRLs on either node and asks each node for OCSP
+/// answers. Afterwards: every certificate the client received is on record; every Issued and
+/// Revoked event of the database was delivered to the exit module (a `command` hook both
+/// nodes share) at least once and in order, across the exit lease moving to the surviving
+/// node; CRL numbers never repeat and grow with time per partition; the surviving node
+/// answers OCSP `revoked` for every revoked certificate; the audit chain verifies.
+#[test]
+fn a_node_killed_under_load_loses_nothing_and_its_work_moves_over() {
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    let pg = PgCluster::start();
+    let db = pg.fresh_database();
+    let mut first = Server::init(&["--dev", "--database", &pg.url(&db)]);
+    let hook_dir = first.work.join("hook");
+    fs::create_dir_all(&hook_dir).expect("hook dir");
+    let hook = hook_dir.join("hook.sh");
+    fs::write(
+        &hook,
+        "#!/bin/sh\ncat >> \"$1/delivered.jsonl\"\nprintf '\\n' >> \"$1/delivered.jsonl\"\n",
+    )
+    .expect("writing the hook");
+    first.append_config(&format!(
+        "[[ca.exit]]\nname = \"hook\"\nmodule = \"command\"\nprogram = \"/bin/sh\"\n\
+         args = [\"{}\", \"{}\"]\nevents = [\"Issued\", \"Revoked\"]\n",
+        hook.display(),
+        hook_dir.display()
+    ));
+    first.serve();
+    let manager = first.create_token(&["manager"], "carol");
+    let admin = first.admin_token();
+    let mut second = first.another_node();
+    second.serve();
+
+    let csrs: Vec<_> = (0..80)
+        .map(|i| openssl_csr(&first.work, "p256", &format!("/CN=kill{i}.test"), &[]))
+        .collect();
+    let acked: Mutex<Vec<(i64, String)>> = Mutex::new(Vec::new());
+    let pems: Mutex<std::collections::HashMap<String, String>> = Mutex::default();
+    let revoked_certs: Mutex<Vec<(String, String)>> = Mutex::default();
+    let nodes = Mutex::new([
+        Some(first.addr().to_string()),
+        Some(second.addr().to_string()),
+    ]);
+    // One request to whichever node answers, the first choice alternating.
+    let requester = format!(
+        "Bearer {}",
+        first.token.as_deref().expect("requester token")
+    );
+    let submit = |i: usize, csr: &std::path::Path| -> Option<serde_json::Value> {
+        let pem = fs::read_to_string(csr).expect("csr");
+        let body = serde_json::json!({ "csr": pem }).to_string();
+        for k in 0..2 {
+            let Some(addr) = nodes.lock().expect("nodes")[(i + k) % 2].clone() else {
+                continue;
+            };
+            let r = common::try_http(
+                &addr,
+                "POST",
+                "/api/v1/cas/demo/requests",
+                &[
+                    ("Authorization", requester.as_str()),
+                    ("Content-Type", "application/json"),
+                ],
+                body.as_bytes(),
+            );
+            if let Some(r) = r
+                && r.status == 201
+            {
+                return Some(r.json());
+            }
+        }
+        None
+    };
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            let (csrs, acked, submit, pems) = (&csrs, &acked, &submit, &pems);
+            s.spawn(move || {
+                for (i, csr) in csrs.iter().enumerate().filter(|(i, _)| i % 2 == t) {
+                    if let Some(v) = submit(i, csr) {
+                        assert_eq!(v["status"], "issued", "{v:#}");
+                        let id = v["id"].as_i64().expect("id");
+                        let serial = v["serial"].as_str().expect("serial").to_string();
+                        let pem = v["certificate"].as_str().expect("certificate").to_string();
+                        pems.lock().expect("pems").insert(serial.clone(), pem);
+                        acked.lock().expect("acked").push((id, serial));
+                    }
+                }
+            });
+        }
+        let start = Instant::now();
+        while acked.lock().expect("acked").len() < 30 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "30 issued in a minute"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Revoke and publish on both nodes while the load runs, then kill the first node
+        // (the first to start: it holds the exit and revocation leases).
+        let some: Vec<String> = acked.lock().expect("acked")[..4]
+            .iter()
+            .map(|a| a.1.clone())
+            .collect();
+        for (k, serial) in some.iter().enumerate() {
+            let node = if k % 2 == 0 { &first } else { &second };
+            let r = node.call(
+                Some(&manager),
+                "POST",
+                &format!("/api/v1/cas/demo/certificates/{serial}/revoke"),
+                Some(&serde_json::json!({ "reason": "keyCompromise" })),
+            );
+            assert_eq!(r.status, 200, "{r}");
+            let pem = pems.lock().expect("pems")[serial].clone();
+            revoked_certs
+                .lock()
+                .expect("revoked")
+                .push((serial.clone(), pem));
+        }
+        for node in [&first, &second] {
+            let r = node.call(
+                Some(&admin),
+                "POST",
+                "/api/v1/cas/demo/crls",
+                Some(&serde_json::json!({ "delta": false })),
+            );
+            assert!(r.status == 201 || r.status == 409, "{r}");
+        }
+        nodes.lock().expect("nodes")[0] = None;
+        first.kill();
+    });
+    let acked = acked.into_inner().expect("acked");
+    assert!(acked.len() >= 60, "most requests issued: {}", acked.len());
+
+    // Every certificate the client received is on record.
+    let on_record = pg.query(
+        &db,
+        "SELECT r.id || ' ' || c.serial FROM requests r JOIN certificates c ON c.request_id = r.id",
+    );
+    let on_record: HashSet<&str> = on_record.lines().collect();
+    for (id, serial) in &acked {
+        assert!(
+            on_record.contains(format!("{id} {}", serial.to_lowercase()).as_str()),
+            "request {id} missing"
+        );
+    }
+    // The survivor answers OCSP `revoked` for certificates revoked on either node
+    // (openssl checks the response's signature against the CA).
+    for (serial, pem) in revoked_certs.lock().expect("revoked").iter() {
+        let cert = second.work_file(&format!("{serial}.pem"));
+        fs::write(&cert, pem).expect("writing a certificate");
+        let ca = second.ca_cert_path();
+        let url = format!("{}/ocsp/demo", second.url());
+        let run = common::run_program(
+            "openssl",
+            &[
+                "ocsp",
+                "-issuer",
+                &ca.to_string_lossy(),
+                "-cert",
+                &cert.to_string_lossy(),
+                "-url",
+                &url,
+                "-CAfile",
+                &ca.to_string_lossy(),
+            ],
+        );
+        let out = format!("{}{}", run.stdout, run.stderr);
+        assert!(
+            run.code == 0 && out.contains("Response verify OK") && out.contains(": revoked"),
+            "OCSP on the surviving node for {serial}: {run}"
+        );
+    }
+    // Another CRL from the survivor, after the kill: numbers keep growing.
+    let r = second.call(
+        Some(&admin),
+        "POST",
+        "/api/v1/cas/demo/crls",
+        Some(&serde_json::json!({ "delta": false })),
+    );
+    assert_eq!(r.status, 201, "{r}");
+    let repeated = pg.query(
+        &db,
+        "SELECT ca, shard, number FROM crls GROUP BY ca, shard, number HAVING count(*) > 1",
+    );
+    assert_eq!(repeated.trim(), "", "CRL numbers repeated");
+    let backwards = pg.query(
+        &db,
+        "SELECT a.number FROM crls a JOIN crls b ON a.ca = b.ca AND a.shard = b.shard \
+         AND (a.delta_base IS NULL) = (b.delta_base IS NULL) AND a.number < b.number AND a.this_update > b.this_update",
+    );
+    assert_eq!(
+        backwards.trim(),
+        "",
+        "a higher CRL number with an older thisUpdate"
+    );
+
+    // Every Issued and Revoked event was delivered, at least once and in order, once the
+    // exit lease has moved to the survivor.
+    let expected: Vec<u64> = pg
+        .query(
+            &db,
+            "SELECT seq FROM outbox WHERE event IN (1, 8) ORDER BY seq",
+        )
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(
+        expected.len() >= acked.len(),
+        "{} events for {} certificates",
+        expected.len(),
+        acked.len()
+    );
+    let delivered_file = hook_dir.join("delivered.jsonl");
+    let delivered = wait_for_delivery(&delivered_file, &expected, Duration::from_secs(90));
+    let mut first_seen = Vec::new();
+    let mut seen = HashSet::new();
+    for seq in &delivered {
+        if seen.insert(*seq) {
+            first_seen.push(*seq);
+        }
+    }
+    assert!(
+        first_seen.windows(2).all(|w| w[0] < w[1]),
+        "events first delivered out of order: {first_seen:?}"
+    );
+    second.stop_ok();
+    run_signet(
+        &["audit", "verify", "--data", &second.data.to_string_lossy()],
+        &[],
+        None,
+    )
+    .expect_code(0);
+}
+
+/// The `seq` of every event line the hook wrote, once every seq of `expected` is among them.
+fn wait_for_delivery(
+    file: &std::path::Path,
+    expected: &[u64],
+    limit: std::time::Duration,
+) -> Vec<u64> {
+    let start = std::time::Instant::now();
+    loop {
+        let seqs: Vec<u64> = fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["seq"].as_u64())
+            .collect();
+        let have: HashSet<u64> = seqs.iter().copied().collect();
+        let missing: Vec<u64> = expected
+            .iter()
+            .filter(|s| !have.contains(s))
+            .copied()
+            .collect();
+        if missing.is_empty() {
+            return seqs;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "events never delivered: {missing:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -707,6 +707,21 @@ impl fmt::Display for Response {
     }
 }
 
+/// Like [`http`], but `None` when the exchange fails (the server is down or dies during it),
+/// for clients that move to another node.
+pub fn try_http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<Response> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        http(addr, method, path, headers, body)
+    }))
+    .ok()
+}
+
 /// One HTTP/1.1 exchange over a fresh connection (`Connection: close`).
 pub fn http(
     addr: &str,

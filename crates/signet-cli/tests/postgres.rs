@@ -12,6 +12,17 @@ use std::fs;
 use common::{Server, openssl_csr, openssl_verify, run_signet};
 use signet_testkit::postgres::PgCluster;
 
+/// `signet audit verify --data DATA` (reading the database directly) finds the chain intact.
+fn audit_verifies(data: &std::path::Path) {
+    let run = run_signet(
+        &["audit", "verify", "--data", &data.to_string_lossy()],
+        &[],
+        None,
+    );
+    run.expect_code(0);
+    assert!(run.stdout.contains("audit log intact"), "{run}");
+}
+
 /// A database on `pg` for one installation, reached as the password-authenticated role
 /// `app` (not the cluster's trusted superuser), and the password file `signet init` gets.
 fn app_database(pg: &PgCluster, server: &Server) -> (String, String) {
@@ -75,12 +86,7 @@ fn an_installation_lives_on_postgres() {
     );
     assert!(in_db.trim().parse::<u32>().unwrap_or(0) >= 1, "{in_db}");
     server.stop_ok();
-    run_signet(
-        &["audit", "verify", "--data", &server.data.to_string_lossy()],
-        &[],
-        None,
-    )
-    .expect_code(0);
+    audit_verifies(&server.data);
 
     // Another installation may not take over this database.
     let other = Server::prepare(&[]);
@@ -182,13 +188,7 @@ fn two_nodes_issue_from_one_database() {
     assert_eq!(ids.len(), 2 * PER_NODE);
     first.stop_ok();
     second.stop_ok();
-    let verified = run_signet(
-        &["audit", "verify", "--data", &first.data.to_string_lossy()],
-        &[],
-        None,
-    );
-    verified.expect_code(0);
-    assert!(verified.stdout.contains("audit log intact"), "{verified}");
+    audit_verifies(&first.data);
 }
 
 /// `signet db copy`: a populated SQLite installation (certificates, a revocation, a CRL,
@@ -312,7 +312,7 @@ fn db_copy_moves_a_sqlite_installation_to_postgres() {
     );
     assert_eq!(r.status, 200, "{r}");
     server.stop_ok();
-    run_signet(&["audit", "verify", "--data", &data], &[], None).expect_code(0);
+    audit_verifies(&server.data);
 }
 
 /// Failover: the database is a primary with a synchronous streaming replica, and Signet's
@@ -415,12 +415,7 @@ fn failover_to_a_synchronous_replica_loses_no_acknowledged_request() {
         );
     }
     server.stop_ok();
-    run_signet(
-        &["audit", "verify", "--data", &server.data.to_string_lossy()],
-        &[],
-        None,
-    )
-    .expect_code(0);
+    audit_verifies(&server.data);
 }
 
 /// Web sessions belong to the cluster, not a node: a user signs in on one node and the
@@ -735,12 +730,7 @@ fn a_node_killed_under_load_loses_nothing_and_its_work_moves_over() {
         "events first delivered out of order: {first_seen:?}"
     );
     second.stop_ok();
-    run_signet(
-        &["audit", "verify", "--data", &second.data.to_string_lossy()],
-        &[],
-        None,
-    )
-    .expect_code(0);
+    audit_verifies(&second.data);
 }
 
 /// The `seq` of every event line the hook wrote, once every seq of `expected` is among them.

@@ -156,6 +156,13 @@ pub(crate) struct RevocationState {
     extra_shards: RwLock<Vec<u32>>,
 }
 
+impl RevocationState {
+    /// The responder in use now, if one is loaded.
+    pub(crate) fn current_responder(&self) -> Option<Arc<Responder>> {
+        self.responder.read().ok().and_then(|r| r.clone())
+    }
+}
+
 /// Who signs OCSP responses now.
 pub(crate) struct Responder {
     signer: Arc<dyn Signer>,

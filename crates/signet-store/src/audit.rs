@@ -39,7 +39,7 @@ use signet_core::{AuditRecord, AuditTarget, NewAudit, StoreError};
 
 use crate::Database;
 use crate::codec::{from_unix, to_unix};
-use crate::db::{Db, has_table, query_one, query_pair, query_value};
+use crate::db::{Db, has_table, query_one, query_value};
 use crate::params;
 use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
 
@@ -171,7 +171,7 @@ pub(crate) fn target_text(record: &NewAudit, this_request: Option<i64>) -> Strin
 
 /// The newest record's sequence number and hash, if there is one.
 fn chain_head(conn: &dyn Db) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
-    query_pair(conn, HEAD, &[], "reading the audit head")
+    query_value(conn, HEAD, &[], "reading the audit head")
 }
 
 /// Appends one record at the head of the chain, on the writer's open transaction.
@@ -390,7 +390,7 @@ pub(crate) fn verify(
         signatures_checked: keys.checkpoint_public_key.is_some(),
         ..AuditReport::default()
     };
-    let (records, head): (i64, i64) = query_pair(
+    let (records, head): (i64, i64) = query_value(
         conn,
         "SELECT count(*), coalesce(max(seq), 0) FROM audit",
         &[],
@@ -704,7 +704,7 @@ fn witness_problem(conn: &dyn Db, c: &AuditCheckpoint) -> Result<Option<String>,
     let (Ok(number), Ok(seq)) = (i64::try_from(c.number), i64::try_from(c.seq)) else {
         return Ok(Some(format!("checkpoint #{} is out of range", c.number)));
     };
-    let stored: Option<(i64, Vec<u8>)> = query_pair(
+    let stored: Option<(i64, Vec<u8>)> = query_value(
         conn,
         "SELECT seq, hash FROM audit_checkpoints WHERE number = ?1",
         &params![number],

@@ -269,24 +269,66 @@ pub(crate) fn has_table(conn: &dyn Db, name: &str) -> Result<bool, StoreError> {
     Ok(n > 0)
 }
 
-/// The first column of the first row `sql` returns, if there is a row.
-pub(crate) fn query_value<T: FromValue>(
+/// A row's first columns as a Rust value: the first column ([`FromValue`]), or the first
+/// two as a pair.
+pub(crate) trait Leading: Sized {
+    fn read(row: &dyn Row) -> Result<Self, String>;
+}
+
+impl<T: FromValue> Leading for T {
+    fn read(row: &dyn Row) -> Result<T, String> {
+        row.value(0).and_then(T::from_value)
+    }
+}
+
+impl<A: FromValue, B: FromValue> Leading for (A, B) {
+    fn read(row: &dyn Row) -> Result<(A, B), String> {
+        Ok((
+            row.value(0).and_then(A::from_value)?,
+            row.value(1).and_then(B::from_value)?,
+        ))
+    }
+}
+
+/// The leading columns of the rows `sql` returns, the first `limit` of them at most.
+fn query_leading<T: Leading>(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+    limit: usize,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    conn.each_row(sql, params, context, &mut |row| {
+        let v = T::read(row).map_err(|e| StoreError::Backend(format!("{context}: {e}")))?;
+        out.push(v);
+        Ok(out.len() < limit)
+    })?;
+    Ok(out)
+}
+
+/// The leading columns of every row `sql` returns.
+pub(crate) fn query_values<T: Leading>(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+) -> Result<Vec<T>, StoreError> {
+    query_leading(conn, sql, params, context, usize::MAX)
+}
+
+/// The leading columns of the first row `sql` returns, if there is a row.
+pub(crate) fn query_value<T: Leading>(
     conn: &dyn Db,
     sql: &str,
     params: &[Param<'_>],
     context: &'static str,
 ) -> Result<Option<T>, StoreError> {
-    let mut out = None;
-    conn.each_row(sql, params, context, &mut |row| {
-        let v = row.value(0).and_then(T::from_value);
-        out = Some(v.map_err(|e| StoreError::Backend(format!("{context}: {e}")))?);
-        Ok(false)
-    })?;
-    Ok(out)
+    Ok(query_leading(conn, sql, params, context, 1)?.pop())
 }
 
 /// The first column of the first row `sql` returns, which must exist (an aggregate, say).
-pub(crate) fn query_one<T: FromValue>(
+pub(crate) fn query_one<T: Leading>(
     conn: &dyn Db,
     sql: &str,
     params: &[Param<'_>],
@@ -294,36 +336,6 @@ pub(crate) fn query_one<T: FromValue>(
 ) -> Result<T, StoreError> {
     query_value(conn, sql, params, context)?
         .ok_or_else(|| StoreError::Backend(format!("{context}: the query returned no row")))
-}
-
-/// The first two columns of every row `sql` returns.
-pub(crate) fn query_pairs<A: FromValue, B: FromValue>(
-    conn: &dyn Db,
-    sql: &str,
-    params: &[Param<'_>],
-    context: &'static str,
-) -> Result<Vec<(A, B)>, StoreError> {
-    let mut out = Vec::new();
-    conn.each_row(sql, params, context, &mut |r| {
-        let pair = r
-            .value(0)
-            .and_then(A::from_value)
-            .and_then(|a| Ok((a, r.value(1).and_then(B::from_value)?)));
-        out.push(pair.map_err(|e| StoreError::Backend(format!("{context}: {e}")))?);
-        Ok(true)
-    })?;
-    Ok(out)
-}
-
-/// The first two columns of the first row `sql` returns, if there is a row.
-pub(crate) fn query_pair<A: FromValue, B: FromValue>(
-    conn: &dyn Db,
-    sql: &str,
-    params: &[Param<'_>],
-    context: &'static str,
-) -> Result<Option<(A, B)>, StoreError> {
-    // Statements that want one row say LIMIT 1; the rest of a longer answer is unread.
-    Ok(query_pairs(conn, sql, params, context)?.into_iter().next())
 }
 
 /// Runs an `INSERT ... RETURNING id` and returns the id the database assigned.
@@ -371,22 +383,6 @@ pub(crate) fn insert_rows(
         conn.execute(&sql, chunk, context)?;
     }
     Ok(())
-}
-
-/// The first column of every row `sql` returns.
-pub(crate) fn query_values<T: FromValue>(
-    conn: &dyn Db,
-    sql: &str,
-    params: &[Param<'_>],
-    context: &'static str,
-) -> Result<Vec<T>, StoreError> {
-    let mut out = Vec::new();
-    conn.each_row(sql, params, context, &mut |row| {
-        let v = row.value(0).and_then(T::from_value);
-        out.push(v.map_err(|e| StoreError::Backend(format!("{context}: {e}")))?);
-        Ok(true)
-    })?;
-    Ok(out)
 }
 
 // ---- SQLite ----

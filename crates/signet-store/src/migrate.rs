@@ -217,21 +217,25 @@ fn backfill_spki_sha256(conn: &Connection) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// Both backends' lists: versions 1, 2, 3, ... and scripts that leave the transaction
+    /// to the runner.
     #[test]
     fn versions_are_strictly_increasing_from_one() {
-        for (expected, m) in (1..).zip(MIGRATIONS) {
-            assert_eq!(m.version, expected, "migration {} is out of order", m.name);
-            assert!(!m.sql.trim().is_empty());
-            // The runner owns the transaction; a script must not end it early.
-            let ends_transaction = m.sql.lines().any(|l| {
-                let l = l.trim_start().to_ascii_uppercase();
-                l.starts_with("BEGIN") || l.starts_with("COMMIT") || l.starts_with("END")
-            });
-            assert!(
-                !ends_transaction,
-                "migration {} manages a transaction",
-                m.name
-            );
+        let sqlite = MIGRATIONS.iter().map(|m| (m.version, m.name, m.sql));
+        let postgres = crate::pg::MIGRATIONS
+            .iter()
+            .map(|m| (m.version, m.name, m.sql));
+        for list in [sqlite.collect::<Vec<_>>(), postgres.collect()] {
+            for (expected, (version, name, sql)) in (1..).zip(list) {
+                assert_eq!(version, expected, "migration {name} is out of order");
+                assert!(!sql.trim().is_empty());
+                // The runner owns the transaction; a script must not end it early.
+                let ends_transaction = sql.lines().any(|l| {
+                    let l = l.trim_start().to_ascii_uppercase();
+                    l.starts_with("BEGIN") || l.starts_with("COMMIT") || l.starts_with("END")
+                });
+                assert!(!ends_transaction, "migration {name} manages a transaction");
+            }
         }
     }
 }

@@ -46,12 +46,7 @@ pub(crate) fn query_opt<T: FromRow>(
     params: &[Param<'_>],
     context: &'static str,
 ) -> Result<Option<T>, StoreError> {
-    let mut out = None;
-    conn.each_row(sql, params, context, &mut |row| {
-        out = Some(T::from_row(&mut Columns::new(row, T::TABLE))?);
-        Ok(false)
-    })?;
-    Ok(out)
+    query_first_with(conn, sql, params, context, T::TABLE, T::from_row)
 }
 
 /// The first row `sql` returns, decoded by `decode` (for a statement whose columns are not a

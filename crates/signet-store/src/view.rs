@@ -11,7 +11,7 @@ use signet_core::{
 };
 
 use crate::codec::{corrupt, from_unix, to_unix};
-use crate::db::{Db, Dialect, Param, query_one, query_pairs, query_values};
+use crate::db::{Db, Dialect, Param, query_one, query_values};
 
 const STATISTICS: &str = "reading the statistics";
 use crate::params;
@@ -235,7 +235,8 @@ pub(crate) fn ca_statistics(
     let ca = query.ca.as_str();
     let count = |n: i64| u64::try_from(n).unwrap_or(0);
     let mut counts = HashMap::new();
-    for (status, n) in query_pairs::<String, i64>(conn, STATUS_COUNTS, &params![ca], STATISTICS)? {
+    for (status, n) in query_values::<(String, i64)>(conn, STATUS_COUNTS, &params![ca], STATISTICS)?
+    {
         let status = status
             .parse::<RequestStatus>()
             .map_err(|e| corrupt("requests", ca, "status", &e.to_string()))?;
@@ -255,7 +256,7 @@ pub(crate) fn ca_statistics(
     let from = to_unix(query.chart_from)?;
     let now = to_unix(query.now)?;
     let per_day: HashMap<i64, i64> =
-        query_pairs::<i64, i64>(conn, ISSUED_PER_DAY, &params![ca, from], STATISTICS)?
+        query_values::<(i64, i64)>(conn, ISSUED_PER_DAY, &params![ca, from], STATISTICS)?
             .into_iter()
             .collect();
     let today = now - now.rem_euclid(86_400);

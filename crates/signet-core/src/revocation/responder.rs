@@ -39,12 +39,7 @@ impl Authority {
             return Ok(());
         };
         let now = whole_seconds(self.clock.now());
-        let current = state
-            .revocation
-            .responder
-            .read()
-            .ok()
-            .and_then(|r| r.clone());
+        let current = state.revocation.current_responder();
         if let Some(r) = &current
             && !force
         {

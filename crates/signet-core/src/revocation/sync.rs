@@ -111,12 +111,7 @@ impl Authority {
                 return;
             }
         };
-        let current = state
-            .revocation
-            .responder
-            .read()
-            .ok()
-            .and_then(|r| r.clone());
+        let current = state.revocation.current_responder();
         let ours = current
             .as_ref()
             .is_some_and(|c| c.serial == Some(stored.serial) || c.not_before > stored.not_before);

@@ -145,26 +145,3 @@ fn step(conn: &PgConn, latest: u32, now_unix: i64) -> Result<bool, StoreError> {
     );
     Ok(true)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_are_strictly_increasing_from_one() {
-        for (expected, m) in (1..).zip(MIGRATIONS) {
-            assert_eq!(m.version, expected, "migration {} is out of order", m.name);
-            assert!(!m.sql.trim().is_empty());
-            // The runner owns the transaction; a script must not end it early.
-            let ends_transaction = m.sql.lines().any(|l| {
-                let l = l.trim_start().to_ascii_uppercase();
-                l.starts_with("BEGIN") || l.starts_with("COMMIT") || l.starts_with("END")
-            });
-            assert!(
-                !ends_transaction,
-                "migration {} manages a transaction",
-                m.name
-            );
-        }
-    }
-}

@@ -23,6 +23,8 @@ mod tls;
 
 pub use config::{PASSWORD_ENV, PgConfig, PgConfigError};
 pub(crate) use conn::PgConn;
+#[cfg(test)]
+pub(crate) use migrate::MIGRATIONS;
 pub(crate) use migrate::migrate;
 
 #[cfg(test)]

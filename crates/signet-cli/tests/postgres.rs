@@ -134,7 +134,8 @@ fn an_installation_lives_on_postgres() {
 
 /// Two nodes (the second a copy of the first's data directory, as docs/HA.md says) serve
 /// one database at once. Requests spread over both are all on record on both, with unique
-/// request ids and serial numbers, and the audit chain is one chain that verifies.
+/// request ids and serial numbers; a request waiting on one node is approved on the other
+/// with a token made after both started; the audit chain is one chain that verifies.
 #[test]
 fn two_nodes_issue_from_one_database() {
     let pg = PgCluster::start();
@@ -186,6 +187,33 @@ fn two_nodes_issue_from_one_database() {
         }
     }
     assert_eq!(ids.len(), 2 * PER_NODE);
+
+    // Approval across nodes: a request waits on node 1; a manager whose token was made on
+    // node 1 after node 2 started approves it on node 2 (node 2 learns the token within a
+    // cluster sync); node 1 then hands out the certificate.
+    let manager = first.create_token(&["manager"], "carol");
+    let csr = openssl_csr(&first.work, "p256", "/CN=approved.test", &[]);
+    let pending = first.submit(&csr, Some("manual"));
+    assert_eq!(pending["status"], "pending", "{pending:#}");
+    let id = pending["id"].as_i64().expect("id");
+    let start = std::time::Instant::now();
+    let approved = loop {
+        let r = second.call(
+            Some(&manager),
+            "POST",
+            &format!("/api/v1/cas/demo/requests/{id}/approve"),
+            None,
+        );
+        if r.status != 401 || start.elapsed() > std::time::Duration::from_secs(5) {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(approved.status, 200, "{approved}");
+    assert_eq!(approved.json()["status"], "issued", "{approved}");
+    let on_first = first.request_status(id);
+    assert_eq!(on_first["status"], "issued", "{on_first:#}");
+    assert!(on_first["certificate"].is_string(), "{on_first:#}");
     first.stop_ok();
     second.stop_ok();
     audit_verifies(&first.data);

@@ -373,6 +373,7 @@ fn failover_to_a_synchronous_replica_loses_no_acknowledged_request() {
         .collect();
     let acked: Mutex<Vec<(i64, String)>> = Mutex::new(Vec::new());
     let refused = Mutex::new(0u32);
+    let statuses = Mutex::new(std::collections::BTreeSet::new());
     let stop = AtomicBool::new(false);
     let wait_for = |what: &str, limit: Duration, done: &dyn Fn() -> bool| {
         let start = Instant::now();
@@ -395,6 +396,7 @@ fn failover_to_a_synchronous_replica_loses_no_acknowledged_request() {
                     acked.lock().expect("acked").push((id, serial));
                 } else {
                     *refused.lock().expect("refused") += 1;
+                    statuses.lock().expect("statuses").insert(r.status);
                     std::thread::sleep(Duration::from_millis(20));
                 }
             }
@@ -428,6 +430,12 @@ fn failover_to_a_synchronous_replica_loses_no_acknowledged_request() {
     assert!(
         *refused.lock().expect("refused") > 0,
         "some requests failed while there was no primary (else the crash came too late to test anything)"
+    );
+    // They failed as "unavailable, retry" (503), not as an internal error (500).
+    let statuses = statuses.into_inner().expect("statuses");
+    assert!(
+        statuses.iter().all(|s| *s == 503),
+        "requests refused during the failover answered {statuses:?}, not only 503"
     );
     // Every acknowledged certificate is in the promoted database, with its serial.
     let on_record = replica.query(

@@ -27,6 +27,10 @@ pub enum StoreError {
     StateChanged(String),
     #[error("storage error: {0}")]
     Backend(String),
+    /// The database cannot be reached (a lost connection, a server that is down or not yet
+    /// promoted); nothing was written, and the same request may succeed shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// The store is shutting down.
     #[error("storage is closed")]
     Closed,

@@ -83,6 +83,7 @@ pub(crate) fn copy_error(e: &StoreError) -> StoreError {
         StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
         StoreError::StateChanged(m) => StoreError::StateChanged(m.clone()),
         StoreError::Backend(m) => StoreError::Backend(m.clone()),
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
         StoreError::Closed => StoreError::Closed,
     }
 }

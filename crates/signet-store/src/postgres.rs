@@ -112,7 +112,7 @@ struct Disconnected;
 
 impl Disconnected {
     fn error(context: &str) -> StoreError {
-        StoreError::Backend(format!("{context}: the database connection is lost"))
+        StoreError::Unavailable(format!("{context}: the database connection is lost"))
     }
 }
 

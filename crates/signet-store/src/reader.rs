@@ -144,6 +144,9 @@ impl Readers {
         let job: Job = Box::new(move |conn| {
             let result = match conn {
                 Ok(conn) => f(conn),
+                Err(StoreError::Unavailable(why)) => Err(StoreError::Unavailable(format!(
+                    "could not open a read connection: {why}"
+                ))),
                 Err(e) => Err(StoreError::Backend(format!(
                     "could not open a read connection: {e}"
                 ))),

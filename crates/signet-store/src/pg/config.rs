@@ -190,7 +190,7 @@ impl PgConfig {
                 )))),
         };
         let client = client.map_err(|e| {
-            StoreError::Backend(format!(
+            StoreError::Unavailable(format!(
                 "connecting to PostgreSQL at {}: {}",
                 self.redacted,
                 describe(&e)

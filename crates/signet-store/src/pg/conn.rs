@@ -58,6 +58,8 @@ impl PgConn {
         move |e| {
             if ends_session(&e) {
                 self.lost.set(true);
+                // Nothing of it was written: the client may retry once the database is back.
+                return StoreError::Unavailable(format!("{context}: {}", describe(&e)));
             }
             pg_error(context)(e)
         }

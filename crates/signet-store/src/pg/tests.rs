@@ -444,12 +444,12 @@ fn errors_are_mapped_and_the_connection_survives_them() {
     assert_eq!(killed, Some(1));
     let err = query_value::<i64>(&conn, "SELECT 1", &[], "after termination").unwrap_err();
     assert!(
-        matches!(&err, StoreError::Backend(m) if m.contains("terminating connection")),
+        matches!(&err, StoreError::Unavailable(m) if m.contains("terminating connection")),
         "{err}"
     );
     assert!(conn.is_closed());
     let err = query_value::<i64>(&conn, "SELECT 1", &[], "once more").unwrap_err();
-    assert!(matches!(err, StoreError::Backend(_)), "{err}");
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err}");
     assert!(conn.is_closed());
     assert!(!other.is_closed());
 }
@@ -495,7 +495,7 @@ fn a_multi_host_url_finds_the_writable_server() {
         .err()
         .unwrap();
     assert!(
-        matches!(&err, StoreError::Backend(m) if m.contains("connecting to PostgreSQL at postgres://signet@127.0.0.1:")),
+        matches!(&err, StoreError::Unavailable(m) if m.contains("connecting to PostgreSQL at postgres://signet@127.0.0.1:")),
         "{err}"
     );
 }
@@ -537,13 +537,13 @@ fn a_password_comes_from_its_file_or_the_environment() {
     );
     let err = user(PgConfig::build(&url, Some(bad.as_path()), None).unwrap()).unwrap_err();
     assert!(
-        matches!(&err, StoreError::Backend(m) if m.contains("password authentication failed")),
+        matches!(&err, StoreError::Unavailable(m) if m.contains("password authentication failed")),
         "{err}"
     );
     assert!(!err.to_string().contains("battery"), "{err}");
     let err = user(PgConfig::build(&url, None, None).unwrap()).unwrap_err();
     assert!(
-        matches!(&err, StoreError::Backend(m) if m.contains("password")),
+        matches!(&err, StoreError::Unavailable(m) if m.contains("password")),
         "{err}"
     );
     // In the URL it works too (but shows nowhere).
@@ -615,7 +615,7 @@ fn tls_verify_full_checks_the_ca_and_the_host_name() {
         .err()
         .unwrap();
     assert!(
-        matches!(&err, StoreError::Backend(m) if m.contains("certificate not valid for name \"127.0.0.1\"")),
+        matches!(&err, StoreError::Unavailable(m) if m.contains("certificate not valid for name \"127.0.0.1\"")),
         "{err}"
     );
     // Another CA did not issue it.
@@ -626,7 +626,7 @@ fn tls_verify_full_checks_the_ca_and_the_host_name() {
         .err()
         .unwrap();
     assert!(
-        matches!(&err, StoreError::Backend(m) if m.contains("UnknownIssuer")),
+        matches!(&err, StoreError::Unavailable(m) if m.contains("UnknownIssuer")),
         "{err}"
     );
     // A multi-host list checks each host's own name: the first is refused, the second used.

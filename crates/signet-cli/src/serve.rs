@@ -16,7 +16,7 @@ use signet_keys::{SoftwareKey, SystemRandom};
 use signet_server::listener::{Connections, Limits};
 use signet_server::metrics::MetricsAccess;
 use signet_server::{AppState, Metrics};
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 use tokio::net::TcpListener;
 
 use self::delivery::Delivery;
@@ -56,7 +56,7 @@ impl Running {
 /// The engine as `signet.toml` describes it, not yet started.
 pub struct Loaded {
     pub config: Config,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<SqlStore>,
     pub authority: Arc<Authority>,
     pub cert_identities: Arc<Vec<signet_server::auth::CertMapping>>,
     /// The audit chain's keys and checkpoint schedule.

@@ -1,4 +1,4 @@
-//! Write throughput of `SqliteStore` under an issuance-shaped load.
+//! Write throughput of `SqlStore` under an issuance-shaped load.
 //!
 //! Each request is what the engine commits for an issued certificate: the request row (a
 //! ~350-byte CSR), 2 attributes, the certificate (~600 bytes of DER) and 1 outbox event,
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use signet_core::{
     CaName, Event, NewCertificate, NewRequest, ProfileName, RequestStatus, SerialNumber, Store,
 };
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 
 const ROWS_PER_REQUEST: u64 = 5;
 
@@ -32,7 +32,7 @@ fn main() {
         .next()
         .map_or_else(|| tmp.path().join("bench.db"), PathBuf::from);
 
-    let store = Arc::new(SqliteStore::open(&path).unwrap());
+    let store = Arc::new(SqlStore::open(&path).unwrap());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

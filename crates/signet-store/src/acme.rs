@@ -25,7 +25,7 @@ use signet_api::acme::{
 };
 use signet_core::{BoxFuture, CaName, SerialNumber, StoreError};
 
-use crate::SqliteStore;
+use crate::SqlStore;
 use crate::codec::{from_unix, to_unix};
 use crate::db::Db;
 use crate::row::{Columns, FromRow};
@@ -259,7 +259,7 @@ pub(crate) fn mismatch() -> AcmeStoreError {
     AcmeStoreError::Store("internal error: an ACME write's result does not match it".into())
 }
 
-impl SqliteStore {
+impl SqlStore {
     fn acme_read<'a, T, F>(&'a self, f: F) -> BoxFuture<'a, Result<T, AcmeStoreError>>
     where
         T: Send + 'static,
@@ -298,7 +298,7 @@ impl SqliteStore {
     }
 }
 
-impl AcmeStore for SqliteStore {
+impl AcmeStore for SqlStore {
     fn acme_nonce_secret(
         &self,
         candidate: [u8; 32],

@@ -15,7 +15,7 @@
 //!
 //! Records before `first_seq` are the legacy segment: written before the installation had a
 //! key, they stay verifiable, but only as consistent, not as unforgeable. Without a key (a
-//! store opened with [`SqliteStore::open`](crate::SqliteStore::open), as tests do) every record
+//! store opened with [`SqlStore::open`](crate::SqlStore::open), as tests do) every record
 //! is unkeyed.
 //!
 //! Records are appended only by the writer thread, inside the transaction of the change they

@@ -42,7 +42,7 @@ const TABLES: &[(&str, Option<&str>)] = &[
 /// Rows read before they are written.
 const CHUNK: usize = 1000;
 
-/// What was copied: rows per table, in [`TABLES`] order.
+/// What was copied: rows per table, parents before children.
 #[derive(Debug, Default)]
 pub struct CopyReport {
     pub tables: Vec<(String, u64)>,
@@ -70,7 +70,7 @@ pub fn copy(from: &Database, to: &Database) -> Result<CopyReport, StoreError> {
         )));
     }
     // Brings the source's schema up to date (a copy needs the columns this build knows).
-    drop(crate::SqliteStore::open(path)?);
+    drop(crate::SqlStore::open(path)?);
     crate::off_runtime(|| {
         let source = rusqlite::Connection::open_with_flags(
             path,

@@ -1,7 +1,8 @@
-//! Signet's storage: [`SqliteStore`], the embedded SQLite implementation of
-//! [`signet_core::Store`] (requests, their attributes and extensions, certificates, the event
-//! outbox and exit cursors) and of [`signet_api::acme::AcmeStore`] (the ACME front end's
-//! records).
+//! Signet's storage: [`SqlStore`], on the embedded SQLite file or on PostgreSQL
+//! ([`Database`]), the implementation of [`signet_core::Store`] (requests, their attributes
+//! and extensions, certificates, the event outbox and exit cursors) and of
+//! [`signet_api::acme::AcmeStore`] (the ACME front end's records). The rest of this page
+//! describes SQLite; PostgreSQL is in `postgres.rs` and `pg/`.
 //!
 //! Writes are durable when their future resolves `Ok`: the database runs in WAL mode with
 //! `synchronous=FULL`, and one writer thread groups concurrent writes into one transaction
@@ -22,7 +23,7 @@
 //!   lowercase names; flags are 0/1; a certificate's SANs are a JSON array of strings.
 //!
 //! # Layout
-//! - [`SqliteStore`] (this file): opening (pragmas, migrations), starting the threads, and the
+//! - [`SqlStore`] (this file): opening (pragmas, migrations), starting the threads, and the
 //!   `Store` implementation, which forwards each call to the writer or the readers.
 //! - `migrate`: the embedded migrations (`migrations/sqlite/NNNN_name.sql`) and their
 //!   bookkeeping in `schema_migrations`.
@@ -38,7 +39,7 @@
 //!   checkpoints), `view` (ICertView queries, certificate history, dashboard figures),
 //!   `acme` (the ACME front end's accounts, orders, authorizations, EAB keys, used nonces,
 //!   early-renewal marks and nonce secret: [`signet_api::acme::AcmeStore`] for
-//!   `SqliteStore`; reads in `acme/read.rs`, writes in `acme/write.rs`, all of them one
+//!   `SqlStore`; reads in `acme/read.rs`, writes in `acme/write.rs`, all of them one
 //!   writer command, `Op::Acme`).
 //! - `checkpoint`: WAL checkpoints, kept out of the writer's commits.
 //! - `codec`: column conventions (times, sequence numbers) and SQLite error mapping.
@@ -107,12 +108,12 @@ pub enum Database {
 
 impl Database {
     /// Opens the store (creating the schema if needed) with the audit chain's keys.
-    pub fn open(&self, audit_keys: audit::AuditKeys) -> Result<SqliteStore, StoreError> {
+    pub fn open(&self, audit_keys: audit::AuditKeys) -> Result<SqlStore, StoreError> {
         match self {
-            Database::Sqlite(path) => SqliteStore::open_with_audit(path, audit_keys),
+            Database::Sqlite(path) => SqlStore::open_with_audit(path, audit_keys),
             Database::Postgres(config) => {
                 let (writer, readers) = postgres::open(config, &audit_keys)?;
-                Ok(SqliteStore {
+                Ok(SqlStore {
                     writer,
                     _checkpointer: None,
                     readers,
@@ -178,15 +179,16 @@ impl std::fmt::Display for Database {
 /// same file, or a checkpoint) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The SQLite store: one writer thread, a few reader threads.
+/// The store, on SQLite ([`SqlStore::open`]) or PostgreSQL ([`Database::open`]): one writer
+/// thread, a few reader threads.
 ///
 /// Dropping it flushes queued writes and joins its threads (briefly blocking the dropping
 /// thread); call [`Store::close`] first to shut down without blocking. After `close`, writes
 /// fail with [`StoreError::Closed`]; reads keep working until the store is dropped.
 ///
-/// The path must name a file: `:memory:` does not work, because readers open their own
-/// connections to the same path.
-pub struct SqliteStore {
+/// A SQLite path must name a file: `:memory:` does not work, because readers open their
+/// own connections to the same path.
+pub struct SqlStore {
     // Drop order matters: the writer's thread flushes and exits first, which ends the
     // checkpoint thread; readers go last.
     writer: Writer,
@@ -257,23 +259,23 @@ fn narrow_permissions(_path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl SqliteStore {
+impl SqlStore {
     /// Opens (creating if needed) the database at `path`, brings its schema up to date and
     /// starts the writer and reader threads.
     ///
     /// Fails if the database's schema is newer than this build knows, or if the file cannot
     /// be put in WAL mode.
-    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        SqliteStore::open_with_audit(path, audit::AuditKeys::default())
+    pub fn open(path: &Path) -> Result<SqlStore, StoreError> {
+        SqlStore::open_with_audit(path, audit::AuditKeys::default())
     }
 
-    /// Like [`SqliteStore::open`], with the keys that link and check the audit chain (see
+    /// Like [`SqlStore::open`], with the keys that link and check the audit chain (see
     /// [`audit`]). Fails if the chain key starts after the end of the audit log (records were
     /// deleted, or the key belongs to another database).
     pub fn open_with_audit(
         path: &Path,
         audit_keys: audit::AuditKeys,
-    ) -> Result<SqliteStore, StoreError> {
+    ) -> Result<SqlStore, StoreError> {
         create_private(path)?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -299,7 +301,7 @@ impl SqliteStore {
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
         // but an installation from before this check may have all three wider.
         narrow_permissions(&path)?;
-        Ok(SqliteStore {
+        Ok(SqlStore {
             writer,
             _checkpointer: Some(checkpointer),
             readers,
@@ -342,7 +344,7 @@ fn configure_writer(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl Store for SqliteStore {
+impl Store for SqlStore {
     fn create_request(&self, req: NewRequest) -> BoxFuture<'_, Result<RequestId, StoreError>> {
         Box::pin(self.writer.create_request(req))
     }

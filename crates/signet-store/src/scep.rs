@@ -9,7 +9,7 @@ use signet_api::acme::{AcmeAudit, AcmeStoreError};
 use signet_api::scep::{ScepChallenge, ScepStore, ScepTransaction};
 use signet_core::{CaName, RequestId, StoreError};
 
-use crate::SqliteStore;
+use crate::SqlStore;
 use crate::acme::write::{AcmeDone, AcmeWrite, audit};
 use crate::codec::{from_unix, to_unix};
 use crate::db::Db;
@@ -194,7 +194,7 @@ fn transaction(
     }))
 }
 
-impl ScepStore for SqliteStore {
+impl ScepStore for SqlStore {
     fn create_scep_challenge(
         &self,
         challenge: ScepChallenge,

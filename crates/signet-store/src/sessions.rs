@@ -10,7 +10,7 @@ use signet_api::web_session::{SessionCertificate, SessionCutoff, SessionStore, W
 use signet_api::{BoxFuture, Identity, Roles};
 use signet_core::{CaName, StoreError};
 
-use crate::SqliteStore;
+use crate::SqlStore;
 use crate::acme::write::{AcmeDone, AcmeWrite};
 use crate::codec::to_unix;
 use crate::db::{Db, query_value};
@@ -177,7 +177,7 @@ pub(crate) fn execute(conn: &dyn Db, w: &SessionWrite) -> Result<AcmeDone, Store
     }
 }
 
-impl SessionStore for SqliteStore {
+impl SessionStore for SqlStore {
     fn open_session(
         &self,
         session: WebSession,

@@ -1,4 +1,4 @@
-//! The keyed audit chain and its checkpoints in `SqliteStore`: the legacy segment before a
+//! The keyed audit chain and its checkpoints in `SqlStore`: the legacy segment before a
 //! key, keyed links after it, a key that starts beyond the log, and checkpoints that catch
 //! truncation and rewriting.
 #![allow(clippy::unwrap_used)]
@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use signet_core::audit::AuditCheckpoint;
 use signet_core::{AuditTarget, NewAudit, Store};
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 use signet_store::audit::{AuditKeys, ChainKey};
 
 fn record(n: u64) -> NewAudit {
@@ -29,14 +29,14 @@ fn keys(first_seq: u64, signer: Option<&Ed25519KeyPair>) -> AuditKeys {
     }
 }
 
-async fn append(store: &SqliteStore, from: u64, to: u64) {
+async fn append(store: &SqlStore, from: u64, to: u64) {
     store
         .append_audit((from..=to).map(record).collect())
         .await
         .unwrap();
 }
 
-async fn checkpoint(store: &SqliteStore, signer: &Ed25519KeyPair) -> AuditCheckpoint {
+async fn checkpoint(store: &SqlStore, signer: &Ed25519KeyPair) -> AuditCheckpoint {
     let base = store.audit_checkpoint_base().await.unwrap();
     let number = base.last.map_or(1, |l| l.number + 1);
     let at = UNIX_EPOCH + Duration::from_secs(1_796_100_000 + number);
@@ -62,16 +62,16 @@ async fn legacy_segment_then_keyed_links_then_checkpoints() {
     let signer = Ed25519KeyPair::generate().unwrap();
 
     // An installation from before keyed chains: three unkeyed records.
-    let store = SqliteStore::open(&path).unwrap();
+    let store = SqlStore::open(&path).unwrap();
     append(&store, 1, 3).await;
     store.close().await;
     drop(store);
 
     // A key that starts beyond the end of the log is refused.
-    let refused = SqliteStore::open_with_audit(&path, keys(9, None));
+    let refused = SqlStore::open_with_audit(&path, keys(9, None));
     assert!(refused.is_err());
 
-    let store = SqliteStore::open_with_audit(&path, keys(4, Some(&signer))).unwrap();
+    let store = SqlStore::open_with_audit(&path, keys(4, Some(&signer))).unwrap();
     append(&store, 4, 6).await;
     let first = checkpoint(&store, &signer).await;
     assert_eq!((first.number, first.seq), (1, 6));

@@ -1,4 +1,4 @@
-//! The console's reads of `SqliteStore`: a CA's statistics (requests by status, issuance per
+//! The console's reads of `SqlStore`: a CA's statistics (requests by status, issuance per
 //! UTC day by the time the CA issued, not the backdated notBefore, certificates expiring
 //! soon), the audit head, and requests newest first.
 #![allow(clippy::unwrap_used)]
@@ -10,7 +10,7 @@ use signet_core::{
     CaName, NewCertificate, NewRequest, RequestStatus, Revocation, RevocationChange,
     RevocationReason, SerialNumber, Store, ViewQuery,
 };
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 
 const DAY: u64 = 86_400;
 /// A UTC midnight.
@@ -57,7 +57,7 @@ fn request(ca: &str, n: u8, status: RequestStatus, issued_at: u64, not_after: u6
 #[tokio::test(flavor = "multi_thread")]
 async fn statistics_count_by_status_issuance_day_and_expiry() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("signet.db")).unwrap();
+    let store = SqlStore::open(&dir.path().join("signet.db")).unwrap();
     let now = DAY0 + 10 * DAY + 3600;
     let far = now + 365 * DAY;
     let soon = now + 5 * DAY;
@@ -159,7 +159,7 @@ async fn statistics_count_by_status_issuance_day_and_expiry() {
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_can_be_listed_newest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("signet.db")).unwrap();
+    let store = SqlStore::open(&dir.path().join("signet.db")).unwrap();
     let mut ids = Vec::new();
     for n in 1..=5 {
         ids.push(

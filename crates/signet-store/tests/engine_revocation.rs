@@ -15,7 +15,7 @@ use signet_core::{
     Roles, SerialNumber, Verdict,
 };
 use signet_keys::{SoftwareKey, SoftwareKeyFactory, SystemRandom};
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 use signet_x509::{DistinguishedName, KeyAlgorithm};
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -90,7 +90,7 @@ fn engine(dir: &std::path::Path, clock: Arc<TestClock>) -> Arc<Authority> {
         exit_retry: Default::default(),
         revocation: RevocationConfig::default(),
     };
-    let store = Arc::new(SqliteStore::open(&dir.join("signet.db")).unwrap());
+    let store = Arc::new(SqlStore::open(&dir.join("signet.db")).unwrap());
     Arc::new(
         Authority::new(
             AuthorityConfig {

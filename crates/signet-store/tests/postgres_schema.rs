@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use rusqlite::Connection;
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 use signet_testkit::postgres::PgCluster;
 
 /// Tables only the PostgreSQL schema has: the cross-node write lock.
@@ -121,7 +121,7 @@ fn postgres_indexes(pg: &PgCluster, db: &str) -> Vec<String> {
 fn the_postgres_schema_matches_the_sqlite_one_on_a_real_server() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("signet.db");
-    drop(SqliteStore::open(&path).unwrap());
+    drop(SqlStore::open(&path).unwrap());
     let conn = Connection::open(&path).unwrap();
 
     let pg = PgCluster::start();

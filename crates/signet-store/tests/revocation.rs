@@ -1,4 +1,4 @@
-//! The revocation reads and writes of `SqliteStore`: revocation sequence numbers, full and
+//! The revocation reads and writes of `SqlStore`: revocation sequence numbers, full and
 //! delta scans by partition, expiry, stored CRLs (numbers, pruning, newest per kind) and the
 //! status lookup behind OCSP.
 #![allow(clippy::unwrap_used)]
@@ -10,7 +10,7 @@ use signet_core::{
     CaName, Event, NewCertificate, NewCrl, NewRequest, RequestId, RequestStatus, Revocation,
     RevocationChange, RevocationReason, RevokedQuery, SerialNumber, Store, StoreError,
 };
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 
 fn t(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
@@ -63,7 +63,7 @@ fn revocation(reason: RevocationReason, at: u64) -> Revocation {
 }
 
 async fn change(
-    store: &SqliteStore,
+    store: &SqlStore,
     id: RequestId,
     n: u8,
     expect: Option<Revocation>,
@@ -101,7 +101,7 @@ fn query(shard: u32, changed_after: Option<u64>, expired_before: u64) -> Revoked
 #[tokio::test(flavor = "multi_thread")]
 async fn scans_follow_revocations_releases_partitions_and_expiry() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("signet.db")).unwrap());
+    let store = Arc::new(SqlStore::open(&dir.path().join("signet.db")).unwrap());
     let far = t(1_900_000_000);
     let a = store.create_request(issued(1, 0, far)).await.unwrap();
     let b = store.create_request(issued(2, 0, far)).await.unwrap();
@@ -221,7 +221,7 @@ fn crl(shard: u32, number: u64, delta_base: Option<u64>) -> NewCrl {
 async fn crls_keep_their_numbers_and_the_newest_few() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("signet.db");
-    let store = SqliteStore::open(&path).unwrap();
+    let store = SqlStore::open(&path).unwrap();
     for n in 1..=10u64 {
         let base = n.is_multiple_of(2).then(|| n - 1);
         store.store_crl(crl(0, n, base)).await.unwrap();
@@ -231,7 +231,7 @@ async fn crls_keep_their_numbers_and_the_newest_few() {
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     store.close().await;
 
-    let store = SqliteStore::open(&path).unwrap();
+    let store = SqlStore::open(&path).unwrap();
     let latest = store.latest_crls(&ca()).await.unwrap();
     let summary: Vec<_> = latest
         .iter()
@@ -269,7 +269,7 @@ async fn crls_keep_their_numbers_and_the_newest_few() {
 async fn the_responder_key_is_kept_with_its_certificate() {
     use signet_core::revocation::SealedKey;
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    let store = Arc::new(SqlStore::open(&dir.path().join("s.db")).unwrap());
     let now = t(1_700_000_100);
     assert!(store.current_responder(&ca(), now).await.unwrap().is_none());
 

@@ -1,4 +1,4 @@
-//! The `Store` contract against `SqliteStore`: round trips, group commit, failure isolation
+//! The `Store` contract against `SqlStore`: round trips, group commit, failure isolation
 //! inside a batch, durability across reopen, migrations, the outbox and its cursors.
 #![allow(clippy::unwrap_used)]
 
@@ -11,7 +11,7 @@ use signet_core::{
     CaName, Event, ExtensionOrigin, NewCertificate, NewEvent, NewRequest, ProfileName, RequestId,
     RequestStatus, SerialNumber, Store, StoreError, StoredExtension,
 };
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 
 fn t(secs: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(secs)
@@ -69,8 +69,8 @@ fn issued(ca_name: &str, n: u64, serial_n: u64) -> NewRequest {
     r
 }
 
-fn open(dir: &Path) -> Arc<SqliteStore> {
-    Arc::new(SqliteStore::open(&dir.join("signet.db")).unwrap())
+fn open(dir: &Path) -> Arc<SqlStore> {
+    Arc::new(SqlStore::open(&dir.join("signet.db")).unwrap())
 }
 
 /// A plain connection for looking at the file from outside the store.
@@ -391,14 +391,14 @@ async fn writes_survive_close_and_reopen_and_migrations_run_once() {
 #[test]
 fn a_database_from_a_newer_signet_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    drop(SqliteStore::open(&dir.path().join("signet.db")).unwrap());
+    drop(SqlStore::open(&dir.path().join("signet.db")).unwrap());
     raw(dir.path())
         .execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', 0)",
             [],
         )
         .unwrap();
-    match SqliteStore::open(&dir.path().join("signet.db")) {
+    match SqlStore::open(&dir.path().join("signet.db")) {
         Err(StoreError::Backend(msg)) => {
             assert!(msg.contains("999") && msg.contains("newer"), "{msg}");
         }
@@ -611,7 +611,7 @@ async fn corrupt_rows_are_reported_not_panicked_on() {
 #[test]
 fn futures_resolve_without_a_runtime() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("signet.db")).unwrap();
+    let store = SqlStore::open(&dir.path().join("signet.db")).unwrap();
     let id = block_on(store.create_request(pending("demo-ca", 1))).unwrap();
     let got = block_on(store.get_request(&ca("demo-ca"), id)).unwrap();
     assert_eq!(got.unwrap().id, id);

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use signet_api::acme::AcmeStore;
 use signet_core::Store;
-use signet_store::{Database, PgConfig, SqliteStore, audit::AuditKeys};
+use signet_store::{Database, PgConfig, SqlStore, audit::AuditKeys};
 use signet_testkit::postgres::PgCluster;
 use signet_testkit::stories::{FreshAcme, FreshStore};
 
@@ -77,7 +77,7 @@ mod acme {
 }
 
 /// A fresh database on the shared test cluster, opened as the store.
-fn postgres_store(cluster: &Arc<PgCluster>) -> (SqliteStore, Database) {
+fn postgres_store(cluster: &Arc<PgCluster>) -> (SqlStore, Database) {
     let name = cluster.fresh_database();
     let config = PgConfig::new(&cluster.url(&name), None).expect("the test cluster's URL");
     let database = Database::Postgres(Box::new(config));

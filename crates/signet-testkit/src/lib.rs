@@ -15,7 +15,7 @@
 //! - [`random`]: `SeededRandom`, a reproducible random source.
 //! - [`policies`]: `AlwaysIssue`, `AlwaysDeny`, `AlwaysPending` (with an M-of-N count).
 //! - [`exits`]: `RecordingExit`, which keeps the events it saw and can fail on demand.
-//! - [`store`]: `TempStore`, a `SqliteStore` in a temporary directory.
+//! - [`store`]: `TempStore`, a `SqlStore` in a temporary directory.
 //! - [`authority`]: `TestCa`, the builder, and `Harness`, what it built; `Cluster`, several
 //!   engines ("nodes") of one CA on one store.
 //! - [`identity`]: identities with roles (`requester`, `manager`, `admin`, `auditor`).
@@ -45,7 +45,7 @@ pub use exits::RecordingExit;
 pub use random::SeededRandom;
 pub use store::TempStore;
 
-/// Runs a future to completion on the calling thread. The engine and `SqliteStore` are
+/// Runs a future to completion on the calling thread. The engine and `SqlStore` are
 /// runtime-agnostic (their futures resolve through channels woken by their own threads), so
 /// a test needs no async runtime for them.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {

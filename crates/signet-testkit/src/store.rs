@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use signet_api::acme::AcmeStore;
 use signet_core::Store;
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 
 use crate::stories::{FreshAcme, FreshStore};
 
-/// A [`SqliteStore`] in a temporary directory, removed when this is dropped (after the
+/// A [`SqlStore`] in a temporary directory, removed when this is dropped (after the
 /// store, which is declared first).
 pub struct TempStore {
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<SqlStore>,
     dir: tempfile::TempDir,
 }
 
@@ -20,7 +20,7 @@ impl TempStore {
     /// A new, empty store.
     pub fn new() -> TempStore {
         let dir = tempfile::tempdir().expect("creating a temporary directory");
-        let store = SqliteStore::open(&dir.path().join("signet.db")).expect("opening the store");
+        let store = SqlStore::open(&dir.path().join("signet.db")).expect("opening the store");
         TempStore {
             store: Arc::new(store),
             dir,
@@ -50,7 +50,7 @@ impl TempStore {
         let path = t.dir().join("signet.db");
         let acme = Arc::clone(&t.store) as Arc<dyn AcmeStore>;
         let reopen = move || {
-            let store = SqliteStore::open(&path).expect("opening the store again");
+            let store = SqlStore::open(&path).expect("opening the store again");
             Arc::new(store) as Arc<dyn AcmeStore>
         };
         FreshAcme::new(t.as_dyn(), acme, Box::new(reopen), Box::new(t))

@@ -9,7 +9,7 @@ use signet_acme::server::{Acme, AcmeCa, AcmeLimits, AcmeParts, ProfileOffer};
 use signet_acme::validate::{IpRange, ValidationConfig, Validator};
 use signet_api::CaName;
 use signet_core::Authority;
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 
 use crate::config::{AcmeToml, CaConfig, Config};
 
@@ -133,7 +133,7 @@ fn url_host(url: &str) -> Option<String> {
 pub async fn build(
     config: &Config,
     authority: &Arc<Authority>,
-    store: &Arc<SqliteStore>,
+    store: &Arc<SqlStore>,
     metrics: &Arc<signet_server::Metrics>,
     public_url: String,
 ) -> Result<Option<Arc<Acme>>> {

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use signet_api::CaName;
 use signet_core::Authority;
 use signet_scep::{RaKey, Scep, ScepCa, ScepParts};
-use signet_store::SqliteStore;
+use signet_store::SqlStore;
 use zeroize::Zeroizing;
 
 use super::service_key::{Service, ServiceKeys};
@@ -23,7 +23,7 @@ use crate::config::{ChallengeCheck, Config};
 pub async fn build(
     config: &Config,
     authority: &Arc<Authority>,
-    store: &Arc<SqliteStore>,
+    store: &Arc<SqlStore>,
     metrics: &Arc<signet_server::Metrics>,
     data: &Path,
     passphrase: Option<&[u8]>,

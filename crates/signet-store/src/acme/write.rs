@@ -89,7 +89,7 @@ pub(crate) struct MarkRenewEarly {
     pub(crate) audit: AcmeAudit,
 }
 
-/// What an ACME write produced; each `AcmeWrite` has one kind (see `SqliteStore`'s
+/// What an ACME write produced; each `AcmeWrite` has one kind (see `SqlStore`'s
 /// `AcmeStore` implementation, which unpacks it).
 pub(crate) enum AcmeDone {
     Unit,

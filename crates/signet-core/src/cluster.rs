@@ -179,9 +179,9 @@ impl Leases {
 /// What the cluster sync last saw of the whole store.
 #[derive(Default)]
 pub(crate) struct NodeSync {
-    /// The audit head when the tokens were last loaded: every token change appends an audit
-    /// record, so an unchanged head means unchanged tokens.
-    audit_head: Option<u64>,
+    /// The tokens' marker when they were last loaded: an unchanged marker means unchanged
+    /// tokens.
+    tokens: Option<crate::store::TokenMarker>,
     /// When the delivery tasks were last woken by the sync.
     woken_at: Option<SystemTime>,
 }
@@ -347,8 +347,8 @@ impl Authority {
     /// A token created or revoked on this node meanwhile is already in memory and newer than
     /// the read: the reload is then dropped, and the next step reads again.
     async fn sync_tokens(&self) -> Result<(), StoreError> {
-        let head = self.store.audit_head().await?;
-        if self.node_sync.lock().ok().and_then(|s| s.audit_head) == Some(head) {
+        let marker = self.store.token_marker().await?;
+        if self.node_sync.lock().ok().and_then(|s| s.tokens) == Some(marker) {
             return Ok(());
         }
         let changes = self.token_changes.load(Ordering::Acquire);
@@ -361,7 +361,7 @@ impl Authority {
             _ => false,
         };
         if replaced && let Ok(mut s) = self.node_sync.lock() {
-            s.audit_head = Some(head);
+            s.tokens = Some(marker);
         }
         Ok(())
     }

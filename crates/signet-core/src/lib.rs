@@ -89,5 +89,5 @@ pub use store::{
     AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, ExitFailure, ExitState,
     HistoryQuery, LeaseClaim, NewAudit, NewCertificate, NewCrl, NewEvent, NewRequest, NewToken,
     OutboxEvent, ParkEvent, ParkedEvent, RequestUpdate, RevocationChange, RevokedQuery, RevokedRow,
-    RevokedScan, StatisticsQuery, Store, StoreError, TokenRecord, ViewQuery,
+    RevokedScan, StatisticsQuery, Store, StoreError, TokenMarker, TokenRecord, ViewQuery,
 };

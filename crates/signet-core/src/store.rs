@@ -295,6 +295,15 @@ pub struct ParkEvent {
     pub audit: Vec<NewAudit>,
 }
 
+/// What changes whenever an API token is created or revoked ([`Store::token_marker`]): a
+/// node reloads its tokens only when this moved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenMarker {
+    pub tokens: u64,
+    pub newest_id: u64,
+    pub revoked: u64,
+}
+
 /// A claim on a lease ([`Store::take_lease`]): background work that must run on one node
 /// at a time is done by whichever node holds its lease.
 #[derive(Debug, Clone)]
@@ -424,6 +433,9 @@ pub trait Store: Send + Sync {
 
     /// Every token, revoked ones included, by id.
     fn list_tokens(&self) -> BoxFuture<'_, Result<Vec<TokenRecord>, StoreError>>;
+
+    /// A cheap summary of the tokens that changes with every creation and revocation.
+    fn token_marker(&self) -> BoxFuture<'_, Result<TokenMarker, StoreError>>;
 
     /// ICertView: requests matching a query.
     fn view_requests<'a>(

@@ -269,6 +269,9 @@ impl Store for MemStore {
     ) -> BoxFuture<'a, Result<Option<signet_core::CertificateStatus>, StoreError>> {
         Box::pin(async { Ok(None) })
     }
+    fn token_marker(&self) -> BoxFuture<'_, Result<signet_core::TokenMarker, StoreError>> {
+        Box::pin(async { Ok(signet_core::TokenMarker::default()) })
+    }
     fn take_lease(
         &self,
         _claim: signet_core::LeaseClaim,

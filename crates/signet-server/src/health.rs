@@ -13,9 +13,9 @@ pub struct Health {
 }
 
 impl Health {
-    /// Records a check's outcome; returns whether the state changed (for logging).
-    pub fn set_database(&self, outcome: Result<(), String>) -> bool {
-        let problem = outcome.err();
+    /// Records a check's outcome (`None`: reachable; `Some(why)`: not); returns whether the
+    /// state changed (for logging).
+    pub fn set_database(&self, problem: Option<String>) -> bool {
         let mut current = self
             .database
             .write()

@@ -38,6 +38,14 @@ pub(crate) fn from_unix(secs: i64) -> Option<SystemTime> {
     }
 }
 
+/// Milliseconds since the Unix epoch (0 before it), for the columns that need sub-second
+/// times (exit backoff, leases).
+pub(crate) fn to_unix_millis(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// A `u64` cursor or sequence number as SQLite's signed integer.
 pub(crate) fn seq_to_sql(seq: u64, what: &str) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::Backend(format!("{what} {seq} is out of range")))

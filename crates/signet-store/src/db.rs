@@ -42,10 +42,34 @@ pub(crate) enum Value<'r> {
     Blob(&'r [u8]),
 }
 
+/// Why a column's value cannot be read as the record needs it. Reported inside a
+/// `StoreError` naming the table, row and column (a corrupt row, never a panic).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ValueError {
+    #[error("expected {expected}, found {found}")]
+    Kind {
+        expected: &'static str,
+        found: &'static str,
+    },
+    #[error("{0} is out of range")]
+    OutOfRange(i64),
+    #[error("text that is not UTF-8")]
+    NotUtf8,
+    #[error("a floating-point value ({0})")]
+    Float(f64),
+    #[error("no column {column} (the row has {len})")]
+    NoColumn { column: usize, len: usize },
+    #[error("column {column} has type {type_name}, which the store does not read")]
+    Unsupported { column: String, type_name: String },
+    /// The database client could not read the value.
+    #[error("{0}")]
+    Client(String),
+}
+
 /// One row of a result, column by column (from 0).
 pub(crate) trait Row {
     /// The column's value; `Err` says why it cannot be read (a type neither backend stores).
-    fn value(&self, column: usize) -> Result<Value<'_>, String>;
+    fn value(&self, column: usize) -> Result<Value<'_>, ValueError>;
 }
 
 /// A connection the record modules run their statements on.
@@ -176,51 +200,60 @@ macro_rules! params {
 /// A Rust value read from a column: what [`crate::row::Columns::next`] and [`query_value`]
 /// return.
 pub(crate) trait FromValue: Sized {
-    fn from_value(v: Value<'_>) -> Result<Self, String>;
+    fn from_value(v: Value<'_>) -> Result<Self, ValueError>;
 }
 
 impl FromValue for i64 {
-    fn from_value(v: Value<'_>) -> Result<i64, String> {
+    fn from_value(v: Value<'_>) -> Result<i64, ValueError> {
         match v {
             Value::Int(i) => Ok(i),
-            other => Err(format!("expected an integer, found {}", other.kind())),
+            other => Err(ValueError::Kind {
+                expected: "an integer",
+                found: other.kind(),
+            }),
         }
     }
 }
 
 impl FromValue for u32 {
-    fn from_value(v: Value<'_>) -> Result<u32, String> {
+    fn from_value(v: Value<'_>) -> Result<u32, ValueError> {
         let i = i64::from_value(v)?;
-        u32::try_from(i).map_err(|_| format!("{i} is out of range"))
+        u32::try_from(i).map_err(|_| ValueError::OutOfRange(i))
     }
 }
 
 impl FromValue for bool {
-    fn from_value(v: Value<'_>) -> Result<bool, String> {
+    fn from_value(v: Value<'_>) -> Result<bool, ValueError> {
         i64::from_value(v).map(|i| i != 0)
     }
 }
 
 impl FromValue for String {
-    fn from_value(v: Value<'_>) -> Result<String, String> {
+    fn from_value(v: Value<'_>) -> Result<String, ValueError> {
         match v {
             Value::Text(t) => Ok(t.to_string()),
-            other => Err(format!("expected text, found {}", other.kind())),
+            other => Err(ValueError::Kind {
+                expected: "text",
+                found: other.kind(),
+            }),
         }
     }
 }
 
 impl FromValue for Vec<u8> {
-    fn from_value(v: Value<'_>) -> Result<Vec<u8>, String> {
+    fn from_value(v: Value<'_>) -> Result<Vec<u8>, ValueError> {
         match v {
             Value::Blob(b) => Ok(b.to_vec()),
-            other => Err(format!("expected bytes, found {}", other.kind())),
+            other => Err(ValueError::Kind {
+                expected: "bytes",
+                found: other.kind(),
+            }),
         }
     }
 }
 
 impl<T: FromValue> FromValue for Option<T> {
-    fn from_value(v: Value<'_>) -> Result<Option<T>, String> {
+    fn from_value(v: Value<'_>) -> Result<Option<T>, ValueError> {
         match v {
             Value::Null => Ok(None),
             v => T::from_value(v).map(Some),
@@ -272,17 +305,17 @@ pub(crate) fn has_table(conn: &dyn Db, name: &str) -> Result<bool, StoreError> {
 /// A row's first columns as a Rust value: the first column ([`FromValue`]), or the first
 /// two as a pair.
 pub(crate) trait Leading: Sized {
-    fn read(row: &dyn Row) -> Result<Self, String>;
+    fn read(row: &dyn Row) -> Result<Self, ValueError>;
 }
 
 impl<T: FromValue> Leading for T {
-    fn read(row: &dyn Row) -> Result<T, String> {
+    fn read(row: &dyn Row) -> Result<T, ValueError> {
         row.value(0).and_then(T::from_value)
     }
 }
 
 impl<A: FromValue, B: FromValue> Leading for (A, B) {
-    fn read(row: &dyn Row) -> Result<(A, B), String> {
+    fn read(row: &dyn Row) -> Result<(A, B), ValueError> {
         Ok((
             row.value(0).and_then(A::from_value)?,
             row.value(1).and_then(B::from_value)?,
@@ -447,16 +480,19 @@ impl rusqlite::ToSql for Param<'_> {
 }
 
 impl Row for rusqlite::Row<'_> {
-    fn value(&self, column: usize) -> Result<Value<'_>, String> {
+    fn value(&self, column: usize) -> Result<Value<'_>, ValueError> {
         use rusqlite::types::ValueRef;
-        match self.get_ref(column).map_err(|e| e.to_string())? {
+        match self
+            .get_ref(column)
+            .map_err(|e| ValueError::Client(e.to_string()))?
+        {
             ValueRef::Null => Ok(Value::Null),
             ValueRef::Integer(i) => Ok(Value::Int(i)),
             ValueRef::Text(t) => std::str::from_utf8(t)
                 .map(Value::Text)
-                .map_err(|_| "text that is not UTF-8".to_string()),
+                .map_err(|_| ValueError::NotUtf8),
             ValueRef::Blob(b) => Ok(Value::Blob(b)),
-            ValueRef::Real(r) => Err(format!("a floating-point value ({r})")),
+            ValueRef::Real(r) => Err(ValueError::Float(r)),
         }
     }
 }

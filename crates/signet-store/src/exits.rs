@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use signet_core::{CaName, ExitFailure, ExitState, ParkEvent, ParkedEvent, RequestId, StoreError};
 
-use crate::codec::{seq_to_sql, to_unix};
+use crate::codec::{seq_to_sql, to_unix, to_unix_millis};
 use crate::db::{Db, query_one};
 use crate::params;
 use crate::row::{Columns, FromRow, Key, Statement, query_all, query_opt, select};
@@ -145,7 +145,7 @@ pub(crate) fn record_success(
 ) -> Result<(), StoreError> {
     conn.execute(
         UPSERT_SUCCESS,
-        &params![ca.as_str(), exit, millis(SystemTime::now())],
+        &params![ca.as_str(), exit, to_unix_millis(SystemTime::now())],
         "recording an exit delivery",
     )?;
     conn.execute(
@@ -165,7 +165,7 @@ pub(crate) fn exit_failed(conn: &dyn Db, f: &ExitFailure) -> Result<(), StoreErr
             f.exit,
             seq,
             i64::from(f.attempts),
-            millis(f.next_attempt_at),
+            to_unix_millis(f.next_attempt_at),
             f.error
         ],
         "recording an exit failure",
@@ -228,12 +228,6 @@ pub(crate) fn unpark_event(
         crate::audit::append(conn, record, None)?;
     }
     Ok(())
-}
-
-fn millis(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn from_millis(ms: i64) -> Option<SystemTime> {

@@ -2,6 +2,7 @@
 
 use signet_core::{LeaseClaim, StoreError};
 
+use crate::codec::to_unix_millis;
 use crate::db::{Db, query_value};
 use crate::params;
 
@@ -22,11 +23,6 @@ pub(crate) struct Release {
     pub(crate) holder: String,
 }
 
-fn millis(t: std::time::SystemTime) -> i64 {
-    t.duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 pub(crate) fn take(conn: &dyn Db, claim: &LeaseClaim) -> Result<bool, StoreError> {
     let holder: Option<String> = query_value(
         conn,
@@ -34,8 +30,8 @@ pub(crate) fn take(conn: &dyn Db, claim: &LeaseClaim) -> Result<bool, StoreError
         &params![
             claim.name,
             claim.holder,
-            millis(claim.until),
-            millis(claim.now)
+            to_unix_millis(claim.until),
+            to_unix_millis(claim.now)
         ],
         "taking a lease",
     )?;

@@ -505,6 +505,10 @@ impl Store for SqlStore {
         Box::pin(self.readers.run(tokens::list_tokens))
     }
 
+    fn token_marker(&self) -> BoxFuture<'_, Result<signet_core::TokenMarker, StoreError>> {
+        Box::pin(self.readers.run(tokens::token_marker))
+    }
+
     fn view_requests<'a>(
         &'a self,
         ca: &'a CaName,

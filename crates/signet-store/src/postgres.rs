@@ -56,34 +56,27 @@ pub(crate) fn open(
     };
     let readers = Readers::start(connect, READERS, false)?;
     let writer = Writer::start(
-        Box::new(PgWriter {
-            config,
-            conn: Some(conn),
-        }),
+        Box::new(PgWriter { config, conn }),
         audit_keys.chain.clone(),
     )?;
     Ok((writer, readers))
 }
 
-/// The writer thread's connection, reopened when lost.
+/// The writer thread's connection, reopened when lost (a lost one stays until a new one
+/// opens: every statement on it fails as `Unavailable`).
 struct PgWriter {
     config: Arc<PgConfig>,
-    /// `None` after a reconnection failed; the next batch tries again.
-    conn: Option<PgConn>,
+    conn: PgConn,
 }
 
 impl WriteConn for PgWriter {
     fn db(&self) -> &dyn Db {
-        match &self.conn {
-            Some(conn) => conn,
-            None => &Disconnected,
-        }
+        &self.conn
     }
 
     fn begin(&mut self, light: bool) -> Result<(), StoreError> {
-        if self.conn.as_ref().is_none_or(PgConn::is_broken) {
-            self.conn = None;
-            self.conn = Some(self.config.connect()?);
+        if self.conn.is_broken() {
+            self.conn = self.config.connect()?;
             tracing::info!(database = %self.config.redacted_url(), "storage writer reconnected");
         }
         let db = self.db();
@@ -98,53 +91,12 @@ impl WriteConn for PgWriter {
     }
 
     fn rollback(&mut self) {
-        if let Some(conn) = &self.conn
-            && !conn.is_broken()
-            && let Err(e) = conn.batch("ROLLBACK", "rolling back a write transaction")
+        if !self.conn.is_broken()
+            && let Err(e) = self
+                .conn
+                .batch("ROLLBACK", "rolling back a write transaction")
         {
             tracing::error!(error = %e, "could not roll back a write transaction");
         }
-    }
-}
-
-/// What the writer runs on while it has no connection: every statement fails.
-struct Disconnected;
-
-impl Disconnected {
-    fn error(context: &str) -> StoreError {
-        StoreError::Unavailable(format!("{context}: the database connection is lost"))
-    }
-}
-
-impl Db for Disconnected {
-    fn dialect(&self) -> crate::db::Dialect {
-        crate::db::Dialect::Postgres
-    }
-
-    fn execute(
-        &self,
-        _sql: &str,
-        _params: &[crate::db::Param<'_>],
-        context: &'static str,
-    ) -> Result<u64, StoreError> {
-        Err(Disconnected::error(context))
-    }
-
-    fn each_row(
-        &self,
-        _sql: &str,
-        _params: &[crate::db::Param<'_>],
-        context: &'static str,
-        _each: &mut dyn FnMut(&dyn crate::db::Row) -> Result<bool, StoreError>,
-    ) -> Result<(), StoreError> {
-        Err(Disconnected::error(context))
-    }
-
-    fn batch(&self, _sql: &str, context: &'static str) -> Result<(), StoreError> {
-        Err(Disconnected::error(context))
-    }
-
-    fn is_broken(&self) -> bool {
-        true
     }
 }

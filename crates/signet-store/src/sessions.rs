@@ -4,7 +4,6 @@
 
 use std::time::SystemTime;
 
-use serde_json::{Value as Json, json};
 use signet_api::acme::AcmeStoreError;
 use signet_api::web_session::{SessionCertificate, SessionCutoff, SessionStore, WebSession};
 use signet_api::{BoxFuture, Identity, Roles};
@@ -51,7 +50,8 @@ impl FromRow for WebSession {
             .try_into()
             .map_err(|_| c.bad("key", "not 32 bytes"))?;
         let identity: String = c.next("identity")?;
-        let identity = identity_from_json(&identity).map_err(|e| c.bad("identity", &e))?;
+        let identity =
+            identity_from_json(&identity).map_err(|e| c.bad("identity", &e.to_string()))?;
         let issuer: Option<Vec<u8>> = c.next("cert_issuer")?;
         let serial: Option<String> = c.next("cert_serial")?;
         let not_after = c.opt_time("cert_not_after")?;
@@ -77,40 +77,51 @@ impl FromRow for WebSession {
     }
 }
 
-fn identity_to_json(i: &Identity) -> String {
-    json!({
-        "name": i.name,
-        "roles": i.roles.to_string(),
-        "cas": i.cas.iter().map(CaName::as_str).collect::<Vec<_>>(),
-        "groups": i.groups,
-        "via": i.via,
-    })
-    .to_string()
+/// A session's identity as stored: JSON, the roles as their list (`admin,manager`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredIdentity {
+    name: String,
+    roles: String,
+    cas: Vec<String>,
+    groups: Vec<String>,
+    via: String,
 }
 
-fn identity_from_json(s: &str) -> Result<Identity, String> {
-    let v: Json = serde_json::from_str(s).map_err(|e| format!("not JSON: {e}"))?;
-    let text = |k: &str| v[k].as_str().map(str::to_string).ok_or(format!("no {k}"));
-    let list = |k: &str| -> Result<Vec<String>, String> {
-        v[k].as_array()
-            .ok_or(format!("no {k}"))?
-            .iter()
-            .map(|x| {
-                x.as_str()
-                    .map(str::to_string)
-                    .ok_or(format!("{k}: not text"))
-            })
-            .collect()
+/// A stored identity that does not decode.
+#[derive(Debug, thiserror::Error)]
+enum IdentityError {
+    #[error("not the JSON of an identity: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Role(#[from] signet_api::auth::UnknownRole),
+    #[error(transparent)]
+    Ca(#[from] signet_api::ids::IdError),
+}
+
+fn identity_to_json(i: &Identity) -> String {
+    let stored = StoredIdentity {
+        name: i.name.clone(),
+        roles: i.roles.to_string(),
+        cas: i.cas.iter().map(|c| c.as_str().to_string()).collect(),
+        groups: i.groups.clone(),
+        via: i.via.clone(),
     };
+    // Strings and lists of strings always serialize.
+    serde_json::to_string(&stored).unwrap_or_default()
+}
+
+fn identity_from_json(s: &str) -> Result<Identity, IdentityError> {
+    let stored: StoredIdentity = serde_json::from_str(s)?;
     Ok(Identity {
-        name: text("name")?,
-        roles: Roles::parse_list(&text("roles")?).map_err(|e| e.to_string())?,
-        cas: list("cas")?
+        name: stored.name,
+        roles: Roles::parse_list(&stored.roles)?,
+        cas: stored
+            .cas
             .iter()
-            .map(|c| CaName::new(c).map_err(|e| e.to_string()))
+            .map(|c| CaName::new(c))
             .collect::<Result<_, _>>()?,
-        groups: list("groups")?,
-        via: text("via")?,
+        groups: stored.groups,
+        via: stored.via,
     })
 }
 
@@ -171,7 +182,9 @@ pub(crate) fn execute(conn: &dyn Db, w: &SessionWrite) -> Result<AcmeDone, Store
             let identity = identity
                 .map(|s| identity_from_json(&s))
                 .transpose()
-                .map_err(|e| crate::codec::corrupt("web_sessions", "?", "identity", &e))?;
+                .map_err(|e| {
+                    crate::codec::corrupt("web_sessions", "?", "identity", &e.to_string())
+                })?;
             Ok(AcmeDone::Session(identity.map(Box::new)))
         }
     }

@@ -74,6 +74,22 @@ const LIVE_TOKEN_NAMED: &str = "SELECT name FROM tokens WHERE lower(name) = lowe
     AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2) LIMIT 1";
 const REVOKE_TOKEN: &str = "UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL";
 
+const MARKER: &str = "SELECT count(*), coalesce(max(id), 0), count(revoked_at) FROM tokens";
+
+pub(crate) fn token_marker(conn: &dyn Db) -> Result<signet_core::TokenMarker, StoreError> {
+    let mut marker = None;
+    conn.each_row(MARKER, &[], "summarising tokens", &mut |row| {
+        let mut c = Columns::new(row, "tokens");
+        marker = Some(signet_core::TokenMarker {
+            tokens: c.unsigned("count")?,
+            newest_id: c.unsigned("max(id)")?,
+            revoked: c.unsigned("count(revoked_at)")?,
+        });
+        Ok(false)
+    })?;
+    Ok(marker.unwrap_or_default())
+}
+
 pub(crate) fn list_tokens(conn: &dyn Db) -> Result<Vec<TokenRecord>, StoreError> {
     query_all(conn, &TOKENS, &[], "reading tokens")
 }

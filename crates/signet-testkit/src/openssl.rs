@@ -50,3 +50,54 @@ pub fn verify_certificate(dir: &Path, ca: &[u8], leaf: &[u8], at: SystemTime) {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 path")
 }
+
+/// Asks `answer` (an OCSP responder: request DER in, response DER out) about `leaf`, with
+/// the request `openssl ocsp` makes, and returns what `openssl ocsp` says of the answer after
+/// checking its signature against the CA certificate: `good`, `revoked` or `unknown`.
+pub fn ocsp_status(
+    dir: &Path,
+    ca: &[u8],
+    leaf: &[u8],
+    answer: impl FnOnce(&[u8]) -> Vec<u8>,
+) -> String {
+    let ca = write_pem(dir, "ca.pem", "CERTIFICATE", ca);
+    let cert = write_pem(dir, "leaf.pem", "CERTIFICATE", leaf);
+    let request = dir.join("ocsp-request.der");
+    let out = run(&[
+        "ocsp",
+        "-issuer",
+        path_str(&ca),
+        "-cert",
+        path_str(&cert),
+        "-no_nonce",
+        "-reqout",
+        path_str(&request),
+    ]);
+    assert!(out.status.success(), "openssl ocsp -reqout: {out:?}");
+    let der = std::fs::read(&request).expect("reading the OCSP request");
+    let response = dir.join("ocsp-response.der");
+    std::fs::write(&response, answer(&der)).expect("writing the OCSP response");
+    let out = run(&[
+        "ocsp",
+        "-respin",
+        path_str(&response),
+        "-issuer",
+        path_str(&ca),
+        "-cert",
+        path_str(&cert),
+        "-CAfile",
+        path_str(&ca),
+        "-no_nonce",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.contains("Response verify OK"),
+        "openssl ocsp -respin: {stdout}{stderr}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("leaf.pem:"))
+        .unwrap_or_else(|| panic!("no status line: {stdout}"));
+    line.rsplit(": ").next().unwrap_or("").trim().to_string()
+}

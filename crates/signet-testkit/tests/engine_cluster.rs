@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use signet_core::{
     ModuleError, RequestStatus, RevocationReason, Role, Roles, SerialNumber, Store,
 };
 use signet_testkit::identity::{admin, manager, requester};
-use signet_testkit::openssl::{path_str, run, write_pem};
+use signet_testkit::openssl::{self, path_str, run, write_pem};
 use signet_testkit::policies::AlwaysIssue;
 use signet_testkit::{Cluster, FakeClock, TestCa, block_on};
 
@@ -121,51 +120,9 @@ fn openssl_crl_lists(c: &Cluster, der: &[u8], serial: &SerialNumber) -> bool {
 /// returns what `openssl ocsp` says of the answer after checking its signature against the
 /// CA certificate: `good` or `revoked`.
 fn ocsp_status(c: &Cluster, node: &Authority, leaf: &[u8]) -> String {
-    let dir = c.scratch();
-    let ca = write_pem(dir, "ca.pem", "CERTIFICATE", &c.ca_certificate);
-    let cert = write_pem(dir, "leaf.pem", "CERTIFICATE", leaf);
-    let request = dir.join("ocsp-request.der");
-    let out = run(&[
-        "ocsp",
-        "-issuer",
-        path_str(&ca),
-        "-cert",
-        path_str(&cert),
-        "-no_nonce",
-        "-reqout",
-        path_str(&request),
-    ]);
-    assert!(out.status.success(), "openssl ocsp -reqout: {out:?}");
-    let answer = block_on(node.ocsp("demo", &std::fs::read(&request).unwrap()));
-    let response = dir.join("ocsp-response.der");
-    std::fs::write(&response, &answer.der[..]).unwrap();
-    check_response(&ca, &cert, &response)
-}
-
-fn check_response(ca: &Path, cert: &Path, response: &Path) -> String {
-    let out = run(&[
-        "ocsp",
-        "-respin",
-        path_str(response),
-        "-issuer",
-        path_str(ca),
-        "-cert",
-        path_str(cert),
-        "-CAfile",
-        path_str(ca),
-        "-no_nonce",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stderr.contains("Response verify OK"),
-        "openssl ocsp -respin: {stdout}{stderr}"
-    );
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("leaf.pem:"))
-        .unwrap_or_else(|| panic!("no status line: {stdout}"));
-    line.rsplit(": ").next().unwrap_or("").trim().to_string()
+    openssl::ocsp_status(c.scratch(), &c.ca_certificate, leaf, |request| {
+        block_on(node.ocsp("demo", request)).der.to_vec()
+    })
 }
 
 /// One maintenance pass of a node, as the server's loop runs it: lease renewal, the

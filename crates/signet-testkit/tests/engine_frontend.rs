@@ -13,7 +13,7 @@ use signet_api::ids::{CaName, SerialNumber};
 use signet_api::model::{RequestStatus, RevocationReason};
 use signet_api::revocation::{HolderRequest, HolderRevocation, PublicRevocation};
 use signet_testkit::identity::{auditor, manager, requester};
-use signet_testkit::openssl::{path_str, run, write_pem};
+use signet_testkit::openssl;
 use signet_testkit::policies::AlwaysIssue;
 use signet_testkit::{Harness, TestCa, block_on};
 
@@ -83,47 +83,9 @@ fn issue(fe: &FrontEnd, ca: &CaName, host: &str) -> (SerialNumber, Vec<u8>) {
 /// returns what `openssl ocsp` says of the answer after checking its signature with the
 /// CA certificate: `good` or `revoked`.
 fn ocsp_status(h: &Harness, fe: &FrontEnd, leaf: &[u8]) -> String {
-    let dir = h.scratch();
-    let ca = write_pem(dir, "ca.pem", "CERTIFICATE", &h.ca_certificate);
-    let cert = write_pem(dir, "leaf.pem", "CERTIFICATE", leaf);
-    let request = dir.join("ocsp-request.der");
-    let out = run(&[
-        "ocsp",
-        "-issuer",
-        path_str(&ca),
-        "-cert",
-        path_str(&cert),
-        "-no_nonce",
-        "-reqout",
-        path_str(&request),
-    ]);
-    assert!(out.status.success(), "openssl ocsp -reqout: {out:?}");
-    let answer = block_on(fe.public.ocsp(&h.ca, &std::fs::read(&request).unwrap()));
-    let response = dir.join("ocsp-response.der");
-    std::fs::write(&response, &answer.der[..]).unwrap();
-    let out = run(&[
-        "ocsp",
-        "-respin",
-        path_str(&response),
-        "-issuer",
-        path_str(&ca),
-        "-cert",
-        path_str(&cert),
-        "-CAfile",
-        path_str(&ca),
-        "-no_nonce",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stderr.contains("Response verify OK"),
-        "openssl ocsp -respin: {stdout}{stderr}"
-    );
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("leaf.pem:"))
-        .unwrap_or_else(|| panic!("no status line: {stdout}"));
-    line.rsplit(": ").next().unwrap_or("").trim().to_string()
+    openssl::ocsp_status(h.scratch(), &h.ca_certificate, leaf, |request| {
+        block_on(fe.public.ocsp(&h.ca, request)).der.to_vec()
+    })
 }
 
 #[test]

@@ -2,11 +2,9 @@
 //! engine publishes and by the OCSP responses it signs, both checked with `openssl`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-
 use signet_core::{EnrollError, RequestStatus, RevocationReason, SerialNumber, Store};
 use signet_testkit::identity::{admin, manager, requester};
-use signet_testkit::openssl::{path_str, run, write_pem};
+use signet_testkit::openssl::{self, path_str, run, write_pem};
 use signet_testkit::policies::AlwaysIssue;
 use signet_testkit::{Harness, TestCa, block_on};
 
@@ -71,51 +69,9 @@ fn entries(crl: &[u8]) -> Vec<(SerialNumber, Option<u8>)> {
 /// Asks the engine about `leaf` over OCSP (the request made by `openssl ocsp`) and returns
 /// what `openssl ocsp` says of the answer after checking its signature: `good`, `revoked`.
 fn ocsp_status(h: &Harness, leaf: &[u8]) -> String {
-    let dir = h.scratch();
-    let ca = write_pem(dir, "ca.pem", "CERTIFICATE", &h.ca_certificate);
-    let cert = write_pem(dir, "leaf.pem", "CERTIFICATE", leaf);
-    let request = dir.join("ocsp-request.der");
-    let out = run(&[
-        "ocsp",
-        "-issuer",
-        path_str(&ca),
-        "-cert",
-        path_str(&cert),
-        "-no_nonce",
-        "-reqout",
-        path_str(&request),
-    ]);
-    assert!(out.status.success(), "openssl ocsp -reqout: {out:?}");
-    let answer = block_on(h.authority.ocsp("demo", &std::fs::read(&request).unwrap()));
-    let response = dir.join("ocsp-response.der");
-    std::fs::write(&response, &answer.der[..]).unwrap();
-    check_response(&ca, &cert, &response)
-}
-
-fn check_response(ca: &Path, cert: &Path, response: &Path) -> String {
-    let out = run(&[
-        "ocsp",
-        "-respin",
-        path_str(response),
-        "-issuer",
-        path_str(ca),
-        "-cert",
-        path_str(cert),
-        "-CAfile",
-        path_str(ca),
-        "-no_nonce",
-    ]);
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stderr.contains("Response verify OK"),
-        "openssl ocsp -respin: {stdout}{stderr}"
-    );
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("leaf.pem:"))
-        .unwrap_or_else(|| panic!("no status line: {stdout}"));
-    line.rsplit(": ").next().unwrap_or("").trim().to_string()
+    openssl::ocsp_status(h.scratch(), &h.ca_certificate, leaf, |request| {
+        block_on(h.authority.ocsp("demo", request)).der.to_vec()
+    })
 }
 
 #[test]

@@ -32,14 +32,13 @@ impl HealthCheck {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
                 }
-                let outcome = match tokio::time::timeout(TIMEOUT, store.audit_head()).await {
-                    Ok(Ok(_)) => Ok(()),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!("no answer within {TIMEOUT:?}")),
+                let problem = match tokio::time::timeout(TIMEOUT, store.audit_head()).await {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some(format!("no answer within {TIMEOUT:?}")),
                 };
-                let failed = outcome.as_ref().err().cloned();
-                if health.set_database(outcome) {
-                    match failed {
+                if health.set_database(problem.clone()) {
+                    match problem {
                         Some(why) => {
                             tracing::error!(error = %why, "the database cannot be reached: /healthz answers 503")
                         }

@@ -15,7 +15,7 @@ use postgres::types::{IsNull, ToSql, Type};
 use postgres::{Client, Statement};
 use signet_core::StoreError;
 
-use crate::db::{Db, Dialect, Param, Row, Value};
+use crate::db::{Db, Dialect, Param, Row, Value, ValueError};
 
 /// How many prepared statements a connection keeps before it forgets them all. The record
 /// modules' statements are a few hundred fixed strings; some are built at run time (view
@@ -402,14 +402,14 @@ fn wrong_type(what: &str, ty: &Type) -> Box<dyn std::error::Error + Sync + Send>
 /// the texts, BYTEA, and NULL for any of them. Any other type (NUMERIC from `sum()`, say) is
 /// an error naming it: the statement should cast.
 impl Row for postgres::Row {
-    fn value(&self, column: usize) -> Result<Value<'_>, String> {
+    fn value(&self, column: usize) -> Result<Value<'_>, ValueError> {
         let Some(col) = self.columns().get(column) else {
-            return Err(format!(
-                "no column {column} (the row has {})",
-                self.columns().len()
-            ));
+            return Err(ValueError::NoColumn {
+                column,
+                len: self.columns().len(),
+            });
         };
-        let err = |e: postgres::Error| format!("column {}: {e}", col.name());
+        let err = |e: postgres::Error| ValueError::Client(format!("column {}: {e}", col.name()));
         let value = match *col.type_() {
             Type::INT8 => self
                 .try_get::<_, Option<i64>>(column)
@@ -436,10 +436,10 @@ impl Row for postgres::Row {
                 .map_err(err)?
                 .map(Value::Blob),
             ref other => {
-                return Err(format!(
-                    "column {} has type {other}, which the store does not read",
-                    col.name()
-                ));
+                return Err(ValueError::Unsupported {
+                    column: col.name().to_string(),
+                    type_name: other.to_string(),
+                });
             }
         };
         Ok(value.unwrap_or(Value::Null))

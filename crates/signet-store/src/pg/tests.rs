@@ -13,7 +13,7 @@ use signet_testkit::postgres::PgCluster;
 
 use super::migrate::latest_version;
 use super::{PgConfig, PgConfigError, PgConn, migrate};
-use crate::db::{Db, Dialect, Param, Value, query_value};
+use crate::db::{Db, Dialect, Param, Value, ValueError, query_value};
 
 /// A cluster with an empty database `signet`.
 fn cluster() -> PgCluster {
@@ -34,8 +34,8 @@ fn rows(conn: &PgConn, sql: &str, params: &[Param<'_>]) -> Vec<Vec<Result<Owned,
         let mut i = 0;
         loop {
             match row.value(i) {
-                Err(e) if e.starts_with("no column") => break,
-                v => cols.push(v.map(Owned::from)),
+                Err(ValueError::NoColumn { .. }) => break,
+                v => cols.push(v.map(Owned::from).map_err(|e| e.to_string())),
             }
             i += 1;
         }

@@ -6,7 +6,8 @@ use super::FreshStore;
 use super::builders::{ca, t};
 
 /// API tokens: created with every field, found by their hash, names unique among live
-/// tokens regardless of case (a revoked or expired token frees its name), revoked once.
+/// tokens regardless of case (a revoked or expired token frees its name), revoked once; the
+/// token marker moves with every change.
 pub async fn tokens(fresh: impl Fn() -> FreshStore) {
     let fresh = fresh();
     let store = &*fresh.store;
@@ -70,10 +71,15 @@ pub async fn tokens(fresh: impl Fn() -> FreshStore) {
     let dave = listed.iter().find(|r| r.id == dave).expect("dave listed");
     assert_eq!(dave.secret_seed, Some([5; 16]));
 
+    // The marker other nodes poll moves with every creation and revocation.
+    let before = store.token_marker().await.expect("marker");
+    assert_eq!(before.tokens, listed.len() as u64, "{before:?}");
     store
         .revoke_token(alice, t(1_700_000_100), Vec::new())
         .await
         .expect("revoke alice");
+    let after = store.token_marker().await.expect("marker");
+    assert_ne!(after, before, "a revocation moves the token marker");
     let again = store
         .revoke_token(alice, t(1_700_000_200), Vec::new())
         .await;

@@ -39,7 +39,7 @@ use signet_core::{AuditRecord, AuditTarget, NewAudit, StoreError};
 
 use crate::Database;
 use crate::codec::{from_unix, to_unix};
-use crate::db::{Db, has_table, query_one, query_value};
+use crate::db::{Db, Param, ToParam, has_table, insert_rows, query_one, query_value};
 use crate::params;
 use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
 
@@ -48,9 +48,8 @@ const DOMAIN_V2: &[u8] = b"signet-audit-v2\0";
 const GENESIS: [u8; 32] = [0; 32];
 
 const HEAD: &str = "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1";
-const INSERT: &str = "INSERT INTO audit \
-    (seq, at, actor, action, ca, target, details, prev_hash, hash) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+/// Where [`insert_rows`] puts records.
+const RECORDS: &str = "audit (seq, at, actor, action, ca, target, details, prev_hash, hash)";
 static ALL: Statement = Statement::new(|| select::<AuditRow>("FROM audit ORDER BY seq"));
 static AFTER: Statement =
     Statement::new(|| select::<AuditRow>("FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2"));
@@ -180,56 +179,79 @@ pub(crate) fn append(
     record: &NewAudit,
     this_request: Option<i64>,
 ) -> Result<(), StoreError> {
-    let head = match CACHED_HEAD.with(|h| h.borrow_mut().take()) {
+    append_all(conn, [(record, this_request)])
+}
+
+/// Appends records not about a request created with them ([`append_all`]).
+pub(crate) fn append_records(conn: &dyn Db, records: &[NewAudit]) -> Result<(), StoreError> {
+    append_all(conn, records.iter().map(|r| (r, None)))
+}
+
+/// Appends records at the head of the chain, in order, on the writer's open transaction:
+/// linked one after the other here, written with one multi-row INSERT. Each record comes with
+/// the id of the request it was created with, if any ([`target_text`]).
+pub(crate) fn append_all<'r>(
+    conn: &dyn Db,
+    records: impl IntoIterator<Item = (&'r NewAudit, Option<i64>)>,
+) -> Result<(), StoreError> {
+    let mut records = records.into_iter().peekable();
+    if records.peek().is_none() {
+        return Ok(());
+    }
+    let mut head = match CACHED_HEAD.with(|h| h.borrow_mut().take()) {
         Some(cached) => Some(cached),
         None => chain_head(conn)?,
     };
-    let (seq, prev) = match head {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS.to_vec()),
-    };
-    let at = to_unix(record.at)?;
-    let target = target_text(record, this_request);
-    let ca = record.ca.as_ref().map(|c| c.as_str());
-    let hash = WRITER_KEY.with(|k| {
-        let key = k.borrow();
-        if let Some(key) = key.as_ref()
-            && u64::try_from(seq).is_ok_and(|s| s < key.first_seq)
-        {
-            // The key was made for a longer log: records were deleted since.
-            return Err(StoreError::Backend(format!(
-                "audit record {seq} comes before the audit key's first record {}: records were deleted",
-                key.first_seq
-            )));
-        }
-        Ok(link_hash(
-            key.as_ref(),
-            seq,
-            at,
-            &record.actor,
-            &record.action,
-            ca,
-            &target,
-            &record.details,
-            &prev,
-        ))
-    })?;
-    conn.execute(
-        INSERT,
-        &params![
-            seq,
-            at,
-            record.actor,
-            record.action,
-            ca,
-            target,
-            record.details,
-            prev,
-            hash.as_slice()
-        ],
-        "appending an audit record",
-    )?;
-    CACHED_HEAD.with(|h| *h.borrow_mut() = Some((seq, hash.to_vec())));
+    let mut values = Vec::new();
+    for (record, this_request) in records {
+        let (seq, prev) = match head.take() {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, GENESIS.to_vec()),
+        };
+        let at = to_unix(record.at)?;
+        let target = target_text(record, this_request);
+        let ca = record.ca.as_ref().map(|c| c.as_str());
+        let hash = WRITER_KEY.with(|k| {
+            let key = k.borrow();
+            if let Some(key) = key.as_ref()
+                && u64::try_from(seq).is_ok_and(|s| s < key.first_seq)
+            {
+                // The key was made for a longer log: records were deleted since.
+                return Err(StoreError::Backend(format!(
+                    "audit record {seq} comes before the audit key's first record {}: records were deleted",
+                    key.first_seq
+                )));
+            }
+            Ok(link_hash(
+                key.as_ref(),
+                seq,
+                at,
+                &record.actor,
+                &record.action,
+                ca,
+                &target,
+                &record.details,
+                &prev,
+            ))
+        })?;
+        values.extend([
+            Param::Int(seq),
+            Param::Int(at),
+            record.actor.param(),
+            record.action.param(),
+            record
+                .ca
+                .as_ref()
+                .map_or(Param::Null, |c| c.as_str().param()),
+            Param::Text(target.into()),
+            record.details.param(),
+            Param::Blob(prev.into()),
+            Param::Blob(hash.to_vec().into()),
+        ]);
+        head = Some((seq, hash.to_vec()));
+    }
+    insert_rows(conn, RECORDS, 9, &values, "appending audit records")?;
+    CACHED_HEAD.with(|h| *h.borrow_mut() = head);
     Ok(())
 }
 

@@ -86,6 +86,16 @@ pub(crate) trait Db {
         context: &'static str,
     ) -> Result<u64, StoreError>;
 
+    /// Runs a statement like [`execute`](Db::execute), but one whose text is seldom the same
+    /// twice (a multi-row INSERT of however many rows a batch has): it is not prepared and
+    /// kept, so it costs PostgreSQL one round trip and evicts nothing from the statement cache.
+    fn execute_once(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        context: &'static str,
+    ) -> Result<u64, StoreError>;
+
     /// Runs a query and calls `each` with every row, until it returns `Ok(false)` or the rows
     /// end.
     fn each_row(
@@ -388,8 +398,10 @@ const ROWS_PER_INSERT: usize = 200;
 
 /// Inserts rows of `width` values each (`values` is their concatenation, row by row) into
 /// `into` (`table (col, ...)`) with as few statements as possible: one multi-row INSERT per
-/// [`ROWS_PER_INSERT`] rows, so a request's extensions or a copied table cost one round
-/// trip, not one per row.
+/// [`ROWS_PER_INSERT`] rows, so a request's extensions, a batch of requests or a copied
+/// table cost one round trip, not one per row. The rows are inserted in order (an identity
+/// column numbers them in that order). A single row's statement is prepared and kept like
+/// any other; a multi-row one runs once ([`Db::execute_once`]).
 pub(crate) fn insert_rows(
     conn: &dyn Db,
     into: &str,
@@ -413,7 +425,11 @@ pub(crate) fn insert_rows(
             }
             sql.push(')');
         }
-        conn.execute(&sql, chunk, context)?;
+        if rows == 1 {
+            conn.execute(&sql, chunk, context)?;
+        } else {
+            conn.execute_once(&sql, chunk, context)?;
+        }
     }
     Ok(())
 }
@@ -433,6 +449,21 @@ impl Db for rusqlite::Connection {
     ) -> Result<u64, StoreError> {
         let mut stmt = self
             .prepare_cached(sql)
+            .map_err(crate::codec::sql_error(context))?;
+        let changed = stmt
+            .execute(rusqlite::params_from_iter(params))
+            .map_err(crate::codec::sql_error(context))?;
+        Ok(changed as u64)
+    }
+
+    fn execute_once(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        context: &'static str,
+    ) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .prepare(sql)
             .map_err(crate::codec::sql_error(context))?;
         let changed = stmt
             .execute(rusqlite::params_from_iter(params))

@@ -200,9 +200,7 @@ pub(crate) fn park_event(conn: &dyn Db, p: &ParkEvent) -> Result<(), StoreError>
         &params![p.ca.as_str(), p.exit, seq],
         "clearing an exit failure",
     )?;
-    for record in &p.audit {
-        crate::audit::append(conn, record, None)?;
-    }
+    crate::audit::append_records(conn, &p.audit)?;
     Ok(())
 }
 
@@ -224,9 +222,7 @@ pub(crate) fn unpark_event(
             "event {seq} is not parked for exit {exit:?} of CA {ca}"
         )));
     }
-    for record in audit {
-        crate::audit::append(conn, record, None)?;
-    }
+    crate::audit::append_records(conn, audit)?;
     Ok(())
 }
 

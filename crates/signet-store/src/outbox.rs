@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use signet_core::{CaName, Event, NewEvent, OutboxEvent, RequestId, StoreError};
 
 use crate::codec::{corrupt, seq_to_sql, to_unix};
-use crate::db::{Db, query_value};
+use crate::db::{Db, Param, ToParam, insert_rows, query_value};
 use crate::params;
 use crate::row::{Columns, FromRow, Statement, query_all, select};
 
@@ -40,8 +40,8 @@ static OUTBOX_AFTER: Statement = Statement::new(|| {
 });
 const HEAD: &str = "SELECT seq FROM outbox WHERE ca = ?1 ORDER BY seq DESC LIMIT 1";
 const EXIT_CURSOR: &str = "SELECT seq FROM exit_cursors WHERE ca = ?1 AND exit = ?2";
-const INSERT_EVENT: &str =
-    "INSERT INTO outbox (ca, event, request_id, at, details) VALUES (?1, ?2, ?3, ?4, ?5)";
+/// Where [`insert_rows`] puts events (see [`EventRows`]).
+const EVENTS: &str = "outbox (ca, event, request_id, at, details)";
 const UPSERT_CURSOR: &str = "INSERT INTO exit_cursors (ca, exit, seq, updated_at) \
     VALUES (?1, ?2, ?3, ?4) \
     ON CONFLICT (ca, exit) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at \
@@ -93,21 +93,18 @@ fn head(conn: &dyn Db, ca: &CaName) -> Result<i64, StoreError> {
 
 /// Events not tied to a new request, each at its own time.
 pub(crate) fn append_events(conn: &dyn Db, events: &[NewEvent]) -> Result<(), StoreError> {
+    let mut rows = EventRows::default();
     for e in events {
         // A request id that does not exist fails the foreign key.
-        conn.execute(
-            INSERT_EVENT,
-            &params![
-                e.ca.as_str(),
-                e.event.bit(),
-                e.request_id.map(RequestId::get),
-                to_unix(e.at)?,
-                e.details
-            ],
-            "recording an event",
-        )?;
+        rows.push(
+            &e.ca,
+            e.event,
+            e.request_id.map(RequestId::get),
+            to_unix(e.at)?,
+            &e.details,
+        );
     }
-    Ok(())
+    rows.insert(conn)
 }
 
 /// Events raised now by a change to an existing request, or to a CA (or none).
@@ -120,28 +117,40 @@ pub(crate) fn insert_events(
     if events.is_empty() {
         return Ok(());
     }
-    insert_events_at(conn, ca, request_id, to_unix(SystemTime::now())?, events)
+    let at = to_unix(SystemTime::now())?;
+    let mut rows = EventRows::default();
+    for (event, details) in events {
+        rows.push(ca, *event, request_id, at, details);
+    }
+    rows.insert(conn)
 }
 
-/// Events dated `at` (unix seconds).
-pub(crate) fn insert_events_at(
-    conn: &dyn Db,
-    ca: &CaName,
-    request_id: Option<i64>,
-    at: i64,
-    events: &[(Event, String)],
-) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
+/// Outbox rows to insert together, in order: the outbox numbers them in the order pushed.
+#[derive(Default)]
+pub(crate) struct EventRows<'a>(Vec<Param<'a>>);
+
+impl<'a> EventRows<'a> {
+    /// An event of `ca` about `request_id` (if any), dated `at` (unix seconds).
+    pub(crate) fn push(
+        &mut self,
+        ca: &'a CaName,
+        event: Event,
+        request_id: Option<i64>,
+        at: i64,
+        details: &'a str,
+    ) {
+        self.0.extend([
+            ca.as_str().param(),
+            Param::Int(i64::from(event.bit())),
+            request_id.map_or(Param::Null, Param::Int),
+            Param::Int(at),
+            details.param(),
+        ]);
     }
-    for (event, details) in events {
-        conn.execute(
-            INSERT_EVENT,
-            &params![ca.as_str(), event.bit(), request_id, at, details],
-            "recording an event",
-        )?;
+
+    pub(crate) fn insert(self, conn: &dyn Db) -> Result<(), StoreError> {
+        insert_rows(conn, EVENTS, 5, &self.0, "recording events")
     }
-    Ok(())
 }
 
 /// Moves the cursor forward (never back). Acknowledging past the CA's newest event is refused:

@@ -8,7 +8,7 @@ use signet_core::{
 };
 
 use crate::codec::{seq_to_sql, to_unix};
-use crate::db::{Db, Param, ToParam, insert_id, insert_rows, query_one, query_value};
+use crate::db::{Db, Dialect, Param, ToParam, insert_rows, query_one, query_value, query_values};
 use crate::params;
 use crate::row::{Columns, FromRow, Key, Statement, query_all, query_opt, select};
 
@@ -276,16 +276,19 @@ pub(crate) fn pending_count(
 
 // ---- Writes (on the writer thread) --------------------------------------------------------
 
-const INSERT_REQUEST: &str = "INSERT INTO requests \
-    (ca, status, format, raw, requester, profile, subject, submitted_at, resolved_at, message) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id";
-/// Where [`insert_rows`] puts a request's attributes and extensions.
-const INSERT_ATTRIBUTES: &str = "request_attributes (request_id, position, name, value)";
-const INSERT_EXTENSIONS: &str =
+/// Where [`insert_rows`] puts requests, their attributes, extensions and certificates.
+const REQUESTS: &str = "requests (id, ca, status, format, raw, requester, profile, subject, \
+    submitted_at, resolved_at, message)";
+const ATTRIBUTES_OF: &str = "request_attributes (request_id, position, name, value)";
+const EXTENSIONS_OF: &str =
     "request_extensions (request_id, position, oid, critical, disabled, origin, value)";
-const INSERT_CERTIFICATE: &str = "INSERT INTO certificates \
-    (ca, serial, request_id, der, subject, sans, not_before, not_after, shard, spki_sha256) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+const CERTIFICATES: &str = "certificates \
+    (ca, serial, request_id, der, subject, sans, not_before, not_after, shard, spki_sha256)";
+const NEXT_IDS_POSTGRES: &str = "SELECT nextval(pg_get_serial_sequence('requests', 'id')) \
+    FROM generate_series(1, CAST(?1 AS BIGINT))";
+const LAST_ID_SQLITE: &str = "SELECT max(\
+    coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'requests'), 0), \
+    coalesce((SELECT max(id) FROM requests), 0))";
 const UPDATE_REQUEST: &str = "UPDATE requests \
     SET status = ?1, message = ?2, resolved_at = ?3, version = version + 1 \
     WHERE id = ?4 AND ca = ?5 AND version = ?6";
@@ -294,52 +297,120 @@ const DELETE_EXTENSIONS: &str = "DELETE FROM request_extensions WHERE request_id
 const INSERT_APPROVAL: &str =
     "INSERT INTO approvals (request_id, approver, at) VALUES (?1, ?2, ?3)";
 const DELETE_APPROVALS: &str = "DELETE FROM approvals WHERE request_id = ?1";
-/// A certificate for the key (?1) whose requester is not the (named) requester of request
-/// ?2: anonymous and imported certificates have no holder, so they are never "the same".
+/// A certificate for the key (?1), other than request ?2's own, whose requester is not the
+/// (named) requester of request ?2: anonymous and imported certificates have no holder, so
+/// they are never "the same".
 const KEY_OF_ANOTHER: &str = "SELECT 1 FROM certificates c JOIN requests r ON r.id = c.request_id \
-    WHERE c.spki_sha256 = ?1 AND NOT EXISTS (SELECT 1 FROM requests me \
+    WHERE c.spki_sha256 = ?1 AND c.request_id <> ?2 AND NOT EXISTS (SELECT 1 FROM requests me \
     WHERE me.id = ?2 AND me.requester IS NOT NULL AND lower(me.requester) = lower(r.requester)) \
     LIMIT 1";
 
-/// The request row, then its attributes, extensions, certificate and events, all under the
-/// new id.
-pub(crate) fn create_request(conn: &dyn Db, req: &NewRequest) -> Result<RequestId, StoreError> {
-    let submitted_at = to_unix(req.submitted_at)?;
-    let resolved_at = req.resolved_at.map(to_unix).transpose()?;
-    let rowid = insert_id(
+/// New requests, in order: the request rows, then their attributes, extensions,
+/// certificates, events and audit records. Each kind of row is one multi-row INSERT for the
+/// whole slice (a batch of concurrent submissions costs a handful of statements, not a
+/// handful per request), under ids taken first ([`new_request_ids`]) so the rows can name
+/// them. The rows and their order are what creating the requests one by one would write.
+pub(crate) fn create_requests(
+    conn: &dyn Db,
+    reqs: &[&NewRequest],
+) -> Result<Vec<RequestId>, StoreError> {
+    let ids = new_request_ids(conn, reqs.len())?;
+    let mut requests = Vec::with_capacity(reqs.len() * 11);
+    let mut attributes = Vec::new();
+    let mut extensions = Vec::new();
+    let mut certificates = Vec::new();
+    let mut events = crate::outbox::EventRows::default();
+    for (&id, req) in ids.iter().zip(reqs) {
+        let submitted_at = to_unix(req.submitted_at)?;
+        let resolved_at = req.resolved_at.map(to_unix).transpose()?;
+        requests.extend([
+            Param::Int(id),
+            req.ca.as_str().param(),
+            req.status.as_str().param(),
+            req.format.param(),
+            req.raw.param(),
+            req.requester.param(),
+            req.profile
+                .as_ref()
+                .map_or(Param::Null, |p| p.as_str().param()),
+            req.subject.param(),
+            Param::Int(submitted_at),
+            resolved_at.map_or(Param::Null, Param::Int),
+            req.message.param(),
+        ]);
+        attribute_rows(&mut attributes, id, &req.attributes);
+        extension_rows(&mut extensions, id, &req.extensions);
+        if let Some(cert) = &req.certificate {
+            certificates.push((&req.ca, id, cert));
+        }
+        // Events raised by a new request happen when it was resolved (or submitted, if it
+        // is still pending).
+        let at = resolved_at.unwrap_or(submitted_at);
+        for (event, details) in &req.events {
+            events.push(&req.ca, *event, Some(id), at, details);
+        }
+    }
+    insert_rows(conn, REQUESTS, 11, &requests, "recording requests")?;
+    insert_rows(
         conn,
-        INSERT_REQUEST,
-        &params![
-            req.ca.as_str(),
-            req.status.as_str(),
-            req.format,
-            req.raw,
-            req.requester,
-            req.profile.as_ref().map(|p| p.as_str()),
-            req.subject,
-            submitted_at,
-            resolved_at,
-            req.message,
-        ],
-        "recording a request",
+        ATTRIBUTES_OF,
+        4,
+        &attributes,
+        "recording request attributes",
     )?;
-    let id = RequestId::new(rowid).map_err(|e| {
-        StoreError::Backend(format!("the database assigned an invalid request id: {e}"))
-    })?;
+    insert_rows(
+        conn,
+        EXTENSIONS_OF,
+        7,
+        &extensions,
+        "recording request extensions",
+    )?;
+    insert_certificates(conn, &certificates)?;
+    events.insert(conn)?;
+    crate::audit::append_all(
+        conn,
+        ids.iter()
+            .zip(reqs)
+            .flat_map(|(&id, req)| req.audit.iter().map(move |r| (r, Some(id)))),
+    )?;
+    ids.into_iter()
+        .map(|id| {
+            RequestId::new(id).map_err(|e| {
+                StoreError::Backend(format!("the database assigned an invalid request id: {e}"))
+            })
+        })
+        .collect()
+}
 
-    insert_attributes(conn, rowid, &req.attributes)?;
-    insert_extensions(conn, rowid, &req.extensions)?;
-    if let Some(cert) = &req.certificate {
-        insert_certificate(conn, &req.ca, rowid, cert)?;
+/// `n` ids for new requests, ascending, never handed out before. Taken on the writer's
+/// transaction, which holds the write lock (SQLite's, or the cluster's on PostgreSQL), so
+/// nothing else inserts requests meanwhile.
+fn new_request_ids(conn: &dyn Db, n: usize) -> Result<Vec<i64>, StoreError> {
+    const CONTEXT: &str = "numbering new requests";
+    let count =
+        i64::try_from(n).map_err(|_| StoreError::Backend(format!("{CONTEXT}: {n} requests")))?;
+    match conn.dialect() {
+        // The identity's sequence; `nextval` is called once per row, and the numbers are
+        // sorted because row order is not promised.
+        Dialect::Postgres => {
+            let mut ids: Vec<i64> =
+                query_values(conn, NEXT_IDS_POSTGRES, &params![count], CONTEXT)?;
+            ids.sort_unstable();
+            if ids.len() != n {
+                return Err(StoreError::Backend(format!(
+                    "{CONTEXT}: asked for {n} ids, got {}",
+                    ids.len()
+                )));
+            }
+            Ok(ids)
+        }
+        // AUTOINCREMENT: past both the highest id and the highest ever used (its row may be
+        // gone); inserting them moves `sqlite_sequence` on.
+        Dialect::Sqlite => {
+            let last: i64 = query_one(conn, LAST_ID_SQLITE, &[], CONTEXT)?;
+            Ok((1..=count).map(|i| last + i).collect())
+        }
     }
-    // Events raised by a new request happen when it was resolved (or submitted, if it is
-    // still pending).
-    let at = resolved_at.unwrap_or(submitted_at);
-    crate::outbox::insert_events_at(conn, &req.ca, Some(rowid), at, &req.events)?;
-    for record in &req.audit {
-        crate::audit::append(conn, record, Some(rowid))?;
-    }
-    Ok(id)
 }
 
 /// A change to an existing request, refused unless it is still at the version the caller
@@ -368,11 +439,27 @@ pub(crate) fn update_request(conn: &dyn Db, u: &RequestUpdate) -> Result<(), Sto
     }
     if let Some(attributes) = &u.attributes {
         exec_id(conn, DELETE_ATTRIBUTES, id, "replacing request attributes")?;
-        insert_attributes(conn, id, attributes)?;
+        let mut values = Vec::new();
+        attribute_rows(&mut values, id, attributes);
+        insert_rows(
+            conn,
+            ATTRIBUTES_OF,
+            4,
+            &values,
+            "recording request attributes",
+        )?;
     }
     if let Some(extensions) = &u.extensions {
         exec_id(conn, DELETE_EXTENSIONS, id, "replacing request extensions")?;
-        insert_extensions(conn, id, extensions)?;
+        let mut values = Vec::new();
+        extension_rows(&mut values, id, extensions);
+        insert_rows(
+            conn,
+            EXTENSIONS_OF,
+            7,
+            &values,
+            "recording request extensions",
+        )?;
     }
     if u.clear_approvals {
         exec_id(conn, DELETE_APPROVALS, id, "clearing approvals")?;
@@ -392,85 +479,86 @@ pub(crate) fn update_request(conn: &dyn Db, u: &RequestUpdate) -> Result<(), Sto
         })?;
     }
     if let Some(cert) = &u.certificate {
-        insert_certificate(conn, &u.ca, id, cert)?;
+        insert_certificates(conn, &[(&u.ca, id, cert)])?;
     }
     crate::outbox::insert_events(conn, &u.ca, Some(id), &u.events)?;
-    for record in &u.audit {
-        crate::audit::append(conn, record, None)?;
-    }
+    crate::audit::append_records(conn, &u.audit)?;
     Ok(())
 }
 
-fn insert_attributes(
-    conn: &dyn Db,
+/// Appends a request's attribute rows to `values` (see [`ATTRIBUTES_OF`]).
+fn attribute_rows<'a>(
+    values: &mut Vec<Param<'a>>,
     request_id: i64,
-    attributes: &[(String, String)],
-) -> Result<(), StoreError> {
-    if attributes.is_empty() {
-        return Ok(());
-    }
-    let mut values = Vec::with_capacity(attributes.len() * 4);
+    attributes: &'a [(String, String)],
+) {
     for (position, (name, value)) in attributes.iter().enumerate() {
         values.extend([
             Param::Int(request_id),
             Param::Int(position as i64),
-            name.as_str().param(),
-            value.as_str().param(),
+            name.param(),
+            value.param(),
         ]);
     }
-    insert_rows(
-        conn,
-        INSERT_ATTRIBUTES,
-        4,
-        &values,
-        "recording request attributes",
-    )
 }
 
-fn insert_extensions(
-    conn: &dyn Db,
+/// Appends a request's extension rows to `values` (see [`EXTENSIONS_OF`]).
+fn extension_rows<'a>(
+    values: &mut Vec<Param<'a>>,
     request_id: i64,
-    extensions: &[StoredExtension],
-) -> Result<(), StoreError> {
-    if extensions.is_empty() {
-        return Ok(());
-    }
-    let mut values = Vec::with_capacity(extensions.len() * 7);
+    extensions: &'a [StoredExtension],
+) {
     for (position, ext) in extensions.iter().enumerate() {
         values.extend([
             Param::Int(request_id),
             Param::Int(position as i64),
-            ext.oid.as_str().param(),
+            ext.oid.param(),
             ext.critical.param(),
             ext.disabled.param(),
             ext.origin.as_str().param(),
-            ext.value.as_slice().param(),
+            ext.value.param(),
         ]);
     }
-    insert_rows(
-        conn,
-        INSERT_EXTENSIONS,
-        7,
-        &values,
-        "recording request extensions",
-    )
 }
 
 fn exec_id(conn: &dyn Db, sql: &str, id: i64, context: &'static str) -> Result<(), StoreError> {
     conn.execute(sql, &params![id], context).map(drop)
 }
 
-fn insert_certificate(
+/// Records certificates, each of a CA for a request: all in one multi-row INSERT, then, for
+/// each whose profile wants a key of the holder's own, the check that no other holder has a
+/// certificate for its key (after the INSERT, so that two in the same batch see each other).
+fn insert_certificates(
     conn: &dyn Db,
-    ca: &CaName,
-    request_id: i64,
-    cert: &NewCertificate,
+    certificates: &[(&CaName, i64, &NewCertificate)],
 ) -> Result<(), StoreError> {
-    let sans = serde_json::to_string(&cert.sans)
-        .map_err(|e| StoreError::Backend(format!("encoding subject alternative names: {e}")))?;
-    let serial = cert.serial.to_hex();
-    let (not_before, not_after) = (to_unix(cert.not_before)?, to_unix(cert.not_after)?);
-    if cert.unique_key {
+    let mut values = Vec::with_capacity(certificates.len() * 10);
+    for &(ca, request_id, cert) in certificates {
+        let sans = serde_json::to_string(&cert.sans)
+            .map_err(|e| StoreError::Backend(format!("encoding subject alternative names: {e}")))?;
+        values.extend([
+            ca.as_str().param(),
+            Param::Text(cert.serial.to_hex().into()),
+            Param::Int(request_id),
+            cert.der.param(),
+            cert.subject.param(),
+            Param::Text(sans.into()),
+            Param::Int(to_unix(cert.not_before)?),
+            Param::Int(to_unix(cert.not_after)?),
+            cert.shard.param(),
+            cert.spki_sha256.param(),
+        ]);
+    }
+    insert_rows(conn, CERTIFICATES, 10, &values, "recording certificates").map_err(|e| {
+        match (e, certificates) {
+            (StoreError::Conflict(_), [(ca, _, cert)]) => StoreError::Conflict(format!(
+                "serial number {} is already recorded for CA {ca}",
+                cert.serial.to_hex()
+            )),
+            (e, _) => e,
+        }
+    })?;
+    for &(_, request_id, cert) in certificates.iter().filter(|c| c.2.unique_key) {
         let taken: Option<i64> = query_value(
             conn,
             KEY_OF_ANOTHER,
@@ -487,27 +575,5 @@ fn insert_certificate(
             )));
         }
     }
-    conn.execute(
-        INSERT_CERTIFICATE,
-        &params![
-            ca.as_str(),
-            serial,
-            request_id,
-            cert.der,
-            cert.subject,
-            sans,
-            not_before,
-            not_after,
-            cert.shard,
-            cert.spki_sha256.as_slice(),
-        ],
-        "recording a certificate",
-    )
-    .map_err(|e| match e {
-        StoreError::Conflict(_) => StoreError::Conflict(format!(
-            "serial number {serial} is already recorded for CA {ca}"
-        )),
-        other => other,
-    })?;
     Ok(())
 }

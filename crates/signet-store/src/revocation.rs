@@ -326,9 +326,7 @@ pub(crate) fn change_revocation(conn: &dyn Db, c: &RevocationChange) -> Result<(
         "updating a request's status",
     )?;
     crate::outbox::insert_events(conn, &c.ca, Some(c.request_id.get()), &c.events)?;
-    for record in &c.audit {
-        crate::audit::append(conn, record, None)?;
-    }
+    crate::audit::append_records(conn, &c.audit)?;
     Ok(())
 }
 
@@ -381,8 +379,6 @@ pub(crate) fn store_crl(conn: &dyn Db, c: &NewCrl) -> Result<(), StoreError> {
         "dropping old CRLs",
     )?;
     crate::outbox::insert_events(conn, &c.ca, None, &c.events)?;
-    for record in &c.audit {
-        crate::audit::append(conn, record, None)?;
-    }
+    crate::audit::append_records(conn, &c.audit)?;
     Ok(())
 }

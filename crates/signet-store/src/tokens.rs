@@ -128,9 +128,7 @@ pub(crate) fn create_token(conn: &dyn Db, t: &NewToken) -> Result<u64, StoreErro
         ],
         "recording a token",
     )?;
-    for record in &t.audit {
-        crate::audit::append(conn, record, None)?;
-    }
+    crate::audit::append_records(conn, &t.audit)?;
     u64::try_from(id)
         .map_err(|_| StoreError::Backend("the database assigned a negative token id".into()))
 }
@@ -145,8 +143,6 @@ pub(crate) fn revoke_token(conn: &dyn Db, r: &RevokeToken) -> Result<(), StoreEr
             r.id
         )));
     }
-    for record in &r.audit {
-        crate::audit::append(conn, record, None)?;
-    }
+    crate::audit::append_records(conn, &r.audit)?;
     Ok(())
 }

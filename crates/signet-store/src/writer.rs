@@ -503,14 +503,32 @@ fn run_plain(conn: &mut dyn WriteConn, batch: &[Command]) -> Attempt {
         return Attempt::Failed(e);
     }
     let mut results = Vec::with_capacity(batch.len());
-    for cmd in batch {
-        match cmd.op.execute(conn.db()) {
-            Ok(done) => results.push(Ok(done)),
+    let mut rest = batch;
+    while !rest.is_empty() {
+        // Consecutive new requests are written together, a few statements for them all.
+        let requests: Vec<&NewRequest> = rest
+            .iter()
+            .map_while(|c| match &c.op {
+                Op::CreateRequest(req) => Some(&**req),
+                _ => None,
+            })
+            .collect();
+        let (done, taken) = match requests.len() {
+            0 | 1 => (rest[0].op.execute(conn.db()).map(|d| vec![d]), 1),
+            n => (
+                requests::create_requests(conn.db(), &requests)
+                    .map(|ids| ids.into_iter().map(Done::Id).collect()),
+                n,
+            ),
+        };
+        match done {
+            Ok(done) => results.extend(done.into_iter().map(Ok)),
             Err(_) => {
                 conn.rollback();
                 return Attempt::CommandFailed;
             }
         }
+        rest = &rest[taken..];
     }
     match conn.db().batch("COMMIT", "committing a write transaction") {
         Ok(()) => Attempt::Committed(results),
@@ -596,18 +614,17 @@ impl Op {
     /// can run twice (see the module docs).
     fn execute(&self, conn: &dyn Db) -> Result<Done, StoreError> {
         match self {
-            Op::CreateRequest(req) => requests::create_request(conn, req).map(Done::Id),
-            Op::CreateResponder(req, key) => requests::create_request(conn, req).and_then(|id| {
-                revocation::store_responder_key(conn, req, key).map(|()| Done::Id(id))
-            }),
+            Op::CreateRequest(req) => requests::create_requests(conn, &[req]).and_then(only_id),
+            Op::CreateResponder(req, key) => requests::create_requests(conn, &[req])
+                .and_then(only_id)
+                .and_then(|done| revocation::store_responder_key(conn, req, key).map(|()| done)),
             Op::AppendEvents(events) => outbox::append_events(conn, events).map(|()| Done::Unit),
             Op::AckExit(ack) => outbox::ack_exit(conn, ack).map(|()| Done::Unit),
             Op::UpdateRequest(u) => requests::update_request(conn, u).map(|()| Done::Unit),
             Op::ChangeRevocation(c) => revocation::change_revocation(conn, c).map(|()| Done::Unit),
-            Op::AppendAudit(records) => records
-                .iter()
-                .try_for_each(|r| crate::audit::append(conn, r, None))
-                .map(|()| Done::Unit),
+            Op::AppendAudit(records) => {
+                crate::audit::append_records(conn, records).map(|()| Done::Unit)
+            }
             Op::CreateToken(t) => tokens::create_token(conn, t).map(Done::Num),
             Op::RevokeToken(r) => tokens::revoke_token(conn, r).map(|()| Done::Unit),
             Op::StoreCrl(c) => revocation::store_crl(conn, c).map(|()| Done::Unit),
@@ -656,6 +673,14 @@ impl Reply {
                 }));
             }
         }
+    }
+}
+
+/// The id of the one request [`requests::create_requests`] was given.
+fn only_id(ids: Vec<RequestId>) -> Result<Done, StoreError> {
+    match ids[..] {
+        [id] => Ok(Done::Id(id)),
+        _ => Err(mismatch()),
     }
 }
 

@@ -49,6 +49,7 @@ mod store {
         crate::fresh_postgres;
         request_lifecycle,
         serial_uniqueness,
+        concurrent_requests,
         revocation_changes,
         outbox_and_cursors,
         tokens,

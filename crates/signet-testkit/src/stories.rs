@@ -8,7 +8,8 @@
 //! or ids are assigned beyond what `signet_core::Store` documents (ids and outbox sequence
 //! numbers increase; the audit log's are 1, 2, 3, ... with no gaps).
 //!
-//! Stories: [`request_lifecycle`], [`serial_uniqueness`], [`revocation_changes`],
+//! Stories: [`request_lifecycle`], [`serial_uniqueness`], [`concurrent_requests`],
+//! [`revocation_changes`],
 //! [`outbox_and_cursors`], [`tokens`], [`audit_chain`], [`crl_records`], [`view_queries`],
 //! [`leases`].
 //!
@@ -40,7 +41,7 @@ pub use builders::{ca, certificate, issued, pending, serial, t, update};
 pub use crls::crl_records;
 pub use leases::leases;
 pub use outbox::outbox_and_cursors;
-pub use requests::{request_lifecycle, serial_uniqueness};
+pub use requests::{concurrent_requests, request_lifecycle, serial_uniqueness};
 pub use revocation::revocation_changes;
 pub use tokens::tokens;
 pub use view::view_queries;
@@ -60,9 +61,10 @@ impl FreshStore {
 }
 
 /// Every story, by name, for a backend's test to check it runs them all.
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 10] = [
     "request_lifecycle",
     "serial_uniqueness",
+    "concurrent_requests",
     "revocation_changes",
     "outbox_and_cursors",
     "tokens",

@@ -139,6 +139,24 @@ impl Db for PgConn {
             .map_err(self.error(context))
     }
 
+    /// Parsed, bound and run in one round trip with the parameters' types declared from
+    /// their values (BIGINT, TEXT, BYTEA; a NULL's left to the server): every integer column
+    /// is BIGINT, so the declared types are the columns'.
+    fn execute_once(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        context: &'static str,
+    ) -> Result<u64, StoreError> {
+        let mut client = self.client(context)?;
+        let text = translate_placeholders(&without_index_hints(sql));
+        let typed: Vec<(&(dyn ToSql + Sync), Type)> =
+            params.iter().map(|p| (p as _, declared_type(p))).collect();
+        client
+            .execute_typed(&text, &typed)
+            .map_err(self.error(context))
+    }
+
     fn each_row(
         &self,
         sql: &str,

@@ -1,10 +1,12 @@
 //! Requests: a request's life under optimistic concurrency, and serial numbers recorded once per CA.
 
 use signet_core::{
-    Approval, Event, ExtensionOrigin, ProfileName, RequestStatus, StoreError, StoredExtension,
+    Approval, AuditTarget, Event, ExtensionOrigin, NewAudit, NewRequest, ProfileName, RequestId,
+    RequestStatus, StoreError, StoredExtension,
 };
 
 use super::FreshStore;
+use super::acme::join_all;
 use super::builders::{ca, certificate, get, ids, issued, pending, serial, t, update};
 
 /// A request is created pending with its attributes and extensions, read back field by
@@ -229,4 +231,167 @@ pub async fn serial_uniqueness(fresh: impl Fn() -> FreshStore) {
         .create_request(issued(&other, 1, 7))
         .await
         .expect("another CA may use the same serial");
+}
+
+/// Requests submitted at once, which a store may write together: each is stored exactly as
+/// it would be alone (attributes and extensions in order, its certificate, its events, its
+/// audit record naming it); ids are distinct. In a second burst, a duplicate serial (of a
+/// request in the burst, and of one stored before), and a second holder of a key whose
+/// profile wants a key of one's own, fail only themselves. The audit chain verifies.
+pub async fn concurrent_requests(fresh: impl Fn() -> FreshStore) {
+    // The first burst, 1..=24, is all distinct. In the second, 25..=48: DUP asks for the
+    // serial of DUP_OF (the same burst), OLD for the serial of request 3 (the first burst);
+    // KEY_B for the key of KEY_A, whose profile wants a key of the holder's own.
+    const DUP_OF: u64 = 30;
+    const DUP: u64 = 40;
+    const OLD: u64 = 41;
+    const KEY_A: u64 = 44;
+    const KEY_B: u64 = 45;
+    let fresh = fresh();
+    let store = &*fresh.store;
+    let ca = ca("burst");
+    let head = store.audit_head().await.expect("audit head");
+    let outbox_head = store.outbox_head(&ca).await.expect("outbox head");
+    let request = |n: u64| {
+        let serial_n = match n {
+            DUP => DUP_OF,
+            OLD => 3,
+            n => n,
+        };
+        let mut r = issued(&ca, n, serial_n);
+        r.attributes = vec![
+            ("z-first".into(), format!("{n}")),
+            ("a-second".into(), format!("value {n}")),
+        ];
+        r.extensions = (0..3)
+            .map(|i| StoredExtension {
+                oid: format!("1.2.3.{i}"),
+                critical: i == 1,
+                disabled: i == 2,
+                origin: ExtensionOrigin::Policy,
+                value: vec![0x04, 0x01, n as u8, i],
+            })
+            .collect();
+        r.events = vec![
+            (Event::Issued, format!("{{\"n\":{n}}}")),
+            (Event::Pending, format!("{{\"second\":{n}}}")),
+        ];
+        r.audit = vec![NewAudit {
+            at: t(1_700_000_000 + n),
+            actor: format!("user-{n}"),
+            action: "submit".into(),
+            ca: Some(ca.clone()),
+            target: AuditTarget::ThisRequest,
+            details: format!("{{\"n\":{n}}}"),
+        }];
+        if let Some(cert) = r.certificate.as_mut()
+            && (n == KEY_A || n == KEY_B)
+        {
+            cert.spki_sha256 = [0xAB; 32];
+            cert.unique_key = true;
+        }
+        r
+    };
+    let mut stored: Vec<(RequestId, NewRequest)> = Vec::new();
+    for (burst, numbers) in [(1, 1..=24u64), (2, 25..=48)] {
+        let made: Vec<(u64, NewRequest)> = numbers.map(|n| (n, request(n))).collect();
+        let results = join_all(
+            made.iter()
+                .map(|(_, r)| store.create_request(r.clone()))
+                .collect(),
+        )
+        .await;
+        let mut refused = Vec::new();
+        for ((n, req), result) in made.into_iter().zip(results) {
+            match result {
+                Ok(id) => stored.push((id, req)),
+                Err(StoreError::Conflict(_)) => refused.push(n),
+                Err(e) => panic!("request {n} is refused only as a conflict: {e:?}"),
+            }
+        }
+        if burst == 1 {
+            assert_eq!(
+                refused,
+                Vec::<u64>::new(),
+                "distinct requests are all stored"
+            );
+            continue;
+        }
+        assert_eq!(
+            refused.len(),
+            3,
+            "one of the in-burst duplicate serials, the old serial and one holder of the shared key are refused, nothing else: {refused:?}"
+        );
+        assert!(
+            refused.contains(&DUP_OF) != refused.contains(&DUP),
+            "one of requests {DUP_OF} and {DUP} (the same serial) is refused: {refused:?}"
+        );
+        assert!(
+            refused.contains(&OLD),
+            "request {OLD} reuses a stored serial"
+        );
+        assert!(
+            refused.contains(&KEY_A) != refused.contains(&KEY_B),
+            "one of requests {KEY_A} and {KEY_B} (the same key) is refused: {refused:?}"
+        );
+    }
+
+    let mut distinct: Vec<RequestId> = stored.iter().map(|(id, _)| *id).collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), stored.len(), "every request has its own id");
+    for (id, req) in &stored {
+        let got = get(store, &ca, *id).await;
+        assert_eq!(
+            (&got.subject, &got.raw, got.status, &got.requester),
+            (&req.subject, &req.raw, req.status, &req.requester),
+            "request {id} is the one submitted"
+        );
+        assert_eq!(got.attributes, req.attributes, "request {id}'s attributes");
+        assert_eq!(got.extensions, req.extensions, "request {id}'s extensions");
+        let cert = got.certificate.expect("its certificate");
+        let want = req.certificate.as_ref().expect("issued");
+        assert_eq!(
+            (cert.serial, &cert.der, &cert.sans),
+            (want.serial, &want.der, &want.sans),
+            "request {id}'s certificate"
+        );
+        let by_serial = store
+            .request_by_serial(&ca, want.serial)
+            .await
+            .expect("by serial");
+        assert_eq!(by_serial.map(|r| r.id), Some(*id), "its serial finds it");
+    }
+
+    // Events: two per stored request, in the order it raised them, nothing of the refused.
+    let events = store
+        .outbox_after(&ca, outbox_head, 1000)
+        .await
+        .expect("outbox");
+    assert_eq!(
+        events.len(),
+        stored.len() * 2,
+        "two events per stored request"
+    );
+    for (id, req) in &stored {
+        let own: Vec<(Event, &str)> = events
+            .iter()
+            .filter(|e| e.request_id == Some(*id))
+            .map(|e| (e.event, e.details.as_str()))
+            .collect();
+        let want: Vec<(Event, &str)> = req.events.iter().map(|(e, d)| (*e, d.as_str())).collect();
+        assert_eq!(own, want, "request {id}'s events, in order");
+    }
+
+    // Audit: one record per stored request, naming it, and the chain verifies.
+    let records = store.audit_after(head, 1000).await.expect("audit");
+    assert_eq!(records.len(), stored.len(), "one record per stored request");
+    for (id, req) in &stored {
+        let this = format!("{ca}/request/{id}");
+        let about: Vec<_> = records.iter().filter(|r| r.target == this).collect();
+        assert_eq!(about.len(), 1, "one record names request {id}");
+        assert_eq!(about[0].actor, req.audit[0].actor, "and it is its own");
+    }
+    let check = store.verify_audit().await.expect("verify");
+    assert_eq!(check.first_broken, None, "the chain verifies");
 }

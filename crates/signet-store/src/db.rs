@@ -450,10 +450,7 @@ impl Db for rusqlite::Connection {
         let mut stmt = self
             .prepare_cached(sql)
             .map_err(crate::codec::sql_error(context))?;
-        let changed = stmt
-            .execute(rusqlite::params_from_iter(params))
-            .map_err(crate::codec::sql_error(context))?;
-        Ok(changed as u64)
+        execute_sqlite(&mut stmt, params, context)
     }
 
     fn execute_once(
@@ -465,10 +462,7 @@ impl Db for rusqlite::Connection {
         let mut stmt = self
             .prepare(sql)
             .map_err(crate::codec::sql_error(context))?;
-        let changed = stmt
-            .execute(rusqlite::params_from_iter(params))
-            .map_err(crate::codec::sql_error(context))?;
-        Ok(changed as u64)
+        execute_sqlite(&mut stmt, params, context)
     }
 
     fn each_row(
@@ -496,6 +490,17 @@ impl Db for rusqlite::Connection {
         self.execute_batch(sql)
             .map_err(crate::codec::sql_error(context))
     }
+}
+
+/// Runs a prepared SQLite statement; the number of rows it changed.
+fn execute_sqlite(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: &[Param<'_>],
+    context: &'static str,
+) -> Result<u64, StoreError> {
+    stmt.execute(rusqlite::params_from_iter(params))
+        .map(|changed| changed as u64)
+        .map_err(crate::codec::sql_error(context))
 }
 
 impl rusqlite::ToSql for Param<'_> {

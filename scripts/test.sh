@@ -66,6 +66,12 @@ for pkg in libbcprov-java libbcpkix-java libbcutil-java; do
   fi
 done
 
+# The PKCS#11 tests use SoftHSM2 tokens, checked with OpenSC's pkcs11-tool.
+if ! [ -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v pkcs11-tool >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing softhsm2 opensc" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq softhsm2 opensc >/dev/null
+fi
+
 # The PostgreSQL backend's tests (signet-testkit's PgCluster) start real PostgreSQL clusters
 # from Debian's package, as the `postgres` user, on loopback.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then

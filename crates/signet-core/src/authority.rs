@@ -707,10 +707,19 @@ fn incident_id() -> String {
 /// Logs an unexpected error with its causes under a fresh incident id and returns the
 /// opaque error.
 pub(crate) fn internal(what: &str, error: &(dyn std::error::Error + 'static)) -> EnrollError {
-    // A database that cannot be reached is no bug of this server: the client may retry.
-    if let Some(StoreError::Unavailable(why)) = error.downcast_ref::<StoreError>() {
-        tracing::warn!(%what, error = %why, "the database is unavailable");
-        return EnrollError::Unavailable("the database is unavailable: retry shortly".into());
+    // A database or a key device that cannot be reached is no bug of this server: the
+    // client may retry.
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if let Some(StoreError::Unavailable(why)) = e.downcast_ref::<StoreError>() {
+            tracing::warn!(%what, error = %why, "the database is unavailable");
+            return EnrollError::Unavailable("the database is unavailable: retry shortly".into());
+        }
+        if let Some(crate::SignerError::Unavailable(why)) = e.downcast_ref::<crate::SignerError>() {
+            tracing::warn!(%what, error = %why, "the CA key is unavailable");
+            return EnrollError::Unavailable("the CA key is unavailable: retry shortly".into());
+        }
+        cause = e.source();
     }
     let incident = incident_id();
     tracing::error!(%incident, %what, error = ?Chain(error).to_string(), "internal error");

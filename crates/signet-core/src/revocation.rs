@@ -99,7 +99,7 @@ pub trait KeyFactory: Send + Sync {
     /// Opens a key [`KeyFactory::generate_sealed`] sealed (possibly in an earlier run).
     fn open(&self, sealed: &SealedKey) -> Result<Arc<dyn Signer>, SignerError> {
         let _ = sealed;
-        Err(SignerError("this key factory keeps no keys".into()))
+        Err(SignerError::Failed("this key factory keeps no keys".into()))
     }
 }
 

@@ -6,8 +6,14 @@ use signet_x509::SignatureAlgorithm;
 
 /// Why a signature could not be made.
 #[derive(Debug, thiserror::Error)]
-#[error("signing failed: {0}")]
-pub struct SignerError(pub String);
+pub enum SignerError {
+    #[error("signing failed: {0}")]
+    Failed(String),
+    /// The key's device (an HSM, a token, its daemon) cannot be reached now and may come
+    /// back: requests that need a signature answer 503 meanwhile.
+    #[error("the signing key is unavailable: {0}")]
+    Unavailable(String),
+}
 
 /// Why the engine could not build and sign a certificate, CRL or OCSP response. An internal
 /// failure: logged with its causes under an incident id, never shown to a requester.

@@ -38,5 +38,6 @@ mod software;
 
 pub use error::KeyError;
 pub use pbes2::PBKDF2_ITERATIONS;
+pub use pkcs8::spki_der;
 pub use random::SystemRandom;
 pub use software::{SealingKeyFactory, SoftwareKey, SoftwareKeyFactory};

@@ -53,7 +53,7 @@ pub(crate) fn algorithm_of(
 // RFC 8410: algorithm = id-Ed25519, parameters absent, subjectPublicKey = the 32-byte key.
 // RFC 8017: algorithm = rsaEncryption, parameters NULL, subjectPublicKey = RSAPublicKey DER.
 // ML-DSA:   algorithm = id-ml-dsa-65, parameters absent, subjectPublicKey = the raw key.
-pub(crate) fn spki_der(algorithm: KeyAlgorithm, public_key: &[u8]) -> Result<Vec<u8>, KeyError> {
+pub fn spki_der(algorithm: KeyAlgorithm, public_key: &[u8]) -> Result<Vec<u8>, KeyError> {
     let (oid, parameters): (ObjectIdentifier, Option<AnyRef<'_>>) = match algorithm {
         KeyAlgorithm::P256 => (oid::ID_EC_PUBLIC_KEY, Some(AnyRef::from(&oid::SECP256R1))),
         KeyAlgorithm::P384 => (oid::ID_EC_PUBLIC_KEY, Some(AnyRef::from(&oid::SECP384R1))),

@@ -17,7 +17,7 @@ impl Random for SystemRandom {
     fn fill(&self, buf: &mut [u8]) -> Result<(), SignerError> {
         self.0
             .fill(buf)
-            .map_err(|_| SignerError("the system random generator failed".into()))
+            .map_err(|_| SignerError::Failed("the system random generator failed".into()))
     }
 }
 

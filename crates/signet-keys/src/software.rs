@@ -225,7 +225,7 @@ impl Signer for SoftwareKey {
     }
 
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError> {
-        let failed = |_| SignerError(format!("{} signing failed", self.algorithm));
+        let failed = |_| SignerError::Failed(format!("{} signing failed", self.algorithm));
         // aws-lc-rs ignores the `rng` argument of the ECDSA and RSA signers (it draws from
         // its own generator); it is there for API compatibility with ring.
         let rng = aws_lc_rs::rand::SystemRandom::new();
@@ -393,7 +393,7 @@ impl signet_core::revocation::KeyFactory for SoftwareKeyFactory {
     ) -> Result<std::sync::Arc<dyn signet_core::Signer>, signet_core::SignerError> {
         SoftwareKey::generate(algorithm)
             .map(|k| std::sync::Arc::new(k) as std::sync::Arc<dyn signet_core::Signer>)
-            .map_err(|e| signet_core::SignerError(e.to_string()))
+            .map_err(|e| signet_core::SignerError::Failed(e.to_string()))
     }
 }
 
@@ -441,7 +441,7 @@ impl signet_core::revocation::KeyFactory for SealingKeyFactory {
         ),
         signet_core::SignerError,
     > {
-        let failed = |e: KeyError| signet_core::SignerError(e.to_string());
+        let failed = |e: KeyError| signet_core::SignerError::Failed(e.to_string());
         let key = SoftwareKey::generate(algorithm).map_err(failed)?;
         let pem = match &self.passphrase {
             Some(p) => key.to_encrypted_pem(p),
@@ -461,6 +461,6 @@ impl signet_core::revocation::KeyFactory for SealingKeyFactory {
             self.passphrase.as_deref().map(Vec::as_slice),
         )
         .map(|k| std::sync::Arc::new(k) as std::sync::Arc<dyn signet_core::Signer>)
-        .map_err(|e| signet_core::SignerError(e.to_string()))
+        .map_err(|e| signet_core::SignerError::Failed(e.to_string()))
     }
 }

@@ -36,6 +36,7 @@ pub mod openssl;
 pub mod policies;
 pub mod postgres;
 pub mod random;
+pub mod softhsm;
 pub mod store;
 pub mod stories;
 

@@ -219,6 +219,7 @@ pub(crate) fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, ()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -191,6 +191,7 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, Pkcs11Error> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -50,6 +50,10 @@ pub struct BenchArgs {
     /// The CA's key type for the in-process server.
     #[arg(long, default_value = "p256")]
     ca_key: String,
+    /// The in-process server's CA key on a PKCS#11 token: the RFC 7512 URI of a key that
+    /// exists there (made with `signet init --key-uri` or `pkcs11-tool --keypairgen`).
+    #[arg(long)]
+    ca_key_uri: Option<String>,
     /// Data directory for the in-process server (default: a fresh temporary one).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -116,6 +120,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                     listen: "127.0.0.1:0".into(),
                     database: args.database.clone(),
                     database_password_file: None,
+                    key_uri: args.ca_key_uri.clone(),
+                    existing: args.ca_key_uri.is_some(),
                 })?;
             }
             let running = crate::serve::start(&data, Some("127.0.0.1:0"), None).await?;

@@ -69,6 +69,8 @@ fn init_dev(data: &std::path::Path, ca_key: &str) -> Result<()> {
         listen: "127.0.0.1:0".into(),
         database: None,
         database_password_file: None,
+        key_uri: None,
+        existing: false,
     })
 }
 

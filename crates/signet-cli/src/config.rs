@@ -600,6 +600,7 @@ mod tests {
                 acme,
                 database: "signet.db",
                 database_password_file: None,
+                key_uri: None,
             }
             .render();
             let config: Config = toml::from_str(&text).expect("template parses");
@@ -616,6 +617,7 @@ mod tests {
             acme: false,
             database: "signet.db",
             database_password_file: None,
+            key_uri: None,
         }
         .render();
         let config: Config = toml::from_str(&text).expect("template parses");

@@ -26,6 +26,10 @@ pub struct InitOptions {
     /// `[server] database`: `None` for the SQLite default, or a `postgres://` URL.
     pub database: Option<String>,
     pub database_password_file: Option<String>,
+    /// The CA key on a PKCS#11 token (an RFC 7512 URI) instead of a key file.
+    pub key_uri: Option<String>,
+    /// With `key_uri`: the key exists on the token; otherwise it is generated there.
+    pub existing: bool,
 }
 
 /// Creates the data directory. Refuses to touch an existing configuration.
@@ -91,7 +95,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         bail!("--subject must not be empty: a CA's name is its issuer name (RFC 5280 4.1.2.4)");
     }
 
-    let key = SoftwareKey::generate(algorithm).context("generating the CA key")?;
+    let key = CaKey::make(opts, algorithm)?;
     let mut serial = [0u8; 20];
     SystemRandom::new()
         .fill(&mut serial)
@@ -99,8 +103,9 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     let now = SystemTime::now();
     let not_before = now - Duration::from_secs(60);
     let not_after = now + Duration::from_secs(u64::from(opts.validity_days) * 86_400);
+    let algorithm = key.key_algorithm();
     let cert = signet_core::authority::self_signed_root(
-        &key,
+        key.signer(),
         &subject,
         SerialNumber::from_random(serial),
         not_before,
@@ -114,11 +119,13 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     private_dir(&opts.data)?;
     let ca_dir = opts.data.join("ca").join(name.as_str());
     fs::create_dir_all(&ca_dir).with_context(|| format!("creating {}", ca_dir.display()))?;
-    let key_pem = match &opts.passphrase {
-        Some(p) => key.to_encrypted_pem(p).context("encrypting the CA key")?,
-        None => key.to_unencrypted_pem().context("encoding the CA key")?,
-    };
-    write_private(&ca_dir.join("key.pem"), key_pem.as_bytes())?;
+    if let CaKey::Software(key) = &key {
+        let key_pem = match &opts.passphrase {
+            Some(p) => key.to_encrypted_pem(p).context("encrypting the CA key")?,
+            None => key.to_unencrypted_pem().context("encoding the CA key")?,
+        };
+        write_private(&ca_dir.join("key.pem"), key_pem.as_bytes())?;
+    }
     fs::write(
         ca_dir.join("cert.pem"),
         signet_x509::pem::encode("CERTIFICATE", &cert),
@@ -138,6 +145,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         acme: opts.dev,
         database: opts.database.as_deref().unwrap_or("signet.db"),
         database_password_file: opts.database_password_file.as_deref(),
+        key_uri: opts.key_uri.as_deref(),
     };
     let mut token = [0u8; 32];
     SystemRandom::new()
@@ -189,10 +197,10 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     println!("  subject:     {subject}");
     println!(
         "  key:         {algorithm} ({})",
-        if opts.dev {
-            "UNENCRYPTED"
-        } else {
-            "encrypted, PBES2"
+        match (&key, opts.dev) {
+            (CaKey::Token(k), _) => format!("on the PKCS#11 token {}", k.uri()),
+            (CaKey::Software(_), true) => "UNENCRYPTED".into(),
+            (CaKey::Software(_), false) => "encrypted, PBES2".into(),
         }
     );
     println!("  valid until: {} days from now", opts.validity_days);
@@ -211,7 +219,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
             .join(crate::audit_anchors::PUBLIC_KEY_FILE)
             .display()
     );
-    if opts.dev {
+    if opts.dev && matches!(key, CaKey::Software(_)) {
         eprintln!();
         eprintln!(
             "WARNING: --dev: the CA private key is stored UNENCRYPTED in {}.",
@@ -222,6 +230,46 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The new CA's key: in memory (then written to `key.pem`) or on a PKCS#11 token.
+enum CaKey {
+    Software(SoftwareKey),
+    Token(signet_pkcs11::Pkcs11Key),
+}
+
+impl CaKey {
+    /// Generates the key (`algorithm`), or, with `--key-uri`, generates it on the token or
+    /// (`--existing`) opens the one there.
+    fn make(opts: &InitOptions, algorithm: KeyAlgorithm) -> Result<CaKey> {
+        let Some(uri) = &opts.key_uri else {
+            return Ok(CaKey::Software(
+                SoftwareKey::generate(algorithm).context("generating the CA key")?,
+            ));
+        };
+        let uri = signet_pkcs11::Pkcs11Uri::parse(uri).context("--key-uri")?;
+        let key = if opts.existing {
+            signet_pkcs11::Pkcs11Key::open(&uri).context("opening the CA key on its token")?
+        } else {
+            signet_pkcs11::Pkcs11Key::generate(&uri, algorithm)
+                .context("generating the CA key on its token")?
+        };
+        Ok(CaKey::Token(key))
+    }
+
+    fn signer(&self) -> &dyn signet_core::Signer {
+        match self {
+            CaKey::Software(k) => k,
+            CaKey::Token(k) => k,
+        }
+    }
+
+    fn key_algorithm(&self) -> KeyAlgorithm {
+        match self {
+            CaKey::Software(k) => k.key_algorithm(),
+            CaKey::Token(k) => k.key_algorithm(),
+        }
+    }
 }
 
 /// Runs a store future to completion on this thread. `init` runs both outside and inside

@@ -81,6 +81,15 @@ enum Command {
         /// A file holding the PostgreSQL password (or SIGNET_DATABASE_PASSWORD).
         #[arg(long)]
         database_password_file: Option<String>,
+        /// Keep the CA key on a PKCS#11 token (an HSM): an RFC 7512 URI such as
+        /// "pkcs11:token=CA;object=root-2026?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/signet/pin"
+        /// (the PIN from its pin-source file or SIGNET_PKCS11_PIN). The key pair is made on
+        /// the token (--key says which), unless --existing.
+        #[arg(long)]
+        key_uri: Option<String>,
+        /// With --key-uri: use the key already on the token instead of making one.
+        #[arg(long, requires = "key_uri")]
+        existing: bool,
     },
     /// Run the CA server.
     Serve {
@@ -193,6 +202,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             listen,
             database,
             database_password_file,
+            key_uri,
+            existing,
         } => {
             init_logging("text", "warn");
             let passphrase = if dev && passphrase_file.is_none() {
@@ -212,6 +223,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 listen,
                 database,
                 database_password_file,
+                key_uri,
+                existing,
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -240,6 +253,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     listen: "127.0.0.1:8080".into(),
                     database: None,
                     database_password_file: None,
+                    key_uri: None,
+                    existing: false,
                 })?;
             }
             let config = config::Config::load(&data)?;

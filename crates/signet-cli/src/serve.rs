@@ -17,6 +17,7 @@ use signet_server::listener::{Connections, Limits};
 use signet_server::metrics::MetricsAccess;
 use signet_server::{AppState, Metrics};
 use signet_store::SqlStore;
+use signet_x509::KeyAlgorithm;
 use tokio::net::TcpListener;
 
 use self::delivery::Delivery;
@@ -428,15 +429,23 @@ pub async fn start(
     })
 }
 
-fn load_ca(
+/// A CA's signing key: on a PKCS#11 token when `key` is a `pkcs11:` URI (RFC 7512), else
+/// the PKCS#8 PEM file at `key` (relative to the data directory).
+fn load_ca_key(
     data: &Path,
-    server: &crate::config::ServerConfig,
-    ca: &crate::config::CaConfig,
+    name: &CaName,
+    key: &str,
     passphrase: Option<&[u8]>,
-) -> Result<CaRuntime> {
-    let name = CaName::new(&ca.name).context("CA name")?;
-    let key_path = Config::resolve(data, &ca.key);
-    let cert_path = Config::resolve(data, &ca.certificate);
+) -> Result<(Arc<dyn Signer>, KeyAlgorithm)> {
+    if signet_pkcs11::Pkcs11Uri::is_pkcs11(key) {
+        let uri = signet_pkcs11::Pkcs11Uri::parse(key).with_context(|| format!("CA {name}"))?;
+        let key = signet_pkcs11::Pkcs11Key::open(&uri)
+            .with_context(|| format!("CA {name}: opening the key on its token"))?;
+        tracing::info!(ca = %name, uri = %uri, "the CA key is on a PKCS#11 token");
+        let algorithm = key.key_algorithm();
+        return Ok((Arc::new(key), algorithm));
+    }
+    let key_path = Config::resolve(data, key);
     let key_pem =
         std::fs::read(&key_path).with_context(|| format!("reading {}", key_path.display()))?;
     let key = SoftwareKey::from_pem(&key_pem, passphrase).map_err(|e| match e {
@@ -449,6 +458,19 @@ fn load_ca(
     if !key_pem.starts_with(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         tracing::warn!(ca = %name, "the CA key is stored UNENCRYPTED (development mode)");
     }
+    let algorithm = key.key_algorithm();
+    Ok((Arc::new(key), algorithm))
+}
+
+fn load_ca(
+    data: &Path,
+    server: &crate::config::ServerConfig,
+    ca: &crate::config::CaConfig,
+    passphrase: Option<&[u8]>,
+) -> Result<CaRuntime> {
+    let name = CaName::new(&ca.name).context("CA name")?;
+    let cert_path = Config::resolve(data, &ca.certificate);
+    let (key, key_algorithm) = load_ca_key(data, &name, &ca.key, passphrase)?;
     let cert_pem =
         std::fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
     let chain = signet_x509::pem::decode_all(&cert_pem, "CERTIFICATE")
@@ -461,7 +483,7 @@ fn load_ca(
     if info.spki_der != key.public_key_der() {
         bail!(
             "CA {name}: the key {} does not match the certificate {}",
-            key_path.display(),
+            ca.key,
             cert_path.display()
         );
     }
@@ -492,7 +514,6 @@ fn load_ca(
                 .with_context(|| format!("CA {name}: exit {exit_name}"))?,
         );
     }
-    let key_algorithm = key.key_algorithm();
     let revocation = ca
         .revocation
         .to_config(server.public_url.as_deref())
@@ -509,7 +530,7 @@ fn load_ca(
             certificate: cert_der.clone(),
         },
         key_algorithm,
-        signer: Arc::new(key) as Arc<dyn Signer>,
+        signer: key,
         chain,
         not_before: info.not_before,
         not_after: info.not_after,

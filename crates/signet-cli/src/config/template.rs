@@ -12,6 +12,8 @@ pub struct Template<'a> {
     pub database: &'a str,
     /// `[server] database_password_file`, written only when given.
     pub database_password_file: Option<&'a str>,
+    /// The CA key's PKCS#11 URI, when it is on a token (else the key file is named).
+    pub key_uri: Option<&'a str>,
 }
 
 /// The `[ca.acme]` section: enabled for the `server` profile (`--dev`), or commented out.
@@ -230,9 +232,7 @@ level = "info"
 
 [[ca]]
 name = "{ca}"
-# The CA key: an encrypted PKCS#8 PEM (PBES2) unless the CA was made with --dev.
-# Its passphrase comes from --passphrase-file or SIGNET_PASSPHRASE at `signet serve`.
-key = "ca/{ca}/key.pem"
+{key}
 certificate = "ca/{ca}/cert.pem"
 
 # Revocation (AD CS CRLPeriod, CRLOverlapPeriod, CRLDeltaPeriod, CRL partitioning; the
@@ -460,6 +460,20 @@ events = ["all"]
             password_file = match self.database_password_file {
                 Some(f) => format!("database_password_file = {}", toml_string(f)),
                 None => "# database_password_file = \"db.password\"".to_string(),
+            },
+            key = match self.key_uri {
+                Some(uri) => format!(
+                    "# The CA key, on a PKCS#11 token (RFC 7512 URI): the PIN comes from the file its\n\
+                     # pin-source names, or SIGNET_PKCS11_PIN; the key never leaves the token.\n\
+                     key = {}",
+                    toml_string(uri)
+                ),
+                None => format!(
+                    "# The CA key: an encrypted PKCS#8 PEM (PBES2) unless the CA was made with --dev.\n\
+                     # Its passphrase comes from --passphrase-file or SIGNET_PASSPHRASE at `signet serve`.\n\
+                     # Or a PKCS#11 URI (\"pkcs11:token=...;object=...?module-path=...&pin-source=file:...\").\n\
+                     key = \"ca/{ca}/key.pem\""
+                ),
             },
         )
     }

@@ -150,7 +150,7 @@ impl Authority {
             .run_on_pool(move || {
                 decide(&job_ca, props, serial, now, false, Some(&approver), &edits)
             })
-            .await?;
+            .await??;
         let outcome = self.audit(
             who,
             match prepared.status {

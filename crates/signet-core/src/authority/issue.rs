@@ -3,6 +3,7 @@
 //! worker pool.
 
 use super::*;
+use crate::SignerError;
 
 /// The outcome of running the policy (and signing) for one request.
 pub(crate) struct Prepared {
@@ -23,6 +24,10 @@ pub(crate) struct Prepared {
 /// is checked again (the engine's rules, then `Policy::check_edit`: a refused edit denies
 /// the request, naming it) and applied to the draft; an edited subjectAltName replaces the
 /// SANs the policy chose.
+///
+/// `Err` only when the CA key cannot be reached (its token or HSM is away): the request is
+/// not recorded at all, and the client is told to retry (503), since nothing about it was
+/// decided.
 pub(crate) fn decide(
     ca: &CaState,
     props: RequestProps,
@@ -31,7 +36,7 @@ pub(crate) fn decide(
     new_request: bool,
     approver: Option<&str>,
     officer_edits: &[StoredExtension],
-) -> Prepared {
+) -> Result<Prepared, EnrollError> {
     let rt = &ca.runtime;
     // The profile may ask for another backdate (within MAX_BACKDATE); the draft starts
     // there, so a policy can only narrow it.
@@ -75,6 +80,15 @@ pub(crate) fn decide(
                 prepared.certificate = Some(certificate);
                 prepared.event = Some(Event::Issued);
             }
+            Err(BuildError::Sign {
+                source: SignerError::Unavailable(why),
+                ..
+            }) => {
+                tracing::warn!(ca = %rt.info.name, error = %why, "the CA key is unavailable");
+                return Err(EnrollError::Unavailable(
+                    "the CA key is unavailable: retry shortly".into(),
+                ));
+            }
             Err(reason) => {
                 // Internal detail stays in the log; the requester gets the incident id.
                 let incident = incident_id();
@@ -100,7 +114,7 @@ pub(crate) fn decide(
             prepared.message = Some(format!("the policy module failed (incident {incident})"));
         }
     }
-    prepared
+    Ok(prepared)
 }
 
 /// The officer's edits pass the same two checks as when they were made (see

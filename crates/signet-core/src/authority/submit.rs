@@ -69,7 +69,7 @@ impl Authority {
                 history: Some(history),
             };
             self.run_on_pool(move || decide(&job_ca, props, serial, now, true, None, &[]))
-                .await?
+                .await??
         } else {
             self.run_on_pool(move || {
                 let csr = signet_x509::parse_request(&csr_bytes)
@@ -84,7 +84,7 @@ impl Authority {
                     submitted_at: now,
                     history: None,
                 };
-                Ok::<_, EnrollError>(decide(&job_ca, props, serial, now, true, None, &[]))
+                decide(&job_ca, props, serial, now, true, None, &[])
             })
             .await??
         };

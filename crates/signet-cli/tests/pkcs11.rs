@@ -1,0 +1,166 @@
+//! A CA whose key is on a PKCS#11 token (SoftHSM2 from Debian): `signet init --key-uri`
+//! makes the key on the token (or uses one there with `--existing`), `signet serve` signs
+//! with it, openssl and pkilint accept what it issues, OpenSC's `pkcs11-tool` sees a key
+//! that cannot leave the token, and a token that goes away makes requests fail with 503,
+//! storing nothing, until it is back — without a restart.
+
+mod common;
+
+use std::fs;
+use std::time::Duration;
+
+use common::{Server, openssl_csr, openssl_verify, pkilint, run_signet, wait_until, write_pem};
+use signet_testkit::softhsm::SoftHsm;
+
+fn env_of(hsm: &SoftHsm) -> Vec<(String, String)> {
+    hsm.env()
+        .into_iter()
+        .map(|(k, v)| (k, v.display().to_string()))
+        .collect()
+}
+
+#[test]
+fn a_ca_on_a_token_issues_and_recovers_from_losing_the_token() {
+    let hsm = SoftHsm::new("signet-ca");
+    let env = env_of(&hsm);
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let uri = hsm.uri("root-2026");
+    let mut server = Server::init_env(&["--dev", "--key", "p256", "--key-uri", &uri], &env_refs);
+
+    // The key is on the token: signet.toml names it, no key file was written.
+    let config = fs::read_to_string(server.data.join("signet.toml")).expect("signet.toml");
+    assert!(
+        config.contains(&format!("key = \"{uri}\"")),
+        "signet.toml names the token key:\n{config}"
+    );
+    assert!(
+        !server.data.join("ca/demo/key.pem").exists(),
+        "no key file is written for a token key"
+    );
+    let listing = hsm.pkcs11_tool(&["--list-objects", "--type", "privkey"]);
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert!(
+        listing.contains("label:      root-2026")
+            && listing.contains("Access:     sensitive, always sensitive, never extractable"),
+        "pkcs11-tool sees a sensitive, never-extractable key:\n{listing}"
+    );
+
+    server.serve_env = env.clone();
+    server.serve();
+    let ca = server.ca_cert_path();
+    pkilint(&ca);
+    let v = server.issue("on-a-token.test");
+    let leaf = write_pem(
+        &server.work,
+        "on-a-token",
+        v["certificate"].as_str().expect("certificate"),
+    );
+    openssl_verify(&ca, &leaf);
+    pkilint(&leaf);
+    let last_id = v["id"].as_i64().expect("request id");
+
+    // The token goes away (its directory moved): requests fail with 503 and nothing is
+    // stored for them.
+    let away = hsm.tokens_dir().with_extension("away");
+    fs::rename(hsm.tokens_dir(), &away).expect("taking the token away");
+    for i in 0..3 {
+        let csr = openssl_csr(
+            &server.work,
+            "p256",
+            &format!("/CN=while-away-{i}.test"),
+            &[],
+        );
+        let resp = server.submit_raw(&csr, None);
+        assert_eq!(
+            resp.status, 503,
+            "a request while the token is away: {resp}"
+        );
+        assert!(
+            resp.text().contains("CA key is unavailable"),
+            "the problem says why: {resp}"
+        );
+    }
+
+    // The token comes back: the running server issues again, and the refused requests
+    // left no record (the next request takes the next id).
+    fs::rename(&away, hsm.tokens_dir()).expect("bringing the token back");
+    let v = wait_until(
+        Duration::from_secs(15),
+        "issuance after the token is back",
+        || {
+            let csr = openssl_csr(&server.work, "p256", "/CN=back.test", &[]);
+            let resp = server.submit_raw(&csr, None);
+            (resp.status == 201).then(|| resp.json())
+        },
+    );
+    assert_eq!(v["status"], "issued", "{v:#}");
+    assert_eq!(
+        v["id"].as_i64(),
+        Some(last_id + 1),
+        "nothing was stored for the refused requests"
+    );
+    let leaf = write_pem(
+        &server.work,
+        "back",
+        v["certificate"].as_str().expect("cert"),
+    );
+    openssl_verify(&ca, &leaf);
+    server.stop_ok();
+
+    // The same key for another installation: refused without --existing, used with it.
+    let other = Server::prepare(&[]);
+    let data = other.data.display().to_string();
+    let twice = run_signet(
+        &["init", "--data", &data, "--dev", "--key-uri", &uri],
+        &env_refs,
+        None,
+    );
+    assert_ne!(
+        twice.code, 0,
+        "a second key under the same label is refused"
+    );
+    assert!(twice.stderr.contains("already holds a key"), "{twice}");
+    assert!(
+        !other.data.join("signet.toml").exists(),
+        "and nothing is initialised"
+    );
+    let existing = run_signet(
+        &[
+            "init",
+            "--data",
+            &data,
+            "--dev",
+            "--key-uri",
+            &uri,
+            "--existing",
+        ],
+        &env_refs,
+        None,
+    );
+    assert_eq!(existing.code, 0, "--existing uses the key: {existing}");
+    let first = fs::read_to_string(&ca).expect("the first CA");
+    let second = fs::read_to_string(other.data.join("ca/demo/cert.pem")).expect("the second CA");
+    assert_eq!(
+        spki_of(&first, &server.work),
+        spki_of(&second, &server.work),
+        "both CA certificates certify the token's key"
+    );
+}
+
+/// The SubjectPublicKeyInfo of a PEM certificate, as openssl prints it.
+fn spki_of(pem: &str, work: &std::path::Path) -> String {
+    let path = work.join("spki-of.pem");
+    fs::write(&path, pem).expect("writing the certificate");
+    let run = common::run_program(
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            path.to_str().expect("utf-8"),
+            "-noout",
+            "-pubkey",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    run.stdout
+}

@@ -235,7 +235,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
 /// The new CA's key: in memory (then written to `key.pem`) or on a PKCS#11 token.
 enum CaKey {
     Software(SoftwareKey),
-    Token(signet_pkcs11::Pkcs11Key),
+    Token(Box<signet_pkcs11::Pkcs11Key>),
 }
 
 impl CaKey {
@@ -254,13 +254,13 @@ impl CaKey {
             signet_pkcs11::Pkcs11Key::generate(&uri, algorithm)
                 .context("generating the CA key on its token")?
         };
-        Ok(CaKey::Token(key))
+        Ok(CaKey::Token(Box::new(key)))
     }
 
     fn signer(&self) -> &dyn signet_core::Signer {
         match self {
             CaKey::Software(k) => k,
-            CaKey::Token(k) => k,
+            CaKey::Token(k) => &**k,
         }
     }
 

@@ -2,6 +2,7 @@
 # Runs Signet's whole test suite: unit tests, integration tests against the real `signet`
 # binary, and the oracles they call (openssl, pkilint). Installs what the tests need:
 #   - openssl (Debian package) if it is missing,
+#   - groff-base (Debian package) if it is missing, the man pages' formatter,
 #   - slapd and ldap-utils (Debian packages) if they are missing, for the ldap exit tests,
 #   - pkilint into a virtualenv at $SIGNET_VENV (default: .venv in the checkout),
 #   - aiosmtpd into the same virtualenv (the SMTP sink of the `smtp` exit module's tests),
@@ -19,6 +20,12 @@ cd "$(dirname "$0")/.."
 if ! command -v openssl >/dev/null 2>&1; then
   echo "scripts/test.sh: installing openssl" >&2
   apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+
+# groff formats the man pages in docs/man without a warning (crates/signet-cli/tests/cli_docs.rs).
+if ! command -v groff >/dev/null 2>&1; then
+  echo "scripts/test.sh: installing groff-base" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq groff-base >/dev/null
 fi
 
 # The ldap exit module's tests start their own slapd (on a free loopback port, with a temp

@@ -10,12 +10,14 @@
 //! - `request.rs`: `signet config` and `signet request ...`.
 //! - `admin.rs`: `signet admin ...` and `signet audit ...`.
 //! - `bench.rs`: `signet bench`.
+//! - `cli_docs.rs`: `signet completions` and the man pages in `docs/man` (`signet man`).
 #![forbid(unsafe_code)]
 
 mod admin;
 mod audit_anchors;
 mod bench;
 mod bench_revocation;
+mod cli_docs;
 mod config;
 mod crl;
 mod db;
@@ -30,7 +32,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use zeroize::Zeroizing;
 
 #[derive(Parser)]
@@ -135,11 +137,30 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Move the database: copy an installation from SQLite to PostgreSQL.
     Db(db::DbArgs),
+    /// Print a shell completion script to standard output.
+    ///
+    /// Install it where the shell looks for completions, e.g.
+    /// `signet completions bash > /etc/bash_completion.d/signet`.
+    Completions {
+        /// The shell the script is for.
+        shell: cli_docs::Shell,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    // The hidden `signet man` (which writes docs/man) is added beside the derived CLI, not in
+    // `Command`: completion scripts offer hidden subcommands too, and must not offer it.
+    let matches = Cli::command()
+        .subcommand(cli_docs::man_command())
+        .get_matches();
+    let result = match matches.subcommand() {
+        Some(("man", args)) => cli_docs::man(args, Cli::command()),
+        _ => match Cli::from_arg_matches(&matches) {
+            Ok(cli) => run(cli),
+            Err(e) => e.format(&mut Cli::command()).exit(),
+        },
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -291,6 +312,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench(args) => {
             init_logging("text", "warn");
             runtime()?.block_on(bench::run(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completions { shell } => {
+            cli_docs::completions(shell, Cli::command())?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -83,10 +83,10 @@ enum Command {
         /// A file holding the PostgreSQL password (or SIGNET_DATABASE_PASSWORD).
         #[arg(long)]
         database_password_file: Option<String>,
-        /// Keep the CA key on a PKCS#11 token (an HSM): an RFC 7512 URI such as
-        /// "pkcs11:token=CA;object=root-2026?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/signet/pin"
-        /// (the PIN from its pin-source file or SIGNET_PKCS11_PIN). The key pair is made on
-        /// the token (--key says which), unless --existing.
+        /// Keep the CA key on a PKCS#11 token (an HSM), named by an RFC 7512 URI:
+        /// pkcs11:token=T;object=K?module-path=M&pin-source=file:F (the PIN from that file
+        /// or SIGNET_PKCS11_PIN). The key pair is made on the token (--key says which),
+        /// unless --existing.
         #[arg(long)]
         key_uri: Option<String>,
         /// With --key-uri: use the key already on the token instead of making one.

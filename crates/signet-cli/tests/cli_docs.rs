@@ -171,7 +171,7 @@ fn bash_registers_the_completion_and_completes_subcommands_and_flags() {
     );
     assert_eq!(
         bash_complete(&script, &["signet", "init", "--ke"]),
-        ["--key"]
+        ["--key", "--key-uri"]
     );
     let shells = bash_complete(&script, &["signet", "completions", ""]);
     for shell in ["bash", "zsh", "fish"] {

@@ -98,6 +98,12 @@ const RULES: &[(&str, Rule)] = &[
         },
     ),
     ("signet-keys", only(ENGINE_SIDE)),
+    // Keys on PKCS#11 tokens: the engine side and the software keys' encodings; the FFI
+    // lives in cryptoki, not here (no `unsafe`).
+    (
+        "signet-pkcs11",
+        only(&["signet-api", "signet-core", "signet-x509", "signet-keys"]),
+    ),
     ("signet-store", only(ENGINE_SIDE)),
     (
         "signet-policy",

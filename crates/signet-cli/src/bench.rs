@@ -122,6 +122,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                     database_password_file: None,
                     key_uri: args.ca_key_uri.clone(),
                     existing: args.ca_key_uri.is_some(),
+                    rsa_pss: false,
                 })?;
             }
             let running = crate::serve::start(&data, Some("127.0.0.1:0"), None).await?;

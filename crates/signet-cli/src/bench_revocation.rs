@@ -71,6 +71,7 @@ fn init_dev(data: &std::path::Path, ca_key: &str) -> Result<()> {
         database_password_file: None,
         key_uri: None,
         existing: false,
+        rsa_pss: false,
     })
 }
 

@@ -236,6 +236,10 @@ pub struct CaConfig {
     pub name: String,
     pub key: String,
     pub certificate: String,
+    /// An RSA CA key signs RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt) instead of
+    /// PKCS#1 v1.5.
+    #[serde(default)]
+    pub rsa_pss: bool,
     pub policy: toml::Value,
     #[serde(rename = "exit", default)]
     pub exits: Vec<toml::Table>,
@@ -601,6 +605,7 @@ mod tests {
                 database: "signet.db",
                 database_password_file: None,
                 key_uri: None,
+                rsa_pss: false,
             }
             .render();
             let config: Config = toml::from_str(&text).expect("template parses");
@@ -618,6 +623,7 @@ mod tests {
             database: "signet.db",
             database_password_file: None,
             key_uri: None,
+            rsa_pss: false,
         }
         .render();
         let config: Config = toml::from_str(&text).expect("template parses");

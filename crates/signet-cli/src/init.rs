@@ -30,6 +30,8 @@ pub struct InitOptions {
     pub key_uri: Option<String>,
     /// With `key_uri`: the key exists on the token; otherwise it is generated there.
     pub existing: bool,
+    /// An RSA CA key signs RSASSA-PSS.
+    pub rsa_pss: bool,
 }
 
 /// Creates the data directory. Refuses to touch an existing configuration.
@@ -146,6 +148,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         database: opts.database.as_deref().unwrap_or("signet.db"),
         database_password_file: opts.database_password_file.as_deref(),
         key_uri: opts.key_uri.as_deref(),
+        rsa_pss: opts.rsa_pss,
     };
     let mut token = [0u8; 32];
     SystemRandom::new()
@@ -243,17 +246,23 @@ impl CaKey {
     /// (`--existing`) opens the one there.
     fn make(opts: &InitOptions, algorithm: KeyAlgorithm) -> Result<CaKey> {
         let Some(uri) = &opts.key_uri else {
-            return Ok(CaKey::Software(
-                SoftwareKey::generate(algorithm).context("generating the CA key")?,
-            ));
+            let key = SoftwareKey::generate(algorithm).context("generating the CA key")?;
+            return Ok(CaKey::Software(if opts.rsa_pss {
+                key.with_rsa_pss().context("--rsa-pss")?
+            } else {
+                key
+            }));
         };
         let uri = signet_pkcs11::Pkcs11Uri::parse(uri).context("--key-uri")?;
-        let key = if opts.existing {
+        let mut key = if opts.existing {
             signet_pkcs11::Pkcs11Key::open(&uri).context("opening the CA key on its token")?
         } else {
             signet_pkcs11::Pkcs11Key::generate(&uri, algorithm)
                 .context("generating the CA key on its token")?
         };
+        if opts.rsa_pss {
+            key = key.with_rsa_pss().context("--rsa-pss")?;
+        }
         Ok(CaKey::Token(Box::new(key)))
     }
 

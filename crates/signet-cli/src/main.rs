@@ -92,6 +92,10 @@ enum Command {
         /// With --key-uri: use the key already on the token instead of making one.
         #[arg(long, requires = "key_uri")]
         existing: bool,
+        /// An RSA CA key signs RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt) instead of
+        /// PKCS#1 v1.5.
+        #[arg(long)]
+        rsa_pss: bool,
     },
     /// Run the CA server.
     Serve {
@@ -225,6 +229,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             database_password_file,
             key_uri,
             existing,
+            rsa_pss,
         } => {
             init_logging("text", "warn");
             let passphrase = if dev && passphrase_file.is_none() {
@@ -246,6 +251,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 database_password_file,
                 key_uri,
                 existing,
+                rsa_pss,
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -276,6 +282,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     database_password_file: None,
                     key_uri: None,
                     existing: false,
+                    rsa_pss: false,
                 })?;
             }
             let config = config::Config::load(&data)?;

@@ -435,12 +435,18 @@ fn load_ca_key(
     data: &Path,
     name: &CaName,
     key: &str,
+    rsa_pss: bool,
     passphrase: Option<&[u8]>,
 ) -> Result<(Arc<dyn Signer>, KeyAlgorithm)> {
     if signet_pkcs11::Pkcs11Uri::is_pkcs11(key) {
         let uri = signet_pkcs11::Pkcs11Uri::parse(key).with_context(|| format!("CA {name}"))?;
-        let key = signet_pkcs11::Pkcs11Key::open(&uri)
+        let mut key = signet_pkcs11::Pkcs11Key::open(&uri)
             .with_context(|| format!("CA {name}: opening the key on its token"))?;
+        if rsa_pss {
+            key = key
+                .with_rsa_pss()
+                .with_context(|| format!("CA {name}: rsa_pss"))?;
+        }
         tracing::info!(ca = %name, uri = %uri, "the CA key is on a PKCS#11 token");
         let algorithm = key.key_algorithm();
         return Ok((Arc::new(key), algorithm));
@@ -458,6 +464,12 @@ fn load_ca_key(
     if !key_pem.starts_with(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") {
         tracing::warn!(ca = %name, "the CA key is stored UNENCRYPTED (development mode)");
     }
+    let key = if rsa_pss {
+        key.with_rsa_pss()
+            .map_err(|e| anyhow::anyhow!("CA {name}: rsa_pss: {e}"))?
+    } else {
+        key
+    };
     let algorithm = key.key_algorithm();
     Ok((Arc::new(key), algorithm))
 }
@@ -470,7 +482,7 @@ fn load_ca(
 ) -> Result<CaRuntime> {
     let name = CaName::new(&ca.name).context("CA name")?;
     let cert_path = Config::resolve(data, &ca.certificate);
-    let (key, key_algorithm) = load_ca_key(data, &name, &ca.key, passphrase)?;
+    let (key, key_algorithm) = load_ca_key(data, &name, &ca.key, ca.rsa_pss, passphrase)?;
     let cert_pem =
         std::fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
     let chain = signet_x509::pem::decode_all(&cert_pem, "CERTIFICATE")

@@ -63,6 +63,34 @@ fn ca_key_rsa2048() {
     ca_key_type("rsa2048");
 }
 
+/// `--rsa-pss`: the RSA CA signs its own certificate and its leaves with RSASSA-PSS
+/// (SHA-256, MGF1-SHA-256, salt 32), which openssl verifies and pkilint accepts.
+#[test]
+fn ca_key_rsa2048_pss() {
+    let server = Server::start(&["--key", "rsa2048", "--rsa-pss"]);
+    check_ca_issues(&server, "rsa2048");
+    let config = fs::read_to_string(server.data.join("signet.toml")).expect("signet.toml");
+    assert!(config.contains("\nrsa_pss = true"), "signet.toml says so");
+    for cert in [
+        server.ca_cert_path(),
+        write_pem(
+            &server.work,
+            "pss-leaf",
+            server.issue("pss-leaf.test")["certificate"]
+                .as_str()
+                .expect("certificate"),
+        ),
+    ] {
+        let text = cert_text(&cert);
+        assert!(
+            text.contains("Signature Algorithm: rsassaPss")
+                && text.contains("Hash Algorithm: sha256")
+                && text.contains("Salt Length: 0x20"),
+            "signed RSASSA-PSS with SHA-256 and a 32-byte salt:\n{text}"
+        );
+    }
+}
+
 #[test]
 fn ca_key_rsa3072() {
     ca_key_type("rsa3072");

@@ -6,7 +6,7 @@ use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_ASN1_SIGNING, ECDSA_P384_SHA384_ASN1_SIGNING, EcdsaKeyPair, Ed25519KeyPair,
-    KeyPair, ML_DSA_65_SIGNING, PqdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair,
+    KeyPair, ML_DSA_65_SIGNING, PqdsaKeyPair, RSA_PKCS1_SHA256, RSA_PSS_SHA256, RsaKeyPair,
 };
 use der::pem::{self, LineEnding};
 use signet_core::{Signer, SignerError};
@@ -33,6 +33,9 @@ pub struct SoftwareKey {
     algorithm: KeyAlgorithm,
     /// The SubjectPublicKeyInfo DER, computed once.
     spki: Vec<u8>,
+    /// RSA only: sign RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt) instead of PKCS#1
+    /// v1.5 ([`SoftwareKey::with_rsa_pss`]).
+    pss: bool,
 }
 
 /// The aws-lc-rs key pair. Each of these is `Send + Sync`. The private key is wiped when the
@@ -116,6 +119,20 @@ impl SoftwareKey {
             .map_err(|e| KeyError::Crypto(format!("PEM encoding: {e}")))
     }
 
+    /// The same RSA key, signing RSASSA-PSS with SHA-256, MGF1 with SHA-256 and a 32-byte
+    /// salt (the parameters the CA/Browser Forum's requirements allow) instead of PKCS#1
+    /// v1.5. Refused for other key types.
+    pub fn with_rsa_pss(mut self) -> Result<SoftwareKey, KeyError> {
+        if !matches!(self.algorithm, KeyAlgorithm::Rsa { .. }) {
+            return Err(KeyError::Unsupported(format!(
+                "RSASSA-PSS with a {} key",
+                self.algorithm
+            )));
+        }
+        self.pss = true;
+        Ok(self)
+    }
+
     /// The algorithm and size of this key.
     pub fn key_algorithm(&self) -> KeyAlgorithm {
         self.algorithm
@@ -144,6 +161,7 @@ impl SoftwareKey {
         let spki = pkcs8::spki_der(algorithm, public_key)?;
         Ok(SoftwareKey {
             pair,
+            pss: false,
             algorithm,
             spki,
         })
@@ -217,7 +235,11 @@ impl SoftwareKey {
 
 impl Signer for SoftwareKey {
     fn algorithm(&self) -> SignatureAlgorithm {
-        self.algorithm.signature_algorithm()
+        if self.pss {
+            SignatureAlgorithm::RsaPssSha256
+        } else {
+            self.algorithm.signature_algorithm()
+        }
     }
 
     fn public_key_der(&self) -> &[u8] {
@@ -234,7 +256,12 @@ impl Signer for SoftwareKey {
             Pair::Ed25519(k) => Ok(k.try_sign(message).map_err(failed)?.as_ref().to_vec()),
             Pair::Rsa(k) => {
                 let mut signature = vec![0u8; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &rng, message, &mut signature)
+                let padding: &'static dyn aws_lc_rs::signature::RsaEncoding = if self.pss {
+                    &RSA_PSS_SHA256
+                } else {
+                    &RSA_PKCS1_SHA256
+                };
+                k.sign(padding, &rng, message, &mut signature)
                     .map_err(failed)?;
                 Ok(signature)
             }

@@ -6,8 +6,9 @@ use std::sync::{Mutex, PoisonError};
 use aws_lc_rs::digest;
 use cryptoki::context::Pkcs11;
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsPssParams};
+use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
@@ -40,6 +41,8 @@ pub struct Pkcs11Key {
     pin: Zeroizing<String>,
     algorithm: KeyAlgorithm,
     spki: Vec<u8>,
+    /// RSA only: sign RSASSA-PSS instead of PKCS#1 v1.5 ([`Pkcs11Key::with_rsa_pss`]).
+    pss: bool,
     live: Mutex<Option<Live>>,
 }
 
@@ -72,6 +75,7 @@ impl Pkcs11Key {
             pin,
             algorithm: public.algorithm,
             spki,
+            pss: false,
             live: Mutex::new(Some(Live {
                 slot,
                 key,
@@ -130,6 +134,19 @@ impl Pkcs11Key {
         let mut uri = uri.clone();
         uri.id.get_or_insert(id);
         Pkcs11Key::open(&uri)
+    }
+
+    /// The same RSA key, signing RSASSA-PSS (`CKM_SHA256_RSA_PKCS_PSS`: SHA-256, MGF1 with
+    /// SHA-256, a 32-byte salt) instead of PKCS#1 v1.5. Refused for other key types.
+    pub fn with_rsa_pss(mut self) -> Result<Pkcs11Key, Pkcs11Error> {
+        if !matches!(self.algorithm, KeyAlgorithm::Rsa { .. }) {
+            return Err(Pkcs11Error::Key(format!(
+                "RSASSA-PSS with a {} key",
+                self.algorithm
+            )));
+        }
+        self.pss = true;
+        Ok(self)
     }
 
     /// The URI this key was opened from (no secret in it).
@@ -243,6 +260,17 @@ impl Pkcs11Key {
                     message,
                 )
                 .map(Ok),
+            KeyAlgorithm::Rsa { .. } if self.pss => session
+                .sign(
+                    &Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
+                        hash_alg: MechanismType::SHA256,
+                        mgf: PkcsMgfType::MGF1_SHA256,
+                        s_len: 32.into(),
+                    }),
+                    key,
+                    message,
+                )
+                .map(Ok),
             KeyAlgorithm::Rsa { .. } => session
                 .sign(&Mechanism::Sha256RsaPkcs, key, message)
                 .map(Ok),
@@ -287,7 +315,11 @@ enum Attempt {
 
 impl Signer for Pkcs11Key {
     fn algorithm(&self) -> SignatureAlgorithm {
-        self.algorithm.signature_algorithm()
+        if self.pss {
+            SignatureAlgorithm::RsaPssSha256
+        } else {
+            self.algorithm.signature_algorithm()
+        }
     }
 
     fn public_key_der(&self) -> &[u8] {

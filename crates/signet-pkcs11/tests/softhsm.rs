@@ -11,7 +11,7 @@ use std::process::Command;
 use signet_core::{Signer, SignerError};
 use signet_pkcs11::{Pkcs11Error, Pkcs11Key, Pkcs11Uri};
 use signet_testkit::softhsm::SoftHsm;
-use signet_x509::KeyAlgorithm;
+use signet_x509::{KeyAlgorithm, SignatureAlgorithm};
 
 const LABEL: &str = "signet-test";
 
@@ -44,7 +44,16 @@ fn openssl_verifies(key: &Pkcs11Key, message: &[u8], signature: &[u8], dir: &Pat
         } else {
             "-sha256"
         };
-        cmd.args(["dgst", hash, "-verify"])
+        cmd.args(["dgst", hash]);
+        if key.algorithm() == SignatureAlgorithm::RsaPssSha256 {
+            cmd.args([
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:32",
+            ]);
+        }
+        cmd.arg("-verify")
             .arg(&pem)
             .arg("-signature")
             .arg(dir.join("sig"))
@@ -104,6 +113,21 @@ fn keys_are_generated_on_the_token_sign_and_never_leave_it() {
             "a second key of the same label is refused: {twice:?}"
         );
     }
+
+    // The RSA key signs RSASSA-PSS on request (SHA-256, MGF1-SHA-256, 32-byte salt).
+    let uri = Pkcs11Uri::parse(&hsm.uri("rsa2048")).expect("uri");
+    let pss = Pkcs11Key::open(&uri)
+        .expect("open")
+        .with_rsa_pss()
+        .expect("an RSA key signs PSS");
+    assert_eq!(pss.algorithm(), SignatureAlgorithm::RsaPssSha256);
+    let signature = pss.sign(b"a PSS message").expect("sign");
+    assert!(
+        openssl_verifies(&pss, b"a PSS message", &signature, work.path()),
+        "openssl verifies the PSS signature"
+    );
+    let p256 = Pkcs11Key::open(&Pkcs11Uri::parse(&hsm.uri("p256")).expect("uri")).expect("open");
+    assert!(p256.with_rsa_pss().is_err(), "PSS is refused for an EC key");
 
     // OpenSC, a second client: the token reports every private key sensitive (its value
     // cannot be read) and never extractable (it cannot be wrapped out), since it was made.

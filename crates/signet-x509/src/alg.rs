@@ -93,6 +93,9 @@ pub enum SignatureAlgorithm {
     Ed25519,
     /// sha256WithRSAEncryption (1.2.840.113549.1.1.11), parameters NULL.
     RsaPkcs1Sha256,
+    /// id-RSASSA-PSS (1.2.840.113549.1.1.10) with SHA-256, MGF1 with SHA-256 and a 32-byte
+    /// salt: the encoding the CA/Browser Forum Baseline Requirements (7.1.3.2) prescribe.
+    RsaPssSha256,
     /// id-ml-dsa-65 (2.16.840.1.101.3.4.3.18), parameters absent.
     MlDsa65,
 }

@@ -213,6 +213,30 @@ fn algorithm_identifiers() {
     }
 }
 
+/// RSASSA-PSS is written exactly as the CA/Browser Forum Baseline Requirements (7.1.3.2)
+/// spell it out in hex, and `openssl asn1parse` reads the parameters as RFC 4055 names them.
+#[test]
+fn rsassa_pss_is_the_baseline_requirements_encoding() {
+    const BR: &str = "304106092a864886f70d01010a3034a00f300d06096086480165030402010500a11c301a\
+        06092a864886f70d010108300d06096086480165030402010500a203020120";
+    let der = SignatureAlgorithm::RsaPssSha256.algorithm_identifier_der();
+    let hex: String = der.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, BR.replace(' ', ""));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alg.der");
+    std::fs::write(&path, &der).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["asn1parse", "-inform", "DER", "-in"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for name in ["rsassaPss", "sha256", "mgf1", ":20"] {
+        assert!(text.contains(name), "openssl sees {name}:\n{text}");
+    }
+}
+
 fn spki_alg(der: &[u8]) -> (String, Option<Vec<u8>>) {
     let a = x509_cert::spki::AlgorithmIdentifierOwned::from_der(der).unwrap();
     let params = a.parameters.map(|p| der::Encode::to_der(&p).unwrap());

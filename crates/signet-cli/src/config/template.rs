@@ -14,6 +14,8 @@ pub struct Template<'a> {
     pub database_password_file: Option<&'a str>,
     /// The CA key's PKCS#11 URI, when it is on a token (else the key file is named).
     pub key_uri: Option<&'a str>,
+    /// An RSA CA key signs RSASSA-PSS.
+    pub rsa_pss: bool,
 }
 
 /// The `[ca.acme]` section: enabled for the `server` profile (`--dev`), or commented out.
@@ -233,6 +235,7 @@ level = "info"
 [[ca]]
 name = "{ca}"
 {key}
+{rsa_pss}
 certificate = "ca/{ca}/cert.pem"
 
 # Revocation (AD CS CRLPeriod, CRLOverlapPeriod, CRLDeltaPeriod, CRL partitioning; the
@@ -474,6 +477,11 @@ events = ["all"]
                      # Or a PKCS#11 URI (\"pkcs11:token=...;object=...?module-path=...&pin-source=file:...\").\n\
                      key = \"ca/{ca}/key.pem\""
                 ),
+            },
+            rsa_pss = if self.rsa_pss {
+                "# An RSA key signs RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt), not PKCS#1 v1.5.\nrsa_pss = true"
+            } else {
+                "# rsa_pss = true   # an RSA key signs RSASSA-PSS instead of PKCS#1 v1.5"
             },
         )
     }

@@ -136,7 +136,9 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode> {
 
     let partial = Partial::create(&args.out)?;
     let skip = Skip {
-        database: db_path.clone(),
+        // On PostgreSQL, the SQLite file `signet db copy` left behind is no part of the
+        // installation any more.
+        database: db_path.clone().unwrap_or_else(|| data.join("signet.db")),
         out: [args.out.clone(), partial.path.clone()],
     };
     // The witness is read before the database: the server writes a checkpoint to the
@@ -299,7 +301,7 @@ fn passphrase(file: Option<&PathBuf>) -> Result<Zeroizing<Vec<u8>>> {
 struct Skip {
     /// The SQLite file: it, and every file beside it whose name starts with its name
     /// (`-wal`, `-shm`, `-journal`, a snapshot in progress), are replaced by the snapshot.
-    database: Option<PathBuf>,
+    database: PathBuf,
     /// The archive being written, if inside the data directory.
     out: [PathBuf; 2],
 }
@@ -309,9 +311,7 @@ impl Skip {
         if self.out.iter().any(|o| same_file(o, path)) {
             return true;
         }
-        let Some(db) = &self.database else {
-            return false;
-        };
+        let db = &self.database;
         let (Some(db_name), Some(name)) = (db.file_name(), path.file_name()) else {
             return false;
         };
@@ -876,7 +876,7 @@ mod tests {
         // A file named like the database in another directory is kept.
         fs::write(data.join("ca/signet.db-notes"), "n").expect("write");
         let skip = Skip {
-            database: Some(data.join("signet.db")),
+            database: data.join("signet.db"),
             out: [data.join("out.bak"), data.join("out.bak.partial")],
         };
         let names: Vec<String> = plan(data, &skip)

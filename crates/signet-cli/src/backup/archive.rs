@@ -657,11 +657,11 @@ mod tests {
         (bytes, big)
     }
 
+    /// An archive's manifest and entries, each with its file's contents.
+    type Contents = (String, Vec<(Entry, Vec<u8>)>);
+
     /// Every entry, with file contents.
-    fn read_all(
-        bytes: &[u8],
-        pass: &[u8],
-    ) -> Result<(String, Vec<(Entry, Vec<u8>)>), ArchiveError> {
+    fn read_all(bytes: &[u8], pass: &[u8]) -> Result<Contents, ArchiveError> {
         let (mut r, manifest) = ArchiveReader::open(bytes, pass)?;
         let mut out = Vec::new();
         while let Some(e) = r.next_entry()? {

@@ -177,6 +177,19 @@ pub fn for_verify(data: &Path, public_key: Option<&Path>) -> Result<AuditKeys> {
     })
 }
 
+/// The checkpoints of the local witness file (`audit-checkpoint.json`), each named by the
+/// file, as `audit verify` reports them; none when there is no such file.
+pub fn local_witness(data: &Path) -> Result<Vec<(String, AuditCheckpoint)>> {
+    let local = data.join(WITNESS_FILE);
+    if !local.exists() {
+        return Ok(Vec::new());
+    }
+    Ok(read_checkpoints(&local)?
+        .into_iter()
+        .map(|c| (WITNESS_FILE.to_string(), c))
+        .collect())
+}
+
 /// Checkpoints in a file kept elsewhere: the `file` exit module's event record, a webhook
 /// body, `audit-checkpoint.json`, or lines of a log holding any of them (a JSON object per
 /// line, or a text line with the checkpoint's JSON in it).

@@ -65,13 +65,7 @@ fn copy(data: &Path, to: &str, password_file: Option<&str>, keep_config: bool) -
 
     // The copy must verify with the installation's own keys, as the original does.
     let keys = crate::audit_anchors::for_verify(data, None)?;
-    let local = data.join(crate::audit_anchors::WITNESS_FILE);
-    let mut witnessed = Vec::new();
-    if local.exists() {
-        for c in crate::audit_anchors::read_checkpoints(&local)? {
-            witnessed.push((crate::audit_anchors::WITNESS_FILE.to_string(), c));
-        }
-    }
+    let witnessed = crate::audit_anchors::local_witness(data)?;
     let check = signet_store::audit::verify_database(&target, &keys, &witnessed)
         .map_err(|e| anyhow::anyhow!("verifying the copy's audit chain: {e}"))?;
     if !check.ok() {

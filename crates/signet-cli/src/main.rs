@@ -11,10 +11,12 @@
 //! - `admin.rs`: `signet admin ...` and `signet audit ...`.
 //! - `bench.rs`: `signet bench`.
 //! - `cli_docs.rs`: `signet completions` and the man pages in `docs/man` (`signet man`).
+//! - `backup.rs`: `signet backup` and `signet restore` (`backup/archive.rs`: the file format).
 #![forbid(unsafe_code)]
 
 mod admin;
 mod audit_anchors;
+mod backup;
 mod bench;
 mod bench_revocation;
 mod cli_docs;
@@ -149,6 +151,11 @@ enum Command {
         /// The shell the script is for.
         shell: cli_docs::Shell,
     },
+    /// Archive a data directory, database included, into one encrypted file; works while
+    /// `signet serve` runs on it.
+    Backup(backup::BackupArgs),
+    /// Restore a `signet backup` archive into a new data directory, checked before use.
+    Restore(backup::RestoreArgs),
 }
 
 fn main() -> ExitCode {
@@ -183,11 +190,17 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// The CA key passphrase from a file or `SIGNET_PASSPHRASE`, wiped from memory when dropped.
 /// (The environment variable itself stays in the process environment: prefer the file.)
 fn read_passphrase(file: Option<&PathBuf>) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    read_secret(file, "SIGNET_PASSPHRASE")
+}
+
+/// A secret from a file, else from the environment variable `env`, without its trailing
+/// newline, wiped from memory when dropped.
+fn read_secret(file: Option<&PathBuf>, env: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
     let raw = match file {
         Some(path) => {
             Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
         }
-        None => std::env::var_os("SIGNET_PASSPHRASE").map(|v| v.into_encoded_bytes()),
+        None => std::env::var_os(env).map(|v| v.into_encoded_bytes()),
     };
     Ok(raw.map(|p| {
         let mut p = Zeroizing::new(p);
@@ -324,6 +337,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Completions { shell } => {
             cli_docs::completions(shell, Cli::command())?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup(args) => {
+            init_logging("text", "warn");
+            backup::backup(args)
+        }
+        Command::Restore(args) => {
+            init_logging("text", "warn");
+            backup::restore(args)
         }
     }
 }

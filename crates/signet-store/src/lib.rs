@@ -42,6 +42,8 @@
 //!   `SqlStore`; reads in `acme/read.rs`, writes in `acme/write.rs`, all of them one
 //!   writer command, `Op::Acme`).
 //! - `checkpoint`: WAL checkpoints, kept out of the writer's commits.
+//! - `snapshot`: a consistent copy of the live SQLite file (`signet backup`) and the
+//!   integrity check of a restored one.
 //! - `codec`: column conventions (times, sequence numbers) and SQLite error mapping.
 //! - `bench_fill` (cargo feature `bench`, for `signet bench crl` only): bulk rows written
 //!   directly into the file.
@@ -71,6 +73,7 @@ mod revocation;
 mod row;
 mod scep;
 mod sessions;
+pub mod snapshot;
 mod tokens;
 mod view;
 mod writer;

@@ -62,12 +62,7 @@ pub async fn audit(args: AuditArgs) -> Result<ExitCode> {
                     let db = config.database(&dir)?;
                     let keys = crate::audit_anchors::for_verify(&dir, public_key.as_deref())?;
                     // The local witness the server rewrites after each checkpoint.
-                    let local = dir.join(crate::audit_anchors::WITNESS_FILE);
-                    if local.exists() {
-                        for c in crate::audit_anchors::read_checkpoints(&local)? {
-                            witnessed.push((crate::audit_anchors::WITNESS_FILE.to_string(), c));
-                        }
-                    }
+                    witnessed.extend(crate::audit_anchors::local_witness(&dir)?);
                     let report = signet_store::audit::verify_database(&db, &keys, &witnessed)
                         .map_err(|e| anyhow::anyhow!("{e}"))?;
                     AuditCheckView::from(&report)

@@ -132,6 +132,16 @@ pub fn backup(args: BackupArgs) -> Result<ExitCode> {
     if args.out.exists() {
         return Err(BackupError::OutputExists(args.out.clone()).into());
     }
+    for ca in config
+        .cas
+        .iter()
+        .filter(|ca| signet_pkcs11::Pkcs11Uri::is_pkcs11(&ca.key))
+    {
+        eprintln!(
+            "note: CA {}'s key is on a PKCS#11 token ({}) and not in the backup: back it up with the token's own means (an HSM's backup or cloning)",
+            ca.name, ca.key
+        );
+    }
     for path in collect::outside_files(&config, data) {
         eprintln!(
             "note: {} is outside {} and not in the backup: keep a copy of it",

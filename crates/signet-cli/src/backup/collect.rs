@@ -165,7 +165,11 @@ pub(super) fn add_file<W: Write>(
 pub(super) fn outside_files(config: &crate::config::Config, data: &Path) -> Vec<PathBuf> {
     let mut named: Vec<&str> = Vec::new();
     for ca in &config.cas {
-        named.extend([ca.key.as_str(), ca.certificate.as_str()]);
+        named.push(ca.certificate.as_str());
+        // A key on a PKCS#11 token is no file (`backup` names it separately).
+        if !signet_pkcs11::Pkcs11Uri::is_pkcs11(&ca.key) {
+            named.push(ca.key.as_str());
+        }
     }
     if let Some(tls) = &config.server.tls {
         named.extend([tls.certificate.as_str(), tls.key.as_str()]);

@@ -37,14 +37,7 @@ pub struct InitOptions {
 /// Creates the data directory. Refuses to touch an existing configuration.
 pub fn run(opts: &InitOptions) -> Result<()> {
     let name = signet_core::CaName::new(&opts.ca).context("--ca")?;
-    let algorithm = KeyAlgorithm::from_config_name(&opts.key)
-        .filter(|k| !matches!(k, KeyAlgorithm::Rsa { bits } if ![2048, 3072, 4096].contains(bits)))
-        .with_context(|| {
-            format!(
-                "unknown key type {:?} (p256, p384, ed25519, rsa2048, rsa3072, rsa4096, mldsa65)",
-                opts.key
-            )
-        })?;
+    let algorithm = key_algorithm(&opts.key)?;
     let config_path = opts.data.join("signet.toml");
     if config_path.exists() {
         bail!(
@@ -97,7 +90,12 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         bail!("--subject must not be empty: a CA's name is its issuer name (RFC 5280 4.1.2.4)");
     }
 
-    let key = CaKey::make(opts, algorithm)?;
+    let key = CaKey::make(&KeyChoice {
+        algorithm,
+        key_uri: opts.key_uri.as_deref(),
+        existing: opts.existing,
+        rsa_pss: opts.rsa_pss,
+    })?;
     let mut serial = [0u8; 20];
     SystemRandom::new()
         .fill(&mut serial)
@@ -121,13 +119,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     private_dir(&opts.data)?;
     let ca_dir = opts.data.join("ca").join(name.as_str());
     fs::create_dir_all(&ca_dir).with_context(|| format!("creating {}", ca_dir.display()))?;
-    if let CaKey::Software(key) = &key {
-        let key_pem = match &opts.passphrase {
-            Some(p) => key.to_encrypted_pem(p).context("encrypting the CA key")?,
-            None => key.to_unencrypted_pem().context("encoding the CA key")?,
-        };
-        write_private(&ca_dir.join("key.pem"), key_pem.as_bytes())?;
-    }
+    key.write(&ca_dir.join("key.pem"), opts.passphrase.as_ref())?;
     fs::write(
         ca_dir.join("cert.pem"),
         signet_x509::pem::encode("CERTIFICATE", &cert),
@@ -235,49 +227,87 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     Ok(())
 }
 
+/// A `--key` name: p256, p384, ed25519, rsa2048, rsa3072, rsa4096 or mldsa65.
+pub(crate) fn key_algorithm(name: &str) -> Result<KeyAlgorithm> {
+    KeyAlgorithm::from_config_name(name)
+        .filter(|k| !matches!(k, KeyAlgorithm::Rsa { bits } if ![2048, 3072, 4096].contains(bits)))
+        .with_context(|| {
+            format!(
+                "unknown key type {name:?} (p256, p384, ed25519, rsa2048, rsa3072, rsa4096, mldsa65)"
+            )
+        })
+}
+
+/// Which key a new CA gets (`signet init`, `signet ca create`).
+pub(crate) struct KeyChoice<'a> {
+    /// The algorithm of a key made here or on the token (an existing token key has its own).
+    pub(crate) algorithm: KeyAlgorithm,
+    /// A PKCS#11 URI: the key is on that token.
+    pub(crate) key_uri: Option<&'a str>,
+    /// With `key_uri`: use the key there instead of making one.
+    pub(crate) existing: bool,
+    pub(crate) rsa_pss: bool,
+}
+
 /// The new CA's key: in memory (then written to `key.pem`) or on a PKCS#11 token.
-enum CaKey {
+pub(crate) enum CaKey {
     Software(SoftwareKey),
     Token(Box<signet_pkcs11::Pkcs11Key>),
 }
 
 impl CaKey {
-    /// Generates the key (`algorithm`), or, with `--key-uri`, generates it on the token or
-    /// (`--existing`) opens the one there.
-    fn make(opts: &InitOptions, algorithm: KeyAlgorithm) -> Result<CaKey> {
-        let Some(uri) = &opts.key_uri else {
-            let key = SoftwareKey::generate(algorithm).context("generating the CA key")?;
-            return Ok(CaKey::Software(if opts.rsa_pss {
+    /// Generates the key, or, with a URI, generates it on the token or opens the one there.
+    pub(crate) fn make(choice: &KeyChoice<'_>) -> Result<CaKey> {
+        let Some(uri) = choice.key_uri else {
+            let key = SoftwareKey::generate(choice.algorithm).context("generating the CA key")?;
+            return Ok(CaKey::Software(if choice.rsa_pss {
                 key.with_rsa_pss().context("--rsa-pss")?
             } else {
                 key
             }));
         };
         let uri = signet_pkcs11::Pkcs11Uri::parse(uri).context("--key-uri")?;
-        let mut key = if opts.existing {
+        let mut key = if choice.existing {
             signet_pkcs11::Pkcs11Key::open(&uri).context("opening the CA key on its token")?
         } else {
-            signet_pkcs11::Pkcs11Key::generate(&uri, algorithm)
+            signet_pkcs11::Pkcs11Key::generate(&uri, choice.algorithm)
                 .context("generating the CA key on its token")?
         };
-        if opts.rsa_pss {
+        if choice.rsa_pss {
             key = key.with_rsa_pss().context("--rsa-pss")?;
         }
         Ok(CaKey::Token(Box::new(key)))
     }
 
-    fn signer(&self) -> &dyn signet_core::Signer {
+    pub(crate) fn signer(&self) -> &dyn signet_core::Signer {
         match self {
             CaKey::Software(k) => k,
             CaKey::Token(k) => &**k,
         }
     }
 
-    fn key_algorithm(&self) -> KeyAlgorithm {
+    pub(crate) fn key_algorithm(&self) -> KeyAlgorithm {
         match self {
             CaKey::Software(k) => k.key_algorithm(),
             CaKey::Token(k) => k.key_algorithm(),
         }
+    }
+
+    /// Writes a software key to `path` (encrypted with `passphrase`, or plain for `--dev`);
+    /// a token key has no file.
+    pub(crate) fn write(
+        &self,
+        path: &Path,
+        passphrase: Option<&zeroize::Zeroizing<Vec<u8>>>,
+    ) -> Result<()> {
+        let CaKey::Software(key) = self else {
+            return Ok(());
+        };
+        let pem = match passphrase {
+            Some(p) => key.to_encrypted_pem(p).context("encrypting the CA key")?,
+            None => key.to_unencrypted_pem().context("encoding the CA key")?,
+        };
+        write_private(path, pem.as_bytes())
     }
 }
 
@@ -320,7 +350,7 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 /// Creates `dir` (and its parents) if needed and makes it accessible to its owner only.
-fn private_dir(dir: &std::path::Path) -> Result<()> {
+pub(crate) fn private_dir(dir: &std::path::Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     #[cfg(unix)]
     {

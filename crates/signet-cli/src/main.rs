@@ -10,6 +10,7 @@
 //! - `request.rs`: `signet config` and `signet request ...`.
 //! - `admin.rs`: `signet admin ...` and `signet audit ...`.
 //! - `bench.rs`: `signet bench`.
+//! - `ca.rs`: `signet ca create` and `signet ca install` (a CA under an outside parent).
 //! - `cli_docs.rs`: `signet completions` and the man pages in `docs/man` (`signet man`).
 //! - `backup.rs`: `signet backup` and `signet restore` (`backup/archive.rs`: the file format).
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ mod audit_anchors;
 mod backup;
 mod bench;
 mod bench_revocation;
+mod ca;
 mod cli_docs;
 mod config;
 mod crl;
@@ -143,6 +145,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Move the database: copy an installation from SQLite to PostgreSQL.
     Db(db::DbArgs),
+    /// Add a CA whose certificate comes from a parent elsewhere (an offline root): create
+    /// its key and request, then install the certificate the parent returns.
+    Ca(ca::CaArgs),
     /// Print a shell completion script to standard output.
     ///
     /// Install it where the shell looks for completions, e.g.
@@ -320,6 +325,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Db(args) => {
             init_logging("text", "warn");
             db::run(args)
+        }
+        Command::Ca(args) => {
+            init_logging("text", "warn");
+            ca::run(args)
         }
         Command::Crl(args) => {
             init_logging("text", "warn");

@@ -401,6 +401,55 @@ pub fn parse_basic_constraints(value: &[u8]) -> crate::Result<(bool, Option<u32>
     crate::csr::parse_basic_constraints_impl(value)
 }
 
+/// Decodes a nameConstraints value: its DNS, e-mail and IP subtrees (other name forms, such
+/// as directoryName, are left out: they constrain names of their own form only). A subtree
+/// with a `minimum` or `maximum` (RFC 5280: MUST NOT be used) is malformed.
+pub fn parse_name_constraints(value: &[u8]) -> crate::Result<NameConstraints> {
+    const WHAT: &str = "nameConstraints";
+    let outer = asn1::single(value, asn1::SEQUENCE, WHAT)?;
+    let mut r = asn1::Reader::new(outer.value, WHAT);
+    let mut nc = NameConstraints::default();
+    for (tag, list) in [(0, &mut nc.permitted), (1, &mut nc.excluded)] {
+        let Some(subtrees) = r.read_optional(asn1::context_constructed(tag))? else {
+            continue;
+        };
+        let mut subtrees = asn1::Reader::new(subtrees.value, WHAT);
+        while !subtrees.is_empty() {
+            let mut subtree = subtrees.nested(asn1::SEQUENCE, "GeneralSubtree")?;
+            let base = subtree.read_any()?;
+            subtree.finish("GeneralSubtree (minimum and maximum must be absent)")?;
+            let text = || {
+                std::str::from_utf8(base.value)
+                    .ok()
+                    .filter(|t| t.is_ascii())
+                    .map(str::to_ascii_lowercase)
+                    .ok_or_else(|| asn1::malformed(WHAT, "a name that is not IA5"))
+            };
+            match base.tag {
+                t if t == asn1::context_primitive(1) => list.push(NameSubtree::Email(text()?)),
+                t if t == asn1::context_primitive(2) => list.push(NameSubtree::Dns(text()?)),
+                t if t == asn1::context_primitive(7) => {
+                    let half = base.value.len() / 2;
+                    let (addr, mask) = base.value.split_at(half);
+                    let network = match addr.len() {
+                        4 => IpAddr::from(<[u8; 4]>::try_from(addr).unwrap_or_default()),
+                        16 => IpAddr::from(<[u8; 16]>::try_from(addr).unwrap_or_default()),
+                        _ => return Err(asn1::malformed(WHAT, "an iPAddress of odd length")),
+                    };
+                    let prefix = mask.iter().map(|b| b.leading_ones()).sum::<u32>();
+                    list.push(NameSubtree::Ip {
+                        network,
+                        prefix: u8::try_from(prefix).unwrap_or(u8::MAX),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    r.finish(WHAT)?;
+    Ok(nc)
+}
+
 /// Checks that `value` is exactly one DER TLV, as an extension value must be.
 pub fn check_der(value: &[u8]) -> crate::Result<()> {
     let mut r = crate::asn1::Reader::new(value, "extension value");

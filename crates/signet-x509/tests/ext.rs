@@ -242,3 +242,27 @@ fn spki_alg(der: &[u8]) -> (String, Option<Vec<u8>>) {
     let params = a.parameters.map(|p| der::Encode::to_der(&p).unwrap());
     (a.oid.to_string(), params)
 }
+
+/// nameConstraints read back as written, and a hostile value is an error, not a panic.
+#[test]
+fn name_constraints_round_trip() {
+    use signet_x509::{NameConstraints, NameSubtree};
+    let nc = NameConstraints {
+        permitted: vec![
+            NameSubtree::Dns("example.test".into()),
+            NameSubtree::Ip {
+                network: "10.1.0.0".parse().unwrap(),
+                prefix: 16,
+            },
+        ],
+        excluded: vec![
+            NameSubtree::Dns("bad.example.test".into()),
+            NameSubtree::Email("example.org".into()),
+        ],
+    };
+    let e = ext::name_constraints(&nc).unwrap();
+    assert_eq!(ext::parse_name_constraints(&e.value).unwrap(), nc);
+    for bad in [&[][..], &[0x30, 0x02, 0xa0, 0x05], &[0x30, 0x00, 0x00]] {
+        assert!(ext::parse_name_constraints(bad).is_err());
+    }
+}

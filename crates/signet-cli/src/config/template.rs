@@ -136,12 +136,7 @@ fn toml_list(items: &[String]) -> String {
 impl Template<'_> {
     /// The commented configuration, every option shown.
     pub fn render(&self) -> String {
-        let ca = self.ca;
-        let domains = toml_list(self.domains);
-        let acme_block = acme_block(self.acme);
-        let device_block = device_block(self.acme);
-        let cmp_block = cmp_block(self.acme);
-        format!(
+        let head = format!(
             r#"# Signet configuration, written by `signet init`. Every option is shown; edit and
 # restart `signet serve` to apply. Relative paths are relative to this directory.
 
@@ -232,7 +227,29 @@ format = "text"
 # A tracing filter: "info", "debug", "signet=debug,info", ... (RUST_LOG overrides it).
 level = "info"
 
-[[ca]]
+"#,
+            listen = self.listen,
+            database = toml_string(self.database),
+            password_file = match self.database_password_file {
+                Some(f) => format!("database_password_file = {}", toml_string(f)),
+                None => "# database_password_file = \"db.password\"".to_string(),
+            },
+            ca = self.ca,
+        );
+        head + &self.ca_block()
+    }
+
+    /// The `[[ca]]` table of this CA with its revocation, policy, profiles, front ends and
+    /// exits: the end of [`render`](Template::render), and what `signet ca install` appends
+    /// for a new CA.
+    pub fn ca_block(&self) -> String {
+        let ca = self.ca;
+        let domains = toml_list(self.domains);
+        let acme_block = acme_block(self.acme);
+        let device_block = device_block(self.acme);
+        let cmp_block = cmp_block(self.acme);
+        format!(
+            r#"[[ca]]
 name = "{ca}"
 {key}
 {rsa_pss}
@@ -458,12 +475,6 @@ events = ["all"]
 # [ca.exit.templates.Issued]
 # subject = "[{{ca}}] certificate {{serial}} for {{subject}}"
 "#,
-            listen = self.listen,
-            database = toml_string(self.database),
-            password_file = match self.database_password_file {
-                Some(f) => format!("database_password_file = {}", toml_string(f)),
-                None => "# database_password_file = \"db.password\"".to_string(),
-            },
             key = match self.key_uri {
                 Some(uri) => format!(
                     "# The CA key, on a PKCS#11 token (RFC 7512 URI): the PIN comes from the file its\n\

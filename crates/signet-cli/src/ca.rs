@@ -1,0 +1,489 @@
+//! `signet ca create` and `signet ca install`: a CA whose certificate comes from a parent
+//! outside this installation — an offline root, or another CA product. `create` makes the
+//! key (here or on a PKCS#11 token) and a certificate request; `install` checks what the
+//! parent returned and adds the CA to `signet.toml`, where `signet serve` picks it up.
+//!
+//! Between the two, the CA waits in `ca/NAME/`: its key (`key.pem`, unless it is on a
+//! token), its request (`request.pem`) and `pending.toml` (where the key is). It is not in
+//! `signet.toml` until it is installed.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde::{Deserialize, Serialize};
+use signet_x509::ext::{self, oid};
+use signet_x509::{CertificateInfo, DistinguishedName, KeyUsage, NameSubtree};
+
+use crate::config::{Config, Template};
+use crate::init::{CaKey, KeyChoice, write_private};
+
+#[derive(Args)]
+pub struct CaArgs {
+    #[command(subcommand)]
+    command: CaCommand,
+}
+
+#[derive(Subcommand)]
+enum CaCommand {
+    /// Make a new CA's key and a certificate request (CSR) for its parent, an offline root
+    /// or a CA elsewhere; `signet ca install` installs the certificate it returns.
+    Create {
+        #[arg(long, default_value = "./signet-data")]
+        data: PathBuf,
+        /// The new CA's name.
+        #[arg(long)]
+        name: String,
+        /// Where to write the CSR (PEM) for the parent.
+        #[arg(long)]
+        csr_out: PathBuf,
+        /// The CA subject, e.g. "O=Example,CN=Example Issuing CA 1" (DER order); default
+        /// "O=Signet,CN=NAME".
+        #[arg(long)]
+        subject: Option<String>,
+        /// p256, p384, ed25519, rsa2048, rsa3072, rsa4096 or mldsa65.
+        #[arg(long, default_value = "p256")]
+        key: String,
+        /// The key on a PKCS#11 token (an RFC 7512 URI), made there unless --existing.
+        #[arg(long)]
+        key_uri: Option<String>,
+        /// With --key-uri: use the key already on the token.
+        #[arg(long, requires = "key_uri")]
+        existing: bool,
+        /// An RSA key signs RSASSA-PSS instead of PKCS#1 v1.5.
+        #[arg(long)]
+        rsa_pss: bool,
+        /// Development mode: the key file is written UNENCRYPTED.
+        #[arg(long)]
+        dev: bool,
+        /// A file holding the passphrase that encrypts the key (or SIGNET_PASSPHRASE): the
+        /// installation's, which `signet serve` is given.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Install the CA certificate the parent returned: checked against the key, the chain
+    /// and the CA's profiles, then added to signet.toml (restart `signet serve`).
+    Install {
+        #[arg(long, default_value = "./signet-data")]
+        data: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// The CA certificate (PEM or DER).
+        #[arg(long)]
+        certificate: PathBuf,
+        /// The parent's certificates up to and including the root (PEM), issuer first.
+        #[arg(long)]
+        chain: PathBuf,
+        /// A DNS suffix the new CA's profiles accept (repeatable); default: the
+        /// certificate's permitted DNS name constraints, else localhost and test. Each must
+        /// lie within the name constraints of every certificate on the path.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+    },
+}
+
+/// Where a created CA's key is, until it is installed (`ca/NAME/pending.toml`).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Pending {
+    /// `ca/NAME/key.pem`, or a PKCS#11 URI.
+    key: String,
+    rsa_pss: bool,
+}
+
+pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
+    match args.command {
+        CaCommand::Create {
+            data,
+            name,
+            csr_out,
+            subject,
+            key,
+            key_uri,
+            existing,
+            rsa_pss,
+            dev,
+            passphrase_file,
+        } => {
+            let passphrase = crate::read_passphrase(passphrase_file.as_ref())?;
+            if passphrase.is_none() && !dev && key_uri.is_none() {
+                bail!(
+                    "the CA key is encrypted at rest: give --passphrase-file FILE or set SIGNET_PASSPHRASE (or --dev)"
+                );
+            }
+            let choice = KeyChoice {
+                algorithm: crate::init::key_algorithm(&key)?,
+                key_uri: key_uri.as_deref(),
+                existing,
+                rsa_pss,
+            };
+            create(
+                &data,
+                &name,
+                &csr_out,
+                subject.as_deref(),
+                &choice,
+                passphrase,
+            )?;
+        }
+        CaCommand::Install {
+            data,
+            name,
+            certificate,
+            chain,
+            domains,
+        } => install(&data, &name, &certificate, &chain, domains)?,
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The directory of CA `name`, refusing a name the installation already has.
+fn new_ca_dir(data: &Path, config: &Config, name: &str) -> Result<PathBuf> {
+    signet_core::CaName::new(name).context("--name")?;
+    if config.cas.iter().any(|c| c.name == name) {
+        bail!("signet.toml already has a CA named {name}");
+    }
+    Ok(data.join("ca").join(name))
+}
+
+fn create(
+    data: &Path,
+    name: &str,
+    csr_out: &Path,
+    subject: Option<&str>,
+    choice: &KeyChoice<'_>,
+    passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
+) -> Result<()> {
+    let config = Config::load(data)?;
+    let dir = new_ca_dir(data, &config, name)?;
+    if dir.exists() {
+        bail!(
+            "{} exists: CA {name} was created already (install its certificate with `signet ca install`, or remove the directory to start over)",
+            dir.display()
+        );
+    }
+    if csr_out.exists() {
+        bail!("{} exists: refusing to overwrite it", csr_out.display());
+    }
+    let subject_text = subject.map_or_else(|| format!("O=Signet,CN={name}"), str::to_owned);
+    let subject = DistinguishedName::parse(&subject_text)
+        .with_context(|| format!("--subject {subject_text:?}"))?;
+    if subject.is_empty() {
+        bail!("--subject must not be empty");
+    }
+    let key = CaKey::make(choice)?;
+    // The request asks for what a CA certificate needs; the parent decides.
+    let extensions = [
+        ext::basic_constraints(true, None),
+        ext::key_usage(KeyUsage::KEY_CERT_SIGN.union(KeyUsage::CRL_SIGN)),
+    ];
+    let signer = key.signer();
+    let info = signet_x509::encode_csr_info(&subject, signer.public_key_der(), &extensions)
+        .context("encoding the request")?;
+    let signature = signer.sign(&info).context("signing the request")?;
+    let csr = signet_x509::assemble_csr(&info, signer.algorithm(), &signature)
+        .context("encoding the request")?;
+    let pem = signet_x509::pem::encode("CERTIFICATE REQUEST", &csr);
+
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let key_ref = match (&key, choice.key_uri) {
+        (CaKey::Token(_), Some(uri)) => uri.to_owned(),
+        _ => {
+            key.write(&dir.join("key.pem"), passphrase.as_ref())?;
+            format!("ca/{name}/key.pem")
+        }
+    };
+    fs::write(dir.join("request.pem"), &pem).context("writing request.pem")?;
+    let pending = toml::to_string(&Pending {
+        key: key_ref,
+        rsa_pss: choice.rsa_pss,
+    })
+    .context("encoding pending.toml")?;
+    write_private(&dir.join("pending.toml"), pending.as_bytes())?;
+    fs::write(csr_out, &pem).with_context(|| format!("writing {}", csr_out.display()))?;
+    println!(
+        "Created the key and request of CA {name} ({})",
+        key.key_algorithm()
+    );
+    println!("  subject: {subject}");
+    println!(
+        "  request: {} (also in {})",
+        csr_out.display(),
+        dir.join("request.pem").display()
+    );
+    println!(
+        "Have the parent sign it as a CA certificate, then: signet ca install --data {} --name {name} --certificate CERT --chain PARENT-CHAIN",
+        data.display()
+    );
+    Ok(())
+}
+
+/// Why a certificate cannot be installed for a CA.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    #[error("the certificate is not for this CA's key (its public key differs from the request's)")]
+    WrongKey,
+    #[error("{0} is not a CA certificate: {1}")]
+    NotCa(String, &'static str),
+    #[error("{0} is not valid now (from {1:?} to {2:?})")]
+    NotValidNow(String, SystemTime, SystemTime),
+    #[error("the chain does not verify: {0}")]
+    Chain(String),
+    #[error(
+        "the chain does not end at a self-signed root: give the parent's certificates up to the root"
+    )]
+    NoRoot,
+    #[error("{0} allows {1} CA certificate(s) below it, and this path puts {2} there")]
+    PathLength(String, u32, usize),
+    #[error(
+        "the profiles' domain {domain} lies outside the name constraints of {cert}: leaves for it would not verify"
+    )]
+    NotPermitted { domain: String, cert: String },
+    #[error(
+        "the profiles' domain {domain} includes {excluded}, which {cert} excludes: leaves for it would not verify"
+    )]
+    Excluded {
+        domain: String,
+        excluded: String,
+        cert: String,
+    },
+}
+
+fn install(
+    data: &Path,
+    name: &str,
+    certificate: &Path,
+    chain: &Path,
+    domains: Vec<String>,
+) -> Result<()> {
+    let config = Config::load(data)?;
+    let dir = new_ca_dir(data, &config, name)?;
+    let pending: Pending = toml::from_str(
+        &fs::read_to_string(dir.join("pending.toml"))
+            .with_context(|| format!("CA {name} was not created with `signet ca create`"))?,
+    )
+    .context("reading pending.toml")?;
+    let request = signet_x509::parse_csr(&fs::read(dir.join("request.pem"))?)
+        .context("reading request.pem")?;
+    let cert_bytes =
+        fs::read(certificate).with_context(|| format!("reading {}", certificate.display()))?;
+    let cert_der = signet_x509::pem::decode_all(&cert_bytes, "CERTIFICATE")
+        .ok()
+        .and_then(|v| v.into_iter().next())
+        .unwrap_or(cert_bytes);
+    let chain_pem = fs::read(chain).with_context(|| format!("reading {}", chain.display()))?;
+    let chain_der = signet_x509::pem::decode_all(&chain_pem, "CERTIFICATE")
+        .with_context(|| format!("reading {}", chain.display()))?;
+
+    let mut path = vec![cert_der];
+    path.extend(chain_der);
+    let infos = path
+        .iter()
+        .map(|der| signet_x509::parse_certificate(der).context("parsing a certificate"))
+        .collect::<Result<Vec<_>>>()?;
+    if infos[0].spki_der != request.spki_der {
+        return Err(InstallError::WrongKey.into());
+    }
+    check_path(&path, &infos, SystemTime::now())?;
+    let domains = if domains.is_empty() {
+        default_domains(&infos[0])?
+    } else {
+        domains
+    };
+    check_domains(&infos, &domains)?;
+
+    // cert.pem: the CA certificate, then its chain up to the root (served as the chain).
+    let pem: String = path
+        .iter()
+        .map(|der| signet_x509::pem::encode("CERTIFICATE", der))
+        .collect();
+    fs::write(dir.join("cert.pem"), pem).context("writing cert.pem")?;
+    let key_uri = signet_pkcs11::Pkcs11Uri::is_pkcs11(&pending.key).then_some(pending.key.as_str());
+    let block = Template {
+        ca: name,
+        acme: false,
+        domains: &domains,
+        listen: "",
+        database: "",
+        database_password_file: None,
+        key_uri,
+        rsa_pss: pending.rsa_pss,
+    }
+    .ca_block();
+    let config_path = data.join("signet.toml");
+    let mut text = fs::read_to_string(&config_path).context("reading signet.toml")?;
+    text.push_str("\n# Added by `signet ca install`.\n");
+    text.push_str(&block);
+    fs::write(&config_path, text).context("writing signet.toml")?;
+    fs::remove_file(dir.join("pending.toml")).context("removing pending.toml")?;
+    println!("Installed CA {name}");
+    println!("  subject: {}", infos[0].subject);
+    println!("  issuer:  {}", infos[0].issuer);
+    println!(
+        "  path:    {} certificates up to {}",
+        path.len(),
+        infos[infos.len() - 1].subject
+    );
+    println!("  domains: {}", domains.join(", "));
+    println!("Restart `signet serve` to start it.");
+    Ok(())
+}
+
+/// The path from the new CA to a self-signed root: each certificate signed by the next, every
+/// one a CA (basicConstraints cA, keyCertSign) valid now, every pathLenConstraint met; the new
+/// CA's also with cRLSign (it signs its CRLs).
+fn check_path(
+    path: &[Vec<u8>],
+    infos: &[CertificateInfo],
+    now: SystemTime,
+) -> Result<(), InstallError> {
+    for (i, info) in infos.iter().enumerate() {
+        let who = info.subject.to_string();
+        let bc = info
+            .extensions
+            .iter()
+            .find(|e| e.oid == oid::BASIC_CONSTRAINTS)
+            .and_then(|e| ext::parse_basic_constraints(&e.value).ok());
+        let Some((true, path_len)) = bc else {
+            return Err(InstallError::NotCa(who, "basicConstraints cA is not set"));
+        };
+        let usage = info
+            .extensions
+            .iter()
+            .find(|e| e.oid == oid::KEY_USAGE)
+            .and_then(|e| ext::parse_key_usage(&e.value).ok());
+        let needs = if i == 0 {
+            KeyUsage::KEY_CERT_SIGN.union(KeyUsage::CRL_SIGN)
+        } else {
+            KeyUsage::KEY_CERT_SIGN
+        };
+        if usage.is_some_and(|u| !u.contains(needs)) {
+            return Err(InstallError::NotCa(
+                who,
+                "keyUsage lacks keyCertSign (or, for this CA, cRLSign)",
+            ));
+        }
+        if now < info.not_before || now > info.not_after {
+            return Err(InstallError::NotValidNow(
+                who,
+                info.not_before,
+                info.not_after,
+            ));
+        }
+        // Below certificate i on this path are the CAs 0..i (the new CA included).
+        if let Some(limit) = path_len
+            && i > 0
+            && i > limit as usize
+        {
+            return Err(InstallError::PathLength(who, limit, i));
+        }
+        let issuer = infos.get(i + 1).unwrap_or(info);
+        if info.issuer.as_der() != issuer.subject.as_der() {
+            return Err(if i + 1 == infos.len() {
+                InstallError::NoRoot
+            } else {
+                InstallError::Chain(format!("{who} is not issued by {}", issuer.subject))
+            });
+        }
+        signet_x509::verify_issued_by(&path[i], &issuer.subject, &issuer.spki_der)
+            .map_err(|e| InstallError::Chain(format!("{who}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// The DNS subtrees a certificate permits, else the development defaults.
+fn default_domains(cert: &CertificateInfo) -> Result<Vec<String>> {
+    let permitted: Vec<String> = name_constraints(cert)?
+        .map(|nc| {
+            nc.permitted
+                .into_iter()
+                .filter_map(|s| match s {
+                    NameSubtree::Dns(d) => Some(d.trim_start_matches('.').to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(if permitted.is_empty() {
+        vec!["localhost".into(), "test".into()]
+    } else {
+        permitted
+    })
+}
+
+fn name_constraints(cert: &CertificateInfo) -> Result<Option<signet_x509::NameConstraints>> {
+    cert.extensions
+        .iter()
+        .find(|e| e.oid == oid::NAME_CONSTRAINTS)
+        .map(|e| ext::parse_name_constraints(&e.value))
+        .transpose()
+        .context("reading nameConstraints")
+}
+
+/// Every domain the new CA's profiles accept (a name equal to it or below it) lies within
+/// the permitted DNS subtrees of each certificate on the path that has some, and no excluded
+/// subtree lies within it: otherwise the CA would issue leaves that do not verify.
+fn check_domains(infos: &[CertificateInfo], domains: &[String]) -> Result<()> {
+    for info in infos {
+        let Some(nc) = name_constraints(info)? else {
+            continue;
+        };
+        let dns = |list: &[NameSubtree]| -> Vec<String> {
+            list.iter()
+                .filter_map(|s| match s {
+                    NameSubtree::Dns(d) => Some(d.to_ascii_lowercase()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let (permitted, excluded) = (dns(&nc.permitted), dns(&nc.excluded));
+        for domain in domains {
+            let domain = domain.to_ascii_lowercase();
+            if !permitted.is_empty() && !permitted.iter().any(|p| within(&domain, p)) {
+                return Err(InstallError::NotPermitted {
+                    domain,
+                    cert: info.subject.to_string(),
+                }
+                .into());
+            }
+            if let Some(x) = excluded
+                .iter()
+                .find(|x| within(&domain, x) || within(x, &domain))
+            {
+                return Err(InstallError::Excluded {
+                    domain,
+                    excluded: x.clone(),
+                    cert: info.subject.to_string(),
+                }
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether every DNS name at or below `name` is within the subtree `base` (RFC 5280
+/// 4.2.1.10: a base matches itself and the names below it; `.example.com` only those below).
+fn within(name: &str, base: &str) -> bool {
+    match base.strip_prefix('.') {
+        Some(below) => name.ends_with(&format!(".{below}")),
+        None => name == base || name.ends_with(&format!(".{base}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::within;
+
+    #[test]
+    fn dns_subtrees_match_themselves_and_below() {
+        assert!(within("example.test", "example.test"));
+        assert!(within("a.example.test", "example.test"));
+        assert!(!within("badexample.test", "example.test"));
+        assert!(!within("example.test", ".example.test"));
+        assert!(within("a.example.test", ".example.test"));
+        assert!(!within("test", "example.test"));
+    }
+}

@@ -1,0 +1,243 @@
+//! A CA under an outside parent (issue 20): an offline root made with openssl signs the
+//! request `signet ca create` writes; `signet ca install` refuses what does not fit (another
+//! key, no CA bit, a chain that does not verify, a domain outside the name constraints) and
+//! installs what does; `signet serve` then issues from the new CA, and openssl verifies its
+//! leaves up to the root.
+
+mod common;
+
+use std::fs;
+
+use common::{Server, openssl_csr, pkilint, run_program, run_signet, write_pem};
+
+/// `openssl req -x509`: a self-signed P-256 root in `dir` (`NAME.pem`, `NAME.key`).
+fn openssl_root(dir: &std::path::Path, name: &str) -> (String, String) {
+    let pem = dir.join(format!("{name}.pem")).display().to_string();
+    let key = dir.join(format!("{name}.key")).display().to_string();
+    let run = run_program(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-subj",
+            &format!("/CN={name}"),
+            "-days",
+            "30",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    (pem, key)
+}
+
+/// `openssl x509 -req`: the root signs `csr` with the extensions of `section` in `ext`.
+fn openssl_sign(
+    dir: &std::path::Path,
+    csr: &str,
+    root: &(String, String),
+    ext: &str,
+    out: &str,
+) -> String {
+    let ext_file = dir.join(format!("{out}.ext"));
+    fs::write(&ext_file, ext).expect("extension file");
+    let out = dir.join(format!("{out}.pem")).display().to_string();
+    let run = run_program(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            &root.0,
+            "-CAkey",
+            &root.1,
+            "-CAcreateserial",
+            "-days",
+            "20",
+            "-extfile",
+            ext_file.to_str().expect("utf-8"),
+            "-extensions",
+            "sub",
+            "-out",
+            &out,
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    out
+}
+
+const SUB_CA: &str = "[sub]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+nameConstraints = critical,permitted;DNS:example.test
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+";
+
+#[test]
+fn a_ca_under_an_offline_root_is_checked_installed_and_issues() {
+    let mut server = Server::init(&["--dev"]);
+    let data = server.data.display().to_string();
+    let work = server.work.clone();
+    let root = openssl_root(&work, "Offline Root");
+    let csr = work.join("issuing.csr").display().to_string();
+    let create = run_signet(
+        &[
+            "ca",
+            "create",
+            "--data",
+            &data,
+            "--name",
+            "issuing",
+            "--csr-out",
+            &csr,
+            "--dev",
+            "--subject",
+            "O=Example,CN=Example Issuing CA",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(create.code, 0, "{create}");
+    let verify = run_program("openssl", &["req", "-in", &csr, "-noout", "-verify"]);
+    assert_eq!(verify.code, 0, "openssl verifies the request: {verify}");
+    let config_before = fs::read_to_string(server.data.join("signet.toml")).expect("toml");
+    assert!(
+        !config_before.contains("name = \"issuing\""),
+        "not served before it is installed"
+    );
+
+    let good = openssl_sign(&work, &csr, &root, SUB_CA, "issuing");
+    let install = |cert: &str, chain: &str, extra: &[&str]| {
+        let mut args = vec![
+            "ca",
+            "install",
+            "--data",
+            &data,
+            "--name",
+            "issuing",
+            "--certificate",
+            cert,
+            "--chain",
+            chain,
+        ];
+        args.extend_from_slice(extra);
+        run_signet(&args, &[], None)
+    };
+
+    // Refused, each leaving signet.toml as it was:
+    // - a certificate for another key;
+    let other_csr = openssl_csr(&work, "p256", "/CN=Someone Else", &[]);
+    let other = openssl_sign(
+        &work,
+        other_csr.to_str().expect("utf-8"),
+        &root,
+        SUB_CA,
+        "other",
+    );
+    let refused = install(&other, &root.0, &[]);
+    assert!(
+        refused.stderr.contains("not for this CA's key"),
+        "{refused}"
+    );
+    // - a certificate without the CA bit;
+    let leafy = openssl_sign(
+        &work,
+        &csr,
+        &root,
+        "[sub]\nbasicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature\n",
+        "leafy",
+    );
+    let refused = install(&leafy, &root.0, &[]);
+    assert!(refused.stderr.contains("not a CA certificate"), "{refused}");
+    // - a chain that is not the issuer;
+    let stranger = openssl_root(&work, "Stranger Root");
+    let refused = install(&good, &stranger.0, &[]);
+    assert!(
+        refused.stderr.contains("chain does not verify"),
+        "{refused}"
+    );
+    // - a chain that stops short of a root (the CA certificate alone is no chain);
+    let refused = install(&good, &good, &[]);
+    assert_ne!(refused.code, 0, "{refused}");
+    // - a domain outside the name constraints.
+    let refused = install(&good, &root.0, &["--domain", "other.test"]);
+    assert!(
+        refused.stderr.contains("outside the name constraints"),
+        "{refused}"
+    );
+    assert_eq!(
+        fs::read_to_string(server.data.join("signet.toml")).expect("toml"),
+        config_before,
+        "nothing refused changed signet.toml"
+    );
+
+    let ok = install(&good, &root.0, &[]);
+    assert_eq!(ok.code, 0, "{ok}");
+    assert!(
+        ok.stdout.contains("domains: example.test"),
+        "the constraint is the default domain: {ok}"
+    );
+
+    server.serve();
+    let cas = server.get("/api/v1/cas").json();
+    assert!(
+        cas.as_array()
+            .expect("cas")
+            .iter()
+            .any(|c| c["name"] == "issuing"),
+        "the new CA is served: {cas:#}"
+    );
+    server.ca = "issuing".into();
+    let chain = server.get("/api/v1/cas/issuing/chain?format=pem");
+    assert_eq!(chain.status, 200, "{chain}");
+    assert_eq!(
+        chain.text().matches("BEGIN CERTIFICATE").count(),
+        2,
+        "the chain download carries the path up to the root: {chain}"
+    );
+    let v = server.issue("host.example.test");
+    let leaf = write_pem(
+        &work,
+        "leaf",
+        v["certificate"].as_str().expect("certificate"),
+    );
+    let sub = work.join("issuing.pem").display().to_string();
+    let verify = run_program(
+        "openssl",
+        &[
+            "verify",
+            "-CAfile",
+            &root.0,
+            "-untrusted",
+            &sub,
+            leaf.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(
+        verify.code, 0,
+        "openssl verifies the leaf up to the offline root: {verify}"
+    );
+    pkilint(&leaf);
+
+    // A name outside the constraints is refused by the CA's own profile.
+    let outside = openssl_csr(&work, "p256", "/CN=host.other.test", &[]);
+    let resp = server.submit_raw(&outside, None);
+    assert!(
+        resp.status != 201 || resp.json()["status"] != "issued",
+        "a name outside the name constraints is not issued: {resp}"
+    );
+}

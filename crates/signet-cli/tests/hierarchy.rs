@@ -241,3 +241,220 @@ fn a_ca_under_an_offline_root_is_checked_installed_and_issues() {
         "a name outside the name constraints is not issued: {resp}"
     );
 }
+
+/// Three levels: an offline root (openssl) → a policy CA (installed from the root) → an
+/// issuing CA whose certificate the policy CA issues through its own sub-CA profile, with a
+/// certificate manager's approval, name constraints from the profile. Leaves verify up to the
+/// root; a leaf outside the constraints — forged with the issuing CA's own key, which Signet
+/// would never sign — is refused by openssl: the constraints Signet wrote hold.
+#[test]
+fn a_three_level_hierarchy_honours_its_name_constraints() {
+    let mut server = Server::init(&["--dev"]);
+    let data = server.data.display().to_string();
+    let work = server.work.clone();
+    let root = openssl_root(&work, "Offline Root");
+
+    // Level 2: the policy CA, from the offline root, allowed one CA below it.
+    let policy_csr = work.join("policy.csr").display().to_string();
+    let run = run_signet(
+        &[
+            "ca",
+            "create",
+            "--data",
+            &data,
+            "--name",
+            "policy",
+            "--csr-out",
+            &policy_csr,
+            "--dev",
+            "--subject",
+            "O=Example,CN=Example Policy CA",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let policy_cert = openssl_sign(
+        &work,
+        &policy_csr,
+        &root,
+        "[sub]\nbasicConstraints = critical,CA:TRUE,pathlen:1\nkeyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n",
+        "policy",
+    );
+    let run = run_signet(
+        &[
+            "ca",
+            "install",
+            "--data",
+            &data,
+            "--name",
+            "policy",
+            "--certificate",
+            &policy_cert,
+            "--chain",
+            &root.0,
+            "--domain",
+            "example.test",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run}");
+    // Its sub-CA profile: manual approval, no CA below the next one, constrained names.
+    server.append_config(
+        r#"[ca.policy.profiles.subca]
+description = "Issuing CAs under the policy CA"
+approval = "manual"
+ca = true
+path_len = 0
+permitted_dns = ["shop.example.test"]
+validity_days = 10
+key_algorithms = ["p256"]
+subject_attributes = ["CN", "O"]
+require_san = false
+key_usage = ["keyCertSign", "cRLSign"]
+extended_key_usage = []
+approvals = 1"#,
+    );
+
+    // Level 3: the issuing CA's request goes to the policy CA like any other request.
+    let issuing_csr = work.join("issuing.csr").display().to_string();
+    let run = run_signet(
+        &[
+            "ca",
+            "create",
+            "--data",
+            &data,
+            "--name",
+            "issuing",
+            "--csr-out",
+            &issuing_csr,
+            "--dev",
+            "--subject",
+            "O=Example,CN=Example Shop Issuing CA",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run}");
+    server.serve();
+    server.ca = "policy".into();
+    let submitted = server.submit(std::path::Path::new(&issuing_csr), Some("subca"));
+    assert_eq!(
+        submitted["status"], "pending",
+        "a sub-CA waits for a manager: {submitted:#}"
+    );
+    let id = submitted["id"].as_i64().expect("id").to_string();
+    let manager = server.create_token(&["manager"], "mia");
+    let url = server.url();
+    let approve = run_signet(
+        &[
+            "admin", "approve", &id, "--ca", "policy", "--token", &manager, "--server", &url,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(approve.code, 0, "approved and issued: {approve}");
+    let issued = server.request_status(id.parse().expect("id"));
+    let issuing_cert = write_pem(
+        &work,
+        "issuing",
+        issued["certificate"].as_str().expect("cert"),
+    );
+    let policy_chain = work.join("policy-chain.pem");
+    fs::write(
+        &policy_chain,
+        server.get("/api/v1/cas/policy/chain?format=pem").text(),
+    )
+    .expect("the policy CA's chain");
+    server.stop_ok();
+    let run = run_signet(
+        &[
+            "ca",
+            "install",
+            "--data",
+            &data,
+            "--name",
+            "issuing",
+            "--certificate",
+            issuing_cert.to_str().expect("utf-8"),
+            "--chain",
+            policy_chain.to_str().expect("utf-8"),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("domains: shop.example.test"), "{run}");
+
+    server.serve();
+    server.ca = "issuing".into();
+    let v = server.issue("www.shop.example.test");
+    let leaf = write_pem(
+        &work,
+        "shop-leaf",
+        v["certificate"].as_str().expect("certificate"),
+    );
+    let untrusted = work.join("untrusted.pem");
+    fs::write(
+        &untrusted,
+        fs::read_to_string(&issuing_cert).expect("issuing")
+            + &fs::read_to_string(&policy_cert).expect("policy"),
+    )
+    .expect("intermediates");
+    let verify = |leaf: &std::path::Path| {
+        run_program(
+            "openssl",
+            &[
+                "verify",
+                "-CAfile",
+                &root.0,
+                "-untrusted",
+                untrusted.to_str().expect("utf-8"),
+                leaf.to_str().expect("utf-8"),
+            ],
+        )
+    };
+    let ok = verify(&leaf);
+    assert_eq!(ok.code, 0, "a leaf verifies through three levels: {ok}");
+    pkilint(&leaf);
+
+    // A leaf outside the constraints, forged with the issuing CA's key.
+    let outside_csr = openssl_csr(&work, "p256", "/CN=www.elsewhere.test", &[]);
+    let forged = work.join("forged.pem");
+    let ext = work.join("forged.ext");
+    fs::write(&ext, "[leaf]\nsubjectAltName = DNS:www.elsewhere.test\n").expect("ext");
+    let key = server.data.join("ca/issuing/key.pem");
+    let run = run_program(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            outside_csr.to_str().expect("utf-8"),
+            "-CA",
+            issuing_cert.to_str().expect("utf-8"),
+            "-CAkey",
+            key.to_str().expect("utf-8"),
+            "-CAcreateserial",
+            "-days",
+            "5",
+            "-extfile",
+            ext.to_str().expect("utf-8"),
+            "-extensions",
+            "leaf",
+            "-out",
+            forged.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let refused = verify(&forged);
+    assert_ne!(
+        refused.code, 0,
+        "openssl refuses a leaf outside the constraints"
+    );
+    assert!(
+        format!("{}{}", refused.stdout, refused.stderr).contains("permitted subtree violation"),
+        "{refused}"
+    );
+}

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use signet_x509::ext::{self, oid};
 use signet_x509::{CertificateInfo, DistinguishedName, KeyUsage, NameSubtree};
 
+use signet_api::Enroll;
+
 use crate::config::{Config, Template};
 use crate::init::{CaKey, KeyChoice, write_private};
 
@@ -36,9 +38,25 @@ enum CaCommand {
         /// The new CA's name.
         #[arg(long)]
         name: String,
-        /// Where to write the CSR (PEM) for the parent.
+        /// Where to write the CSR (PEM) for the parent (an outside one; with --parent it
+        /// is optional).
+        #[arg(long, required_unless_present = "parent")]
+        csr_out: Option<PathBuf>,
+        /// A CA of this installation to issue the new CA's certificate: the request goes to
+        /// the running server like any other, through the parent's policy (a `ca = true`
+        /// profile), recorded and audited; once issued (after a manager's approval when the
+        /// profile wants one), `signet ca install --name NAME` installs it.
         #[arg(long)]
-        csr_out: PathBuf,
+        parent: Option<String>,
+        /// With --parent: the parent's sub-CA profile.
+        #[arg(long, requires = "parent")]
+        profile: Option<String>,
+        /// With --parent: the server's base URL.
+        #[arg(long, env = "SIGNET_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// With --parent: an API token allowed to submit to the parent (or SIGNET_TOKEN).
+        #[arg(long, env = "SIGNET_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// The CA subject, e.g. "O=Example,CN=Example Issuing CA 1" (DER order); default
         /// "O=Signet,CN=NAME".
         #[arg(long)]
@@ -70,12 +88,19 @@ enum CaCommand {
         data: PathBuf,
         #[arg(long)]
         name: String,
-        /// The CA certificate (PEM or DER).
-        #[arg(long)]
-        certificate: PathBuf,
+        /// The CA certificate (PEM or DER). Without it, the certificate and chain of the
+        /// request `signet ca create --parent` submitted are fetched from the server.
+        #[arg(long, requires = "chain")]
+        certificate: Option<PathBuf>,
         /// The parent's certificates up to and including the root (PEM), issuer first.
-        #[arg(long)]
-        chain: PathBuf,
+        #[arg(long, requires = "certificate")]
+        chain: Option<PathBuf>,
+        /// Without --certificate: the server's base URL.
+        #[arg(long, env = "SIGNET_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        /// Without --certificate: an API token that may read the request (or SIGNET_TOKEN).
+        #[arg(long, env = "SIGNET_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         /// A DNS suffix the new CA's profiles accept (repeatable); default: the
         /// certificate's permitted DNS name constraints, else localhost and test. Each must
         /// lie within the name constraints of every certificate on the path.
@@ -91,6 +116,11 @@ struct Pending {
     /// `ca/NAME/key.pem`, or a PKCS#11 URI.
     key: String,
     rsa_pss: bool,
+    /// With `--parent`: the parent CA and the request submitted to it.
+    #[serde(default)]
+    parent: Option<String>,
+    #[serde(default)]
+    request: Option<i64>,
 }
 
 pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
@@ -99,6 +129,10 @@ pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
             data,
             name,
             csr_out,
+            parent,
+            profile,
+            server,
+            token,
             subject,
             key,
             key_uri,
@@ -119,10 +153,16 @@ pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
                 existing,
                 rsa_pss,
             };
+            let parent = parent.map(|ca| Parent {
+                ca,
+                profile,
+                remote: Remote { server, token },
+            });
             create(
                 &data,
                 &name,
-                &csr_out,
+                csr_out.as_deref(),
+                parent.as_ref(),
                 subject.as_deref(),
                 &choice,
                 passphrase,
@@ -133,10 +173,47 @@ pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
             name,
             certificate,
             chain,
+            server,
+            token,
             domains,
-        } => install(&data, &name, &certificate, &chain, domains)?,
+        } => {
+            let source = match (certificate, chain) {
+                (Some(certificate), Some(chain)) => Source::Files { certificate, chain },
+                _ => Source::Request(Remote { server, token }),
+            };
+            install(&data, &name, source, domains)?
+        }
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The running server and the token to call it with.
+struct Remote {
+    server: String,
+    token: Option<String>,
+}
+
+impl Remote {
+    fn client(&self) -> Result<signet_client::RemoteEnroll> {
+        Ok(signet_client::RemoteEnroll::new(&self.server)?.with_token(self.token.clone()))
+    }
+}
+
+/// `--parent`: a CA of this installation and its sub-CA profile.
+struct Parent {
+    ca: String,
+    profile: Option<String>,
+    remote: Remote,
+}
+
+/// Where the certificate to install comes from.
+enum Source {
+    Files {
+        certificate: PathBuf,
+        chain: PathBuf,
+    },
+    /// The request `create --parent` submitted, read from the server.
+    Request(Remote),
 }
 
 /// The directory of CA `name`, refusing a name the installation already has.
@@ -151,7 +228,8 @@ fn new_ca_dir(data: &Path, config: &Config, name: &str) -> Result<PathBuf> {
 fn create(
     data: &Path,
     name: &str,
-    csr_out: &Path,
+    csr_out: Option<&Path>,
+    parent: Option<&Parent>,
     subject: Option<&str>,
     choice: &KeyChoice<'_>,
     passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
@@ -164,8 +242,15 @@ fn create(
             dir.display()
         );
     }
-    if csr_out.exists() {
-        bail!("{} exists: refusing to overwrite it", csr_out.display());
+    if let Some(out) = csr_out
+        && out.exists()
+    {
+        bail!("{} exists: refusing to overwrite it", out.display());
+    }
+    if let Some(p) = parent
+        && !config.cas.iter().any(|c| c.name == p.ca)
+    {
+        bail!("--parent {}: signet.toml has no such CA", p.ca);
     }
     let subject_text = subject.map_or_else(|| format!("O=Signet,CN={name}"), str::to_owned);
     let subject = DistinguishedName::parse(&subject_text)
@@ -196,28 +281,116 @@ fn create(
         }
     };
     fs::write(dir.join("request.pem"), &pem).context("writing request.pem")?;
+    if let Some(out) = csr_out {
+        fs::write(out, &pem).with_context(|| format!("writing {}", out.display()))?;
+    }
+    // With a parent here: its policy decides, on the running server, like any request.
+    let submitted = match parent {
+        Some(p) => {
+            let response = crate::runtime()?
+                .block_on(p.remote.client()?.submit(signet_api::SubmitRequest {
+                    ca: p.ca.clone(),
+                    csr: csr.clone(),
+                    profile: p.profile.clone(),
+                    attributes: Vec::new(),
+                    caller: None,
+                }))
+                .with_context(|| format!("submitting the request to CA {}", p.ca))?;
+            Some(response)
+        }
+        None => None,
+    };
     let pending = toml::to_string(&Pending {
         key: key_ref,
         rsa_pss: choice.rsa_pss,
+        parent: parent.map(|p| p.ca.clone()),
+        request: submitted.as_ref().map(|r| r.id.get()),
     })
     .context("encoding pending.toml")?;
     write_private(&dir.join("pending.toml"), pending.as_bytes())?;
-    fs::write(csr_out, &pem).with_context(|| format!("writing {}", csr_out.display()))?;
     println!(
         "Created the key and request of CA {name} ({})",
         key.key_algorithm()
     );
     println!("  subject: {subject}");
-    println!(
-        "  request: {} (also in {})",
-        csr_out.display(),
-        dir.join("request.pem").display()
-    );
-    println!(
-        "Have the parent sign it as a CA certificate, then: signet ca install --data {} --name {name} --certificate CERT --chain PARENT-CHAIN",
-        data.display()
-    );
+    match (parent, &submitted) {
+        (Some(p), Some(r)) => {
+            println!("  request {} on CA {}: {}", r.id, p.ca, r.status);
+            if r.status == signet_api::RequestStatus::Pending {
+                println!(
+                    "A certificate manager approves it (signet admin approve {} --ca {}); then: signet ca install --data {} --name {name}",
+                    r.id,
+                    p.ca,
+                    data.display()
+                );
+            } else {
+                println!(
+                    "Then: signet ca install --data {} --name {name}",
+                    data.display()
+                );
+            }
+        }
+        _ => {
+            if let Some(out) = csr_out {
+                println!(
+                    "  request: {} (also in {})",
+                    out.display(),
+                    dir.join("request.pem").display()
+                );
+            }
+            println!(
+                "Have the parent sign it as a CA certificate, then: signet ca install --data {} --name {name} --certificate CERT --chain PARENT-CHAIN",
+                data.display()
+            );
+        }
+    }
     Ok(())
+}
+
+/// The certificate and its chain (issuer first) from files or from the server.
+fn fetch(name: &str, pending: &Pending, source: Source) -> Result<Vec<Vec<u8>>> {
+    match source {
+        Source::Files { certificate, chain } => {
+            let cert_bytes = fs::read(&certificate)
+                .with_context(|| format!("reading {}", certificate.display()))?;
+            let cert_der = signet_x509::pem::decode_all(&cert_bytes, "CERTIFICATE")
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .unwrap_or(cert_bytes);
+            let chain_pem =
+                fs::read(&chain).with_context(|| format!("reading {}", chain.display()))?;
+            let mut path = vec![cert_der];
+            path.extend(
+                signet_x509::pem::decode_all(&chain_pem, "CERTIFICATE")
+                    .with_context(|| format!("reading {}", chain.display()))?,
+            );
+            Ok(path)
+        }
+        Source::Request(remote) => {
+            let (Some(parent), Some(id)) = (&pending.parent, pending.request) else {
+                bail!(
+                    "CA {name} was created for an outside parent: give --certificate and --chain"
+                );
+            };
+            let id = signet_api::RequestId::new(id).context("the request id in pending.toml")?;
+            let response = crate::runtime()?
+                .block_on(remote.client()?.retrieve(parent, id, None))
+                .with_context(|| format!("reading request {id} of CA {parent}"))?;
+            let Some(cert) = response.certificate else {
+                bail!(
+                    "request {id} of CA {parent} is {}{}: nothing to install yet",
+                    response.status,
+                    response
+                        .message
+                        .map(|m| format!(" ({m})"))
+                        .unwrap_or_default()
+                );
+            };
+            let mut path = vec![cert];
+            path.extend(response.chain);
+            Ok(path)
+        }
+    }
 }
 
 /// Why a certificate cannot be installed for a CA.
@@ -251,13 +424,7 @@ pub enum InstallError {
     },
 }
 
-fn install(
-    data: &Path,
-    name: &str,
-    certificate: &Path,
-    chain: &Path,
-    domains: Vec<String>,
-) -> Result<()> {
+fn install(data: &Path, name: &str, source: Source, domains: Vec<String>) -> Result<()> {
     let config = Config::load(data)?;
     let dir = new_ca_dir(data, &config, name)?;
     let pending: Pending = toml::from_str(
@@ -267,18 +434,7 @@ fn install(
     .context("reading pending.toml")?;
     let request = signet_x509::parse_csr(&fs::read(dir.join("request.pem"))?)
         .context("reading request.pem")?;
-    let cert_bytes =
-        fs::read(certificate).with_context(|| format!("reading {}", certificate.display()))?;
-    let cert_der = signet_x509::pem::decode_all(&cert_bytes, "CERTIFICATE")
-        .ok()
-        .and_then(|v| v.into_iter().next())
-        .unwrap_or(cert_bytes);
-    let chain_pem = fs::read(chain).with_context(|| format!("reading {}", chain.display()))?;
-    let chain_der = signet_x509::pem::decode_all(&chain_pem, "CERTIFICATE")
-        .with_context(|| format!("reading {}", chain.display()))?;
-
-    let mut path = vec![cert_der];
-    path.extend(chain_der);
+    let path = fetch(name, &pending, source)?;
     let infos = path
         .iter()
         .map(|der| signet_x509::parse_certificate(der).context("parsing a certificate"))

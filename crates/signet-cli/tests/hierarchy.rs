@@ -243,8 +243,9 @@ fn a_ca_under_an_offline_root_is_checked_installed_and_issues() {
 }
 
 /// Three levels: an offline root (openssl) → a policy CA (installed from the root) → an
-/// issuing CA whose certificate the policy CA issues through its own sub-CA profile, with a
-/// certificate manager's approval, name constraints from the profile. Leaves verify up to the
+/// issuing CA whose certificate the policy CA issues through its own sub-CA profile
+/// (`signet ca create --parent`), with a certificate manager's approval, name constraints
+/// from the profile, installed from the server (`signet ca install`). Leaves verify up to the
 /// root; a leaf outside the constraints — forged with the issuing CA's own key, which Signet
 /// would never sign — is refused by openssl: the constraints Signet wrote hold.
 #[test]
@@ -317,8 +318,11 @@ extended_key_usage = []
 approvals = 1"#,
     );
 
-    // Level 3: the issuing CA's request goes to the policy CA like any other request.
-    let issuing_csr = work.join("issuing.csr").display().to_string();
+    // Level 3: `signet ca create --parent` sends the issuing CA's request to the policy CA
+    // on the running server, like any other request: its sub-CA profile wants a manager.
+    server.serve();
+    let url = server.url();
+    let requester = server.token.clone().expect("a requester token");
     let run = run_signet(
         &[
             "ca",
@@ -327,8 +331,14 @@ approvals = 1"#,
             &data,
             "--name",
             "issuing",
-            "--csr-out",
-            &issuing_csr,
+            "--parent",
+            "policy",
+            "--profile",
+            "subca",
+            "--server",
+            &url,
+            "--token",
+            &requester,
             "--dev",
             "--subject",
             "O=Example,CN=Example Shop Issuing CA",
@@ -337,16 +347,30 @@ approvals = 1"#,
         None,
     );
     assert_eq!(run.code, 0, "{run}");
-    server.serve();
-    server.ca = "policy".into();
-    let submitted = server.submit(std::path::Path::new(&issuing_csr), Some("subca"));
-    assert_eq!(
-        submitted["status"], "pending",
-        "a sub-CA waits for a manager: {submitted:#}"
+    assert!(run.stdout.contains("on CA policy: pending"), "{run}");
+    let id = run
+        .stdout
+        .split("  request ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the request id")
+        .to_string();
+    let install_from_server = || {
+        run_signet(
+            &[
+                "ca", "install", "--data", &data, "--name", "issuing", "--server", &url, "--token",
+                &requester,
+            ],
+            &[],
+            None,
+        )
+    };
+    let early = install_from_server();
+    assert!(
+        early.code != 0 && early.stderr.contains("nothing to install yet"),
+        "nothing is installed before the approval: {early}"
     );
-    let id = submitted["id"].as_i64().expect("id").to_string();
     let manager = server.create_token(&["manager"], "mia");
-    let url = server.url();
     let approve = run_signet(
         &[
             "admin", "approve", &id, "--ca", "policy", "--token", &manager, "--server", &url,
@@ -355,37 +379,15 @@ approvals = 1"#,
         None,
     );
     assert_eq!(approve.code, 0, "approved and issued: {approve}");
-    let issued = server.request_status(id.parse().expect("id"));
-    let issuing_cert = write_pem(
-        &work,
-        "issuing",
-        issued["certificate"].as_str().expect("cert"),
-    );
-    let policy_chain = work.join("policy-chain.pem");
-    fs::write(
-        &policy_chain,
-        server.get("/api/v1/cas/policy/chain?format=pem").text(),
-    )
-    .expect("the policy CA's chain");
-    server.stop_ok();
-    let run = run_signet(
-        &[
-            "ca",
-            "install",
-            "--data",
-            &data,
-            "--name",
-            "issuing",
-            "--certificate",
-            issuing_cert.to_str().expect("utf-8"),
-            "--chain",
-            policy_chain.to_str().expect("utf-8"),
-        ],
-        &[],
-        None,
-    );
+    let run = install_from_server();
     assert_eq!(run.code, 0, "{run}");
     assert!(run.stdout.contains("domains: shop.example.test"), "{run}");
+    assert!(
+        run.stdout.contains("3 certificates up to CN=Offline Root"),
+        "{run}"
+    );
+    let issuing_cert = server.data.join("ca/issuing/cert.pem");
+    server.stop_ok();
 
     server.serve();
     server.ca = "issuing".into();

@@ -10,7 +10,7 @@
 //! database (docs/HA.md, "Backups").
 //!
 //! # Layout
-//! - this file: the two commands, the passphrase, progress and file helpers.
+//! - this file: the two commands, the passphrase and file helpers (progress: `crate::progress`).
 //! - `archive.rs`: the file format (PBKDF2 + AES-256-GCM in chunks, entries).
 //! - `manifest.rs`: the archive's first entry.
 //! - `collect.rs`: what a backup archives (the walk, the snapshot, the file being written).
@@ -27,14 +27,13 @@ mod manifest;
 mod restore;
 
 use std::fs;
-use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use signet_store::Database;
 use zeroize::Zeroizing;
 
@@ -215,7 +214,7 @@ fn write_items<W: Write>(
 ) -> Result<(usize, usize)> {
     let total: u64 =
         items.iter().map(collect::Item::size).sum::<u64>() + snapshot.map_or(0, |s| s.info.bytes);
-    let bar = progress(total, "archiving");
+    let bar = crate::progress::bar(total, "archiving");
     let (mut files, mut dirs) = (0usize, 0usize);
     for item in items {
         match &item.content {
@@ -290,26 +289,8 @@ fn passphrase(file: Option<&PathBuf>) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Files and progress
+// Files
 // ---------------------------------------------------------------------------------------
-
-/// A progress bar on standard error when it is a terminal, hidden otherwise (scripts, logs).
-fn progress(total: u64, what: &'static str) -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    if total == 0 {
-        let spinner = ProgressBar::new_spinner().with_message(what);
-        spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-        return spinner;
-    }
-    let style = ProgressStyle::with_template(
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-    )
-    .map(|s| s.progress_chars("=> "))
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    ProgressBar::new(total).with_style(style).with_message(what)
-}
 
 /// Creates an empty file readable by its owner only (0600), failing if it exists.
 fn create_private(path: &Path) -> std::io::Result<()> {

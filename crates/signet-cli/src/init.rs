@@ -258,6 +258,17 @@ pub(crate) enum CaKey {
 impl CaKey {
     /// Generates the key, or, with a URI, generates it on the token or opens the one there.
     pub(crate) fn make(choice: &KeyChoice<'_>) -> Result<CaKey> {
+        let spinner = crate::progress::spinner(if choice.existing {
+            "opening the CA key on its token"
+        } else {
+            "generating the CA key"
+        });
+        let key = CaKey::make_now(choice);
+        spinner.finish_and_clear();
+        key
+    }
+
+    fn make_now(choice: &KeyChoice<'_>) -> Result<CaKey> {
         let Some(uri) = choice.key_uri else {
             let key = SoftwareKey::generate(choice.algorithm).context("generating the CA key")?;
             return Ok(CaKey::Software(if choice.rsa_pss {

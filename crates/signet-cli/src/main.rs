@@ -28,6 +28,7 @@ mod db;
 mod doctor;
 mod init;
 mod modules;
+mod progress;
 mod request;
 mod serve;
 mod token_key;

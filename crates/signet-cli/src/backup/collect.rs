@@ -11,7 +11,8 @@ use indicatif::ProgressBar;
 use zeroize::Zeroizing;
 
 use super::archive::{ArchivePath, ArchiveWriter};
-use super::{BackupError, create_private, mode_of, progress, sync_parent};
+use super::{BackupError, create_private, mode_of, sync_parent};
+use crate::progress::bar as progress;
 
 /// What the walk leaves out.
 pub(super) struct Skip {

@@ -12,7 +12,8 @@ use signet_store::Database;
 use super::archive::{ArchiveReader, Entry};
 use super::collect::same_file;
 use super::manifest::Manifest;
-use super::{BackupError, create_private, progress, set_mode, sync_parent};
+use super::{BackupError, create_private, set_mode, sync_parent};
+use crate::progress::bar as progress;
 
 /// The target must not exist, or be an empty directory.
 pub(super) fn check_target(target: &Path) -> Result<()> {

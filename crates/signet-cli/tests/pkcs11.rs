@@ -2,7 +2,8 @@
 //! makes the key on the token (or uses one there with `--existing`), `signet serve` signs
 //! with it, openssl and pkilint accept what it issues, OpenSC's `pkcs11-tool` sees a key
 //! that cannot leave the token, and a token that goes away makes requests fail with 503,
-//! storing nothing, until it is back — without a restart.
+//! storing nothing, until it is back — without a restart. An issuing CA under that root,
+//! its key on the token too, issues leaves that verify up to the root.
 
 mod common;
 
@@ -105,7 +106,117 @@ fn a_ca_on_a_token_issues_and_recovers_from_losing_the_token() {
         v["certificate"].as_str().expect("cert"),
     );
     openssl_verify(&ca, &leaf);
+
+    // An issuing CA under this root, its key on the token too: its request goes through the
+    // root's sub-CA profile (`ca create --parent`), a manager approves, `ca install` fetches
+    // the certificate; the leaves it issues verify up to the root.
     server.stop_ok();
+    server.append_config(
+        r#"[ca.policy.profiles.subca]
+description = "Issuing CAs"
+approval = "manual"
+ca = true
+path_len = 0
+validity_days = 30
+key_algorithms = ["p256"]
+subject_attributes = ["CN", "O"]
+require_san = false
+key_usage = ["keyCertSign", "cRLSign"]
+extended_key_usage = []
+approvals = 1"#,
+    );
+    server.serve();
+    let data = server.data.display().to_string();
+    let url = server.url();
+    let requester = server.token.clone().expect("requester");
+    let issuing_uri = hsm.uri("issuing-2026");
+    let create = run_signet(
+        &[
+            "ca",
+            "create",
+            "--data",
+            &data,
+            "--name",
+            "issuing",
+            "--parent",
+            "demo",
+            "--profile",
+            "subca",
+            "--key-uri",
+            &issuing_uri,
+            "--server",
+            &url,
+            "--token",
+            &requester,
+            "--subject",
+            "O=Signet,CN=Issuing on a token",
+        ],
+        &env_refs,
+        None,
+    );
+    assert_eq!(create.code, 0, "{create}");
+    let id = create
+        .stdout
+        .split("  request ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("request id")
+        .to_string();
+    let manager = server.create_token(&["manager"], "mia");
+    let approve = run_signet(
+        &[
+            "admin", "approve", &id, "--ca", "demo", "--token", &manager, "--server", &url,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(approve.code, 0, "{approve}");
+    let install = run_signet(
+        &[
+            "ca", "install", "--data", &data, "--name", "issuing", "--server", &url, "--token",
+            &requester,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(install.code, 0, "{install}");
+    server.stop_ok();
+    server.serve();
+    server.ca = "issuing".into();
+    let v = server.issue("leaf-of-issuing.test");
+    let leaf = write_pem(
+        &server.work,
+        "leaf-of-issuing",
+        v["certificate"].as_str().expect("cert"),
+    );
+    let issuing = server.data.join("ca/issuing/cert.pem");
+    let verify = common::run_program(
+        "openssl",
+        &[
+            "verify",
+            "-CAfile",
+            ca.to_str().expect("utf-8"),
+            "-untrusted",
+            issuing.to_str().expect("utf-8"),
+            leaf.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(
+        verify.code, 0,
+        "a leaf of the token issuing CA verifies to the token root: {verify}"
+    );
+    pkilint(&leaf);
+    let listing = hsm.pkcs11_tool(&["--list-objects", "--type", "privkey"]);
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert_eq!(
+        listing
+            .matches("Access:     sensitive, always sensitive, never extractable")
+            .count(),
+        2,
+        "both CA keys stay on the token:\n{listing}"
+    );
+    server.stop_ok();
+    server.ca = "demo".into();
 
     // The same key for another installation: refused without --existing, used with it.
     let other = Server::prepare(&[]);

@@ -63,6 +63,8 @@ pub struct Loaded {
     /// The audit chain's keys and checkpoint schedule.
     pub anchors: crate::audit_anchors::Anchors,
     pub audit_schedule: crate::audit_anchors::Schedule,
+    /// Each CA's signing key, for `/healthz`.
+    pub ca_keys: Vec<(String, Arc<dyn Signer>)>,
 }
 
 /// Reads the configuration, opens the database and builds the CAs and their modules.
@@ -77,6 +79,10 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
     for ca in &config.cas {
         cas.push(load_ca(data, &config.server, ca, passphrase)?);
     }
+    let ca_keys = cas
+        .iter()
+        .map(|c: &CaRuntime| (c.info.name.to_string(), Arc::clone(&c.signer)))
+        .collect();
     // After the CA keys, so a missing passphrase is reported for them first.
     let anchors = crate::audit_anchors::load_or_create(data, &database, passphrase)?;
     let store = Arc::new(
@@ -134,6 +140,7 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
         cert_identities,
         anchors,
         audit_schedule,
+        ca_keys,
     })
 }
 
@@ -223,6 +230,7 @@ pub async fn start(
         cert_identities,
         anchors,
         audit_schedule,
+        ca_keys,
     } = load(data, passphrase)?;
     // One set of connection slots for both listeners, checked before anything starts.
     let connections =
@@ -234,8 +242,11 @@ pub async fn start(
     authority.start().await.context("starting the modules")?;
     let maintenance = Maintenance::spawn(Arc::clone(&authority), cluster_sync);
     let health = Arc::new(signet_server::health::Health::default());
-    let health_check =
-        health::HealthCheck::spawn(Arc::clone(&store) as Arc<dyn Store>, Arc::clone(&health));
+    let health_check = health::HealthCheck::spawn(
+        Arc::clone(&store) as Arc<dyn Store>,
+        ca_keys,
+        Arc::clone(&health),
+    );
     let audit_checkpoints = crate::audit_anchors::Checkpointer::spawn(
         Arc::clone(&authority),
         Arc::clone(&store) as Arc<dyn Store>,

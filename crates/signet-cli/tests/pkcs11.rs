@@ -82,6 +82,17 @@ fn a_ca_on_a_token_issues_and_recovers_from_losing_the_token() {
         );
     }
 
+    // /healthz says so (a load balancer moves traffic away), with the reason.
+    let why = wait_until(
+        Duration::from_secs(10),
+        "/healthz to report the key",
+        || {
+            let h = server.get("/healthz");
+            (h.status == 503).then(|| h.text())
+        },
+    );
+    assert!(why.contains("the key of CA demo cannot sign"), "{why}");
+
     // The token comes back: the running server issues again, and the refused requests
     // left no record (the next request takes the next id).
     fs::rename(&away, hsm.tokens_dir()).expect("bringing the token back");
@@ -106,6 +117,9 @@ fn a_ca_on_a_token_issues_and_recovers_from_losing_the_token() {
         v["certificate"].as_str().expect("cert"),
     );
     openssl_verify(&ca, &leaf);
+    wait_until(Duration::from_secs(10), "/healthz to recover", || {
+        (server.get("/healthz").status == 200).then_some(())
+    });
 
     // An issuing CA under this root, its key on the token too: its request goes through the
     // root's sub-CA profile (`ca create --parent`), a manager approves, `ca install` fetches

@@ -57,6 +57,11 @@ pub trait Signer: Send + Sync {
     /// The SubjectPublicKeyInfo of the key, DER.
     fn public_key_der(&self) -> &[u8];
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SignerError>;
+    /// Whether the key can sign now, for `/healthz`. A key in memory always can (the
+    /// default); a key on a device asks the device, reconnecting if it can.
+    fn check(&self) -> Result<(), SignerError> {
+        Ok(())
+    }
 }
 
 /// Wall-clock time, injected.

@@ -339,6 +339,11 @@ impl Signer for Pkcs11Key {
             },
         }
     }
+
+    /// Signs a probe: the one test that the token, the login and the key all work now.
+    fn check(&self) -> Result<(), SignerError> {
+        self.sign(b"signet health check").map(drop)
+    }
 }
 
 impl fmt::Debug for Pkcs11Key {

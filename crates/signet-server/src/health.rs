@@ -1,15 +1,19 @@
-//! `/healthz`: whether this node can reach its database. A load balancer sends traffic only
-//! to nodes that answer 200; a node that lost the database answers 503 with the reason, and
-//! 200 again once a check succeeds (no restart). The checks run in the background (see
-//! `signet serve`), so answering `/healthz` costs no database work.
+//! `/healthz`: whether this node can reach its database and sign with its CA keys. A load
+//! balancer sends traffic only to nodes that answer 200; a node that lost the database, or
+//! whose CA key (on a token or HSM) cannot sign, answers 503 with the reason, and 200 again
+//! once the checks succeed (no restart). The checks run in the background (see `signet
+//! serve`), so answering `/healthz` costs no database work and no signature.
 
+use std::collections::BTreeMap;
 use std::sync::RwLock;
 
-/// What the last database check found.
+/// What the last checks found.
 #[derive(Debug, Default)]
 pub struct Health {
     /// `None`: reachable; `Some(why)`: the last check failed.
     database: RwLock<Option<String>>,
+    /// CAs whose key failed its last check, and why.
+    keys: RwLock<BTreeMap<String, String>>,
 }
 
 impl Health {
@@ -25,11 +29,35 @@ impl Health {
         changed
     }
 
-    /// Why the node is unhealthy, if it is.
+    /// Records a CA key's check (`None`: it signs; `Some(why)`: it cannot); returns whether
+    /// the state changed.
+    pub fn set_key(&self, ca: &str, problem: Option<String>) -> bool {
+        let mut keys = self
+            .keys
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match problem {
+            Some(why) => keys.insert(ca.to_owned(), why).is_none(),
+            None => keys.remove(ca).is_some(),
+        }
+    }
+
+    /// Why the node is unhealthy, if it is: the database, then each CA key that cannot sign.
     pub fn problem(&self) -> Option<String> {
-        self.database
+        let mut problems: Vec<String> = self
+            .database
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .iter()
+            .cloned()
+            .collect();
+        problems.extend(
+            self.keys
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .map(|(ca, why)| format!("the key of CA {ca} cannot sign: {why}")),
+        );
+        (!problems.is_empty()).then(|| problems.join("; "))
     }
 }

@@ -1,12 +1,14 @@
-//! The database check behind `/healthz`: one cheap read every second (the audit head, an
-//! index lookup), bounded in time, its outcome kept in [`Health`]. A lost database shows as
-//! 503 within about a second and clears by itself once reads succeed again (the store's
-//! connections reconnect on their own).
+//! The checks behind `/healthz`, every second, each bounded in time, their outcomes kept in
+//! [`Health`]: one cheap read of the database (the audit head, an index lookup), and each CA
+//! key's own check (`Signer::check`: nothing for a key in memory, a probe signature for one
+//! on a token). A lost database or token shows as 503 within about a second and clears by
+//! itself once the checks succeed again (the store's connections and the token sessions
+//! reconnect on their own).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use signet_core::Store;
+use signet_core::{Signer, Store};
 use signet_server::health::Health;
 
 /// How often the database is checked.
@@ -22,7 +24,11 @@ pub struct HealthCheck {
 }
 
 impl HealthCheck {
-    pub fn spawn(store: Arc<dyn Store>, health: Arc<Health>) -> HealthCheck {
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        keys: Vec<(String, Arc<dyn Signer>)>,
+        health: Arc<Health>,
+    ) -> HealthCheck {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(INTERVAL);
@@ -44,6 +50,25 @@ impl HealthCheck {
                         }
                         None => {
                             tracing::info!("the database is reachable again: /healthz answers 200")
+                        }
+                    }
+                }
+                for (ca, key) in &keys {
+                    let key = Arc::clone(key);
+                    // A device call blocks: off the runtime's threads.
+                    let check = tokio::task::spawn_blocking(move || key.check());
+                    let problem = match tokio::time::timeout(TIMEOUT, check).await {
+                        Ok(Ok(Ok(()))) => None,
+                        Ok(Ok(Err(e))) => Some(e.to_string()),
+                        Ok(Err(e)) => Some(format!("the check failed: {e}")),
+                        Err(_) => Some(format!("no answer within {TIMEOUT:?}")),
+                    };
+                    if health.set_key(ca, problem.clone()) {
+                        match problem {
+                            Some(why) => {
+                                tracing::error!(%ca, error = %why, "the CA key cannot sign: /healthz answers 503")
+                            }
+                            None => tracing::info!(%ca, "the CA key signs again"),
                         }
                     }
                 }

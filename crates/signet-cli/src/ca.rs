@@ -448,6 +448,7 @@ fn install(data: &Path, name: &str, source: Source, domains: Vec<String>) -> Res
     } else {
         domains
     };
+    crate::init::check_domains(&domains)?;
     check_domains(&infos, &domains)?;
 
     // cert.pem: the CA certificate, then its chain up to the root (served as the chain).

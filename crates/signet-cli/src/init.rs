@@ -71,15 +71,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     if opts.validity_days == 0 {
         bail!("--validity-days must be at least 1");
     }
-    for d in &opts.domains {
-        let ok = !d.is_empty()
-            && d.split('.').all(|l| {
-                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            });
-        if !ok {
-            bail!("--domain {d:?} is not a DNS name");
-        }
-    }
+    check_domains(&opts.domains)?;
     let subject_text = opts
         .subject
         .clone()
@@ -223,6 +215,20 @@ pub fn run(opts: &InitOptions) -> Result<()> {
         eprintln!(
             "WARNING: use this CA for development only; never trust it outside this machine."
         );
+    }
+    Ok(())
+}
+
+/// Refuses a `--domain` that is not a DNS name (labels of letters, digits and hyphens).
+pub(crate) fn check_domains(domains: &[String]) -> Result<()> {
+    for d in domains {
+        let ok = !d.is_empty()
+            && d.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if !ok {
+            bail!("--domain {d:?} is not a DNS name");
+        }
     }
     Ok(())
 }

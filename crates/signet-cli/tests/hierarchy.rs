@@ -173,6 +173,9 @@ fn a_ca_under_an_offline_root_is_checked_installed_and_issues() {
     // - a chain that stops short of a root (the CA certificate alone is no chain);
     let refused = install(&good, &good, &[]);
     assert_ne!(refused.code, 0, "{refused}");
+    // - a domain that is no DNS name (it would end up in signet.toml);
+    let refused = install(&good, &root.0, &["--domain", "x\"]\nevil = true"]);
+    assert!(refused.stderr.contains("is not a DNS name"), "{refused}");
     // - a domain outside the name constraints.
     let refused = install(&good, &root.0, &["--domain", "other.test"]);
     assert!(
@@ -302,84 +305,24 @@ fn a_three_level_hierarchy_honours_its_name_constraints() {
     );
     assert_eq!(run.code, 0, "{run}");
     // Its sub-CA profile: manual approval, no CA below the next one, constrained names.
-    server.append_config(
-        r#"[ca.policy.profiles.subca]
-description = "Issuing CAs under the policy CA"
-approval = "manual"
-ca = true
-path_len = 0
-permitted_dns = ["shop.example.test"]
-validity_days = 10
-key_algorithms = ["p256"]
-subject_attributes = ["CN", "O"]
-require_san = false
-key_usage = ["keyCertSign", "cRLSign"]
-extended_key_usage = []
-approvals = 1"#,
-    );
+    server.append_subca_profile(r#"permitted_dns = ["shop.example.test"]"#);
 
     // Level 3: `signet ca create --parent` sends the issuing CA's request to the policy CA
     // on the running server, like any other request: its sub-CA profile wants a manager.
     server.serve();
-    let url = server.url();
-    let requester = server.token.clone().expect("a requester token");
-    let run = run_signet(
-        &[
-            "ca",
-            "create",
-            "--data",
-            &data,
-            "--name",
-            "issuing",
-            "--parent",
-            "policy",
-            "--profile",
-            "subca",
-            "--server",
-            &url,
-            "--token",
-            &requester,
-            "--dev",
-            "--subject",
-            "O=Example,CN=Example Shop Issuing CA",
-        ],
+    let id = server.create_sub_ca(
+        "policy",
+        "issuing",
+        &["--dev", "--subject", "O=Example,CN=Example Shop Issuing CA"],
         &[],
-        None,
     );
-    assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.contains("on CA policy: pending"), "{run}");
-    let id = run
-        .stdout
-        .split("  request ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .expect("the request id")
-        .to_string();
-    let install_from_server = || {
-        run_signet(
-            &[
-                "ca", "install", "--data", &data, "--name", "issuing", "--server", &url, "--token",
-                &requester,
-            ],
-            &[],
-            None,
-        )
-    };
-    let early = install_from_server();
+    let early = server.install_sub_ca("issuing");
     assert!(
         early.code != 0 && early.stderr.contains("nothing to install yet"),
         "nothing is installed before the approval: {early}"
     );
-    let manager = server.create_token(&["manager"], "mia");
-    let approve = run_signet(
-        &[
-            "admin", "approve", &id, "--ca", "policy", "--token", &manager, "--server", &url,
-        ],
-        &[],
-        None,
-    );
-    assert_eq!(approve.code, 0, "approved and issued: {approve}");
-    let run = install_from_server();
+    server.approve_as_manager("policy", &id, "mia");
+    let run = server.install_sub_ca("issuing");
     assert_eq!(run.code, 0, "{run}");
     assert!(run.stdout.contains("domains: shop.example.test"), "{run}");
     assert!(

@@ -125,74 +125,22 @@ fn a_ca_on_a_token_issues_and_recovers_from_losing_the_token() {
     // root's sub-CA profile (`ca create --parent`), a manager approves, `ca install` fetches
     // the certificate; the leaves it issues verify up to the root.
     server.stop_ok();
-    server.append_config(
-        r#"[ca.policy.profiles.subca]
-description = "Issuing CAs"
-approval = "manual"
-ca = true
-path_len = 0
-validity_days = 30
-key_algorithms = ["p256"]
-subject_attributes = ["CN", "O"]
-require_san = false
-key_usage = ["keyCertSign", "cRLSign"]
-extended_key_usage = []
-approvals = 1"#,
-    );
+    server.append_subca_profile("");
     server.serve();
-    let data = server.data.display().to_string();
-    let url = server.url();
-    let requester = server.token.clone().expect("requester");
     let issuing_uri = hsm.uri("issuing-2026");
-    let create = run_signet(
+    let id = server.create_sub_ca(
+        "demo",
+        "issuing",
         &[
-            "ca",
-            "create",
-            "--data",
-            &data,
-            "--name",
-            "issuing",
-            "--parent",
-            "demo",
-            "--profile",
-            "subca",
             "--key-uri",
             &issuing_uri,
-            "--server",
-            &url,
-            "--token",
-            &requester,
             "--subject",
             "O=Signet,CN=Issuing on a token",
         ],
         &env_refs,
-        None,
     );
-    assert_eq!(create.code, 0, "{create}");
-    let id = create
-        .stdout
-        .split("  request ")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .expect("request id")
-        .to_string();
-    let manager = server.create_token(&["manager"], "mia");
-    let approve = run_signet(
-        &[
-            "admin", "approve", &id, "--ca", "demo", "--token", &manager, "--server", &url,
-        ],
-        &[],
-        None,
-    );
-    assert_eq!(approve.code, 0, "{approve}");
-    let install = run_signet(
-        &[
-            "ca", "install", "--data", &data, "--name", "issuing", "--server", &url, "--token",
-            &requester,
-        ],
-        &[],
-        None,
-    );
+    server.approve_as_manager("demo", &id, "mia");
+    let install = server.install_sub_ca("issuing");
     assert_eq!(install.code, 0, "{install}");
     server.stop_ok();
     server.serve();

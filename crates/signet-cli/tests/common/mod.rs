@@ -324,6 +324,98 @@ impl Server {
             .to_string()
     }
 
+    /// A `ca = true` profile `subca` for the last `[[ca]]` of signet.toml: manual approval by
+    /// one manager, `path_len = 0`, P-256 keys, and the `extra` lines (name constraints, say).
+    pub fn append_subca_profile(&self, extra: &str) {
+        self.append_config(&format!(
+            r#"[ca.policy.profiles.subca]
+description = "Issuing CAs"
+approval = "manual"
+ca = true
+path_len = 0
+validity_days = 30
+key_algorithms = ["p256"]
+subject_attributes = ["CN", "O"]
+require_san = false
+key_usage = ["keyCertSign", "cRLSign"]
+extended_key_usage = []
+approvals = 1
+{extra}"#
+        ));
+    }
+
+    /// `signet ca create --parent PARENT --profile subca --name NAME ARGS` against the running
+    /// server with the requester token; returns the id of the pending request it submitted.
+    pub fn create_sub_ca(
+        &self,
+        parent: &str,
+        name: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> String {
+        let data = self.data.display().to_string();
+        let url = self.url();
+        let token = self.token.clone().expect("a requester token");
+        let mut full = vec![
+            "ca",
+            "create",
+            "--data",
+            &data,
+            "--name",
+            name,
+            "--parent",
+            parent,
+            "--profile",
+            "subca",
+            "--server",
+            &url,
+            "--token",
+            &token,
+        ];
+        full.extend_from_slice(args);
+        let run = run_signet(&full, env, None);
+        assert_eq!(run.code, 0, "{run}");
+        assert!(
+            run.stdout.contains(&format!("on CA {parent}: pending")),
+            "{run}"
+        );
+        run.stdout
+            .split("  request ")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .expect("the request id")
+            .to_string()
+    }
+
+    /// `signet admin approve ID --ca CA` as a new manager `name`.
+    pub fn approve_as_manager(&self, ca: &str, id: &str, name: &str) {
+        let manager = self.create_token(&["manager"], name);
+        let url = self.url();
+        let run = run_signet(
+            &[
+                "admin", "approve", id, "--ca", ca, "--token", &manager, "--server", &url,
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(run.code, 0, "approved and issued: {run}");
+    }
+
+    /// `signet ca install --name NAME`, fetching what `create_sub_ca` asked for.
+    pub fn install_sub_ca(&self, name: &str) -> Run {
+        let data = self.data.display().to_string();
+        let url = self.url();
+        let token = self.token.clone().expect("a requester token");
+        run_signet(
+            &[
+                "ca", "install", "--data", &data, "--name", name, "--server", &url, "--token",
+                &token,
+            ],
+            &[],
+            None,
+        )
+    }
+
     /// `signet admin token create --role R... --name NAME` with the admin token.
     pub fn create_token(&self, roles: &[&str], name: &str) -> String {
         let admin = self.admin_token();

@@ -61,6 +61,7 @@ impl Pkcs11Key {
     pub fn open(uri: &Pkcs11Uri) -> Result<Pkcs11Key, Pkcs11Error> {
         let context = module(&uri.module()?)?;
         let pin = uri.pin()?;
+        let calls = crate::calls();
         let slot = find_slot(&context, uri)?;
         let session = open_session(&context, slot, &pin, false)?;
         let key = find_one(&session, uri, ObjectClass::PRIVATE_KEY)?.ok_or_else(|| {
@@ -83,6 +84,7 @@ impl Pkcs11Key {
                 generation: 0,
             })),
         };
+        drop(calls);
         this.self_test(&public)?;
         Ok(this)
     }
@@ -94,6 +96,7 @@ impl Pkcs11Key {
     pub fn generate(uri: &Pkcs11Uri, algorithm: KeyAlgorithm) -> Result<Pkcs11Key, Pkcs11Error> {
         let context = module(&uri.module()?)?;
         let pin = uri.pin()?;
+        let calls = crate::calls();
         let slot = find_slot(&context, uri)?;
         let session = open_session(&context, slot, &pin, true)?;
         if find_one(&session, uri, ObjectClass::PRIVATE_KEY)?.is_some() {
@@ -131,6 +134,7 @@ impl Pkcs11Key {
             .generate_key_pair(&mechanism, &public_template, &private_template)
             .map_err(token("generating the key pair"))?;
         drop(session);
+        drop(calls);
         let mut uri = uri.clone();
         uri.id.get_or_insert(id);
         Pkcs11Key::open(&uri)
@@ -182,24 +186,32 @@ impl Pkcs11Key {
         let session = match l.idle.pop() {
             Some(s) => s,
             // The user is logged in to the token already: new sessions share the login.
-            None => self
-                .context
-                .open_ro_session(l.slot)
-                .map_err(token("opening a session"))?,
+            None => {
+                let _calls = crate::calls();
+                self.context
+                    .open_ro_session(l.slot)
+                    .map_err(token("opening a session"))?
+            }
         };
         Ok((session, l.key, l.generation))
     }
 
     /// Finds the token and the key again after the connection was lost.
     fn connect(&self) -> Result<Live, Pkcs11Error> {
-        let slot = match find_slot(&self.context, &self.uri) {
+        let found = {
+            let _calls = crate::calls();
+            find_slot(&self.context, &self.uri)
+        };
+        let slot = match found {
             Ok(slot) => slot,
             Err(e) if e.is_unavailable() => {
                 crate::reinitialize(&self.uri.module()?)?;
+                let _calls = crate::calls();
                 find_slot(&self.context, &self.uri)?
             }
             Err(e) => return Err(e),
         };
+        let _calls = crate::calls();
         let session = open_session(&self.context, slot, &self.pin, false)?;
         let key = find_one(&session, &self.uri, ObjectClass::PRIVATE_KEY)?.ok_or_else(|| {
             Pkcs11Error::Key(format!("no private key on the token matches {}", self.uri))
@@ -215,22 +227,34 @@ impl Pkcs11Key {
 
     /// Returns a session after a signature, unless the connection was reset meanwhile.
     fn checkin(&self, session: Session, generation: u64) {
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(l) = live.as_mut()
-            && l.generation == generation
-            && l.idle.len() < MAX_IDLE
-        {
-            l.idle.push(session);
-        }
+        let rejected = {
+            let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+            match live.as_mut() {
+                Some(l) if l.generation == generation && l.idle.len() < MAX_IDLE => {
+                    l.idle.push(session);
+                    None
+                }
+                _ => Some(session),
+            }
+        };
+        // Closing a session calls the module: outside the key's lock (see `crate::calls`).
+        let _calls = crate::calls();
+        drop(rejected);
     }
 
     /// Forgets the connection (closing its sessions) after an error that says the token,
     /// the session or the key handle is gone.
     fn reset(&self, generation: u64) {
-        let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
-        if live.as_ref().is_some_and(|l| l.generation == generation) {
-            *live = None;
-        }
+        let old = {
+            let mut live = self.live.lock().unwrap_or_else(PoisonError::into_inner);
+            if live.as_ref().is_some_and(|l| l.generation == generation) {
+                live.take()
+            } else {
+                None
+            }
+        };
+        let _calls = crate::calls();
+        drop(old);
     }
 
     fn sign_once(&self, message: &[u8]) -> Result<Vec<u8>, Attempt> {
@@ -241,6 +265,7 @@ impl Pkcs11Key {
                 Attempt::Failed(e.to_string())
             }
         })?;
+        let calls = crate::calls();
         let result = match self.algorithm {
             KeyAlgorithm::P256 | KeyAlgorithm::P384 => {
                 let hash = if self.algorithm == KeyAlgorithm::P256 {
@@ -278,6 +303,7 @@ impl Pkcs11Key {
                 return Err(Attempt::Failed("ML-DSA is not signed on tokens".into()));
             }
         };
+        drop(calls);
         match result {
             Ok(Ok(signature)) => {
                 self.checkin(session, generation);
@@ -290,7 +316,10 @@ impl Pkcs11Key {
                 ))
             }
             Err(e) if connection_lost(&e) => {
-                drop(session);
+                {
+                    let _calls = crate::calls();
+                    drop(session);
+                }
                 self.reset(generation);
                 Err(Attempt::Gone(format!("the token: {e}")))
             }

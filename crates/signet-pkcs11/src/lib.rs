@@ -19,7 +19,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError, RwLock};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -95,6 +95,7 @@ pub(crate) fn reinitialize(path: &Path) -> Result<(), Pkcs11Error> {
         reason: "not loaded".into(),
     })?;
     let now = std::time::Instant::now();
+    let _no_calls = CALLS.write().unwrap_or_else(PoisonError::into_inner);
     if module.initialized {
         if now.duration_since(module.cycled) < std::time::Duration::from_secs(1) {
             return Ok(());
@@ -113,6 +114,17 @@ pub(crate) fn reinitialize(path: &Path) -> Result<(), Pkcs11Error> {
     })?;
     module.initialized = true;
     Ok(())
+}
+
+/// Every call into a module holds this for reading; [`reinitialize`] holds it for writing,
+/// so `C_Finalize` never runs while another thread is inside the library (PKCS#11 leaves
+/// that undefined; SoftHSM would free the objects under it). Never held across a wait for a
+/// key's own lock.
+static CALLS: RwLock<()> = RwLock::new(());
+
+/// A read hold on [`CALLS`] for a call into a module.
+pub(crate) fn calls() -> std::sync::RwLockReadGuard<'static, ()> {
+    CALLS.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A loaded module and whether it is initialized now.

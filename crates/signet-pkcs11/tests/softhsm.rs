@@ -205,4 +205,49 @@ fn concurrent_signers_share_the_pool_and_a_lost_token_is_unavailable_until_it_re
         &back,
         work.path()
     ));
+
+    // Signers keep signing while the token goes away and comes back: each signature is
+    // made or refused as unavailable (no other failure, no crash while the module is cycled
+    // under them), and all sign again afterwards.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let outcomes: Vec<(usize, usize)> = std::thread::scope(|s| {
+        let signers: Vec<_> = (0..4)
+            .map(|_| {
+                let (key, stop) = (&key, &stop);
+                s.spawn(move || {
+                    let (mut made, mut refused) = (0, 0);
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        match key.sign(b"under churn") {
+                            Ok(_) => made += 1,
+                            Err(SignerError::Unavailable(_)) => refused += 1,
+                            Err(e) => panic!("a signature failed otherwise: {e}"),
+                        }
+                    }
+                    (made, refused)
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::fs::rename(hsm.tokens_dir(), &away).expect("away");
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        std::fs::rename(&away, hsm.tokens_dir()).expect("back");
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        signers
+            .into_iter()
+            .map(|h| h.join().expect("a signer thread"))
+            .collect()
+    });
+    let refused: usize = outcomes.iter().map(|o| o.1).sum();
+    assert!(
+        refused > 0,
+        "some signatures were refused while the token was away: {outcomes:?}"
+    );
+    let last = key.sign(b"after the churn").expect("signs after the churn");
+    assert!(openssl_verifies(
+        &key,
+        b"after the churn",
+        &last,
+        work.path()
+    ));
 }

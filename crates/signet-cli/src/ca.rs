@@ -216,6 +216,38 @@ enum Source {
     Request(Remote),
 }
 
+/// Appends an audit record of a change to the installation's CAs, as `actor` (the local
+/// operator: these commands run on the CA's host, not through the API). Safe beside a
+/// running server: each write transaction reads the chain head afresh.
+fn audit(
+    data: &Path,
+    config: &Config,
+    action: &str,
+    ca: &str,
+    details: serde_json::Value,
+) -> Result<()> {
+    let keys = crate::audit_anchors::for_verify(data, None)?;
+    let database = config.database(data)?;
+    let store = database
+        .open(keys)
+        .map_err(|e| anyhow::anyhow!("opening {database}: {e}"))?;
+    let record = signet_core::NewAudit {
+        at: SystemTime::now(),
+        actor: format!(
+            "signet ca {} (local operator)",
+            action.trim_start_matches("ca-")
+        ),
+        action: action.into(),
+        ca: Some(signet_core::CaName::new(ca).context("CA name")?),
+        target: signet_core::AuditTarget::Other(format!("ca/{ca}")),
+        details: details.to_string(),
+    };
+    use signet_core::Store;
+    let appended = crate::init::block_on(store.append_audit(vec![record]));
+    crate::init::block_on(store.close());
+    appended.map_err(|e| anyhow::anyhow!("recording the audit record: {e}"))
+}
+
 /// The directory of CA `name`, refusing a name the installation already has.
 fn new_ca_dir(data: &Path, config: &Config, name: &str) -> Result<PathBuf> {
     signet_core::CaName::new(name).context("--name")?;
@@ -308,6 +340,20 @@ fn create(
     })
     .context("encoding pending.toml")?;
     write_private(&dir.join("pending.toml"), pending.as_bytes())?;
+    audit(
+        data,
+        &config,
+        "ca-create",
+        name,
+        serde_json::json!({
+            "subject": subject.to_string(),
+            "key": key.key_algorithm().to_string(),
+            "on_token": matches!(key, CaKey::Token(_)),
+            "request_sha256": hex::encode(signet_x509::sha256(&csr)),
+            "parent": parent.map(|p| p.ca.clone()),
+            "parent_request": submitted.as_ref().map(|r| r.id.get()),
+        }),
+    )?;
     println!(
         "Created the key and request of CA {name} ({})",
         key.key_algorithm()
@@ -475,6 +521,20 @@ fn install(data: &Path, name: &str, source: Source, domains: Vec<String>) -> Res
     text.push_str(&block);
     fs::write(&config_path, text).context("writing signet.toml")?;
     fs::remove_file(dir.join("pending.toml")).context("removing pending.toml")?;
+    audit(
+        data,
+        &config,
+        "ca-install",
+        name,
+        serde_json::json!({
+            "subject": infos[0].subject.to_string(),
+            "issuer": infos[0].issuer.to_string(),
+            "serial": infos[0].serial_hex,
+            "certificate_sha256": hex::encode(signet_x509::sha256(&path[0])),
+            "root": infos[infos.len() - 1].subject.to_string(),
+            "domains": domains,
+        }),
+    )?;
     println!("Installed CA {name}");
     println!("  subject: {}", infos[0].subject);
     println!("  issuer:  {}", infos[0].issuer);

@@ -331,7 +331,7 @@ impl CaKey {
 /// Runs a store future to completion on this thread. `init` runs both outside and inside
 /// the tokio runtime (from `bench`), and the store's futures need no runtime: they resolve
 /// when its writer thread answers.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
     struct Unpark(std::thread::Thread);
     impl std::task::Wake for Unpark {
         fn wake(self: std::sync::Arc<Self>) {

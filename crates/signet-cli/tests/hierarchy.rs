@@ -190,6 +190,19 @@ fn a_ca_under_an_offline_root_is_checked_installed_and_issues() {
 
     let ok = install(&good, &root.0, &[]);
     assert_eq!(ok.code, 0, "{ok}");
+    // Both steps are in the audit log, whose chain still verifies.
+    let export = run_signet(&["audit", "export", "--data", &data], &[], None);
+    assert_eq!(export.code, 0, "{export}");
+    for action in ["\"ca-create\"", "\"ca-install\""] {
+        assert!(
+            export
+                .stdout
+                .lines()
+                .any(|l| l.contains(action) && l.contains("ca/issuing")),
+            "the audit log records {action}:\n{}",
+            export.stdout
+        );
+    }
     assert!(
         ok.stdout.contains("domains: example.test"),
         "the constraint is the default domain: {ok}"
@@ -331,6 +344,10 @@ fn a_three_level_hierarchy_honours_its_name_constraints() {
     );
     let issuing_cert = server.data.join("ca/issuing/cert.pem");
     server.stop_ok();
+    // The records `ca create` and `ca install` appended beside the running server keep the
+    // audit chain whole.
+    let verify = run_signet(&["audit", "verify", "--data", &data], &[], None);
+    assert_eq!(verify.code, 0, "{verify}");
 
     server.serve();
     server.ca = "issuing".into();

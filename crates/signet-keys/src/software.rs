@@ -33,9 +33,9 @@ pub struct SoftwareKey {
     algorithm: KeyAlgorithm,
     /// The SubjectPublicKeyInfo DER, computed once.
     spki: Vec<u8>,
-    /// RSA only: sign RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt) instead of PKCS#1
-    /// v1.5 ([`SoftwareKey::with_rsa_pss`]).
-    pss: bool,
+    /// What it signs with: the key's own algorithm, or RSASSA-PSS (SHA-256, MGF1-SHA-256,
+    /// 32-byte salt) for an RSA key ([`SoftwareKey::with_rsa_pss`]).
+    signature: SignatureAlgorithm,
 }
 
 /// The aws-lc-rs key pair. Each of these is `Send + Sync`. The private key is wiped when the
@@ -123,13 +123,9 @@ impl SoftwareKey {
     /// salt (the parameters the CA/Browser Forum's requirements allow) instead of PKCS#1
     /// v1.5. Refused for other key types.
     pub fn with_rsa_pss(mut self) -> Result<SoftwareKey, KeyError> {
-        if !matches!(self.algorithm, KeyAlgorithm::Rsa { .. }) {
-            return Err(KeyError::Unsupported(format!(
-                "RSASSA-PSS with a {} key",
-                self.algorithm
-            )));
-        }
-        self.pss = true;
+        self.signature = self.algorithm.rsa_pss_signature().ok_or_else(|| {
+            KeyError::Unsupported(format!("RSASSA-PSS with a {} key", self.algorithm))
+        })?;
         Ok(self)
     }
 
@@ -161,7 +157,7 @@ impl SoftwareKey {
         let spki = pkcs8::spki_der(algorithm, public_key)?;
         Ok(SoftwareKey {
             pair,
-            pss: false,
+            signature: algorithm.signature_algorithm(),
             algorithm,
             spki,
         })
@@ -235,11 +231,7 @@ impl SoftwareKey {
 
 impl Signer for SoftwareKey {
     fn algorithm(&self) -> SignatureAlgorithm {
-        if self.pss {
-            SignatureAlgorithm::RsaPssSha256
-        } else {
-            self.algorithm.signature_algorithm()
-        }
+        self.signature
     }
 
     fn public_key_der(&self) -> &[u8] {
@@ -256,11 +248,12 @@ impl Signer for SoftwareKey {
             Pair::Ed25519(k) => Ok(k.try_sign(message).map_err(failed)?.as_ref().to_vec()),
             Pair::Rsa(k) => {
                 let mut signature = vec![0u8; k.public_modulus_len()];
-                let padding: &'static dyn aws_lc_rs::signature::RsaEncoding = if self.pss {
-                    &RSA_PSS_SHA256
-                } else {
-                    &RSA_PKCS1_SHA256
-                };
+                let padding: &'static dyn aws_lc_rs::signature::RsaEncoding =
+                    if self.signature == SignatureAlgorithm::RsaPssSha256 {
+                        &RSA_PSS_SHA256
+                    } else {
+                        &RSA_PKCS1_SHA256
+                    };
                 k.sign(padding, &rng, message, &mut signature)
                     .map_err(failed)?;
                 Ok(signature)

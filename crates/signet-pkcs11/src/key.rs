@@ -41,8 +41,9 @@ pub struct Pkcs11Key {
     pin: Zeroizing<String>,
     algorithm: KeyAlgorithm,
     spki: Vec<u8>,
-    /// RSA only: sign RSASSA-PSS instead of PKCS#1 v1.5 ([`Pkcs11Key::with_rsa_pss`]).
-    pss: bool,
+    /// What it signs with: the key's own algorithm, or RSASSA-PSS for an RSA key
+    /// ([`Pkcs11Key::with_rsa_pss`]).
+    signature: SignatureAlgorithm,
     live: Mutex<Option<Live>>,
 }
 
@@ -63,10 +64,7 @@ impl Pkcs11Key {
         let pin = uri.pin()?;
         let calls = crate::calls();
         let slot = find_slot(&context, uri)?;
-        let session = open_session(&context, slot, &pin, false)?;
-        let key = find_one(&session, uri, ObjectClass::PRIVATE_KEY)?.ok_or_else(|| {
-            Pkcs11Error::Key(format!("no private key on the token matches {uri}"))
-        })?;
+        let (session, key) = log_in_and_find_key(&context, slot, uri, &pin)?;
         let public = public::read(&session, uri, key)?;
         let spki = signet_keys::spki_der(public.algorithm, &public.key)
             .map_err(|e| Pkcs11Error::Key(format!("the public key: {e}")))?;
@@ -76,7 +74,7 @@ impl Pkcs11Key {
             pin,
             algorithm: public.algorithm,
             spki,
-            pss: false,
+            signature: public.algorithm.signature_algorithm(),
             live: Mutex::new(Some(Live {
                 slot,
                 key,
@@ -143,13 +141,10 @@ impl Pkcs11Key {
     /// The same RSA key, signing RSASSA-PSS (`CKM_SHA256_RSA_PKCS_PSS`: SHA-256, MGF1 with
     /// SHA-256, a 32-byte salt) instead of PKCS#1 v1.5. Refused for other key types.
     pub fn with_rsa_pss(mut self) -> Result<Pkcs11Key, Pkcs11Error> {
-        if !matches!(self.algorithm, KeyAlgorithm::Rsa { .. }) {
-            return Err(Pkcs11Error::Key(format!(
-                "RSASSA-PSS with a {} key",
-                self.algorithm
-            )));
-        }
-        self.pss = true;
+        self.signature = self
+            .algorithm
+            .rsa_pss_signature()
+            .ok_or_else(|| Pkcs11Error::Key(format!("RSASSA-PSS with a {} key", self.algorithm)))?;
         Ok(self)
     }
 
@@ -212,10 +207,7 @@ impl Pkcs11Key {
             Err(e) => return Err(e),
         };
         let _calls = crate::calls();
-        let session = open_session(&self.context, slot, &self.pin, false)?;
-        let key = find_one(&session, &self.uri, ObjectClass::PRIVATE_KEY)?.ok_or_else(|| {
-            Pkcs11Error::Key(format!("no private key on the token matches {}", self.uri))
-        })?;
+        let (session, key) = log_in_and_find_key(&self.context, slot, &self.uri, &self.pin)?;
         tracing::info!(uri = %self.uri, "connected to the PKCS#11 token again");
         Ok(Live {
             slot,
@@ -285,17 +277,19 @@ impl Pkcs11Key {
                     message,
                 )
                 .map(Ok),
-            KeyAlgorithm::Rsa { .. } if self.pss => session
-                .sign(
-                    &Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
-                        hash_alg: MechanismType::SHA256,
-                        mgf: PkcsMgfType::MGF1_SHA256,
-                        s_len: 32.into(),
-                    }),
-                    key,
-                    message,
-                )
-                .map(Ok),
+            KeyAlgorithm::Rsa { .. } if self.signature == SignatureAlgorithm::RsaPssSha256 => {
+                session
+                    .sign(
+                        &Mechanism::Sha256RsaPkcsPss(PkcsPssParams {
+                            hash_alg: MechanismType::SHA256,
+                            mgf: PkcsMgfType::MGF1_SHA256,
+                            s_len: 32.into(),
+                        }),
+                        key,
+                        message,
+                    )
+                    .map(Ok)
+            }
             KeyAlgorithm::Rsa { .. } => session
                 .sign(&Mechanism::Sha256RsaPkcs, key, message)
                 .map(Ok),
@@ -344,11 +338,7 @@ enum Attempt {
 
 impl Signer for Pkcs11Key {
     fn algorithm(&self) -> SignatureAlgorithm {
-        if self.pss {
-            SignatureAlgorithm::RsaPssSha256
-        } else {
-            self.algorithm.signature_algorithm()
-        }
+        self.signature
     }
 
     fn public_key_der(&self) -> &[u8] {
@@ -387,26 +377,21 @@ impl fmt::Debug for Pkcs11Key {
 /// Errors that mean the session, the login, the key handle or the token itself is gone, so
 /// the connection is rebuilt before the next signature.
 fn connection_lost(e: &CkError) -> bool {
-    matches!(
-        e,
-        CkError::Pkcs11(
-            RvError::DeviceRemoved
-                | RvError::DeviceError
-                | RvError::DeviceMemory
-                | RvError::TokenNotPresent
-                | RvError::TokenNotRecognized
-                | RvError::SessionHandleInvalid
-                | RvError::SessionClosed
-                | RvError::SessionCount
-                | RvError::SlotIdInvalid
-                | RvError::ObjectHandleInvalid
-                | RvError::KeyHandleInvalid
-                | RvError::UserNotLoggedIn
-                | RvError::CryptokiNotInitialized
-                | RvError::GeneralError,
-            _
-        )
-    )
+    match e {
+        CkError::Pkcs11(rv, _) => {
+            crate::device_gone(rv)
+                || matches!(
+                    rv,
+                    RvError::DeviceMemory
+                        | RvError::SessionHandleInvalid
+                        | RvError::SessionClosed
+                        | RvError::ObjectHandleInvalid
+                        | RvError::KeyHandleInvalid
+                        | RvError::UserNotLoggedIn
+                )
+        }
+        _ => false,
+    }
 }
 
 /// A `map_err` adapter for a call to the token.
@@ -471,6 +456,20 @@ fn open_session(
         }
         Err(e) => Err(token("logging in")(e)),
     }
+}
+
+/// A read-only session on `slot` with the user logged in, and the private key the URI names
+/// (which must exist).
+fn log_in_and_find_key(
+    context: &Pkcs11,
+    slot: Slot,
+    uri: &Pkcs11Uri,
+    pin: &Zeroizing<String>,
+) -> Result<(Session, ObjectHandle), Pkcs11Error> {
+    let session = open_session(context, slot, pin, false)?;
+    let key = find_one(&session, uri, ObjectClass::PRIVATE_KEY)?
+        .ok_or_else(|| Pkcs11Error::Key(format!("no private key on the token matches {uri}")))?;
+    Ok((session, key))
 }
 
 /// The one object of `class` that the URI's `object` and `id` name, if any.

@@ -62,23 +62,29 @@ impl Pkcs11Error {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Pkcs11Error::NoToken(_) => true,
-            Pkcs11Error::Token { source, .. } => matches!(
-                source,
-                CkError::Pkcs11(
-                    RvError::DeviceRemoved
-                        | RvError::DeviceError
-                        | RvError::TokenNotPresent
-                        | RvError::TokenNotRecognized
-                        | RvError::SlotIdInvalid
-                        | RvError::SessionCount
-                        | RvError::CryptokiNotInitialized
-                        | RvError::GeneralError,
-                    _
-                )
-            ),
+            Pkcs11Error::Token {
+                source: CkError::Pkcs11(rv, _),
+                ..
+            } => device_gone(rv),
             _ => false,
         }
     }
+}
+
+/// Return values that mean the token, its slot or the module's link to it is gone (and may
+/// come back): a call failing so is retried after reconnecting, and reported unavailable.
+pub(crate) fn device_gone(rv: &RvError) -> bool {
+    matches!(
+        rv,
+        RvError::DeviceRemoved
+            | RvError::DeviceError
+            | RvError::TokenNotPresent
+            | RvError::TokenNotRecognized
+            | RvError::SlotIdInvalid
+            | RvError::SessionCount
+            | RvError::CryptokiNotInitialized
+            | RvError::GeneralError
+    )
 }
 
 /// Finalizes and initializes the module again, so that it looks for its tokens afresh: a

@@ -239,10 +239,7 @@ pub(crate) fn append_all<'r>(
             Param::Int(at),
             record.actor.param(),
             record.action.param(),
-            record
-                .ca
-                .as_ref()
-                .map_or(Param::Null, |c| c.as_str().param()),
+            ca.map_or(Param::Null, |c| c.param()),
             Param::Text(target.into()),
             record.details.param(),
             Param::Blob(prev.into()),

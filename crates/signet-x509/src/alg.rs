@@ -64,6 +64,11 @@ impl KeyAlgorithm {
         })
     }
 
+    /// The RSASSA-PSS signature algorithm for this key, or `None` when it is not RSA.
+    pub fn rsa_pss_signature(&self) -> Option<SignatureAlgorithm> {
+        matches!(self, KeyAlgorithm::Rsa { .. }).then_some(SignatureAlgorithm::RsaPssSha256)
+    }
+
     /// The signature algorithm a CA with this key signs with.
     pub fn signature_algorithm(&self) -> SignatureAlgorithm {
         match self {

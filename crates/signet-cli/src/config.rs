@@ -240,6 +240,21 @@ pub struct CaConfig {
     /// PKCS#1 v1.5.
     #[serde(default)]
     pub rsa_pss: bool,
+    /// AD CS key index of `key`: 0 until the CA is renewed with a new key
+    /// (`signet ca renew --new-key` sets it).
+    #[serde(default)]
+    pub key_index: u32,
+    /// AD CS certificate index of `certificate`: 0 until the CA is renewed.
+    #[serde(default)]
+    pub cert_index: u32,
+    /// `[[ca.retired]]`: the CA's earlier keys, which sign the CRLs and OCSP responses of
+    /// what they issued until their certificates expire.
+    #[serde(default)]
+    pub retired: Vec<RetiredKeyToml>,
+    /// Cross certificates (PEM files) of a root renewed with a new key, served at
+    /// `/api/v1/cas/{ca}/cross-certificates`.
+    #[serde(default)]
+    pub cross_certificates: Vec<String>,
     pub policy: toml::Value,
     #[serde(rename = "exit", default)]
     pub exits: Vec<toml::Table>,
@@ -257,6 +272,19 @@ pub struct CaConfig {
     /// `[ca.cmp]`: CMP (RFC 9483) at `/cmp/{ca}` (off unless `enabled = true`).
     #[serde(default)]
     pub cmp: Option<CmpToml>,
+}
+
+/// One `[[ca.retired]]` table: an earlier key of a CA and its newest certificate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredKeyToml {
+    pub key_index: u32,
+    /// A key file (relative to the data directory) or a PKCS#11 URI, as `[[ca]] key`.
+    pub key: String,
+    /// The key's newest CA certificate (PEM; the first certificate of the file).
+    pub certificate: String,
+    #[serde(default)]
+    pub rsa_pss: bool,
 }
 
 impl CaConfig {

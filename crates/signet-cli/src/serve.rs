@@ -31,6 +31,7 @@ mod est;
 mod health;
 mod maintenance;
 mod node;
+mod renewal;
 mod scep;
 mod service_key;
 
@@ -442,7 +443,7 @@ pub async fn start(
 
 /// A CA's signing key: on a PKCS#11 token when `key` is a `pkcs11:` URI (RFC 7512), else
 /// the PKCS#8 PEM file at `key` (relative to the data directory).
-fn load_ca_key(
+pub(crate) fn load_ca_key(
     data: &Path,
     name: &CaName,
     key: &str,
@@ -544,6 +545,7 @@ fn load_ca(
     revocation
         .check()
         .map_err(|e| anyhow::anyhow!("CA {name}: [ca.revocation] {e}"))?;
+    let renewal = renewal::load(data, &name, ca, passphrase)?;
     let host = &server.host;
     Ok(CaRuntime {
         info: CaInfo {
@@ -561,6 +563,7 @@ fn load_ca(
         exits,
         exit_retry,
         revocation,
+        renewal,
     })
 }
 

@@ -123,6 +123,13 @@ pub trait PublicRevocation: Send + Sync {
     fn key_certificate(&self, ca: &CaName, key: u32) -> Option<Vec<u8>>;
     /// The cross certificates of a CA (a root renewed with a new key), DER.
     fn cross_certificates(&self, ca: &CaName) -> Vec<Vec<u8>>;
+    /// SCEP GetNextCACert: after a renewal with a new key, the CA's chain and `extra` in a
+    /// CMS SignedData signed by the previous key; `None` when there was no such renewal.
+    fn next_ca_certificates<'a>(
+        &'a self,
+        ca: &'a CaName,
+        extra: &'a [Vec<u8>],
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, EnrollError>>;
 }
 
 /// Revocation on behalf of a certificate's holder. The front end proves possession; the

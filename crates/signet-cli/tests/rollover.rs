@@ -24,19 +24,6 @@ fn leaf(server: &Server, cn: &str) -> (PathBuf, String) {
     (path, v["serial"].as_str().expect("serial").to_string())
 }
 
-fn revoke(server: &Server, manager: &str, serial: &str) {
-    let run = server.cli(&[
-        "admin",
-        "revoke",
-        serial,
-        "--reason",
-        "keyCompromise",
-        "--token",
-        manager,
-    ]);
-    assert_eq!(run.code, 0, "revoking {serial}: {run}");
-}
-
 /// `GET path` (DER) written to the work directory as PEM under `label`.
 fn fetch_pem(server: &Server, path: &str, label: &str, stem: &str) -> PathBuf {
     let r = server.get(path);
@@ -94,7 +81,7 @@ fn root_renewed_with_a_new_key_keeps_both_keys_verifiable() {
     fs::copy(server.ca_cert_path(), &old_root).expect("copying the root");
     let (old_good, _) = leaf(&server, "old-good.test");
     let (old_bad, old_bad_serial) = leaf(&server, "old-bad.test");
-    revoke(&server, &manager, &old_bad_serial);
+    revoke_at(&server, &manager, "demo", &old_bad_serial);
     server.stop_ok();
 
     let data = server.data.display().to_string();
@@ -153,7 +140,7 @@ fn root_renewed_with_a_new_key_keeps_both_keys_verifiable() {
 
     let (new_good, _) = leaf(&server, "new-good.test");
     let (new_bad, new_bad_serial) = leaf(&server, "new-bad.test");
-    revoke(&server, &manager, &new_bad_serial);
+    revoke_at(&server, &manager, "demo", &new_bad_serial);
     // Each key's leaves name that key's CRL and certificate.
     assert!(text(&old_good).contains("/crl/demo.crl"));
     let new_text = text(&new_good);
@@ -255,6 +242,11 @@ fn root_renewed_with_a_new_key_keeps_both_keys_verifiable() {
     assert_eq!(ca["keys"][0]["index"], 1, "{ca:#}");
     assert_eq!(ca["keys"][0]["current"], true, "{ca:#}");
     assert_eq!(ca["keys"][1]["index"], 0, "{ca:#}");
+    let home = server.get("/").text();
+    assert!(
+        home.contains("key 0 (retired)") && home.contains("href=\"/ca/demo(1).crt\""),
+        "{home}"
+    );
     let config = server.cli(&["config"]);
     assert!(
         config.stdout.contains("key 0:") && config.stdout.contains("retired"),
@@ -281,4 +273,232 @@ fn root_renewed_with_a_new_key_keeps_both_keys_verifiable() {
     assert_eq!(audit.code, 0, "{audit}");
     let export = server.call(Some(&auditor), "GET", "/api/v1/audit?limit=1000", None);
     assert!(export.text().matches("ca-renew").count() >= 2, "{export}");
+}
+
+#[test]
+fn sub_ca_renewed_with_a_new_key_through_its_parent() {
+    let mut server = Server::init(&["--dev"]);
+    server.append_subca_profile("");
+    server.serve();
+    let id = server.create_sub_ca("demo", "issuing", &["--dev"], &[]);
+    server.approve_as_manager("demo", &id, "mia");
+    let run = server.install_sub_ca("issuing");
+    assert_eq!(run.code, 0, "{run}");
+    server.stop_ok();
+    server.serve();
+    let manager = server.create_token(&["manager"], "officer");
+    let root = server.ca_cert_path();
+    server.ca = "issuing".into();
+    let old_issuing = server.data.join("ca/issuing/cert.pem");
+    let (old_good, _) = leaf(&server, "old-good.test");
+    let (old_bad, old_bad_serial) = leaf(&server, "old-bad.test");
+    revoke_at(&server, &manager, "issuing", &old_bad_serial);
+
+    // The renewal request goes to the parent on the running server, like any request.
+    let data = server.data.display().to_string();
+    let url = server.url();
+    let token = server.token.clone().expect("requester token");
+    let run = common::run_signet(
+        &[
+            "ca",
+            "renew",
+            "--data",
+            &data,
+            "--name",
+            "issuing",
+            "--new-key",
+            "--dev",
+            "--parent",
+            "demo",
+            "--profile",
+            "subca",
+            "--server",
+            &url,
+            "--token",
+            &token,
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let id = run
+        .stdout
+        .split("  request ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .expect("the request id")
+        .to_string();
+    server.approve_as_manager("demo", &id, "max");
+    let run = server.install_sub_ca("issuing");
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("key index 1"), "{run}");
+    server.stop_ok();
+    server.serve();
+
+    let new_issuing = server.data.join("ca/issuing/cert-1.pem");
+    let (new_good, _) = leaf(&server, "new-good.test");
+    let (new_bad, new_bad_serial) = leaf(&server, "new-bad.test");
+    revoke_at(&server, &manager, "issuing", &new_bad_serial);
+    let admin = server.admin_token();
+    let published = server.call(
+        Some(&admin),
+        "POST",
+        "/api/v1/cas/issuing/crls",
+        Some(&serde_json::json!({ "delta": false })),
+    );
+    assert_eq!(published.status, 201, "{published}");
+    let crl0 = fetch_pem(&server, "/crl/issuing.crl", "X509 CRL", "issuing-crl0");
+    let crl1 = fetch_pem(&server, "/crl/issuing(1).crl", "X509 CRL", "issuing-crl1");
+
+    // One root, two issuing keys: each leaf verifies through its own issuing certificate and
+    // against its own key's CRL.
+    let check = |issuing: &Path, crl: &Path, cert: &Path| {
+        run_program(
+            "openssl",
+            &[
+                "verify",
+                "-crl_check",
+                "-CRLfile",
+                p(crl),
+                "-untrusted",
+                p(issuing),
+                "-CAfile",
+                p(&root),
+                p(cert),
+            ],
+        )
+    };
+    assert_eq!(check(&old_issuing, &crl0, &old_good).code, 0);
+    let revoked = check(&old_issuing, &crl0, &old_bad);
+    assert!(format!("{revoked}").contains("revoked"), "{revoked}");
+    let ok = check(&new_issuing, &crl1, &new_good);
+    assert_eq!(ok.code, 0, "{ok}");
+    let revoked = check(&new_issuing, &crl1, &new_bad);
+    assert!(format!("{revoked}").contains("revoked"), "{revoked}");
+    // The old key's CRL does not vouch for the new key's leaves.
+    assert_ne!(check(&new_issuing, &crl0, &new_good).code, 0);
+    let chain = server.get("/api/v1/cas/issuing/chain").text();
+    assert!(chain.matches("BEGIN CERTIFICATE").count() == 2, "{chain}");
+}
+
+fn revoke_at(server: &Server, manager: &str, ca: &str, serial: &str) {
+    let run = server.cli(&[
+        "admin",
+        "revoke",
+        serial,
+        "--ca",
+        ca,
+        "--reason",
+        "keyCompromise",
+        "--token",
+        manager,
+    ]);
+    assert_eq!(run.code, 0, "revoking {serial}: {run}");
+}
+
+/// SCEP GetNextCACert before and after a renewal with a new key: the new CA certificate,
+/// signed by the key SCEP clients trusted before (`openssl cms -verify` with the old root).
+#[test]
+fn scep_get_next_ca_cert_shows_the_rollover() {
+    let mut server = Server::start(&[]);
+    let caps = server.get("/scep/demo?operation=GetCACaps").text();
+    assert!(!caps.contains("GetNextCACert"), "{caps}");
+    let none = server.get("/scep/demo?operation=GetNextCACert");
+    assert_eq!(none.status, 404, "{none}");
+    let old_root = server.work_file("old-root.pem");
+    fs::copy(server.ca_cert_path(), &old_root).expect("copying the root");
+    server.stop_ok();
+    let data = server.data.display().to_string();
+    let run = common::run_signet(
+        &[
+            "ca",
+            "renew",
+            "--data",
+            &data,
+            "--name",
+            "demo",
+            "--new-key",
+            "--dev",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run}");
+    server.serve();
+
+    let caps = server.get("/scep/demo?operation=GetCACaps").text();
+    assert!(caps.contains("GetNextCACert"), "{caps}");
+    let next = server.get("/scep/demo?operation=GetNextCACert");
+    assert_eq!(next.status, 200, "{next}");
+    assert_eq!(
+        next.header("content-type"),
+        Some("application/x-x509-next-ca-cert")
+    );
+    let der = server.work_file("next.der");
+    fs::write(&der, &next.body).expect("writing");
+    let out = server.work_file("next-certs.pem");
+    let verified = run_program(
+        "openssl",
+        &[
+            "cms",
+            "-verify",
+            "-inform",
+            "DER",
+            "-in",
+            p(&der),
+            "-CAfile",
+            p(&old_root),
+            "-certfile",
+            p(&old_root),
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(
+        format!("{verified}").contains("Verification successful"),
+        "{verified}"
+    );
+    let certs = run_program(
+        "openssl",
+        &[
+            "pkcs7",
+            "-inform",
+            "DER",
+            "-in",
+            p(&der),
+            "-print_certs",
+            "-out",
+            p(&out),
+        ],
+    );
+    assert_eq!(certs.code, 0, "{certs}");
+    let new_root = fs::read_to_string(server.data.join("ca/demo/cert-1.pem")).expect("new root");
+    let new_der =
+        &signet_x509::pem::decode_all(new_root.as_bytes(), "CERTIFICATE").expect("PEM")[0];
+    let carried =
+        signet_x509::pem::decode_all(&fs::read(&out).expect("certs"), "CERTIFICATE").expect("PEM");
+    assert!(
+        carried.contains(new_der),
+        "the new CA certificate is carried"
+    );
+    // Signed by the old key, not the new one: the new root alone does not verify it.
+    let wrong = run_program(
+        "openssl",
+        &[
+            "cms",
+            "-verify",
+            "-inform",
+            "DER",
+            "-in",
+            p(&der),
+            "-CAfile",
+            p(&server.data.join("ca/demo/cert-1.pem")),
+            "-out",
+            "/dev/null",
+        ],
+    );
+    assert!(
+        !format!("{wrong}").contains("Verification successful"),
+        "{wrong}"
+    );
 }

@@ -527,6 +527,70 @@ impl Authority {
             })
     }
 
+    /// SCEP GetNextCACert (RFC 8894 §3.5.2): after a renewal with a new key, the CA's
+    /// current chain and `extra` (the front end's own certificates, e.g. its RA's) in a CMS
+    /// SignedData signed by the previous key, which clients that enrolled before the renewal
+    /// trust and can verify it with. `None` when the CA has no earlier key whose certificate
+    /// is still valid.
+    pub async fn next_ca_certificates(
+        &self,
+        ca: &str,
+        extra: &[Vec<u8>],
+    ) -> Result<Option<Vec<u8>>, EnrollError> {
+        let state = Arc::clone(self.resolve(ca)?);
+        let now = self.clock.now();
+        let Some(previous) = state
+            .keys
+            .iter()
+            .filter(|k| k.index < state.runtime.renewal.key_index && now <= k.not_after)
+            .max_by_key(|k| k.index)
+            .map(|k| k.index)
+        else {
+            return Ok(None);
+        };
+        let mut certificates = state.runtime.chain.clone();
+        certificates.extend_from_slice(extra);
+        let job_state = Arc::clone(&state);
+        let der = self
+            .pool
+            .run(move || {
+                let key = job_state
+                    .key(previous)
+                    .ok_or_else(|| signet_x509::Error::Invalid {
+                        what: "GetNextCACert",
+                        reason: "the previous key is gone".into(),
+                    })?;
+                let algorithm = key.signer.algorithm();
+                let digest = match algorithm {
+                    signet_x509::SignatureAlgorithm::Ed25519
+                    | signet_x509::SignatureAlgorithm::MlDsa65 => {
+                        signet_x509::cms::DigestAlg::Sha512
+                    }
+                    _ => signet_x509::cms::DigestAlg::Sha256,
+                };
+                signet_x509::cms::sign(
+                    &[],
+                    digest,
+                    &algorithm.algorithm_identifier_der(),
+                    &key.certificate,
+                    &[],
+                    &certificates,
+                    |tbs| {
+                        key.signer
+                            .sign(tbs)
+                            .map_err(|e| signet_x509::Error::Invalid {
+                                what: "GetNextCACert signature",
+                                reason: e.to_string(),
+                            })
+                    },
+                )
+            })
+            .await
+            .map_err(|e| internal("worker pool", &e))?
+            .map_err(|e| internal("signing GetNextCACert", &e))?;
+        Ok(Some(der))
+    }
+
     /// The cross certificates of a CA (a root renewed with a new key), DER.
     pub fn cross_certificates(&self, ca: &str) -> Result<Vec<Vec<u8>>, EnrollError> {
         Ok(self.resolve(ca)?.runtime.renewal.cross_certificates.clone())

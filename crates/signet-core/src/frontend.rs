@@ -396,6 +396,14 @@ impl PublicRevocation for Authority {
     fn cross_certificates(&self, ca: &CaName) -> Vec<Vec<u8>> {
         Authority::cross_certificates(self, ca.as_str()).unwrap_or_default()
     }
+
+    fn next_ca_certificates<'a>(
+        &'a self,
+        ca: &'a CaName,
+        extra: &'a [Vec<u8>],
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, EnrollError>> {
+        Box::pin(Authority::next_ca_certificates(self, ca.as_str(), extra))
+    }
 }
 
 impl HolderRevocation for Authority {

@@ -117,8 +117,9 @@ async fn on_get(
         return text(StatusCode::NOT_FOUND, "no CA of that name serves SCEP here");
     };
     match query_param(&query, "operation").as_deref() {
-        Some("GetCACaps") => get_ca_caps(),
+        Some("GetCACaps") => get_ca_caps(&scep, settings).await,
         Some("GetCACert") => get_ca_cert(&scep, settings).await,
+        Some("GetNextCACert") => get_next_ca_cert(&scep, settings).await,
         Some("PKIOperation") => {
             match query_param(&query, "message").and_then(|m| decode_message(&m)) {
                 Some(der) => pki_operation(&scep, settings, &der).await,
@@ -131,7 +132,7 @@ async fn on_get(
         Some(other) => text(
             StatusCode::BAD_REQUEST,
             format!(
-                "unknown operation {:?} (GetCACaps, GetCACert, PKIOperation)",
+                "unknown operation {:?} (GetCACaps, GetCACert, GetNextCACert, PKIOperation)",
                 other.chars().take(40).collect::<String>()
             ),
         ),
@@ -162,12 +163,56 @@ async fn on_post(
 }
 
 /// What Signet's SCEP does (RFC 8894 §3.5.2): POST, the standard's behaviour, SHA-256 and
-/// SHA-512, AES, renewal.
-fn get_ca_caps() -> Response {
-    text(
-        StatusCode::OK,
-        "POSTPKIOperation\nSCEPStandard\nSHA-256\nSHA-512\nAES\nRenewal\n",
-    )
+/// SHA-512, AES, renewal; GetNextCACert once the CA was renewed with a new key.
+async fn get_ca_caps(scep: &Scep, settings: &ScepCa) -> Response {
+    let mut caps = String::from("POSTPKIOperation\nSCEPStandard\nSHA-256\nSHA-512\nAES\nRenewal\n");
+    if has_next_ca(scep, settings).await {
+        caps.push_str("GetNextCACert\n");
+    }
+    text(StatusCode::OK, caps)
+}
+
+/// Whether the CA has a previous key whose certificate is still valid (without signing).
+async fn has_next_ca(scep: &Scep, settings: &ScepCa) -> bool {
+    let now = std::time::SystemTime::now();
+    let Ok(cas) = scep.enroll.list_cas().await else {
+        return false;
+    };
+    cas.iter()
+        .filter(|c| c.name == settings.ca.as_str())
+        .flat_map(|c| &c.keys)
+        .any(|k| !k.current && now <= k.not_after)
+}
+
+/// The rollover answer: the renewed CA's chain and the RA certificate, signed by the CA's
+/// previous key.
+async fn next_ca(scep: &Scep, settings: &ScepCa) -> Result<Option<Vec<u8>>, EnrollError> {
+    let extra: Vec<Vec<u8>> = scep
+        .ra(&settings.ca)
+        .map(|ra| ra.certificate.clone())
+        .into_iter()
+        .collect();
+    scep.revocation
+        .next_ca_certificates(&settings.ca, &extra)
+        .await
+}
+
+/// `GetNextCACert` (`x-x509-next-ca-cert`): after a renewal with a new key, the new CA
+/// certificate (and the RA's) signed by the key clients trusted before; 404 otherwise.
+async fn get_next_ca_cert(scep: &Scep, settings: &ScepCa) -> Response {
+    match next_ca(scep, settings).await {
+        Ok(Some(der)) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/x-x509-next-ca-cert")],
+            der,
+        )
+            .into_response(),
+        Ok(None) => text(
+            StatusCode::NOT_FOUND,
+            "this CA has not been renewed with a new key: there is no next CA certificate",
+        ),
+        Err(e) => unavailable(e),
+    }
 }
 
 /// The RA certificate and the CA chain, as a degenerate PKCS#7 (`x-x509-ca-ra-cert`):

@@ -70,6 +70,18 @@ struct CaLink {
     name: String,
     subject: String,
     key_algorithm: String,
+    cert_index: u32,
+    /// Its keys, the issuing one first; more than one after a renewal with a new key.
+    keys: Vec<KeyLink>,
+}
+
+/// One key of a CA (AD CS key index) and the public names of its certificate and CRL.
+struct KeyLink {
+    index: u32,
+    current: bool,
+    not_after: String,
+    /// `NAME` for key 0, `NAME(k)` for key k: `/ca/{stem}.crt`, `/crl/{stem}.crl`.
+    stem: String,
 }
 
 fn ca_links(state: &AppState) -> Vec<CaLink> {
@@ -78,9 +90,23 @@ fn ca_links(state: &AppState) -> Vec<CaLink> {
         .summaries()
         .into_iter()
         .map(|c| CaLink {
+            keys: c
+                .keys
+                .iter()
+                .map(|k| KeyLink {
+                    index: k.index,
+                    current: k.current,
+                    not_after: signet_x509::time::rfc3339(k.not_after),
+                    stem: match k.index {
+                        0 => c.name.clone(),
+                        i => format!("{}({i})", c.name),
+                    },
+                })
+                .collect(),
             name: c.name,
             subject: c.subject,
             key_algorithm: c.key_algorithm,
+            cert_index: c.cert_index,
         })
         .collect()
 }

@@ -4,7 +4,9 @@ use super::*;
 
 pub(super) struct CrlRow {
     pub(super) number: u64,
-    pub(super) shard: u32,
+    /// The CA key index that signed it (AD CS key index: a renewal with a new key adds one).
+    pub(super) key: u32,
+    pub(super) partition: u32,
     pub(super) kind: String,
     pub(super) this_update: String,
     pub(super) next_update: String,
@@ -49,9 +51,11 @@ pub(super) async fn crls_view(
                 .revocation
                 .crl(ca, r.shard, delta)
                 .filter(|c| c.number == r.number);
+            let scope = signet_api::revocation::CrlScope::of_shard(r.shard);
             CrlRow {
                 number: r.number,
-                shard: r.shard,
+                key: scope.key,
+                partition: scope.partition,
                 kind: r
                     .delta_base
                     .map_or_else(|| "full".to_string(), |b| format!("delta of {b}")),
@@ -71,10 +75,15 @@ pub(super) async fn crls_view(
     }))
 }
 
-/// The public path of a shard's current CRL (see [`crate::revocation_api`]).
+/// The public path of a shard's current CRL (see [`crate::revocation_api`]): `CA` for key 0,
+/// `CA(k)` for key index k.
 pub(super) fn crl_path(ca: &str, shard: u32, delta: bool) -> String {
-    let ca = url_encode(ca);
-    match (shard, delta) {
+    let scope = signet_api::revocation::CrlScope::of_shard(shard);
+    let ca = match scope.key {
+        0 => url_encode(ca),
+        k => format!("{}({k})", url_encode(ca)),
+    };
+    match (scope.partition, delta) {
         (0, false) => format!("/crl/{ca}.crl"),
         (0, true) => format!("/crl/{ca}/delta.crl"),
         (n, false) => format!("/crl/{ca}/{n}.crl"),

@@ -237,3 +237,87 @@ fn spki_of(pem: &str, work: &std::path::Path) -> String {
     assert_eq!(run.code, 0, "{run}");
     run.stdout
 }
+
+/// A root on the token renewed with a new key made on the same token: both keys stay
+/// there (never extractable), the server loads the retired one from `[[ca.retired]]` by its
+/// URI, and each key's CRL verifies under its own certificate.
+#[test]
+fn a_root_on_a_token_renews_with_a_new_token_key() {
+    let hsm = SoftHsm::new("signet-roll");
+    let env = env_of(&hsm);
+    let env_refs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let first = hsm.uri("root-2026");
+    let mut server = Server::init_env(&["--dev", "--key", "p256", "--key-uri", &first], &env_refs);
+    let old_root = server.work_file("old-root.pem");
+    fs::copy(server.ca_cert_path(), &old_root).expect("copying the root");
+    let data = server.data.display().to_string();
+    let second = hsm.uri("root-2036");
+    let run = run_signet(
+        &[
+            "ca",
+            "renew",
+            "--data",
+            &data,
+            "--name",
+            "demo",
+            "--new-key",
+            "--key",
+            "p384",
+            "--key-uri",
+            &second,
+            "--dev",
+        ],
+        &env_refs,
+        None,
+    );
+    assert_eq!(run.code, 0, "{run}");
+    let config = fs::read_to_string(server.data.join("signet.toml")).expect("signet.toml");
+    assert!(config.contains(&format!("key = \"{second}\"")), "{config}");
+    assert!(config.contains("[[ca.retired]]") && config.contains(&format!("key = \"{first}\"")));
+    assert!(
+        !server.data.join("ca/demo/key-1.pem").exists(),
+        "no key file for a token key"
+    );
+    let listing = hsm.pkcs11_tool(&["--list-objects", "--type", "privkey"]);
+    let listing = String::from_utf8_lossy(&listing.stdout).to_string();
+    assert_eq!(
+        listing.matches("never extractable").count(),
+        2,
+        "both keys stay on the token:\n{listing}"
+    );
+
+    server.serve_env = env.clone();
+    server.serve();
+    let new_root = server.data.join("ca/demo/cert-1.pem");
+    let v = server.issue("after-rollover.test");
+    let leaf = write_pem(
+        &server.work,
+        "after",
+        v["certificate"].as_str().expect("cert"),
+    );
+    openssl_verify(&new_root, &leaf);
+    pkilint(&leaf);
+    for (path, root) in [
+        ("/crl/demo.crl", &old_root),
+        ("/crl/demo(1).crl", &new_root),
+    ] {
+        let r = server.get(path);
+        assert_eq!(r.status, 200, "GET {path}: {r}");
+        let crl = server.work_file("key.crl");
+        fs::write(&crl, &r.body).expect("writing the CRL");
+        let run = common::run_program(
+            "openssl",
+            &[
+                "crl",
+                "-inform",
+                "DER",
+                "-in",
+                crl.to_str().expect("utf-8"),
+                "-CAfile",
+                root.to_str().expect("utf-8"),
+                "-noout",
+            ],
+        );
+        assert!(format!("{run}").contains("verify OK"), "{path}: {run}");
+    }
+}

@@ -75,6 +75,17 @@ enum CaCommand {
         /// An RSA key signs RSASSA-PSS instead of PKCS#1 v1.5.
         #[arg(long)]
         rsa_pss: bool,
+        /// Ask for a pathLenConstraint (CAs allowed below the new one). A parent's sub-CA
+        /// profile grants it when it is no more than its own `path_len`.
+        #[arg(long)]
+        path_len: Option<u8>,
+        /// Ask for a permitted DNS name constraint (repeatable): the new CA may only issue
+        /// names at or below these. A parent's profile grants subtrees within its own.
+        #[arg(long = "permitted-dns")]
+        permitted_dns: Vec<String>,
+        /// Ask for an excluded DNS name constraint (repeatable).
+        #[arg(long = "excluded-dns")]
+        excluded_dns: Vec<String>,
         /// Development mode: the key file is written UNENCRYPTED.
         #[arg(long)]
         dev: bool,
@@ -195,10 +206,18 @@ pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
             key_uri,
             existing,
             rsa_pss,
+            path_len,
+            permitted_dns,
+            excluded_dns,
             dev,
             passphrase_file,
         } => {
             let passphrase = crate::read_passphrase(passphrase_file.as_ref())?;
+            let asked = Asked {
+                path_len,
+                permitted_dns,
+                excluded_dns,
+            };
             if passphrase.is_none() && !dev && key_uri.is_none() {
                 bail!(
                     "the CA key is encrypted at rest: give --passphrase-file FILE or set SIGNET_PASSPHRASE (or --dev)"
@@ -222,6 +241,7 @@ pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
                 parent.as_ref(),
                 subject.as_deref(),
                 &choice,
+                &asked,
                 passphrase,
             )?;
         }
@@ -364,6 +384,41 @@ fn new_ca_dir(data: &Path, config: &Config, name: &str) -> Result<PathBuf> {
     Ok(data.join("ca").join(name))
 }
 
+/// The constraints a new CA's request asks its parent for.
+#[derive(Default)]
+struct Asked {
+    path_len: Option<u8>,
+    permitted_dns: Vec<String>,
+    excluded_dns: Vec<String>,
+}
+
+impl Asked {
+    /// basicConstraints (with the pathLenConstraint asked for), keyUsage and, when subtrees
+    /// are asked for, nameConstraints: what the request's extensionRequest carries.
+    fn extensions(&self) -> Result<Vec<signet_x509::Extension>> {
+        let mut out = vec![
+            ext::basic_constraints(true, self.path_len),
+            ext::key_usage(KeyUsage::KEY_CERT_SIGN.union(KeyUsage::CRL_SIGN)),
+        ];
+        let dns = |list: &[String]| -> Result<Vec<NameSubtree>> {
+            crate::init::check_domains(list)?;
+            Ok(list
+                .iter()
+                .map(|d| NameSubtree::Dns(d.to_ascii_lowercase()))
+                .collect())
+        };
+        let names = signet_x509::NameConstraints {
+            permitted: dns(&self.permitted_dns)?,
+            excluded: dns(&self.excluded_dns)?,
+        };
+        if !(names.permitted.is_empty() && names.excluded.is_empty()) {
+            out.push(ext::name_constraints(&names).context("--permitted-dns/--excluded-dns")?);
+        }
+        Ok(out)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn create(
     data: &Path,
     name: &str,
@@ -371,6 +426,7 @@ fn create(
     parent: Option<&Parent>,
     subject: Option<&str>,
     choice: &KeyChoice<'_>,
+    asked: &Asked,
     passphrase: Option<zeroize::Zeroizing<Vec<u8>>>,
 ) -> Result<()> {
     let config = Config::load(data)?;
@@ -397,8 +453,9 @@ fn create(
     if subject.is_empty() {
         bail!("--subject must not be empty");
     }
+    let extensions = asked.extensions()?;
     let key = CaKey::make(choice)?;
-    let csr = make_csr(&subject, key.signer())?;
+    let csr = make_csr(&subject, key.signer(), &extensions)?;
     let pem = signet_x509::pem::encode("CERTIFICATE REQUEST", &csr);
 
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -448,13 +505,13 @@ fn create(
 }
 
 /// A CA's certificate request: its subject and key, asking for what a CA certificate
-/// needs (the parent decides).
-fn make_csr(subject: &DistinguishedName, signer: &dyn signet_core::Signer) -> Result<Vec<u8>> {
-    let extensions = [
-        ext::basic_constraints(true, None),
-        ext::key_usage(KeyUsage::KEY_CERT_SIGN.union(KeyUsage::CRL_SIGN)),
-    ];
-    let info = signet_x509::encode_csr_info(subject, signer.public_key_der(), &extensions)
+/// needs (`Asked::extensions`; the parent decides).
+fn make_csr(
+    subject: &DistinguishedName,
+    signer: &dyn signet_core::Signer,
+    extensions: &[signet_x509::Extension],
+) -> Result<Vec<u8>> {
+    let info = signet_x509::encode_csr_info(subject, signer.public_key_der(), extensions)
         .context("encoding the request")?;
     let signature = signer.sign(&info).context("signing the request")?;
     signet_x509::assemble_csr(&info, signer.algorithm(), &signature).context("encoding the request")

@@ -420,3 +420,82 @@ fn a_three_level_hierarchy_honours_its_name_constraints() {
         "{refused}"
     );
 }
+
+/// `signet ca create --path-len --permitted-dns`: the request asks its parent for tighter
+/// limits; the parent's sub-CA profile grants what lies within its own (pathLen 0 below
+/// its 1, a subtree below its permitted one) and refuses what would widen them.
+#[test]
+fn a_sub_ca_request_narrows_its_parents_constraints() {
+    let mut server = Server::init(&["--dev"]);
+    server.append_subca_profile(r#"permitted_dns = ["example.test"]"#);
+    let toml = fs::read_to_string(server.data.join("signet.toml")).expect("toml");
+    fs::write(
+        server.data.join("signet.toml"),
+        toml.replace("path_len = 0", "path_len = 1"),
+    )
+    .expect("toml");
+    server.serve();
+    let id = server.create_sub_ca(
+        "demo",
+        "shop",
+        &[
+            "--dev",
+            "--path-len",
+            "0",
+            "--permitted-dns",
+            "shop.example.test",
+        ],
+        &[],
+    );
+    server.approve_as_manager("demo", &id, "mia");
+    let run = server.install_sub_ca("shop");
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("domains: shop.example.test"), "{run}");
+    let cert = server.data.join("ca/shop/cert.pem");
+    let text = run_program(
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            cert.to_str().expect("utf-8"),
+            "-noout",
+            "-text",
+        ],
+    );
+    assert!(text.stdout.contains("pathlen:0"), "{text}");
+    assert!(text.stdout.contains("DNS:shop.example.test"), "{text}");
+    assert!(!text.stdout.contains("DNS:example.test"), "{text}");
+    pkilint(&cert);
+
+    // Asking to permit a name outside the profile's subtree is denied at once.
+    let data = server.data.display().to_string();
+    let url = server.url();
+    let token = server.token.clone().expect("requester token");
+    let run = run_signet(
+        &[
+            "ca",
+            "create",
+            "--data",
+            &data,
+            "--name",
+            "wide",
+            "--parent",
+            "demo",
+            "--profile",
+            "subca",
+            "--server",
+            &url,
+            "--token",
+            &token,
+            "--dev",
+            "--permitted-dns",
+            "elsewhere.test",
+        ],
+        &[],
+        None,
+    );
+    assert!(
+        run.stdout.contains("denied") || run.stderr.contains("outside profile"),
+        "{run}"
+    );
+}

@@ -22,6 +22,7 @@ macro_rules! refused {
     };
 }
 
+mod ca_constraints;
 mod checks;
 mod compile;
 mod config;
@@ -30,6 +31,7 @@ mod module;
 mod names;
 mod verify;
 
+use ca_constraints::CaConstraints;
 use compile::*;
 use config::*;
 pub use config::{
@@ -85,8 +87,8 @@ struct Profile {
     policies: Option<signet_x509::Extension>,
     /// `subject_forced`, as (canonical attribute type, value, its RDN), in `RDN_ORDER`.
     forced: Vec<(String, String, signet_x509::Rdn)>,
-    /// basicConstraints and nameConstraints of a CA profile.
-    ca_extensions: Vec<signet_x509::Extension>,
+    /// The pathLenConstraint and name constraints of a CA profile (`None`: a leaf profile).
+    ca_constraints: Option<CaConstraints>,
     /// `extensions`, decoded.
     static_extensions: Vec<signet_x509::Extension>,
     backdate: Option<Duration>,
@@ -278,7 +280,7 @@ impl Profile {
                     .map_err(|e| format!("certificate_policies: {e}"))?,
             ),
         };
-        let ca_extensions = ca_extensions(&config)?;
+        let ca_constraints = ca_constraints(&config)?;
         let forced = forced_attributes(&config)?;
         for r in &config.subject_required {
             if !config
@@ -333,7 +335,7 @@ impl Profile {
             name,
             policies,
             forced,
-            ca_extensions,
+            ca_constraints,
             static_extensions,
             backdate,
             keys: config.key_algorithms.clone(),

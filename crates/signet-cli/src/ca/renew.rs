@@ -255,7 +255,7 @@ fn request(
     rsa_pss: bool,
 ) -> Result<()> {
     let name = opts.name;
-    let csr = super::make_csr(subject, signer)?;
+    let csr = super::make_csr(subject, signer, &super::Asked::default().extensions()?)?;
     let dir = opts.data.join("ca").join(name);
     let pem = signet_x509::pem::encode("CERTIFICATE REQUEST", &csr);
     fs::write(dir.join("request.pem"), &pem).context("writing request.pem")?;

@@ -326,9 +326,13 @@ impl Profile {
                         }
                     }
                 }
+                oid::NAME_CONSTRAINTS if self.config.ca => {
+                    // A CA profile narrows its own name constraints by them (or refuses).
+                }
                 oid::BASIC_CONSTRAINTS => {
                     let (ca, _) = ext::parse_basic_constraints(&e.value).map_err(bad)?;
-                    // A CA profile sets its own basicConstraints whatever was asked.
+                    // A CA profile sets its own basicConstraints, narrowed by a lower
+                    // pathLenConstraint asked for.
                     if ca && !self.config.ca {
                         return Err(refused!(
                             "the request asks for a CA certificate; profile {} issues end-entity certificates",

@@ -4,12 +4,12 @@
 
 use super::*;
 
-/// basicConstraints (cA=TRUE, critical) and nameConstraints (critical) of a `ca = true`
-/// profile; the CA-only options are refused on a leaf profile, and automatic issuance of CA
+/// The pathLenConstraint and name constraints of a `ca = true` profile (`None` for a leaf
+/// profile); the CA-only options are refused on a leaf profile, and automatic issuance of CA
 /// certificates without the explicit `allow_auto_ca`.
-pub(super) fn ca_extensions(
+pub(super) fn ca_constraints(
     config: &ProfileConfig,
-) -> Result<Vec<signet_x509::Extension>, ProfileError> {
+) -> Result<Option<CaConstraints>, ProfileError> {
     let lists = [
         ("permitted_dns", &config.permitted_dns),
         ("excluded_dns", &config.excluded_dns),
@@ -29,7 +29,7 @@ pub(super) fn ca_extensions(
         if let Some((key, _)) = lists.iter().find(|(_, l)| !l.is_empty()) {
             return Err(leaf_only(key));
         }
-        return Ok(Vec::new());
+        return Ok(None);
     }
     if config.approval == Approval::Auto && !config.allow_auto_ca {
         return Err(
@@ -83,11 +83,13 @@ pub(super) fn ca_extensions(
             }
         }
     }
-    let mut out = vec![ext::basic_constraints(true, config.path_len)];
-    if !(nc.permitted.is_empty() && nc.excluded.is_empty()) {
-        out.push(ext::name_constraints(&nc).map_err(|e| format!("name constraints: {e}"))?);
-    }
-    Ok(out)
+    let constraints = CaConstraints {
+        path_len: config.path_len,
+        names: nc,
+    };
+    // Encoded once here so a bad subtree is a configuration error, not a failed request.
+    constraints.extensions()?;
+    Ok(Some(constraints))
 }
 
 /// `subject_forced`, checked like a requested attribute, in `RDN_ORDER`. A forced attribute

@@ -101,10 +101,18 @@ impl Profile {
             ctx.set_extension(eku)
                 .map_err(|e| module_err(e.to_string()))?;
         }
+        // A CA profile's constraints, narrowed by what the request asks (never widened).
+        let ca_extensions = match &self.ca_constraints {
+            Some(c) => match c.narrowed_by(ctx.request_extensions(), &self.name) {
+                Ok(c) => c.extensions().map_err(|e| module_err(e.to_string()))?,
+                Err(reason) => return Ok(Verdict::Deny(reason.to_string())),
+            },
+            None => Vec::new(),
+        };
         for e in self
             .policies
             .iter()
-            .chain(&self.ca_extensions)
+            .chain(&ca_extensions)
             .chain(&self.static_extensions)
         {
             ctx.set_extension(e.clone())

@@ -116,7 +116,9 @@ impl RevocationConfig {
         1 + n % self.partitions
     }
 
-    pub(super) fn crl_url(&self, ca: &CaName, shard: u32) -> Option<String> {
+    /// The URL of a shard's full CRL (shard 0: the CA's main CRL, `/crl/{ca}.crl`), if a
+    /// public URL is set.
+    pub fn crl_url(&self, ca: &CaName, shard: u32) -> Option<String> {
         let base = self.base_url.as_deref()?;
         Some(match shard {
             0 => format!("{base}/crl/{ca}.crl"),
@@ -148,6 +150,23 @@ impl RevocationConfig {
         Ok(vec![
             ext::crl_distribution_points(&crl)?,
             ext::authority_info_access(Some(&ocsp), Some(&issuer))?,
+        ])
+    }
+
+    /// The extensions a certificate signed by an offline CA (`crate::offline`) carries for
+    /// relying parties: the CDP of the CA's main CRL and AIA caIssuers, but no OCSP URL, as
+    /// nothing answers OCSP for an offline CA. Empty without a public URL.
+    pub fn offline_certificate_extensions(
+        &self,
+        ca: &CaName,
+    ) -> Result<Vec<signet_x509::Extension>, signet_x509::Error> {
+        let (Some(base), Some(crl)) = (self.base_url.as_deref(), self.crl_url(ca, 0)) else {
+            return Ok(Vec::new());
+        };
+        let issuer = format!("{base}/ca/{ca}.crt");
+        Ok(vec![
+            ext::crl_distribution_points(&crl)?,
+            ext::authority_info_access(None, Some(&issuer))?,
         ])
     }
 }

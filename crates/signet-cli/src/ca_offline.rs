@@ -265,7 +265,16 @@ pub(crate) fn sign(args: SignArgs) -> Result<()> {
                 permitted_dns: args.permitted_dns.clone(),
                 excluded_dns: args.excluded_dns.clone(),
             };
-            sign_sub_ca(&args.data, &config, ca, &root, signer.as_ref(), &csr, &options, out)
+            sign_sub_ca(
+                &args.data,
+                &config,
+                ca,
+                &root,
+                signer.as_ref(),
+                &csr,
+                &options,
+                out,
+            )
         }
         None => {
             if args.next_update == 0 {
@@ -428,7 +437,10 @@ fn sign_sub_ca(
     if now >= root.not_after {
         bail!("CA {name}'s certificate has expired: it can sign nothing");
     }
-    let not_before = now.checked_sub(BACKDATE).unwrap_or(now).max(root.not_before);
+    let not_before = now
+        .checked_sub(BACKDATE)
+        .unwrap_or(now)
+        .max(root.not_before);
     let wanted = now + Duration::from_secs(u64::from(options.days) * DAY);
     let not_after = wanted.min(root.not_after);
     let extensions = sub_ca_extensions(ca, config, &name, root, csr, options)?;

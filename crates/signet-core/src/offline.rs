@@ -129,7 +129,10 @@ mod tests {
         let ca = CaName::new("root").expect("name");
         let key = OfflineKey::new(ca, vec![0x30, 0x00], SignatureAlgorithm::EcdsaSha384);
         assert!(key.offline());
-        assert!(key.check().is_ok(), "nothing to reach: /healthz stays healthy");
+        assert!(
+            key.check().is_ok(),
+            "nothing to reach: /healthz stays healthy"
+        );
         assert_eq!(key.public_key_der(), &[0x30, 0x00]);
         match key.sign(b"tbs") {
             Err(SignerError::Unavailable(why)) => {

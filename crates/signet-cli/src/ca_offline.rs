@@ -221,8 +221,13 @@ pub(crate) fn create_root(
         CaKey::Software(k) => Arc::new(k),
         CaKey::Token(k) => Arc::new(*k),
     };
-    let published = publish_crl(data, &config, ca, signer, FIRST_CRL_DAYS)?;
-    print_crl(&published, None);
+    match publish_crl(data, &config, ca, signer, FIRST_CRL_DAYS) {
+        Ok(published) => print_crl(&published, None),
+        // The root exists; only its first CRL is missing, and the next command signs it.
+        Err(e) => eprintln!(
+            "warning: the first CRL of CA {name} was not published ({e:#}): sign it with `signet ca sign --offline --crl` before sub-CA certificates are used"
+        ),
+    }
     println!(
         "signet.toml has CA {name} (offline = true): restart `signet serve` to serve its certificate and CRL."
     );

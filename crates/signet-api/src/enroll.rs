@@ -21,6 +21,26 @@ pub struct CaSummary {
     pub exits: Vec<String>,
     pub profiles: Vec<String>,
     pub default_profile: Option<String>,
+    /// AD CS certificate index: how many times the CA certificate was renewed.
+    pub cert_index: u32,
+    /// The CA's keys: the one that issues now first, then earlier ones (AD CS key indexes).
+    pub keys: Vec<CaKeySummary>,
+}
+
+/// One key of a CA (AD CS key index) as discovered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaKeySummary {
+    /// Its key index: 0 for the first key, then one more per renewal with a new key.
+    pub index: u32,
+    /// Whether it issues now; an earlier key only signs the CRLs and OCSP responses of the
+    /// certificates it issued, while its CA certificate is valid.
+    pub current: bool,
+    /// SHA-256 of its (newest) CA certificate, hex.
+    pub certificate_sha256: String,
+    /// Its CA certificate's notAfter.
+    pub not_after: std::time::SystemTime,
+    /// Its main CRL's public URL, when the CA has a public base URL.
+    pub crl_url: Option<String>,
 }
 
 /// A request as an intermediary submits it (`ICertRequest::Submit`).

@@ -48,7 +48,9 @@ pub mod web_session;
 
 pub use admin::Administer;
 pub use auth::{Authenticate, Identity, Role, Roles};
-pub use enroll::{CaSummary, Directory, Enroll, EnrollError, SubmitRequest, SubmitResponse};
+pub use enroll::{
+    CaKeySummary, CaSummary, Directory, Enroll, EnrollError, SubmitRequest, SubmitResponse,
+};
 pub use event::{Event, EventMask};
 pub use ids::{CaName, Oid, ProfileName, RequestId, SerialNumber};
 pub use model::{

@@ -118,6 +118,11 @@ pub trait PublicRevocation: Send + Sync {
     /// Answers an OCSP request (DER): `malformedRequest` for what does not parse,
     /// `unauthorized` for another issuer's certificates.
     fn ocsp<'a>(&'a self, ca: &'a CaName, request: &'a [u8]) -> BoxFuture<'a, OcspReply>;
+    /// The CA certificate of one key index of a CA (what the AIA caIssuers URL of that key's
+    /// certificates names), if the CA has that key.
+    fn key_certificate(&self, ca: &CaName, key: u32) -> Option<Vec<u8>>;
+    /// The cross certificates of a CA (a root renewed with a new key), DER.
+    fn cross_certificates(&self, ca: &CaName) -> Vec<Vec<u8>>;
 }
 
 /// Revocation on behalf of a certificate's holder. The front end proves possession; the
@@ -128,4 +133,45 @@ pub trait HolderRevocation: Send + Sync {
         ca: &'a CaName,
         request: HolderRequest,
     ) -> BoxFuture<'a, Result<RequestRecord, EnrollError>>;
+}
+
+/// Shards set aside for each key index: more than the most CRL partitions a CA may have (4096).
+pub const SHARDS_PER_KEY: u32 = 65_536;
+
+/// Which CRL a certificate is on: the CA key that issued it and its partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CrlScope {
+    /// The CA key index (0 until the first renewal with a new key).
+    pub key: u32,
+    /// The CRL partition: 0 the main CRL, 1..=N the partitions.
+    pub partition: u32,
+}
+
+impl CrlScope {
+    /// The scope a stored shard number stands for.
+    pub fn of_shard(shard: u32) -> CrlScope {
+        CrlScope {
+            key: shard / SHARDS_PER_KEY,
+            partition: shard % SHARDS_PER_KEY,
+        }
+    }
+
+    /// The shard number stored with the certificates of this scope.
+    pub fn shard(self) -> u32 {
+        self.key
+            .saturating_mul(SHARDS_PER_KEY)
+            .saturating_add(self.partition)
+    }
+}
+
+/// Splits the key index off a name in a public URL: `demo(2)` is key 2 of CA `demo`, and
+/// `demo` key 0 (AD CS names a renewed CA's CRLs and certificates so). `None` for a suffix
+/// that is not a key index in canonical form (`demo(0)`, `demo(01)`): one URL per object.
+pub fn split_key_index(name: &str) -> Option<(&str, u32)> {
+    let Some(inner) = name.strip_suffix(')') else {
+        return Some((name, 0));
+    };
+    let (ca, index) = inner.rsplit_once('(')?;
+    let key = index.parse::<u32>().ok().filter(|&k| k > 0)?;
+    (key.to_string() == index && !ca.is_empty()).then_some((ca, key))
 }

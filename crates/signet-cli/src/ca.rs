@@ -22,6 +22,8 @@ use signet_api::Enroll;
 use crate::config::{Config, Template};
 use crate::init::{CaKey, KeyChoice, write_private};
 
+mod renew;
+
 #[derive(Args)]
 pub struct CaArgs {
     #[command(subcommand)]
@@ -88,6 +90,58 @@ enum CaCommand {
     /// (--csr), recorded in the store, or the CA's CRL (--crl), which the running server
     /// then serves.
     Sign(crate::ca_offline::SignArgs),
+    /// Renew a CA's certificate (AD CS "Renew CA certificate"), with its key or a new one.
+    ///
+    /// A root signs its new certificate itself and, with a new key, the cross certificates
+    /// between its old and new key; a CA under a parent makes a request (--csr-out, or
+    /// --parent to a CA of this installation) that `signet ca install` completes. With a
+    /// new key, the old one keeps signing the CRLs (CA(k).crl per key) and OCSP responses
+    /// of what it issued. Restart `signet serve` afterwards.
+    Renew {
+        #[arg(long, default_value = "./signet-data")]
+        data: PathBuf,
+        #[arg(long)]
+        name: String,
+        /// Make a new key (else the certificate is renewed for the same key).
+        #[arg(long)]
+        new_key: bool,
+        /// With --new-key: p256, p384, ed25519, rsa2048, rsa3072, rsa4096 or mldsa65;
+        /// default: the current key's algorithm.
+        #[arg(long, requires = "new_key")]
+        key: Option<String>,
+        /// With --new-key: the new key on a PKCS#11 token (an RFC 7512 URI).
+        #[arg(long, requires = "new_key")]
+        key_uri: Option<String>,
+        /// With --key-uri: use the key already on the token.
+        #[arg(long, requires = "key_uri")]
+        existing: bool,
+        /// With --new-key: an RSA key signs RSASSA-PSS.
+        #[arg(long, requires = "new_key")]
+        rsa_pss: bool,
+        /// A root's new certificate lifetime in days; default: the current one's.
+        #[arg(long)]
+        days: Option<u32>,
+        /// A CA under an outside parent: where to write the renewal request.
+        #[arg(long, conflicts_with = "parent")]
+        csr_out: Option<PathBuf>,
+        /// A CA under a CA of this installation: submit the request there.
+        #[arg(long)]
+        parent: Option<String>,
+        /// With --parent: the parent's sub-CA profile.
+        #[arg(long, requires = "parent")]
+        profile: Option<String>,
+        #[arg(long, env = "SIGNET_SERVER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+        #[arg(long, env = "SIGNET_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// Development mode: a new key file is written UNENCRYPTED.
+        #[arg(long)]
+        dev: bool,
+        /// The installation's passphrase (or SIGNET_PASSPHRASE): opens the current key and
+        /// encrypts a new one.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
     /// Install the CA certificate the parent returned: checked against the key, the chain
     /// and the CA's profiles, then added to signet.toml (restart `signet serve`).
     Install {
@@ -128,6 +182,9 @@ struct Pending {
     parent: Option<String>,
     #[serde(default)]
     request: Option<i64>,
+    /// A renewal of an installed CA (`signet ca renew`), not a new CA.
+    #[serde(default)]
+    renewal: bool,
 }
 
 pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
@@ -188,6 +245,56 @@ pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
             )?;
         }
         CaCommand::Sign(args) => crate::ca_offline::sign(args)?,
+        CaCommand::Renew {
+            data,
+            name,
+            new_key,
+            key,
+            key_uri,
+            existing,
+            rsa_pss,
+            days,
+            csr_out,
+            parent,
+            profile,
+            server,
+            token,
+            dev,
+            passphrase_file,
+        } => {
+            let passphrase = crate::read_passphrase(passphrase_file.as_ref())?;
+            let config = Config::load(&data)?;
+            let current = renew::find(&config, &name)?;
+            let on_disk = !signet_pkcs11::Pkcs11Uri::is_pkcs11(&current.key);
+            if passphrase.is_none() && !dev && (on_disk || (new_key && key_uri.is_none())) {
+                bail!(
+                    "the CA keys are encrypted at rest: give --passphrase-file FILE or set SIGNET_PASSPHRASE (or --dev)"
+                );
+            }
+            let new_key = match new_key {
+                true => Some(renew::NewKey {
+                    algorithm: key.as_deref().map(crate::init::key_algorithm).transpose()?,
+                    key_uri: key_uri.as_deref(),
+                    existing,
+                    rsa_pss,
+                }),
+                false => None,
+            };
+            let parent = parent.map(|ca| Parent {
+                ca,
+                profile,
+                remote: Remote { server, token },
+            });
+            renew::renew(renew::RenewOptions {
+                data: &data,
+                name: &name,
+                new_key,
+                days,
+                passphrase,
+                csr_out: csr_out.as_deref(),
+                parent: parent.as_ref(),
+            })?;
+        }
         CaCommand::Install {
             data,
             name,
@@ -311,17 +418,7 @@ fn create(
         bail!("--subject must not be empty");
     }
     let key = CaKey::make(choice)?;
-    // The request asks for what a CA certificate needs; the parent decides.
-    let extensions = [
-        ext::basic_constraints(true, None),
-        ext::key_usage(KeyUsage::KEY_CERT_SIGN.union(KeyUsage::CRL_SIGN)),
-    ];
-    let signer = key.signer();
-    let info = signet_x509::encode_csr_info(&subject, signer.public_key_der(), &extensions)
-        .context("encoding the request")?;
-    let signature = signer.sign(&info).context("signing the request")?;
-    let csr = signet_x509::assemble_csr(&info, signer.algorithm(), &signature)
-        .context("encoding the request")?;
+    let csr = make_csr(&subject, key.signer())?;
     let pem = signet_x509::pem::encode("CERTIFICATE REQUEST", &csr);
 
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -337,26 +434,13 @@ fn create(
         fs::write(out, &pem).with_context(|| format!("writing {}", out.display()))?;
     }
     // With a parent here: its policy decides, on the running server, like any request.
-    let submitted = match parent {
-        Some(p) => {
-            let response = crate::runtime()?
-                .block_on(p.remote.client()?.submit(signet_api::SubmitRequest {
-                    ca: p.ca.clone(),
-                    csr: csr.clone(),
-                    profile: p.profile.clone(),
-                    attributes: Vec::new(),
-                    caller: None,
-                }))
-                .with_context(|| format!("submitting the request to CA {}", p.ca))?;
-            Some(response)
-        }
-        None => None,
-    };
+    let submitted = parent.map(|p| submit(p, &csr)).transpose()?;
     let pending = toml::to_string(&Pending {
         key: key_ref,
         rsa_pss: choice.rsa_pss,
         parent: parent.map(|p| p.ca.clone()),
         request: submitted.as_ref().map(|r| r.id.get()),
+        renewal: false,
     })
     .context("encoding pending.toml")?;
     write_private(&dir.join("pending.toml"), pending.as_bytes())?;
@@ -379,7 +463,46 @@ fn create(
         key.key_algorithm()
     );
     println!("  subject: {subject}");
-    match (parent, &submitted) {
+    print_next_steps(data, name, csr_out, parent, &submitted);
+    Ok(())
+}
+
+/// A CA's certificate request: its subject and key, asking for what a CA certificate
+/// needs (the parent decides).
+fn make_csr(subject: &DistinguishedName, signer: &dyn signet_core::Signer) -> Result<Vec<u8>> {
+    let extensions = [
+        ext::basic_constraints(true, None),
+        ext::key_usage(KeyUsage::KEY_CERT_SIGN.union(KeyUsage::CRL_SIGN)),
+    ];
+    let info = signet_x509::encode_csr_info(subject, signer.public_key_der(), &extensions)
+        .context("encoding the request")?;
+    let signature = signer.sign(&info).context("signing the request")?;
+    signet_x509::assemble_csr(&info, signer.algorithm(), &signature).context("encoding the request")
+}
+
+/// Submits a CA's request to its parent in this installation, on the running server: the
+/// parent's policy decides, like for any request.
+fn submit(p: &Parent, csr: &[u8]) -> Result<signet_api::SubmitResponse> {
+    crate::runtime()?
+        .block_on(p.remote.client()?.submit(signet_api::SubmitRequest {
+            ca: p.ca.clone(),
+            csr: csr.to_vec(),
+            profile: p.profile.clone(),
+            attributes: Vec::new(),
+            caller: None,
+        }))
+        .with_context(|| format!("submitting the request to CA {}", p.ca))
+}
+
+/// What the operator does next, once a CA's request is written or submitted.
+fn print_next_steps(
+    data: &Path,
+    name: &str,
+    csr_out: Option<&Path>,
+    parent: Option<&Parent>,
+    submitted: &Option<signet_api::SubmitResponse>,
+) {
+    match (parent, submitted) {
         (Some(p), Some(r)) => {
             println!("  request {} on CA {}: {}", r.id, p.ca, r.status);
             if r.status == signet_api::RequestStatus::Pending {
@@ -401,7 +524,7 @@ fn create(
                 println!(
                     "  request: {} (also in {})",
                     out.display(),
-                    dir.join("request.pem").display()
+                    data.join("ca").join(name).join("request.pem").display()
                 );
             }
             println!(
@@ -410,7 +533,6 @@ fn create(
             );
         }
     }
-    Ok(())
 }
 
 /// The certificate and its chain (issuer first) from files or from the server.
@@ -492,12 +614,18 @@ pub enum InstallError {
 
 fn install(data: &Path, name: &str, source: Source, domains: Vec<String>) -> Result<()> {
     let config = Config::load(data)?;
-    let dir = new_ca_dir(data, &config, name)?;
+    let dir = data.join("ca").join(name);
     let pending: Pending = toml::from_str(
-        &fs::read_to_string(dir.join("pending.toml"))
-            .with_context(|| format!("CA {name} was not created with `signet ca create`"))?,
+        &fs::read_to_string(dir.join("pending.toml")).with_context(|| {
+            format!("CA {name} has no request waiting (`signet ca create` or `signet ca renew`)")
+        })?,
     )
     .context("reading pending.toml")?;
+    if pending.renewal {
+        renew::find(&config, name)?;
+    } else {
+        new_ca_dir(data, &config, name)?;
+    }
     let request = signet_x509::parse_csr(&fs::read(dir.join("request.pem"))?)
         .context("reading request.pem")?;
     let path = fetch(name, &pending, source)?;
@@ -509,6 +637,11 @@ fn install(data: &Path, name: &str, source: Source, domains: Vec<String>) -> Res
         return Err(InstallError::WrongKey.into());
     }
     check_path(&path, &infos, SystemTime::now())?;
+    if pending.renewal {
+        // The CA's profiles stay as they are; domains given are checked against the new path.
+        check_domains(&infos, &domains)?;
+        return install_renewed(data, &config, name, &pending, &path);
+    }
     let domains = if domains.is_empty() {
         default_domains(&infos[0])?
     } else {
@@ -565,6 +698,64 @@ fn install(data: &Path, name: &str, source: Source, domains: Vec<String>) -> Res
     );
     println!("  domains: {}", domains.join(", "));
     println!("Restart `signet serve` to start it.");
+    Ok(())
+}
+
+/// Installs a renewed certificate of CA `name` as its next certificate index (and key index,
+/// when the request was made for a new key).
+fn install_renewed(
+    data: &Path,
+    config: &Config,
+    name: &str,
+    pending: &Pending,
+    path: &[Vec<u8>],
+) -> Result<()> {
+    let ca = renew::find(config, name)?;
+    let cert_index = ca.cert_index + 1;
+    let file = format!("ca/{name}/cert-{cert_index}.pem");
+    let target = Config::resolve(data, &file);
+    if target.exists() {
+        bail!("{} exists: refusing to overwrite it", target.display());
+    }
+    let pem: String = path
+        .iter()
+        .map(|der| signet_x509::pem::encode("CERTIFICATE", der))
+        .collect();
+    fs::write(&target, pem).with_context(|| format!("writing {}", target.display()))?;
+    let new_key = pending.key != ca.key;
+    renew::install_renewal(
+        data,
+        config,
+        ca,
+        &renew::Installed {
+            key: pending.key.clone(),
+            rsa_pss: pending.rsa_pss,
+            certificate: file.clone(),
+            cross: None,
+            new_key,
+        },
+    )?;
+    fs::remove_file(data.join("ca").join(name).join("pending.toml"))
+        .context("removing pending.toml")?;
+    let key_index = ca.key_index + u32::from(new_key);
+    audit(
+        data,
+        config,
+        "ca-install",
+        name,
+        serde_json::json!({
+            "renewal": true,
+            "cert_index": cert_index,
+            "key_index": key_index,
+            "new_key": new_key,
+            "certificate_sha256": hex::encode(signet_x509::sha256(&path[0])),
+        }),
+    )?;
+    println!(
+        "Installed the renewed certificate of CA {name}: certificate index {cert_index}, key index {key_index}"
+    );
+    println!("  certificate: {file}");
+    println!("Restart `signet serve` to issue with it.");
     Ok(())
 }
 

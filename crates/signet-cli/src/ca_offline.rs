@@ -475,7 +475,7 @@ fn sign_sub_ca(
         &name,
         csr,
         &der,
-        serial,
+        (serial, main_crl_shard(ca)),
         (not_before, not_after),
         &extensions,
         options,
@@ -551,7 +551,7 @@ fn sub_ca_extensions(
         .with_context(|| format!("CA {name}: [ca.revocation]"))?;
     extensions.extend(
         revocation
-            .offline_certificate_extensions(name)
+            .offline_certificate_extensions(name, ca.key_index)
             .context("encoding the CDP and AIA")?,
     );
     Ok(extensions)
@@ -583,7 +583,7 @@ fn record_sub_ca(
     name: &signet_core::CaName,
     csr: &signet_x509::CertificationRequest,
     der: &[u8],
-    serial: SerialNumber,
+    (serial, shard): (SerialNumber, u32),
     (not_before, not_after): (SystemTime, SystemTime),
     extensions: &[signet_x509::Extension],
     options: &SubCaOptions,
@@ -637,8 +637,8 @@ fn record_sub_ca(
             sans: Vec::new(),
             not_before,
             not_after,
-            // An offline CA has one CRL (no partitions).
-            shard: 0,
+            // An offline CA has one CRL per key (no partitions).
+            shard,
             spki_sha256: signet_x509::sha256(&csr.spki_der),
             unique_key: false,
         }),
@@ -670,12 +670,14 @@ fn publish_crl(
     let name = signet_core::CaName::new(&ca.name).context("CA name")?;
     let algorithm = signet_x509::spki_key_algorithm(signer.public_key_der())
         .context("the CA key's algorithm")?;
+    let renewal = crate::serve::renewal::load(data, &name, ca, None)?;
     let mut runtime = crate::serve::ca_runtime(
         data,
         &config.server,
         ca,
         signer,
         algorithm,
+        renewal,
         crate::serve::Modules::None,
     )?;
     // This CRL is valid for --next-update days; an offline CA publishes no deltas.
@@ -713,8 +715,17 @@ fn publish_crl(
     crate::init::block_on(store.close());
     published.with_context(|| format!("publishing CA {name}'s CRL"))?;
     authority
-        .crl(name.as_str(), 0, false)
+        .crl(name.as_str(), main_crl_shard(ca), false)
         .context("the published CRL")
+}
+
+/// The shard of the main CRL of the CA's current key (`signet_core::authority::CrlScope`).
+fn main_crl_shard(ca: &CaConfig) -> u32 {
+    signet_core::authority::CrlScope {
+        key: ca.key_index,
+        partition: 0,
+    }
+    .shard()
 }
 
 fn print_crl(crl: &signet_core::revocation::PublishedCrl, out: Option<&Path>) {

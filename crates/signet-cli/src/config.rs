@@ -247,6 +247,21 @@ pub struct CaConfig {
     /// PKCS#1 v1.5.
     #[serde(default)]
     pub rsa_pss: bool,
+    /// AD CS key index of `key`: 0 until the CA is renewed with a new key
+    /// (`signet ca renew --new-key` sets it).
+    #[serde(default)]
+    pub key_index: u32,
+    /// AD CS certificate index of `certificate`: 0 until the CA is renewed.
+    #[serde(default)]
+    pub cert_index: u32,
+    /// `[[ca.retired]]`: the CA's earlier keys, which sign the CRLs and OCSP responses of
+    /// what they issued until their certificates expire.
+    #[serde(default)]
+    pub retired: Vec<RetiredKeyToml>,
+    /// Cross certificates (PEM files) of a root renewed with a new key, served at
+    /// `/api/v1/cas/{ca}/cross-certificates`.
+    #[serde(default)]
+    pub cross_certificates: Vec<String>,
     /// `[ca.policy]`; none for an offline CA, which takes no requests.
     #[serde(default = "no_policy")]
     pub policy: toml::Value,
@@ -274,6 +289,19 @@ fn no_policy() -> toml::Value {
     toml::Value::Table(toml::Table::new())
 }
 
+/// One `[[ca.retired]]` table: an earlier key of a CA and its newest certificate.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiredKeyToml {
+    pub key_index: u32,
+    /// A key file (relative to the data directory) or a PKCS#11 URI, as `[[ca]] key`.
+    pub key: String,
+    /// The key's newest CA certificate (PEM; the first certificate of the file).
+    pub certificate: String,
+    #[serde(default)]
+    pub rsa_pss: bool,
+}
+
 impl CaConfig {
     /// Checks what depends on `offline`: an online CA names its key; an offline one names
     /// none and runs no enrollment protocol (nothing here could sign for it).
@@ -295,6 +323,9 @@ impl CaConfig {
             ];
             if let Some((p, _)) = protocols.iter().find(|(_, on)| *on) {
                 bail!("CA {name}: an offline CA takes no requests: [ca.{p}] cannot be enabled");
+            }
+            if !self.retired.is_empty() {
+                bail!("CA {name}: an offline CA with [[ca.retired]] keys is not supported yet");
             }
         }
         Ok(())

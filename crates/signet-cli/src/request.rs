@@ -82,6 +82,25 @@ pub async fn config(server: &str, json: bool) -> Result<()> {
             .collect();
         println!("  profiles:  {}", profiles.join(", "));
         println!("  exits:     {}", c.exits.join(", "));
+        if c.cert_index > 0 || c.keys.len() > 1 {
+            println!("  cert index: {}", c.cert_index);
+            for k in &c.keys {
+                println!(
+                    "  key {}:     {} until {}{}",
+                    k.index,
+                    if k.current {
+                        "issuing"
+                    } else {
+                        "retired, signs CRLs"
+                    },
+                    signet_x509::time::rfc3339(k.not_after),
+                    k.crl_url
+                        .as_deref()
+                        .map(|u| format!(", CRL {u}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -31,6 +31,7 @@ mod est;
 mod health;
 mod maintenance;
 pub(crate) mod node;
+pub(crate) mod renewal;
 mod scep;
 mod service_key;
 
@@ -442,7 +443,7 @@ pub async fn start(
 
 /// A CA's signing key: on a PKCS#11 token when `key` is a `pkcs11:` URI (RFC 7512), else
 /// the PKCS#8 PEM file at `key` (relative to the data directory).
-fn load_ca_key(
+pub(crate) fn load_ca_key(
     data: &Path,
     name: &CaName,
     key: &str,
@@ -497,7 +498,16 @@ fn load_ca(
     } else {
         load_ca_key(data, &name, &ca.key, ca.rsa_pss, passphrase)?
     };
-    ca_runtime(data, server, ca, key, key_algorithm, Modules::Configured)
+    let renewal = renewal::load(data, &name, ca, passphrase)?;
+    ca_runtime(
+        data,
+        server,
+        ca,
+        key,
+        key_algorithm,
+        renewal,
+        Modules::Configured,
+    )
 }
 
 /// An offline CA's stand-in key (`signet_core::offline::OfflineKey`): the public key of its
@@ -549,13 +559,14 @@ pub(crate) enum Modules {
     None,
 }
 
-/// One CA's runtime with `key`, as `signet.toml` describes it.
+/// One CA's runtime with `key` and its `renewal` state, as `signet.toml` describes it.
 pub(crate) fn ca_runtime(
     data: &Path,
     server: &crate::config::ServerConfig,
     ca: &crate::config::CaConfig,
     key: Arc<dyn Signer>,
     key_algorithm: KeyAlgorithm,
+    renewal: signet_core::authority::Renewal,
     modules: Modules,
 ) -> Result<CaRuntime> {
     let name = CaName::new(&ca.name).context("CA name")?;
@@ -627,6 +638,7 @@ pub(crate) fn ca_runtime(
         exits,
         exit_retry,
         revocation,
+        renewal,
     })
 }
 

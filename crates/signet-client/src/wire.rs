@@ -2,7 +2,7 @@
 //! `RemoteEnroll` (which reads them), so the contract has one definition.
 
 use serde::{Deserialize, Serialize};
-use signet_api::{CaSummary, RequestId, RequestStatus, SerialNumber, SubmitResponse};
+use signet_api::{CaKeySummary, CaSummary, RequestId, RequestStatus, SerialNumber, SubmitResponse};
 use signet_x509::pem;
 
 /// One CA in config discovery (`GET /api/v1/cas`).
@@ -19,6 +19,48 @@ pub struct CaView {
     pub profiles: Vec<String>,
     #[serde(default)]
     pub default_profile: Option<String>,
+    /// AD CS certificate index.
+    #[serde(default)]
+    pub cert_index: u32,
+    /// The CA's keys, the current one first.
+    #[serde(default)]
+    pub keys: Vec<CaKeyView>,
+}
+
+/// One key of a CA (AD CS key index).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CaKeyView {
+    pub index: u32,
+    pub current: bool,
+    pub certificate_sha256: String,
+    /// RFC 3339.
+    pub not_after: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl_url: Option<String>,
+}
+
+impl From<CaKeySummary> for CaKeyView {
+    fn from(k: CaKeySummary) -> CaKeyView {
+        CaKeyView {
+            index: k.index,
+            current: k.current,
+            certificate_sha256: k.certificate_sha256,
+            not_after: rfc3339(k.not_after),
+            crl_url: k.crl_url,
+        }
+    }
+}
+
+impl From<CaKeyView> for CaKeySummary {
+    fn from(k: CaKeyView) -> CaKeySummary {
+        CaKeySummary {
+            index: k.index,
+            current: k.current,
+            certificate_sha256: k.certificate_sha256,
+            not_after: parse_time(&k.not_after).unwrap_or(std::time::UNIX_EPOCH),
+            crl_url: k.crl_url,
+        }
+    }
 }
 
 impl From<CaSummary> for CaView {
@@ -32,6 +74,8 @@ impl From<CaSummary> for CaView {
             exits: c.exits,
             profiles: c.profiles,
             default_profile: c.default_profile,
+            cert_index: c.cert_index,
+            keys: c.keys.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -47,6 +91,8 @@ impl From<CaView> for CaSummary {
             exits: c.exits,
             profiles: c.profiles,
             default_profile: c.default_profile,
+            cert_index: c.cert_index,
+            keys: c.keys.into_iter().map(Into::into).collect(),
         }
     }
 }

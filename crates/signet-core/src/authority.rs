@@ -60,7 +60,11 @@ pub const CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 pub const MAX_BACKDATE: Duration = Duration::from_secs(24 * 60 * 60);
 
 mod issue;
+mod keys;
 mod submit;
+
+pub(crate) use keys::KeyState;
+pub use keys::{CrlScope, Renewal, RetiredKey, SHARDS_PER_KEY};
 
 pub(crate) use issue::{Prepared, decide};
 
@@ -81,6 +85,8 @@ pub struct CaRuntime {
     pub exit_retry: HashMap<String, crate::delivery::RetryPolicy>,
     /// CRL and OCSP settings.
     pub revocation: RevocationConfig,
+    /// What renewals of the CA certificate left: indexes, earlier keys, cross certificates.
+    pub renewal: Renewal,
 }
 
 /// Engine-wide settings and seams.
@@ -158,10 +164,11 @@ pub(crate) struct CaState {
     pub(crate) ocsp_cache: OcspCache,
     /// What the cluster sync last saw of this CA in the store.
     pub(crate) cluster: CaSync,
-    /// The CA certificate's name and key hashes, to recognise OCSP requests for it.
-    pub(crate) issuer_hashes: signet_x509::ocsp::IssuerHashes,
-    /// The CDP and AIA extensions of each shard (`0..=partitions`), from the public URL.
+    /// The CDP and AIA extensions of each partition (`0..=partitions`) of the current key,
+    /// from the public URL.
     relying_party_extensions: Vec<Vec<Extension>>,
+    /// Every key: the current one first, then the retired ones.
+    pub(crate) keys: Vec<KeyState>,
 }
 
 /// The engine. Cheap to share behind an `Arc`.
@@ -211,6 +218,8 @@ pub enum StartError {
         #[source]
         source: signet_x509::Error,
     },
+    #[error("CA {ca}: key index {index} is configured twice")]
+    KeyIndex { ca: CaName, index: u32 },
     #[error("CA {ca}: [ca.revocation]")]
     Revocation {
         ca: CaName,
@@ -253,15 +262,39 @@ impl Authority {
                     ca: name.clone(),
                     source,
                 })?;
-            let issuer_hashes =
-                signet_x509::ocsp::IssuerHashes::of_certificate(&runtime.info.certificate)
-                    .map_err(|source| StartError::Certificate {
-                        ca: name.clone(),
-                        source,
-                    })?;
-            // CDP and AIA of each shard, encoded once rather than per certificate.
+            let mut keys = Vec::with_capacity(1 + runtime.renewal.retired.len());
+            keys.push(KeyState::new(
+                runtime.renewal.key_index,
+                Arc::clone(&runtime.signer),
+                &runtime.info.certificate,
+            ));
+            for r in &runtime.renewal.retired {
+                keys.push(KeyState::new(
+                    r.index,
+                    Arc::clone(&r.signer),
+                    &r.certificate,
+                ));
+            }
+            let keys = keys
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|source| StartError::Certificate {
+                    ca: name.clone(),
+                    source,
+                })?;
+            if let Some(index) = duplicate_index(&keys) {
+                return Err(StartError::KeyIndex { ca: name, index });
+            }
+            // CDP and AIA of each partition, encoded once rather than per certificate.
+            let key_index = runtime.renewal.key_index;
             let relying_party_extensions = (0..=runtime.revocation.partitions)
-                .map(|shard| runtime.revocation.certificate_extensions(&name, shard))
+                .map(|partition| {
+                    let scope = CrlScope {
+                        key: key_index,
+                        partition,
+                    };
+                    runtime.revocation.certificate_extensions(&name, scope)
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|source| StartError::Revocation {
                     ca: name.clone(),
@@ -277,8 +310,8 @@ impl Authority {
                     revocation: RevocationState::default(),
                     ocsp_cache: OcspCache::new(OCSP_CACHE_ENTRIES),
                     cluster: CaSync::default(),
-                    issuer_hashes,
                     relying_party_extensions,
+                    keys,
                 }),
             );
         }
@@ -431,6 +464,24 @@ impl Authority {
                         .map(ToString::to_string)
                         .collect(),
                     default_profile: rt.policy.default_profile().map(|p| p.to_string()),
+                    cert_index: rt.renewal.cert_index,
+                    keys: self.cas[name]
+                        .keys
+                        .iter()
+                        .map(|k| signet_api::CaKeySummary {
+                            index: k.index,
+                            current: k.index == rt.renewal.key_index,
+                            certificate_sha256: hex::encode(signet_x509::sha256(&k.certificate)),
+                            not_after: k.not_after,
+                            crl_url: rt.revocation.crl_url(
+                                name,
+                                CrlScope {
+                                    key: k.index,
+                                    partition: 0,
+                                },
+                            ),
+                        })
+                        .collect(),
                 }
             })
             .collect()
@@ -462,6 +513,23 @@ impl Authority {
     /// The chain (CA certificate first) of a CA.
     pub fn chain(&self, ca: &str) -> Result<Vec<Vec<u8>>, EnrollError> {
         Ok(self.resolve(ca)?.runtime.chain.clone())
+    }
+
+    /// The CA certificate of one key of a CA (AD CS key index), current or retired: what
+    /// the AIA caIssuers URL of that key's certificates names.
+    pub fn key_certificate(&self, ca: &str, key: u32) -> Result<Vec<u8>, EnrollError> {
+        let state = self.resolve(ca)?;
+        state
+            .key(key)
+            .map(|k| k.certificate.clone())
+            .ok_or_else(|| {
+                EnrollError::NotFound(format!("CA {} has no key {key}", state.runtime.info.name))
+            })
+    }
+
+    /// The cross certificates of a CA (a root renewed with a new key), DER.
+    pub fn cross_certificates(&self, ca: &str) -> Result<Vec<Vec<u8>>, EnrollError> {
+        Ok(self.resolve(ca)?.runtime.renewal.cross_certificates.clone())
     }
 
     /// Whether a certificate one of these CAs issued (found by its issuer name) is revoked,
@@ -529,7 +597,25 @@ impl Authority {
     }
 }
 
+/// A key index two of a CA's keys share, if any.
+fn duplicate_index(keys: &[KeyState]) -> Option<u32> {
+    keys.iter()
+        .enumerate()
+        .find(|(i, k)| keys[..*i].iter().any(|o| o.index == k.index))
+        .map(|(_, k)| k.index)
+}
+
 impl CaState {
+    /// The CA's key with this index, current or retired.
+    pub(crate) fn key(&self, index: u32) -> Option<&KeyState> {
+        self.keys.iter().find(|k| k.index == index)
+    }
+
+    /// Whether the CRLs of a key are still published: the current key's always, a retired
+    /// key's while its CA certificate is valid (what it issued cannot outlive it).
+    pub(crate) fn publishes_for(&self, key: u32, now: SystemTime) -> bool {
+        key == self.runtime.renewal.key_index || self.key(key).is_some_and(|k| now <= k.not_after)
+    }
     /// A started exit module and the mask it asked for.
     pub(crate) fn started_exit(&self, exit: &str) -> Option<(Arc<dyn Exit>, EventMask)> {
         self.exits

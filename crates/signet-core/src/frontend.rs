@@ -388,6 +388,14 @@ impl PublicRevocation for Authority {
     fn ocsp<'a>(&'a self, ca: &'a CaName, request: &'a [u8]) -> BoxFuture<'a, OcspReply> {
         Box::pin(Authority::ocsp(self, ca.as_str(), request))
     }
+
+    fn key_certificate(&self, ca: &CaName, key: u32) -> Option<Vec<u8>> {
+        Authority::key_certificate(self, ca.as_str(), key).ok()
+    }
+
+    fn cross_certificates(&self, ca: &CaName) -> Vec<Vec<u8>> {
+        Authority::cross_certificates(self, ca.as_str()).unwrap_or_default()
+    }
 }
 
 impl HolderRevocation for Authority {

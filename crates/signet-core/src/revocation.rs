@@ -55,7 +55,7 @@ use signet_x509::ocsp::{self, CertStatus, ResponseStatus, SingleResponse};
 use signet_x509::{DistinguishedName, KeyAlgorithm, TbsCertificateParams, ext};
 
 use crate::auth::{Identity, Role, require};
-use crate::authority::{Authority, CLOCK_SKEW, CaState, Chain, internal, whole_seconds};
+use crate::authority::{Authority, CLOCK_SKEW, CaState, Chain, CrlScope, internal, whole_seconds};
 use crate::draft::ExtensionOrigin;
 use crate::enroll::EnrollError;
 use crate::event::Event;

@@ -217,6 +217,9 @@ pub struct NewCrl {
 pub struct CertificateStatus {
     pub revocation: Option<Revocation>,
     pub not_after: SystemTime,
+    /// Its CRL shard, which names the CA key that issued it
+    /// ([`crate::authority::CrlScope`]).
+    pub shard: u32,
 }
 
 /// A CA's stored delegated OCSP responder certificate and its sealed key

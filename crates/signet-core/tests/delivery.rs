@@ -434,6 +434,7 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
             flaky.clone() as Arc<dyn Exit>,
         ],
         revocation: Default::default(),
+        renewal: Default::default(),
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let authority = Authority::new(

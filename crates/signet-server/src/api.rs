@@ -93,6 +93,7 @@ pub fn rest_routes(metrics_access: MetricsAccess) -> Routes {
         .get("/api/v1/cas", list_cas)
         .get("/api/v1/cas/{ca}/certificate", ca_certificate)
         .get("/api/v1/cas/{ca}/chain", ca_chain)
+        .get("/api/v1/cas/{ca}/cross-certificates", ca_cross_certificates)
         .post("/api/v1/cas/{ca}/requests", submit)
         .get("/api/v1/cas/{ca}/requests", crate::admin_api::view_requests)
         .get("/api/v1/cas/{ca}/requests/{id}", retrieve)
@@ -216,15 +217,32 @@ async fn ca_chain(
     certificates_response(&chain, q.format.as_deref())
 }
 
-/// `GET /ca/{ca}.crt`: the CA certificate, DER, for AIA caIssuers.
+/// `GET /api/v1/cas/{ca}/cross-certificates`: the cross certificates a root renewed with a
+/// new key made (each key's certificate signed by the other), PEM; empty when there are
+/// none.
+async fn ca_cross_certificates(
+    State(state): State<AppState>,
+    CaPath { ca, .. }: CaPath,
+) -> Result<Response, Problem> {
+    certificates_response(&state.revocation.cross_certificates(&ca), Some("pem"))
+}
+
+/// `GET /ca/{ca}.crt`: the certificate of the CA's first key, DER, for AIA caIssuers;
+/// `GET /ca/{ca}(k).crt` that of key index k (a CA renewed with a new key).
 async fn public_ca_certificate(
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Result<Response, Problem> {
-    let ca = file
+    let not_found = || Problem::not_found("CA certificates are served as /ca/NAME.crt");
+    let (ca, key) = file
         .strip_suffix(".crt")
-        .ok_or_else(|| Problem::not_found("CA certificates are served as /ca/NAME.crt"))?;
-    let der = state.enroll.ca_certificate(ca).await?;
+        .and_then(signet_api::revocation::split_key_index)
+        .ok_or_else(not_found)?;
+    let ca = state.ca(ca)?;
+    let der = state
+        .revocation
+        .key_certificate(&ca, key)
+        .ok_or_else(not_found)?;
     let mut resp = der.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -42,10 +42,13 @@ async fn main_crl(
     Path(file): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Some(ca) = file.strip_suffix(".crl") else {
+    let Some((ca, key)) = file
+        .strip_suffix(".crl")
+        .and_then(signet_api::revocation::split_key_index)
+    else {
         return Problem::not_found("CRLs are at /crl/CA.crl").into_response();
     };
-    crl_response(published_crl(&state, ca, 0, false), &headers)
+    crl_response(published_crl(&state, ca, key, 0, false), &headers)
 }
 
 async fn partition_crl(
@@ -69,15 +72,23 @@ async fn partition_crl(
             None => (partition(s), false),
         },
     };
-    let Some(shard) = shard else {
+    let (Some(partition), Some((ca, key))) = (shard, signet_api::revocation::split_key_index(&ca))
+    else {
         return Problem::not_found("no such CRL").into_response();
     };
-    crl_response(published_crl(&state, &ca, shard, delta), &headers)
+    crl_response(published_crl(&state, ca, key, partition, delta), &headers)
 }
 
-/// The newest CRL of a partition of the CA a URL names, if it is one of ours.
-fn published_crl(state: &AppState, ca: &str, shard: u32, delta: bool) -> Option<Arc<PublishedCrl>> {
+/// The newest CRL of a partition of one key of the CA a URL names, if it is one of ours.
+fn published_crl(
+    state: &AppState,
+    ca: &str,
+    key: u32,
+    partition: u32,
+    delta: bool,
+) -> Option<Arc<PublishedCrl>> {
     let ca = state.directory.ca_name(ca)?;
+    let shard = signet_api::revocation::CrlScope { key, partition }.shard();
     state.revocation.crl(&ca, shard, delta)
 }
 

@@ -183,7 +183,7 @@ pub(crate) fn list_crls(
 
 impl FromRow for CertificateStatus {
     const COLUMNS: &'static str = "serial, revoked_at, revocation_reason, invalidity_date, \
-        not_after";
+        not_after, shard";
     const TABLE: &'static str = "certificates";
 
     fn from_row(c: &mut Columns<'_, '_>) -> Result<CertificateStatus, StoreError> {
@@ -192,6 +192,7 @@ impl FromRow for CertificateStatus {
         Ok(CertificateStatus {
             revocation: c.revocation()?,
             not_after: c.time("not_after")?,
+            shard: c.next("shard")?,
         })
     }
 }

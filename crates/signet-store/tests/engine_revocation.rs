@@ -89,6 +89,7 @@ fn engine(dir: &std::path::Path, clock: Arc<TestClock>) -> Arc<Authority> {
         exits: Vec::new(),
         exit_retry: Default::default(),
         revocation: RevocationConfig::default(),
+        renewal: Default::default(),
     };
     let store = Arc::new(SqlStore::open(&dir.join("signet.db")).unwrap());
     Arc::new(

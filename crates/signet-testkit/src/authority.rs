@@ -220,6 +220,7 @@ impl NodeParts {
             exits,
             exit_retry: setup.retry.clone(),
             revocation: setup.revocation.clone(),
+            renewal: Default::default(),
         };
         let authority = Authority::new(
             AuthorityConfig {

@@ -291,7 +291,7 @@ fn a_revocation_on_one_node_is_answered_by_the_others_after_one_sync() {
     c.clock.advance(Duration::from_secs(20));
     maintain(a);
     block_on(b.cluster_sync());
-    let shard = revocation().shard_for(&gone);
+    let shard = revocation().partition_for(&gone);
     let delta = b.crl("demo", shard, true).unwrap();
     assert_eq!(delta.number, a.crl("demo", shard, true).unwrap().number);
     assert!(openssl_crl_lists(&c, &delta.der, &gone));

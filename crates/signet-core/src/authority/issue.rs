@@ -213,10 +213,15 @@ fn build_certificate(
         ext::key_identifier(&csr.spki_der).map_err(BuildError::encode("key identifier"))?;
     recorded.push(server(ext::subject_key_identifier(&key_id)));
     recorded.push(server(ext::authority_key_identifier(&ca.authority_key_id)));
-    let shard = rt.revocation.shard_for(&serial);
+    let partition = rt.revocation.partition_for(&serial);
+    let shard = super::CrlScope {
+        key: rt.renewal.key_index,
+        partition,
+    }
+    .shard();
     for e in ca
         .relying_party_extensions
-        .get(shard as usize)
+        .get(partition as usize)
         .into_iter()
         .flatten()
     {

@@ -33,13 +33,16 @@ impl Authority {
                 return OcspReply::error(ResponseStatus::MalformedRequest);
             }
         };
-        if !request
-            .certs
+        // Every CertID must name the same key of this CA: that key answers (one response
+        // has one signer).
+        let Some(key) = state
+            .keys
             .iter()
-            .all(|id| state.issuer_hashes.matches(id))
-        {
+            .find(|k| request.certs.iter().all(|id| k.issuer_hashes.matches(id)))
+            .map(|k| k.index)
+        else {
             return OcspReply::error(ResponseStatus::Unauthorized);
-        }
+        };
         let now = self.clock.now();
         let cacheable = request.certs.len() == 1 && request.nonce.is_none();
         let mut epoch = 0;
@@ -58,7 +61,7 @@ impl Authority {
             }
             epoch = e;
         }
-        match self.ocsp_fresh(&state, &request, now).await {
+        match self.ocsp_fresh(&state, key, &request, now).await {
             Ok((der, statuses_known)) => {
                 let this_update = whole_seconds(now);
                 let next_update = this_update + state.runtime.revocation.ocsp_validity;
@@ -92,11 +95,14 @@ impl Authority {
         }
     }
 
-    /// Looks up and signs. Returns the response and whether every status is one the CA
-    /// knows (`unknown` answers are not cached: the serial may be imported later).
+    /// Looks up and signs with key index `key` (or its delegated responder). Returns the
+    /// response and whether every status is one the CA knows (`unknown` answers are not
+    /// cached: the serial may be imported later). A certificate another key of the CA
+    /// issued is `unknown`: the CertID names an issuer that did not issue it.
     async fn ocsp_fresh(
         &self,
         state: &Arc<CaState>,
+        key: u32,
         request: &ocsp::OcspRequest,
         now: SystemTime,
     ) -> Result<(Vec<u8>, bool), OcspError> {
@@ -115,6 +121,7 @@ impl Authority {
                     .map_err(OcspError::Status)?
                 {
                     None => CertStatus::Unknown,
+                    Some(s) if CrlScope::of_shard(s.shard).key != key => CertStatus::Unknown,
                     Some(s) => match s.revocation {
                         Some(r) => CertStatus::Revoked {
                             at: r.at,
@@ -127,7 +134,17 @@ impl Authority {
             statuses.push(status);
         }
         let known = statuses.iter().all(|s| !matches!(s, CertStatus::Unknown));
-        let responder = self.responder(state);
+        let responder = match state.key(key) {
+            Some(k) if key != state.runtime.renewal.key_index => Arc::new(Responder {
+                signer: Arc::clone(&k.signer),
+                key_hash: k.authority_key_id,
+                certificate: None,
+                serial: None,
+                not_before: state.runtime.not_before,
+                not_after: k.not_after,
+            }),
+            _ => self.responder(state),
+        };
         let validity = state.runtime.revocation.ocsp_validity;
         let request = request.clone();
         let der = self

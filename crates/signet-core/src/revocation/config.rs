@@ -106,8 +106,9 @@ impl RevocationConfig {
         Ok(())
     }
 
-    /// The shard a new certificate with this serial belongs to.
-    pub fn shard_for(&self, serial: &SerialNumber) -> u32 {
+    /// The CRL partition a new certificate with this serial belongs to (0 without
+    /// partitions).
+    pub fn partition_for(&self, serial: &SerialNumber) -> u32 {
         if self.partitions == 0 {
             return 0;
         }
@@ -116,54 +117,78 @@ impl RevocationConfig {
         1 + n % self.partitions
     }
 
-    /// The URL of a shard's full CRL (shard 0: the CA's main CRL, `/crl/{ca}.crl`), if a
-    /// public URL is set.
-    pub fn crl_url(&self, ca: &CaName, shard: u32) -> Option<String> {
+    /// `{base}/crl/{ca}` for key 0, `{base}/crl/{ca}(k)` for key index k (as AD CS names a
+    /// renewed CA's CRLs): the stem of a key's CRL URLs.
+    fn crl_stem(&self, ca: &CaName, key: u32) -> Option<String> {
         let base = self.base_url.as_deref()?;
-        Some(match shard {
-            0 => format!("{base}/crl/{ca}.crl"),
-            n => format!("{base}/crl/{ca}/{n}.crl"),
+        Some(match key {
+            0 => format!("{base}/crl/{ca}"),
+            k => format!("{base}/crl/{ca}({k})"),
         })
     }
 
-    pub(super) fn delta_url(&self, ca: &CaName, shard: u32) -> Option<String> {
-        let base = self.base_url.as_deref()?;
+    pub(crate) fn crl_url(&self, ca: &CaName, scope: CrlScope) -> Option<String> {
+        let stem = self.crl_stem(ca, scope.key)?;
+        Some(match scope.partition {
+            0 => format!("{stem}.crl"),
+            n => format!("{stem}/{n}.crl"),
+        })
+    }
+
+    pub(super) fn delta_url(&self, ca: &CaName, scope: CrlScope) -> Option<String> {
         self.delta_period?;
-        Some(match shard {
-            0 => format!("{base}/crl/{ca}/delta.crl"),
-            n => format!("{base}/crl/{ca}/{n}-delta.crl"),
+        let stem = self.crl_stem(ca, scope.key)?;
+        Some(match scope.partition {
+            0 => format!("{stem}/delta.crl"),
+            n => format!("{stem}/{n}-delta.crl"),
+        })
+    }
+
+    /// Where relying parties fetch the CA certificate of a key (AIA caIssuers):
+    /// `{base}/ca/{ca}.crt` for key 0, `{base}/ca/{ca}(k).crt` for key index k.
+    pub fn ca_certificate_url(&self, ca: &CaName, key: u32) -> Option<String> {
+        let base = self.base_url.as_deref()?;
+        Some(match key {
+            0 => format!("{base}/ca/{ca}.crt"),
+            k => format!("{base}/ca/{ca}({k}).crt"),
         })
     }
 
     /// The extensions every certificate of this CA carries for relying parties: CDP of its
-    /// shard and AIA (OCSP, caIssuers).
+    /// key's partition and AIA (OCSP, caIssuers of the key's certificate).
     pub(crate) fn certificate_extensions(
         &self,
         ca: &CaName,
-        shard: u32,
+        scope: CrlScope,
     ) -> Result<Vec<signet_x509::Extension>, signet_x509::Error> {
-        let (Some(base), Some(crl)) = (self.base_url.as_deref(), self.crl_url(ca, shard)) else {
+        let (Some(base), Some(crl), Some(issuer)) = (
+            self.base_url.as_deref(),
+            self.crl_url(ca, scope),
+            self.ca_certificate_url(ca, scope.key),
+        ) else {
             return Ok(Vec::new());
         };
         let ocsp = format!("{base}/ocsp/{ca}");
-        let issuer = format!("{base}/ca/{ca}.crt");
         Ok(vec![
             ext::crl_distribution_points(&crl)?,
             ext::authority_info_access(Some(&ocsp), Some(&issuer))?,
         ])
     }
 
-    /// The extensions a certificate signed by an offline CA (`crate::offline`) carries for
-    /// relying parties: the CDP of the CA's main CRL and AIA caIssuers, but no OCSP URL, as
-    /// nothing answers OCSP for an offline CA. Empty without a public URL.
+    /// The extensions a certificate signed by an offline CA (`crate::offline`) with its key
+    /// `key` carries for relying parties: the CDP of that key's main CRL and AIA caIssuers,
+    /// but no OCSP URL, as nothing answers OCSP for an offline CA. Empty without a public
+    /// URL.
     pub fn offline_certificate_extensions(
         &self,
         ca: &CaName,
+        key: u32,
     ) -> Result<Vec<signet_x509::Extension>, signet_x509::Error> {
-        let (Some(base), Some(crl)) = (self.base_url.as_deref(), self.crl_url(ca, 0)) else {
+        let scope = CrlScope { key, partition: 0 };
+        let (Some(crl), Some(issuer)) = (self.crl_url(ca, scope), self.ca_certificate_url(ca, key))
+        else {
             return Ok(Vec::new());
         };
-        let issuer = format!("{base}/ca/{ca}.crt");
         Ok(vec![
             ext::crl_distribution_points(&crl)?,
             ext::authority_info_access(None, Some(&issuer))?,

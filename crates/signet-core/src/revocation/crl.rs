@@ -87,12 +87,11 @@ impl Authority {
     /// configured ones (another configuration's, or another node's) are published from then
     /// on. Answers whether anything was replaced.
     pub(crate) fn install_crls(&self, state: &CaState, records: Vec<CrlRecord>) -> bool {
-        let configured = state.runtime.revocation.partitions;
         let mut extra = Vec::new();
         let mut replaced = false;
         if let Ok(mut crls) = state.revocation.crls.write() {
             for r in records {
-                if r.shard > configured {
+                if !configured_shard(state, r.shard) {
                     extra.push(r.shard);
                 }
                 let entry = crls.entry(r.shard).or_default();
@@ -117,10 +116,9 @@ impl Authority {
 
     /// Adds shards beyond the configured ones to those published.
     fn add_extra_shards(&self, state: &CaState, shards: Vec<u32>) {
-        let configured = state.runtime.revocation.partitions;
         if let Ok(mut extra) = state.revocation.extra_shards.write() {
             for s in shards {
-                if s > configured && !extra.contains(&s) {
+                if !configured_shard(state, s) && !extra.contains(&s) {
                     extra.push(s);
                 }
             }
@@ -203,12 +201,41 @@ impl Authority {
         due
     }
 
-    /// Every shard that has or may get certificates: 0, the configured partitions, and any
-    /// shard that still holds certificates from an earlier configuration.
+    /// Every shard that has or may get certificates: the current key's main CRL and
+    /// configured partitions, the main CRL of each retired key whose certificate is still
+    /// valid, and any shard of such a key that still holds certificates from an earlier
+    /// configuration (or had CRLs).
     pub(super) fn shards(&self, state: &CaState) -> Vec<u32> {
-        let mut shards: Vec<u32> = (0..=state.runtime.revocation.partitions).collect();
+        let rt = &state.runtime;
+        let now = self.clock.now();
+        let mut shards: Vec<u32> = (0..=rt.revocation.partitions)
+            .map(|partition| {
+                CrlScope {
+                    key: rt.renewal.key_index,
+                    partition,
+                }
+                .shard()
+            })
+            .collect();
+        shards.extend(
+            rt.renewal
+                .retired
+                .iter()
+                .filter(|k| state.publishes_for(k.index, now))
+                .map(|k| {
+                    CrlScope {
+                        key: k.index,
+                        partition: 0,
+                    }
+                    .shard()
+                }),
+        );
         if let Ok(extra) = state.revocation.extra_shards.read() {
-            shards.extend(extra.iter().copied());
+            for &s in extra.iter() {
+                if !shards.contains(&s) && state.publishes_for(CrlScope::of_shard(s).key, now) {
+                    shards.push(s);
+                }
+            }
         }
         shards
     }
@@ -394,8 +421,13 @@ impl Authority {
             ),
         };
         let next_update = now + period + overlap;
-        let scope_url = cfg.crl_url(&name, shard);
-        let delta_url = cfg.delta_url(&name, shard);
+        let scope = CrlScope::of_shard(shard);
+        if state.key(scope.key).is_none() {
+            let why = SignerError::Failed(format!("no key with index {}", scope.key));
+            return Err(Unpublished::Failed(internal("the CRL's key", &why)));
+        }
+        let scope_url = cfg.crl_url(&name, scope);
+        let delta_url = cfg.delta_url(&name, scope);
         let delta_base = base.as_ref().map(|b| b.number);
         let job_state = Arc::clone(state);
         let job_url = scope_url.clone();
@@ -404,14 +436,17 @@ impl Authority {
         let (der, entries) = self
             .pool
             .run(move || {
-                let rt = &job_state.runtime;
+                let key = job_state.key(scope.key).ok_or_else(|| BuildError::Sign {
+                    what: "CRL",
+                    source: SignerError::Failed("no such key".into()),
+                })?;
                 let params = CrlParams {
-                    issuer: &rt.info.subject,
-                    signature: rt.signer.algorithm(),
+                    issuer: &key.subject,
+                    signature: key.signer.algorithm(),
                     this_update: now,
                     next_update,
                     number,
-                    authority_key_id: &job_state.authority_key_id,
+                    authority_key_id: &key.authority_key_id,
                     delta_base,
                     distribution_point: job_url.as_deref(),
                     freshest: if delta_base.is_none() {
@@ -443,7 +478,7 @@ impl Authority {
                         .map_err(BuildError::encode("CRL entry"))?;
                 }
                 drop(rows);
-                let signature = rt
+                let signature = key
                     .signer
                     .sign(writer.tbs())
                     .map_err(BuildError::sign("CRL"))?;
@@ -526,7 +561,7 @@ impl Authority {
             next_update,
             url: match delta_base {
                 None => scope_url,
-                Some(_) => cfg.delta_url(&name, shard),
+                Some(_) => cfg.delta_url(&name, scope),
             },
         })
     }
@@ -565,10 +600,18 @@ impl Authority {
         let state = self.resolve(ca).ok()?;
         let cfg = &state.runtime.revocation;
         let name = &state.runtime.info.name;
+        let scope = CrlScope::of_shard(shard);
         if delta {
-            cfg.delta_url(name, shard)
+            cfg.delta_url(name, scope)
         } else {
-            cfg.crl_url(name, shard)
+            cfg.crl_url(name, scope)
         }
     }
+}
+
+/// Whether new certificates go to a shard: one of the current key's configured partitions.
+fn configured_shard(state: &CaState, shard: u32) -> bool {
+    let scope = CrlScope::of_shard(shard);
+    scope.key == state.runtime.renewal.key_index
+        && scope.partition <= state.runtime.revocation.partitions
 }

@@ -304,7 +304,11 @@ impl Authority {
                 sans: Vec::new(),
                 not_before,
                 not_after,
-                shard: 0,
+                shard: CrlScope {
+                    key: rt.renewal.key_index,
+                    partition: 0,
+                }
+                .shard(),
                 spki_sha256: signet_x509::sha256(spec.spki_der),
                 unique_key: false,
             }),

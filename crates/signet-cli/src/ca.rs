@@ -42,7 +42,7 @@ enum CaCommand {
         name: String,
         /// Where to write the CSR (PEM) for the parent (an outside one; with --parent it
         /// is optional).
-        #[arg(long, required_unless_present = "parent")]
+        #[arg(long, required_unless_present_any = ["parent", "self_signed"])]
         csr_out: Option<PathBuf>,
         /// A CA of this installation to issue the new CA's certificate: the request goes to
         /// the running server like any other, through the parent's policy (a `ca = true`
@@ -90,10 +90,17 @@ enum CaCommand {
         #[arg(long)]
         dev: bool,
         /// A file holding the passphrase that encrypts the key (or SIGNET_PASSPHRASE): the
-        /// installation's, which `signet serve` is given.
+        /// installation's, which `signet serve` is given; with --self-signed, the root
+        /// key's own.
         #[arg(long)]
         passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        root: crate::ca_offline::RootArgs,
     },
+    /// Sign with an offline CA's key, given for this command only: a sub-CA's certificate
+    /// (--csr), recorded in the store, or the CA's CRL (--crl), which the running server
+    /// then serves.
+    Sign(crate::ca_offline::SignArgs),
     /// Renew a CA's certificate (AD CS "Renew CA certificate"), with its key or a new one.
     ///
     /// A root signs its new certificate itself and, with a new key, the cross certificates
@@ -211,6 +218,7 @@ pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
             excluded_dns,
             dev,
             passphrase_file,
+            root,
         } => {
             let passphrase = crate::read_passphrase(passphrase_file.as_ref())?;
             let asked = Asked {
@@ -229,6 +237,17 @@ pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
                 existing,
                 rsa_pss,
             };
+            if root.self_signed {
+                crate::ca_offline::create_root(
+                    &data,
+                    &name,
+                    subject.as_deref(),
+                    &choice,
+                    passphrase,
+                    &root,
+                )?;
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
             let parent = parent.map(|ca| Parent {
                 ca,
                 profile,
@@ -245,6 +264,7 @@ pub fn run(args: CaArgs) -> Result<std::process::ExitCode> {
                 passphrase,
             )?;
         }
+        CaCommand::Sign(args) => crate::ca_offline::sign(args)?,
         CaCommand::Renew {
             data,
             name,
@@ -346,7 +366,7 @@ enum Source {
 /// Appends an audit record of a change to the installation's CAs, as `actor` (the local
 /// operator: these commands run on the CA's host, not through the API). Safe beside a
 /// running server: each write transaction reads the chain head afresh.
-fn audit(
+pub(crate) fn audit(
     data: &Path,
     config: &Config,
     action: &str,
@@ -376,7 +396,7 @@ fn audit(
 }
 
 /// The directory of CA `name`, refusing a name the installation already has.
-fn new_ca_dir(data: &Path, config: &Config, name: &str) -> Result<PathBuf> {
+pub(crate) fn new_ca_dir(data: &Path, config: &Config, name: &str) -> Result<PathBuf> {
     signet_core::CaName::new(name).context("--name")?;
     if config.cas.iter().any(|c| c.name == name) {
         bail!("signet.toml already has a CA named {name}");

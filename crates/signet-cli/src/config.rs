@@ -234,7 +234,14 @@ impl Default for LoggingConfig {
 #[serde(deny_unknown_fields)]
 pub struct CaConfig {
     pub name: String,
+    /// The key file or PKCS#11 URI; empty (absent) for an offline CA.
+    #[serde(default)]
     pub key: String,
+    /// An offline CA (`signet ca create --self-signed`): `signet serve` loads no key for it
+    /// and signs nothing with it; `signet ca sign --offline` signs its sub-CA certificates
+    /// and CRLs where the key is, and the server publishes the newest CRL stored.
+    #[serde(default)]
+    pub offline: bool,
     pub certificate: String,
     /// An RSA CA key signs RSASSA-PSS (SHA-256, MGF1-SHA-256, 32-byte salt) instead of
     /// PKCS#1 v1.5.
@@ -255,6 +262,8 @@ pub struct CaConfig {
     /// `/api/v1/cas/{ca}/cross-certificates`.
     #[serde(default)]
     pub cross_certificates: Vec<String>,
+    /// `[ca.policy]`; none for an offline CA, which takes no requests.
+    #[serde(default = "no_policy")]
     pub policy: toml::Value,
     #[serde(rename = "exit", default)]
     pub exits: Vec<toml::Table>,
@@ -274,6 +283,12 @@ pub struct CaConfig {
     pub cmp: Option<CmpToml>,
 }
 
+/// An absent `[ca.policy]`: an empty table (`signet serve` asks for its `module` unless the
+/// CA is offline).
+fn no_policy() -> toml::Value {
+    toml::Value::Table(toml::Table::new())
+}
+
 /// One `[[ca.retired]]` table: an earlier key of a CA and its newest certificate.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -288,6 +303,34 @@ pub struct RetiredKeyToml {
 }
 
 impl CaConfig {
+    /// Checks what depends on `offline`: an online CA names its key; an offline one names
+    /// none and runs no enrollment protocol (nothing here could sign for it).
+    pub fn check_offline(&self) -> Result<()> {
+        let name = &self.name;
+        match (self.offline, self.key.is_empty()) {
+            (false, true) => bail!("CA {name}: `key` is required (or `offline = true`)"),
+            (true, false) => bail!(
+                "CA {name}: an offline CA names no `key` (its key is not on this server; `signet ca sign --offline` is given it)"
+            ),
+            _ => {}
+        }
+        if self.offline {
+            let protocols = [
+                ("acme", self.acme.as_ref().is_some_and(|a| a.enabled)),
+                ("scep", self.scep.as_ref().is_some_and(|a| a.enabled)),
+                ("est", self.est.as_ref().is_some_and(|a| a.enabled)),
+                ("cmp", self.cmp.as_ref().is_some_and(|a| a.enabled)),
+            ];
+            if let Some((p, _)) = protocols.iter().find(|(_, on)| *on) {
+                bail!("CA {name}: an offline CA takes no requests: [ca.{p}] cannot be enabled");
+            }
+            if !self.retired.is_empty() {
+                bail!("CA {name}: an offline CA with [[ca.retired]] keys is not supported yet");
+            }
+        }
+        Ok(())
+    }
+
     /// The profile table of the `profiles` policy module: `[ca.policy.profiles]`, or that of
     /// a `profiles` module inside a `chain`. `None` for other modules.
     pub fn profiles(&self) -> Option<&toml::Table> {
@@ -573,6 +616,10 @@ impl Config {
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         if config.cas.is_empty() {
             bail!("{} configures no CA ([[ca]] tables)", path.display());
+        }
+        for ca in &config.cas {
+            ca.check_offline()
+                .with_context(|| format!("checking {}", path.display()))?;
         }
         Ok(config)
     }

@@ -83,6 +83,10 @@ pub fn check(data: &Path) -> Result<Vec<Finding>> {
     server_findings(&config, &mut out);
     identity_findings(&config, &mut out);
     for ca in &config.cas {
+        // An offline CA has no policy, no protocols and no key here: nothing to find.
+        if ca.offline {
+            continue;
+        }
         // The profiles of a `profiles` policy, or of each `profiles` module in a `chain`.
         let chain = ca.policy.get("chain").and_then(|c| c.as_array());
         let tables: Vec<&toml::Value> = match chain {

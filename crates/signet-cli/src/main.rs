@@ -21,6 +21,7 @@ mod backup;
 mod bench;
 mod bench_revocation;
 mod ca;
+mod ca_offline;
 mod cli_docs;
 mod config;
 mod crl;

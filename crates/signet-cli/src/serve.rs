@@ -30,8 +30,8 @@ mod delivery;
 mod est;
 mod health;
 mod maintenance;
-mod node;
-mod renewal;
+pub(crate) mod node;
+pub(crate) mod renewal;
 mod scep;
 mod service_key;
 
@@ -493,8 +493,49 @@ fn load_ca(
     passphrase: Option<&[u8]>,
 ) -> Result<CaRuntime> {
     let name = CaName::new(&ca.name).context("CA name")?;
+    let (key, key_algorithm) = if ca.offline {
+        offline_key(data, &name, ca)?
+    } else {
+        load_ca_key(data, &name, &ca.key, ca.rsa_pss, passphrase)?
+    };
+    let renewal = renewal::load(data, &name, ca, passphrase)?;
+    ca_runtime(
+        data,
+        server,
+        ca,
+        key,
+        key_algorithm,
+        renewal,
+        Modules::Configured,
+    )
+}
+
+/// An offline CA's stand-in key (`signet_core::offline::OfflineKey`): the public key of its
+/// certificate; it signs nothing.
+fn offline_key(
+    data: &Path,
+    name: &CaName,
+    ca: &crate::config::CaConfig,
+) -> Result<(Arc<dyn Signer>, KeyAlgorithm)> {
+    let (_, info) = read_ca_certificate(data, ca)?;
+    let algorithm = signet_x509::spki_key_algorithm(&info.spki_der)
+        .with_context(|| format!("CA {name}: the key of {}", ca.certificate))?;
+    let signature = match (ca.rsa_pss, algorithm.rsa_pss_signature()) {
+        (true, Some(pss)) => pss,
+        _ => algorithm.signature_algorithm(),
+    };
+    tracing::info!(ca = %name, "the CA is offline: no key is loaded; it signs nothing here");
+    let key = signet_core::offline::OfflineKey::new(name.clone(), info.spki_der, signature);
+    Ok((Arc::new(key), algorithm))
+}
+
+/// A CA's certificate file (`certificate`): the CA certificate first, then its chain, and
+/// the CA certificate's summary.
+pub(crate) fn read_ca_certificate(
+    data: &Path,
+    ca: &crate::config::CaConfig,
+) -> Result<(Vec<Vec<u8>>, signet_x509::CertificateInfo)> {
     let cert_path = Config::resolve(data, &ca.certificate);
-    let (key, key_algorithm) = load_ca_key(data, &name, &ca.key, ca.rsa_pss, passphrase)?;
     let cert_pem =
         std::fs::read(&cert_path).with_context(|| format!("reading {}", cert_path.display()))?;
     let chain = signet_x509::pem::decode_all(&cert_pem, "CERTIFICATE")
@@ -504,24 +545,59 @@ fn load_ca(
     };
     let info = signet_x509::parse_certificate(cert_der)
         .with_context(|| format!("parsing {}", cert_path.display()))?;
+    Ok((chain, info))
+}
+
+/// Which modules a CA runtime gets.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Modules {
+    /// The policy and exit modules `signet.toml` configures (an offline CA: the `offline`
+    /// policy).
+    Configured,
+    /// None (the `offline` policy, no exits): for `signet ca sign --offline`, which signs
+    /// with the CA's key in this process and leaves the exit events to the server.
+    None,
+}
+
+/// One CA's runtime with `key` and its `renewal` state, as `signet.toml` describes it.
+pub(crate) fn ca_runtime(
+    data: &Path,
+    server: &crate::config::ServerConfig,
+    ca: &crate::config::CaConfig,
+    key: Arc<dyn Signer>,
+    key_algorithm: KeyAlgorithm,
+    renewal: signet_core::authority::Renewal,
+    modules: Modules,
+) -> Result<CaRuntime> {
+    let name = CaName::new(&ca.name).context("CA name")?;
+    let (chain, info) = read_ca_certificate(data, ca)?;
+    let cert_der = &chain[0];
     if info.spki_der != key.public_key_der() {
         bail!(
             "CA {name}: the key {} does not match the certificate {}",
             ca.key,
-            cert_path.display()
+            ca.certificate
         );
     }
-    let policy_kind = ca
-        .policy
-        .get("module")
-        .and_then(|m| m.as_str())
-        .with_context(|| format!("CA {name}: [ca.policy] needs `module`"))?;
-    let policy = crate::modules::build_policy(policy_kind, &ca.policy, data)
-        .with_context(|| format!("CA {name}"))?;
+    let policy: Arc<dyn signet_core::Policy> = if ca.offline || modules == Modules::None {
+        Arc::new(signet_core::offline::OfflinePolicy)
+    } else {
+        let policy_kind = ca
+            .policy
+            .get("module")
+            .and_then(|m| m.as_str())
+            .with_context(|| format!("CA {name}: [ca.policy] needs `module`"))?;
+        crate::modules::build_policy(policy_kind, &ca.policy, data)
+            .with_context(|| format!("CA {name}"))?
+    };
     let mut exits = Vec::new();
     let mut exit_retry = std::collections::HashMap::new();
     let mut seen = std::collections::HashSet::new();
-    for table in &ca.exits {
+    let configured_exits = match modules {
+        Modules::Configured => ca.exits.as_slice(),
+        Modules::None => &[],
+    };
+    for table in configured_exits {
         let mut table = table.clone();
         let exit_name =
             take_string(&mut table, "name").with_context(|| format!("CA {name}: [[ca.exit]]"))?;
@@ -545,7 +621,6 @@ fn load_ca(
     revocation
         .check()
         .map_err(|e| anyhow::anyhow!("CA {name}: [ca.revocation] {e}"))?;
-    let renewal = renewal::load(data, &name, ca, passphrase)?;
     let host = &server.host;
     Ok(CaRuntime {
         info: CaInfo {

@@ -902,11 +902,25 @@ pub fn self_signed_root(
     not_before: SystemTime,
     not_after: SystemTime,
 ) -> Result<Vec<u8>, BuildError> {
-    let spki = signer.public_key_der();
-    let key_id = ext::key_identifier(spki).map_err(BuildError::encode("key identifier"))?;
     let usage = signet_x509::KeyUsage::KEY_CERT_SIGN
         .union(signet_x509::KeyUsage::CRL_SIGN)
         .union(signet_x509::KeyUsage::DIGITAL_SIGNATURE);
+    self_signed_ca(signer, subject, serial, not_before, not_after, usage)
+}
+
+/// Issues a self-signed CA certificate with the key usage `usage` (critical) and otherwise as
+/// [`self_signed_root`]: an offline root's has keyCertSign and cRLSign only, as it signs no
+/// OCSP responses.
+pub fn self_signed_ca(
+    signer: &dyn Signer,
+    subject: &DistinguishedName,
+    serial: SerialNumber,
+    not_before: SystemTime,
+    not_after: SystemTime,
+    usage: signet_x509::KeyUsage,
+) -> Result<Vec<u8>, BuildError> {
+    let spki = signer.public_key_der();
+    let key_id = ext::key_identifier(spki).map_err(BuildError::encode("key identifier"))?;
     let extensions = [
         ext::basic_constraints(true, None),
         ext::key_usage(usage),

@@ -35,6 +35,8 @@
 //!   `Authority::checkpoint_audit`) and the verification report (`AuditReport`).
 //! - [`overview`]: what front ends read beyond the admin operations: enrollable profiles,
 //!   a caller's own requests, statistics, session refresh and sign-in/out audit records.
+//! - [`offline`]: offline CAs: `OfflineKey`, the stand-in for a key the server never holds,
+//!   and what the engine refuses for such a CA.
 //! - [`revocation`]: CRL partitions and publication, the OCSP responder and its cache.
 //! - [`limits`]: `Limits`, request rates and pending quotas per requester.
 //! - [`pool`]: `WorkPool`, the CPU worker pool.
@@ -55,6 +57,7 @@ pub mod edit;
 pub mod exit;
 pub mod frontend;
 pub mod limits;
+pub mod offline;
 pub mod overview;
 pub mod policy;
 pub mod pool;

@@ -21,6 +21,8 @@
 //!   At start, a shard that never had a CRL gets its first one before `start` returns, so a
 //!   CRL URL named in a certificate is never a 404 once the server listens.
 //!   Each publication is stored, emits `CrlIssued` and is audited, in one transaction.
+//! - An offline CA ([`crate::offline`]) publishes nothing here and has no responder: the CRLs
+//!   `signet ca sign --offline --crl` stores are loaded like another node's.
 //! - With several nodes, the node holding the lease `revocation/{ca}` publishes and renews
 //!   (see [`crate::cluster`]). CRL numbers come from the store: the number is the highest
 //!   stored one plus one, read before the scan, and recorded under the store's unique

@@ -62,6 +62,12 @@ pub trait Signer: Send + Sync {
     fn check(&self) -> Result<(), SignerError> {
         Ok(())
     }
+    /// Whether this is no key at all but the stand-in of an offline CA's
+    /// ([`crate::offline::OfflineKey`]): the engine then signs nothing for the CA (no
+    /// certificates, CRLs or OCSP responses) and refuses what would need a signature.
+    fn offline(&self) -> bool {
+        false
+    }
 }
 
 /// Wall-clock time, injected.

@@ -327,6 +327,12 @@ fn unsupported(what: &'static str, detail: impl Into<String>) -> Error {
     }
 }
 
+/// The algorithm of a SubjectPublicKeyInfo (DER), checked as a request's key is: for a key
+/// known only by its certificate (an offline CA's). Errors as [`parse_csr`] for the key.
+pub fn spki_key_algorithm(spki_der: &[u8]) -> crate::Result<KeyAlgorithm> {
+    classify_key(&Spki::decode(spki_der, "subjectPublicKeyInfo")?)
+}
+
 /// Works out the key algorithm from the SPKI, checking parameters and sizes.
 pub(crate) fn classify_key(spki: &Spki<'_>) -> crate::Result<KeyAlgorithm> {
     const WHAT: &str = "subject public key";

@@ -46,6 +46,7 @@ pub use cert::{
 };
 pub use csr::{
     CertificationRequest, RequestFormat, assemble_csr, encode_csr_info, parse_csr, parse_request,
+    spki_key_algorithm,
 };
 pub use ext::{Extension, KeyUsage, NameConstraints, NameSubtree, San};
 pub use name::{DistinguishedName, Rdn};

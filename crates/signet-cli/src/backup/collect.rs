@@ -167,8 +167,9 @@ pub(super) fn outside_files(config: &crate::config::Config, data: &Path) -> Vec<
     let mut named: Vec<&str> = Vec::new();
     for ca in &config.cas {
         named.push(ca.certificate.as_str());
-        // A key on a PKCS#11 token is no file (`backup` names it separately).
-        if !signet_pkcs11::Pkcs11Uri::is_pkcs11(&ca.key) {
+        // A key on a PKCS#11 token is no file (`backup` names it separately); an offline
+        // CA names none.
+        if !ca.offline && !signet_pkcs11::Pkcs11Uri::is_pkcs11(&ca.key) {
             named.push(ca.key.as_str());
         }
     }

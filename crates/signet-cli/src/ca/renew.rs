@@ -66,6 +66,11 @@ pub(super) fn renew(opts: RenewOptions<'_>) -> Result<()> {
     let config = Config::load(opts.data)?;
     let ca = find(&config, opts.name)?;
     let name = CaName::new(&ca.name).context("--name")?;
+    if ca.offline {
+        bail!(
+            "CA {name} is offline (its key is not in the installation): renewing an offline root is not supported yet; create a new root with `signet ca create --self-signed` and sign its cross certificate by hand"
+        );
+    }
     let dir = opts.data.join("ca").join(opts.name);
     if dir.join("pending.toml").exists() {
         bail!(

@@ -11,7 +11,7 @@ use crate::config::{CaConfig, Config};
 
 /// The renewal state of a CA as configured: each retired key loaded (it keeps signing
 /// CRLs) and checked against its certificate, and the cross certificates read.
-pub(super) fn load(
+pub(crate) fn load(
     data: &Path,
     name: &CaName,
     ca: &CaConfig,

@@ -38,6 +38,8 @@ pub(crate) fn decide(
     officer_edits: &[StoredExtension],
 ) -> Result<Prepared, EnrollError> {
     let rt = &ca.runtime;
+    // A resubmission to a CA that has gone offline since the request came in.
+    crate::offline::refuse_requests(rt)?;
     // The profile may ask for another backdate (within MAX_BACKDATE); the draft starts
     // there, so a policy can only narrow it.
     let needs = rt.policy.issuance(&props.profile);

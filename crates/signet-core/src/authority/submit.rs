@@ -7,6 +7,7 @@ impl Authority {
     /// Seed steps 4–5: submit a request.
     pub async fn submit_request(&self, req: SubmitRequest) -> Result<SubmitResponse, EnrollError> {
         let ca = Arc::clone(self.resolve(&req.ca)?);
+        crate::offline::refuse_requests(&ca.runtime)?;
         if !self.accepting.load(Ordering::SeqCst) {
             return Err(EnrollError::Unavailable(
                 "the CA is not accepting requests".into(),

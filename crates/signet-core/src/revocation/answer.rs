@@ -16,11 +16,15 @@ pub enum OcspError {
 
 impl Authority {
     /// Answers an OCSP request (DER) for a CA: `malformedRequest` for what does not parse,
-    /// `unauthorized` for another issuer's certificates or an unknown CA.
+    /// `unauthorized` for another issuer's certificates, an unknown CA or an offline one.
     pub async fn ocsp(&self, ca: &str, request: &[u8]) -> OcspReply {
         let Ok(state) = self.resolve(ca) else {
             return OcspReply::error(ResponseStatus::Unauthorized);
         };
+        // An offline CA's key signs no answers, and no responder certificate exists.
+        if state.runtime.signer.offline() {
+            return OcspReply::error(ResponseStatus::Unauthorized);
+        }
         let state = Arc::clone(state);
         let request = match ocsp::parse_request(request) {
             Ok(r) => r,

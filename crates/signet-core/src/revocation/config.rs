@@ -174,4 +174,24 @@ impl RevocationConfig {
             ext::authority_info_access(Some(&ocsp), Some(&issuer))?,
         ])
     }
+
+    /// The extensions a certificate signed by an offline CA (`crate::offline`) with its key
+    /// `key` carries for relying parties: the CDP of that key's main CRL and AIA caIssuers,
+    /// but no OCSP URL, as nothing answers OCSP for an offline CA. Empty without a public
+    /// URL.
+    pub fn offline_certificate_extensions(
+        &self,
+        ca: &CaName,
+        key: u32,
+    ) -> Result<Vec<signet_x509::Extension>, signet_x509::Error> {
+        let scope = CrlScope { key, partition: 0 };
+        let (Some(crl), Some(issuer)) = (self.crl_url(ca, scope), self.ca_certificate_url(ca, key))
+        else {
+            return Ok(Vec::new());
+        };
+        Ok(vec![
+            ext::crl_distribution_points(&crl)?,
+            ext::authority_info_access(None, Some(&issuer))?,
+        ])
+    }
 }

@@ -38,6 +38,10 @@ impl Authority {
             let in_use = self.store.shards_in_use(&name).await?;
             self.add_extra_shards(&state, in_use);
             self.sync_ocsp(&state).await?;
+            if state.runtime.signer.offline() {
+                // Served as stored; `signet ca sign --offline` signs them (crate::offline).
+                continue;
+            }
             if self
                 .hold_lease(&crate::cluster::revocation_lease(&name))
                 .await
@@ -129,6 +133,9 @@ impl Authority {
         let now = self.clock.now();
         for name in self.ca_names().to_vec() {
             let state = Arc::clone(self.state(&name));
+            if state.runtime.signer.offline() {
+                continue;
+            }
             let lease = crate::cluster::revocation_lease(&name);
             if !self.hold_lease(&lease).await {
                 continue;
@@ -245,6 +252,7 @@ impl Authority {
         let name = state.runtime.info.name.clone();
         let who = require(caller)?;
         who.authorize(Role::Admin, Some(&name), self.separation)?;
+        crate::offline::refuse_crl_publication(&state.runtime)?;
         if delta_only && state.runtime.revocation.delta_period.is_none() {
             return Err(EnrollError::BadRequest(format!(
                 "CA {name} publishes no delta CRLs (delta_period = \"0s\")"

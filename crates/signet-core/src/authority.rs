@@ -919,15 +919,38 @@ pub fn self_signed_ca(
     not_after: SystemTime,
     usage: signet_x509::KeyUsage,
 ) -> Result<Vec<u8>, BuildError> {
-    let spki = signer.public_key_der();
-    let key_id = ext::key_identifier(spki).map_err(BuildError::encode("key identifier"))?;
+    let validity = (not_before, not_after);
+    same_name_ca(
+        signer,
+        subject,
+        signer.public_key_der(),
+        serial,
+        validity,
+        usage,
+    )
+}
+
+/// Issues a CA certificate for `spki` under the name `subject`, signed by `issuer`, a key
+/// of the CA of the same name: its own (a self-signed certificate) or another (a cross
+/// certificate between the old and new key of a renewed root). basicConstraints cA
+/// (critical), keyUsage `usage` (critical), SKI of `spki` and AKI of `issuer`'s key tell
+/// the keys apart.
+pub fn same_name_ca(
+    issuer: &dyn Signer,
+    subject: &DistinguishedName,
+    spki: &[u8],
+    serial: SerialNumber,
+    (not_before, not_after): (SystemTime, SystemTime),
+    usage: signet_x509::KeyUsage,
+) -> Result<Vec<u8>, BuildError> {
+    let key_id = |spki| ext::key_identifier(spki).map_err(BuildError::encode("key identifier"));
     let extensions = [
         ext::basic_constraints(true, None),
         ext::key_usage(usage),
-        ext::subject_key_identifier(&key_id),
-        ext::authority_key_identifier(&key_id),
+        ext::subject_key_identifier(&key_id(spki)?),
+        ext::authority_key_identifier(&key_id(issuer.public_key_der())?),
     ];
-    let algorithm = signer.algorithm();
+    let algorithm = issuer.algorithm();
     let tbs = signet_x509::encode_tbs_certificate(&TbsCertificateParams {
         serial: serial.as_bytes(),
         signature: algorithm,
@@ -939,7 +962,7 @@ pub fn self_signed_ca(
         extensions: &extensions,
     })
     .map_err(BuildError::encode("certificate"))?;
-    let signature = signer.sign(&tbs).map_err(BuildError::sign("certificate"))?;
+    let signature = issuer.sign(&tbs).map_err(BuildError::sign("certificate"))?;
     signet_x509::assemble_certificate(&tbs, algorithm, &signature)
         .map_err(BuildError::encode("signed certificate"))
 }

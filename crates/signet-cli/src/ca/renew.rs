@@ -19,8 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use signet_core::{CaName, SerialNumber, Signer};
-use signet_x509::ext;
-use signet_x509::{DistinguishedName, KeyUsage, TbsCertificateParams};
+use signet_x509::{DistinguishedName, KeyUsage};
 use zeroize::Zeroizing;
 
 use super::{Parent, Pending, audit};
@@ -455,7 +454,7 @@ fn edit_ca_table(
 }
 
 /// A cross certificate: `spki` certified under `subject` by `issuer` (another key of the
-/// same CA name), with the key identifiers that tell the two keys apart.
+/// same CA name).
 fn cross_certificate(
     subject: &DistinguishedName,
     spki: &[u8],
@@ -463,28 +462,16 @@ fn cross_certificate(
     not_before: SystemTime,
     not_after: SystemTime,
 ) -> Result<Vec<u8>> {
-    let extensions = [
-        ext::basic_constraints(true, None),
-        ext::key_usage(KeyUsage::KEY_CERT_SIGN.union(KeyUsage::CRL_SIGN)),
-        ext::subject_key_identifier(&ext::key_identifier(spki)?),
-        ext::authority_key_identifier(&ext::key_identifier(issuer.public_key_der())?),
-    ];
-    let serial = random_serial()?;
-    let algorithm = issuer.algorithm();
-    let tbs = signet_x509::encode_tbs_certificate(&TbsCertificateParams {
-        serial: serial.as_bytes(),
-        signature: algorithm,
-        issuer: subject,
-        not_before,
-        not_after,
+    signet_core::authority::same_name_ca(
+        issuer,
         subject,
-        spki_der: spki,
-        extensions: &extensions,
-    })
-    .context("encoding a cross certificate")?;
-    let signature = issuer.sign(&tbs).context("signing a cross certificate")?;
-    signet_x509::assemble_certificate(&tbs, algorithm, &signature)
-        .context("encoding a cross certificate")
+        spki,
+        random_serial()?,
+        (not_before, not_after),
+        KeyUsage::KEY_CERT_SIGN.union(KeyUsage::CRL_SIGN),
+    )
+    .map_err(anyhow::Error::msg)
+    .context("signing a cross certificate")
 }
 
 fn random_serial() -> Result<SerialNumber> {

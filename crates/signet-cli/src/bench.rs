@@ -35,9 +35,14 @@ pub struct BenchArgs {
     ca: String,
     #[arg(long, default_value = "server")]
     profile: String,
-    /// Concurrent clients.
+    /// Concurrent clients (with --rate: the most requests in flight at once).
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Send requests at this fixed rate (certificates/s) instead of as fast as the clients
+    /// can: an open-loop load whose latencies are measured from each request's scheduled
+    /// time, so a stall shows in the percentiles instead of slowing the load down.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Seconds to run.
     #[arg(long, default_value_t = 10)]
     duration: u64,
@@ -149,7 +154,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         .collect::<Result<Vec<hyper::Uri>, _>>()?;
     let base = bases.join(", ");
     let bodies = Arc::new(bodies);
-    let stop = Arc::new(AtomicBool::new(false));
 
     // Warm up the connection pools and check that the profile issues on every server.
     for url in &urls {
@@ -162,46 +166,34 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         }
     }
 
-    eprintln!(
-        "running {} clients for {} s against {base} ...",
-        args.concurrency, args.duration
-    );
+    let load = Load {
+        client,
+        urls,
+        auth,
+        bodies,
+    };
     let started = Instant::now();
     let cpu_before = process_cpu_seconds();
-    let mut tasks = Vec::new();
-    for worker in 0..args.concurrency {
-        let client = client.clone();
-        let url = urls[worker % urls.len()].clone();
-        let bodies = Arc::clone(&bodies);
-        let stop = Arc::clone(&stop);
-        let auth = Arc::clone(&auth);
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(4096);
-            let mut errors = 0u64;
-            let mut i = worker;
-            while !stop.load(Ordering::Relaxed) {
-                let body = bodies[i % bodies.len()].clone();
-                i += 1;
-                let t = Instant::now();
-                match post(&client, &url, &auth, body).await {
-                    Ok((201, body)) if is_issued(&body) => {
-                        latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
-                    }
-                    _ => errors += 1,
-                }
+    let duration = Duration::from_secs(args.duration);
+    let (mut latencies, errors) = match args.rate {
+        Some(rate) => {
+            if !(rate.is_finite() && rate > 0.0) {
+                bail!("--rate must be a positive number of certificates per second");
             }
-            (latencies, errors)
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(args.duration)).await;
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await?;
-        latencies.extend(l);
-        errors += e;
-    }
+            eprintln!(
+                "sending {rate} requests/s for {} s (at most {} in flight) to {base} ...",
+                args.duration, args.concurrency
+            );
+            load.fixed_rate(rate, args.concurrency, duration).await
+        }
+        None => {
+            eprintln!(
+                "running {} clients for {} s against {base} ...",
+                args.concurrency, args.duration
+            );
+            load.closed_loop(args.concurrency, duration).await?
+        }
+    };
     let elapsed = started.elapsed().as_secs_f64();
     let cpu = process_cpu_seconds()
         .zip(cpu_before)
@@ -215,10 +207,16 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         f64::from(latencies[idx]) / 1000.0
     };
     let issued = latencies.len();
-    println!(
-        "signet bench: {} {} CSRs, {} clients, {:.1} s",
-        args.keys, algorithm, args.concurrency, elapsed
-    );
+    match args.rate {
+        Some(rate) => println!(
+            "signet bench: {} {} CSRs, fixed rate {rate}/s (at most {} in flight), {:.1} s",
+            args.keys, algorithm, args.concurrency, elapsed
+        ),
+        None => println!(
+            "signet bench: {} {} CSRs, {} clients, {:.1} s",
+            args.keys, algorithm, args.concurrency, elapsed
+        ),
+    }
     println!("  issued:        {issued} certificates ({errors} errors)");
     println!(
         "  throughput:    {:.0} certificates/s",
@@ -226,6 +224,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     );
     println!("  latency p50:   {:.2} ms", pct(0.50));
     println!("  latency p99:   {:.2} ms", pct(0.99));
+    println!("  latency p99.9: {:.2} ms", pct(0.999));
     println!("  latency max:   {:.2} ms", pct(1.0));
     if let Some(cpu) = cpu
         && issued > 0
@@ -253,6 +252,101 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         bail!("no certificate was issued");
     }
     Ok(())
+}
+
+/// What every request of a run shares: the HTTP client, the servers' request URLs, the
+/// requester's Authorization header and the CSR bodies.
+struct Load {
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    urls: Vec<hyper::Uri>,
+    auth: Arc<str>,
+    bodies: Arc<Vec<Bytes>>,
+}
+
+impl Load {
+    /// `concurrency` clients, each sending its next request when the last one is answered,
+    /// for `duration`. Returns the issued requests' latencies (µs) and the errors.
+    async fn closed_loop(&self, concurrency: usize, duration: Duration) -> Result<(Vec<u32>, u64)> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for worker in 0..concurrency {
+            let client = self.client.clone();
+            let url = self.urls[worker % self.urls.len()].clone();
+            let bodies = Arc::clone(&self.bodies);
+            let stop = Arc::clone(&stop);
+            let auth = Arc::clone(&self.auth);
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(4096);
+                let mut errors = 0u64;
+                let mut i = worker;
+                while !stop.load(Ordering::Relaxed) {
+                    let body = bodies[i % bodies.len()].clone();
+                    i += 1;
+                    let t = Instant::now();
+                    match post(&client, &url, &auth, body).await {
+                        Ok((201, body)) if is_issued(&body) => latencies.push(micros(t.elapsed())),
+                        _ => errors += 1,
+                    }
+                }
+                (latencies, errors)
+            }));
+        }
+        tokio::time::sleep(duration).await;
+        stop.store(true, Ordering::Relaxed);
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for t in tasks {
+            let (l, e) = t.await?;
+            latencies.extend(l);
+            errors += e;
+        }
+        Ok((latencies, errors))
+    }
+
+    /// Requests at `rate` per second for `duration`, at most `in_flight` at once (a request
+    /// due while that many are out waits, and its wait counts in its latency). Latency runs
+    /// from the scheduled start, not from when the request could be sent: the open-loop
+    /// measure without coordinated omission. Returns latencies (µs) and errors.
+    async fn fixed_rate(&self, rate: f64, in_flight: usize, duration: Duration) -> (Vec<u32>, u64) {
+        let slots = Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Option<u32>>();
+        let start = tokio::time::Instant::now();
+        let total = (rate * duration.as_secs_f64()).floor() as u64;
+        for n in 0..total {
+            let scheduled = start + Duration::from_secs_f64(n as f64 / rate);
+            tokio::time::sleep_until(scheduled).await;
+            let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                break;
+            };
+            let client = self.client.clone();
+            let url = self.urls[n as usize % self.urls.len()].clone();
+            let body = self.bodies[n as usize % self.bodies.len()].clone();
+            let auth = Arc::clone(&self.auth);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let outcome = match post(&client, &url, &auth, body).await {
+                    Ok((201, body)) if is_issued(&body) => Some(micros(scheduled.elapsed())),
+                    _ => None,
+                };
+                let _ = tx.send(outcome);
+                drop(slot);
+            });
+        }
+        drop(tx);
+        let mut latencies = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+        let mut errors = 0;
+        while let Some(outcome) = rx.recv().await {
+            match outcome {
+                Some(l) => latencies.push(l),
+                None => errors += 1,
+            }
+        }
+        (latencies, errors)
+    }
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
 /// User + system CPU time of this process, from /proc (Linux); `None` elsewhere.

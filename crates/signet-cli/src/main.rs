@@ -15,6 +15,11 @@
 //! - `backup.rs`: `signet backup` and `signet restore` (`backup/archive.rs`: the file format).
 #![forbid(unsafe_code)]
 
+/// mimalloc instead of glibc malloc: allocation and freeing were 12% of the issuing server's
+/// CPU under load (issue 21's profile); see docs/PERFORMANCE.md for the A/B figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admin;
 mod audit_anchors;
 mod backup;

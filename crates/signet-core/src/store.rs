@@ -174,6 +174,10 @@ pub struct RevokedRow {
     pub changed_at: SystemTime,
 }
 
+/// Where [`Store::scan_revoked_into`] hands the rows, in serial order; it runs on the
+/// store's reader thread.
+pub type RevokedSink = Box<dyn FnMut(RevokedRow) -> Result<(), StoreError> + Send>;
+
 /// What to scan for one CRL.
 #[derive(Debug, Clone)]
 pub struct RevokedQuery {
@@ -469,6 +473,25 @@ pub trait Store: Send + Sync {
 
     /// The revoked (or, for a delta, changed) certificates of one CRL partition.
     fn scan_revoked(&self, query: RevokedQuery) -> BoxFuture<'_, Result<RevokedScan, StoreError>>;
+
+    /// The same scan, each row handed to `sink` as it is read instead of collected, so a CRL
+    /// of a million entries is encoded without holding a million rows; answers the highest
+    /// revocation sequence number the scan saw. An error from `sink` ends the scan with it.
+    /// The default collects with [`Store::scan_revoked`] and replays (a store that cannot
+    /// stream).
+    fn scan_revoked_into(
+        &self,
+        query: RevokedQuery,
+        mut sink: RevokedSink,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(async move {
+            let scan = self.scan_revoked(query).await?;
+            for row in scan.rows {
+                sink(row)?;
+            }
+            Ok(scan.revocation_seq)
+        })
+    }
 
     /// The partitions that hold revoked certificates of a CA.
     fn shards_in_use<'a>(&'a self, ca: &'a CaName) -> BoxFuture<'a, Result<Vec<u32>, StoreError>>;

@@ -562,6 +562,17 @@ impl Store for SqlStore {
         )
     }
 
+    fn scan_revoked_into(
+        &self,
+        query: RevokedQuery,
+        mut sink: signet_core::store::RevokedSink,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(
+            self.readers
+                .run(move |conn| revocation::scan_revoked_into(conn, &query, &mut |row| sink(row))),
+        )
+    }
+
     fn shards_in_use<'a>(&'a self, ca: &'a CaName) -> BoxFuture<'a, Result<Vec<u32>, StoreError>> {
         let ca = ca.clone();
         Box::pin(

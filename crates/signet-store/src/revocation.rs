@@ -15,7 +15,7 @@ use signet_core::{
 use crate::codec::{corrupt, seq_to_sql, to_unix};
 use crate::db::{Db, Dialect, begin_snapshot, end_snapshot, query_one, query_values};
 use crate::params;
-use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
+use crate::row::{Columns, FromRow, Statement, query_all, query_each, query_opt, select};
 
 // ---- Reads --------------------------------------------------------------------------------
 
@@ -61,13 +61,35 @@ static DELTA: Statement = Statement::new(|| {
 /// Scans one partition in one read transaction, so the rows and the sequence number agree:
 /// a change committed after the snapshot has a higher number and is in the next delta.
 pub(crate) fn scan_revoked(conn: &dyn Db, q: &RevokedQuery) -> Result<RevokedScan, StoreError> {
+    let mut rows = Vec::new();
+    let revocation_seq = scan_revoked_into(conn, q, &mut |row| {
+        rows.push(row);
+        Ok(())
+    })?;
+    Ok(RevokedScan {
+        rows,
+        revocation_seq,
+    })
+}
+
+/// The scan of [`scan_revoked`], each row handed to `each` as it is read, in one snapshot;
+/// answers the highest revocation sequence number it saw.
+pub(crate) fn scan_revoked_into(
+    conn: &dyn Db,
+    q: &RevokedQuery,
+    each: &mut dyn FnMut(RevokedRow) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
     begin_snapshot(conn)?;
-    let result = scan_in_snapshot(conn, q);
+    let result = scan_in_snapshot(conn, q, each);
     end_snapshot(conn);
     result
 }
 
-fn scan_in_snapshot(conn: &dyn Db, q: &RevokedQuery) -> Result<RevokedScan, StoreError> {
+fn scan_in_snapshot(
+    conn: &dyn Db,
+    q: &RevokedQuery,
+    each: &mut dyn FnMut(RevokedRow) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
     let seq: Option<i64> = query_one(
         conn,
         MAX_SEQ,
@@ -77,14 +99,15 @@ fn scan_in_snapshot(conn: &dyn Db, q: &RevokedQuery) -> Result<RevokedScan, Stor
     let revocation_seq = u64::try_from(seq.unwrap_or(0))
         .map_err(|_| corrupt("certificates", q.ca.as_str(), "revocation_seq", "negative"))?;
     let expired_before = to_unix(q.expired_before)?;
-    let rows = match q.changed_after {
-        None => query_all(
+    match q.changed_after {
+        None => query_each(
             conn,
             &FULL,
             &params![q.ca.as_str(), q.shard, expired_before],
             "scanning revoked certificates",
+            each,
         )?,
-        Some(after) => query_all(
+        Some(after) => query_each(
             conn,
             &DELTA,
             &params![
@@ -94,12 +117,10 @@ fn scan_in_snapshot(conn: &dyn Db, q: &RevokedQuery) -> Result<RevokedScan, Stor
                 expired_before
             ],
             "scanning revocation changes",
+            each,
         )?,
-    };
-    Ok(RevokedScan {
-        rows,
-        revocation_seq,
-    })
+    }
+    Ok(revocation_seq)
 }
 
 // From the covering partial index of revoked certificates: no scan of the certificates

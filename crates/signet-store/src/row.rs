@@ -32,11 +32,26 @@ pub(crate) fn query_all<T: FromRow>(
     context: &'static str,
 ) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::new();
-    conn.each_row(sql, params, context, &mut |row| {
-        out.push(T::from_row(&mut Columns::new(row, T::TABLE))?);
-        Ok(true)
+    query_each(conn, sql, params, context, &mut |row| {
+        out.push(row);
+        Ok(())
     })?;
     Ok(out)
+}
+
+/// Every row `sql` returns, decoded and handed to `each` as it is read (nothing collected);
+/// an error from `each` ends the query with it.
+pub(crate) fn query_each<T: FromRow>(
+    conn: &dyn Db,
+    sql: &str,
+    params: &[Param<'_>],
+    context: &'static str,
+    each: &mut dyn FnMut(T) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    conn.each_row(sql, params, context, &mut |row| {
+        each(T::from_row(&mut Columns::new(row, T::TABLE))?)?;
+        Ok(true)
+    })
 }
 
 /// The first row `sql` returns, decoded, if there is one.

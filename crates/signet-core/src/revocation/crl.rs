@@ -403,16 +403,6 @@ impl Authority {
             .max()
             .unwrap_or(std::time::UNIX_EPOCH);
         let now = whole_seconds(self.clock.now()).max(newest);
-        let scan = self
-            .store
-            .scan_revoked(RevokedQuery {
-                ca: name.clone(),
-                shard,
-                changed_after: base.as_ref().map(|b| b.revocation_seq),
-                expired_before: now.checked_sub(cfg.keep_expired).unwrap_or(now),
-            })
-            .await
-            .map_err(|e| internal("store", &e))?;
         let (period, overlap) = match &base {
             None => (cfg.crl_period, cfg.crl_overlap),
             Some(_) => (
@@ -422,66 +412,88 @@ impl Authority {
         };
         let next_update = now + period + overlap;
         let scope = CrlScope::of_shard(shard);
-        if state.key(scope.key).is_none() {
+        let Some(key) = state.key(scope.key) else {
             let why = SignerError::Failed(format!("no key with index {}", scope.key));
             return Err(Unpublished::Failed(internal("the CRL's key", &why)));
-        }
+        };
         let scope_url = cfg.crl_url(&name, scope);
         let delta_url = cfg.delta_url(&name, scope);
         let delta_base = base.as_ref().map(|b| b.number);
-        let job_state = Arc::clone(state);
-        let job_url = scope_url.clone();
-        let revocation_seq = scan.revocation_seq;
-        let rows = scan.rows;
+        let params = CrlParams {
+            issuer: &key.subject,
+            signature: key.signer.algorithm(),
+            this_update: now,
+            next_update,
+            number,
+            authority_key_id: &key.authority_key_id,
+            delta_base,
+            distribution_point: scope_url.as_deref(),
+            freshest: if delta_base.is_none() {
+                delta_url.as_deref()
+            } else {
+                None
+            },
+        };
+        // The entries are encoded as the store reads them (on its reader thread), sized by
+        // the last CRL of the same kind: a million rows are never held at once.
+        let expected = match &base {
+            None => held.base.as_ref().map_or(0, |c| c.entries),
+            Some(_) => held.delta.as_ref().map_or(0, |c| c.entries),
+        };
+        let writer = CrlWriter::new(&params, usize::try_from(expected).unwrap_or(0))
+            .map_err(|e| internal("building a CRL", &BuildError::encode("CRL")(e)))?;
+        let writer = Arc::new(Mutex::new(writer));
+        let sink_writer = Arc::clone(&writer);
+        let sink: crate::store::RevokedSink = Box::new(move |row| {
+            let entry = match &row.revocation {
+                Some(r) => RevokedEntry {
+                    serial: row.serial.as_bytes(),
+                    revoked_at: r.at,
+                    reason: Some(r.reason.code()),
+                    invalidity_date: r.invalidity_date,
+                },
+                // Released from hold since the base (deltas only).
+                None => RevokedEntry {
+                    serial: row.serial.as_bytes(),
+                    revoked_at: row.changed_at,
+                    reason: Some(REMOVE_FROM_CRL),
+                    invalidity_date: None,
+                },
+            };
+            let mut writer = sink_writer
+                .lock()
+                .map_err(|_| StoreError::Backend("the CRL writer's lock is poisoned".into()))?;
+            writer
+                .push(&entry)
+                .map_err(|e| StoreError::Backend(format!("encoding a CRL entry: {e}")))
+        });
+        let revocation_seq = self
+            .store
+            .scan_revoked_into(
+                RevokedQuery {
+                    ca: name.clone(),
+                    shard,
+                    changed_after: base.as_ref().map(|b| b.revocation_seq),
+                    expired_before: now.checked_sub(cfg.keep_expired).unwrap_or(now),
+                },
+                sink,
+            )
+            .await
+            .map_err(|e| internal("store", &e))?;
+        // The store dropped the sink with its clone once the scan ended.
+        let writer = Arc::try_unwrap(writer)
+            .ok()
+            .and_then(|w| w.into_inner().ok())
+            .ok_or_else(|| {
+                let why = StoreError::Backend("the scan kept the CRL writer".into());
+                internal("store", &why)
+            })?;
+        let signer = Arc::clone(&key.signer);
         let (der, entries) = self
             .pool
             .run(move || {
-                let key = job_state.key(scope.key).ok_or_else(|| BuildError::Sign {
-                    what: "CRL",
-                    source: SignerError::Failed("no such key".into()),
-                })?;
-                let params = CrlParams {
-                    issuer: &key.subject,
-                    signature: key.signer.algorithm(),
-                    this_update: now,
-                    next_update,
-                    number,
-                    authority_key_id: &key.authority_key_id,
-                    delta_base,
-                    distribution_point: job_url.as_deref(),
-                    freshest: if delta_base.is_none() {
-                        delta_url.as_deref()
-                    } else {
-                        None
-                    },
-                };
-                let mut writer =
-                    CrlWriter::new(&params, rows.len()).map_err(BuildError::encode("CRL"))?;
-                for row in &rows {
-                    let entry = match &row.revocation {
-                        Some(r) => RevokedEntry {
-                            serial: row.serial.as_bytes(),
-                            revoked_at: r.at,
-                            reason: Some(r.reason.code()),
-                            invalidity_date: r.invalidity_date,
-                        },
-                        // Released from hold since the base (deltas only).
-                        None => RevokedEntry {
-                            serial: row.serial.as_bytes(),
-                            revoked_at: row.changed_at,
-                            reason: Some(REMOVE_FROM_CRL),
-                            invalidity_date: None,
-                        },
-                    };
-                    writer
-                        .push(&entry)
-                        .map_err(BuildError::encode("CRL entry"))?;
-                }
-                drop(rows);
-                let signature = key
-                    .signer
-                    .sign(writer.tbs())
-                    .map_err(BuildError::sign("CRL"))?;
+                let mut writer = writer;
+                let signature = signer.sign(writer.tbs()).map_err(BuildError::sign("CRL"))?;
                 let entries = writer.count();
                 let der = writer
                     .assemble(&signature)

@@ -115,6 +115,30 @@ pub(crate) trait Db {
     fn is_broken(&self) -> bool {
         false
     }
+
+    /// Whether large values are best written in place with [`Db::write_blob`] into a row
+    /// inserted with a zero-filled blob: an embedded database then writes them page by page,
+    /// where a statement parameter is copied whole, and copied again into the record (a CRL
+    /// of a million entries is 50 MB). A server database takes them as parameters.
+    fn writes_blobs_in_place(&self) -> bool {
+        false
+    }
+
+    /// Writes `bytes` over the zero-filled BLOB `column` of row `rowid` of `table`, which
+    /// has exactly that length. Only when [`Db::writes_blobs_in_place`].
+    fn write_blob(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        rowid: i64,
+        bytes: &[u8],
+        context: &'static str,
+    ) -> Result<(), StoreError> {
+        let _ = (table, column, rowid, bytes);
+        Err(StoreError::Backend(format!(
+            "{context}: this database takes large values as parameters"
+        )))
+    }
 }
 
 /// A Rust value bound as a parameter: what [`params!`](crate::params) takes.
@@ -439,6 +463,25 @@ pub(crate) fn insert_rows(
 impl Db for rusqlite::Connection {
     fn dialect(&self) -> Dialect {
         Dialect::Sqlite
+    }
+
+    fn writes_blobs_in_place(&self) -> bool {
+        true
+    }
+
+    fn write_blob(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        rowid: i64,
+        bytes: &[u8],
+        context: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut blob = self
+            .blob_open(rusqlite::MAIN_DB, table, column, rowid, false)
+            .map_err(crate::codec::sql_error(context))?;
+        blob.write_all_at(bytes, 0)
+            .map_err(crate::codec::sql_error(context))
     }
 
     fn execute(

@@ -355,6 +355,11 @@ pub(crate) fn change_revocation(conn: &dyn Db, c: &RevocationChange) -> Result<(
 const INSERT_CRL: &str = "INSERT INTO crls \
     (ca, shard, number, delta_base, revocation_seq, this_update, next_update, entries, der) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+/// [`INSERT_CRL`] with a zero-filled DER of length ?9, written in place after
+/// ([`Db::write_blob`]).
+const INSERT_CRL_IN_PLACE: &str = "INSERT INTO crls \
+    (ca, shard, number, delta_base, revocation_seq, this_update, next_update, entries, der) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, zeroblob(?9)) RETURNING id";
 /// The newest CRLs of each kind kept per partition; older ones are dropped when a new one is
 /// stored (a million-entry CRL is tens of megabytes).
 const KEEP_CRLS: i64 = 3;
@@ -373,22 +378,46 @@ pub(crate) fn store_crl(conn: &dyn Db, c: &NewCrl) -> Result<(), StoreError> {
     let revocation_seq = seq_to_sql(c.revocation_seq, "revocation sequence")?;
     let entries = seq_to_sql(c.entries, "CRL entries")?;
     let (this_update, next_update) = (to_unix(c.this_update)?, to_unix(c.next_update)?);
-    conn.execute(
-        INSERT_CRL,
-        &params![
-            c.ca.as_str(),
-            c.shard,
-            number,
-            base,
-            revocation_seq,
-            this_update,
-            next_update,
-            entries,
-            c.der.as_slice(),
-        ],
-        "recording a CRL",
-    )
-    .map_err(|e| match e {
+    let recorded = if conn.writes_blobs_in_place() {
+        // The DER written in place, page by page: no whole copies of a large CRL.
+        let len = i64::try_from(c.der.len())
+            .map_err(|_| StoreError::Backend("recording a CRL: too large".into()))?;
+        crate::db::insert_id(
+            conn,
+            INSERT_CRL_IN_PLACE,
+            &params![
+                c.ca.as_str(),
+                c.shard,
+                number,
+                base,
+                revocation_seq,
+                this_update,
+                next_update,
+                entries,
+                len,
+            ],
+            "recording a CRL",
+        )
+        .and_then(|id| conn.write_blob("crls", "der", id, c.der.as_slice(), "writing a CRL"))
+    } else {
+        conn.execute(
+            INSERT_CRL,
+            &params![
+                c.ca.as_str(),
+                c.shard,
+                number,
+                base,
+                revocation_seq,
+                this_update,
+                next_update,
+                entries,
+                c.der.as_slice(),
+            ],
+            "recording a CRL",
+        )
+        .map(drop)
+    };
+    recorded.map_err(|e| match e {
         StoreError::Conflict(_) => StoreError::Conflict(format!(
             "CRL number {} of CA {} partition {} is already recorded",
             c.number, c.ca, c.shard

@@ -125,10 +125,15 @@ pub(crate) fn decode(
         let [origin, flags, tail @ ..] = rest else {
             return Err(ExtensionsError::Truncated(index));
         };
-        let origin = origin_from_byte(*origin)
-            .ok_or(ExtensionsError::Origin { index, origin: *origin })?;
+        let origin = origin_from_byte(*origin).ok_or(ExtensionsError::Origin {
+            index,
+            origin: *origin,
+        })?;
         if flags & !KNOWN_FLAGS != 0 {
-            return Err(ExtensionsError::Flags { index, flags: *flags });
+            return Err(ExtensionsError::Flags {
+                index,
+                flags: *flags,
+            });
         }
         let (oid, tail) = take_bytes(tail, index)?;
         let oid = if flags & TEXT_OID != 0 {
@@ -226,7 +231,10 @@ pub(crate) fn convert_extension_rows(conn: &dyn Db) -> Result<(), StoreError> {
         }
         after = last;
     }
-    conn.batch("DROP TABLE request_extensions", "dropping request_extensions")?;
+    conn.batch(
+        "DROP TABLE request_extensions",
+        "dropping request_extensions",
+    )?;
     tracing::info!(
         requests = converted,
         "converted request extension rows into blobs"
@@ -411,10 +419,16 @@ mod tests {
         }
         let mut bad = good.clone();
         bad[1] = 9;
-        assert!(matches!(decode(&bad, None), Err(ExtensionsError::Origin { .. })));
+        assert!(matches!(
+            decode(&bad, None),
+            Err(ExtensionsError::Origin { .. })
+        ));
         let mut bad = good.clone();
         bad[2] = 0x10;
-        assert!(matches!(decode(&bad, None), Err(ExtensionsError::Flags { .. })));
+        assert!(matches!(
+            decode(&bad, None),
+            Err(ExtensionsError::Flags { .. })
+        ));
         // A non-minimal length: 0x82 0x00 spells 2.
         assert_eq!(
             decode(&[0x01, 0x01, 0x00, 0x82, 0x00, 0x2a, 0x03], None),

@@ -3,9 +3,8 @@
 //! the writer thread (`writer::Op`).
 
 use signet_core::{
-    Approval, CaName, CertificateRecord, NewCertificate, NewRequest, ProfileName,
-    RequestId, RequestRecord, RequestStatus, RequestUpdate, SerialNumber, StoreError,
-    StoredExtension,
+    Approval, CaName, CertificateRecord, NewCertificate, NewRequest, ProfileName, RequestId,
+    RequestRecord, RequestStatus, RequestUpdate, SerialNumber, StoreError, StoredExtension,
 };
 
 use crate::codec::{corrupt, seq_to_sql, to_unix};

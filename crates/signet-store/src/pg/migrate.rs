@@ -18,6 +18,9 @@ use signet_core::StoreError;
 use super::conn::PgConn;
 use crate::db::{Db, Param, query_value};
 
+/// A step in Rust after a migration's SQL, inside its transaction.
+pub(crate) type Backfill = fn(&dyn Db) -> Result<(), StoreError>;
+
 /// One schema step.
 pub(crate) struct Migration {
     /// Strictly increasing, starting at 1.
@@ -26,7 +29,7 @@ pub(crate) struct Migration {
     pub(crate) sql: &'static str,
     /// Runs after `sql`, in the same transaction, for what SQL alone cannot do (as on
     /// SQLite, and written once for both: the record modules' `Db`).
-    pub(crate) backfill: Option<fn(&dyn Db) -> Result<(), StoreError>>,
+    pub(crate) backfill: Option<Backfill>,
 }
 
 /// Every migration this build knows, oldest first.

@@ -40,13 +40,48 @@ fn hex(bytes: &[u8]) -> String {
 fn admin_edits(server: &Server, id: i64) -> i64 {
     let db = server.data.join("signet.db");
     let script = format!(
-        "import sqlite3\nc = sqlite3.connect({db:?})\nprint(c.execute(\"SELECT count(*) FROM request_extensions WHERE request_id = {id} AND origin = 'admin'\").fetchone()[0])\n",
+        "{BLOB_PY}import sqlite3\nc = sqlite3.connect({db:?})\nb = c.execute(\"SELECT extensions FROM requests WHERE id = {id}\").fetchone()[0]\nprint(sum(1 for e in read_blob(b) if e[0] == 2))\n",
         db = db.to_str().unwrap()
     );
     let run = run_program("python3", &["-c", &script]);
     assert_eq!(run.code, 0, "{run}");
     run.stdout.trim().parse().unwrap()
 }
+
+/// The `requests.extensions` blob (signet-store's `extensions.rs`, version 1) read and written
+/// by an implementation of our own in Python: each entry `[origin, flags, oid DER, value]`
+/// (origin 2 is admin; flag 4 "by reference" has no value).
+const BLOB_PY: &str = r#"
+def read_blob(b):
+    assert b[0] == 1, b
+    out, i = [], 1
+    def take(i):
+        n, shift = 0, 0
+        while True:
+            x = b[i]; i += 1; n |= (x & 0x7f) << shift; shift += 7
+            if x < 0x80:
+                return bytes(b[i:i + n]), i + n
+    while i < len(b):
+        origin, flags = b[i], b[i + 1]
+        oid, i = take(i + 2)
+        value = None
+        if not flags & 4:
+            value, i = take(i)
+        out.append([origin, flags, oid, value])
+    return out
+def write_blob(exts):
+    out = bytearray([1])
+    def put(x):
+        n = len(x)
+        while n >= 0x80:
+            out.append(n & 0x7f | 0x80); n >>= 7
+        out.append(n); out.extend(x)
+    for origin, flags, oid, value in exts:
+        out.extend([origin, flags]); put(oid)
+        if not flags & 4:
+            put(value)
+    return bytes(out)
+"#;
 
 fn pending(server: &Server, token: &str, cn: &str) -> i64 {
     let v = server.submit_cn_as(token, cn, "manual");
@@ -236,7 +271,7 @@ fn a_stored_edit_is_checked_again_at_approval() {
     let ocsp_signing = "300a06082b06010505070309";
     let db = server.data.join("signet.db");
     let script = format!(
-        "import sqlite3\nc = sqlite3.connect({db:?})\nc.execute(\"UPDATE request_extensions SET value = x'{ocsp_signing}' WHERE request_id = {id} AND oid = '2.5.29.37'\")\nc.commit()\nc.close()\n",
+        "{BLOB_PY}import sqlite3\nc = sqlite3.connect({db:?})\nexts = read_blob(c.execute(\"SELECT extensions FROM requests WHERE id = {id}\").fetchone()[0])\nfor e in exts:\n    if e[2] == bytes.fromhex('551d25'):\n        e[3] = bytes.fromhex('{ocsp_signing}')\nc.execute(\"UPDATE requests SET extensions = ? WHERE id = {id}\", (write_blob(exts),))\nc.commit()\nc.close()\n",
         db = db.to_str().unwrap()
     );
     let run = run_program("python3", &["-c", &script]);

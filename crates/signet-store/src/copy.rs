@@ -14,7 +14,6 @@ use crate::db::{Db, Param, Value, begin_snapshot, end_snapshot, insert_rows, que
 const TABLES: &[(&str, Option<&str>)] = &[
     ("requests", Some("id")),
     ("request_attributes", None),
-    ("request_extensions", None),
     ("certificates", Some("id")),
     ("outbox", Some("seq")),
     ("exit_cursors", None),

@@ -33,7 +33,8 @@
 //! - `row`: rows to records: `FromRow` (one per record type, beside its statements),
 //!   `Columns` (typed column reads that report corrupt rows), `select`.
 //! - The records, each with its reads and writes: `requests` (requests with attributes,
-//!   extensions, approvals and certificate), `outbox` (events and exit cursors), `exits`
+//!   extensions, approvals and certificate; `extensions` is the one-blob encoding of a
+//!   request's extensions, values the certificate carries kept by reference), `outbox` (events and exit cursors), `exits`
 //!   (delivery failures and parked events), `tokens`, `revocation` (revocation changes,
 //!   CRLs, what CRLs and OCSP read, the responder key), `audit` (the chain and its
 //!   checkpoints), `view` (ICertView queries, certificate history, dashboard figures),
@@ -62,6 +63,7 @@ mod codec;
 pub mod copy;
 mod db;
 mod exits;
+mod extensions;
 mod leases;
 mod migrate;
 mod outbox;

@@ -110,6 +110,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0014_web_sessions.sql"),
         backfill: None,
     },
+    Migration {
+        version: 15,
+        name: "extension_blobs",
+        sql: include_str!("../migrations/sqlite/0015_extension_blobs.sql"),
+        backfill: Some(|conn| crate::extensions::convert_extension_rows(conn)),
+    },
 ];
 
 /// The schema version this build writes.

@@ -1,16 +1,16 @@
-//! Requests: the rows of `requests` with their attributes, extensions, approvals and
-//! certificate; read on the reader threads, written on the writer thread (`writer::Op`).
+//! Requests: the rows of `requests` with their attributes, extensions (one blob column, see
+//! [`crate::extensions`]), approvals and certificate; read on the reader threads, written on
+//! the writer thread (`writer::Op`).
 
 use signet_core::{
-    Approval, CaName, CertificateRecord, ExtensionOrigin, NewCertificate, NewRequest, ProfileName,
-    RequestId, RequestRecord, RequestStatus, RequestUpdate, SerialNumber, StoreError,
-    StoredExtension,
+    Approval, CaName, CertificateRecord, NewCertificate, NewRequest, ProfileName, RequestId,
+    RequestRecord, RequestStatus, RequestUpdate, SerialNumber, StoreError, StoredExtension,
 };
 
-use crate::codec::{seq_to_sql, to_unix};
+use crate::codec::{corrupt, seq_to_sql, to_unix};
 use crate::db::{Db, Dialect, Param, ToParam, insert_rows, query_one, query_value, query_values};
 use crate::params;
-use crate::row::{Columns, FromRow, Key, Statement, query_all, query_opt, select};
+use crate::row::{Columns, FromRow, Statement, query_all, query_opt, select};
 
 // ---- Reads --------------------------------------------------------------------------------
 
@@ -29,11 +29,14 @@ pub(crate) struct RequestRow {
     resolved_at: Option<std::time::SystemTime>,
     message: Option<String>,
     version: u64,
+    /// The extensions blob, decoded with the certificate by [`RequestRow::into_record`].
+    extensions: Vec<u8>,
 }
 
 impl FromRow for RequestRow {
     const COLUMNS: &'static str = "r.id, r.ca, r.status, r.format, r.raw, r.requester, \
-        r.profile, r.subject, r.submitted_at, r.resolved_at, r.message, r.version";
+        r.profile, r.subject, r.submitted_at, r.resolved_at, r.message, r.version, \
+        r.extensions";
     const TABLE: &'static str = "requests";
 
     fn from_row(c: &mut Columns<'_, '_>) -> Result<RequestRow, StoreError> {
@@ -62,6 +65,7 @@ impl FromRow for RequestRow {
             resolved_at: c.opt_time("resolved_at")?,
             message: c.next("message")?,
             version: c.unsigned("version")?,
+            extensions: c.next("extensions")?,
         })
     }
 }
@@ -70,6 +74,13 @@ impl RequestRow {
     /// The record with its attributes, extensions, certificate and approvals.
     pub(crate) fn into_record(self, conn: &dyn Db) -> Result<RequestRecord, StoreError> {
         let id = self.id.get();
+        let certificate: Option<CertificateRecord> =
+            query_opt(conn, &CERTIFICATE, &params![id], "reading a certificate")?;
+        let extensions = crate::extensions::decode(
+            &self.extensions,
+            certificate.as_ref().map(|c| c.der.as_slice()),
+        )
+        .map_err(|e| corrupt("requests", id, "extensions", &e.to_string()))?;
         Ok(RequestRecord {
             id: self.id,
             ca: self.ca,
@@ -91,13 +102,8 @@ impl RequestRow {
             .into_iter()
             .map(|a| (a.0, a.1))
             .collect(),
-            extensions: query_all(
-                conn,
-                &EXTENSIONS,
-                &params![id],
-                "reading request extensions",
-            )?,
-            certificate: query_opt(conn, &CERTIFICATE, &params![id], "reading a certificate")?,
+            extensions,
+            certificate,
             approvals: query_all(conn, &APPROVALS, &params![id], "reading approvals")?,
             version: self.version,
         })
@@ -113,30 +119,6 @@ impl FromRow for Attribute {
 
     fn from_row(c: &mut Columns<'_, '_>) -> Result<Attribute, StoreError> {
         Ok(Attribute(c.next("name")?, c.next("value")?))
-    }
-}
-
-impl FromRow for StoredExtension {
-    const COLUMNS: &'static str = "request_id, position, oid, critical, disabled, origin, value";
-    const TABLE: &'static str = "request_extensions";
-
-    fn from_row(c: &mut Columns<'_, '_>) -> Result<StoredExtension, StoreError> {
-        let request: i64 = c.next("request_id")?;
-        let position: i64 = c.next("position")?;
-        c.key(Key::Pair(request, position));
-        let oid = c.next("oid")?;
-        let critical = c.next("critical")?;
-        let disabled = c.next("disabled")?;
-        let origin: String = c.next("origin")?;
-        let origin = ExtensionOrigin::parse(&origin)
-            .ok_or_else(|| c.bad("origin", &format!("unknown origin {origin:?}")))?;
-        Ok(StoredExtension {
-            oid,
-            critical,
-            disabled,
-            origin,
-            value: c.next("value")?,
-        })
     }
 }
 
@@ -184,9 +166,6 @@ static LIST_ALL: Statement = Statement::new(|| {
 });
 static ATTRIBUTES: Statement = Statement::new(|| {
     select::<Attribute>("FROM request_attributes WHERE request_id = ?1 ORDER BY position")
-});
-static EXTENSIONS: Statement = Statement::new(|| {
-    select::<StoredExtension>("FROM request_extensions WHERE request_id = ?1 ORDER BY position")
 });
 static CERTIFICATE: Statement = Statement::new(|| {
     select::<CertificateRecord>("FROM certificates c WHERE c.request_id = ?1 ORDER BY c.id LIMIT 1")
@@ -276,12 +255,10 @@ pub(crate) fn pending_count(
 
 // ---- Writes (on the writer thread) --------------------------------------------------------
 
-/// Where [`insert_rows`] puts requests, their attributes, extensions and certificates.
+/// Where [`insert_rows`] puts requests, their attributes and certificates.
 const REQUESTS: &str = "requests (id, ca, status, format, raw, requester, profile, subject, \
-    submitted_at, resolved_at, message)";
+    submitted_at, resolved_at, message, extensions)";
 const ATTRIBUTES_OF: &str = "request_attributes (request_id, position, name, value)";
-const EXTENSIONS_OF: &str =
-    "request_extensions (request_id, position, oid, critical, disabled, origin, value)";
 const CERTIFICATES: &str = "certificates \
     (ca, serial, request_id, der, subject, sans, not_before, not_after, shard, spki_sha256)";
 const NEXT_IDS_POSTGRES: &str = "SELECT nextval(pg_get_serial_sequence('requests', 'id')) \
@@ -293,7 +270,11 @@ const UPDATE_REQUEST: &str = "UPDATE requests \
     SET status = ?1, message = ?2, resolved_at = ?3, version = version + 1 \
     WHERE id = ?4 AND ca = ?5 AND version = ?6";
 const DELETE_ATTRIBUTES: &str = "DELETE FROM request_attributes WHERE request_id = ?1";
-const DELETE_EXTENSIONS: &str = "DELETE FROM request_extensions WHERE request_id = ?1";
+/// A request's extensions blob and its first certificate (the one the request view reads):
+/// what re-encoding the blob needs.
+const EXTENSIONS_AND_CERTIFICATE: &str = "SELECT r.extensions, (SELECT c.der FROM certificates c \
+    WHERE c.request_id = r.id ORDER BY c.id LIMIT 1) FROM requests r WHERE r.id = ?1";
+const SET_EXTENSIONS: &str = "UPDATE requests SET extensions = ?1 WHERE id = ?2";
 const INSERT_APPROVAL: &str =
     "INSERT INTO approvals (request_id, approver, at) VALUES (?1, ?2, ?3)";
 const DELETE_APPROVALS: &str = "DELETE FROM approvals WHERE request_id = ?1";
@@ -305,8 +286,8 @@ const KEY_OF_ANOTHER: &str = "SELECT 1 FROM certificates c JOIN requests r ON r.
     WHERE me.id = ?2 AND me.requester IS NOT NULL AND lower(me.requester) = lower(r.requester)) \
     LIMIT 1";
 
-/// New requests, in order: the request rows, then their attributes, extensions,
-/// certificates, events and audit records. Each kind of row is one multi-row INSERT for the
+/// New requests, in order: the request rows (with their extensions blob), then their
+/// attributes, certificates, events and audit records. Each kind of row is one multi-row INSERT for the
 /// whole slice (a batch of concurrent submissions costs a handful of statements, not a
 /// handful per request), under ids taken first ([`new_request_ids`]) so the rows can name
 /// them. The rows and their order are what creating the requests one by one would write.
@@ -315,9 +296,8 @@ pub(crate) fn create_requests(
     reqs: &[&NewRequest],
 ) -> Result<Vec<RequestId>, StoreError> {
     let ids = new_request_ids(conn, reqs.len())?;
-    let mut requests = Vec::with_capacity(reqs.len() * 11);
+    let mut requests = Vec::with_capacity(reqs.len() * 12);
     let mut attributes = Vec::new();
-    let mut extensions = Vec::new();
     let mut certificates = Vec::new();
     let mut events = crate::outbox::EventRows::default();
     for (&id, req) in ids.iter().zip(reqs) {
@@ -337,9 +317,15 @@ pub(crate) fn create_requests(
             Param::Int(submitted_at),
             resolved_at.map_or(Param::Null, Param::Int),
             req.message.param(),
+            Param::Blob(
+                crate::extensions::encode(
+                    &req.extensions,
+                    req.certificate.as_ref().map(|c| c.der.as_slice()),
+                )
+                .into(),
+            ),
         ]);
         attribute_rows(&mut attributes, id, &req.attributes);
-        extension_rows(&mut extensions, id, &req.extensions);
         if let Some(cert) = &req.certificate {
             certificates.push((&req.ca, id, cert));
         }
@@ -350,20 +336,13 @@ pub(crate) fn create_requests(
             events.push(&req.ca, *event, Some(id), at, details);
         }
     }
-    insert_rows(conn, REQUESTS, 11, &requests, "recording requests")?;
+    insert_rows(conn, REQUESTS, 12, &requests, "recording requests")?;
     insert_rows(
         conn,
         ATTRIBUTES_OF,
         4,
         &attributes,
         "recording request attributes",
-    )?;
-    insert_rows(
-        conn,
-        EXTENSIONS_OF,
-        7,
-        &extensions,
-        "recording request extensions",
     )?;
     insert_certificates(conn, &certificates)?;
     events.insert(conn)?;
@@ -449,18 +428,6 @@ pub(crate) fn update_request(conn: &dyn Db, u: &RequestUpdate) -> Result<(), Sto
             "recording request attributes",
         )?;
     }
-    if let Some(extensions) = &u.extensions {
-        exec_id(conn, DELETE_EXTENSIONS, id, "replacing request extensions")?;
-        let mut values = Vec::new();
-        extension_rows(&mut values, id, extensions);
-        insert_rows(
-            conn,
-            EXTENSIONS_OF,
-            7,
-            &values,
-            "recording request extensions",
-        )?;
-    }
     if u.clear_approvals {
         exec_id(conn, DELETE_APPROVALS, id, "clearing approvals")?;
     }
@@ -480,6 +447,9 @@ pub(crate) fn update_request(conn: &dyn Db, u: &RequestUpdate) -> Result<(), Sto
     }
     if let Some(cert) = &u.certificate {
         insert_certificates(conn, &[(&u.ca, id, cert)])?;
+    }
+    if u.extensions.is_some() || u.certificate.is_some() {
+        reencode_extensions(conn, id, u.extensions.as_deref())?;
     }
     crate::outbox::insert_events(conn, &u.ca, Some(id), &u.events)?;
     crate::audit::append_records(conn, &u.audit)?;
@@ -502,23 +472,36 @@ fn attribute_rows<'a>(
     }
 }
 
-/// Appends a request's extension rows to `values` (see [`EXTENSIONS_OF`]).
-fn extension_rows<'a>(
-    values: &mut Vec<Param<'a>>,
-    request_id: i64,
-    extensions: &'a [StoredExtension],
-) {
-    for (position, ext) in extensions.iter().enumerate() {
-        values.extend([
-            Param::Int(request_id),
-            Param::Int(position as i64),
-            ext.oid.param(),
-            ext.critical.param(),
-            ext.disabled.param(),
-            ext.origin.as_str().param(),
-            ext.value.param(),
-        ]);
+/// Writes request `id`'s extensions blob again, against its certificate as it is now:
+/// `extensions` if the update replaces them, else the stored ones (a request issued after
+/// approval keeps its extensions, and their values the certificate now carries are stored
+/// by reference from here on).
+fn reencode_extensions(
+    conn: &dyn Db,
+    id: i64,
+    extensions: Option<&[StoredExtension]>,
+) -> Result<(), StoreError> {
+    const CONTEXT: &str = "reading request extensions";
+    let (blob, certificate): (Vec<u8>, Option<Vec<u8>>) =
+        query_one(conn, EXTENSIONS_AND_CERTIFICATE, &params![id], CONTEXT)?;
+    let stored;
+    let extensions = match extensions {
+        Some(e) => e,
+        None => {
+            stored = crate::extensions::decode(&blob, certificate.as_deref())
+                .map_err(|e| corrupt("requests", id, "extensions", &e.to_string()))?;
+            &stored
+        }
+    };
+    let encoded = crate::extensions::encode(extensions, certificate.as_deref());
+    if encoded != blob {
+        conn.execute(
+            SET_EXTENSIONS,
+            &params![encoded, id],
+            "recording request extensions",
+        )?;
     }
+    Ok(())
 }
 
 fn exec_id(conn: &dyn Db, sql: &str, id: i64, context: &'static str) -> Result<(), StoreError> {

@@ -57,6 +57,7 @@ mod store {
         crl_records,
         view_queries,
         leases,
+        request_extensions,
     );
 }
 

@@ -11,7 +11,7 @@
 //! Stories: [`request_lifecycle`], [`serial_uniqueness`], [`concurrent_requests`],
 //! [`revocation_changes`],
 //! [`outbox_and_cursors`], [`tokens`], [`audit_chain`], [`crl_records`], [`view_queries`],
-//! [`leases`].
+//! [`leases`], [`request_extensions`].
 //!
 //! ACME stories, for a backend that also implements `signet_api::acme::AcmeStore` (they take
 //! a [`FreshAcme`]): [`acme_accounts`], [`acme_eab`], [`acme_orders`], [`acme_authzs`],
@@ -27,6 +27,7 @@ mod acme_orders;
 mod audit;
 mod builders;
 mod crls;
+mod extensions;
 mod leases;
 mod outbox;
 mod requests;
@@ -39,6 +40,7 @@ pub use acme_orders::{acme_authzs, acme_nonces, acme_orders, acme_purge};
 pub use audit::audit_chain;
 pub use builders::{ca, certificate, issued, pending, serial, t, update};
 pub use crls::crl_records;
+pub use extensions::request_extensions;
 pub use leases::leases;
 pub use outbox::outbox_and_cursors;
 pub use requests::{concurrent_requests, request_lifecycle, serial_uniqueness};
@@ -61,7 +63,7 @@ impl FreshStore {
 }
 
 /// Every story, by name, for a backend's test to check it runs them all.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     "request_lifecycle",
     "serial_uniqueness",
     "concurrent_requests",
@@ -72,6 +74,7 @@ pub const ALL: [&str; 10] = [
     "crl_records",
     "view_queries",
     "leases",
+    "request_extensions",
 ];
 
 /// Every ACME story, by name.

@@ -261,6 +261,17 @@ pub fn parse_certificate(input: &[u8]) -> crate::Result<CertificateInfo> {
     })
 }
 
+/// The extensions of one DER certificate, in order, without decoding its names, times or
+/// SANs: what a reader needs that only compares extension values (the store's extension
+/// records kept by reference to the certificate). Refuses what [`parse_certificate`]
+/// refuses in the certificate's shape and its extensions.
+pub fn certificate_extensions(der: &[u8]) -> crate::Result<Vec<Extension>> {
+    match CertificateFields::decode(der)?.extensions {
+        Some(e) => decode_extensions(e, "certificate"),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// The fields of a certificate as slices of its DER, checked for shape but not interpreted:
 /// what [`parse_certificate`] decodes further, and what CMS matches a certificate by
 /// (IssuerAndSerialNumber, RFC 5652 §10.2.4) without caring how its names are spelt.

@@ -117,6 +117,21 @@ pub fn is_dotted_oid(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// The content octets of the OBJECT IDENTIFIER written `dotted` (no tag, no length), or
+/// `None` if `dotted` is not a valid OID: for a compact binary record of OIDs (the store's
+/// extension blob) that must not carry them as text.
+pub fn oid_to_der(dotted: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(dotted.len() / 2 + 1);
+    asn1::oid_from_dotted(dotted, &mut out)?;
+    Some(out)
+}
+
+/// The dotted form of OBJECT IDENTIFIER content octets, or `None` if they are not a valid,
+/// minimally encoded OID. The inverse of [`oid_to_der`].
+pub fn oid_from_der(content: &[u8]) -> Option<String> {
+    asn1::oid_to_string(content)
+}
+
 // Builders. Each returns an `Extension` whose criticality follows RFC 5280 and the CA/B
 // Forum profile: KU critical, BC critical, SAN critical only when the subject is empty,
 // EKU/SKI/AKI non-critical.

@@ -41,8 +41,8 @@ pub mod time;
 
 pub use alg::{KeyAlgorithm, SignatureAlgorithm};
 pub use cert::{
-    CertificateInfo, TbsCertificateParams, assemble_certificate, encode_tbs_certificate,
-    hmac_sha256, parse_certificate, sha256, verify_issued_by,
+    CertificateInfo, TbsCertificateParams, assemble_certificate, certificate_extensions,
+    encode_tbs_certificate, hmac_sha256, parse_certificate, sha256, verify_issued_by,
 };
 pub use csr::{
     CertificationRequest, RequestFormat, assemble_csr, encode_csr_info, parse_csr, parse_request,

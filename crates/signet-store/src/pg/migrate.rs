@@ -4,7 +4,8 @@
 //!
 //! To change the schema, add a script and one entry at the end of [`MIGRATIONS`]. Never edit
 //! a script that has shipped. The PostgreSQL versions count on their own: version 1 is the
-//! whole schema of SQLite versions 1-13, version 2 is SQLite's 14.
+//! whole schema of SQLite versions 1-13, version 2 is SQLite's 14, version 3
+//! SQLite's 15.
 //!
 //! Several nodes may start at once against one database. Each migration's transaction takes
 //! `LOCK TABLE schema_migrations IN EXCLUSIVE MODE` before it reads the version, so one node
@@ -17,12 +18,18 @@ use signet_core::StoreError;
 use super::conn::PgConn;
 use crate::db::{Db, Param, query_value};
 
+/// A step in Rust after a migration's SQL, inside its transaction.
+pub(crate) type Backfill = fn(&dyn Db) -> Result<(), StoreError>;
+
 /// One schema step.
 pub(crate) struct Migration {
     /// Strictly increasing, starting at 1.
     pub(crate) version: u32,
     pub(crate) name: &'static str,
     pub(crate) sql: &'static str,
+    /// Runs after `sql`, in the same transaction, for what SQL alone cannot do (as on
+    /// SQLite, and written once for both: the record modules' `Db`).
+    pub(crate) backfill: Option<Backfill>,
 }
 
 /// Every migration this build knows, oldest first.
@@ -31,11 +38,19 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "schema",
         sql: include_str!("../../migrations/postgres/0001_schema.sql"),
+        backfill: None,
     },
     Migration {
         version: 2,
         name: "web_sessions",
         sql: include_str!("../../migrations/postgres/0002_web_sessions.sql"),
+        backfill: None,
+    },
+    Migration {
+        version: 3,
+        name: "extension_blobs",
+        sql: include_str!("../../migrations/postgres/0003_extension_blobs.sql"),
+        backfill: Some(crate::extensions::convert_extension_rows),
     },
 ];
 
@@ -129,6 +144,9 @@ fn step(conn: &PgConn, latest: u32, now_unix: i64) -> Result<bool, StoreError> {
     conn.batch(m.sql, "applying a migration").map_err(|e| {
         StoreError::Backend(format!("migration {:04}_{} failed: {e}", m.version, m.name))
     })?;
+    if let Some(backfill) = m.backfill {
+        backfill(conn)?;
+    }
     conn.execute(
         "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
         &[

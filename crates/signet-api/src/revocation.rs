@@ -118,6 +118,10 @@ pub trait PublicRevocation: Send + Sync {
     /// Answers an OCSP request (DER): `malformedRequest` for what does not parse,
     /// `unauthorized` for another issuer's certificates.
     fn ocsp<'a>(&'a self, ca: &'a CaName, request: &'a [u8]) -> BoxFuture<'a, OcspReply>;
+    /// A number that changes whenever an OCSP answer of the CA may have changed; a finished
+    /// answer cached while it was `g` may be served again while it is still `g` (and before
+    /// its own refresh time). Read before asking. `None` for an unknown CA.
+    fn ocsp_generation(&self, ca: &CaName) -> Option<u64>;
     /// The CA certificate of one key index of a CA (what the AIA caIssuers URL of that key's
     /// certificates names), if the CA has that key.
     fn key_certificate(&self, ca: &CaName, key: u32) -> Option<Vec<u8>>;

@@ -290,6 +290,7 @@ pub async fn start(
         authn: Arc::clone(&authority) as _,
         admin: Arc::clone(&authority) as _,
         revocation: Arc::clone(&authority) as _,
+        ocsp_http: Default::default(),
         metrics,
         max_body: config.server.max_body_bytes,
         cert_identities,

@@ -1636,6 +1636,36 @@ fn ocsp_answers_good_revoked_and_unknown() {
     let raw = http(server.addr(), "GET", &path.replace("%2F", "/"), &[], b"");
     assert_eq!(raw.status, 200, "{raw}");
     assert_eq!(raw.body, get.body);
+    // The repeated GET is served from finished answers, but never past a revocation: the
+    // same URL right after the change answers `revoked`, and `good` again once released.
+    for (change, status) in [("hold", "revoked"), ("release", "good")] {
+        match change {
+            "hold" => revoke(&server, &mgr, &held.serial, "certificateHold", None),
+            _ => unrevoke(&server, &mgr, &held.serial),
+        }
+        let after = http(server.addr(), "GET", &path, &[], b"");
+        assert_eq!(after.status, 200, "{after}");
+        if change == "hold" {
+            assert_ne!(after.body, get.body, "a new answer after the hold");
+        }
+        fs::write(&file, &after.body).unwrap();
+        let run = run_program(
+            "openssl",
+            &[
+                "ocsp",
+                "-respin",
+                p(&file),
+                "-issuer",
+                p(&ca),
+                "-CAfile",
+                p(&ca),
+                "-no_nonce",
+                "-cert",
+                p(&held.pem),
+            ],
+        );
+        expect_ocsp_status(&run, &held.pem, status);
+    }
 
     // POST: without a nonce cacheable, with a nonce `no-store`.
     let post = post_ocsp(&server, "/ocsp/demo", "application/ocsp-request", &request);

@@ -389,6 +389,10 @@ impl PublicRevocation for Authority {
         Box::pin(Authority::ocsp(self, ca.as_str(), request))
     }
 
+    fn ocsp_generation(&self, ca: &CaName) -> Option<u64> {
+        Authority::ocsp_generation(self, ca.as_str())
+    }
+
     fn key_certificate(&self, ca: &CaName, key: u32) -> Option<Vec<u8>> {
         Authority::key_certificate(self, ca.as_str(), key).ok()
     }

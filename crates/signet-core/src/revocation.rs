@@ -183,6 +183,10 @@ pub(crate) struct Responder {
 pub(crate) struct OcspCache {
     shards: Vec<Mutex<CacheShard>>,
     per_shard: usize,
+    /// Bumped by every invalidation of any serial, after the shard's own epoch: a front end
+    /// caching finished HTTP answers reads it before asking, and trusts an answer only while
+    /// it has not moved ([`Authority::ocsp_generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -215,6 +219,7 @@ impl OcspCache {
         OcspCache {
             shards: (0..CACHE_SHARDS).map(|_| Mutex::default()).collect(),
             per_shard: capacity.div_ceil(CACHE_SHARDS).max(16),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -272,6 +277,7 @@ impl OcspCache {
             shard.map.remove(serial);
             shard.epoch += 1;
         }
+        self.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     fn clear(&self) {
@@ -281,5 +287,11 @@ impl OcspCache {
                 shard.epoch += 1;
             }
         }
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many invalidations there have been (see the field).
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
     }
 }

@@ -41,6 +41,8 @@ pub struct AppState {
     pub admin: Arc<dyn Administer>,
     /// CRLs and OCSP for relying parties.
     pub revocation: Arc<dyn PublicRevocation>,
+    /// Finished OCSP GET answers (see [`crate::revocation_api::OcspHttpCache`]).
+    pub ocsp_http: Arc<crate::revocation_api::OcspHttpCache>,
     pub metrics: Arc<Metrics>,
     /// The largest request body accepted, in bytes.
     pub max_body: usize,

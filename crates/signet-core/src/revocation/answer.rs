@@ -201,6 +201,13 @@ impl Authority {
         })
     }
 
+    /// A number that changes whenever an OCSP answer of this CA may have changed (a
+    /// revocation change, the cluster sync, a new responder): a finished HTTP answer cached
+    /// while it was `g` stays right while it is still `g`. Read it before asking.
+    pub fn ocsp_generation(&self, ca: &str) -> Option<u64> {
+        Some(self.resolve(ca).ok()?.ocsp_cache.generation())
+    }
+
     /// The delegated OCSP responder certificate of a CA, if it has one.
     pub fn responder_certificate(&self, ca: &str) -> Option<Vec<u8>> {
         let state = self.resolve(ca).ok()?;

@@ -504,6 +504,30 @@ fn ocsp_with(server: &Server, issuer: &Path, path: &str, cert: &Path, extra: &[&
 }
 
 /// The response verified and names `cert` with `status` (good, revoked, unknown).
+/// An OCSP response fetched by hand (`body`), checked by `openssl ocsp -respin` against the
+/// CA: it verifies and names `cert` with `status`.
+fn expect_ocsp_body(server: &Server, body: &[u8], cert: &Path, status: &str) -> String {
+    let ca = server.ca_cert_path();
+    let file = unique(&server.work, "response", "der");
+    fs::write(&file, body).expect("writing the response");
+    let run = run_program(
+        "openssl",
+        &[
+            "ocsp",
+            "-respin",
+            p(&file),
+            "-issuer",
+            p(&ca),
+            "-CAfile",
+            p(&ca),
+            "-no_nonce",
+            "-cert",
+            p(cert),
+        ],
+    );
+    expect_ocsp_status(&run, cert, status)
+}
+
 fn expect_ocsp_status(run: &Run, cert: &Path, status: &str) -> String {
     let out = both(run);
     assert!(
@@ -1610,24 +1634,7 @@ fn ocsp_answers_good_revoked_and_unknown() {
     assert_eq!(expires - last_modified, 7200, "{:?}", get.headers);
     let etag = get.header("etag").expect("ETag").to_string();
     assert!(etag.len() > 2, "{etag}");
-    let file = server.work_file("get-response.der");
-    fs::write(&file, &get.body).unwrap();
-    let run = run_program(
-        "openssl",
-        &[
-            "ocsp",
-            "-respin",
-            p(&file),
-            "-issuer",
-            p(&ca),
-            "-CAfile",
-            p(&ca),
-            "-no_nonce",
-            "-cert",
-            p(&held.pem),
-        ],
-    );
-    expect_ocsp_status(&run, &held.pem, "good");
+    expect_ocsp_body(&server, &get.body, &held.pem, "good");
     // The same request again is the cached response, byte for byte; so is the request
     // with its base64 '/' left unescaped (as many clients send it).
     let again = http(server.addr(), "GET", &path, &[], b"");
@@ -1648,23 +1655,7 @@ fn ocsp_answers_good_revoked_and_unknown() {
         if change == "hold" {
             assert_ne!(after.body, get.body, "a new answer after the hold");
         }
-        fs::write(&file, &after.body).unwrap();
-        let run = run_program(
-            "openssl",
-            &[
-                "ocsp",
-                "-respin",
-                p(&file),
-                "-issuer",
-                p(&ca),
-                "-CAfile",
-                p(&ca),
-                "-no_nonce",
-                "-cert",
-                p(&held.pem),
-            ],
-        );
-        expect_ocsp_status(&run, &held.pem, status);
+        expect_ocsp_body(&server, &after.body, &held.pem, status);
     }
 
     // POST: without a nonce cacheable, with a nonce `no-store`.

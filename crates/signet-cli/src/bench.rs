@@ -382,11 +382,17 @@ async fn post(
 async fn requester_token(base: &str, data: &std::path::Path) -> Result<String> {
     let admin = std::fs::read_to_string(data.join("admin.token")).context("reading admin.token")?;
     let client = signet_client::RemoteEnroll::new(base)?.with_token(Some(admin));
+    // Token names are unique among live tokens: a name per run lets `--data DIR` be reused.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let name = format!("bench-{stamp}-{}", std::process::id());
     let created: serde_json::Value = client
         .json(
             hyper::Method::POST,
             "/api/v1/tokens",
-            Some(serde_json::json!({ "roles": ["requester"], "name": "bench" })),
+            Some(serde_json::json!({ "roles": ["requester"], "name": name })),
         )
         .await?;
     created["token"]

@@ -177,20 +177,9 @@ async fn ocsp_get(
     State(state): State<AppState>,
     Path((ca, request)): Path<(String, String)>,
 ) -> Response {
-    // RFC 5019 §5: the DER request, base64-encoded, then URL-encoded, as the last path
-    // segment(s) ('/' is a base64 character).
-    let decoded = percent_decode(&request)
-        .and_then(|b64| {
-            use base64ct::Encoding;
-            base64ct::Base64::decode_vec(b64.trim()).ok()
-        })
-        .filter(|der| der.len() <= MAX_OCSP_REQUEST);
-    let Some(der) = decoded else {
-        return ocsp_response(&OcspReply::malformed(), true);
-    };
     // A repeated GET is answered from the finished responses while the CA's OCSP answers
     // have not changed (its generation, read before asking) and the answer is not due for
-    // its refresh: no decoding, parsing or header formatting.
+    // its refresh: before any decoding, parsing or header formatting.
     let ca_name = state.directory.ca_name(&ca);
     let generation = ca_name
         .as_ref()
@@ -202,6 +191,17 @@ async fn ocsp_get(
         state.metrics.ocsp_response();
         return hit.response();
     }
+    // RFC 5019 §5: the DER request, base64-encoded, then URL-encoded, as the last path
+    // segment(s) ('/' is a base64 character).
+    let decoded = percent_decode(&request)
+        .and_then(|b64| {
+            use base64ct::Encoding;
+            base64ct::Base64::decode_vec(b64.trim()).ok()
+        })
+        .filter(|der| der.len() <= MAX_OCSP_REQUEST);
+    let Some(der) = decoded else {
+        return ocsp_response(&OcspReply::malformed(), true);
+    };
     let reply = ocsp_answer(&state, &ca, &der).await;
     state.metrics.ocsp_response();
     match Finished::of(&reply) {

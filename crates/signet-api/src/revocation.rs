@@ -61,6 +61,10 @@ pub struct OcspReply {
     /// For `Cache-Control`/`Expires`: set on cacheable successful responses.
     pub this_update: Option<SystemTime>,
     pub next_update: Option<SystemTime>,
+    /// A cacheable answer whose every status is one the CA knows (good or revoked), which
+    /// changes only with a revocation change. An `unknown` may turn into `good` without one
+    /// (a certificate imported later), so answer caches keep only settled answers.
+    pub settled: bool,
 }
 
 impl OcspReply {
@@ -80,6 +84,7 @@ impl OcspReply {
             der: ocsp::error_response(status).into(),
             this_update: None,
             next_update: None,
+            settled: false,
         }
     }
 }

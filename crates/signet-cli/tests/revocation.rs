@@ -1676,6 +1676,15 @@ fn ocsp_answers_good_revoked_and_unknown() {
     assert_eq!(post.status, 200, "{post}");
     assert_eq!(post.header("cache-control"), Some("no-store"), "{post}");
     assert!(post.header("etag").is_none(), "{post}");
+
+    // An `unknown` answer is never kept as finished: once the certificate is imported, the
+    // same URL answers `good` at once.
+    let path = ocsp_get_path(&server, &ocsp_request(&server, &never, false));
+    let before = http(server.addr(), "GET", &path, &[], b"");
+    expect_ocsp_body(&server, &before.body, &never, "unknown");
+    import(&server, &server.admin_token(), &never);
+    let after = http(server.addr(), "GET", &path, &[], b"");
+    expect_ocsp_body(&server, &after.body, &never, "good");
 }
 
 /// With `ocsp_signer = "ca"` the CA key signs: the response carries no certificate, its

@@ -207,7 +207,10 @@ async fn ocsp_get(
     match Finished::of(&reply) {
         Some(finished) => {
             let finished = Arc::new(finished);
-            if let (Some((c, r)), Some(g)) = (key, generation) {
+            // `unknown` may become `good` without a revocation change (an import): never kept.
+            if reply.settled
+                && let (Some((c, r)), Some(g)) = (key, generation)
+            {
                 state.ocsp_http.insert(c, r, g, Arc::clone(&finished));
             }
             finished.response()
@@ -279,7 +282,7 @@ pub struct OcspHttpCache {
 type FinishedShard = std::collections::HashMap<String, (signet_api::CaName, u64, Arc<Finished>)>;
 
 /// Entries per shard of [`OcspHttpCache`] (16 shards).
-pub const MAX_FINISHED_PER_SHARD: usize = 4096;
+pub const MAX_FINISHED_PER_SHARD: usize = 1024;
 
 /// The longest request path kept (a CertID's GET path is about 100 characters).
 const MAX_CACHED_PATH: usize = 512;

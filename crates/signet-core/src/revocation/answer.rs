@@ -57,6 +57,8 @@ impl Authority {
                     der: Arc::clone(&hit.der),
                     this_update: Some(hit.this_update),
                     next_update: Some(hit.next_update),
+                    // Only answers with known statuses are cached.
+                    settled: true,
                 };
             }
             epoch = e;
@@ -86,6 +88,7 @@ impl Authority {
                     der,
                     this_update: cacheable.then_some(this_update),
                     next_update: cacheable.then_some(next_update),
+                    settled: cacheable && statuses_known,
                 }
             }
             Err(e) => {

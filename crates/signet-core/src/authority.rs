@@ -64,6 +64,7 @@ mod keys;
 mod submit;
 
 pub(crate) use keys::KeyState;
+use keys::duplicate_index;
 pub use keys::{CrlScope, Renewal, RetiredKey, SHARDS_PER_KEY};
 
 pub(crate) use issue::{Prepared, decide};
@@ -515,87 +516,6 @@ impl Authority {
         Ok(self.resolve(ca)?.runtime.chain.clone())
     }
 
-    /// The CA certificate of one key of a CA (AD CS key index), current or retired: what
-    /// the AIA caIssuers URL of that key's certificates names.
-    pub fn key_certificate(&self, ca: &str, key: u32) -> Result<Vec<u8>, EnrollError> {
-        let state = self.resolve(ca)?;
-        state
-            .key(key)
-            .map(|k| k.certificate.clone())
-            .ok_or_else(|| {
-                EnrollError::NotFound(format!("CA {} has no key {key}", state.runtime.info.name))
-            })
-    }
-
-    /// SCEP GetNextCACert (RFC 8894 §3.5.2): after a renewal with a new key, the CA's
-    /// current chain and `extra` (the front end's own certificates, e.g. its RA's) in a CMS
-    /// SignedData signed by the previous key, which clients that enrolled before the renewal
-    /// trust and can verify it with. `None` when the CA has no earlier key whose certificate
-    /// is still valid.
-    pub async fn next_ca_certificates(
-        &self,
-        ca: &str,
-        extra: &[Vec<u8>],
-    ) -> Result<Option<Vec<u8>>, EnrollError> {
-        let state = Arc::clone(self.resolve(ca)?);
-        let now = self.clock.now();
-        let Some(previous) = state
-            .keys
-            .iter()
-            .filter(|k| k.index < state.runtime.renewal.key_index && now <= k.not_after)
-            .max_by_key(|k| k.index)
-            .map(|k| k.index)
-        else {
-            return Ok(None);
-        };
-        let mut certificates = state.runtime.chain.clone();
-        certificates.extend_from_slice(extra);
-        let job_state = Arc::clone(&state);
-        let der = self
-            .pool
-            .run(move || {
-                let key = job_state
-                    .key(previous)
-                    .ok_or_else(|| signet_x509::Error::Invalid {
-                        what: "GetNextCACert",
-                        reason: "the previous key is gone".into(),
-                    })?;
-                let algorithm = key.signer.algorithm();
-                let digest = match algorithm {
-                    signet_x509::SignatureAlgorithm::Ed25519
-                    | signet_x509::SignatureAlgorithm::MlDsa65 => {
-                        signet_x509::cms::DigestAlg::Sha512
-                    }
-                    _ => signet_x509::cms::DigestAlg::Sha256,
-                };
-                signet_x509::cms::sign(
-                    &[],
-                    digest,
-                    &algorithm.algorithm_identifier_der(),
-                    &key.certificate,
-                    &[],
-                    &certificates,
-                    |tbs| {
-                        key.signer
-                            .sign(tbs)
-                            .map_err(|e| signet_x509::Error::Invalid {
-                                what: "GetNextCACert signature",
-                                reason: e.to_string(),
-                            })
-                    },
-                )
-            })
-            .await
-            .map_err(|e| internal("worker pool", &e))?
-            .map_err(|e| internal("signing GetNextCACert", &e))?;
-        Ok(Some(der))
-    }
-
-    /// The cross certificates of a CA (a root renewed with a new key), DER.
-    pub fn cross_certificates(&self, ca: &str) -> Result<Vec<Vec<u8>>, EnrollError> {
-        Ok(self.resolve(ca)?.runtime.renewal.cross_certificates.clone())
-    }
-
     /// Whether a certificate one of these CAs issued (found by its issuer name) is revoked,
     /// for TLS client authentication: a revoked or held client certificate authenticates
     /// nobody. Certificates of other issuers are not known here (`false`).
@@ -661,25 +581,7 @@ impl Authority {
     }
 }
 
-/// A key index two of a CA's keys share, if any.
-fn duplicate_index(keys: &[KeyState]) -> Option<u32> {
-    keys.iter()
-        .enumerate()
-        .find(|(i, k)| keys[..*i].iter().any(|o| o.index == k.index))
-        .map(|(_, k)| k.index)
-}
-
 impl CaState {
-    /// The CA's key with this index, current or retired.
-    pub(crate) fn key(&self, index: u32) -> Option<&KeyState> {
-        self.keys.iter().find(|k| k.index == index)
-    }
-
-    /// Whether the CRLs of a key are still published: the current key's always, a retired
-    /// key's while its CA certificate is valid (what it issued cannot outlive it).
-    pub(crate) fn publishes_for(&self, key: u32, now: SystemTime) -> bool {
-        key == self.runtime.renewal.key_index || self.key(key).is_some_and(|k| now <= k.not_after)
-    }
     /// A started exit module and the mask it asked for.
     pub(crate) fn started_exit(&self, exit: &str) -> Option<(Arc<dyn Exit>, EventMask)> {
         self.exits

@@ -86,12 +86,16 @@ enum BenchKind {
     Crl(crate::bench_revocation::CrlBenchArgs),
     /// OCSP responses/s over HTTP, answered from the response cache.
     Ocsp(crate::bench_revocation::OcspBenchArgs),
+    /// Adds N issued certificates straight into a stopped store, to measure start, the
+    /// console and CRLs at scale (`scripts/bench-scale.sh`).
+    Fill(crate::bench_revocation::FillArgs),
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
     match args.kind {
         Some(BenchKind::Crl(a)) => return crate::bench_revocation::crl(a).await,
         Some(BenchKind::Ocsp(a)) => return crate::bench_revocation::ocsp(a).await,
+        Some(BenchKind::Fill(a)) => return crate::bench_revocation::fill(a),
         None => {}
     }
     let algorithm =

@@ -40,6 +40,20 @@ pub struct CrlBenchArgs {
 }
 
 #[derive(Args)]
+pub struct FillArgs {
+    /// Issued certificates to add (with their requests; see `signet_store::bench_fill`).
+    #[arg(long, default_value_t = 10_000_000)]
+    certificates: u64,
+    /// Data directory: an existing installation's (stopped), or a new one made with
+    /// `signet init --dev` and CA `demo`.
+    #[arg(long)]
+    data: PathBuf,
+    /// The CA whose certificates they are.
+    #[arg(long, default_value = "demo")]
+    ca: String,
+}
+
+#[derive(Args)]
 pub struct OcspBenchArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 64)]
@@ -73,6 +87,34 @@ fn init_dev(data: &std::path::Path, ca_key: &str) -> Result<()> {
         existing: false,
         rsa_pss: false,
     })
+}
+
+/// `signet bench fill`: bulk rows into a stopped store (SQLite only).
+pub fn fill(args: FillArgs) -> Result<()> {
+    if !args.data.join("signet.toml").exists() {
+        init_dev(&args.data, "p256")?;
+    }
+    let db = args.data.join("signet.db");
+    if !db.exists() {
+        bail!(
+            "{} has no signet.db: bench fill writes to the embedded SQLite store only",
+            args.data.display()
+        );
+    }
+    eprintln!(
+        "inserting {} issued certificates of {}...",
+        args.certificates, args.ca
+    );
+    let t = Instant::now();
+    signet_store::bench_fill::fill_issued(&db, &args.ca, args.certificates)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "signet bench fill: {} certificates in {:.1} s; {} bytes in signet.db",
+        args.certificates,
+        t.elapsed().as_secs_f64(),
+        std::fs::metadata(&db).map_or(0, |m| m.len()),
+    );
+    Ok(())
 }
 
 pub async fn crl(args: CrlBenchArgs) -> Result<()> {

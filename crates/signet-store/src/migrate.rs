@@ -116,6 +116,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0015_extension_blobs.sql"),
         backfill: Some(|conn| crate::extensions::convert_extension_rows(conn)),
     },
+    Migration {
+        version: 16,
+        name: "ca_counts",
+        sql: include_str!("../migrations/sqlite/0016_ca_counts.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.
@@ -236,12 +242,62 @@ mod tests {
                 assert_eq!(version, expected, "migration {name} is out of order");
                 assert!(!sql.trim().is_empty());
                 // The runner owns the transaction; a script must not end it early.
-                let ends_transaction = sql.lines().any(|l| {
-                    let l = l.trim_start().to_ascii_uppercase();
-                    l.starts_with("BEGIN") || l.starts_with("COMMIT") || l.starts_with("END")
-                });
-                assert!(!ends_transaction, "migration {name} manages a transaction");
+                assert!(
+                    !manages_transaction(sql),
+                    "migration {name} manages a transaction"
+                );
             }
         }
+    }
+
+    /// Whether a script begins or ends a transaction itself: a line starting BEGIN, COMMIT
+    /// or END outside a trigger's BEGIN ... END body (SQLite) and a `$$`-quoted function body
+    /// (PostgreSQL), where those words are the body's own.
+    fn manages_transaction(sql: &str) -> bool {
+        let (mut quoted, mut trigger_header, mut trigger_body) = (false, false, false);
+        for line in sql.lines() {
+            let l = line.trim().to_ascii_uppercase();
+            if line.matches("$$").count() % 2 == 1 {
+                quoted = !quoted;
+                continue;
+            }
+            if quoted || l.starts_with("--") {
+                continue;
+            }
+            if trigger_body {
+                trigger_body = !l.starts_with("END");
+                continue;
+            }
+            if l.starts_with("CREATE TRIGGER") {
+                trigger_header = true;
+            }
+            if trigger_header {
+                if l.ends_with("BEGIN") {
+                    (trigger_header, trigger_body) = (false, true);
+                } else if l.ends_with(';') {
+                    trigger_header = false;
+                }
+                continue;
+            }
+            if l.starts_with("BEGIN") || l.starts_with("COMMIT") || l.starts_with("END") {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn transaction_control_is_told_from_trigger_and_function_bodies() {
+        assert!(manages_transaction("CREATE TABLE t (a);\nCOMMIT;"));
+        assert!(manages_transaction("BEGIN;\nCREATE TABLE t (a);"));
+        assert!(manages_transaction(
+            "CREATE TRIGGER x AFTER INSERT ON t BEGIN\n  SELECT 1;\nEND;\nEND;"
+        ));
+        assert!(!manages_transaction(
+            "CREATE TRIGGER x AFTER INSERT ON t\nWHEN NEW.a\nBEGIN\n  SELECT 1;\nEND;"
+        ));
+        assert!(!manages_transaction(
+            "CREATE FUNCTION f() RETURNS trigger AS $$\nBEGIN\n  RETURN NULL;\nEND;\n$$ LANGUAGE plpgsql;"
+        ));
     }
 }

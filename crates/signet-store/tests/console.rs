@@ -188,3 +188,62 @@ async fn requests_can_be_listed_newest_first() {
         [ids[2], ids[1]]
     );
 }
+
+/// A store from before the running counts (schema 15) gets them from its rows when it opens:
+/// the same figures before and after, and counting goes on from there.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_counts_migration_counts_the_rows_already_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signet.db");
+    let today = DAY0 + 10 * DAY;
+    let now = today + 3600;
+    let query = || StatisticsQuery {
+        ca: CaName::new("demo").unwrap(),
+        now: t(now),
+        chart_from: t(today - 6 * DAY),
+        expiring_within: Duration::from_secs(30 * DAY),
+        expiring_list: 10,
+    };
+    let before = {
+        let store = SqlStore::open(&path).unwrap();
+        for (n, status, at) in [
+            (1, RequestStatus::Issued, today + 600),
+            (2, RequestStatus::Issued, today - 2 * DAY),
+            (3, RequestStatus::Pending, today),
+            (4, RequestStatus::Failed, today),
+        ] {
+            store
+                .create_request(request("demo", n, status, at, now + u64::from(n) * DAY))
+                .await
+                .unwrap();
+        }
+        store.ca_statistics(query()).await.unwrap()
+    };
+    {
+        // Back to schema 15: no counts table, no triggers, the chart's index.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE ca_counts;
+             DROP TRIGGER requests_counted; DROP TRIGGER requests_recounted;
+             DROP TRIGGER requests_uncounted; DROP TRIGGER certificates_counted;
+             DROP TRIGGER certificates_recounted; DROP TRIGGER certificates_uncounted;
+             DROP INDEX requests_ca;
+             CREATE INDEX requests_ca_issued_at ON requests (ca, resolved_at)
+                 WHERE status IN ('issued', 'revoked');
+             DELETE FROM schema_migrations WHERE version = 16;",
+        )
+        .unwrap();
+    }
+    let store = SqlStore::open(&path).unwrap();
+    let after = store.ca_statistics(query()).await.unwrap();
+    assert_eq!(format!("{before:?}"), format!("{after:?}"));
+    assert_eq!(after.expiring, 2);
+    store
+        .create_request(request("demo", 5, RequestStatus::Issued, today, now + DAY))
+        .await
+        .unwrap();
+    let more = store.ca_statistics(query()).await.unwrap();
+    assert_eq!(more.expiring, 3);
+    let issued: Vec<u64> = more.issued_per_day.iter().map(|(_, n)| *n).collect();
+    assert_eq!(issued, [0, 0, 0, 0, 1, 0, 2]);
+}

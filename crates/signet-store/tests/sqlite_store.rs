@@ -373,10 +373,10 @@ async fn writes_survive_close_and_reopen_and_migrations_run_once() {
     }
     let conn = raw(dir.path());
     // One row per migration, each applied once.
-    assert_eq!(count(&conn, "SELECT count(*) FROM schema_migrations"), 15);
+    assert_eq!(count(&conn, "SELECT count(*) FROM schema_migrations"), 16);
     assert_eq!(
         count(&conn, "SELECT max(version) FROM schema_migrations"),
-        15
+        16
     );
     assert_eq!(count(&conn, "SELECT count(*) FROM requests"), 1);
 

@@ -58,6 +58,7 @@ mod store {
         view_queries,
         leases,
         request_extensions,
+        dashboard_counts,
     );
 }
 

@@ -11,7 +11,7 @@
 //! Stories: [`request_lifecycle`], [`serial_uniqueness`], [`concurrent_requests`],
 //! [`revocation_changes`],
 //! [`outbox_and_cursors`], [`tokens`], [`audit_chain`], [`crl_records`], [`view_queries`],
-//! [`leases`], [`request_extensions`].
+//! [`leases`], [`request_extensions`], [`dashboard_counts`].
 //!
 //! ACME stories, for a backend that also implements `signet_api::acme::AcmeStore` (they take
 //! a [`FreshAcme`]): [`acme_accounts`], [`acme_eab`], [`acme_orders`], [`acme_authzs`],
@@ -26,6 +26,7 @@ mod acme;
 mod acme_orders;
 mod audit;
 mod builders;
+mod counts;
 mod crls;
 mod extensions;
 mod leases;
@@ -39,6 +40,7 @@ pub use acme::{FreshAcme, acme_accounts, acme_audit, acme_ca_scoping, acme_eab};
 pub use acme_orders::{acme_authzs, acme_nonces, acme_orders, acme_purge};
 pub use audit::audit_chain;
 pub use builders::{ca, certificate, issued, pending, serial, t, update};
+pub use counts::dashboard_counts;
 pub use crls::crl_records;
 pub use extensions::request_extensions;
 pub use leases::leases;
@@ -63,7 +65,7 @@ impl FreshStore {
 }
 
 /// Every story, by name, for a backend's test to check it runs them all.
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 12] = [
     "request_lifecycle",
     "serial_uniqueness",
     "concurrent_requests",
@@ -75,6 +77,7 @@ pub const ALL: [&str; 11] = [
     "view_queries",
     "leases",
     "request_extensions",
+    "dashboard_counts",
 ];
 
 /// Every ACME story, by name.

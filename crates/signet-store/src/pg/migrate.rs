@@ -52,6 +52,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0003_extension_blobs.sql"),
         backfill: Some(crate::extensions::convert_extension_rows),
     },
+    Migration {
+        version: 4,
+        name: "ca_counts",
+        sql: include_str!("../../migrations/postgres/0004_ca_counts.sql"),
+        backfill: None,
+    },
 ];
 
 /// The schema version this build writes.

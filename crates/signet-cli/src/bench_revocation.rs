@@ -31,7 +31,9 @@ pub struct CrlBenchArgs {
     /// The CA's key type.
     #[arg(long, default_value = "p256")]
     ca_key: String,
-    /// Data directory (default: a fresh temporary one, removed afterwards).
+    /// Data directory (default: a fresh temporary one, removed afterwards). One a previous
+    /// run filled is published from again, without inserting: that run's peak memory is the
+    /// publication's own.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Also write the CRL here (DER), e.g. for `openssl crl -inform DER -CAfile ...`.
@@ -119,21 +121,24 @@ pub fn fill(args: FillArgs) -> Result<()> {
 
 pub async fn crl(args: CrlBenchArgs) -> Result<()> {
     let data = args.data.clone().unwrap_or_else(|| temp_data("crl"));
+    // A directory a previous run filled is published from as it is, so this process's peak
+    // memory is the publication's alone, not the bulk insert's.
     if data.join("signet.toml").exists() {
-        bail!("{} already holds a CA: give a fresh --data", data.display());
-    }
-    init_dev(&data, &args.ca_key)?;
-    // The bench publishes by itself: no scheduled deltas in between.
-    let toml = data.join("signet.toml");
-    let text =
-        std::fs::read_to_string(&toml)?.replace("delta_period = \"1h\"", "delta_period = \"0s\"");
-    std::fs::write(&toml, text)?;
+        eprintln!("publishing from the CA already in {}", data.display());
+    } else {
+        init_dev(&data, &args.ca_key)?;
+        // The bench publishes by itself: no scheduled deltas in between.
+        let toml = data.join("signet.toml");
+        let text = std::fs::read_to_string(&toml)?
+            .replace("delta_period = \"1h\"", "delta_period = \"0s\"");
+        std::fs::write(&toml, text)?;
 
-    eprintln!("inserting {} revoked certificates...", args.entries);
-    let t = Instant::now();
-    signet_store::bench_fill::fill_revoked(&data.join("signet.db"), "demo", args.entries, 1)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    eprintln!("  done in {:.1} s", t.elapsed().as_secs_f64());
+        eprintln!("inserting {} revoked certificates...", args.entries);
+        let t = Instant::now();
+        signet_store::bench_fill::fill_revoked(&data.join("signet.db"), "demo", args.entries, 1)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        eprintln!("  done in {:.1} s", t.elapsed().as_secs_f64());
+    }
 
     let loaded = crate::serve::load(&data, None)?;
     let authority = loaded.authority;

@@ -15,6 +15,7 @@ use signet_core::{Authority, CaInfo, CaName, CaRuntime, Signer, Store, SystemClo
 use signet_keys::{SoftwareKey, SystemRandom};
 use signet_server::listener::{Connections, Limits};
 use signet_server::metrics::MetricsAccess;
+use signet_server::revocation_api::OcspFront;
 use signet_server::{AppState, Metrics};
 use signet_store::SqlStore;
 use signet_x509::KeyAlgorithm;
@@ -284,7 +285,7 @@ pub async fn start(
     let scep = scep::build(&config, &authority, &store, &metrics, data, passphrase).await?;
     let est = est::build(&config, &authority, &metrics, &cert_identities)?;
     let cmp = cmp::build(&config, &authority, &metrics, data, passphrase).await?;
-    let app = signet_server::router(AppState {
+    let state = AppState {
         enroll: Arc::clone(&authority) as _,
         directory: Arc::clone(&authority) as _,
         authn: Arc::clone(&authority) as _,
@@ -301,7 +302,8 @@ pub async fn start(
             MetricsToml::Off => MetricsAccess::Off,
         },
         health,
-    });
+    };
+    let app = signet_server::router(state.clone());
     // ACME is its own crate on the same front-end API; the server does not know it.
     let app = match &acme {
         Some(acme) => app.merge(signet_acme::server::router(Arc::clone(acme))),
@@ -350,10 +352,13 @@ pub async fn start(
                 Some(tls_config),
                 // EST is served over TLS only (RFC 7030 §3.3): its routes exist on this
                 // listener alone.
-                match &est {
-                    Some(est) => app.clone().merge(signet_est::router(Arc::clone(est))),
-                    None => app.clone(),
-                },
+                OcspFront::new(
+                    match &est {
+                        Some(est) => app.clone().merge(signet_est::router(Arc::clone(est))),
+                        None => app.clone(),
+                    },
+                    &state,
+                ),
                 Arc::clone(&connections),
                 async move {
                     let _ = tls_stop_rx.await;
@@ -364,6 +369,9 @@ pub async fn start(
         }
         None => (None, None),
     };
+    // Repeated OCSP GETs are answered from finished answers ahead of the router (on the TLS
+    // listener too, above).
+    let app = OcspFront::new(app, &state);
     let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let task_authority = Arc::clone(&authority);
     let task = tokio::spawn(async move {

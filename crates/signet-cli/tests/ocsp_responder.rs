@@ -1,11 +1,13 @@
 //! The OCSP responder against the real binary and `openssl ocsp` (issue 14): CertIDs hashed
 //! with SHA-384 and SHA-512 are answered in kind, also after a SHA-1 answer for the same
 //! certificate was cached; and the delegated responder certificate survives restarts instead
-//! of a new one being issued at every start; a revoked one is replaced at once.
+//! of a new one being issued at every start; a revoked one is replaced at once. A repeated
+//! RFC 5019 GET answered ahead of the router (issue 21) is the route's answer byte for byte,
+//! and a revocation reaches it at once.
 //!
 //! # Layout
 //! - Helpers: [`issue`], [`revoke`], [`ocsp`], [`expect_status`], [`responder_requests`],
-//!   [`responder_pem`].
+//!   [`responder_pem`], [`get_path`], [`expect_body`], [`cache_hits`], [`comparable`].
 //! - The tests.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -107,6 +109,160 @@ fn responder_requests(server: &Server, manager: &str) -> Vec<serde_json::Value> 
         .filter(|i| i["format"] == "ocsp-responder")
         .cloned()
         .collect()
+}
+
+/// The RFC 5019 §5 GET path for `cert` (a nonce-free request by `openssl ocsp -reqout`,
+/// base64 by openssl, then URL-encoded).
+fn get_path(server: &Server, cert: &Path) -> String {
+    let ca = server.ca_cert_path();
+    let request = unique(&server.work, "ocsp-request", "der");
+    run_program(
+        "openssl",
+        &[
+            "ocsp",
+            "-issuer",
+            p(&ca),
+            "-cert",
+            p(cert),
+            "-no_nonce",
+            "-reqout",
+            p(&request),
+        ],
+    )
+    .expect_code(0);
+    let run = run_program("openssl", &["base64", "-A", "-in", p(&request)]);
+    run.expect_code(0);
+    let encoded = run
+        .stdout
+        .trim()
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
+    format!("/ocsp/{}/{encoded}", server.ca)
+}
+
+/// An OCSP response fetched by hand, checked by `openssl ocsp -respin` against the CA: it
+/// verifies and names `cert` with `status`.
+fn expect_body(server: &Server, body: &[u8], cert: &Path, status: &str) {
+    let ca = server.ca_cert_path();
+    let file = unique(&server.work, "response", "der");
+    fs::write(&file, body).unwrap();
+    let run = run_program(
+        "openssl",
+        &[
+            "ocsp",
+            "-respin",
+            p(&file),
+            "-issuer",
+            p(&ca),
+            "-CAfile",
+            p(&ca),
+            "-no_nonce",
+            "-cert",
+            p(cert),
+        ],
+    );
+    expect_status(&run, cert, status);
+}
+
+/// OCSP GETs answered from the finished answers so far.
+fn cache_hits(server: &Server) -> f64 {
+    server
+        .metric("signet_ocsp_cache_hits_total")
+        .expect("signet_ocsp_cache_hits_total")
+}
+
+/// The headers of an answer as sent, in order, but Date and with Cache-Control's max-age
+/// taken out (it counts down between two answers), and that max-age.
+fn comparable(r: &Response) -> (Vec<(String, String)>, u64) {
+    let mut max_age = None;
+    let headers = r
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("date"))
+        .map(|(k, v)| {
+            if !k.eq_ignore_ascii_case("cache-control") {
+                return (k.to_ascii_lowercase(), v.clone());
+            }
+            let directives: Vec<&str> = v.split(", ").collect();
+            let blanked = directives
+                .iter()
+                .map(|d| match d.strip_prefix("max-age=") {
+                    Some(n) => {
+                        max_age = Some(n.parse::<u64>().expect("max-age is a number"));
+                        "max-age=N"
+                    }
+                    None => d,
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            (k.to_ascii_lowercase(), blanked)
+        })
+        .collect();
+    (
+        headers,
+        max_age.unwrap_or_else(|| panic!("no max-age: {r}")),
+    )
+}
+
+/// The first GET of a URL goes through the route, which keeps its settled answer; the same
+/// GET again is answered ahead of the router (the cache-hit counter moves) with the same
+/// status, headers (but Date; max-age may have counted down a second) and body. A
+/// revocation is seen at once at the same URL: the next GET is the route's again, `revoked`
+/// for openssl, and the one after it the front's, identical to it.
+#[test]
+fn repeated_gets_are_answered_ahead_of_the_router_as_the_route_answers_them() {
+    let server = Server::start(&[]);
+    let mgr = server.create_token(&["manager"], "mgr");
+    let leaf = issue(&server, "front.test");
+    let path = get_path(&server, &leaf.pem);
+    let get = || http(server.addr(), "GET", &path, &[], b"");
+
+    let mut answers = Vec::new();
+    for (step, status) in [("before", "good"), ("after the revocation", "revoked")] {
+        if status == "revoked" {
+            revoke(&server, &mgr, &leaf.serial, "keyCompromise");
+        }
+        let hits = cache_hits(&server);
+        let cold = get();
+        assert_eq!(
+            cache_hits(&server),
+            hits,
+            "{step}: the first GET is the route's"
+        );
+        let warm = get();
+        assert_eq!(
+            cache_hits(&server),
+            hits + 1.0,
+            "{step}: the second GET is answered ahead of the router"
+        );
+        for r in [&cold, &warm] {
+            assert_eq!(r.status, 200, "{step}: {r}");
+            assert_eq!(r.content_type, "application/ocsp-response", "{r}");
+            expect_body(&server, &r.body, &leaf.pem, status);
+        }
+        let ((cold_headers, cold_age), (warm_headers, warm_age)) =
+            (comparable(&cold), comparable(&warm));
+        assert_eq!(cold_headers, warm_headers, "{step}: the same headers");
+        assert!(
+            warm_age <= cold_age && cold_age - warm_age <= 1,
+            "{step}: max-age {cold_age} then {warm_age}"
+        );
+        assert_eq!(cold.body, warm.body, "{step}: the same body");
+        let names: Vec<&str> = cold_headers.iter().map(|(k, _)| k.as_str()).collect();
+        for name in [
+            "content-type",
+            "cache-control",
+            "last-modified",
+            "expires",
+            "etag",
+            "content-length",
+        ] {
+            assert!(names.contains(&name), "{step}: no {name}: {cold_headers:?}");
+        }
+        answers.push(cold.body);
+    }
+    assert_ne!(answers[0], answers[1], "a new answer after the revocation");
 }
 
 #[test]

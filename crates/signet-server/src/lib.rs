@@ -25,7 +25,8 @@
 //! - [`metrics`]: `Metrics`, rendered as Prometheus text on `/metrics`.
 //! - [`routes`]: `Routes`, the REST routes and the table of what they serve (the OpenAPI
 //!   test checks `openapi.json` against it).
-//! - [`revocation_api`]: `/crl/...`, `/ocsp/{ca}` and the CRL administration routes.
+//! - [`revocation_api`]: `/crl/...`, `/ocsp/{ca}` and the CRL administration routes; the
+//!   finished OCSP GET answers and `OcspFront`, which serves them ahead of the router.
 //! - [`web`]: the enrollment pages and the administration console (HTML, sessions, CSRF,
 //!   and the console's own concepts: who may open it, chart days, session randomness).
 //! - [`wire`]: the JSON bodies, re-exported from signet-client (one definition for the

@@ -29,7 +29,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, Response, StatusCode, header};
@@ -276,6 +275,32 @@ impl Connections {
     }
 }
 
+/// What a listener serves: an [`axum::Router`], or a service in front of one
+/// ([`crate::revocation_api::OcspFront`]).
+pub trait App:
+    tower_service::Service<
+        Request<Body>,
+        Response = Response<Body>,
+        Error = std::convert::Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> App for S where
+    S: tower_service::Service<
+            Request<Body>,
+            Response = Response<Body>,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// Accepts connections on `listener` until `shutdown` resolves, serving `app` on each (over
 /// TLS when `tls` is given). After `shutdown`: stop accepting, let open connections finish
 /// their request for at most `drain`, then close the rest and return.
@@ -285,7 +310,7 @@ impl Connections {
 pub async fn serve(
     listener: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
-    app: Router,
+    app: impl App,
     connections: Arc<Connections>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain: Duration,
@@ -402,7 +427,7 @@ async fn connection(
     stream: TcpStream,
     remote: SocketAddr,
     acceptor: Option<TlsAcceptor>,
-    app: Router,
+    app: impl App,
     limits: Limits,
     slot: Slot,
     admission: Admission,
@@ -464,7 +489,7 @@ async fn connection(
 async fn http<S>(
     io: S,
     info: ConnectionInfo,
-    app: Router,
+    app: impl App,
     limits: Limits,
     admission: Admission,
     mut stop: watch::Receiver<bool>,

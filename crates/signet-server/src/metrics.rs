@@ -117,6 +117,7 @@ pub struct Metrics {
     deliveries: AtomicU64,
     delivery_failures: AtomicU64,
     ocsp_responses: AtomicU64,
+    ocsp_cache_hits: AtomicU64,
     /// Per (CA, exit module): delivered, failed, parked, lag.
     exits: Mutex<BTreeMap<(String, String), [u64; 4]>>,
     /// The listeners' connection slots, once serving.
@@ -193,6 +194,12 @@ impl Metrics {
     /// Counts one OCSP response sent.
     pub fn ocsp_response(&self) {
         self.ocsp_responses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one OCSP GET answered from the finished answers
+    /// ([`crate::revocation_api::OcspHttpCache`]); it is also an OCSP response sent.
+    pub fn ocsp_cache_hit(&self) {
+        self.ocsp_cache_hits.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn render(&self) -> String {
@@ -292,6 +299,15 @@ impl Metrics {
             out,
             "signet_ocsp_responses_total {}",
             self.ocsp_responses.load(Ordering::Relaxed)
+        );
+        out.push_str(
+            "# HELP signet_ocsp_cache_hits_total OCSP GETs answered from finished answers.\n",
+        );
+        out.push_str("# TYPE signet_ocsp_cache_hits_total counter\n");
+        let _ = writeln!(
+            out,
+            "signet_ocsp_cache_hits_total {}",
+            self.ocsp_cache_hits.load(Ordering::Relaxed)
         );
         if let Some(c) = self.connections.get() {
             out.push_str(

@@ -5,14 +5,15 @@
 //! URLs (see `signet_api::revocation`): `/crl/{ca}.crl` (the main CRL, partition 0),
 //! `/crl/{ca}/delta.crl`, `/crl/{ca}/{n}.crl` and `/crl/{ca}/{n}-delta.crl` (partitions);
 //! `POST /ocsp/{ca}` with `application/ocsp-request`, and `GET /ocsp/{ca}/{base64}`
-//! (RFC 5019 §5).
+//! (RFC 5019 §5). A repeated GET is answered from finished answers (`ocsp_cache`), by
+//! [`OcspFront`] ahead of the router in `signet serve`.
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use signet_api::revocation::{OcspReply, PublishedCrl, PublishedSummary};
@@ -23,6 +24,13 @@ use crate::extract::CaPath;
 use crate::problem::Problem;
 use crate::routes::Routes;
 use crate::wire::rfc3339;
+
+// Layout: this file holds the routes; `ocsp_cache` the finished GET answers and the front
+// that serves them ahead of the router.
+mod ocsp_cache;
+
+use ocsp_cache::Finished;
+pub use ocsp_cache::{FrontFuture, MAX_FINISHED_PER_SHARD, OcspFront, OcspHttpCache};
 
 /// OCSP requests are small (a CertID is under 100 octets); anything larger is refused.
 pub const MAX_OCSP_REQUEST: usize = 8 * 1024;
@@ -175,22 +183,24 @@ async fn ocsp_post(
 
 async fn ocsp_get(
     State(state): State<AppState>,
+    uri: Uri,
     Path((ca, request)): Path<(String, String)>,
 ) -> Response {
-    // A repeated GET is answered from the finished responses while the CA's OCSP answers
-    // have not changed (its generation, read before asking) and the answer is not due for
-    // its refresh: before any decoding, parsing or header formatting.
+    // Finished answers are looked up by the path as received, before any decoding. In
+    // `signet serve` the `OcspFront` has already looked (a miss brought us here); this serves
+    // a router used without it.
+    let path = uri.path();
+    if let Some(hit) = state.ocsp_http.answer(&*state.revocation, path) {
+        state.metrics.ocsp_response();
+        state.metrics.ocsp_cache_hit();
+        return hit;
+    }
+    // The generation is read before asking: a change while the engine answers leaves the
+    // kept answer stale at once.
     let ca_name = state.directory.ca_name(&ca);
     let generation = ca_name
         .as_ref()
         .and_then(|c| state.revocation.ocsp_generation(c));
-    let key = ca_name.as_ref().map(|c| (c, request.as_str()));
-    if let (Some((c, r)), Some(g)) = (key, generation)
-        && let Some(hit) = state.ocsp_http.get(c, r, g)
-    {
-        state.metrics.ocsp_response();
-        return hit.response();
-    }
     // RFC 5019 §5: the DER request, base64-encoded, then URL-encoded, as the last path
     // segment(s) ('/' is a base64 character).
     let decoded = percent_decode(&request)
@@ -204,123 +214,20 @@ async fn ocsp_get(
     };
     let reply = ocsp_answer(&state, &ca, &der).await;
     state.metrics.ocsp_response();
-    match Finished::of(&reply) {
-        Some(finished) => {
-            let finished = Arc::new(finished);
-            // `unknown` may become `good` without a revocation change (an import): never kept.
-            if reply.settled
-                && let (Some((c, r)), Some(g)) = (key, generation)
-            {
-                state.ocsp_http.insert(c, r, g, Arc::clone(&finished));
-            }
-            finished.response()
-        }
-        None => ocsp_response(&reply, false),
+    let Some(finished) = Finished::of(&reply) else {
+        return ocsp_response(&reply, false);
+    };
+    let finished = Arc::new(finished);
+    let cache_control = finished.cache_control();
+    // `unknown` may become `good` without a revocation change (an import): never kept.
+    if reply.settled
+        && let (Some(c), Some(g)) = (&ca_name, generation)
+    {
+        state
+            .ocsp_http
+            .insert(path, c, g, Arc::clone(&finished), cache_control.clone());
     }
-}
-
-/// An OCSP answer as sent, with the headers that do not change while it is served.
-pub(crate) struct Finished {
-    body: Bytes,
-    last_modified: HeaderValue,
-    expires: HeaderValue,
-    etag: HeaderValue,
-    next_update: SystemTime,
-    /// When the engine signs it afresh: half its validity (as its own cache does).
-    refresh_at: SystemTime,
-}
-
-impl Finished {
-    /// A cacheable (single, nonce-free) answer: `None` for others and for errors.
-    fn of(reply: &OcspReply) -> Option<Finished> {
-        let (this_update, next_update) = (reply.this_update?, reply.next_update?);
-        let value = |s: &str| HeaderValue::from_str(s).ok();
-        let digest = signet_x509::sha256(&reply.der);
-        Some(Finished {
-            body: Bytes::copy_from_slice(&reply.der),
-            last_modified: value(&httpdate::fmt_http_date(this_update))?,
-            expires: value(&httpdate::fmt_http_date(next_update))?,
-            etag: value(&format!("\"{}\"", hex_prefix(&digest)))?,
-            next_update,
-            refresh_at: this_update
-                + next_update.duration_since(this_update).unwrap_or_default() / 2,
-        })
-    }
-
-    fn response(&self) -> Response {
-        let mut resp = self.body.clone().into_response();
-        let h = resp.headers_mut();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/ocsp-response"),
-        );
-        let max_age = remaining(self.next_update);
-        set(
-            h,
-            header::CACHE_CONTROL,
-            &format!("public, max-age={max_age}, no-transform, must-revalidate"),
-        );
-        h.insert(header::LAST_MODIFIED, self.last_modified.clone());
-        h.insert(header::EXPIRES, self.expires.clone());
-        h.insert(header::ETAG, self.etag.clone());
-        resp
-    }
-}
-
-/// Finished OCSP GET answers by CA and request path (RFC 5019 §5), for the repeated GETs
-/// relying parties and CDNs send. An entry is served only while the CA's OCSP generation
-/// is the one read before it was asked (any revocation change, cluster sync or new
-/// responder moves it, so a revoked certificate is never answered `good` from here) and
-/// before its refresh time; each shard holds at most [`MAX_FINISHED_PER_SHARD`] and starts
-/// over when full.
-#[derive(Default)]
-pub struct OcspHttpCache {
-    shards: [std::sync::Mutex<FinishedShard>; 16],
-}
-
-/// By request path: the CA, the generation it was asked at, and the answer.
-type FinishedShard = std::collections::HashMap<String, (signet_api::CaName, u64, Arc<Finished>)>;
-
-/// Entries per shard of [`OcspHttpCache`] (16 shards).
-pub const MAX_FINISHED_PER_SHARD: usize = 1024;
-
-/// The longest request path kept (a CertID's GET path is about 100 characters).
-const MAX_CACHED_PATH: usize = 512;
-
-impl OcspHttpCache {
-    /// The shard of a path: its last bytes (the serial's, in a CertID) spread the lock.
-    fn shard(&self, request: &str) -> &std::sync::Mutex<FinishedShard> {
-        let tail = &request.as_bytes()[request.len().saturating_sub(8)..];
-        let i = tail.iter().fold(0usize, |a, &b| {
-            a.wrapping_mul(31).wrapping_add(usize::from(b))
-        });
-        &self.shards[i % self.shards.len()]
-    }
-
-    fn get(
-        &self,
-        ca: &signet_api::CaName,
-        request: &str,
-        generation: u64,
-    ) -> Option<Arc<Finished>> {
-        let shard = self.shard(request).lock().ok()?;
-        let (c, g, finished) = shard.get(request)?;
-        (c == ca && *g == generation && SystemTime::now() < finished.refresh_at)
-            .then(|| Arc::clone(finished))
-    }
-
-    fn insert(&self, ca: &signet_api::CaName, request: &str, generation: u64, f: Arc<Finished>) {
-        if request.len() > MAX_CACHED_PATH {
-            return;
-        }
-        let Ok(mut shard) = self.shard(request).lock() else {
-            return;
-        };
-        if shard.len() >= MAX_FINISHED_PER_SHARD {
-            shard.clear();
-        }
-        shard.insert(request.to_owned(), (ca.clone(), generation, f));
-    }
+    finished.response(&cache_control)
 }
 
 /// `Cache-Control` follows the response's nextUpdate (RFC 5019 §6.2): shared caches may keep

@@ -770,13 +770,16 @@ pub async fn run(
         passphrase.as_ref().map(|p| p.as_slice()),
     )
     .await?;
-    // Scripts and tests read this line to find the port.
-    println!("signet: listening on http://{}", running.addr);
-    if let Some(addr) = running.tls_addr {
-        println!("signet: listening on https://{addr}");
-    }
+    // Scripts and tests read this line to find the port. A standard output that cannot be
+    // written (a full log disk, a closed pipe) must not stop the CA: `println!` would panic.
     use std::io::Write;
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "signet: listening on http://{}", running.addr);
+    if let Some(addr) = running.tls_addr {
+        let _ = writeln!(out, "signet: listening on https://{addr}");
+    }
+    let _ = out.flush();
+    drop(out);
     stop.wait().await;
     running.stop().await
 }

@@ -116,6 +116,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0015_extension_blobs.sql"),
         backfill: Some(|conn| crate::extensions::convert_extension_rows(conn)),
     },
+    // 16 is taken by a change on another branch.
+    Migration {
+        version: 17,
+        name: "by_reference",
+        sql: include_str!("../migrations/sqlite/0017_by_reference.sql"),
+        backfill: Some(|conn| crate::delta::convert_requests(conn)),
+    },
 ];
 
 /// The schema version this build writes.

@@ -52,6 +52,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0003_extension_blobs.sql"),
         backfill: Some(crate::extensions::convert_extension_rows),
     },
+    // 4 is taken by a change on another branch.
+    Migration {
+        version: 5,
+        name: "by_reference",
+        sql: include_str!("../../migrations/postgres/0005_by_reference.sql"),
+        backfill: Some(crate::delta::convert_requests),
+    },
 ];
 
 /// The schema version this build writes.

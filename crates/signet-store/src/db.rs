@@ -337,7 +337,7 @@ pub(crate) fn has_table(conn: &dyn Db, name: &str) -> Result<bool, StoreError> {
 }
 
 /// A row's first columns as a Rust value: the first column ([`FromValue`]), or the first
-/// two as a pair.
+/// two (three) as a pair (triple).
 pub(crate) trait Leading: Sized {
     fn read(row: &dyn Row) -> Result<Self, ValueError>;
 }
@@ -353,6 +353,16 @@ impl<A: FromValue, B: FromValue> Leading for (A, B) {
         Ok((
             row.value(0).and_then(A::from_value)?,
             row.value(1).and_then(B::from_value)?,
+        ))
+    }
+}
+
+impl<A: FromValue, B: FromValue, C: FromValue> Leading for (A, B, C) {
+    fn read(row: &dyn Row) -> Result<(A, B, C), ValueError> {
+        Ok((
+            row.value(0).and_then(A::from_value)?,
+            row.value(1).and_then(B::from_value)?,
+            row.value(2).and_then(C::from_value)?,
         ))
     }
 }

@@ -32,6 +32,7 @@ use signet_core::{ExtensionOrigin, StoreError, StoredExtension};
 
 use crate::codec::corrupt;
 use crate::db::{Db, query_value, query_values};
+use crate::leb128::{self, Leb128Error};
 use crate::params;
 use crate::row::{Columns, FromRow, Key, query_all};
 
@@ -309,44 +310,17 @@ fn origin_from_byte(b: u8) -> Option<ExtensionOrigin> {
 /// Appends `bytes` with its length in front (LEB128). Lengths never reach 2^32: a request's
 /// extensions come from a CSR of at most 16 KiB, a profile, or an officer's edit.
 fn push_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    let mut n = bytes.len();
-    loop {
-        let low = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(low);
-            break;
-        }
-        out.push(low | 0x80);
-    }
+    leb128::push(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
 /// Splits a length-prefixed byte string off the front of `input`.
 fn take_bytes(input: &[u8], index: usize) -> Result<(&[u8], &[u8]), ExtensionsError> {
-    let mut len: u64 = 0;
-    let mut used = 0;
-    loop {
-        let &b = input.get(used).ok_or(ExtensionsError::Truncated(index))?;
-        used += 1;
-        len |= u64::from(b & 0x7f) << (7 * (used - 1));
-        if b & 0x80 == 0 {
-            // A final 0x00 after the first byte would be a longer spelling of a shorter
-            // length.
-            if b == 0 && used > 1 {
-                return Err(ExtensionsError::Length(index));
-            }
-            break;
-        }
-        if used == 5 {
-            return Err(ExtensionsError::Length(index));
-        }
-    }
-    let len = usize::try_from(len)
-        .ok()
-        .filter(|&l| l <= u32::MAX as usize)
-        .ok_or(ExtensionsError::Length(index))?;
-    let rest = &input[used..];
+    let (len, rest) = leb128::take(input).map_err(|e| match e {
+        Leb128Error::Truncated => ExtensionsError::Truncated(index),
+        Leb128Error::Invalid => ExtensionsError::Length(index),
+    })?;
+    let len = usize::try_from(len).map_err(|_| ExtensionsError::Length(index))?;
     if rest.len() < len {
         return Err(ExtensionsError::Truncated(index));
     }

@@ -20,7 +20,10 @@
 //! - times are INTEGER unix seconds (UTC, rounded down): `datetime(submitted_at, 'unixepoch')`;
 //! - serial numbers are TEXT, 40 lowercase hex digits, unique per CA;
 //! - events are their AD CS `EXITEVENT_*` bit values; statuses and extension origins are their
-//!   lowercase names; flags are 0/1; a certificate's SANs are a JSON array of strings.
+//!   lowercase names; flags are 0/1; a certificate's SANs are a JSON array of strings;
+//! - what a request's certificate carries is stored once: `requests.raw` with `raw_form` 1 is
+//!   a delta against that certificate (`delta`), `outbox.details` with `details_form` 1 is
+//!   the `{"serial":...}` of that certificate (read them through Signet, not `sqlite3`).
 //!
 //! # Layout
 //! - [`SqlStore`] (this file): opening (pragmas, migrations), starting the threads, and the
@@ -45,6 +48,8 @@
 //! - `checkpoint`: WAL checkpoints, kept out of the writer's commits.
 //! - `snapshot`: a consistent copy of the live SQLite file (`signet backup`) and the
 //!   integrity check of a restored one.
+//! - `delta` (a request stored against its certificate) and `leb128` (the lengths of the
+//!   compact encodings).
 //! - `codec`: column conventions (times, sequence numbers) and SQLite error mapping.
 //! - `bench_fill` (cargo feature `bench`, for `signet bench crl` only): bulk rows written
 //!   directly into the file.
@@ -62,9 +67,11 @@ mod checkpoint;
 mod codec;
 pub mod copy;
 mod db;
+mod delta;
 mod exits;
 mod extensions;
 mod leases;
+mod leb128;
 mod migrate;
 mod outbox;
 mod pg;

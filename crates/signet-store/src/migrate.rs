@@ -122,6 +122,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0016_ca_counts.sql"),
         backfill: None,
     },
+    Migration {
+        version: 17,
+        name: "by_reference",
+        sql: include_str!("../migrations/sqlite/0017_by_reference.sql"),
+        backfill: Some(|conn| crate::delta::convert_requests(conn)),
+    },
 ];
 
 /// The schema version this build writes.

@@ -1,9 +1,14 @@
 //! The event outbox and the exit modules' cursors: events are appended on the writer thread
 //! inside the transaction of the change that raised them, and read in order by delivery.
+//!
+//! An event whose details are exactly `{"serial":"HEX"}` with the serial number of its
+//! request's first certificate (every issuance event) stores them by reference
+//! (`details_form` 1, `details` empty; SQLite migration 0017, PostgreSQL 0005): reading puts
+//! them together again from that certificate, in SQL ([`OutboxEvent`]'s columns).
 
 use std::time::SystemTime;
 
-use signet_core::{CaName, Event, NewEvent, OutboxEvent, RequestId, StoreError};
+use signet_core::{CaName, Event, NewEvent, OutboxEvent, RequestId, SerialNumber, StoreError};
 
 use crate::codec::{corrupt, seq_to_sql, to_unix};
 use crate::db::{Db, Param, ToParam, insert_rows, query_value};
@@ -18,7 +23,9 @@ pub(crate) struct AckExit {
 }
 
 impl FromRow for OutboxEvent {
-    const COLUMNS: &'static str = "seq, ca, event, request_id, at, details";
+    const COLUMNS: &'static str = "seq, ca, event, request_id, at, \
+        CASE WHEN details_form = 0 THEN details ELSE (SELECT '{\"serial\":\"' || c.serial || '\"}' \
+        FROM certificates c WHERE c.request_id = outbox.request_id ORDER BY c.id LIMIT 1) END";
     const TABLE: &'static str = "outbox";
 
     fn from_row(c: &mut Columns<'_, '_>) -> Result<OutboxEvent, StoreError> {
@@ -41,7 +48,11 @@ static OUTBOX_AFTER: Statement = Statement::new(|| {
 const HEAD: &str = "SELECT seq FROM outbox WHERE ca = ?1 ORDER BY seq DESC LIMIT 1";
 const EXIT_CURSOR: &str = "SELECT seq FROM exit_cursors WHERE ca = ?1 AND exit = ?2";
 /// Where [`insert_rows`] puts events (see [`EventRows`]).
-const EVENTS: &str = "outbox (ca, event, request_id, at, details)";
+const EVENTS: &str = "outbox (ca, event, request_id, at, details, details_form)";
+/// `outbox.details_form`: the details as given.
+const DETAILS_AS_GIVEN: i64 = 0;
+/// `outbox.details_form`: `{"serial":"HEX"}` of the request's first certificate.
+const DETAILS_SERIAL_OF_REQUEST: i64 = 1;
 const UPSERT_CURSOR: &str = "INSERT INTO exit_cursors (ca, exit, seq, updated_at) \
     VALUES (?1, ?2, ?3, ?4) \
     ON CONFLICT (ca, exit) DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at \
@@ -102,6 +113,7 @@ pub(crate) fn append_events(conn: &dyn Db, events: &[NewEvent]) -> Result<(), St
             e.request_id.map(RequestId::get),
             to_unix(e.at)?,
             &e.details,
+            None,
         );
     }
     rows.insert(conn)
@@ -120,7 +132,7 @@ pub(crate) fn insert_events(
     let at = to_unix(SystemTime::now())?;
     let mut rows = EventRows::default();
     for (event, details) in events {
-        rows.push(ca, *event, request_id, at, details);
+        rows.push(ca, *event, request_id, at, details, None);
     }
     rows.insert(conn)
 }
@@ -131,6 +143,8 @@ pub(crate) struct EventRows<'a>(Vec<Param<'a>>);
 
 impl<'a> EventRows<'a> {
     /// An event of `ca` about `request_id` (if any), dated `at` (unix seconds).
+    /// `first_serial` is the serial number of the request's first certificate, when the
+    /// caller knows it: details that only name it are then stored by reference.
     pub(crate) fn push(
         &mut self,
         ca: &'a CaName,
@@ -138,19 +152,37 @@ impl<'a> EventRows<'a> {
         request_id: Option<i64>,
         at: i64,
         details: &'a str,
+        first_serial: Option<&SerialNumber>,
     ) {
+        let by_reference =
+            request_id.is_some() && first_serial.is_some_and(|serial| names_only(details, serial));
+        let (details, form) = if by_reference {
+            (Param::Text("".into()), DETAILS_SERIAL_OF_REQUEST)
+        } else {
+            (details.param(), DETAILS_AS_GIVEN)
+        };
         self.0.extend([
             ca.as_str().param(),
             Param::Int(i64::from(event.bit())),
             request_id.map_or(Param::Null, Param::Int),
             Param::Int(at),
-            details.param(),
+            details,
+            Param::Int(form),
         ]);
     }
 
     pub(crate) fn insert(self, conn: &dyn Db) -> Result<(), StoreError> {
-        insert_rows(conn, EVENTS, 5, &self.0, "recording events")
+        insert_rows(conn, EVENTS, 6, &self.0, "recording events")
     }
+}
+
+/// Whether `details` are exactly `{"serial":"HEX"}` for `serial` (what reading them by
+/// reference gives back).
+fn names_only(details: &str, serial: &SerialNumber) -> bool {
+    details
+        .strip_prefix(r#"{"serial":""#)
+        .and_then(|rest| rest.strip_suffix(r#""}"#))
+        .is_some_and(|hex| hex == serial.to_hex())
 }
 
 /// Moves the cursor forward (never back). Acknowledging past the CA's newest event is refused:

@@ -1,6 +1,7 @@
 //! Requests: the rows of `requests` with their attributes, extensions (one blob column, see
 //! [`crate::extensions`]), approvals and certificate; read on the reader threads, written on
-//! the writer thread (`writer::Op`).
+//! the writer thread (`writer::Op`). A request with a certificate stores what it received
+//! as a delta against that certificate ([`crate::delta`]).
 
 use signet_core::{
     Approval, CaName, CertificateRecord, NewCertificate, NewRequest, ProfileName, RequestId,
@@ -21,7 +22,10 @@ pub(crate) struct RequestRow {
     ca: CaName,
     status: RequestStatus,
     format: String,
+    /// As received (`raw_form` 0), or a delta against the certificate (1), decoded by
+    /// [`RequestRow::into_record`].
     raw: Vec<u8>,
+    raw_form: i64,
     requester: Option<String>,
     profile: Option<ProfileName>,
     subject: String,
@@ -36,7 +40,7 @@ pub(crate) struct RequestRow {
 impl FromRow for RequestRow {
     const COLUMNS: &'static str = "r.id, r.ca, r.status, r.format, r.raw, r.requester, \
         r.profile, r.subject, r.submitted_at, r.resolved_at, r.message, r.version, \
-        r.extensions";
+        r.extensions, r.raw_form";
     const TABLE: &'static str = "requests";
 
     fn from_row(c: &mut Columns<'_, '_>) -> Result<RequestRow, StoreError> {
@@ -66,6 +70,7 @@ impl FromRow for RequestRow {
             message: c.next("message")?,
             version: c.unsigned("version")?,
             extensions: c.next("extensions")?,
+            raw_form: c.next("raw_form")?,
         })
     }
 }
@@ -81,6 +86,21 @@ impl RequestRow {
             certificate.as_ref().map(|c| c.der.as_slice()),
         )
         .map_err(|e| corrupt("requests", id, "extensions", &e.to_string()))?;
+        let raw = match self.raw_form {
+            RAW_AS_RECEIVED => self.raw,
+            RAW_DELTA => {
+                crate::delta::decode(&self.raw, certificate.as_ref().map(|c| c.der.as_slice()))
+                    .map_err(|e| corrupt("requests", id, "raw", &e.to_string()))?
+            }
+            other => {
+                return Err(corrupt(
+                    "requests",
+                    id,
+                    "raw_form",
+                    &format!("unknown form {other}"),
+                ));
+            }
+        };
         Ok(RequestRecord {
             id: self.id,
             ca: self.ca,
@@ -88,7 +108,7 @@ impl RequestRow {
             profile: self.profile,
             requester: self.requester,
             format: self.format,
-            raw: self.raw,
+            raw,
             subject: self.subject,
             submitted_at: self.submitted_at,
             resolved_at: self.resolved_at,
@@ -253,11 +273,16 @@ pub(crate) fn pending_count(
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
+/// `requests.raw_form`: the request as received.
+const RAW_AS_RECEIVED: i64 = 0;
+/// `requests.raw_form`: a delta against the request's first certificate ([`crate::delta`]).
+const RAW_DELTA: i64 = 1;
+
 // ---- Writes (on the writer thread) --------------------------------------------------------
 
 /// Where [`insert_rows`] puts requests, their attributes and certificates.
 const REQUESTS: &str = "requests (id, ca, status, format, raw, requester, profile, subject, \
-    submitted_at, resolved_at, message, extensions)";
+    submitted_at, resolved_at, message, extensions, raw_form)";
 const ATTRIBUTES_OF: &str = "request_attributes (request_id, position, name, value)";
 const CERTIFICATES: &str = "certificates \
     (ca, serial, request_id, der, subject, sans, not_before, not_after, shard, spki_sha256)";
@@ -275,6 +300,8 @@ const DELETE_ATTRIBUTES: &str = "DELETE FROM request_attributes WHERE request_id
 const EXTENSIONS_AND_CERTIFICATE: &str = "SELECT r.extensions, (SELECT c.der FROM certificates c \
     WHERE c.request_id = r.id ORDER BY c.id LIMIT 1) FROM requests r WHERE r.id = ?1";
 const SET_EXTENSIONS: &str = "UPDATE requests SET extensions = ?1 WHERE id = ?2";
+const RAW: &str = "SELECT raw_form, raw FROM requests WHERE id = ?1";
+const SET_RAW_DELTA: &str = "UPDATE requests SET raw = ?1, raw_form = 1 WHERE id = ?2";
 const INSERT_APPROVAL: &str =
     "INSERT INTO approvals (request_id, approver, at) VALUES (?1, ?2, ?3)";
 const DELETE_APPROVALS: &str = "DELETE FROM approvals WHERE request_id = ?1";
@@ -296,19 +323,24 @@ pub(crate) fn create_requests(
     reqs: &[&NewRequest],
 ) -> Result<Vec<RequestId>, StoreError> {
     let ids = new_request_ids(conn, reqs.len())?;
-    let mut requests = Vec::with_capacity(reqs.len() * 12);
+    let mut requests = Vec::with_capacity(reqs.len() * 13);
     let mut attributes = Vec::new();
     let mut certificates = Vec::new();
     let mut events = crate::outbox::EventRows::default();
     for (&id, req) in ids.iter().zip(reqs) {
         let submitted_at = to_unix(req.submitted_at)?;
         let resolved_at = req.resolved_at.map(to_unix).transpose()?;
+        let certificate = req.certificate.as_ref().map(|c| c.der.as_slice());
+        let (raw, raw_form) = match certificate.and_then(|der| raw_delta(&req.raw, der)) {
+            Some(delta) => (Param::Blob(delta.into()), RAW_DELTA),
+            None => (req.raw.param(), RAW_AS_RECEIVED),
+        };
         requests.extend([
             Param::Int(id),
             req.ca.as_str().param(),
             req.status.as_str().param(),
             req.format.param(),
-            req.raw.param(),
+            raw,
             req.requester.param(),
             req.profile
                 .as_ref()
@@ -317,13 +349,8 @@ pub(crate) fn create_requests(
             Param::Int(submitted_at),
             resolved_at.map_or(Param::Null, Param::Int),
             req.message.param(),
-            Param::Blob(
-                crate::extensions::encode(
-                    &req.extensions,
-                    req.certificate.as_ref().map(|c| c.der.as_slice()),
-                )
-                .into(),
-            ),
+            Param::Blob(crate::extensions::encode(&req.extensions, certificate).into()),
+            Param::Int(raw_form),
         ]);
         attribute_rows(&mut attributes, id, &req.attributes);
         if let Some(cert) = &req.certificate {
@@ -333,10 +360,11 @@ pub(crate) fn create_requests(
         // is still pending).
         let at = resolved_at.unwrap_or(submitted_at);
         for (event, details) in &req.events {
-            events.push(&req.ca, *event, Some(id), at, details);
+            let first_serial = req.certificate.as_ref().map(|c| &c.serial);
+            events.push(&req.ca, *event, Some(id), at, details, first_serial);
         }
     }
-    insert_rows(conn, REQUESTS, 12, &requests, "recording requests")?;
+    insert_rows(conn, REQUESTS, 13, &requests, "recording requests")?;
     insert_rows(
         conn,
         ATTRIBUTES_OF,
@@ -451,6 +479,9 @@ pub(crate) fn update_request(conn: &dyn Db, u: &RequestUpdate) -> Result<(), Sto
     if u.extensions.is_some() || u.certificate.is_some() {
         reencode_extensions(conn, id, u.extensions.as_deref())?;
     }
+    if u.certificate.is_some() {
+        store_raw_as_delta(conn, id)?;
+    }
     crate::outbox::insert_events(conn, &u.ca, Some(id), &u.events)?;
     crate::audit::append_records(conn, &u.audit)?;
     Ok(())
@@ -502,6 +533,28 @@ fn reencode_extensions(
         )?;
     }
     Ok(())
+}
+
+/// Stores request `id` as received as a delta against its first certificate, if it is not
+/// already and the delta is shorter (a request issued after approval).
+fn store_raw_as_delta(conn: &dyn Db, id: i64) -> Result<(), StoreError> {
+    const CONTEXT: &str = "storing a request against its certificate";
+    let (form, raw): (i64, Vec<u8>) = query_one(conn, RAW, &params![id], CONTEXT)?;
+    if form != RAW_AS_RECEIVED {
+        return Ok(());
+    }
+    let (_, certificate): (Vec<u8>, Option<Vec<u8>>) =
+        query_one(conn, EXTENSIONS_AND_CERTIFICATE, &params![id], CONTEXT)?;
+    if let Some(delta) = certificate.and_then(|der| raw_delta(&raw, &der)) {
+        conn.execute(SET_RAW_DELTA, &params![delta, id], CONTEXT)?;
+    }
+    Ok(())
+}
+
+/// `raw` as a delta against `certificate`, when that is shorter and reads back byte for byte.
+pub(crate) fn raw_delta(raw: &[u8], certificate: &[u8]) -> Option<Vec<u8>> {
+    crate::delta::encode(raw, certificate)
+        .filter(|delta| crate::delta::decode(delta, Some(certificate)).as_deref() == Ok(raw))
 }
 
 fn exec_id(conn: &dyn Db, sql: &str, id: i64, context: &'static str) -> Result<(), StoreError> {

@@ -58,6 +58,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/postgres/0004_ca_counts.sql"),
         backfill: None,
     },
+    Migration {
+        version: 5,
+        name: "by_reference",
+        sql: include_str!("../../migrations/postgres/0005_by_reference.sql"),
+        backfill: Some(crate::delta::convert_requests),
+    },
 ];
 
 /// The schema version this build writes.

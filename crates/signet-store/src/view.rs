@@ -204,12 +204,12 @@ impl FromRow for ExpiringCertificate {
 
 // The dashboard's counts are running counts kept by triggers (migration 0016): a few rows
 // per CA, whatever the store's size.
-const STATUS_COUNTS: &str = "SELECT kind, n FROM ca_counts WHERE ca = ?1 AND bucket = 0 \
-    AND kind IN ('pending', 'issued', 'denied', 'failed', 'revoked')";
+const STATUS_COUNTS: &str = "SELECT kind, CAST(sum(n) AS BIGINT) FROM ca_counts \
+    WHERE ca = ?1 AND kind IN ('pending', 'issued', 'denied', 'failed', 'revoked') GROUP BY kind";
 // Issued per day by the time the CA issued them (the request's resolved_at), not notBefore,
 // which profiles backdate (or a policy may postdate). Revoked requests were issued too.
-const ISSUED_PER_DAY: &str =
-    "SELECT bucket, n FROM ca_counts WHERE ca = ?1 AND kind = 'issued-day' AND bucket >= ?2";
+const ISSUED_PER_DAY: &str = "SELECT bucket, CAST(sum(n) AS BIGINT) FROM ca_counts \
+    WHERE ca = ?1 AND kind IN ('issued', 'revoked') AND bucket >= ?2 GROUP BY bucket";
 // Certificates not revoked whose validity ends in whole hours [?2, ?3).
 const VALID_UNTIL_HOURS: &str = "SELECT CAST(coalesce(sum(n), 0) AS BIGINT) FROM ca_counts \
     WHERE ca = ?1 AND kind = 'valid-hour' AND bucket >= ?2 AND bucket < ?3";

@@ -18,11 +18,8 @@ CREATE TABLE ca_counts (
 );
 
 INSERT INTO ca_counts (ca, kind, bucket, n)
-    SELECT ca, status, 0, count(*) FROM requests GROUP BY ca, status;
-INSERT INTO ca_counts (ca, kind, bucket, n)
-    SELECT ca, 'issued-day', resolved_at - resolved_at % 86400, count(*) FROM requests
-    WHERE status IN ('issued', 'revoked') AND resolved_at IS NOT NULL
-    GROUP BY ca, resolved_at - resolved_at % 86400;
+    SELECT ca, status, coalesce(resolved_at - resolved_at % 86400, 0), count(*) FROM requests
+    GROUP BY ca, status, coalesce(resolved_at - resolved_at % 86400, 0);
 INSERT INTO ca_counts (ca, kind, bucket, n)
     SELECT ca, 'valid-hour', not_after - not_after % 3600, count(*) FROM certificates
     WHERE revoked_at IS NULL
@@ -36,16 +33,12 @@ $$ LANGUAGE sql;
 CREATE FUNCTION requests_count() RETURNS trigger AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        PERFORM ca_count(OLD.ca, OLD.status, 0, -1);
-        IF OLD.status IN ('issued', 'revoked') AND OLD.resolved_at IS NOT NULL THEN
-            PERFORM ca_count(OLD.ca, 'issued-day', OLD.resolved_at - OLD.resolved_at % 86400, -1);
-        END IF;
+        PERFORM ca_count(OLD.ca, OLD.status,
+                         coalesce(OLD.resolved_at - OLD.resolved_at % 86400, 0), -1);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM ca_count(NEW.ca, NEW.status, 0, 1);
-        IF NEW.status IN ('issued', 'revoked') AND NEW.resolved_at IS NOT NULL THEN
-            PERFORM ca_count(NEW.ca, 'issued-day', NEW.resolved_at - NEW.resolved_at % 86400, 1);
-        END IF;
+        PERFORM ca_count(NEW.ca, NEW.status,
+                         coalesce(NEW.resolved_at - NEW.resolved_at % 86400, 0), 1);
     END IF;
     RETURN NULL;
 END;

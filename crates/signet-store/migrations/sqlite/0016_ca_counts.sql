@@ -6,11 +6,9 @@
 -- few rows instead.
 --
 -- kind                 bucket                           n
--- pending|issued|      0                                requests of the CA with that status
---   denied|failed|
---   revoked
--- issued-day           UTC day (unix time of midnight)  requests issued (status issued or
---                      of resolved_at                   revoked) that day
+-- pending|issued|      UTC day (unix time of midnight)  requests of the CA with that status,
+--   denied|failed|     of resolved_at; 0 while pending  resolved that day (issued and revoked
+--   revoked                                             ones are the issuance chart)
 -- valid-hour           hour (unix time) of not_after    certificates not revoked whose
 --                                                       validity ends in that hour
 --
@@ -32,22 +30,16 @@ CREATE TABLE ca_counts (
 ) WITHOUT ROWID;
 
 INSERT INTO ca_counts (ca, kind, bucket, n)
-    SELECT ca, status, 0, count(*) FROM requests GROUP BY ca, status;
-INSERT INTO ca_counts (ca, kind, bucket, n)
-    SELECT ca, 'issued-day', resolved_at - resolved_at % 86400, count(*) FROM requests
-    WHERE status IN ('issued', 'revoked') AND resolved_at IS NOT NULL
-    GROUP BY ca, resolved_at - resolved_at % 86400;
+    SELECT ca, status, coalesce(resolved_at - resolved_at % 86400, 0), count(*) FROM requests
+    GROUP BY ca, status, coalesce(resolved_at - resolved_at % 86400, 0);
 INSERT INTO ca_counts (ca, kind, bucket, n)
     SELECT ca, 'valid-hour', not_after - not_after % 3600, count(*) FROM certificates
     WHERE revoked_at IS NULL
     GROUP BY ca, not_after - not_after % 3600;
 
 CREATE TRIGGER requests_counted AFTER INSERT ON requests BEGIN
-    INSERT INTO ca_counts (ca, kind, bucket, n) VALUES (NEW.ca, NEW.status, 0, 1)
-        ON CONFLICT (ca, kind, bucket) DO UPDATE SET n = n + 1;
     INSERT INTO ca_counts (ca, kind, bucket, n)
-        SELECT NEW.ca, 'issued-day', NEW.resolved_at - NEW.resolved_at % 86400, 1
-        WHERE NEW.status IN ('issued', 'revoked') AND NEW.resolved_at IS NOT NULL
+        VALUES (NEW.ca, NEW.status, coalesce(NEW.resolved_at - NEW.resolved_at % 86400, 0), 1)
         ON CONFLICT (ca, kind, bucket) DO UPDATE SET n = n + 1;
 END;
 
@@ -55,25 +47,16 @@ CREATE TRIGGER requests_recounted AFTER UPDATE OF ca, status, resolved_at ON req
 WHEN OLD.ca IS NOT NEW.ca OR OLD.status IS NOT NEW.status
     OR OLD.resolved_at IS NOT NEW.resolved_at
 BEGIN
-    UPDATE ca_counts SET n = n - 1 WHERE ca = OLD.ca AND kind = OLD.status AND bucket = 0;
-    INSERT INTO ca_counts (ca, kind, bucket, n) VALUES (NEW.ca, NEW.status, 0, 1)
-        ON CONFLICT (ca, kind, bucket) DO UPDATE SET n = n + 1;
-    UPDATE ca_counts SET n = n - 1
-        WHERE ca = OLD.ca AND kind = 'issued-day'
-        AND bucket = OLD.resolved_at - OLD.resolved_at % 86400
-        AND OLD.status IN ('issued', 'revoked');
+    UPDATE ca_counts SET n = n - 1 WHERE ca = OLD.ca AND kind = OLD.status
+        AND bucket = coalesce(OLD.resolved_at - OLD.resolved_at % 86400, 0);
     INSERT INTO ca_counts (ca, kind, bucket, n)
-        SELECT NEW.ca, 'issued-day', NEW.resolved_at - NEW.resolved_at % 86400, 1
-        WHERE NEW.status IN ('issued', 'revoked') AND NEW.resolved_at IS NOT NULL
+        VALUES (NEW.ca, NEW.status, coalesce(NEW.resolved_at - NEW.resolved_at % 86400, 0), 1)
         ON CONFLICT (ca, kind, bucket) DO UPDATE SET n = n + 1;
 END;
 
 CREATE TRIGGER requests_uncounted AFTER DELETE ON requests BEGIN
-    UPDATE ca_counts SET n = n - 1 WHERE ca = OLD.ca AND kind = OLD.status AND bucket = 0;
-    UPDATE ca_counts SET n = n - 1
-        WHERE ca = OLD.ca AND kind = 'issued-day'
-        AND bucket = OLD.resolved_at - OLD.resolved_at % 86400
-        AND OLD.status IN ('issued', 'revoked');
+    UPDATE ca_counts SET n = n - 1 WHERE ca = OLD.ca AND kind = OLD.status
+        AND bucket = coalesce(OLD.resolved_at - OLD.resolved_at % 86400, 0);
 END;
 
 CREATE TRIGGER certificates_counted AFTER INSERT ON certificates

@@ -27,8 +27,9 @@ pub enum StoreError {
     StateChanged(String),
     #[error("storage error: {0}")]
     Backend(String),
-    /// The database cannot be reached (a lost connection, a server that is down or not yet
-    /// promoted); nothing was written, and the same request may succeed shortly.
+    /// The database cannot be reached or written (a lost connection, a server that is down or
+    /// not yet promoted, a full disk, an I/O error, a read-only file system); nothing was
+    /// written, and the same request may succeed once the fault is gone.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
     /// The store is shutting down.
@@ -568,6 +569,20 @@ pub trait Store: Send + Sync {
 
     /// The newest audit record's sequence number (0: none yet).
     fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
+
+    /// Why the last write batch that met a fault of the database itself (a full disk, an
+    /// I/O error, a lost connection) failed, until a write succeeds again; `None` when writes
+    /// succeed. `/healthz` reports it: a store that reads but cannot write cannot issue.
+    fn write_problem(&self) -> Option<String> {
+        None
+    }
+
+    /// A durable write that changes nothing, to learn whether writes succeed again after
+    /// [`Store::write_problem`] (no client write may come while a load balancer keeps
+    /// traffic away).
+    fn probe_write(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async { Ok(()) })
+    }
 
     /// Recomputes the audit hash chain.
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>>;

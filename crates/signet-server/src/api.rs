@@ -110,7 +110,7 @@ async fn healthz(State(state): State<AppState>) -> Response {
         None => "ok\n".into_response(),
         Some(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("unavailable: the database cannot be reached: {why}\n"),
+            format!("unavailable: {why}\n"),
         )
             .into_response(),
     }

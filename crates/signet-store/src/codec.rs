@@ -73,12 +73,32 @@ pub(crate) fn is_unique_violation(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Whether `e` is a fault of the file system under the database rather than of the
+/// statement: a full disk, an I/O error, a read-only file system, a file that cannot be
+/// opened. The same write may succeed once the fault is gone.
+fn is_storage_fault(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if matches!(
+            f.code,
+            ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::ReadOnly
+                | ErrorCode::CannotOpen
+        )
+    )
+}
+
 /// Maps a SQLite error to [`StoreError`], with `context` saying what was being done.
-/// Uniqueness violations become `Conflict`; everything else is `Backend`.
+/// Uniqueness violations become `Conflict`, faults of the file system under the database
+/// `Unavailable` (a 503: retry later); everything else is `Backend`.
 pub(crate) fn sql_error(context: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |e| {
         if is_unique_violation(&e) {
             StoreError::Conflict(format!("{context}: {e}"))
+        } else if is_storage_fault(&e) {
+            StoreError::Unavailable(format!("{context}: {e}"))
         } else {
             StoreError::Backend(format!("{context}: {e}"))
         }

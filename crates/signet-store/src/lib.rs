@@ -685,6 +685,14 @@ impl Store for SqlStore {
         Box::pin(self.readers.run(view::audit_head))
     }
 
+    fn write_problem(&self) -> Option<String> {
+        self.writer.fault()
+    }
+
+    fn probe_write(&self) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(self.writer.probe())
+    }
+
     fn verify_audit(&self) -> BoxFuture<'_, Result<AuditCheck, StoreError>> {
         let keys = std::sync::Arc::clone(&self.audit_keys);
         Box::pin(

@@ -63,6 +63,8 @@ enum Op {
     Acme(Box<AcmeWrite>),
     TakeLease(Box<signet_core::LeaseClaim>),
     ReleaseLease(Box<crate::leases::Release>),
+    /// A durable write that changes nothing (`Store::probe_write`).
+    Probe,
 }
 
 pub(crate) struct UnparkEvent {
@@ -179,6 +181,21 @@ struct Counters {
     transactions: AtomicU64,
     commands: AtomicU64,
     isolated_batches: AtomicU64,
+    /// Why the last batch that met a fault of the database failed (`StoreError::Unavailable`:
+    /// a full disk, an I/O error, a lost connection); cleared by the next batch that writes.
+    fault: Mutex<Option<String>>,
+}
+
+impl Counters {
+    fn set_fault(&self, fault: Option<String>) {
+        let mut current = self.fault.lock().unwrap_or_else(PoisonError::into_inner);
+        match (&fault, current.is_some()) {
+            (Some(why), false) => tracing::error!(error = %why, "writes to the database fail"),
+            (None, true) => tracing::info!("writes to the database succeed again"),
+            _ => {}
+        }
+        *current = fault;
+    }
 }
 
 impl Writer {
@@ -329,6 +346,26 @@ impl Writer {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// A durable write that changes nothing: whether writes succeed (see
+    /// `Store::probe_write`).
+    pub(crate) async fn probe(&self) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command {
+            op: Op::Probe,
+            reply: Reply::Unit(reply),
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Why writes fail, until one succeeds again (see [`Counters::fault`]).
+    pub(crate) fn fault(&self) -> Option<String> {
+        self.counters
+            .fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn send(&self, cmd: Command) -> Result<(), StoreError> {
         let guard = self.commands.read().unwrap_or_else(PoisonError::into_inner);
         let sender = guard.as_ref().ok_or(StoreError::Closed)?;
@@ -457,6 +494,7 @@ fn commit_batch(conn: &mut dyn WriteConn, batch: Vec<Command>, counters: &Counte
         Attempt::Failed(e) => {
             // Nothing can be isolated: BEGIN or COMMIT failed.
             tracing::error!(error = %e, commands = batch.len(), "write batch failed");
+            record_fault(counters, std::slice::from_ref(&Err(copy_error(&e))));
             batch
                 .into_iter()
                 .for_each(|c| c.reply.send(Err(copy_error(&e))));
@@ -468,6 +506,7 @@ fn commit_batch(conn: &mut dyn WriteConn, batch: Vec<Command>, counters: &Counte
                 Ok(results) => results,
                 Err(e) => {
                     tracing::error!(error = %e, commands = batch.len(), "write batch failed");
+                    record_fault(counters, std::slice::from_ref(&Err(copy_error(&e))));
                     batch
                         .into_iter()
                         .for_each(|c| c.reply.send(Err(copy_error(&e))));
@@ -476,8 +515,26 @@ fn commit_batch(conn: &mut dyn WriteConn, batch: Vec<Command>, counters: &Counte
             }
         }
     };
+    record_fault(counters, &results);
     for (cmd, result) in batch.into_iter().zip(results) {
         cmd.reply.send(result);
+    }
+}
+
+/// The health probe's write: rewrites one row with its own value, so the transaction
+/// appends to the log and is flushed like any other, and changes nothing.
+const PROBE: &str = "UPDATE schema_migrations SET applied_at = applied_at \
+    WHERE version = (SELECT max(version) FROM schema_migrations)";
+
+/// After a batch: a command that met a fault of the database (`Unavailable`) marks writes
+/// as failing; a batch that wrote without one clears the mark.
+fn record_fault(counters: &Counters, results: &[Result<Done, StoreError>]) {
+    let fault = results.iter().find_map(|r| match r {
+        Err(StoreError::Unavailable(why)) => Some(why.clone()),
+        _ => None,
+    });
+    if fault.is_some() || results.iter().any(Result::is_ok) {
+        counters.set_fault(fault);
     }
 }
 
@@ -640,6 +697,9 @@ impl Op {
                 crate::leases::take(conn, claim).map(|held| Done::Num(u64::from(held)))
             }
             Op::ReleaseLease(r) => crate::leases::release(conn, r).map(|()| Done::Unit),
+            Op::Probe => conn
+                .batch(PROBE, "writing the health probe")
+                .map(|()| Done::Unit),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The checks behind `/healthz`, every second, each bounded in time, their outcomes kept in
-//! [`Health`]: one cheap read of the database (the audit head, an index lookup), and each CA
+//! [`Health`]: one cheap read of the database (the audit head, an index lookup), whether
+//! writes fail (and then a durable write that changes nothing, until one succeeds), and each CA
 //! key's own check (`Signer::check`: nothing for a key in memory, a probe signature for one
 //! on a token). A lost database or token shows as 503 within about a second and clears by
 //! itself once the checks succeed again (the store's connections and the token sessions
@@ -16,6 +17,20 @@ const INTERVAL: Duration = Duration::from_secs(1);
 /// A check that takes longer counts as failed (a database that hangs is as bad as one that
 /// refuses).
 const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why writes fail, if they did: after a write met a fault of the database (a full disk, an
+/// I/O error), a durable write that changes nothing tells whether the fault is gone, since
+/// no client write may come while a load balancer keeps traffic away.
+async fn write_problem(store: &dyn Store) -> Option<String> {
+    store.write_problem()?;
+    match tokio::time::timeout(TIMEOUT, store.probe_write()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(format!("the database cannot be written: {e}")),
+        Err(_) => Some(format!(
+            "the database cannot be written: no answer within {TIMEOUT:?}"
+        )),
+    }
+}
 
 /// The running check.
 pub struct HealthCheck {
@@ -39,17 +54,19 @@ impl HealthCheck {
                     _ = stopped.changed() => break,
                 }
                 let problem = match tokio::time::timeout(TIMEOUT, store.audit_head()).await {
-                    Ok(Ok(_)) => None,
-                    Ok(Err(e)) => Some(e.to_string()),
-                    Err(_) => Some(format!("no answer within {TIMEOUT:?}")),
+                    Ok(Ok(_)) => write_problem(&*store).await,
+                    Ok(Err(e)) => Some(format!("the database cannot be reached: {e}")),
+                    Err(_) => Some(format!(
+                        "the database cannot be reached: no answer within {TIMEOUT:?}"
+                    )),
                 };
                 if health.set_database(problem.clone()) {
                     match problem {
                         Some(why) => {
-                            tracing::error!(error = %why, "the database cannot be reached: /healthz answers 503")
+                            tracing::error!(error = %why, "the database fails: /healthz answers 503")
                         }
                         None => {
-                            tracing::info!("the database is reachable again: /healthz answers 200")
+                            tracing::info!("the database reads and writes again: /healthz answers 200")
                         }
                     }
                 }

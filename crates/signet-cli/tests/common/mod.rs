@@ -21,7 +21,7 @@ pub mod oracle;
 use std::fmt;
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -561,6 +561,48 @@ approvals = 1
             "signet serve exited with {status} after SIGTERM; log:\n{}",
             self.log_tail()
         );
+    }
+
+    /// Starts `signet serve` with its standard output and error both written to `output`
+    /// (e.g. `/dev/full`, a log disk that is full) on a free fixed port, and waits for
+    /// `/healthz` to answer: the listening line may be lost, so readiness is polled.
+    pub fn serve_with_output(&mut self, output: &Path) {
+        assert!(self.child.is_none(), "the server is already running");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        self.listen = format!("127.0.0.1:{port}");
+        let open = || {
+            fs::OpenOptions::new()
+                .write(true)
+                .open(output)
+                .expect("opening the output file")
+        };
+        let mut cmd = signet_cmd();
+        cmd.arg("serve")
+            .arg("--data")
+            .arg(&self.data)
+            .args(["--listen", self.listen.as_str()])
+            .args(&self.serve_args)
+            .stdout(Stdio::from(open()))
+            .stderr(Stdio::from(open()));
+        for (k, v) in &self.serve_env {
+            cmd.env(k, v);
+        }
+        self.child = Some(cmd.spawn().expect("spawning signet serve"));
+        self.addr = Some(self.listen.clone());
+        wait_until(START_TIMEOUT, "signet serve to answer /healthz", || {
+            let child = self.child.as_mut().expect("started");
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("signet serve exited with {status} writing to {}", output.display());
+            }
+            (TcpStream::connect(self.addr()).is_ok() && self.get("/healthz").status == 200)
+                .then_some(())
+        });
+        if self.token.is_none() {
+            self.token = Some(self.create_token(&["requester"], "tester"));
+        }
     }
 
     /// Crash: SIGKILL, no chance to clean up.

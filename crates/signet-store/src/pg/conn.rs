@@ -186,14 +186,21 @@ impl Db for PgConn {
     }
 }
 
-/// Maps a client error to the store's: a UNIQUE or PRIMARY KEY violation is `Conflict`,
-/// anything else `Backend`, both saying what was being done and, for an error the server
+/// Maps a client error to the store's: a UNIQUE or PRIMARY KEY violation is `Conflict`, a
+/// full disk or an I/O error on the server `Unavailable`, anything else `Backend`, both saying what was being done and, for an error the server
 /// reported, its message and detail.
 pub(crate) fn pg_error(context: &'static str) -> impl Fn(postgres::Error) -> StoreError {
     move |e| {
         let text = format!("{context}: {}", describe(&e));
         if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
             StoreError::Conflict(text)
+        } else if e
+            .code()
+            .is_some_and(|c| c.code().starts_with("53") || c.code().starts_with("58"))
+        {
+            // Class 53 (insufficient resources: disk full, out of memory) and 58 (system
+            // error: I/O): the server's fault, not the statement's.
+            StoreError::Unavailable(text)
         } else {
             StoreError::Backend(text)
         }

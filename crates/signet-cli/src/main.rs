@@ -230,7 +230,11 @@ fn init_logging(format: &str, level: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // A log that cannot be written (a full disk under a redirected stderr) must not stop
+        // the CA: tracing-subscriber would report the failure with `eprintln!`, which panics
+        // on the same full stderr. The lines are lost; the CA goes on.
+        .log_internal_errors(false);
     if format == "json" {
         let _ = builder.json().try_init();
     } else {

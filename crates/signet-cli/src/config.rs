@@ -103,6 +103,9 @@ pub struct ServerConfig {
     /// The PostgreSQL password, in a file (never in `signet.toml`).
     pub database_password_file: Option<String>,
     pub max_body_bytes: usize,
+    /// `/healthz` answers 503 when the SQLite database's file system has less free space
+    /// than this, before a full disk refuses writes.
+    pub min_free_disk_bytes: u64,
     pub workers: usize,
     /// The public base URL relying parties reach this server at (CDP, AIA, IDP URLs).
     pub public_url: Option<String>,
@@ -200,6 +203,7 @@ impl Default for ServerConfig {
             database: "signet.db".into(),
             database_password_file: None,
             max_body_bytes: 64 * 1024,
+            min_free_disk_bytes: 64 * 1024 * 1024,
             workers: 0,
             public_url: None,
             tls: None,

@@ -73,6 +73,18 @@ pub struct Loaded {
 pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
     let config = Config::load(data)?;
     let database = config.database(data)?;
+    // `signet init` made the database with the CA: one missing now was removed, and an empty
+    // one in its place would forget every certificate, serial and revocation on record.
+    if let signet_store::Database::Sqlite(path) = &database
+        && !path.exists()
+    {
+        bail!(
+            "the database {} is missing, but {} holds a CA: restore it (signet backup restore) \
+             instead of starting with an empty one",
+            path.display(),
+            data.display()
+        );
+    }
     let audit_schedule = crate::audit_anchors::Schedule::from_config(
         &config.server.audit_checkpoint,
         config.server.audit_checkpoint_records,
@@ -244,10 +256,20 @@ pub async fn start(
     authority.start().await.context("starting the modules")?;
     let maintenance = Maintenance::spawn(Arc::clone(&authority), cluster_sync);
     let health = Arc::new(signet_server::health::Health::default());
+    let disk = match config.database(data)? {
+        signet_store::Database::Sqlite(path) => Some(health::DiskSpace {
+            path: path
+                .parent()
+                .map_or_else(|| data.to_path_buf(), Path::to_path_buf),
+            min_free: config.server.min_free_disk_bytes,
+        }),
+        signet_store::Database::Postgres(_) => None,
+    };
     let health_check = health::HealthCheck::spawn(
         Arc::clone(&store) as Arc<dyn Store>,
         ca_keys,
         Arc::clone(&health),
+        disk,
     );
     let audit_checkpoints = crate::audit_anchors::Checkpointer::spawn(
         Arc::clone(&authority),

@@ -1,6 +1,7 @@
 //! Faults an operator meets in production, made real (issue 22): a log that cannot be written
-//! (standard output and error on `/dev/full`) and a data disk that fills up (a small tmpfs,
-//! mounted by the test, which needs root as CI runs here). Each time the server must keep
+//! (standard output and error on `/dev/full`), a data disk that fills up (a small tmpfs,
+//! mounted by the test, which needs root as CI runs here), and the database file moved away
+//! under the running server. Each time the server must keep
 //! acknowledging only what it made durable (503 for the rest, nothing half-stored), say why
 //! in `/healthz`, and recover by itself once the fault is gone.
 
@@ -31,7 +32,10 @@ fn a_log_that_cannot_be_written_does_not_stop_the_ca() {
     let verify = run_program("openssl", &["verify", "-CAfile", p(&ca), p(&leaf)]);
     assert_eq!(verify.code, 0, "openssl verify: {verify}");
     assert_eq!(server.get("/healthz").status, 200);
-    assert!(server.is_running(), "the server stopped with its log on /dev/full");
+    assert!(
+        server.is_running(),
+        "the server stopped with its log on /dev/full"
+    );
     server.stop_ok();
 }
 
@@ -82,8 +86,24 @@ fn a_full_data_disk_gets_503_loses_nothing_and_recovers() {
     let mut server = Server::prepare(&[]);
     let disk = SmallDisk::mount(&server.data, "16m");
     let data = server.data.to_str().expect("UTF-8 path").to_string();
-    let init = run_signet(&["init", "--data", &data, "--ca", "demo", "--dev"], &[], None);
+    let init = run_signet(
+        &["init", "--data", &data, "--ca", "demo", "--dev"],
+        &[],
+        None,
+    );
     assert_eq!(init.code, 0, "signet init: {init}");
+    // The default (64 MiB) is more than this whole disk.
+    let toml = server.data.join("signet.toml");
+    let text = fs::read_to_string(&toml).expect("reading signet.toml");
+    assert!(text.contains("min_free_disk_bytes = 67108864"), "{text}");
+    fs::write(
+        &toml,
+        text.replace(
+            "min_free_disk_bytes = 67108864",
+            "min_free_disk_bytes = 1048576",
+        ),
+    )
+    .expect("writing signet.toml");
     server.serve();
     let before = server.issue("before.example.test");
 
@@ -125,7 +145,7 @@ fn a_full_data_disk_gets_503_loses_nothing_and_recovers() {
     });
     let why = String::from_utf8_lossy(&health.body).to_string();
     assert!(
-        why.contains("cannot be written"),
+        why.contains("bytes free") || why.contains("cannot be written"),
         "/healthz says why: {why}"
     );
 
@@ -150,6 +170,61 @@ fn a_full_data_disk_gets_503_loses_nothing_and_recovers() {
     let verify = run_signet(&["audit", "verify", "--data", &data], &[], None);
     assert_eq!(verify.code, 0, "signet audit verify: {verify}");
     drop(disk);
+}
+
+#[test]
+fn a_database_file_removed_under_the_server_stops_writes_and_start() {
+    let mut server = Server::start(&[]);
+    let before = server.issue("kept.example.test");
+    let db = server.data.join("signet.db");
+    let moved = server.work.join("signet.db.moved");
+    // An operator's `mv` (or a cleanup job's `rm`): the server still holds the old file open.
+    fs::rename(&db, &moved).expect("moving the database away");
+    for suffix in ["-wal", "-shm"] {
+        let side = server.data.join(format!("signet.db{suffix}"));
+        if side.exists() {
+            fs::rename(&side, server.work.join(format!("signet.db.moved{suffix}")))
+                .expect("moving the WAL away");
+        }
+    }
+    let csr = openssl_csr(&server.work, "p256", "/CN=lost.example.test", &[]);
+    let resp = server.submit_raw(&csr, None);
+    assert_eq!(
+        resp.status, 503,
+        "a write into a removed database file is refused, not acknowledged: {resp}"
+    );
+    let health = wait_until(HEALTH_DEADLINE, "/healthz to answer 503", || {
+        let r = server.get("/healthz");
+        (r.status == 503).then_some(r)
+    });
+    let why = String::from_utf8_lossy(&health.body).to_string();
+    assert!(why.contains("was removed"), "/healthz says why: {why}");
+    server.stop_ok();
+
+    // Without its database the CA does not start empty.
+    let failed = server
+        .try_serve()
+        .expect_err("signet serve started without its database");
+    assert!(
+        failed.stderr.contains("is missing") && failed.stderr.contains("restore"),
+        "the refusal says what to do: {}",
+        failed.stderr
+    );
+    assert!(!db.exists(), "a refused start created an empty database");
+
+    // Put back, everything acknowledged is there.
+    fs::rename(&moved, &db).expect("putting the database back");
+    for suffix in ["-wal", "-shm"] {
+        let side = server.work.join(format!("signet.db.moved{suffix}"));
+        if side.exists() {
+            fs::rename(&side, server.data.join(format!("signet.db{suffix}")))
+                .expect("putting the WAL back");
+        }
+    }
+    server.serve();
+    let id = before["id"].as_i64().expect("a request id");
+    assert_eq!(server.request_status(id)["status"], "issued");
+    server.issue("after.example.test");
 }
 
 fn p(path: &Path) -> &str {

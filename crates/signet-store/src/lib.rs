@@ -130,6 +130,7 @@ impl Database {
                     _checkpointer: None,
                     readers,
                     audit_keys: std::sync::Arc::new(audit_keys),
+                    file: None,
                 })
             }
         }
@@ -208,6 +209,9 @@ pub struct SqlStore {
     readers: Readers,
     /// What `verify_audit` and `audit_report` check the chain with.
     audit_keys: std::sync::Arc<audit::AuditKeys>,
+    /// The SQLite file opened (none on PostgreSQL), checked by `write_problem` too, so a
+    /// removed file shows in `/healthz` before any write meets it.
+    file: Option<writer::FileIdentity>,
 }
 
 /// Counters for tests and metrics.
@@ -306,8 +310,9 @@ impl SqlStore {
             .clamp(2, 4);
         let readers = Readers::start_sqlite(&path, reader_threads)?;
         let (checkpointer, checkpoints) = Checkpointer::start(&path, BUSY_TIMEOUT)?;
+        let file = writer::FileIdentity::of(&path)?;
         let writer = Writer::start(
-            Box::new(writer::SqliteWriter::new(conn, checkpoints)),
+            Box::new(writer::SqliteWriter::new(conn, checkpoints, file.clone())),
             audit_keys.chain.clone(),
         )?;
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
@@ -318,6 +323,7 @@ impl SqlStore {
             _checkpointer: Some(checkpointer),
             readers,
             audit_keys: std::sync::Arc::new(audit_keys),
+            file: Some(file),
         })
     }
 
@@ -686,6 +692,9 @@ impl Store for SqlStore {
     }
 
     fn write_problem(&self) -> Option<String> {
+        if let Some(Err(e)) = self.file.as_ref().map(writer::FileIdentity::check) {
+            return Some(e.to_string());
+        }
         self.writer.fault()
     }
 

@@ -112,14 +112,65 @@ pub(crate) struct SqliteWriter {
     /// The connection's `synchronous` level is NORMAL (FULL, its default, when false),
     /// changed only when a batch needs the other one.
     light_now: bool,
+    /// The file the connection opened, checked before every batch.
+    file: FileIdentity,
 }
 
 impl SqliteWriter {
-    pub(crate) fn new(conn: Connection, checkpoints: Checkpoints) -> SqliteWriter {
+    pub(crate) fn new(
+        conn: Connection,
+        checkpoints: Checkpoints,
+        file: FileIdentity,
+    ) -> SqliteWriter {
         SqliteWriter {
             conn,
             checkpoints,
             light_now: false,
+            file,
+        }
+    }
+}
+
+/// Which file a path named when the database was opened (device and inode). A database file
+/// removed or replaced under a running server keeps taking writes through the open handle,
+/// into a file nobody will open again: every one of them would be lost at the next start.
+/// The writer checks before each batch and refuses it instead.
+#[derive(Clone, Debug)]
+pub(crate) struct FileIdentity {
+    path: std::path::PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl FileIdentity {
+    /// The file `path` names now.
+    pub(crate) fn of(path: &std::path::Path) -> Result<FileIdentity, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).map_err(|e| {
+            StoreError::Backend(format!("reading the metadata of {}: {e}", path.display()))
+        })?;
+        Ok(FileIdentity {
+            path: path.to_path_buf(),
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+
+    /// `Unavailable` if the path no longer names the file that was opened.
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        let gone = |what: &str| {
+            StoreError::Unavailable(format!(
+                "the database file {} {what} while the server had it open: writes stop \
+                 here (they would be lost); put the file back, or restore a backup, and \
+                 restart signet serve",
+                self.path.display()
+            ))
+        };
+        match std::fs::metadata(&self.path) {
+            Ok(m) if m.dev() == self.dev && m.ino() == self.ino => Ok(()),
+            Ok(_) => Err(gone("was replaced")),
+            Err(_) => Err(gone("was removed")),
         }
     }
 }
@@ -130,6 +181,7 @@ impl WriteConn for SqliteWriter {
     }
 
     fn begin(&mut self, light: bool) -> Result<(), StoreError> {
+        self.file.check()?;
         if light != self.light_now {
             self.light_now = set_synchronous(&self.conn, light);
             if self.light_now && !light {

@@ -153,6 +153,9 @@ database = {database}
 {password_file}
 # Largest request body accepted, in bytes; larger bodies get 413.
 max_body_bytes = 65536
+# /healthz answers 503 (a load balancer sends traffic elsewhere) when the SQLite database's
+# disk has less free space than this, in bytes, before a full disk refuses writes.
+min_free_disk_bytes = 67108864
 # Worker threads for CSR checks, policy and signing; 0 = one per CPU core.
 workers = 0
 # The public base URL relying parties reach this server at. Certificates carry its CRL

@@ -1,6 +1,7 @@
 //! The checks behind `/healthz`, every second, each bounded in time, their outcomes kept in
-//! [`Health`]: one cheap read of the database (the audit head, an index lookup), whether
-//! writes fail (and then a durable write that changes nothing, until one succeeds), and each CA
+//! [`Health`]: one cheap read of the database (the audit head, an index lookup), the free
+//! space on a SQLite database's disk, whether writes fail (and then a durable write that
+//! changes nothing, until one succeeds), and each CA
 //! key's own check (`Signer::check`: nothing for a key in memory, a probe signature for one
 //! on a token). A lost database or token shows as 503 within about a second and clears by
 //! itself once the checks succeed again (the store's connections and the token sessions
@@ -32,6 +33,29 @@ async fn write_problem(store: &dyn Store) -> Option<String> {
     }
 }
 
+/// The file system of a SQLite database, and the free space below which `/healthz` answers
+/// 503 (`[server] min_free_disk_bytes`): traffic moves elsewhere before writes fail.
+pub struct DiskSpace {
+    pub path: std::path::PathBuf,
+    pub min_free: u64,
+}
+
+impl DiskSpace {
+    /// Why the disk is too full, if it is (an unreadable file system is the write path's
+    /// problem to report).
+    fn problem(&self) -> Option<String> {
+        let st = rustix::fs::statvfs(&self.path).ok()?;
+        let free = st.f_bavail.saturating_mul(st.f_frsize);
+        (free < self.min_free).then(|| {
+            format!(
+                "the database's disk has {free} bytes free, below [server] \
+                 min_free_disk_bytes = {}",
+                self.min_free
+            )
+        })
+    }
+}
+
 /// The running check.
 pub struct HealthCheck {
     stop: tokio::sync::watch::Sender<bool>,
@@ -43,6 +67,7 @@ impl HealthCheck {
         store: Arc<dyn Store>,
         keys: Vec<(String, Arc<dyn Signer>)>,
         health: Arc<Health>,
+        disk: Option<DiskSpace>,
     ) -> HealthCheck {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
@@ -54,7 +79,10 @@ impl HealthCheck {
                     _ = stopped.changed() => break,
                 }
                 let problem = match tokio::time::timeout(TIMEOUT, store.audit_head()).await {
-                    Ok(Ok(_)) => write_problem(&*store).await,
+                    Ok(Ok(_)) => match disk.as_ref().and_then(DiskSpace::problem) {
+                        Some(low) => Some(low),
+                        None => write_problem(&*store).await,
+                    },
                     Ok(Err(e)) => Some(format!("the database cannot be reached: {e}")),
                     Err(_) => Some(format!(
                         "the database cannot be reached: no answer within {TIMEOUT:?}"
@@ -66,7 +94,9 @@ impl HealthCheck {
                             tracing::error!(error = %why, "the database fails: /healthz answers 503")
                         }
                         None => {
-                            tracing::info!("the database reads and writes again: /healthz answers 200")
+                            tracing::info!(
+                                "the database reads and writes again: /healthz answers 200"
+                            )
                         }
                     }
                 }

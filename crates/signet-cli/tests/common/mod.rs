@@ -595,7 +595,10 @@ approvals = 1
         wait_until(START_TIMEOUT, "signet serve to answer /healthz", || {
             let child = self.child.as_mut().expect("started");
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("signet serve exited with {status} writing to {}", output.display());
+                panic!(
+                    "signet serve exited with {status} writing to {}",
+                    output.display()
+                );
             }
             (TcpStream::connect(self.addr()).is_ok() && self.get("/healthz").status == 200)
                 .then_some(())

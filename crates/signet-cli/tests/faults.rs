@@ -1,15 +1,19 @@
 //! Faults an operator meets in production, made real (issue 22): a log that cannot be written
 //! (standard output and error on `/dev/full`), a data disk that fills up (a small tmpfs,
 //! mounted by the test, which needs root as CI runs here), and the database file moved away
-//! under the running server. Each time the server must keep
+//! under the running server, and an exit module whose endpoint hangs. Each time the server must keep
 //! acknowledging only what it made durable (503 for the rest, nothing half-stored), say why
 //! in `/healthz`, and recover by itself once the fault is gone.
 
 mod common;
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -225,6 +229,123 @@ fn a_database_file_removed_under_the_server_stops_writes_and_start() {
     let id = before["id"].as_i64().expect("a request id");
     assert_eq!(server.request_status(id)["status"], "issued");
     server.issue("after.example.test");
+}
+
+/// An HTTP endpoint that accepts connections and never answers until `answer` is set, then
+/// answers every request 200 and keeps its body.
+struct HungReceiver {
+    port: u16,
+    answer: Arc<AtomicBool>,
+    bodies: Arc<Mutex<Vec<String>>>,
+}
+
+impl HungReceiver {
+    fn start() -> HungReceiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binding the receiver");
+        let port = listener.local_addr().expect("its address").port();
+        let answer = Arc::new(AtomicBool::new(false));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let (a, b) = (Arc::clone(&answer), Arc::clone(&bodies));
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming().flatten() {
+                if !a.load(Ordering::SeqCst) {
+                    held.push(conn); // hung: read nothing, answer nothing, keep it open
+                    continue;
+                }
+                let b = Arc::clone(&b);
+                std::thread::spawn(move || serve_ok(conn, &b));
+            }
+        });
+        HungReceiver {
+            port,
+            answer,
+            bodies,
+        }
+    }
+}
+
+/// Reads HTTP/1.1 requests off `conn` and answers each 200, keeping the bodies.
+fn serve_ok(conn: TcpStream, bodies: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(conn.try_clone().expect("cloning the stream"));
+    let mut conn = conn;
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(v) = l.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        bodies
+            .lock()
+            .expect("bodies")
+            .push(String::from_utf8_lossy(&body).into_owned());
+        if conn
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_hung_exit_module_times_out_and_issuance_goes_on() {
+    let mut server = Server::init(&["--dev"]);
+    let rx = HungReceiver::start();
+    fs::write(
+        server.data.join("hook.secret"),
+        "a webhook secret of some length\n",
+    )
+    .expect("writing the secret");
+    server.append_config(&format!(
+        "[[ca.exit]]\nname = \"hook\"\nmodule = \"webhook\"\n\
+         url = \"http://127.0.0.1:{}/hook\"\nsecret_file = \"hook.secret\"\n\
+         events = [\"Issued\"]\ntimeout = \"1s\"\n",
+        rx.port
+    ));
+    server.serve();
+    // The receiver hangs: every certificate is still issued and the node stays healthy.
+    let issued: Vec<i64> = (0..3)
+        .map(|n| {
+            server.issue(&format!("hung-{n}.example.test"))["id"]
+                .as_i64()
+                .expect("a request id")
+        })
+        .collect();
+    wait_until(HEALTH_DEADLINE, "timed-out deliveries counted", || {
+        server
+            .metric("signet_exit_delivery_failures_total")
+            .filter(|n| *n >= 2.0)
+    });
+    assert_eq!(server.get("/healthz").status, 200);
+    // It answers again: every Issued event arrives.
+    rx.answer.store(true, Ordering::SeqCst);
+    wait_until(DELIVERY_TIMEOUT * 4, "every Issued event delivered", || {
+        let bodies = rx.bodies.lock().expect("bodies").clone();
+        issued
+            .iter()
+            .all(|id| {
+                bodies
+                    .iter()
+                    .any(|b| b.contains(&format!("\"id\":{id}")) && b.contains("Issued"))
+            })
+            .then_some(())
+    });
+    server.stop_ok();
 }
 
 fn p(path: &Path) -> &str {

@@ -52,9 +52,12 @@ pub mod subject_alt_name;
 #[path = "text_fields.rs"]
 pub mod text_fields;
 
+/// A target's body: takes one input, panics only on a finding.
+pub type Body = fn(&[u8]);
+
 /// Every target: its name (the binary in `fuzz_targets/` and the directory in `corpus/`) and
 /// its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("parse_csr", parse_csr::run),
     ("parse_certificate", parse_certificate::run),
     ("parse_crl", parse_crl::run),

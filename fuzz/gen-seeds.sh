@@ -5,7 +5,9 @@
 set -eu
 cd "$(dirname "$0")"
 mkdir -p corpus/parse_csr corpus/parse_certificate corpus/pem_decode corpus/distinguished_name \
-    corpus/subject_alt_name corpus/extensions corpus/cms corpus/cmp corpus/crmf
+    corpus/subject_alt_name corpus/extensions corpus/cms corpus/cmp corpus/crmf \
+    corpus/parse_crl corpus/ocsp_request corpus/ocsp_get corpus/est_body corpus/text_fields \
+    corpus/rest_json corpus/scep_message corpus/acme_dns
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -221,3 +223,123 @@ PY
     cp "$tmp/cmp.csr" corpus/crmf/seed-pkcs10.pem
 }
 crmf_seeds
+
+# A small CA with `openssl ca`: a leaf certificate, then a CRL (empty, then with the leaf
+# revoked), OCSP requests for the leaf (with and without a nonce, and for two serials), and
+# the same requests in the GET form (URL-encoded base64).
+revocation_seeds() {
+    d="$tmp/ca"; mkdir -p "$d/new"; : > "$d/index.txt"; echo 1000 > "$d/crlnumber"
+    cat > "$d/ca.cnf" <<CNF
+[ca]
+default_ca = fuzz_ca
+[fuzz_ca]
+dir = $d
+database = $d/index.txt
+new_certs_dir = $d/new
+serial = $d/serial
+crlnumber = $d/crlnumber
+certificate = $d/ca.crt
+private_key = $d/ca.key
+default_md = sha256
+default_days = 30
+default_crl_days = 7
+policy = any
+[any]
+commonName = supplied
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+CNF
+    openssl req -x509 -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$d/ca.key" \
+        -subj "/CN=Fuzz CA" -days 365 -out "$d/ca.crt" 2>/dev/null
+    echo 01 > "$d/serial"
+    openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$d/leaf.key" \
+        -subj "/CN=leaf.example" -out "$d/leaf.csr" 2>/dev/null
+    openssl ca -batch -config "$d/ca.cnf" -in "$d/leaf.csr" -out "$d/leaf.crt" \
+        -notext 2>/dev/null
+    openssl x509 -in "$d/leaf.crt" -outform DER -out corpus/parse_certificate/seed-leaf.der
+    openssl ca -batch -config "$d/ca.cnf" -gencrl -out "$d/empty.crl" 2>/dev/null
+    openssl crl -in "$d/empty.crl" -outform DER -out corpus/parse_crl/seed-empty.der
+    openssl ca -batch -config "$d/ca.cnf" -revoke "$d/leaf.crt" -crl_reason keyCompromise \
+        2>/dev/null
+    openssl ca -batch -config "$d/ca.cnf" -gencrl -crlexts crl_ext -out "$d/one.crl" 2>/dev/null
+    openssl crl -in "$d/one.crl" -outform DER -out corpus/parse_crl/seed-revoked.der
+    openssl ocsp -issuer "$d/ca.crt" -cert "$d/leaf.crt" -no_nonce \
+        -reqout corpus/ocsp_request/seed-plain.der
+    openssl ocsp -sha256 -issuer "$d/ca.crt" -cert "$d/leaf.crt" \
+        -reqout corpus/ocsp_request/seed-nonce.der
+    openssl ocsp -issuer "$d/ca.crt" -serial 0x01 -serial 0x7fffffffffffffffff -no_nonce \
+        -reqout corpus/ocsp_request/seed-two.der
+    for name in plain nonce two; do
+        openssl base64 -A -in "corpus/ocsp_request/seed-$name.der" \
+            | sed 's/+/%2B/g; s/\//%2F/g; s/=/%3D/g' > "corpus/ocsp_get/seed-$name.txt"
+    done
+    # The same request with '/' left as it is (a path of several segments) and unescaped.
+    openssl base64 -A -in corpus/ocsp_request/seed-plain.der > corpus/ocsp_get/seed-raw.txt
+}
+revocation_seeds
+
+# EST: a PKCS#10 request as base64 with line breaks (RFC 7030 §4.2.1), one without, and HTTP
+# Basic credentials.
+openssl base64 -in corpus/parse_csr/seed-p256.der > corpus/est_body/seed-p256.b64
+openssl base64 -A -in corpus/parse_csr/seed-ed25519.der > corpus/est_body/seed-ed25519.b64
+printf 'Basic %s' "$(printf 'device-1:s3cret' | openssl base64 -A)" > corpus/est_body/seed-basic.txt
+
+# Short text values: names, serials, OIDs, reasons, times, durations, roles, SANs.
+i=0
+for text in 'issuing-ca' 'tls-server' '42' '01:a3:ff' '0x7f00' '1.3.6.1.5.5.7.3.1' \
+    'keyCompromise' '9' '2026-11-22T10:00:00Z' '20261122100000Z' '90s' '7d' 'admin,auditor' \
+    'dns:www.example.com' 'ip:2001:db8::1' 'email:ops@example.com' 'uri:https://example.com/'; do
+    i=$((i + 1))
+    printf '%s' "$text" > "corpus/text_fields/seed-$i.txt"
+done
+
+# The REST API's JSON bodies (api.rs SubmitBody; admin_api.rs DenyBody, ExtensionBody,
+# RevokeBody, TokenBody, Witnessed, and the attribute map).
+json() { printf '%s' "$2" > "corpus/rest_json/seed-$1.json"; }
+csr_pem=$(openssl req -inform DER -in corpus/parse_csr/seed-p256.der | awk '{printf "%s\\n", $0}')
+json submit "{\"csr\":\"$csr_pem\",\"profile\":\"tls-server\",\"attributes\":{\"team\":\"ops\"}}"
+json deny '{"reason":"not ours"}'
+json attributes '{"team":"web","old":null}'
+json ext-san '{"critical":false,"san":["dns:a.example","ip:192.0.2.1","email:x@example.com"]}'
+json ext-eku '{"eku":["serverAuth","1.3.6.1.4.1.99999.1"]}'
+json ext-value '{"value":"30:03:01:01:ff","critical":true}'
+json ext-disabled '{"disabled":true}'
+json revoke '{"reason":"keyCompromise","invalidity_date":"2026-11-22T10:00:00Z"}'
+json token '{"roles":["manager"],"name":"ci","cas":["issuing-ca"],"expires_days":30}'
+json checkpoints '{"checkpoints":[{"checkpoint":1,"seq":10,"hash":"00ff","at":1800000000,"signature":"abcd"}]}'
+
+# SCEP pkiMessages encrypted to the fixed RA key in keys/ (made once with
+#   openssl req -x509 -nodes -newkey rsa:2048 -keyout ra.pem -subj "/CN=signet fuzz SCEP RA" \
+#       -days 36500 -set_serial 0x5ce9 -outform DER -out keys/scep-ra.crt.der
+#   openssl pkcs8 -topk8 -nocrypt -in ra.pem -outform DER -out keys/scep-ra.key.der
+# ) are built with signet-x509's own CMS writer, by an ignored test of the corpus replay:
+#   cargo test --release -p signet-testkit --test fuzz_corpora -- --ignored write_scep_seeds
+
+# DNS answers as a resolver returns them during dns-01 and CAA checks: a TXT answer with a
+# compressed owner name, a CAA answer (issue and iodef), a CNAME then A; and text for
+# `build_query` and `IpRange`.
+python3 - corpus/acme_dns <<'PY'
+import struct, sys
+def name(n):
+    return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".")) + b"\0"
+def message(qname, qtype, answers):
+    out = struct.pack(">HHHHHH", 0x4242, 0x8180, 1, len(answers), 0, 0)
+    out += name(qname) + struct.pack(">HH", qtype, 1)
+    for owner, rtype, rdata in answers:
+        out += owner + struct.pack(">HHIH", rtype, 1, 300, len(rdata)) + rdata
+    return out
+ptr = b"\xc0\x0c"   # the question's name
+txt = b"\x2bLoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+caa = b"\x00\x05issuesignet.example"
+iodef = b"\x80\x05iodefmailto:security@example.com"
+a = bytes([192, 0, 2, 1])
+seeds = {
+    "txt": message("_acme-challenge.example.com", 16, [(ptr, 16, txt)]),
+    "caa": message("example.com", 257, [(ptr, 257, caa), (ptr, 257, iodef)]),
+    "cname": message("www.example.com", 1, [(ptr, 5, name("example.com")), (name("example.com"), 1, a)]),
+}
+for k, v in seeds.items():
+    open(f"{sys.argv[1]}/seed-{k}.bin", "wb").write(v)
+PY
+printf '_acme-challenge.example.com' > corpus/acme_dns/seed-name.txt
+printf '10.0.0.0/8' > corpus/acme_dns/seed-range.txt

@@ -1,42 +1,11 @@
-//! `signet_x509::ext::parse_subject_alt_name` on arbitrary bytes (the SAN extension of a
-//! request is attacker-chosen): errors, never panics.
-//!
-//! A value that parses is re-encoded with `ext::subject_alt_name` and parsed again: the list
-//! must come back unchanged, and since both sides are strict DER with the same tags, the
-//! re-encoding must be the input byte for byte.
+//! The `subject_alt_name` target: see `src/subject_alt_name.rs`. With `--features strict`, also the invariants
+//! the library is known to break (README.md, "Known findings").
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use signet_x509::{San, ext};
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(sans) = ext::parse_subject_alt_name(data) else {
-        return;
-    };
-    assert!(!sans.is_empty(), "GeneralNames is SIZE (1..MAX)");
-    for san in &sans {
-        let _ = san.to_string();
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if cfg!(feature = "strict") {
+        signet_fuzz::subject_alt_name::run_strict(data);
+    } else {
+        signet_fuzz::subject_alt_name::run(data);
     }
-
-    let encoded = match ext::subject_alt_name(&sans, false) {
-        Ok(e) => e,
-        // The parser accepts an empty IA5String that the builder refuses (README.md, "Known
-        // findings"); only that case may fail here unless `strict` is on.
-        Err(e) => {
-            let has_empty = sans.iter().any(|s| match s {
-                San::Dns(v) | San::Email(v) | San::Uri(v) => v.is_empty(),
-                San::Ip(_) => false,
-            });
-            assert!(
-                has_empty && cfg!(not(feature = "strict")),
-                "subject_alt_name rejected a list parse_subject_alt_name accepted: {e}; {sans:?}"
-            );
-            return;
-        }
-    };
-    assert_eq!(encoded.oid, ext::oid::SUBJECT_ALT_NAME);
-    assert!(!encoded.critical);
-    let again = ext::parse_subject_alt_name(&encoded.value).expect("re-encoded SANs do not parse");
-    assert_eq!(again, sans, "SAN round trip changed the list");
-    assert_eq!(encoded.value, data, "SAN re-encoding is not the input DER");
 });

@@ -84,6 +84,49 @@ pub(crate) fn json_body<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T,
         .map_err(|e| Problem::bad_request(format!("invalid JSON body: {e}")))
 }
 
+/// Reads `body` as each JSON body the REST API accepts (the submission's and the admin
+/// endpoints'), as their handlers do before they call the engine: the JSON itself, then the
+/// extension value (hex, SAN or EKU text), the revocation reason and invalidity date, the
+/// token roles and the witnessed checkpoints' hex. Returns how many bodies accepted it.
+///
+/// No handler runs and nothing is stored. It exists for the `rest_json` fuzz target
+/// (`fuzz/`) and its corpus replay, so a body that makes a decoder panic is found without a
+/// server.
+pub fn decode_json_bodies(body: &[u8]) -> usize {
+    let body = Bytes::copy_from_slice(body);
+    let mut accepted = usize::from(crate::api::decode_submit_body(&body));
+    if json_body::<DenyBody>(&body).is_ok() {
+        accepted += 1;
+    }
+    if json_body::<std::collections::BTreeMap<String, Option<String>>>(&body).is_ok() {
+        accepted += 1;
+    }
+    if let Ok(b) = json_body::<ExtensionBody>(&body) {
+        let oid = match (&b.san, &b.eku) {
+            (Some(_), _) => "2.5.29.17",
+            (_, Some(_)) => "2.5.29.37",
+            _ => "1.2.3.4",
+        };
+        accepted += usize::from(extension_value(oid, b.value, b.san, b.eku).is_ok());
+    }
+    if let Ok(b) = json_body::<RevokeBody>(&body) {
+        let reason = RevocationReason::parse(&b.reason);
+        let time = b.invalidity_date.as_deref().map(parse_time);
+        accepted += usize::from(reason.is_ok() && !matches!(time, Some(Err(_))));
+    }
+    if let Ok(b) = json_body::<TokenBody>(&body) {
+        accepted += usize::from(Roles::parse_list(&b.roles.join(",")).is_ok());
+    }
+    if let Ok(w) = json_body::<Witnessed>(&body) {
+        let hex_ok = w
+            .checkpoints
+            .iter()
+            .all(|c| hex::decode(&c.hash).is_ok() && hex::decode(&c.signature).is_ok());
+        accepted += usize::from(hex_ok);
+    }
+    accepted
+}
+
 pub(crate) fn serial(s: &str) -> Result<SerialNumber, Problem> {
     s.parse()
         .map_err(|e: signet_api::ids::IdError| Problem::bad_request(e.to_string()))
@@ -599,6 +642,23 @@ async fn audit_verify(State(state): State<AppState>, caller: Caller) -> Result<R
     Ok(axum::Json(AuditCheckView::from(&report)).into_response())
 }
 
+/// The body of `POST /api/v1/audit/verify`.
+#[derive(Deserialize)]
+struct Witnessed {
+    #[serde(default)]
+    checkpoints: Vec<WitnessedCheckpoint>,
+}
+
+/// One checkpoint of [`Witnessed`], as an `AuditCheckpoint` event's details give it.
+#[derive(Deserialize)]
+struct WitnessedCheckpoint {
+    checkpoint: u64,
+    seq: u64,
+    hash: String,
+    at: u64,
+    signature: String,
+}
+
 /// `POST /api/v1/audit/verify` with `{"checkpoints": [...]}`: as the GET, plus checkpoints
 /// kept outside the database (the `AuditCheckpoint` event details an exit module recorded).
 async fn audit_verify_witnessed(
@@ -606,19 +666,6 @@ async fn audit_verify_witnessed(
     caller: Caller,
     body: Bytes,
 ) -> Result<Response, Problem> {
-    #[derive(Deserialize)]
-    struct Witnessed {
-        #[serde(default)]
-        checkpoints: Vec<WitnessedCheckpoint>,
-    }
-    #[derive(Deserialize)]
-    struct WitnessedCheckpoint {
-        checkpoint: u64,
-        seq: u64,
-        hash: String,
-        at: u64,
-        signature: String,
-    }
     let w: Witnessed = json_body(&body)?;
     let mut witnessed = Vec::with_capacity(w.checkpoints.len());
     for (i, c) in w.checkpoints.into_iter().enumerate() {

@@ -268,6 +268,12 @@ struct SubmitBody {
     attributes: BTreeMap<String, String>,
 }
 
+/// Whether `body` is a [`SubmitBody`], for
+/// [`decode_json_bodies`](crate::admin_api::decode_json_bodies).
+pub(crate) fn decode_submit_body(body: &[u8]) -> bool {
+    serde_json::from_slice::<SubmitBody>(body).is_ok()
+}
+
 #[derive(Deserialize)]
 struct SubmitQuery {
     profile: Option<String>,

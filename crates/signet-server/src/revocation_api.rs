@@ -203,13 +203,7 @@ async fn ocsp_get(
         .and_then(|c| state.revocation.ocsp_generation(c));
     // RFC 5019 §5: the DER request, base64-encoded, then URL-encoded, as the last path
     // segment(s) ('/' is a base64 character).
-    let decoded = percent_decode(&request)
-        .and_then(|b64| {
-            use base64ct::Encoding;
-            base64ct::Base64::decode_vec(b64.trim()).ok()
-        })
-        .filter(|der| der.len() <= MAX_OCSP_REQUEST);
-    let Some(der) = decoded else {
+    let Some(der) = decode_get_request(&request) else {
         return ocsp_response(&OcspReply::malformed(), true);
     };
     let reply = ocsp_answer(&state, &ca, &der).await;
@@ -367,6 +361,19 @@ fn set(h: &mut HeaderMap, name: header::HeaderName, value: &str) {
 
 fn hex_prefix(digest: &[u8; 32]) -> String {
     digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The DER OCSP request in the path of a `GET /ocsp/{ca}/{request}` (RFC 5019 §5: base64,
+/// then URL-encoded), or `None` when it is not that or longer than [`MAX_OCSP_REQUEST`].
+///
+/// Public for the `ocsp_get` fuzz target (`fuzz/`): the path comes from anyone.
+pub fn decode_get_request(request: &str) -> Option<Vec<u8>> {
+    percent_decode(request)
+        .and_then(|b64| {
+            use base64ct::Encoding;
+            base64ct::Base64::decode_vec(b64.trim()).ok()
+        })
+        .filter(|der| der.len() <= MAX_OCSP_REQUEST)
 }
 
 /// `%XX` decoding of a path segment; `None` for a bad escape or non-UTF-8 result.

@@ -312,8 +312,8 @@ json checkpoints '{"checkpoints":[{"checkpoint":1,"seq":10,"hash":"00ff","at":18
 #   openssl req -x509 -nodes -newkey rsa:2048 -keyout ra.pem -subj "/CN=signet fuzz SCEP RA" \
 #       -days 36500 -set_serial 0x5ce9 -outform DER -out keys/scep-ra.crt.der
 #   openssl pkcs8 -topk8 -nocrypt -in ra.pem -outform DER -out keys/scep-ra.key.der
-# ) are built with signet-x509's own CMS writer, by an ignored test of the corpus replay:
-#   cargo test --release -p signet-testkit --test fuzz_corpora -- --ignored write_scep_seeds
+# ) are built with signet-x509's own CMS writer, by a test of the corpus replay:
+#   SIGNET_WRITE_SCEP_SEEDS=1 cargo test --release -p signet-testkit --test fuzz_corpora scep_seeds
 
 # DNS answers as a resolver returns them during dns-01 and CAA checks: a TXT answer with a
 # compressed owner name, a CAA answer (issue and iodef), a CNAME then A; and text for

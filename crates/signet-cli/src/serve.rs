@@ -67,6 +67,8 @@ pub struct Loaded {
     pub audit_schedule: crate::audit_anchors::Schedule,
     /// Each CA's signing key, for `/healthz`.
     pub ca_keys: Vec<(String, Arc<dyn Signer>)>,
+    /// The SQLite database file (none on PostgreSQL), whose disk `/healthz` watches.
+    pub sqlite: Option<PathBuf>,
 }
 
 /// Reads the configuration, opens the database and builds the CAs and their modules.
@@ -75,7 +77,11 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
     let database = config.database(data)?;
     // `signet init` made the database with the CA: one missing now was removed, and an empty
     // one in its place would forget every certificate, serial and revocation on record.
-    if let signet_store::Database::Sqlite(path) = &database
+    let sqlite = match &database {
+        signet_store::Database::Sqlite(path) => Some(path.clone()),
+        signet_store::Database::Postgres(_) => None,
+    };
+    if let Some(path) = &sqlite
         && !path.exists()
     {
         bail!(
@@ -155,6 +161,7 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
         anchors,
         audit_schedule,
         ca_keys,
+        sqlite,
     })
 }
 
@@ -245,6 +252,7 @@ pub async fn start(
         anchors,
         audit_schedule,
         ca_keys,
+        sqlite,
     } = load(data, passphrase)?;
     // One set of connection slots for both listeners, checked before anything starts.
     let connections =
@@ -256,15 +264,12 @@ pub async fn start(
     authority.start().await.context("starting the modules")?;
     let maintenance = Maintenance::spawn(Arc::clone(&authority), cluster_sync);
     let health = Arc::new(signet_server::health::Health::default());
-    let disk = match config.database(data)? {
-        signet_store::Database::Sqlite(path) => Some(health::DiskSpace {
-            path: path
-                .parent()
-                .map_or_else(|| data.to_path_buf(), Path::to_path_buf),
-            min_free: config.server.min_free_disk_bytes,
-        }),
-        signet_store::Database::Postgres(_) => None,
-    };
+    let disk = sqlite.map(|path| health::DiskSpace {
+        path: path
+            .parent()
+            .map_or_else(|| data.to_path_buf(), Path::to_path_buf),
+        min_free: config.server.min_free_disk_bytes,
+    });
     let health_check = health::HealthCheck::spawn(
         Arc::clone(&store) as Arc<dyn Store>,
         ca_keys,

@@ -70,18 +70,6 @@ fn ocsp(server: &Server, digest: Option<&str>, cert: &Path, extra: &[&str]) -> R
     run_program("openssl", &args)
 }
 
-/// The response verified and names `cert` with `status`; returns stdout and stderr.
-fn expect_status(run: &Run, cert: &Path, status: &str) -> String {
-    let out = format!("{}\n{}", run.stdout, run.stderr);
-    assert!(
-        run.code == 0
-            && out.contains("Response verify OK")
-            && out.contains(&format!("{}: {status}", p(cert))),
-        "expected a verified `{status}` answer: {run}"
-    );
-    out
-}
-
 /// The responder certificate a response carried (`-resp_text` prints it as PEM).
 fn responder_pem(out: &str) -> String {
     let begin = out
@@ -139,30 +127,6 @@ fn get_path(server: &Server, cert: &Path) -> String {
         .replace('/', "%2F")
         .replace('=', "%3D");
     format!("/ocsp/{}/{encoded}", server.ca)
-}
-
-/// An OCSP response fetched by hand, checked by `openssl ocsp -respin` against the CA: it
-/// verifies and names `cert` with `status`.
-fn expect_body(server: &Server, body: &[u8], cert: &Path, status: &str) {
-    let ca = server.ca_cert_path();
-    let file = unique(&server.work, "response", "der");
-    fs::write(&file, body).unwrap();
-    let run = run_program(
-        "openssl",
-        &[
-            "ocsp",
-            "-respin",
-            p(&file),
-            "-issuer",
-            p(&ca),
-            "-CAfile",
-            p(&ca),
-            "-no_nonce",
-            "-cert",
-            p(cert),
-        ],
-    );
-    expect_status(&run, cert, status);
 }
 
 /// OCSP GETs answered from the finished answers so far.
@@ -239,7 +203,7 @@ fn repeated_gets_are_answered_ahead_of_the_router_as_the_route_answers_them() {
         for r in [&cold, &warm] {
             assert_eq!(r.status, 200, "{step}: {r}");
             assert_eq!(r.content_type, "application/ocsp-response", "{r}");
-            expect_body(&server, &r.body, &leaf.pem, status);
+            expect_ocsp_body(&server, &r.body, &leaf.pem, status);
         }
         let ((cold_headers, cold_age), (warm_headers, warm_age)) =
             (comparable(&cold), comparable(&warm));
@@ -284,7 +248,7 @@ fn sha384_and_sha512_cert_ids_are_answered_in_kind() {
             // still get its own CertID back, not the first client's.
             for extra in [&["-no_nonce"][..], &["-no_nonce"][..], &[][..]] {
                 let run = ocsp(&server, digest, &leaf.pem, extra);
-                let out = expect_status(&run, &leaf.pem, status);
+                let out = expect_ocsp_status(&run, &leaf.pem, status);
                 assert!(
                     out.contains(&format!("Hash Algorithm: {name}")),
                     "{name} CertID answered with another hash: {out}"
@@ -302,7 +266,7 @@ fn the_responder_certificate_is_reused_across_restarts() {
     let mut server = Server::start(&[]);
     let mgr = server.create_token(&["manager"], "mgr");
     let leaf = issue(&server, "restart.test");
-    let first = responder_pem(&expect_status(
+    let first = responder_pem(&expect_ocsp_status(
         &ocsp(&server, None, &leaf.pem, &[]),
         &leaf.pem,
         "good",
@@ -316,7 +280,7 @@ fn the_responder_certificate_is_reused_across_restarts() {
             1,
             "a restart issued another responder certificate"
         );
-        let now = responder_pem(&expect_status(
+        let now = responder_pem(&expect_ocsp_status(
             &ocsp(&server, None, &leaf.pem, &[]),
             &leaf.pem,
             "good",
@@ -332,7 +296,7 @@ fn the_responder_certificate_is_reused_across_restarts() {
         .to_string();
     revoke(&server, &mgr, &serial, "keyCompromise");
     let renewed = wait_until(DELIVERY_TIMEOUT, "a new responder certificate", || {
-        let now = responder_pem(&expect_status(
+        let now = responder_pem(&expect_ocsp_status(
             &ocsp(&server, None, &leaf.pem, &[]),
             &leaf.pem,
             "good",
@@ -343,7 +307,7 @@ fn the_responder_certificate_is_reused_across_restarts() {
     server.restart();
     server.restart();
     assert_eq!(responder_requests(&server, &mgr).len(), 2);
-    let now = responder_pem(&expect_status(
+    let now = responder_pem(&expect_ocsp_status(
         &ocsp(&server, None, &leaf.pem, &[]),
         &leaf.pem,
         "good",
@@ -364,7 +328,7 @@ fn the_responder_key_is_sealed_with_the_ca_passphrase() {
     server.serve();
     let mgr = server.create_token(&["manager"], "mgr");
     let leaf = issue(&server, "sealed.test");
-    let first = responder_pem(&expect_status(
+    let first = responder_pem(&expect_ocsp_status(
         &ocsp(&server, None, &leaf.pem, &[]),
         &leaf.pem,
         "good",
@@ -372,7 +336,7 @@ fn the_responder_key_is_sealed_with_the_ca_passphrase() {
     server.restart();
     server.restart();
     assert_eq!(responder_requests(&server, &mgr).len(), 1);
-    let again = responder_pem(&expect_status(
+    let again = responder_pem(&expect_ocsp_status(
         &ocsp(&server, None, &leaf.pem, &[]),
         &leaf.pem,
         "good",
@@ -473,7 +437,7 @@ fn the_responder_key_is_sealed_with_the_ca_passphrase() {
         server.log_tail()
     );
     assert_eq!(responder_requests(&server, &mgr).len(), 2);
-    let renewed = responder_pem(&expect_status(
+    let renewed = responder_pem(&expect_ocsp_status(
         &ocsp(&server, None, &leaf.pem, &[]),
         &leaf.pem,
         "good",

@@ -503,42 +503,6 @@ fn ocsp_with(server: &Server, issuer: &Path, path: &str, cert: &Path, extra: &[&
     run_program("openssl", &args)
 }
 
-/// The response verified and names `cert` with `status` (good, revoked, unknown).
-/// An OCSP response fetched by hand (`body`), checked by `openssl ocsp -respin` against the
-/// CA: it verifies and names `cert` with `status`.
-fn expect_ocsp_body(server: &Server, body: &[u8], cert: &Path, status: &str) -> String {
-    let ca = server.ca_cert_path();
-    let file = unique(&server.work, "response", "der");
-    fs::write(&file, body).expect("writing the response");
-    let run = run_program(
-        "openssl",
-        &[
-            "ocsp",
-            "-respin",
-            p(&file),
-            "-issuer",
-            p(&ca),
-            "-CAfile",
-            p(&ca),
-            "-no_nonce",
-            "-cert",
-            p(cert),
-        ],
-    );
-    expect_ocsp_status(&run, cert, status)
-}
-
-fn expect_ocsp_status(run: &Run, cert: &Path, status: &str) -> String {
-    let out = both(run);
-    assert!(
-        run.code == 0
-            && out.contains("Response verify OK")
-            && out.contains(&format!("{}: {status}", p(cert))),
-        "expected a verified `{status}` answer: {run}"
-    );
-    out
-}
-
 /// An OCSP request file made by openssl (`-reqout`), for the HTTP tests.
 fn ocsp_request(server: &Server, cert: &Path, nonce: bool) -> Vec<u8> {
     let out = unique(&server.work, "ocsp-request", "der");

@@ -38,12 +38,7 @@ pub fn fill_revoked(path: &Path, ca: &str, count: u64, shards: u32) -> Result<()
             .map_err(sql_error("preparing the bulk insert"))?;
         const REASONS: [i64; 6] = [0, 1, 3, 4, 5, 6];
         for i in 0..count {
-            // A serial like the CA's own: 20 octets, first in 0x01..=0x7f, distinct.
-            let mut serial = [0u8; 20];
-            serial[0] = 0x40 | (i % 0x3f) as u8;
-            serial[12..20].copy_from_slice(&i.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
-            serial[4..12].copy_from_slice(&i.to_be_bytes());
-            let hex: String = serial.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = bench_serial(0x40, i);
             let n = i64::try_from(i).unwrap_or(i64::MAX);
             let revoked_at = now - 86_400 + n % 86_400;
             let invalidity = (i % 10 == 0).then_some(revoked_at - 3600);

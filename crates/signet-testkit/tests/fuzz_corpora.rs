@@ -98,11 +98,12 @@ const SHA256_WITH_RSA: [u8; 15] = [
 /// enveloped to the fixed RA certificate in `fuzz/keys/`, signed with the same key, whose
 /// certificate goes along), for PKCSReq and RenewalReq (a PKCS#10 from the `parse_csr`
 /// seeds; AES-128 and DES-EDE3) and GetCert (the RA certificate's issuerAndSerialNumber).
-/// Not part of the suite: run it by name (`-- --ignored write_scep_seeds`) when the seeds
-/// must change.
+/// Every run checks that such messages, and the committed seeds, get through the RA's reading
+/// to their content (else the seeds would not reach the PKCS#10 parser); the seeds are
+/// rewritten only with `SIGNET_WRITE_SCEP_SEEDS=1` (the envelope's key and IV are random, so
+/// each build differs in bytes).
 #[test]
-#[ignore = "writes fuzz/corpus/scep_message/seed-*; run by hand"]
-fn write_scep_seeds() {
+fn scep_seeds_reach_the_content() {
     use signet_x509::cms::{self, Attribute, ContentCipher, DigestAlg, oid};
 
     let keys = fuzz_dir().join("keys");
@@ -113,7 +114,6 @@ fn write_scep_seeds() {
     let get_cert = cms::issuer_and_serial(&cert).expect("issuerAndSerialNumber");
     let ra = signet_scep::RaKey::from_pkcs8(&pkcs8, cert.clone()).expect("the RA key");
     let out = fuzz_dir().join("corpus/scep_message");
-    std::fs::create_dir_all(&out).expect("corpus directory");
     let messages: [(&str, &str, &[u8], ContentCipher); 4] = [
         ("pkcsreq-aes", "19", &csr, ContentCipher::Aes128Cbc),
         ("pkcsreq-des3", "19", &csr, ContentCipher::DesEde3Cbc),
@@ -147,9 +147,15 @@ fn write_scep_seeds() {
             },
         )
         .expect("SignedData");
-        // The seed must get through to the content, or it would not reach the PKCS#10 parser.
-        let read = signet_scep::message::read(&message, &ra, true).expect("the seed reads");
+        let read = signet_scep::message::read(&message, &ra, true).expect("the message reads");
         assert_eq!(read.content, content);
-        std::fs::write(out.join(format!("seed-{name}.der")), message).expect("seed written");
+        let seed = out.join(format!("seed-{name}.der"));
+        if std::env::var_os("SIGNET_WRITE_SCEP_SEEDS").is_some() {
+            std::fs::write(&seed, &message).expect("seed written");
+        }
+        let committed = std::fs::read(&seed).expect("the committed seed");
+        let read = signet_scep::message::read(&committed, &ra, true)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", seed.display()));
+        assert_eq!(read.content, content, "{}", seed.display());
     }
 }

@@ -1039,6 +1039,45 @@ fn newkey_args(key: &str) -> Vec<String> {
     }
 }
 
+/// An OCSP response fetched by hand (`body`), checked by `openssl ocsp -respin` against the
+/// server's CA: it verifies and names `cert` with `status`; returns openssl's output.
+pub fn expect_ocsp_body(server: &Server, body: &[u8], cert: &Path, status: &str) -> String {
+    let ca = server.ca_cert_path();
+    let file = unique(&server.work, "response", "der");
+    fs::write(&file, body).expect("writing the response");
+    let s = |p: &Path| p.to_str().expect("UTF-8 path").to_string();
+    let (file, ca, cert_s) = (s(&file), s(&ca), s(cert));
+    let run = run_program(
+        "openssl",
+        &[
+            "ocsp",
+            "-respin",
+            &file,
+            "-issuer",
+            &ca,
+            "-CAfile",
+            &ca,
+            "-no_nonce",
+            "-cert",
+            &cert_s,
+        ],
+    );
+    expect_ocsp_status(&run, cert, status)
+}
+
+/// `openssl ocsp`'s run verified the response, which names `cert` with `status` (good,
+/// revoked, unknown); returns its stdout and stderr.
+pub fn expect_ocsp_status(run: &Run, cert: &Path, status: &str) -> String {
+    let out = format!("{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.code == 0
+            && out.contains("Response verify OK")
+            && out.contains(&format!("{}: {status}", cert.display())),
+        "expected a verified `{status}` answer: {run}"
+    );
+    out
+}
+
 /// Makes a new key and a PEM CSR with `openssl req` (subject like "/CN=app.test", SANs in
 /// openssl syntax like "DNS:a.test" or "IP:127.0.0.1"); returns the CSR path (the key is
 /// beside it, `.key`).

@@ -179,6 +179,7 @@ pub(crate) fn create_root(
     let mut text = fs::read_to_string(&config_path).context("reading signet.toml")?;
     text.push_str(&offline_block(name, choice.rsa_pss));
     fs::write(&config_path, text).context("writing signet.toml")?;
+    crate::init::sync_file_system(data)?;
     let fingerprint = hex::encode(signet_x509::sha256(&cert));
     crate::ca::audit(
         data,

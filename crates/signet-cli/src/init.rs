@@ -178,6 +178,7 @@ pub fn run(opts: &InitOptions) -> Result<()> {
     drop(store);
     // signet.toml last: its presence is what marks the directory as initialised.
     fs::write(&config_path, template.render()).context("writing signet.toml")?;
+    sync_file_system(&opts.data)?;
 
     let fingerprint = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert);
     println!("Created CA {name} in {}", opts.data.display());
@@ -364,6 +365,15 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
+}
+
+/// Flushes the whole file system holding `dir` to its disk (`syncfs`): the files `init`
+/// wrote, and the directory entries naming them. Without it a power cut in the seconds
+/// after `init` reported success could leave signet.toml empty: the loop-disk fault tests
+/// (tests/faults.rs) found it so when the disk failed shortly after `init`.
+pub(crate) fn sync_file_system(dir: &Path) -> Result<()> {
+    let d = fs::File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    rustix::fs::syncfs(&d).with_context(|| format!("flushing {} to its disk", dir.display()))
 }
 
 /// Creates `dir` (and its parents) if needed and makes it accessible to its owner only.

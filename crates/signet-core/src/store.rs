@@ -571,8 +571,9 @@ pub trait Store: Send + Sync {
     fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
 
     /// Why the last write batch that met a fault of the database itself (a full disk, an
-    /// I/O error, a lost connection) failed, until a write succeeds again; `None` when writes
-    /// succeed. `/healthz` reports it: a store that reads but cannot write cannot issue.
+    /// I/O error, a lost connection) failed, until [`Store::probe_write`] succeeds again (or,
+    /// for SQLite's WAL checkpoints, until a checkpoint does); `None` when writes succeed.
+    /// `/healthz` reports it: a store that reads but cannot write cannot issue.
     fn write_problem(&self) -> Option<String> {
         None
     }

@@ -16,6 +16,8 @@
 //!    SQLite's busy-handler back-off, up to ~200 ms).
 //!
 //! Durability does not depend on any of this: a commit is durable once the WAL is fsynced.
+//! Once a write or flush has failed (`writer::Poison`) no checkpoint runs: a checkpoint that
+//! seemed to succeed would let SQLite start the WAL over and drop pages the disk never got.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 use signet_core::StoreError;
 
 use crate::codec::sql_error;
+use crate::writer::Poison;
 
 /// WAL pages (4 KiB each by default) after which the writer restarts the WAL.
 const RESTART_FRAMES: i64 = 8_192;
@@ -45,6 +48,7 @@ pub(crate) struct Checkpointer {
 pub(crate) struct Checkpoints {
     nudge: mpsc::SyncSender<()>,
     restart_wanted: Arc<AtomicBool>,
+    poison: Poison,
 }
 
 impl Checkpoints {
@@ -53,7 +57,7 @@ impl Checkpoints {
     /// dropped).
     pub(crate) fn after_batch(&self, conn: &Connection) {
         if self.restart_wanted.swap(false, Ordering::Relaxed) {
-            match checkpoint(conn, "RESTART") {
+            match checkpoint(conn, "RESTART", &self.poison) {
                 Ok((busy, frames)) => {
                     tracing::debug!(busy, frames, "WAL restarted");
                 }
@@ -69,6 +73,7 @@ impl Checkpointer {
     pub(crate) fn start(
         path: &Path,
         busy_timeout: Duration,
+        poison: Poison,
     ) -> Result<(Checkpointer, Checkpoints), StoreError> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
@@ -82,9 +87,13 @@ impl Checkpointer {
         let restart_wanted = Arc::new(AtomicBool::new(false));
         let thread = {
             let restart_wanted = Arc::clone(&restart_wanted);
+            let poison = poison.clone();
             thread::Builder::new()
                 .name("signet-store-checkpoint".into())
-                .spawn(move || run(&conn, &nudges, &restart_wanted))
+                .spawn(move || {
+                    run(&conn, &nudges, &restart_wanted, &poison);
+                    poison.before_close(&conn);
+                })
                 .map_err(|e| {
                     StoreError::Backend(format!("could not start the checkpoint thread: {e}"))
                 })?
@@ -96,6 +105,7 @@ impl Checkpointer {
             Checkpoints {
                 nudge,
                 restart_wanted,
+                poison,
             },
         ))
     }
@@ -111,9 +121,17 @@ impl Drop for Checkpointer {
     }
 }
 
-fn run(conn: &Connection, nudges: &mpsc::Receiver<()>, restart_wanted: &AtomicBool) {
+fn run(
+    conn: &Connection,
+    nudges: &mpsc::Receiver<()>,
+    restart_wanted: &AtomicBool,
+    poison: &Poison,
+) {
     while nudges.recv().is_ok() {
-        match checkpoint(conn, "PASSIVE") {
+        if poison.get().is_some() {
+            continue;
+        }
+        match checkpoint(conn, "PASSIVE", poison) {
             Ok((_, frames)) if frames > RESTART_FRAMES => {
                 restart_wanted.store(true, Ordering::Relaxed);
             }
@@ -126,10 +144,10 @@ fn run(conn: &Connection, nudges: &mpsc::Receiver<()>, restart_wanted: &AtomicBo
 
 /// Runs a checkpoint; returns whether it was blocked (by a reader or writer) and the number
 /// of pages in the WAL.
-fn checkpoint(conn: &Connection, mode: &str) -> Result<(bool, i64), StoreError> {
+fn checkpoint(conn: &Connection, mode: &str, poison: &Poison) -> Result<(bool, i64), StoreError> {
     let sql = format!("PRAGMA wal_checkpoint({mode})");
     let (busy, frames, _copied): (i64, i64, i64) = conn
         .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .map_err(sql_error("running a WAL checkpoint"))?;
+        .map_err(|e| poison.check(e, "running a WAL checkpoint"))?;
     Ok((busy != 0, frames))
 }

@@ -90,6 +90,42 @@ fn is_storage_fault(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// Whether `e` is an I/O error on writing or flushing (not reading): after one, the kernel
+/// may have dropped pages it could not write while keeping them, clean, in its cache, so
+/// this process can no longer trust that what it reads matches the disk, nor that a later
+/// successful `fsync` covers earlier writes. See `writer::Poison`.
+pub(crate) fn may_have_lost_writes(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::SystemIoFailure
+                && !matches!(
+                    f.extended_code,
+                    ffi::SQLITE_IOERR_READ | ffi::SQLITE_IOERR_SHORT_READ | ffi::SQLITE_IOERR_NOMEM
+                )
+    )
+}
+
+/// What an I/O error's extended code says failed, for the operator: SQLite's message is
+/// "disk I/O error" for all of them.
+fn io_detail(e: &rusqlite::Error) -> &'static str {
+    let rusqlite::Error::SqliteFailure(f, _) = e else {
+        return "";
+    };
+    match f.extended_code {
+        ffi::SQLITE_IOERR_WRITE => " (a write to the file failed)",
+        ffi::SQLITE_IOERR_FSYNC | ffi::SQLITE_IOERR_DIR_FSYNC => {
+            " (flushing to the disk failed: fsync)"
+        }
+        ffi::SQLITE_IOERR_READ | ffi::SQLITE_IOERR_SHORT_READ => " (a read failed)",
+        ffi::SQLITE_IOERR_TRUNCATE => " (truncating the file failed)",
+        ffi::SQLITE_IOERR_SHMMAP | ffi::SQLITE_IOERR_SHMOPEN | ffi::SQLITE_IOERR_SHMSIZE => {
+            " (the WAL index file failed)"
+        }
+        _ => "",
+    }
+}
+
 /// Maps a SQLite error to [`StoreError`], with `context` saying what was being done.
 /// Uniqueness violations become `Conflict`, faults of the file system under the database
 /// `Unavailable` (a 503: retry later); everything else is `Backend`.
@@ -98,7 +134,7 @@ pub(crate) fn sql_error(context: &'static str) -> impl FnOnce(rusqlite::Error) -
         if is_unique_violation(&e) {
             StoreError::Conflict(format!("{context}: {e}"))
         } else if is_storage_fault(&e) {
-            StoreError::Unavailable(format!("{context}: {e}"))
+            StoreError::Unavailable(format!("{context}: {e}{}", io_detail(&e)))
         } else {
             StoreError::Backend(format!("{context}: {e}"))
         }

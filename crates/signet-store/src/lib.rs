@@ -131,6 +131,7 @@ impl Database {
                     readers,
                     audit_keys: std::sync::Arc::new(audit_keys),
                     file: None,
+                    poison: None,
                 })
             }
         }
@@ -212,6 +213,8 @@ pub struct SqlStore {
     /// The SQLite file opened (none on PostgreSQL), checked by `write_problem` too, so a
     /// removed file shows in `/healthz` before any write meets it.
     file: Option<writer::FileIdentity>,
+    /// Set once a SQLite write or flush failed (none on PostgreSQL): see `writer::Poison`.
+    poison: Option<writer::Poison>,
 }
 
 /// Counters for tests and metrics.
@@ -309,10 +312,16 @@ impl SqlStore {
             .map_or(2, |n| n.get())
             .clamp(2, 4);
         let readers = Readers::start_sqlite(&path, reader_threads)?;
-        let (checkpointer, checkpoints) = Checkpointer::start(&path, BUSY_TIMEOUT)?;
+        let poison = writer::Poison::default();
+        let (checkpointer, checkpoints) = Checkpointer::start(&path, BUSY_TIMEOUT, poison.clone())?;
         let file = writer::FileIdentity::of(&path)?;
         let writer = Writer::start(
-            Box::new(writer::SqliteWriter::new(conn, checkpoints, file.clone())),
+            Box::new(writer::SqliteWriter::new(
+                conn,
+                checkpoints,
+                file.clone(),
+                poison.clone(),
+            )),
             audit_keys.chain.clone(),
         )?;
         // The WAL and shared-memory files exist now; SQLite gives them the database's mode,
@@ -324,6 +333,7 @@ impl SqlStore {
             readers,
             audit_keys: std::sync::Arc::new(audit_keys),
             file: Some(file),
+            poison: Some(poison),
         })
     }
 
@@ -695,7 +705,10 @@ impl Store for SqlStore {
         if let Some(Err(e)) = self.file.as_ref().map(writer::FileIdentity::check) {
             return Some(e.to_string());
         }
-        self.writer.fault()
+        self.poison
+            .as_ref()
+            .and_then(writer::Poison::get)
+            .or_else(|| self.writer.fault())
     }
 
     fn probe_write(&self) -> BoxFuture<'_, Result<(), StoreError>> {

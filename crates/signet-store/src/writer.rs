@@ -93,6 +93,11 @@ enum Done {
 pub(crate) trait WriteConn: Send {
     fn db(&self) -> &dyn Db;
 
+    /// Commits the open transaction.
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.db().batch("COMMIT", "committing a write transaction")
+    }
+
     /// Opens the batch's transaction. `light`: the batch holds only light writes (see
     /// `Op::is_light`), which may commit without waiting for their own flush to disk.
     fn begin(&mut self, light: bool) -> Result<(), StoreError>;
@@ -114,6 +119,8 @@ pub(crate) struct SqliteWriter {
     light_now: bool,
     /// The file the connection opened, checked before every batch.
     file: FileIdentity,
+    /// Set after a write or flush failed: no batch starts any more.
+    poison: Poison,
 }
 
 impl SqliteWriter {
@@ -121,13 +128,84 @@ impl SqliteWriter {
         conn: Connection,
         checkpoints: Checkpoints,
         file: FileIdentity,
+        poison: Poison,
     ) -> SqliteWriter {
         SqliteWriter {
             conn,
             checkpoints,
             light_now: false,
             file,
+            poison,
         }
+    }
+}
+
+/// Set once a write or `fsync` of the SQLite database or its WAL failed with an I/O error
+/// (`codec::may_have_lost_writes`), never cleared in this process.
+///
+/// After such an error Linux marks the pages it could not write clean and keeps them in its
+/// cache: reads return data the disk does not have, and a later `fsync` succeeds without
+/// covering them (PostgreSQL's "fsyncgate", 2018). A WAL checkpoint that then seems to succeed
+/// lets SQLite start its WAL over, dropping the only durable copy of those pages. So from the
+/// first such error this process writes nothing: no batch, no checkpoint, no checkpoint when
+/// the connections close (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`). The WAL on disk holds every
+/// acknowledged transaction as far as the kernel's `fsync` told the truth (each was flushed
+/// before its caller was answered); a restart after the disk is repaired recovers from it.
+/// PostgreSQL stops for the same reason (it panics on a failed `fsync`). Before this, the
+/// loop-disk test in tests/faults.rs saw `/healthz` go back to 200 and issuance resume on the
+/// failing device. (That the device then kept every acknowledged write could not be checked
+/// there: the rig itself loses a write whose `fsync` succeeded, scripts/fsync-rig.py.)
+#[derive(Clone, Default)]
+pub(crate) struct Poison(Arc<Mutex<Option<String>>>);
+
+impl Poison {
+    /// Poisons the store if `e` may have lost writes; returns `e` mapped as usual.
+    pub(crate) fn check(&self, e: rusqlite::Error, context: &'static str) -> StoreError {
+        if crate::codec::may_have_lost_writes(&e) {
+            let why = format!(
+                "{context} failed with an I/O error ({e}): the kernel may have dropped what it \
+                 could not write, so this process writes nothing more (every acknowledged \
+                 write is in the WAL on disk); repair the disk, then restart signet serve"
+            );
+            let mut current = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if current.is_none() {
+                tracing::error!(error = %why, "the database stops taking writes");
+                *current = Some(why);
+            }
+        }
+        sql_error(context)(e)
+    }
+
+    /// Why the store takes no writes, if it is poisoned.
+    pub(crate) fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `Err(Unavailable)` once poisoned.
+    pub(crate) fn refuse(&self) -> Result<(), StoreError> {
+        self.get()
+            .map_or(Ok(()), |why| Err(StoreError::Unavailable(why)))
+    }
+
+    /// Keeps `conn` from checkpointing when it closes, if poisoned; call before dropping it.
+    pub(crate) fn before_close(&self, conn: &Connection) {
+        if self.get().is_some()
+            && let Err(e) = conn.set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+                true,
+            )
+        {
+            tracing::error!(error = %e, "could not turn off the checkpoint on close");
+        }
+    }
+}
+
+impl Drop for SqliteWriter {
+    fn drop(&mut self) {
+        self.poison.before_close(&self.conn);
     }
 }
 
@@ -180,7 +258,14 @@ impl WriteConn for SqliteWriter {
         &self.conn
     }
 
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| self.poison.check(e, "committing a write transaction"))
+    }
+
     fn begin(&mut self, light: bool) -> Result<(), StoreError> {
+        self.poison.refuse()?;
         self.file.check()?;
         if light != self.light_now {
             self.light_now = set_synchronous(&self.conn, light);
@@ -207,7 +292,9 @@ impl WriteConn for SqliteWriter {
     }
 
     fn after_batch(&mut self) {
-        self.checkpoints.after_batch(&self.conn);
+        if self.poison.get().is_none() {
+            self.checkpoints.after_batch(&self.conn);
+        }
     }
 }
 
@@ -234,7 +321,10 @@ struct Counters {
     commands: AtomicU64,
     isolated_batches: AtomicU64,
     /// Why the last batch that met a fault of the database failed (`StoreError::Unavailable`:
-    /// a full disk, an I/O error, a lost connection); cleared by the next batch that writes.
+    /// a full disk, an I/O error, a lost connection); cleared only by a health probe that
+    /// writes (`Op::Probe`). Another batch's success proves nothing: one that changed no row
+    /// or was light (not flushed) commits without a durable write, and clearing on it made
+    /// `/healthz` flap between 200 and 503 on a read-only disk.
     fault: Mutex<Option<String>>,
 }
 
@@ -541,12 +631,13 @@ fn run(mut conn: Box<dyn WriteConn>, rx: &mpsc::Receiver<Command>, counters: &Co
 /// without savepoints first, and again with a savepoint per command if anything failed.
 fn commit_batch(conn: &mut dyn WriteConn, batch: Vec<Command>, counters: &Counters) {
     counters.transactions.fetch_add(1, Ordering::Relaxed);
+    let probe = batch.iter().position(|c| matches!(c.op, Op::Probe));
     let results = match run_plain(conn, &batch) {
         Attempt::Committed(results) => results,
         Attempt::Failed(e) => {
             // Nothing can be isolated: BEGIN or COMMIT failed.
             tracing::error!(error = %e, commands = batch.len(), "write batch failed");
-            record_fault(counters, std::slice::from_ref(&Err(copy_error(&e))));
+            record_fault(counters, std::slice::from_ref(&Err(copy_error(&e))), None);
             batch
                 .into_iter()
                 .for_each(|c| c.reply.send(Err(copy_error(&e))));
@@ -558,7 +649,7 @@ fn commit_batch(conn: &mut dyn WriteConn, batch: Vec<Command>, counters: &Counte
                 Ok(results) => results,
                 Err(e) => {
                     tracing::error!(error = %e, commands = batch.len(), "write batch failed");
-                    record_fault(counters, std::slice::from_ref(&Err(copy_error(&e))));
+                    record_fault(counters, std::slice::from_ref(&Err(copy_error(&e))), None);
                     batch
                         .into_iter()
                         .for_each(|c| c.reply.send(Err(copy_error(&e))));
@@ -567,25 +658,32 @@ fn commit_batch(conn: &mut dyn WriteConn, batch: Vec<Command>, counters: &Counte
             }
         }
     };
-    record_fault(counters, &results);
+    record_fault(counters, &results, probe);
     for (cmd, result) in batch.into_iter().zip(results) {
         cmd.reply.send(result);
     }
 }
 
-/// The health probe's write: rewrites one row with its own value, so the transaction
-/// appends to the log and is flushed like any other, and changes nothing.
-const PROBE: &str = "UPDATE schema_migrations SET applied_at = applied_at \
+/// The health probe's write: negates one row's value and negates it back, so the
+/// transaction changes nothing yet appends to the log and is flushed like any other.
+/// Rewriting a value with itself (`SET x = x`, the first version) writes nothing at all in
+/// SQLite (a b-tree cell overwritten with identical bytes leaves its page clean), so that
+/// probe succeeded on a read-only disk and `/healthz` answered 200 (tests/faults.rs, the
+/// loop-disk tests).
+const PROBE: &str = "UPDATE schema_migrations SET applied_at = -applied_at \
+    WHERE version = (SELECT max(version) FROM schema_migrations); \
+    UPDATE schema_migrations SET applied_at = -applied_at \
     WHERE version = (SELECT max(version) FROM schema_migrations)";
 
 /// After a batch: a command that met a fault of the database (`Unavailable`) marks writes
-/// as failing; a batch that wrote without one clears the mark.
-fn record_fault(counters: &Counters, results: &[Result<Done, StoreError>]) {
+/// as failing; the health probe at `probe` in the batch, written without one, clears the mark.
+fn record_fault(counters: &Counters, results: &[Result<Done, StoreError>], probe: Option<usize>) {
     let fault = results.iter().find_map(|r| match r {
         Err(StoreError::Unavailable(why)) => Some(why.clone()),
         _ => None,
     });
-    if fault.is_some() || results.iter().any(Result::is_ok) {
+    let probed = probe.is_some_and(|i| results.get(i).is_some_and(Result::is_ok));
+    if fault.is_some() || probed {
         counters.set_fault(fault);
     }
 }
@@ -639,7 +737,7 @@ fn run_plain(conn: &mut dyn WriteConn, batch: &[Command]) -> Attempt {
         }
         rest = &rest[taken..];
     }
-    match conn.db().batch("COMMIT", "committing a write transaction") {
+    match conn.commit() {
         Ok(()) => Attempt::Committed(results),
         Err(e) => {
             conn.rollback();
@@ -670,7 +768,7 @@ fn run_isolated(
             }
         }
     }
-    if let Err(e) = conn.db().batch("COMMIT", "committing a write transaction") {
+    if let Err(e) = conn.commit() {
         conn.rollback();
         return Err(e);
     }

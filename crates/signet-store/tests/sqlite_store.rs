@@ -777,3 +777,26 @@ async fn exit_failures_survive_reopen_and_parking_moves_the_cursor() {
     ));
     assert_eq!(store.exit_state(&demo, "hook").await.unwrap().parked, 0);
 }
+
+/// The health check's probe (`Store::probe_write`) must reach the disk the way a client
+/// write does, or it succeeds on a disk that refuses writes and `/healthz` says 200. Another
+/// connection sees a commit that wrote pages as a new `data_version`; the row it touches
+/// keeps its value.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_health_probe_writes_to_the_log_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.create_request(issued("demo-ca", 1, 1)).await.unwrap();
+    let outside = raw(dir.path());
+    let version = |c: &Connection| count(c, "PRAGMA data_version");
+    let applied = "SELECT sum(applied_at) FROM schema_migrations";
+    let (before, applied_before) = (version(&outside), count(&outside, applied));
+    store.probe_write().await.unwrap();
+    assert_ne!(
+        version(&outside),
+        before,
+        "the probe committed without writing anything"
+    );
+    assert_eq!(count(&outside, applied), applied_before);
+    store.close().await;
+}

@@ -154,6 +154,7 @@ pub(super) fn install(data: &Path, name: &str, source: Source, domains: Vec<Stri
     text.push_str(&block);
     fs::write(&config_path, text).context("writing signet.toml")?;
     fs::remove_file(dir.join("pending.toml")).context("removing pending.toml")?;
+    crate::init::sync_file_system(data)?;
     audit(
         data,
         &config,

@@ -359,7 +359,7 @@ pub(super) fn install_renewal(
     let tmp = data.join("signet.toml.new");
     fs::write(&tmp, edited).context("writing signet.toml.new")?;
     fs::rename(&tmp, &path).context("replacing signet.toml")?;
-    Ok(())
+    crate::init::sync_file_system(data)
 }
 
 /// A TOML basic string.

@@ -1,7 +1,8 @@
 //! The checks behind `/healthz`, every second, each bounded in time, their outcomes kept in
 //! [`Health`]: one cheap read of the database (the audit head, an index lookup), the free
 //! space on a SQLite database's disk, whether writes fail (and then a durable write that
-//! changes nothing, until one succeeds), and each CA
+//! changes nothing, until one succeeds, and what the file system answers to a write of its
+//! own), and each CA
 //! key's own check (`Signer::check`: nothing for a key in memory, a probe signature for one
 //! on a token). A lost database or token shows as 503 within about a second and clears by
 //! itself once the checks succeed again (the store's connections and the token sessions
@@ -21,24 +22,42 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why writes fail, if they did: after a write met a fault of the database (a full disk, an
 /// I/O error), a durable write that changes nothing tells whether the fault is gone, since
-/// no client write may come while a load balancer keeps traffic away.
-async fn write_problem(store: &dyn Store) -> Option<String> {
+/// no client write may come while a load balancer keeps traffic away. For a SQLite database
+/// the reason names what the file system answers too (see [`DiskSpace::refuses_writes`]).
+async fn write_problem(store: &dyn Store, disk: Option<&DiskSpace>) -> Option<String> {
     store.write_problem()?;
-    match tokio::time::timeout(TIMEOUT, store.probe_write()).await {
-        Ok(Ok(())) => None,
-        Ok(Err(e)) => Some(format!("the database cannot be written: {e}")),
-        Err(_) => Some(format!(
-            "the database cannot be written: no answer within {TIMEOUT:?}"
-        )),
-    }
+    let why = match tokio::time::timeout(TIMEOUT, store.probe_write()).await {
+        // What the probe cannot clear stays: a failing WAL checkpoint, say.
+        Ok(Ok(())) => {
+            return store
+                .write_problem()
+                .map(|why| format!("the database cannot be written: {why}"));
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {TIMEOUT:?}"),
+    };
+    let os = match disk {
+        Some(disk) => disk.refuses_writes().await,
+        None => None,
+    };
+    Some(match os {
+        Some(os) => format!(
+            "the database cannot be written: {why}; the file system holding it answers: {os}"
+        ),
+        None => format!("the database cannot be written: {why}"),
+    })
 }
 
 /// The file system of a SQLite database, and the free space below which `/healthz` answers
 /// 503 (`[server] min_free_disk_bytes`): traffic moves elsewhere before writes fail.
 pub struct DiskSpace {
+    /// The directory holding the database file.
     pub path: std::path::PathBuf,
     pub min_free: u64,
 }
+
+/// The file [`DiskSpace::refuses_writes`] writes and removes, in the database's directory.
+const WRITE_CHECK: &str = ".signet-write-check";
 
 impl DiskSpace {
     /// Why the disk is too full, if it is (an unreadable file system is the write path's
@@ -53,6 +72,28 @@ impl DiskSpace {
                 self.min_free
             )
         })
+    }
+
+    /// What the operating system answers to a small durable write (create, write, fsync,
+    /// remove) next to the database, if it fails: "Read-only file system", "Input/output
+    /// error", "No space left on device". SQLite reports all of these as "disk I/O error";
+    /// the operator needs to know which. Run only once a database write has failed.
+    async fn refuses_writes(&self) -> Option<String> {
+        let path = self.path.join(WRITE_CHECK);
+        let check = tokio::task::spawn_blocking(move || {
+            let written = std::fs::File::create(&path).and_then(|mut f| {
+                std::io::Write::write_all(&mut f, b"signet")?;
+                f.sync_all()
+            });
+            let _ = std::fs::remove_file(&path);
+            written
+        });
+        match tokio::time::timeout(TIMEOUT, check).await {
+            Ok(Ok(Ok(()))) => None,
+            Ok(Ok(Err(e))) => Some(e.to_string()),
+            Ok(Err(e)) => Some(format!("the check failed: {e}")),
+            Err(_) => Some(format!("no answer within {TIMEOUT:?}")),
+        }
     }
 }
 
@@ -81,7 +122,7 @@ impl HealthCheck {
                 let problem = match tokio::time::timeout(TIMEOUT, store.audit_head()).await {
                     Ok(Ok(_)) => match disk.as_ref().and_then(DiskSpace::problem) {
                         Some(low) => Some(low),
-                        None => write_problem(&*store).await,
+                        None => write_problem(&*store, disk.as_ref()).await,
                     },
                     Ok(Err(e)) => Some(format!("the database cannot be reached: {e}")),
                     Err(_) => Some(format!(

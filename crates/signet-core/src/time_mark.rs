@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use signet_x509::time::{rfc3339, unix_seconds};
+use signet_x509::time::{format_duration, rfc3339, unix_seconds};
 
 /// `[server] max_clock_regression` when the configuration names none: more than ordinary
 /// NTP corrections, less than any regression that would matter to a relying party.
@@ -71,7 +71,7 @@ impl TimeMark {
     rfc3339(*now),
     rfc3339(*newest),
     span(newest.duration_since(*now).unwrap_or_default()),
-    span(*max_regression)
+    format_duration(*max_regression)
 )]
 pub struct ClockBehind {
     pub now: SystemTime,
@@ -120,7 +120,7 @@ mod tests {
             behind.to_string(),
             "the clock (2024-10-04T00:00:00Z) is behind the newest time on record \
              (2024-10-05T00:00:00Z) by 1d 0h, more than [server] max_clock_regression \
-             (5m 0s); signing is refused until the clock is corrected"
+             (5m); signing is refused until the clock is corrected"
         );
     }
 

@@ -134,7 +134,7 @@ impl ClockWatch {
             tracing::warn!(
                 step = %signet_core::time_mark::span(step.size),
                 direction,
-                max_clock_regression = %signet_core::time_mark::span(self.bound),
+                max_clock_regression = %signet_x509::time::format_duration(self.bound),
                 "the wall clock stepped {direction} by {} while the server ran",
                 signet_core::time_mark::span(step.size)
             );

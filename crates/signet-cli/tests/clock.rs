@@ -41,7 +41,10 @@ impl Faked {
         let faked = |k: &str, v: &str| (k.to_string(), v.to_string());
         server.serve_env.extend([
             faked("LD_PRELOAD", LIBFAKETIME),
-            faked("FAKETIME_TIMESTAMP_FILE", file.to_str().expect("UTF-8 path")),
+            faked(
+                "FAKETIME_TIMESTAMP_FILE",
+                file.to_str().expect("UTF-8 path"),
+            ),
             faked("FAKETIME_NO_CACHE", "1"),
             faked("FAKETIME_DONT_FAKE_MONOTONIC", "1"),
         ]);
@@ -205,7 +208,10 @@ fn a_clock_that_goes_back_stops_signing_until_it_is_corrected() {
     faked.expect_refused("behind.example.test");
     let crl = faked.publish_crls();
     let detail = crl.expect_problem(503);
-    assert!(detail.contains("the clock"), "the CRL refusal names the clock: {crl}");
+    assert!(
+        detail.contains("the clock"),
+        "the CRL refusal names the clock: {crl}"
+    );
     let answer = ocsp(&faked, &first);
     assert!(
         answer.contains("trylater"),

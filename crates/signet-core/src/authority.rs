@@ -38,11 +38,11 @@ use crate::policy::{
 use crate::pool::WorkPool;
 use crate::revocation::{KeyFactory, OcspCache, RevocationConfig, RevocationState};
 use crate::signer::{BuildError, Clock, Random, Signer};
-use crate::time_mark::{ClockBehind, TimeMark};
 use crate::store::{
     AuditTarget, HistoryQuery, NewAudit, NewCertificate, NewEvent, NewRequest, Store, StoreError,
     TokenRecord,
 };
+use crate::time_mark::{ClockBehind, TimeMark};
 
 /// Limits on what a submitter may send alongside the CSR.
 pub const MAX_ATTRIBUTES: usize = 64;

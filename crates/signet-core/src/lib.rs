@@ -91,10 +91,10 @@ pub use policy::{
     ProfileAccess, RequestProps, Verdict,
 };
 pub use signer::{BuildError, Clock, Random, Signer, SignerError, SystemClock};
-pub use time_mark::{ClockBehind, DEFAULT_MAX_CLOCK_REGRESSION, TimeMark};
 pub use store::{
     AuditCheck, AuditRecord, AuditTarget, CertificateStatus, CrlRecord, ExitFailure, ExitState,
     HistoryQuery, LeaseClaim, NewAudit, NewCertificate, NewCrl, NewEvent, NewRequest, NewToken,
     OutboxEvent, ParkEvent, ParkedEvent, RequestUpdate, RevocationChange, RevokedQuery, RevokedRow,
     RevokedScan, StatisticsQuery, Store, StoreError, TokenMarker, TokenRecord, ViewQuery,
 };
+pub use time_mark::{ClockBehind, DEFAULT_MAX_CLOCK_REGRESSION, TimeMark};

@@ -142,7 +142,9 @@ impl ClockWatch {
         let behind = self.authority.clock_behind();
         if health.set_clock(behind.as_ref().map(ToString::to_string)) {
             match behind {
-                Some(why) => tracing::warn!(error = %why, "the clock is behind: /healthz answers 503"),
+                Some(why) => {
+                    tracing::warn!(error = %why, "the clock is behind: /healthz answers 503")
+                }
                 None => tracing::info!(
                     "the clock is no longer behind the newest time on record: signing resumes"
                 ),
@@ -260,7 +262,11 @@ mod tests {
             })
         );
         // A slew within the bound is not a step.
-        let seen = steps.observe(wall - day + 3 * second - 200 * second, mono + 4 * second, bound);
+        let seen = steps.observe(
+            wall - day + 3 * second - 200 * second,
+            mono + 4 * second,
+            bound,
+        );
         assert_eq!(seen, None);
     }
 }

@@ -52,12 +52,10 @@ impl Authority {
                     Err(ResponderError::Clock(behind)) => {
                         tracing::warn!(ca = %name, error = %behind, "no OCSP responder certificate yet");
                     }
-                    other => {
-                        other.map_err(|source| crate::authority::StartError::Responder {
-                            ca: name.clone(),
-                            source,
-                        })?
-                    }
+                    other => other.map_err(|source| crate::authority::StartError::Responder {
+                        ca: name.clone(),
+                        source,
+                    })?,
                 }
             } else {
                 // The lease holder issues and renews it; until it has stored one, the CA

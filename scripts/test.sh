@@ -3,6 +3,7 @@
 # binary, and the oracles they call (openssl, pkilint). Installs what the tests need:
 #   - openssl (Debian package) if it is missing,
 #   - groff-base (Debian package) if it is missing, the man pages' formatter,
+#   - faketime (Debian package, libfaketime) if it is missing, for the clock-jump tests,
 #   - slapd and ldap-utils (Debian packages) if they are missing, for the ldap exit tests,
 #   - pkilint into a virtualenv at $SIGNET_VENV (default: .venv in the checkout),
 #   - aiosmtpd into the same virtualenv (the SMTP sink of the `smtp` exit module's tests),
@@ -20,6 +21,12 @@ cd "$(dirname "$0")/.."
 if ! command -v openssl >/dev/null 2>&1; then
   echo "scripts/test.sh: installing openssl" >&2
   apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+
+# libfaketime moves the wall clock of a real `signet serve` (crates/signet-cli/tests/clock.rs).
+if ! [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]; then
+  echo "scripts/test.sh: installing faketime" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 fi
 
 # groff formats the man pages in docs/man without a warning (crates/signet-cli/tests/cli_docs.rs).

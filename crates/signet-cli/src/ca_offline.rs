@@ -699,6 +699,7 @@ fn publish_crl(
             limits: config.security.limits(),
             token_secret_key: None,
             node: crate::serve::node::generate(&config.server.host)?,
+            max_clock_regression: crate::serve::health::max_clock_regression(&config.server)?,
         },
         vec![runtime],
     )

@@ -119,6 +119,10 @@ pub struct ServerConfig {
     /// responder certificate and cached answers) up to what other nodes sharing the database
     /// wrote: the bound on how stale a node may be (see `signet_core::cluster`).
     pub cluster_sync: DurationSetting,
+    /// How far the clock may fall behind the newest time on record (a certificate's
+    /// issuance, a CRL's thisUpdate, an audit record) before the CA signs nothing:
+    /// `/healthz` answers 503 until the clock is corrected (see `signet_core::time_mark`).
+    pub max_clock_regression: DurationSetting,
     /// Who may read `/metrics`.
     pub metrics: MetricsToml,
     pub limits: LimitsConfig,
@@ -211,6 +215,7 @@ impl Default for ServerConfig {
             audit_checkpoint: "5m".into(),
             audit_checkpoint_records: 1000,
             cluster_sync: "1s".into(),
+            max_clock_regression: "5m".into(),
             metrics: MetricsToml::Public,
             limits: LimitsConfig::default(),
         }

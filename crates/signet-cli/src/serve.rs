@@ -29,7 +29,7 @@ mod acme;
 mod cmp;
 mod delivery;
 mod est;
-mod health;
+pub(crate) mod health;
 mod maintenance;
 pub(crate) mod node;
 pub(crate) mod renewal;
@@ -148,6 +148,7 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
                 limits: config.security.limits(),
                 token_secret_key: Some(crate::token_key::load_or_create(data)?),
                 node: node::generate(&config.server.host)?,
+                max_clock_regression: health::max_clock_regression(&config.server)?,
             },
             cas,
         )
@@ -275,6 +276,11 @@ pub async fn start(
         ca_keys,
         Arc::clone(&health),
         disk,
+        health::ClockWatch {
+            authority: Arc::clone(&authority),
+            metrics: Arc::clone(&metrics),
+            bound: health::max_clock_regression(&config.server)?,
+        },
     );
     let audit_checkpoints = crate::audit_anchors::Checkpointer::spawn(
         Arc::clone(&authority),

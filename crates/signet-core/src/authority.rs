@@ -42,6 +42,7 @@ use crate::store::{
     AuditTarget, HistoryQuery, NewAudit, NewCertificate, NewEvent, NewRequest, Store, StoreError,
     TokenRecord,
 };
+use crate::time_mark::{ClockBehind, TimeMark};
 
 /// Limits on what a submitter may send alongside the CSR.
 pub const MAX_ATTRIBUTES: usize = 64;
@@ -115,6 +116,9 @@ pub struct AuthorityConfig {
     /// This process's name among the nodes sharing the database (see [`crate::cluster`]):
     /// unique per process, as the holder of the leases it takes.
     pub node: NodeId,
+    /// How far the clock may fall behind the newest time on record before the engine signs
+    /// nothing (`[server] max_clock_regression`; [`crate::time_mark`]).
+    pub max_clock_regression: Duration,
 }
 
 /// The server key from which the secrets of shared-secret tokens are derived:
@@ -205,6 +209,9 @@ pub struct Authority {
     limits: Limits,
     rate: RateLimiter,
     pub(crate) token_secret_key: Option<TokenSecretKey>,
+    /// The newest time on record or signed with: nothing is signed while the clock is
+    /// behind it by more than the bound ([`Authority::signing_time`]).
+    pub(crate) mark: TimeMark,
 }
 
 /// Why the engine could not be built or started.
@@ -339,6 +346,7 @@ impl Authority {
             limits: config.limits,
             rate: RateLimiter::default(),
             token_secret_key: config.token_secret_key,
+            mark: TimeMark::new(config.max_clock_regression),
         })
     }
 
@@ -366,6 +374,9 @@ impl Authority {
     /// masks), then record a `Startup` event per CA. Then accept requests.
     pub async fn start(&self) -> Result<(), StartError> {
         tracing::info!(node = %self.node, "starting this node");
+        // Before this start writes anything: a clock that is behind dates its own records
+        // wrongly too. The stored CRLs raise the mark as they are loaded.
+        self.mark.raise(self.store.newest_time().await?);
         let now = self.clock.now();
         let tokens = self.store.list_tokens().await?;
         if let Ok(mut map) = self.tokens.write() {
@@ -407,6 +418,24 @@ impl Authority {
         self.accepting.store(true, Ordering::SeqCst);
         self.wake();
         Ok(())
+    }
+
+    /// The time to sign with now, raising the newest time on record to it; `Err` while the
+    /// clock is behind that mark by more than `[server] max_clock_regression` (see
+    /// [`crate::time_mark`]). Every certificate, CRL, OCSP response and audit checkpoint is
+    /// dated by it.
+    pub(crate) fn signing_time(&self) -> Result<SystemTime, ClockBehind> {
+        let now = self.clock.now();
+        self.mark.check(now)?;
+        self.mark.raise(now);
+        Ok(now)
+    }
+
+    /// Why the engine signs nothing now, if it does not: the clock is behind the newest time
+    /// on record by more than the bound. For `/healthz`; recovers by itself once the clock
+    /// is corrected.
+    pub fn clock_behind(&self) -> Option<ClockBehind> {
+        self.mark.check(self.clock.now()).err()
     }
 
     /// Stops accepting new submissions (they get `Unavailable`). In-flight ones finish.

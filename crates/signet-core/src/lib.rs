@@ -24,6 +24,8 @@
 //! - [`store`]: `Store` and the commit types it takes (its read records, e.g. `AuditRecord`,
 //!   `ViewQuery`, come from `signet-api`).
 //! - [`signer`]: `Signer`, `Clock`, `Random`.
+//! - [`time_mark`]: `TimeMark`, the newest time on record; `ClockBehind`: no signing while
+//!   the clock is behind it.
 //! - [`authority`]: `Authority`, the engine; `CaRuntime`.
 //! - [`cluster`]: several nodes on one database: `NodeId`, leases, the cluster sync.
 //! - [`delivery`]: per-exit-module delivery with stored backoff and parking
@@ -64,6 +66,7 @@ pub mod pool;
 pub mod revocation;
 pub mod signer;
 pub mod store;
+pub mod time_mark;
 
 pub use auth::{Identity, Role, Roles};
 pub use authority::{
@@ -94,3 +97,4 @@ pub use store::{
     OutboxEvent, ParkEvent, ParkedEvent, RequestUpdate, RevocationChange, RevokedQuery, RevokedRow,
     RevokedScan, StatisticsQuery, Store, StoreError, TokenMarker, TokenRecord, ViewQuery,
 };
+pub use time_mark::{ClockBehind, DEFAULT_MAX_CLOCK_REGRESSION, TimeMark};

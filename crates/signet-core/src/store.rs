@@ -570,6 +570,13 @@ pub trait Store: Send + Sync {
     /// The newest audit record's sequence number (0: none yet).
     fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>>;
 
+    /// The newest time on record: the latest `at` among the newest audit records (every
+    /// issuance, revocation and officer action writes one), or the epoch when there are
+    /// none. The engine will not sign while its clock is behind it ([`crate::time_mark`]).
+    /// It reads a bounded number of the newest records along the primary key, so it stays
+    /// cheap however long the log is.
+    fn newest_time(&self) -> BoxFuture<'_, Result<SystemTime, StoreError>>;
+
     /// Why the last write batch that met a fault of the database itself (a full disk, an
     /// I/O error, a lost connection) failed, until [`Store::probe_write`] succeeds again (or,
     /// for SQLite's WAL checkpoints, until a checkpoint does); `None` when writes succeed.

@@ -234,6 +234,9 @@ impl Store for MemStore {
     fn audit_head(&self) -> BoxFuture<'_, Result<u64, StoreError>> {
         Box::pin(async { Err(StoreError::Backend("not used here".into())) })
     }
+    fn newest_time(&self) -> BoxFuture<'_, Result<std::time::SystemTime, StoreError>> {
+        Box::pin(async { Ok(std::time::UNIX_EPOCH) })
+    }
     fn verify_audit(&self) -> BoxFuture<'_, Result<signet_core::AuditCheck, StoreError>> {
         Box::pin(async { Err(StoreError::Backend("not used here".into())) })
     }
@@ -450,6 +453,7 @@ fn each_exit_gets_exactly_its_events_in_order_and_failures_are_retried() {
             limits: signet_core::Limits::default(),
             token_secret_key: None,
             node: signet_core::NodeId::new("test-node").expect("a node id"),
+            max_clock_regression: signet_core::DEFAULT_MAX_CLOCK_REGRESSION,
         },
         vec![runtime],
     )

@@ -1,4 +1,5 @@
-//! `/healthz`: whether this node can reach its database and sign with its CA keys. A load
+//! `/healthz`: whether this node can reach its database and sign with its CA keys, and
+//! whether its clock lets it sign. A load
 //! balancer sends traffic only to nodes that answer 200; a node that lost the database, or
 //! whose CA key (on a token or HSM) cannot sign, answers 503 with the reason, and 200 again
 //! once the checks succeed (no restart). The checks run in the background (see `signet
@@ -14,6 +15,9 @@ pub struct Health {
     database: RwLock<Option<String>>,
     /// CAs whose key failed its last check, and why.
     keys: RwLock<BTreeMap<String, String>>,
+    /// `Some(why)`: the engine signs nothing because the clock is behind the newest time
+    /// on record.
+    clock: RwLock<Option<String>>,
 }
 
 impl Health {
@@ -42,7 +46,20 @@ impl Health {
         }
     }
 
-    /// Why the node is unhealthy, if it is: the database, then each CA key that cannot sign.
+    /// Records the clock check (`None`: the engine may sign; `Some(why)`: the clock is
+    /// behind the newest time on record); returns whether the state changed.
+    pub fn set_clock(&self, problem: Option<String>) -> bool {
+        let mut current = self
+            .clock
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let changed = current.is_some() != problem.is_some();
+        *current = problem;
+        changed
+    }
+
+    /// Why the node is unhealthy, if it is: the database, then each CA key that cannot sign,
+    /// then the clock.
     pub fn problem(&self) -> Option<String> {
         let mut problems: Vec<String> = self
             .database
@@ -57,6 +74,13 @@ impl Health {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .iter()
                 .map(|(ca, why)| format!("the key of CA {ca} cannot sign: {why}")),
+        );
+        problems.extend(
+            self.clock
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .cloned(),
         );
         (!problems.is_empty()).then(|| problems.join("; "))
     }

@@ -118,6 +118,9 @@ pub struct Metrics {
     delivery_failures: AtomicU64,
     ocsp_responses: AtomicU64,
     ocsp_cache_hits: AtomicU64,
+    /// Steps of the wall clock larger than `[server] max_clock_regression`, seen by the
+    /// health check.
+    clock_steps: AtomicU64,
     /// Per (CA, exit module): delivered, failed, parked, lag.
     exits: Mutex<BTreeMap<(String, String), [u64; 4]>>,
     /// The listeners' connection slots, once serving.
@@ -200,6 +203,11 @@ impl Metrics {
     /// ([`crate::revocation_api::OcspHttpCache`]); it is also an OCSP response sent.
     pub fn ocsp_cache_hit(&self) {
         self.ocsp_cache_hits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one step of the wall clock (either way) beyond the bound.
+    pub fn clock_step(&self) {
+        self.clock_steps.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn render(&self) -> String {
@@ -308,6 +316,13 @@ impl Metrics {
             out,
             "signet_ocsp_cache_hits_total {}",
             self.ocsp_cache_hits.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP signet_clock_steps_total Steps of the wall clock, either way, larger than [server] max_clock_regression.\n");
+        out.push_str("# TYPE signet_clock_steps_total counter\n");
+        let _ = writeln!(
+            out,
+            "signet_clock_steps_total {}",
+            self.clock_steps.load(Ordering::Relaxed)
         );
         if let Some(c) = self.connections.get() {
             out.push_str(

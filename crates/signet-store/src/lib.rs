@@ -701,6 +701,10 @@ impl Store for SqlStore {
         Box::pin(self.readers.run(view::audit_head))
     }
 
+    fn newest_time(&self) -> BoxFuture<'_, Result<std::time::SystemTime, StoreError>> {
+        Box::pin(self.readers.run(view::newest_time))
+    }
+
     fn write_problem(&self) -> Option<String> {
         if let Some(Err(e)) = self.file.as_ref().map(writer::FileIdentity::check) {
             return Some(e.to_string());

@@ -232,6 +232,26 @@ pub(crate) fn audit_head(conn: &dyn Db) -> Result<u64, StoreError> {
     Ok(u64::try_from(head).unwrap_or(0))
 }
 
+/// How many of the newest audit records [`newest_time`] looks at. Records are appended in
+/// time order while the clock is right; a clock that went back dates only the few records
+/// written while the engine refuses to sign (a start, a sign-in, an officer's action), so the
+/// newest right time stays among these unless that many such records follow it.
+const NEWEST_TIME_RECORDS: i64 = 4096;
+// Along the primary key (seq) on both backends: at most NEWEST_TIME_RECORDS rows.
+const NEWEST_TIME: &str = "SELECT coalesce(max(at), 0) FROM \
+    (SELECT at FROM audit ORDER BY seq DESC LIMIT ?1) AS newest";
+
+/// The latest time among the newest audit records (the epoch: none).
+pub(crate) fn newest_time(conn: &dyn Db) -> Result<std::time::SystemTime, StoreError> {
+    let at: i64 = query_one(
+        conn,
+        NEWEST_TIME,
+        &params![NEWEST_TIME_RECORDS],
+        "reading the newest time on record",
+    )?;
+    Ok(from_unix(at.max(0)).unwrap_or(std::time::UNIX_EPOCH))
+}
+
 /// Certificates of `ca` not revoked whose validity ends in `(now, until]`: the whole hours
 /// inside the window from the running counts, the two partial hours at its ends row by row
 /// along the (ca, not_after) index (at most two hours' certificates, whatever the store's

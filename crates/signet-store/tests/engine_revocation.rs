@@ -106,6 +106,7 @@ fn engine(dir: &std::path::Path, clock: Arc<TestClock>) -> Arc<Authority> {
                 limits: signet_core::Limits::default(),
                 token_secret_key: None,
                 node: signet_core::NodeId::new("test-node").expect("a node id"),
+                max_clock_regression: signet_core::DEFAULT_MAX_CLOCK_REGRESSION,
             },
             vec![runtime],
         )

@@ -236,6 +236,7 @@ impl NodeParts {
                 limits: Limits::default(),
                 token_secret_key: None,
                 node: NodeId::new(&format!("node-{i}")).expect("a node id"),
+                max_clock_regression: signet_core::DEFAULT_MAX_CLOCK_REGRESSION,
             },
             vec![runtime],
         )

@@ -172,6 +172,12 @@ audit_checkpoint_records = 1000
 # (API tokens, CRLs, OCSP responder certificate, revocations for its OCSP cache): the most
 # a node may lag behind (100ms to 60s).
 cluster_sync = "1s"
+# The CA signs nothing (certificates, CRLs, new OCSP responses) while its clock is behind the
+# newest time on record (issuance, CRL thisUpdate, audit records) by more than this, e.g.
+# after a dead RTC or a restored VM snapshot; /healthz says why, and signing resumes by
+# itself once the clock is corrected. A forward jump that is later corrected leaves that
+# time in the future: raise this, or wait for real time to catch up (1s to 3650d).
+max_clock_regression = "5m"
 # Who may read /metrics (request volumes by CA and disposition, latency, exit delivery):
 # "public" (anyone), "token" (a bearer token or client certificate holding the auditor or
 # admin role on every CA; Prometheus: `authorization: {{ credentials_file: ... }}`) or "off".

@@ -7,12 +7,23 @@
 //! on a token). A lost database or token shows as 503 within about a second and clears by
 //! itself once the checks succeed again (the store's connections and the token sessions
 //! reconnect on their own).
+//!
+//! The clock too: `/healthz` answers 503 while the engine refuses to sign because the clock
+//! is behind the newest time on record (`Authority::clock_behind`, `[server]
+//! max_clock_regression`), and each check compares the wall clock's progress with the
+//! monotonic clock's: a step larger than that bound, either way, is logged with its size and
+//! direction and counted (`signet_clock_steps_total`). A forward step is only reported:
+//! which clock is right cannot be known here.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
-use signet_core::{Signer, Store};
+use anyhow::{Context, Result};
+use signet_core::{Authority, Signer, Store};
+use signet_server::Metrics;
 use signet_server::health::Health;
+
+use crate::config::ServerConfig;
 
 /// How often the database is checked.
 const INTERVAL: Duration = Duration::from_secs(1);
@@ -97,6 +108,92 @@ impl DiskSpace {
     }
 }
 
+/// `[server] max_clock_regression`: from a second to ten years.
+pub fn max_clock_regression(server: &ServerConfig) -> Result<Duration> {
+    server
+        .max_clock_regression
+        .within(Duration::from_secs(1), Duration::from_secs(3650 * 86_400))
+        .context("[server] max_clock_regression")
+}
+
+/// What the check watches of the clock: whether the engine refuses to sign, and steps of
+/// the wall clock larger than `bound`, counted in `metrics`.
+pub struct ClockWatch {
+    pub authority: Arc<Authority>,
+    pub metrics: Arc<Metrics>,
+    /// `[server] max_clock_regression`.
+    pub bound: Duration,
+}
+
+/// A step of the wall clock between two checks, beyond what the monotonic clock measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Step {
+    size: Duration,
+    forward: bool,
+}
+
+/// The wall clock and the monotonic clock read together at the last check.
+struct StepDetector {
+    wall: SystemTime,
+    mono: Instant,
+}
+
+impl StepDetector {
+    fn new(wall: SystemTime, mono: Instant) -> StepDetector {
+        StepDetector { wall, mono }
+    }
+
+    /// How far the wall clock moved beyond (or short of) the monotonic clock since the last
+    /// reading, when that is more than `bound`.
+    fn observe(&mut self, wall: SystemTime, mono: Instant, bound: Duration) -> Option<Step> {
+        let elapsed = mono.saturating_duration_since(self.mono);
+        let step = match wall.duration_since(self.wall) {
+            Ok(moved) if moved >= elapsed => Step {
+                size: moved - elapsed,
+                forward: true,
+            },
+            Ok(moved) => Step {
+                size: elapsed - moved,
+                forward: false,
+            },
+            Err(back) => Step {
+                size: back.duration() + elapsed,
+                forward: false,
+            },
+        };
+        (self.wall, self.mono) = (wall, mono);
+        (step.size > bound).then_some(step)
+    }
+}
+
+impl ClockWatch {
+    /// One check: a step since the last one, then whether signing is refused.
+    fn check(&self, steps: &mut StepDetector, health: &Health) {
+        if let Some(step) = steps.observe(SystemTime::now(), Instant::now(), self.bound) {
+            self.metrics.clock_step();
+            let direction = if step.forward { "forward" } else { "back" };
+            tracing::warn!(
+                step = %signet_core::time_mark::span(step.size),
+                direction,
+                max_clock_regression = %signet_x509::time::format_duration(self.bound),
+                "the wall clock stepped {direction} by {} while the server ran",
+                signet_core::time_mark::span(step.size)
+            );
+        }
+        let behind = self.authority.clock_behind();
+        if health.set_clock(behind.as_ref().map(ToString::to_string)) {
+            match behind {
+                Some(why) => {
+                    tracing::warn!(error = %why, "the clock is behind: /healthz answers 503")
+                }
+                None => tracing::info!(
+                    "the clock is no longer behind the newest time on record: signing resumes"
+                ),
+            }
+        }
+    }
+}
+
 /// The running check.
 pub struct HealthCheck {
     stop: tokio::sync::watch::Sender<bool>,
@@ -109,9 +206,11 @@ impl HealthCheck {
         keys: Vec<(String, Arc<dyn Signer>)>,
         health: Arc<Health>,
         disk: Option<DiskSpace>,
+        clock: ClockWatch,
     ) -> HealthCheck {
         let (stop, mut stopped) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(async move {
+            let mut steps = StepDetector::new(SystemTime::now(), Instant::now());
             let mut tick = tokio::time::interval(INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -119,6 +218,7 @@ impl HealthCheck {
                     _ = tick.tick() => {}
                     _ = stopped.changed() => break,
                 }
+                clock.check(&mut steps, &health);
                 let problem = match tokio::time::timeout(TIMEOUT, store.audit_head()).await {
                     Ok(Ok(_)) => match disk.as_ref().and_then(DiskSpace::problem) {
                         Some(low) => Some(low),
@@ -168,5 +268,46 @@ impl HealthCheck {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_beyond_the_bound_are_seen_either_way() {
+        let bound = Duration::from_secs(300);
+        let (wall, mono) = (SystemTime::now(), Instant::now());
+        let mut steps = StepDetector::new(wall, mono);
+        let second = Duration::from_secs(1);
+        // A second each: no step.
+        assert_eq!(steps.observe(wall + second, mono + second, bound), None);
+        // Two days forward.
+        let day = Duration::from_secs(86_400);
+        let seen = steps.observe(wall + 2 * day + 2 * second, mono + 2 * second, bound);
+        assert_eq!(
+            seen,
+            Some(Step {
+                size: 2 * day,
+                forward: true
+            })
+        );
+        // Back again, and one more day back.
+        let seen = steps.observe(wall - day + 3 * second, mono + 3 * second, bound);
+        assert_eq!(
+            seen,
+            Some(Step {
+                size: 3 * day,
+                forward: false
+            })
+        );
+        // A slew within the bound is not a step.
+        let seen = steps.observe(
+            wall - day + 3 * second - 200 * second,
+            mono + 4 * second,
+            bound,
+        );
+        assert_eq!(seen, None);
     }
 }

@@ -88,6 +88,16 @@ impl ServiceKeys {
             return Ok(None);
         }
         let (key_path, cert_path) = self.paths(ca);
+        if let Some(behind) = authority.clock_behind() {
+            // A clock that is behind can judge no validity, and nothing new is signed until
+            // it is corrected (`/healthz` says so): keep what is installed, or take up what
+            // is stored, and look again at the next check.
+            tracing::warn!(ca = %ca, error = %behind, "the {} certificate is kept as it is", self.service.label());
+            if installed.is_some() {
+                return Ok(None);
+            }
+            return Ok(self.open_stored(&key_path, &cert_path));
+        }
         if let Some(stored) = self.stored(authority, ca, &key_path, &cert_path).await {
             if installed == Some(stored.certificate.as_slice()) {
                 return Ok(None);
@@ -156,6 +166,13 @@ impl ServiceKeys {
         if !good(authority, ca, &der, self.service).await {
             return None;
         }
+        self.open_stored(key_path, cert_path)
+    }
+
+    /// The stored pair, if its key opens and is its certificate's (its validity unjudged).
+    fn open_stored(&self, key_path: &Path, cert_path: &Path) -> Option<Installable> {
+        let pem = std::fs::read(cert_path).ok()?;
+        let (_, der) = signet_x509::pem::decode(&pem).ok()?;
         let key_pem = std::fs::read(key_path).ok()?;
         let label = self.service.label();
         let key = SoftwareKey::from_pem(&key_pem, self.passphrase.as_deref().map(|p| p.as_slice()))

@@ -98,7 +98,10 @@ impl Authority {
             return self.respond(&name, id).await;
         }
 
-        // Resubmission: the policy runs again, told who approved.
+        // Resubmission: the policy runs again, told who approved. Nothing is signed or
+        // stored while the clock is behind the newest time on record (503; the approval is
+        // not recorded either, so the manager approves again once the clock is right).
+        let now = whole_seconds(self.signing_time()?);
         let csr = signet_x509::parse_request(&record.raw)
             .map_err(|e| internal("re-reading a stored request", &e))?;
         let profile = record

@@ -23,7 +23,10 @@ impl Authority {
         }
         check_attributes(&req.attributes)?;
 
-        let clock_now = self.clock.now();
+        // Refused before anything is decided or stored while the clock is behind the newest
+        // time on record: the certificate would be dated in the past. Requests the policy
+        // would leave pending are refused too, since their record would carry that time.
+        let clock_now = self.signing_time()?;
         self.rate.admit(
             &self.limits,
             &ca.runtime.info.name,

@@ -63,6 +63,12 @@ impl Authority {
             }
             epoch = e;
         }
+        // A fresh answer is signed with the time now: while the clock is behind the newest
+        // time on record, `tryLater` (RFC 6960 4.2.1), which OCSP clients know as "ask again"
+        // (an HTTP 503 would read as a broken responder); cached answers are still served.
+        let Ok(now) = self.signing_time() else {
+            return OcspReply::error(ResponseStatus::TryLater);
+        };
         match self.ocsp_fresh(&state, key, &request, now).await {
             Ok((der, statuses_known)) => {
                 let this_update = whole_seconds(now);

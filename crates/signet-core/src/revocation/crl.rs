@@ -46,12 +46,17 @@ impl Authority {
                 .hold_lease(&crate::cluster::revocation_lease(&name))
                 .await
             {
-                self.renew_responder(&state, false)
-                    .await
-                    .map_err(|source| crate::authority::StartError::Responder {
+                match self.renew_responder(&state, false).await {
+                    // The server starts so that /healthz can say why it signs nothing; the
+                    // maintenance tick issues the responder once the clock is corrected.
+                    Err(ResponderError::Clock(behind)) => {
+                        tracing::warn!(ca = %name, error = %behind, "no OCSP responder certificate yet");
+                    }
+                    other => other.map_err(|source| crate::authority::StartError::Responder {
                         ca: name.clone(),
                         source,
-                    })?;
+                    })?,
+                }
             } else {
                 // The lease holder issues and renews it; until it has stored one, the CA
                 // key signs this node's OCSP responses.
@@ -91,6 +96,8 @@ impl Authority {
         let mut replaced = false;
         if let Ok(mut crls) = state.revocation.crls.write() {
             for r in records {
+                // A stored CRL's thisUpdate is a time on record too (another node's included).
+                self.mark.raise(r.this_update);
                 if !configured_shard(state, r.shard) {
                     extra.push(r.shard);
                 }
@@ -130,6 +137,11 @@ impl Authority {
     /// renewing it), renews the responder certificate when it nears its end and publishes
     /// every CRL that is due. Errors are logged; the next pass retries.
     pub async fn revocation_tick(&self) {
+        // Nothing is published or renewed while the clock is behind the newest time on
+        // record (`/healthz` says why), and the lease is left to a node whose clock is right.
+        if self.clock_behind().is_some() {
+            return;
+        }
         let now = self.clock.now();
         for name in self.ca_names().to_vec() {
             let state = Arc::clone(self.state(&name));
@@ -253,6 +265,9 @@ impl Authority {
         let who = require(caller)?;
         who.authorize(Role::Admin, Some(&name), self.separation)?;
         crate::offline::refuse_crl_publication(&state.runtime)?;
+        if let Some(behind) = self.clock_behind() {
+            return Err(behind.into());
+        }
         if delta_only && state.runtime.revocation.delta_period.is_none() {
             return Err(EnrollError::BadRequest(format!(
                 "CA {name} publishes no delta CRLs (delta_period = \"0s\")"
@@ -402,7 +417,7 @@ impl Authority {
             .map(|c| c.this_update)
             .max()
             .unwrap_or(std::time::UNIX_EPOCH);
-        let now = whole_seconds(self.clock.now()).max(newest);
+        let now = whole_seconds(self.signing_time().map_err(EnrollError::from)?).max(newest);
         let (period, overlap) = match &base {
             None => (cfg.crl_period, cfg.crl_overlap),
             Some(_) => (

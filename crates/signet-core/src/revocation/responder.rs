@@ -18,6 +18,10 @@ pub enum ResponderError {
     Build(#[from] BuildError),
     #[error("recording the OCSP responder certificate")]
     Record(#[source] crate::store::StoreError),
+    /// Nothing is signed while the clock is behind the newest time on record; the
+    /// maintenance tick issues it once the clock is corrected.
+    #[error(transparent)]
+    Clock(#[from] crate::time_mark::ClockBehind),
 }
 
 impl Authority {
@@ -70,6 +74,7 @@ impl Authority {
             }
             return Ok(());
         }
+        let now = whole_seconds(self.signing_time()?);
         let algorithm = rt.key_algorithm;
         let keys = Arc::clone(factory);
         let (signer, sealed) = self
@@ -392,7 +397,7 @@ impl Authority {
         service: FrontEndService,
     ) -> Result<(Vec<u8>, SerialNumber), ResponderError> {
         let state = self.state(ca);
-        let now = whole_seconds(self.clock.now());
+        let now = whole_seconds(self.signing_time()?);
         let key_id = ext::key_identifier(spki_der).map_err(BuildError::encode("key identifier"))?;
         let mut extensions = vec![
             ext::basic_constraints(false, None),

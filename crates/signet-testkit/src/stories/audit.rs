@@ -7,7 +7,7 @@ use super::builders::{ca, pending, t, update};
 
 /// The audit log: records appended alone or with the change they describe, numbered
 /// 1, 2, 3, ..., each linked to the one before; a refused change leaves no record; the
-/// chain verifies.
+/// chain verifies; the newest time on record is the latest among the newest records.
 pub async fn audit_chain(fresh: impl Fn() -> FreshStore) {
     let fresh = fresh();
     let store = &*fresh.store;
@@ -78,4 +78,23 @@ pub async fn audit_chain(fresh: impl Fn() -> FreshStore) {
     let check = store.verify_audit().await.expect("verify");
     assert_eq!(check.records, head + 3);
     assert_eq!(check.first_broken, None, "the chain verifies");
+
+    // The newest time on record is the latest time, not the last record's: a record
+    // written while the clock was behind (here a day) does not move it back.
+    assert_eq!(
+        store.newest_time().await.expect("newest time"),
+        t(1_700_000_003)
+    );
+    store
+        .append_audit(vec![NewAudit {
+            at: t(1_700_000_003 - 86_400),
+            ..record("config-load", AuditTarget::None, 5)
+        }])
+        .await
+        .expect("append");
+    assert_eq!(
+        store.newest_time().await.expect("newest time"),
+        t(1_700_000_003),
+        "a record dated earlier does not lower the newest time"
+    );
 }

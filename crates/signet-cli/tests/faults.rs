@@ -1,9 +1,11 @@
 //! Faults an operator meets in production, made real (issue 22): a log that cannot be written
 //! (standard output and error on `/dev/full`), a data disk that fills up (a small tmpfs,
-//! mounted by the test, which needs root as CI runs here), and the database file moved away
-//! under the running server, and an exit module whose endpoint hangs. Each time the server must keep
-//! acknowledging only what it made durable (503 for the rest, nothing half-stored), say why
-//! in `/healthz`, and recover by itself once the fault is gone.
+//! mounted by the test, which needs root as CI runs here), the database file moved away
+//! under the running server, a file system that goes read-only and a device that fails writes
+//! (ext4 on a loop device), and an exit module whose endpoint hangs. Each time the server must
+//! keep acknowledging only what it made durable (503 for the rest, nothing half-stored), say
+//! why in `/healthz`, and recover once the fault is gone (by itself, or after the repair and
+//! restart a failing device needs). The clock's faults are in `tests/clock.rs`.
 
 mod common;
 

@@ -63,7 +63,7 @@ impl TimeMark {
 }
 
 /// The clock is behind the newest time on record by more than the bound: the engine signs
-/// nothing (certificates, CRLs, OCSP responses, audit checkpoints) until it is corrected.
+/// nothing (certificates, CRLs, OCSP responses; audit checkpoints are still dated by the clock) until it is corrected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "the clock ({}) is behind the newest time on record ({}) by {}, more than [server] \

@@ -69,6 +69,32 @@ pub struct Loaded {
     pub ca_keys: Vec<(String, Arc<dyn Signer>)>,
     /// The SQLite database file (none on PostgreSQL), whose disk `/healthz` watches.
     pub sqlite: Option<PathBuf>,
+    /// That file, locked for this process (see [`DatabaseLock`]).
+    pub lock: Option<DatabaseLock>,
+}
+
+/// An exclusive `flock` on the SQLite database file, held while this process serves it.
+/// A second `signet serve` on the same file is refused (one SQLite database is one node;
+/// several nodes share a PostgreSQL database, docs/HA.md), so this one knows it is alone and
+/// takes over at once the leases a killed predecessor left, instead of pausing exit
+/// delivery, scheduled CRLs and audit checkpoints for `LEASE_TTL` (the crash loop's finding,
+/// docs/RELIABILITY.md). Other commands (`backup`, `audit verify`, ...) do not take it.
+pub struct DatabaseLock(#[allow(dead_code)] std::fs::File);
+
+impl DatabaseLock {
+    fn take(path: &Path) -> Result<DatabaseLock> {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("opening {} to lock it", path.display()))?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(DatabaseLock(file)),
+            Err(rustix::io::Errno::WOULDBLOCK) => bail!(
+                "the database {} is in use by another signet serve: one SQLite database \
+                 serves one node (several nodes share a PostgreSQL database, docs/HA.md)",
+                path.display()
+            ),
+            Err(e) => Err(e).with_context(|| format!("locking {}", path.display())),
+        }
+    }
 }
 
 /// Reads the configuration, opens the database and builds the CAs and their modules.
@@ -91,6 +117,7 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
             data.display()
         );
     }
+    let lock = sqlite.as_deref().map(DatabaseLock::take).transpose()?;
     let audit_schedule = crate::audit_anchors::Schedule::from_config(
         &config.server.audit_checkpoint,
         config.server.audit_checkpoint_records,
@@ -163,6 +190,7 @@ pub fn load(data: &Path, passphrase: Option<&[u8]>) -> Result<Loaded> {
         audit_schedule,
         ca_keys,
         sqlite,
+        lock,
     })
 }
 
@@ -254,7 +282,23 @@ pub async fn start(
         audit_schedule,
         ca_keys,
         sqlite,
+        lock,
     } = load(data, passphrase)?;
+    if lock.is_some() {
+        // Alone on the database: what other holders remain are this process's killed
+        // predecessor's.
+        let ended = store
+            .take_over_leases(authority.node().as_str())
+            .await
+            .context("taking over the leases")?;
+        if ended > 0 {
+            tracing::info!(
+                leases = ended,
+                "the database is locked for this node alone: it takes over the leases a \
+                 previous process left, without waiting for them to expire"
+            );
+        }
+    }
     // One set of connection slots for both listeners, checked before anything starts.
     let connections =
         Connections::new(listener_limits(&config.server.limits)?).context("[server.limits]")?;
@@ -471,6 +515,7 @@ pub async fn start(
         task_authority.release_leases().await;
         task_authority.stop_modules();
         store.close().await;
+        drop(lock);
         tracing::info!("stopped");
         served.context("HTTP server")
     });

@@ -497,6 +497,49 @@ fn write_errors_below_the_file_system_stop_all_writes_until_restart() {
     drop(disk);
 }
 
+#[test]
+fn a_second_serve_on_one_sqlite_file_is_refused() {
+    let server = Server::start(&[]);
+    // An operator's slip: a second unit started on the same data directory.
+    let mut second = Server::prepare(&[]);
+    second.data = server.data.clone();
+    let failed = second
+        .try_serve()
+        .expect_err("a second signet serve started on the same SQLite database");
+    assert!(
+        failed.stderr.contains("in use by another signet serve"),
+        "the refusal says why: {}",
+        failed.stderr
+    );
+    server.issue("still-serving.example.test");
+}
+
+#[test]
+fn a_restart_after_a_kill_takes_the_leases_at_once() {
+    let mut server = Server::start(&[]);
+    server.issue("before-kill.example.test");
+    server.kill();
+    server.serve();
+    // The killed process's leases (exit delivery, revocation, audit checkpoints) would block
+    // this node for LEASE_TTL (15 s) if it waited for them to expire.
+    wait_until(
+        Duration::from_secs(8),
+        "the restarted node to take the exit module's lease",
+        || {
+            let log = server.log();
+            let since = log
+                .rsplit("===== signet serve, start #")
+                .next()
+                .unwrap_or("");
+            (since.contains("takes over the leases")
+                && since
+                    .contains("lease taken: this node does its work now lease=\"exit/demo/log\""))
+            .then_some(())
+        },
+    );
+    server.issue("after-restart.example.test");
+}
+
 /// An HTTP endpoint that accepts connections and never answers until `answer` is set, then
 /// answers every request 200 and keeps its body.
 struct HungReceiver {

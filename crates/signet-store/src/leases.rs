@@ -16,6 +16,8 @@ const TAKE: &str = "INSERT INTO leases (name, holder, expires_at_ms, fencing) \
     WHERE leases.holder = excluded.holder OR leases.expires_at_ms <= ?4 \
     RETURNING holder";
 const RELEASE: &str = "UPDATE leases SET expires_at_ms = 0 WHERE name = ?1 AND holder = ?2";
+const TAKE_OVER: &str =
+    "UPDATE leases SET expires_at_ms = 0 WHERE holder <> ?1 AND expires_at_ms > 0";
 
 /// A lease's release, for the writer.
 pub(crate) struct Release {
@@ -36,6 +38,12 @@ pub(crate) fn take(conn: &dyn Db, claim: &LeaseClaim) -> Result<bool, StoreError
         "taking a lease",
     )?;
     Ok(holder.is_some())
+}
+
+/// Ends every lease held by anyone but `holder`; how many there were. Only for a node that
+/// knows it is alone on its database (see `SqlStore::take_over_leases`).
+pub(crate) fn take_over(conn: &dyn Db, holder: &str) -> Result<u64, StoreError> {
+    conn.execute(TAKE_OVER, &params![holder], "taking over the leases")
 }
 
 pub(crate) fn release(conn: &dyn Db, r: &Release) -> Result<(), StoreError> {

@@ -341,6 +341,15 @@ impl SqlStore {
     pub fn stats(&self) -> StoreStats {
         self.writer.stats()
     }
+
+    /// Ends every lease held by a node other than `holder`, so `holder` takes each one at its
+    /// first claim instead of waiting out `LEASE_TTL`; returns how many there were. Only for
+    /// a node that knows no other node uses this database: `signet serve` on a SQLite file it
+    /// has locked, after a restart (the leases left are its dead predecessor's). Never on
+    /// PostgreSQL, where the holders are live nodes.
+    pub async fn take_over_leases(&self, holder: &str) -> Result<u64, StoreError> {
+        self.writer.take_over_leases(holder.to_string()).await
+    }
 }
 
 /// Pragmas for the read-write connection. `journal_mode` is stored in the file; the others

@@ -63,6 +63,7 @@ enum Op {
     Acme(Box<AcmeWrite>),
     TakeLease(Box<signet_core::LeaseClaim>),
     ReleaseLease(Box<crate::leases::Release>),
+    TakeOverLeases(String),
     /// A durable write that changes nothing (`Store::probe_write`).
     Probe,
 }
@@ -466,6 +467,15 @@ impl Writer {
         answer.await.map_err(|_| stopped())?.map(|held| held == 1)
     }
 
+    pub(crate) async fn take_over_leases(&self, holder: String) -> Result<u64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command {
+            op: Op::TakeOverLeases(holder),
+            reply: Reply::Num(reply),
+        })?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     pub(crate) async fn release_lease(&self, r: crate::leases::Release) -> Result<(), StoreError> {
         self.unit(Op::ReleaseLease(Box::new(r))).await
     }
@@ -847,6 +857,7 @@ impl Op {
                 crate::leases::take(conn, claim).map(|held| Done::Num(u64::from(held)))
             }
             Op::ReleaseLease(r) => crate::leases::release(conn, r).map(|()| Done::Unit),
+            Op::TakeOverLeases(holder) => crate::leases::take_over(conn, holder).map(Done::Num),
             Op::Probe => conn
                 .batch(PROBE, "writing the health probe")
                 .map(|()| Done::Unit),

@@ -97,6 +97,19 @@ impl Drop for SmallDisk {
     }
 }
 
+/// Every certificate a client received is on record, issued, and stored as received.
+fn expect_on_record(server: &Server, received: &[serde_json::Value]) {
+    for r in received {
+        let id = r["id"].as_i64().expect("a request id");
+        let stored = server.request_status(id);
+        assert_eq!(stored["status"], "issued", "request {id}: {stored:#}");
+        assert_eq!(
+            stored["certificate"], r["certificate"],
+            "request {id}: the stored certificate is the one received"
+        );
+    }
+}
+
 #[test]
 fn a_full_data_disk_gets_503_loses_nothing_and_recovers() {
     let mut server = Server::prepare(&[]);
@@ -173,15 +186,7 @@ fn a_full_data_disk_gets_503_loses_nothing_and_recovers() {
     received.push(server.issue("after.example.test"));
 
     // Every certificate a client received is on record, and the audit chain holds.
-    for r in &received {
-        let id = r["id"].as_i64().expect("a request id");
-        let stored = server.request_status(id);
-        assert_eq!(stored["status"], "issued", "request {id}: {stored:#}");
-        assert_eq!(
-            stored["certificate"], r["certificate"],
-            "request {id}: the stored certificate is the one received"
-        );
-    }
+    expect_on_record(&server, &received);
     server.stop_ok();
     let verify = run_signet(&["audit", "verify", "--data", &data], &[], None);
     assert_eq!(verify.code, 0, "signet audit verify: {verify}");
@@ -436,15 +441,7 @@ fn repair_and_check(server: &mut Server, disk: &LoopDisk, received: &[serde_json
     let verify = run_signet(&["audit", "verify", "--data", &data], &[], None);
     assert_eq!(verify.code, 0, "signet audit verify: {verify}");
     server.serve();
-    for r in received {
-        let id = r["id"].as_i64().expect("a request id");
-        let stored = server.request_status(id);
-        assert_eq!(stored["status"], "issued", "request {id}: {stored:#}");
-        assert_eq!(
-            stored["certificate"], r["certificate"],
-            "request {id}: the stored certificate is the one received"
-        );
-    }
+    expect_on_record(server, received);
     server.issue("after-repair.example.test");
     server.stop_ok();
 }

@@ -224,7 +224,13 @@ impl HealthCheck {
                         Some(low) => Some(low),
                         None => write_problem(&*store, disk.as_ref()).await,
                     },
-                    Ok(Err(e)) => Some(format!("the database cannot be reached: {e}")),
+                    // A file removed under the server also fails a reader that opens its
+                    // connection now: the write side says why better.
+                    Ok(Err(e)) => Some(
+                        store
+                            .write_problem()
+                            .unwrap_or_else(|| format!("the database cannot be reached: {e}")),
+                    ),
                     Err(_) => Some(format!(
                         "the database cannot be reached: no answer within {TIMEOUT:?}"
                     )),

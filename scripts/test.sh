@@ -4,6 +4,8 @@
 #   - openssl (Debian package) if it is missing,
 #   - groff-base (Debian package) if it is missing, the man pages' formatter,
 #   - faketime (Debian package, libfaketime) if it is missing, for the clock-jump tests,
+#   - sqlite3 and e2fsprogs (Debian packages) if they are missing, for the disk fault tests
+#     (integrity_check, mkfs.ext4, e2fsck),
 #   - slapd and ldap-utils (Debian packages) if they are missing, for the ldap exit tests,
 #   - pkilint into a virtualenv at $SIGNET_VENV (default: .venv in the checkout),
 #   - aiosmtpd into the same virtualenv (the SMTP sink of the `smtp` exit module's tests),
@@ -28,6 +30,15 @@ if ! [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ]; then
   echo "scripts/test.sh: installing faketime" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime >/dev/null
 fi
+
+# The disk fault tests (crates/signet-cli/tests/faults.rs) check the database with the
+# sqlite3 shell and build and repair an ext4 image.
+for tool in sqlite3:sqlite3 mkfs.ext4:e2fsprogs e2fsck:e2fsprogs; do
+  if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing ${tool#*:}" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null
+  fi
+done
 
 # groff formats the man pages in docs/man without a warning (crates/signet-cli/tests/cli_docs.rs).
 if ! command -v groff >/dev/null 2>&1; then

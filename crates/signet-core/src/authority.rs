@@ -422,8 +422,8 @@ impl Authority {
 
     /// The time to sign with now, raising the newest time on record to it; `Err` while the
     /// clock is behind that mark by more than `[server] max_clock_regression` (see
-    /// [`crate::time_mark`]). Every certificate, CRL, OCSP response and audit checkpoint is
-    /// dated by it.
+    /// [`crate::time_mark`]). Every certificate, CRL and OCSP response is dated by it (audit
+    /// checkpoints, revocations and denials still take the clock as it is).
     pub(crate) fn signing_time(&self) -> Result<SystemTime, ClockBehind> {
         let now = self.clock.now();
         self.mark.check(now)?;

@@ -9,6 +9,8 @@ cd "$(dirname "$0")"
 seconds=$1; shift
 targets=${*:-$(cargo +nightly fuzz list)}
 mkdir -p logs
+# Build every target first, so the timings below are the fuzzing's alone.
+cargo +nightly fuzz build -s none > logs/build.log 2>&1
 
 # cmin keeps inputs under their SHA-1 and drops the rest: the committed seeds come back
 # under their own names, and their renamed copies go.
@@ -25,6 +27,8 @@ restore_seeds() {
 for t in $targets; do
     # -s none: no AddressSanitizer (the Rust under test forbids `unsafe`); debug assertions
     # and overflow checks stay on. -timeout: one input taking 10 s is a finding (a DoS).
+    # /usr/bin/time: wall and CPU seconds, since on a shared machine they can differ.
+    /usr/bin/time -f '%e s wall, %U s user CPU, %S s system CPU' -o "logs/$t.time" \
     cargo +nightly fuzz run -s none "$t" "corpus/$t" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         > "logs/$t.log" 2>&1 || echo "$t: libFuzzer stopped early (see logs/$t.log)"
@@ -35,5 +39,5 @@ for t in $targets; do
         || echo "$t: cmin failed (see logs/$t.cmin.log)"
     restore_seeds "$t"
     echo "$t: $(grep -h 'stat::number_of_executed_units' "logs/$t.log" | tail -1)" \
-        "corpus $(ls "corpus/$t" | wc -l) files"
+        "corpus $(ls "corpus/$t" | wc -l) files; $(cat "logs/$t.time")"
 done

@@ -252,25 +252,8 @@ events = ["Denied"]
         "issued",
         issued["certificate"].as_str().expect("certificate"),
     );
-    let enddate = run_program(
-        "openssl",
-        &[
-            "x509",
-            "-in",
-            pem.to_str().expect("path"),
-            "-noout",
-            "-enddate",
-            "-dateopt",
-            "iso_8601",
-        ],
-    );
-    assert_eq!(enddate.code, 0, "{enddate}");
-    // openssl prints `notAfter=2027-12-02 00:00:00Z`; the module writes RFC 3339.
-    let iso = enddate
-        .stdout
-        .trim()
-        .trim_start_matches("notAfter=")
-        .replace(' ', "T");
+    // openssl prints `2027-12-02 00:00:00Z`; the module writes RFC 3339.
+    let iso = common::cert_date(&pem, "enddate").replace(' ', "T");
     assert!(
         body.contains(&format!("valid until {iso};")),
         "{body} vs {iso}"

@@ -287,59 +287,62 @@ impl Metrics {
                 }
             }
         }
-        out.push_str("# HELP signet_exit_deliveries_total Events delivered to exit modules.\n");
-        out.push_str("# TYPE signet_exit_deliveries_total counter\n");
-        let _ = writeln!(
-            out,
-            "signet_exit_deliveries_total {}",
-            self.deliveries.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP signet_exit_delivery_failures_total Failed exit module notifications (retried).\n");
-        out.push_str("# TYPE signet_exit_delivery_failures_total counter\n");
-        let _ = writeln!(
-            out,
-            "signet_exit_delivery_failures_total {}",
-            self.delivery_failures.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP signet_ocsp_responses_total OCSP responses sent.\n");
-        out.push_str("# TYPE signet_ocsp_responses_total counter\n");
-        let _ = writeln!(
-            out,
-            "signet_ocsp_responses_total {}",
-            self.ocsp_responses.load(Ordering::Relaxed)
-        );
-        out.push_str(
-            "# HELP signet_ocsp_cache_hits_total OCSP GETs answered from finished answers.\n",
-        );
-        out.push_str("# TYPE signet_ocsp_cache_hits_total counter\n");
-        let _ = writeln!(
-            out,
-            "signet_ocsp_cache_hits_total {}",
-            self.ocsp_cache_hits.load(Ordering::Relaxed)
-        );
-        out.push_str("# HELP signet_clock_steps_total Steps of the wall clock, either way, larger than [server] max_clock_regression.\n");
-        out.push_str("# TYPE signet_clock_steps_total counter\n");
-        let _ = writeln!(
-            out,
-            "signet_clock_steps_total {}",
-            self.clock_steps.load(Ordering::Relaxed)
-        );
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let counters = [
+            (
+                "signet_exit_deliveries_total",
+                "Events delivered to exit modules.",
+                load(&self.deliveries),
+            ),
+            (
+                "signet_exit_delivery_failures_total",
+                "Failed exit module notifications (retried).",
+                load(&self.delivery_failures),
+            ),
+            (
+                "signet_ocsp_responses_total",
+                "OCSP responses sent.",
+                load(&self.ocsp_responses),
+            ),
+            (
+                "signet_ocsp_cache_hits_total",
+                "OCSP GETs answered from finished answers.",
+                load(&self.ocsp_cache_hits),
+            ),
+            (
+                "signet_clock_steps_total",
+                "Steps of the wall clock, either way, larger than [server] max_clock_regression.",
+                load(&self.clock_steps),
+            ),
+        ];
+        for (name, help, value) in counters {
+            scalar(&mut out, name, "counter", help, value);
+        }
         if let Some(c) = self.connections.get() {
-            out.push_str(
-                "# HELP signet_connections_open Open client connections, all listeners.\n",
+            scalar(
+                &mut out,
+                "signet_connections_open",
+                "gauge",
+                "Open client connections, all listeners.",
+                c.open() as u64,
             );
-            out.push_str("# TYPE signet_connections_open gauge\n");
-            let _ = writeln!(out, "signet_connections_open {}", c.open());
-            out.push_str("# HELP signet_connections_refused_total Connections closed unanswered at max_connections or max_connections_per_address.\n");
-            out.push_str("# TYPE signet_connections_refused_total counter\n");
-            let _ = writeln!(
-                out,
-                "signet_connections_refused_total {}",
-                c.refused_total()
+            scalar(
+                &mut out,
+                "signet_connections_refused_total",
+                "counter",
+                "Connections closed unanswered at max_connections or max_connections_per_address.",
+                c.refused_total(),
             );
         }
         out
     }
+}
+
+/// Writes one unlabelled series with its `HELP` and `TYPE` lines.
+fn scalar(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+    let _ = writeln!(out, "{name} {value}");
 }
 
 fn escape(s: &str) -> String {

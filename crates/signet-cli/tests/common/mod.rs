@@ -1210,6 +1210,30 @@ pub fn cert_serial(cert_pem: &Path) -> String {
         .to_string()
 }
 
+/// A validity date as `openssl x509 -dateopt iso_8601` prints it (`2026-12-05 20:30:10Z`,
+/// which sorts as time): `which` is `startdate` (notBefore) or `enddate` (notAfter).
+pub fn cert_date(cert_pem: &Path, which: &str) -> String {
+    let run = run_program(
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            &cert_pem.display().to_string(),
+            "-noout",
+            &format!("-{which}"),
+            "-dateopt",
+            "iso_8601",
+        ],
+    );
+    assert_eq!(run.code, 0, "openssl x509 -{which}: {run}");
+    run.stdout
+        .trim()
+        .split_once('=')
+        .unwrap_or_else(|| panic!("odd -{which} output: {run}"))
+        .1
+        .to_string()
+}
+
 // ---------------------------------------------------------------------------------------
 // pkilint
 // ---------------------------------------------------------------------------------------

@@ -422,22 +422,7 @@ fn renewal_of_a_held_subject_issues_without_approval() {
 
 /// notBefore of a certificate as seconds since the epoch.
 fn not_before(cert: &Path) -> i64 {
-    let run = run_program(
-        "openssl",
-        &[
-            "x509",
-            "-in",
-            &cert.display().to_string(),
-            "-noout",
-            "-startdate",
-        ],
-    );
-    let date = run
-        .stdout
-        .trim()
-        .strip_prefix("notBefore=")
-        .unwrap()
-        .to_string();
+    let date = x509_field(cert, "-startdate", &[]);
     let secs = run_program("date", &["-u", "-d", &date, "+%s"]);
     secs.stdout.trim().parse().unwrap()
 }

@@ -1192,44 +1192,26 @@ pub fn cert_text(cert_pem: &Path) -> String {
 
 /// The serial number as `openssl x509 -serial` prints it (uppercase hex, no prefix).
 pub fn cert_serial(cert_pem: &Path) -> String {
-    let run = run_program(
-        "openssl",
-        &[
-            "x509",
-            "-in",
-            &cert_pem.display().to_string(),
-            "-noout",
-            "-serial",
-        ],
-    );
-    assert_eq!(run.code, 0, "openssl x509 -serial: {run}");
-    run.stdout
-        .trim()
-        .strip_prefix("serial=")
-        .unwrap_or_else(|| panic!("odd -serial output: {run}"))
-        .to_string()
+    x509_field(cert_pem, "-serial", &[])
 }
 
 /// A validity date as `openssl x509 -dateopt iso_8601` prints it (`2026-12-05 20:30:10Z`,
 /// which sorts as time): `which` is `startdate` (notBefore) or `enddate` (notAfter).
 pub fn cert_date(cert_pem: &Path, which: &str) -> String {
-    let run = run_program(
-        "openssl",
-        &[
-            "x509",
-            "-in",
-            &cert_pem.display().to_string(),
-            "-noout",
-            &format!("-{which}"),
-            "-dateopt",
-            "iso_8601",
-        ],
-    );
-    assert_eq!(run.code, 0, "openssl x509 -{which}: {run}");
+    x509_field(cert_pem, &format!("-{which}"), &["-dateopt", "iso_8601"])
+}
+
+/// The value `openssl x509 -noout FIELD OPTIONS...` prints after `name=`.
+pub fn x509_field(cert_pem: &Path, field: &str, options: &[&str]) -> String {
+    let path = cert_pem.display().to_string();
+    let mut args = vec!["x509", "-in", &path, "-noout", field];
+    args.extend_from_slice(options);
+    let run = run_program("openssl", &args);
+    assert_eq!(run.code, 0, "openssl x509 {field}: {run}");
     run.stdout
         .trim()
         .split_once('=')
-        .unwrap_or_else(|| panic!("odd -{which} output: {run}"))
+        .unwrap_or_else(|| panic!("odd {field} output: {run}"))
         .1
         .to_string()
 }
